@@ -1,0 +1,14 @@
+import type { MigrationInterface } from 'typeorm';
+import { Accounts1763700000000 } from './1763700000000-accounts.js';
+import { CreateMailLog1795290040869 } from './1795290040869-create-mail-log.js';
+import { Conversations1795300000000 } from './1795300000000-conversations.js';
+
+/**
+ * Every migration, oldest first. Listed by hand rather than found by a glob so the same list
+ * works compiled, under ts-jest and in the CLI.
+ */
+export const MIGRATIONS: Array<new () => MigrationInterface> = [
+  Accounts1763700000000,
+  CreateMailLog1795290040869,
+  Conversations1795300000000,
+];

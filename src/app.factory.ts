@@ -1,0 +1,130 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import cookieParser from 'cookie-parser';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './config/app-config.js';
+import { resolveError } from './common/errors/error-body.js';
+import { AllExceptionsFilter } from './common/filters/all-exceptions.filter.js';
+import { AppLogger } from './common/logging/app-logger.js';
+import { createValidationPipe } from './common/pipes/validation.pipe.js';
+import { requestIdMiddleware } from './common/request-context/request-id.middleware.js';
+import { DependencyStateDto } from './modules/health/dto/health.dto.js';
+import { RealtimeWsAdapter } from './realtime/realtime.ws-adapter.js';
+
+export const API_PREFIX = 'api/v1';
+/**
+ * The test chat page's files. This module runs from src/ under ts-jest and from dist/src/ when
+ * compiled, so the project root is found by walking up to package.json rather than by a fixed depth.
+ */
+export const PUBLIC_DIR = join(findProjectRoot(import.meta.dirname), 'public');
+
+function findProjectRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(from, '..', '..');
+  }
+}
+
+/**
+ * The page is plain same-origin files: nothing inline, nothing from elsewhere. connect-src lists
+ * ws:/wss: because older browsers do not count a same-origin WebSocket as 'self'.
+ */
+const UI_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self' ws: wss:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join('; ');
+
+/** Builds the whole application (HTTP, WebSocket, docs) without listening: main.ts and tests share it. */
+export async function createApp(
+  config: AppConfig,
+  logger = new AppLogger(config.log.level, config.log.format),
+): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger,
+    bodyParser: false,
+    abortOnError: false,
+  });
+  return configureApp(app, config, logger);
+}
+
+/**
+ * Everything createApp does after the module graph exists: middleware, CORS, prefix, pipes,
+ * filters, the WebSocket adapter, docs. Exposed so a test can apply it to a testing module's app.
+ */
+export function configureApp(app: NestExpressApplication, config: AppConfig, logger: AppLogger): NestExpressApplication {
+  app.set('trust proxy', config.http.trustProxy);
+  app.disable('x-powered-by');
+
+  app.use(requestIdMiddleware(logger));
+  app.use(cookieParser());
+  app.use(express.json({ limit: config.http.jsonBodyLimit }));
+  // Errors from the parser above never reach Nest's filters: answer them in the same shape here.
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(error);
+    const { body } = resolveError(error);
+    res.status(body.statusCode).json(body);
+  });
+
+  const allowedOrigins = new Set([config.http.publicUrl, ...config.http.corsOrigins]);
+  app.enableCors({
+    origin: (origin, callback) => callback(null, origin === undefined || allowedOrigins.has(origin)),
+    credentials: true,
+    exposedHeaders: ['X-Request-Id', 'Retry-After'],
+  });
+
+  app.setGlobalPrefix(API_PREFIX, { exclude: ['health', 'health/ready'] });
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new AllExceptionsFilter());
+  if (config.isEnabled('auth')) app.useWebSocketAdapter(new RealtimeWsAdapter(app));
+
+  const http = app.getHttpAdapter().getInstance();
+  http.use('/ui', (_req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('Content-Security-Policy', UI_CSP);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    next();
+  });
+  // What the page cannot know by itself: whether to offer the seeded LOCAL accounts.
+  http.get('/ui/config.json', (_req: Request, res: Response) => {
+    res.json({ appEnv: config.appEnv, seedUsers: config.isLocal && config.isEnabled('seeding') });
+  });
+  if (existsSync(PUBLIC_DIR)) http.use('/ui', express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
+  http.get('/', (_req: Request, res: Response) => res.redirect(302, '/ui/'));
+
+  setupSwagger(app);
+  return app;
+}
+
+function setupSwagger(app: NestExpressApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Parley')
+      .setDescription(
+        'A modular messenger backend: REST under /api/v1 and a WebSocket gateway at /ws. Every error has the shape { statusCode, error, code, message, details? }.',
+      )
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+      .addCookieAuth('access_token', { type: 'apiKey', in: 'cookie', name: 'access_token' }, 'cookie')
+      .addSecurityRequirements('bearer')
+      .addSecurityRequirements('cookie')
+      .build(),
+    { extraModels: [DependencyStateDto] },
+  );
+  SwaggerModule.setup('api/docs', app, document, {
+    jsonDocumentUrl: 'api/docs-json',
+    customSiteTitle: 'Parley API',
+    swaggerOptions: { persistAuthorization: true },
+  });
+}

@@ -1,0 +1,29 @@
+import 'reflect-metadata';
+import { pathToFileURL } from 'node:url';
+import { config as loadDotEnv } from 'dotenv';
+import { ConfigError } from '../config/env-reader.js';
+
+/** A failure the CLI explains in one sentence, without a stack trace. */
+export class CliError extends Error {}
+
+/** True when the module at moduleUrl is the script node was started with (not imported by a test). */
+export function isMain(moduleUrl: string): boolean {
+  return process.argv[1] !== undefined && moduleUrl === pathToFileURL(process.argv[1]).href;
+}
+
+/** Reads .env, runs the command, and exits with 0, 78 (bad configuration) or 1. */
+export function runCli(name: string, command: () => Promise<void>): void {
+  loadDotEnv({ quiet: true });
+  command().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      if (error instanceof ConfigError) {
+        process.stderr.write(error.message + '\n');
+        process.exit(78); // EX_CONFIG
+      }
+      const detail = error instanceof CliError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+      process.stderr.write(`${name} failed: ${detail}\n`);
+      process.exit(1);
+    },
+  );
+}

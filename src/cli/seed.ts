@@ -1,0 +1,46 @@
+import type { LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from '../app.module.js';
+import { AppLogger } from '../common/logging/app-logger.js';
+import { loadConfig } from '../config/app-config.js';
+import type { Env } from '../config/env-reader.js';
+import { SEED_PASSWORD } from '../modules/seeding/seed-data.js';
+import { Seeder, type SeedReport } from '../modules/seeding/seeder.js';
+import { CliError, isMain, runCli } from './cli-support.js';
+
+/** MODULES as configured, with seeding switched on (it is on already when MODULES is unset or "all"). */
+function withSeeding(modules: string | undefined): string | undefined {
+  if (!modules?.trim() || modules.trim().toLowerCase() === 'all') return modules;
+  const names = modules.split(',').map((m) => m.trim().toLowerCase());
+  return names.includes('seeding') ? modules : `${modules},seeding`;
+}
+
+/**
+ * `npm run seed`: the LOCAL seed data, without serving HTTP. Boots the application context from
+ * the configuration (so migrations run first) and runs the seed steps; idempotent like the start.
+ */
+export async function seed(env: Env = process.env, logger?: LoggerService): Promise<SeedReport> {
+  const config = loadConfig({ ...env, MODULES: withSeeding(env.MODULES) });
+  if (!config.isLocal) {
+    throw new CliError(
+      `the seed accounts have the password "${SEED_PASSWORD}", so seeding runs only with APP_ENV=LOCAL (it is ${config.appEnv}).`,
+    );
+  }
+  const context = await NestFactory.createApplicationContext(AppModule.forRoot(config), {
+    logger: logger ?? new AppLogger(config.log.level, config.log.format),
+    abortOnError: false,
+  });
+  try {
+    return await context.get(Seeder).run();
+  } finally {
+    await context.close();
+  }
+}
+
+if (isMain(import.meta.url)) {
+  runCli('Seeding', async () => {
+    const report = await seed();
+    const created = Object.values(report).reduce((n, step) => n + step.created.length, 0);
+    process.stdout.write(created ? `Seeded ${created} new record(s).\n` : 'Nothing to seed: everything was there already.\n');
+  });
+}

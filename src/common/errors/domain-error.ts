@@ -1,0 +1,90 @@
+/**
+ * The kinds of failure a client can tell apart. Each maps to one HTTP status (error-table.ts);
+ * the same table shapes WebSocket `error` frames, so REST and WebSocket clients see one format.
+ */
+export type ErrorKind =
+  | 'validation'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'too_large'
+  | 'unsupported_media'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal';
+
+export interface ErrorDetail {
+  field?: string;
+  message: string;
+  [key: string]: unknown;
+}
+
+/** A failure with a stable UPPER_SNAKE `code` that clients may branch on. */
+export class DomainError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    readonly code: string,
+    message: string,
+    readonly details?: ErrorDetail[],
+    /** Seconds the client should wait, for rate limits (sent as Retry-After). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends DomainError {
+  constructor(message: string, details?: ErrorDetail[], code = 'VALIDATION_FAILED') {
+    super('validation', code, message, details);
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  constructor(code = 'UNAUTHENTICATED', message = 'Authentication is required.') {
+    super('unauthenticated', code, message);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  constructor(code: string, message: string) {
+    super('forbidden', code, message);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(code: string, message: string) {
+    super('not_found', code, message);
+  }
+}
+
+export class ConflictError extends DomainError {
+  constructor(code: string, message: string, details?: ErrorDetail[]) {
+    super('conflict', code, message, details);
+  }
+}
+
+export class TooLargeError extends DomainError {
+  constructor(code: string, message: string) {
+    super('too_large', code, message);
+  }
+}
+
+export class UnsupportedMediaError extends DomainError {
+  constructor(code: string, message: string) {
+    super('unsupported_media', code, message);
+  }
+}
+
+export class RateLimitedError extends DomainError {
+  constructor(retryAfterSeconds: number, code = 'RATE_LIMITED', message = 'Too many requests; try again later.') {
+    super('rate_limited', code, message, undefined, Math.max(1, Math.ceil(retryAfterSeconds)));
+  }
+}
+
+export class UnavailableError extends DomainError {
+  constructor(code: string, message: string) {
+    super('unavailable', code, message);
+  }
+}

@@ -1,0 +1,121 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { DomainError, type ErrorDetail, type ErrorKind } from './domain-error.js';
+
+/** The one error shape of the contract, for REST responses and WebSocket `error` frames alike. */
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  code: string;
+  message: string;
+  details?: ErrorDetail[];
+}
+
+export const ERROR_TABLE: Readonly<Record<ErrorKind, { status: number; error: string }>> = {
+  validation: { status: 400, error: 'Bad Request' },
+  unauthenticated: { status: 401, error: 'Unauthorized' },
+  forbidden: { status: 403, error: 'Forbidden' },
+  not_found: { status: 404, error: 'Not Found' },
+  conflict: { status: 409, error: 'Conflict' },
+  too_large: { status: 413, error: 'Payload Too Large' },
+  unsupported_media: { status: 415, error: 'Unsupported Media Type' },
+  rate_limited: { status: 429, error: 'Too Many Requests' },
+  unavailable: { status: 503, error: 'Service Unavailable' },
+  internal: { status: 500, error: 'Internal Server Error' },
+};
+
+/** Codes for failures raised by the framework rather than by Parley's own code. */
+const CODES_BY_STATUS: Readonly<Record<number, string>> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+export interface ResolvedError {
+  body: ErrorBody;
+  retryAfterSeconds?: number;
+  /** True when the failure is a bug or an outage rather than the client's doing. */
+  unexpected: boolean;
+}
+
+/** Turns anything thrown into the contract's error shape. */
+export function resolveError(error: unknown): ResolvedError {
+  if (error instanceof DomainError) {
+    const { status, error: phrase } = ERROR_TABLE[error.kind];
+    return {
+      body: {
+        statusCode: status,
+        error: phrase,
+        code: error.code,
+        message: error.message,
+        ...(error.details ? { details: error.details } : {}),
+      },
+      retryAfterSeconds: error.retryAfterSeconds,
+      unexpected: error.kind === 'internal',
+    };
+  }
+  const bodyParser = bodyParserError(error);
+  if (bodyParser) return { body: bodyParser, unexpected: false };
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const response = error.getResponse();
+    const message = typeof response === 'string' ? response : (messageOf(response) ?? error.message);
+    return {
+      body: { statusCode: status, error: reasonPhrase(status), code: CODES_BY_STATUS[status] ?? `HTTP_${status}`, message },
+      unexpected: status >= 500,
+    };
+  }
+  return {
+    body: { statusCode: 500, error: 'Internal Server Error', code: 'INTERNAL_ERROR', message: 'Something went wrong on our side.' },
+    unexpected: true,
+  };
+}
+
+/** body-parser signals bad JSON and oversized bodies with `type` and `status` on a plain error. */
+function bodyParserError(error: unknown): ErrorBody | undefined {
+  if (typeof error !== 'object' || error === null || !('type' in error)) return undefined;
+  const type = (error as { type: unknown }).type;
+  if (type === 'entity.parse.failed') {
+    return { statusCode: 400, error: 'Bad Request', code: 'MALFORMED_JSON', message: 'The request body is not valid JSON.' };
+  }
+  if (type === 'entity.too.large') {
+    const limit = (error as { limit?: number }).limit;
+    return {
+      statusCode: 413,
+      error: 'Payload Too Large',
+      code: 'PAYLOAD_TOO_LARGE',
+      message: limit ? `The request body is larger than ${limit} bytes.` : 'The request body is too large.',
+    };
+  }
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return {
+      statusCode: 415,
+      error: 'Unsupported Media Type',
+      code: 'UNSUPPORTED_ENCODING',
+      message: 'The request body encoding is not supported.',
+    };
+  }
+  return undefined;
+}
+
+function messageOf(response: object): string | undefined {
+  const message = (response as { message?: unknown }).message;
+  if (typeof message === 'string') return message;
+  if (Array.isArray(message)) return message.join('; ');
+  return undefined;
+}
+
+function reasonPhrase(status: number): string {
+  const known = Object.values(ERROR_TABLE).find((e) => e.status === status);
+  if (known) return known.error;
+  const name = HttpStatus[status];
+  return typeof name === 'string'
+    ? name.toLowerCase().replace(/(^|_)(\w)/g, (_m, sep: string, c: string) => (sep ? ' ' : '') + c.toUpperCase())
+    : 'Error';
+}

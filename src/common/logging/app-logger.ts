@@ -1,0 +1,76 @@
+import type { LoggerService, LogLevel as NestLogLevel } from '@nestjs/common';
+import { currentRequestId } from '../request-context/request-context.js';
+import type { LogFormat, LogLevel } from '../../config/app-config.js';
+
+const ORDER: Record<LogLevel | 'fatal', number> = { fatal: 0, error: 1, warn: 2, log: 3, debug: 4, verbose: 5 };
+const COLOURS: Record<string, string> = {
+  fatal: '\x1b[35m',
+  error: '\x1b[31m',
+  warn: '\x1b[33m',
+  log: '\x1b[32m',
+  debug: '\x1b[36m',
+  verbose: '\x1b[90m',
+};
+
+/**
+ * Structured logs: one JSON object per line (LOG_FORMAT=json, the default outside LOCAL), or the
+ * same fields on one readable line. Every line carries the request id when there is one.
+ */
+export class AppLogger implements LoggerService {
+  constructor(
+    private readonly level: LogLevel = 'log',
+    private readonly format: LogFormat = 'json',
+    private readonly out: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+  ) {}
+
+  log(message: unknown, ...rest: unknown[]): void {
+    this.write('log', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    this.write('error', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.write('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.write('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.write('verbose', message, rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.write('fatal', message, rest);
+  }
+  setLogLevels?(_levels: NestLogLevel[]): void {}
+
+  private write(level: LogLevel | 'fatal', message: unknown, rest: unknown[]): void {
+    if (ORDER[level] > ORDER[this.level]) return;
+    // Nest passes (message, context) or, for errors, (message, stack, context).
+    const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
+    const stack = rest.find((r) => typeof r === 'string') as string | undefined;
+    const error = rest.find((r): r is Error => r instanceof Error) ?? (message instanceof Error ? message : undefined);
+    const fields: Record<string, unknown> = {
+      time: new Date().toISOString(),
+      level,
+      ...(context ? { context } : {}),
+      ...(currentRequestId() ? { requestId: currentRequestId() } : {}),
+    };
+    if (message instanceof Error) fields.msg = message.message;
+    else if (typeof message === 'object' && message !== null) Object.assign(fields, message);
+    else fields.msg = String(message);
+    if (error?.stack ?? stack) fields.stack = error?.stack ?? stack;
+
+    if (this.format === 'json') {
+      this.out(JSON.stringify(fields));
+      return;
+    }
+    const { time, level: l, context: c, requestId, msg, stack: s, ...extra } = fields;
+    const tail = Object.keys(extra).length > 0 ? ' ' + JSON.stringify(extra) : '';
+    const rid = requestId ? ` [${String(requestId).slice(0, 8)}]` : '';
+    const colour = process.stdout.isTTY ? COLOURS[level] : '';
+    const reset = colour ? '\x1b[0m' : '';
+    this.out(
+      `${String(time)} ${colour}${String(l).toUpperCase().padEnd(5)}${reset} ${c ? `[${String(c)}]` : ''}${rid} ${msg === undefined ? '' : String(msg)}${tail}${s ? '\n' + String(s) : ''}`,
+    );
+  }
+}

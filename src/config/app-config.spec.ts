@@ -1,0 +1,106 @@
+import { ConfigError } from './env-reader.js';
+import { DEV_ACCESS_SECRET, loadConfig } from './app-config.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('runs on embedded defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.appEnv).toBe('LOCAL');
+    expect(config.http.port).toBe(3000);
+    expect(config.database.url).toBeUndefined();
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.storage.s3).toBeUndefined();
+    expect(config.mail.smtpUrl).toBeUndefined();
+    expect(config.auth.accessTtlSeconds).toBe(15 * 60);
+    expect(config.auth.refreshTtlSeconds).toBe(30 * 86400);
+    expect([...config.modules].sort()).toEqual(['auth', 'chats', 'health', 'messages', 'notify', 'seeding', 'users']);
+  });
+
+  it('names the variable and the fix for each bad value, all at once', () => {
+    const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'mysql://x', ACCESS_TOKEN_TTL: 'soon', APP_ENV: 'staging' });
+    expect(problems).toHaveLength(4);
+    expect(problems[0]).toMatch(/^APP_ENV="staging" is not one of LOCAL, PRODUCTION/);
+    expect(problems.find((p) => p.startsWith('PORT='))).toMatch(/whole number from 0 to 65535/);
+    expect(problems.find((p) => p.startsWith('DATABASE_URL'))).toMatch(/postgres or postgresql:\/\/ URL/);
+    expect(problems.find((p) => p.startsWith('ACCESS_TOKEN_TTL'))).toMatch(/not a duration/);
+  });
+
+  it('never prints a password from a URL it rejects', () => {
+    const [problem] = problemsOf({ REDIS_URL: 'http://user:hunter2@host' });
+    expect(problem).toContain('REDIS_URL');
+    expect(problem).not.toContain('hunter2');
+  });
+
+  it('refuses the default secrets in PRODUCTION', () => {
+    const problems = problemsOf({ APP_ENV: 'PRODUCTION' });
+    expect(problems).toEqual([
+      expect.stringMatching(/refuses the default JWT_ACCESS_SECRET/),
+      expect.stringMatching(/refuses the default JWT_REFRESH_SECRET/),
+    ]);
+    const ok = loadConfig({ APP_ENV: 'production', JWT_ACCESS_SECRET: 'a'.repeat(32), JWT_REFRESH_SECRET: 'b'.repeat(32) });
+    expect(ok.appEnv).toBe('PRODUCTION');
+    expect(ok.auth.accessSecret).not.toBe(DEV_ACCESS_SECRET);
+    expect(ok.log.format).toBe('json');
+  });
+
+  it('refuses a module whose requirement is switched off, naming both', () => {
+    expect(problemsOf({ MODULES: 'auth,users,messages' })).toEqual([expect.stringMatching(/"messages" module needs the "chats" module/)]);
+    expect(problemsOf({ MODULES: 'health,nonsense' })).toEqual([expect.stringMatching(/unknown module "nonsense"/)]);
+    expect([...loadConfig({ MODULES: 'health' }).modules]).toEqual(['health']);
+  });
+
+  it('wants all four S3 variables or none', () => {
+    expect(problemsOf({ S3_ENDPOINT: 'http://localhost:9000' })).toEqual([
+      expect.stringMatching(/half configured.*S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET missing/),
+    ]);
+    const s3 = loadConfig({ S3_ENDPOINT: 'https://s3.example.com:9443', S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's', S3_BUCKET: 'b' }).storage
+      .s3;
+    expect(s3).toMatchObject({ endPoint: 's3.example.com', port: 9443, useSSL: true, bucket: 'b' });
+  });
+
+  it('reads the mail retry base delay, 30 seconds unless MAIL_RETRY_BASE_SECONDS says otherwise', () => {
+    expect(loadConfig({}).mail.retryBaseSeconds).toBe(30);
+    expect(loadConfig({ MAIL_RETRY_BASE_SECONDS: '0' }).mail.retryBaseSeconds).toBe(0);
+    expect(problemsOf({ MAIL_RETRY_BASE_SECONDS: '-1' })).toEqual([
+      expect.stringMatching(/^MAIL_RETRY_BASE_SECONDS="-1" is not a whole number from 0 to 3600/),
+    ]);
+  });
+
+  it('keeps chats and messages in PostgreSQL unless MESSAGE_STORE says mongo', () => {
+    expect(loadConfig({}).database.messageStore).toBe('postgres');
+    // docker compose sets MONGODB_URI for everyone; on its own it changes nothing.
+    expect(loadConfig({ MONGODB_URI: 'mongodb://mongo:27017/parley' }).database.messageStore).toBe('postgres');
+    expect(problemsOf({ MESSAGE_STORE: 'sqlite' })).toEqual([
+      expect.stringMatching(/^MESSAGE_STORE="sqlite" is not one of postgres, mongo/),
+    ]);
+  });
+
+  it('wants MONGODB_URI with MESSAGE_STORE=mongo, and says how to set it', () => {
+    expect(problemsOf({ MESSAGE_STORE: 'mongo' })).toEqual([
+      expect.stringMatching(/^MESSAGE_STORE=mongo needs MONGODB_URI: .*replicaSet=rs0.*or unset MESSAGE_STORE/),
+    ]);
+    const config = loadConfig({ MESSAGE_STORE: 'Mongo', MONGODB_URI: 'mongodb://127.0.0.1:27017/parley?replicaSet=rs0' });
+    expect(config.database).toMatchObject({ messageStore: 'mongo', mongodbUri: 'mongodb://127.0.0.1:27017/parley?replicaSet=rs0' });
+  });
+
+  it('accepts replica set and SRV URLs in MONGODB_URI and refuses other schemes without printing the password', () => {
+    const hosts = 'mongodb://parley:secret@db1:27017,db2:27017,db3:27017/parley?replicaSet=rs0&authSource=admin';
+    expect(loadConfig({ MESSAGE_STORE: 'mongo', MONGODB_URI: hosts }).database.mongodbUri).toBe(hosts);
+    expect(loadConfig({ MESSAGE_STORE: 'mongo', MONGODB_URI: 'mongodb+srv://cluster0.example.net/parley' }).database.mongodbUri).toBe(
+      'mongodb+srv://cluster0.example.net/parley',
+    );
+    const [problem] = problemsOf({ MESSAGE_STORE: 'mongo', MONGODB_URI: 'postgres://parley:hunter2@db/parley' });
+    expect(problem).toMatch(/^MONGODB_URI must be a mongodb:\/\/ or mongodb\+srv:\/\/ URL/);
+    expect(problem).not.toContain('hunter2');
+    expect(problemsOf({ MONGODB_URI: 'mongodb://' })).toEqual([expect.stringMatching(/^MONGODB_URI must be/)]);
+  });
+});

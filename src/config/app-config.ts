@@ -1,0 +1,242 @@
+import { resolve } from 'node:path';
+import { ConfigError, EnvReader, type Env, redact } from './env-reader.js';
+import { type FeatureModuleName, missingRequirements, readModules } from './modules.config.js';
+
+export type AppEnv = 'LOCAL' | 'PRODUCTION';
+export type LogFormat = 'pretty' | 'json';
+export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+
+export interface HttpConfig {
+  port: number;
+  /** The origin links in emails and the WebSocket cookie check use. */
+  publicUrl: string;
+  corsOrigins: string[];
+  /** Largest JSON body accepted, in bytes. */
+  jsonBodyLimit: number;
+  /** Which proxies' X-Forwarded-For to believe (Express `trust proxy`): client IPs feed rate limits and sessions. */
+  trustProxy: string;
+}
+
+export interface DatabaseConfig {
+  /** A PostgreSQL URL, or undefined for the embedded database under DATA_DIR. */
+  url: string | undefined;
+  /** Directory of the embedded database, used when url is undefined. */
+  embeddedDir: string;
+  poolSize: number;
+  /** Where chats and messages live; users and sessions stay in the database above either way. */
+  messageStore: 'postgres' | 'mongo';
+  /** MONGODB_URI as given (a replica set: the Mongo store uses transactions); required when messageStore is mongo. */
+  mongodbUri: string | undefined;
+}
+
+export interface S3Config {
+  endPoint: string;
+  port: number | undefined;
+  useSSL: boolean;
+  accessKey: string;
+  secretKey: string;
+  bucket: string;
+  region: string;
+}
+
+export interface StorageConfig {
+  s3: S3Config | undefined;
+  /** Directory for files when S3 is not configured. */
+  localDir: string;
+}
+
+export interface MailConfig {
+  smtpUrl: string | undefined;
+  from: string;
+  /** Directory of .eml files when SMTP is not configured. */
+  outboxDir: string;
+  /** First retry delay of a failed send; later retries back off from it. 0 retries at once (tests). */
+  retryBaseSeconds: number;
+}
+
+export interface AuthConfig {
+  accessSecret: string;
+  refreshSecret: string;
+  accessTtlSeconds: number;
+  refreshTtlSeconds: number;
+  rateLimitPerIp: number;
+  rateLimitPerAccount: number;
+}
+
+export const DEV_ACCESS_SECRET = 'parley-dev-access-secret-change-me';
+export const DEV_REFRESH_SECRET = 'parley-dev-refresh-secret-change-me';
+
+/** The whole validated configuration; provided to every module under this class as its token. */
+export class AppConfig {
+  constructor(
+    readonly appEnv: AppEnv,
+    readonly modules: ReadonlySet<FeatureModuleName>,
+    readonly dataDir: string,
+    readonly http: HttpConfig,
+    readonly database: DatabaseConfig,
+    readonly redisUrl: string | undefined,
+    readonly storage: StorageConfig,
+    readonly mail: MailConfig,
+    readonly auth: AuthConfig,
+    readonly log: { level: LogLevel; format: LogFormat },
+  ) {}
+
+  get isLocal(): boolean {
+    return this.appEnv === 'LOCAL';
+  }
+
+  isEnabled(module: FeatureModuleName): boolean {
+    return this.modules.has(module);
+  }
+
+  /** Lines for the start banner and the health page: which embedded defaults are in use. */
+  describeBackends(): Record<string, string> {
+    return {
+      database: this.database.url
+        ? `PostgreSQL ${redact(this.database.url)}`
+        : `embedded PostgreSQL (PGlite) in ${this.database.embeddedDir}`,
+      messageStore: this.database.messageStore === 'mongo' ? `MongoDB ${redact(this.database.mongodbUri ?? '')}` : 'the database above',
+      fanOut: this.redisUrl ? `Redis ${redact(this.redisUrl)}` : 'in-process (single instance)',
+      objectStorage: this.storage.s3
+        ? `S3 ${this.storage.s3.endPoint} bucket ${this.storage.s3.bucket}`
+        : `local files in ${this.storage.localDir}`,
+      mail: this.mail.smtpUrl ? `SMTP ${redact(this.mail.smtpUrl)}` : `.eml files in ${this.mail.outboxDir}`,
+    };
+  }
+}
+
+/** Builds the configuration from the environment, or throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const read = new EnvReader(env);
+
+  const appEnv = read.oneOf('APP_ENV', ['LOCAL', 'PRODUCTION'] as const, 'LOCAL', (s) => s.toUpperCase());
+  const modules = readModules(read);
+  const dataDir = resolve(read.string('DATA_DIR', './data'));
+
+  const port = read.int('PORT', 3000, { min: 0, max: 65535 });
+  const publicUrlRaw = read.url('PUBLIC_URL', ['http', 'https']);
+  const corsOrigins: string[] = [];
+  for (const origin of read.list('CORS_ORIGINS') ?? []) {
+    try {
+      corsOrigins.push(new URL(origin).origin);
+    } catch {
+      read.problem(
+        `CORS_ORIGINS contains ${JSON.stringify(origin)}, which is not an origin; list origins like https://chat.example.com, separated by commas.`,
+      );
+    }
+  }
+  const http: HttpConfig = {
+    port,
+    publicUrl: (publicUrlRaw?.origin ?? `http://localhost:${port}`).replace(/\/$/, ''),
+    corsOrigins,
+    jsonBodyLimit: 1024 * 1024,
+    trustProxy: read.string('TRUST_PROXY', 'loopback'),
+  };
+
+  const databaseUrl = read.url('DATABASE_URL', ['postgres', 'postgresql']);
+  const messageStore = read.oneOf('MESSAGE_STORE', ['postgres', 'mongo'] as const, 'postgres', (s) => s.toLowerCase());
+  const mongodbUri = readMongodbUri(read);
+  if (messageStore === 'mongo' && !read.has('MONGODB_URI')) {
+    read.problem(
+      'MESSAGE_STORE=mongo needs MONGODB_URI: set it to a MongoDB replica set (the store uses transactions, which need one; a single node is fine), e.g. mongodb://127.0.0.1:27017/parley?replicaSet=rs0, or unset MESSAGE_STORE to keep chats and messages in PostgreSQL.',
+    );
+  }
+  const database: DatabaseConfig = {
+    url: databaseUrl?.toString(),
+    embeddedDir: resolve(dataDir, 'pgdata'),
+    poolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }),
+    messageStore,
+    mongodbUri,
+  };
+
+  const redisUrl = read.url('REDIS_URL', ['redis', 'rediss'])?.toString();
+
+  const storage: StorageConfig = { s3: readS3(read), localDir: resolve(dataDir, 'files') };
+
+  const smtpUrl = read.url('SMTP_URL', ['smtp', 'smtps'])?.toString();
+  const mail: MailConfig = {
+    smtpUrl,
+    from: read.string('MAIL_FROM', 'Parley <no-reply@parley.local>'),
+    outboxDir: resolve(dataDir, 'outbox'),
+    retryBaseSeconds: read.int('MAIL_RETRY_BASE_SECONDS', 30, { min: 0, max: 3600 }),
+  };
+
+  const auth: AuthConfig = {
+    accessSecret: read.string('JWT_ACCESS_SECRET', DEV_ACCESS_SECRET),
+    refreshSecret: read.string('JWT_REFRESH_SECRET', DEV_REFRESH_SECRET),
+    accessTtlSeconds: read.duration('ACCESS_TOKEN_TTL', '15m'),
+    refreshTtlSeconds: read.duration('REFRESH_TOKEN_TTL', '30d'),
+    rateLimitPerIp: read.int('RATE_LIMIT_AUTH_PER_IP', 60, { min: 1, max: 1_000_000 }),
+    rateLimitPerAccount: read.int('RATE_LIMIT_AUTH_PER_ACCOUNT', 10, { min: 1, max: 1_000_000 }),
+  };
+  if (appEnv === 'PRODUCTION') {
+    if (auth.accessSecret === DEV_ACCESS_SECRET)
+      read.problem(
+        'APP_ENV=PRODUCTION refuses the default JWT_ACCESS_SECRET; set it to a long random string (e.g. `openssl rand -hex 32`).',
+      );
+    if (auth.refreshSecret === DEV_REFRESH_SECRET)
+      read.problem(
+        'APP_ENV=PRODUCTION refuses the default JWT_REFRESH_SECRET; set it to a long random string (e.g. `openssl rand -hex 32`).',
+      );
+  }
+  for (const [name, secret] of [
+    ['JWT_ACCESS_SECRET', auth.accessSecret],
+    ['JWT_REFRESH_SECRET', auth.refreshSecret],
+  ] as const) {
+    if (secret.length < 16)
+      read.problem(`${name} is ${secret.length} characters long; use at least 16 (32+ random characters recommended).`);
+  }
+  if (auth.accessSecret === auth.refreshSecret)
+    read.problem('JWT_ACCESS_SECRET and JWT_REFRESH_SECRET are the same; give each its own secret.');
+
+  const log = {
+    level: read.oneOf('LOG_LEVEL', ['error', 'warn', 'log', 'debug', 'verbose'] as const, 'log', (s) => s.toLowerCase()),
+    format: read.oneOf('LOG_FORMAT', ['pretty', 'json'] as const, appEnv === 'LOCAL' ? 'pretty' : 'json', (s) => s.toLowerCase()),
+  };
+
+  const problems = [...read.problems, ...missingRequirements(modules)];
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return new AppConfig(appEnv, modules, dataDir, http, database, redisUrl, storage, mail, auth, log);
+}
+
+/**
+ * A mongodb:// or mongodb+srv:// URL with at least a host. Only that much is checked here: a
+ * replica set URL lists several hosts (h1:27017,h2:27017), which URL() cannot parse, and the
+ * driver names anything else wrong when it connects.
+ */
+function readMongodbUri(read: EnvReader): string | undefined {
+  const raw = read.string('MONGODB_URI');
+  if (raw === undefined) return undefined;
+  if (!/^mongodb(\+srv)?:\/\/[^/?#\s]+/.test(raw)) {
+    read.problem(
+      `MONGODB_URI must be a mongodb:// or mongodb+srv:// URL such as mongodb://127.0.0.1:27017/parley?replicaSet=rs0, got ${JSON.stringify(redact(raw))}.`,
+    );
+    return undefined;
+  }
+  return raw;
+}
+
+function readS3(read: EnvReader): S3Config | undefined {
+  const names = ['S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'S3_BUCKET'];
+  const present = names.filter((n) => read.has(n));
+  if (present.length === 0) return undefined;
+  if (present.length < names.length) {
+    const missing = names.filter((n) => !read.has(n));
+    read.problem(
+      `Object storage is half configured: ${present.join(', ')} set but ${missing.join(', ')} missing; set all four S3_* variables, or none to keep files under DATA_DIR.`,
+    );
+    return undefined;
+  }
+  const endpoint = read.url('S3_ENDPOINT', ['http', 'https']);
+  if (!endpoint) return undefined;
+  return {
+    endPoint: endpoint.hostname,
+    port: endpoint.port ? Number(endpoint.port) : undefined,
+    useSSL: endpoint.protocol === 'https:',
+    accessKey: read.string('S3_ACCESS_KEY', ''),
+    secretKey: read.string('S3_SECRET_KEY', ''),
+    bucket: read.string('S3_BUCKET', ''),
+    region: read.string('S3_REGION', 'us-east-1'),
+  };
+}

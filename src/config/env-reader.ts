@@ -1,0 +1,119 @@
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Thrown when the environment cannot be turned into a valid configuration. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Parley cannot start, the configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DURATION = /^(\d+)\s*(ms|s|m|h|d)?$/;
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * Reads typed values out of the environment and collects every problem instead of stopping at
+ * the first, so one failed start names everything that needs fixing.
+ */
+export class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  has(name: string): boolean {
+    return this.raw(name) !== undefined;
+  }
+
+  string(name: string): string | undefined;
+  string(name: string, fallback: string): string;
+  string(name: string, fallback?: string): string | undefined {
+    return this.raw(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, range: { min: number; max: number }): number {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || value < range.min || value > range.max) {
+      this.problems.push(
+        `${name}=${JSON.stringify(raw)} is not a whole number from ${range.min} to ${range.max}; set it to one (default ${fallback}).`,
+      );
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, values: readonly T[], fallback: T, normalise: (s: string) => string = (s) => s): T {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    const value = normalise(raw) as T;
+    if (!values.includes(value)) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} is not one of ${values.join(', ')}; pick one (default ${fallback}).`);
+      return fallback;
+    }
+    return value;
+  }
+
+  /** Durations like 900, 90s, 15m, 12h or 30d, returned in seconds. */
+  duration(name: string, fallback: string): number {
+    const raw = this.raw(name) ?? fallback;
+    const match = DURATION.exec(raw);
+    if (!match || Number(match[1]) === 0) {
+      this.problems.push(
+        `${name}=${JSON.stringify(raw)} is not a duration; use a number of seconds or a number with s, m, h or d (e.g. ${fallback}).`,
+      );
+      return parseSimpleDuration(fallback);
+    }
+    return Number(match[1]) * UNIT_SECONDS[match[2] ?? 's'];
+  }
+
+  url(name: string, protocols: readonly string[]): URL | undefined {
+    const raw = this.raw(name);
+    if (raw === undefined) return undefined;
+    try {
+      const url = new URL(raw);
+      if (!protocols.includes(url.protocol.replace(/:$/, ''))) {
+        this.problems.push(`${name} must be a ${protocols.join(' or ')}:// URL, got ${JSON.stringify(redact(raw))}.`);
+        return undefined;
+      }
+      return url;
+    } catch {
+      this.problems.push(`${name} is not a valid URL: ${JSON.stringify(redact(raw))}; write it as ${protocols[0]}://host:port/….`);
+      return undefined;
+    }
+  }
+
+  list(name: string): string[] | undefined {
+    const raw = this.raw(name);
+    if (raw === undefined) return undefined;
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+  }
+
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+}
+
+function parseSimpleDuration(value: string): number {
+  const match = DURATION.exec(value);
+  return match ? Number(match[1]) * UNIT_SECONDS[match[2] ?? 's'] : 0;
+}
+
+/** Hides the password part of a URL so configuration errors never print secrets. */
+export function redact(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return raw.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  }
+}

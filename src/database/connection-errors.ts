@@ -1,0 +1,20 @@
+import { redact } from '../config/env-reader.js';
+
+/** Turns a driver error into a sentence that names the setting to fix. */
+export function explainConnectionError(error: unknown, url: string): Error {
+  const code = (error as { code?: string }).code;
+  const detail = error instanceof Error ? error.message : String(error);
+  const where = redact(url);
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || /timeout/i.test(detail)) {
+    return new Error(
+      `DATABASE_URL is unreachable: ${detail} (${where}). Start PostgreSQL there, fix DATABASE_URL, or unset it to use the embedded database.`,
+    );
+  }
+  if (code === '3D000') {
+    return new Error(`DATABASE_URL names a database that does not exist: ${detail} (${where}). Create it (createdb) or fix the name.`);
+  }
+  if (code === '28P01' || code === '28000') {
+    return new Error(`DATABASE_URL was refused by the server: ${detail} (${where}). Check the user name and password.`);
+  }
+  return new Error(`Could not connect to the database at ${where}: ${detail}`);
+}

@@ -1,0 +1,76 @@
+import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app-config.js';
+import { HealthRegistry } from '../modules/health/health-registry.js';
+import { dataSourceOptions } from './data-source-options.js';
+import { EmbeddedPostgres } from './embedded-postgres.js';
+import { runMigrations } from './run-migrations.js';
+import { explainConnectionError } from './connection-errors.js';
+
+/** Where the database lives: a real server, or the embedded one this process started. */
+export class DatabaseEndpoint {
+  constructor(
+    readonly url: string,
+    readonly embedded: EmbeddedPostgres | undefined,
+  ) {}
+}
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: DatabaseEndpoint,
+      inject: [AppConfig],
+      useFactory: async (config: AppConfig) => {
+        if (config.database.url) return new DatabaseEndpoint(config.database.url, undefined);
+        const embedded = await EmbeddedPostgres.start(config.database.embeddedDir);
+        return new DatabaseEndpoint(embedded.url, embedded);
+      },
+    },
+  ],
+  exports: [DatabaseEndpoint],
+})
+class DatabaseEndpointModule implements OnApplicationShutdown {
+  constructor(@Inject(DatabaseEndpoint) private readonly endpoint: DatabaseEndpoint) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.endpoint.embedded?.stop();
+  }
+}
+
+@Global()
+@Module({
+  imports: [
+    DatabaseEndpointModule,
+    TypeOrmModule.forRootAsync({
+      inject: [AppConfig, DatabaseEndpoint],
+      useFactory: (config: AppConfig, endpoint: DatabaseEndpoint) => ({
+        ...dataSourceOptions(endpoint.url, !!endpoint.embedded, config.database.poolSize),
+        autoLoadEntities: true,
+        retryAttempts: 0,
+      }),
+      dataSourceFactory: async (options) => {
+        const dataSource = new DataSource(options!);
+        const url = (options as { url: string }).url;
+        try {
+          await dataSource.initialize();
+        } catch (error) {
+          throw explainConnectionError(error, url);
+        }
+        await runMigrations(dataSource, url);
+        return dataSource;
+      },
+    }),
+  ],
+})
+export class DatabaseModule {
+  private readonly logger = new Logger('Database');
+
+  constructor(registry: HealthRegistry, dataSource: DataSource, endpoint: DatabaseEndpoint) {
+    registry.register('database', endpoint.embedded ? 'embedded' : 'postgres', async () => {
+      await dataSource.query('SELECT 1');
+    });
+    this.logger.debug('Database health check registered');
+  }
+}

@@ -1,0 +1,46 @@
+import 'reflect-metadata';
+import { config as loadDotEnv } from 'dotenv';
+import { createApp } from './app.factory.js';
+import { ConfigError } from './config/env-reader.js';
+import { loadConfig } from './config/app-config.js';
+import { AppLogger } from './common/logging/app-logger.js';
+
+loadDotEnv({ quiet: true });
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(error.message + '\n');
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const logger = new AppLogger(config.log.level, config.log.format);
+  const app = await createApp(config, logger);
+  app.enableShutdownHooks();
+  await app.listen(config.http.port);
+
+  const base = config.http.publicUrl;
+  const backends = Object.entries(config.describeBackends()).map(([k, v]) => `  ${k.padEnd(14)} ${v}`);
+  logger.log(
+    [
+      `Parley is up (${config.appEnv}) on port ${config.http.port}`,
+      `  API            ${base}/api/v1`,
+      `  Docs           ${base}/api/docs`,
+      `  Test chat page ${base}/ui`,
+      `  WebSocket      ${base.replace(/^http/, 'ws')}/ws`,
+      `  Health         ${base}/health/ready`,
+      `  Modules        ${[...config.modules].join(', ')}`,
+      ...backends,
+    ].join('\n'),
+    'Parley',
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Parley failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+import { ApiProperty } from '@nestjs/swagger';
+
+export class LivenessDto {
+  @ApiProperty({ example: 'ok' })
+  status: 'ok';
+}
+
+export class DependencyStateDto {
+  @ApiProperty({ enum: ['up', 'down'] })
+  status: 'up' | 'down';
+  @ApiProperty({
+    example: 'postgres',
+    description: 'How the dependency is provided (postgres, embedded, s3, local-files, smtp, outbox, redis, in-process, …)',
+  })
+  mode: string;
+  @ApiProperty()
+  latencyMs: number;
+  @ApiProperty({ required: false })
+  error?: string;
+}
+
+export class ReadinessDto {
+  @ApiProperty({ enum: ['ok', 'error'] })
+  status: 'ok' | 'error';
+  @ApiProperty({ type: 'object', additionalProperties: { $ref: '#/components/schemas/DependencyStateDto' } })
+  dependencies: Record<string, DependencyStateDto>;
+}

@@ -1,0 +1,71 @@
+import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { AppConfig } from '../config/app-config.js';
+import { redact } from '../config/env-reader.js';
+import { HealthRegistry } from '../modules/health/health-registry.js';
+
+/**
+ * The Redis connection when REDIS_URL is set (rate limits and cross-instance fan-out share it),
+ * or none: then those features run in-process.
+ */
+export class RedisConnection {
+  private readonly extra: Redis[] = [];
+
+  constructor(
+    readonly client: Redis | undefined,
+    private readonly url: string | undefined,
+  ) {}
+
+  /** A further connection, e.g. for SUBSCRIBE, which takes a connection over. Closed with the app. */
+  async connectAnother(name: string): Promise<Redis> {
+    if (!this.url) throw new Error('REDIS_URL is not set');
+    const client = await connectRedis(this.url, name);
+    this.extra.push(client);
+    return client;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.client, ...this.extra].map((c) => c?.quit().catch(() => c.disconnect())));
+  }
+}
+
+export async function connectRedis(url: string, name: string): Promise<Redis> {
+  const client = new Redis(url, { lazyConnect: true, connectionName: `parley-${name}`, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  client.on('error', (error) => new Logger('Redis').warn(`Redis (${name}) error: ${error.message}`));
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    client.disconnect();
+    throw new Error(
+      `REDIS_URL is unreachable: ${error instanceof Error ? error.message : String(error)} (${redact(url)}). Start Redis there, fix REDIS_URL, or unset it to run on one instance.`,
+    );
+  }
+  return client;
+}
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: RedisConnection,
+      inject: [AppConfig, HealthRegistry],
+      useFactory: async (config: AppConfig, health: HealthRegistry) => {
+        if (!config.redisUrl) return new RedisConnection(undefined, undefined);
+        const client = await connectRedis(config.redisUrl, 'main');
+        health.register('redis', 'redis', async () => {
+          await client.ping();
+        });
+        return new RedisConnection(client, config.redisUrl);
+      },
+    },
+  ],
+  exports: [RedisConnection],
+})
+export class RedisModule implements OnApplicationShutdown {
+  constructor(@Inject(RedisConnection) private readonly redis: RedisConnection) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.close();
+  }
+}

@@ -1,0 +1,150 @@
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { Client } from 'minio';
+import type { S3Config } from '../config/app-config.js';
+import { assertValidObjectKey } from './object-key.js';
+import { ObjectStorage, type StoredObject } from './object-storage.js';
+
+const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
+/** The minio client has no request timeout of its own; without this a silent endpoint hangs the start. */
+const START_TIMEOUT_MS = 10_000;
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
+const MISSING_OBJECT = new Set(['NoSuchKey', 'NotFound']);
+
+/** An S3-compatible bucket (AWS S3, MinIO, …), addressed path-style so any endpoint name works. */
+export class S3ObjectStorage extends ObjectStorage {
+  readonly mode = 's3' as const;
+  private readonly client: Client;
+  private readonly bucket: string;
+  private readonly region: string;
+  /** Where S3_ENDPOINT points, for messages; never includes the keys. */
+  readonly endpoint: string;
+
+  constructor(config: S3Config) {
+    super();
+    this.client = new Client({
+      endPoint: config.endPoint,
+      port: config.port,
+      useSSL: config.useSSL,
+      accessKey: config.accessKey,
+      secretKey: config.secretKey,
+      region: config.region,
+      pathStyle: true,
+    });
+    this.bucket = config.bucket;
+    this.endpoint = `${config.useSSL ? 'https' : 'http'}://${config.endPoint}${config.port ? `:${config.port}` : ''}`;
+    this.region = config.region;
+  }
+
+  /** Creates the bucket when it is missing; rejects with a sentence naming the variable to fix. */
+  async init(): Promise<void> {
+    try {
+      await withTimeout(this.ensureBucket(), START_TIMEOUT_MS);
+    } catch (error) {
+      throw this.explainStartError(error);
+    }
+  }
+
+  async check(): Promise<void> {
+    if (!(await this.client.bucketExists(this.bucket))) {
+      throw new Error(`bucket ${this.bucket} does not exist at ${this.endpoint}`);
+    }
+  }
+
+  async put(key: string, body: Buffer, contentType: string): Promise<void> {
+    assertValidObjectKey(key);
+    await this.client.putObject(this.bucket, key, body, body.length, { 'Content-Type': contentType });
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    assertValidObjectKey(key);
+    let stream: Readable;
+    try {
+      stream = await this.client.getObject(this.bucket, key);
+    } catch (error) {
+      if (MISSING_OBJECT.has(codeOf(error))) return undefined;
+      throw error;
+    }
+    // getObject resolves with the HTTP response itself, so its headers carry the stored type.
+    const header = (stream as Partial<IncomingMessage>).headers?.['content-type'];
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    return { body, contentType: header || DEFAULT_CONTENT_TYPE, size: body.length };
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidObjectKey(key);
+    try {
+      await this.client.removeObject(this.bucket, key);
+    } catch (error) {
+      // S3 itself answers 204 for a missing key; some compatible servers answer 404 instead.
+      if (!MISSING_OBJECT.has(codeOf(error))) throw error;
+    }
+  }
+
+  private async ensureBucket(): Promise<void> {
+    if (await this.client.bucketExists(this.bucket)) return;
+    try {
+      await this.client.makeBucket(this.bucket, this.region);
+    } catch (error) {
+      // Another instance starting at the same moment may have made it first.
+      if (codeOf(error) !== 'BucketAlreadyOwnedByYou') throw error;
+    }
+  }
+
+  private explainStartError(error: unknown): Error {
+    const code = codeOf(error);
+    const detail = messageOf(error);
+    if (NETWORK_ERRORS.has(code) || error instanceof StartTimeoutError) {
+      return new Error(`S3_ENDPOINT is unreachable: ${detail} (${this.endpoint}); start the S3/MinIO server or fix S3_ENDPOINT.`);
+    }
+    if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied'].includes(code)) {
+      return new Error(
+        `S3 at ${this.endpoint} refused the credentials: ${detail}; check S3_ACCESS_KEY and S3_SECRET_KEY, and that this key may use bucket ${this.bucket}.`,
+      );
+    }
+    if (code === 'BucketAlreadyExists') {
+      return new Error(`S3_BUCKET ${this.bucket} belongs to another account at ${this.endpoint}; choose another bucket name.`);
+    }
+    if ((error as Error)?.name === 'InvalidBucketNameError' || code === 'InvalidBucketName') {
+      return new Error(
+        `S3_BUCKET ${JSON.stringify(this.bucket)} is not a valid bucket name; use 3-63 lowercase letters, digits, dots and hyphens.`,
+      );
+    }
+    return new Error(`Could not prepare the S3 bucket ${this.bucket} at ${this.endpoint}: ${detail}`);
+  }
+}
+
+class StartTimeoutError extends Error {}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StartTimeoutError(`no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function codeOf(error: unknown): string {
+  const own = (error as { code?: unknown })?.code;
+  if (typeof own === 'string') return own;
+  // Node reports a refused dual-stack connect (localhost → ::1 and 127.0.0.1) as an AggregateError.
+  if (error instanceof AggregateError) return error.errors.map(codeOf).find(Boolean) ?? '';
+  return '';
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof AggregateError && !error.message) return error.errors.map(messageOf).join('; ');
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}

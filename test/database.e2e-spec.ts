@@ -1,0 +1,124 @@
+import { DataSource } from 'typeorm';
+import { createApp } from '../src/app.factory.js';
+import { loadConfig } from '../src/config/app-config.js';
+import { AppLogger } from '../src/common/logging/app-logger.js';
+import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.each(DATABASE_KINDS)('the database (%s)', (kind) => {
+  let db: TestDatabase;
+  let app: TestApp;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+    app = await startTestApp({ ...db.env, MODULES: 'health' });
+    dataSource = app.app.get(DataSource);
+    await dataSource.query('CREATE TABLE probe (id text PRIMARY KEY, n int NOT NULL DEFAULT 0)');
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.dispose();
+  });
+
+  beforeEach(() => dataSource.query('TRUNCATE probe'));
+
+  it('keeps two overlapping transactions apart when one rolls back', async () => {
+    const events: string[] = [];
+    const doomed = dataSource.transaction(async (tx) => {
+      await tx.query('INSERT INTO probe (id) VALUES ($1)', ['rolled-back']);
+      events.push('doomed inserted');
+      await sleep(150);
+      throw new Error('abort on purpose');
+    });
+    const kept = (async () => {
+      await sleep(30);
+      await dataSource.transaction(async (tx) => {
+        await tx.query('INSERT INTO probe (id) VALUES ($1)', ['committed']);
+        events.push('kept inserted');
+      });
+    })();
+    const [doomedResult, keptResult] = await Promise.allSettled([doomed, kept]);
+
+    expect(doomedResult.status).toBe('rejected');
+    expect(keptResult.status).toBe('fulfilled');
+    expect(events).toContain('doomed inserted');
+    const rows = await dataSource.query('SELECT id FROM probe ORDER BY id');
+    expect(rows).toEqual([{ id: 'committed' }]);
+  });
+
+  it('gives every one of many concurrent parameterised transactions its own results', async () => {
+    const ids = Array.from({ length: 60 }, (_, i) => `row-${i}`);
+    const results = await Promise.all(
+      ids.map((id, i) =>
+        dataSource
+          .transaction(async (tx) => {
+            await tx.query('INSERT INTO probe (id, n) VALUES ($1, $2)', [id, i]);
+            const [row] = await tx.query('SELECT id, n FROM probe WHERE id = $1', [id]);
+            if (i % 7 === 0) throw new Error('roll back every seventh');
+            return row as { id: string; n: number };
+          })
+          .catch(() => 'rolled back'),
+      ),
+    );
+    results.forEach((result, i) => {
+      expect(result).toEqual(i % 7 === 0 ? 'rolled back' : { id: `row-${i}`, n: i });
+    });
+    const [{ count }] = await dataSource.query('SELECT count(*)::int AS count FROM probe');
+    expect(count).toBe(ids.filter((_, i) => i % 7 !== 0).length);
+  });
+
+  it('records applied migrations in the migrations table', async () => {
+    const [{ exists }] = await dataSource.query("SELECT to_regclass('public.migrations') IS NOT NULL AS exists");
+    expect(exists).toBe(true);
+  });
+
+  it('keeps data across a restart', async () => {
+    await dataSource.query('INSERT INTO probe (id, n) VALUES ($1, $2)', ['survivor', 42]);
+    await app.close();
+    app = await startTestApp({ ...db.env, MODULES: 'health' });
+    dataSource = app.app.get(DataSource);
+    expect(await dataSource.query('SELECT id, n FROM probe')).toEqual([{ id: 'survivor', n: 42 }]);
+  });
+
+  it('reports the database on /health/ready', async () => {
+    const response = await fetch(`${app.url}/health/ready`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      status: 'ok',
+      dependencies: {
+        database: { status: 'up', mode: kind, latencyMs: expect.any(Number) },
+        objectStorage: { status: 'up', mode: 'local-files', latencyMs: expect.any(Number) },
+      },
+    });
+  });
+});
+
+describe('a database that cannot be reached', () => {
+  it('stops the start with a sentence naming DATABASE_URL and the fix', async () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', MODULES: 'health' });
+    await expect(createApp(config, new AppLogger('error', 'json', () => undefined))).rejects.toThrow(
+      /^DATABASE_URL is unreachable: .*Start PostgreSQL there, fix DATABASE_URL, or unset it/,
+    );
+  });
+
+  it('turns /health/ready to 503 when the database goes away', async () => {
+    const db = await createTestDatabase('postgres');
+    const app = await startTestApp({ ...db.env, MODULES: 'health' });
+    try {
+      expect((await fetch(`${app.url}/health/ready`)).status).toBe(200);
+      await db.dispose(); // DROP DATABASE … WITH (FORCE) cuts the app's connections
+      const response = await fetch(`${app.url}/health/ready`);
+      expect(response.status).toBe(503);
+      const body: any = await response.json();
+      expect(body.status).toBe('error');
+      expect(body.dependencies.database).toMatchObject({ status: 'down', mode: 'postgres', error: expect.any(String) });
+      expect((await fetch(`${app.url}/health`)).status).toBe(200);
+    } finally {
+      await app.close().catch(() => undefined);
+    }
+  });
+});

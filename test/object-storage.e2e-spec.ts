@@ -1,0 +1,198 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/app-config.js';
+import { LocalFileStorage } from '../src/storage/local-file.storage.js';
+import { ObjectStorage } from '../src/storage/object-storage.js';
+import { objectStorageContract } from '../src/storage/object-storage.contract.js';
+import { S3ObjectStorage } from '../src/storage/s3-object.storage.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { type FakeS3, S3RVER_KEY, startFakeS3 } from './support/fake-s3.js';
+import { startTestApp } from './support/test-app.js';
+
+/** A loopback port nothing listens on: bound by the OS, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+type Readiness = { status: string; dependencies: Record<string, unknown> };
+
+const UNREACHABLE = /^S3_ENDPOINT is unreachable: .*ECONNREFUSED.*; start the S3\/MinIO server or fix S3_ENDPOINT\.$/;
+
+describe('local file storage', () => {
+  let base: string;
+  let root: string;
+
+  beforeAll(() => {
+    base = mkdtempSync(join(tmpdir(), 'parley-files-'));
+    root = join(base, 'files');
+  });
+
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+  objectStorageContract(async () => {
+    const storage = new LocalFileStorage(root);
+    await storage.init();
+    return storage;
+  });
+
+  it('keeps the bytes as a plain file under the key and leaves no temp files behind', async () => {
+    const storage = new LocalFileStorage(root);
+    await storage.init();
+    const body = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 255]);
+
+    await storage.put('avatars/u1/a.png', body, 'image/png');
+
+    expect(readFileSync(join(root, 'avatars', 'u1', 'a.png')).equals(body)).toBe(true);
+    expect(readdirSync(join(root, '.tmp'))).toEqual([]);
+  });
+
+  it('writes nothing outside its directory when given an escaping key', async () => {
+    const storage = new LocalFileStorage(root);
+    await storage.init();
+
+    await expect(storage.put('../escaped.png', Buffer.from('x'), 'image/png')).rejects.toThrow(/Invalid object key/);
+    await expect(storage.put('a/../../escaped.png', Buffer.from('x'), 'image/png')).rejects.toThrow(/Invalid object key/);
+
+    expect(readdirSync(base)).toEqual(['files']);
+  });
+
+  it('refuses a key whose folder is already an object, keeping that object', async () => {
+    const storage = new LocalFileStorage(root);
+    await storage.init();
+    await storage.put('clash', Buffer.from('kept'), 'text/plain');
+
+    await expect(storage.put('clash/inner', Buffer.from('x'), 'text/plain')).rejects.toThrow(/cannot also be the folder of another key/);
+
+    expect((await storage.get('clash'))?.body.toString()).toBe('kept');
+  });
+
+  it('removes temp files left by a crash long ago at start, but not fresh ones', async () => {
+    const dir = join(base, 'stale');
+    mkdirSync(join(dir, '.tmp'), { recursive: true });
+    writeFileSync(join(dir, '.tmp', 'old'), 'half written');
+    writeFileSync(join(dir, '.tmp', 'fresh'), 'being written');
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    utimesSync(join(dir, '.tmp', 'old'), twoHoursAgo, twoHoursAgo);
+
+    await new LocalFileStorage(dir).init();
+
+    expect(readdirSync(join(dir, '.tmp'))).toEqual(['fresh']);
+  });
+
+  it('stops the start with a sentence naming DATA_DIR when the directory cannot be made', async () => {
+    const notADirectory = join(base, 'plain-file');
+    writeFileSync(notADirectory, 'x');
+
+    await expect(new LocalFileStorage(join(notADirectory, 'files')).init()).rejects.toThrow(
+      /^The object storage directory .* is not usable: .*set DATA_DIR to one, or configure the S3_\* variables\.$/,
+    );
+  });
+});
+
+describe('S3 object storage (s3rver)', () => {
+  let s3: FakeS3;
+
+  beforeAll(async () => {
+    s3 = await startFakeS3();
+  });
+
+  afterAll(() => s3?.close());
+
+  objectStorageContract(async () => {
+    const storage = new S3ObjectStorage(s3.config('parley-contract'));
+    await storage.init();
+    return storage;
+  });
+
+  it('creates its bucket at start when it is missing, and starts again on the existing bucket', async () => {
+    expect(await s3.client.bucketExists('parley-fresh')).toBe(false);
+
+    await new S3ObjectStorage(s3.config('parley-fresh')).init();
+    expect(await s3.client.bucketExists('parley-fresh')).toBe(true);
+
+    await expect(new S3ObjectStorage(s3.config('parley-fresh')).init()).resolves.toBeUndefined();
+  });
+
+  it('stores objects in the bucket under their key with their content type, for any S3 client to read', async () => {
+    const storage = new S3ObjectStorage(s3.config('parley-visible'));
+    await storage.init();
+
+    await storage.put('avatars/u1/b.webp', Buffer.from('RIFF....WEBP'), 'image/webp');
+
+    const stat = await s3.client.statObject('parley-visible', 'avatars/u1/b.webp');
+    expect({ size: stat.size, type: stat.metaData['content-type'] }).toEqual({ size: 12, type: 'image/webp' });
+  });
+
+  it('reports itself down, naming the bucket, when the bucket disappears', async () => {
+    const storage = new S3ObjectStorage(s3.config('parley-vanishing'));
+    await storage.init();
+    await expect(storage.check()).resolves.toBeUndefined();
+
+    await s3.client.removeBucket('parley-vanishing');
+
+    await expect(storage.check()).rejects.toThrow(/bucket parley-vanishing does not exist/);
+  });
+});
+
+describe('an S3 endpoint that is unreachable', () => {
+  it('stops the adapter start with a sentence naming S3_ENDPOINT and the fix', async () => {
+    const port = await closedPort();
+    const config = loadConfig({
+      S3_ENDPOINT: `http://127.0.0.1:${port}`,
+      S3_ACCESS_KEY: S3RVER_KEY,
+      S3_SECRET_KEY: S3RVER_KEY,
+      S3_BUCKET: 'parley',
+    }).storage.s3!;
+
+    await expect(new S3ObjectStorage(config).init()).rejects.toThrow(UNREACHABLE);
+  });
+});
+
+describe('the app with object storage', () => {
+  let db: TestDatabase;
+  let s3: FakeS3;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    s3 = await startFakeS3();
+  });
+
+  afterAll(async () => {
+    await s3?.close();
+    await db?.dispose();
+  });
+
+  it('reports S3 object storage up on /health/ready and serves it to other modules', async () => {
+    const app = await startTestApp({ ...db.env, MODULES: 'health', ...s3.env('parley-app') });
+    try {
+      const response = await fetch(`${app.url}/health/ready`);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as Readiness;
+      expect(body.dependencies.objectStorage).toEqual({ status: 'up', mode: 's3', latencyMs: expect.any(Number) });
+
+      await app.app.get(ObjectStorage).put('probe/app.txt', Buffer.from('through the app'), 'text/plain');
+      expect((await s3.client.statObject('parley-app', 'probe/app.txt')).size).toBe(15);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('uses files under DATA_DIR when S3 is not configured', async () => {
+    const app = await startTestApp({ ...db.env, MODULES: 'health' });
+    try {
+      const body = (await (await fetch(`${app.url}/health/ready`)).json()) as Readiness;
+      expect(body.dependencies.objectStorage).toEqual({ status: 'up', mode: 'local-files', latencyMs: expect.any(Number) });
+
+      await app.app.get(ObjectStorage).put('probe/app.txt', Buffer.from('on disk'), 'text/plain');
+      expect(readFileSync(join(db.env.DATA_DIR, 'files', 'probe', 'app.txt'), 'utf8')).toBe('on disk');
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,83 @@
+import type { AddressInfo } from 'node:net';
+import { type ParsedMail, simpleParser } from 'mailparser';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+
+export interface SmtpSink {
+  /** smtp://127.0.0.1:<port>, for SMTP_URL. */
+  url: string;
+  /** Every message accepted so far, parsed, in arrival order. */
+  messages: ParsedMail[];
+  /** Envelope recipients of each accepted message, same order. */
+  recipients: string[][];
+  /** Resolves with the first accepted message matching, waiting for it if need be. */
+  waitFor(match: (mail: ParsedMail) => boolean, timeoutMs?: number): Promise<ParsedMail>;
+  close(): Promise<void>;
+}
+
+export interface SmtpSinkOptions {
+  /**
+   * Called for each message before it is accepted; return an Error (with an optional
+   * responseCode, default 450) to reject that delivery.
+   */
+  reject?: (raw: Buffer, session: SMTPServerSession) => (Error & { responseCode?: number }) | undefined;
+}
+
+/** A real SMTP server on a random loopback port, without TLS or required AUTH, collecting what it receives. */
+export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
+  const messages: ParsedMail[] = [];
+  const recipients: string[][] = [];
+  const waiters = new Set<() => void>();
+  const server = new SMTPServer({
+    secure: false,
+    disabledCommands: ['STARTTLS'],
+    authOptional: true,
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        const rejection = options.reject?.(raw, session);
+        if (rejection) return callback(rejection);
+        simpleParser(raw).then(
+          (mail) => {
+            messages.push(mail);
+            recipients.push(session.envelope.rcptTo.map((r) => r.address));
+            for (const wake of waiters) wake();
+            callback();
+          },
+          (error: Error) => callback(error),
+        );
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.server.address() as AddressInfo;
+
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    messages,
+    recipients,
+    waitFor(match, timeoutMs = 15_000) {
+      return new Promise<ParsedMail>((resolve, reject) => {
+        const check = () => {
+          const found = messages.find(match);
+          if (!found) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no matching message within ${timeoutMs} ms; received ${messages.length}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

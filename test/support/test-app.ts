@@ -1,0 +1,50 @@
+import type { AddressInfo } from 'node:net';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { createApp } from '../../src/app.factory.js';
+import { type AppConfig, loadConfig } from '../../src/config/app-config.js';
+import { AppLogger } from '../../src/common/logging/app-logger.js';
+
+export interface TestApp {
+  app: NestExpressApplication;
+  config: AppConfig;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** ws://127.0.0.1:<port>/ws */
+  wsUrl: string;
+  close(): Promise<void>;
+}
+
+/** Every module but seeding: tests make the users they need. */
+export const TEST_MODULES = 'auth,users,chats,messages,notify,health';
+
+export interface TestAppOptions {
+  /** Listen on this port instead of a random one: a restarted app must be where its clients left it. */
+  port?: number;
+}
+
+/**
+ * Boots the real application on a loopback port (random unless given). Logs are quiet unless
+ * TEST_LOG_LEVEL says otherwise.
+ */
+export async function startTestApp(env: Record<string, string>, options: TestAppOptions = {}): Promise<TestApp> {
+  const listenPort = options.port ?? 0;
+  // Every test request comes from 127.0.0.1: only the rate-limit tests want the real per-IP limit.
+  const config = loadConfig({
+    APP_ENV: 'LOCAL',
+    MODULES: TEST_MODULES,
+    PORT: String(listenPort),
+    RATE_LIMIT_AUTH_PER_IP: '100000',
+    ...env,
+  });
+  const logger = new AppLogger((process.env.TEST_LOG_LEVEL as 'error') ?? 'error', 'json');
+  const app = await createApp(config, logger);
+  await app.listen(listenPort, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return {
+    app,
+    config,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    close: () => app.close(),
+  };
+}
