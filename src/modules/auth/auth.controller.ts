@@ -1,0 +1,155 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiCookieAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
+import type { CookieOptions, Request, Response } from 'express';
+import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
+import { Public } from '../../common/auth/public.decorator.js';
+import { uuidParam } from '../../common/pipes/uuid.pipe.js';
+import { AppConfig } from '../../config/app-config.js';
+import { MeDto } from '../users/dto/user.dto.js';
+import { AuthService, type ClientInfo } from './auth.service.js';
+import {
+  AuthResultDto,
+  ForgotPasswordDto,
+  RefreshDto,
+  ResetPasswordDto,
+  SessionDto,
+  SignInDto,
+  SignUpDto,
+  TokenDto,
+} from './dto/auth.dto.js';
+import { IpRateLimitGuard } from './ip-rate-limit.guard.js';
+import { ACCESS_COOKIE, REFRESH_COOKIE } from './jwt.strategy.js';
+
+@ApiTags('auth')
+@Controller('auth')
+export class AuthController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Public()
+  @UseGuards(IpRateLimitGuard)
+  @Post('sign-up')
+  @ApiOperation({ summary: 'Create an account; sends a confirmation email' })
+  @ApiCreatedResponse({ type: MeDto })
+  signUp(@Body() body: SignUpDto): Promise<MeDto> {
+    return this.auth.signUp(body);
+  }
+
+  @Public()
+  @UseGuards(IpRateLimitGuard)
+  @Post('sign-in')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Sign in; returns tokens and sets the access_token and refresh_token cookies' })
+  @ApiOkResponse({ type: AuthResultDto })
+  @ApiTooManyRequestsResponse({ description: 'Too many attempts (Retry-After says when to retry)' })
+  async signIn(@Body() body: SignInDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<AuthResultDto> {
+    const result = await this.auth.signIn(body, clientInfo(req));
+    this.setCookies(res, result);
+    return result;
+  }
+
+  @Public()
+  @UseGuards(IpRateLimitGuard)
+  @Post('refresh')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Trade a refresh token (body or cookie) for a new pair; each refresh token works once' })
+  @ApiOkResponse({ type: AuthResultDto })
+  async refresh(@Body() body: RefreshDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<AuthResultDto> {
+    const token = body.refreshToken ?? (req.cookies as Record<string, string> | undefined)?.[REFRESH_COOKIE];
+    const result = await this.auth.refresh(token);
+    this.setCookies(res, result);
+    return result;
+  }
+
+  @Post('sign-out')
+  @HttpCode(204)
+  @ApiBearerAuth('bearer')
+  @ApiCookieAuth('cookie')
+  @ApiOperation({ summary: 'End the current session and clear the cookies' })
+  @ApiNoContentResponse()
+  async signOut(@CurrentUser() caller: AuthUser, @Res({ passthrough: true }) res: Response): Promise<void> {
+    await this.auth.signOut(caller);
+    this.clearCookies(res);
+  }
+
+  @Get('sessions')
+  @ApiBearerAuth('bearer')
+  @ApiCookieAuth('cookie')
+  @ApiOperation({ summary: 'Your live sessions (devices)' })
+  @ApiOkResponse({ type: [SessionDto] })
+  sessions(@CurrentUser() caller: AuthUser): Promise<SessionDto[]> {
+    return this.auth.listSessions(caller);
+  }
+
+  @Delete('sessions/:id')
+  @HttpCode(204)
+  @ApiBearerAuth('bearer')
+  @ApiCookieAuth('cookie')
+  @ApiOperation({ summary: 'End one of your sessions; its tokens stop working at once' })
+  @ApiNoContentResponse()
+  revoke(@CurrentUser() caller: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<void> {
+    return this.auth.revokeSession(caller, id);
+  }
+
+  @Public()
+  @UseGuards(IpRateLimitGuard)
+  @Post('confirm-email')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Confirm the email address with the token from the email' })
+  @ApiNoContentResponse()
+  confirmEmail(@Body() body: TokenDto): Promise<void> {
+    return this.auth.confirmEmail(body.token);
+  }
+
+  @Public()
+  @UseGuards(IpRateLimitGuard)
+  @Post('password/forgot')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Email a password reset link; answers 202 whether or not the email has an account' })
+  @ApiAcceptedResponse()
+  forgot(@Body() body: ForgotPasswordDto): Promise<void> {
+    return this.auth.forgotPassword(body.email);
+  }
+
+  @Public()
+  @UseGuards(IpRateLimitGuard)
+  @Post('password/reset')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Set a new password with the token from the email; ends every session' })
+  @ApiNoContentResponse()
+  reset(@Body() body: ResetPasswordDto): Promise<void> {
+    return this.auth.resetPassword(body.token, body.password);
+  }
+
+  private cookieOptions(): CookieOptions {
+    return { httpOnly: true, sameSite: 'lax', secure: !this.config.isLocal, path: '/' };
+  }
+
+  private setCookies(res: Response, result: AuthResultDto): void {
+    const base = this.cookieOptions();
+    res.cookie(ACCESS_COOKIE, result.accessToken, { ...base, maxAge: this.config.auth.accessTtlSeconds * 1000 });
+    res.cookie(REFRESH_COOKIE, result.refreshToken, { ...base, path: '/api/v1/auth', maxAge: this.config.auth.refreshTtlSeconds * 1000 });
+  }
+
+  private clearCookies(res: Response): void {
+    const base = this.cookieOptions();
+    res.clearCookie(ACCESS_COOKIE, base);
+    res.clearCookie(REFRESH_COOKIE, { ...base, path: '/api/v1/auth' });
+  }
+}
+
+function clientInfo(req: Request): ClientInfo {
+  return { ip: req.ip ?? null, userAgent: req.headers['user-agent'] ?? null };
+}

@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { EventBus } from '@nestjs/cqrs';
+import { DataSource } from 'typeorm';
+import type { AuthUser } from '../../common/auth/auth-user.js';
+import { NotFoundError, UnauthenticatedError, UnavailableError, ValidationError } from '../../common/errors/domain-error.js';
+import { AppConfig } from '../../config/app-config.js';
+import { normaliseName } from '../users/domain/user.js';
+import { UserRepository } from '../users/user.repository.js';
+import { toMe } from '../users/users.service.js';
+import { AuthRateLimiter } from './auth-rate-limiter.js';
+import { AuthTokenRepository } from './auth-token.repository.js';
+import { EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, PASSWORD_RESET_TOKEN_TTL_SECONDS } from './domain/token-lifetimes.js';
+import type { AuthResultDto, SessionDto, SignInDto, SignUpDto } from './dto/auth.dto.js';
+import { PasswordResetRequestedEvent } from './events/password-reset-requested.event.js';
+import { SessionsRevokedEvent } from './events/session-revoked.event.js';
+import { UserSignedUpEvent } from './events/user-signed-up.event.js';
+import { PasswordHasher } from './password-hasher.js';
+import { SessionRepository } from './session.repository.js';
+import { newEmailToken, sha256, TokenService } from './token.service.js';
+import type { MeDto } from '../users/dto/user.dto.js';
+import { returnedRows } from '../../database/sql.js';
+
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+const invalidToken = () =>
+  new ValidationError(
+    'The link is invalid, already used or expired; ask for a new one.',
+    [{ field: 'token', message: 'token is invalid or expired' }],
+    'INVALID_TOKEN',
+  );
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly dataSource: DataSource,
+    private readonly users: UserRepository,
+    private readonly sessions: SessionRepository,
+    private readonly emailTokens: AuthTokenRepository,
+    private readonly hasher: PasswordHasher,
+    private readonly tokens: TokenService,
+    private readonly limiter: AuthRateLimiter,
+    private readonly events: EventBus,
+  ) {}
+
+  /** Creates the account; with mail switched off it starts confirmed, since no email can confirm it. */
+  async signUp(input: SignUpDto): Promise<MeDto> {
+    const mail = this.config.isEnabled('notify');
+    const passwordHash = await this.hasher.hash(input.password);
+    const id = randomUUID();
+    const token = newEmailToken();
+    const user = await this.dataSource.transaction(async (tx) => {
+      const created = await this.users.create(
+        { id, email: input.email, name: normaliseName(input.name), passwordHash, emailConfirmedAt: mail ? null : new Date() },
+        tx,
+      );
+      if (mail) await this.emailTokens.create(id, 'confirm_email', sha256(token), EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, tx);
+      return created;
+    });
+    if (mail) this.events.publish(new UserSignedUpEvent(user.id, user.email, user.name, token));
+    return toMe(user);
+  }
+
+  async signIn(input: SignInDto, client: ClientInfo): Promise<AuthResultDto> {
+    await this.limiter.countSignInAttempt(input.email);
+    const user = await this.users.findByEmail(input.email);
+    const ok = user ? await this.hasher.verify(user.passwordHash, input.password) : await this.hasher.burn(input.password);
+    if (!user || !ok) {
+      throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
+    }
+    await this.limiter.clearFailedSignIns(input.email);
+    const sessionId = randomUUID();
+    const issued = this.tokens.issue(user.id, sessionId);
+    await this.sessions.create({
+      id: sessionId,
+      userId: user.id,
+      refreshTokenHash: issued.refreshTokenHash,
+      userAgent: client.userAgent?.slice(0, 512) ?? null,
+      ip: client.ip,
+      expiresAt: issued.refreshExpiresAt,
+    });
+    return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };
+  }
+
+  /**
+   * Rotates the refresh token. Each one works once: presenting a used one means it leaked (or a
+   * client is confused), so the whole session is revoked.
+   */
+  async refresh(refreshToken: string | undefined): Promise<AuthResultDto> {
+    if (!refreshToken)
+      throw new UnauthenticatedError('UNAUTHENTICATED', 'No refresh token: send { refreshToken } or the refresh_token cookie.');
+    const claims = this.tokens.verifyRefresh(refreshToken);
+    const session = await this.sessions.findLive(claims.sid);
+    if (!session || session.userId !== claims.sub)
+      throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
+    const issued = this.tokens.issue(claims.sub, claims.sid);
+    if (!(await this.sessions.rotate(claims.sid, claims.jtiHash, issued.refreshTokenHash, issued.refreshExpiresAt))) {
+      await this.revokeSessions(claims.sub, [claims.sid], 'refresh_reused');
+      throw new UnauthenticatedError(
+        'REFRESH_REUSED',
+        'This refresh token was already used; the session has been revoked for safety. Sign in again.',
+      );
+    }
+    const user = await this.users.findById(claims.sub);
+    if (!user) throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
+    return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };
+  }
+
+  async signOut(caller: AuthUser): Promise<void> {
+    await this.revokeSessions(caller.userId, [caller.sessionId], 'sign_out');
+  }
+
+  async listSessions(caller: AuthUser): Promise<SessionDto[]> {
+    const sessions = await this.sessions.listLive(caller.userId);
+    return sessions.map((s) => ({
+      id: s.id,
+      userAgent: s.userAgent,
+      ip: s.ip,
+      createdAt: s.createdAt.toISOString(),
+      lastUsedAt: s.lastUsedAt.toISOString(),
+      current: s.id === caller.sessionId,
+    }));
+  }
+
+  async revokeSession(caller: AuthUser, sessionId: string): Promise<void> {
+    const session = await this.sessions.findById(sessionId);
+    if (!session || session.userId !== caller.userId || session.revokedAt) throw new NotFoundError('SESSION_NOT_FOUND', 'No such session.');
+    await this.revokeSessions(caller.userId, [sessionId], 'revoked');
+  }
+
+  async confirmEmail(token: string): Promise<void> {
+    const userId = await this.emailTokens.consume('confirm_email', sha256(token));
+    if (!userId) throw invalidToken();
+    await this.users.update(userId, { emailConfirmedAt: new Date() });
+  }
+
+  /** Always answers the same way, so it cannot tell anyone which emails have accounts. */
+  async forgotPassword(email: string): Promise<void> {
+    if (!this.config.isEnabled('notify'))
+      throw new UnavailableError('MAIL_DISABLED', 'Password reset needs email, and the notify module is switched off on this server.');
+    await this.limiter.consumePasswordReset(email);
+    const user = await this.users.findByEmail(email);
+    if (!user) return;
+    const token = newEmailToken();
+    await this.dataSource.transaction(async (tx) => {
+      await this.emailTokens.invalidateUnused(user.id, 'reset_password', tx);
+      await this.emailTokens.create(user.id, 'reset_password', sha256(token), PASSWORD_RESET_TOKEN_TTL_SECONDS, tx);
+    });
+    this.events.publish(new PasswordResetRequestedEvent(user.id, user.email, user.name, token));
+  }
+
+  /** Sets the new password and ends every session: whoever knew the old one is signed out. */
+  async resetPassword(token: string, password: string): Promise<void> {
+    const passwordHash = await this.hasher.hash(password);
+    const result = await this.dataSource.transaction(async (tx) => {
+      const userId = await this.emailTokens.consume('reset_password', sha256(token), tx);
+      if (!userId) return undefined;
+      // The reset link reached the mailbox, which proves the address as well.
+      const [user] = returnedRows<{ email: string }>(
+        await tx.query(
+          `UPDATE users SET password_hash = $2, email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now() WHERE id = $1 RETURNING email`,
+          [userId, passwordHash],
+        ),
+      );
+      const revoked = returnedRows<{ id: string }>(
+        await tx.query(
+          `UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_reset' WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
+          [userId],
+        ),
+      );
+      return { userId, email: user.email, revoked: revoked.map((r) => r.id) };
+    });
+    if (!result) throw invalidToken();
+    await this.limiter.clearFailedSignIns(result.email);
+    this.events.publish(new SessionsRevokedEvent(result.userId, result.revoked, true));
+  }
+
+  private async revokeSessions(userId: string, sessionIds: string[], reason: string): Promise<void> {
+    for (const id of sessionIds) await this.sessions.revoke(id, reason);
+    this.events.publish(new SessionsRevokedEvent(userId, sessionIds, false));
+  }
+}

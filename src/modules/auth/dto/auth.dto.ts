@@ -1,0 +1,103 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { Trim, TrimLower } from '../../../common/validation/transforms.js';
+import { NAME_MAX_LENGTH } from '../../users/domain/user.js';
+import { MeDto, NOT_BLANK } from '../../users/dto/user.dto.js';
+import { HAS_DIGIT, HAS_LETTER, PASSWORD_MAX, PASSWORD_MIN } from '../domain/password-rules.js';
+
+function PasswordRules(): PropertyDecorator {
+  return (target, key) => {
+    IsString()(target, key);
+    Length(PASSWORD_MIN, PASSWORD_MAX, { message: `password must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters long` })(target, key);
+    Matches(HAS_LETTER, { message: 'password must contain at least one letter' })(target, key);
+    Matches(HAS_DIGIT, { message: 'password must contain at least one digit' })(target, key);
+  };
+}
+
+export class SignUpDto {
+  @ApiProperty({ example: 'ada@example.com' })
+  @TrimLower()
+  @IsEmail({}, { message: 'email must be a valid email address' })
+  @MaxLength(320)
+  email: string;
+
+  @ApiProperty({
+    minLength: PASSWORD_MIN,
+    maxLength: PASSWORD_MAX,
+    example: 'analytical1',
+    description: 'At least one letter and one digit',
+  })
+  @PasswordRules()
+  password: string;
+
+  @ApiProperty({ minLength: 1, maxLength: NAME_MAX_LENGTH, example: 'Ada Lovelace' })
+  @Trim()
+  @IsString()
+  @Length(1, NAME_MAX_LENGTH)
+  @Matches(NOT_BLANK, { message: 'name must not be blank' })
+  name: string;
+}
+
+export class SignInDto {
+  @ApiProperty({ example: 'admin@admin.ru' })
+  @TrimLower()
+  @IsString()
+  @MaxLength(320)
+  email: string;
+
+  // Not checked against the password rules: seeded accounts and older passwords must still work.
+  @ApiProperty({ example: 'admin' })
+  @IsString()
+  @MaxLength(PASSWORD_MAX)
+  password: string;
+}
+
+export class RefreshDto {
+  @ApiProperty({ required: false, description: 'Omit to use the refresh_token cookie' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(4096)
+  refreshToken?: string;
+}
+
+export class TokenDto {
+  @ApiProperty({ description: 'The token from the email link' })
+  @IsString()
+  @Length(1, 512)
+  token: string;
+}
+
+export class ForgotPasswordDto {
+  @ApiProperty({ example: 'ada@example.com' })
+  @TrimLower()
+  @IsEmail({}, { message: 'email must be a valid email address' })
+  @MaxLength(320)
+  email: string;
+}
+
+export class ResetPasswordDto {
+  @ApiProperty()
+  @IsString()
+  @Length(1, 512)
+  token: string;
+
+  @ApiProperty({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX })
+  @PasswordRules()
+  password: string;
+}
+
+export class AuthResultDto {
+  @ApiProperty() accessToken: string;
+  @ApiProperty() refreshToken: string;
+  @ApiProperty({ description: 'Seconds until the access token expires' }) expiresIn: number;
+  @ApiProperty({ type: MeDto }) user: MeDto;
+}
+
+export class SessionDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ type: String, nullable: true }) userAgent: string | null;
+  @ApiProperty({ type: String, nullable: true }) ip: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ format: 'date-time' }) lastUsedAt: string;
+  @ApiProperty({ description: 'True for the session making this request' }) current: boolean;
+}

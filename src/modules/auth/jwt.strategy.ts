@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import type { Request } from 'express';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import type { AuthUser } from '../../common/auth/auth-user.js';
+import { AppConfig } from '../../config/app-config.js';
+import { AccessTokenVerifier } from './access-token.verifier.js';
+import type { AccessClaims } from './token.service.js';
+
+export const ACCESS_COOKIE = 'access_token';
+export const REFRESH_COOKIE = 'refresh_token';
+
+const fromCookie = (req: Request): string | null => (req.cookies as Record<string, string> | undefined)?.[ACCESS_COOKIE] ?? null;
+
+/** passport-jwt: the token from `Authorization: Bearer` or the `access_token` cookie. */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(
+    config: AppConfig,
+    private readonly verifier: AccessTokenVerifier,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromExtractors([ExtractJwt.fromAuthHeaderAsBearerToken(), fromCookie]),
+      secretOrKey: config.auth.accessSecret,
+      ignoreExpiration: false,
+    });
+  }
+
+  async validate(payload: AccessClaims & { typ?: string }): Promise<AuthUser> {
+    return this.verifier.checkSession(payload.sub, payload.sid);
+  }
+}

@@ -1,0 +1,76 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { IsNull, MoreThan, Repository } from 'typeorm';
+import { SessionEntity } from './infrastructure/persistence/typeorm/session.entity.js';
+import { returnedRows } from '../../database/sql.js';
+
+export type Session = SessionEntity;
+
+export interface LiveSession {
+  id: string;
+  userId: string;
+  stale: boolean;
+}
+
+@Injectable()
+export class SessionRepository {
+  constructor(@InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>) {}
+
+  async create(session: Pick<Session, 'id' | 'userId' | 'refreshTokenHash' | 'userAgent' | 'ip' | 'expiresAt'>): Promise<void> {
+    await this.sessions.insert(session);
+  }
+
+  /** The session if it is neither revoked nor expired, and whether its last use is over a minute old. */
+  async findLive(id: string): Promise<LiveSession | undefined> {
+    const [row] = await this.sessions.query(
+      `SELECT id, user_id, last_used_at < now() - interval '1 minute' AS stale FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > now()`,
+      [id],
+    );
+    return row ? { id: row.id, userId: row.user_id, stale: row.stale } : undefined;
+  }
+
+  findById(id: string): Promise<Session | null> {
+    return this.sessions.findOneBy({ id });
+  }
+
+  listLive(userId: string): Promise<Session[]> {
+    return this.sessions.find({ where: { userId, revokedAt: IsNull(), expiresAt: MoreThan(new Date()) }, order: { lastUsedAt: 'DESC' } });
+  }
+
+  /**
+   * Replaces the refresh token only if `currentHash` is still the live one. Two requests racing
+   * with the same token cannot both win: the loser sees false and treats it as reuse.
+   */
+  async rotate(id: string, currentHash: string, nextHash: string, expiresAt: Date): Promise<boolean> {
+    const result = await this.sessions
+      .createQueryBuilder()
+      .update()
+      .set({ refreshTokenHash: nextHash, lastUsedAt: () => 'now()', expiresAt })
+      .where('id = :id AND refresh_token_hash = :currentHash AND revoked_at IS NULL AND expires_at > now()', { id, currentHash })
+      .execute();
+    return result.affected === 1;
+  }
+
+  async revoke(id: string, reason: string): Promise<boolean> {
+    const result = await this.sessions.update({ id, revokedAt: IsNull() }, { revokedAt: new Date(), revokedReason: reason });
+    return result.affected === 1;
+  }
+
+  /** Revokes every live session of a user and returns their ids. */
+  async revokeAllOf(userId: string, reason: string): Promise<string[]> {
+    const rows = returnedRows<{ id: string }>(
+      await this.sessions.query(
+        `UPDATE sessions SET revoked_at = now(), revoked_reason = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
+        [userId, reason],
+      ),
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Records use at most once a minute per session, to keep writes off the hot path. */
+  async touch(id: string): Promise<void> {
+    await this.sessions.query(`UPDATE sessions SET last_used_at = now() WHERE id = $1 AND last_used_at < now() - interval '1 minute'`, [
+      id,
+    ]);
+  }
+}

@@ -1,0 +1,84 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { AppConfig } from '../../config/app-config.js';
+import { UnauthenticatedError } from '../../common/errors/domain-error.js';
+
+export interface AccessClaims {
+  sub: string;
+  sid: string;
+}
+
+interface RefreshClaims extends AccessClaims {
+  jti: string;
+}
+
+export interface IssuedTokens {
+  accessToken: string;
+  refreshToken: string;
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  refreshTokenHash: string;
+  refreshExpiresAt: Date;
+}
+
+export function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** A random single-use token for links in emails. */
+export function newEmailToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** JWTs: access tokens (short, per request) and refresh tokens (long, single use, stored hashed). */
+@Injectable()
+export class TokenService {
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly config: AppConfig,
+  ) {}
+
+  issue(userId: string, sessionId: string): IssuedTokens {
+    const { accessSecret, refreshSecret, accessTtlSeconds, refreshTtlSeconds } = this.config.auth;
+    const accessToken = this.jwt.sign(
+      { sub: userId, sid: sessionId, typ: 'access' },
+      { secret: accessSecret, expiresIn: accessTtlSeconds },
+    );
+    const jti = randomUUID();
+    const refreshToken = this.jwt.sign(
+      { sub: userId, sid: sessionId, jti, typ: 'refresh' },
+      { secret: refreshSecret, expiresIn: refreshTtlSeconds },
+    );
+    return {
+      accessToken,
+      refreshToken,
+      expiresIn: accessTtlSeconds,
+      refreshTokenHash: sha256(jti),
+      refreshExpiresAt: new Date(Date.now() + refreshTtlSeconds * 1000),
+    };
+  }
+
+  /** Checks signature, expiry and type of an access token; says which of them failed. */
+  verifyAccess(token: string): AccessClaims {
+    const claims = this.verify<AccessClaims & { typ?: string }>(token, this.config.auth.accessSecret);
+    if (claims.typ !== 'access') throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not an access token.');
+    return { sub: claims.sub, sid: claims.sid };
+  }
+
+  verifyRefresh(token: string): RefreshClaims & { jtiHash: string } {
+    const claims = this.verify<RefreshClaims & { typ?: string }>(token, this.config.auth.refreshSecret);
+    if (claims.typ !== 'refresh' || !claims.jti) throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not a refresh token.');
+    return { sub: claims.sub, sid: claims.sid, jti: claims.jti, jtiHash: sha256(claims.jti) };
+  }
+
+  private verify<T extends object>(token: string, secret: string): T {
+    try {
+      return this.jwt.verify<T>(token, { secret });
+    } catch (error) {
+      if ((error as Error).name === 'TokenExpiredError')
+        throw new UnauthenticatedError('TOKEN_EXPIRED', 'The token has expired; refresh it or sign in again.');
+      throw new UnauthenticatedError('TOKEN_INVALID', 'The token is invalid.');
+    }
+  }
+}

@@ -1,0 +1,28 @@
+import type { MailRecipient, MailTemplateName, RenderedMail } from './mail.js';
+
+/** A message to send, as recorded before the first attempt. */
+export interface NewMail extends RenderedMail {
+  id: string;
+  template: MailTemplateName;
+  userId: string | undefined;
+  from: string;
+  to: MailRecipient;
+  /** After this the link inside is dead, so retrying is pointless. */
+  expiresInSeconds: number;
+}
+
+/** A row the worker has claimed for one delivery attempt; `attempts` already counts it. */
+export interface ClaimedMail extends RenderedMail {
+  id: string;
+  template: MailTemplateName;
+  from: string;
+  to: MailRecipient;
+  attempts: number;
+}
+
+/** A pending message given up on because its link expired before it could be delivered. */
+export interface ExpiredMail {
+  id: string;
+  template: MailTemplateName;
+  recipient: string;
+}

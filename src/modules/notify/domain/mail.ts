@@ -1,0 +1,33 @@
+/** The emails Parley sends; also the value of mail_log.template. */
+export const MAIL_TEMPLATES = ['confirm-email', 'reset-password'] as const;
+export type MailTemplateName = (typeof MAIL_TEMPLATES)[number];
+
+export interface MailRecipient {
+  address: string;
+  name: string;
+}
+
+/** A template's output: everything a transport needs besides the envelope. */
+export interface RenderedMail {
+  subject: string;
+  text: string;
+  html: string;
+  /** The one link the reader should follow; outbox mode logs it so a local user can click it. */
+  actionUrl: string;
+}
+
+/** One message ready for a transport. */
+export interface OutgoingMail extends RenderedMail {
+  /** The mail_log id: stable across retries, so it names the outbox file and the Message-ID. */
+  id: string;
+  template: MailTemplateName;
+  from: string;
+  to: MailRecipient;
+  messageId: string;
+}
+
+/** `<id@domain>`, with the domain of the sender address so receiving servers see it as ours. */
+export function messageIdFor(id: string, from: string): string {
+  const domain = /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'parley.local';
+  return `<${id}@${domain}>`;
+}

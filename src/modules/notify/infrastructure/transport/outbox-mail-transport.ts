@@ -1,0 +1,60 @@
+import { constants } from 'node:fs';
+import { access, mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { OutgoingMail } from '../../domain/mail.js';
+import { MailTransport } from '../../mail-transport.js';
+
+/**
+ * Used when SMTP_URL is unset: each message becomes one .eml file (open it in any mail client),
+ * and its link is logged so a local user can confirm an account straight from the console.
+ */
+export class OutboxMailTransport extends MailTransport {
+  readonly mode = 'outbox';
+  private readonly logger = new Logger('Mail');
+
+  constructor(private readonly dir: string) {
+    super();
+  }
+
+  async send(mail: OutgoingMail): Promise<void> {
+    const message = await new MailComposer({
+      from: mail.from,
+      to: { name: mail.to.name, address: mail.to.address },
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      messageId: mail.messageId,
+      headers: { 'X-Parley-Template': mail.template },
+    })
+      .compile()
+      .build();
+    const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.template}-${mail.id}.eml`;
+    const path = join(this.dir, name);
+    try {
+      await mkdir(this.dir, { recursive: true });
+      // Written aside and renamed, so a watcher of the directory never reads half a message.
+      await writeFile(`${path}.part`, message);
+      await rename(`${path}.part`, path);
+    } catch (error) {
+      throw new Error(
+        `The mail outbox ${this.dir} is not writable: ${(error as Error).message}; fix its permissions or DATA_DIR, or set SMTP_URL to send real email.`,
+      );
+    }
+    this.logger.log(`Wrote ${mail.template} email for ${mail.to.address} to ${path}; its link: ${mail.actionUrl}`);
+  }
+
+  async check(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+      await access(this.dir, constants.W_OK);
+    } catch (error) {
+      throw new Error(
+        `The mail outbox ${this.dir} is not writable: ${(error as Error).message}; fix its permissions or DATA_DIR, or set SMTP_URL.`,
+      );
+    }
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,86 @@
+import { Logger } from '@nestjs/common';
+import nodemailer from 'nodemailer';
+import { redact } from '../../../../config/env-reader.js';
+import type { OutgoingMail } from '../../domain/mail.js';
+import { MailTransport } from '../../mail-transport.js';
+
+/** Nodemailer's defaults (2 min to connect, 10 min of socket silence) would hold a worker for ages. */
+const TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000 };
+
+const UNREACHABLE_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET']);
+
+type Transporter = ReturnType<typeof nodemailer.createTransport>;
+
+/**
+ * Sends through the server in SMTP_URL. The URL carries everything nodemailer understands:
+ * `smtps://` for implicit TLS, user:password for AUTH, and query options such as
+ * `?tls.rejectUnauthorized=false` or `?ignoreTLS=true` for a local test server. Plain `smtp://`
+ * upgrades with STARTTLS when the server offers it and sends in the clear when it does not.
+ */
+export class SmtpMailTransport extends MailTransport {
+  readonly mode = 'smtp';
+  private readonly logger = new Logger('Mail');
+  private readonly transporter: Transporter;
+  private readonly where: string;
+
+  constructor(
+    smtpUrl: string,
+    private readonly outboxDir: string,
+  ) {
+    super();
+    this.where = redact(smtpUrl);
+    this.transporter = nodemailer.createTransport({ url: smtpUrl, ...TIMEOUTS });
+  }
+
+  async send(mail: OutgoingMail): Promise<void> {
+    try {
+      const info = await this.transporter.sendMail({
+        from: mail.from,
+        to: { name: mail.to.name, address: mail.to.address },
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        messageId: mail.messageId,
+        headers: { 'X-Parley-Template': mail.template },
+      });
+      this.logger.log(`Sent ${mail.template} email ${mail.id} to ${mail.to.address} via ${this.where} (${String(info.response)})`);
+    } catch (error) {
+      throw this.explain(error);
+    }
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.transporter.verify();
+    } catch (error) {
+      throw this.explain(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.transporter.close();
+  }
+
+  /** Turns a nodemailer error into a sentence that names SMTP_URL and what to check. */
+  private explain(error: unknown): Error {
+    const { code, responseCode } = error as { code?: string; responseCode?: number };
+    const detail = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
+    if (code === 'EAUTH') {
+      return new Error(`SMTP_URL (${this.where}) refused the login: ${detail}; check the user name and password in SMTP_URL.`);
+    }
+    if (code === 'ETLS' || /certificate|TLS|SSL/i.test(detail)) {
+      return new Error(
+        `SMTP_URL (${this.where}) failed to set up TLS: ${detail}; use smtps:// for implicit TLS (port 465), smtp:// for STARTTLS, or add ?ignoreTLS=true for a server without TLS.`,
+      );
+    }
+    if (code && UNREACHABLE_CODES.has(code)) {
+      return new Error(
+        `SMTP_URL is unreachable: ${detail} (${this.where}); start the mail server there, fix SMTP_URL, or unset it to write .eml files to ${this.outboxDir}.`,
+      );
+    }
+    if (responseCode) {
+      return new Error(`The mail server at SMTP_URL (${this.where}) rejected the message: ${detail}.`);
+    }
+    return new Error(`Sending through SMTP_URL (${this.where}) failed: ${detail}.`);
+  }
+}

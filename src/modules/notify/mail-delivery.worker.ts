@@ -1,0 +1,125 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config.js';
+import type { ClaimedMail } from './domain/mail-log.js';
+import { messageIdFor } from './domain/mail.js';
+import { MAX_SEND_ATTEMPTS, retryDelaySeconds } from './domain/retry-policy.js';
+import { MailLogRepository } from './mail-log.repository.js';
+import { MailTransport } from './mail-transport.js';
+
+/** How long a claim lasts: well beyond the SMTP adapter's own timeouts for one send. */
+const LEASE_SECONDS = 300;
+const BATCH_SIZE = 10;
+/** Even with nothing due the log is looked at this often, to pick up what other instances left. */
+const MAX_IDLE_MS = 30_000;
+/** Floor between cycles, so rows another instance holds this instant cannot make us spin. */
+const MIN_PAUSE_MS = 200;
+
+/**
+ * Sends what the mail log holds, in this process: claims due rows, hands them to the transport,
+ * records the outcome and sleeps until the next row is due. Any number of instances may run one
+ * against the same database; claims keep them from sending a message twice.
+ */
+@Injectable()
+export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Mail');
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private busy = false;
+  private again = false;
+  private current: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly log: MailLogRepository,
+    private readonly transport: MailTransport,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.stopped = false;
+    this.wake();
+  }
+
+  /** Stops before the database closes (onModuleDestroy precedes every shutdown hook) and lets the current send finish. */
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.current;
+    await this.transport.close();
+  }
+
+  /** Look at the log now rather than at the next scheduled time, e.g. right after a message is queued. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.current = this.run();
+  }
+
+  /** One pass over everything due now; resolves when it is done. Exposed for tests and tooling. */
+  async drain(): Promise<void> {
+    for (const expired of await this.log.failExpired('gave up: the link in it expired before it could be delivered')) {
+      this.logger.warn(`Gave up on ${expired.template} email ${expired.id} to ${expired.recipient}: its link expired before delivery.`);
+    }
+    for (;;) {
+      const batch = await this.log.claimDue(BATCH_SIZE, LEASE_SECONDS);
+      for (const mail of batch) await this.deliver(mail);
+      if (batch.length < BATCH_SIZE || this.stopped) return;
+    }
+  }
+
+  private async run(): Promise<void> {
+    let pause = MAX_IDLE_MS;
+    try {
+      do {
+        this.again = false;
+        pause = await this.cycle();
+      } while (this.again && !this.stopped);
+    } finally {
+      this.busy = false;
+      if (!this.stopped) this.timer = setTimeout(() => this.wake(), pause);
+    }
+  }
+
+  /** Drains, then returns how long to sleep. */
+  private async cycle(): Promise<number> {
+    try {
+      await this.drain();
+      const seconds = await this.log.secondsUntilNextDue();
+      if (seconds === undefined) return MAX_IDLE_MS;
+      return Math.min(MAX_IDLE_MS, Math.max(MIN_PAUSE_MS, Math.ceil(seconds * 1000)));
+    } catch (error) {
+      this.logger.error(`The mail worker could not read the mail log, trying again in ${MAX_IDLE_MS / 1000} s: ${String(error)}`);
+      return MAX_IDLE_MS;
+    }
+  }
+
+  private async deliver(mail: ClaimedMail): Promise<void> {
+    try {
+      await this.transport.send({ ...mail, messageId: messageIdFor(mail.id, mail.from) });
+    } catch (error) {
+      await this.recordFailure(mail, error instanceof Error ? error.message : String(error));
+      return;
+    }
+    if (!(await this.log.markSent(mail.id, mail.attempts))) {
+      this.logger.warn(`${mail.template} email ${mail.id} was sent, but its claim had lapsed; it may be sent twice.`);
+    }
+  }
+
+  private async recordFailure(mail: ClaimedMail, reason: string): Promise<void> {
+    const delay = retryDelaySeconds(mail.attempts, this.config.mail.retryBaseSeconds);
+    const what = `${mail.template} email ${mail.id} to ${mail.to.address}`;
+    if (delay === undefined) {
+      await this.log.markFailed(mail.id, mail.attempts, reason);
+      this.logger.error(`Gave up on ${what} after ${mail.attempts} attempts: ${reason}`);
+      return;
+    }
+    await this.log.markRetry(mail.id, mail.attempts, reason, delay);
+    this.logger.warn(`Could not send ${what} (attempt ${mail.attempts} of ${MAX_SEND_ATTEMPTS}); retrying in ${delay} s. ${reason}`);
+  }
+}

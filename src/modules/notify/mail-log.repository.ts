@@ -1,0 +1,27 @@
+import type { ClaimedMail, ExpiredMail, NewMail } from './domain/mail-log.js';
+
+/**
+ * The mail log: every message Parley sends, its state and its retries. Several instances share
+ * it, so claiming is atomic and every later write is fenced by the attempt it belongs to: a
+ * worker whose claim lapsed (it took longer than the lease) cannot overwrite a newer attempt.
+ */
+export abstract class MailLogRepository {
+  abstract add(mail: NewMail): Promise<void>;
+
+  /**
+   * Claims up to `limit` due messages for one attempt each, counting the attempt and leasing them
+   * for `leaseSeconds` (after which an instance that died mid-send no longer holds them).
+   */
+  abstract claimDue(limit: number, leaseSeconds: number): Promise<ClaimedMail[]>;
+
+  /** Each returns false when the claim was lost (the row moved on without us). */
+  abstract markSent(id: string, attempt: number): Promise<boolean>;
+  abstract markRetry(id: string, attempt: number, error: string, delaySeconds: number): Promise<boolean>;
+  abstract markFailed(id: string, attempt: number, error: string): Promise<boolean>;
+
+  /** Fails pending messages whose link has expired; returns them for the log. */
+  abstract failExpired(reason: string): Promise<ExpiredMail[]>;
+
+  /** Seconds until the earliest pending message is due (negative when overdue), or undefined when none. */
+  abstract secondsUntilNextDue(): Promise<number | undefined>;
+}

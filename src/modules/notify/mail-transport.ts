@@ -1,0 +1,18 @@
+import type { OutgoingMail } from './domain/mail.js';
+
+/**
+ * Delivers one message. Adapters: SMTP (SMTP_URL set) and the outbox of .eml files under
+ * DATA_DIR. Errors thrown from send are sentences naming the setting to check; the worker
+ * records them and retries.
+ */
+export abstract class MailTransport {
+  /** Shown on /health/ready: 'smtp' or 'outbox'. */
+  abstract readonly mode: string;
+
+  abstract send(mail: OutgoingMail): Promise<void>;
+
+  /** Resolves when the transport could deliver right now; rejects with the reason otherwise. */
+  abstract check(): Promise<void>;
+
+  abstract close(): Promise<void>;
+}

@@ -1,0 +1,63 @@
+import { type CallHandler, type ExecutionContext, HttpException, Injectable } from '@nestjs/common';
+import { FileInterceptor } from '@nestjs/platform-express';
+import { memoryStorage } from 'multer';
+import type { Observable } from 'rxjs';
+import { TooLargeError, UnsupportedMediaError, ValidationError } from '../../common/errors/domain-error.js';
+import { AVATAR_MAX_BYTES } from './domain/avatar.js';
+
+export const AVATAR_FIELD = 'file';
+
+/** What multer hands the route: the whole upload in memory (at most AVATAR_MAX_BYTES). */
+export interface UploadedImage {
+  buffer: Buffer;
+  size: number;
+  originalname: string;
+  mimetype: string;
+}
+
+const MultipartAvatar = FileInterceptor(AVATAR_FIELD, {
+  storage: memoryStorage(),
+  // One file and no other fields: unknown body fields are refused, as everywhere in the API.
+  limits: { fileSize: AVATAR_MAX_BYTES, files: 1, fields: 0, parts: 1 },
+});
+
+/**
+ * Nest's FileInterceptor for the avatar field, with multer's failures turned into the contract's
+ * codes: a file over the limit is 413 FILE_TOO_LARGE, a malformed or unexpected part is 400.
+ */
+@Injectable()
+export class AvatarUploadInterceptor extends MultipartAvatar {
+  override async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    try {
+      return await super.intercept(context, next);
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+}
+
+/** multer codes for a body that has something besides the one image. */
+const ONE_PART_ONLY = new Set(['LIMIT_UNEXPECTED_FILE', 'LIMIT_FILE_COUNT', 'LIMIT_FIELD_COUNT', 'LIMIT_PART_COUNT']);
+
+function translate(error: unknown): unknown {
+  if (!(error instanceof HttpException)) return error;
+  const cause = error.cause as { code?: string; field?: string } | undefined;
+  switch (error.getStatus()) {
+    case 413:
+      return new TooLargeError('FILE_TOO_LARGE', `The avatar is larger than ${AVATAR_MAX_BYTES / (1024 * 1024)} MB; send a smaller image.`);
+    case 415:
+      return new UnsupportedMediaError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Send the avatar as multipart/form-data with the image in the field "${AVATAR_FIELD}".`,
+      );
+    case 400: {
+      const field = cause?.field ?? AVATAR_FIELD;
+      const message = ONE_PART_ONLY.has(cause?.code ?? '')
+        ? `Send exactly one part, the image in the field "${AVATAR_FIELD}"; "${field}" is not accepted.`
+        : `The multipart body is malformed: ${error.message}`;
+      return new ValidationError(message, [{ field, message }]);
+    }
+    default:
+      return error;
+  }
+}

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { NotFoundError, UnsupportedMediaError, ValidationError } from '../../common/errors/domain-error.js';
+import { detectImageType, type ImageMime } from '../../storage/image-type.js';
+import { ObjectStorage } from '../../storage/object-storage.js';
+import { avatarObjectKey, avatarVersionOf } from './domain/avatar.js';
+import type { MeDto } from './dto/user.dto.js';
+import { UserRepository } from './user.repository.js';
+import { UsersService } from './users.service.js';
+
+export interface AvatarImage {
+  body: Buffer;
+  contentType: ImageMime | 'application/octet-stream';
+  /** The `v` of avatarUrl for this image; a request carrying it may be cached for good. */
+  version: string;
+  /** Identifies these exact bytes (the object key never changes its content). */
+  etag: string;
+}
+
+/**
+ * Avatars: images judged by their bytes, stored through ObjectStorage under keys the server makes.
+ * Every upload gets a new key, so a key's bytes never change and URLs can be cached by version.
+ */
+@Injectable()
+export class AvatarsService {
+  private readonly logger = new Logger('Avatars');
+
+  constructor(
+    private readonly users: UsersService,
+    private readonly repository: UserRepository,
+    private readonly storage: ObjectStorage,
+  ) {}
+
+  /**
+   * Stores the new image, then points the user at it, then deletes the old one: a failure at any
+   * step leaves the user with a working avatar (old or new), at worst with an orphaned object.
+   */
+  async upload(userId: string, bytes: Buffer | undefined): Promise<MeDto> {
+    if (!bytes) {
+      const message = 'Send the image as multipart/form-data in the field "file".';
+      throw new ValidationError(message, [{ field: 'file', message: 'file is required' }]);
+    }
+    const type = detectImageType(bytes);
+    if (!type) {
+      throw new UnsupportedMediaError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        'The avatar must be a PNG, JPEG, WebP or GIF image; this file is none of those by its content (its name and declared type are not looked at).',
+      );
+    }
+    await this.users.getOrFail(userId);
+
+    const key = avatarObjectKey(userId, randomUUID(), type.ext);
+    await this.storage.put(key, bytes, type.mime);
+    let previous: string | null;
+    try {
+      previous = await this.repository.replaceAvatarKey(userId, key);
+    } catch (error) {
+      await this.discard(key, 'the upload failed');
+      throw error;
+    }
+    if (previous && previous !== key) await this.discard(previous, 'it was replaced');
+    return this.users.me(userId);
+  }
+
+  /** Clears the avatar and deletes its object; removing an avatar that is not there is not an error. */
+  async remove(userId: string): Promise<void> {
+    await this.users.getOrFail(userId);
+    const previous = await this.repository.replaceAvatarKey(userId, null);
+    if (previous) await this.discard(previous, 'it was removed');
+  }
+
+  async read(userId: string): Promise<AvatarImage> {
+    const user = await this.users.getOrFail(userId);
+    if (!user.avatarKey) throw avatarNotFound();
+    const stored = await this.storage.get(user.avatarKey);
+    if (!stored) {
+      this.logger.warn(`User ${userId} has avatar ${user.avatarKey}, but object storage has no such object; answering 404.`);
+      throw avatarNotFound();
+    }
+    const version = avatarVersionOf(user.avatarKey);
+    return {
+      body: stored.body,
+      // Judged again from the bytes: whatever sits in the bucket, nothing else is served as an image.
+      contentType: detectImageType(stored.body)?.mime ?? 'application/octet-stream',
+      version,
+      etag: `"${user.avatarKey.split('/').pop()}"`,
+    };
+  }
+
+  /** The key is already unreferenced; failing to delete it must not fail the request that made it so. */
+  private async discard(key: string, why: string): Promise<void> {
+    try {
+      await this.storage.delete(key);
+    } catch (error) {
+      this.logger.warn(
+        `Could not delete avatar object ${key} after ${why}: ${error instanceof Error ? error.message : String(error)}; it is orphaned and may be removed by hand.`,
+      );
+    }
+  }
+}
+
+function avatarNotFound(): NotFoundError {
+  return new NotFoundError('AVATAR_NOT_FOUND', 'This user has no avatar.');
+}

@@ -1,0 +1,31 @@
+import { avatarVersionOf } from './avatar.js';
+
+/** A person with an account. Plain data: no ORM, no Nest. */
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  passwordHash: string;
+  emailConfirmedAt: Date | null;
+  avatarKey: string | null;
+  lastSeenAt: Date | null;
+  createdAt: Date;
+}
+
+export const NAME_MAX_LENGTH = 64;
+
+/** Emails are compared and stored in lower case, without surrounding blanks. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** Names are stored trimmed, with inner runs of white space folded to one space. */
+export function normaliseName(name: string): string {
+  return name.trim().replace(/\s+/g, ' ');
+}
+
+/** Where clients fetch a user's avatar; the version changes with each upload so caches refresh. */
+export function avatarUrlOf(user: Pick<User, 'id' | 'avatarKey'>): string | null {
+  if (!user.avatarKey) return null;
+  return `/api/v1/users/${user.id}/avatar?v=${avatarVersionOf(user.avatarKey)}`;
+}

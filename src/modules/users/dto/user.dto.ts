@@ -1,0 +1,58 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { PageQuery } from '../../../common/pagination/page-query.dto.js';
+import { Trim } from '../../../common/validation/transforms.js';
+import { NAME_MAX_LENGTH } from '../domain/user.js';
+
+export const NOT_BLANK = /\S/;
+
+export class MeDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ example: 'ada@example.com' }) email: string;
+  @ApiProperty({ example: 'Ada Lovelace' }) name: string;
+  @ApiProperty({ type: String, nullable: true, example: '/api/v1/users/5b0c…/avatar?v=1a2b3c4d' }) avatarUrl: string | null;
+  @ApiProperty() emailConfirmed: boolean;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastSeenAt: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+}
+
+export class PublicUserDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ type: String, nullable: true }) avatarUrl: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastSeenAt: string | null;
+  @ApiProperty({ description: 'Whether the user has at least one open WebSocket connection' }) online: boolean;
+}
+
+export class PublicUserPageDto {
+  @ApiProperty({ type: [PublicUserDto] }) items: PublicUserDto[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor: string | null;
+}
+
+export class UpdateMeDto {
+  @ApiProperty({ minLength: 1, maxLength: NAME_MAX_LENGTH, example: 'Ada' })
+  @Trim()
+  @IsString()
+  @Length(1, NAME_MAX_LENGTH)
+  @Matches(NOT_BLANK, { message: 'name must not be blank' })
+  name: string;
+}
+
+/** `?query=` plus `?limit=` (default 20) and `?cursor=`. */
+export class SearchUsersQuery extends PageQuery {
+  @ApiProperty({ required: false, description: 'Prefix of the name or email; empty lists everyone' })
+  @IsOptional()
+  @IsString()
+  @Length(0, 320)
+  query?: string;
+}
+
+/** The multipart body of PUT /users/me/avatar, for the OpenAPI document. */
+export class AvatarUploadDto {
+  @ApiProperty({
+    type: 'string',
+    format: 'binary',
+    description: 'A PNG, JPEG, WebP or GIF image of at most 5 MB, judged by its content, not by its filename or declared type',
+  })
+  file: unknown;
+}

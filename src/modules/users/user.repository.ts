@@ -1,0 +1,112 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { type EntityManager, Repository } from 'typeorm';
+import { ConflictError } from '../../common/errors/domain-error.js';
+import { isUniqueViolation, returnedRows } from '../../database/sql.js';
+import type { User } from './domain/user.js';
+import { UserEntity } from './infrastructure/persistence/typeorm/user.entity.js';
+
+export interface UserSearchCursor {
+  name: string;
+  id: string;
+}
+
+/** Users in PostgreSQL. Accounts always live in the relational database, whatever MESSAGE_STORE says. */
+@Injectable()
+export class UserRepository {
+  constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
+
+  async create(user: Omit<User, 'createdAt' | 'lastSeenAt' | 'avatarKey'>, manager?: EntityManager): Promise<User> {
+    const repo = manager ? manager.getRepository(UserEntity) : this.users;
+    try {
+      await repo.insert({ ...user, avatarKey: null, lastSeenAt: null });
+    } catch (error) {
+      if (isUniqueViolation(error, 'users_email_unique'))
+        throw new ConflictError('EMAIL_TAKEN', 'An account with this email already exists.');
+      throw error;
+    }
+    return toUser((await repo.findOneByOrFail({ id: user.id }))!);
+  }
+
+  /**
+   * Inserts the user unless the email is taken, and says whether this call created it. For seeding:
+   * several instances may start at once, and an existing account is never touched.
+   */
+  async insertIfAbsent(user: Omit<User, 'createdAt' | 'lastSeenAt' | 'avatarKey'>): Promise<boolean> {
+    const rows = returnedRows<{ id: string }>(
+      await this.users.query(
+        `INSERT INTO users (id, email, name, password_hash, email_confirmed_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (email) DO NOTHING RETURNING id`,
+        [user.id, user.email, user.name, user.passwordHash, user.emailConfirmedAt],
+      ),
+    );
+    return rows.length > 0;
+  }
+
+  async findById(id: string): Promise<User | undefined> {
+    const row = await this.users.findOneBy({ id });
+    return row ? toUser(row) : undefined;
+  }
+
+  async findByIds(ids: string[]): Promise<User[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.users.createQueryBuilder('u').where('u.id = ANY(:ids)', { ids }).getMany();
+    return rows.map(toUser);
+  }
+
+  async findByEmail(email: string): Promise<User | undefined> {
+    const row = await this.users.findOneBy({ email });
+    return row ? toUser(row) : undefined;
+  }
+
+  async update(
+    id: string,
+    changes: Partial<Pick<User, 'name' | 'passwordHash' | 'emailConfirmedAt' | 'avatarKey' | 'lastSeenAt'>>,
+    manager?: EntityManager,
+  ): Promise<void> {
+    const repo = manager ? manager.getRepository(UserEntity) : this.users;
+    await repo.update({ id }, { ...changes, updatedAt: new Date() });
+  }
+
+  /** Swaps the avatar key and returns the previous one, atomically. */
+  async replaceAvatarKey(id: string, key: string | null): Promise<string | null> {
+    const rows = returnedRows<{ previous: string | null }>(
+      await this.users.query(
+        `UPDATE users u SET avatar_key = $2, updated_at = now() FROM (SELECT id, avatar_key AS previous FROM users WHERE id = $1 FOR UPDATE) old
+       WHERE u.id = old.id RETURNING old.previous`,
+        [id, key],
+      ),
+    );
+    return rows[0]?.previous ?? null;
+  }
+
+  /** Users whose name or email starts with `query` (case-insensitive), ordered by name then id. */
+  async search(query: string, limit: number, after?: UserSearchCursor): Promise<User[]> {
+    const prefix = escapeLike(query.toLowerCase()) + '%';
+    const qb = this.users
+      .createQueryBuilder('u')
+      .where('(lower(u.name) LIKE :prefix OR u.email LIKE :prefix)', { prefix })
+      .orderBy('lower(u.name)', 'ASC')
+      .addOrderBy('u.id', 'ASC')
+      .limit(limit);
+    if (after) qb.andWhere('(lower(u.name), u.id) > (:name, :id)', { name: after.name, id: after.id });
+    return (await qb.getMany()).map(toUser);
+  }
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+function toUser(row: UserEntity): User {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    passwordHash: row.passwordHash,
+    emailConfirmedAt: row.emailConfirmedAt,
+    avatarKey: row.avatarKey,
+    lastSeenAt: row.lastSeenAt,
+    createdAt: row.createdAt,
+  };
+}

@@ -1,0 +1,114 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Put, Query, Res, UploadedFile, UseInterceptors } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiConsumes,
+  ApiCookieAuth,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPayloadTooLargeResponse,
+  ApiProduces,
+  ApiQuery,
+  ApiTags,
+  ApiUnsupportedMediaTypeResponse,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
+import { uuidParam } from '../../common/pipes/uuid.pipe.js';
+import { AvatarUploadInterceptor, type UploadedImage } from './avatar-upload.interceptor.js';
+import { AvatarsService } from './avatars.service.js';
+import { AvatarUploadDto, MeDto, PublicUserDto, PublicUserPageDto, SearchUsersQuery, UpdateMeDto } from './dto/user.dto.js';
+import { UsersService } from './users.service.js';
+
+/** A year: the longest lifetime caches honour, for avatar URLs whose `v` names the exact image. */
+const VERSIONED_CACHE = 'private, max-age=31536000, immutable';
+/** Without the current `v` the URL may show another image tomorrow: cache, but ask every time. */
+const UNVERSIONED_CACHE = 'private, no-cache';
+
+@ApiTags('users')
+@ApiBearerAuth('bearer')
+@ApiCookieAuth('cookie')
+@Controller('users')
+export class UsersController {
+  constructor(
+    private readonly users: UsersService,
+    private readonly avatars: AvatarsService,
+  ) {}
+
+  @Get('me')
+  @ApiOperation({ summary: 'The signed-in user' })
+  @ApiOkResponse({ type: MeDto })
+  me(@CurrentUser() caller: AuthUser): Promise<MeDto> {
+    return this.users.me(caller.userId);
+  }
+
+  @Patch('me')
+  @ApiOperation({ summary: 'Change your display name' })
+  @ApiOkResponse({ type: MeDto })
+  update(@CurrentUser() caller: AuthUser, @Body() body: UpdateMeDto): Promise<MeDto> {
+    return this.users.rename(caller.userId, body.name);
+  }
+
+  @Put('me/avatar')
+  @UseInterceptors(AvatarUploadInterceptor)
+  @ApiOperation({ summary: 'Upload your avatar (replaces the previous one)' })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({ type: AvatarUploadDto })
+  @ApiOkResponse({ type: MeDto, description: 'The updated profile; avatarUrl points at the new image' })
+  @ApiBadRequestResponse({ description: 'No file, or parts besides "file"' })
+  @ApiPayloadTooLargeResponse({ description: 'FILE_TOO_LARGE: over 5 MB' })
+  @ApiUnsupportedMediaTypeResponse({ description: 'UNSUPPORTED_MEDIA_TYPE: the content is not PNG, JPEG, WebP or GIF' })
+  uploadAvatar(@CurrentUser() caller: AuthUser, @UploadedFile() file: UploadedImage | undefined): Promise<MeDto> {
+    return this.avatars.upload(caller.userId, file?.buffer);
+  }
+
+  @Delete('me/avatar')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Remove your avatar' })
+  @ApiNoContentResponse()
+  removeAvatar(@CurrentUser() caller: AuthUser): Promise<void> {
+    return this.avatars.remove(caller.userId);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'Find users whose name or email starts with `query`' })
+  @ApiOkResponse({ type: PublicUserPageDto })
+  search(@Query() query: SearchUsersQuery): Promise<PublicUserPageDto> {
+    return this.users.search(query.query, query.limit, query.cursor);
+  }
+
+  // Two path segments, so it never competes with GET :id below.
+  @Get(':id/avatar')
+  @ApiOperation({
+    summary: "A user's avatar image",
+    description:
+      'Use the avatarUrl of a profile: its `v` names the image, and such a response may be cached for a year. Browsers send the access_token cookie with <img src>.',
+  })
+  @ApiQuery({ name: 'v', required: false, description: 'The version from avatarUrl' })
+  @ApiProduces('image/png', 'image/jpeg', 'image/webp', 'image/gif')
+  @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
+  @ApiNotFoundResponse({ description: 'AVATAR_NOT_FOUND: the user has no avatar' })
+  async avatar(@Param('id', uuidParam('id')) id: string, @Query('v') version: string | undefined, @Res() res: Response): Promise<void> {
+    const image = await this.avatars.read(id);
+    res.set({
+      'Content-Type': image.contentType,
+      'Cache-Control': version === image.version ? VERSIONED_CACHE : UNVERSIONED_CACHE,
+      ETag: image.etag,
+      'X-Content-Type-Options': 'nosniff',
+      // Opened directly, the image is a document: it gets no scripts and no other resources.
+      'Content-Security-Policy': "default-src 'none'; sandbox",
+    });
+    // send() answers 304 by itself when If-None-Match carries this ETag.
+    res.send(image.body);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: "A user's public profile" })
+  @ApiOkResponse({ type: PublicUserDto })
+  profile(@Param('id', uuidParam('id')) id: string): Promise<PublicUserDto> {
+    return this.users.publicProfile(id);
+  }
+}

@@ -1,0 +1,76 @@
+import { Injectable, Optional } from '@nestjs/common';
+import { NotFoundError } from '../../common/errors/domain-error.js';
+import { decodeCursor, encodeCursor, type Page } from '../../common/pagination/cursor.js';
+import { PresenceQuery } from '../../realtime/presence-query.js';
+import { avatarUrlOf, normaliseName, type User } from './domain/user.js';
+import type { MeDto, PublicUserDto } from './dto/user.dto.js';
+import { UserRepository, type UserSearchCursor } from './user.repository.js';
+
+const isSearchCursor = (v: unknown): v is UserSearchCursor => {
+  const c = v as Partial<UserSearchCursor> | null;
+  return (
+    typeof c?.name === 'string' && typeof c.id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(c.id)
+  );
+};
+
+@Injectable()
+export class UsersService {
+  constructor(
+    private readonly users: UserRepository,
+    @Optional() private readonly presence?: PresenceQuery,
+  ) {}
+
+  async getOrFail(id: string): Promise<User> {
+    const user = await this.users.findById(id);
+    if (!user) throw new NotFoundError('USER_NOT_FOUND', 'No such user.');
+    return user;
+  }
+
+  async me(id: string): Promise<MeDto> {
+    return toMe(await this.getOrFail(id));
+  }
+
+  async rename(id: string, name: string): Promise<MeDto> {
+    await this.getOrFail(id);
+    await this.users.update(id, { name: normaliseName(name) });
+    return this.me(id);
+  }
+
+  async publicProfile(id: string): Promise<PublicUserDto> {
+    const user = await this.getOrFail(id);
+    const online = await this.onlineAmong([id]);
+    return toPublic(user, online.has(id));
+  }
+
+  async search(query: string | undefined, limit = 20, cursor?: string): Promise<Page<PublicUserDto>> {
+    const after = decodeCursor(cursor, isSearchCursor);
+    const found = await this.users.search((query ?? '').trim(), limit + 1, after);
+    const page = found.slice(0, limit);
+    const online = await this.onlineAmong(page.map((u) => u.id));
+    const last = page[page.length - 1];
+    return {
+      items: page.map((u) => toPublic(u, online.has(u.id))),
+      nextCursor: found.length > limit && last ? encodeCursor({ name: last.name.toLowerCase(), id: last.id }) : null,
+    };
+  }
+
+  private async onlineAmong(ids: string[]): Promise<Set<string>> {
+    return this.presence ? this.presence.onlineAmong(ids) : new Set();
+  }
+}
+
+export function toMe(user: User): MeDto {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    avatarUrl: avatarUrlOf(user),
+    emailConfirmed: user.emailConfirmedAt !== null,
+    lastSeenAt: user.lastSeenAt?.toISOString() ?? null,
+    createdAt: user.createdAt.toISOString(),
+  };
+}
+
+export function toPublic(user: User, online: boolean): PublicUserDto {
+  return { id: user.id, name: user.name, avatarUrl: avatarUrlOf(user), lastSeenAt: user.lastSeenAt?.toISOString() ?? null, online };
+}

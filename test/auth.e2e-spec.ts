@@ -1,0 +1,438 @@
+import { jest } from '@jest/globals';
+import { EventBus, ofType } from '@nestjs/cqrs';
+import { JwtService } from '@nestjs/jwt';
+import { firstValueFrom } from 'rxjs';
+import { filter } from 'rxjs/operators';
+import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
+import { UserSignedUpEvent } from '../src/modules/auth/events/user-signed-up.event.js';
+import { PasswordResetRequestedEvent } from '../src/modules/auth/events/password-reset-requested.event.js';
+import { DEV_ACCESS_SECRET } from '../src/config/app-config.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { expectErrorShape, httpClient } from './support/http.js';
+import { signUpAndIn, uniqueEmail } from './support/accounts.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+describe('auth', () => {
+  let db: TestDatabase;
+  let app: TestApp;
+  let request: ReturnType<typeof httpClient>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    app = await startTestApp(db.env);
+    request = httpClient(app.url);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.dispose();
+  });
+
+  const me = (token: string) => request('GET', '/api/v1/users/me', { token });
+
+  describe('sign-up', () => {
+    it('creates an unconfirmed account with a normalised email and trimmed name', async () => {
+      const email = uniqueEmail('Mixed');
+      const result = await request('POST', '/api/v1/auth/sign-up', {
+        body: { email: `  ${email.toUpperCase()} `, password: 'secret123', name: '  Ada   Lovelace ' },
+      });
+      expect(result.status).toBe(201);
+      expect(result.body).toEqual({
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        email: email.toLowerCase(),
+        name: 'Ada Lovelace',
+        avatarUrl: null,
+        emailConfirmed: false,
+        lastSeenAt: null,
+        createdAt: expect.any(String),
+      });
+    });
+
+    it.each([
+      ['a malformed email', { email: 'not-an-email', password: 'secret123', name: 'A' }, 'email'],
+      ['a short password', { email: uniqueEmail(), password: 'abc123', name: 'A' }, 'password'],
+      ['a password without a digit', { email: uniqueEmail(), password: 'abcdefghij', name: 'A' }, 'password'],
+      ['a password without a letter', { email: uniqueEmail(), password: '1234567890', name: 'A' }, 'password'],
+      ['a password over 128 characters', { email: uniqueEmail(), password: 'a1'.repeat(65), name: 'A' }, 'password'],
+      ['a blank name', { email: uniqueEmail(), password: 'secret123', name: '   ' }, 'name'],
+      ['a name over 64 characters', { email: uniqueEmail(), password: 'secret123', name: 'x'.repeat(65) }, 'name'],
+      ['a missing name', { email: uniqueEmail(), password: 'secret123' }, 'name'],
+    ])('rejects %s with 400 and creates nothing', async (_label, body, field) => {
+      const result = await request('POST', '/api/v1/auth/sign-up', { body });
+      expectErrorShape(result, 400, 'VALIDATION_FAILED');
+      expect(result.body.details.map((d: { field: string }) => d.field)).toContain(field);
+      if (typeof body.email === 'string' && body.email.includes('@') && typeof body.password === 'string') {
+        expect((await request('POST', '/api/v1/auth/sign-in', { body: { email: body.email, password: body.password } })).status).not.toBe(
+          200,
+        );
+      }
+    });
+
+    it('answers 409 EMAIL_TAKEN for an email that exists in any case', async () => {
+      const email = uniqueEmail();
+      expect((await request('POST', '/api/v1/auth/sign-up', { body: { email, password: 'secret123', name: 'One' } })).status).toBe(201);
+      expectErrorShape(
+        await request('POST', '/api/v1/auth/sign-up', { body: { email: email.toUpperCase(), password: 'secret123', name: 'Two' } }),
+        409,
+        'EMAIL_TAKEN',
+      );
+    });
+
+    it('creates exactly one account when the same email signs up many times at once', async () => {
+      const email = uniqueEmail('race');
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => request('POST', '/api/v1/auth/sign-up', { body: { email, password: 'secret123', name: 'Racer' } })),
+      );
+      expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
+    });
+  });
+
+  describe('sign-in', () => {
+    it('returns tokens and the user, and sets httpOnly SameSite=Lax cookies (not Secure in LOCAL)', async () => {
+      const email = uniqueEmail();
+      await request('POST', '/api/v1/auth/sign-up', { body: { email, password: 'secret123', name: 'Cookie' } });
+      const result = await request('POST', '/api/v1/auth/sign-in', {
+        body: { email: email.toUpperCase(), password: 'secret123' },
+        headers: { 'user-agent': 'jest-agent' },
+      });
+      expect(result.status).toBe(200);
+      expect(result.body).toEqual({
+        accessToken: expect.any(String),
+        refreshToken: expect.any(String),
+        expiresIn: 900,
+        user: expect.objectContaining({ email }),
+      });
+      const cookies = result.headers.getSetCookie();
+      expect(cookies).toEqual([
+        expect.stringMatching(/^access_token=[^;]+; Max-Age=900; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Lax$/),
+        expect.stringMatching(/^refresh_token=[^;]+; Max-Age=2592000; Path=\/api\/v1\/auth; Expires=[^;]+; HttpOnly; SameSite=Lax$/),
+      ]);
+    });
+
+    it('gives the same 401 for an unknown email and a wrong password, and checks a decoy hash for the unknown one', async () => {
+      const { user } = await signUpAndIn(request);
+      const hasher = app.app.get(PasswordHasher);
+      const burn = jest.spyOn(hasher, 'burn');
+      const verify = jest.spyOn(hasher, 'verify');
+      try {
+        const unknown = await request('POST', '/api/v1/auth/sign-in', { body: { email: uniqueEmail('ghost'), password: 'whatever1' } });
+        expect(burn).toHaveBeenCalledTimes(1);
+        const wrong = await request('POST', '/api/v1/auth/sign-in', { body: { email: user.email, password: 'whatever1' } });
+        expect(verify).toHaveBeenCalledTimes(2); // once inside burn, once for the real hash
+        expectErrorShape(unknown, 401, 'INVALID_CREDENTIALS');
+        expect(wrong.body).toEqual(unknown.body);
+      } finally {
+        burn.mockRestore();
+        verify.mockRestore();
+      }
+    });
+  });
+
+  describe('access', () => {
+    it('accepts the access token as a bearer header or as the access_token cookie', async () => {
+      const { accessToken, user } = await signUpAndIn(request);
+      expect((await me(accessToken)).body.id).toBe(user.id);
+      const viaCookie = await request('GET', '/api/v1/users/me', { headers: { cookie: `access_token=${accessToken}` } });
+      expect(viaCookie.status).toBe(200);
+      expect(viaCookie.body.id).toBe(user.id);
+    });
+
+    it('refuses a missing, forged or expired token with 401', async () => {
+      const { user, accessToken } = await signUpAndIn(request);
+      expectErrorShape(await request('GET', '/api/v1/users/me'), 401, 'UNAUTHENTICATED');
+      expectErrorShape(await me(accessToken.slice(0, -3) + 'abc'), 401, 'TOKEN_INVALID');
+      const claims = JSON.parse(Buffer.from(accessToken.split('.')[1], 'base64url').toString());
+      const expired = new JwtService().sign(
+        { sub: user.id, sid: claims.sid, typ: 'access', exp: Math.floor(Date.now() / 1000) - 10 },
+        { secret: DEV_ACCESS_SECRET },
+      );
+      expectErrorShape(await me(expired), 401, 'TOKEN_EXPIRED');
+    });
+  });
+
+  describe('refresh', () => {
+    it('rotates: each refresh token works once, and a reused one revokes the whole session', async () => {
+      const first = await signUpAndIn(request);
+      const second = await request('POST', '/api/v1/auth/refresh', { body: { refreshToken: first.refreshToken } });
+      expect(second.status).toBe(200);
+      expect(second.body.refreshToken).not.toBe(first.refreshToken);
+      expect((await me(second.body.accessToken)).status).toBe(200);
+
+      expectErrorShape(
+        await request('POST', '/api/v1/auth/refresh', { body: { refreshToken: first.refreshToken } }),
+        401,
+        'REFRESH_REUSED',
+      );
+      expectErrorShape(
+        await request('POST', '/api/v1/auth/refresh', { body: { refreshToken: second.body.refreshToken } }),
+        401,
+        'SESSION_REVOKED',
+      );
+      expectErrorShape(await me(second.body.accessToken), 401, 'SESSION_REVOKED');
+    });
+
+    it('lets only one of several simultaneous refreshes with the same token win', async () => {
+      const { refreshToken } = await signUpAndIn(request);
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => request('POST', '/api/v1/auth/refresh', { body: { refreshToken } })),
+      );
+      expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+      expect(results.filter((r) => r.status === 401)).toHaveLength(4);
+    });
+
+    it('reads the refresh token from the cookie when the body has none', async () => {
+      const { refreshToken } = await signUpAndIn(request);
+      const result = await request('POST', '/api/v1/auth/refresh', { body: {}, headers: { cookie: `refresh_token=${refreshToken}` } });
+      expect(result.status).toBe(200);
+      expectErrorShape(await request('POST', '/api/v1/auth/refresh', { body: {} }), 401, 'UNAUTHENTICATED');
+    });
+
+    it('refuses an access token used as a refresh token', async () => {
+      const { accessToken } = await signUpAndIn(request);
+      expectErrorShape(await request('POST', '/api/v1/auth/refresh', { body: { refreshToken: accessToken } }), 401, 'TOKEN_INVALID');
+    });
+  });
+
+  describe('sessions', () => {
+    it('sign-out ends the session at once and clears the cookies', async () => {
+      const { accessToken, refreshToken } = await signUpAndIn(request);
+      const out = await request('POST', '/api/v1/auth/sign-out', { token: accessToken });
+      expect(out.status).toBe(204);
+      expect(out.headers.getSetCookie()).toEqual([
+        expect.stringMatching(/^access_token=; Path=\/; Expires=Thu, 01 Jan 1970/),
+        expect.stringMatching(/^refresh_token=; Path=\/api\/v1\/auth; Expires=Thu, 01 Jan 1970/),
+      ]);
+      expectErrorShape(await me(accessToken), 401, 'SESSION_REVOKED');
+      expectErrorShape(await request('POST', '/api/v1/auth/refresh', { body: { refreshToken } }), 401, 'SESSION_REVOKED');
+    });
+
+    it('lists live sessions and revoking one stops its tokens at once, not the others', async () => {
+      const phone = await signUpAndIn(request);
+      const laptop = await request('POST', '/api/v1/auth/sign-in', {
+        body: { email: phone.user.email, password: phone.password },
+        headers: { 'user-agent': 'laptop' },
+      });
+      const list = await request('GET', '/api/v1/auth/sessions', { token: phone.accessToken });
+      expect(list.status).toBe(200);
+      expect(list.body).toHaveLength(2);
+      const laptopSession = list.body.find((s: { userAgent: string }) => s.userAgent === 'laptop');
+      expect(laptopSession).toEqual({
+        id: expect.any(String),
+        userAgent: 'laptop',
+        ip: expect.any(String),
+        createdAt: expect.any(String),
+        lastUsedAt: expect.any(String),
+        current: false,
+      });
+      expect(list.body.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
+
+      expect((await request('DELETE', `/api/v1/auth/sessions/${laptopSession.id}`, { token: phone.accessToken })).status).toBe(204);
+      expectErrorShape(await me(laptop.body.accessToken), 401, 'SESSION_REVOKED');
+      expect((await me(phone.accessToken)).status).toBe(200);
+      expect((await request('GET', '/api/v1/auth/sessions', { token: phone.accessToken })).body).toHaveLength(1);
+    });
+
+    it("answers 404 for someone else's session and leaves it alone", async () => {
+      const alice = await signUpAndIn(request, 'Alice');
+      const bob = await signUpAndIn(request, 'Bob');
+      const [bobSession] = (await request('GET', '/api/v1/auth/sessions', { token: bob.accessToken })).body;
+      expectErrorShape(
+        await request('DELETE', `/api/v1/auth/sessions/${bobSession.id}`, { token: alice.accessToken }),
+        404,
+        'SESSION_NOT_FOUND',
+      );
+      expect((await me(bob.accessToken)).status).toBe(200);
+    });
+  });
+
+  describe('email confirmation and password reset', () => {
+    const nextEvent = <T>(type: new (...args: any[]) => T, email: string) =>
+      firstValueFrom(
+        app.app.get(EventBus).pipe(
+          ofType(type as any),
+          filter((e: any) => e.email === email),
+        ),
+      ) as Promise<T>;
+
+    it('confirms the email with the mailed token, once', async () => {
+      const email = uniqueEmail('confirm');
+      const event = nextEvent(UserSignedUpEvent, email);
+      await request('POST', '/api/v1/auth/sign-up', { body: { email, password: 'secret123', name: 'Confirm' } });
+      const { confirmationToken } = await event;
+      const signIn = await request('POST', '/api/v1/auth/sign-in', { body: { email, password: 'secret123' } });
+      expect(signIn.body.user.emailConfirmed).toBe(false);
+
+      expect((await request('POST', '/api/v1/auth/confirm-email', { body: { token: confirmationToken } })).status).toBe(204);
+      expect((await me(signIn.body.accessToken)).body.emailConfirmed).toBe(true);
+      expectErrorShape(await request('POST', '/api/v1/auth/confirm-email', { body: { token: confirmationToken } }), 400, 'INVALID_TOKEN');
+      expectErrorShape(await request('POST', '/api/v1/auth/confirm-email', { body: { token: 'made-up' } }), 400, 'INVALID_TOKEN');
+    });
+
+    it('answers forgot-password with 202 whether or not the account exists, and mails only real accounts', async () => {
+      const { user } = await signUpAndIn(request);
+      const published: string[] = [];
+      const sub = app.app
+        .get(EventBus)
+        .pipe(ofType(PasswordResetRequestedEvent))
+        .subscribe((e) => published.push(e.email));
+      try {
+        const known = await request('POST', '/api/v1/auth/password/forgot', { body: { email: user.email } });
+        const unknown = await request('POST', '/api/v1/auth/password/forgot', { body: { email: uniqueEmail('nobody') } });
+        expect([known.status, unknown.status]).toEqual([202, 202]);
+        expect(known.body).toEqual(unknown.body);
+        expect(published).toEqual([user.email]);
+      } finally {
+        sub.unsubscribe();
+      }
+    });
+
+    it('resets the password with the mailed token, revoking every session', async () => {
+      const account = await signUpAndIn(request);
+      const event = nextEvent(PasswordResetRequestedEvent, account.user.email);
+      await request('POST', '/api/v1/auth/password/forgot', { body: { email: account.user.email } });
+      const { resetToken } = await event;
+
+      expectErrorShape(
+        await request('POST', '/api/v1/auth/password/reset', { body: { token: resetToken, password: 'short' } }),
+        400,
+        'VALIDATION_FAILED',
+      );
+      const resetResult = await request('POST', '/api/v1/auth/password/reset', { body: { token: resetToken, password: 'brand-new-1' } });
+      expect({ status: resetResult.status, body: resetResult.body }).toEqual({ status: 204, body: '' });
+      expectErrorShape(await me(account.accessToken), 401, 'SESSION_REVOKED');
+      expect(
+        (await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } })).status,
+      ).toBe(401);
+      const fresh = await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: 'brand-new-1' } });
+      expect(fresh.status).toBe(200);
+      expect(fresh.body.user.emailConfirmed).toBe(true);
+      expectErrorShape(
+        await request('POST', '/api/v1/auth/password/reset', { body: { token: resetToken, password: 'another-1' } }),
+        400,
+        'INVALID_TOKEN',
+      );
+    });
+
+    it('keeps only the newest reset link valid', async () => {
+      const account = await signUpAndIn(request);
+      const first = nextEvent(PasswordResetRequestedEvent, account.user.email);
+      await request('POST', '/api/v1/auth/password/forgot', { body: { email: account.user.email } });
+      const { resetToken: older } = await first;
+      const second = nextEvent(PasswordResetRequestedEvent, account.user.email);
+      await request('POST', '/api/v1/auth/password/forgot', { body: { email: account.user.email } });
+      const { resetToken: newer } = await second;
+      expectErrorShape(
+        await request('POST', '/api/v1/auth/password/reset', { body: { token: older, password: 'brand-new-1' } }),
+        400,
+        'INVALID_TOKEN',
+      );
+      expect((await request('POST', '/api/v1/auth/password/reset', { body: { token: newer, password: 'brand-new-1' } })).status).toBe(204);
+    });
+  });
+});
+
+describe('auth rate limits', () => {
+  let db: TestDatabase;
+  const apps: TestApp[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+  });
+
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await db?.dispose();
+  });
+
+  it('blocks an account after RATE_LIMIT_AUTH_PER_ACCOUNT failed sign-ins, even with the right password, with Retry-After', async () => {
+    const app = await startTestApp({ ...db.env, RATE_LIMIT_AUTH_PER_ACCOUNT: '3' });
+    apps.push(app);
+    const request = httpClient(app.url);
+    const victim = await signUpAndIn(request);
+    const bystander = await signUpAndIn(request);
+    for (let i = 0; i < 3; i++) {
+      expect(
+        (await request('POST', '/api/v1/auth/sign-in', { body: { email: victim.user.email, password: 'wrong-guess-1' } })).status,
+      ).toBe(401);
+    }
+    const blocked = await request('POST', '/api/v1/auth/sign-in', { body: { email: victim.user.email, password: victim.password } });
+    expectErrorShape(blocked, 429, 'TOO_MANY_ATTEMPTS');
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(800);
+    expect(
+      (await request('POST', '/api/v1/auth/sign-in', { body: { email: bystander.user.email, password: bystander.password } })).status,
+    ).toBe(200);
+  });
+
+  it('lets no more than the limit of parallel guesses through for one account', async () => {
+    const app = await startTestApp({ ...db.env, RATE_LIMIT_AUTH_PER_ACCOUNT: '3' });
+    apps.push(app);
+    const request = httpClient(app.url);
+    const victim = await signUpAndIn(request);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        request('POST', '/api/v1/auth/sign-in', { body: { email: victim.user.email, password: 'wrong-guess-1' } }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 401).length).toBeLessThanOrEqual(3);
+    expect(results.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(7);
+  });
+
+  it('limits auth calls per IP per minute with 429 and Retry-After', async () => {
+    const app = await startTestApp({ ...db.env, RATE_LIMIT_AUTH_PER_IP: '4' });
+    apps.push(app);
+    const request = httpClient(app.url);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++)
+      statuses.push((await request('POST', '/api/v1/auth/password/forgot', { body: { email: uniqueEmail() } })).status);
+    expect(statuses).toEqual([202, 202, 202, 202, 429]);
+    const last = await request('POST', '/api/v1/auth/sign-in', { body: { email: uniqueEmail(), password: 'x' } });
+    expectErrorShape(last, 429, 'RATE_LIMITED');
+    expect(Number(last.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+
+  it('shares the per-account count between instances through Redis', async () => {
+    const env = { ...db.env, REDIS_URL: 'redis://127.0.0.1:6379', RATE_LIMIT_AUTH_PER_ACCOUNT: '2', RATE_LIMIT_AUTH_PER_IP: '1000' };
+    const [one, two] = await Promise.all([startTestApp(env), startTestApp(env)]);
+    apps.push(one, two);
+    const victim = await signUpAndIn(httpClient(one.url));
+    const wrong = { body: { email: victim.user.email, password: 'wrong-guess-1' } };
+    expect((await httpClient(one.url)('POST', '/api/v1/auth/sign-in', wrong)).status).toBe(401);
+    expect((await httpClient(two.url)('POST', '/api/v1/auth/sign-in', wrong)).status).toBe(401);
+    expectErrorShape(
+      await httpClient(one.url)('POST', '/api/v1/auth/sign-in', { body: { email: victim.user.email, password: victim.password } }),
+      429,
+      'TOO_MANY_ATTEMPTS',
+    );
+  });
+});
+
+describe('auth with the notify module switched off', () => {
+  let db: TestDatabase;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    app = await startTestApp({ ...db.env, MODULES: 'auth,users,health' });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.dispose();
+  });
+
+  it('creates accounts already confirmed', async () => {
+    const result = await httpClient(app.url)('POST', '/api/v1/auth/sign-up', {
+      body: { email: uniqueEmail(), password: 'secret123', name: 'No Mail' },
+    });
+    expect(result.status).toBe(201);
+    expect(result.body.emailConfirmed).toBe(true);
+  });
+
+  it('answers forgot-password with 503 MAIL_DISABLED', async () => {
+    expectErrorShape(
+      await httpClient(app.url)('POST', '/api/v1/auth/password/forgot', { body: { email: uniqueEmail() } }),
+      503,
+      'MAIL_DISABLED',
+    );
+  });
+});

@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventBus } from '@nestjs/cqrs';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { simpleParser } from 'mailparser';
+import { DataSource } from 'typeorm';
+import { createApp } from '../src/app.factory.js';
+import { AppLogger } from '../src/common/logging/app-logger.js';
+import { loadConfig } from '../src/config/app-config.js';
+import { PasswordResetRequestedEvent } from '../src/modules/auth/events/password-reset-requested.event.js';
+import { UserSignedUpEvent } from '../src/modules/auth/events/user-signed-up.event.js';
+import { MAX_SEND_ATTEMPTS } from '../src/modules/notify/domain/retry-policy.js';
+import { MailDeliveryWorker } from '../src/modules/notify/mail-delivery.worker.js';
+import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';
+import { startSmtpSink, type SmtpSink } from './support/smtp-sink.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+const PUBLIC_URL = 'https://chat.example.com';
+const MAIL_FROM = 'Parley Test <robot@parley.test>';
+
+interface MailLogRow {
+  id: string;
+  template: string;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  last_error: string | null;
+  sent_at: Date | null;
+  text_body: string | null;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const uniqueEmail = (who: string) => `${who}-${randomUUID().slice(0, 8)}@example.com`;
+
+/** Waits until the recipient's message has left `pending`, and returns its row. */
+async function settledRow(app: NestExpressApplication, recipient: string, timeoutMs = 20_000): Promise<MailLogRow> {
+  const dataSource = app.get(DataSource);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = (await dataSource.query('SELECT * FROM mail_log WHERE recipient = $1', [recipient])) as MailLogRow[];
+    if (rows.length > 1) throw new Error(`expected one mail_log row for ${recipient}, found ${rows.length}`);
+    if (rows[0] && rows[0].status !== 'pending') return rows[0];
+    if (Date.now() > deadline) throw new Error(`mail to ${recipient} still ${rows[0]?.status ?? 'absent'} after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/** Boots the app like startTestApp, but keeps its log lines for the test to read. */
+async function startAppWithLogs(env: Record<string, string>): Promise<{ app: NestExpressApplication; url: string; logs: string[] }> {
+  const logs: string[] = [];
+  const config = loadConfig({ APP_ENV: 'LOCAL', PORT: '0', MODULES: 'notify,health', ...env });
+  const app = await createApp(config, new AppLogger('log', 'json', (line) => logs.push(line)));
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return { app, url: `http://127.0.0.1:${port}`, logs };
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const recipientsOf = (mail: { to?: unknown }) =>
+  ([] as Array<{ value: Array<{ address?: string }> }>).concat((mail.to ?? []) as never).flatMap((to) => to.value.map((v) => v.address));
+
+describe('notify over SMTP', () => {
+  let db: TestDatabase;
+  let sink: SmtpSink;
+  let app: TestApp;
+  /** Recipients whose next delivery the server refuses with the given reply. */
+  const refuse = new Map<string, { remaining: number }>();
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    sink = await startSmtpSink({
+      reject: (_raw, session) => {
+        for (const { address } of session.envelope.rcptTo) {
+          const rule = refuse.get(address);
+          if (rule && rule.remaining > 0) {
+            rule.remaining -= 1;
+            return Object.assign(new Error('Mailbox busy, try again later'), { responseCode: 451 });
+          }
+        }
+        return undefined;
+      },
+    });
+    app = await startTestApp({
+      ...db.env,
+      MODULES: 'notify,health',
+      SMTP_URL: sink.url,
+      MAIL_FROM,
+      PUBLIC_URL,
+      MAIL_RETRY_BASE_SECONDS: '0',
+    });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await sink?.close();
+    await db?.dispose();
+  });
+
+  it('sends the confirmation email with the link in both parts, from MAIL_FROM, and records it as sent', async () => {
+    const email = uniqueEmail('ada');
+    const token = 'tok+en/1=';
+    const link = `${PUBLIC_URL}/ui/#/confirm-email?token=tok%2Ben%2F1%3D`;
+    app.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Ada <Lovelace>', token));
+
+    const mail = await sink.waitFor((m) => recipientsOf(m).includes(email));
+    expect(mail.subject).toBe('Confirm your email address for Parley');
+    expect(mail.from?.value).toEqual([{ address: 'robot@parley.test', name: 'Parley Test' }]);
+    expect(mail.to).toMatchObject({ value: [{ address: email, name: 'Ada <Lovelace>' }] });
+    expect(mail.text).toContain(link);
+    expect(mail.html).toContain(`href="${link}"`);
+    expect(mail.html).toContain('Ada &lt;Lovelace&gt;');
+    expect(mail.html).not.toContain('Ada <Lovelace>');
+    expect(mail.headers.get('x-parley-template')).toBe('confirm-email');
+
+    const row = await settledRow(app.app, email);
+    expect(row).toMatchObject({ template: 'confirm-email', status: 'sent', attempts: 1, last_error: null, text_body: null });
+    expect(row.sent_at).toBeInstanceOf(Date);
+    expect(mail.messageId).toBe(`<${row.id}@parley.test>`);
+  });
+
+  it('retries a delivery the server refused and then delivers the message exactly once', async () => {
+    const email = uniqueEmail('retry');
+    refuse.set(email, { remaining: 1 });
+    app.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Retry', 'token-retry'));
+
+    const row = await settledRow(app.app, email);
+    expect(row).toMatchObject({ status: 'sent', attempts: 2 });
+    expect(row.last_error).toMatch(/^The mail server at SMTP_URL .* rejected the message: .*451.*Mailbox busy/);
+    expect(sink.messages.filter((m) => recipientsOf(m).includes(email))).toHaveLength(1);
+    expect(refuse.get(email)!.remaining).toBe(0);
+  });
+
+  it(`gives up after ${MAX_SEND_ATTEMPTS} refused attempts and marks the message failed`, async () => {
+    const email = uniqueEmail('doomed');
+    refuse.set(email, { remaining: Number.POSITIVE_INFINITY });
+    app.app.get(EventBus).publish(new PasswordResetRequestedEvent(randomUUID(), email, 'Doomed', 'token-doomed'));
+
+    const row = await settledRow(app.app, email);
+    expect(row).toMatchObject({ template: 'reset-password', status: 'failed', attempts: MAX_SEND_ATTEMPTS, text_body: null });
+    expect(row.last_error).toMatch(/rejected the message/);
+    expect(sink.messages.filter((m) => recipientsOf(m).includes(email))).toHaveLength(0);
+  });
+
+  it('sends every message once when two instances work the same mail log', async () => {
+    const second = await startTestApp({ ...db.env, MODULES: 'notify,health', SMTP_URL: sink.url, MAIL_FROM, PUBLIC_URL });
+    try {
+      const emails = Array.from({ length: 25 }, (_, i) => uniqueEmail(`crowd${i}`));
+      const bus = app.app.get(EventBus);
+      for (const email of emails) bus.publish(new UserSignedUpEvent(randomUUID(), email, 'Crowd', `t-${email}`));
+      // The first instance was woken by its own events; make the second compete for the same rows.
+      await Promise.all([second.app.get(MailDeliveryWorker).drain(), second.app.get(MailDeliveryWorker).drain()]);
+
+      const rows = await Promise.all(emails.map((email) => settledRow(app.app, email)));
+      expect(rows.map((r) => [r.status, r.attempts])).toEqual(emails.map(() => ['sent', 1]));
+      for (const email of emails) {
+        expect(sink.messages.filter((m) => recipientsOf(m).includes(email))).toHaveLength(1);
+      }
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('reports mail up in smtp mode on /health/ready', async () => {
+    const response = await fetch(`${app.url}/health/ready`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as any;
+    expect(body.dependencies.mail).toEqual({ status: 'up', mode: 'smtp', latencyMs: expect.any(Number) });
+  });
+});
+
+describe('notify with an unreachable SMTP_URL', () => {
+  let db: TestDatabase;
+  let started: Awaited<ReturnType<typeof startAppWithLogs>>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    started = await startAppWithLogs({
+      ...db.env,
+      SMTP_URL: `smtp://127.0.0.1:${await closedPort()}`,
+      MAIL_RETRY_BASE_SECONDS: '0',
+    });
+  });
+
+  afterAll(async () => {
+    await started?.app.close();
+    await db?.dispose();
+  });
+
+  it('keeps serving, logs a sentence naming SMTP_URL, and retries the message until it gives up', async () => {
+    const email = uniqueEmail('nowhere');
+    started.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Nowhere', 'token-nowhere'));
+
+    const row = await settledRow(started.app, email);
+    expect(row).toMatchObject({ status: 'failed', attempts: MAX_SEND_ATTEMPTS });
+    expect(row.last_error).toMatch(/^SMTP_URL is unreachable: .*ECONNREFUSED.*start the mail server there, fix SMTP_URL, or unset it/);
+
+    const messages = started.logs.map((line) => JSON.parse(line) as { level: string; msg: string });
+    const retries = messages.filter((m) => m.level === 'warn' && m.msg.includes(email) && /retrying/.test(m.msg));
+    expect(retries).toHaveLength(MAX_SEND_ATTEMPTS - 1);
+    expect(retries[0].msg).toMatch(/SMTP_URL is unreachable/);
+    expect(messages.some((m) => m.level === 'error' && m.msg.startsWith('Gave up') && m.msg.includes(email))).toBe(true);
+    expect((await fetch(`${started.url}/health`)).status).toBe(200);
+  });
+
+  it('reports mail down on /health/ready with 503', async () => {
+    const response = await fetch(`${started.url}/health/ready`);
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as any;
+    expect(body.dependencies.mail).toMatchObject({
+      status: 'down',
+      mode: 'smtp',
+      error: expect.stringMatching(/^SMTP_URL is unreachable/),
+    });
+  });
+});
+
+describe.each(DATABASE_KINDS)('notify with the outbox (%s database)', (kind) => {
+  let db: TestDatabase;
+  let started: Awaited<ReturnType<typeof startAppWithLogs>>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+    started = await startAppWithLogs({ ...db.env, PUBLIC_URL });
+  });
+
+  afterAll(async () => {
+    await started?.app.close();
+    await db?.dispose();
+  });
+
+  it('writes the reset email as a parseable .eml file under DATA_DIR/outbox and logs its link', async () => {
+    const email = uniqueEmail('outbox');
+    started.app.get(EventBus).publish(new PasswordResetRequestedEvent(randomUUID(), email, 'Out Box', 'r&s t'));
+
+    const row = await settledRow(started.app, email);
+    expect(row).toMatchObject({ status: 'sent', attempts: 1 });
+    const outbox = join(db.env.DATA_DIR, 'outbox');
+    const files = readdirSync(outbox).filter((f) => f.endsWith(`${row.id}.eml`));
+    expect(files).toHaveLength(1);
+
+    const mail = await simpleParser(readFileSync(join(outbox, files[0])));
+    const link = `${PUBLIC_URL}/ui/#/reset-password?token=r%26s%20t`;
+    expect(mail.subject).toBe('Reset your Parley password');
+    expect(mail.from?.value).toEqual([{ address: 'no-reply@parley.local', name: 'Parley' }]);
+    expect(recipientsOf(mail)).toEqual([email]);
+    expect(mail.text).toContain(link);
+    expect(mail.html).toContain(`href="${link}"`);
+    expect(started.logs.some((line) => (JSON.parse(line) as { msg: string }).msg.includes(link))).toBe(true);
+  });
+
+  it('reports mail up in outbox mode on /health/ready', async () => {
+    const response = await fetch(`${started.url}/health/ready`);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as any).dependencies.mail).toEqual({ status: 'up', mode: 'outbox', latencyMs: expect.any(Number) });
+  });
+});
+
+describe('notify with an outbox that cannot be written', () => {
+  it('reports mail down on /health/ready, naming the directory', async () => {
+    const db = await createTestDatabase('postgres');
+    const dataDir = mkdtempSync(join(tmpdir(), 'parley-outbox-'));
+    writeFileSync(join(dataDir, 'outbox'), 'a file where the directory should be');
+    const started = await startAppWithLogs({ ...db.env, DATA_DIR: dataDir });
+    try {
+      const response = await fetch(`${started.url}/health/ready`);
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as any).dependencies.mail).toMatchObject({
+        status: 'down',
+        mode: 'outbox',
+        error: expect.stringContaining(`The mail outbox ${join(dataDir, 'outbox')} is not writable`),
+      });
+    } finally {
+      await started.app.close();
+      await db.dispose();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
