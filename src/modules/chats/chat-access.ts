@@ -1,0 +1,61 @@
+import { Injectable } from '@nestjs/common';
+import { ConflictError, ForbiddenError, NotFoundError } from '../../common/errors/domain-error.js';
+import { ChatRepository } from './chat.repository.js';
+import type { Chat, Member, MemberRole } from './domain/chat.js';
+
+export const chatNotFound = () => new NotFoundError('CHAT_NOT_FOUND', 'No such chat.');
+
+/**
+ * The one place that decides who may touch a chat. Non-members get 404 whatever they ask, so a
+ * chat's existence never leaks; members lacking a role get 403.
+ */
+@Injectable()
+export class ChatAccess {
+  constructor(private readonly chats: ChatRepository) {}
+
+  async member(chatId: string, userId: string): Promise<Member> {
+    const membership = await this.chats.membership(chatId, userId);
+    if (!membership) throw chatNotFound();
+    return membership;
+  }
+
+  async chatAsMember(chatId: string, userId: string): Promise<{ chat: Chat; member: Member }> {
+    const [chat, member] = await Promise.all([this.chats.findById(chatId), this.chats.membership(chatId, userId)]);
+    if (!chat || !member) throw chatNotFound();
+    return { chat, member };
+  }
+
+  /** Membership plus a permission check with a stable code for the refusal. */
+  async require(
+    chatId: string,
+    userId: string,
+    allowed: (role: MemberRole) => boolean,
+    code: string,
+    message: string,
+  ): Promise<{ chat: Chat; member: Member }> {
+    const found = await this.chatAsMember(chatId, userId);
+    if (!allowed(found.member.role)) throw new ForbiddenError(code, message);
+    return found;
+  }
+
+  /** Membership (404), then 409 DIRECT_CHAT_FIXED for a direct chat: for changes only groups allow. */
+  async requireGroup(chatId: string, userId: string): Promise<{ chat: Chat; member: Member }> {
+    const found = await this.chatAsMember(chatId, userId);
+    if (found.chat.type === 'direct')
+      throw new ConflictError('DIRECT_CHAT_FIXED', 'A direct chat always has exactly its two people; this does not apply to it.');
+    return found;
+  }
+
+  /** requireGroup, then the role check (403). One lookup of chat and member. */
+  async requireGroupRole(
+    chatId: string,
+    userId: string,
+    allowed: (role: MemberRole) => boolean,
+    code: string,
+    message: string,
+  ): Promise<{ chat: Chat; member: Member }> {
+    const found = await this.requireGroup(chatId, userId);
+    if (!allowed(found.member.role)) throw new ForbiddenError(code, message);
+    return found;
+  }
+}

@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from '@jest/globals';
+import { DomainError } from '../../common/errors/domain-error.js';
+import type { MessageRepository } from '../messages/message.repository.js';
+import type { ChatRepository } from './chat.repository.js';
+
+export interface ConversationStores {
+  chats: ChatRepository;
+  messages: MessageRepository;
+  /** Creates a user the store may reference and returns their id. */
+  newUser(): Promise<string>;
+}
+
+const codeOf = async (promise: Promise<unknown>): Promise<string | undefined> => {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return error instanceof DomainError ? error.code : `unexpected: ${String(error)}`;
+  }
+};
+
+/**
+ * What every ChatRepository adapter must do. Registered with jest by a spec that supplies the
+ * stores (test/repository-contract.e2e-spec.ts), once per available adapter.
+ */
+export function chatRepositoryContract(stores: () => ConversationStores): void {
+  describe('ChatRepository contract', () => {
+    it('returns one direct chat per pair, whichever side asks, and creates it once under a race', async () => {
+      const { chats, newUser } = stores();
+      const [a, b] = [await newUser(), await newUser()];
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => chats.findOrCreateDirect(randomUUID(), i % 2 ? a : b, i % 2 ? b : a)),
+      );
+      expect(new Set(results.map((r) => r.chat.id)).size).toBe(1);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect((await chats.members(results[0].chat.id)).map((m) => m.userId).sort()).toEqual([a, b].sort());
+    });
+
+    it('creates groups with an owner, refusing a title the owner already uses in any case', async () => {
+      const { chats, newUser } = stores();
+      const [owner, other, member] = [await newUser(), await newUser(), await newUser()];
+      const chat = await chats.createGroup({ id: randomUUID(), title: 'Readers', ownerId: owner }, [member, owner]);
+      expect(chat).toMatchObject({ type: 'group', title: 'Readers', ownerId: owner, lastSeq: 0 });
+      expect((await chats.members(chat.id)).map((m) => [m.userId, m.role])).toEqual([
+        [owner, 'owner'],
+        [member, 'member'],
+      ]);
+      expect(await codeOf(chats.createGroup({ id: randomUUID(), title: 'READERS', ownerId: owner }, []))).toBe('CHAT_TITLE_TAKEN');
+      expect((await chats.createGroup({ id: randomUUID(), title: 'Readers', ownerId: other }, [])).ownerId).toBe(other);
+      const second = await chats.createGroup({ id: randomUUID(), title: 'Writers', ownerId: owner }, []);
+      expect(await codeOf(chats.rename(second.id, 'readers'))).toBe('CHAT_TITLE_TAKEN');
+      expect((await chats.rename(second.id, 'Editors')).title).toBe('Editors');
+    });
+
+    it('adds only new members, removes, transfers ownership and deletes with its members', async () => {
+      const { chats, newUser } = stores();
+      const [owner, x, y] = [await newUser(), await newUser(), await newUser()];
+      const chat = await chats.createGroup({ id: randomUUID(), title: `G ${randomUUID()}`, ownerId: owner }, [x]);
+      expect((await chats.addMembers(chat.id, [x, y])).sort()).toEqual([y]);
+      expect(await chats.membership(chat.id, y)).toMatchObject({ role: 'member', lastReadSeq: 0 });
+      await chats.setRole(chat.id, x, 'owner');
+      expect((await chats.findById(chat.id))?.ownerId).toBe(x);
+      expect((await chats.membership(chat.id, owner))?.role).toBe('admin');
+      expect(await chats.removeMember(chat.id, y)).toBe(true);
+      expect(await chats.removeMember(chat.id, y)).toBe(false);
+      expect(await chats.membership(chat.id, y)).toBeUndefined();
+      expect((await chats.contactsOf(owner)).sort()).toEqual([x]);
+      expect((await chats.delete(chat.id)).sort()).toEqual([owner, x].sort());
+      expect(await chats.findById(chat.id)).toBeUndefined();
+      expect(await chats.membership(chat.id, x)).toBeUndefined();
+    });
+
+    it("lists a member's chats newest activity first with last message, unread and member counts", async () => {
+      const { chats, messages, newUser } = stores();
+      const [me, peer] = [await newUser(), await newUser()];
+      const quiet = await chats.createGroup({ id: randomUUID(), title: `Quiet ${randomUUID()}`, ownerId: me }, [peer]);
+      const { chat: direct } = await chats.findOrCreateDirect(randomUUID(), me, peer);
+      const busy = await chats.createGroup({ id: randomUUID(), title: `Busy ${randomUUID()}`, ownerId: peer }, [me]);
+      await messages.append({ id: randomUUID(), chatId: busy.id, senderId: peer, clientId: null, text: 'one' });
+      await messages.append({ id: randomUUID(), chatId: busy.id, senderId: peer, clientId: null, text: 'two' });
+      await messages.append({ id: randomUUID(), chatId: busy.id, senderId: me, clientId: null, text: 'mine' });
+      await messages.append({ id: randomUUID(), chatId: busy.id, senderId: peer, clientId: null, text: 'three' });
+
+      const list = await chats.listForUser(me, 10);
+      expect(list.map((s) => s.chat.id)).toEqual([busy.id, direct.id, quiet.id]);
+      expect(list[0]).toMatchObject({
+        memberCount: 2,
+        unreadCount: 1,
+        peerId: null,
+        lastMessage: expect.objectContaining({ seq: 4, text: 'three', senderId: peer }),
+      });
+      expect(list[1]).toMatchObject({ peerId: peer, lastMessage: null, unreadCount: 0 });
+      const page = await chats.listForUser(me, 1, { activityAt: list[0].chat.lastActivityAt.toISOString(), id: list[0].chat.id });
+      expect(page.map((s) => s.chat.id)).toEqual([direct.id]);
+      expect(await chats.summary(busy.id, me)).toMatchObject({ unreadCount: 1 });
+      expect(await chats.summary(busy.id, await newUser())).toBeUndefined();
+    });
+  });
+}
+
+/** What every MessageRepository adapter must do. */
+export function messageRepositoryContract(stores: () => ConversationStores): void {
+  describe('MessageRepository contract', () => {
+    const setup = async () => {
+      const { chats, messages, newUser } = stores();
+      const [a, b, c] = [await newUser(), await newUser(), await newUser()];
+      const chat = await chats.createGroup({ id: randomUUID(), title: `M ${randomUUID()}`, ownerId: a }, [b, c]);
+      const append = (senderId: string, text = 'x', clientId: string | null = null) =>
+        messages.append({ id: randomUUID(), chatId: chat.id, senderId, clientId, text });
+      return { chats, messages, newUser, a, b, c, chat, append };
+    };
+
+    it('assigns seq 1..n without gaps under concurrent appends, and refuses non-members', async () => {
+      const { a, b, c, chat, chats, append, newUser } = await setup();
+      const results = await Promise.all(Array.from({ length: 60 }, (_, i) => append([a, b, c][i % 3], `m${i}`)));
+      expect(results.map((r) => r.message.seq).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+      expect(results[0].memberIds.sort()).toEqual([a, b, c].sort());
+      expect((await chats.findById(chat.id))?.lastSeq).toBe(60);
+      expect(await codeOf(append(await newUser()))).toBe('CHAT_NOT_FOUND');
+      expect((await chats.findById(chat.id))?.lastSeq).toBe(60);
+    });
+
+    it('stores a clientId once per sender, returning the original on repeats, even concurrent ones', async () => {
+      const { a, b, append, chats, messages } = await setup();
+      const clientId = randomUUID();
+      const results = await Promise.all(Array.from({ length: 6 }, () => append(a, 'once', clientId)));
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.message.id)).size).toBe(1);
+      expect((await append(b, 'other sender', clientId)).created).toBe(true);
+      expect((await append(a, 'next')).message.seq).toBe(3);
+      const elsewhere = await chats.createGroup({ id: randomUUID(), title: `E ${randomUUID()}`, ownerId: a }, []);
+      expect(await codeOf(messages.append({ id: randomUUID(), chatId: elsewhere.id, senderId: a, clientId, text: 'x' }))).toBe(
+        'CLIENT_ID_REUSED',
+      );
+    });
+
+    it('pages history and keeps deleted messages as tombstones', async () => {
+      const { a, chat, messages, append } = await setup();
+      for (let i = 1; i <= 5; i++) await append(a, `m${i}`);
+      expect((await messages.history(chat.id, { limit: 2 })).map((m) => m.seq)).toEqual([5, 4]);
+      expect((await messages.history(chat.id, { limit: 2, before: 4 })).map((m) => m.seq)).toEqual([3, 2]);
+      expect((await messages.history(chat.id, { limit: 10, after: 3 })).map((m) => m.seq)).toEqual([4, 5]);
+      const page = await messages.page(chat.id, 2, 1);
+      expect({ seqs: page.items.map((m) => m.seq), total: page.total }).toEqual({ seqs: [4, 3], total: 5 });
+      const [third] = await messages.history(chat.id, { limit: 1, after: 2 });
+      expect((await messages.editText(chat.id, third.id, 'edited')).editedAt).toBeInstanceOf(Date);
+      const deleted = await messages.tombstone(chat.id, third.id);
+      expect(deleted).toMatchObject({ seq: 3, text: null, deletedAt: expect.any(Date) });
+      expect(await messages.tombstone(chat.id, third.id)).toBeUndefined();
+      expect(await codeOf(messages.editText(chat.id, third.id, 'again'))).toBe('MESSAGE_DELETED');
+      expect((await messages.findById(chat.id, third.id))?.seq).toBe(3);
+    });
+
+    it('moves read pointers forward only, lists readers and claims each seen notice once', async () => {
+      const { a, b, c, chat, messages, append } = await setup();
+      await append(a, 'one');
+      const { message: two } = await append(a, 'two');
+      expect(await messages.moveReadPointer(chat.id, b, 2)).toMatchObject({ from: 0, to: 2 });
+      expect(await messages.moveReadPointer(chat.id, b, 1)).toBeUndefined();
+      expect(await messages.claimSeenNotices(chat.id, b, 0, 2)).toEqual([]);
+      expect((await messages.readers(two)).map((r) => r.userId)).toEqual([b]);
+      await messages.moveReadPointer(chat.id, c, 2);
+      const claims = await Promise.all([messages.claimSeenNotices(chat.id, c, 0, 2), messages.claimSeenNotices(chat.id, c, 0, 2)]);
+      expect(claims.flat()).toEqual([{ senderId: a, seq: 2 }]);
+      expect((await messages.readers(two)).map((r) => r.userId).sort()).toEqual([b, c].sort());
+    });
+  });
+}

@@ -1,0 +1,34 @@
+import type { Chat, ChatSummary, Member, MemberRole } from './domain/chat.js';
+
+export interface ChatListCursor {
+  activityAt: string;
+  id: string;
+}
+
+/**
+ * Where chats and their members live. One adapter per store (TypeORM/PostgreSQL, Mongo); every
+ * adapter passes chat-repository.contract.ts. Operations that must be atomic are single calls.
+ */
+export abstract class ChatRepository {
+  /** The one direct chat of the pair, created if missing; `created` tells which. Safe under races. */
+  abstract findOrCreateDirect(id: string, userA: string, userB: string): Promise<{ chat: Chat; created: boolean }>;
+  /** Throws ConflictError CHAT_TITLE_TAKEN when the owner already owns a group of that title. */
+  abstract createGroup(chat: { id: string; title: string; ownerId: string }, memberIds: string[]): Promise<Chat>;
+  abstract findById(id: string): Promise<Chat | undefined>;
+  abstract membership(chatId: string, userId: string): Promise<Member | undefined>;
+  abstract members(chatId: string): Promise<Member[]>;
+  /** The caller's view of one chat (as in the list), or undefined when not a member. */
+  abstract summary(chatId: string, userId: string): Promise<ChatSummary | undefined>;
+  abstract listForUser(userId: string, limit: number, after?: ChatListCursor): Promise<ChatSummary[]>;
+  /** Throws ConflictError CHAT_TITLE_TAKEN. */
+  abstract rename(chatId: string, title: string): Promise<Chat>;
+  /** Deletes the chat, its members and its messages. Returns the member ids it had. */
+  abstract delete(chatId: string): Promise<string[]>;
+  /** Adds those not yet members (as `member`); returns the ids actually added. */
+  abstract addMembers(chatId: string, userIds: string[]): Promise<string[]>;
+  abstract removeMember(chatId: string, userId: string): Promise<boolean>;
+  /** Sets a role; giving `owner` makes the previous owner an admin. Throws CHAT_TITLE_TAKEN on transfer clash. */
+  abstract setRole(chatId: string, userId: string, role: MemberRole): Promise<void>;
+  /** Everyone who shares at least one chat with the user (for presence). */
+  abstract contactsOf(userId: string): Promise<string[]>;
+}

@@ -1,0 +1,113 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import {
+  ApiBearerAuth,
+  ApiCookieAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
+import { uuidParam } from '../../common/pipes/uuid.pipe.js';
+import { ChatsService } from './chats.service.js';
+import { CreateChatCommand, type CreateChatResult } from './commands/create-chat.command.js';
+import {
+  AddMembersCommand,
+  ChangeRoleCommand,
+  DeleteChatCommand,
+  RemoveMemberCommand,
+  RenameChatCommand,
+} from './commands/manage-chat.commands.js';
+import { AddMembersDto, ChangeRoleDto, ChatDetailDto, ChatPageDto, CreateChatDto, ListChatsQuery, UpdateChatDto } from './dto/chat.dto.js';
+
+@ApiTags('chats')
+@ApiBearerAuth('bearer')
+@ApiCookieAuth('cookie')
+@Controller('chats')
+export class ChatsController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly chats: ChatsService,
+  ) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Start a direct chat (201 created, 200 when it already existed) or create a group (201)' })
+  @ApiCreatedResponse({ type: ChatDetailDto })
+  @ApiOkResponse({ type: ChatDetailDto, description: 'The direct chat already existed' })
+  async create(
+    @CurrentUser() caller: AuthUser,
+    @Body() body: CreateChatDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ChatDetailDto> {
+    const result = await this.commands.execute<CreateChatCommand, CreateChatResult>(new CreateChatCommand(caller.userId, body));
+    res.status(result.created ? 201 : 200);
+    return result.chat;
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'Your chats, most recent activity first' })
+  @ApiOkResponse({ type: ChatPageDto })
+  list(@CurrentUser() caller: AuthUser, @Query() query: ListChatsQuery): Promise<ChatPageDto> {
+    return this.chats.list(caller.userId, query.limit, query.cursor);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'A chat with its members' })
+  @ApiOkResponse({ type: ChatDetailDto })
+  get(@CurrentUser() caller: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<ChatDetailDto> {
+    return this.chats.detail(id, caller.userId);
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Rename a group (owner or admin)' })
+  @ApiOkResponse({ type: ChatDetailDto })
+  rename(@CurrentUser() caller: AuthUser, @Param('id', uuidParam('id')) id: string, @Body() body: UpdateChatDto): Promise<ChatDetailDto> {
+    return this.commands.execute(new RenameChatCommand(caller.userId, id, body.title));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a group and its messages (owner)' })
+  @ApiNoContentResponse()
+  remove(@CurrentUser() caller: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<void> {
+    return this.commands.execute(new DeleteChatCommand(caller.userId, id));
+  }
+
+  @Post(':id/members')
+  @ApiOperation({ summary: 'Add members to a group (owner or admin)' })
+  @ApiCreatedResponse({ type: ChatDetailDto })
+  addMembers(
+    @CurrentUser() caller: AuthUser,
+    @Param('id', uuidParam('id')) id: string,
+    @Body() body: AddMembersDto,
+  ): Promise<ChatDetailDto> {
+    return this.commands.execute(new AddMembersCommand(caller.userId, id, body.userIds));
+  }
+
+  @Delete(':id/members/:userId')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Remove a member (owner or admin), or leave (yourself)' })
+  @ApiNoContentResponse()
+  removeMember(
+    @CurrentUser() caller: AuthUser,
+    @Param('id', uuidParam('id')) id: string,
+    @Param('userId', uuidParam('userId')) userId: string,
+  ): Promise<void> {
+    return this.commands.execute(new RemoveMemberCommand(caller.userId, id, userId));
+  }
+
+  @Patch(':id/members/:userId')
+  @ApiOperation({ summary: "Change a member's role (owner); giving `owner` hands the group over" })
+  @ApiOkResponse({ type: ChatDetailDto })
+  changeRole(
+    @CurrentUser() caller: AuthUser,
+    @Param('id', uuidParam('id')) id: string,
+    @Param('userId', uuidParam('userId')) userId: string,
+    @Body() body: ChangeRoleDto,
+  ): Promise<ChatDetailDto> {
+    return this.commands.execute(new ChangeRoleCommand(caller.userId, id, userId, body.role));
+  }
+}

@@ -1,0 +1,44 @@
+import { Module } from '@nestjs/common';
+import { messageStoreProvider } from '../../database/message-store.provider.js';
+import { UsersModule } from '../users/users.module.js';
+import { PresenceAudience } from '../../realtime/presence-audience.js';
+import { ChatAccess } from './chat-access.js';
+import { ChatPresenceAudience } from './chat-presence-audience.js';
+import { ChatEventsToSockets } from './realtime/chat-events.handler.js';
+import { ChatRepository } from './chat.repository.js';
+import { ChatsController } from './chats.controller.js';
+import { ChatsService } from './chats.service.js';
+import { CreateChatHandler } from './commands/create-chat.command.js';
+import {
+  AddMembersHandler,
+  ChangeRoleHandler,
+  DeleteChatHandler,
+  RemoveMemberHandler,
+  RenameChatHandler,
+} from './commands/manage-chat.commands.js';
+import { MongoChatRepository } from './infrastructure/persistence/mongo/mongo-chat.repository.js';
+import { TypeormChatRepository } from './infrastructure/persistence/typeorm/typeorm-chat.repository.js';
+
+@Module({
+  imports: [UsersModule],
+  controllers: [ChatsController],
+  providers: [
+    // MESSAGE_STORE picks the store: PostgreSQL (the default) or MongoDB.
+    messageStoreProvider(ChatRepository, {
+      postgres: (dataSource) => new TypeormChatRepository(dataSource),
+      mongo: (connection) => MongoChatRepository.open(connection),
+    }),
+    ChatAccess,
+    ChatsService,
+    CreateChatHandler,
+    RenameChatHandler,
+    DeleteChatHandler,
+    AddMembersHandler,
+    RemoveMemberHandler,
+    ChangeRoleHandler,
+    ChatEventsToSockets,
+    { provide: PresenceAudience, useClass: ChatPresenceAudience },
+  ],
+  exports: [ChatRepository, ChatAccess, ChatsService],
+})
+export class ChatsModule {}

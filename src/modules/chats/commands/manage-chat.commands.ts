@@ -1,0 +1,201 @@
+import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
+import { ConflictError, ForbiddenError, NotFoundError } from '../../../common/errors/domain-error.js';
+import { UserRepository } from '../../users/user.repository.js';
+import { ChatAccess } from '../chat-access.js';
+import { ChatRepository } from '../chat.repository.js';
+import { ChatsService } from '../chats.service.js';
+import {
+  canChangeRoles,
+  canDelete,
+  canManageMembers,
+  canRemove,
+  canRename,
+  MAX_GROUP_MEMBERS,
+  type MemberRole,
+  normaliseTitle,
+} from '../domain/chat.js';
+import type { ChatDetailDto } from '../dto/chat.dto.js';
+import { ChatDeletedEvent, ChatUpdatedEvent, MemberRemovedEvent, MembersAddedEvent } from '../events/chat.events.js';
+
+export class RenameChatCommand {
+  constructor(
+    readonly actorId: string,
+    readonly chatId: string,
+    readonly title: string,
+  ) {}
+}
+
+@CommandHandler(RenameChatCommand)
+export class RenameChatHandler implements ICommandHandler<RenameChatCommand, ChatDetailDto> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly chats: ChatRepository,
+    private readonly reads: ChatsService,
+    private readonly events: EventBus,
+  ) {}
+
+  async execute({ actorId, chatId, title }: RenameChatCommand): Promise<ChatDetailDto> {
+    await this.access.requireGroupRole(
+      chatId,
+      actorId,
+      canRename,
+      'CHAT_ADMIN_REQUIRED',
+      'Only the owner or an admin can rename this chat.',
+    );
+    const renamed = await this.chats.rename(chatId, normaliseTitle(title));
+    const memberIds = (await this.chats.members(chatId)).map((m) => m.userId);
+    this.events.publish(new ChatUpdatedEvent(renamed, memberIds, actorId));
+    return this.reads.detail(chatId, actorId);
+  }
+}
+
+export class DeleteChatCommand {
+  constructor(
+    readonly actorId: string,
+    readonly chatId: string,
+  ) {}
+}
+
+@CommandHandler(DeleteChatCommand)
+export class DeleteChatHandler implements ICommandHandler<DeleteChatCommand, void> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly chats: ChatRepository,
+    private readonly events: EventBus,
+  ) {}
+
+  async execute({ actorId, chatId }: DeleteChatCommand): Promise<void> {
+    await this.access.requireGroupRole(chatId, actorId, canDelete, 'CHAT_OWNER_REQUIRED', 'Only the owner can delete this chat.');
+    const memberIds = await this.chats.delete(chatId);
+    this.events.publish(new ChatDeletedEvent(chatId, memberIds, actorId));
+  }
+}
+
+export class AddMembersCommand {
+  constructor(
+    readonly actorId: string,
+    readonly chatId: string,
+    readonly userIds: string[],
+  ) {}
+}
+
+@CommandHandler(AddMembersCommand)
+export class AddMembersHandler implements ICommandHandler<AddMembersCommand, ChatDetailDto> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly chats: ChatRepository,
+    private readonly users: UserRepository,
+    private readonly reads: ChatsService,
+    private readonly events: EventBus,
+  ) {}
+
+  async execute({ actorId, chatId, userIds }: AddMembersCommand): Promise<ChatDetailDto> {
+    await this.access.requireGroupRole(
+      chatId,
+      actorId,
+      canManageMembers,
+      'CHAT_ADMIN_REQUIRED',
+      'Only the owner or an admin can add members.',
+    );
+    const wanted = [...new Set(userIds)];
+    const found = new Set((await this.users.findByIds(wanted)).map((u) => u.id));
+    const missing = wanted.filter((id) => !found.has(id));
+    if (missing.length > 0) throw new NotFoundError('USER_NOT_FOUND', `No such user: ${missing.join(', ')}.`);
+    const current = await this.chats.members(chatId);
+    if (current.length + wanted.length > MAX_GROUP_MEMBERS)
+      throw new ConflictError('CHAT_FULL', `A group holds at most ${MAX_GROUP_MEMBERS} members.`);
+    const added = await this.chats.addMembers(chatId, wanted);
+    if (added.length > 0) {
+      const memberIds = (await this.chats.members(chatId)).map((m) => m.userId);
+      this.events.publish(new MembersAddedEvent(chatId, added, memberIds, actorId));
+    }
+    return this.reads.detail(chatId, actorId);
+  }
+}
+
+export class RemoveMemberCommand {
+  constructor(
+    readonly actorId: string,
+    readonly chatId: string,
+    readonly userId: string,
+  ) {}
+}
+
+@CommandHandler(RemoveMemberCommand)
+export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand, void> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly chats: ChatRepository,
+    private readonly events: EventBus,
+  ) {}
+
+  /** Removing yourself is leaving. An owner who leaves hands the chat to the senior admin or member; the last one out deletes it. */
+  async execute({ actorId, chatId, userId }: RemoveMemberCommand): Promise<void> {
+    const { member: actor } = await this.access.requireGroup(chatId, actorId);
+    const members = await this.chats.members(chatId);
+    const target = members.find((m) => m.userId === userId);
+    if (!target) throw new NotFoundError('MEMBER_NOT_FOUND', 'That user is not a member of this chat.');
+    if (!canRemove(actor, target)) throw new ForbiddenError('CHAT_ADMIN_REQUIRED', 'You cannot remove this member.');
+
+    const remaining = members.filter((m) => m.userId !== userId);
+    if (remaining.length === 0) {
+      await this.chats.delete(chatId);
+      this.events.publish(new ChatDeletedEvent(chatId, [userId], actorId));
+      return;
+    }
+    if (target.role === 'owner') {
+      // members() lists admins before members, oldest first: the first one left takes over.
+      await this.chats.setRole(chatId, remaining[0].userId, 'owner');
+    }
+    if (!(await this.chats.removeMember(chatId, userId)))
+      throw new NotFoundError('MEMBER_NOT_FOUND', 'That user is not a member of this chat.');
+    this.events.publish(
+      new MemberRemovedEvent(
+        chatId,
+        userId,
+        remaining.map((m) => m.userId),
+        actorId,
+      ),
+    );
+  }
+}
+
+export class ChangeRoleCommand {
+  constructor(
+    readonly actorId: string,
+    readonly chatId: string,
+    readonly userId: string,
+    readonly role: MemberRole,
+  ) {}
+}
+
+@CommandHandler(ChangeRoleCommand)
+export class ChangeRoleHandler implements ICommandHandler<ChangeRoleCommand, ChatDetailDto> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly chats: ChatRepository,
+    private readonly reads: ChatsService,
+    private readonly events: EventBus,
+  ) {}
+
+  async execute({ actorId, chatId, userId, role }: ChangeRoleCommand): Promise<ChatDetailDto> {
+    await this.access.requireGroupRole(chatId, actorId, canChangeRoles, 'CHAT_OWNER_REQUIRED', 'Only the owner can change roles.');
+    const target = await this.chats.membership(chatId, userId);
+    if (!target) throw new NotFoundError('MEMBER_NOT_FOUND', 'That user is not a member of this chat.');
+    if (userId === actorId && role !== 'owner')
+      throw new ConflictError('OWNER_MUST_TRANSFER', 'Give the owner role to someone else instead of demoting yourself.');
+    if (target.role !== role) {
+      await this.chats.setRole(chatId, userId, role);
+      const [updated, members] = await Promise.all([this.chats.findById(chatId), this.chats.members(chatId)]);
+      if (updated)
+        this.events.publish(
+          new ChatUpdatedEvent(
+            updated,
+            members.map((m) => m.userId),
+            actorId,
+          ),
+        );
+    }
+    return this.reads.detail(chatId, actorId);
+  }
+}

@@ -1,0 +1,61 @@
+import type { Message } from '../../messages/domain/message.js';
+
+/** Conversations and who is in them. Plain data and rules: no Nest, no ORM. */
+export type ChatType = 'direct' | 'group';
+export type MemberRole = 'owner' | 'admin' | 'member';
+
+export interface Chat {
+  id: string;
+  type: ChatType;
+  /** Null for direct chats, whose title is the other person's name. */
+  title: string | null;
+  ownerId: string | null;
+  lastSeq: number;
+  lastActivityAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Member {
+  chatId: string;
+  userId: string;
+  role: MemberRole;
+  joinedAt: Date;
+  lastReadSeq: number;
+  lastReadAt: Date | null;
+}
+
+/** A row of "my chats": everything the list shows, from one query. */
+export interface ChatSummary {
+  chat: Chat;
+  memberCount: number;
+  unreadCount: number;
+  lastMessage: Message | null;
+  /** For direct chats: the other member (whose name is the title). */
+  peerId: string | null;
+}
+
+export const TITLE_MAX_LENGTH = 255;
+export const MAX_GROUP_MEMBERS = 1000;
+
+/** The unique key of the direct chat between two users, the same whichever of them asks. */
+export function directKey(a: string, b: string): string {
+  return a < b ? `${a}:${b}` : `${b}:${a}`;
+}
+
+export function normaliseTitle(title: string): string {
+  return title.trim().replace(/\s+/g, ' ');
+}
+
+export const canManageMembers = (role: MemberRole): boolean => role === 'owner' || role === 'admin';
+export const canRename = canManageMembers;
+export const canDelete = (role: MemberRole): boolean => role === 'owner';
+export const canChangeRoles = (role: MemberRole): boolean => role === 'owner';
+
+/** Whether `actor` may remove `target` from a group: admins and owners may remove lower ranks; anyone may leave. */
+export function canRemove(actor: Member, target: Member): boolean {
+  if (actor.userId === target.userId) return true;
+  if (target.role === 'owner') return false;
+  if (actor.role === 'owner') return true;
+  return actor.role === 'admin' && target.role === 'member';
+}

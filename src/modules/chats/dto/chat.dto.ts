@@ -1,0 +1,89 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateIf } from 'class-validator';
+import { PageQuery } from '../../../common/pagination/page-query.dto.js';
+import { Trim } from '../../../common/validation/transforms.js';
+import { MessageDto } from '../../messages/dto/message.dto.js';
+import { MAX_GROUP_MEMBERS, type MemberRole, TITLE_MAX_LENGTH } from '../domain/chat.js';
+
+const NOT_BLANK = /\S/;
+
+export class CreateChatDto {
+  @ApiProperty({ enum: ['direct', 'group'] })
+  @IsIn(['direct', 'group'])
+  type: 'direct' | 'group';
+
+  @ApiProperty({ required: false, format: 'uuid', description: 'direct only: the other person' })
+  @ValidateIf((o: CreateChatDto) => o.type === 'direct' || o.userId !== undefined)
+  @IsUUID('all', { message: 'userId must be a UUID' })
+  userId?: string;
+
+  @ApiProperty({ required: false, minLength: 1, maxLength: TITLE_MAX_LENGTH, description: 'group only' })
+  @ValidateIf((o: CreateChatDto) => o.type === 'group' || o.title !== undefined)
+  @Trim()
+  @IsString()
+  @Length(1, TITLE_MAX_LENGTH)
+  @Matches(NOT_BLANK, { message: 'title must not be blank' })
+  title?: string;
+
+  @ApiProperty({ required: false, type: [String], description: 'group only: members besides you' })
+  @ValidateIf((o: CreateChatDto) => o.type === 'group' || o.memberIds !== undefined)
+  @IsArray()
+  @ArrayMaxSize(MAX_GROUP_MEMBERS - 1)
+  @IsUUID('all', { each: true, message: 'each memberIds entry must be a UUID' })
+  memberIds?: string[];
+}
+
+export class UpdateChatDto {
+  @ApiProperty({ minLength: 1, maxLength: TITLE_MAX_LENGTH })
+  @Trim()
+  @IsString()
+  @Length(1, TITLE_MAX_LENGTH)
+  @Matches(NOT_BLANK, { message: 'title must not be blank' })
+  title: string;
+}
+
+export class AddMembersDto {
+  @ApiProperty({ type: [String] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @IsUUID('all', { each: true, message: 'each userIds entry must be a UUID' })
+  userIds: string[];
+}
+
+export class ChangeRoleDto {
+  @ApiProperty({ enum: ['owner', 'admin', 'member'], description: 'owner hands the chat over; the previous owner becomes admin' })
+  @IsIn(['owner', 'admin', 'member'])
+  role: MemberRole;
+}
+
+/** `?limit=` (default 50) and `?cursor=`. */
+export class ListChatsQuery extends PageQuery {}
+
+export class ChatDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ enum: ['direct', 'group'] }) type: 'direct' | 'group';
+  @ApiProperty({ description: "For a direct chat, the other person's name" }) title: string;
+  @ApiProperty() memberCount: number;
+  @ApiProperty({ type: MessageDto, nullable: true }) lastMessage: MessageDto | null;
+  @ApiProperty({ description: 'Messages from others after your read pointer' }) unreadCount: number;
+  @ApiProperty({ format: 'date-time' }) updatedAt: string;
+}
+
+export class ChatPageDto {
+  @ApiProperty({ type: [ChatDto] }) items: ChatDto[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor: string | null;
+}
+
+export class MemberDto {
+  @ApiProperty({ format: 'uuid' }) userId: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ enum: ['owner', 'admin', 'member'] }) role: MemberRole;
+  @ApiProperty() lastReadSeq: number;
+}
+
+export class ChatDetailDto extends ChatDto {
+  @ApiProperty({ type: [MemberDto] }) members: MemberDto[];
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty() lastSeq: number;
+}

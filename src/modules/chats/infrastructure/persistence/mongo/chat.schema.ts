@@ -1,0 +1,98 @@
+import { type Connection, type Model, Schema } from 'mongoose';
+import { modelOn } from '../../../../../database/mongo/models.js';
+import type { ChatType, MemberRole } from '../../../domain/chat.js';
+
+/**
+ * A chat as stored in MongoDB. `memberIds` repeats who is in it (each member's own state is a
+ * MemberRecord) so that the chat list, the membership check of a send and the fan-out list read
+ * this one document, and so that every membership change writes it: that write is what makes a
+ * concurrent send and a membership change conflict, as the chat row lock does in PostgreSQL.
+ */
+export interface ChatRecord {
+  _id: string;
+  type: ChatType;
+  title: string | null;
+  /** Groups only: the title in lower case, unique per owner. */
+  titleLower?: string;
+  ownerId: string | null;
+  /** Direct chats only: "<smaller user id>:<larger user id>", unique. */
+  directKey?: string;
+  /** The seq of the newest message; a send takes lastSeq + 1 in its transaction. */
+  lastSeq: number;
+  lastActivityAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+  memberIds: string[];
+}
+
+/** One member of one chat. */
+export interface MemberRecord {
+  /** memberKey(chatId, userId): at most one record per member, by construction. */
+  _id: string;
+  chatId: string;
+  userId: string;
+  role: MemberRole;
+  joinedAt: Date;
+  lastReadSeq: number;
+  lastReadAt: Date | null;
+  /** Highest seq of this member's own messages they were told everyone has read (message_seen). */
+  seenNotifiedSeq: number;
+}
+
+export const CHATS_COLLECTION = 'chats';
+export const MEMBERS_COLLECTION = 'chat_members';
+export const CHATS_DIRECT_KEY = 'chats_direct_key';
+export const CHATS_OWNER_TITLE = 'chats_owner_title';
+
+export const memberKey = (chatId: string, userId: string): string => `${chatId}:${userId}`;
+
+export const chatSchema = new Schema<ChatRecord>(
+  {
+    _id: { type: String, required: true },
+    type: { type: String, enum: ['direct', 'group'], required: true },
+    title: { type: String, default: null },
+    titleLower: { type: String },
+    ownerId: { type: String, default: null },
+    directKey: { type: String },
+    lastSeq: { type: Number, required: true, default: 0 },
+    lastActivityAt: { type: Date, required: true },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+    memberIds: { type: [String], default: [] },
+  },
+  { collection: CHATS_COLLECTION, versionKey: false, autoIndex: false, autoCreate: false },
+);
+
+// One direct chat per pair: two people starting it at once race on this key.
+chatSchema.index({ directKey: 1 }, { name: CHATS_DIRECT_KEY, unique: true, partialFilterExpression: { directKey: { $type: 'string' } } });
+// A title once among the groups one person owns, in any case.
+chatSchema.index({ ownerId: 1, titleLower: 1 }, { name: CHATS_OWNER_TITLE, unique: true, partialFilterExpression: { type: 'group' } });
+// "My chats", newest activity first: equality on the member, then the list's order, so a page
+// is a walk down this index. It also answers contactsOf.
+chatSchema.index({ memberIds: 1, lastActivityAt: -1, _id: -1 }, { name: 'chats_member_activity' });
+
+export const memberSchema = new Schema<MemberRecord>(
+  {
+    _id: { type: String, required: true },
+    chatId: { type: String, required: true },
+    userId: { type: String, required: true },
+    role: { type: String, enum: ['owner', 'admin', 'member'], required: true },
+    joinedAt: { type: Date, required: true },
+    lastReadSeq: { type: Number, required: true, default: 0 },
+    lastReadAt: { type: Date, default: null },
+    seenNotifiedSeq: { type: Number, required: true, default: 0 },
+  },
+  { collection: MEMBERS_COLLECTION, versionKey: false, autoIndex: false, autoCreate: false },
+);
+
+// A chat's members, those who have read up to a seq (readers), and the lowest read pointers (message_seen).
+memberSchema.index({ chatId: 1, lastReadSeq: 1 }, { name: 'chat_members_chat_read' });
+
+export function chatModels(connection: Connection): { chats: Model<ChatRecord>; members: Model<MemberRecord> } {
+  return { chats: modelOn(connection, 'Chat', chatSchema), members: modelOn(connection, 'ChatMember', memberSchema) };
+}
+
+/** A member who has read nothing yet. */
+export function newMember(chatId: string, userId: string, role: MemberRole, joinedAt: Date): MemberRecord {
+  return { _id: memberKey(chatId, userId), chatId, userId, role, joinedAt, lastReadSeq: 0, lastReadAt: null, seenNotifiedSeq: 0 };
+}

@@ -1,0 +1,291 @@
+import type { Connection, Model, PipelineStage } from 'mongoose';
+import { ConflictError } from '../../../../../common/errors/domain-error.js';
+import { createIndexes } from '../../../../../database/mongo/models.js';
+import { isDuplicateKey } from '../../../../../database/mongo/mongo-errors.js';
+import { inTransaction } from '../../../../../database/mongo/transactions.js';
+import {
+  MESSAGES_COLLECTION,
+  type MessageRecord,
+  messageModel,
+} from '../../../../messages/infrastructure/persistence/mongo/message.schema.js';
+import { chatNotFound } from '../../../chat-access.js';
+import { ChatRepository, type ChatListCursor } from '../../../chat.repository.js';
+import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
+import { byRoleThenSeniority, type SummaryRow, toChat, toChatSummary, toMember } from './chat.mapper.js';
+import {
+  CHATS_DIRECT_KEY,
+  CHATS_OWNER_TITLE,
+  type ChatRecord,
+  chatModels,
+  MEMBERS_COLLECTION,
+  type MemberRecord,
+  memberKey,
+  newMember,
+} from './chat.schema.js';
+
+const titleTaken = () => new ConflictError('CHAT_TITLE_TAKEN', 'You already own a group with this title.');
+
+/**
+ * Chats in MongoDB. Whatever must be atomic runs in one transaction; every change to who is in a
+ * chat also writes the chat record (memberIds, updatedAt), so it conflicts with a concurrent send,
+ * which writes that record too (lastSeq): one of the two is retried on the other's result.
+ */
+export class MongoChatRepository extends ChatRepository {
+  private constructor(
+    private readonly connection: Connection,
+    private readonly chats: Model<ChatRecord>,
+    private readonly memberships: Model<MemberRecord>,
+    private readonly messages: Model<MessageRecord>,
+  ) {
+    super();
+  }
+
+  /** Registers the models and creates their indexes, awaited: the unique keys exist before the first write. */
+  static async open(connection: Connection): Promise<MongoChatRepository> {
+    const { chats, members } = chatModels(connection);
+    await createIndexes(chats, members);
+    return new MongoChatRepository(connection, chats, members, messageModel(connection));
+  }
+
+  async findOrCreateDirect(id: string, userA: string, userB: string): Promise<{ chat: Chat; created: boolean }> {
+    const key = directKey(userA, userB);
+    // Most calls open a chat that exists: one read, no transaction.
+    const found = await this.chats.findOne({ directKey: key }).lean<ChatRecord>();
+    if (found) return { chat: toChat(found), created: false };
+    const now = new Date();
+    const record: ChatRecord = {
+      _id: id,
+      type: 'direct',
+      title: null,
+      ownerId: null,
+      directKey: key,
+      lastSeq: 0,
+      lastActivityAt: now,
+      createdAt: now,
+      updatedAt: now,
+      memberIds: [userA, userB],
+    };
+    try {
+      await inTransaction(this.connection, async (session) => {
+        await this.chats.insertMany([record], { session });
+        await this.memberships.insertMany([newMember(id, userA, 'member', now), newMember(id, userB, 'member', now)], { session });
+      });
+      return { chat: toChat(record), created: true };
+    } catch (error) {
+      // The unique key decides a race: the loser reads the winner's chat.
+      if (!isDuplicateKey(error, CHATS_DIRECT_KEY)) throw error;
+    }
+    const existing = await this.chats.findOne({ directKey: key }).lean<ChatRecord>();
+    if (!existing) throw new Error(`The direct chat ${key} clashed on its unique key but cannot be read back.`);
+    return { chat: toChat(existing), created: false };
+  }
+
+  async createGroup(chat: { id: string; title: string; ownerId: string }, memberIds: string[]): Promise<Chat> {
+    const others = [...new Set(memberIds)].filter((m) => m !== chat.ownerId);
+    const now = new Date();
+    const record: ChatRecord = {
+      _id: chat.id,
+      type: 'group',
+      title: chat.title,
+      titleLower: chat.title.toLowerCase(),
+      ownerId: chat.ownerId,
+      lastSeq: 0,
+      lastActivityAt: now,
+      createdAt: now,
+      updatedAt: now,
+      memberIds: [chat.ownerId, ...others],
+    };
+    try {
+      await inTransaction(this.connection, async (session) => {
+        await this.chats.insertMany([record], { session });
+        await this.memberships.insertMany(
+          [newMember(chat.id, chat.ownerId, 'owner', now), ...others.map((m) => newMember(chat.id, m, 'member', now))],
+          { session },
+        );
+      });
+    } catch (error) {
+      if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw titleTaken();
+      throw error;
+    }
+    return toChat(record);
+  }
+
+  async findById(id: string): Promise<Chat | undefined> {
+    const row = await this.chats.findById(id).lean<ChatRecord>();
+    return row ? toChat(row) : undefined;
+  }
+
+  async membership(chatId: string, userId: string): Promise<Member | undefined> {
+    const row = await this.memberships.findById(memberKey(chatId, userId)).lean<MemberRecord>();
+    return row ? toMember(row) : undefined;
+  }
+
+  async members(chatId: string): Promise<Member[]> {
+    const rows = await this.memberships.find({ chatId }).lean<MemberRecord[]>();
+    return rows.map(toMember).sort(byRoleThenSeniority);
+  }
+
+  async summary(chatId: string, userId: string): Promise<ChatSummary | undefined> {
+    const [found] = await this.summaries(userId, 1, undefined, chatId);
+    return found;
+  }
+
+  listForUser(userId: string, limit: number, after?: ChatListCursor): Promise<ChatSummary[]> {
+    return this.summaries(userId, limit, after);
+  }
+
+  /**
+   * One aggregation, one round trip: the page of the caller's chats walks the chats_member_activity
+   * index ({ memberIds, lastActivityAt, _id }); then, per chat on the page, the caller's read
+   * pointer is one _id lookup, the newest message one point of messages_chat_seq, and the unread
+   * count one range of it (seq above the pointer), as the SQL adapter's correlated sub-selects.
+   */
+  private async summaries(userId: string, limit: number, after?: ChatListCursor, chatId?: string): Promise<ChatSummary[]> {
+    const me = { $literal: userId };
+    const match: Record<string, unknown> = { memberIds: userId };
+    if (chatId) match._id = chatId;
+    if (after) {
+      const at = new Date(after.activityAt);
+      match.lastActivityAt = { $lte: at };
+      match.$nor = [{ lastActivityAt: at, _id: { $gte: after.id } }];
+    }
+    const pipeline: PipelineStage[] = [
+      { $match: match },
+      { $sort: { lastActivityAt: -1, _id: -1 } },
+      { $limit: limit },
+      { $addFields: { myKey: { $concat: ['$_id', ':', me] } } },
+      { $lookup: { from: MEMBERS_COLLECTION, localField: 'myKey', foreignField: '_id', as: 'me' } },
+      { $addFields: { myReadSeq: { $ifNull: [{ $arrayElemAt: ['$me.lastReadSeq', 0] }, 0] } } },
+      {
+        $lookup: {
+          from: MESSAGES_COLLECTION,
+          let: { chatId: '$_id', seq: '$lastSeq' },
+          pipeline: [{ $match: { $expr: { $and: [{ $eq: ['$chatId', '$$chatId'] }, { $eq: ['$seq', '$$seq'] }] } } }, { $limit: 1 }],
+          as: 'last',
+        },
+      },
+      {
+        $lookup: {
+          from: MESSAGES_COLLECTION,
+          let: { chatId: '$_id', after: '$myReadSeq' },
+          pipeline: [
+            { $match: { $expr: { $and: [{ $eq: ['$chatId', '$$chatId'] }, { $gt: ['$seq', '$$after'] }] } } },
+            { $match: { senderId: { $ne: userId }, deletedAt: null } },
+            { $count: 'n' },
+          ],
+          as: 'unread',
+        },
+      },
+      {
+        $project: {
+          type: 1,
+          title: 1,
+          ownerId: 1,
+          lastSeq: 1,
+          lastActivityAt: 1,
+          createdAt: 1,
+          updatedAt: 1,
+          last: 1,
+          unread: 1,
+          memberCount: { $size: '$memberIds' },
+          peerId: {
+            $cond: [
+              { $eq: ['$type', 'direct'] },
+              { $arrayElemAt: [{ $filter: { input: '$memberIds', cond: { $ne: ['$$this', me] } } }, 0] },
+              null,
+            ],
+          },
+        },
+      },
+    ];
+    const rows = await this.chats.aggregate<SummaryRow>(pipeline);
+    return rows.map(toChatSummary);
+  }
+
+  async rename(chatId: string, title: string): Promise<Chat> {
+    try {
+      const row = await this.chats
+        .findOneAndUpdate(
+          { _id: chatId },
+          { $set: { title, titleLower: title.toLowerCase(), updatedAt: new Date() } },
+          { returnDocument: 'after' },
+        )
+        .lean<ChatRecord>();
+      if (!row) throw chatNotFound(); // deleted since the access check
+      return toChat(row);
+    } catch (error) {
+      if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw titleTaken();
+      throw error;
+    }
+  }
+
+  async delete(chatId: string): Promise<string[]> {
+    const memberIds = await inTransaction(this.connection, async (session) => {
+      const chat = await this.chats.findOneAndDelete({ _id: chatId }, { session, projection: { memberIds: 1 } }).lean<ChatRecord>();
+      if (!chat) return [];
+      await this.memberships.deleteMany({ chatId }, { session });
+      return chat.memberIds;
+    });
+    // The history goes after the commit, outside the transaction: a long one could outgrow a
+    // transaction's time and size limits, and once the chat record is gone no send can add to it
+    // (a send writes that record) and no read reaches it (every read checks membership first).
+    await this.messages.deleteMany({ chatId });
+    return memberIds;
+  }
+
+  async addMembers(chatId: string, userIds: string[]): Promise<string[]> {
+    return inTransaction(this.connection, async (session) => {
+      const chat = await this.chats.findById(chatId, { lastSeq: 1, memberIds: 1 }, { session }).lean<ChatRecord>();
+      if (!chat) return [];
+      const present = new Set(chat.memberIds);
+      const added = [...new Set(userIds)].filter((u) => !present.has(u));
+      if (added.length === 0) return [];
+      const now = new Date();
+      // This write conflicts with any send committed since the read above, so the transaction is
+      // retried and lastSeq below is the chat's last seq when the joiners arrive.
+      await this.chats.updateOne({ _id: chatId }, { $push: { memberIds: { $each: added } }, $set: { updatedAt: now } }, { session });
+      // Joiners start with everything so far read: history is there to scroll, not unread.
+      await this.memberships.insertMany(
+        added.map((u) => ({ ...newMember(chatId, u, 'member', now), lastReadSeq: chat.lastSeq, lastReadAt: now })),
+        { session },
+      );
+      return added;
+    });
+  }
+
+  async removeMember(chatId: string, userId: string): Promise<boolean> {
+    return inTransaction(this.connection, async (session) => {
+      const { modifiedCount } = await this.chats.updateOne(
+        { _id: chatId, memberIds: userId },
+        { $pull: { memberIds: userId } },
+        { session },
+      );
+      await this.memberships.deleteOne({ _id: memberKey(chatId, userId) }, { session });
+      return modifiedCount === 1;
+    });
+  }
+
+  async setRole(chatId: string, userId: string, role: MemberRole): Promise<void> {
+    try {
+      await inTransaction(this.connection, async (session) => {
+        const now = new Date();
+        if (role === 'owner') {
+          // First, so a clash with a group the new owner already owns aborts before anything else.
+          await this.chats.updateOne({ _id: chatId }, { $set: { ownerId: userId, updatedAt: now } }, { session });
+          await this.memberships.updateMany({ chatId, role: 'owner' }, { $set: { role: 'admin' } }, { session });
+        } else {
+          await this.chats.updateOne({ _id: chatId }, { $set: { updatedAt: now } }, { session });
+        }
+        await this.memberships.updateOne({ _id: memberKey(chatId, userId) }, { $set: { role } }, { session });
+      });
+    } catch (error) {
+      if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw titleTaken();
+      throw error;
+    }
+  }
+
+  async contactsOf(userId: string): Promise<string[]> {
+    const ids = (await this.chats.distinct('memberIds', { memberIds: userId })) as string[];
+    return ids.filter((id) => id !== userId);
+  }
+}

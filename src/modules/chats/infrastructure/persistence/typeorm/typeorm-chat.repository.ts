@@ -1,0 +1,258 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { ConflictError } from '../../../../../common/errors/domain-error.js';
+import { isUniqueViolation, returnedRows } from '../../../../../database/sql.js';
+import { chatNotFound } from '../../../chat-access.js';
+import { ChatRepository, type ChatListCursor } from '../../../chat.repository.js';
+import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
+
+interface ChatRow {
+  id: string;
+  type: 'direct' | 'group';
+  title: string | null;
+  owner_id: string | null;
+  last_seq: string;
+  last_activity_at: Date;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface MemberRow {
+  chat_id: string;
+  user_id: string;
+  role: MemberRole;
+  joined_at: Date;
+  last_read_seq: string;
+  last_read_at: Date | null;
+}
+
+const titleTaken = () => new ConflictError('CHAT_TITLE_TAKEN', 'You already own a group with this title.');
+
+/** Chats in PostgreSQL (real or embedded), through TypeORM's connection. */
+@Injectable()
+export class TypeormChatRepository extends ChatRepository {
+  constructor(private readonly db: DataSource) {
+    super();
+  }
+
+  async findOrCreateDirect(id: string, userA: string, userB: string): Promise<{ chat: Chat; created: boolean }> {
+    const key = directKey(userA, userB);
+    return this.db.transaction(async (tx) => {
+      // ON CONFLICT makes the unique key decide: two simultaneous creators get one chat.
+      const inserted = await tx.query(
+        `INSERT INTO chats (id, type, direct_key) VALUES ($1, 'direct', $2) ON CONFLICT (direct_key) DO NOTHING RETURNING *`,
+        [id, key],
+      );
+      if (inserted.length === 1) {
+        await tx.query(`INSERT INTO chat_members (chat_id, user_id, role) VALUES ($1, $2, 'member'), ($1, $3, 'member')`, [
+          id,
+          userA,
+          userB,
+        ]);
+        return { chat: toChat(inserted[0]), created: true };
+      }
+      const [existing] = await tx.query(`SELECT * FROM chats WHERE direct_key = $1`, [key]);
+      return { chat: toChat(existing), created: false };
+    });
+  }
+
+  async createGroup(chat: { id: string; title: string; ownerId: string }, memberIds: string[]): Promise<Chat> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        const [row] = await tx.query(`INSERT INTO chats (id, type, title, owner_id) VALUES ($1, 'group', $2, $3) RETURNING *`, [
+          chat.id,
+          chat.title,
+          chat.ownerId,
+        ]);
+        await tx.query(`INSERT INTO chat_members (chat_id, user_id, role) VALUES ($1, $2, 'owner')`, [chat.id, chat.ownerId]);
+        const others = memberIds.filter((m) => m !== chat.ownerId);
+        if (others.length > 0) {
+          await tx.query(
+            `INSERT INTO chat_members (chat_id, user_id, role) SELECT $1, unnest($2::uuid[]), 'member' ON CONFLICT DO NOTHING`,
+            [chat.id, others],
+          );
+        }
+        return toChat(row);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, 'chats_owner_title')) throw titleTaken();
+      throw error;
+    }
+  }
+
+  async findById(id: string): Promise<Chat | undefined> {
+    const [row] = await this.db.query(`SELECT * FROM chats WHERE id = $1`, [id]);
+    return row ? toChat(row) : undefined;
+  }
+
+  async membership(chatId: string, userId: string): Promise<Member | undefined> {
+    const [row] = await this.db.query(`SELECT * FROM chat_members WHERE chat_id = $1 AND user_id = $2`, [chatId, userId]);
+    return row ? toMember(row) : undefined;
+  }
+
+  async members(chatId: string): Promise<Member[]> {
+    const rows: MemberRow[] = await this.db.query(
+      `SELECT * FROM chat_members WHERE chat_id = $1 ORDER BY CASE role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, joined_at, user_id`,
+      [chatId],
+    );
+    return rows.map(toMember);
+  }
+
+  async summary(chatId: string, userId: string): Promise<ChatSummary | undefined> {
+    const [found] = await this.summaries(userId, 1, undefined, chatId);
+    return found;
+  }
+
+  listForUser(userId: string, limit: number, after?: ChatListCursor): Promise<ChatSummary[]> {
+    return this.summaries(userId, limit, after);
+  }
+
+  private async summaries(userId: string, limit: number, after?: ChatListCursor, chatId?: string): Promise<ChatSummary[]> {
+    // One query: the caller's memberships joined to their chats, with the newest message,
+    // the unread count and the member count as correlated sub-selects on indexed columns.
+    const rows = await this.db.query(
+      `SELECT c.*, me.last_read_seq AS my_last_read_seq,
+              (SELECT count(*) FROM chat_members x WHERE x.chat_id = c.id)::int AS member_count,
+              (SELECT count(*) FROM messages u
+                 WHERE u.chat_id = c.id AND u.seq > me.last_read_seq AND u.sender_id <> $1 AND u.deleted_at IS NULL)::int AS unread_count,
+              (SELECT x.user_id FROM chat_members x WHERE c.type = 'direct' AND x.chat_id = c.id AND x.user_id <> $1 LIMIT 1) AS peer_id,
+              lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.client_id AS lm_client_id, lm.text AS lm_text,
+              lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at
+         FROM chat_members me
+         JOIN chats c ON c.id = me.chat_id
+         LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq AND c.last_seq > 0
+        WHERE me.user_id = $1
+          AND ($3::timestamptz IS NULL OR (date_trunc('milliseconds', c.last_activity_at), c.id) < ($3::timestamptz, $4::uuid))
+          AND ($5::uuid IS NULL OR c.id = $5::uuid)
+        ORDER BY date_trunc('milliseconds', c.last_activity_at) DESC, c.id DESC
+        LIMIT $2`,
+      [userId, limit, after?.activityAt ?? null, after?.id ?? null, chatId ?? null],
+    );
+    return rows.map((r: ChatRow & Record<string, unknown>): ChatSummary => ({
+      chat: toChat(r),
+      memberCount: Number(r.member_count),
+      unreadCount: Number(r.unread_count),
+      peerId: (r.peer_id as string | null) ?? null,
+      lastMessage: r.lm_id
+        ? {
+            id: r.lm_id as string,
+            chatId: r.id,
+            seq: Number(r.lm_seq),
+            senderId: r.lm_sender_id as string,
+            clientId: r.lm_client_id as string | null,
+            text: r.lm_text as string | null,
+            createdAt: r.lm_created_at as Date,
+            editedAt: r.lm_edited_at as Date | null,
+            deletedAt: r.lm_deleted_at as Date | null,
+          }
+        : null,
+    }));
+  }
+
+  async rename(chatId: string, title: string): Promise<Chat> {
+    try {
+      const [row] = returnedRows<ChatRow>(
+        await this.db.query(`UPDATE chats SET title = $2, updated_at = now() WHERE id = $1 RETURNING *`, [chatId, title]),
+      );
+      if (!row) throw chatNotFound(); // deleted since the access check
+      return toChat(row);
+    } catch (error) {
+      if (isUniqueViolation(error, 'chats_owner_title')) throw titleTaken();
+      throw error;
+    }
+  }
+
+  async delete(chatId: string): Promise<string[]> {
+    return this.db.transaction(async (tx) => {
+      await lockChat(tx, chatId);
+      const members: Array<{ user_id: string }> = await tx.query(`SELECT user_id FROM chat_members WHERE chat_id = $1`, [chatId]);
+      await tx.query(`DELETE FROM chats WHERE id = $1`, [chatId]); // members and messages cascade
+      return members.map((m) => m.user_id);
+    });
+  }
+
+  async addMembers(chatId: string, userIds: string[]): Promise<string[]> {
+    return this.db.transaction(async (tx) => {
+      await lockChat(tx, chatId);
+      // Joiners start with everything so far read: history is there to scroll, not unread.
+      const rows: Array<{ user_id: string }> = await tx.query(
+        `INSERT INTO chat_members (chat_id, user_id, role, last_read_seq, last_read_at)
+         SELECT $1, u, 'member', (SELECT last_seq FROM chats WHERE id = $1), now() FROM unnest($2::uuid[]) AS u
+         ON CONFLICT DO NOTHING RETURNING user_id`,
+        [chatId, userIds],
+      );
+      if (rows.length > 0) await tx.query(`UPDATE chats SET updated_at = now() WHERE id = $1`, [chatId]);
+      return rows.map((r) => r.user_id);
+    });
+  }
+
+  async removeMember(chatId: string, userId: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      await lockChat(tx, chatId);
+      const rows = returnedRows(
+        await tx.query(`DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2 RETURNING user_id`, [chatId, userId]),
+      );
+      return rows.length === 1;
+    });
+  }
+
+  async setRole(chatId: string, userId: string, role: MemberRole): Promise<void> {
+    try {
+      await this.db.transaction(async (tx) => {
+        await lockChat(tx, chatId);
+        if (role === 'owner') await this.transferOwnership(tx, chatId, userId);
+        else await tx.query(`UPDATE chat_members SET role = $3 WHERE chat_id = $1 AND user_id = $2`, [chatId, userId, role]);
+        await tx.query(`UPDATE chats SET updated_at = now() WHERE id = $1`, [chatId]);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, 'chats_owner_title')) throw titleTaken();
+      throw error;
+    }
+  }
+
+  async contactsOf(userId: string): Promise<string[]> {
+    const rows: Array<{ user_id: string }> = await this.db.query(
+      `SELECT DISTINCT o.user_id FROM chat_members me JOIN chat_members o ON o.chat_id = me.chat_id WHERE me.user_id = $1 AND o.user_id <> $1`,
+      [userId],
+    );
+    return rows.map((r) => r.user_id);
+  }
+
+  private async transferOwnership(tx: EntityManager, chatId: string, userId: string): Promise<void> {
+    await tx.query(`UPDATE chat_members SET role = 'admin' WHERE chat_id = $1 AND role = 'owner'`, [chatId]);
+    await tx.query(`UPDATE chat_members SET role = 'owner' WHERE chat_id = $1 AND user_id = $2`, [chatId, userId]);
+    await tx.query(`UPDATE chats SET owner_id = $2 WHERE id = $1`, [chatId, userId]);
+  }
+}
+
+/**
+ * Every change to a chat's membership or existence takes the chat row's lock first, as sending
+ * does (it bumps last_seq): one lock order, so these never deadlock with each other.
+ */
+async function lockChat(tx: EntityManager, chatId: string): Promise<void> {
+  await tx.query(`SELECT 1 FROM chats WHERE id = $1 FOR UPDATE`, [chatId]);
+}
+
+function toChat(r: ChatRow): Chat {
+  return {
+    id: r.id,
+    type: r.type,
+    title: r.title,
+    ownerId: r.owner_id,
+    lastSeq: Number(r.last_seq),
+    lastActivityAt: r.last_activity_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toMember(r: MemberRow): Member {
+  return {
+    chatId: r.chat_id,
+    userId: r.user_id,
+    role: r.role,
+    joinedAt: r.joined_at,
+    lastReadSeq: Number(r.last_read_seq),
+    lastReadAt: r.last_read_at,
+  };
+}

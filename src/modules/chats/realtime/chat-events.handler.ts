@@ -1,0 +1,60 @@
+import { EventsHandler, type IEventHandler } from '@nestjs/cqrs';
+import { RealtimeService } from '../../../realtime/realtime.service.js';
+import type { ChatFrame } from '../../../realtime/server-events.js';
+import { UserRepository } from '../../users/user.repository.js';
+import type { Chat } from '../domain/chat.js';
+import { ChatCreatedEvent, ChatDeletedEvent, ChatUpdatedEvent, MemberRemovedEvent, MembersAddedEvent } from '../events/chat.events.js';
+
+type ChatEvent = ChatCreatedEvent | ChatUpdatedEvent | ChatDeletedEvent | MembersAddedEvent | MemberRemovedEvent;
+
+/**
+ * Turns committed chat events into frames for every connection of every member. Frames carry
+ * the chat's identity and title; clients fetch GET /chats/:id for the rest (members, unread).
+ */
+@EventsHandler(ChatCreatedEvent, ChatUpdatedEvent, ChatDeletedEvent, MembersAddedEvent, MemberRemovedEvent)
+export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
+  constructor(
+    private readonly realtime: RealtimeService,
+    private readonly users: UserRepository,
+  ) {}
+
+  async handle(event: ChatEvent): Promise<void> {
+    if (event instanceof ChatCreatedEvent) {
+      await this.announce(event.chat, event.memberIds, event.memberIds);
+    } else if (event instanceof ChatUpdatedEvent) {
+      await this.realtime.send(event.memberIds, { type: 'chat_updated', chat: groupFrame(event.chat, event.memberIds.length) });
+    } else if (event instanceof ChatDeletedEvent) {
+      await this.realtime.send(event.memberIds, { type: 'chat_deleted', chatId: event.chatId });
+    } else if (event instanceof MembersAddedEvent) {
+      for (const userId of event.addedIds) {
+        await this.realtime.send(event.memberIds, { type: 'member_added', chatId: event.chatId, userId, role: 'member' });
+      }
+    } else {
+      await this.realtime.send([...event.memberIds, event.removedId], {
+        type: 'member_removed',
+        chatId: event.chatId,
+        userId: event.removedId,
+      });
+    }
+  }
+
+  /** chat_created: a direct chat is titled, for each of its two people, with the other's name. */
+  private async announce(chat: Chat, memberIds: string[], recipients: string[]): Promise<void> {
+    if (chat.type === 'group') {
+      await this.realtime.send(recipients, { type: 'chat_created', chat: groupFrame(chat, memberIds.length) });
+      return;
+    }
+    const names = new Map((await this.users.findByIds(memberIds)).map((u) => [u.id, u.name]));
+    for (const recipient of recipients) {
+      const peer = memberIds.find((id) => id !== recipient);
+      await this.realtime.send([recipient], {
+        type: 'chat_created',
+        chat: { id: chat.id, type: 'direct', title: (peer && names.get(peer)) ?? '', memberCount: 2 },
+      });
+    }
+  }
+}
+
+function groupFrame(chat: Chat, memberCount: number): ChatFrame {
+  return { id: chat.id, type: chat.type, title: chat.title, memberCount, updatedAt: chat.updatedAt.toISOString() };
+}

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../../common/errors/domain-error.js';
+import { ChatAccess } from '../../chats/chat-access.js';
+import type { Message } from '../domain/message.js';
+import { ChatReadEvent, MessageDeletedEvent, MessageEditedEvent, MessageSeenEvent, MessageSentEvent } from '../events/message.events.js';
+import { MessageRepository } from '../message.repository.js';
+
+const messageNotFound = () => new NotFoundError('MESSAGE_NOT_FOUND', 'No such message in this chat.');
+
+export class SendMessageCommand {
+  constructor(
+    readonly senderId: string,
+    readonly chatId: string,
+    readonly text: string,
+    readonly clientId: string | null,
+  ) {}
+}
+
+export interface SendMessageResult {
+  message: Message;
+  /** False for a repeated clientId: nothing was stored or broadcast. */
+  created: boolean;
+}
+
+/** The one way a message is sent, for REST and WebSocket alike. Acknowledged only once committed. */
+@CommandHandler(SendMessageCommand)
+export class SendMessageHandler implements ICommandHandler<SendMessageCommand, SendMessageResult> {
+  constructor(
+    private readonly messages: MessageRepository,
+    private readonly events: EventBus,
+  ) {}
+
+  async execute({ senderId, chatId, text, clientId }: SendMessageCommand): Promise<SendMessageResult> {
+    const { message, created, memberIds, previousReadSeq } = await this.messages.append({
+      id: randomUUID(),
+      chatId,
+      senderId,
+      clientId,
+      text,
+    });
+    if (!created) return { message, created };
+    this.events.publish(new MessageSentEvent(message, memberIds));
+    // Sending moved the sender's read pointer; if it jumped over others' messages, their senders
+    // may now have been read by everyone. (Right after one's own last message there is nothing to check.)
+    if (previousReadSeq !== undefined && previousReadSeq < message.seq - 1) {
+      for (const notice of await this.messages.claimSeenNotices(chatId, senderId, previousReadSeq, message.seq)) {
+        this.events.publish(new MessageSeenEvent(chatId, notice.senderId, notice.seq));
+      }
+    }
+    return { message, created };
+  }
+}
+
+export class EditMessageCommand {
+  constructor(
+    readonly actorId: string,
+    readonly chatId: string,
+    readonly messageId: string,
+    readonly text: string,
+  ) {}
+}
+
+@CommandHandler(EditMessageCommand)
+export class EditMessageHandler implements ICommandHandler<EditMessageCommand, Message> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly messages: MessageRepository,
+    private readonly events: EventBus,
+  ) {}
+
+  async execute({ actorId, chatId, messageId, text }: EditMessageCommand): Promise<Message> {
+    await this.access.member(chatId, actorId);
+    const message = await this.messages.findById(chatId, messageId);
+    if (!message) throw messageNotFound();
+    if (message.senderId !== actorId) throw new ForbiddenError('NOT_MESSAGE_SENDER', 'Only the sender can edit a message.');
+    const edited = await this.messages.editText(chatId, messageId, text);
+    this.events.publish(new MessageEditedEvent(edited, await this.messages.memberIds(chatId)));
+    return edited;
+  }
+}
+
+export class DeleteMessageCommand {
+  constructor(
+    readonly actorId: string,
+    readonly chatId: string,
+    readonly messageId: string,
+  ) {}
+}
+
+@CommandHandler(DeleteMessageCommand)
+export class DeleteMessageHandler implements ICommandHandler<DeleteMessageCommand, void> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly messages: MessageRepository,
+    private readonly events: EventBus,
+  ) {}
+
+  /** The sender, or the owner or an admin of a group, may delete. Deleting twice is fine. */
+  async execute({ actorId, chatId, messageId }: DeleteMessageCommand): Promise<void> {
+    const { chat, member } = await this.access.chatAsMember(chatId, actorId);
+    const message = await this.messages.findById(chatId, messageId);
+    if (!message) throw messageNotFound();
+    const moderator = chat.type === 'group' && (member.role === 'owner' || member.role === 'admin');
+    if (message.senderId !== actorId && !moderator)
+      throw new ForbiddenError('NOT_MESSAGE_SENDER', 'Only the sender, or an owner or admin of the group, can delete this message.');
+    const deleted = await this.messages.tombstone(chatId, messageId);
+    if (deleted) this.events.publish(new MessageDeletedEvent(chatId, deleted.id, deleted.seq, await this.messages.memberIds(chatId)));
+  }
+}
+
+export class MarkReadCommand {
+  constructor(
+    readonly userId: string,
+    readonly chatId: string,
+    readonly seq: number,
+  ) {}
+}
+
+/** Moves the read pointer forward (never back), tells the chat, and tells senders when all have read. */
+@CommandHandler(MarkReadCommand)
+export class MarkReadHandler implements ICommandHandler<MarkReadCommand, void> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly messages: MessageRepository,
+    private readonly events: EventBus,
+  ) {}
+
+  async execute({ userId, chatId, seq }: MarkReadCommand): Promise<void> {
+    const { chat } = await this.access.chatAsMember(chatId, userId);
+    if (seq > chat.lastSeq) {
+      throw new ValidationError(
+        `seq ${seq} is beyond the newest message (${chat.lastSeq}).`,
+        [{ field: 'seq', message: `seq must be at most ${chat.lastSeq}` }],
+        'INVALID_SEQ',
+      );
+    }
+    const moved = await this.messages.moveReadPointer(chatId, userId, seq);
+    if (!moved) return;
+    this.events.publish(new ChatReadEvent(chatId, userId, moved.to, moved.memberIds));
+    for (const notice of await this.messages.claimSeenNotices(chatId, userId, moved.from, moved.to)) {
+      this.events.publish(new MessageSeenEvent(chatId, notice.senderId, notice.seq));
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import {
+  Max,
+  IsBoolean,
+  IsInt,
+  IsObject,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  Min,
+  Validate,
+  type ValidationArguments,
+  ValidatorConstraint,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
+import { HAS_VISIBLE_TEXT, TEXT_MAX_LENGTH } from '../domain/message.js';
+
+/** WebSocket frames, validated by the same rules as their REST twins. */
+export class SendMessageFrame {
+  @IsUUID('all', { message: 'chatId must be a UUID' })
+  chatId: string;
+
+  @IsString()
+  @Length(1, TEXT_MAX_LENGTH)
+  @Matches(HAS_VISIBLE_TEXT, { message: 'text must not be only white space' })
+  text: string;
+
+  @IsUUID('all', { message: 'clientId must be a UUID' })
+  clientId: string;
+}
+
+export class TypingFrame {
+  @IsUUID('all', { message: 'chatId must be a UUID' })
+  chatId: string;
+
+  @IsBoolean()
+  isTyping: boolean;
+}
+
+export class MarkReadFrame {
+  @IsUUID('all', { message: 'chatId must be a UUID' })
+  chatId: string;
+
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  seq: number;
+}
+
+export const SYNC_MAX_CHATS = 500;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+@ValidatorConstraint({ name: 'syncChats' })
+class SyncChatsConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+    const entries = Object.entries(value);
+    return (
+      entries.length <= SYNC_MAX_CHATS &&
+      entries.every(([chatId, seq]) => UUID.test(chatId) && Number.isSafeInteger(seq) && (seq as number) >= 0)
+    );
+  }
+
+  defaultMessage(_args: ValidationArguments): string {
+    return `chats must map up to ${SYNC_MAX_CHATS} chat ids (UUIDs) to the last seq seen (a whole number ≥ 0)`;
+  }
+}
+
+export class SyncFrame {
+  @IsObject()
+  @Validate(SyncChatsConstraint)
+  chats: Record<string, number>;
+}

@@ -1,0 +1,85 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
+import { ToInt } from '../../../common/validation/transforms.js';
+import { HAS_VISIBLE_TEXT, TEXT_MAX_LENGTH } from '../domain/message.js';
+
+export class SendMessageDto {
+  @ApiProperty({ minLength: 1, maxLength: TEXT_MAX_LENGTH })
+  @IsString()
+  @Length(1, TEXT_MAX_LENGTH)
+  @Matches(HAS_VISIBLE_TEXT, { message: 'text must not be only white space' })
+  text: string;
+
+  @ApiProperty({
+    required: false,
+    format: 'uuid',
+    description: 'Chosen by the client; repeating it returns the original message (200) instead of storing another',
+  })
+  @IsOptional()
+  @IsUUID('all', { message: 'clientId must be a UUID' })
+  clientId?: string;
+}
+
+export class EditMessageDto {
+  @ApiProperty({ minLength: 1, maxLength: TEXT_MAX_LENGTH })
+  @IsString()
+  @Length(1, TEXT_MAX_LENGTH)
+  @Matches(HAS_VISIBLE_TEXT, { message: 'text must not be only white space' })
+  text: string;
+}
+
+export class MarkReadDto {
+  @ApiProperty({ minimum: 0, description: 'Everything up to and including this seq is read' })
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  seq: number;
+}
+
+export class HistoryQueryDto {
+  @ApiProperty({ required: false, minimum: 1, maximum: 100, default: 50 })
+  @IsOptional()
+  @ToInt()
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+
+  @ApiProperty({ required: false, description: 'Page back: messages with seq below this, newest first' })
+  @IsOptional()
+  @ToInt()
+  @IsInt()
+  @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
+  before?: number;
+
+  @ApiProperty({ required: false, description: 'Catch up: messages with seq above this, oldest first' })
+  @IsOptional()
+  @ToInt()
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  after?: number;
+
+  @ApiProperty({ required: false, description: 'Offset mode: skip this many, newest first; adds `total`' })
+  @IsOptional()
+  @ToInt()
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  offset?: number;
+}
+
+export class MessageReaderDto {
+  @ApiProperty({ format: 'uuid' }) userId: string;
+  @ApiProperty({ format: 'date-time', description: "When the member's read pointer last moved (at or past this message)" }) readAt: string;
+}
+
+export class MessagePageDto {
+  @ApiProperty({ type: () => [Object] }) items: unknown[];
+  @ApiProperty({ type: String, nullable: true, description: 'The seq to pass as before (or after) for the next page' }) nextCursor:
+    string | null;
+  @ApiProperty({ required: false, description: 'Offset mode only' }) total?: number;
+}
+
+export const DEFAULT_PAGE = 50;

@@ -1,0 +1,293 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ConflictError } from '../../../../../common/errors/domain-error.js';
+import { isUniqueViolation, returnedRows } from '../../../../../database/sql.js';
+import { chatNotFound } from '../../../../chats/chat-access.js';
+import type { Message } from '../../../domain/message.js';
+import { AppendBatcher } from './append-batcher.js';
+import {
+  type AppendInput,
+  type AppendResult,
+  type HistoryQuery,
+  MessageRepository,
+  type ReadPointerMove,
+  type SeenNotice,
+} from '../../../message.repository.js';
+
+interface MessageRow {
+  id: string;
+  chat_id: string;
+  seq: string;
+  sender_id: string;
+  client_id: string | null;
+  text: string | null;
+  created_at: Date;
+  edited_at: Date | null;
+  deleted_at: Date | null;
+}
+
+const MAX_BATCH = 256;
+
+const BATCH_APPEND = `
+  WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int[]) AS t(id, chat_id, sender_id, client_id, text, ord)
+  ), eligible AS (
+    SELECT i.* FROM input i
+     WHERE EXISTS (SELECT 1 FROM chat_members m WHERE m.chat_id = i.chat_id AND m.user_id = i.sender_id)
+       AND (i.client_id IS NULL OR NOT EXISTS (SELECT 1 FROM messages x WHERE x.sender_id = i.sender_id AND x.client_id = i.client_id))
+  ), counts AS (
+    SELECT chat_id, count(*) AS n FROM eligible GROUP BY chat_id
+  ), locked AS (
+    SELECT c.id FROM chats c WHERE c.id IN (SELECT chat_id FROM counts) ORDER BY c.id FOR UPDATE
+  ), bumped AS (
+    UPDATE chats c SET last_seq = c.last_seq + counts.n, last_activity_at = now()
+      FROM counts
+     WHERE c.id = counts.chat_id AND (SELECT count(*) FROM locked) >= 0
+     RETURNING c.id AS chat_id, c.last_seq - counts.n AS base
+  ), numbered AS (
+    SELECT e.id, e.chat_id, e.sender_id, e.client_id, e.text, b.base + row_number() OVER (PARTITION BY e.chat_id ORDER BY e.ord) AS seq
+      FROM eligible e JOIN bumped b ON b.chat_id = e.chat_id
+  ), inserted AS (
+    INSERT INTO messages (id, chat_id, seq, sender_id, client_id, text)
+    SELECT id, chat_id, seq, sender_id, client_id, text FROM numbered
+    RETURNING *
+  ), pointers AS (
+    UPDATE chat_members m SET last_read_seq = greatest(m.last_read_seq, s.top), last_read_at = now()
+      FROM (SELECT chat_id, sender_id, max(seq) AS top FROM numbered GROUP BY chat_id, sender_id) s
+     WHERE m.chat_id = s.chat_id AND m.user_id = s.sender_id
+  )
+  SELECT inserted.*,
+         (SELECT array_agg(user_id) FROM chat_members WHERE chat_id = inserted.chat_id) AS member_ids,
+         (SELECT last_read_seq FROM chat_members WHERE chat_id = inserted.chat_id AND user_id = inserted.sender_id) AS previous_read_seq
+    FROM inserted`;
+
+/** Messages in PostgreSQL (real or embedded), through TypeORM's connection. */
+@Injectable()
+export class TypeormMessageRepository extends MessageRepository {
+  private readonly batcher: AppendBatcher<AppendInput, AppendResult>;
+  private readonly logger = new Logger('MessageStore');
+
+  constructor(private readonly db: DataSource) {
+    super();
+    // Half the pool may be storing batches at once; the rest stays free for everything else.
+    const poolSize = (db.options as { extra?: { max?: number } }).extra?.max ?? 10;
+    this.batcher = new AppendBatcher(
+      Math.max(1, Math.floor(poolSize / 2)),
+      MAX_BATCH,
+      (inputs) => this.storeBatch(inputs),
+      async (first, input) => this.repeat(first.message, input),
+    );
+  }
+
+  append(input: AppendInput): Promise<AppendResult> {
+    return this.batcher.submit(input);
+  }
+
+  /**
+   * Many sends in one statement: each chat's seq block is taken under its row lock (chat rows
+   * locked in id order, so two batches never deadlock), messages inserted, senders' read pointers
+   * moved. Sends the statement left out (not a member, a clientId already stored) and every send
+   * of a batch that failed as a whole go through appendOne, which answers each precisely.
+   */
+  private async storeBatch(inputs: AppendInput[]): Promise<Array<PromiseSettledResult<AppendResult>>> {
+    if (inputs.length === 1) return Promise.allSettled([this.appendOne(inputs[0])]);
+    let rows: Array<MessageRow & { member_ids: string[]; previous_read_seq: string }>;
+    try {
+      rows = await this.db.query(BATCH_APPEND, [
+        inputs.map((i) => i.id),
+        inputs.map((i) => i.chatId),
+        inputs.map((i) => i.senderId),
+        inputs.map((i) => i.clientId),
+        inputs.map((i) => i.text),
+        inputs.map((_, i) => i),
+      ]);
+    } catch (error) {
+      // Expected now and then (a clientId stored by another instance a moment ago); each send
+      // is then stored on its own. Often would mean the batch statement itself is broken.
+      this.logger.warn(
+        `A batch of ${inputs.length} sends failed as a whole (${error instanceof Error ? error.message : String(error)}); storing them one by one.`,
+      );
+      return Promise.allSettled(inputs.map((input) => this.appendOne(input)));
+    }
+    const stored = new Map(rows.map((r) => [r.id, r]));
+    return Promise.allSettled(
+      inputs.map(async (input) => {
+        const row = stored.get(input.id);
+        if (!row) return this.appendOne(input);
+        return { message: toMessage(row), created: true, memberIds: row.member_ids, previousReadSeq: Number(row.previous_read_seq) };
+      }),
+    );
+  }
+
+  private async appendOne(input: AppendInput): Promise<AppendResult> {
+    let rows: Array<MessageRow & { member_ids: string[]; previous_read_seq: string }>;
+    try {
+      // One statement, so one round trip and atomic on its own. Taking the next seq locks the chat
+      // row until commit, so concurrent senders queue there and seqs come out 1, 2, 3, …; if the
+      // insert fails (a repeated clientId) the whole statement, increment included, is undone.
+      rows = await this.db.query(
+        `WITH bumped AS (
+           UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
+            WHERE id = $2 AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = $2 AND user_id = $3)
+            RETURNING last_seq
+         ), inserted AS (
+           INSERT INTO messages (id, chat_id, seq, sender_id, client_id, text)
+           SELECT $1, $2, last_seq, $3, $4, $5 FROM bumped
+           RETURNING *
+         ), pointer AS (
+           UPDATE chat_members SET last_read_seq = greatest(last_read_seq, (SELECT seq FROM inserted)), last_read_at = now()
+            WHERE chat_id = $2 AND user_id = $3 AND EXISTS (SELECT 1 FROM inserted)
+         )
+         SELECT inserted.*,
+                (SELECT array_agg(user_id) FROM chat_members WHERE chat_id = $2) AS member_ids,
+                (SELECT last_read_seq FROM chat_members WHERE chat_id = $2 AND user_id = $3) AS previous_read_seq
+           FROM inserted`,
+        [input.id, input.chatId, input.senderId, input.clientId, input.text],
+      );
+    } catch (error) {
+      if (input.clientId && isUniqueViolation(error, 'messages_sender_client')) {
+        // A repeat (or a lost race with the same send): the stored message is the answer.
+        const original = await this.findByClientId(input.senderId, input.clientId);
+        if (original) return this.repeat(original, input);
+      }
+      throw error;
+    }
+    if (rows.length === 0) {
+      // Not a member (any more). A retry of a message that did get stored still gets its answer.
+      const original = input.clientId ? await this.findByClientId(input.senderId, input.clientId) : undefined;
+      if (original) return this.repeat(original, input);
+      throw chatNotFound();
+    }
+    return {
+      message: toMessage(rows[0]),
+      created: true,
+      memberIds: rows[0].member_ids,
+      previousReadSeq: Number(rows[0].previous_read_seq),
+    };
+  }
+
+  async findById(chatId: string, id: string): Promise<Message | undefined> {
+    const [row] = await this.db.query(`SELECT * FROM messages WHERE chat_id = $1 AND id = $2`, [chatId, id]);
+    return row ? toMessage(row) : undefined;
+  }
+
+  async editText(chatId: string, id: string, text: string): Promise<Message> {
+    const [row] = returnedRows<MessageRow>(
+      await this.db.query(
+        `UPDATE messages SET text = $3, edited_at = now() WHERE chat_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING *`,
+        [chatId, id, text],
+      ),
+    );
+    if (!row) throw new ConflictError('MESSAGE_DELETED', 'This message was deleted.');
+    return toMessage(row);
+  }
+
+  async tombstone(chatId: string, id: string): Promise<Message | undefined> {
+    const [row] = returnedRows<MessageRow>(
+      await this.db.query(
+        `UPDATE messages SET text = NULL, deleted_at = now() WHERE chat_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING *`,
+        [chatId, id],
+      ),
+    );
+    return row ? toMessage(row) : undefined;
+  }
+
+  async history(chatId: string, query: HistoryQuery): Promise<Message[]> {
+    const rows: MessageRow[] =
+      query.after !== undefined
+        ? await this.db.query(`SELECT * FROM messages WHERE chat_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3`, [
+            chatId,
+            query.after,
+            query.limit,
+          ])
+        : await this.db.query(`SELECT * FROM messages WHERE chat_id = $1 AND ($2::bigint IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3`, [
+            chatId,
+            query.before ?? null,
+            query.limit,
+          ]);
+    return rows.map(toMessage);
+  }
+
+  async page(chatId: string, limit: number, offset: number): Promise<{ items: Message[]; total: number }> {
+    const [rows, [chat]] = await Promise.all([
+      this.db.query(`SELECT * FROM messages WHERE chat_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3`, [chatId, limit, offset]),
+      // seq has no gaps, so the newest seq is the count.
+      this.db.query(`SELECT last_seq FROM chats WHERE id = $1`, [chatId]),
+    ]);
+    return { items: (rows as MessageRow[]).map(toMessage), total: Number(chat?.last_seq ?? 0) };
+  }
+
+  async moveReadPointer(chatId: string, userId: string, seq: number): Promise<ReadPointerMove | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [old] = await tx.query(`SELECT last_read_seq FROM chat_members WHERE chat_id = $1 AND user_id = $2 FOR UPDATE`, [
+        chatId,
+        userId,
+      ]);
+      if (!old || Number(old.last_read_seq) >= seq) return undefined;
+      await tx.query(`UPDATE chat_members SET last_read_seq = $3, last_read_at = now() WHERE chat_id = $1 AND user_id = $2`, [
+        chatId,
+        userId,
+        seq,
+      ]);
+      const members: Array<{ user_id: string }> = await tx.query(`SELECT user_id FROM chat_members WHERE chat_id = $1`, [chatId]);
+      return { from: Number(old.last_read_seq), to: seq, memberIds: members.map((m) => m.user_id) };
+    });
+  }
+
+  async readers(message: Message): Promise<Array<{ userId: string; readAt: Date }>> {
+    const rows: Array<{ user_id: string; last_read_at: Date }> = await this.db.query(
+      `SELECT user_id, coalesce(last_read_at, joined_at) AS last_read_at FROM chat_members
+        WHERE chat_id = $1 AND user_id <> $2 AND last_read_seq >= $3 ORDER BY 2, user_id`,
+      [message.chatId, message.senderId, message.seq],
+    );
+    return rows.map((r) => ({ userId: r.user_id, readAt: r.last_read_at }));
+  }
+
+  async claimSeenNotices(chatId: string, readerId: string, from: number, to: number): Promise<SeenNotice[]> {
+    // For each sender of the messages just read: how far every other member has read, the newest of
+    // the sender's messages within that, and (atomically, once) the claim to tell them about it.
+    const rows = returnedRows<{ user_id: string; top: string }>(
+      await this.db.query(
+        `WITH senders AS (
+           SELECT DISTINCT sender_id FROM messages WHERE chat_id = $1 AND seq > $3 AND seq <= $4 AND sender_id <> $2
+         ), reach AS (
+           SELECT s.sender_id, (SELECT min(o.last_read_seq) FROM chat_members o WHERE o.chat_id = $1 AND o.user_id <> s.sender_id) AS upto
+             FROM senders s
+         ), tops AS (
+           SELECT r.sender_id, (SELECT max(m.seq) FROM messages m WHERE m.chat_id = $1 AND m.sender_id = r.sender_id AND m.seq <= r.upto) AS top
+             FROM reach r WHERE r.upto IS NOT NULL
+         )
+         UPDATE chat_members cm SET seen_notified_seq = tops.top
+           FROM tops
+          WHERE cm.chat_id = $1 AND cm.user_id = tops.sender_id AND tops.top IS NOT NULL AND cm.seen_notified_seq < tops.top
+         RETURNING cm.user_id, tops.top`,
+        [chatId, readerId, from, to],
+      ),
+    );
+    return rows.map((r) => ({ senderId: r.user_id, seq: Number(r.top) }));
+  }
+
+  async memberIds(chatId: string): Promise<string[]> {
+    const rows: Array<{ user_id: string }> = await this.db.query(`SELECT user_id FROM chat_members WHERE chat_id = $1`, [chatId]);
+    return rows.map((r) => r.user_id);
+  }
+
+  private async findByClientId(senderId: string, clientId: string): Promise<Message | undefined> {
+    const [row] = await this.db.query(`SELECT * FROM messages WHERE sender_id = $1 AND client_id = $2`, [senderId, clientId]);
+    return row ? toMessage(row) : undefined;
+  }
+}
+
+function toMessage(r: MessageRow): Message {
+  return {
+    id: r.id,
+    chatId: r.chat_id,
+    seq: Number(r.seq),
+    senderId: r.sender_id,
+    clientId: r.client_id,
+    text: r.text,
+    createdAt: r.created_at,
+    editedAt: r.edited_at,
+    deletedAt: r.deleted_at,
+  };
+}

@@ -1,0 +1,144 @@
+import { Logger, type OnModuleDestroy } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import type { WebSocket } from 'ws';
+import { DomainError, RateLimitedError } from '../../common/errors/domain-error.js';
+import { resolveError } from '../../common/errors/error-body.js';
+import { ChatAccess } from '../chats/chat-access.js';
+import { ChatRepository } from '../chats/chat.repository.js';
+import { CurrentSocketUser, RealtimeGateway, type SocketUser } from '../../realtime/realtime-gateway.decorator.js';
+import { connectionOf } from '../../realtime/connection.js';
+import { RealtimeService } from '../../realtime/realtime.service.js';
+import type { ServerEvent } from '../../realtime/server-events.js';
+import { MarkReadCommand, SendMessageCommand, type SendMessageResult } from './commands/message.commands.js';
+import { toMessageDto } from './dto/message.dto.js';
+import { MarkReadFrame, SendMessageFrame, SyncFrame, TypingFrame } from './dto/message-frames.dto.js';
+import { MessagesService } from './messages.service.js';
+
+const TYPING_BURST = 5;
+const TYPING_PER_SECOND = 2;
+/** A sync waits for the socket to drain below this before writing the next page. */
+const SYNC_HIGH_WATER = 256 * 1024;
+/** Small enough that a page of the longest messages (~4 KiB each) stays well under the slow-consumer bound. */
+const SYNC_PAGE = 50;
+const SYNC_DRAIN_TIMEOUT_MS = 30_000;
+
+/**
+ * The message frames of the one `/ws` endpoint. Sends and reads go through the same commands as
+ * REST, so both behave identically; what those commands publish reaches the members through
+ * message-events.handler.ts.
+ */
+@RealtimeGateway()
+export class MessagesGateway implements OnModuleDestroy {
+  private readonly logger = new Logger('MessagesGateway');
+  /** Typing tokens per connection; entries go stale and are swept. */
+  private readonly typingBuckets = new Map<string, { tokens: number; at: number }>();
+  private readonly sweeper = setInterval(() => this.sweepTypingBuckets(), 60_000).unref();
+
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly messages: MessagesService,
+    private readonly access: ChatAccess,
+    private readonly chats: ChatRepository,
+    private readonly realtime: RealtimeService,
+  ) {}
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweeper);
+  }
+
+  @SubscribeMessage('send_message')
+  async send(@CurrentSocketUser() user: SocketUser, @MessageBody() frame: SendMessageFrame): Promise<ServerEvent<'message_ack'>> {
+    const { message } = await this.commands.execute<SendMessageCommand, SendMessageResult>(
+      new SendMessageCommand(user.userId, frame.chatId, frame.text, frame.clientId),
+    );
+    return { type: 'message_ack', clientId: frame.clientId, message: toMessageDto(message) };
+  }
+
+  @SubscribeMessage('typing')
+  async typing(@CurrentSocketUser() user: SocketUser, @MessageBody() frame: TypingFrame): Promise<void> {
+    this.takeTypingToken(user.connectionId);
+    await this.access.member(frame.chatId, user.userId);
+    const others = (await this.chats.members(frame.chatId)).map((m) => m.userId).filter((id) => id !== user.userId);
+    await this.realtime.send(others, { type: 'typing', chatId: frame.chatId, userId: user.userId, isTyping: frame.isTyping });
+  }
+
+  @SubscribeMessage('mark_read')
+  async markRead(@CurrentSocketUser() user: SocketUser, @MessageBody() frame: MarkReadFrame): Promise<void> {
+    await this.commands.execute(new MarkReadCommand(user.userId, frame.chatId, frame.seq));
+  }
+
+  /**
+   * Catch-up after a reconnect: every message after each given seq, oldest first, as new_message
+   * frames on this connection, then `synced` with the last seq sent per chat. A chat the caller
+   * is not (or no longer) a member of gets an error frame and is left out of `synced`.
+   */
+  @SubscribeMessage('sync')
+  async sync(
+    @CurrentSocketUser() user: SocketUser,
+    @ConnectedSocket() socket: WebSocket,
+    @MessageBody() frame: SyncFrame,
+  ): Promise<ServerEvent<'synced'>> {
+    const connection = connectionOf(socket);
+    const synced: Record<string, number> = {};
+    if (!connection) return { type: 'synced', chats: synced };
+    for (const [chatId, lastSeq] of Object.entries(frame.chats)) {
+      // Live new_message frames of this chat wait while its history is written, and whatever
+      // already arrived live since the reconnect is not written again: each seq goes out once.
+      const catchUp = connection.streams.begin(chatId);
+      try {
+        let upTo = lastSeq;
+        for await (const page of this.messages.since(user.userId, chatId, lastSeq, SYNC_PAGE)) {
+          for (const message of page) {
+            if (catchUp.alreadySent(message.seq)) continue;
+            catchUp.sent(message.seq);
+            connection.sendRaw(JSON.stringify({ type: 'new_message', message: toMessageDto(message) }));
+          }
+          upTo = page[page.length - 1].seq;
+          if (!(await drained(socket))) return { type: 'synced', chats: synced }; // gone or closed as slow
+        }
+        synced[chatId] = upTo;
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        connection.sendRaw(JSON.stringify({ type: 'error', ...resolveError(error).body, chatId }));
+      } finally {
+        for (const held of catchUp.end()) connection.sendRaw(held);
+      }
+    }
+    connection.releaseStreams();
+    return { type: 'synced', chats: synced };
+  }
+
+  private takeTypingToken(connectionId: string): void {
+    const now = Date.now();
+    const bucket = this.typingBuckets.get(connectionId) ?? { tokens: TYPING_BURST, at: now };
+    bucket.tokens = Math.min(TYPING_BURST, bucket.tokens + ((now - bucket.at) / 1000) * TYPING_PER_SECOND);
+    bucket.at = now;
+    this.typingBuckets.set(connectionId, bucket);
+    if (bucket.tokens < 1)
+      throw new RateLimitedError(1 / TYPING_PER_SECOND, 'RATE_LIMITED', 'Too many typing frames; send one when typing starts or stops.');
+    bucket.tokens -= 1;
+  }
+
+  private sweepTypingBuckets(): void {
+    const cutoff = Date.now() - 60_000;
+    for (const [id, bucket] of this.typingBuckets) if (bucket.at < cutoff) this.typingBuckets.delete(id);
+    this.logger.verbose(`typing buckets: ${this.typingBuckets.size}`);
+  }
+}
+
+/**
+ * Waits until the socket's send buffer is below the high-water mark. False when the socket is
+ * gone, or was too slow and has been closed with 1013: the sync stops there.
+ */
+async function drained(socket: WebSocket): Promise<boolean> {
+  const deadline = Date.now() + SYNC_DRAIN_TIMEOUT_MS;
+  while (socket.bufferedAmount > SYNC_HIGH_WATER && socket.readyState === socket.OPEN) {
+    if (Date.now() > deadline) {
+      socket.close(1013, 'SLOW_CONSUMER');
+      return false;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return socket.readyState === socket.OPEN;
+}

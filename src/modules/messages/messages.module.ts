@@ -1,0 +1,32 @@
+import { Module } from '@nestjs/common';
+import { ChatsModule } from '../chats/chats.module.js';
+import { DeleteMessageHandler, EditMessageHandler, MarkReadHandler, SendMessageHandler } from './commands/message.commands.js';
+import { messageStoreProvider } from '../../database/message-store.provider.js';
+import { MongoMessageRepository } from './infrastructure/persistence/mongo/mongo-message.repository.js';
+import { TypeormMessageRepository } from './infrastructure/persistence/typeorm/typeorm-message.repository.js';
+import { MessageRepository } from './message.repository.js';
+import { MessagesController } from './messages.controller.js';
+import { MessagesGateway } from './messages.gateway.js';
+import { MessagesService } from './messages.service.js';
+import { MessageEventsToSockets } from './realtime/message-events.handler.js';
+
+@Module({
+  imports: [ChatsModule],
+  controllers: [MessagesController],
+  providers: [
+    // MESSAGE_STORE picks the store: PostgreSQL (the default) or MongoDB, the same as for chats.
+    messageStoreProvider(MessageRepository, {
+      postgres: (dataSource) => new TypeormMessageRepository(dataSource),
+      mongo: (connection) => MongoMessageRepository.open(connection),
+    }),
+    MessagesService,
+    SendMessageHandler,
+    EditMessageHandler,
+    DeleteMessageHandler,
+    MarkReadHandler,
+    MessageEventsToSockets,
+    MessagesGateway,
+  ],
+  exports: [MessageRepository, MessagesService],
+})
+export class MessagesModule {}

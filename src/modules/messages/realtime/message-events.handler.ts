@@ -1,0 +1,33 @@
+import { EventsHandler, type IEventHandler } from '@nestjs/cqrs';
+import { RealtimeService } from '../../../realtime/realtime.service.js';
+import { toMessageDto } from '../dto/message.dto.js';
+import { ChatReadEvent, MessageDeletedEvent, MessageEditedEvent, MessageSeenEvent, MessageSentEvent } from '../events/message.events.js';
+
+type MessageEvent = MessageSentEvent | MessageEditedEvent | MessageDeletedEvent | ChatReadEvent | MessageSeenEvent;
+
+/**
+ * Turns committed message events into frames for every connection of every member. The events
+ * carry the members at commit time, so delivery needs no query and skips removed members.
+ */
+@EventsHandler(MessageSentEvent, MessageEditedEvent, MessageDeletedEvent, ChatReadEvent, MessageSeenEvent)
+export class MessageEventsToSockets implements IEventHandler<MessageEvent> {
+  constructor(private readonly realtime: RealtimeService) {}
+
+  async handle(event: MessageEvent): Promise<void> {
+    if (event instanceof MessageSentEvent) {
+      await this.realtime.send(
+        event.memberIds,
+        { type: 'new_message', message: toMessageDto(event.message) },
+        { stream: { id: event.message.chatId, seq: event.message.seq } },
+      );
+    } else if (event instanceof MessageEditedEvent) {
+      await this.realtime.send(event.memberIds, { type: 'message_updated', message: toMessageDto(event.message) });
+    } else if (event instanceof MessageDeletedEvent) {
+      await this.realtime.send(event.memberIds, { type: 'message_deleted', chatId: event.chatId, id: event.messageId, seq: event.seq });
+    } else if (event instanceof ChatReadEvent) {
+      await this.realtime.send(event.memberIds, { type: 'read', chatId: event.chatId, userId: event.userId, seq: event.seq });
+    } else {
+      await this.realtime.send([event.senderId], { type: 'message_seen', chatId: event.chatId, seq: event.seq });
+    }
+  }
+}

@@ -1,0 +1,478 @@
+import { randomUUID } from 'node:crypto';
+import { EventBus, ofType } from '@nestjs/cqrs';
+import { MessageSeenEvent, MessageSentEvent } from '../src/modules/messages/events/message.events.js';
+import { STORE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';
+import { expectErrorShape, httpClient } from './support/http.js';
+import { type SignedIn, signUpAndIn } from './support/accounts.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
+  let db: TestDatabase;
+  let app: TestApp;
+  let request: ReturnType<typeof httpClient>;
+  let alice: SignedIn, bob: SignedIn, carol: SignedIn, dave: SignedIn;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+    app = await startTestApp(db.env);
+    request = httpClient(app.url);
+    [alice, bob, carol, dave] = await Promise.all([
+      signUpAndIn(request, 'Alice'),
+      signUpAndIn(request, 'Bob'),
+      signUpAndIn(request, 'Carol'),
+      signUpAndIn(request, 'Dave'),
+    ]);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.dispose();
+  });
+
+  const as = (who: SignedIn) => ({
+    get: (path: string) => request('GET', `/api/v1${path}`, { token: who.accessToken }),
+    post: (path: string, body?: unknown) => request('POST', `/api/v1${path}`, { token: who.accessToken, body: body ?? {} }),
+    patch: (path: string, body: unknown) => request('PATCH', `/api/v1${path}`, { token: who.accessToken, body }),
+    del: (path: string) => request('DELETE', `/api/v1${path}`, { token: who.accessToken }),
+  });
+  const group = async (owner: SignedIn, members: SignedIn[], title = `Group ${randomUUID().slice(0, 8)}`) => {
+    const result = await as(owner).post('/chats', { type: 'group', title, memberIds: members.map((m) => m.user.id) });
+    expect(result.status).toBe(201);
+    return result.body as { id: string; title: string };
+  };
+  const send = (who: SignedIn, chatId: string, text: string, clientId?: string) =>
+    as(who).post(`/chats/${chatId}/messages`, { text, ...(clientId ? { clientId } : {}) });
+
+  describe('direct chats', () => {
+    it('creates one chat per pair: 201 the first time, 200 with the same chat after, from either side', async () => {
+      const [x, y] = await Promise.all([signUpAndIn(request, 'Xavier'), signUpAndIn(request, 'Yvonne')]);
+      const first = await as(x).post('/chats', { type: 'direct', userId: y.user.id });
+      expect(first.status).toBe(201);
+      expect(first.body).toMatchObject({ type: 'direct', title: 'Yvonne', memberCount: 2, unreadCount: 0, lastMessage: null });
+      expect(first.body.members.map((m: { userId: string; role: string }) => [m.userId, m.role]).sort()).toEqual(
+        [
+          [x.user.id, 'member'],
+          [y.user.id, 'member'],
+        ].sort(),
+      );
+      const again = await as(y).post('/chats', { type: 'direct', userId: x.user.id });
+      expect(again.status).toBe(200);
+      expect(again.body.id).toBe(first.body.id);
+      expect(again.body.title).toBe('Xavier');
+    });
+
+    it('creates exactly one chat when both people start it at the same moment', async () => {
+      const [x, y] = await Promise.all([signUpAndIn(request), signUpAndIn(request)]);
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          i % 2 ? as(x).post('/chats', { type: 'direct', userId: y.user.id }) : as(y).post('/chats', { type: 'direct', userId: x.user.id }),
+        ),
+      );
+      expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
+      expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+      expect(results.filter((r) => r.status === 200)).toHaveLength(9);
+    });
+
+    it('refuses a chat with yourself, with an unknown user, or with group fields', async () => {
+      expectErrorShape(await as(alice).post('/chats', { type: 'direct', userId: alice.user.id }), 400, 'DIRECT_CHAT_WITH_SELF');
+      expectErrorShape(await as(alice).post('/chats', { type: 'direct', userId: randomUUID() }), 404, 'USER_NOT_FOUND');
+      expectErrorShape(await as(alice).post('/chats', { type: 'direct', userId: bob.user.id, title: 'x' }), 400, 'VALIDATION_FAILED');
+      expectErrorShape(await as(alice).post('/chats', { type: 'direct' }), 400, 'VALIDATION_FAILED');
+      expectErrorShape(await as(alice).post('/chats', { type: 'channel' }), 400, 'VALIDATION_FAILED');
+    });
+
+    it('has fixed membership: member changes, renames and deletion answer 409 DIRECT_CHAT_FIXED', async () => {
+      const { body: chat } = await as(alice).post('/chats', { type: 'direct', userId: bob.user.id });
+      expectErrorShape(await as(alice).post(`/chats/${chat.id}/members`, { userIds: [carol.user.id] }), 409, 'DIRECT_CHAT_FIXED');
+      expectErrorShape(await as(alice).del(`/chats/${chat.id}/members/${bob.user.id}`), 409, 'DIRECT_CHAT_FIXED');
+      expectErrorShape(await as(alice).patch(`/chats/${chat.id}/members/${bob.user.id}`, { role: 'admin' }), 409, 'DIRECT_CHAT_FIXED');
+      expectErrorShape(await as(alice).patch(`/chats/${chat.id}`, { title: 'Renamed' }), 409, 'DIRECT_CHAT_FIXED');
+      expectErrorShape(await as(alice).del(`/chats/${chat.id}`), 409, 'DIRECT_CHAT_FIXED');
+      expect((await as(bob).get(`/chats/${chat.id}`)).body.memberCount).toBe(2);
+    });
+  });
+
+  describe('groups', () => {
+    it('makes the creator owner and the others members', async () => {
+      const chat = await group(alice, [bob, carol], '  Team   Rocket ');
+      expect(chat.title).toBe('Team Rocket');
+      const detail = await as(bob).get(`/chats/${chat.id}`);
+      expect(detail.body.members).toEqual([
+        { userId: alice.user.id, name: 'Alice', role: 'owner', lastReadSeq: 0 },
+        expect.objectContaining({ role: 'member' }),
+        expect.objectContaining({ role: 'member' }),
+      ]);
+    });
+
+    it.each([
+      ['a blank title', { title: '   ', memberIds: [] }],
+      ['a title over 255 characters', { title: 'x'.repeat(256), memberIds: [] }],
+      ['a member id that is not a UUID', { title: 'T', memberIds: ['nope'] }],
+      ['a missing title', { memberIds: [] }],
+      ['a userId on a group', { title: 'T', memberIds: [], userId: randomUUID() }],
+    ])('refuses %s with 400', async (_label, body) => {
+      expectErrorShape(await as(alice).post('/chats', { type: 'group', ...body }), 400, 'VALIDATION_FAILED');
+    });
+
+    it('refuses unknown members with 404 and creates nothing', async () => {
+      const before = (await as(alice).get('/chats?limit=100')).body.items.length;
+      expectErrorShape(
+        await as(alice).post('/chats', { type: 'group', title: 'Ghosts', memberIds: [randomUUID()] }),
+        404,
+        'USER_NOT_FOUND',
+      );
+      expect((await as(alice).get('/chats?limit=100')).body.items.length).toBe(before);
+    });
+
+    it('keeps titles unique among the groups one user owns, ignoring case', async () => {
+      const title = `Book Club ${randomUUID().slice(0, 6)}`;
+      await group(alice, [], title);
+      expectErrorShape(
+        await as(alice).post('/chats', { type: 'group', title: title.toUpperCase(), memberIds: [] }),
+        409,
+        'CHAT_TITLE_TAKEN',
+      );
+      expect((await as(bob).post('/chats', { type: 'group', title, memberIds: [] })).status).toBe(201);
+      const other = await group(alice, []);
+      expectErrorShape(await as(alice).patch(`/chats/${other.id}`, { title }), 409, 'CHAT_TITLE_TAKEN');
+    });
+
+    it('lets owner and admins rename and add members, not plain members', async () => {
+      const chat = await group(alice, [bob, carol]);
+      expectErrorShape(await as(bob).patch(`/chats/${chat.id}`, { title: 'Bob was here' }), 403, 'CHAT_ADMIN_REQUIRED');
+      expectErrorShape(await as(bob).post(`/chats/${chat.id}/members`, { userIds: [dave.user.id] }), 403, 'CHAT_ADMIN_REQUIRED');
+      expectErrorShape(await as(bob).patch(`/chats/${chat.id}/members/${carol.user.id}`, { role: 'admin' }), 403, 'CHAT_OWNER_REQUIRED');
+      expect((await as(alice).patch(`/chats/${chat.id}/members/${bob.user.id}`, { role: 'admin' })).status).toBe(200);
+      const renamed = await as(bob).patch(`/chats/${chat.id}`, { title: 'Renamed by admin' });
+      expect(renamed.body.title).toBe('Renamed by admin');
+      const added = await as(bob).post(`/chats/${chat.id}/members`, { userIds: [dave.user.id, dave.user.id] });
+      expect(added.status).toBe(201);
+      expect(added.body.memberCount).toBe(4);
+      expectErrorShape(await as(bob).del(`/chats/${chat.id}/members/${alice.user.id}`), 403, 'CHAT_ADMIN_REQUIRED');
+      expect((await as(bob).del(`/chats/${chat.id}/members/${dave.user.id}`)).status).toBe(204);
+      expectErrorShape(await as(dave).get(`/chats/${chat.id}`), 404, 'CHAT_NOT_FOUND');
+      expectErrorShape(await as(bob).del(`/chats/${chat.id}`), 403, 'CHAT_OWNER_REQUIRED');
+    });
+
+    it('lets a member leave, and an owner who leaves hands the group to an admin', async () => {
+      const chat = await group(alice, [bob, carol]);
+      await as(alice).patch(`/chats/${chat.id}/members/${carol.user.id}`, { role: 'admin' });
+      expect((await as(bob).del(`/chats/${chat.id}/members/${bob.user.id}`)).status).toBe(204);
+      expect((await as(alice).del(`/chats/${chat.id}/members/${alice.user.id}`)).status).toBe(204);
+      const detail = await as(carol).get(`/chats/${chat.id}`);
+      expect(detail.body.members).toEqual([expect.objectContaining({ userId: carol.user.id, role: 'owner' })]);
+    });
+
+    it('hands ownership over when the owner gives the owner role', async () => {
+      const chat = await group(alice, [bob]);
+      expectErrorShape(await as(alice).patch(`/chats/${chat.id}/members/${alice.user.id}`, { role: 'member' }), 409, 'OWNER_MUST_TRANSFER');
+      await as(alice).patch(`/chats/${chat.id}/members/${bob.user.id}`, { role: 'owner' });
+      const roles = Object.fromEntries(
+        (await as(bob).get(`/chats/${chat.id}`)).body.members.map((m: { userId: string; role: string }) => [m.userId, m.role]),
+      );
+      expect(roles).toEqual({ [alice.user.id]: 'admin', [bob.user.id]: 'owner' });
+    });
+
+    it('deletes a group with its messages (owner only)', async () => {
+      const chat = await group(alice, [bob]);
+      await send(bob, chat.id, 'soon gone');
+      expect((await as(alice).del(`/chats/${chat.id}`)).status).toBe(204);
+      expectErrorShape(await as(bob).get(`/chats/${chat.id}/messages`), 404, 'CHAT_NOT_FOUND');
+      expectErrorShape(await as(alice).get(`/chats/${chat.id}`), 404, 'CHAT_NOT_FOUND');
+    });
+
+    it('answers 404 to non-members for everything about a chat, and changes nothing', async () => {
+      const chat = await group(alice, [bob]);
+      const { body: message } = await send(alice, chat.id, 'private');
+      const stranger = as(dave);
+      for (const result of [
+        await stranger.get(`/chats/${chat.id}`),
+        await stranger.patch(`/chats/${chat.id}`, { title: 'Mine now' }),
+        await stranger.del(`/chats/${chat.id}`),
+        await stranger.post(`/chats/${chat.id}/members`, { userIds: [dave.user.id] }),
+        await stranger.del(`/chats/${chat.id}/members/${bob.user.id}`),
+        await stranger.get(`/chats/${chat.id}/messages`),
+        await send(dave, chat.id, 'let me in'),
+        await stranger.patch(`/chats/${chat.id}/messages/${message.id}`, { text: 'edited' }),
+        await stranger.del(`/chats/${chat.id}/messages/${message.id}`),
+        await stranger.get(`/chats/${chat.id}/messages/${message.id}/reads`),
+        await stranger.post(`/chats/${chat.id}/read`, { seq: 1 }),
+      ]) {
+        expectErrorShape(result, 404, 'CHAT_NOT_FOUND');
+      }
+      expectErrorShape(await stranger.get(`/chats/${randomUUID()}`), 404, 'CHAT_NOT_FOUND');
+      const detail = await as(alice).get(`/chats/${chat.id}`);
+      expect(detail.body.memberCount).toBe(2);
+      expect(detail.body.lastSeq).toBe(1);
+    });
+  });
+
+  describe('messages', () => {
+    it('numbers messages 1, 2, 3 … and stores text as sent', async () => {
+      const chat = await group(alice, [bob]);
+      const first = await send(alice, chat.id, 'hello');
+      expect(first.status).toBe(201);
+      expect(first.body).toEqual({
+        id: expect.any(String),
+        chatId: chat.id,
+        seq: 1,
+        senderId: alice.user.id,
+        clientId: null,
+        text: 'hello',
+        createdAt: expect.any(String),
+        editedAt: null,
+        deletedAt: null,
+      });
+      expect((await send(bob, chat.id, '  hi  ')).body).toMatchObject({ seq: 2, text: '  hi  ' });
+    });
+
+    it.each([
+      ['empty text', { text: '' }],
+      ['white space only', { text: ' \n\t ' }],
+      ['text over 4096 characters', { text: 'x'.repeat(4097) }],
+      ['a clientId that is not a UUID', { text: 'hi', clientId: '123' }],
+      ['an unknown field', { text: 'hi', pinned: true }],
+    ])('refuses %s with 400 and stores nothing', async (_label, body) => {
+      const chat = await group(alice, [bob]);
+      expectErrorShape(await as(alice).post(`/chats/${chat.id}/messages`, body), 400, 'VALIDATION_FAILED');
+      expect((await as(alice).get(`/chats/${chat.id}/messages?offset=0`)).body.total).toBe(0);
+    });
+
+    it('gives 100+ concurrent senders the seqs 1..n with no gaps or duplicates', async () => {
+      const chat = await group(alice, [bob, carol]);
+      const senders = [alice, bob, carol];
+      const results = await Promise.all(Array.from({ length: 120 }, (_, i) => send(senders[i % 3], chat.id, `message ${i}`)));
+      expect(results.every((r) => r.status === 201)).toBe(true);
+      expect(results.map((r) => r.body.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+      const stored = await as(alice).get(`/chats/${chat.id}/messages?offset=0&limit=100`);
+      expect(stored.body.total).toBe(120);
+    });
+
+    it('returns the original message with 200 when a clientId repeats, even concurrently, and broadcasts once', async () => {
+      const chat = await group(alice, [bob]);
+      const clientId = randomUUID();
+      const sent: MessageSentEvent[] = [];
+      const subscription = app.app
+        .get(EventBus)
+        .pipe(ofType(MessageSentEvent))
+        .subscribe((e) => e.message.chatId === chat.id && sent.push(e));
+      try {
+        const results = await Promise.all(Array.from({ length: 10 }, () => send(alice, chat.id, 'once', clientId)));
+        expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+        expect(results.filter((r) => r.status === 200)).toHaveLength(9);
+        expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
+        const retry = await send(alice, chat.id, 'once', clientId);
+        expect(retry.status).toBe(200);
+        expect(retry.body).toEqual(results[0].body);
+        expect((await send(alice, chat.id, 'next')).body.seq).toBe(2);
+        expect(sent.map((e) => e.message.seq)).toEqual([1, 2]);
+      } finally {
+        subscription.unsubscribe();
+      }
+      const other = await group(alice, [bob]);
+      expectErrorShape(await send(alice, other.id, 'elsewhere', clientId), 409, 'CLIENT_ID_REUSED');
+      expect((await send(bob, chat.id, 'same id, other sender', clientId)).status).toBe(201);
+    });
+
+    it('pages history back with before, forward with after, and by offset with total', async () => {
+      const chat = await group(alice, [bob]);
+      for (let i = 1; i <= 7; i++) await send(i % 2 ? alice : bob, chat.id, `m${i}`);
+      const newest = await as(bob).get(`/chats/${chat.id}/messages?limit=3`);
+      expect(newest.body.items.map((m: { seq: number }) => m.seq)).toEqual([7, 6, 5]);
+      expect(newest.body.nextCursor).toBe('5');
+      const back = await as(bob).get(`/chats/${chat.id}/messages?limit=3&before=5`);
+      expect(back.body.items.map((m: { seq: number }) => m.seq)).toEqual([4, 3, 2]);
+      const last = await as(bob).get(`/chats/${chat.id}/messages?limit=3&before=2`);
+      expect(last.body).toEqual({ items: [expect.objectContaining({ seq: 1 })], nextCursor: null });
+      const after = await as(bob).get(`/chats/${chat.id}/messages?after=4`);
+      expect(after.body.items.map((m: { seq: number }) => m.seq)).toEqual([5, 6, 7]);
+      expect(after.body.nextCursor).toBeNull();
+      const offset = await as(bob).get(`/chats/${chat.id}/messages?limit=2&offset=2`);
+      expect(offset.body.items.map((m: { seq: number }) => m.seq)).toEqual([5, 4]);
+      expect(offset.body.total).toBe(7);
+      for (const bad of ['limit=0', 'limit=101', 'limit=abc', 'before=0', 'after=-1', 'before=3&after=1', 'offset=1&before=3', 'page=2']) {
+        expectErrorShape(await as(bob).get(`/chats/${chat.id}/messages?${bad}`), 400, 'VALIDATION_FAILED');
+      }
+    });
+
+    it('lets the sender edit, and the sender or a group admin delete, leaving a tombstone in place', async () => {
+      const chat = await group(alice, [bob, carol]);
+      const { body: message } = await send(bob, chat.id, 'tyop');
+      await send(carol, chat.id, 'after');
+      expectErrorShape(await as(carol).patch(`/chats/${chat.id}/messages/${message.id}`, { text: 'hijack' }), 403, 'NOT_MESSAGE_SENDER');
+      expectErrorShape(await as(bob).patch(`/chats/${chat.id}/messages/${message.id}`, { text: '  ' }), 400, 'VALIDATION_FAILED');
+      const edited = await as(bob).patch(`/chats/${chat.id}/messages/${message.id}`, { text: 'typo' });
+      expect(edited.body).toMatchObject({ id: message.id, seq: 1, text: 'typo', editedAt: expect.any(String) });
+      expectErrorShape(await as(carol).del(`/chats/${chat.id}/messages/${message.id}`), 403, 'NOT_MESSAGE_SENDER');
+      expect((await as(alice).del(`/chats/${chat.id}/messages/${message.id}`)).status).toBe(204);
+      expect((await as(alice).del(`/chats/${chat.id}/messages/${message.id}`)).status).toBe(204);
+      const history = await as(carol).get(`/chats/${chat.id}/messages`);
+      expect(
+        history.body.items.map((m: { seq: number; text: string | null; deletedAt: string | null }) => [
+          m.seq,
+          m.text,
+          m.deletedAt !== null,
+        ]),
+      ).toEqual([
+        [2, 'after', false],
+        [1, null, true],
+      ]);
+      expectErrorShape(await as(bob).patch(`/chats/${chat.id}/messages/${message.id}`, { text: 'back' }), 409, 'MESSAGE_DELETED');
+      expectErrorShape(await as(bob).patch(`/chats/${chat.id}/messages/${randomUUID()}`, { text: 'x' }), 404, 'MESSAGE_NOT_FOUND');
+    });
+
+    it('stops a removed member from sending or reading', async () => {
+      const chat = await group(alice, [bob]);
+      await as(alice).del(`/chats/${chat.id}/members/${bob.user.id}`);
+      expectErrorShape(await send(bob, chat.id, 'still here?'), 404, 'CHAT_NOT_FOUND');
+      expectErrorShape(await as(bob).get(`/chats/${chat.id}/messages`), 404, 'CHAT_NOT_FOUND');
+    });
+  });
+
+  describe('read state', () => {
+    it('counts unread messages from others, moves the pointer forward only, and lists readers', async () => {
+      const chat = await group(alice, [bob, carol]);
+      for (let i = 0; i < 3; i++) await send(alice, chat.id, `a${i}`);
+      const { body: fromBob } = await send(bob, chat.id, 'b');
+      const summary = async (who: SignedIn) =>
+        (await as(who).get('/chats?limit=100')).body.items.find((c: { id: string }) => c.id === chat.id);
+      expect((await summary(carol)).unreadCount).toBe(4);
+      expect((await summary(bob)).unreadCount).toBe(0); // sending moved Bob's pointer to 4
+      expect((await summary(alice)).unreadCount).toBe(1);
+
+      expect((await as(carol).post(`/chats/${chat.id}/read`, { seq: 2 })).status).toBe(204);
+      expect((await summary(carol)).unreadCount).toBe(2);
+      expect((await as(carol).post(`/chats/${chat.id}/read`, { seq: 1 })).status).toBe(204);
+      expect((await summary(carol)).unreadCount).toBe(2);
+      expectErrorShape(await as(carol).post(`/chats/${chat.id}/read`, { seq: 99 }), 400, 'INVALID_SEQ');
+      expectErrorShape(await as(carol).post(`/chats/${chat.id}/read`, { seq: 'two' }), 400, 'VALIDATION_FAILED');
+
+      const members = (await as(alice).get(`/chats/${chat.id}`)).body.members;
+      expect(Object.fromEntries(members.map((m: { userId: string; lastReadSeq: number }) => [m.userId, m.lastReadSeq]))).toEqual({
+        [alice.user.id]: 3,
+        [bob.user.id]: 4,
+        [carol.user.id]: 2,
+      });
+      const reads = await as(alice).get(`/chats/${chat.id}/messages/${fromBob.id}/reads`);
+      expect(reads.body).toEqual([]);
+      await as(carol).post(`/chats/${chat.id}/read`, { seq: 4 });
+      expect(
+        (await as(alice).get(`/chats/${chat.id}/messages/${fromBob.id}/reads`)).body.map((r: { userId: string }) => r.userId).sort(),
+      ).toEqual([carol.user.id]);
+      await as(alice).post(`/chats/${chat.id}/read`, { seq: 4 });
+      const readers = (await as(bob).get(`/chats/${chat.id}/messages/${fromBob.id}/reads`)).body;
+      expect(readers).toEqual(
+        expect.arrayContaining([
+          { userId: alice.user.id, readAt: expect.any(String) },
+          { userId: carol.user.id, readAt: expect.any(String) },
+        ]),
+      );
+      expect(readers).toHaveLength(2);
+    });
+
+    it('tells a sender once when every other member has read up to their message', async () => {
+      const chat = await group(alice, [bob, carol]);
+      await send(alice, chat.id, 'one');
+      await send(alice, chat.id, 'two');
+      const seen: MessageSeenEvent[] = [];
+      const subscription = app.app
+        .get(EventBus)
+        .pipe(ofType(MessageSeenEvent))
+        .subscribe((e) => e.chatId === chat.id && seen.push(e));
+      try {
+        await as(bob).post(`/chats/${chat.id}/read`, { seq: 2 });
+        expect(seen).toEqual([]);
+        await Promise.all([as(carol).post(`/chats/${chat.id}/read`, { seq: 1 }), as(carol).post(`/chats/${chat.id}/read`, { seq: 2 })]);
+        await as(carol).post(`/chats/${chat.id}/read`, { seq: 2 });
+        expect(seen.map((e) => [e.senderId, e.seq])).toEqual(
+          seen.length === 1
+            ? [[alice.user.id, 2]]
+            : [
+                [alice.user.id, 1],
+                [alice.user.id, 2],
+              ],
+        );
+      } finally {
+        subscription.unsubscribe();
+      }
+    });
+  });
+
+  describe('under concurrent changes and odd input', () => {
+    it('never answers 500 while roles change and the group is deleted under a stream of sends', async () => {
+      const chat = await group(alice, [bob, carol]);
+      const sends = Array.from({ length: 40 }, (_, i) => send([bob, carol][i % 2], chat.id, `s${i}`));
+      const churn = (async () => {
+        for (const role of ['admin', 'member', 'admin'] as const)
+          await as(alice).patch(`/chats/${chat.id}/members/${bob.user.id}`, { role });
+        await as(alice).del(`/chats/${chat.id}/members/${carol.user.id}`);
+        return as(alice).del(`/chats/${chat.id}`);
+      })();
+      const results = await Promise.all(sends);
+      expect((await churn).status).toBe(204);
+      expect(results.filter((r) => ![201, 404].includes(r.status)).map((r) => [r.status, r.body])).toEqual([]);
+    });
+
+    it('lists a member added later as having read the history, with a time, not as a 500', async () => {
+      const chat = await group(alice, [bob]);
+      const { body: old } = await send(alice, chat.id, 'before carol');
+      await as(alice).post(`/chats/${chat.id}/members`, { userIds: [carol.user.id] });
+      const summary = (await as(carol).get('/chats?limit=100')).body.items.find((c: { id: string }) => c.id === chat.id);
+      expect(summary.unreadCount).toBe(0);
+      const readers = await as(alice).get(`/chats/${chat.id}/messages/${old.id}/reads`);
+      expect(readers.status).toBe(200);
+      expect(readers.body).toEqual([{ userId: carol.user.id, readAt: expect.any(String) }]);
+    });
+
+    it('answers forged cursors and out-of-range numbers with 400, not 500', async () => {
+      const chat = await group(alice, [bob]);
+      const forged = Buffer.from(JSON.stringify({ activityAt: 'x', id: 'y' })).toString('base64url');
+      expectErrorShape(await as(alice).get(`/chats?cursor=${forged}`), 400, 'INVALID_CURSOR');
+      expectErrorShape(await as(alice).get(`/users?cursor=${forged}`), 400, 'INVALID_CURSOR');
+      for (const query of ['before=99999999999999999999', 'after=99999999999999999999', 'offset=9999999999999999999999']) {
+        expectErrorShape(await as(alice).get(`/chats/${chat.id}/messages?${query}`), 400, 'VALIDATION_FAILED');
+      }
+      expectErrorShape(await as(alice).post(`/chats/${chat.id}/read`, { seq: 1e20 }), 400, 'VALIDATION_FAILED');
+    });
+
+    it('tells a sender their message was seen when the last reader moved on by replying', async () => {
+      const chat = await group(alice, [bob, carol]);
+      const seen: MessageSeenEvent[] = [];
+      const subscription = app.app
+        .get(EventBus)
+        .pipe(ofType(MessageSeenEvent))
+        .subscribe((e) => e.chatId === chat.id && seen.push(e));
+      try {
+        await send(alice, chat.id, 'question');
+        await as(bob).post(`/chats/${chat.id}/read`, { seq: 1 });
+        expect(seen).toEqual([]);
+        await send(carol, chat.id, 'answer without marking read');
+        expect(seen.map((e) => [e.senderId, e.seq])).toEqual([[alice.user.id, 1]]);
+      } finally {
+        subscription.unsubscribe();
+      }
+    });
+  });
+
+  describe('my chats', () => {
+    it('lists chats by most recent activity with the last message and direct titles, in cursor pages', async () => {
+      const me = await signUpAndIn(request, 'Lister');
+      const chats = [];
+      for (let i = 0; i < 5; i++) chats.push(await group(me, [bob], `L${i}`));
+      const { body: direct } = await as(me).post('/chats', { type: 'direct', userId: carol.user.id });
+      await send(me, chats[1].id, 'bump');
+      const all: Array<{ id: string; title: string; lastMessage: { text: string } | null }> = [];
+      let cursor: string | null = null;
+      do {
+        const page = await as(me).get(`/chats?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(page.body.items.length).toBeLessThanOrEqual(2);
+        all.push(...page.body.items);
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      expect(all.map((c) => c.id)).toEqual([chats[1].id, direct.id, chats[4].id, chats[3].id, chats[2].id, chats[0].id]);
+      expect(all[0].lastMessage?.text).toBe('bump');
+      expect(all[1].title).toBe('Carol');
+      expectErrorShape(await as(me).get('/chats?cursor=garbage'), 400, 'INVALID_CURSOR');
+    });
+  });
+});

@@ -1,0 +1,280 @@
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { httpClient } from './support/http.js';
+import { type SignedIn, signUpAndIn } from './support/accounts.js';
+import { connectReady, eventually, pause, type TestSocket } from './support/ws.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('messaging over the WebSocket gateway', () => {
+  let db: TestDatabase;
+  let app: TestApp;
+  let request: ReturnType<typeof httpClient>;
+  let alice: SignedIn, bob: SignedIn, carol: SignedIn;
+  const sockets: TestSocket[] = [];
+  const connect = async (who: SignedIn, target = app) => {
+    const socket = await connectReady(target.wsUrl, who.accessToken);
+    sockets.push(socket);
+    return socket;
+  };
+  const newGroup = async (owner: SignedIn, members: SignedIn[]) =>
+    (
+      await request('POST', '/api/v1/chats', {
+        token: owner.accessToken,
+        body: { type: 'group', title: `G ${randomUUID()}`, memberIds: members.map((m) => m.user.id) },
+      })
+    ).body as {
+      id: string;
+    };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    app = await startTestApp(db.env);
+    request = httpClient(app.url);
+    [alice, bob, carol] = await Promise.all([signUpAndIn(request, 'Alice'), signUpAndIn(request, 'Bob'), signUpAndIn(request, 'Carol')]);
+  });
+
+  afterEach(async () => {
+    await Promise.all(sockets.splice(0).map((s) => s.close()));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.dispose();
+  });
+
+  it('acks a send_message with the stored message and delivers it to every device of every member, and no one else', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const [aliceWs, bobPhone, bobLaptop, carolWs] = [await connect(alice), await connect(bob), await connect(bob), await connect(carol)];
+    const clientId = randomUUID();
+    const ack = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'hello', clientId });
+    expect(ack).toEqual({
+      type: 'message_ack',
+      id: expect.any(String),
+      clientId,
+      message: expect.objectContaining({ chatId: chat.id, seq: 1, text: 'hello', senderId: alice.user.id, clientId }),
+    });
+    for (const socket of [aliceWs, bobPhone, bobLaptop]) {
+      expect((await socket.nextOfType('new_message')).message).toEqual(ack.message);
+    }
+    await carolWs.settle();
+    expect(carolWs.seen('new_message')).toEqual([]);
+  });
+
+  it('delivers REST sends, edits and deletes to sockets too', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const bobWs = await connect(bob);
+    const sent = await request('POST', `/api/v1/chats/${chat.id}/messages`, { token: alice.accessToken, body: { text: 'via REST' } });
+    expect((await bobWs.nextOfType('new_message')).message).toEqual(sent.body);
+    await request('PATCH', `/api/v1/chats/${chat.id}/messages/${sent.body.id}`, { token: alice.accessToken, body: { text: 'edited' } });
+    expect((await bobWs.nextOfType('message_updated')).message).toMatchObject({ id: sent.body.id, text: 'edited' });
+    await request('DELETE', `/api/v1/chats/${chat.id}/messages/${sent.body.id}`, { token: alice.accessToken });
+    expect(await bobWs.nextOfType('message_deleted')).toEqual({ type: 'message_deleted', chatId: chat.id, id: sent.body.id, seq: 1 });
+  });
+
+  it('answers a repeated clientId with the original message and broadcasts it once', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const [aliceWs, bobWs] = [await connect(alice), await connect(bob)];
+    const clientId = randomUUID();
+    const first = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'once', clientId });
+    const again = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'once', clientId });
+    expect(again.message).toEqual(first.message);
+    await bobWs.nextOfType('new_message');
+    await sleep(100);
+    await bobWs.settle();
+    expect(bobWs.seen('new_message')).toHaveLength(1);
+  });
+
+  it('answers bad frames with error frames carrying the id, and keeps the socket open', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const carolWs = await connect(carol);
+    const aliceWs = await connect(alice);
+    const invalid = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: '   ', clientId: randomUUID() });
+    expect(invalid).toMatchObject({ type: 'error', statusCode: 400, code: 'VALIDATION_FAILED', message: expect.any(String) });
+    const unknownField = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'x', clientId: randomUUID(), pinned: true });
+    expect(unknownField).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+    const notMember = await carolWs.request({ type: 'send_message', chatId: chat.id, text: 'let me in', clientId: randomUUID() });
+    expect(notMember).toMatchObject({ type: 'error', statusCode: 404, code: 'CHAT_NOT_FOUND' });
+    expect(await carolWs.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    expect(carolWs.isOpen).toBe(true);
+    expect((await request('GET', `/api/v1/chats/${chat.id}/messages?offset=0`, { token: alice.accessToken })).body.total).toBe(0);
+  });
+
+  it('relays typing to the other members only, and limits its rate per socket', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const [aliceWs, bobWs, carolWs] = [await connect(alice), await connect(bob), await connect(carol)];
+    aliceWs.send({ type: 'typing', chatId: chat.id, isTyping: true });
+    expect(await bobWs.nextOfType('typing')).toEqual({ type: 'typing', chatId: chat.id, userId: alice.user.id, isTyping: true });
+    await aliceWs.settle();
+    await carolWs.settle();
+    expect(aliceWs.seen('typing')).toEqual([]);
+    expect(carolWs.seen('typing')).toEqual([]);
+    for (let i = 0; i < 8; i++) aliceWs.send({ type: 'typing', chatId: chat.id, isTyping: true, id: `t${i}` });
+    await aliceWs.settle();
+    const limited = aliceWs.seen('error').filter((f) => f.code === 'RATE_LIMITED');
+    expect(limited.length).toBeGreaterThanOrEqual(3); // a burst of 5 is allowed, one of them spent above
+    expect(limited[0]).toMatchObject({ statusCode: 429, id: expect.stringMatching(/^t\d$/) });
+    const stored = await request('GET', `/api/v1/chats/${chat.id}/messages?offset=0`, { token: alice.accessToken });
+    expect(stored.body.total).toBe(0);
+  });
+
+  it('moves the read pointer with mark_read, tells the chat, and tells the sender once all have seen', async () => {
+    const chat = await newGroup(alice, [bob, carol]);
+    const [aliceWs, bobWs, carolWs] = [await connect(alice), await connect(bob), await connect(carol)];
+    const ack = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'read me', clientId: randomUUID() });
+    bobWs.send({ type: 'mark_read', chatId: chat.id, seq: ack.message.seq });
+    expect(await aliceWs.next((f) => f.type === 'read' && f.userId === bob.user.id)).toEqual({
+      type: 'read',
+      chatId: chat.id,
+      userId: bob.user.id,
+      seq: 1,
+    });
+    await aliceWs.settle();
+    expect(aliceWs.seen('message_seen')).toEqual([]);
+    carolWs.send({ type: 'mark_read', chatId: chat.id, seq: 1 });
+    expect(await aliceWs.nextOfType('message_seen')).toEqual({ type: 'message_seen', chatId: chat.id, seq: 1 });
+    carolWs.send({ type: 'mark_read', chatId: chat.id, seq: 1 });
+    await carolWs.settle();
+    await aliceWs.settle();
+    expect(aliceWs.seen('message_seen')).toHaveLength(1);
+    expect(bobWs.seen('message_seen')).toEqual([]);
+  });
+
+  it('catches up with sync after a reconnect: everything missed, once, in seq order, then synced', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const quiet = await newGroup(alice, [bob]);
+    const aliceWs = await connect(alice);
+    let bobWs = await connect(bob);
+    await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'm1', clientId: randomUUID() });
+    const lastSeen = (await bobWs.nextOfType('new_message')).message.seq;
+    await bobWs.close();
+    for (let i = 2; i <= 60; i++) await aliceWs.request({ type: 'send_message', chatId: chat.id, text: `m${i}`, clientId: randomUUID() });
+    bobWs = await connect(bob);
+    const synced = await bobWs.request({ type: 'sync', chats: { [chat.id]: lastSeen, [quiet.id]: 0 } });
+    expect(synced).toEqual({ type: 'synced', id: expect.any(String), chats: { [chat.id]: 60, [quiet.id]: 0 } });
+    expect(bobWs.seen('new_message').map((f) => f.message.seq)).toEqual(Array.from({ length: 59 }, (_, i) => i + 2));
+    const bad = await bobWs.request({ type: 'sync', chats: { 'not-a-uuid': 1 } });
+    expect(bad).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+  });
+
+  it('gives a client that reconnects while others keep sending every message exactly once, in order', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const aliceWs = await connect(alice);
+    let bobWs = await connect(bob);
+    await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'first', clientId: randomUUID() });
+    const lastSeen = (await bobWs.nextOfType('new_message')).message.seq;
+    await bobWs.close();
+
+    let sent = 1;
+    let syncDone = false;
+    const sending = (async () => {
+      while (!syncDone || sent < 60) {
+        await Promise.all(
+          Array.from({ length: 4 }, () =>
+            aliceWs.request({ type: 'send_message', chatId: chat.id, text: `m${++sent}`, clientId: randomUUID() }),
+          ),
+        );
+      }
+    })();
+    while (sent < 20) await pause(5);
+    bobWs = await connect(bob);
+    // Messages keep arriving while the client gets round to its sync (well within the server's hold).
+    await pause(300);
+    const synced = await bobWs.request({ type: 'sync', chats: { [chat.id]: lastSeen } });
+    syncDone = true;
+    expect(synced.type).toBe('synced');
+    await sending;
+    const last = (await request('GET', `/api/v1/chats/${chat.id}/messages?limit=1`, { token: bob.accessToken })).body.items[0].seq;
+    await eventually(() => bobWs.seen('new_message').some((f) => f.message.seq === last));
+    await bobWs.settle();
+
+    // Exactly once, and in seq order: live frames wait while the missed history goes out first.
+    const seqs = bobWs.seen('new_message').map((f) => f.message.seq as number);
+    expect(seqs).toEqual(Array.from({ length: last - lastSeen }, (_, i) => lastSeen + 1 + i));
+  });
+
+  it('stops delivering to a member the moment they are removed, and tells them', async () => {
+    const chat = await newGroup(alice, [bob, carol]);
+    const [aliceWs, carolWs] = [await connect(alice), await connect(carol)];
+    await request('DELETE', `/api/v1/chats/${chat.id}/members/${carol.user.id}`, { token: alice.accessToken });
+    expect(await carolWs.nextOfType('member_removed')).toEqual({ type: 'member_removed', chatId: chat.id, userId: carol.user.id });
+    await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'after carol left', clientId: randomUUID() });
+    await aliceWs.nextOfType('new_message');
+    await carolWs.settle();
+    expect(carolWs.seen('new_message')).toEqual([]);
+  });
+
+  it('announces chat creation, renames and new members to the members', async () => {
+    const [bobWs, carolWs] = [await connect(bob), await connect(carol)];
+    const chat = await newGroup(alice, [bob]);
+    expect(await bobWs.next((f) => f.type === 'chat_created' && f.chat.id === chat.id)).toMatchObject({
+      chat: { id: chat.id, type: 'group' },
+    });
+    const direct = await request('POST', '/api/v1/chats', { token: alice.accessToken, body: { type: 'direct', userId: carol.user.id } });
+    expect((await carolWs.next((f) => f.type === 'chat_created' && f.chat.id === direct.body.id)).chat).toMatchObject({
+      type: 'direct',
+      title: 'Alice',
+    });
+    await request('PATCH', `/api/v1/chats/${chat.id}`, { token: alice.accessToken, body: { title: 'Renamed' } });
+    expect((await bobWs.nextOfType('chat_updated')).chat).toMatchObject({ id: chat.id, title: 'Renamed' });
+    await request('PATCH', `/api/v1/chats/${chat.id}/members/${bob.user.id}`, { token: alice.accessToken, body: { role: 'admin' } });
+    expect((await bobWs.next((f) => f.type === 'chat_updated' && f.chat.title === 'Renamed')).chat.id).toBe(chat.id);
+    await request('POST', `/api/v1/chats/${chat.id}/members`, { token: alice.accessToken, body: { userIds: [carol.user.id] } });
+    expect(await bobWs.nextOfType('member_added')).toMatchObject({ chatId: chat.id, userId: carol.user.id });
+    expect(await carolWs.next((f) => f.type === 'member_added' && f.chatId === chat.id)).toMatchObject({ userId: carol.user.id });
+  });
+
+  it('tells contacts when a user comes online and goes offline', async () => {
+    const [dora, eve] = await Promise.all([signUpAndIn(request, 'Dora'), signUpAndIn(request, 'Eve')]);
+    await newGroup(dora, [eve]);
+    const doraWs = await connect(dora);
+    const eveWs = await connect(eve);
+    expect(await doraWs.next((f) => f.type === 'presence' && f.userId === eve.user.id && f.online)).toMatchObject({ online: true });
+    await eveWs.close();
+    const offline = await doraWs.next((f) => f.type === 'presence' && f.userId === eve.user.id && !f.online);
+    expect(offline.lastSeenAt).toEqual(expect.any(String));
+  });
+});
+
+describe('messaging across two instances', () => {
+  let db: TestDatabase;
+  let one: TestApp;
+  let two: TestApp;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    const env = { ...db.env, REDIS_URL: 'redis://127.0.0.1:6379' };
+    [one, two] = await Promise.all([startTestApp(env), startTestApp(env)]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([one?.close(), two?.close()]);
+    await db?.dispose();
+  });
+
+  it('delivers a message sent on one instance to the members connected to the other', async () => {
+    const request = httpClient(one.url);
+    const [alice, bob] = await Promise.all([signUpAndIn(request, 'Alice'), signUpAndIn(request, 'Bob')]);
+    const chat = (
+      await request('POST', '/api/v1/chats', {
+        token: alice.accessToken,
+        body: { type: 'group', title: 'Across', memberIds: [bob.user.id] },
+      })
+    ).body;
+    const aliceOnOne = await connectReady(one.wsUrl, alice.accessToken);
+    const bobOnTwo = await connectReady(two.wsUrl, bob.accessToken);
+    const bobOnOne = await connectReady(one.wsUrl, bob.accessToken);
+    try {
+      const ack = await aliceOnOne.request({ type: 'send_message', chatId: chat.id, text: 'across', clientId: randomUUID() });
+      expect((await bobOnTwo.nextOfType('new_message')).message).toEqual(ack.message);
+      expect((await bobOnOne.nextOfType('new_message')).message).toEqual(ack.message);
+      bobOnTwo.send({ type: 'typing', chatId: chat.id, isTyping: true });
+      expect(await aliceOnOne.nextOfType('typing')).toMatchObject({ userId: bob.user.id });
+      await bobOnTwo.settle();
+      expect(bobOnTwo.seen('new_message')).toHaveLength(1);
+    } finally {
+      await Promise.all([aliceOnOne.close(), bobOnTwo.close(), bobOnOne.close()]);
+    }
+  });
+});
