@@ -1,0 +1,286 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { lastValueFrom, type Observable, tap, defaultIfEmpty } from 'rxjs';
+import type { RawData, WebSocket } from 'ws';
+import { ForbiddenError, UnauthenticatedError, UnavailableError } from '../common/errors/domain-error.js';
+import { resolveError } from '../common/errors/error-body.js';
+import { type BoundHandler, CloseCode, Connection, type FrameContext } from './connection.js';
+import { AuthFrameDto } from './dto/auth-frame.dto.js';
+import { FanOut, type FanOutMessage } from './fan-out.js';
+import { type ClientFrame, parseFrame, type ParsedFrame, unknownType } from './frames.js';
+import { PresenceService } from './presence.service.js';
+import { RealtimeSettings } from './realtime-settings.js';
+import type { FrameId } from './server-events.js';
+import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator.js';
+import { SocketRegistry } from './socket-registry.js';
+import { validateFrame } from './validate-frame.js';
+
+/** How long a revoked session is remembered, to catch a socket whose authentication was in flight when the revocation arrived. */
+const REVOKED_MEMORY_MS = 60_000;
+
+/**
+ * The life of every socket on this instance: authentication (handshake or first frame), frames
+ * in order to the gateways' handlers, liveness pings, token expiry, fan-out deliveries and
+ * closes, and the graceful close on shutdown. The WsAdapter hands each new socket to `accept`.
+ */
+@Injectable()
+export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Realtime');
+  private ticker?: NodeJS.Timeout;
+  private draining = false;
+  private readonly revokedSessions = new Map<string, number>();
+
+  constructor(
+    private readonly settings: RealtimeSettings,
+    private readonly registry: SocketRegistry,
+    private readonly authenticator: SocketAuthenticator,
+    private readonly presence: PresenceService,
+    fanOut: FanOut,
+  ) {
+    fanOut.listen((message) => this.onFanOut(message));
+  }
+
+  onApplicationBootstrap(): void {
+    this.ticker = setInterval(() => void this.heartbeat(), this.settings.heartbeatMs);
+    this.ticker.unref();
+  }
+
+  accept(socket: WebSocket, request: IncomingMessage): Connection {
+    const connection = new Connection(randomUUID(), socket, this.settings, (slow) =>
+      this.logger.warn(
+        `Closing socket ${slow.id} of user ${slow.userId ?? '-'} with 1013: over ${this.settings.maxBufferedBytes} bytes waiting to be sent (client reads too slowly).`,
+      ),
+    );
+    if (this.draining) {
+      connection.close(CloseCode.RESTARTING, 'SERVER_RESTARTING');
+      return connection;
+    }
+    this.registry.track(connection);
+    socket.on('message', (data: RawData, isBinary: boolean) => this.onMessage(connection, data, isBinary));
+    socket.on('pong', () => (connection.awaitingPong = false));
+    socket.once('close', () => this.onClose(connection));
+
+    const credential = this.authenticator.fromHandshake(request);
+    if (credential.kind === 'refused') {
+      connection.close(CloseCode.FORBIDDEN, credential.code);
+    } else if (credential.kind === 'token') {
+      // Queued like a frame: whatever the client sends meanwhile waits for the answer.
+      void connection.enqueue(() => this.authenticate(connection, credential.token));
+    } else {
+      connection.setTimer('auth', this.settings.authTimeoutMs, () => connection.close(CloseCode.UNAUTHENTICATED, 'AUTH_TIMEOUT'));
+    }
+    return connection;
+  }
+
+  /** Stops taking sockets, lets queued frames finish, then closes every socket with 1012. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.draining = true;
+    clearInterval(this.ticker);
+    const connections = this.registry.all();
+    await within(Promise.all(connections.map((c) => c.idle())), this.settings.shutdownGraceMs);
+    for (const connection of connections) connection.close(CloseCode.RESTARTING, 'SERVER_RESTARTING');
+    const closedInTime = await within(Promise.all(connections.map((c) => c.closed)), 3_000);
+    if (!closedInTime) for (const connection of connections) connection.terminate();
+    await this.presence.drain(5_000);
+  }
+
+  private onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
+    connection.awaitingPong = false;
+    if (!connection.isOpen) return;
+    const parsed = parseFrame(data, isBinary);
+    const arrivedWhileDraining = this.draining;
+    void connection.enqueue(() =>
+      this.handle(connection, parsed, arrivedWhileDraining).catch((error: unknown) =>
+        this.fail(connection, error, parsed.ok ? parsed.frame.id : parsed.id),
+      ),
+    );
+  }
+
+  private async handle(connection: Connection, parsed: ParsedFrame, draining: boolean): Promise<void> {
+    if (!connection.isOpen) return;
+    if (!parsed.ok) {
+      connection.sendError(parsed.error, parsed.id);
+      return;
+    }
+    const { frame } = parsed;
+    if (draining) {
+      connection.sendError(
+        new UnavailableError('SERVER_RESTARTING', 'The server is restarting; send this again once reconnected.'),
+        frame.id,
+      );
+      return;
+    }
+    if (frame.type === 'auth') return this.onAuthFrame(connection, frame);
+    if (!connection.isAuthenticated) {
+      connection.sendError(
+        new UnauthenticatedError('UNAUTHENTICATED', 'Authenticate first: send { "type": "auth", "token": "<accessToken>" }.'),
+        frame.id,
+      );
+      return;
+    }
+    const handler = connection.handlers.get(frame.type);
+    if (!handler) {
+      connection.sendError(unknownType(frame.type), frame.id);
+      return;
+    }
+    await this.invoke(connection, handler, frame);
+  }
+
+  private async invoke(connection: Connection, handler: BoundHandler, frame: ClientFrame): Promise<void> {
+    const context: FrameContext = { type: frame.type, id: frame.id, connectionId: connection.id };
+    try {
+      const replies = handler.transform(handler.callback(frame.payload, context)) as Observable<unknown>;
+      await lastValueFrom(
+        replies.pipe(
+          tap((reply) => this.reply(connection, reply, frame)),
+          defaultIfEmpty(undefined),
+        ),
+      );
+    } catch (error) {
+      // Gateways made with @RealtimeGateway() answer errors through WsErrorFilter; this catches the rest.
+      this.fail(connection, error, frame.id);
+    }
+  }
+
+  private reply(connection: Connection, reply: unknown, frame: ClientFrame): void {
+    if (reply === undefined || reply === null) return;
+    if (typeof reply !== 'object' || typeof (reply as { type?: unknown }).type !== 'string') {
+      this.logger.error(`The "${frame.type}" handler returned something other than a { type, ... } frame; nothing was sent.`);
+      return;
+    }
+    connection.send(reply as { type: string }, frame.id);
+  }
+
+  private fail(connection: Connection, error: unknown, id: FrameId | undefined): void {
+    if (resolveError(error).unexpected) {
+      this.logger.error(
+        { msg: 'Unhandled error in a WebSocket handler', connectionId: connection.id, error: String(error) },
+        error instanceof Error ? error.stack : undefined,
+      );
+    }
+    connection.sendError(error, id);
+  }
+
+  private async onAuthFrame(connection: Connection, frame: ClientFrame): Promise<void> {
+    let token: string;
+    try {
+      ({ token } = await validateFrame(AuthFrameDto, frame.payload));
+    } catch (error) {
+      connection.sendError(error, frame.id);
+      return;
+    }
+    if (connection.isAuthenticated) return this.reauthenticate(connection, token, frame.id);
+    connection.clearTimer('auth');
+    await this.authenticate(connection, token, frame.id);
+  }
+
+  private async authenticate(connection: Connection, token: string, replyTo?: FrameId): Promise<void> {
+    let identity: SocketIdentity;
+    try {
+      identity = await this.authenticator.verify(token);
+    } catch (error) {
+      const { body, unexpected } = resolveError(error);
+      if (unexpected) {
+        this.logger.error(`Could not authenticate socket ${connection.id}: ${String(error)}`);
+        connection.close(CloseCode.INTERNAL, 'INTERNAL_ERROR');
+      } else {
+        connection.close(CloseCode.UNAUTHENTICATED, body.code);
+      }
+      return;
+    }
+    if (!connection.isOpen) return;
+    if (this.revokedSessions.has(identity.sessionId)) {
+      connection.close(CloseCode.UNAUTHENTICATED, 'SESSION_REVOKED');
+      return;
+    }
+    connection.userId = identity.userId;
+    connection.sessionId = identity.sessionId;
+    connection.state = 'authenticated';
+    this.scheduleExpiry(connection, identity.expiresAt);
+    connection.holdStreams(this.settings.catchUpHoldMs);
+    this.registry.register(connection);
+    await this.presence.connected({ userId: identity.userId, connectionId: connection.id });
+    connection.send({ type: 'ready', userId: identity.userId, sessionId: identity.sessionId }, replyTo);
+  }
+
+  /** A fresh access token for the same session pushes the socket's expiry back (no reconnect after a refresh). */
+  private async reauthenticate(connection: Connection, token: string, replyTo?: FrameId): Promise<void> {
+    let identity: SocketIdentity;
+    try {
+      identity = await this.authenticator.verify(token);
+    } catch (error) {
+      connection.sendError(error, replyTo);
+      return;
+    }
+    if (identity.userId !== connection.userId || identity.sessionId !== connection.sessionId) {
+      connection.sendError(
+        new ForbiddenError('REAUTH_MISMATCH', 'This socket belongs to another session; open a new connection for this token.'),
+        replyTo,
+      );
+      return;
+    }
+    this.scheduleExpiry(connection, identity.expiresAt);
+    connection.send({ type: 'ready', userId: identity.userId, sessionId: identity.sessionId }, replyTo);
+  }
+
+  private scheduleExpiry(connection: Connection, expiresAt: number | undefined): void {
+    if (expiresAt === undefined) return;
+    connection.setTimer('expiry', expiresAt - Date.now(), () => connection.close(CloseCode.UNAUTHENTICATED, 'TOKEN_EXPIRED'));
+  }
+
+  private onClose(connection: Connection): void {
+    this.registry.remove(connection);
+    if (connection.userId) this.presence.disconnected({ userId: connection.userId, connectionId: connection.id });
+  }
+
+  private onFanOut(message: FanOutMessage): void {
+    if (message.kind === 'close' && message.target.sessionIds) {
+      const until = Date.now() + REVOKED_MEMORY_MS;
+      for (const id of message.target.sessionIds) this.revokedSessions.set(id, until);
+    }
+    for (const connection of this.registry.select(message.target)) {
+      if (message.kind === 'deliver') {
+        if (message.stream) connection.sendInStream(message.stream, message.frame);
+        else connection.sendRaw(message.frame);
+      } else connection.close(message.code, message.reason);
+    }
+  }
+
+  /**
+   * Every `heartbeatMs`: drop sockets that did not answer the previous ping (so a dead peer goes
+   * within two beats, under a minute), ping the rest, and refresh their presence.
+   */
+  private async heartbeat(): Promise<void> {
+    const now = Date.now();
+    for (const [id, until] of this.revokedSessions) if (until < now) this.revokedSessions.delete(id);
+    for (const connection of this.registry.all()) {
+      if (!connection.isOpen) continue;
+      if (connection.awaitingPong) {
+        connection.terminate();
+        continue;
+      }
+      connection.awaitingPong = true;
+      try {
+        connection.socket.ping();
+      } catch {
+        connection.terminate();
+      }
+    }
+    await this.presence.heartbeat(this.registry.authenticated().map((c) => ({ userId: c.userId!, connectionId: c.id })));
+  }
+}
+
+/** Waits for `promise` at most `ms`; true when it settled in time. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}

@@ -1,0 +1,183 @@
+import type { Observable } from 'rxjs';
+import type { WebSocket } from 'ws';
+import { errorFrame, withId } from './frames.js';
+import { StreamTracker, type StreamPosition } from './stream-tracker.js';
+import type { FrameId, ServerEvent } from './server-events.js';
+
+/** Close codes the contract and RFC 6455 give meaning to. */
+export const CloseCode = {
+  /** RFC 6455: the server is restarting; reconnect (with backoff). */
+  RESTARTING: 1012,
+  /** RFC 6455: try again later; here, the client reads too slowly. */
+  TRY_AGAIN_LATER: 1013,
+  /** Unexpected server failure. */
+  INTERNAL: 1011,
+  UNAUTHENTICATED: 4401,
+  FORBIDDEN: 4403,
+} as const;
+
+export type ConnectionState = 'pending' | 'authenticated' | 'closing' | 'closed';
+
+/** A frame handler that a gateway's @SubscribeMessage contributed, already bound to this socket by Nest. */
+export interface BoundHandler {
+  callback: (payload: unknown, frame: FrameContext) => unknown;
+  transform: (result: unknown) => Observable<unknown>;
+}
+
+/** Passed to handlers as their third argument: the exception filter reads the id from it. */
+export interface FrameContext {
+  type: string;
+  id?: FrameId;
+  connectionId: string;
+}
+
+export interface ConnectionLimits {
+  /** Bytes queued for the client beyond which it counts as too slow and is closed with 1013. */
+  maxBufferedBytes: number;
+  /** Frames received but not yet handled beyond which reading from the socket pauses. */
+  maxQueuedFrames: number;
+}
+
+const connections = new WeakMap<object, Connection>();
+
+/** The Connection behind a raw socket (what Nest hands gateways as the client). */
+export function connectionOf(client: unknown): Connection | undefined {
+  return typeof client === 'object' && client !== null ? connections.get(client) : undefined;
+}
+
+/**
+ * One WebSocket on this instance: who it belongs to once authenticated, the handlers gateways
+ * bound to it, and the discipline every socket needs (bounded send buffer, frames handled one at
+ * a time in arrival order, timers cleared on close).
+ */
+type TimerName = 'auth' | 'expiry' | 'hold';
+
+export class Connection {
+  state: ConnectionState = 'pending';
+  userId?: string;
+  sessionId?: string;
+  /** True from a protocol ping until its pong (or any frame) arrives. */
+  awaitingPong = false;
+  readonly handlers = new Map<string, BoundHandler>();
+  readonly closed: Promise<void>;
+  private readonly timers = new Map<TimerName, NodeJS.Timeout>();
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private markClosed!: () => void;
+  /** Positions of ordered streams sent on this connection (see stream-tracker.ts). */
+  readonly streams = new StreamTracker();
+
+  constructor(
+    readonly id: string,
+    readonly socket: WebSocket,
+    private readonly limits: ConnectionLimits,
+    private readonly onSlowConsumer: (connection: Connection) => void,
+  ) {
+    connections.set(socket, this);
+    this.closed = new Promise((resolve) => (this.markClosed = resolve));
+    socket.once('close', () => {
+      this.state = 'closed';
+      for (const timer of this.timers.values()) clearTimeout(timer);
+      this.timers.clear();
+      this.markClosed();
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'pending' || this.state === 'authenticated';
+  }
+
+  get isAuthenticated(): boolean {
+    return this.state === 'authenticated';
+  }
+
+  /** Sends an already serialised frame. Returns false when the socket is gone or was just closed for being slow. */
+  sendRaw(frame: string): boolean {
+    if (!this.isOpen || this.socket.readyState !== this.socket.OPEN) return false;
+    this.socket.send(frame);
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.onSlowConsumer(this);
+      this.close(CloseCode.TRY_AGAIN_LATER, 'SLOW_CONSUMER');
+      return false;
+    }
+    return true;
+  }
+
+  /** Holds live stream frames until the first catch-up ends, or `ms` passes (see StreamTracker.holdAll). */
+  holdStreams(ms: number): void {
+    this.streams.holdAll();
+    this.setTimer('hold', ms, () => this.releaseStreams());
+  }
+
+  /** Writes what holdStreams kept back, in order, and stops holding. */
+  releaseStreams(): void {
+    this.clearTimer('hold');
+    for (const frame of this.streams.releaseAll()) this.sendRaw(frame);
+  }
+
+  /** A live frame with a place in an ordered stream: skipped when already sent, held during a catch-up. */
+  sendInStream(position: StreamPosition, frame: string): boolean {
+    return this.streams.admitLive(position, frame) && this.sendRaw(frame);
+  }
+
+  send(event: ServerEvent | ({ type: string } & object), id?: FrameId): boolean {
+    return this.sendRaw(JSON.stringify(withId(event, id)));
+  }
+
+  sendError(error: unknown, id?: FrameId): boolean {
+    return this.send(errorFrame(error, id));
+  }
+
+  /** Starts the closing handshake; the registry forgets the socket when it has closed. Idempotent. */
+  close(code: number, reason: string): void {
+    if (!this.isOpen) return;
+    this.state = 'closing';
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    // A paused socket could not read the client's half of the closing handshake.
+    this.socket.resume();
+    this.socket.close(code, reason);
+  }
+
+  terminate(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    this.socket.terminate();
+  }
+
+  setTimer(name: TimerName, ms: number, fire: () => void): void {
+    this.clearTimer(name);
+    if (!this.isOpen) return;
+    // setTimeout cannot wait longer than 2^31-1 ms (~24.8 days); nothing here needs to.
+    const timer = setTimeout(fire, Math.min(Math.max(0, ms), 2 ** 31 - 1));
+    timer.unref();
+    this.timers.set(name, timer);
+  }
+
+  clearTimer(name: TimerName): void {
+    const timer = this.timers.get(name);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(name);
+  }
+
+  /**
+   * Runs `task` after every task queued before it: frames are handled one at a time, in the
+   * order they arrived, so two `send_message` frames are stored in the order they were sent.
+   * Reading pauses while too many wait, which pushes back on a client that floods.
+   */
+  enqueue(task: () => Promise<void>): Promise<void> {
+    this.queued++;
+    if (this.queued > this.limits.maxQueuedFrames && this.isOpen) this.socket.pause();
+    const run = this.queue.then(task).finally(() => {
+      this.queued--;
+      if (this.queued <= this.limits.maxQueuedFrames / 2 && this.socket.isPaused && this.isOpen) this.socket.resume();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves once every frame received so far has been handled. */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+}

@@ -1,0 +1,28 @@
+import type { DeliveryTarget } from './socket-registry.js';
+import type { StreamPosition } from './stream-tracker.js';
+
+/**
+ * What one instance asks all of them (itself included) to do with their local sockets. `frame`
+ * is serialised once by the sender and written to every matching socket as is.
+ */
+export type FanOutMessage =
+  | { kind: 'deliver'; target: DeliveryTarget; frame: string; stream?: StreamPosition }
+  | { kind: 'close'; target: DeliveryTarget; code: number; reason: string };
+
+export type FanOutListener = (message: FanOutMessage) => void;
+
+/**
+ * Carries FanOutMessages to every instance of the server. In-process when there is one instance;
+ * Redis pub/sub when REDIS_URL is set. Delivery is at most once: an instance that is cut off
+ * misses messages, and clients catch up with `sync` when they reconnect.
+ */
+export abstract class FanOut {
+  /** Where messages land on this instance. Set once, by the connection manager. */
+  abstract listen(listener: FanOutListener): void;
+
+  /** Hands the message to this instance's listener at once, and to every other instance. */
+  abstract publish(message: FanOutMessage): Promise<void>;
+
+  /** 'in-process' or 'redis', for logs and docs. */
+  abstract readonly mode: string;
+}

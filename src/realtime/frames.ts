@@ -1,0 +1,65 @@
+import { DomainError, ValidationError } from '../common/errors/domain-error.js';
+import { resolveError } from '../common/errors/error-body.js';
+import type { FrameId, ServerEvent } from './server-events.js';
+
+/** A client frame once parsed: what the handler sees (`payload`) is the frame without `type` and `id`. */
+export interface ClientFrame {
+  type: string;
+  id?: FrameId;
+  payload: Record<string, unknown>;
+}
+
+const MAX_ID_LENGTH = 128;
+const TYPE_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+
+/**
+ * The result of reading one text frame: the frame, or the error to answer with (and the id when
+ * it could be read, so even a refused frame is answered under its id).
+ */
+export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; error: DomainError; id?: FrameId };
+
+export function parseFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): ParsedFrame {
+  if (isBinary)
+    return { ok: false, error: new ValidationError('Frames are JSON text; binary frames are not accepted.', undefined, 'INVALID_FRAME') };
+  const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, error: new ValidationError('The frame is not valid JSON.', undefined, 'MALFORMED_JSON') };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, error: invalid('A frame is a JSON object like { "type": "ping" }.') };
+  }
+  const { type, id, ...payload } = value as Record<string, unknown>;
+  const idOk =
+    id === undefined || (typeof id === 'string' && id.length <= MAX_ID_LENGTH) || (typeof id === 'number' && Number.isFinite(id));
+  if (!idOk) return { ok: false, error: invalid(`"id" must be a string of at most ${MAX_ID_LENGTH} characters or a number.`, 'id') };
+  if (typeof type !== 'string' || !TYPE_PATTERN.test(type)) {
+    return { ok: false, error: invalid('A frame needs a "type" such as "ping" or "send_message".', 'type'), id: id as FrameId | undefined };
+  }
+  return { ok: true, frame: { type, id: id as FrameId | undefined, payload } };
+}
+
+function invalid(message: string, field?: string): ValidationError {
+  return new ValidationError(message, field ? [{ field, message }] : undefined, 'INVALID_FRAME');
+}
+
+export function unknownType(type: string): ValidationError {
+  return new ValidationError(
+    `Unknown frame type "${type}".`,
+    [{ field: 'type', message: `"${type}" is not a frame type` }],
+    'UNKNOWN_FRAME_TYPE',
+  );
+}
+
+/** The `error` frame for anything thrown: the REST error body plus the frame's id. */
+export function errorFrame(error: unknown, id?: FrameId): ServerEvent<'error'> & { id?: FrameId } {
+  const { body } = resolveError(error);
+  return { type: 'error', ...body, ...(id !== undefined ? { id } : {}) };
+}
+
+/** A reply to a frame carries that frame's id. */
+export function withId<T extends object>(frame: T, id: FrameId | undefined): T & { id?: FrameId } {
+  return id === undefined ? frame : { ...frame, id };
+}

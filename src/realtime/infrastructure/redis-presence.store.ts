@@ -1,0 +1,129 @@
+import type { Redis } from 'ioredis';
+import { type PresenceEntry, PresenceStore } from '../presence-store.js';
+
+const PREFIX = 'parley:presence:';
+/** Per user: a sorted set of connection ids scored by when they lapse (ms, Redis clock). */
+const USER_PREFIX = `${PREFIX}user:`;
+/** Users with any connection, scored by their latest lapse time: what the sweep walks. */
+const ONLINE_KEY = `${PREFIX}online`;
+const SWEEP_BATCH = 200;
+
+// Every script reads the time from Redis, so instances with drifting clocks still agree.
+const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+const SCRIPTS = {
+  // KEYS: user set, online set. ARGV: connection id, user id, ttl ms. Returns 1 when the user came online.
+  parleyPresenceConnect: {
+    numberOfKeys: 2,
+    lua: `${NOW}
+      redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+      local before = redis.call('ZCARD', KEYS[1])
+      local lapse = now + tonumber(ARGV[3])
+      redis.call('ZADD', KEYS[1], lapse, ARGV[1])
+      redis.call('PEXPIRE', KEYS[1], ARGV[3])
+      redis.call('ZADD', KEYS[2], 'GT', lapse, ARGV[2])
+      if before == 0 then return 1 end
+      return 0`,
+  },
+  // KEYS: user set, online set. ARGV: connection id, user id. Returns 1 when that was the user's last connection.
+  parleyPresenceDisconnect: {
+    numberOfKeys: 2,
+    lua: `${NOW}
+      redis.call('ZREM', KEYS[1], ARGV[1])
+      redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+      if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+      return redis.call('ZREM', KEYS[2], ARGV[2])`,
+  },
+  // KEYS: online set. ARGV: ttl ms, user key prefix, then user id and connection id pairs.
+  parleyPresenceRefresh: {
+    numberOfKeys: 1,
+    lua: `${NOW}
+      local lapse = now + tonumber(ARGV[1])
+      for i = 3, #ARGV, 2 do
+        local key = ARGV[2] .. ARGV[i]
+        redis.call('ZADD', key, lapse, ARGV[i + 1])
+        redis.call('PEXPIRE', key, ARGV[1])
+        redis.call('ZADD', KEYS[1], 'GT', lapse, ARGV[i])
+      end
+      return 0`,
+  },
+  // KEYS: online set. ARGV: user key prefix, batch size. Returns the users whose connections all lapsed.
+  parleyPresenceSweep: {
+    numberOfKeys: 1,
+    lua: `${NOW}
+      local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+      local gone = {}
+      for _, userId in ipairs(stale) do
+        local key = ARGV[1] .. userId
+        redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+        local latest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+        if latest[1] == nil then
+          redis.call('ZREM', KEYS[1], userId)
+          table.insert(gone, userId)
+        else
+          redis.call('ZADD', KEYS[1], latest[2], userId)
+        end
+      end
+      return gone`,
+  },
+  // KEYS: user sets. Returns how many live connections each has.
+  parleyPresenceCount: {
+    numberOfKeys: 0,
+    lua: `${NOW}
+      local counts = {}
+      for i, key in ipairs(ARGV) do counts[i] = redis.call('ZCOUNT', key, '(' .. now, '+inf') end
+      return counts`,
+  },
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type ScriptClient = Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
+
+/**
+ * Presence shared by every instance through Redis. Each connection is an entry that lapses
+ * unless its instance refreshes it (the liveness heartbeat does, every 25 s), so the users of an
+ * instance that crashed go offline within `ttlMs` plus one sweep, instead of staying online forever.
+ *
+ * The scripts touch keys they build from a prefix: fine on a single Redis or a replica set, not
+ * on Redis Cluster.
+ */
+export class RedisPresenceStore extends PresenceStore {
+  private readonly scripts: ScriptClient;
+
+  constructor(
+    redis: Redis,
+    private readonly ttlMs: number,
+  ) {
+    super();
+    for (const [name, { numberOfKeys, lua }] of Object.entries(SCRIPTS)) {
+      redis.defineCommand(name, { numberOfKeys, lua });
+    }
+    this.scripts = redis as unknown as ScriptClient;
+  }
+
+  async connected({ userId, connectionId }: PresenceEntry): Promise<boolean> {
+    return (await this.scripts.parleyPresenceConnect(USER_PREFIX + userId, ONLINE_KEY, connectionId, userId, this.ttlMs)) === 1;
+  }
+
+  async disconnected({ userId, connectionId }: PresenceEntry): Promise<boolean> {
+    return (await this.scripts.parleyPresenceDisconnect(USER_PREFIX + userId, ONLINE_KEY, connectionId, userId)) === 1;
+  }
+
+  async refresh(entries: PresenceEntry[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += 500) {
+      const pairs = entries.slice(i, i + 500).flatMap((e) => [e.userId, e.connectionId]);
+      await this.scripts.parleyPresenceRefresh(ONLINE_KEY, this.ttlMs, USER_PREFIX, ...pairs);
+    }
+  }
+
+  async sweep(): Promise<string[]> {
+    return (await this.scripts.parleyPresenceSweep(ONLINE_KEY, USER_PREFIX, SWEEP_BATCH)) as string[];
+  }
+
+  async onlineAmong(userIds: string[]): Promise<Set<string>> {
+    const ids = [...new Set(userIds)];
+    if (ids.length === 0) return new Set();
+    const counts = (await this.scripts.parleyPresenceCount(...ids.map((id) => USER_PREFIX + id))) as number[];
+    return new Set(ids.filter((_, i) => counts[i] > 0));
+  }
+}

@@ -1,0 +1,28 @@
+import { PresenceQuery } from './presence-query.js';
+
+export interface PresenceEntry {
+  userId: string;
+  connectionId: string;
+}
+
+/**
+ * Counts every user's open connections across all instances. The answers to `connected` and
+ * `disconnected` are the online/offline transitions: each is reported to exactly one caller,
+ * however many instances race.
+ */
+export abstract class PresenceStore extends PresenceQuery {
+  /** Records a connection; true when the user had none anywhere before it (came online). */
+  abstract connected(entry: PresenceEntry): Promise<boolean>;
+
+  /** Forgets a connection; true when it was the user's last one anywhere (went offline). */
+  abstract disconnected(entry: PresenceEntry): Promise<boolean>;
+
+  /** Heartbeat: these connections are still open. Entries not refreshed in time lapse. */
+  abstract refresh(entries: PresenceEntry[]): Promise<void>;
+
+  /**
+   * Users whose every connection lapsed without a goodbye (their instance crashed or was cut
+   * off). Each such user is returned once, to one caller, who announces them offline.
+   */
+  abstract sweep(): Promise<string[]>;
+}

@@ -1,0 +1,102 @@
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { UserRepository } from '../modules/users/user.repository.js';
+import { PresenceAudience } from './presence-audience.js';
+import { type PresenceEntry, PresenceStore } from './presence-store.js';
+import { RealtimeService } from './realtime.service.js';
+
+/**
+ * Turns connections opening and closing into presence: online while a user has a connection on
+ * any instance. Going offline stamps users.last_seen_at; both transitions are announced as
+ * `presence` frames to the user's contacts, when a PresenceAudience says who they are.
+ */
+@Injectable()
+export class PresenceService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Presence');
+  private audience?: PresenceAudience;
+  /** Per user, the tail of their presence work: a quick reconnect never overtakes the disconnect before it. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: PresenceStore,
+    private readonly users: UserRepository,
+    private readonly realtime: RealtimeService,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  /**
+   * The audience comes from whichever module provides it (chats), looked up across the whole
+   * app: an @Optional() constructor parameter here would only see providers of global modules.
+   */
+  onApplicationBootstrap(): void {
+    try {
+      this.audience = this.moduleRef.get(PresenceAudience, { strict: false });
+    } catch {
+      this.logger.log('No PresenceAudience provided (chats module off): presence changes are recorded but not broadcast.');
+    }
+  }
+
+  /** Resolves once the connection counts (so `ready` means "online"); the announcement follows in the background. */
+  connected(entry: PresenceEntry): Promise<void> {
+    return new Promise((counted) => {
+      this.forUser(entry.userId, async () => {
+        let cameOnline = false;
+        try {
+          cameOnline = await this.store.connected(entry);
+        } finally {
+          counted();
+        }
+        if (cameOnline) await this.announce(entry.userId, true);
+      });
+    });
+  }
+
+  disconnected(entry: PresenceEntry): void {
+    this.forUser(entry.userId, async () => {
+      if (await this.store.disconnected(entry)) await this.announce(entry.userId, false);
+    });
+  }
+
+  /** Keeps this instance's connections counted, and announces users whose instance died. */
+  async heartbeat(entries: PresenceEntry[]): Promise<void> {
+    try {
+      await this.store.refresh(entries);
+      for (const userId of await this.store.sweep()) this.forUser(userId, () => this.announce(userId, false));
+    } catch (error) {
+      this.logger.warn(`Presence heartbeat failed: ${describe(error)}`);
+    }
+  }
+
+  /** Resolves when all presence work started so far is done (or `timeoutMs` passed). */
+  async drain(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([...this.pending]), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  private forUser(userId: string, work: () => Promise<void>): void {
+    const previous = this.chains.get(userId) ?? Promise.resolve();
+    const next = previous
+      .then(work)
+      .catch((error: unknown) => this.logger.warn(`Presence update for user ${userId} failed: ${describe(error)}`));
+    this.chains.set(userId, next);
+    this.pending.add(next);
+    void next.finally(() => {
+      this.pending.delete(next);
+      if (this.chains.get(userId) === next) this.chains.delete(userId);
+    });
+  }
+
+  private async announce(userId: string, online: boolean): Promise<void> {
+    const now = new Date();
+    if (!online) await this.users.update(userId, { lastSeenAt: now });
+    const contacts = this.audience ? await this.audience.contactsOf(userId) : [];
+    if (contacts.length === 0) return;
+    await this.realtime.send(contacts, { type: 'presence', userId, online, lastSeenAt: now.toISOString() });
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

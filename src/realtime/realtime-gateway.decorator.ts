@@ -1,0 +1,29 @@
+import { applyDecorators, createParamDecorator, type ExecutionContext, UseFilters } from '@nestjs/common';
+import { WebSocketGateway } from '@nestjs/websockets';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { UnauthenticatedError } from '../common/errors/domain-error.js';
+import { connectionOf } from './connection.js';
+import { WS_PATH } from './realtime-settings.js';
+import { WsErrorFilter } from './ws-error.filter.js';
+
+/**
+ * Marks a class as a gateway on Parley's one `/ws` endpoint: its `@SubscribeMessage(type)`
+ * methods receive the frames of that `type` from authenticated sockets, and what they throw
+ * comes back as `error` frames. Handlers get the frame without `type` and `id` as the message
+ * body (validated by DTO like a REST body); what they return is sent back with the frame's `id`.
+ */
+export function RealtimeGateway(): ClassDecorator {
+  return applyDecorators(WebSocketGateway({ path: WS_PATH }), UseFilters(new WsErrorFilter()));
+}
+
+/** The caller of a frame: user, session and the connection the frame came on. */
+export interface SocketUser extends AuthUser {
+  connectionId: string;
+}
+
+/** Injects the SocketUser into a gateway handler (frames only reach handlers once authenticated). */
+export const CurrentSocketUser = createParamDecorator((_data: unknown, ctx: ExecutionContext): SocketUser => {
+  const connection = connectionOf(ctx.switchToWs().getClient());
+  if (!connection?.userId || !connection.sessionId) throw new UnauthenticatedError();
+  return { userId: connection.userId, sessionId: connection.sessionId, connectionId: connection.id };
+});

@@ -1,0 +1,32 @@
+/** The one WebSocket endpoint, on the HTTP port; every gateway shares it. */
+export const WS_PATH = '/ws';
+
+/**
+ * The WebSocket endpoint's limits and timings. Fixed by the contract or chosen for it; a class
+ * (provided by RealtimeModule) so a test module can swap in shorter timings.
+ */
+export class RealtimeSettings {
+  /** Larger frames close the socket with 1009 (the contract's 64 KiB). */
+  readonly maxFrameBytes: number = 64 * 1024;
+  /** A socket without a cookie or bearer token must send `{ type: "auth" }` this soon, or it is closed with 4401. */
+  readonly authTimeoutMs: number = 5_000;
+  /**
+   * After authentication, live new_message frames wait this long for the client's `sync` (or
+   * until it is done), so a reconnecting client gets missed history before newer messages.
+   */
+  readonly catchUpHoldMs = 1_000;
+  /** Protocol pings go out this often; a socket that has not answered the previous one by then is dropped. */
+  readonly heartbeatMs: number = 25_000;
+  /** How long a connection keeps its user online in Redis without a heartbeat (a crashed instance's users lapse after this). */
+  readonly presenceTtlMs: number = 60_000;
+  /** Bytes waiting to be sent to one client beyond which it is too slow and is closed with 1013. */
+  readonly maxBufferedBytes: number = 1024 * 1024;
+  /** Frames received but not yet handled beyond which the server stops reading from that socket. */
+  readonly maxQueuedFrames: number = 32;
+  /** On shutdown, how long in-flight frames may take before sockets are closed regardless. */
+  readonly shutdownGraceMs: number = 10_000;
+
+  constructor(overrides: Partial<RealtimeSettings> = {}) {
+    Object.assign(this, overrides);
+  }
+}

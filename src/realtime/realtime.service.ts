@@ -1,0 +1,74 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { FanOut, type FanOutMessage } from './fan-out.js';
+import type { FrameId, ServerEvent } from './server-events.js';
+import { withId } from './frames.js';
+import { SocketRegistry } from './socket-registry.js';
+import type { StreamPosition } from './stream-tracker.js';
+
+export interface SendOptions {
+  /** Leave out this connection (typically the one whose frame caused the event). */
+  exceptConnectionId?: string;
+  /** Only these sessions of the users (e.g. the other devices of one session). */
+  sessionIds?: string[];
+  /** The frame's place in an ordered stream (a chat's messages), so catch-ups never repeat it. */
+  stream?: StreamPosition;
+}
+
+/**
+ * How features talk to connected clients: one typed `send` that reaches every socket (every
+ * device) of the given users on every instance. Features call it from their event handlers;
+ * none of them touches sockets or knows how many instances there are.
+ */
+@Injectable()
+export class RealtimeService {
+  private readonly logger = new Logger('Realtime');
+
+  constructor(
+    private readonly fanOut: FanOut,
+    private readonly registry: SocketRegistry,
+  ) {}
+
+  /**
+   * Delivers `event` to every connection of `userIds`, on every instance. Serialises it once.
+   * Never throws: a fan-out failure (Redis away) is logged, local sockets have it already, and
+   * clients on other instances catch up with `sync`.
+   */
+  async send(userIds: Iterable<string>, event: ServerEvent, options: SendOptions = {}): Promise<void> {
+    const users = [...new Set(userIds)];
+    if (users.length === 0) return;
+    const { stream, ...target } = options;
+    await this.publish({
+      kind: 'deliver',
+      target: { userIds: users, ...target },
+      frame: JSON.stringify(event),
+      ...(stream ? { stream } : {}),
+    });
+  }
+
+  /** A direct reply to one connection, wherever it is; `replyTo` is the id of the frame it answers. */
+  async sendToConnection(connectionId: string, event: ServerEvent, replyTo?: FrameId): Promise<void> {
+    const frame = JSON.stringify(withId(event, replyTo));
+    const local = this.registry.get(connectionId);
+    if (local) {
+      local.sendRaw(frame);
+      return;
+    }
+    await this.publish({ kind: 'deliver', target: { connectionIds: [connectionId] }, frame });
+  }
+
+  /** Closes every socket of these sessions, on every instance (code 4401 unless told otherwise). */
+  async closeSessions(userId: string, sessionIds: string[], reason: string, code = 4401): Promise<void> {
+    if (sessionIds.length === 0) return;
+    await this.publish({ kind: 'close', target: { userIds: [userId], sessionIds }, code, reason });
+  }
+
+  private async publish(message: FanOutMessage): Promise<void> {
+    try {
+      await this.fanOut.publish(message);
+    } catch (error) {
+      this.logger.warn(
+        `Fan-out (${this.fanOut.mode}) failed: ${error instanceof Error ? error.message : String(error)}; sockets on other instances miss this ${message.kind}. Check REDIS_URL and that Redis is up.`,
+      );
+    }
+  }
+}

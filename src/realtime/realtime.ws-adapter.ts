@@ -1,0 +1,58 @@
+import { type INestApplicationContext, Logger } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { Observable } from 'rxjs';
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { type BoundHandler, connectionOf } from './connection.js';
+import { ConnectionManager } from './connection-manager.js';
+import { RealtimeSettings, WS_PATH } from './realtime-settings.js';
+
+/**
+ * Nest's `ws` adapter, narrowed to Parley's protocol. Every gateway shares the one `/ws`
+ * server on the HTTP port; sockets go to the ConnectionManager, which reads `{ type, ... }`
+ * frames itself (so it can answer bad JSON and unknown types, hold frames until the socket is
+ * authenticated and keep them in order) and calls the gateways' `@SubscribeMessage(type)`
+ * handlers, which this adapter collects per socket instead of letting each gateway read the
+ * socket on its own.
+ */
+export class RealtimeWsAdapter extends WsAdapter {
+  private readonly log = new Logger('Realtime');
+
+  constructor(private readonly app: INestApplicationContext) {
+    super(app);
+  }
+
+  override create(port: number, options: Record<string, unknown> & { path?: string } = {}): WebSocketServer {
+    const settings = this.app.get(RealtimeSettings, { strict: false });
+    const manager = this.app.get(ConnectionManager, { strict: false });
+    if (port !== 0 || options.path !== WS_PATH) {
+      throw new Error(
+        `A gateway asked for port ${port} path ${String(options.path)}; Parley serves every gateway on the HTTP port at ${WS_PATH}. Decorate it with @RealtimeGateway() instead of @WebSocketGateway(...).`,
+      );
+    }
+    const server = super.create(port, { ...options, maxPayload: settings.maxFrameBytes, perMessageDeflate: false }) as WebSocketServer;
+    // Registered before any gateway's own listener, so the socket has its Connection when they run.
+    server.on('connection', (socket: WebSocket, request: IncomingMessage) => manager.accept(socket, request));
+    return server;
+  }
+
+  /** A client's protocol error (oversized or malformed frame) is its problem, not an error of ours. */
+  override bindErrorHandler(server: WebSocketServer): WebSocketServer {
+    server.on('connection', (socket: WebSocket) => socket.on('error', (error) => this.log.debug(`Socket error: ${error.message}`)));
+    server.on('error', (error) => this.log.error(error));
+    return server;
+  }
+
+  override bindMessageHandlers(
+    client: unknown,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    const connection = connectionOf(client);
+    if (!connection) return;
+    for (const { message, callback } of handlers) {
+      connection.handlers.set(String(message), { callback: callback as BoundHandler['callback'], transform });
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import type { IncomingMessage } from 'node:http';
+import { Injectable } from '@nestjs/common';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { AppConfig } from '../config/app-config.js';
+import { AccessTokenVerifier } from '../modules/auth/access-token.verifier.js';
+import { ACCESS_COOKIE } from '../modules/auth/jwt.strategy.js';
+
+/** What the upgrade request brought: a token, nothing (the client must send an `auth` frame), or a refusal. */
+export type HandshakeCredential =
+  { kind: 'token'; token: string; via: 'bearer' | 'cookie' } | { kind: 'none' } | { kind: 'refused'; code: 'ORIGIN_NOT_ALLOWED' };
+
+export interface SocketIdentity extends AuthUser {
+  /** When the access token expires (ms since epoch); the socket closes then. */
+  expiresAt?: number;
+}
+
+/**
+ * Authentication for sockets, the same as for HTTP: an access token of a live session, from
+ * `Authorization: Bearer`, the `access_token` cookie, or the first frame.
+ *
+ * The cookie is sent by the browser whichever page opens the socket, so it only counts when the
+ * Origin is this server's own (PUBLIC_URL, or the Host the request was sent to) or one listed in
+ * CORS_ORIGINS; otherwise any site could act as the signed-in user (cross-site WebSocket
+ * hijacking). Browsers always send Origin; a cookie without one is refused too.
+ */
+@Injectable()
+export class SocketAuthenticator {
+  private readonly allowedOrigins: ReadonlySet<string>;
+
+  constructor(
+    config: AppConfig,
+    private readonly verifier: AccessTokenVerifier,
+  ) {
+    this.allowedOrigins = new Set([config.http.publicUrl, ...config.http.corsOrigins].map(normaliseOrigin));
+  }
+
+  fromHandshake(request: IncomingMessage): HandshakeCredential {
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+    if (bearer) return { kind: 'token', token: bearer, via: 'bearer' };
+    const cookie = readCookie(request.headers.cookie, ACCESS_COOKIE);
+    if (cookie) {
+      if (!this.isAllowedOrigin(request.headers.origin, request.headers.host)) return { kind: 'refused', code: 'ORIGIN_NOT_ALLOWED' };
+      return { kind: 'token', token: cookie, via: 'cookie' };
+    }
+    return { kind: 'none' };
+  }
+
+  isAllowedOrigin(origin: string | undefined, host: string | undefined): boolean {
+    if (!origin) return false;
+    const normalised = normaliseOrigin(origin);
+    if (this.allowedOrigins.has(normalised)) return true;
+    // Behind a TLS-terminating proxy the request arrives as http while the page is https: the
+    // host is what a foreign page cannot fake.
+    return !!host && (normalised === normaliseOrigin(`http://${host}`) || normalised === normaliseOrigin(`https://${host}`));
+  }
+
+  /** Checks the token and its session (throws UnauthenticatedError) and reads its expiry. */
+  async verify(token: string): Promise<SocketIdentity> {
+    const user = await this.verifier.verify(token);
+    return { ...user, expiresAt: expiryOf(token) };
+  }
+}
+
+function normaliseOrigin(origin: string): string {
+  try {
+    return new URL(origin).origin;
+  } catch {
+    return origin;
+  }
+}
+
+function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    const raw = part
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
+    try {
+      return decodeURIComponent(raw) || undefined;
+    } catch {
+      return raw || undefined;
+    }
+  }
+  return undefined;
+}
+
+/** `exp` of a JWT whose signature was already checked, in ms. */
+function expiryOf(token: string): number | undefined {
+  try {
+    const { exp } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof exp === 'number' ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,97 @@
+import { Injectable } from '@nestjs/common';
+import type { Connection } from './connection.js';
+
+/**
+ * Which connections a fan-out message is for. Every given criterion must hold: users AND
+ * sessions AND connections; `exceptConnectionId` then removes one (typically the sender's own).
+ */
+export interface DeliveryTarget {
+  userIds?: string[];
+  sessionIds?: string[];
+  connectionIds?: string[];
+  exceptConnectionId?: string;
+}
+
+/** The sockets on this instance, by id, by user and by session. Other instances keep their own. */
+@Injectable()
+export class SocketRegistry {
+  private readonly byId = new Map<string, Connection>();
+  private readonly byUser = new Map<string, Set<Connection>>();
+  private readonly bySession = new Map<string, Set<Connection>>();
+
+  /** Every socket, authenticated or not yet: liveness pings and shutdown cover them all. */
+  track(connection: Connection): void {
+    this.byId.set(connection.id, connection);
+  }
+
+  /** Files an authenticated socket under its user and session. Returns how many sockets the user now has here. */
+  register(connection: Connection): number {
+    if (!connection.userId || !connection.sessionId) throw new Error('register() needs an authenticated connection');
+    this.byId.set(connection.id, connection);
+    addTo(this.bySession, connection.sessionId, connection);
+    return addTo(this.byUser, connection.userId, connection);
+  }
+
+  /** Forgets a socket. Returns how many the user still has here, or undefined if it was never registered. */
+  remove(connection: Connection): number | undefined {
+    this.byId.delete(connection.id);
+    if (connection.sessionId) removeFrom(this.bySession, connection.sessionId, connection);
+    if (!connection.userId) return undefined;
+    return removeFrom(this.byUser, connection.userId, connection);
+  }
+
+  get(connectionId: string): Connection | undefined {
+    return this.byId.get(connectionId);
+  }
+
+  all(): Connection[] {
+    return [...this.byId.values()];
+  }
+
+  /** Authenticated sockets only. */
+  authenticated(): Connection[] {
+    return this.all().filter((c) => c.isAuthenticated);
+  }
+
+  countFor(userId: string): number {
+    return this.byUser.get(userId)?.size ?? 0;
+  }
+
+  select(target: DeliveryTarget): Connection[] {
+    let found: Iterable<Connection>;
+    if (target.connectionIds) {
+      found = target.connectionIds.map((id) => this.byId.get(id)).filter((c): c is Connection => c !== undefined);
+    } else if (target.sessionIds) {
+      found = target.sessionIds.flatMap((id) => [...(this.bySession.get(id) ?? [])]);
+    } else if (target.userIds) {
+      found = target.userIds.flatMap((id) => [...(this.byUser.get(id) ?? [])]);
+    } else {
+      return [];
+    }
+    const users = target.userIds && new Set(target.userIds);
+    const sessions = target.sessionIds && new Set(target.sessionIds);
+    const result = new Set<Connection>();
+    for (const connection of found) {
+      if (!connection.isAuthenticated || connection.id === target.exceptConnectionId) continue;
+      if (users && !users.has(connection.userId!)) continue;
+      if (sessions && !sessions.has(connection.sessionId!)) continue;
+      result.add(connection);
+    }
+    return [...result];
+  }
+}
+
+function addTo(index: Map<string, Set<Connection>>, key: string, connection: Connection): number {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(connection);
+  return set.size;
+}
+
+function removeFrom(index: Map<string, Set<Connection>>, key: string, connection: Connection): number {
+  const set = index.get(key);
+  if (!set) return 0;
+  set.delete(connection);
+  if (set.size === 0) index.delete(key);
+  return set.size;
+}

@@ -1,0 +1,106 @@
+/** Where a frame stands in an ordered stream (a chat's messages: id = chatId, seq = message seq). */
+export interface StreamPosition {
+  id: string;
+  seq: number;
+}
+
+/** How many delivered positions a connection remembers per stream, to recognise repeats. */
+const REMEMBERED_PER_STREAM = 4096;
+
+interface StreamState {
+  /** Positions sent on this connection since it opened (the newest REMEMBERED_PER_STREAM). */
+  delivered: Set<number>;
+  /** Live frames waiting: during a catch-up of this stream, or while every stream is held. */
+  held?: Array<{ seq: number; frame: string }>;
+  catchingUp?: boolean;
+}
+
+/**
+ * Per connection: which positions of which streams it has been sent, so that a catch-up
+ * (`sync`) after a reconnect neither repeats a frame that arrived live nor lets a live frame
+ * overtake history it belongs after. Costs nothing until a stream's first frame.
+ */
+export class StreamTracker {
+  private streams?: Map<string, StreamState>;
+  /** Set from a connection's start until its first catch-up (or a short timeout): see holdAll. */
+  private holdingAll = false;
+
+  /**
+   * Holds every live stream frame until releaseAll. A client that reconnects sends `sync` right
+   * after `ready`; holding what arrives meanwhile lets the history it asked for go out first, so
+   * it receives each chat in seq order.
+   */
+  holdAll(): void {
+    this.holdingAll = true;
+  }
+
+  /** Stops holding; returns the held frames of streams not in a catch-up, each stream in order. */
+  releaseAll(): string[] {
+    this.holdingAll = false;
+    const out: string[] = [];
+    for (const state of this.streams?.values() ?? []) {
+      if (state.held && !state.catchingUp) out.push(...this.flush(state));
+    }
+    return out;
+  }
+
+  /** Whether to write a live frame now (false: already sent, or held until the catch-up ends). */
+  admitLive(position: StreamPosition, frame: string): boolean {
+    const state = this.state(position.id);
+    if (state.delivered.has(position.seq)) return false;
+    if (state.held || this.holdingAll) {
+      (state.held ??= []).push({ seq: position.seq, frame });
+      return false;
+    }
+    this.remember(state, position.seq);
+    return true;
+  }
+
+  /** Starts a catch-up of one stream; live frames of it are held until `end`. */
+  begin(streamId: string): CatchUp {
+    const state = this.state(streamId);
+    state.held ??= [];
+    state.catchingUp = true;
+    return {
+      alreadySent: (seq) => state.delivered.has(seq),
+      sent: (seq) => this.remember(state, seq),
+      end: () => {
+        state.catchingUp = false;
+        return this.flush(state);
+      },
+    };
+  }
+
+  private flush(state: StreamState): string[] {
+    const held = (state.held ?? []).sort((a, b) => a.seq - b.seq);
+    state.held = undefined;
+    return held.filter(({ seq }) => !state.delivered.has(seq) && (this.remember(state, seq), true)).map(({ frame }) => frame);
+  }
+
+  private state(streamId: string): StreamState {
+    this.streams ??= new Map();
+    let state = this.streams.get(streamId);
+    if (!state) {
+      state = { delivered: new Set() };
+      this.streams.set(streamId, state);
+    }
+    return state;
+  }
+
+  private remember(state: StreamState, seq: number): void {
+    state.delivered.add(seq);
+    if (state.delivered.size > REMEMBERED_PER_STREAM) {
+      // Sets iterate in insertion order: forget the earliest sent.
+      state.delivered.delete(state.delivered.values().next().value as number);
+    }
+  }
+}
+
+export interface CatchUp {
+  /** True when the frame at this position already went out on the connection (live or earlier). */
+  alreadySent(seq: number): boolean;
+  /** Records that the catch-up wrote this position. */
+  sent(seq: number): void;
+  /** Ends the catch-up; returns the held live frames still to write, in stream order. */
+  end(): string[];
+}

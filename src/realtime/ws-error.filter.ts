@@ -1,0 +1,36 @@
+import { type ArgumentsHost, Catch, Logger, type WsExceptionFilter } from '@nestjs/common';
+import { WsException } from '@nestjs/websockets';
+import { ForbiddenError, ValidationError } from '../common/errors/domain-error.js';
+import { resolveError } from '../common/errors/error-body.js';
+import { connectionOf, type FrameContext } from './connection.js';
+
+/**
+ * Whatever a gateway handler throws becomes an `error` frame on that socket, in the REST error
+ * shape, under the id of the frame that failed; the socket stays open. DomainErrors keep their
+ * code and status; anything unexpected is logged and answered as a bare 500.
+ */
+@Catch()
+export class WsErrorFilter implements WsExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const connection = connectionOf(host.switchToWs().getClient());
+    const frame = host.getArgByIndex<FrameContext | undefined>(2);
+    const error = exception instanceof WsException ? fromWsException(exception) : exception;
+    if (resolveError(error).unexpected) {
+      this.logger.error(
+        { msg: 'Unhandled error in a WebSocket handler', frame: frame?.type, connectionId: connection?.id, error: String(exception) },
+        exception instanceof Error ? exception.stack : undefined,
+      );
+    }
+    connection?.sendError(error, frame?.id);
+  }
+}
+
+/** Nest raises WsException itself when a guard refuses; other uses should throw DomainErrors. */
+function fromWsException(exception: WsException): Error {
+  const message = exception.message;
+  return message === 'Forbidden resource'
+    ? new ForbiddenError('FORBIDDEN', 'Not allowed.')
+    : new ValidationError(message, undefined, 'BAD_REQUEST');
+}

@@ -1,0 +1,121 @@
+import { PresenceQuery } from '../src/realtime/presence-query.js';
+import { RealtimeService } from '../src/realtime/realtime.service.js';
+import { signUpAndIn, type SignedIn } from './support/accounts.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { httpClient } from './support/http.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+import { connectReady, eventually, type TestSocket } from './support/ws.js';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
+  let db: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+  let requestA: ReturnType<typeof httpClient>;
+  const sockets: TestSocket[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    a = await startTestApp({ ...db.env, REDIS_URL });
+    b = await startTestApp({ ...db.env, REDIS_URL });
+    requestA = httpClient(a.url);
+  });
+
+  afterEach(async () => {
+    await Promise.all(sockets.splice(0).map((s) => s.close()));
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await db?.dispose();
+  });
+
+  const on = async (app: TestApp, token: string) => {
+    const socket = await connectReady(app.wsUrl, token);
+    sockets.push(socket);
+    return socket;
+  };
+  const signInAgain = async (account: SignedIn): Promise<SignedIn> => {
+    const result = await requestA('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } });
+    return { ...result.body, password: account.password };
+  };
+  const currentSessionId = async (account: SignedIn) =>
+    ((await requestA('GET', '/api/v1/auth/sessions', { token: account.accessToken })).body as { id: string; current: boolean }[]).find(
+      (s) => s.current,
+    )!.id;
+
+  it('closes a socket on instance B when its session is revoked through instance A, and only that session’s', async () => {
+    const phone = await signUpAndIn(requestA);
+    const laptop = await signInAgain(phone);
+    const phoneOnB = await on(b, phone.accessToken);
+    const phoneOnA = await on(a, phone.accessToken);
+    const laptopOnB = await on(b, laptop.accessToken);
+
+    const revoke = await requestA('DELETE', `/api/v1/auth/sessions/${await currentSessionId(phone)}`, { token: laptop.accessToken });
+    expect(revoke.status).toBe(204);
+    expect(await phoneOnB.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+    expect(await phoneOnA.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+    expect(await laptopOnB.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+  });
+
+  it('delivers RealtimeService.send on A to every device of the user on both instances, and to no one else', async () => {
+    const alice = await signUpAndIn(requestA, 'Alice');
+    const aliceLaptop = await signInAgain(alice);
+    const bob = await signUpAndIn(requestA, 'Bob');
+    const aliceOnA = await on(a, alice.accessToken);
+    const aliceOnB = await on(b, alice.accessToken);
+    const aliceLaptopOnB = await on(b, aliceLaptop.accessToken);
+    const bobOnB = await on(b, bob.accessToken);
+    const bobOnA = await on(a, bob.accessToken);
+
+    const event = { type: 'read', chatId: crypto.randomUUID(), userId: bob.user.id, seq: 7 } as const;
+    await a.app.get(RealtimeService).send([alice.user.id], event);
+    for (const socket of [aliceOnA, aliceOnB, aliceLaptopOnB]) expect(await socket.nextOfType('read')).toEqual(event);
+
+    // A frame sent after the event, on the same path, proves the event had its chance to arrive.
+    const marker = { type: 'chat_deleted', chatId: crypto.randomUUID() } as const;
+    await a.app.get(RealtimeService).send([bob.user.id], marker);
+    for (const socket of [bobOnA, bobOnB]) {
+      expect(await socket.nextOfType('chat_deleted')).toEqual(marker);
+      expect(socket.received).toEqual([]);
+    }
+  });
+
+  it('keeps frames intact across instances: unicode, newlines and the exact payload', async () => {
+    const account = await signUpAndIn(requestA);
+    const socket = await on(b, account.accessToken);
+    const event = {
+      type: 'chat_updated',
+      chat: { id: crypto.randomUUID(), type: 'group', title: 'Line one\nline two — “quoted” 🎉 \\ backslash', memberCount: 3 },
+    } as const;
+    await a.app.get(RealtimeService).send([account.user.id], event);
+    expect(await socket.nextOfType('chat_updated')).toEqual(event);
+  });
+
+  it('sees a user online from either instance while any socket is open, and offline after the last closes', async () => {
+    const account = await signUpAndIn(requestA);
+    const viewer = await signUpAndIn(requestA);
+    const presenceA = a.app.get(PresenceQuery);
+    const presenceB = b.app.get(PresenceQuery);
+    const profileOnA = async () => (await requestA('GET', `/api/v1/users/${account.user.id}`, { token: viewer.accessToken })).body;
+
+    const onB = await on(b, account.accessToken);
+    expect(await presenceA.onlineAmong([account.user.id, viewer.user.id])).toEqual(new Set([account.user.id]));
+    expect(await profileOnA()).toMatchObject({ online: true, lastSeenAt: null });
+
+    const onA = await on(a, account.accessToken);
+    await onB.close();
+    // Closing B's socket must not take the user offline while A still has one.
+    await onA.request({ type: 'ping' });
+    expect(await presenceB.onlineAmong([account.user.id])).toEqual(new Set([account.user.id]));
+    expect(await profileOnA()).toMatchObject({ online: true });
+
+    await onA.close();
+    await eventually(async () => (await profileOnA()).lastSeenAt !== null);
+    expect(await profileOnA()).toMatchObject({ online: false, lastSeenAt: expect.any(String) });
+    expect(await presenceA.onlineAmong([account.user.id])).toEqual(new Set());
+    expect(await presenceB.onlineAmong([account.user.id])).toEqual(new Set());
+  });
+});

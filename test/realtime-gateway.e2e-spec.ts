@@ -1,0 +1,234 @@
+import type { AddressInfo } from 'node:net';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
+import { configureApp } from '../src/app.factory.js';
+import { AppModule } from '../src/app.module.js';
+import { ConflictError } from '../src/common/errors/domain-error.js';
+import { AppLogger } from '../src/common/logging/app-logger.js';
+import { loadConfig } from '../src/config/app-config.js';
+import { PresenceAudience } from '../src/realtime/presence-audience.js';
+import { CurrentSocketUser, RealtimeGateway, type SocketUser } from '../src/realtime/realtime-gateway.decorator.js';
+import { RealtimeSettings } from '../src/realtime/realtime-settings.js';
+import { signUpAndIn } from './support/accounts.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { httpClient } from './support/http.js';
+import { connectReady, openSocket, pause, type TestSocket } from './support/ws.js';
+
+class EchoDto {
+  @IsString()
+  @MaxLength(5)
+  text: string;
+}
+
+class SlowDto {
+  @IsInt()
+  @Min(0)
+  @Max(2000)
+  ms: number;
+}
+
+const calls: string[] = [];
+
+/** What a feature gateway looks like: DTO bodies, the caller, return values as replies, thrown DomainErrors. */
+@RealtimeGateway()
+class ProbeGateway {
+  @SubscribeMessage('echo')
+  echo(@MessageBody() body: EchoDto, @CurrentSocketUser() user: SocketUser) {
+    calls.push(`echo:${body.text}`);
+    return { type: 'echoed', text: body.text, userId: user.userId, sessionId: user.sessionId, connectionId: user.connectionId };
+  }
+
+  @SubscribeMessage('slow')
+  async slow(@MessageBody() body: SlowDto) {
+    await pause(body.ms);
+    calls.push(`slow:${body.ms}`);
+    return { type: 'slowed', ms: body.ms };
+  }
+
+  @SubscribeMessage('conflict')
+  conflict(): never {
+    throw new ConflictError('PROBE_CONFLICT', 'That clashes with something.');
+  }
+
+  @SubscribeMessage('crash')
+  crash(): never {
+    throw new Error('a bug in a handler');
+  }
+
+  @SubscribeMessage('silent')
+  silent(): void {
+    calls.push('silent');
+  }
+}
+
+/** Stands in for the chats module: who shares a chat with whom. */
+const contacts = new Map<string, string[]>();
+const audience: PresenceAudience = { contactsOf: async (userId) => contacts.get(userId) ?? [] };
+
+describe('realtime gateways (a feature gateway plugged into /ws)', () => {
+  let db: TestDatabase;
+  let app: NestExpressApplication;
+  let url: string;
+  let wsUrl: string;
+  let request: ReturnType<typeof httpClient>;
+  const sockets: TestSocket[] = [];
+
+  async function start(): Promise<NestExpressApplication> {
+    // Without chats, whose real PresenceAudience would stand in for the probe's fake one.
+    const config = loadConfig({
+      APP_ENV: 'LOCAL',
+      MODULES: 'auth,users,notify,health',
+      PORT: '0',
+      RATE_LIMIT_AUTH_PER_IP: '100000',
+      ...db.env,
+    });
+    const logger = new AppLogger((process.env.TEST_LOG_LEVEL as 'error') ?? 'error', 'json');
+    const moduleRef = await Test.createTestingModule({
+      imports: [AppModule.forRoot(config)],
+      providers: [ProbeGateway, { provide: PresenceAudience, useValue: audience }],
+    })
+      .overrideProvider(RealtimeSettings)
+      .useValue(new RealtimeSettings({ heartbeatMs: 300 }))
+      .compile();
+    const nest = configureApp(moduleRef.createNestApplication<NestExpressApplication>({ logger, bodyParser: false }), config, logger);
+    await nest.listen(0, '127.0.0.1');
+    return nest;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    app = await start();
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    url = `http://127.0.0.1:${port}`;
+    wsUrl = `ws://127.0.0.1:${port}/ws`;
+    request = httpClient(url);
+  });
+
+  afterEach(async () => {
+    calls.length = 0;
+    await Promise.all(sockets.splice(0).map((s) => s.close()));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.dispose();
+  });
+
+  const ready = async (token: string) => {
+    const socket = await connectReady(wsUrl, token);
+    sockets.push(socket);
+    return socket;
+  };
+
+  it('hands the handler the validated body and the caller, and replies with its return value under the frame id', async () => {
+    const account = await signUpAndIn(request);
+    const socket = await ready(account.accessToken);
+    const reply = await socket.request({ type: 'echo', text: 'hi' }, 'e1');
+    expect(reply).toEqual({
+      type: 'echoed',
+      text: 'hi',
+      userId: account.user.id,
+      sessionId: expect.any(String),
+      connectionId: expect.any(String),
+      id: 'e1',
+    });
+    expect(await socket.request({ type: 'ping' }, 'p')).toEqual({ type: 'pong', id: 'p' });
+  });
+
+  it('answers a body that fails its DTO with VALIDATION_FAILED and details, without calling the handler', async () => {
+    const socket = await ready((await signUpAndIn(request)).accessToken);
+    const tooLong = await socket.request({ type: 'echo', text: 'far too long' }, 'v1');
+    expect(tooLong).toMatchObject({ type: 'error', statusCode: 400, code: 'VALIDATION_FAILED', id: 'v1' });
+    expect(tooLong.details).toEqual([{ field: 'text', message: expect.stringContaining('5') }]);
+    const unknownField = await socket.request({ type: 'echo', text: 'ok', extra: 1 }, 'v2');
+    expect(unknownField).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ field: 'extra' })] });
+    expect(calls).toEqual([]);
+  });
+
+  it('turns a thrown DomainError into an error frame with its code and status, and stays open', async () => {
+    const socket = await ready((await signUpAndIn(request)).accessToken);
+    expect(await socket.request({ type: 'conflict' }, 'c1')).toEqual({
+      type: 'error',
+      statusCode: 409,
+      error: 'Conflict',
+      code: 'PROBE_CONFLICT',
+      message: 'That clashes with something.',
+      id: 'c1',
+    });
+    expect(await socket.request({ type: 'echo', text: 'still' })).toMatchObject({ type: 'echoed' });
+  });
+
+  it('answers an unexpected failure with a bare INTERNAL_ERROR 500 and stays open', async () => {
+    const socket = await ready((await signUpAndIn(request)).accessToken);
+    expect(await socket.request({ type: 'crash' }, 'x1')).toEqual({
+      type: 'error',
+      statusCode: 500,
+      error: 'Internal Server Error',
+      code: 'INTERNAL_ERROR',
+      message: 'Something went wrong on our side.',
+      id: 'x1',
+    });
+    expect(socket.isOpen).toBe(true);
+  });
+
+  it('handles one socket’s frames one at a time, in the order they were sent', async () => {
+    const socket = await ready((await signUpAndIn(request)).accessToken);
+    socket.send({ type: 'slow', ms: 300, id: 1 });
+    socket.send({ type: 'echo', text: 'then', id: 2 });
+    socket.send({ type: 'silent', id: 3 });
+    socket.send({ type: 'ping', id: 4 });
+    expect(await socket.next()).toMatchObject({ type: 'slowed', id: 1 });
+    expect(await socket.next()).toMatchObject({ type: 'echoed', id: 2 });
+    expect(await socket.next()).toEqual({ type: 'pong', id: 4 });
+    expect(calls).toEqual(['slow:300', 'echo:then', 'silent']);
+  });
+
+  it('sends presence to the user’s contacts when they come online and when they go offline', async () => {
+    const watcher = await signUpAndIn(request, 'Watcher');
+    const stranger = await signUpAndIn(request, 'Stranger');
+    const account = await signUpAndIn(request, 'Subject');
+    contacts.set(account.user.id, [watcher.user.id]);
+    const watching = await ready(watcher.accessToken);
+    const notWatching = await ready(stranger.accessToken);
+
+    const subject = await connectReady(wsUrl, account.accessToken);
+    expect(await watching.nextOfType('presence')).toEqual({
+      type: 'presence',
+      userId: account.user.id,
+      online: true,
+      lastSeenAt: expect.any(String),
+    });
+    await subject.close();
+    const offline = await watching.nextOfType('presence');
+    expect(offline).toEqual({ type: 'presence', userId: account.user.id, online: false, lastSeenAt: expect.any(String) });
+    const profile = (await request('GET', `/api/v1/users/${account.user.id}`, { token: watcher.accessToken })).body;
+    expect(profile).toMatchObject({ online: false, lastSeenAt: offline.lastSeenAt });
+
+    await notWatching.request({ type: 'ping' });
+    expect(notWatching.received).toEqual([]);
+  });
+
+  it('drops a socket that stops answering protocol pings, and keeps one that answers', async () => {
+    const account = await signUpAndIn(request);
+    const deaf = await openSocket(wsUrl, { token: account.accessToken, ws: { autoPong: false } });
+    sockets.push(deaf);
+    await deaf.nextOfType('ready');
+    const healthy = await ready(account.accessToken);
+    expect((await deaf.closed).code).toBe(1006);
+    expect(await healthy.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+  });
+
+  it('lets an in-flight frame finish and answer before closing sockets with 1012 on shutdown', async () => {
+    const other = await start();
+    const { port } = other.getHttpServer().address() as AddressInfo;
+    const account = await signUpAndIn(httpClient(`http://127.0.0.1:${port}`));
+    const socket = await connectReady(`ws://127.0.0.1:${port}/ws`, account.accessToken);
+    socket.send({ type: 'slow', ms: 500, id: 'inflight' });
+    await pause(100);
+    await other.close();
+    expect(await socket.closed).toEqual({ code: 1012, reason: 'SERVER_RESTARTING' });
+    expect(socket.received).toEqual([{ type: 'slowed', ms: 500, id: 'inflight' }]);
+  });
+});

@@ -1,0 +1,377 @@
+import pg from 'pg';
+import { PresenceQuery } from '../src/realtime/presence-query.js';
+import { RealtimeService } from '../src/realtime/realtime.service.js';
+import { SocketRegistry } from '../src/realtime/socket-registry.js';
+import { signUpAndIn, type SignedIn } from './support/accounts.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { httpClient } from './support/http.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+import { connectReady, eventually, openSocket, type TestSocket } from './support/ws.js';
+
+const ALLOWED_ORIGIN = 'https://chat.example.com';
+
+describe('realtime (one instance)', () => {
+  let db: TestDatabase;
+  let app: TestApp;
+  let request: ReturnType<typeof httpClient>;
+  const sockets: TestSocket[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    app = await startTestApp({ ...db.env, CORS_ORIGINS: ALLOWED_ORIGIN });
+    request = httpClient(app.url);
+  });
+
+  afterEach(async () => {
+    await Promise.all(sockets.splice(0).map((s) => s.close()));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.dispose();
+  });
+
+  const track = (socket: TestSocket) => (sockets.push(socket), socket);
+  const open = async (options?: Parameters<typeof openSocket>[1]) => track(await openSocket(app.wsUrl, options));
+  const ready = async (token: string) => track(await connectReady(app.wsUrl, token));
+  const sessionsOf = async (account: SignedIn) =>
+    (await request('GET', '/api/v1/auth/sessions', { token: account.accessToken })).body as { id: string; current: boolean }[];
+  const currentSessionId = async (account: SignedIn) => (await sessionsOf(account)).find((s) => s.current)!.id;
+  const signInAgain = async (account: SignedIn): Promise<SignedIn> => {
+    const result = await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } });
+    return { ...result.body, password: account.password };
+  };
+
+  describe('authentication', () => {
+    it('accepts a bearer token and says ready with the user and session', async () => {
+      const account = await signUpAndIn(request);
+      const socket = await open({ token: account.accessToken });
+      expect(await socket.nextOfType('ready')).toEqual({
+        type: 'ready',
+        userId: account.user.id,
+        sessionId: await currentSessionId(account),
+      });
+    });
+
+    it('accepts the access_token cookie from the server’s own origin', async () => {
+      const account = await signUpAndIn(request);
+      const socket = await open({ cookie: `access_token=${account.accessToken}`, origin: app.url });
+      expect(await socket.nextOfType('ready')).toMatchObject({ userId: account.user.id });
+    });
+
+    it('accepts the cookie from an origin listed in CORS_ORIGINS', async () => {
+      const account = await signUpAndIn(request);
+      const socket = await open({ cookie: `access_token=${account.accessToken}`, origin: ALLOWED_ORIGIN });
+      expect(await socket.nextOfType('ready')).toMatchObject({ userId: account.user.id });
+    });
+
+    it.each([
+      ['a foreign origin', 'https://evil.example.net'],
+      ['no origin', undefined],
+    ])('closes with 4403 a cookie-authenticated socket from %s', async (_label, origin) => {
+      const account = await signUpAndIn(request);
+      const socket = await open({ cookie: `access_token=${account.accessToken}`, origin });
+      expect(await socket.closed).toEqual({ code: 4403, reason: 'ORIGIN_NOT_ALLOWED' });
+      expect(socket.received).toEqual([]);
+    });
+
+    it('authenticates by a first auth frame and echoes its id on ready', async () => {
+      const account = await signUpAndIn(request);
+      const socket = await open();
+      socket.send({ type: 'auth', token: account.accessToken, id: 'a1' });
+      expect(await socket.nextOfType('ready')).toEqual({
+        type: 'ready',
+        userId: account.user.id,
+        sessionId: await currentSessionId(account),
+        id: 'a1',
+      });
+    });
+
+    it('closes with 4401 a socket that does not authenticate within 5 seconds', async () => {
+      const socket = await open();
+      expect(await socket.closed).toEqual({ code: 4401, reason: 'AUTH_TIMEOUT' });
+    });
+
+    it.each([
+      ['a bearer header', (token: string) => open({ token })],
+      [
+        'an auth frame',
+        async (token: string) => {
+          const socket = await open();
+          socket.send({ type: 'auth', token });
+          return socket;
+        },
+      ],
+    ])('closes with 4401 when %s carries an invalid token', async (_label, connect) => {
+      const account = await signUpAndIn(request);
+      const socket = await connect(account.accessToken.slice(0, -4) + 'AAAA');
+      expect(await socket.closed).toEqual({ code: 4401, reason: 'TOKEN_INVALID' });
+    });
+
+    it('answers frames sent before authentication with UNAUTHENTICATED and keeps the socket open', async () => {
+      const account = await signUpAndIn(request);
+      const socket = await open();
+      expect(await socket.request({ type: 'ping' }, 'early')).toEqual(
+        expect.objectContaining({ type: 'error', code: 'UNAUTHENTICATED', statusCode: 401, id: 'early' }),
+      );
+      socket.send({ type: 'auth', token: account.accessToken });
+      await socket.nextOfType('ready');
+      expect(await socket.request({ type: 'ping' }, 'later')).toEqual({ type: 'pong', id: 'later' });
+    });
+
+    it('holds frames sent right after connecting until the handshake token is checked', async () => {
+      const account = await signUpAndIn(request);
+      const socket = await open({ token: account.accessToken });
+      socket.send({ type: 'ping', id: 1 });
+      expect(await socket.next()).toMatchObject({ type: 'ready' });
+      expect(await socket.next()).toEqual({ type: 'pong', id: 1 });
+    });
+
+    it('refuses an auth frame for another session on an authenticated socket', async () => {
+      const account = await signUpAndIn(request);
+      const other = await signInAgain(account);
+      const socket = await ready(account.accessToken);
+      expect(await socket.request({ type: 'auth', token: other.accessToken }, 'x')).toMatchObject({
+        type: 'error',
+        code: 'REAUTH_MISMATCH',
+        statusCode: 403,
+        id: 'x',
+      });
+      expect(socket.isOpen).toBe(true);
+    });
+
+    it('takes a fresh token of the same session on an authenticated socket', async () => {
+      const account = await signUpAndIn(request);
+      const socket = await ready(account.accessToken);
+      const refreshed = await request('POST', '/api/v1/auth/refresh', { body: { refreshToken: account.refreshToken } });
+      expect(await socket.request({ type: 'auth', token: refreshed.body.accessToken }, 'r')).toMatchObject({ type: 'ready', id: 'r' });
+    });
+  });
+
+  describe('frames', () => {
+    let socket: TestSocket;
+    beforeEach(async () => {
+      socket = await ready((await signUpAndIn(request)).accessToken);
+    });
+
+    it('answers ping with pong, echoing a string or numeric id', async () => {
+      expect(await socket.request({ type: 'ping' }, 'p-1')).toEqual({ type: 'pong', id: 'p-1' });
+      expect(await socket.request({ type: 'ping' }, 42)).toEqual({ type: 'pong', id: 42 });
+      socket.send({ type: 'ping' });
+      expect(await socket.nextOfType('pong')).toEqual({ type: 'pong' });
+    });
+
+    it('answers a frame that is not JSON with MALFORMED_JSON and stays open', async () => {
+      socket.send('{"type": "ping"');
+      expect(await socket.nextOfType('error')).toEqual({
+        type: 'error',
+        statusCode: 400,
+        error: 'Bad Request',
+        code: 'MALFORMED_JSON',
+        message: expect.any(String),
+      });
+      expect(await socket.request({ type: 'ping' }, 'after')).toEqual({ type: 'pong', id: 'after' });
+    });
+
+    it.each([
+      ['an array', '[1,2]'],
+      ['an object without a type', '{"id":"n1"}'],
+      ['a numeric type', '{"type":5,"id":"n1"}'],
+    ])('answers %s with INVALID_FRAME', async (_label, raw) => {
+      socket.send(raw);
+      expect(await socket.nextOfType('error')).toMatchObject({ code: 'INVALID_FRAME', statusCode: 400 });
+      expect(socket.isOpen).toBe(true);
+    });
+
+    it('answers a binary frame with INVALID_FRAME', async () => {
+      socket.ws.send(Buffer.from('{"type":"ping"}'), { binary: true });
+      expect(await socket.nextOfType('error')).toMatchObject({ code: 'INVALID_FRAME' });
+    });
+
+    it('answers an unknown type with UNKNOWN_FRAME_TYPE under the frame id and stays open', async () => {
+      expect(await socket.request({ type: 'launch_rockets' }, 'u1')).toEqual({
+        type: 'error',
+        statusCode: 400,
+        error: 'Bad Request',
+        code: 'UNKNOWN_FRAME_TYPE',
+        message: 'Unknown frame type "launch_rockets".',
+        details: [{ field: 'type', message: '"launch_rockets" is not a frame type' }],
+        id: 'u1',
+      });
+      expect(await socket.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    });
+
+    it('validates a frame with the REST rules: VALIDATION_FAILED with details, unknown fields refused', async () => {
+      const missing = await socket.request({ type: 'auth' }, 'v1');
+      expect(missing).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED', statusCode: 400, id: 'v1' });
+      expect(missing.details.map((d: { field: string }) => d.field)).toContain('token');
+      const extra = await socket.request({ type: 'auth', token: 'x', admin: true }, 'v2');
+      expect(extra).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ field: 'admin' })] });
+      expect(socket.isOpen).toBe(true);
+    });
+
+    it('closes with 1009 a frame over 64 KiB', async () => {
+      socket.send({ type: 'ping', padding: 'x'.repeat(64 * 1024) });
+      expect((await socket.closed).code).toBe(1009);
+    });
+
+    it('accepts a frame just under 64 KiB', async () => {
+      const padding = 'x'.repeat(64 * 1024 - 100);
+      expect(await socket.request({ type: 'auth', token: padding }, 'big')).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+    });
+  });
+
+  describe('revocation', () => {
+    it('closes the revoked session’s sockets with 4401 and leaves the user’s other sessions open', async () => {
+      const phone = await signUpAndIn(request);
+      const laptop = await signInAgain(phone);
+      const phoneSockets = [await ready(phone.accessToken), await ready(phone.accessToken)];
+      const laptopSocket = await ready(laptop.accessToken);
+
+      const revoke = await request('DELETE', `/api/v1/auth/sessions/${await currentSessionId(phone)}`, { token: laptop.accessToken });
+      expect(revoke.status).toBe(204);
+      for (const socket of phoneSockets) expect(await socket.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+      expect(await laptopSocket.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    });
+
+    it('closes the socket of a session that signs out', async () => {
+      const account = await signUpAndIn(request);
+      const socket = await ready(account.accessToken);
+      expect((await request('POST', '/api/v1/auth/sign-out', { token: account.accessToken })).status).toBe(204);
+      expect(await socket.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+    });
+
+    it('refuses a revoked session’s token at connect', async () => {
+      const account = await signUpAndIn(request);
+      await request('POST', '/api/v1/auth/sign-out', { token: account.accessToken });
+      const socket = await open({ token: account.accessToken });
+      expect(await socket.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+    });
+  });
+
+  describe('sending', () => {
+    it('delivers RealtimeService.send to every device of the addressed users and to no one else', async () => {
+      const alice = await signUpAndIn(request, 'Alice');
+      const aliceLaptop = await signInAgain(alice);
+      const bob = await signUpAndIn(request, 'Bob');
+      const carol = await signUpAndIn(request, 'Carol');
+      const [a1, a2, b1, c1] = [
+        await ready(alice.accessToken),
+        await ready(aliceLaptop.accessToken),
+        await ready(bob.accessToken),
+        await ready(carol.accessToken),
+      ];
+      const event = { type: 'typing', chatId: crypto.randomUUID(), userId: carol.user.id, isTyping: true } as const;
+      await app.app.get(RealtimeService).send([alice.user.id, bob.user.id], event);
+      for (const socket of [a1, a2, b1]) expect(await socket.nextOfType('typing')).toEqual(event);
+      await c1.request({ type: 'ping' });
+      expect(c1.received.filter((f) => f.type === 'typing')).toEqual([]);
+    });
+
+    it('leaves out the excepted connection and reaches only the named sessions', async () => {
+      const alice = await signUpAndIn(request);
+      const laptop = await signInAgain(alice);
+      const [phone1, phone2, laptop1] = [await ready(alice.accessToken), await ready(alice.accessToken), await ready(laptop.accessToken)];
+      const realtime = app.app.get(RealtimeService);
+      const event = { type: 'chat_deleted', chatId: crypto.randomUUID() } as const;
+      await realtime.send([alice.user.id], event, { sessionIds: [await currentSessionId(laptop)] });
+      expect(await laptop1.nextOfType('chat_deleted')).toEqual(event);
+      await phone1.request({ type: 'ping' });
+      await phone2.request({ type: 'ping' });
+      expect([...phone1.received, ...phone2.received].filter((f) => f.type === 'chat_deleted')).toEqual([]);
+
+      // The server's two connections of the phone session; which one is phone1 does not matter.
+      const phoneConnections = app.app.get(SocketRegistry).select({ sessionIds: [await currentSessionId(alice)] });
+      expect(phoneConnections).toHaveLength(2);
+      const second = { type: 'chat_deleted', chatId: crypto.randomUUID() } as const;
+      await realtime.send([alice.user.id], second, { exceptConnectionId: phoneConnections[0].id });
+      expect(await laptop1.nextOfType('chat_deleted')).toEqual(second);
+      await phone1.request({ type: 'ping' });
+      await phone2.request({ type: 'ping' });
+      expect([...phone1.received, ...phone2.received]).toEqual([second]);
+    });
+  });
+
+  describe('presence', () => {
+    it('is online while a socket is open and offline after the last one closes, stamping last_seen_at', async () => {
+      const viewer = await signUpAndIn(request);
+      const account = await signUpAndIn(request);
+      const presence = app.app.get(PresenceQuery);
+      const profile = async () => (await request('GET', `/api/v1/users/${account.user.id}`, { token: viewer.accessToken })).body;
+
+      expect(await presence.onlineAmong([account.user.id])).toEqual(new Set());
+      expect(await profile()).toMatchObject({ online: false, lastSeenAt: null });
+
+      const first = await ready(account.accessToken);
+      const second = await ready(account.accessToken);
+      expect(await presence.onlineAmong([account.user.id, viewer.user.id])).toEqual(new Set([account.user.id]));
+      expect(await profile()).toMatchObject({ online: true });
+
+      await first.close();
+      expect(await presence.onlineAmong([account.user.id])).toEqual(new Set([account.user.id]));
+      const before = Date.now();
+      await second.close();
+      await eventually(async () => (await profile()).lastSeenAt !== null);
+      const seen = await profile();
+      expect(seen.online).toBe(false);
+      expect(new Date(seen.lastSeenAt).getTime()).toBeGreaterThanOrEqual(before - 1000);
+      expect(await presence.onlineAmong([account.user.id])).toEqual(new Set());
+
+      const client = new pg.Client({ connectionString: db.env.DATABASE_URL });
+      await client.connect();
+      const { rows } = await client.query('SELECT last_seen_at FROM users WHERE id = $1', [account.user.id]);
+      await client.end();
+      expect(rows[0].last_seen_at).toBeInstanceOf(Date);
+    });
+  });
+
+  describe('token expiry', () => {
+    it('closes a socket with 4401 when its access token expires', async () => {
+      const shortLived = await startTestApp({ ...db.env, ACCESS_TOKEN_TTL: '2s' });
+      try {
+        const account = await signUpAndIn(httpClient(shortLived.url));
+        const socket = await connectReady(shortLived.wsUrl, account.accessToken);
+        expect(await socket.closed).toEqual({ code: 4401, reason: 'TOKEN_EXPIRED' });
+      } finally {
+        await shortLived.close();
+      }
+    });
+  });
+
+  describe('slow consumers', () => {
+    it('closes with 1013 a socket whose client stops reading, instead of buffering without bound', async () => {
+      const account = await signUpAndIn(request);
+      const socket = await ready(account.accessToken);
+      (socket.ws as any)._socket.pause();
+      const realtime = app.app.get(RealtimeService);
+      const message = {
+        id: crypto.randomUUID(),
+        chatId: crypto.randomUUID(),
+        seq: 1,
+        senderId: account.user.id,
+        clientId: null,
+        text: 'x'.repeat(60_000),
+        createdAt: new Date().toISOString(),
+        editedAt: null,
+        deletedAt: null,
+      };
+      // Enough to fill the kernel's buffers and then the 1 MiB bound, many times over.
+      for (let i = 0; i < 1000; i++) await realtime.send([account.user.id], { type: 'new_message', message });
+      (socket.ws as any)._socket.resume();
+      expect(await socket.closed).toEqual({ code: 1013, reason: 'SLOW_CONSUMER' });
+      expect(socket.received.length).toBeLessThan(1000);
+    });
+  });
+
+  describe('shutdown', () => {
+    it('closes every socket with 1012 when the app closes', async () => {
+      const other = await startTestApp(db.env);
+      const account = await signUpAndIn(httpClient(other.url));
+      const socket = await connectReady(other.wsUrl, account.accessToken);
+      const pending = await openSocket(other.wsUrl);
+      await other.close();
+      expect(await socket.closed).toEqual({ code: 1012, reason: 'SERVER_RESTARTING' });
+      expect((await pending.closed).code).toBe(1012);
+    });
+  });
+});
