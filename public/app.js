@@ -1,0 +1,1667 @@
+// Parley's built-in test chat page: one ES module, no dependencies, nothing from a CDN.
+// REST for reads and account actions, one WebSocket (first-frame auth) for everything live.
+
+const API = '/api/v1';
+const SESSION_KEY = 'parley.session';
+const SEED_PASSWORD = 'admin';
+const SEED_USERS = ['admin@admin.ru', 'api-test@example.com', 'user1@example.com', 'user2@example.com', 'user3@example.com'];
+const PAGE_SIZE = 30;
+const TYPING_SEND_EVERY_MS = 3000;
+const TYPING_IDLE_MS = 4000;
+const TYPING_SHOW_MS = 6000;
+const PING_EVERY_MS = 25000;
+const PONG_WITHIN_MS = 10000;
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 10000;
+const GROUP_GAP_MS = 5 * 60 * 1000;
+
+// ---------------------------------------------------------------- state
+
+const state = {
+  config: { appEnv: 'PRODUCTION', seedUsers: false },
+  /** { accessToken, refreshToken } — null tokens mean the httpOnly cookies carry the session. */
+  session: null,
+  me: null,
+  /** chatId → list item { id, type, title, memberCount, lastMessage, unreadCount, updatedAt, lastSeq } */
+  chats: new Map(),
+  /** chatId → { members: Map<userId, {userId, name, role, lastReadSeq}>, seenSeq } */
+  details: new Map(),
+  /** chatId → { messages: Map<seq, message>, pending: Map<clientId, pending>, oldest, hasMore, loaded, loading, myReadSeq, editing } */
+  threads: new Map(),
+  openChatId: null,
+  /** chatId → Map<userId, timer> of people typing there */
+  typing: new Map(),
+  /** userId → { online, lastSeenAt } */
+  presence: new Map(),
+  /** userId → name, from members and searches */
+  names: new Map(),
+  started: false,
+};
+
+// ---------------------------------------------------------------- small DOM helpers
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+const slot = (name) => $(`[data-slot="${name}"]`);
+
+/** Builds an element; children are nodes or strings (always text, never HTML). */
+function h(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else if (key === 'text') node.textContent = value;
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof window.Node ? child : String(child));
+  }
+  return node;
+}
+
+function show(node, visible = true) {
+  node.hidden = !visible;
+}
+
+let toastTimer;
+function toast(text, kind = 'info') {
+  const node = $('.toast');
+  node.textContent = text;
+  node.className = `toast ${kind}`;
+  show(node);
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => show(node, false), kind === 'error' ? 6000 : 3500);
+}
+
+function initials(name) {
+  const parts = String(name || '?')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+  return ((parts[0]?.[0] ?? '?') + (parts.length > 1 ? parts[parts.length - 1][0] : '')).toUpperCase();
+}
+
+function hue(text) {
+  let hash = 0;
+  for (const ch of String(text)) hash = (hash * 31 + ch.charCodeAt(0)) | 0;
+  return Math.abs(hash) % 360;
+}
+
+function avatar(name, key, { group = false, online = false } = {}) {
+  const node = h('span', { class: `avatar${group ? ' group' : ''}${online ? ' online' : ''}`, 'aria-hidden': 'true' }, initials(name));
+  node.style.background = `linear-gradient(135deg, hsl(${hue(key)} 62% 58%), hsl(${(hue(key) + 40) % 360} 62% 46%))`;
+  return node;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dateFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
+const longDateFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+
+function dayKey(iso) {
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+}
+
+function dayLabel(iso) {
+  const today = new Date();
+  const yesterday = new Date(Date.now() - 86400000);
+  if (dayKey(iso) === dayKey(today.toISOString())) return 'Today';
+  if (dayKey(iso) === dayKey(yesterday.toISOString())) return 'Yesterday';
+  return longDateFormat.format(new Date(iso));
+}
+
+function shortTime(iso) {
+  if (!iso) return '';
+  return dayKey(iso) === dayKey(new Date().toISOString()) ? timeFormat.format(new Date(iso)) : dateFormat.format(new Date(iso));
+}
+
+function relativeTime(iso) {
+  const minutes = Math.round((Date.now() - new Date(iso).getTime()) / 60000);
+  if (minutes < 1) return 'just now';
+  if (minutes < 60) return `${minutes} min ago`;
+  if (minutes < 24 * 60) return `at ${timeFormat.format(new Date(iso))}`;
+  return `on ${dateFormat.format(new Date(iso))}`;
+}
+
+/** crypto.randomUUID needs a secure context; a page opened over plain http on a LAN address is not one. */
+function uuid() {
+  if (window.crypto?.randomUUID) return window.crypto.randomUUID();
+  const b = window.crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function debounce(fn, ms) {
+  let timer;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+// ---------------------------------------------------------------- REST
+
+class ApiError extends Error {
+  constructor(status, body, headers) {
+    super(body?.message || `Request failed (${status})`);
+    this.status = status;
+    this.code = body?.code;
+    this.details = body?.details;
+    this.retryAfter = Number(headers?.get('retry-after')) || undefined;
+  }
+}
+
+async function request(method, path, body, { auth = true } = {}) {
+  const headers = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (auth && state.session?.accessToken) headers.authorization = `Bearer ${state.session.accessToken}`;
+  const response = await fetch(API + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  });
+  const text = await response.text();
+  const data = text && (response.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : undefined;
+  return { response, data };
+}
+
+/** A REST call; an expired access token is refreshed once and the call repeated. */
+async function api(method, path, body, options = {}) {
+  let { response, data } = await request(method, path, body, options);
+  if (response.status === 401 && options.auth !== false && state.session) {
+    if (await refreshSession()) ({ response, data } = await request(method, path, body, options));
+    else {
+      signedOut('Your session has ended. Please sign in again.');
+      throw new ApiError(401, data, response.headers);
+    }
+  }
+  if (!response.ok) throw new ApiError(response.status, data, response.headers);
+  return data;
+}
+
+let refreshing = null;
+/** Refresh tokens are single-use and a reused one revokes the session: never run two refreshes at once. */
+function refreshSession() {
+  refreshing ??= (async () => {
+    try {
+      const body = state.session?.refreshToken ? { refreshToken: state.session.refreshToken } : {};
+      const { response, data } = await request('POST', '/auth/refresh', body, { auth: false });
+      if (!response.ok) return false;
+      saveSession(data);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      setTimeout(() => (refreshing = null), 0);
+    }
+  })();
+  return refreshing;
+}
+
+function saveSession(result) {
+  state.session = { accessToken: result.accessToken ?? null, refreshToken: result.refreshToken ?? null };
+  if (result.user) state.me = result.user;
+  try {
+    window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
+  } catch {
+    // Storage may be disabled; the session then lasts as long as the page (or the cookies).
+  }
+}
+
+function loadSession() {
+  try {
+    const saved = JSON.parse(window.sessionStorage.getItem(SESSION_KEY) ?? 'null');
+    if (saved && (saved.accessToken || saved.refreshToken)) return saved;
+  } catch {
+    // A damaged entry is as good as none.
+  }
+  return null;
+}
+
+function errorText(error) {
+  if (!(error instanceof ApiError)) return 'The server could not be reached. Check your connection and try again.';
+  if (error.status === 429) return `Too many attempts. Try again in ${error.retryAfter ?? 60} seconds.`;
+  if (error.details?.length) return error.details.map((d) => d.message).join('; ');
+  return error.message;
+}
+
+// ---------------------------------------------------------------- routing
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '') || '/';
+  const [path, query = ''] = raw.split('?');
+  return { path, params: new window.URLSearchParams(query) };
+}
+
+async function route() {
+  const { path, params } = parseHash();
+  if (path === '/confirm-email') return showConfirmEmail(params.get('token'));
+  if (path === '/reset-password') return showResetPassword(params.get('token'));
+  if (!state.session && !(await tryCookieSession())) return showAuth();
+  await startChat();
+  const match = path.match(/^\/chat\/([0-9a-f-]{36})$/i);
+  if (match) await openChat(match[1]);
+  else closeChat();
+}
+
+let cookieChecked = false;
+
+/** A page opened in a new tab has no token in sessionStorage but may still have the httpOnly cookie. */
+async function tryCookieSession() {
+  if (cookieChecked) return false;
+  cookieChecked = true;
+  const { response, data } = await request('GET', '/users/me', undefined, { auth: false }).catch(() => ({ response: { ok: false } }));
+  if (!response.ok) return false;
+  state.session = { accessToken: null, refreshToken: null };
+  state.me = data;
+  return true;
+}
+
+function showView(id) {
+  for (const view of ['auth-view', 'token-view', 'chat-view']) show(document.getElementById(view), view === id);
+}
+
+// ---------------------------------------------------------------- signed out
+
+function showAuth(panel = 'sign-in') {
+  showView('auth-view');
+  selectAuthPanel(panel);
+  document.title = 'Sign in · Parley';
+}
+
+function selectAuthPanel(panel) {
+  for (const tab of $$('.tabs [data-tab]')) tab.setAttribute('aria-selected', String(tab.dataset.tab === panel));
+  for (const form of $$('#auth-view [data-panel]')) show(form, form.dataset.panel === panel);
+  show($('.tabs'), panel !== 'forgot');
+  const first = $(`#auth-view [data-panel="${panel}"] input`);
+  if (first) requestAnimationFrame(() => first.focus());
+}
+
+function formError(form, text) {
+  const node = $('.form-error', form);
+  node.textContent = text ?? '';
+  show(node, Boolean(text));
+}
+
+/** Disables a form's buttons while its request runs. */
+async function busy(form, work) {
+  const buttons = $$('button', form);
+  for (const b of buttons) b.disabled = true;
+  try {
+    return await work();
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
+async function signIn(email, password, form) {
+  formError(form, null);
+  try {
+    const result = await busy(form, () => api('POST', '/auth/sign-in', { email, password }, { auth: false }));
+    saveSession(result);
+    form.reset();
+    if (location.hash === '' || location.hash === '#/') await route();
+    else location.hash = '#/';
+  } catch (error) {
+    formError(form, error.code === 'INVALID_CREDENTIALS' ? 'Wrong email or password.' : errorText(error));
+  }
+}
+
+function bindAuthView() {
+  for (const tab of $$('.tabs [data-tab]')) tab.addEventListener('click', () => selectAuthPanel(tab.dataset.tab));
+  $('[data-action="show-forgot"]').addEventListener('click', () => selectAuthPanel('forgot'));
+  $('[data-action="show-sign-in"]').addEventListener('click', () => selectAuthPanel('sign-in'));
+
+  const signInForm = document.getElementById('sign-in-form');
+  signInForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const data = new FormData(signInForm);
+    signIn(String(data.get('email')).trim(), String(data.get('password')), signInForm);
+  });
+
+  const signUpForm = document.getElementById('sign-up-form');
+  signUpForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const data = new FormData(signUpForm);
+    const body = { name: String(data.get('name')).trim(), email: String(data.get('email')).trim(), password: String(data.get('password')) };
+    formError(signUpForm, null);
+    try {
+      await busy(signUpForm, () => api('POST', '/auth/sign-up', body, { auth: false }));
+    } catch (error) {
+      formError(signUpForm, error.code === 'EMAIL_TAKEN' ? 'That email already has an account: sign in instead.' : errorText(error));
+      return;
+    }
+    await signIn(body.email, body.password, signUpForm);
+    toast('Welcome to Parley! We sent you an email to confirm your address.');
+  });
+
+  const forgotForm = document.getElementById('forgot-form');
+  forgotForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    formError(forgotForm, null);
+    const note = $('.form-note', forgotForm);
+    try {
+      await busy(forgotForm, () =>
+        api('POST', '/auth/password/forgot', { email: String(new FormData(forgotForm).get('email')).trim() }, { auth: false }),
+      );
+      note.textContent = 'If that address has an account, a reset link is on its way.';
+      show(note);
+    } catch (error) {
+      formError(forgotForm, errorText(error));
+    }
+  });
+}
+
+function renderSeedUsers() {
+  const section = document.getElementById('seed-users');
+  show(section, state.config.seedUsers);
+  if (!state.config.seedUsers) return;
+  const box = $('.seed-buttons', section);
+  box.replaceChildren(
+    ...SEED_USERS.map((email) =>
+      h('button', {
+        type: 'button',
+        class: 'ghost',
+        dataset: { testid: 'seed-user' },
+        text: email,
+        onclick: () => signIn(email, SEED_PASSWORD, document.getElementById('sign-in-form')),
+      }),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------- email links
+
+function tokenView(title, subtitle) {
+  showView('token-view');
+  document.title = `${title} · Parley`;
+  slot('title').textContent = title;
+  slot('subtitle').textContent = subtitle;
+  show(document.getElementById('reset-form'), false);
+  show($('[data-testid="token-continue"]'), false);
+  return $('[data-testid="token-status"]');
+}
+
+function tokenResult(status, text, ok) {
+  status.textContent = text;
+  status.className = `token-status ${ok ? 'ok' : 'bad'}`;
+  show($('[data-testid="token-continue"]'));
+}
+
+async function showConfirmEmail(token) {
+  const status = tokenView('Confirm your email', 'One click and you are done');
+  if (!token) return tokenResult(status, 'This link has no token. Open the link from the email again.', false);
+  status.className = 'token-status';
+  status.textContent = 'Confirming your email…';
+  try {
+    await api('POST', '/auth/confirm-email', { token }, { auth: false });
+    if (state.me) state.me.emailConfirmed = true;
+    tokenResult(status, 'Your email is confirmed. Thank you!', true);
+  } catch (error) {
+    tokenResult(status, `This link did not work: ${errorText(error)} Links work once and expire; sign in to get a new one.`, false);
+  }
+}
+
+function showResetPassword(token) {
+  const status = tokenView('Choose a new password', 'Signing in again will use it');
+  status.className = 'token-status';
+  if (!token) return tokenResult(status, 'This link has no token. Open the link from the email again.', false);
+  status.textContent = '';
+  const form = document.getElementById('reset-form');
+  show(form);
+  form.reset();
+  formError(form, null);
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    if (data.get('password') !== data.get('repeat')) return formError(form, 'The two passwords differ.');
+    formError(form, null);
+    try {
+      await busy(form, () => api('POST', '/auth/password/reset', { token, password: String(data.get('password')) }, { auth: false }));
+    } catch (error) {
+      return formError(form, errorText(error));
+    }
+    show(form, false);
+    // The reset ended every session, this page's included.
+    resetState();
+    tokenResult(status, 'Your password is changed and every device was signed out. Sign in with the new password.', true);
+  };
+}
+
+// ---------------------------------------------------------------- signed in
+
+async function startChat() {
+  showView('chat-view');
+  if (state.started) return;
+  state.started = true;
+  try {
+    state.me = await api('GET', '/users/me');
+  } catch {
+    if (!state.session) return; // signedOut() already ran
+  }
+  renderMe();
+  await loadChats().catch((error) => toast(errorText(error), 'error'));
+  socket.start();
+}
+
+function renderMe() {
+  if (!state.me) return;
+  state.names.set(state.me.id, state.me.name);
+  slot('me-name').textContent = state.me.name;
+  const meAvatar = avatar(state.me.name, state.me.id);
+  meAvatar.dataset.slot = 'me-avatar';
+  meAvatar.title = state.me.email;
+  slot('me-avatar').replaceWith(meAvatar);
+  show(slot('email-banner'), state.me.emailConfirmed === false);
+}
+
+async function signOut() {
+  await api('POST', '/auth/sign-out').catch(() => undefined);
+  signedOut();
+}
+
+function forgetSession() {
+  state.session = null;
+  try {
+    window.sessionStorage.removeItem(SESSION_KEY);
+  } catch {
+    // nothing saved
+  }
+}
+
+/** Back to the sign-in form, forgetting everything about the previous user. */
+function signedOut(message) {
+  resetState();
+  // On an email-link page (a password reset ends every session, this one too) the page stays.
+  if (isTokenRoute()) return;
+  if (message) toast(message, 'error');
+  if (location.hash !== '' && location.hash !== '#/') history.replaceState(null, '', '#/');
+  showAuth();
+}
+
+function isTokenRoute() {
+  const { path } = parseHash();
+  return path === '/confirm-email' || path === '/reset-password';
+}
+
+function resetState() {
+  forgetSession();
+  socket.stop();
+  state.me = null;
+  state.chats.clear();
+  state.details.clear();
+  state.threads.clear();
+  state.typing.clear();
+  state.presence.clear();
+  state.openChatId = null;
+  state.started = false;
+  $('[data-testid="chat-list"]').replaceChildren();
+  chatNodes.clear();
+  slot('message-list').replaceChildren();
+}
+
+// ---------------------------------------------------------------- chat list
+
+function lastSeqOf(chat) {
+  return Math.max(chat.lastSeq ?? 0, chat.lastMessage?.seq ?? 0);
+}
+
+function mergeChat(item) {
+  const known = state.chats.get(item.id);
+  const merged = { ...known, ...item };
+  // A REST answer may be older than a frame we already applied.
+  if (known?.lastMessage && (!item.lastMessage || item.lastMessage.seq < known.lastMessage.seq)) merged.lastMessage = known.lastMessage;
+  merged.lastSeq = Math.max(lastSeqOf(known ?? {}), item.lastSeq ?? 0, item.lastMessage?.seq ?? 0);
+  if (item.members) {
+    rememberMembers(item.id, item.members);
+    delete merged.members;
+  }
+  merged.mergedAt = Date.now();
+  state.chats.set(item.id, merged);
+  return merged;
+}
+
+async function loadChats() {
+  const startedAt = Date.now();
+  const seen = new Set();
+  let cursor = null;
+  for (let page = 0; page < 10; page++) {
+    const result = await api('GET', `/chats?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    for (const item of result.items) {
+      mergeChat(item);
+      seen.add(item.id);
+    }
+    cursor = result.nextCursor;
+    if (!cursor) break;
+  }
+  // Chats gone while we were away (deleted, or we were removed); not one that arrived during the listing.
+  for (const [id, chat] of [...state.chats]) if (!seen.has(id) && chat.mergedAt < startedAt) forgetChat(id);
+  renderChatList();
+}
+
+function forgetChat(id) {
+  state.chats.delete(id);
+  state.details.delete(id);
+  state.threads.delete(id);
+  state.typing.delete(id);
+  if (state.openChatId === id) {
+    toast('That chat is no longer available.');
+    location.hash = '#/';
+  }
+}
+
+function activityOf(chat) {
+  return chat.lastMessage?.createdAt ?? chat.updatedAt ?? '';
+}
+
+function previewOf(chat) {
+  const typers = typingNames(chat.id);
+  if (typers) return { text: typers, typing: true };
+  const m = chat.lastMessage;
+  if (!m) return { text: chat.type === 'group' ? 'Group created' : 'No messages yet' };
+  const who = m.senderId === state.me?.id ? 'You: ' : chat.type === 'group' ? `${nameOf(m.senderId)}: ` : '';
+  return { text: who + (m.deletedAt ? 'Message deleted' : m.text) };
+}
+
+/** One <li> per chat, kept across renders: a click must not land on an element replaced under the pointer. */
+const chatNodes = new Map();
+
+function renderChatList() {
+  const list = $('[data-testid="chat-list"]');
+  const chats = [...state.chats.values()].sort((a, b) => activityOf(b).localeCompare(activityOf(a)));
+  for (const [id, node] of chatNodes) {
+    if (!state.chats.has(id)) {
+      node.remove();
+      chatNodes.delete(id);
+    }
+  }
+  let cursor = list.firstChild;
+  for (const chat of chats) {
+    let node = chatNodes.get(chat.id);
+    if (!node) {
+      node = h('li', { dataset: { testid: 'chat-item', chatId: chat.id } });
+      chatNodes.set(chat.id, node);
+    }
+    const preview = previewOf(chat);
+    const other = chat.type === 'direct' ? otherMember(chat.id) : null;
+    const sig = JSON.stringify([
+      chat.title,
+      chat.id === state.openChatId,
+      preview,
+      chat.unreadCount,
+      activityOf(chat),
+      other && state.presence.get(other)?.online,
+    ]);
+    if (node.dataset.sig !== sig) {
+      node.dataset.sig = sig;
+      node.className = `chat-item${chat.id === state.openChatId ? ' active' : ''}`;
+      node.replaceChildren(
+        avatar(chat.title, chat.id, { group: chat.type === 'group', online: other ? state.presence.get(other)?.online : false }),
+        h(
+          'div',
+          { class: 'body' },
+          h(
+            'div',
+            { class: 'line' },
+            h('span', { class: 'title', text: chat.title }),
+            h('span', { class: 'time', text: shortTime(activityOf(chat)) }),
+          ),
+          h(
+            'div',
+            { class: 'line' },
+            h('span', { class: `preview${preview.typing ? ' is-typing' : ''}`, dataset: { testid: 'chat-preview' }, text: preview.text }),
+            chat.unreadCount > 0 &&
+              h('span', { class: 'badge', dataset: { testid: 'unread-badge' }, text: chat.unreadCount > 99 ? '99+' : chat.unreadCount }),
+          ),
+        ),
+      );
+    }
+    if (node !== cursor) list.insertBefore(node, cursor);
+    else cursor = cursor.nextSibling;
+  }
+  show(slot('empty-list'), chats.length === 0);
+  const unread = chats.reduce((n, c) => n + (c.unreadCount > 0 ? 1 : 0), 0);
+  document.title = `${unread ? `(${unread}) ` : ''}Parley`;
+}
+
+// ---------------------------------------------------------------- people and members
+
+function rememberMembers(chatId, members) {
+  const detail = state.details.get(chatId) ?? { members: new Map(), seenSeq: 0 };
+  detail.members = new Map(
+    members.map((m) => [m.userId, { ...m, lastReadSeq: Math.max(m.lastReadSeq ?? 0, detail.members.get(m.userId)?.lastReadSeq ?? 0) }]),
+  );
+  for (const m of members) state.names.set(m.userId, m.name);
+  state.details.set(chatId, detail);
+  return detail;
+}
+
+const nameRequests = new Set();
+
+function nameOf(userId) {
+  if (userId === state.me?.id) return 'You';
+  const name = state.names.get(userId);
+  if (name) return name;
+  // Someone not in any member list we hold (a chat not opened yet, or a former member): ask once.
+  if (userId && !nameRequests.has(userId)) {
+    nameRequests.add(userId);
+    api('GET', `/users/${userId}`)
+      .then((user) => {
+        state.names.set(user.id, user.name);
+        renderChatList();
+        if (state.openChatId) renderThread();
+      })
+      .catch(() => undefined);
+  }
+  return 'Someone';
+}
+
+function otherMember(chatId) {
+  const detail = state.details.get(chatId);
+  if (!detail) return null;
+  for (const id of detail.members.keys()) if (id !== state.me?.id) return id;
+  return null;
+}
+
+async function loadDetail(chatId) {
+  const detail = await api('GET', `/chats/${chatId}`);
+  mergeChat(detail);
+  const other = detail.type === 'direct' ? detail.members.find((m) => m.userId !== state.me?.id) : null;
+  if (other && !state.presence.has(other.userId)) {
+    api('GET', `/users/${other.userId}`)
+      .then((user) => {
+        state.presence.set(user.id, { online: user.online, lastSeenAt: user.lastSeenAt });
+        renderPaneHead();
+        renderChatList();
+      })
+      .catch(() => undefined);
+  }
+  return state.details.get(chatId);
+}
+
+async function searchUsers(query) {
+  const result = await api('GET', `/users?query=${encodeURIComponent(query)}&limit=8`);
+  const users = result.items.filter((u) => u.id !== state.me?.id);
+  for (const u of users) {
+    state.names.set(u.id, u.name);
+    state.presence.set(u.id, { online: u.online, lastSeenAt: u.lastSeenAt });
+  }
+  return users;
+}
+
+function userRow(user, onpick) {
+  return h(
+    'li',
+    { dataset: { testid: 'user-result', userId: user.id }, onmousedown: (e) => e.preventDefault(), onclick: () => onpick(user) },
+    avatar(user.name, user.id, { online: user.online }),
+    h('span', { text: user.name }),
+  );
+}
+
+function bindUserSearch() {
+  const input = $('[data-testid="user-search"]');
+  const results = $('[data-testid="user-search-results"]');
+  let latest = 0;
+  let found = [];
+  const close = () => {
+    show(results, false);
+    results.replaceChildren();
+  };
+  const pick = async (user) => {
+    input.value = '';
+    close();
+    try {
+      const chat = await api('POST', '/chats', { type: 'direct', userId: user.id });
+      mergeChat(chat);
+      renderChatList();
+      location.hash = `#/chat/${chat.id}`;
+    } catch (error) {
+      toast(errorText(error), 'error');
+    }
+  };
+  const run = debounce(async () => {
+    const query = input.value.trim();
+    const ticket = ++latest;
+    if (!query) return close();
+    try {
+      found = await searchUsers(query);
+    } catch (error) {
+      found = [];
+      toast(errorText(error), 'error');
+    }
+    if (ticket !== latest) return;
+    results.replaceChildren(
+      ...(found.length ? found.map((u) => userRow(u, pick)) : [h('li', { class: 'none', text: 'Nobody by that name or email' })]),
+    );
+    show(results);
+  }, 200);
+  input.addEventListener('input', run);
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      input.value = '';
+      close();
+    } else if (event.key === 'Enter' && found[0] && !results.hidden) pick(found[0]);
+  });
+  input.addEventListener('blur', () => setTimeout(close, 150));
+}
+
+function bindGroupDialog() {
+  const dialog = document.getElementById('group-dialog');
+  const form = document.getElementById('group-form');
+  const search = form.elements['member-search'];
+  const results = slot('group-results');
+  const chips = slot('group-chips');
+  const picked = new Map();
+  const renderChips = () =>
+    chips.replaceChildren(
+      ...[...picked.values()].map((u) =>
+        h(
+          'li',
+          {},
+          u.name,
+          h('button', { type: 'button', 'aria-label': `Remove ${u.name}`, text: '×', onclick: () => (picked.delete(u.id), renderChips()) }),
+        ),
+      ),
+    );
+  const run = debounce(async () => {
+    const query = search.value.trim();
+    if (!query) return results.replaceChildren();
+    const users = await searchUsers(query).catch(() => []);
+    results.replaceChildren(
+      ...users
+        .filter((u) => !picked.has(u.id))
+        .map((u) =>
+          userRow(u, (user) => {
+            picked.set(user.id, user);
+            search.value = '';
+            results.replaceChildren();
+            renderChips();
+            search.focus();
+          }),
+        ),
+    );
+  }, 200);
+  search.addEventListener('input', run);
+  search.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') {
+      event.preventDefault();
+      $('li', results)?.click();
+    }
+  });
+
+  $('[data-action="new-group"]').addEventListener('click', () => {
+    form.reset();
+    picked.clear();
+    renderChips();
+    results.replaceChildren();
+    formError(form, null);
+    dialog.showModal();
+  });
+  $('[data-action="close-dialog"]', form).addEventListener('click', () => dialog.close());
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    formError(form, null);
+    try {
+      const chat = await busy(form, () =>
+        api('POST', '/chats', { type: 'group', title: String(form.elements.title.value).trim(), memberIds: [...picked.keys()] }),
+      );
+      dialog.close();
+      mergeChat(chat);
+      renderChatList();
+      location.hash = `#/chat/${chat.id}`;
+    } catch (error) {
+      formError(form, error.code === 'CHAT_TITLE_TAKEN' ? 'You already own a group with that title.' : errorText(error));
+    }
+  });
+}
+
+// ---------------------------------------------------------------- message pane
+
+function threadOf(chatId) {
+  let thread = state.threads.get(chatId);
+  if (!thread) {
+    thread = {
+      messages: new Map(),
+      pending: new Map(),
+      oldest: null,
+      hasMore: true,
+      loaded: false,
+      loading: false,
+      myReadSeq: 0,
+      /** Every seq from the oldest loaded up to this one is here. seq has no holes, so anything above it after a gap was missed. */
+      top: 0,
+      filling: false,
+      refill: false,
+      editing: null,
+      nodes: new Map(),
+    };
+    state.threads.set(chatId, thread);
+  }
+  return thread;
+}
+
+function storeMessage(thread, m) {
+  thread.messages.set(m.seq, m);
+  if (m.clientId && m.senderId === state.me?.id) thread.pending.delete(m.clientId);
+  while (thread.messages.has(thread.top + 1)) thread.top++;
+}
+
+/** A frame arrived past a hole (frames missed while connecting): fetch the hole over REST, oldest first. */
+async function fillGap(chatId) {
+  const thread = threadOf(chatId);
+  if (thread.filling) {
+    thread.refill = true;
+    return;
+  }
+  thread.filling = true;
+  try {
+    do {
+      thread.refill = false;
+      for (let page = 0; page < 50; page++) {
+        const from = thread.top;
+        const result = await api('GET', `/chats/${chatId}/messages?limit=100&after=${from}`);
+        for (const m of result.items) if (!thread.messages.has(m.seq)) storeMessage(thread, m);
+        if (result.nextCursor === null || thread.top === from || !hasGap(thread)) break;
+      }
+    } while (thread.refill);
+  } catch {
+    // The next reconnect's sync catches up instead.
+  } finally {
+    thread.filling = false;
+  }
+  if (chatId === state.openChatId) renderThread();
+}
+
+function hasGap(thread) {
+  for (const seq of thread.messages.keys()) if (seq > thread.top) return true;
+  return false;
+}
+
+async function openChat(chatId) {
+  const view = document.getElementById('chat-view');
+  if (state.openChatId !== chatId) {
+    stopTyping();
+    state.openChatId = chatId;
+    const thread = threadOf(chatId);
+    thread.nodes = new Map();
+    slot('message-list').replaceChildren();
+    slot('history-edge').textContent = '';
+    $('[data-testid="composer-input"]').value = '';
+  }
+  view.classList.add('chat-open');
+  show(slot('pane-empty'), false);
+  show(slot('pane-chat'));
+  renderChatList();
+  renderPaneHead();
+  renderTyping();
+  try {
+    await loadDetail(chatId);
+  } catch (error) {
+    if (error.status === 404) {
+      forgetChat(chatId);
+      renderChatList();
+      toast('That chat does not exist or you are not in it.', 'error');
+      location.hash = '#/';
+      return;
+    }
+    toast(errorText(error), 'error');
+  }
+  if (state.openChatId !== chatId) return;
+  renderChatList();
+  renderPaneHead();
+  const thread = threadOf(chatId);
+  // A thread loaded earlier was kept current by live frames (and by sync after a reconnect).
+  if (!thread.loaded) await loadOlder(chatId, { initial: true });
+  else renderThread({ stick: true });
+  requestAnimationFrame(() => $('[data-testid="composer-input"]').focus());
+}
+
+function closeChat() {
+  stopTyping();
+  state.openChatId = null;
+  document.getElementById('chat-view').classList.remove('chat-open');
+  show(slot('pane-empty'));
+  show(slot('pane-chat'), false);
+  renderChatList();
+}
+
+function renderPaneHead() {
+  const chat = state.chats.get(state.openChatId);
+  if (!chat) return;
+  slot('chat-title').textContent = chat.title;
+  const detail = state.details.get(chat.id);
+  let subtitle = '';
+  if (chat.type === 'direct') {
+    const presence = state.presence.get(otherMember(chat.id));
+    subtitle = !presence
+      ? ''
+      : presence.online
+        ? 'online'
+        : presence.lastSeenAt
+          ? `last seen ${relativeTime(presence.lastSeenAt)}`
+          : 'offline';
+  } else if (detail) {
+    const names = [...detail.members.values()].map((m) => (m.userId === state.me?.id ? 'you' : m.name));
+    subtitle = `${detail.members.size} members: ${names.join(', ')}`;
+  } else subtitle = `${chat.memberCount} members`;
+  slot('chat-subtitle').textContent = subtitle;
+}
+
+async function loadOlder(chatId, { initial = false } = {}) {
+  const thread = threadOf(chatId);
+  if (thread.loading || (!initial && (!thread.loaded || !thread.hasMore || thread.oldest === null))) return;
+  thread.loading = true;
+  const edge = slot('history-edge');
+  if (state.openChatId === chatId) edge.textContent = 'Loading…';
+  try {
+    const before = initial ? '' : `&before=${thread.oldest}`;
+    const page = await api('GET', `/chats/${chatId}/messages?limit=${PAGE_SIZE}${before}`);
+    for (const m of page.items) if (!thread.messages.has(m.seq)) thread.messages.set(m.seq, m);
+    if (initial) {
+      // The newest page is contiguous: it sets where live frames must continue from.
+      thread.top = Math.max(thread.top, ...page.items.map((m) => m.seq));
+      while (thread.messages.has(thread.top + 1)) thread.top++;
+      if (hasGap(thread)) fillGap(chatId);
+    }
+    thread.hasMore = page.nextCursor !== null && page.items.length > 0;
+    const seqs = [...thread.messages.keys()];
+    thread.oldest = seqs.length ? Math.min(...seqs) : null;
+    thread.loaded = true;
+  } catch (error) {
+    toast(errorText(error), 'error');
+  } finally {
+    thread.loading = false;
+  }
+  if (state.openChatId !== chatId) return;
+  renderThread(initial ? { stick: true } : { keepPosition: true });
+  // Keep paging while the history does not yet fill the pane (nothing to scroll means no scroll event).
+  const box = $('[data-testid="messages"]');
+  if (thread.hasMore && box.scrollHeight <= box.clientHeight + 10) await loadOlder(chatId);
+}
+
+/** Where one of my messages stands: pending, sent, read by someone, or seen by every other member. */
+function tickStatus(chatId, m) {
+  const detail = state.details.get(chatId);
+  if (!detail) return 'sent';
+  const others = [...detail.members.values()].filter((x) => x.userId !== state.me?.id);
+  const readers = others.filter((x) => x.lastReadSeq >= m.seq).length;
+  if (detail.seenSeq >= m.seq || (others.length > 0 && readers === others.length)) return 'seen';
+  return readers > 0 ? 'read' : 'sent';
+}
+
+const TICKS = {
+  pending: ['🕓', 'Sending…'],
+  failed: ['!', 'Not sent: click to retry'],
+  sent: ['✓', 'Sent'],
+  read: ['✓✓', 'Read by some members'],
+  seen: ['✓✓', 'Seen'],
+};
+
+function messageItems(chatId) {
+  const thread = threadOf(chatId);
+  const sorted = [...thread.messages.values()].sort((a, b) => a.seq - b.seq);
+  const items = sorted.map((m) => ({ key: m.clientId ? `c:${m.clientId}` : `s:${m.seq}`, m, own: m.senderId === state.me?.id }));
+  const acked = new Set(items.map((i) => i.key));
+  for (const p of thread.pending.values()) {
+    const key = `c:${p.clientId}`;
+    if (!acked.has(key)) items.push({ key, m: { ...p, senderId: state.me?.id, seq: Infinity }, own: true, pending: p });
+  }
+  return items;
+}
+
+function renderThread({ stick = false, keepPosition = false } = {}) {
+  const chatId = state.openChatId;
+  if (!chatId) return;
+  const thread = threadOf(chatId);
+  const chat = state.chats.get(chatId);
+  const box = $('[data-testid="messages"]');
+  const list = slot('message-list');
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
+  const heightBefore = box.scrollHeight;
+  const topBefore = box.scrollTop;
+
+  slot('history-edge').textContent = thread.loading
+    ? 'Loading…'
+    : thread.hasMore
+      ? ''
+      : thread.messages.size || thread.pending.size
+        ? 'This is the beginning of the chat.'
+        : 'No messages yet. Say hello!';
+
+  const wanted = [];
+  let previous = null;
+  let lastDay = null;
+  for (const item of messageItems(chatId)) {
+    const day = dayKey(item.m.createdAt);
+    if (day !== lastDay) {
+      wanted.push({
+        key: `d:${day}`,
+        sig: dayLabel(item.m.createdAt),
+        build: () => h('li', { class: 'day', text: dayLabel(item.m.createdAt) }),
+      });
+      lastDay = day;
+      previous = null;
+    }
+    const first =
+      !previous || previous.senderId !== item.m.senderId || Date.parse(item.m.createdAt) - Date.parse(previous.createdAt) > GROUP_GAP_MS;
+    previous = item.m;
+    const status = item.pending ? (item.pending.failed ? 'failed' : 'pending') : item.own ? tickStatus(chatId, item.m) : null;
+    const editing = thread.editing !== null && thread.editing === item.m.id;
+    const showSender = first && !item.own && chat?.type === 'group';
+    const sig = JSON.stringify([
+      item.m.text,
+      item.m.deletedAt,
+      item.m.editedAt,
+      status,
+      first,
+      showSender && nameOf(item.m.senderId),
+      editing,
+      item.m.seq,
+    ]);
+    wanted.push({ key: item.key, sig, build: () => messageNode(chatId, item, { first, status, editing, showSender }) });
+  }
+
+  const keep = new Set(wanted.map((w) => w.key));
+  for (const [key, node] of thread.nodes) {
+    if (!keep.has(key)) {
+      node.remove();
+      thread.nodes.delete(key);
+    }
+  }
+  let cursor = list.firstChild;
+  for (const w of wanted) {
+    let node = thread.nodes.get(w.key);
+    if (!node || node.dataset.sig !== w.sig) {
+      const fresh = w.build();
+      fresh.dataset.sig = w.sig;
+      if (node) {
+        if (node === cursor) cursor = fresh;
+        node.replaceWith(fresh);
+      }
+      node = fresh;
+      thread.nodes.set(w.key, node);
+    }
+    if (node !== cursor) list.insertBefore(node, cursor);
+    else cursor = cursor.nextSibling;
+  }
+
+  if (keepPosition) box.scrollTop = topBefore + (box.scrollHeight - heightBefore);
+  else if (stick || atBottom) box.scrollTop = box.scrollHeight;
+  markReadIfSeen();
+}
+
+function messageNode(chatId, { m, own, pending }, { first, status, editing, showSender }) {
+  const deleted = Boolean(m.deletedAt);
+  const classes = ['msg', own && 'own', first && 'first', deleted && 'deleted', pending && 'pending', pending?.failed && 'failed']
+    .filter(Boolean)
+    .join(' ');
+  const meta = h(
+    'span',
+    { class: 'meta' },
+    m.editedAt && !deleted ? 'edited · ' : '',
+    h('time', { datetime: m.createdAt, title: new Date(m.createdAt).toLocaleString(), text: timeFormat.format(new Date(m.createdAt)) }),
+    status && h('span', { class: 'tick', dataset: { testid: 'tick', status }, title: TICKS[status][1], text: TICKS[status][0] }),
+  );
+  let body;
+  if (editing) body = editForm(chatId, m);
+  else
+    body = h(
+      'div',
+      { class: 'bubble' },
+      h('span', { class: 'text', dataset: { testid: 'message-text' }, text: deleted ? 'This message was deleted' : m.text }),
+      meta,
+    );
+
+  const actions =
+    own && !deleted && !pending && !editing
+      ? h(
+          'div',
+          { class: 'actions' },
+          h('button', { type: 'button', text: 'Edit', dataset: { testid: 'message-edit' }, onclick: () => startEdit(chatId, m.id) }),
+          h('button', { type: 'button', text: 'Delete', dataset: { testid: 'message-delete' }, onclick: () => deleteMessage(chatId, m) }),
+        )
+      : null;
+  return h(
+    'li',
+    {
+      class: classes,
+      dataset: { testid: 'message', seq: Number.isFinite(m.seq) ? m.seq : '', own: own ? 'true' : 'false', clientId: m.clientId ?? '' },
+      onclick: pending?.failed ? () => retrySend(chatId, pending.clientId) : undefined,
+    },
+    showSender && h('span', { class: 'sender', text: nameOf(m.senderId) }),
+    body,
+    actions,
+  );
+}
+
+function editForm(chatId, m) {
+  const area = h('textarea', { rows: 2, maxlength: 4096, 'aria-label': 'Edit message', dataset: { testid: 'message-edit-input' } });
+  area.value = m.text ?? '';
+  const save = async () => {
+    const text = area.value;
+    if (!text.trim()) return;
+    try {
+      const updated = await api('PATCH', `/chats/${chatId}/messages/${m.id}`, { text });
+      applyMessage(updated);
+    } catch (error) {
+      toast(errorText(error), 'error');
+    }
+    threadOf(chatId).editing = null;
+    renderThread();
+  };
+  const cancel = () => {
+    threadOf(chatId).editing = null;
+    renderThread();
+  };
+  area.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      save();
+    } else if (event.key === 'Escape') cancel();
+  });
+  requestAnimationFrame(() => {
+    area.focus();
+    area.setSelectionRange(area.value.length, area.value.length);
+  });
+  return h(
+    'div',
+    { class: 'edit-form' },
+    area,
+    h(
+      'div',
+      { class: 'row end' },
+      h('button', { type: 'button', class: 'ghost', text: 'Cancel', onclick: cancel }),
+      h('button', { type: 'button', class: 'primary', text: 'Save', onclick: save }),
+    ),
+  );
+}
+
+function startEdit(chatId, id) {
+  threadOf(chatId).editing = id;
+  renderThread();
+}
+
+async function deleteMessage(chatId, m) {
+  if (!window.confirm('Delete this message for everyone?')) return;
+  try {
+    await api('DELETE', `/chats/${chatId}/messages/${m.id}`);
+    applyDeleted({ chatId, id: m.id, seq: m.seq });
+  } catch (error) {
+    toast(errorText(error), 'error');
+  }
+}
+
+// ---------------------------------------------------------------- sending, typing, reading
+
+function sendText(text) {
+  const chatId = state.openChatId;
+  if (!chatId || !text.trim()) return;
+  const pending = { clientId: uuid(), chatId, text, createdAt: new Date().toISOString(), failed: false };
+  threadOf(chatId).pending.set(pending.clientId, pending);
+  stopTyping();
+  renderThread({ stick: true });
+  transmit(pending);
+}
+
+/** Sent now when connected; otherwise it waits, marked pending, and goes out on reconnect (the clientId makes that safe to repeat). */
+function transmit(pending) {
+  if (socket.ready)
+    socket.send({ type: 'send_message', id: pending.clientId, chatId: pending.chatId, text: pending.text, clientId: pending.clientId });
+}
+
+function retrySend(chatId, clientId) {
+  const pending = threadOf(chatId).pending.get(clientId);
+  if (!pending) return;
+  pending.failed = false;
+  renderThread();
+  transmit(pending);
+}
+
+const typingOut = { chatId: null, sentAt: 0, idle: null };
+
+function noteTyping() {
+  const chatId = state.openChatId;
+  if (!chatId || !socket.ready) return;
+  const now = Date.now();
+  if (typingOut.chatId !== chatId || now - typingOut.sentAt > TYPING_SEND_EVERY_MS) {
+    socket.send({ type: 'typing', chatId, isTyping: true });
+    typingOut.chatId = chatId;
+    typingOut.sentAt = now;
+  }
+  clearTimeout(typingOut.idle);
+  typingOut.idle = setTimeout(stopTyping, TYPING_IDLE_MS);
+}
+
+function stopTyping() {
+  clearTimeout(typingOut.idle);
+  if (typingOut.chatId && socket.ready) socket.send({ type: 'typing', chatId: typingOut.chatId, isTyping: false });
+  typingOut.chatId = null;
+  typingOut.sentAt = 0;
+}
+
+function typingNames(chatId) {
+  const people = state.typing.get(chatId);
+  if (!people?.size) return '';
+  const names = [...people.keys()].map((id) => nameOf(id));
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return `${names.length} people are typing…`;
+}
+
+function renderTyping() {
+  $('[data-testid="typing-indicator"]').textContent = state.openChatId ? typingNames(state.openChatId) : '';
+}
+
+function setTyping(chatId, userId, isTyping) {
+  if (userId === state.me?.id) return;
+  let people = state.typing.get(chatId);
+  if (!people) state.typing.set(chatId, (people = new Map()));
+  clearTimeout(people.get(userId));
+  if (isTyping) {
+    // A lost "stopped typing" frame must not leave the indicator on for ever.
+    people.set(
+      userId,
+      setTimeout(() => setTyping(chatId, userId, false), TYPING_SHOW_MS),
+    );
+  } else people.delete(userId);
+  renderTyping();
+  renderChatList();
+}
+
+/** The open chat counts as read when the page is visible and scrolled to its newest message. */
+function markReadIfSeen() {
+  const chatId = state.openChatId;
+  if (!chatId || document.visibilityState !== 'visible') return;
+  const box = $('[data-testid="messages"]');
+  if (box.scrollHeight - box.scrollTop - box.clientHeight > 60) return;
+  const thread = threadOf(chatId);
+  const seq = thread.top;
+  if (seq <= thread.myReadSeq) return;
+  thread.myReadSeq = seq;
+  const chat = state.chats.get(chatId);
+  if (chat && seq >= lastSeqOf(chat) && chat.unreadCount) {
+    chat.unreadCount = 0;
+    renderChatList();
+  }
+  if (socket.ready) socket.send({ type: 'mark_read', chatId, seq });
+  else api('POST', `/chats/${chatId}/read`, { seq }).catch(() => (thread.myReadSeq = 0));
+}
+
+function bindPane() {
+  const input = $('[data-testid="composer-input"]');
+  const form = $('[data-testid="composer"]');
+  const grow = () => {
+    input.style.height = 'auto';
+    input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+  };
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    sendText(input.value);
+    input.value = '';
+    grow();
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  input.addEventListener('input', () => {
+    grow();
+    if (input.value.trim()) noteTyping();
+    else stopTyping();
+  });
+  input.addEventListener('blur', stopTyping);
+
+  const box = $('[data-testid="messages"]');
+  box.addEventListener('scroll', () => {
+    if (box.scrollTop < 120 && state.openChatId) loadOlder(state.openChatId);
+    markReadIfSeen();
+  });
+  document.addEventListener('visibilitychange', markReadIfSeen);
+  $('[data-action="back"]').addEventListener('click', () => (location.hash = '#/'));
+  $('[data-testid="chat-list"]').addEventListener('click', (event) => {
+    const item = event.target.closest('[data-chat-id]');
+    if (item) location.hash = `#/chat/${item.dataset.chatId}`;
+  });
+  $('[data-action="sign-out"]').addEventListener('click', signOut);
+}
+
+// ---------------------------------------------------------------- applying events
+
+/** A message from a frame or a REST answer: into its thread (when loaded) and the chat list. */
+function applyMessage(m) {
+  const chat = state.chats.get(m.chatId);
+  if (!chat) {
+    // A chat we have not heard of yet (its chat_created may still be on the way).
+    loadDetail(m.chatId)
+      .then(() => renderChatList())
+      .catch(() => undefined);
+    return;
+  }
+  const thread = state.threads.get(m.chatId);
+  if (thread) {
+    storeMessage(thread, m);
+    if (thread.loaded && m.seq > thread.top) fillGap(m.chatId);
+  }
+  const isNew = m.seq > lastSeqOf(chat);
+  if (!chat.lastMessage || m.seq >= chat.lastMessage.seq) chat.lastMessage = m;
+  chat.lastSeq = Math.max(lastSeqOf(chat), m.seq);
+  if (isNew && m.senderId !== state.me?.id && m.seq > (thread?.myReadSeq ?? 0)) {
+    chat.unreadCount = (chat.unreadCount ?? 0) + 1;
+    state.typing.get(m.chatId)?.delete(m.senderId);
+  }
+  if (m.senderId === state.me?.id && thread) thread.myReadSeq = Math.max(thread.myReadSeq, m.seq);
+  if (m.chatId === state.openChatId) {
+    renderThread({ stick: m.senderId === state.me?.id });
+    renderTyping();
+  }
+  renderChatList();
+}
+
+function applyDeleted({ chatId, id, seq }) {
+  const gone = (m) => ({ ...m, text: null, deletedAt: m.deletedAt ?? new Date().toISOString() });
+  const thread = state.threads.get(chatId);
+  const m = thread?.messages.get(seq);
+  if (m && m.id === id) thread.messages.set(seq, gone(m));
+  const chat = state.chats.get(chatId);
+  if (chat?.lastMessage?.id === id) chat.lastMessage = gone(chat.lastMessage);
+  if (chatId === state.openChatId) renderThread();
+  renderChatList();
+}
+
+function applyRead({ chatId, userId, seq }) {
+  if (userId === state.me?.id) {
+    // Read on another device of mine.
+    const thread = state.threads.get(chatId);
+    if (thread) thread.myReadSeq = Math.max(thread.myReadSeq, seq);
+    const chat = state.chats.get(chatId);
+    if (chat && seq >= lastSeqOf(chat)) chat.unreadCount = 0;
+    renderChatList();
+    return;
+  }
+  const member = state.details.get(chatId)?.members.get(userId);
+  if (member) member.lastReadSeq = Math.max(member.lastReadSeq ?? 0, seq);
+  if (chatId === state.openChatId) renderThread();
+}
+
+function applySeen({ chatId, seq }) {
+  const detail = state.details.get(chatId);
+  if (detail) detail.seenSeq = Math.max(detail.seenSeq, seq);
+  if (chatId === state.openChatId) renderThread();
+}
+
+async function refreshChat(chatId) {
+  try {
+    await loadDetail(chatId);
+  } catch (error) {
+    if (error.status === 404) forgetChat(chatId);
+  }
+  renderChatList();
+  if (chatId === state.openChatId) {
+    renderPaneHead();
+    renderThread();
+  }
+}
+
+function handleFrame(frame) {
+  switch (frame.type) {
+    case 'ready':
+      // A socket the cookie already authenticated answers the auth frame with a second ready.
+      return socket.ready ? undefined : socket.onReady(frame);
+    case 'message_ack': {
+      const pendingChat = [...state.threads.values()].find((t) => t.pending.has(frame.clientId));
+      pendingChat?.pending.delete(frame.clientId);
+      return applyMessage(frame.message);
+    }
+    case 'new_message':
+    case 'message_updated':
+      return applyMessage(frame.message);
+    case 'message_deleted':
+      return applyDeleted(frame);
+    case 'typing':
+      return setTyping(frame.chatId, frame.userId, frame.isTyping);
+    case 'read':
+      return applyRead(frame);
+    case 'message_seen':
+      return applySeen(frame);
+    case 'chat_created':
+    case 'chat_updated': {
+      const chat = frame.chat ?? frame;
+      if (!chat?.id) return;
+      mergeChat(chat);
+      renderChatList();
+      if (chat.id === state.openChatId) renderPaneHead();
+      if (frame.type === 'chat_updated' && state.details.has(chat.id)) refreshChat(chat.id);
+      return;
+    }
+    case 'chat_deleted':
+      forgetChat(frame.chatId ?? frame.chat?.id);
+      return renderChatList();
+    case 'member_added':
+    case 'member_removed':
+      if (frame.userId === state.me?.id && frame.type === 'member_removed') {
+        forgetChat(frame.chatId);
+        return renderChatList();
+      }
+      return refreshChat(frame.chatId);
+    case 'presence':
+      state.presence.set(frame.userId, { online: frame.online, lastSeenAt: frame.lastSeenAt });
+      renderPaneHead();
+      return renderChatList();
+    case 'error':
+      return onErrorFrame(frame);
+    default:
+      // pong, synced and anything newer than this page: nothing to show.
+      return undefined;
+  }
+}
+
+function onErrorFrame(frame) {
+  for (const [chatId, thread] of state.threads) {
+    const pending = frame.id !== undefined && thread.pending.get(String(frame.id));
+    if (pending) {
+      pending.failed = true;
+      if (chatId === state.openChatId) renderThread();
+      toast(`Not sent: ${frame.message}`, 'error');
+      return;
+    }
+  }
+  toast(frame.message ?? 'The server reported an error.', 'error');
+}
+
+// ---------------------------------------------------------------- the WebSocket
+
+const socket = {
+  ws: null,
+  ready: false,
+  /** 4401 closes since the last ready: a token the server keeps refusing must not loop refreshes. */
+  authFailures: 0,
+  wanted: false,
+  attempt: 0,
+  retryTimer: null,
+  countdown: null,
+  pingTimer: null,
+  pongTimer: null,
+
+  start() {
+    this.wanted = true;
+    this.attempt = 0;
+    this.connect();
+  },
+
+  stop() {
+    this.wanted = false;
+    this.ready = false;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.countdown);
+    this.stopHeartbeat();
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000, 'signed out');
+    this.badge('offline', 'Offline');
+  },
+
+  connect() {
+    clearTimeout(this.retryTimer);
+    clearInterval(this.countdown);
+    if (!this.wanted) return;
+    if (this.ws && this.ws.readyState <= 1) return;
+    this.badge(this.attempt ? 'reconnecting' : 'connecting', this.attempt ? 'Reconnecting…' : 'Connecting…');
+    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+    this.ws = ws;
+    this.ready = false;
+    ws.addEventListener('open', () => {
+      // Browsers cannot set headers on a WebSocket: the token goes in the first frame (the cookie is the fallback).
+      if (ws === this.ws && state.session?.accessToken) ws.send(JSON.stringify({ type: 'auth', token: state.session.accessToken }));
+    });
+    ws.addEventListener('message', (event) => {
+      if (ws !== this.ws) return;
+      this.alive();
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      handleFrame(frame);
+    });
+    ws.addEventListener('close', (event) => {
+      if (ws === this.ws) this.closed(event.code);
+    });
+  },
+
+  async closed(code) {
+    this.ws = null;
+    this.ready = false;
+    this.stopHeartbeat();
+    if (!this.wanted) return;
+    if (code === 4401) {
+      // The access token expired or the session was revoked: a refresh tells which.
+      this.badge('reconnecting', 'Renewing the session…');
+      if (++this.authFailures > 2 || !(await refreshSession())) return signedOut('Your session has ended. Please sign in again.');
+      this.attempt = 1;
+      return this.connect();
+    }
+    this.scheduleReconnect(code === 4403 ? 'Refused (origin)' : null);
+  },
+
+  scheduleReconnect(reason) {
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
+    this.attempt++;
+    const due = Date.now() + delay;
+    const tick = () => {
+      const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
+      this.badge('reconnecting', reason ? `${reason} · retry in ${seconds}s` : `Reconnecting in ${seconds}s`);
+    };
+    tick();
+    this.countdown = setInterval(tick, 1000);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  },
+
+  /** Reconnect at once (badge click, network back, tab shown) instead of waiting out the backoff. */
+  now() {
+    if (this.wanted && !this.ws) this.connect();
+  },
+
+  send(frame) {
+    if (this.ws?.readyState === 1) this.ws.send(JSON.stringify(frame));
+  },
+
+  onReady() {
+    this.ready = true;
+    this.attempt = 0;
+    this.authFailures = 0;
+    this.badge('online', 'Online');
+    this.startHeartbeat();
+    resumeAfterConnect().catch((error) => toast(errorText(error), 'error'));
+  },
+
+  startHeartbeat() {
+    this.stopHeartbeat();
+    this.pingTimer = setInterval(() => {
+      this.send({ type: 'ping' });
+      clearTimeout(this.pongTimer);
+      this.pongTimer = setTimeout(() => this.dead(), PONG_WITHIN_MS);
+    }, PING_EVERY_MS);
+  },
+
+  stopHeartbeat() {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+  },
+
+  alive() {
+    clearTimeout(this.pongTimer);
+  },
+
+  /** No pong: the connection is gone without a close frame (sleep, network switch). Do not wait for TCP to notice. */
+  dead() {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    try {
+      ws.close();
+    } catch {
+      // already closing
+    }
+    this.closed(1006);
+  },
+
+  badge(stateName, text) {
+    const node = $('[data-testid="connection-state"]');
+    node.dataset.state = stateName;
+    slot('conn-text').textContent = text;
+    node.title = stateName === 'reconnecting' ? 'Click to reconnect now' : '';
+  },
+};
+
+/**
+ * After every (re)connect. sync goes out at once, from positions taken before any new frame is
+ * applied: a live message handled first would otherwise hide the ones missed before it. Then what
+ * waited is sent, and the chat list and read pointers are reloaded for what sync does not cover
+ * (new chats, unread counts, reads).
+ */
+function resumeAfterConnect() {
+  const chats = {};
+  for (const [chatId, thread] of state.threads) if (thread.loaded && state.chats.has(chatId)) chats[chatId] = thread.top;
+  if (Object.keys(chats).length) socket.send({ type: 'sync', chats });
+  for (const thread of state.threads.values()) for (const pending of thread.pending.values()) if (!pending.failed) transmit(pending);
+  return (async () => {
+    await loadChats();
+    if (state.openChatId && state.chats.has(state.openChatId)) await refreshChat(state.openChatId);
+  })();
+}
+
+// ---------------------------------------------------------------- boot
+
+async function boot() {
+  bindAuthView();
+  bindUserSearch();
+  bindGroupDialog();
+  bindPane();
+  $('[data-testid="connection-state"]').addEventListener('click', () => socket.now());
+  window.addEventListener('online', () => socket.now());
+  document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && socket.now());
+  window.addEventListener('hashchange', () => route().catch((error) => toast(errorText(error), 'error')));
+
+  try {
+    const response = await fetch('/ui/config.json');
+    if (response.ok) state.config = await response.json();
+  } catch {
+    // Without it the page still works; it only hides the seeded-account buttons.
+  }
+  renderSeedUsers();
+  state.session = loadSession();
+  await route();
+}
+
+boot().catch((error) => {
+  toast(`The page failed to start: ${error.message}`, 'error');
+});

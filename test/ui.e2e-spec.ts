@@ -1,0 +1,366 @@
+import { mkdirSync } from 'node:fs';
+import { jest } from '@jest/globals';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { PUBLIC_DIR } from '../src/app.factory.js';
+import { type SignedIn, signUpAndIn, uniqueEmail } from './support/accounts.js';
+import { launchBrowser, watchPage } from './support/browser.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { httpClient } from './support/http.js';
+import { startSmtpSink, type SmtpSink } from './support/smtp-sink.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+const ARTIFACTS = join(process.cwd(), 'test-artifacts');
+/** One browser step (a click, a wait). Generous: the machine running the suite may be busy. */
+const STEP_TIMEOUT_MS = 30_000;
+/** A browser test runs many steps, and one restarts the server. */
+const BROWSER_TEST_TIMEOUT_MS = 180_000;
+
+/** A link from an email, moved onto the test app's origin (emails carry PUBLIC_URL). */
+function linkIn(text: string, route: string, origin: string): string {
+  const found = text.match(new RegExp(`/ui/#/${route}\\?token=[^\\s"'<>]+`));
+  if (!found) throw new Error(`no /ui/#/${route} link in the email:\n${text}`);
+  return origin + found[0];
+}
+
+describe('the built-in chat page, in a real browser', () => {
+  jest.setTimeout(BROWSER_TEST_TIMEOUT_MS);
+  let db: TestDatabase;
+  let sink: SmtpSink;
+  let app: TestApp;
+  let env: Record<string, string>;
+  let appDown = false;
+  let browser: Browser;
+  /** The pages a test opened, with what each logged as errors (a broken module only shows in the console). */
+  const opened: Array<{ label: string; context: BrowserContext; page: Page; problems: string[] }> = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    sink = await startSmtpSink();
+    env = { ...db.env, SMTP_URL: sink.url };
+    app = await startTestApp(env);
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (app) await closeApp(app);
+    await sink?.close();
+    await db?.dispose();
+  });
+
+  /** Uncaught exceptions in the pages so far: a test ends by expecting none. */
+  function pageErrors(): string[] {
+    return opened.flatMap((o) => o.problems).filter((line) => line.includes(' page error: '));
+  }
+
+  // Each page's last state is kept (test-artifacts/ui-last-<who>.png) and its console shown: when a
+  // step times out, they say why.
+  afterEach(async () => {
+    // A test that failed while the server was down must not take the next tests with it.
+    if (appDown) {
+      app = await startTestApp(env);
+      appDown = false;
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    for (const { label, context, page, problems } of opened.splice(0)) {
+      await page.screenshot({ path: join(ARTIFACTS, `ui-last-${label}.png`) }).catch(() => undefined);
+      if (problems.length) process.stderr.write(`${label}'s browser console:\n  ${problems.join('\n  ')}\n`);
+      await context.close().catch(() => undefined);
+    }
+  });
+
+  /**
+   * app.close(), except that connections which never carried a request are dropped once the server
+   * has stopped listening. Chromium opens such sockets ahead of need; Node's server.close() does not
+   * count them as idle and would wait out headersTimeout (60 s and more) for them.
+   */
+  async function closeApp(closing: TestApp): Promise<void> {
+    const server = closing.app.getHttpServer();
+    const sweep = setInterval(() => {
+      if (!server.listening) server.closeAllConnections();
+    }, 100);
+    try {
+      await closing.close();
+    } finally {
+      clearInterval(sweep);
+    }
+  }
+
+  async function openPage(label: string): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 760 }, colorScheme: 'light' });
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    const page = await context.newPage();
+    opened.push({ label, context, page, problems: watchPage(page, label) });
+    return page;
+  }
+
+  async function signInThroughForm(page: Page, who: { email: string; password: string; name: string }): Promise<void> {
+    await page.goto(`${app.url}/ui/`);
+    await page.getByTestId('sign-in-email').fill(who.email);
+    await page.getByTestId('sign-in-password').fill(who.password);
+    await page.getByTestId('sign-in-submit').click();
+    await expectText(page.getByTestId('me-name'), who.name);
+  }
+
+  /** Waits until the locator's text contains `text` (playwright-core has no expect of its own). */
+  async function expectText(locator: Locator, text: string): Promise<void> {
+    await locator.filter({ hasText: text }).first().waitFor();
+  }
+
+  function connection(page: Page, state: 'online' | 'reconnecting'): Locator {
+    return page.locator(`[data-testid="connection-state"][data-state="${state}"]`);
+  }
+
+  function message(page: Page, text: string): Locator {
+    return page.getByTestId('message').filter({ hasText: text });
+  }
+
+  it('serves the page as same-origin static files with a strict content security policy', async () => {
+    const request = httpClient(app.url);
+    const page = await request('GET', '/ui/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(String(page.body)).toContain('<script type="module" src="/ui/app.js">');
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+
+    const script = await request('GET', '/ui/app.js');
+    expect({ status: script.status, type: script.headers.get('content-type') }).toEqual({
+      status: 200,
+      type: expect.stringContaining('javascript'),
+    });
+    // No CDN: every URL the page's own files name is on the page's origin.
+    const stylesheet = await request('GET', '/ui/styles.css');
+    for (const text of [String(page.body), String(script.body), String(stylesheet.body)]) {
+      expect(text.match(/(?:src|href)="https?:\/\/[^"]+"|url\(\s*['"]?https?:/g)).toBeNull();
+    }
+
+    const config = await request('GET', '/ui/config.json');
+    expect(config.body).toEqual({ appEnv: 'LOCAL', seedUsers: false });
+    expect(PUBLIC_DIR.endsWith('public')).toBe(true);
+  });
+
+  it('lets two people chat live: delivery, typing, read ticks, and catch-up after a server restart', async () => {
+    const request = httpClient(app.url);
+    const alice: SignedIn = await signUpAndIn(request, 'Alice Moreau');
+    const bob: SignedIn = await signUpAndIn(request, 'Bob Tanaka');
+    const pageA = await openPage('alice');
+    const pageB = await openPage('bob');
+    const framesFromB: string[] = [];
+    pageB.on('websocket', (socket) => socket.on('framesent', (frame) => framesFromB.push(String(frame.payload))));
+
+    await signInThroughForm(pageA, { ...alice.user, password: alice.password });
+    await signInThroughForm(pageB, { ...bob.user, password: bob.password });
+    await connection(pageA, 'online').waitFor();
+    await connection(pageB, 'online').waitFor();
+
+    // Alice finds Bob and starts a direct chat.
+    await pageA.getByTestId('user-search').fill('Bob T');
+    await pageA.getByTestId('user-result').filter({ hasText: 'Bob Tanaka' }).click();
+    await expectText(pageA.getByTestId('chat-title'), 'Bob Tanaka');
+
+    // Her message is acknowledged (sent, not yet read) and reaches Bob's chat list as unread.
+    await pageA.getByTestId('composer-input').fill('Hi Bob, are you there?');
+    await pageA.getByTestId('composer-input').press('Enter');
+    await message(pageA, 'Hi Bob, are you there?').locator('[data-testid="tick"][data-status="sent"]').waitFor();
+    const bobsChat = pageB.getByTestId('chat-item').filter({ hasText: 'Alice Moreau' });
+    await expectText(bobsChat.getByTestId('chat-preview'), 'Hi Bob, are you there?');
+    await expectText(bobsChat.getByTestId('unread-badge'), '1');
+    expect(await message(pageA, 'Hi Bob, are you there?').getByTestId('tick').getAttribute('data-status')).toBe('sent');
+
+    // Bob opens the chat: he reads the message and Alice's tick turns to seen.
+    await bobsChat.click();
+    await message(pageB, 'Hi Bob, are you there?').waitFor();
+    await message(pageA, 'Hi Bob, are you there?').locator('[data-testid="tick"][data-status="seen"]').waitFor();
+    await bobsChat.getByTestId('unread-badge').waitFor({ state: 'detached' });
+
+    // Bob types: Alice sees him typing, then his message, then the indicator goes.
+    await pageB.getByTestId('composer-input').pressSequentially('Yes! Just got here', { delay: 15 });
+    await expectText(pageA.getByTestId('typing-indicator'), 'Bob Tanaka is typing');
+    await pageB.getByTestId('composer-input').press('Enter');
+    await message(pageA, 'Yes! Just got here').waitFor();
+    await pageA.waitForFunction('document.querySelector(\'[data-testid="typing-indicator"]\').textContent === ""');
+    await message(pageB, 'Yes! Just got here').locator('[data-testid="tick"][data-status="seen"]').waitFor();
+
+    // The server goes away: both pages notice and say so.
+    const { port } = new URL(app.url);
+    const seqBeforeRestart = Number(await message(pageB, 'Yes! Just got here').getAttribute('data-seq'));
+    appDown = true;
+    await closeApp(app);
+    await connection(pageA, 'reconnecting').waitFor();
+    await connection(pageB, 'reconnecting').waitFor();
+    const framesBeforeRestart = framesFromB.length;
+
+    // Alice writes while offline: her message waits, marked pending.
+    await pageA.getByTestId('composer-input').fill('Written while the server was down');
+    await pageA.getByTestId('composer-input').press('Enter');
+    await message(pageA, 'Written while the server was down').locator('[data-testid="tick"][data-status="pending"]').waitFor();
+
+    // Back on the same port and database; a message is sent before the pages are back.
+    app = await startTestApp(env, { port: Number(port) });
+    appDown = false;
+    expect((app.app.getHttpServer().address() as AddressInfo).port).toBe(Number(port));
+    const chatId = await pageB.getByTestId('chat-item').first().getAttribute('data-chat-id');
+    const meanwhile = await request('POST', `/api/v1/chats/${chatId}/messages`, {
+      body: { text: 'Sent while you were reconnecting' },
+      token: alice.accessToken,
+    });
+    expect(meanwhile.status).toBe(201);
+
+    await connection(pageA, 'online').waitFor();
+    await connection(pageB, 'online').waitFor();
+    await message(pageB, 'Sent while you were reconnecting').waitFor();
+    await message(pageB, 'Written while the server was down').waitFor();
+    await message(pageA, 'Written while the server was down').locator('[data-testid="tick"]:not([data-status="pending"])').waitFor();
+    await message(pageA, 'Sent while you were reconnecting').waitFor();
+
+    // Bob's page caught up by asking for what came after the last seq it had.
+    const syncs = framesFromB
+      .slice(framesBeforeRestart)
+      .map((f) => JSON.parse(f))
+      .filter((f) => f.type === 'sync');
+    expect(syncs[0]).toEqual({ type: 'sync', chats: { [chatId!]: seqBeforeRestart } });
+    // And shows the chat in seq order, without duplicates.
+    const seqs = (await pageB.getByTestId('message').evaluateAll((nodes: any[]) => nodes.map((n) => n.getAttribute('data-seq')))).map(
+      Number,
+    );
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(seqs.length).toBe(4);
+
+    await pageA.getByTestId('composer-input').fill('Great, everything came through.');
+    await pageA.getByTestId('composer-input').press('Enter');
+    await message(pageB, 'Great, everything came through.').waitFor();
+    await message(pageA, 'Great, everything came through.').locator('[data-testid="tick"][data-status="seen"]').waitFor();
+
+    // Alice edits one message and deletes another: Bob sees both changes live.
+    const typo = message(pageA, 'Great, everything came through.');
+    await typo.hover();
+    await typo.getByTestId('message-edit').click();
+    await pageA.getByTestId('message-edit-input').fill('Great, everything came through!');
+    await pageA.getByTestId('message-edit-input').press('Enter');
+    await message(pageB, 'Great, everything came through!').filter({ hasText: 'edited' }).waitFor();
+    await pageA.getByTestId('composer-input').fill('Oops, wrong chat');
+    await pageA.getByTestId('composer-input').press('Enter');
+    await message(pageB, 'Oops, wrong chat').waitFor();
+    const oops = message(pageA, 'Oops, wrong chat');
+    await oops.locator('[data-testid="tick"]:not([data-status="pending"])').waitFor();
+    pageA.once('dialog', (dialog) => void dialog.accept());
+    await oops.hover();
+    await oops.getByTestId('message-delete').click();
+    await message(pageB, 'This message was deleted').waitFor();
+    expect(await message(pageB, 'Oops, wrong chat').count()).toBe(0);
+
+    // Alice makes a group with Bob through the dialog; it reaches Bob's list live, unread.
+    await pageA.getByTestId('new-group').click();
+    await pageA.getByTestId('group-title').fill('Weekend hike');
+    await pageA.getByTestId('group-member-search').fill('Bob');
+    await pageA.getByTestId('group-dialog').getByTestId('user-result').filter({ hasText: 'Bob Tanaka' }).click();
+    await pageA.getByTestId('group-create').click();
+    await expectText(pageA.getByTestId('chat-title'), 'Weekend hike');
+    await pageA.getByTestId('composer-input').fill('Who is bringing the map?');
+    await pageA.getByTestId('composer-input').press('Enter');
+    const bobsGroup = pageB.getByTestId('chat-item').filter({ hasText: 'Weekend hike' });
+    await expectText(bobsGroup.getByTestId('chat-preview'), 'Alice Moreau: Who is bringing the map?');
+    await expectText(bobsGroup.getByTestId('unread-badge'), '1');
+
+    // Back in the direct chat, Bob starts typing: the picture for the README.
+    await pageA.getByTestId('chat-item').filter({ hasText: 'Bob Tanaka' }).click();
+    await message(pageA, 'Great, everything came through!').waitFor();
+    await pageB.getByTestId('composer-input').pressSequentially('Let me check', { delay: 15 });
+    await expectText(pageA.getByTestId('typing-indicator'), 'Bob Tanaka is typing');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await pageA.screenshot({ path: join(ARTIFACTS, 'ui-chat.png') });
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it('fetches over REST a message whose live frame never arrived, once a later one shows the hole', async () => {
+    const request = httpClient(app.url);
+    const dave = await signUpAndIn(request, 'Dave Okafor');
+    const erin = await signUpAndIn(request, 'Erin Walsh');
+    const chat = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: erin.user.id }, token: dave.accessToken });
+    await request('POST', `/api/v1/chats/${chat.body.id}/messages`, {
+      body: { text: 'Before anything goes wrong' },
+      token: dave.accessToken,
+    });
+
+    // Erin's page talks to the real server through a relay that loses one frame.
+    const page = await openPage('erin');
+    let dropped = 0;
+    await page.routeWebSocket(/\/ws$/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((frame) => {
+        if (String(frame).includes('Lost on the way')) dropped++;
+        else ws.send(frame);
+      });
+    });
+    await signInThroughForm(page, { ...erin.user, password: erin.password });
+    await connection(page, 'online').waitFor();
+    await page.getByTestId('chat-item').filter({ hasText: 'Dave Okafor' }).click();
+    await message(page, 'Before anything goes wrong').waitFor();
+
+    await request('POST', `/api/v1/chats/${chat.body.id}/messages`, { body: { text: 'Lost on the way' }, token: dave.accessToken });
+    await request('POST', `/api/v1/chats/${chat.body.id}/messages`, {
+      body: { text: 'Arrives after the hole' },
+      token: dave.accessToken,
+    });
+
+    await message(page, 'Arrives after the hole').waitFor();
+    await message(page, 'Lost on the way').waitFor();
+    expect(dropped).toBe(1);
+    const texts = await page.getByTestId('message-text').allTextContents();
+    expect(texts).toEqual(['Before anything goes wrong', 'Lost on the way', 'Arrives after the hole']);
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it('signs up through the form, then confirms the email and resets the password from the emailed links', async () => {
+    const page = await openPage('carol');
+    const carol = { name: 'Carol Diaz', email: uniqueEmail('carol'), password: 'first-passw0rd' };
+    await page.goto(`${app.url}/ui/`);
+    await page.getByTestId('tab-sign-up').click();
+    await page.getByTestId('sign-up-name').fill(carol.name);
+    await page.getByTestId('sign-up-email').fill(carol.email);
+    await page.getByTestId('sign-up-password').fill(carol.password);
+    await page.getByTestId('sign-up-submit').click();
+    await expectText(page.getByTestId('me-name'), carol.name);
+
+    const confirmation = await sink.waitFor(
+      (mail) =>
+        mail.text?.includes('/ui/#/confirm-email?token=') === true &&
+        mail.to !== undefined &&
+        JSON.stringify(mail.to).includes(carol.email),
+    );
+    await page.goto(linkIn(confirmation.text ?? '', 'confirm-email', app.url));
+    await expectText(page.getByTestId('token-status'), 'Your email is confirmed');
+    const request = httpClient(app.url);
+    const signedIn = await request('POST', '/api/v1/auth/sign-in', { body: { email: carol.email, password: carol.password } });
+    expect(signedIn.body.user.emailConfirmed).toBe(true);
+
+    await request('POST', '/api/v1/auth/password/forgot', { body: { email: carol.email } });
+    const reset = await sink.waitFor(
+      (mail) => mail.text?.includes('/ui/#/reset-password?token=') === true && JSON.stringify(mail.to).includes(carol.email),
+    );
+    await page.goto(linkIn(reset.text ?? '', 'reset-password', app.url));
+    await page.getByTestId('reset-password').fill('second-passw0rd');
+    await page.getByTestId('reset-repeat').fill('second-passw0rd');
+    await page.getByTestId('reset-submit').click();
+    await expectText(page.getByTestId('token-status'), 'Your password is changed');
+
+    // The old password no longer works; the new one does, through the page.
+    const old = await request('POST', '/api/v1/auth/sign-in', { body: { email: carol.email, password: carol.password } });
+    expect(old.status).toBe(401);
+    await page.getByTestId('token-continue').click();
+    await page.getByTestId('sign-in-form').waitFor();
+    await page.getByTestId('sign-in-email').fill(carol.email);
+    await page.getByTestId('sign-in-password').fill('second-passw0rd');
+    await page.getByTestId('sign-in-submit').click();
+    await expectText(page.getByTestId('me-name'), carol.name);
+
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('sign-in-form').waitFor();
+    const me = await page.evaluate(async () => (await fetch('/api/v1/users/me')).status);
+    expect(me).toBe(401);
+    expect(pageErrors()).toEqual([]);
+  });
+});
