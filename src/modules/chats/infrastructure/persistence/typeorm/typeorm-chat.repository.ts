@@ -219,6 +219,11 @@ export class TypeormChatRepository extends ChatRepository {
   }
 
   private async transferOwnership(tx: EntityManager, chatId: string, userId: string): Promise<void> {
+    // Both member rows locked in user_id order, the one order for several of a chat's member rows.
+    await tx.query(`SELECT 1 FROM chat_members WHERE chat_id = $1 AND (role = 'owner' OR user_id = $2) ORDER BY user_id FOR UPDATE`, [
+      chatId,
+      userId,
+    ]);
     await tx.query(`UPDATE chat_members SET role = 'admin' WHERE chat_id = $1 AND role = 'owner'`, [chatId]);
     await tx.query(`UPDATE chat_members SET role = 'owner' WHERE chat_id = $1 AND user_id = $2`, [chatId, userId]);
     await tx.query(`UPDATE chats SET owner_id = $2 WHERE id = $1`, [chatId, userId]);

@@ -51,10 +51,14 @@ const BATCH_APPEND = `
     INSERT INTO messages (id, chat_id, seq, sender_id, client_id, text)
     SELECT id, chat_id, seq, sender_id, client_id, text FROM numbered
     RETURNING *
+  ), member_locks AS (
+    SELECT m.user_id FROM chat_members m
+     WHERE (m.chat_id, m.user_id) IN (SELECT chat_id, sender_id FROM numbered)
+     ORDER BY m.chat_id, m.user_id FOR UPDATE
   ), pointers AS (
     UPDATE chat_members m SET last_read_seq = greatest(m.last_read_seq, s.top), last_read_at = now()
       FROM (SELECT chat_id, sender_id, max(seq) AS top FROM numbered GROUP BY chat_id, sender_id) s
-     WHERE m.chat_id = s.chat_id AND m.user_id = s.sender_id
+     WHERE m.chat_id = s.chat_id AND m.user_id = s.sender_id AND (SELECT count(*) FROM member_locks) >= 0
   )
   SELECT inserted.*,
          (SELECT array_agg(user_id) FROM chat_members WHERE chat_id = inserted.chat_id) AS member_ids,
@@ -86,7 +90,7 @@ export class TypeormMessageRepository extends MessageRepository {
   /**
    * Many sends in one statement: each chat's seq block is taken under its row lock (chat rows
    * locked in id order, so two batches never deadlock), messages inserted, senders' read pointers
-   * moved. Sends the statement left out (not a member, a clientId already stored) and every send
+   * moved (their member rows locked in (chat_id, user_id) order, as seen-notice claims lock them). Sends the statement left out (not a member, a clientId already stored) and every send
    * of a batch that failed as a whole go through appendOne, which answers each precisely.
    */
   private async storeBatch(inputs: AppendInput[]): Promise<Array<PromiseSettledResult<AppendResult>>> {
@@ -246,6 +250,9 @@ export class TypeormMessageRepository extends MessageRepository {
   async claimSeenNotices(chatId: string, readerId: string, from: number, to: number): Promise<SeenNotice[]> {
     // For each sender of the messages just read: how far every other member has read, the newest of
     // the sender's messages within that, and (atomically, once) the claim to tell them about it.
+    // Member rows are locked in user_id order first, as every statement that locks several of a
+    // chat's member rows does; in whatever order the update met them, two claims (or a claim and
+    // a batch moving senders' read pointers) could deadlock.
     const rows = returnedRows<{ user_id: string; top: string }>(
       await this.db.query(
         `WITH senders AS (
@@ -256,10 +263,15 @@ export class TypeormMessageRepository extends MessageRepository {
          ), tops AS (
            SELECT r.sender_id, (SELECT max(m.seq) FROM messages m WHERE m.chat_id = $1 AND m.sender_id = r.sender_id AND m.seq <= r.upto) AS top
              FROM reach r WHERE r.upto IS NOT NULL
+         ), locked AS (
+           SELECT cm.user_id FROM chat_members cm
+            WHERE cm.chat_id = $1 AND cm.user_id IN (SELECT sender_id FROM tops WHERE top IS NOT NULL)
+            ORDER BY cm.user_id FOR UPDATE
          )
          UPDATE chat_members cm SET seen_notified_seq = tops.top
            FROM tops
           WHERE cm.chat_id = $1 AND cm.user_id = tops.sender_id AND tops.top IS NOT NULL AND cm.seen_notified_seq < tops.top
+            AND (SELECT count(*) FROM locked) >= 0
          RETURNING cm.user_id, tops.top`,
         [chatId, readerId, from, to],
       ),
