@@ -5,6 +5,7 @@ import { STORE_KINDS, createTestDatabase, type TestDatabase } from './support/da
 import { expectErrorShape, httpClient } from './support/http.js';
 import { type SignedIn, signUpAndIn } from './support/accounts.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { eventually, pause } from './support/ws.js';
 
 describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
   let db: TestDatabase;
@@ -447,6 +448,9 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
         await as(bob).post(`/chats/${chat.id}/read`, { seq: 1 });
         expect(seen).toEqual([]);
         await send(carol, chat.id, 'answer without marking read');
+        // Worked out right after the send is answered, not before.
+        await eventually(() => seen.length > 0);
+        await pause(100);
         expect(seen.map((e) => [e.senderId, e.seq])).toEqual([[alice.user.id, 1]]);
       } finally {
         subscription.unsubscribe();

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { MessageRepository } from '../src/modules/messages/message.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { httpClient } from './support/http.js';
 import { type SignedIn, signUpAndIn } from './support/accounts.js';
@@ -60,6 +62,51 @@ describe('messaging over the WebSocket gateway', () => {
     }
     await carolWs.settle();
     expect(carolWs.seen('new_message')).toEqual([]);
+  });
+
+  it("pipelines a socket's sends: the next starts before the previous commits, yet all are stored, acked and delivered in the order sent", async () => {
+    const [chat, other] = [await newGroup(alice, [bob]), await newGroup(alice, [carol])];
+    const [aliceWs, bobWs] = [await connect(alice), await connect(bob)];
+    const repository = app.app.get(MessageRepository);
+    let outstanding = 0;
+    let mostOutstanding = 0;
+    const store = repository.append.bind(repository);
+    const append = jest.spyOn(repository, 'append').mockImplementation((input) => {
+      mostOutstanding = Math.max(mostOutstanding, ++outstanding);
+      return store(input).finally(() => outstanding--);
+    });
+    try {
+      // Back to back on one socket: 40 to one chat, 10 to another, and one invalid in between.
+      const frames = Array.from({ length: 50 }, (_, i) => ({
+        type: 'send_message',
+        id: `f${i}`,
+        chatId: i % 5 === 4 ? other.id : chat.id,
+        text: i === 20 ? '   ' : `m${i}`,
+        clientId: randomUUID(),
+      }));
+      for (const frame of frames) aliceWs.send(frame);
+      const replies = await Promise.all(frames.map((f) => aliceWs.next((r) => r.id === f.id)));
+      expect(replies[20]).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+      const acks = replies.filter((r) => r.type === 'message_ack');
+      expect(acks).toHaveLength(49);
+      for (const chatId of [chat.id, other.id]) {
+        const mine = acks.filter((a) => a.message.chatId === chatId).map((a) => a.message.text);
+        const sent = frames.filter((f, i) => f.chatId === chatId && i !== 20).map((f) => f.text);
+        expect(mine).toEqual(sent); // acked in the order sent ...
+        const seqs = acks.filter((a) => a.message.chatId === chatId).map((a) => a.message.seq);
+        expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1)); // ... and numbered in it
+      }
+      // The order acks left the server in is the order they arrived in.
+      const ackOrder = aliceWs.seen('message_ack').map((a) => a.message.text);
+      expect(ackOrder.filter((t) => acks.find((a) => a.message.text === t)?.message.chatId === chat.id)).toEqual(
+        acks.filter((a) => a.message.chatId === chat.id).map((a) => a.message.text),
+      );
+      await eventually(() => bobWs.seen('new_message').length === 39);
+      expect(bobWs.seen('new_message').map((m) => m.message.seq)).toEqual(Array.from({ length: 39 }, (_, i) => i + 1));
+      expect(mostOutstanding).toBeGreaterThan(1);
+    } finally {
+      append.mockRestore();
+    }
   });
 
   it('delivers REST sends, edits and deletes to sockets too', async () => {

@@ -47,10 +47,15 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   }
 
   accept(socket: WebSocket, request: IncomingMessage): Connection {
-    const connection = new Connection(randomUUID(), socket, this.settings, (slow) =>
-      this.logger.warn(
-        `Closing socket ${slow.id} of user ${slow.userId ?? '-'} with 1013: over ${this.settings.maxBufferedBytes} bytes waiting to be sent (client reads too slowly).`,
-      ),
+    const connection = new Connection(
+      randomUUID(),
+      socket,
+      this.settings,
+      (slow) =>
+        this.logger.warn(
+          `Closing socket ${slow.id} of user ${slow.userId ?? '-'} with 1013: over ${this.settings.maxBufferedBytes} bytes waiting to be sent (client reads too slowly).`,
+        ),
+      request.socket,
     );
     if (this.draining) {
       connection.close(CloseCode.RESTARTING, 'SERVER_RESTARTING');
@@ -90,14 +95,14 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     if (!connection.isOpen) return;
     const parsed = parseFrame(data, isBinary);
     const arrivedWhileDraining = this.draining;
-    void connection.enqueue(() =>
-      this.handle(connection, parsed, arrivedWhileDraining).catch((error: unknown) =>
+    void connection.enqueue((admitNext) =>
+      this.handle(connection, parsed, arrivedWhileDraining, admitNext).catch((error: unknown) =>
         this.fail(connection, error, parsed.ok ? parsed.frame.id : parsed.id),
       ),
     );
   }
 
-  private async handle(connection: Connection, parsed: ParsedFrame, draining: boolean): Promise<void> {
+  private async handle(connection: Connection, parsed: ParsedFrame, draining: boolean, admitNext: () => void): Promise<void> {
     if (!connection.isOpen) return;
     if (!parsed.ok) {
       connection.sendError(parsed.error, parsed.id);
@@ -124,11 +129,11 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       connection.sendError(unknownType(frame.type), frame.id);
       return;
     }
-    await this.invoke(connection, handler, frame);
+    await this.invoke(connection, handler, frame, admitNext);
   }
 
-  private async invoke(connection: Connection, handler: BoundHandler, frame: ClientFrame): Promise<void> {
-    const context: FrameContext = { type: frame.type, id: frame.id, connectionId: connection.id };
+  private async invoke(connection: Connection, handler: BoundHandler, frame: ClientFrame, admitNext: () => void): Promise<void> {
+    const context: FrameContext = { type: frame.type, id: frame.id, connectionId: connection.id, admitNext };
     try {
       const replies = handler.transform(handler.callback(frame.payload, context)) as Observable<unknown>;
       await lastValueFrom(

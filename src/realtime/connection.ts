@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Observable } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { errorFrame, withId } from './frames.js';
@@ -24,11 +25,18 @@ export interface BoundHandler {
   transform: (result: unknown) => Observable<unknown>;
 }
 
-/** Passed to handlers as their third argument: the exception filter reads the id from it. */
+/** Passed to handlers as their third argument (inject it with @CurrentFrame()); the exception filter reads the id from it. */
 export interface FrameContext {
   type: string;
   id?: FrameId;
   connectionId: string;
+  /**
+   * Lets the connection start on its next frame before this one is finished. A handler calls it
+   * once the part that must happen in arrival order is done (a send is queued for storage, and
+   * the store keeps the order of the calls); until then, and without it until the handler
+   * returns, frames are handled one at a time.
+   */
+  admitNext: () => void;
 }
 
 export interface ConnectionLimits {
@@ -61,17 +69,27 @@ export class Connection {
   readonly handlers = new Map<string, BoundHandler>();
   readonly closed: Promise<void>;
   private readonly timers = new Map<TimerName, NodeJS.Timeout>();
-  private queue: Promise<void> = Promise.resolve();
+  /** Settles when the newest queued frame admits the next one (see enqueue). */
+  private admission: Promise<void> = Promise.resolve();
+  /** Frames queued or being handled. */
+  private readonly pending = new Set<Promise<void>>();
   private queued = 0;
   private markClosed!: () => void;
   /** Positions of ordered streams sent on this connection (see stream-tracker.ts). */
   readonly streams = new StreamTracker();
+  /** True while frames are being gathered for one write (see sendRaw). */
+  private corked = false;
 
+  /**
+   * `transport` is the TCP socket under `socket` (the upgrade request's socket): frames sent in
+   * one tick are gathered on it and written together.
+   */
   constructor(
     readonly id: string,
     readonly socket: WebSocket,
     private readonly limits: ConnectionLimits,
     private readonly onSlowConsumer: (connection: Connection) => void,
+    private readonly transport?: Socket,
   ) {
     connections.set(socket, this);
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
@@ -91,9 +109,19 @@ export class Connection {
     return this.state === 'authenticated';
   }
 
-  /** Sends an already serialised frame. Returns false when the socket is gone or was just closed for being slow. */
+  /**
+   * Sends an already serialised frame. Returns false when the socket is gone or was just closed
+   * for being slow. Frames sent in the same tick (a batch of messages fanned out, an ack and the
+   * sender's own copy) leave in one write: on loopback and in the kernel a write costs far more
+   * than the bytes in it, and a socket in a busy chat gets several frames per tick.
+   */
   sendRaw(frame: string): boolean {
     if (!this.isOpen || this.socket.readyState !== this.socket.OPEN) return false;
+    if (!this.corked && this.transport) {
+      this.corked = true;
+      this.transport.cork();
+      process.nextTick(uncork, this);
+    }
     this.socket.send(frame);
     if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
       this.onSlowConsumer(this);
@@ -161,23 +189,47 @@ export class Connection {
   }
 
   /**
-   * Runs `task` after every task queued before it: frames are handled one at a time, in the
-   * order they arrived, so two `send_message` frames are stored in the order they were sent.
-   * Reading pauses while too many wait, which pushes back on a client that floods.
+   * Runs `task` once every task queued before it has admitted it: frames are handled in the order
+   * they arrived, one at a time unless a task calls `admitNext` early (a send, once queued for
+   * storage in order), so two `send_message` frames are stored in the order they were sent while
+   * a sender's next frame need not wait for the previous commit. Reading pauses while too many
+   * frames wait or run, which pushes back on a client that floods.
    */
-  enqueue(task: () => Promise<void>): Promise<void> {
+  enqueue(task: (admitNext: () => void) => Promise<void>): Promise<void> {
     this.queued++;
     if (this.queued > this.limits.maxQueuedFrames && this.isOpen) this.socket.pause();
-    const run = this.queue.then(task).finally(() => {
-      this.queued--;
-      if (this.queued <= this.limits.maxQueuedFrames / 2 && this.socket.isPaused && this.isOpen) this.socket.resume();
-    });
-    this.queue = run.catch(() => undefined);
+    let admitNext!: () => void;
+    const admitted = new Promise<void>((resolve) => (admitNext = resolve));
+    const run = this.admission
+      .then(() => task(admitNext))
+      .finally(() => {
+        admitNext();
+        this.queued--;
+        if (this.queued <= this.limits.maxQueuedFrames / 2 && this.socket.isPaused && this.isOpen) this.socket.resume();
+      });
+    this.admission = admitted;
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pending.add(settled);
+    void settled.then(() => this.pending.delete(settled));
     return run;
   }
 
   /** Resolves once every frame received so far has been handled. */
-  idle(): Promise<void> {
-    return this.queue;
+  async idle(): Promise<void> {
+    await Promise.all([...this.pending]);
   }
+
+  /** Writes what sendRaw gathered during this tick. */
+  flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.transport?.uncork();
+  }
+}
+
+function uncork(connection: Connection): void {
+  connection.flush();
 }

@@ -2,7 +2,7 @@ import { applyDecorators, createParamDecorator, type ExecutionContext, UseFilter
 import { WebSocketGateway } from '@nestjs/websockets';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { UnauthenticatedError } from '../common/errors/domain-error.js';
-import { connectionOf } from './connection.js';
+import { connectionOf, type FrameContext } from './connection.js';
 import { WS_PATH } from './realtime-settings.js';
 import { WsErrorFilter } from './ws-error.filter.js';
 
@@ -27,3 +27,8 @@ export const CurrentSocketUser = createParamDecorator((_data: unknown, ctx: Exec
   if (!connection?.userId || !connection.sessionId) throw new UnauthenticatedError();
   return { userId: connection.userId, sessionId: connection.sessionId, connectionId: connection.id };
 });
+
+/** Injects the FrameContext of the frame being handled (its type, id, connection and admitNext). */
+export const CurrentFrame = createParamDecorator((_data: unknown, ctx: ExecutionContext): FrameContext =>
+  ctx.getArgByIndex<FrameContext>(2),
+);

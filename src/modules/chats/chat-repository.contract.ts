@@ -121,6 +121,32 @@ export function messageRepositoryContract(stores: () => ConversationStores): voi
       expect((await chats.findById(chat.id))?.lastSeq).toBe(60);
     });
 
+    it('stores the sends to one chat in the order of the calls, however they overlap', async () => {
+      const { a, b, chat, chats, messages, newUser } = await setup();
+      const other = await chats.createGroup({ id: randomUUID(), title: `O ${randomUUID()}`, ownerId: b }, [a, await newUser()]);
+      // Waves of calls made before the earlier ones settle, to two chats, as a pipelining
+      // connection makes them: each chat's seqs must follow the order of its calls.
+      const calls: Array<{ chatId: string; text: string; result: Promise<{ message: { seq: number; text: string | null } }> }> = [];
+      for (let wave = 0; wave < 4; wave++) {
+        for (let i = 0; i < 30; i++) {
+          const chatId = i % 3 === 2 ? other.id : chat.id;
+          const text = `w${wave} i${i}`;
+          calls.push({
+            chatId,
+            text,
+            result: messages.append({ id: randomUUID(), chatId, senderId: i % 2 ? a : b, clientId: null, text }),
+          });
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const results = await Promise.all(calls.map((c) => c.result));
+      for (const chatId of new Set(calls.map((c) => c.chatId))) {
+        const seqs = results.filter((_, i) => calls[i].chatId === chatId).map((r) => r.message.seq);
+        expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+      }
+      expect(results.map((r) => r.message.text)).toEqual(calls.map((c) => c.text));
+    });
+
     it('stores a clientId once per sender, returning the original on repeats, even concurrent ones', async () => {
       const { a, b, append, chats, messages } = await setup();
       const clientId = randomUUID();

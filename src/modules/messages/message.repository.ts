@@ -40,7 +40,9 @@ export abstract class MessageRepository {
   /**
    * Stores a message with the chat's next seq, in one transaction with moving the sender's read
    * pointer. Throws CHAT_NOT_FOUND when the sender is not a member, CLIENT_ID_REUSED when the
-   * sender used the clientId in another chat.
+   * sender used the clientId in another chat. Sends to one chat are stored in the order of the
+   * calls made on this instance, even when a call comes before the previous one has settled:
+   * a connection's pipelined sends rely on it.
    */
   abstract append(input: AppendInput): Promise<AppendResult>;
   abstract findById(chatId: string, id: string): Promise<Message | undefined>;

@@ -6,8 +6,8 @@ import { DomainError, RateLimitedError } from '../../common/errors/domain-error.
 import { resolveError } from '../../common/errors/error-body.js';
 import { ChatAccess } from '../chats/chat-access.js';
 import { ChatRepository } from '../chats/chat.repository.js';
-import { CurrentSocketUser, RealtimeGateway, type SocketUser } from '../../realtime/realtime-gateway.decorator.js';
-import { connectionOf } from '../../realtime/connection.js';
+import { CurrentFrame, CurrentSocketUser, RealtimeGateway, type SocketUser } from '../../realtime/realtime-gateway.decorator.js';
+import { connectionOf, type FrameContext } from '../../realtime/connection.js';
 import { RealtimeService } from '../../realtime/realtime.service.js';
 import type { ServerEvent } from '../../realtime/server-events.js';
 import { MarkReadCommand, SendMessageCommand, type SendMessageResult } from './commands/message.commands.js';
@@ -47,10 +47,15 @@ export class MessagesGateway implements OnModuleDestroy {
     clearInterval(this.sweeper);
   }
 
+  /** Pipelined: the connection's next frame starts as soon as this send is queued for storage (acks still come in order). */
   @SubscribeMessage('send_message')
-  async send(@CurrentSocketUser() user: SocketUser, @MessageBody() frame: SendMessageFrame): Promise<ServerEvent<'message_ack'>> {
+  async send(
+    @CurrentSocketUser() user: SocketUser,
+    @MessageBody() frame: SendMessageFrame,
+    @CurrentFrame() context: FrameContext,
+  ): Promise<ServerEvent<'message_ack'>> {
     const { message } = await this.commands.execute<SendMessageCommand, SendMessageResult>(
-      new SendMessageCommand(user.userId, frame.chatId, frame.text, frame.clientId),
+      new SendMessageCommand(user.userId, frame.chatId, frame.text, frame.clientId, context.admitNext),
     );
     return { type: 'message_ack', clientId: frame.clientId, message: toMessageDto(message) };
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../../common/errors/domain-error.js';
 import { ChatAccess } from '../../chats/chat-access.js';
@@ -14,6 +15,12 @@ export class SendMessageCommand {
     readonly chatId: string,
     readonly text: string,
     readonly clientId: string | null,
+    /**
+     * Called once the send is queued for storage: from then on its place in the chat is fixed
+     * relative to later sends (the store keeps the order of its calls per chat), so a connection
+     * can start on its next frame without waiting for this commit.
+     */
+    readonly onQueued?: () => void,
   ) {}
 }
 
@@ -26,29 +33,38 @@ export interface SendMessageResult {
 /** The one way a message is sent, for REST and WebSocket alike. Acknowledged only once committed. */
 @CommandHandler(SendMessageCommand)
 export class SendMessageHandler implements ICommandHandler<SendMessageCommand, SendMessageResult> {
+  private readonly logger = new Logger('Messages');
+
   constructor(
     private readonly messages: MessageRepository,
     private readonly events: EventBus,
   ) {}
 
-  async execute({ senderId, chatId, text, clientId }: SendMessageCommand): Promise<SendMessageResult> {
-    const { message, created, memberIds, previousReadSeq } = await this.messages.append({
-      id: randomUUID(),
-      chatId,
-      senderId,
-      clientId,
-      text,
-    });
+  async execute({ senderId, chatId, text, clientId, onQueued }: SendMessageCommand): Promise<SendMessageResult> {
+    const stored = this.messages.append({ id: randomUUID(), chatId, senderId, clientId, text });
+    onQueued?.();
+    const { message, created, memberIds, previousReadSeq } = await stored;
     if (!created) return { message, created };
     this.events.publish(new MessageSentEvent(message, memberIds));
     // Sending moved the sender's read pointer; if it jumped over others' messages, their senders
-    // may now have been read by everyone. (Right after one's own last message there is nothing to check.)
+    // may now have been read by everyone. (Right after one's own last message there is nothing to
+    // check.) The send is committed, so its answer does not wait for that, nor fail with it.
     if (previousReadSeq !== undefined && previousReadSeq < message.seq - 1) {
-      for (const notice of await this.messages.claimSeenNotices(chatId, senderId, previousReadSeq, message.seq)) {
-        this.events.publish(new MessageSeenEvent(chatId, notice.senderId, notice.seq));
-      }
+      void this.announceSeen(chatId, senderId, previousReadSeq, message.seq);
     }
     return { message, created };
+  }
+
+  private async announceSeen(chatId: string, readerId: string, from: number, to: number): Promise<void> {
+    try {
+      for (const notice of await this.messages.claimSeenNotices(chatId, readerId, from, to)) {
+        this.events.publish(new MessageSeenEvent(chatId, notice.senderId, notice.seq));
+      }
+    } catch (error) {
+      this.logger.error(
+        `Could not work out the message_seen notices after a send to chat ${chatId} (${error instanceof Error ? error.message : String(error)}); the senders are told on the next read of that chat.`,
+      );
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Connection, Model } from 'mongoose';
+import { KeyedSequencer } from '../../../../../common/concurrency/keyed-sequencer.js';
 import { ConflictError } from '../../../../../common/errors/domain-error.js';
 import { createIndexes } from '../../../../../database/mongo/models.js';
 import { isDuplicateKey } from '../../../../../database/mongo/mongo-errors.js';
@@ -24,6 +25,8 @@ import { MESSAGES_SENDER_CLIENT, type MessageRecord, messageModel } from './mess
 
 /** Messages and read pointers in MongoDB, beside the chats of MongoChatRepository. */
 export class MongoMessageRepository extends MessageRepository {
+  private readonly perChat = new KeyedSequencer();
+
   private constructor(
     private readonly connection: Connection,
     private readonly messages: Model<MessageRecord>,
@@ -41,7 +44,12 @@ export class MongoMessageRepository extends MessageRepository {
     return new MongoMessageRepository(connection, messages, chats, members);
   }
 
-  async append(input: AppendInput): Promise<AppendResult> {
+  /** Sends to one chat one at a time on this instance, so they are stored in the order of the calls. */
+  append(input: AppendInput): Promise<AppendResult> {
+    return this.perChat.run(input.chatId, () => this.appendNow(input));
+  }
+
+  private async appendNow(input: AppendInput): Promise<AppendResult> {
     let stored: AppendResult | undefined;
     try {
       // One transaction: take the next seq, store the message, move the sender's pointer. The

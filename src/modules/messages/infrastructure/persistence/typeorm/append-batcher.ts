@@ -3,10 +3,17 @@
  * the next batch takes all of them in one statement and one commit. Under low load every send
  * goes alone and at once; under high load the per-commit cost is shared. Sends with the same
  * (sender, clientId) that are queued or in flight together share one attempt.
+ *
+ * Order: sends to one chat are stored in the order they were submitted. A batch never takes a
+ * send whose chat is in a batch still in flight (two concurrent batches would number that chat
+ * in whichever order they got its lock), and `store` numbers each chat's sends of a batch in
+ * input order.
  */
-export class AppendBatcher<In extends { senderId: string; clientId: string | null }, Out> {
+export class AppendBatcher<In extends { chatId: string; senderId: string; clientId: string | null }, Out> {
   private queue: Array<{ input: In; resolve: (out: Out) => void; reject: (error: unknown) => void }> = [];
   private inFlight = 0;
+  /** Chats with sends in a batch in flight. */
+  private readonly busyChats = new Set<string>();
   private readonly sameSend = new Map<string, Promise<Out>>();
 
   constructor(
@@ -34,7 +41,10 @@ export class AppendBatcher<In extends { senderId: string; clientId: string | nul
 
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+      const batch = this.takeBatch();
+      if (batch.length === 0) return; // every queued send waits for its chat's batch in flight
+      const chats = new Set(batch.map((b) => b.input.chatId));
+      for (const chat of chats) this.busyChats.add(chat);
       this.inFlight++;
       this.store(batch.map((b) => b.input))
         .then(
@@ -42,9 +52,22 @@ export class AppendBatcher<In extends { senderId: string; clientId: string | nul
           (error: unknown) => batch.forEach((b) => b.reject(error)),
         )
         .finally(() => {
+          for (const chat of chats) this.busyChats.delete(chat);
           this.inFlight--;
           this.pump();
         });
     }
+  }
+
+  /** Up to maxBatch queued sends, oldest first, leaving (in order) those whose chat is busy. */
+  private takeBatch(): typeof this.queue {
+    const batch: typeof this.queue = [];
+    const rest: typeof this.queue = [];
+    for (const entry of this.queue) {
+      if (batch.length < this.maxBatch && !this.busyChats.has(entry.input.chatId)) batch.push(entry);
+      else rest.push(entry);
+    }
+    this.queue = rest;
+    return batch;
   }
 }

@@ -89,9 +89,11 @@ export class TypeormMessageRepository extends MessageRepository {
 
   /**
    * Many sends in one statement: each chat's seq block is taken under its row lock (chat rows
-   * locked in id order, so two batches never deadlock), messages inserted, senders' read pointers
-   * moved (their member rows locked in (chat_id, user_id) order, as seen-notice claims lock them). Sends the statement left out (not a member, a clientId already stored) and every send
-   * of a batch that failed as a whole go through appendOne, which answers each precisely.
+   * locked in id order, so two batches never deadlock), messages inserted in input order, senders'
+   * read pointers moved (their member rows locked in (chat_id, user_id) order, as seen-notice
+   * claims lock them). Sends the statement left out (not a member, a clientId already stored)
+   * and every send of a batch that failed as a whole go through appendOne, which answers each
+   * precisely; one after another, so that those stored keep their order too.
    */
   private async storeBatch(inputs: AppendInput[]): Promise<Array<PromiseSettledResult<AppendResult>>> {
     if (inputs.length === 1) return Promise.allSettled([this.appendOne(inputs[0])]);
@@ -111,16 +113,29 @@ export class TypeormMessageRepository extends MessageRepository {
       this.logger.warn(
         `A batch of ${inputs.length} sends failed as a whole (${error instanceof Error ? error.message : String(error)}); storing them one by one.`,
       );
-      return Promise.allSettled(inputs.map((input) => this.appendOne(input)));
+      rows = [];
     }
     const stored = new Map(rows.map((r) => [r.id, r]));
-    return Promise.allSettled(
-      inputs.map(async (input) => {
-        const row = stored.get(input.id);
-        if (!row) return this.appendOne(input);
-        return { message: toMessage(row), created: true, memberIds: row.member_ids, previousReadSeq: Number(row.previous_read_seq) };
-      }),
-    );
+    // The statement reports each sender's pointer from before the batch; for a sender's second
+    // and later message of the batch, the pointer before it was on their previous one.
+    const lastOwn = new Map<string, number>();
+    for (const row of [...rows].sort((x, y) => Number(x.seq) - Number(y.seq))) {
+      const key = `${row.chat_id}:${row.sender_id}`;
+      const previous = lastOwn.get(key);
+      if (previous !== undefined) row.previous_read_seq = String(Math.max(Number(row.previous_read_seq), previous));
+      lastOwn.set(key, Number(row.seq));
+    }
+    const results: Array<PromiseSettledResult<AppendResult>> = [];
+    for (const input of inputs) {
+      const row = stored.get(input.id);
+      if (row) {
+        const value = { message: toMessage(row), created: true, memberIds: row.member_ids, previousReadSeq: Number(row.previous_read_seq) };
+        results.push({ status: 'fulfilled', value });
+      } else {
+        results.push(...(await Promise.allSettled([this.appendOne(input)])));
+      }
+    }
+    return results;
   }
 
   private async appendOne(input: AppendInput): Promise<AppendResult> {
