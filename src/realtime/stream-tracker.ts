@@ -1,15 +1,17 @@
+import { SeqRanges } from './seq-ranges.js';
+
 /** Where a frame stands in an ordered stream (a chat's messages: id = chatId, seq = message seq). */
 export interface StreamPosition {
   id: string;
   seq: number;
 }
 
-/** How many delivered positions a connection remembers per stream, to recognise repeats. */
-const REMEMBERED_PER_STREAM = 4096;
+/** How many separate runs of delivered positions a connection remembers per stream, to recognise repeats. */
+const REMEMBERED_RUNS_PER_STREAM = 64;
 
 interface StreamState {
-  /** Positions sent on this connection since it opened (the newest REMEMBERED_PER_STREAM). */
-  delivered: Set<number>;
+  /** Positions sent on this connection since it opened: runs, so in-order delivery costs no memory. */
+  delivered: SeqRanges;
   /** Live frames waiting: during a catch-up of this stream, or while every stream is held. */
   held?: Array<{ seq: number; frame: string }>;
   catchingUp?: boolean;
@@ -81,7 +83,7 @@ export class StreamTracker {
     this.streams ??= new Map();
     let state = this.streams.get(streamId);
     if (!state) {
-      state = { delivered: new Set() };
+      state = { delivered: new SeqRanges(REMEMBERED_RUNS_PER_STREAM) };
       this.streams.set(streamId, state);
     }
     return state;
@@ -89,10 +91,6 @@ export class StreamTracker {
 
   private remember(state: StreamState, seq: number): void {
     state.delivered.add(seq);
-    if (state.delivered.size > REMEMBERED_PER_STREAM) {
-      // Sets iterate in insertion order: forget the earliest sent.
-      state.delivered.delete(state.delivered.values().next().value as number);
-    }
   }
 }
 
