@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
@@ -21,7 +22,9 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromExtractors([ExtractJwt.fromAuthHeaderAsBearerToken(), fromCookie]),
-      secretOrKey: config.auth.accessSecret,
+      // A key object, made once (see TokenService), and the one algorithm Parley issues.
+      secretOrKey: createSecretKey(Buffer.from(config.auth.accessSecret)) as unknown as string,
+      algorithms: ['HS256'],
       ignoreExpiration: false,
     });
   }
