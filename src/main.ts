@@ -20,7 +20,9 @@ async function main(): Promise<void> {
   }
   const logger = new AppLogger(config.log.level, config.log.format);
   const app = await createApp(config, logger);
-  app.enableShutdownHooks();
+  // Only the signals that mean "stop": Nest's default list includes SIGUSR2, which
+  // --heapsnapshot-signal and nodemon use, and SIGHUP, which a closed terminal sends.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.listen(config.http.port);
 
   const base = config.http.publicUrl;
