@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { lastValueFrom, type Observable, tap, defaultIfEmpty } from 'rxjs';
+import { defaultIfEmpty, isObservable, lastValueFrom, tap } from 'rxjs';
 import type { RawData, WebSocket } from 'ws';
 import { ForbiddenError, UnauthenticatedError, UnavailableError } from '../common/errors/domain-error.js';
 import { resolveError } from '../common/errors/error-body.js';
-import { type BoundHandler, CloseCode, Connection, type FrameContext } from './connection.js';
+import { type BoundHandler, CloseCode, Connection, connectionOf, type FrameContext } from './connection.js';
+import { ExpiryWheel } from './expiry-wheel.js';
 import { AuthFrameDto } from './dto/auth-frame.dto.js';
 import { FanOut, type FanOutMessage } from './fan-out.js';
 import { type ClientFrame, parseFrame, type ParsedFrame, unknownType } from './frames.js';
@@ -30,6 +31,18 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   private ticker?: NodeJS.Timeout;
   private draining = false;
   private readonly revokedSessions = new Map<string, number>();
+  /** Token expiry of every authenticated socket, checked once a second. */
+  private readonly expiries = new ExpiryWheel<Connection>((connection) => connection.close(CloseCode.UNAUTHENTICATED, 'TOKEN_EXPIRED'));
+  private expiryTicker?: NodeJS.Timeout;
+  // Socket listeners and the slow-consumer report, shared by every socket rather than made per
+  // socket: ws calls listeners with the socket as `this`.
+  private readonly onSocketMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
+  private readonly onSocketPong: (this: WebSocket) => void;
+  private readonly onSocketClose: (this: WebSocket) => void;
+  private readonly onSlowConsumer = (slow: Connection) =>
+    this.logger.warn(
+      `Closing socket ${slow.id} of user ${slow.userId ?? '-'} with 1013: over ${this.settings.maxBufferedBytes} bytes waiting to be sent (client reads too slowly).`,
+    );
 
   constructor(
     private readonly settings: RealtimeSettings,
@@ -39,32 +52,39 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     fanOut: FanOut,
   ) {
     fanOut.listen((message) => this.onFanOut(message));
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listeners' own `this` is the socket
+    const manager = this;
+    this.onSocketMessage = function (data, isBinary) {
+      const connection = connectionOf(this);
+      if (connection) manager.onMessage(connection, data, isBinary);
+    };
+    this.onSocketPong = function () {
+      const connection = connectionOf(this);
+      if (connection) connection.awaitingPong = false;
+    };
+    this.onSocketClose = function () {
+      const connection = connectionOf(this);
+      if (connection) manager.onClose(connection);
+    };
   }
 
   onApplicationBootstrap(): void {
     this.ticker = setInterval(() => void this.heartbeat(), this.settings.heartbeatMs);
     this.ticker.unref();
+    this.expiryTicker = setInterval(() => this.expiries.tick(), 1000);
+    this.expiryTicker.unref();
   }
 
   accept(socket: WebSocket, request: IncomingMessage): Connection {
-    const connection = new Connection(
-      randomUUID(),
-      socket,
-      this.settings,
-      (slow) =>
-        this.logger.warn(
-          `Closing socket ${slow.id} of user ${slow.userId ?? '-'} with 1013: over ${this.settings.maxBufferedBytes} bytes waiting to be sent (client reads too slowly).`,
-        ),
-      request.socket,
-    );
+    const connection = new Connection(randomUUID(), socket, this.settings, this.onSlowConsumer, request.socket);
+    socket.on('close', this.onSocketClose);
     if (this.draining) {
       connection.close(CloseCode.RESTARTING, 'SERVER_RESTARTING');
       return connection;
     }
     this.registry.track(connection);
-    socket.on('message', (data: RawData, isBinary: boolean) => this.onMessage(connection, data, isBinary));
-    socket.on('pong', () => (connection.awaitingPong = false));
-    socket.once('close', () => this.onClose(connection));
+    socket.on('message', this.onSocketMessage);
+    socket.on('pong', this.onSocketPong);
 
     const credential = this.authenticator.fromHandshake(request);
     if (credential.kind === 'refused') {
@@ -82,10 +102,11 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   async beforeApplicationShutdown(): Promise<void> {
     this.draining = true;
     clearInterval(this.ticker);
+    clearInterval(this.expiryTicker);
     const connections = this.registry.all();
     await within(Promise.all(connections.map((c) => c.idle())), this.settings.shutdownGraceMs);
     for (const connection of connections) connection.close(CloseCode.RESTARTING, 'SERVER_RESTARTING');
-    const closedInTime = await within(Promise.all(connections.map((c) => c.closed)), 3_000);
+    const closedInTime = await within(Promise.all(connections.map((c) => c.whenClosed())), 3_000);
     if (!closedInTime) for (const connection of connections) connection.terminate();
     await this.presence.drain(5_000);
   }
@@ -124,7 +145,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       );
       return;
     }
-    const handler = connection.handlers.get(frame.type);
+    const handler = connection.handler(frame.type);
     if (!handler) {
       connection.sendError(unknownType(frame.type), frame.id);
       return;
@@ -135,13 +156,19 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   private async invoke(connection: Connection, handler: BoundHandler, frame: ClientFrame, admitNext: () => void): Promise<void> {
     const context: FrameContext = { type: frame.type, id: frame.id, connectionId: connection.id, admitNext };
     try {
-      const replies = handler.transform(handler.callback(frame.payload, context)) as Observable<unknown>;
-      await lastValueFrom(
-        replies.pipe(
-          tap((reply) => this.reply(connection, reply, frame)),
-          defaultIfEmpty(undefined),
-        ),
-      );
+      // Nest's handler proxy resolves to the reply, or to an Observable of replies (from an
+      // interceptor, or a handler that returns one); its errors already went to WsErrorFilter.
+      const result = await handler(frame.payload, context);
+      if (isObservable(result)) {
+        await lastValueFrom(
+          result.pipe(
+            tap((reply) => this.reply(connection, reply, frame)),
+            defaultIfEmpty(undefined),
+          ),
+        );
+      } else {
+        this.reply(connection, result, frame);
+      }
     } catch (error) {
       // Gateways made with @RealtimeGateway() answer errors through WsErrorFilter; this catches the rest.
       this.fail(connection, error, frame.id);
@@ -229,12 +256,15 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     connection.send({ type: 'ready', userId: identity.userId, sessionId: identity.sessionId }, replyTo);
   }
 
+  /** The socket closes (4401 TOKEN_EXPIRED) within a second after its token expires. */
   private scheduleExpiry(connection: Connection, expiresAt: number | undefined): void {
-    if (expiresAt === undefined) return;
-    connection.setTimer('expiry', expiresAt - Date.now(), () => connection.close(CloseCode.UNAUTHENTICATED, 'TOKEN_EXPIRED'));
+    if (expiresAt === undefined) this.expiries.cancel(connection);
+    else this.expiries.schedule(connection, expiresAt);
   }
 
   private onClose(connection: Connection): void {
+    connection.socketClosed();
+    this.expiries.cancel(connection);
     this.registry.remove(connection);
     if (connection.userId) this.presence.disconnected({ userId: connection.userId, connectionId: connection.id });
   }

@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import type { Observable } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { errorFrame, withId } from './frames.js';
 import { StreamTracker, type StreamPosition } from './stream-tracker.js';
@@ -19,10 +18,19 @@ export const CloseCode = {
 
 export type ConnectionState = 'pending' | 'authenticated' | 'closing' | 'closed';
 
-/** A frame handler that a gateway's @SubscribeMessage contributed, already bound to this socket by Nest. */
-export interface BoundHandler {
-  callback: (payload: unknown, frame: FrameContext) => unknown;
-  transform: (result: unknown) => Observable<unknown>;
+/**
+ * A frame handler that a gateway's @SubscribeMessage contributed, already bound to this socket by
+ * Nest: it resolves to the reply (or an Observable of replies), and answers its own errors.
+ */
+export type BoundHandler = (payload: unknown, frame: FrameContext) => unknown;
+
+/** Each frame type handlers exist for gets a slot, the same on every connection. */
+const handlerSlots = new Map<string, number>();
+
+function handlerSlot(type: string): number {
+  let slot = handlerSlots.get(type);
+  if (slot === undefined) handlerSlots.set(type, (slot = handlerSlots.size));
+  return slot;
 }
 
 /** Passed to handlers as their third argument (inject it with @CurrentFrame()); the exception filter reads the id from it. */
@@ -55,10 +63,11 @@ export function connectionOf(client: unknown): Connection | undefined {
 
 /**
  * One WebSocket on this instance: who it belongs to once authenticated, the handlers gateways
- * bound to it, and the discipline every socket needs (bounded send buffer, frames handled one at
- * a time in arrival order, timers cleared on close).
+ * bound to it, and the discipline every socket needs (bounded send buffer, frames handled in
+ * arrival order, timers cleared on close). There is one per connected device, so it keeps to
+ * plain fields: what only some connections need (waiters, a second timer) is made on demand.
  */
-type TimerName = 'auth' | 'expiry' | 'hold';
+type TimerName = 'auth' | 'hold';
 
 export class Connection {
   state: ConnectionState = 'pending';
@@ -66,23 +75,27 @@ export class Connection {
   sessionId?: string;
   /** True from a protocol ping until its pong (or any frame) arrives. */
   awaitingPong = false;
-  readonly handlers = new Map<string, BoundHandler>();
-  readonly closed: Promise<void>;
-  private readonly timers = new Map<TimerName, NodeJS.Timeout>();
+  /** Where ConnectionManager files this connection by token expiry (see ExpiryWheel). */
+  expiryBucket?: number;
+  /** Positions of ordered streams sent on this connection (see stream-tracker.ts). */
+  readonly streams = new StreamTracker();
+  /** The gateways' handlers, by handlerSlot(type). */
+  private readonly handlers: Array<BoundHandler | undefined> = [];
+  private authTimer?: NodeJS.Timeout;
+  private holdTimer?: NodeJS.Timeout;
   /** Settles when the newest queued frame admits the next one (see enqueue). */
   private admission: Promise<void> = Promise.resolve();
   /** Frames queued or being handled. */
-  private readonly pending = new Set<Promise<void>>();
   private queued = 0;
-  private markClosed!: () => void;
-  /** Positions of ordered streams sent on this connection (see stream-tracker.ts). */
-  readonly streams = new StreamTracker();
+  private idleWaiters?: Array<() => void>;
+  private closeWaiters?: Array<() => void>;
   /** True while frames are being gathered for one write (see sendRaw). */
   private corked = false;
 
   /**
    * `transport` is the TCP socket under `socket` (the upgrade request's socket): frames sent in
-   * one tick are gathered on it and written together.
+   * one tick are gathered on it and written together. The owner calls `socketClosed` when the
+   * socket's `close` event comes.
    */
   constructor(
     readonly id: string,
@@ -92,13 +105,6 @@ export class Connection {
     private readonly transport?: Socket,
   ) {
     connections.set(socket, this);
-    this.closed = new Promise((resolve) => (this.markClosed = resolve));
-    socket.once('close', () => {
-      this.state = 'closed';
-      for (const timer of this.timers.values()) clearTimeout(timer);
-      this.timers.clear();
-      this.markClosed();
-    });
   }
 
   get isOpen(): boolean {
@@ -107,6 +113,28 @@ export class Connection {
 
   get isAuthenticated(): boolean {
     return this.state === 'authenticated';
+  }
+
+  /** The socket closed: stops the timers and wakes whoever waits in whenClosed. */
+  socketClosed(): void {
+    this.state = 'closed';
+    this.clearTimers();
+    for (const wake of this.closeWaiters?.splice(0) ?? []) wake();
+  }
+
+  /** Resolves once the socket has closed. */
+  whenClosed(): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    return new Promise((resolve) => (this.closeWaiters ??= []).push(resolve));
+  }
+
+  setHandler(type: string, handler: BoundHandler): void {
+    this.handlers[handlerSlot(type)] = handler;
+  }
+
+  handler(type: string): BoundHandler | undefined {
+    const slot = handlerSlots.get(type);
+    return slot === undefined ? undefined : this.handlers[slot];
   }
 
   /**
@@ -160,8 +188,7 @@ export class Connection {
   close(code: number, reason: string): void {
     if (!this.isOpen) return;
     this.state = 'closing';
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    this.clearTimers();
     // A paused socket could not read the client's half of the closing handshake.
     this.socket.resume();
     this.socket.close(code, reason);
@@ -179,13 +206,23 @@ export class Connection {
     // setTimeout cannot wait longer than 2^31-1 ms (~24.8 days); nothing here needs to.
     const timer = setTimeout(fire, Math.min(Math.max(0, ms), 2 ** 31 - 1));
     timer.unref();
-    this.timers.set(name, timer);
+    if (name === 'auth') this.authTimer = timer;
+    else this.holdTimer = timer;
   }
 
   clearTimer(name: TimerName): void {
-    const timer = this.timers.get(name);
-    if (timer) clearTimeout(timer);
-    this.timers.delete(name);
+    if (name === 'auth') {
+      clearTimeout(this.authTimer);
+      this.authTimer = undefined;
+    } else {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+    }
+  }
+
+  private clearTimers(): void {
+    this.clearTimer('auth');
+    this.clearTimer('hold');
   }
 
   /**
@@ -206,20 +243,16 @@ export class Connection {
         admitNext();
         this.queued--;
         if (this.queued <= this.limits.maxQueuedFrames / 2 && this.socket.isPaused && this.isOpen) this.socket.resume();
+        if (this.queued === 0) for (const wake of this.idleWaiters?.splice(0) ?? []) wake();
       });
     this.admission = admitted;
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.pending.add(settled);
-    void settled.then(() => this.pending.delete(settled));
     return run;
   }
 
   /** Resolves once every frame received so far has been handled. */
-  async idle(): Promise<void> {
-    await Promise.all([...this.pending]);
+  idle(): Promise<void> {
+    if (this.queued === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.idleWaiters ??= []).push(resolve));
   }
 
   /** Writes what sendRaw gathered during this tick. */

@@ -13,7 +13,18 @@ import { WsErrorFilter } from './ws-error.filter.js';
  * body (validated by DTO like a REST body); what they return is sent back with the frame's `id`.
  */
 export function RealtimeGateway(): ClassDecorator {
-  return applyDecorators(WebSocketGateway({ path: WS_PATH }), UseFilters(new WsErrorFilter()));
+  const decorate = applyDecorators(WebSocketGateway({ path: WS_PATH }), UseFilters(new WsErrorFilter()));
+  return (target) => {
+    const prototype = (target as unknown as { prototype: Record<string, unknown> }).prototype;
+    for (const hook of ['handleConnection', 'handleDisconnect']) {
+      if (typeof prototype[hook] === 'function') {
+        throw new Error(
+          `${target.name}.${hook}: Parley's gateways do not get Nest's connection hooks (the ConnectionManager owns each socket's life, and keeping a hook per gateway per socket costs memory on every connection). Use PresenceService or a FanOut listener instead.`,
+        );
+      }
+    }
+    decorate(target);
+  };
 }
 
 /** The caller of a frame: user, session and the connection the frame came on. */

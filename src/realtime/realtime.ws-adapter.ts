@@ -1,7 +1,6 @@
 import { type INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
-import type { Observable } from 'rxjs';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { type BoundHandler, connectionOf } from './connection.js';
@@ -44,15 +43,20 @@ export class RealtimeWsAdapter extends WsAdapter {
     return server;
   }
 
-  override bindMessageHandlers(
-    client: unknown,
-    handlers: MessageMappingProperties[],
-    transform: (data: unknown) => Observable<unknown>,
-  ): void {
+  /**
+   * Keeps the socket's handlers on its Connection (which calls them itself, in order). Nest's
+   * `transform` is not needed: the ConnectionManager unwraps replies, Observables included.
+   */
+  override bindMessageHandlers(client: unknown, handlers: MessageMappingProperties[]): void {
     const connection = connectionOf(client);
     if (!connection) return;
-    for (const { message, callback } of handlers) {
-      connection.handlers.set(String(message), { callback: callback as BoundHandler['callback'], transform });
-    }
+    for (const { message, callback } of handlers) connection.setHandler(String(message), callback as BoundHandler);
   }
+
+  /**
+   * Nest hands every gateway a per-socket disconnect callback for `handleDisconnect`; Parley's
+   * gateways have none (RealtimeGateway refuses it: the ConnectionManager owns the socket's life),
+   * so none is kept: with several gateways that would be several closures per socket.
+   */
+  override bindClientDisconnect(): void {}
 }

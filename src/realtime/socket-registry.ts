@@ -58,6 +58,7 @@ export class SocketRegistry {
   }
 
   select(target: DeliveryTarget): Connection[] {
+    if (target.userIds && !target.sessionIds && !target.connectionIds) return this.ofUsers(target.userIds, target.exceptConnectionId);
     let found: Iterable<Connection>;
     if (target.connectionIds) {
       found = target.connectionIds.map((id) => this.byId.get(id)).filter((c): c is Connection => c !== undefined);
@@ -78,6 +79,22 @@ export class SocketRegistry {
       result.add(connection);
     }
     return [...result];
+  }
+
+  /** The common case (every device of some users), without the intermediate sets. */
+  private ofUsers(userIds: string[], exceptConnectionId: string | undefined): Connection[] {
+    const result: Connection[] = [];
+    const seen = userIds.length > 1 ? new Set<string>() : undefined;
+    for (const userId of userIds) {
+      if (seen) {
+        if (seen.has(userId)) continue;
+        seen.add(userId);
+      }
+      for (const connection of this.byUser.get(userId) ?? []) {
+        if (connection.isAuthenticated && connection.id !== exceptConnectionId) result.push(connection);
+      }
+    }
+    return result;
   }
 }
 
