@@ -1,4 +1,5 @@
 import { ValidationPipe, type ValidationError as ClassValidatorError } from '@nestjs/common';
+import { validateSync, type ValidatorOptions } from 'class-validator';
 import { type ErrorDetail, ValidationError } from '../errors/domain-error.js';
 
 /** Flattens class-validator's tree into `{ field, message }` details with dotted paths. */
@@ -19,9 +20,20 @@ export function validationFailed(errors: ClassValidatorError[]): ValidationError
   return new ValidationError(summary, details);
 }
 
+/**
+ * Validates synchronously: class-validator's async `validate` makes promises per rule, on every
+ * request and every WebSocket frame. Parley's DTOs have no async rules (validateSync would skip
+ * one: keep constraints synchronous, or validate such a field in the handler).
+ */
+class SyncValidationPipe extends ValidationPipe {
+  protected override validate(object: object, validatorOptions?: ValidatorOptions): ClassValidatorError[] {
+    return validateSync(object, validatorOptions);
+  }
+}
+
 /** Rejects unknown fields (400) instead of silently dropping them, as the contract asks. */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new SyncValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,
