@@ -20,9 +20,7 @@ async function main(): Promise<void> {
   }
   const logger = new AppLogger(config.log.level, config.log.format);
   const app = await createApp(config, logger);
-  // Only the signals that mean "stop": Nest's default list includes SIGUSR2, which
-  // --heapsnapshot-signal and nodemon use, and SIGHUP, which a closed terminal sends.
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  app.enableShutdownHooks();
   await app.listen(config.http.port);
 
   const base = config.http.publicUrl;
