@@ -245,6 +245,8 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       connection.sendError(error, replyTo);
       return;
     }
+    // Closed (or expired) while the token was checked: nothing to extend.
+    if (!connection.isAuthenticated) return;
     if (identity.userId !== connection.userId || identity.sessionId !== connection.sessionId) {
       connection.sendError(
         new ForbiddenError('REAUTH_MISMATCH', 'This socket belongs to another session; open a new connection for this token.'),
@@ -258,7 +260,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
 
   /** The socket closes (4401 TOKEN_EXPIRED) within a second after its token expires. */
   private scheduleExpiry(connection: Connection, expiresAt: number | undefined): void {
-    if (expiresAt === undefined) this.expiries.cancel(connection);
+    if (expiresAt === undefined || !connection.isOpen) this.expiries.cancel(connection);
     else this.expiries.schedule(connection, expiresAt);
   }
 

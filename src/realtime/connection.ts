@@ -151,12 +151,22 @@ export class Connection {
       process.nextTick(uncork, this);
     }
     this.socket.send(frame);
-    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
-      this.onSlowConsumer(this);
-      this.close(CloseCode.TRY_AGAIN_LATER, 'SLOW_CONSUMER');
-      return false;
+    if (this.socket.bufferedAmount <= this.limits.maxBufferedBytes) return true;
+    // Over the bound, but while corked that counts this tick's frames too: write them now (and
+    // keep gathering for the rest of the tick), then judge what the kernel did not take.
+    if (this.corked && this.transport) {
+      this.transport.uncork();
+      this.transport.cork();
     }
-    return true;
+    return this.checkBuffer();
+  }
+
+  /** Closes the socket with 1013 when the client has left too much unread. */
+  private checkBuffer(): boolean {
+    if (this.socket.bufferedAmount <= this.limits.maxBufferedBytes) return true;
+    this.onSlowConsumer(this);
+    this.close(CloseCode.TRY_AGAIN_LATER, 'SLOW_CONSUMER');
+    return false;
   }
 
   /** Holds live stream frames until the first catch-up ends, or `ms` passes (see StreamTracker.holdAll). */
@@ -246,6 +256,8 @@ export class Connection {
         if (this.queued === 0) for (const wake of this.idleWaiters?.splice(0) ?? []) wake();
       });
     this.admission = admitted;
+    // Callers that await `run` still see its rejection; one that does not must not crash the process.
+    run.catch(() => undefined);
     return run;
   }
 
@@ -255,11 +267,12 @@ export class Connection {
     return new Promise((resolve) => (this.idleWaiters ??= []).push(resolve));
   }
 
-  /** Writes what sendRaw gathered during this tick. */
+  /** Writes what sendRaw gathered during this tick, then judges what the client left unread. */
   flush(): void {
     if (!this.corked) return;
     this.corked = false;
     this.transport?.uncork();
+    if (this.isOpen) this.checkBuffer();
   }
 }
 

@@ -47,7 +47,7 @@ export class MessagesGateway implements OnModuleDestroy {
     clearInterval(this.sweeper);
   }
 
-  /** Pipelined: the connection's next frame starts as soon as this send is queued for storage (acks still come in order). */
+  /** Pipelined: the connection's next frame starts as soon as this send is queued for storage (each chat's acks still come in order). */
   @SubscribeMessage('send_message')
   async send(
     @CurrentSocketUser() user: SocketUser,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../../common/errors/domain-error.js';
 import { ChatAccess } from '../../chats/chat-access.js';
@@ -32,8 +32,10 @@ export interface SendMessageResult {
 
 /** The one way a message is sent, for REST and WebSocket alike. Acknowledged only once committed. */
 @CommandHandler(SendMessageCommand)
-export class SendMessageHandler implements ICommandHandler<SendMessageCommand, SendMessageResult> {
+export class SendMessageHandler implements ICommandHandler<SendMessageCommand, SendMessageResult>, BeforeApplicationShutdown {
   private readonly logger = new Logger('Messages');
+  /** Seen-notice checks still running after their send was answered; shutdown waits for them. */
+  private readonly announcing = new Set<Promise<void>>();
 
   constructor(
     private readonly messages: MessageRepository,
@@ -50,9 +52,15 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
     // may now have been read by everyone. (Right after one's own last message there is nothing to
     // check.) The send is committed, so its answer does not wait for that, nor fail with it.
     if (previousReadSeq !== undefined && previousReadSeq < message.seq - 1) {
-      void this.announceSeen(chatId, senderId, previousReadSeq, message.seq);
+      const announcing = this.announceSeen(chatId, senderId, previousReadSeq, message.seq);
+      this.announcing.add(announcing);
+      void announcing.finally(() => this.announcing.delete(announcing));
     }
     return { message, created };
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.announcing]);
   }
 
   private async announceSeen(chatId: string, readerId: string, from: number, to: number): Promise<void> {
@@ -62,7 +70,7 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
       }
     } catch (error) {
       this.logger.error(
-        `Could not work out the message_seen notices after a send to chat ${chatId} (${error instanceof Error ? error.message : String(error)}); the senders are told on the next read of that chat.`,
+        `Could not work out the message_seen notices after a send to chat ${chatId} (${error instanceof Error ? error.message : String(error)}); those senders miss this notice (their messages still show as read in GET …/reads).`,
       );
     }
   }

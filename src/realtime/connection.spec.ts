@@ -1,0 +1,112 @@
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { Connection } from './connection.js';
+
+/** Just enough of a ws socket: `bufferedAmount` grows with what was sent and is set by the fake transport. */
+function fakeSocket() {
+  return {
+    OPEN: 1,
+    readyState: 1,
+    bufferedAmount: 0,
+    sent: [] as string[],
+    closedWith: undefined as [number, string] | undefined,
+    send(frame: string) {
+      this.sent.push(frame);
+      this.bufferedAmount += frame.length;
+    },
+    close(code: number, reason: string) {
+      this.closedWith = [code, reason];
+    },
+    resume() {},
+    pause() {},
+    terminate() {},
+    once() {},
+  };
+}
+
+const nextTick = () => new Promise((resolve) => process.nextTick(resolve));
+
+describe('Connection', () => {
+  const limits = { maxBufferedBytes: 100, maxQueuedFrames: 32 };
+
+  const setup = (leftUnread: number | undefined) => {
+    const socket = fakeSocket();
+    const writes: number[] = [];
+    const transport = {
+      corked: 0,
+      cork() {
+        this.corked++;
+      },
+      uncork() {
+        this.corked--;
+        writes.push(socket.sent.length);
+        if (leftUnread !== undefined) socket.bufferedAmount = leftUnread;
+      },
+    };
+    const slow: Connection[] = [];
+    const connection = new Connection(
+      'c1',
+      socket as unknown as WebSocket,
+      limits,
+      (c) => slow.push(c),
+      leftUnread === undefined ? undefined : (transport as unknown as Socket),
+    );
+    return { socket, transport, writes, slow, connection };
+  };
+
+  it('writes the frames of one tick together', async () => {
+    const { socket, transport, writes, slow, connection } = setup(0);
+    for (let i = 0; i < 5; i++) expect(connection.sendRaw('x'.repeat(20))).toBe(true);
+    expect(transport.corked).toBe(1);
+    await nextTick();
+    expect(transport.corked).toBe(0);
+    expect(writes).toEqual([5]); // one write for the five frames
+    expect(slow).toEqual([]);
+    expect(socket.closedWith).toBeUndefined();
+  });
+
+  it("writes early when a tick's frames pass the bound, and keeps a client that reads", async () => {
+    const { socket, transport, writes, slow, connection } = setup(0);
+    for (let i = 0; i < 5; i++) expect(connection.sendRaw('x'.repeat(50))).toBe(true); // 250 bytes, bound 100
+    await nextTick();
+    expect(transport.corked).toBe(0);
+    expect(writes).toEqual([3, 5]); // the third frame passed the bound: written then, the rest at the end
+    expect(slow).toEqual([]);
+    expect(socket.closedWith).toBeUndefined();
+  });
+
+  it('closes with 1013 when the client leaves too much unread after the write', async () => {
+    const { socket, slow, connection } = setup(150);
+    const results = Array.from({ length: 5 }, () => connection.sendRaw('x'.repeat(50)));
+    expect(results).toEqual([true, true, false, false, false]);
+    await nextTick();
+    expect(slow).toHaveLength(1);
+    expect(socket.closedWith).toEqual([1013, 'SLOW_CONSUMER']);
+  });
+
+  it('closes with 1013 after the tick when what is left unread passes the bound', async () => {
+    const { socket, slow, connection } = setup(120);
+    for (let i = 0; i < 5; i++) expect(connection.sendRaw('x'.repeat(20))).toBe(true);
+    expect(socket.closedWith).toBeUndefined();
+    await nextTick();
+    expect(slow).toHaveLength(1);
+    expect(socket.closedWith).toEqual([1013, 'SLOW_CONSUMER']);
+  });
+
+  it('without a transport to cork, judges every send at once', () => {
+    const { socket, connection } = setup(undefined);
+    expect(connection.sendRaw('x'.repeat(60))).toBe(true);
+    expect(connection.sendRaw('x'.repeat(60))).toBe(false);
+    expect(socket.closedWith).toEqual([1013, 'SLOW_CONSUMER']);
+  });
+
+  it('a task that fails is reported to whoever awaits it, and the next still runs', async () => {
+    const { connection } = setup(0);
+    const failed = connection.enqueue(() => Promise.reject(new Error('boom')));
+    const ran: string[] = [];
+    void connection.enqueue(async () => void ran.push('next'));
+    await expect(failed).rejects.toThrow('boom');
+    await connection.idle();
+    expect(ran).toEqual(['next']);
+  });
+});
