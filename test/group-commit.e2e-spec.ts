@@ -72,7 +72,7 @@ describe.each(DATABASE_KINDS)('group commit of sends (%s)', (kind) => {
   });
 });
 
-describe('sends and seen notices under contention (postgres)', () => {
+describe('concurrency on member rows (postgres)', () => {
   let db: TestDatabase;
   let app: TestApp;
 
@@ -115,21 +115,6 @@ describe('sends and seen notices under contention (postgres)', () => {
       .get(DataSource)
       .query(`SELECT count(*)::int AS n, max(seq)::int AS top FROM messages WHERE chat_id = $1`, [chat.body.id]);
     expect(row).toEqual({ n: rounds * people.length * perMember, top: rounds * people.length * perMember });
-  });
-});
-
-describe('lock order of member rows (postgres)', () => {
-  let db: TestDatabase;
-  let app: TestApp;
-
-  beforeAll(async () => {
-    db = await createTestDatabase('postgres');
-    app = await startTestApp(db.env);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await db?.dispose();
   });
 
   /** A group of a reader and three senders who have each sent one message and read everything. */
