@@ -17,52 +17,54 @@ interface Template {
   render(input: TemplateInput): RenderedMail;
 }
 
+/** The one shape both emails have: a greeting, a single-use link (text and button), then footnotes. */
+function linkMail(parts: {
+  subject: string;
+  link: string;
+  intro: string;
+  textPrompt: string;
+  buttonLabel: string;
+  footnotes: string[];
+}): RenderedMail {
+  const { subject, link, intro, textPrompt, buttonLabel, footnotes } = parts;
+  return {
+    subject,
+    actionUrl: link,
+    text: [intro, '', textPrompt, link, '', ...footnotes.flatMap((f) => [f, ''])].join('\n'),
+    html: renderHtml({ title: subject, paragraphs: [intro], action: { label: buttonLabel, url: link }, footnotes }),
+  };
+}
+
 const TEMPLATES: Record<MailTemplateName, Template> = {
   'confirm-email': {
     lifetimeSeconds: EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS,
-    render({ publicUrl, name, token }) {
-      const link = uiLink(publicUrl, 'confirm-email', token);
-      const who = displayName(name);
-      const lifetime = formatLifetime(EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS);
-      const subject = 'Confirm your email address for Parley';
-      const intro = `Hi ${who}, welcome to Parley! Please confirm that this is your email address.`;
-      const expiry = `The link expires in ${lifetime} and works once.`;
-      const ignore = 'If you did not create a Parley account, you can ignore this email.';
-      return {
-        subject,
-        actionUrl: link,
-        text: [intro, '', 'Confirm your email address:', link, '', expiry, '', ignore, ''].join('\n'),
-        html: renderHtml({
-          title: subject,
-          paragraphs: [intro],
-          action: { label: 'Confirm email address', url: link },
-          footnotes: [expiry, ignore],
-        }),
-      };
-    },
+    render: ({ publicUrl, name, token }) =>
+      linkMail({
+        subject: 'Confirm your email address for Parley',
+        link: uiLink(publicUrl, 'confirm-email', token),
+        intro: `Hi ${displayName(name)}, welcome to Parley! Please confirm that this is your email address.`,
+        textPrompt: 'Confirm your email address:',
+        buttonLabel: 'Confirm email address',
+        footnotes: [
+          `The link expires in ${formatLifetime(EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS)} and works once.`,
+          'If you did not create a Parley account, you can ignore this email.',
+        ],
+      }),
   },
   'reset-password': {
     lifetimeSeconds: PASSWORD_RESET_TOKEN_TTL_SECONDS,
-    render({ publicUrl, name, token }) {
-      const link = uiLink(publicUrl, 'reset-password', token);
-      const who = displayName(name);
-      const lifetime = formatLifetime(PASSWORD_RESET_TOKEN_TTL_SECONDS);
-      const subject = 'Reset your Parley password';
-      const intro = `Hi ${who}, someone (hopefully you) asked to reset the password of your Parley account.`;
-      const expiry = `The link expires in ${lifetime} and works once. Setting a new password signs you out everywhere.`;
-      const ignore = 'If you did not ask for this, ignore this email; your password stays as it is.';
-      return {
-        subject,
-        actionUrl: link,
-        text: [intro, '', 'Choose a new password:', link, '', expiry, '', ignore, ''].join('\n'),
-        html: renderHtml({
-          title: subject,
-          paragraphs: [intro],
-          action: { label: 'Choose a new password', url: link },
-          footnotes: [expiry, ignore],
-        }),
-      };
-    },
+    render: ({ publicUrl, name, token }) =>
+      linkMail({
+        subject: 'Reset your Parley password',
+        link: uiLink(publicUrl, 'reset-password', token),
+        intro: `Hi ${displayName(name)}, someone (hopefully you) asked to reset the password of your Parley account.`,
+        textPrompt: 'Choose a new password:',
+        buttonLabel: 'Choose a new password',
+        footnotes: [
+          `The link expires in ${formatLifetime(PASSWORD_RESET_TOKEN_TTL_SECONDS)} and works once. Setting a new password signs you out everywhere.`,
+          'If you did not ask for this, ignore this email; your password stays as it is.',
+        ],
+      }),
   },
 };
 
