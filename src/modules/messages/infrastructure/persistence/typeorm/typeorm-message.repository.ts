@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ConflictError } from '../../../../../common/errors/domain-error.js';
-import { isUniqueViolation, returnedRows } from '../../../../../database/sql.js';
+import { isUniqueViolation, returnedRows, runHot } from '../../../../../database/sql.js';
 import { chatNotFound } from '../../../../chats/chat-access.js';
 import type { Message } from '../../../domain/message.js';
 import { AppendBatcher } from './append-batcher.js';
@@ -26,8 +26,13 @@ interface MessageRow {
   deleted_at: Date | null;
 }
 
+/** What the append statements return per message: the row, the chat's members (comma-separated) and the sender's read pointer before it. */
+type AppendedRow = MessageRow & { member_ids: string; previous_read_seq: string };
+
 const MAX_BATCH = 256;
 
+// Member ids come back as one comma-separated text rather than a uuid[]: node-postgres parses
+// arrays character by character, and this is every member of the chat on every message.
 const BATCH_APPEND = `
   WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int[]) AS t(id, chat_id, sender_id, client_id, text, ord)
@@ -61,8 +66,29 @@ const BATCH_APPEND = `
      WHERE m.chat_id = s.chat_id AND m.user_id = s.sender_id AND (SELECT count(*) FROM member_locks) >= 0
   )
   SELECT inserted.*,
-         (SELECT array_agg(user_id) FROM chat_members WHERE chat_id = inserted.chat_id) AS member_ids,
+         (SELECT string_agg(user_id::text, ',') FROM chat_members WHERE chat_id = inserted.chat_id) AS member_ids,
          (SELECT last_read_seq FROM chat_members WHERE chat_id = inserted.chat_id AND user_id = inserted.sender_id) AS previous_read_seq
+    FROM inserted`;
+
+// One statement, so one round trip and atomic on its own. Taking the next seq locks the chat row
+// until commit, so concurrent senders queue there and seqs come out 1, 2, 3, …; if the insert
+// fails (a repeated clientId) the whole statement, increment included, is undone.
+const APPEND_ONE = `
+  WITH bumped AS (
+    UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
+     WHERE id = $2 AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = $2 AND user_id = $3)
+     RETURNING last_seq
+  ), inserted AS (
+    INSERT INTO messages (id, chat_id, seq, sender_id, client_id, text)
+    SELECT $1, $2, last_seq, $3, $4, $5 FROM bumped
+    RETURNING *
+  ), pointer AS (
+    UPDATE chat_members SET last_read_seq = greatest(last_read_seq, (SELECT seq FROM inserted)), last_read_at = now()
+     WHERE chat_id = $2 AND user_id = $3 AND EXISTS (SELECT 1 FROM inserted)
+  )
+  SELECT inserted.*,
+         (SELECT string_agg(user_id::text, ',') FROM chat_members WHERE chat_id = $2) AS member_ids,
+         (SELECT last_read_seq FROM chat_members WHERE chat_id = $2 AND user_id = $3) AS previous_read_seq
     FROM inserted`;
 
 /** Messages in PostgreSQL (real or embedded), through TypeORM's connection. */
@@ -99,9 +125,9 @@ export class TypeormMessageRepository extends MessageRepository {
    */
   private async storeBatch(inputs: AppendInput[]): Promise<Array<PromiseSettledResult<AppendResult>>> {
     if (inputs.length === 1) return Promise.allSettled([this.appendOne(inputs[0])]);
-    let rows: Array<MessageRow & { member_ids: string[]; previous_read_seq: string }>;
+    let rows: AppendedRow[];
     try {
-      rows = await this.db.query(BATCH_APPEND, [
+      rows = await runHot<AppendedRow>(this.db, BATCH_APPEND, [
         inputs.map((i) => i.id),
         inputs.map((i) => i.chatId),
         inputs.map((i) => i.senderId),
@@ -131,7 +157,12 @@ export class TypeormMessageRepository extends MessageRepository {
     for (const input of inputs) {
       const row = stored.get(input.id);
       if (row) {
-        const value = { message: toMessage(row), created: true, memberIds: row.member_ids, previousReadSeq: Number(row.previous_read_seq) };
+        const value = {
+          message: toMessage(row),
+          created: true,
+          memberIds: row.member_ids.split(','),
+          previousReadSeq: Number(row.previous_read_seq),
+        };
         results.push({ status: 'fulfilled', value });
       } else {
         results.push(...(await Promise.allSettled([this.appendOne(input)])));
@@ -141,30 +172,9 @@ export class TypeormMessageRepository extends MessageRepository {
   }
 
   private async appendOne(input: AppendInput): Promise<AppendResult> {
-    let rows: Array<MessageRow & { member_ids: string[]; previous_read_seq: string }>;
+    let rows: AppendedRow[];
     try {
-      // One statement, so one round trip and atomic on its own. Taking the next seq locks the chat
-      // row until commit, so concurrent senders queue there and seqs come out 1, 2, 3, …; if the
-      // insert fails (a repeated clientId) the whole statement, increment included, is undone.
-      rows = await this.db.query(
-        `WITH bumped AS (
-           UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
-            WHERE id = $2 AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = $2 AND user_id = $3)
-            RETURNING last_seq
-         ), inserted AS (
-           INSERT INTO messages (id, chat_id, seq, sender_id, client_id, text)
-           SELECT $1, $2, last_seq, $3, $4, $5 FROM bumped
-           RETURNING *
-         ), pointer AS (
-           UPDATE chat_members SET last_read_seq = greatest(last_read_seq, (SELECT seq FROM inserted)), last_read_at = now()
-            WHERE chat_id = $2 AND user_id = $3 AND EXISTS (SELECT 1 FROM inserted)
-         )
-         SELECT inserted.*,
-                (SELECT array_agg(user_id) FROM chat_members WHERE chat_id = $2) AS member_ids,
-                (SELECT last_read_seq FROM chat_members WHERE chat_id = $2 AND user_id = $3) AS previous_read_seq
-           FROM inserted`,
-        [input.id, input.chatId, input.senderId, input.clientId, input.text],
-      );
+      rows = await runHot<AppendedRow>(this.db, APPEND_ONE, [input.id, input.chatId, input.senderId, input.clientId, input.text]);
     } catch (error) {
       if (input.clientId && isUniqueViolation(error, 'messages_sender_client')) {
         // A repeat (or a lost race with the same send): the stored message is the answer.
@@ -182,7 +192,7 @@ export class TypeormMessageRepository extends MessageRepository {
     return {
       message: toMessage(rows[0]),
       created: true,
-      memberIds: rows[0].member_ids,
+      memberIds: rows[0].member_ids.split(','),
       previousReadSeq: Number(rows[0].previous_read_seq),
     };
   }
