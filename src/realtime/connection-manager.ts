@@ -10,6 +10,7 @@ import { ExpiryWheel } from './expiry-wheel.js';
 import { AuthFrameDto } from './dto/auth-frame.dto.js';
 import { FanOut, type FanOutMessage } from './fan-out.js';
 import { type ClientFrame, parseFrame, type ParsedFrame, unknownType } from './frames.js';
+import { PreparedFrame } from './prepared-frame.js';
 import { PresenceService } from './presence.service.js';
 import { RealtimeSettings } from './realtime-settings.js';
 import type { FrameId } from './server-events.js';
@@ -276,11 +277,16 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       const until = Date.now() + REVOKED_MEMORY_MS;
       for (const id of message.target.sessionIds) this.revokedSessions.set(id, until);
     }
-    for (const connection of this.registry.select(message.target)) {
-      if (message.kind === 'deliver') {
-        if (message.stream) connection.sendInStream(message.stream, message.frame);
-        else connection.sendRaw(message.frame);
-      } else connection.close(message.code, message.reason);
+    const targets = this.registry.select(message.target);
+    if (message.kind === 'close') {
+      for (const connection of targets) connection.close(message.code, message.reason);
+      return;
+    }
+    // Framed once for all of them; a single socket takes the string as is.
+    const frame = targets.length > 1 ? new PreparedFrame(message.frame) : message.frame;
+    for (const connection of targets) {
+      if (message.stream) connection.sendInStream(message.stream, frame);
+      else connection.sendRaw(frame);
     }
   }
 

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { Connection } from './connection.js';
+import { PreparedFrame } from './prepared-frame.js';
 
 /** Just enough of a ws socket: `bufferedAmount` grows with what was sent and is set by the fake transport. */
 function fakeSocket() {
@@ -41,6 +42,11 @@ describe('Connection', () => {
         this.corked--;
         writes.push(socket.sent.length);
         if (leftUnread !== undefined) socket.bufferedAmount = leftUnread;
+      },
+      /** A prepared frame goes to the TCP socket under ws: keep its bytes next to what ws sent. */
+      write(bytes: Buffer) {
+        socket.sent.push(`raw:${bytes.toString('latin1')}`);
+        socket.bufferedAmount += bytes.length;
       },
     };
     const slow: Connection[] = [];
@@ -91,6 +97,23 @@ describe('Connection', () => {
     await nextTick();
     expect(slow).toHaveLength(1);
     expect(socket.closedWith).toEqual([1013, 'SLOW_CONSUMER']);
+  });
+
+  it('writes a prepared frame as its bytes, in order with the frames ws writes', async () => {
+    const { socket, writes, connection } = setup(0);
+    const shared = new PreparedFrame('{"type":"new_message"}');
+    connection.sendRaw('{"type":"message_ack"}');
+    connection.sendRaw(shared);
+    connection.sendRaw('{"type":"pong"}');
+    await nextTick();
+    expect(socket.sent).toEqual(['{"type":"message_ack"}', `raw:${shared.bytes.toString('latin1')}`, '{"type":"pong"}']);
+    expect(writes).toEqual([3]);
+  });
+
+  it('without a transport, sends a prepared frame through ws as text', () => {
+    const { socket, connection } = setup(undefined);
+    connection.sendRaw(new PreparedFrame('{"type":"new_message"}'));
+    expect(socket.sent).toEqual(['{"type":"new_message"}']);
   });
 
   it('without a transport to cork, judges every send at once', () => {

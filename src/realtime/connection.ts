@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { errorFrame, withId } from './frames.js';
+import type { WireFrame } from './prepared-frame.js';
 import { StreamTracker, type StreamPosition } from './stream-tracker.js';
 import type { FrameId, ServerEvent } from './server-events.js';
 
@@ -143,14 +144,16 @@ export class Connection {
    * sender's own copy) leave in one write: on loopback and in the kernel a write costs far more
    * than the bytes in it, and a socket in a busy chat gets several frames per tick.
    */
-  sendRaw(frame: string): boolean {
+  sendRaw(frame: WireFrame): boolean {
     if (!this.isOpen || this.socket.readyState !== this.socket.OPEN) return false;
     if (!this.corked && this.transport) {
       this.corked = true;
       this.transport.cork();
       process.nextTick(uncork, this);
     }
-    this.socket.send(frame);
+    if (typeof frame === 'string') this.socket.send(frame);
+    else if (this.transport) this.transport.write(frame.bytes);
+    else this.socket.send(frame.text);
     if (this.socket.bufferedAmount <= this.limits.maxBufferedBytes) return true;
     // Over the bound, but while corked that counts this tick's frames too: write them now (and
     // keep gathering for the rest of the tick), then judge what the kernel did not take.
@@ -182,7 +185,7 @@ export class Connection {
   }
 
   /** A live frame with a place in an ordered stream: skipped when already sent, held during a catch-up. */
-  sendInStream(position: StreamPosition, frame: string): boolean {
+  sendInStream(position: StreamPosition, frame: WireFrame): boolean {
     return this.streams.admitLive(position, frame) && this.sendRaw(frame);
   }
 

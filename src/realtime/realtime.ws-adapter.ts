@@ -30,6 +30,7 @@ export class RealtimeWsAdapter extends WsAdapter {
         `A gateway asked for port ${port} path ${String(options.path)}; Parley serves every gateway on the HTTP port at ${WS_PATH}. Decorate it with @RealtimeGateway() instead of @WebSocketGateway(...).`,
       );
     }
+    // No permessage-deflate: PreparedFrame relies on ws writing every frame at once (see there).
     const server = super.create(port, { ...options, maxPayload: settings.maxFrameBytes, perMessageDeflate: false }) as WebSocketServer;
     // Registered before any gateway's own listener, so the socket has its Connection when they run.
     server.on('connection', (socket: WebSocket, request: IncomingMessage) => manager.accept(socket, request));

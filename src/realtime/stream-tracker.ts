@@ -1,3 +1,4 @@
+import type { WireFrame } from './prepared-frame.js';
 import { SeqRanges } from './seq-ranges.js';
 
 /** Where a frame stands in an ordered stream (a chat's messages: id = chatId, seq = message seq). */
@@ -13,7 +14,7 @@ interface StreamState {
   /** Positions sent on this connection since it opened: runs, so in-order delivery costs no memory. */
   delivered: SeqRanges;
   /** Live frames waiting: during a catch-up of this stream, or while every stream is held. */
-  held?: Array<{ seq: number; frame: string }>;
+  held?: Array<{ seq: number; frame: WireFrame }>;
   catchingUp?: boolean;
 }
 
@@ -37,9 +38,9 @@ export class StreamTracker {
   }
 
   /** Stops holding; returns the held frames of streams not in a catch-up, each stream in order. */
-  releaseAll(): string[] {
+  releaseAll(): WireFrame[] {
     this.holdingAll = false;
-    const out: string[] = [];
+    const out: WireFrame[] = [];
     for (const state of this.streams?.values() ?? []) {
       if (state.held && !state.catchingUp) out.push(...this.flush(state));
     }
@@ -47,7 +48,7 @@ export class StreamTracker {
   }
 
   /** Whether to write a live frame now (false: already sent, or held until the catch-up ends). */
-  admitLive(position: StreamPosition, frame: string): boolean {
+  admitLive(position: StreamPosition, frame: WireFrame): boolean {
     const state = this.state(position.id);
     if (state.delivered.has(position.seq)) return false;
     if (state.held || this.holdingAll) {
@@ -73,7 +74,7 @@ export class StreamTracker {
     };
   }
 
-  private flush(state: StreamState): string[] {
+  private flush(state: StreamState): WireFrame[] {
     const held = (state.held ?? []).sort((a, b) => a.seq - b.seq);
     state.held = undefined;
     return held.filter(({ seq }) => !state.delivered.has(seq) && (this.remember(state, seq), true)).map(({ frame }) => frame);
@@ -100,5 +101,5 @@ export interface CatchUp {
   /** Records that the catch-up wrote this position. */
   sent(seq: number): void;
   /** Ends the catch-up; returns the held live frames still to write, in stream order. */
-  end(): string[];
+  end(): WireFrame[];
 }
