@@ -149,7 +149,7 @@ export class Connection {
     if (!this.corked && this.transport) {
       this.corked = true;
       this.transport.cork();
-      process.nextTick(uncork, this);
+      if (corkedThisTick.push(this) === 1) process.nextTick(flushCorked);
     }
     if (typeof frame === 'string') this.socket.send(frame);
     else if (this.transport) this.transport.write(frame.bytes);
@@ -279,6 +279,11 @@ export class Connection {
   }
 }
 
-function uncork(connection: Connection): void {
-  connection.flush();
+/** Connections gathering frames during this tick; one callback writes them all out after it. */
+let corkedThisTick: Connection[] = [];
+
+function flushCorked(): void {
+  const corked = corkedThisTick;
+  corkedThisTick = [];
+  for (const connection of corked) connection.flush();
 }
