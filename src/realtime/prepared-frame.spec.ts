@@ -1,5 +1,11 @@
-import { Receiver } from 'ws';
+import { EventEmitter } from 'node:events';
+import * as wsModule from 'ws';
 import { frameText, PreparedFrame } from './prepared-frame.js';
+
+/** ws's frame parser: exported by ws (as every ws client uses it), though not in its type definitions. */
+const { Receiver } = wsModule as unknown as {
+  Receiver: new (options: { isServer: boolean; maxPayload: number }) => EventEmitter & { write(chunk: Buffer): void };
+};
 
 /** What ws's own parser (the one every ws client uses) reads out of the bytes. */
 function readWithWs(bytes: Buffer): Promise<{ text: string; isBinary: boolean }> {
