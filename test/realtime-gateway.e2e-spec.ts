@@ -220,6 +220,20 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
     expect(await healthy.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
   });
 
+  it('pings every socket once per beat, a slice of the sockets at a time rather than all at once', async () => {
+    const account = await signUpAndIn(request);
+    const opened = await Promise.all(Array.from({ length: 10 }, () => ready(account.accessToken)));
+    const started = performance.now();
+    const pings = opened.map(() => [] as number[]);
+    opened.forEach((socket, i) => socket.ws.on('ping', () => pings[i].push(performance.now() - started)));
+    await pause(1_000); // a little over three beats of 300 ms
+    for (const times of pings) expect(times.length).toBeGreaterThanOrEqual(2);
+    for (const times of pings) expect(times.length).toBeLessThanOrEqual(5);
+    // The ten sockets were accepted one after another, so they sit in different slices of the beat.
+    const firsts = pings.map((times) => times[0]);
+    expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThanOrEqual(100);
+  });
+
   it('lets an in-flight frame finish and answer before closing sockets with 1012 on shutdown', async () => {
     const other = await start();
     const { port } = other.getHttpServer().address() as AddressInfo;

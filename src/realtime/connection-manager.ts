@@ -12,6 +12,7 @@ import { FanOut, type FanOutMessage } from './fan-out.js';
 import { type ClientFrame, parseFrame, type ParsedFrame, unknownType } from './frames.js';
 import { PreparedFrame } from './prepared-frame.js';
 import { PresenceService } from './presence.service.js';
+import type { PresenceEntry } from './presence-store.js';
 import { RealtimeSettings } from './realtime-settings.js';
 import type { FrameId } from './server-events.js';
 import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator.js';
@@ -20,6 +21,12 @@ import { validateFrame } from './validate-frame.js';
 
 /** How long a revoked session is remembered, to catch a socket whose authentication was in flight when the revocation arrived. */
 const REVOKED_MEMORY_MS = 60_000;
+/**
+ * Each heartbeat interval is worked through in this many slices, a slice of the sockets at a
+ * time: pinging every socket at once is one write per socket in one go, which with tens of
+ * thousands of sockets holds up every other frame for a noticeable moment.
+ */
+const HEARTBEAT_SLICES = 10;
 
 /**
  * The life of every socket on this instance: authentication (handshake or first frame), frames
@@ -30,6 +37,9 @@ const REVOKED_MEMORY_MS = 60_000;
 export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Realtime');
   private ticker?: NodeJS.Timeout;
+  /** The heartbeat slice the next tick works on; a socket's slice is fixed when it is accepted. */
+  private heartbeatSlice = 0;
+  private nextSocketSlice = 0;
   private draining = false;
   private readonly revokedSessions = new Map<string, number>();
   /** Token expiry of every authenticated socket, checked once a second. */
@@ -70,7 +80,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   }
 
   onApplicationBootstrap(): void {
-    this.ticker = setInterval(() => void this.heartbeat(), this.settings.heartbeatMs);
+    this.ticker = setInterval(() => void this.heartbeat(), Math.max(1, Math.round(this.settings.heartbeatMs / HEARTBEAT_SLICES)));
     this.ticker.unref();
     this.expiryTicker = setInterval(() => this.expiries.tick(), 1000);
     this.expiryTicker.unref();
@@ -78,6 +88,8 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
 
   accept(socket: WebSocket, request: IncomingMessage): Connection {
     const connection = new Connection(randomUUID(), socket, this.settings, this.onSlowConsumer, request.socket);
+    connection.heartbeatSlice = this.nextSocketSlice;
+    this.nextSocketSlice = (this.nextSocketSlice + 1) % HEARTBEAT_SLICES;
     socket.on('close', this.onSocketClose);
     if (this.draining) {
       connection.close(CloseCode.RESTARTING, 'SERVER_RESTARTING');
@@ -291,14 +303,18 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   }
 
   /**
-   * Every `heartbeatMs`: drop sockets that did not answer the previous ping (so a dead peer goes
-   * within two beats, under a minute), ping the rest, and refresh their presence.
+   * Every `heartbeatMs`, for every socket (a slice of them per tick, see HEARTBEAT_SLICES): drop
+   * it if it did not answer the previous ping (so a dead peer goes within two beats, under a
+   * minute), otherwise ping it and refresh its presence. Once per beat, sweep presence.
    */
   private async heartbeat(): Promise<void> {
+    const slice = this.heartbeatSlice;
+    this.heartbeatSlice = (slice + 1) % HEARTBEAT_SLICES;
     const now = Date.now();
-    for (const [id, until] of this.revokedSessions) if (until < now) this.revokedSessions.delete(id);
+    if (slice === 0) for (const [id, until] of this.revokedSessions) if (until < now) this.revokedSessions.delete(id);
+    const alive: PresenceEntry[] = [];
     for (const connection of this.registry.all()) {
-      if (!connection.isOpen) continue;
+      if (connection.heartbeatSlice !== slice || !connection.isOpen) continue;
       if (connection.awaitingPong) {
         connection.terminate();
         continue;
@@ -308,9 +324,11 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
         connection.socket.ping();
       } catch {
         connection.terminate();
+        continue;
       }
+      if (connection.isAuthenticated) alive.push({ userId: connection.userId!, connectionId: connection.id });
     }
-    await this.presence.heartbeat(this.registry.authenticated().map((c) => ({ userId: c.userId!, connectionId: c.id })));
+    await this.presence.heartbeat(alive, slice === 0);
   }
 }
 

@@ -76,6 +76,8 @@ export class Connection {
   sessionId?: string;
   /** True from a protocol ping until its pong (or any frame) arrives. */
   awaitingPong = false;
+  /** Which slice of each heartbeat interval pings this connection (set by ConnectionManager). */
+  heartbeatSlice = 0;
   /** Where ConnectionManager files this connection by token expiry (see ExpiryWheel). */
   expiryBucket?: number;
   /** Positions of ordered streams sent on this connection (see stream-tracker.ts). */

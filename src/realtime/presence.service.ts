@@ -58,10 +58,14 @@ export class PresenceService implements OnApplicationBootstrap {
     });
   }
 
-  /** Keeps this instance's connections counted, and announces users whose instance died. */
-  async heartbeat(entries: PresenceEntry[]): Promise<void> {
+  /**
+   * Keeps these connections of this instance counted; with `sweep`, also announces users whose
+   * instance died.
+   */
+  async heartbeat(entries: PresenceEntry[], sweep = true): Promise<void> {
     try {
-      await this.store.refresh(entries);
+      if (entries.length > 0) await this.store.refresh(entries);
+      if (!sweep) return;
       for (const userId of await this.store.sweep()) this.forUser(userId, () => this.announce(userId, false));
     } catch (error) {
       this.logger.warn(`Presence heartbeat failed: ${describe(error)}`);

@@ -48,11 +48,6 @@ export class SocketRegistry {
     return [...this.byId.values()];
   }
 
-  /** Authenticated sockets only. */
-  authenticated(): Connection[] {
-    return this.all().filter((c) => c.isAuthenticated);
-  }
-
   countFor(userId: string): number {
     return this.byUser.get(userId)?.size ?? 0;
   }
