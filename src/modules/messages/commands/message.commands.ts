@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { type BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../../common/errors/domain-error.js';
+import { uuidV7 } from '../../../common/ids/uuid-v7.js';
 import { ChatAccess } from '../../chats/chat-access.js';
 import type { Message } from '../domain/message.js';
 import { ChatReadEvent, MessageDeletedEvent, MessageEditedEvent, MessageSeenEvent, MessageSentEvent } from '../events/message.events.js';
@@ -43,7 +43,8 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
   ) {}
 
   async execute({ senderId, chatId, text, clientId, onQueued }: SendMessageCommand): Promise<SendMessageResult> {
-    const stored = this.messages.append({ id: randomUUID(), chatId, senderId, clientId, text });
+    // Time-ordered ids: a new message's key lands at the end of the primary-key index.
+    const stored = this.messages.append({ id: uuidV7(), chatId, senderId, clientId, text });
     onQueued?.();
     const { message, created, memberIds, previousReadSeq } = await stored;
     if (!created) return { message, created };
