@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { renderChart } from './chart.js';
@@ -138,7 +138,7 @@ async function main(): Promise<number> {
 
     if (!o.bareOnly) {
       // Users, tokens and chats are made once; Parley restarts per pair on the same data.
-      const setupServers = await startParley(ctx, 0);
+      const setupServers = await startParley(ctx);
       ctx.parleyTopology = await setUpParley(
         setupServers[0].baseUrl,
         o.users,
@@ -201,7 +201,6 @@ async function runBare(ctx: Context, pair: number): Promise<SystemRun> {
     ServerProcess.start('bare relay', join(DIST, 'bench', 'bare-relay.js'), {
       port,
       env: { PATH: process.env.PATH ?? '', PORT: String(port), BENCH_BARE_FAULT: process.env.BENCH_BARE_FAULT ?? '' },
-      nodeArgs: profileArgs(ctx, `bare-pair${pair}`),
       cwd: ctx.tmp,
     }),
   );
@@ -217,7 +216,7 @@ async function runBare(ctx: Context, pair: number): Promise<SystemRun> {
 async function runParley(ctx: Context, pair: number, bareSaturation: number): Promise<SystemRun> {
   const started = performance.now();
   const transactionsBefore = await databaseTransactions(ctx);
-  const servers = await startParley(ctx, pair);
+  const servers = await startParley(ctx);
   let run: SystemRun;
   try {
     run = await runSystem(ctx, 'parley', pair, servers, ctx.parleyTopology, bareSaturation, performance.now() - started);
@@ -299,21 +298,24 @@ async function runSystem(
   try {
     phaseLabel = `phase 1 saturation (${o.seconds} s + ${warmupMs / 1000} s warm-up)`;
     maxRss = 0;
-    const saturation = await client.saturate(o.seconds, warmupMs, drainMs);
+    const profileName = (phase: string) => `${system}-pair${pair}-${phase}`;
+    const saturation = await inProfile(ctx, servers, profileName('saturation'), () => client.saturate(o.seconds, warmupMs, drainMs));
     const saturationBytes = maxRss;
     const base = bareSaturation ?? saturation.sentPerSecond;
     const fixed = [];
     for (const share of o.shares) {
       const rate = Math.max(1, share * base);
       phaseLabel = `phase 2 latency at ${share * 100}% of bare saturation (${Math.round(rate)} msg/s, ${o.seconds} s)`;
-      fixed.push(await client.fixedRate(`${share * 100}%`, rate, o.seconds, drainMs));
+      fixed.push(
+        await inProfile(ctx, servers, profileName(`at${share * 100}`), () => client.fixedRate(`${share * 100}%`, rate, o.seconds, drainMs)),
+      );
     }
     let catchUp: SystemRun['catchUp'];
     if (system === 'parley') {
       const users = catchUpUsers(topology);
       const rate = Math.max(1, o.shares[0] * base);
       phaseLabel = `phase 3 catch-up (${users.length} reconnect + sync, ${Math.round(rate)} msg/s)`;
-      const result = await client.catchUp(users, rate, o.seconds, drainMs * 2);
+      const result = await inProfile(ctx, servers, profileName('catchup'), () => client.catchUp(users, rate, o.seconds, drainMs * 2));
       catchUp = { ...result.phase, reconnect: result.catchUp };
     }
     const correctness = client.correctness();
@@ -343,7 +345,7 @@ async function runSystem(
   }
 }
 
-async function startParley(ctx: Context, pair: number): Promise<ServerProcess[]> {
+async function startParley(ctx: Context): Promise<ServerProcess[]> {
   const o = ctx.options;
   const servers: ServerProcess[] = [];
   for (let i = 1; i <= o.instances; i++) {
@@ -363,14 +365,12 @@ async function startParley(ctx: Context, pair: number): Promise<ServerProcess[]>
     };
     if (ctx.databaseUrl) env.DATABASE_URL = ctx.databaseUrl;
     if (o.instances > 1) env.REDIS_URL = o.redisUrl;
-    const profiled = ctx.profileDir !== undefined && pair > 0;
     servers.push(
       track(
         ctx,
         ServerProcess.start(`Parley${o.instances > 1 ? ` instance ${i}` : ''}`, join(DIST, 'src/main.js'), {
           port,
           env,
-          nodeArgs: profiled ? profileArgs(ctx, `parley-${i}-pair${pair}`) : [],
           // Away from the repository, so a developer's .env cannot change what is measured.
           cwd: ctx.tmp,
         }),
@@ -401,8 +401,19 @@ async function memoryAfterGc(servers: ServerProcess[]): Promise<MemorySnapshot> 
   };
 }
 
-function profileArgs(ctx: Context, name: string): string[] {
-  return ctx.profileDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
+/**
+ * Runs one phase; with --cpu-prof, under V8's profiler in every server, written as
+ * `<system>-pair<n>-<phase>-<instance>.cpuprofile`.
+ */
+async function inProfile<T>(ctx: Context, servers: ServerProcess[], name: string, phase: () => Promise<T>): Promise<T> {
+  const dir = ctx.profileDir;
+  if (!dir) return phase();
+  await Promise.all(servers.map((s) => s.startProfile()));
+  try {
+    return await phase();
+  } finally {
+    await Promise.all(servers.map((s, i) => s.stopProfile(join(dir, `${name}-${i}.cpuprofile`))));
+  }
 }
 
 function track(ctx: Context, server: ServerProcess): ServerProcess {
@@ -574,10 +585,14 @@ function summariseProfiles(ctx: Context, dir: string): NonNullable<BenchReport['
     .filter((f) => f.endsWith('.cpuprofile'))
     .sort();
   const summaries = files.map((f) => summariseProfile(join(dir, f)));
-  const parley = summaries.filter((s) => s.file.includes('/parley-'));
-  ctx.progress.log(`\nCPU profiles in ${dir} (open in Chrome DevTools › Performance, or \`node dist/bench/profile.js FILE\`)`);
-  const last = parley[parley.length - 1];
-  if (last) ctx.progress.log(renderProfile(last));
+  ctx.progress.log(
+    `\nCPU profiles, one per phase, in ${dir} (open in Chrome DevTools › Performance, or \`node dist/bench/profile.js FILE\`)`,
+  );
+  // Parley's last pair, at saturation and at the first fixed rate (where the p99 target is).
+  for (const phase of ['saturation', `at${ctx.options.shares[0] * 100}`]) {
+    const last = summaries.filter((s) => basename(s.file).startsWith('parley-') && s.file.includes(`-${phase}-`)).pop();
+    if (last) ctx.progress.log(renderProfile(last));
+  }
   return summaries;
 }
 

@@ -43,6 +43,8 @@ interface Phase {
   deliveryFromSchedule: Histogram;
   /** Deliveries per second of the window, for the chart and for spotting stalls. */
   timeline: number[];
+  /** Send→delivery latency by the second of the window in which the message was sent. */
+  deliveryBySecond: Histogram[];
   cpuStart: CpuReading;
   cpuSeconds: CpuReading;
 }
@@ -81,6 +83,8 @@ export interface PhaseResult {
   ackFromSchedule?: LatencySummary;
   deliveryFromSchedule?: LatencySummary;
   timeline: number[];
+  /** p99 send→delivery (ms) of the messages sent in each second of the window: where in the phase the tail is. */
+  p99BySecond: number[];
   /** CPU the load client used during the window, in cores (1.0 = one core busy). */
   clientCores: number;
   /** CPU the server process(es) used during the window, in cores. */
@@ -345,6 +349,7 @@ export class LoadClient {
     if (record.measured && !conn.catchingUp) {
       phase.delivery.record(now - record.sentAt);
       phase.deliveryFromSchedule.record(now - record.scheduledAt);
+      phase.deliveryBySecond[Math.floor((record.sentAt - phase.windowStart) / 1000)]?.record(now - record.sentAt);
     }
     if (++record.deliveries >= record.chat.chat.members.length && record.acked) this.pending.delete(message.clientId!);
   }
@@ -460,6 +465,7 @@ export class LoadClient {
       ackFromSchedule: new Histogram(),
       deliveryFromSchedule: new Histogram(),
       timeline: new Array(Math.ceil(seconds)).fill(0),
+      deliveryBySecond: Array.from({ length: Math.ceil(seconds) }, () => new Histogram()),
       cpuStart: this.readCpu(),
       cpuSeconds: { client: 0, server: 0, database: 0, machine: 0 },
     };
@@ -610,6 +616,7 @@ export class LoadClient {
       delivery: phase.delivery.summary(),
       ...(fixed ? { ackFromSchedule: phase.ackFromSchedule.summary(), deliveryFromSchedule: phase.deliveryFromSchedule.summary() } : {}),
       timeline: phase.timeline,
+      p99BySecond: phase.deliveryBySecond.map((h) => round(h.quantile(0.99), 2)),
       clientCores: round(phase.cpuSeconds.client / seconds, 2),
       serverCores: round(phase.cpuSeconds.server / seconds, 2),
       databaseCores: round(Math.max(0, phase.cpuSeconds.database) / seconds, 2),

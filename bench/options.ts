@@ -33,7 +33,7 @@ export const USAGE = `npm run bench -- [flags]
   --quick          a few-second smoke with a small workload (what CI runs)
   --json FILE      also write the results as JSON
   --svg FILE       chart (default bench-results/chart.svg)
-  --cpu-prof       profile the server processes (node --cpu-prof) and summarise the top functions
+  --cpu-prof       profile the servers phase by phase (V8's profiler) and summarise Parley's top functions
   --bare-only      run only the bare relay (this machine's ceiling for Node + ws), no Parley
   --database-url U PostgreSQL server for --db postgres (default postgres://postgres@127.0.0.1:5432/postgres);
                    the bench creates a database parley_bench_<pid> there and drops it afterwards

@@ -6,10 +6,16 @@
  *   process.memoryUsage(), so memory per connection is measured on live objects rather than on
  *   whatever garbage and heap headroom happened to be around. (Not a signal: Nest's shutdown
  *   hooks take SIGUSR2 and every other catchable one as "shut down".)
- * - An orderly exit on SIGTERM, so `node --cpu-prof` writes its profile. Nest's shutdown hook ends
- *   by re-raising the signal on itself, which would kill the process before that; this listener
- *   outlives Nest's, so the re-raised signal lands here and exits normally.
+ * - `{ profile: 'start' }` and `{ profile: 'stop', file }` on the IPC channel run V8's CPU profiler
+ *   (through node:inspector) over one phase only and write it as a .cpuprofile, answered with
+ *   `{ profiled: file }`. A whole-process profile would be mostly the saturation phase, which
+ *   says little about where the time goes at a fixed, lower load.
+ * - An orderly exit on SIGTERM, so that Nest's shutdown hooks finish. Nest's shutdown hook ends
+ *   by re-raising the signal on itself; this listener outlives Nest's, so the re-raised signal
+ *   lands here and exits normally.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { pathToFileURL } from 'node:url';
 
 const script = process.argv[2];
@@ -19,7 +25,12 @@ if (!script) {
 }
 process.argv.splice(2, 1);
 
-process.on('message', (message) => {
+let profiler: Session | undefined;
+process.on('message', (message: unknown) => {
+  if (typeof message === 'object' && message !== null && 'profile' in message) {
+    void profile(message as { profile: 'start' | 'stop'; file?: string });
+    return;
+  }
   if (message !== 'memory') return;
   const gc = (globalThis as { gc?: () => void }).gc;
   // Twice, a moment apart: the first full GC leaves weak callbacks and finalizers that free more on the second.
@@ -29,6 +40,29 @@ process.on('message', (message) => {
     process.send?.({ memory: { gc: gc !== undefined, ...process.memoryUsage() } });
   }, 200);
 });
+async function profile(request: { profile: 'start' | 'stop'; file?: string }): Promise<void> {
+  try {
+    if (request.profile === 'start') {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      // 1 ms, V8's own default for --cpu-prof: fine enough for per-message work.
+      await profiler.post('Profiler.setSamplingInterval', { interval: 1000 });
+      await profiler.post('Profiler.start');
+      process.send?.({ profiling: true });
+      return;
+    }
+    if (!profiler || !request.file) throw new Error('profile stop without a start, or without a file');
+    const { profile } = await profiler.post('Profiler.stop');
+    profiler.disconnect();
+    profiler = undefined;
+    writeFileSync(request.file, JSON.stringify(profile));
+    process.send?.({ profiled: request.file });
+  } catch (error) {
+    process.send?.({ profileError: String(error) });
+  }
+}
+
 // The channel must not keep the server alive once it has shut down.
 process.channel?.unref();
 

@@ -18,9 +18,16 @@ export interface MemorySnapshot {
 }
 
 /** A server under test, run as a child process on 127.0.0.1 so its memory and CPU are its own. */
+interface ProfileAnswer {
+  profiling?: boolean;
+  profiled?: string;
+  profileError?: string;
+}
+
 export class ServerProcess {
   private readonly tail: string[] = [];
   private readonly memoryWaiters: Array<(m: MemorySnapshot) => void> = [];
+  private readonly profileWaiters: Array<(answer: ProfileAnswer) => void> = [];
   private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private readonly exitPromise: Promise<void>;
 
@@ -35,8 +42,9 @@ export class ServerProcess {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    child.on('message', (message: { memory?: MemorySnapshot }) => {
+    child.on('message', (message: { memory?: MemorySnapshot } & ProfileAnswer) => {
       if (message.memory) this.memoryWaiters.shift()?.(message.memory);
+      else if (message.profiling || message.profiled || message.profileError) this.profileWaiters.shift()?.(message);
     });
     this.exitPromise = new Promise((resolve) =>
       child.on('exit', (code, signal) => {
@@ -104,6 +112,31 @@ export class ServerProcess {
     });
     this.child.send('memory');
     return answer;
+  }
+
+  /** Starts V8's CPU profiler in the server (server-entry.js), for one phase. */
+  async startProfile(): Promise<void> {
+    await this.askProfiler({ profile: 'start' });
+  }
+
+  /** Stops the profiler started by startProfile and has the server write the profile to `file`. */
+  async stopProfile(file: string): Promise<void> {
+    await this.askProfiler({ profile: 'stop', file });
+  }
+
+  private async askProfiler(request: { profile: 'start' | 'stop'; file?: string }, timeoutMs = 30_000): Promise<void> {
+    const answer = await new Promise<ProfileAnswer>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${this.name} did not answer a profile ${request.profile} within ${timeoutMs / 1000} s`)),
+        timeoutMs,
+      );
+      this.profileWaiters.push((a) => {
+        clearTimeout(timer);
+        resolve(a);
+      });
+      this.child.send(request);
+    });
+    if (answer.profileError) throw new Error(`${this.name} could not ${request.profile} its CPU profile: ${answer.profileError}`);
   }
 
   /** Resident set size in bytes, from /proc/<pid>/status (VmRSS). */
