@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { CommandBus } from '@nestjs/cqrs';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { SendMessageCommand } from '../src/modules/messages/commands/message.commands.js';
 import { TypeormMessageRepository } from '../src/modules/messages/infrastructure/persistence/typeorm/typeorm-message.repository.js';
@@ -170,6 +171,31 @@ describe('concurrency on member rows (postgres)', () => {
     }
   }
 
+  it('plans the batch statement with key lookups only, though its tables are tiny when it is planned', async () => {
+    // The plan is made once per connection and kept; made from tables this small, a planner left
+    // to itself scans them whole, and would go on doing so once they were large.
+    const { chatId, senderIds } = await groupWithSenders();
+    const client = new pg.Client({ connectionString: db.env.DATABASE_URL });
+    await client.connect();
+    try {
+      const plans: string[] = [];
+      client.on('notice', (notice) => plans.push(notice.message ?? ''));
+      await client.query(`LOAD 'auto_explain'`);
+      await client.query(`SET auto_explain.log_min_duration = 0`);
+      await client.query(`SET auto_explain.log_nested_statements = on`);
+      await client.query(`SET client_min_messages = log`);
+      const send = [[randomUUID()], [chatId], [senderIds[0]], [null], ['planned'], [0]];
+      const { rows } = await client.query('SELECT * FROM parley_append_messages($1, $2, $3, $4, $5, $6)', send);
+      expect(rows).toHaveLength(1);
+      const statementPlan = plans.find((plan) => plan.includes('Insert on messages'));
+      expect(statementPlan).toBeDefined();
+      expect(statementPlan).toContain('Index');
+      expect(statementPlan).not.toMatch(/Seq Scan/);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('a seen-notice claim takes the senders member rows in user_id order', async () => {
     const { chatId, readerId, senderIds } = await groupWithSenders();
     const messages = app.app.get(MessageRepository);
@@ -187,7 +213,7 @@ describe('concurrency on member rows (postgres)', () => {
       const { chatId, senderIds } = await groupWithSenders();
       // Newest-first, so that input order and user_id order differ.
       const inputs = [...senderIds].reverse().map((senderId) => ({ id: randomUUID(), chatId, senderId, clientId: null, text: 'again' }));
-      const results = await expectLocksInUserIdOrder(chatId, senderIds, 'FROM unnest($1::uuid[]', () =>
+      const results = await expectLocksInUserIdOrder(chatId, senderIds, 'parley_append_messages', () =>
         (repository as unknown as { storeBatch(i: typeof inputs): Promise<Array<PromiseSettledResult<unknown>>> }).storeBatch(inputs),
       );
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);

@@ -22,9 +22,10 @@ export function returnedRows<T>(result: unknown): T[] {
  * per-call query runner; answers the rows. Errors are the driver's own (isUniqueViolation reads
  * both kinds).
  *
- * Deliberately not a named prepared statement, though that would save the planning: a generic
- * plan is made from the statistics of the moment, and one made while `messages` was small
- * (a new install, or a benchmark's first seconds) kept scanning the whole table once it was not.
+ * Deliberately not a named prepared statement: its generic plan is made from the statistics of
+ * the moment, and one made while `messages` was small (a new install, or a benchmark's first
+ * seconds) kept scanning the whole table once it was not. A statement whose planning costs too
+ * much goes into a function that plans it with sequential scans off, as parley_append_messages does.
  */
 export async function runHot<T extends pg.QueryResultRow>(db: DataSource, text: string, values: unknown[]): Promise<T[]> {
   const pool = (db.driver as unknown as { master: pg.Pool }).master;

@@ -31,44 +31,9 @@ type AppendedRow = MessageRow & { member_ids: string; previous_read_seq: string 
 
 const MAX_BATCH = 256;
 
-// Member ids come back as one comma-separated text rather than a uuid[]: node-postgres parses
-// arrays character by character, and this is every member of the chat on every message.
-const BATCH_APPEND = `
-  WITH input AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int[]) AS t(id, chat_id, sender_id, client_id, text, ord)
-  ), eligible AS (
-    SELECT i.* FROM input i
-     WHERE EXISTS (SELECT 1 FROM chat_members m WHERE m.chat_id = i.chat_id AND m.user_id = i.sender_id)
-       AND (i.client_id IS NULL OR NOT EXISTS (SELECT 1 FROM messages x WHERE x.sender_id = i.sender_id AND x.client_id = i.client_id))
-  ), counts AS (
-    SELECT chat_id, count(*) AS n FROM eligible GROUP BY chat_id
-  ), locked AS (
-    SELECT c.id FROM chats c WHERE c.id IN (SELECT chat_id FROM counts) ORDER BY c.id FOR UPDATE
-  ), bumped AS (
-    UPDATE chats c SET last_seq = c.last_seq + counts.n, last_activity_at = now()
-      FROM counts
-     WHERE c.id = counts.chat_id AND (SELECT count(*) FROM locked) >= 0
-     RETURNING c.id AS chat_id, c.last_seq - counts.n AS base
-  ), numbered AS (
-    SELECT e.id, e.chat_id, e.sender_id, e.client_id, e.text, b.base + row_number() OVER (PARTITION BY e.chat_id ORDER BY e.ord) AS seq
-      FROM eligible e JOIN bumped b ON b.chat_id = e.chat_id
-  ), inserted AS (
-    INSERT INTO messages (id, chat_id, seq, sender_id, client_id, text)
-    SELECT id, chat_id, seq, sender_id, client_id, text FROM numbered
-    RETURNING *
-  ), member_locks AS (
-    SELECT m.user_id FROM chat_members m
-     WHERE (m.chat_id, m.user_id) IN (SELECT chat_id, sender_id FROM numbered)
-     ORDER BY m.chat_id, m.user_id FOR UPDATE
-  ), pointers AS (
-    UPDATE chat_members m SET last_read_seq = greatest(m.last_read_seq, s.top), last_read_at = now()
-      FROM (SELECT chat_id, sender_id, max(seq) AS top FROM numbered GROUP BY chat_id, sender_id) s
-     WHERE m.chat_id = s.chat_id AND m.user_id = s.sender_id AND (SELECT count(*) FROM member_locks) >= 0
-  )
-  SELECT inserted.*,
-         (SELECT string_agg(user_id::text, ',') FROM chat_members WHERE chat_id = inserted.chat_id) AS member_ids,
-         (SELECT last_read_seq FROM chat_members WHERE chat_id = inserted.chat_id AND user_id = inserted.sender_id) AS previous_read_seq
-    FROM inserted`;
+// The batch statement is a function (migrations/1795400000000-append-messages-function.ts) so
+// that PostgreSQL plans it once per connection rather than once per batch.
+const BATCH_APPEND = 'SELECT * FROM parley_append_messages($1, $2, $3, $4, $5, $6)';
 
 // One statement, so one round trip and atomic on its own. Taking the next seq locks the chat row
 // until commit, so concurrent senders queue there and seqs come out 1, 2, 3, …; if the insert
@@ -124,7 +89,6 @@ export class TypeormMessageRepository extends MessageRepository {
    * precisely; one after another, so that those stored keep their order too.
    */
   private async storeBatch(inputs: AppendInput[]): Promise<Array<PromiseSettledResult<AppendResult>>> {
-    if (inputs.length === 1) return Promise.allSettled([this.appendOne(inputs[0])]);
     let rows: AppendedRow[];
     try {
       rows = await runHot<AppendedRow>(this.db, BATCH_APPEND, [
