@@ -1,8 +1,13 @@
 /**
- * Group commit for sends: while `maxInFlight` batches are being stored, new sends queue up, and
- * the next batch takes all of them in one statement and one commit. Under low load every send
- * goes alone and at once; under high load the per-commit cost is shared. Sends with the same
- * (sender, clientId) that are queued or in flight together share one attempt.
+ * Group commit for sends: while batches are being stored, new sends queue up, and the next batch
+ * takes all of them in one statement and one commit. Under low load every send goes alone and at
+ * once; under high load the per-commit cost is shared. Sends with the same (sender, clientId)
+ * that are queued or in flight together share one attempt.
+ *
+ * One batch in flight is the rule; a second (up to `maxInFlight`) starts only while at least
+ * `extraBatchAt` sends wait. A batch costs the database about the same for one send as for a
+ * dozen, so at moderate load a second statement in flight would mostly split the same sends over
+ * twice the statements; under heavy load the queue passes the mark and both run.
  *
  * Order: sends to one chat are stored in the order they were submitted. A batch never takes a
  * send whose chat is in a batch still in flight (two concurrent batches would number that chat
@@ -16,14 +21,19 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
   private readonly busyChats = new Set<string>();
   private readonly sameSend = new Map<string, Promise<Out>>();
 
+  private readonly maxInFlight: number;
+  private readonly maxBatch: number;
+  private readonly extraBatchAt: number;
+
   constructor(
-    private readonly maxInFlight: number,
-    private readonly maxBatch: number,
+    limits: { maxInFlight: number; maxBatch: number; extraBatchAt: number },
     /** Stores a batch; returns one settled result per input, in order. */
     private readonly store: (inputs: In[]) => Promise<Array<PromiseSettledResult<Out>>>,
     /** The answer for a send that repeats one already queued or in flight. */
     private readonly repeat: (first: Out, input: In) => Promise<Out>,
-  ) {}
+  ) {
+    ({ maxInFlight: this.maxInFlight, maxBatch: this.maxBatch, extraBatchAt: this.extraBatchAt } = limits);
+  }
 
   submit(input: In): Promise<Out> {
     const key = input.clientId ? `${input.senderId}:${input.clientId}` : undefined;
@@ -41,6 +51,7 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
 
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      if (this.inFlight > 0 && this.queue.length < this.extraBatchAt) return; // it waits for the batch in flight
       const batch = this.takeBatch();
       if (batch.length === 0) return; // every queued send waits for its chat's batch in flight
       const chats = new Set(batch.map((b) => b.input.chatId));

@@ -1,0 +1,110 @@
+import { AppendBatcher } from './append-batcher.js';
+
+interface Send {
+  chatId: string;
+  senderId: string;
+  clientId: string | null;
+  text: string;
+}
+
+/** A batcher over a fake store whose batches finish only when the test says so. */
+function setup(limits: { maxInFlight: number; maxBatch: number; extraBatchAt: number }) {
+  const batches: Array<{ texts: string[]; finish: () => void; fail: (error: Error) => void }> = [];
+  const batcher = new AppendBatcher<Send, string>(
+    limits,
+    (inputs) =>
+      new Promise((resolve, reject) =>
+        batches.push({
+          texts: inputs.map((i) => i.text),
+          finish: () => resolve(inputs.map((i) => ({ status: 'fulfilled', value: `stored ${i.text}` }))),
+          fail: reject,
+        }),
+      ),
+    async (first, input) => `${first} (repeated as ${input.text})`,
+  );
+  const send = (text: string, chatId = `chat-${text}`, clientId: string | null = null) =>
+    batcher.submit({ chatId, senderId: 'alice', clientId, text });
+  return { batches, send };
+}
+
+/** Lets the batcher's promise callbacks (a finished batch starting the next) run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('AppendBatcher', () => {
+  it('stores a lone send at once, and sends that arrive meanwhile together in the next batch', async () => {
+    const { batches, send } = setup({ maxInFlight: 2, maxBatch: 100, extraBatchAt: 10 });
+    const a = send('a');
+    expect(batches.map((b) => b.texts)).toEqual([['a']]);
+    const rest = [send('b'), send('c'), send('d')];
+    expect(batches).toHaveLength(1);
+    batches[0].finish();
+    await expect(a).resolves.toBe('stored a');
+    await settle();
+    expect(batches.map((b) => b.texts)).toEqual([['a'], ['b', 'c', 'd']]);
+    batches[1].finish();
+    await expect(Promise.all(rest)).resolves.toEqual(['stored b', 'stored c', 'stored d']);
+  });
+
+  it('starts a second batch alongside the first only once extraBatchAt sends wait', () => {
+    const { batches, send } = setup({ maxInFlight: 2, maxBatch: 100, extraBatchAt: 3 });
+    void send('a');
+    void send('b');
+    void send('c');
+    expect(batches.map((b) => b.texts)).toEqual([['a']]);
+    void send('d');
+    expect(batches.map((b) => b.texts)).toEqual([['a'], ['b', 'c', 'd']]);
+    void send('e');
+    void send('f');
+    void send('g');
+    expect(batches).toHaveLength(2); // maxInFlight
+  });
+
+  it('keeps at most maxBatch sends in a batch', async () => {
+    const { batches, send } = setup({ maxInFlight: 1, maxBatch: 2, extraBatchAt: 1 });
+    for (const text of ['a', 'b', 'c', 'd', 'e']) void send(text);
+    batches[0].finish();
+    await settle();
+    batches[1].finish();
+    await settle();
+    expect(batches.map((b) => b.texts)).toEqual([['a'], ['b', 'c'], ['d', 'e']]);
+  });
+
+  it('never takes a send of a chat that has a batch in flight, and keeps each chat in order', async () => {
+    const { batches, send } = setup({ maxInFlight: 2, maxBatch: 100, extraBatchAt: 1 });
+    void send('x1', 'x');
+    void send('x2', 'x');
+    void send('y1', 'y');
+    void send('x3', 'x');
+    // x1 is in flight: the second batch takes y1 and leaves x2 and x3 queued, in order.
+    expect(batches.map((b) => b.texts)).toEqual([['x1'], ['y1']]);
+    batches[1].finish();
+    await settle();
+    expect(batches).toHaveLength(2);
+    batches[0].finish();
+    await settle();
+    expect(batches.map((b) => b.texts)).toEqual([['x1'], ['y1'], ['x2', 'x3']]);
+  });
+
+  it('stores a send repeated (same sender and clientId) while the first is queued or in flight once', async () => {
+    const { batches, send } = setup({ maxInFlight: 1, maxBatch: 100, extraBatchAt: 1 });
+    const first = send('hello', 'chat', 'client-1');
+    const again = send('hello again', 'chat', 'client-1');
+    batches[0].finish();
+    await expect(first).resolves.toBe('stored hello');
+    await expect(again).resolves.toBe('stored hello (repeated as hello again)');
+    await settle();
+    expect(batches.map((b) => b.texts)).toEqual([['hello']]);
+  });
+
+  it('fails every send of a batch whose store failed, and goes on with the next', async () => {
+    const { batches, send } = setup({ maxInFlight: 1, maxBatch: 100, extraBatchAt: 1 });
+    const a = send('a');
+    const b = send('b');
+    batches[0].fail(new Error('database went away'));
+    await expect(a).rejects.toThrow('database went away');
+    await settle();
+    expect(batches.map((x) => x.texts)).toEqual([['a'], ['b']]);
+    batches[1].finish();
+    await expect(b).resolves.toBe('stored b');
+  });
+});
