@@ -4,7 +4,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * `parley_append_messages`: a batch of sends stored in one statement (see
  * TypeormMessageRepository.storeBatch). It is a function, rather than a statement the server
  * sends, so that PostgreSQL plans it once per connection instead of on every batch: planning this
- * statement cost about as much as running it.
+ * statement cost about as much as running it. The embedded database (PGlite) has the function
+ * but sends the statement as is (BATCH_APPEND_INLINE in the repository, which says why).
  *
  * The plan is generic (made without the batch's values) and has to stay right however large the
  * tables grow, since a cached plan is not remade when they do. Every access here is a key lookup,
