@@ -8,9 +8,10 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * but sends the statement as is (BATCH_APPEND_INLINE in the repository, which says why).
  *
  * The plan is generic (made without the batch's values) and has to stay right however large the
- * tables grow, since a cached plan is not remade when they do. Every access here is a key lookup,
- * so sequential scans are switched off while the function plans: otherwise a plan made while
- * `messages` or `chat_members` was small (a new install) would go on scanning them whole.
+ * tables grow: a cached plan is remade only after an ANALYZE of its tables, if one ever runs.
+ * Every access here is a key lookup driven by the batch's rows, so sequential scans, hash joins
+ * and merge joins are switched off while the function plans: otherwise a plan made while
+ * `messages` or `chat_members` was small (a new install) would go on reading them whole.
  *
  * What the statement does, step by step:
  * - eligible: the sends whose sender is a member and whose clientId is not stored yet (the others
@@ -37,6 +38,8 @@ export class AppendMessagesFunction1795400000000 implements MigrationInterface {
       )
       LANGUAGE plpgsql
       SET enable_seqscan = off
+      SET enable_hashjoin = off
+      SET enable_mergejoin = off
       SET plan_cache_mode = force_generic_plan
       AS $fn$
       #variable_conflict use_column

@@ -59,6 +59,18 @@ describe('AppendBatcher', () => {
     expect(batches).toHaveLength(2); // maxInFlight
   });
 
+  it('counts only the sends a second batch could take: those of a busy chat wait anyway', () => {
+    const { batches, send } = setup({ maxInFlight: 2, maxBatch: 100, extraBatchAt: 3 });
+    void send('h1', 'hot');
+    for (const text of ['h2', 'h3', 'h4', 'h5']) void send(text, 'hot');
+    void send('o1', 'other');
+    // Five sends wait, but only one of them (o1) could go now: no second batch for it alone.
+    expect(batches.map((b) => b.texts)).toEqual([['h1']]);
+    void send('o2', 'other');
+    void send('o3', 'another');
+    expect(batches.map((b) => b.texts)).toEqual([['h1'], ['o1', 'o2', 'o3']]);
+  });
+
   it('keeps at most maxBatch sends in a batch', async () => {
     const { batches, send } = setup({ maxInFlight: 1, maxBatch: 2, extraBatchAt: 1 });
     for (const text of ['a', 'b', 'c', 'd', 'e']) void send(text);

@@ -5,7 +5,7 @@
  * that are queued or in flight together share one attempt.
  *
  * One batch in flight is the rule; a second (up to `maxInFlight`) starts only while at least
- * `extraBatchAt` sends wait. A batch costs the database about the same for one send as for a
+ * `extraBatchAt` sends wait that it could take (sends to a chat in flight wait for that batch anyway). A batch costs the database about the same for one send as for a
  * dozen, so at moderate load a second statement in flight would mostly split the same sends over
  * twice the statements; under heavy load the queue passes the mark and both run.
  *
@@ -51,7 +51,7 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
 
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
-      if (this.inFlight > 0 && this.queue.length < this.extraBatchAt) return; // it waits for the batch in flight
+      if (this.inFlight > 0 && this.readyToGo() < this.extraBatchAt) return; // they wait for the batch in flight
       const batch = this.takeBatch();
       if (batch.length === 0) return; // every queued send waits for its chat's batch in flight
       const chats = new Set(batch.map((b) => b.input.chatId));
@@ -68,6 +68,13 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
           this.pump();
         });
     }
+  }
+
+  /** How many queued sends a batch could take now (those whose chat is not busy), counted up to extraBatchAt. */
+  private readyToGo(): number {
+    let ready = 0;
+    for (const entry of this.queue) if (!this.busyChats.has(entry.input.chatId) && ++ready >= this.extraBatchAt) break;
+    return ready;
   }
 
   /** Up to maxBatch queued sends, oldest first, leaving (in order) those whose chat is busy. */
