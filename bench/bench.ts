@@ -408,12 +408,26 @@ async function memoryAfterGc(servers: ServerProcess[]): Promise<MemorySnapshot> 
 async function inProfile<T>(ctx: Context, servers: ServerProcess[], name: string, phase: () => Promise<T>): Promise<T> {
   const dir = ctx.profileDir;
   if (!dir) return phase();
-  await Promise.all(servers.map((s) => s.startProfile()));
-  try {
-    return await phase();
-  } finally {
-    await Promise.all(servers.map((s, i) => s.stopProfile(join(dir, `${name}-${i}.cpuprofile`))));
+  const started = await Promise.allSettled(servers.map((s) => s.startProfile()));
+  const stopAll = () =>
+    Promise.all(
+      servers.map((s, i) => (started[i].status === 'fulfilled' ? s.stopProfile(join(dir, `${name}-${i}.cpuprofile`)) : undefined)),
+    );
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    await stopAll().catch(() => undefined);
+    throw (failed as PromiseRejectedResult).reason;
   }
+  let result: T;
+  try {
+    result = await phase();
+  } catch (error) {
+    // The phase's own error is the one to report; a profile that cannot be stopped (its server died, say) comes second.
+    await stopAll().catch((stopError: unknown) => ctx.progress.log(`(could not stop a CPU profile: ${String(stopError)})`));
+    throw error;
+  }
+  await stopAll();
+  return result;
 }
 
 function track(ctx: Context, server: ServerProcess): ServerProcess {
@@ -590,7 +604,11 @@ function summariseProfiles(ctx: Context, dir: string): NonNullable<BenchReport['
   );
   // Parley's last pair, at saturation and at the first fixed rate (where the p99 target is).
   for (const phase of ['saturation', `at${ctx.options.shares[0] * 100}`]) {
-    const last = summaries.filter((s) => basename(s.file).startsWith('parley-') && s.file.includes(`-${phase}-`)).pop();
+    const pairOf = (file: string) => Number(/-pair(\d+)-/.exec(file)?.[1] ?? 0);
+    const last = summaries
+      .filter((s) => basename(s.file).startsWith('parley-') && s.file.includes(`-${phase}-`))
+      .sort((x, y) => pairOf(x.file) - pairOf(y.file))
+      .pop();
     if (last) ctx.progress.log(renderProfile(last));
   }
   return summaries;

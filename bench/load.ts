@@ -43,7 +43,7 @@ interface Phase {
   deliveryFromSchedule: Histogram;
   /** Deliveries per second of the window, for the chart and for spotting stalls. */
   timeline: number[];
-  /** Send→delivery latency by the second of the window in which the message was sent. */
+  /** Send→delivery latency by the second of the window in which the message was due (scheduled). */
   deliveryBySecond: Histogram[];
   cpuStart: CpuReading;
   cpuSeconds: CpuReading;
@@ -349,7 +349,7 @@ export class LoadClient {
     if (record.measured && !conn.catchingUp) {
       phase.delivery.record(now - record.sentAt);
       phase.deliveryFromSchedule.record(now - record.scheduledAt);
-      phase.deliveryBySecond[Math.floor((record.sentAt - phase.windowStart) / 1000)]?.record(now - record.sentAt);
+      phase.deliveryBySecond[Math.floor((record.scheduledAt - phase.windowStart) / 1000)]?.record(now - record.sentAt);
     }
     if (++record.deliveries >= record.chat.chat.members.length && record.acked) this.pending.delete(message.clientId!);
   }

@@ -43,6 +43,11 @@ process.on('message', (message: unknown) => {
 async function profile(request: { profile: 'start' | 'stop'; file?: string }): Promise<void> {
   try {
     if (request.profile === 'start') {
+      // A profile left running (its stop never came) is dropped, not left sampling for the rest of the run.
+      if (profiler) {
+        await profiler.post('Profiler.stop').catch(() => undefined);
+        profiler.disconnect();
+      }
       profiler = new Session();
       profiler.connect();
       await profiler.post('Profiler.enable');

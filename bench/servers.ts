@@ -126,15 +126,26 @@ export class ServerProcess {
 
   private async askProfiler(request: { profile: 'start' | 'stop'; file?: string }, timeoutMs = 30_000): Promise<void> {
     const answer = await new Promise<ProfileAnswer>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${this.name} did not answer a profile ${request.profile} within ${timeoutMs / 1000} s`)),
-        timeoutMs,
-      );
-      this.profileWaiters.push((a) => {
+      const waiter = (a: ProfileAnswer) => {
         clearTimeout(timer);
         resolve(a);
+      };
+      // A waiter that gave up leaves the queue, so a late answer cannot go to the next request.
+      const giveUp = (error: Error) => {
+        clearTimeout(timer);
+        const index = this.profileWaiters.indexOf(waiter);
+        if (index >= 0) this.profileWaiters.splice(index, 1);
+        reject(error);
+      };
+      const timer = setTimeout(
+        () => giveUp(new Error(`${this.name} did not answer a profile ${request.profile} within ${timeoutMs / 1000} s`)),
+        timeoutMs,
+      );
+      this.profileWaiters.push(waiter);
+      // With a callback, a closed channel (the server died) is an error here, not an unhandled 'error' event.
+      this.child.send(request, (error) => {
+        if (error) giveUp(new Error(`${this.name} could not be asked to ${request.profile} its profile: ${error.message}`));
       });
-      this.child.send(request);
     });
     if (answer.profileError) throw new Error(`${this.name} could not ${request.profile} its CPU profile: ${answer.profileError}`);
   }
