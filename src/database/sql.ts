@@ -25,7 +25,7 @@ export function returnedRows<T>(result: unknown): T[] {
  * Deliberately not a named prepared statement: its generic plan is made from the statistics of
  * the moment, and one made while `messages` was small (a new install, or a benchmark's first
  * seconds) kept scanning the whole table once it was not. A statement whose planning costs too
- * much goes into a function that plans it with sequential scans off, as parley_append_messages does.
+ * much goes into a function whose plan is kept to index lookups, as parley_append_messages does.
  */
 export async function runHot<T extends pg.QueryResultRow>(db: DataSource, text: string, values: unknown[]): Promise<T[]> {
   const pool = (db.driver as unknown as { master: pg.Pool }).master;
