@@ -5,9 +5,10 @@
  * that are queued or in flight together share one attempt.
  *
  * One batch in flight is the rule; a second (up to `maxInFlight`) starts only while at least
- * `extraBatchAt` sends wait that it could take (sends to a chat in flight wait for that batch anyway). A batch costs the database about the same for one send as for a
- * dozen, so at moderate load a second statement in flight would mostly split the same sends over
- * twice the statements; under heavy load the queue passes the mark and both run.
+ * `extraBatchAt` sends wait that it could take (sends to a chat in flight wait for that batch
+ * anyway). A batch costs the database about the same for one send as for a dozen, so at moderate
+ * load a second statement in flight would mostly split the same sends over twice the statements;
+ * under heavy load the queue passes the mark and both run.
  *
  * Order: sends to one chat are stored in the order they were submitted. A batch never takes a
  * send whose chat is in a batch still in flight (two concurrent batches would number that chat
@@ -21,19 +22,13 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
   private readonly busyChats = new Set<string>();
   private readonly sameSend = new Map<string, Promise<Out>>();
 
-  private readonly maxInFlight: number;
-  private readonly maxBatch: number;
-  private readonly extraBatchAt: number;
-
   constructor(
-    limits: { maxInFlight: number; maxBatch: number; extraBatchAt: number },
+    private readonly limits: { maxInFlight: number; maxBatch: number; extraBatchAt: number },
     /** Stores a batch; returns one settled result per input, in order. */
     private readonly store: (inputs: In[]) => Promise<Array<PromiseSettledResult<Out>>>,
     /** The answer for a send that repeats one already queued or in flight. */
     private readonly repeat: (first: Out, input: In) => Promise<Out>,
-  ) {
-    ({ maxInFlight: this.maxInFlight, maxBatch: this.maxBatch, extraBatchAt: this.extraBatchAt } = limits);
-  }
+  ) {}
 
   submit(input: In): Promise<Out> {
     const key = input.clientId ? `${input.senderId}:${input.clientId}` : undefined;
@@ -50,8 +45,8 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
   }
 
   private pump(): void {
-    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
-      if (this.inFlight > 0 && this.readyToGo() < this.extraBatchAt) return; // they wait for the batch in flight
+    while (this.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
+      if (this.inFlight > 0 && this.readyToGo() < this.limits.extraBatchAt) return; // they wait for the batch in flight
       const batch = this.takeBatch();
       if (batch.length === 0) return; // every queued send waits for its chat's batch in flight
       const chats = new Set(batch.map((b) => b.input.chatId));
@@ -73,7 +68,7 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
   /** How many queued sends a batch could take now (those whose chat is not busy), counted up to extraBatchAt. */
   private readyToGo(): number {
     let ready = 0;
-    for (const entry of this.queue) if (!this.busyChats.has(entry.input.chatId) && ++ready >= this.extraBatchAt) break;
+    for (const entry of this.queue) if (!this.busyChats.has(entry.input.chatId) && ++ready >= this.limits.extraBatchAt) break;
     return ready;
   }
 
@@ -82,7 +77,7 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
     const batch: typeof this.queue = [];
     const rest: typeof this.queue = [];
     for (const entry of this.queue) {
-      if (batch.length < this.maxBatch && !this.busyChats.has(entry.input.chatId)) batch.push(entry);
+      if (batch.length < this.limits.maxBatch && !this.busyChats.has(entry.input.chatId)) batch.push(entry);
       else rest.push(entry);
     }
     this.queue = rest;
