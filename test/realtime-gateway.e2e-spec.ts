@@ -1,13 +1,23 @@
 import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
+import {
+  type CallHandler,
+  type CanActivate,
+  type ExecutionContext,
+  type NestInterceptor,
+  UseGuards,
+  UseInterceptors,
+} from '@nestjs/common';
 import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { map, type Observable } from 'rxjs';
 import { IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
 import { configureApp } from '../src/app.factory.js';
 import { AppModule } from '../src/app.module.js';
 import { ConflictError } from '../src/common/errors/domain-error.js';
 import { AppLogger } from '../src/common/logging/app-logger.js';
 import { loadConfig } from '../src/config/app-config.js';
+import { DirectHandlers } from '../src/realtime/direct-handlers.js';
 import { PresenceAudience } from '../src/realtime/presence-audience.js';
 import { CurrentSocketUser, RealtimeGateway, type SocketUser } from '../src/realtime/realtime-gateway.decorator.js';
 import { RealtimeSettings } from '../src/realtime/realtime-settings.js';
@@ -30,6 +40,27 @@ class SlowDto {
 }
 
 const calls: string[] = [];
+
+class RefuseGuard implements CanActivate {
+  canActivate(): boolean {
+    return false;
+  }
+}
+
+/** Counts the WebSocket frames it lets through. */
+class CountingGuard implements CanActivate {
+  count = 0;
+  canActivate(context: ExecutionContext): boolean {
+    if (context.getType() === 'ws') this.count++;
+    return true;
+  }
+}
+
+class MarkReply implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(map((reply: object) => ({ ...reply, intercepted: true })));
+  }
+}
 
 /** What a feature gateway looks like: DTO bodies, the caller, return values as replies, thrown DomainErrors. */
 @RealtimeGateway()
@@ -61,6 +92,24 @@ class ProbeGateway {
   silent(): void {
     calls.push('silent');
   }
+
+  @SubscribeMessage('guarded')
+  @UseGuards(RefuseGuard)
+  guarded() {
+    calls.push('guarded');
+    return { type: 'passed' };
+  }
+
+  @SubscribeMessage('intercepted')
+  @UseInterceptors(MarkReply)
+  intercepted(@MessageBody() body: EchoDto) {
+    return { type: 'echoed', text: body.text };
+  }
+
+  @SubscribeMessage('field')
+  field(@MessageBody('text') text: unknown) {
+    return { type: 'field', text };
+  }
 }
 
 /** Stands in for the chats module: who shares a chat with whom. */
@@ -75,7 +124,7 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
   let request: ReturnType<typeof httpClient>;
   const sockets: TestSocket[] = [];
 
-  async function start(): Promise<NestExpressApplication> {
+  async function start(prepare?: (app: NestExpressApplication) => void): Promise<NestExpressApplication> {
     // Without chats, whose real PresenceAudience would stand in for the probe's fake one.
     const config = loadConfig({
       APP_ENV: 'LOCAL',
@@ -93,6 +142,7 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
       .useValue(new RealtimeSettings({ heartbeatMs: 300 }))
       .compile();
     const nest = configureApp(moduleRef.createNestApplication<NestExpressApplication>({ logger, bodyParser: false }), config, logger);
+    prepare?.(nest);
     await nest.listen(0, '127.0.0.1');
     return nest;
   }
@@ -185,6 +235,23 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
     expect(calls).toEqual(['slow:300', 'echo:then', 'silent']);
   });
 
+  it('calls plain handlers directly, and a handler with a guard, an interceptor or a body field through Nest’s pipeline', async () => {
+    const direct = app.get(DirectHandlers);
+    for (const type of ['echo', 'slow', 'conflict', 'crash', 'silent', 'ping']) expect(direct.get(type)).toBeDefined();
+    for (const type of ['guarded', 'intercepted', 'field']) expect(direct.get(type)).toBeUndefined();
+
+    const socket = await ready((await signUpAndIn(request)).accessToken);
+    expect(await socket.request({ type: 'guarded' }, 'g1')).toMatchObject({ type: 'error', statusCode: 403, code: 'FORBIDDEN', id: 'g1' });
+    expect(await socket.request({ type: 'intercepted', text: 'hi' }, 'i1')).toEqual({
+      type: 'echoed',
+      text: 'hi',
+      intercepted: true,
+      id: 'i1',
+    });
+    expect(await socket.request({ type: 'field', text: 'abc' }, 'f1')).toEqual({ type: 'field', text: 'abc', id: 'f1' });
+    expect(calls).toEqual([]);
+  });
+
   it('sends presence to the user’s contacts when they come online and when they go offline', async () => {
     const watcher = await signUpAndIn(request, 'Watcher');
     const stranger = await signUpAndIn(request, 'Stranger');
@@ -244,5 +311,40 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
     await other.close();
     expect(await socket.closed).toEqual({ code: 1012, reason: 'SERVER_RESTARTING' });
     expect(socket.received).toEqual([{ type: 'slowed', ms: 500, id: 'inflight' }]);
+  });
+
+  // Like the shutdown test, this starts a second app: the second one re-registers passport's
+  // 'jwt' strategy, which then belongs to a closed app, so these two come last.
+  it('answers exactly as Nest’s pipeline does, which every handler takes once a global guard is not marked HTTP-only', async () => {
+    const guard = new CountingGuard();
+    const other = await start((nest) => nest.useGlobalGuards(guard));
+    try {
+      expect(other.get(DirectHandlers).get('echo')).toBeUndefined();
+      const { port } = other.getHttpServer().address() as AddressInfo;
+      const viaNest = await connectReady(
+        `ws://127.0.0.1:${port}/ws`,
+        (await signUpAndIn(httpClient(`http://127.0.0.1:${port}`))).accessToken,
+      );
+      sockets.push(viaNest);
+      const direct = await ready((await signUpAndIn(request)).accessToken);
+      const frames = [
+        { type: 'echo', text: 'hi' },
+        { type: 'echo', text: 'far too long' },
+        { type: 'echo', text: 'ok', extra: 1 },
+        { type: 'echo' },
+        { type: 'conflict' },
+        { type: 'crash' },
+        { type: 'ping' },
+      ];
+      for (const [i, frame] of frames.entries()) {
+        const [a, b] = await Promise.all([direct.request(frame, i), viaNest.request(frame, i)]);
+        const { userId: _u1, sessionId: _s1, connectionId: _c1, ...fromDirect } = a;
+        const { userId: _u2, sessionId: _s2, connectionId: _c2, ...fromNest } = b;
+        expect(fromDirect).toEqual(fromNest);
+      }
+      expect(guard.count).toBe(frames.length);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -6,6 +6,7 @@ import type { RawData, WebSocket } from 'ws';
 import { ForbiddenError, UnauthenticatedError, UnavailableError } from '../common/errors/domain-error.js';
 import { resolveError } from '../common/errors/error-body.js';
 import { type BoundHandler, CloseCode, Connection, connectionOf, type FrameContext } from './connection.js';
+import { DirectHandlers } from './direct-handlers.js';
 import { ExpiryWheel } from './expiry-wheel.js';
 import { AuthFrameDto } from './dto/auth-frame.dto.js';
 import { FanOut, type FanOutMessage } from './fan-out.js';
@@ -18,6 +19,7 @@ import type { FrameId } from './server-events.js';
 import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator.js';
 import { SocketRegistry } from './socket-registry.js';
 import { validateFrame } from './validate-frame.js';
+import { answerFrameError } from './ws-error.filter.js';
 
 /** How long a revoked session is remembered, to catch a socket whose authentication was in flight when the revocation arrived. */
 const REVOKED_MEMORY_MS = 60_000;
@@ -60,6 +62,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     private readonly registry: SocketRegistry,
     private readonly authenticator: SocketAuthenticator,
     private readonly presence: PresenceService,
+    private readonly directHandlers: DirectHandlers,
     fanOut: FanOut,
   ) {
     fanOut.listen((message) => this.onFanOut(message));
@@ -168,10 +171,11 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
 
   private async invoke(connection: Connection, handler: BoundHandler, frame: ClientFrame, admitNext: () => void): Promise<void> {
     const context: FrameContext = { type: frame.type, id: frame.id, connectionId: connection.id, admitNext };
+    const direct = this.directHandlers.get(frame.type);
     try {
-      // Nest's handler proxy resolves to the reply, or to an Observable of replies (from an
-      // interceptor, or a handler that returns one); its errors already went to WsErrorFilter.
-      const result = await handler(frame.payload, context);
+      // A direct handler (see DirectHandlers) throws; Nest's handler proxy has already given its
+      // errors to WsErrorFilter. Either resolves to the reply, or to an Observable of replies.
+      const result = direct ? await direct(connection, frame.payload, context) : await handler(frame.payload, context);
       if (isObservable(result)) {
         await lastValueFrom(
           result.pipe(
@@ -183,8 +187,9 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
         this.reply(connection, result, frame);
       }
     } catch (error) {
-      // Gateways made with @RealtimeGateway() answer errors through WsErrorFilter; this catches the rest.
-      this.fail(connection, error, frame.id);
+      // Direct handlers answer as WsErrorFilter would; for Nest's, this catches what it let through.
+      if (direct) answerFrameError(error, connection, context);
+      else this.fail(connection, error, frame.id);
     }
   }
 

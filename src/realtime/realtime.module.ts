@@ -1,8 +1,10 @@
 import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../modules/auth/auth.module.js';
 import { UsersModule } from '../modules/users/users.module.js';
 import { RedisConnection } from '../redis/redis.module.js';
 import { ConnectionManager } from './connection-manager.js';
+import { DirectHandlers } from './direct-handlers.js';
 import { FanOut } from './fan-out.js';
 import { CloseRevokedSocketsHandler } from './handlers/close-revoked-sockets.handler.js';
 import { InProcessFanOut } from './infrastructure/in-process-fan-out.js';
@@ -27,7 +29,7 @@ import { SocketRegistry } from './socket-registry.js';
  */
 @Global()
 @Module({
-  imports: [AuthModule, UsersModule],
+  imports: [AuthModule, UsersModule, DiscoveryModule],
   providers: [
     { provide: RealtimeSettings, useValue: new RealtimeSettings() },
     SocketRegistry,
@@ -51,6 +53,7 @@ import { SocketRegistry } from './socket-registry.js';
     RealtimeService,
     PresenceService,
     SocketAuthenticator,
+    DirectHandlers,
     ConnectionManager,
     CloseRevokedSocketsHandler,
     RealtimeCoreGateway,

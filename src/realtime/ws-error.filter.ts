@@ -2,7 +2,7 @@ import { type ArgumentsHost, Catch, Logger, type WsExceptionFilter } from '@nest
 import { WsException } from '@nestjs/websockets';
 import { ForbiddenError, ValidationError } from '../common/errors/domain-error.js';
 import { resolveError } from '../common/errors/error-body.js';
-import { connectionOf, type FrameContext } from './connection.js';
+import { type Connection, connectionOf, type FrameContext } from './connection.js';
 
 /**
  * Whatever a gateway handler throws becomes an `error` frame on that socket, in the REST error
@@ -11,20 +11,23 @@ import { connectionOf, type FrameContext } from './connection.js';
  */
 @Catch()
 export class WsErrorFilter implements WsExceptionFilter {
-  private readonly logger = new Logger('Errors');
-
   catch(exception: unknown, host: ArgumentsHost): void {
-    const connection = connectionOf(host.switchToWs().getClient());
-    const frame = host.getArgByIndex<FrameContext | undefined>(2);
-    const error = exception instanceof WsException ? fromWsException(exception) : exception;
-    if (resolveError(error).unexpected) {
-      this.logger.error(
-        { msg: 'Unhandled error in a WebSocket handler', frame: frame?.type, connectionId: connection?.id, error: String(exception) },
-        exception instanceof Error ? exception.stack : undefined,
-      );
-    }
-    connection?.sendError(error, frame?.id);
+    answerFrameError(exception, connectionOf(host.switchToWs().getClient()), host.getArgByIndex<FrameContext | undefined>(2));
   }
+}
+
+const logger = new Logger('Errors');
+
+/** What WsErrorFilter does, for handlers that DirectHandlers calls without Nest's pipeline. */
+export function answerFrameError(exception: unknown, connection: Connection | undefined, frame: FrameContext | undefined): void {
+  const error = exception instanceof WsException ? fromWsException(exception) : exception;
+  if (resolveError(error).unexpected) {
+    logger.error(
+      { msg: 'Unhandled error in a WebSocket handler', frame: frame?.type, connectionId: connection?.id, error: String(exception) },
+      exception instanceof Error ? exception.stack : undefined,
+    );
+  }
+  connection?.sendError(error, frame?.id);
 }
 
 /** Nest raises WsException itself when a guard refuses; other uses should throw DomainErrors. */

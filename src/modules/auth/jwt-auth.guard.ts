@@ -1,11 +1,13 @@
 import { type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
+import { HttpOnlyGuard } from '../../common/auth/http-only-guard.js';
 import { IS_PUBLIC } from '../../common/auth/public.decorator.js';
 import { DomainError, UnauthenticatedError } from '../../common/errors/domain-error.js';
 
-/** Applied to every HTTP route; @Public() opts out. */
+/** Applied to every HTTP route; @Public() opts out. WebSocket frames are authenticated by their connection instead. */
 @Injectable()
+@HttpOnlyGuard()
 export class JwtAuthGuard extends AuthGuard('jwt') {
   constructor(private readonly reflector: Reflector) {
     super();
