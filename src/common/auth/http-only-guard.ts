@@ -9,7 +9,10 @@ const HTTP_ONLY_GUARD = 'parley:http-only-guard';
  */
 export const HttpOnlyGuard = (): ClassDecorator => SetMetadata(HTTP_ONLY_GUARD, true);
 
-/** True for a guard class marked with @HttpOnlyGuard(). */
+/**
+ * True for a guard class marked with @HttpOnlyGuard() itself. Not inherited: a subclass may well
+ * check WebSocket calls, so it must say so again.
+ */
 export function isHttpOnlyGuard(guardType: unknown): boolean {
-  return typeof guardType === 'function' && Reflect.getMetadata(HTTP_ONLY_GUARD, guardType) === true;
+  return typeof guardType === 'function' && Reflect.getOwnMetadata(HTTP_ONLY_GUARD, guardType) === true;
 }

@@ -20,6 +20,11 @@ describe('JwtAuthGuard', () => {
     for (const type of ['ws', 'rpc', 'graphql']) expect(guard.canActivate(contextOf(type))).toBe(true);
   });
 
+  it('does not pass the mark on to a subclass, which may check WebSocket calls itself', () => {
+    class StricterGuard extends JwtAuthGuard {}
+    expect(isHttpOnlyGuard(StricterGuard)).toBe(false);
+  });
+
   it('looks further at an HTTP call', () => {
     const guard = new JwtAuthGuard(new Reflector());
     expect(() => guard.canActivate(contextOf('http'))).toThrow('looked further');
