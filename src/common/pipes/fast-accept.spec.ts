@@ -1,4 +1,6 @@
 import { ValidationPipe } from '@nestjs/common';
+import { Exclude } from 'class-transformer';
+import { IsInt, IsOptional, IsString } from 'class-validator';
 import { UpdateChatDto } from '../../modules/chats/dto/chat.dto.js';
 import { MarkReadFrame, SendMessageFrame, SyncFrame, TypingFrame } from '../../modules/messages/dto/message-frames.dto.js';
 import { MarkReadDto, SendMessageDto } from '../../modules/messages/dto/message-requests.dto.js';
@@ -8,10 +10,44 @@ import { createValidationPipe, VALIDATION_OPTIONS } from './validation.pipe.js';
 
 const UUID = '0190f0e4-7c1a-7b3c-8d2e-9f0a1b2c3d4e';
 
+/** A declared field without rules is an own property of every instance, which the whitelist refuses. */
+class WithPlainField {
+  @IsString()
+  a: string;
+
+  note?: string;
+}
+
+/** A class-level @Exclude() makes class-transformer copy nothing. */
+@Exclude()
+class ExcludedClass {
+  @IsOptional()
+  @IsString()
+  a?: string;
+}
+
+class Base {
+  @IsString()
+  a: string;
+}
+
+class Derived extends Base {
+  @IsInt()
+  n: number;
+}
+
 /** Bodies around a valid one: each field missing, null, of another type, at and past its limits, plus unknown keys. */
-function variations(valid: Record<string, unknown>, extra: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+function variations(
+  valid: Record<string, unknown>,
+  extra: Array<Record<string, unknown> | string>,
+): Array<Record<string, unknown> | string> {
   const odd: unknown[] = [null, '', ' ', 'x', 0, -1, 1.5, 2 ** 53, true, [], {}, [UUID], { a: 1 }, UUID.toUpperCase(), `${UUID} `];
-  const bodies: Array<Record<string, unknown>> = [valid, {}, { ...valid, unknown: 1 }, { ...valid, ['__proto__']: { polluted: true } }];
+  const bodies: Array<Record<string, unknown> | string> = [
+    valid,
+    {},
+    { ...valid, unknown: 1 },
+    { ...valid, ['__proto__']: { polluted: true } },
+  ];
   for (const key of Object.keys(valid)) {
     const { [key]: _dropped, ...without } = valid;
     bodies.push(without);
@@ -20,8 +56,13 @@ function variations(valid: Record<string, unknown>, extra: Array<Record<string, 
   return [...bodies, ...extra];
 }
 
-/** `fast`: whether valid bodies of this DTO take the fast path at all. */
-const cases: Array<{ dto: new () => object; fast: boolean; valid: Record<string, unknown>; extra?: Array<Record<string, unknown>> }> = [
+/** `fast`: whether valid bodies of this DTO take the fast path at all. An `extra` string is raw JSON. */
+const cases: Array<{
+  dto: new () => object;
+  fast: boolean;
+  valid: Record<string, unknown>;
+  extra?: Array<Record<string, unknown> | string>;
+}> = [
   {
     dto: SendMessageFrame,
     fast: true,
@@ -42,17 +83,22 @@ const cases: Array<{ dto: new () => object; fast: boolean; valid: Record<string,
     extra: [
       { chatId: UUID, seq: '7' },
       { chatId: UUID, seq: Number.MAX_SAFE_INTEGER },
+      `{ "chatId": "${UUID}", "seq": 1e400 }`,
+      `{ "chatId": "${UUID}", "seq": -0 }`,
     ],
   },
   { dto: SyncFrame, fast: false, valid: { chats: { [UUID]: 3 } } },
   { dto: SendMessageDto, fast: true, valid: { text: 'hi', clientId: UUID }, extra: [{ text: 'hi' }, { text: 'hi', clientId: undefined }] },
   { dto: MarkReadDto, fast: true, valid: { seq: 0 } },
   { dto: UpdateChatDto, fast: false, valid: { title: 'Team' } },
+  { dto: WithPlainField, fast: false, valid: { a: 'x' }, extra: [{ a: 'x', note: 'n' }] },
+  { dto: ExcludedClass, fast: false, valid: { a: 'x' } },
+  { dto: Derived, fast: true, valid: { a: 'x', n: 1 } },
 ];
 
-/** The body as a frame or request arrives: fresh from JSON.parse. */
+/** The body as a frame or request arrives: fresh from JSON.parse (a string is taken as raw JSON). */
 function asParsed(body: unknown): unknown {
-  return JSON.parse(JSON.stringify(body));
+  return JSON.parse(typeof body === 'string' ? body : JSON.stringify(body));
 }
 
 async function outcome(pipe: ValidationPipe, dto: new () => object, body: unknown): Promise<{ value?: unknown; error?: unknown }> {

@@ -25,8 +25,8 @@ const plans = new WeakMap<object, Plan | null>();
  * Anything else answers undefined and goes the full way, which also writes every error message:
  * a rule that fails, a key the DTO does not have, a nested object or array, a DTO with
  * class-transformer decorators, nested validation, `each`, groups, or an asynchronous rule.
- * Assumes the pipe's own options: whitelist with forbidNonWhitelisted, no groups, nothing skipped
- * (validation.pipe.ts checks that before using it).
+ * Assumes the options of Parley's pipe (VALIDATION_OPTIONS in validation.pipe.ts, its only user):
+ * whitelist with forbidNonWhitelisted, no groups, nothing skipped.
  */
 export function fastAccept(metatype: unknown, value: unknown): object | undefined {
   if (typeof metatype !== 'function' || !isPlainObject(value)) return undefined;
@@ -39,6 +39,9 @@ export function fastAccept(metatype: unknown, value: unknown): object | undefine
     if (!plan.known.has(key) || (typeof v === 'object' && v !== null)) return undefined;
     entity[key] = v;
   }
+  // The whitelist looks at the instance: a field the class itself sets (a declared field without
+  // rules, say) is refused there too.
+  for (const key of Object.keys(entity)) if (!plan.known.has(key)) return undefined;
   for (const { name, conditions, rules } of plan.properties) {
     const v = entity[name];
     if (!conditions.every((applies) => applies(entity, v))) continue;
@@ -96,6 +99,8 @@ function ruleOf(metatype: new () => object, metadata: ValidationMetadata): Check
 
 function hasTransformerMetadata(metatype: new () => object, metadatas: ValidationMetadata[]): boolean {
   const storage = defaultMetadataStorage;
+  // A class-level @Exclude() or @Expose() shows only as a strategy.
+  if (storage.getStrategy(metatype) !== 'none') return true;
   if (storage.getExposedMetadatas(metatype).length > 0 || storage.getExcludedMetadatas(metatype).length > 0) return true;
   return metadatas.some(
     ({ propertyName }) =>
