@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { jest } from '@jest/globals';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import {
@@ -109,6 +110,13 @@ class ProbeGateway {
   @SubscribeMessage('field')
   field(@MessageBody('text') text: unknown) {
     return { type: 'field', text };
+  }
+
+  /** No decorated parameter: Nest's defaults apply (the socket, the body, an ack that a frame never has). */
+  @SubscribeMessage('raw')
+  raw(...args: unknown[]) {
+    const [socket, body, ack] = args;
+    return { type: 'raw', count: args.length, hasSocket: typeof socket === 'object', body, ack: ack ?? null };
   }
 }
 
@@ -237,7 +245,7 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
 
   it('calls plain handlers directly, and a handler with a guard, an interceptor or a body field through Nest’s pipeline', async () => {
     const direct = app.get(DirectHandlers);
-    for (const type of ['echo', 'slow', 'conflict', 'crash', 'silent', 'ping']) expect(direct.get(type)).toBeDefined();
+    for (const type of ['echo', 'slow', 'conflict', 'crash', 'silent', 'ping', 'raw']) expect(direct.get(type)).toBeDefined();
     for (const type of ['guarded', 'intercepted', 'field']) expect(direct.get(type)).toBeUndefined();
 
     const socket = await ready((await signUpAndIn(request)).accessToken);
@@ -326,7 +334,9 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
         (await signUpAndIn(httpClient(`http://127.0.0.1:${port}`))).accessToken,
       );
       sockets.push(viaNest);
-      const direct = await ready((await signUpAndIn(request)).accessToken);
+      const directAccount = await signUpAndIn(request);
+      const direct = await ready(directAccount.accessToken);
+      const lookups = jest.spyOn(app.get(DirectHandlers), 'get');
       const frames = [
         { type: 'echo', text: 'hi' },
         { type: 'echo', text: 'far too long' },
@@ -335,13 +345,19 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
         { type: 'conflict' },
         { type: 'crash' },
         { type: 'ping' },
+        { type: 'raw', x: 1 },
       ];
       for (const [i, frame] of frames.entries()) {
         const [a, b] = await Promise.all([direct.request(frame, i), viaNest.request(frame, i)]);
-        const { userId: _u1, sessionId: _s1, connectionId: _c1, ...fromDirect } = a;
+        const { userId, sessionId: _s1, connectionId: _c1, ...fromDirect } = a;
         const { userId: _u2, sessionId: _s2, connectionId: _c2, ...fromNest } = b;
         expect(fromDirect).toEqual(fromNest);
+        if (a.type === 'echoed') expect(userId).toBe(directAccount.user.id);
       }
+      // Every frame on the first app went through its direct handler.
+      const used = lookups.mock.results.filter((r) => typeof r.value === 'function').length;
+      lookups.mockRestore();
+      expect(used).toBe(frames.length);
       expect(guard.count).toBe(frames.length);
     } finally {
       await other.close();

@@ -11,6 +11,7 @@ import {
 import { ApplicationConfig, DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { GATEWAY_METADATA, MESSAGE_MAPPING_METADATA, MESSAGE_METADATA } from '@nestjs/websockets/constants.js';
+import { DEFAULT_CALLBACK_METADATA } from '@nestjs/websockets/context/ws-metadata-constants.js';
 import { WsParamtype } from '@nestjs/websockets/enums/ws-paramtype.enum.js';
 import { isHttpOnlyGuard } from '../common/auth/http-only-guard.js';
 import type { Connection, FrameContext } from './connection.js';
@@ -24,7 +25,7 @@ export type DirectHandler = (connection: Connection, payload: Record<string, unk
 type Method = (...args: unknown[]) => unknown;
 
 /** How one handler parameter is filled. */
-type ParamSource = { kind: 'body'; metatype: unknown } | { kind: 'socket' } | { kind: 'user' } | { kind: 'frame' };
+type ParamSource = { kind: 'body'; metatype: unknown } | { kind: 'socket' } | { kind: 'user' } | { kind: 'frame' } | { kind: 'nothing' };
 
 /**
  * Nest calls a gateway handler through a generic pipeline on every frame: guards, interceptors,
@@ -35,7 +36,7 @@ type ParamSource = { kind: 'body'; metatype: unknown } | { kind: 'socket' } | { 
  * Parley's gateways use are called directly, with the same result:
  *
  * - parameters: `@MessageBody()` (whole body, no pipes of its own), `@ConnectedSocket()`,
- *   `@CurrentSocketUser()`, `@CurrentFrame()`;
+ *   `@CurrentSocketUser()`, `@CurrentFrame()`, or none decorated (Nest's default: socket, body);
  * - the body goes through the global pipes, in order, as Nest would (those must be Nest
  *   ValidationPipes, which leave the other parameters alone);
  * - errors are answered as WsErrorFilter answers them (the one filter @RealtimeGateway adds).
@@ -74,6 +75,7 @@ export class DirectHandlers implements OnApplicationBootstrap {
         if (!Reflect.getMetadata(MESSAGE_MAPPING_METADATA, callback)) continue;
         const type = String(Reflect.getMetadata(MESSAGE_METADATA, callback));
         const refusal =
+          (Reflect.getMetadata(REALTIME_GATEWAY, gateway.constructor) ? undefined : 'a gateway not made with @RealtimeGateway()') ??
           globalsInTheWay ??
           (wrapper.isDependencyTreeStatic() ? undefined : 'request-scoped gateway') ??
           enhancersInTheWay(gateway.constructor, callback);
@@ -112,11 +114,11 @@ export class DirectHandlers implements OnApplicationBootstrap {
   }
 }
 
+/** Any WebSocket gateway: one not made with @RealtimeGateway() still counts for frame types handled twice. */
 function gatewayOf(wrapper: InstanceWrapper): object | undefined {
   const { instance, metatype } = wrapper;
   if (!instance || typeof instance !== 'object' || !metatype) return undefined;
-  const type = instance.constructor;
-  return Reflect.getMetadata(GATEWAY_METADATA, type) && Reflect.getMetadata(REALTIME_GATEWAY, type) ? instance : undefined;
+  return Reflect.getMetadata(GATEWAY_METADATA, instance.constructor) ? instance : undefined;
 }
 
 function enhancersInTheWay(gatewayType: object, callback: Method): string | undefined {
@@ -146,7 +148,11 @@ interface ArgMetadata {
 
 /** How to fill each parameter, or why the handler needs Nest's pipeline. */
 function paramSources(gateway: object, method: string, callback: Method): ParamSource[] | string {
-  const metadata = (Reflect.getMetadata(ROUTE_ARGS_METADATA, gateway.constructor, method) ?? {}) as Record<string, ArgMetadata>;
+  // Without parameter decorators Nest assumes (socket, body, ack): see ws-metadata-constants.
+  const metadata = (Reflect.getMetadata(ROUTE_ARGS_METADATA, gateway.constructor, method) ?? DEFAULT_CALLBACK_METADATA) as Record<
+    string,
+    ArgMetadata
+  >;
   const paramtypes = (Reflect.getMetadata(PARAMTYPES_METADATA, gateway, method) ?? []) as unknown[];
   const sources: ParamSource[] = [];
   for (const [key, arg] of Object.entries(metadata)) {
@@ -158,6 +164,8 @@ function paramSources(gateway: object, method: string, callback: Method): ParamS
     } else {
       const type = Number(key.split(':')[0]);
       if (type === WsParamtype.PAYLOAD) source = { kind: 'body', metatype: paramtypes[arg.index] };
+      // Nest's ack is the first argument that is a function: a frame's never has one.
+      else if (type === WsParamtype.ACK) source = { kind: 'nothing' };
       else if (type === WsParamtype.SOCKET) {
         // Typed as a class (an imported WebSocket is emitted as Function), the global pipes would see it.
         if (!isPlainType(paramtypes[arg.index])) return 'a ConnectedSocket parameter with a class type, which the global pipes see';
@@ -167,8 +175,10 @@ function paramSources(gateway: object, method: string, callback: Method): ParamS
     if (!source) return 'a parameter decorator other than MessageBody, ConnectedSocket, CurrentSocketUser or CurrentFrame';
     sources[arg.index] = source;
   }
-  // Nest passes undefined for an undecorated parameter; so does a direct call.
-  for (let i = 0; i < Math.max(sources.length, callback.length); i++) if (!sources[i]) return 'an undecorated parameter';
+  // Beside decorated ones, Nest passes undefined for an undecorated parameter; rather than copy
+  // that, such a handler keeps Nest's pipeline.
+  for (let i = 0; i < sources.length; i++) if (!sources[i]) return 'an undecorated parameter beside decorated ones';
+  if (sources.length > 0 && callback.length > sources.length) return 'an undecorated parameter beside decorated ones';
   return sources;
 }
 
@@ -188,6 +198,8 @@ function directHandler(gateway: object, callback: Method, sources: ParamSource[]
       const source = sources[i];
       switch (source.kind) {
         case 'body': {
+          // As a 'body' parameter, like a REST body (Nest says 3, WsParamtype.PAYLOAD, which a
+          // ValidationPipe treats the same); that lets the pipe's fast path (fast-accept.ts) apply.
           let value: unknown = payload;
           for (const pipe of globalPipes) value = await pipe.transform(value, { type: 'body', metatype: source.metatype as Type });
           args[i] = value;
@@ -201,6 +213,8 @@ function directHandler(gateway: object, callback: Method, sources: ParamSource[]
           break;
         case 'frame':
           args[i] = frame;
+          break;
+        case 'nothing':
           break;
       }
     }
