@@ -634,11 +634,13 @@ const missingFlags = CLIENT_V8_FLAGS.filter((flag) => !process.execArgv.includes
 if (missingFlags.length > 0) {
   // Heap sizes are fixed at start-up, so the bench runs itself again with them.
   const child = spawn(process.execPath, [...process.execArgv, ...missingFlags, ...process.argv.slice(1)], { stdio: 'inherit' });
-  // Ctrl-C reaches the child directly (same process group): this one only waits for it to clean
-  // up. A SIGTERM sent to this process alone is passed on.
-  process.on('SIGINT', () => undefined);
-  process.on('SIGTERM', () => child.kill('SIGTERM'));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));
+  // Signals are passed on (Ctrl-C reaches the child directly as well; it takes a repeat as one).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  child.on('error', (error) => {
+    process.stderr.write(`bench: could not start ${process.execPath} again with ${missingFlags.join(' ')}: ${error.message}\n`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0)));
 } else {
   main().then(
     (code) => process.exit(code),
