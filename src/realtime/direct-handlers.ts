@@ -79,9 +79,9 @@ export class DirectHandlers implements OnApplicationBootstrap {
           globalsInTheWay ??
           (wrapper.isDependencyTreeStatic() ? undefined : 'request-scoped gateway') ??
           enhancersInTheWay(gateway.constructor, callback);
-        const params = refusal ? undefined : paramSources(gateway, method, callback);
+        const sources = refusal ?? paramSources(gateway, method, callback);
         const list = candidates.get(type) ?? [];
-        list.push(refusal ?? (typeof params === 'string' ? params : directHandler(gateway, callback, params!, globalPipes)));
+        list.push(typeof sources === 'string' ? sources : directHandler(gateway, callback, sources, globalPipes));
         candidates.set(type, list);
       }
     }
