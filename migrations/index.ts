@@ -3,6 +3,7 @@ import { Accounts1763700000000 } from './1763700000000-accounts.js';
 import { CreateMailLog1795290040869 } from './1795290040869-create-mail-log.js';
 import { Conversations1795300000000 } from './1795300000000-conversations.js';
 import { AppendMessagesFunction1795400000000 } from './1795400000000-append-messages-function.js';
+import { AppendMessagesAfterChatLocks1795500000000 } from './1795500000000-append-messages-after-chat-locks.js';
 
 /**
  * Every migration, oldest first. Listed by hand rather than found by a glob so the same list
@@ -13,4 +14,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   CreateMailLog1795290040869,
   Conversations1795300000000,
   AppendMessagesFunction1795400000000,
+  AppendMessagesAfterChatLocks1795500000000,
 ];

@@ -190,9 +190,11 @@ describe('concurrency on member rows (postgres)', () => {
       const statementPlan = plans.find((plan) => plan.includes('Insert on messages'));
       expect(statementPlan).toBeDefined();
       expect(statementPlan).toContain('Index');
-      // Key lookups only: no scan of a whole table, and no hash or merge join (which would read
-      // one side whole, by index or not).
-      expect(statementPlan).not.toMatch(/Seq Scan|Hash (Semi |Anti )?Join|Merge (Semi |Anti )?Join/);
+      // Key lookups only, in both of its statements (the chat locks, then the rest): no scan of a
+      // whole table, and no hash or merge join (which would read one side whole, by index or not).
+      const lockPlan = plans.find((plan) => plan.includes('LockRows') && !plan.includes('Insert on messages'));
+      expect(lockPlan).toContain('Index');
+      for (const plan of [statementPlan, lockPlan]) expect(plan).not.toMatch(/Seq Scan|Hash (Semi |Anti )?Join|Merge (Semi |Anti )?Join/);
     } finally {
       await client.end();
     }
@@ -219,6 +221,93 @@ describe('concurrency on member rows (postgres)', () => {
         (repository as unknown as { storeBatch(i: typeof inputs): Promise<Array<PromiseSettledResult<unknown>>> }).storeBatch(inputs),
       );
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    }
+  });
+
+  /**
+   * Removes `removedId` from the chat in a transaction held open the way removeMember runs it
+   * (the chat row locked first), starts `send`, waits until the send queues for that lock, and
+   * only then commits the removal: the send's statement started before the removal committed.
+   */
+  async function sendDuringRemoval<T>(chatId: string, removedId: string, send: () => Promise<T>): Promise<T> {
+    const dataSource = app.app.get(DataSource);
+    const holder = dataSource.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    try {
+      await holder.query(`SELECT 1 FROM chats WHERE id = $1 FOR UPDATE`, [chatId]);
+      await holder.query(`DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2`, [chatId, removedId]);
+      const running = send();
+      running.catch(() => undefined); // awaited below
+      for (let i = 0; ; i++) {
+        const [waiting] = await dataSource.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        if (waiting.n > 0) break;
+        if (i > 300) throw new Error('the send never waited for the chat row the removal holds');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await holder.commitTransaction();
+      return await running;
+    } finally {
+      if (holder.isTransactionActive) await holder.rollbackTransaction();
+      await holder.release();
+    }
+  }
+
+  async function storedTexts(chatId: string): Promise<string[]> {
+    const rows: Array<{ text: string }> = await app.app
+      .get(DataSource)
+      .query(`SELECT text FROM messages WHERE chat_id = $1 ORDER BY seq`, [chatId]);
+    return rows.map((r) => r.text);
+  }
+
+  it('refuses a lone send whose sender was removed while it waited for the chat', async () => {
+    const { chatId, senderIds } = await groupWithSenders();
+    const repository = app.app.get(MessageRepository);
+    const before = await storedTexts(chatId);
+    await expect(
+      sendDuringRemoval(chatId, senderIds[0], () =>
+        repository.append({ id: randomUUID(), chatId, senderId: senderIds[0], clientId: randomUUID(), text: 'too late' }),
+      ),
+    ).rejects.toMatchObject({ code: 'CHAT_NOT_FOUND' });
+    expect(await storedTexts(chatId)).toEqual(before);
+  });
+
+  it('refuses, in a batch, the send of a sender removed while it waited, and stores the others', async () => {
+    const { chatId, senderIds } = await groupWithSenders();
+    const repository = app.app.get(MessageRepository) as TypeormMessageRepository;
+    const inputs = senderIds.map((senderId, i) => ({ id: randomUUID(), chatId, senderId, clientId: null, text: `batch ${i}` }));
+    const results = await sendDuringRemoval(chatId, senderIds[1], () =>
+      (repository as unknown as { storeBatch(i: typeof inputs): Promise<Array<PromiseSettledResult<{ memberIds: string[] }>>> }).storeBatch(
+        inputs,
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'CHAT_NOT_FOUND' });
+    const texts = await storedTexts(chatId);
+    expect(texts.slice(-2)).toEqual(['batch 0', 'batch 2']);
+    expect(texts).not.toContain('batch 1');
+  });
+
+  it('does not deliver a send to a member removed while it waited for the chat', async () => {
+    const { chatId, readerId, senderIds } = await groupWithSenders();
+    const repository = app.app.get(MessageRepository) as TypeormMessageRepository;
+    const lone = await sendDuringRemoval(chatId, readerId, () =>
+      repository.append({ id: randomUUID(), chatId, senderId: senderIds[0], clientId: null, text: 'lone' }),
+    );
+    expect(lone.memberIds.sort()).toEqual(senderIds);
+
+    const { chatId: other, readerId: otherReader, senderIds: otherSenders } = await groupWithSenders();
+    const inputs = otherSenders.map((senderId, i) => ({ id: randomUUID(), chatId: other, senderId, clientId: null, text: `batch ${i}` }));
+    const batch = await sendDuringRemoval(other, otherReader, () =>
+      (repository as unknown as { storeBatch(i: typeof inputs): Promise<Array<PromiseSettledResult<{ memberIds: string[] }>>> }).storeBatch(
+        inputs,
+      ),
+    );
+    for (const result of batch) {
+      expect(result.status).toBe('fulfilled');
+      expect((result as PromiseFulfilledResult<{ memberIds: string[] }>).value.memberIds.sort()).toEqual(otherSenders);
     }
   });
 });
