@@ -13,6 +13,7 @@ import {
 import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import { map, type Observable } from 'rxjs';
 import { IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
+import { DataSource } from 'typeorm';
 import { configureApp } from '../src/app.factory.js';
 import { AppModule } from '../src/app.module.js';
 import { ConflictError } from '../src/common/errors/domain-error.js';
@@ -22,10 +23,11 @@ import { DirectHandlers } from '../src/realtime/direct-handlers.js';
 import { PresenceAudience } from '../src/realtime/presence-audience.js';
 import { CurrentSocketUser, RealtimeGateway, type SocketUser } from '../src/realtime/realtime-gateway.decorator.js';
 import { RealtimeSettings } from '../src/realtime/realtime-settings.js';
+import { SocketAuthenticator } from '../src/realtime/socket-authenticator.js';
 import { signUpAndIn } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { httpClient } from './support/http.js';
-import { connectReady, openSocket, pause, type TestSocket } from './support/ws.js';
+import { connectReady, eventually, openSocket, pause, type TestSocket } from './support/ws.js';
 
 class EchoDto {
   @IsString()
@@ -307,6 +309,25 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
     // The ten sockets were accepted one after another, so they sit in different slices of the beat.
     const firsts = pings.map((times) => times[0]);
     expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThanOrEqual(100);
+  });
+
+  it('closes within a beat the socket of a session revoked without a fan-out message (one this instance missed)', async () => {
+    const [gone, kept] = await Promise.all([signUpAndIn(request), signUpAndIn(request)]);
+    const goneSocket = await ready(gone.accessToken);
+    const keptSocket = await ready(kept.accessToken);
+    const keptSession: string = keptSocket.history.find((f) => f.type === 'ready').sessionId;
+    const checks = jest.spyOn(app.get(SocketAuthenticator), 'endedSessions');
+    try {
+      // Straight in the database: no event and no fan-out, as when Redis lost the revocation.
+      await app.get(DataSource).query(`UPDATE sessions SET revoked_at = now() WHERE user_id = $1`, [gone.user.id]);
+      expect(await goneSocket.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+      // The live session was checked after that too, and its socket stays.
+      const since = checks.mock.calls.length;
+      await eventually(() => checks.mock.calls.slice(since).some(([ids]) => ids.includes(keptSession)));
+      expect(await keptSocket.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    } finally {
+      checks.mockRestore();
+    }
   });
 
   it('lets an in-flight frame finish and answer before closing sockets with 1012 on shutdown', async () => {

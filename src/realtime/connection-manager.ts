@@ -310,7 +310,8 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   /**
    * Every `heartbeatMs`, for every socket (a slice of them per tick, see HEARTBEAT_SLICES): drop
    * it if it did not answer the previous ping (so a dead peer goes within two beats, under a
-   * minute), otherwise ping it and refresh its presence. Once per beat, sweep presence.
+   * minute), otherwise ping it, refresh its presence and check that its session is still live.
+   * Once per beat, sweep presence.
    */
   private async heartbeat(): Promise<void> {
     const slice = this.heartbeatSlice;
@@ -318,6 +319,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     const now = Date.now();
     if (slice === 0) for (const [id, until] of this.revokedSessions) if (until < now) this.revokedSessions.delete(id);
     const alive: PresenceEntry[] = [];
+    const sessions = new Set<string>();
     for (const connection of this.registry.all()) {
       if (connection.heartbeatSlice !== slice || !connection.isOpen) continue;
       if (connection.awaitingPong) {
@@ -331,9 +333,33 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
         connection.terminate();
         continue;
       }
-      if (connection.isAuthenticated) alive.push({ userId: connection.userId!, connectionId: connection.id });
+      if (connection.isAuthenticated) {
+        alive.push({ userId: connection.userId!, connectionId: connection.id });
+        sessions.add(connection.sessionId!);
+      }
     }
-    await this.presence.heartbeat(alive, slice === 0);
+    await Promise.all([this.presence.heartbeat(alive, slice === 0), this.closeEndedSessions([...sessions])]);
+  }
+
+  /**
+   * Revocations reach sockets through fan-out, which across instances is Redis pub/sub: at most
+   * once. So every heartbeat also asks the database which of the slice's sessions have ended, and
+   * closes their sockets as a revocation would. A socket of a session revoked while its instance
+   * missed the message (Redis away) closes within a heartbeat, not at its token's expiry.
+   */
+  private async closeEndedSessions(sessionIds: string[]): Promise<void> {
+    if (sessionIds.length === 0) return;
+    let ended: string[];
+    try {
+      ended = await this.authenticator.endedSessions(sessionIds);
+    } catch (error) {
+      this.logger.warn(
+        `Could not check ${sessionIds.length} sessions for revocation (${error instanceof Error ? error.message : String(error)}); their sockets stay open until a check succeeds. Check that the database (DATABASE_URL) is reachable.`,
+      );
+      return;
+    }
+    if (ended.length > 0)
+      this.onFanOut({ kind: 'close', target: { sessionIds: ended }, code: CloseCode.UNAUTHENTICATED, reason: 'SESSION_REVOKED' });
   }
 }
 

@@ -54,6 +54,11 @@ export class SocketAuthenticator {
     return !!host && (normalised === normaliseOrigin(`http://${host}`) || normalised === normaliseOrigin(`https://${host}`));
   }
 
+  /** Those of these sessions that are no longer live (revoked, expired, or their user deleted). */
+  endedSessions(sessionIds: string[]): Promise<string[]> {
+    return this.verifier.endedSessions(sessionIds);
+  }
+
   /** Checks the token and its session (throws UnauthenticatedError) and reads its expiry. */
   async verify(token: string): Promise<SocketIdentity> {
     const user = await this.verifier.verify(token);

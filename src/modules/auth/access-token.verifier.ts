@@ -21,6 +21,11 @@ export class AccessTokenVerifier {
     return this.checkSession(claims.sub, claims.sid);
   }
 
+  /** Of these sessions, those that have ended since their tokens were checked: for sockets, which outlive the check. */
+  endedSessions(sessionIds: string[]): Promise<string[]> {
+    return this.sessions.endedAmong(sessionIds);
+  }
+
   async checkSession(userId: string, sessionId: string): Promise<AuthUser> {
     const session = await this.sessions.findLive(sessionId);
     if (!session || session.userId !== userId) throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');

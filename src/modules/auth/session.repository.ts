@@ -29,6 +29,17 @@ export class SessionRepository {
     return row ? { id: row.id, userId: row.user_id, stale: row.stale } : undefined;
   }
 
+  /** Those of `ids` that are revoked, expired or gone (their user deleted). */
+  async endedAmong(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const live: Array<{ id: string }> = await this.sessions.query(
+      `SELECT id FROM sessions WHERE id = ANY ($1::uuid[]) AND revoked_at IS NULL AND expires_at > now()`,
+      [ids],
+    );
+    const liveIds = new Set(live.map((r) => r.id));
+    return ids.filter((id) => !liveIds.has(id));
+  }
+
   findById(id: string): Promise<Session | null> {
     return this.sessions.findOneBy({ id });
   }
