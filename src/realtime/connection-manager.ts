@@ -353,6 +353,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     try {
       ended = await this.authenticator.endedSessions(sessionIds);
     } catch (error) {
+      if (this.draining) return; // the database may be closing with the app
       this.logger.warn(
         `Could not check ${sessionIds.length} sessions for revocation (${error instanceof Error ? error.message : String(error)}); their sockets stay open until a check succeeds. Check that the database (DATABASE_URL) is reachable.`,
       );
