@@ -45,6 +45,16 @@ describe('AppendBatcher', () => {
     await expect(Promise.all(rest)).resolves.toEqual(['stored b', 'stored c', 'stored d']);
   });
 
+  it('starts the next batch before it answers the sends of the one that finished', async () => {
+    // Answering a send fans its message out; the next batch's statement should not wait for that.
+    const { batches, send } = setup({ maxInFlight: 1, maxBatch: 100, extraBatchAt: 10 });
+    const a = send('a');
+    void send('b');
+    const batchesWhenAnswered = a.then(() => batches.map((b) => b.texts));
+    batches[0].finish();
+    expect(await batchesWhenAnswered).toEqual([['a'], ['b']]);
+  });
+
   it('starts a second batch alongside the first only once extraBatchAt sends wait', () => {
     const { batches, send } = setup({ maxInFlight: 2, maxBatch: 100, extraBatchAt: 3 });
     void send('a');

@@ -52,17 +52,28 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
       const chats = new Set(batch.map((b) => b.input.chatId));
       for (const chat of chats) this.busyChats.add(chat);
       this.inFlight++;
-      this.store(batch.map((b) => b.input))
-        .then(
-          (results) => results.forEach((r, i) => (r.status === 'fulfilled' ? batch[i].resolve(r.value) : batch[i].reject(r.reason))),
-          (error: unknown) => batch.forEach((b) => b.reject(error)),
-        )
-        .finally(() => {
-          for (const chat of chats) this.busyChats.delete(chat);
-          this.inFlight--;
-          this.pump();
-        });
+      this.store(batch.map((b) => b.input)).then(
+        (results) => {
+          this.finished(chats);
+          results.forEach((r, i) => (r.status === 'fulfilled' ? batch[i].resolve(r.value) : batch[i].reject(r.reason)));
+        },
+        (error: unknown) => {
+          this.finished(chats);
+          batch.forEach((b) => b.reject(error));
+        },
+      );
     }
+  }
+
+  /**
+   * A batch is stored: the next one starts before this one's sends are answered. Answering them
+   * fans their messages out, and those socket writes take a while; meanwhile the database is
+   * already storing the next batch, whose statement would otherwise wait behind them.
+   */
+  private finished(chats: Set<string>): void {
+    for (const chat of chats) this.busyChats.delete(chat);
+    this.inFlight--;
+    this.pump();
   }
 
   /** How many queued sends a batch could take now (those whose chat is not busy), counted up to extraBatchAt. */
