@@ -115,7 +115,7 @@ const APPEND_ONE = `
 @Injectable()
 export class TypeormMessageRepository extends MessageRepository {
   private readonly batcher: AppendBatcher<AppendInput, AppendResult>;
-  private readonly batchAppend: string;
+  /** On the embedded database (PGlite) the statements go as they are, not through the function. */
   private readonly embedded: boolean;
   private readonly logger = new Logger('MessageStore');
 
@@ -124,9 +124,7 @@ export class TypeormMessageRepository extends MessageRepository {
     // Up to two batches in flight, the second only while EXTRA_BATCH_AT sends wait (see
     // AppendBatcher); with a pool of one (embedded), one.
     const poolSize = (db.options as { extra?: { max?: number } }).extra?.max ?? 10;
-    const embedded = (db.options as { applicationName?: string }).applicationName === EMBEDDED_APPLICATION_NAME;
-    this.batchAppend = embedded ? BATCH_APPEND_INLINE : BATCH_APPEND;
-    this.embedded = embedded;
+    this.embedded = (db.options as { applicationName?: string }).applicationName === EMBEDDED_APPLICATION_NAME;
     this.batcher = new AppendBatcher(
       { maxInFlight: Math.min(2, poolSize), maxBatch: MAX_BATCH, extraBatchAt: EXTRA_BATCH_AT },
       (inputs) => this.storeBatch(inputs),
@@ -150,7 +148,7 @@ export class TypeormMessageRepository extends MessageRepository {
     if (inputs.length === 1) return Promise.allSettled([this.appendOne(inputs[0])]);
     let rows: AppendedRow[];
     try {
-      rows = await runHot<AppendedRow>(this.db, this.batchAppend, [
+      rows = await runHot<AppendedRow>(this.db, this.embedded ? BATCH_APPEND_INLINE : BATCH_APPEND, [
         inputs.map((i) => i.id),
         inputs.map((i) => i.chatId),
         inputs.map((i) => i.senderId),
