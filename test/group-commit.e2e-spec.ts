@@ -133,6 +133,29 @@ describe('concurrency on member rows (postgres)', () => {
     return { chatId, readerId: reader.user.id, senderIds: senders.map((s) => s.user.id).sort() };
   }
 
+  /** Polls until a statement of this database whose text contains `marker` waits for a lock. */
+  async function untilWaitingForLock(marker: string, failure: string): Promise<void> {
+    const dataSource = app.app.get(DataSource);
+    for (let i = 0; ; i++) {
+      const [waiting] = await dataSource.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()`,
+        [marker],
+      );
+      if (waiting.n > 0) return;
+      if (i > 300) throw new Error(failure);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** The repository's batch path, called directly (it is private). */
+  function storeBatch<I>(inputs: I[]): Promise<Array<PromiseSettledResult<{ memberIds: string[] }>>> {
+    const repository = app.app.get(MessageRepository) as unknown as {
+      storeBatch(i: I[]): Promise<Array<PromiseSettledResult<{ memberIds: string[] }>>>;
+    };
+    return repository.storeBatch(inputs);
+  }
+
   /**
    * Holds the lock on the lowest of the senders' member rows, starts `statement` (which must lock
    * all of them), waits until it queues for that row, and then takes the highest row without
@@ -148,15 +171,7 @@ describe('concurrency on member rows (postgres)', () => {
       await holder.query(`SELECT 1 FROM chat_members WHERE chat_id = $1 AND user_id = $2 FOR UPDATE`, [chatId, senderIds[0]]);
       const running = statement();
       running.catch(() => undefined); // awaited below
-      for (let i = 0; ; i++) {
-        const [waiting] = await dataSource.query(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()`,
-          [marker],
-        );
-        if (waiting.n > 0) break;
-        if (i > 300) throw new Error(`the statement (${marker}) never waited for the locked member row`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await untilWaitingForLock(marker, `the statement (${marker}) never waited for the locked member row`);
       await expect(
         holder.query(`SELECT 1 FROM chat_members WHERE chat_id = $1 AND user_id = $2 FOR UPDATE NOWAIT`, [
           chatId,
@@ -210,16 +225,13 @@ describe('concurrency on member rows (postgres)', () => {
   });
 
   it('a batch of sends takes the senders member rows in user_id order', async () => {
-    const repository = app.app.get(MessageRepository) as TypeormMessageRepository;
     // An unordered update meets the rows in hash order, which matches user_id order by chance
     // about as often as not: three groups make a regression show up almost surely.
     for (let attempt = 0; attempt < 3; attempt++) {
       const { chatId, senderIds } = await groupWithSenders();
       // Newest-first, so that input order and user_id order differ.
       const inputs = [...senderIds].reverse().map((senderId) => ({ id: randomUUID(), chatId, senderId, clientId: null, text: 'again' }));
-      const results = await expectLocksInUserIdOrder(chatId, senderIds, 'parley_append_messages', () =>
-        (repository as unknown as { storeBatch(i: typeof inputs): Promise<Array<PromiseSettledResult<unknown>>> }).storeBatch(inputs),
-      );
+      const results = await expectLocksInUserIdOrder(chatId, senderIds, 'parley_append_messages', () => storeBatch(inputs));
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
     }
   });
@@ -239,14 +251,7 @@ describe('concurrency on member rows (postgres)', () => {
       await holder.query(`DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2`, [chatId, removedId]);
       const running = send();
       running.catch(() => undefined); // awaited below
-      for (let i = 0; ; i++) {
-        const [waiting] = await dataSource.query(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-        );
-        if (waiting.n > 0) break;
-        if (i > 300) throw new Error('the send never waited for the chat row the removal holds');
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await untilWaitingForLock('', 'the send never waited for the chat row the removal holds');
       await holder.commitTransaction();
       return await running;
     } finally {
@@ -276,13 +281,8 @@ describe('concurrency on member rows (postgres)', () => {
 
   it('refuses, in a batch, the send of a sender removed while it waited, and stores the others', async () => {
     const { chatId, senderIds } = await groupWithSenders();
-    const repository = app.app.get(MessageRepository) as TypeormMessageRepository;
     const inputs = senderIds.map((senderId, i) => ({ id: randomUUID(), chatId, senderId, clientId: null, text: `batch ${i}` }));
-    const results = await sendDuringRemoval(chatId, senderIds[1], () =>
-      (repository as unknown as { storeBatch(i: typeof inputs): Promise<Array<PromiseSettledResult<{ memberIds: string[] }>>> }).storeBatch(
-        inputs,
-      ),
-    );
+    const results = await sendDuringRemoval(chatId, senderIds[1], () => storeBatch(inputs));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'CHAT_NOT_FOUND' });
     const texts = await storedTexts(chatId);
@@ -292,7 +292,7 @@ describe('concurrency on member rows (postgres)', () => {
 
   it('does not deliver a send to a member removed while it waited for the chat', async () => {
     const { chatId, readerId, senderIds } = await groupWithSenders();
-    const repository = app.app.get(MessageRepository) as TypeormMessageRepository;
+    const repository = app.app.get(MessageRepository);
     const lone = await sendDuringRemoval(chatId, readerId, () =>
       repository.append({ id: randomUUID(), chatId, senderId: senderIds[0], clientId: null, text: 'lone' }),
     );
@@ -300,11 +300,7 @@ describe('concurrency on member rows (postgres)', () => {
 
     const { chatId: other, readerId: otherReader, senderIds: otherSenders } = await groupWithSenders();
     const inputs = otherSenders.map((senderId, i) => ({ id: randomUUID(), chatId: other, senderId, clientId: null, text: `batch ${i}` }));
-    const batch = await sendDuringRemoval(other, otherReader, () =>
-      (repository as unknown as { storeBatch(i: typeof inputs): Promise<Array<PromiseSettledResult<{ memberIds: string[] }>>> }).storeBatch(
-        inputs,
-      ),
-    );
+    const batch = await sendDuringRemoval(other, otherReader, () => storeBatch(inputs));
     for (const result of batch) {
       expect(result.status).toBe('fulfilled');
       expect((result as PromiseFulfilledResult<{ memberIds: string[] }>).value.memberIds.sort()).toEqual(otherSenders);
