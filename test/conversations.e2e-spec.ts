@@ -41,6 +41,11 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
     expect(result.status).toBe(201);
     return result.body as { id: string; title: string };
   };
+  /** Each member's role, by user id, as `who` sees the chat. */
+  const rolesIn = async (who: SignedIn, chatId: string): Promise<Record<string, string>> =>
+    Object.fromEntries(
+      (await as(who).get(`/chats/${chatId}`)).body.members.map((m: { userId: string; role: string }) => [m.userId, m.role]),
+    );
   const send = (who: SignedIn, chatId: string, text: string, clientId?: string) =>
     as(who).post(`/chats/${chatId}/messages`, { text, ...(clientId ? { clientId } : {}) });
 
@@ -164,14 +169,41 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expect(detail.body.members).toEqual([expect.objectContaining({ userId: carol.user.id, role: 'owner' })]);
     });
 
+    it('passes over a successor who already owns a group with that title when the owner leaves', async () => {
+      const title = `Poets ${randomUUID().slice(0, 8)}`;
+      const chat = await group(alice, [bob, carol], title);
+      await as(alice).patch(`/chats/${chat.id}/members/${bob.user.id}`, { role: 'admin' });
+      await group(bob, [], title.toLowerCase());
+      expect((await as(alice).del(`/chats/${chat.id}/members/${alice.user.id}`)).status).toBe(204);
+      expect(await rolesIn(carol, chat.id)).toEqual({ [bob.user.id]: 'admin', [carol.user.id]: 'owner' });
+    });
+
+    it('keeps an owner in when everyone who could take over owns a group with that title', async () => {
+      const title = `Painters ${randomUUID().slice(0, 8)}`;
+      const chat = await group(alice, [bob], title);
+      await group(bob, [], title);
+      const refused = await as(alice).del(`/chats/${chat.id}/members/${alice.user.id}`);
+      expectErrorShape(refused, 409, 'CHAT_TITLE_TAKEN');
+      expect(refused.body.message).toMatch(/rename the group, then leave/);
+      expect(await rolesIn(alice, chat.id)).toEqual({ [alice.user.id]: 'owner', [bob.user.id]: 'member' });
+      await as(alice).patch(`/chats/${chat.id}`, { title: `${title} II` });
+      expect((await as(alice).del(`/chats/${chat.id}/members/${alice.user.id}`)).status).toBe(204);
+      expect((await as(bob).get(`/chats/${chat.id}`)).body.members).toEqual([
+        expect.objectContaining({ userId: bob.user.id, role: 'owner' }),
+      ]);
+    });
+
     it('hands ownership over when the owner gives the owner role', async () => {
       const chat = await group(alice, [bob]);
       expectErrorShape(await as(alice).patch(`/chats/${chat.id}/members/${alice.user.id}`, { role: 'member' }), 409, 'OWNER_MUST_TRANSFER');
       await as(alice).patch(`/chats/${chat.id}/members/${bob.user.id}`, { role: 'owner' });
-      const roles = Object.fromEntries(
-        (await as(bob).get(`/chats/${chat.id}`)).body.members.map((m: { userId: string; role: string }) => [m.userId, m.role]),
-      );
-      expect(roles).toEqual({ [alice.user.id]: 'admin', [bob.user.id]: 'owner' });
+      expect(await rolesIn(bob, chat.id)).toEqual({ [alice.user.id]: 'admin', [bob.user.id]: 'owner' });
+      const title = `Sculptors ${randomUUID().slice(0, 8)}`;
+      const second = await group(bob, [carol], title);
+      await group(carol, [], title);
+      const refused = await as(bob).patch(`/chats/${second.id}/members/${carol.user.id}`, { role: 'owner' });
+      expectErrorShape(refused, 409, 'CHAT_TITLE_TAKEN');
+      expect(refused.body.message).toMatch(/new owner already owns/);
     });
 
     it('deletes a group with its messages (owner only)', async () => {

@@ -4,6 +4,14 @@ import { ChatRepository } from './chat.repository.js';
 import type { Chat, Member, MemberRole } from './domain/chat.js';
 
 export const chatNotFound = () => new NotFoundError('CHAT_NOT_FOUND', 'No such chat.');
+/** A group title the owner already uses (titles are unique among the groups one user owns). */
+export const titleTaken = () => new ConflictError('CHAT_TITLE_TAKEN', 'You already own a group with this title.');
+/** Handing a group to someone who already owns a group with its title. */
+export const newOwnerTitleTaken = () =>
+  new ConflictError(
+    'CHAT_TITLE_TAKEN',
+    'The new owner already owns a group with this title; one of the two groups needs another title first.',
+  );
 
 /**
  * The one place that decides who may touch a chat. Non-members get 404 whatever they ask, so a

@@ -53,6 +53,20 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       expect((await chats.rename(second.id, 'Editors')).title).toBe('Editors');
     });
 
+    it('refuses to hand a group to someone who owns one with its title, and changes nothing', async () => {
+      const { chats, newUser } = stores();
+      const [owner, heir] = [await newUser(), await newUser()];
+      const title = `Club ${randomUUID()}`;
+      const chat = await chats.createGroup({ id: randomUUID(), title, ownerId: owner }, [heir]);
+      await chats.createGroup({ id: randomUUID(), title: title.toUpperCase(), ownerId: heir }, []);
+      expect(await codeOf(chats.setRole(chat.id, heir, 'owner'))).toBe('CHAT_TITLE_TAKEN');
+      expect((await chats.findById(chat.id))?.ownerId).toBe(owner);
+      expect((await chats.members(chat.id)).map((m) => [m.userId, m.role])).toEqual([
+        [owner, 'owner'],
+        [heir, 'member'],
+      ]);
+    });
+
     it('adds only new members, removes, transfers ownership and deletes with its members', async () => {
       const { chats, newUser } = stores();
       const [owner, x, y] = [await newUser(), await newUser(), await newUser()];

@@ -12,6 +12,7 @@ import {
   canRename,
   MAX_GROUP_MEMBERS,
   type MemberRole,
+  type Member,
   normaliseTitle,
 } from '../domain/chat.js';
 import type { ChatDetailDto } from '../dto/chat.dto.js';
@@ -129,7 +130,10 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
     private readonly events: EventBus,
   ) {}
 
-  /** Removing yourself is leaving. An owner who leaves hands the chat to the senior admin or member; the last one out deletes it. */
+  /**
+   * Removing yourself is leaving. An owner who leaves hands the chat to the senior admin or member
+   * (the senior one who does not already own a group with this title); the last one out deletes it.
+   */
   async execute({ actorId, chatId, userId }: RemoveMemberCommand): Promise<void> {
     const { member: actor } = await this.access.requireGroup(chatId, actorId);
     const members = await this.chats.members(chatId);
@@ -143,10 +147,7 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
       this.events.publish(new ChatDeletedEvent(chatId, [userId], actorId));
       return;
     }
-    if (target.role === 'owner') {
-      // members() lists admins before members, oldest first: the first one left takes over.
-      await this.chats.setRole(chatId, remaining[0].userId, 'owner');
-    }
+    if (target.role === 'owner') await this.handOver(chatId, remaining);
     if (!(await this.chats.removeMember(chatId, userId)))
       throw new NotFoundError('MEMBER_NOT_FOUND', 'That user is not a member of this chat.');
     this.events.publish(
@@ -156,6 +157,26 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
         remaining.map((m) => m.userId),
         actorId,
       ),
+    );
+  }
+
+  /**
+   * Makes the senior remaining member the owner; members() lists admins before members, oldest
+   * first. Titles are unique among the groups one user owns, so whoever already owns a group with
+   * this title is passed over, and only when everyone is does leaving fail (409, nothing changed).
+   */
+  private async handOver(chatId: string, remaining: Member[]): Promise<void> {
+    for (const successor of remaining) {
+      try {
+        await this.chats.setRole(chatId, successor.userId, 'owner');
+        return;
+      } catch (error) {
+        if (!(error instanceof ConflictError && error.code === 'CHAT_TITLE_TAKEN')) throw error;
+      }
+    }
+    throw new ConflictError(
+      'CHAT_TITLE_TAKEN',
+      'Everyone who could take this group over already owns a group with its title; rename the group, then leave.',
     );
   }
 }

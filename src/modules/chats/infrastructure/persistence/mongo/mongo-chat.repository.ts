@@ -1,5 +1,4 @@
 import type { Connection, Model, PipelineStage } from 'mongoose';
-import { ConflictError } from '../../../../../common/errors/domain-error.js';
 import { createIndexes } from '../../../../../database/mongo/models.js';
 import { isDuplicateKey } from '../../../../../database/mongo/mongo-errors.js';
 import { inTransaction } from '../../../../../database/mongo/transactions.js';
@@ -8,7 +7,7 @@ import {
   type MessageRecord,
   messageModel,
 } from '../../../../messages/infrastructure/persistence/mongo/message.schema.js';
-import { chatNotFound } from '../../../chat-access.js';
+import { chatNotFound, newOwnerTitleTaken, titleTaken } from '../../../chat-access.js';
 import { ChatRepository, type ChatListCursor } from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
 import { byRoleThenSeniority, type SummaryRow, toChat, toChatSummary, toMember } from './chat.mapper.js';
@@ -22,8 +21,6 @@ import {
   memberKey,
   newMember,
 } from './chat.schema.js';
-
-const titleTaken = () => new ConflictError('CHAT_TITLE_TAKEN', 'You already own a group with this title.');
 
 /**
  * Chats in MongoDB. Whatever must be atomic runs in one transaction; every change to who is in a
@@ -279,7 +276,7 @@ export class MongoChatRepository extends ChatRepository {
         await this.memberships.updateOne({ _id: memberKey(chatId, userId) }, { $set: { role } }, { session });
       });
     } catch (error) {
-      if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw titleTaken();
+      if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw newOwnerTitleTaken();
       throw error;
     }
   }

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { ConflictError } from '../../../../../common/errors/domain-error.js';
 import { isUniqueViolation, returnedRows } from '../../../../../database/sql.js';
-import { chatNotFound } from '../../../chat-access.js';
+import { chatNotFound, newOwnerTitleTaken, titleTaken } from '../../../chat-access.js';
 import { ChatRepository, type ChatListCursor } from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
 
@@ -25,8 +24,6 @@ interface MemberRow {
   last_read_seq: string;
   last_read_at: Date | null;
 }
-
-const titleTaken = () => new ConflictError('CHAT_TITLE_TAKEN', 'You already own a group with this title.');
 
 /** Chats in PostgreSQL (real or embedded), through TypeORM's connection. */
 @Injectable()
@@ -205,7 +202,7 @@ export class TypeormChatRepository extends ChatRepository {
         await tx.query(`UPDATE chats SET updated_at = now() WHERE id = $1`, [chatId]);
       });
     } catch (error) {
-      if (isUniqueViolation(error, 'chats_owner_title')) throw titleTaken();
+      if (isUniqueViolation(error, 'chats_owner_title')) throw newOwnerTitleTaken();
       throw error;
     }
   }
