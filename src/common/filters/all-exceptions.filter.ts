@@ -15,7 +15,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const { body, retryAfterSeconds, unexpected } = resolveError(exception);
     if (unexpected) {
       this.logger.error(
-        { msg: 'Unhandled error', method: request.method, path: request.originalUrl, error: String(exception) },
+        { msg: 'Unhandled error', requestId: request.id, method: request.method, path: request.originalUrl, error: String(exception) },
         exception instanceof Error ? exception.stack : undefined,
       );
     }

@@ -1,5 +1,4 @@
 import type { LoggerService, LogLevel as NestLogLevel } from '@nestjs/common';
-import { currentRequestId } from '../request-context/request-context.js';
 import type { LogFormat, LogLevel } from '../../config/app-config.js';
 
 const ORDER: Record<LogLevel | 'fatal', number> = { fatal: 0, error: 1, warn: 2, log: 3, debug: 4, verbose: 5 };
@@ -53,7 +52,6 @@ export class AppLogger implements LoggerService {
       time: new Date().toISOString(),
       level,
       ...(context ? { context } : {}),
-      ...(currentRequestId() ? { requestId: currentRequestId() } : {}),
     };
     if (message instanceof Error) fields.msg = message.message;
     else if (typeof message === 'object' && message !== null) Object.assign(fields, message);

@@ -1,20 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-
-export interface RequestContext {
-  requestId: string;
-}
-
-const storage = new AsyncLocalStorage<RequestContext>();
-
-/** Runs `fn` with a request id that every log line written inside it will carry. */
-export function runWithRequestId<T>(requestId: string, fn: () => T): T {
-  return storage.run({ requestId }, fn);
-}
-
-export function currentRequestId(): string | undefined {
-  return storage.getStore()?.requestId;
-}
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

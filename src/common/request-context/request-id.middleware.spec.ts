@@ -1,0 +1,77 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { EventEmitter } from 'node:events';
+import { jest } from '@jest/globals';
+import type { LoggerService } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+import { requestIdMiddleware } from './request-id.middleware.js';
+
+/** A logger that keeps what it was given. */
+function recordingLogger() {
+  const lines: Array<{ level: string; message: unknown; rest: unknown[] }> = [];
+  const logger: LoggerService = {
+    log: (message, ...rest) => void lines.push({ level: 'log', message, rest }),
+    error: (message, ...rest) => void lines.push({ level: 'error', message, rest }),
+    warn: (message, ...rest) => void lines.push({ level: 'warn', message, rest }),
+  };
+  return { logger, lines };
+}
+
+function fakeExchange(headers: Record<string, string> = {}) {
+  const req = { headers, method: 'GET', originalUrl: '/chats?limit=5' } as unknown as Request;
+  const res = Object.assign(new EventEmitter(), {
+    statusCode: 200,
+    headers: {} as Record<string, string>,
+    setHeader(name: string, value: string) {
+      this.headers[name.toLowerCase()] = value;
+    },
+  });
+  return { req, res: res as unknown as Response & { headers: Record<string, string> } };
+}
+
+describe('requestIdMiddleware', () => {
+  it('keeps a well-formed id, sets it on the request and the response, and logs the finished request with it', () => {
+    const { logger, lines } = recordingLogger();
+    const { req, res } = fakeExchange({ 'x-request-id': 'trace-abc.123' });
+    let nextCalls = 0;
+    requestIdMiddleware(logger)(req, res, (() => nextCalls++) as NextFunction);
+    expect(nextCalls).toBe(1);
+    expect(req.id).toBe('trace-abc.123');
+    expect(res.headers['x-request-id']).toBe('trace-abc.123');
+    expect(lines).toEqual([]);
+
+    res.statusCode = 503;
+    res.emit('finish');
+    expect(lines).toEqual([
+      {
+        level: 'error',
+        message: { requestId: 'trace-abc.123', method: 'GET', path: '/chats', status: 503, durationMs: expect.any(Number) },
+        rest: [undefined, 'HTTP'],
+      },
+    ]);
+  });
+
+  it('makes an id when the one sent is malformed', () => {
+    const { logger, lines } = recordingLogger();
+    const { req, res } = fakeExchange({ 'x-request-id': 'bad id with spaces' });
+    requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
+    expect(req.id).toMatch(/^[0-9a-f-]{36}$/);
+    res.emit('finish');
+    expect(lines[0]).toMatchObject({ level: 'log', message: { requestId: req.id, status: 200 } });
+  });
+
+  it('runs the request in no AsyncLocalStorage (on Node 20 one would hook every promise of the process)', () => {
+    const run = jest.spyOn(AsyncLocalStorage.prototype, 'run');
+    const enterWith = jest.spyOn(AsyncLocalStorage.prototype, 'enterWith');
+    try {
+      const { logger } = recordingLogger();
+      const { req, res } = fakeExchange();
+      requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
+      res.emit('finish');
+      expect(run).not.toHaveBeenCalled();
+      expect(enterWith).not.toHaveBeenCalled();
+    } finally {
+      run.mockRestore();
+      enterWith.mockRestore();
+    }
+  });
+});
