@@ -1,9 +1,18 @@
 import 'reflect-metadata';
+import { setFlagsFromString } from 'node:v8';
 import { config as loadDotEnv } from 'dotenv';
 import { createApp } from './app.factory.js';
 import { ConfigError } from './config/env-reader.js';
 import { loadConfig } from './config/app-config.js';
 import { AppLogger } from './common/logging/app-logger.js';
+
+// Let the old generation double before the next full collection, instead of V8's own choice
+// here, which after a shrinking collection was ~1.15x: with Parley's live heap (~60 MB for 1,000
+// sockets) and ~8 MB/s promoted at the bench's 25% load, that meant a full collection every ~2 s,
+// and each one set a second's p99 at 55–75 ms. Doubling makes it one every ~8 s, for at most
+// about one live heap more of memory (docs/bench.md, fourth round). Set before any collection
+// has sized the heap; V8 reads it at each full collection.
+setFlagsFromString('--heap-growing-percent=100');
 
 loadDotEnv({ quiet: true });
 
