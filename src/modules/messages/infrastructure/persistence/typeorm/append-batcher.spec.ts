@@ -24,7 +24,7 @@ function setup(limits: { maxInFlight: number; maxBatch: number; extraBatchAt: nu
   );
   const send = (text: string, chatId = `chat-${text}`, clientId: string | null = null) =>
     batcher.submit({ chatId, senderId: 'alice', clientId, text });
-  return { batches, send };
+  return { batches, send, batcher };
 }
 
 /** Lets the batcher's promise callbacks (a finished batch starting the next) run. */
@@ -116,6 +116,39 @@ describe('AppendBatcher', () => {
     await expect(again).resolves.toBe('stored hello (repeated as hello again)');
     await settle();
     expect(batches.map((b) => b.texts)).toEqual([['hello']]);
+  });
+
+  it('stores a send repeated while the first still waits behind another batch once', async () => {
+    const { batches, send } = setup({ maxInFlight: 1, maxBatch: 100, extraBatchAt: 1 });
+    void send('other', 'chat');
+    const first = send('hello', 'chat', 'client-1');
+    const again = send('hello again', 'chat', 'client-1');
+    batches[0].finish();
+    await settle();
+    expect(batches.map((b) => b.texts)).toEqual([['other'], ['hello']]);
+    batches[1].finish();
+    await expect(first).resolves.toBe('stored hello');
+    await expect(again).resolves.toBe('stored hello (repeated as hello again)');
+  });
+
+  it('hands a send repeated after the first was answered to the store, which knows the stored one', async () => {
+    const { batches, send } = setup({ maxInFlight: 1, maxBatch: 100, extraBatchAt: 1 });
+    const first = send('hello', 'chat', 'client-1');
+    batches[0].finish();
+    await expect(first).resolves.toBe('stored hello');
+    void send('hello again', 'chat', 'client-1');
+    expect(batches.map((b) => b.texts)).toEqual([['hello'], ['hello again']]);
+  });
+
+  it('does not take the same clientId from another sender for a repeat', async () => {
+    const { batches, batcher } = setup({ maxInFlight: 1, maxBatch: 100, extraBatchAt: 1 });
+    const alice = batcher.submit({ chatId: 'chat', senderId: 'alice', clientId: 'client-1', text: 'from alice' });
+    const bob = batcher.submit({ chatId: 'chat', senderId: 'bob', clientId: 'client-1', text: 'from bob' });
+    batches[0].finish();
+    await expect(alice).resolves.toBe('stored from alice');
+    await settle();
+    batches[1].finish();
+    await expect(bob).resolves.toBe('stored from bob');
   });
 
   it('fails every send of a batch whose store failed, and goes on with the next', async () => {

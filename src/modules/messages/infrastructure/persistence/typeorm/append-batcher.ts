@@ -14,13 +14,20 @@
  * send whose chat is in a batch still in flight (two concurrent batches would number that chat
  * in whichever order they got its lock), and `store` numbers each chat's sends of a batch in
  * input order.
+ *
+ * Memory: the indexes (sends by clientId, chats in flight) belong to the queue and to each batch
+ * and are dropped with them, rather than living in maps for the batcher's lifetime. On Node 20 a
+ * long-lived Map or Set with an entry added and removed per send keeps its table in V8's old
+ * generation, and every send it held when the table was resized then survived the next
+ * young-generation collections: the whole send (frame, promise chain, stored row) was promoted,
+ * at ~1 KB per send, which made every collection slower and full collections frequent
+ * (docs/bench.md, fifth round).
  */
 export class AppendBatcher<In extends { chatId: string; senderId: string; clientId: string | null }, Out> {
-  private queue: Array<{ input: In; resolve: (out: Out) => void; reject: (error: unknown) => void }> = [];
-  private inFlight = 0;
-  /** Chats with sends in a batch in flight. */
-  private readonly busyChats = new Set<string>();
-  private readonly sameSend = new Map<string, Promise<Out>>();
+  private queue: Array<Waiting<In, Out>> = [];
+  /** The queued sends that have a clientId, by `sameSendKey`. Replaced with the queue. */
+  private queuedByKey = new Map<string, Promise<Out>>();
+  private readonly inFlight: Array<Batch<In, Out>> = [];
 
   constructor(
     private readonly limits: { maxInFlight: number; maxBatch: number; extraBatchAt: number },
@@ -31,35 +38,42 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
   ) {}
 
   submit(input: In): Promise<Out> {
-    const key = input.clientId ? `${input.senderId}:${input.clientId}` : undefined;
-    const first = key ? this.sameSend.get(key) : undefined;
+    const key = input.clientId ? sameSendKey(input) : undefined;
+    const first = key === undefined ? undefined : this.sameSend(key);
     if (first) return first.then((out) => this.repeat(out, input));
-    const result = new Promise<Out>((resolve, reject) => this.queue.push({ input, resolve, reject }));
-    if (key) {
-      this.sameSend.set(key, result);
-      const forget = () => this.sameSend.delete(key);
-      result.then(forget, forget);
-    }
+    let resolve!: (out: Out) => void;
+    let reject!: (error: unknown) => void;
+    const result = new Promise<Out>((res, rej) => ((resolve = res), (reject = rej)));
+    this.queue.push({ input, key, result, resolve, reject });
+    if (key !== undefined) this.queuedByKey.set(key, result);
     this.pump();
     return result;
   }
 
+  private sameSend(key: string): Promise<Out> | undefined {
+    const queued = this.queuedByKey.get(key);
+    if (queued) return queued;
+    for (const batch of this.inFlight) {
+      const sent = batch.byKey.get(key);
+      if (sent) return sent;
+    }
+    return undefined;
+  }
+
   private pump(): void {
-    while (this.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
-      if (this.inFlight > 0 && this.readyToGo() < this.limits.extraBatchAt) return; // they wait for the batch in flight
+    while (this.inFlight.length < this.limits.maxInFlight && this.queue.length > 0) {
+      if (this.inFlight.length > 0 && this.readyToGo() < this.limits.extraBatchAt) return; // they wait for the batch in flight
       const batch = this.takeBatch();
-      if (batch.length === 0) return; // every queued send waits for its chat's batch in flight
-      const chats = new Set(batch.map((b) => b.input.chatId));
-      for (const chat of chats) this.busyChats.add(chat);
-      this.inFlight++;
-      this.store(batch.map((b) => b.input)).then(
+      if (batch.sends.length === 0) return; // every queued send waits for its chat's batch in flight
+      this.inFlight.push(batch);
+      this.store(batch.sends.map((s) => s.input)).then(
         (results) => {
-          this.finished(chats);
-          results.forEach((r, i) => (r.status === 'fulfilled' ? batch[i].resolve(r.value) : batch[i].reject(r.reason)));
+          this.finished(batch);
+          results.forEach((r, i) => (r.status === 'fulfilled' ? batch.sends[i].resolve(r.value) : batch.sends[i].reject(r.reason)));
         },
         (error: unknown) => {
-          this.finished(chats);
-          batch.forEach((b) => b.reject(error));
+          this.finished(batch);
+          for (const send of batch.sends) send.reject(error);
         },
       );
     }
@@ -70,28 +84,61 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
    * fans their messages out, and those socket writes take a while; meanwhile the database is
    * already storing the next batch, whose statement would otherwise wait behind them.
    */
-  private finished(chats: Set<string>): void {
-    for (const chat of chats) this.busyChats.delete(chat);
-    this.inFlight--;
+  private finished(batch: Batch<In, Out>): void {
+    this.inFlight.splice(this.inFlight.indexOf(batch), 1);
     this.pump();
+  }
+
+  private isBusy(chatId: string): boolean {
+    for (const batch of this.inFlight) if (batch.chats.has(chatId)) return true;
+    return false;
   }
 
   /** How many queued sends a batch could take now (those whose chat is not busy), counted up to extraBatchAt. */
   private readyToGo(): number {
     let ready = 0;
-    for (const entry of this.queue) if (!this.busyChats.has(entry.input.chatId) && ++ready >= this.limits.extraBatchAt) break;
+    for (const waiting of this.queue) if (!this.isBusy(waiting.input.chatId) && ++ready >= this.limits.extraBatchAt) break;
     return ready;
   }
 
   /** Up to maxBatch queued sends, oldest first, leaving (in order) those whose chat is busy. */
-  private takeBatch(): typeof this.queue {
-    const batch: typeof this.queue = [];
-    const rest: typeof this.queue = [];
-    for (const entry of this.queue) {
-      if (batch.length < this.limits.maxBatch && !this.busyChats.has(entry.input.chatId)) batch.push(entry);
-      else rest.push(entry);
+  private takeBatch(): Batch<In, Out> {
+    const batch: Batch<In, Out> = { sends: [], chats: new Set(), byKey: new Map() };
+    const rest: Array<Waiting<In, Out>> = [];
+    const restByKey = new Map<string, Promise<Out>>();
+    for (const waiting of this.queue) {
+      const { chatId } = waiting.input;
+      if (batch.sends.length < this.limits.maxBatch && !this.isBusy(chatId)) {
+        batch.sends.push(waiting);
+        batch.chats.add(chatId);
+        if (waiting.key !== undefined) batch.byKey.set(waiting.key, waiting.result);
+      } else {
+        rest.push(waiting);
+        if (waiting.key !== undefined) restByKey.set(waiting.key, waiting.result);
+      }
     }
     this.queue = rest;
+    this.queuedByKey = restByKey;
     return batch;
   }
+}
+
+interface Waiting<In, Out> {
+  input: In;
+  /** `sameSendKey`, for sends with a clientId. */
+  key: string | undefined;
+  result: Promise<Out>;
+  resolve: (out: Out) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A batch: its sends, their chats (busy while it is in flight) and its sends by `sameSendKey`. */
+interface Batch<In, Out> {
+  sends: Array<Waiting<In, Out>>;
+  chats: Set<string>;
+  byKey: Map<string, Promise<Out>>;
+}
+
+function sameSendKey(input: { senderId: string; clientId: string | null }): string {
+  return `${input.senderId}:${input.clientId}`;
 }
