@@ -20,7 +20,7 @@ function withSeeding(modules: string | undefined): string | undefined {
  * the configuration (so migrations run first) and runs the seed steps; idempotent like the start.
  */
 export async function seed(env: Env = process.env, logger?: LoggerService): Promise<SeedReport> {
-  const config = loadConfig({ ...env, MODULES: withSeeding(env.MODULES) });
+  const config = loadConfig(Object.assign({}, env, { MODULES: withSeeding(env.MODULES) }));
   if (!config.isLocal) {
     throw new CliError(
       `the seed accounts have the password "${SEED_PASSWORD}", so seeding runs only with APP_ENV=LOCAL (it is ${config.appEnv}).`,

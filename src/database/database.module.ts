@@ -45,11 +45,11 @@ class DatabaseEndpointModule implements OnApplicationShutdown {
     DatabaseEndpointModule,
     TypeOrmModule.forRootAsync({
       inject: [AppConfig, DatabaseEndpoint],
-      useFactory: (config: AppConfig, endpoint: DatabaseEndpoint) => ({
-        ...dataSourceOptions(endpoint.url, !!endpoint.embedded, config.database.poolSize),
-        autoLoadEntities: true,
-        retryAttempts: 0,
-      }),
+      useFactory: (config: AppConfig, endpoint: DatabaseEndpoint) =>
+        Object.assign(dataSourceOptions(endpoint.url, !!endpoint.embedded, config.database.poolSize), {
+          autoLoadEntities: true,
+          retryAttempts: 0,
+        }),
       dataSourceFactory: async (options) => {
         const dataSource = new DataSource(options!);
         const url = (options as { url: string }).url;

@@ -61,5 +61,5 @@ export function errorFrame(error: unknown, id?: FrameId): ServerEvent<'error'> &
 
 /** A reply to a frame carries that frame's id. */
 export function withId<T extends object>(frame: T, id: FrameId | undefined): T & { id?: FrameId } {
-  return id === undefined ? frame : { ...frame, id };
+  return id === undefined ? frame : Object.assign({}, frame, { id });
 }

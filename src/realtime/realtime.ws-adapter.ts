@@ -31,7 +31,10 @@ export class RealtimeWsAdapter extends WsAdapter {
       );
     }
     // No permessage-deflate: PreparedFrame relies on ws writing every frame at once (see there).
-    const server = super.create(port, { ...options, maxPayload: settings.maxFrameBytes, perMessageDeflate: false }) as WebSocketServer;
+    const server = super.create(
+      port,
+      Object.assign({}, options, { maxPayload: settings.maxFrameBytes, perMessageDeflate: false }),
+    ) as WebSocketServer;
     // Registered before any gateway's own listener, so the socket has its Connection when they run.
     server.on('connection', (socket: WebSocket, request: IncomingMessage) => manager.accept(socket, request));
     return server;

@@ -62,7 +62,7 @@ export class SocketAuthenticator {
   /** Checks the token and its session (throws UnauthenticatedError) and reads its expiry. */
   async verify(token: string): Promise<SocketIdentity> {
     const user = await this.verifier.verify(token);
-    return { ...user, expiresAt: expiryOf(token) };
+    return Object.assign({}, user, { expiresAt: expiryOf(token) });
   }
 }
 

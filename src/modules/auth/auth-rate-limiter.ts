@@ -24,7 +24,7 @@ export class AuthRateLimiter {
 
   constructor(config: AppConfig, redis: RedisConnection) {
     const make = (options: IRateLimiterOptions): RateLimiterAbstract =>
-      redis.client ? new RateLimiterRedis({ ...options, storeClient: redis.client }) : new RateLimiterMemory(options);
+      redis.client ? new RateLimiterRedis(Object.assign({}, options, { storeClient: redis.client })) : new RateLimiterMemory(options);
     this.perIp = make({ keyPrefix: 'rl:auth:ip', points: config.auth.rateLimitPerIp, duration: 60 });
     this.failedSignIns = make({ keyPrefix: 'rl:auth:fail', points: config.auth.rateLimitPerAccount, duration: ACCOUNT_WINDOW_SECONDS });
     this.passwordResets = make({ keyPrefix: 'rl:auth:reset', points: config.auth.rateLimitPerAccount, duration: ACCOUNT_WINDOW_SECONDS });

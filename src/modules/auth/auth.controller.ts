@@ -139,14 +139,18 @@ export class AuthController {
 
   private setCookies(res: Response, result: AuthResultDto): void {
     const base = this.cookieOptions();
-    res.cookie(ACCESS_COOKIE, result.accessToken, { ...base, maxAge: this.config.auth.accessTtlSeconds * 1000 });
-    res.cookie(REFRESH_COOKIE, result.refreshToken, { ...base, path: '/api/v1/auth', maxAge: this.config.auth.refreshTtlSeconds * 1000 });
+    res.cookie(ACCESS_COOKIE, result.accessToken, Object.assign({}, base, { maxAge: this.config.auth.accessTtlSeconds * 1000 }));
+    res.cookie(
+      REFRESH_COOKIE,
+      result.refreshToken,
+      Object.assign({}, base, { path: '/api/v1/auth', maxAge: this.config.auth.refreshTtlSeconds * 1000 }),
+    );
   }
 
   private clearCookies(res: Response): void {
     const base = this.cookieOptions();
     res.clearCookie(ACCESS_COOKIE, base);
-    res.clearCookie(REFRESH_COOKIE, { ...base, path: '/api/v1/auth' });
+    res.clearCookie(REFRESH_COOKIE, Object.assign({}, base, { path: '/api/v1/auth' }));
   }
 }
 

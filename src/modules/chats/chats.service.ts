@@ -39,12 +39,11 @@ export class ChatsService {
     if (!summary) throw chatNotFound();
     const users = await this.users.findByIds(members.map((m) => m.userId));
     const names = new Map(users.map((u) => [u.id, u.name]));
-    return {
-      ...toChatDto(summary, names),
+    return Object.assign(toChatDto(summary, names), {
       createdAt: summary.chat.createdAt.toISOString(),
       lastSeq: summary.chat.lastSeq,
       members: members.map((m) => ({ userId: m.userId, name: names.get(m.userId) ?? '', role: m.role, lastReadSeq: m.lastReadSeq })),
-    };
+    });
   }
 
   private async peerNames(summaries: ChatSummary[]): Promise<Map<string, string>> {

@@ -101,7 +101,7 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
 
   private async deliver(mail: ClaimedMail): Promise<void> {
     try {
-      await this.transport.send({ ...mail, messageId: messageIdFor(mail.id, mail.from) });
+      await this.transport.send(Object.assign({}, mail, { messageId: messageIdFor(mail.id, mail.from) }));
     } catch (error) {
       await this.recordFailure(mail, error instanceof Error ? error.message : String(error));
       return;

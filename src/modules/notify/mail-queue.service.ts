@@ -34,15 +34,16 @@ export class MailQueue {
       token: request.token,
     });
     const id = randomUUID();
-    await this.log.add({
-      ...rendered,
-      id,
-      template: request.template,
-      userId: request.userId,
-      from: this.config.mail.from,
-      to: request.to,
-      expiresInSeconds: linkLifetimeSeconds(request.template),
-    });
+    await this.log.add(
+      Object.assign({}, rendered, {
+        id,
+        template: request.template,
+        userId: request.userId,
+        from: this.config.mail.from,
+        to: request.to,
+        expiresInSeconds: linkLifetimeSeconds(request.template),
+      }),
+    );
     this.worker.wake();
     return id;
   }

@@ -19,7 +19,7 @@ export class UserRepository {
   async create(user: Omit<User, 'createdAt' | 'lastSeenAt' | 'avatarKey'>, manager?: EntityManager): Promise<User> {
     const repo = manager ? manager.getRepository(UserEntity) : this.users;
     try {
-      await repo.insert({ ...user, avatarKey: null, lastSeenAt: null });
+      await repo.insert(Object.assign({}, user, { avatarKey: null, lastSeenAt: null }));
     } catch (error) {
       if (isUniqueViolation(error, 'users_email_unique'))
         throw new ConflictError('EMAIL_TAKEN', 'An account with this email already exists.');
@@ -65,7 +65,7 @@ export class UserRepository {
     manager?: EntityManager,
   ): Promise<void> {
     const repo = manager ? manager.getRepository(UserEntity) : this.users;
-    await repo.update({ id }, { ...changes, updatedAt: new Date() });
+    await repo.update({ id }, Object.assign({}, changes, { updatedAt: new Date() }));
   }
 
   /** Swaps the avatar key and returns the previous one, atomically. */

@@ -71,7 +71,7 @@ export function decode(payload: string, ownOrigin: string): FanOutMessage | unde
   if (first < 0 || second < 0) throw new Error('missing header');
   if (payload.slice(0, first) === ownOrigin) return undefined;
   const header = JSON.parse(payload.slice(first + 1, second)) as FanOutMessage;
-  if (header.kind === 'deliver') return { ...header, frame: payload.slice(second + 1) };
+  if (header.kind === 'deliver') return Object.assign(header, { frame: payload.slice(second + 1) });
   if (header.kind === 'close') return header;
   throw new Error(`unknown kind ${JSON.stringify((header as { kind?: unknown }).kind)}`);
 }

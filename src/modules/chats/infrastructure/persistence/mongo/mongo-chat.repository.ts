@@ -243,7 +243,7 @@ export class MongoChatRepository extends ChatRepository {
       await this.chats.updateOne({ _id: chatId }, { $push: { memberIds: { $each: added } }, $set: { updatedAt: now } }, { session });
       // Joiners start with everything so far read: history is there to scroll, not unread.
       await this.memberships.insertMany(
-        added.map((u) => ({ ...newMember(chatId, u, 'member', now), lastReadSeq: chat.lastSeq, lastReadAt: now })),
+        added.map((u) => Object.assign(newMember(chatId, u, 'member', now), { lastReadSeq: chat.lastSeq, lastReadAt: now })),
         { session },
       );
       return added;
