@@ -16,6 +16,7 @@ import { setUpParley, storedCounts } from './parley-setup.js';
 import { renderProfile, summariseProfile } from './profile.js';
 import { type BenchReport, type SystemName, type SystemRun, judgeTargets, pairRatios, renderTable, summarise, toJson } from './report.js';
 import {
+  type GcSummary,
   type MemorySnapshot,
   ServerProcess,
   createDatabase,
@@ -261,6 +262,7 @@ async function runSystem(
       server: () => servers.reduce((sum, s) => sum + s.cpuSeconds(), 0),
       database: () => processesCpuSeconds(DATABASE_PROCESSES),
       machine: machineBusySeconds,
+      serverGc: (from, to) => combineGc(servers.map((s) => s.gcBetween(from, to))),
     },
   );
   ctx.client = client;
@@ -398,6 +400,16 @@ async function memoryAfterGc(servers: ServerProcess[]): Promise<MemorySnapshot> 
     heapUsed: sum('heapUsed'),
     external: sum('external'),
     arrayBuffers: sum('arrayBuffers'),
+  };
+}
+
+/** Garbage collection over all instances: time and counts add up, the longest pause is the longest of any. */
+function combineGc(all: GcSummary[]): GcSummary {
+  return {
+    msPerSecond: all.reduce((sum, g) => sum + g.msPerSecond, 0),
+    minorPerSecond: all.reduce((sum, g) => sum + g.minorPerSecond, 0),
+    major: all.reduce((sum, g) => sum + g.major, 0),
+    longestMs: Math.max(0, ...all.map((g) => g.longestMs)),
   };
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { SeqSet } from './bitset.js';
+import type { GcSummary } from './servers.js';
 import { Histogram, type LatencySummary, round } from './stats.js';
 import { type BenchChat, type BenchUser, type Topology, senderOf } from './topology.js';
 
@@ -61,6 +62,8 @@ export interface CpuProbes {
   server: () => number;
   database: () => number;
   machine: () => number;
+  /** The server's garbage collections between two times on the shared clock (performance.timeOrigin + now). */
+  serverGc?: (from: number, to: number) => GcSummary;
 }
 
 export interface PhaseResult {
@@ -93,6 +96,8 @@ export interface PhaseResult {
   databaseCores: number;
   /** CPU everything else on the machine used during the window (other tenants), in cores. */
   otherCores: number;
+  /** The server's garbage collections during the window (summed over instances; longest is the longest of any). */
+  serverGc?: GcSummary;
   /** Not serialised: kept to merge across pairs for the chart. */
   histograms: { delivery: Histogram; deliveryFromSchedule: Histogram };
 }
@@ -624,6 +629,9 @@ export class LoadClient {
         Math.max(0, phase.cpuSeconds.machine - phase.cpuSeconds.server - phase.cpuSeconds.client - phase.cpuSeconds.database) / seconds,
         2,
       ),
+      ...(this.cpu.serverGc
+        ? { serverGc: this.cpu.serverGc(performance.timeOrigin + phase.windowStart, performance.timeOrigin + phase.windowEnd) }
+        : {}),
       histograms: { delivery: phase.delivery, deliveryFromSchedule: phase.deliveryFromSchedule },
     };
   }

@@ -10,12 +10,17 @@
  *   (through node:inspector) over one phase only and write it as a .cpuprofile, answered with
  *   `{ profiled: file }`. A whole-process profile would be mostly the saturation phase, which
  *   says little about where the time goes at a fixed, lower load.
+ * - Every garbage collection is reported on the IPC channel, a few times a second, as
+ *   `{ gc: [[time, kind, ms], ...] }` (time on the shared clock, `performance.timeOrigin + now`),
+ *   so each phase can say how much of it the server spent collecting, and how long the longest
+ *   pause was: a pause holds up every frame in flight, so it lands in the latency figures.
  * - An orderly exit on SIGTERM, so that Nest's shutdown hooks finish. Nest's shutdown hook ends
  *   by re-raising the signal on itself; this listener outlives Nest's, so the re-raised signal
  *   lands here and exits normally.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 
 const script = process.argv[2];
@@ -26,6 +31,25 @@ if (!script) {
 process.argv.splice(2, 1);
 
 let profiler: Session | undefined;
+
+const GC_KINDS: Record<number, string> = {
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak',
+};
+let collections: Array<[number, string, number]> = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = GC_KINDS[(entry as { detail?: { kind?: number } }).detail?.kind ?? -1] ?? 'other';
+    collections.push([performance.timeOrigin + entry.startTime, kind, entry.duration]);
+  }
+}).observe({ entryTypes: ['gc'] });
+setInterval(() => {
+  if (collections.length === 0 || !process.connected) return;
+  process.send?.({ gc: collections });
+  collections = [];
+}, 250).unref();
 process.on('message', (message: unknown) => {
   if (typeof message === 'object' && message !== null && 'profile' in message) {
     void profile(message as { profile: 'start' | 'stop'; file?: string });

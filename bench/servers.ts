@@ -17,15 +17,29 @@ export interface MemorySnapshot {
   arrayBuffers: number;
 }
 
-/** A server under test, run as a child process on 127.0.0.1 so its memory and CPU are its own. */
+/** The server's garbage collections during a window (see server-entry.js). */
+export interface GcSummary {
+  /** Milliseconds per second the main thread spent collecting (every kind of collection step). */
+  msPerSecond: number;
+  /** Young-generation collections (scavenges) per second. */
+  minorPerSecond: number;
+  /** Full (mark-compact) collections in the window. */
+  major: number;
+  /** The longest single pause, in ms. */
+  longestMs: number;
+}
+
 interface ProfileAnswer {
   profiling?: boolean;
   profiled?: string;
   profileError?: string;
 }
 
+/** A server under test, run as a child process on 127.0.0.1 so its memory and CPU are its own. */
 export class ServerProcess {
   private readonly tail: string[] = [];
+  /** [time, kind, ms] of each garbage collection the server reported, oldest first. */
+  private readonly collections: Array<[number, string, number]> = [];
   private readonly memoryWaiters: Array<(m: MemorySnapshot) => void> = [];
   private readonly profileWaiters: Array<(answer: ProfileAnswer) => void> = [];
   private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -42,8 +56,9 @@ export class ServerProcess {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    child.on('message', (message: { memory?: MemorySnapshot } & ProfileAnswer) => {
-      if (message.memory) this.memoryWaiters.shift()?.(message.memory);
+    child.on('message', (message: { memory?: MemorySnapshot; gc?: Array<[number, string, number]> } & ProfileAnswer) => {
+      if (message.gc) this.collections.push(...message.gc);
+      else if (message.memory) this.memoryWaiters.shift()?.(message.memory);
       else if (message.profiling || message.profiled || message.profileError) this.profileWaiters.shift()?.(message);
     });
     this.exitPromise = new Promise((resolve) =>
@@ -148,6 +163,27 @@ export class ServerProcess {
       });
     });
     if (answer.profileError) throw new Error(`${this.name} could not ${request.profile} its CPU profile: ${answer.profileError}`);
+  }
+
+  /**
+   * Its garbage collections that started in [from, to) (times on the shared clock,
+   * `performance.timeOrigin + performance.now()`). The server reports them a few times a second,
+   * so ask a moment after the window has ended.
+   */
+  gcBetween(from: number, to: number): GcSummary {
+    const seconds = (to - from) / 1000;
+    let ms = 0;
+    let minor = 0;
+    let major = 0;
+    let longestMs = 0;
+    for (const [time, kind, duration] of this.collections) {
+      if (time < from || time >= to) continue;
+      ms += duration;
+      longestMs = Math.max(longestMs, duration);
+      if (kind === 'minor') minor++;
+      else if (kind === 'major') major++;
+    }
+    return { msPerSecond: ms / seconds, minorPerSecond: minor / seconds, major, longestMs };
   }
 
   /** Resident set size in bytes, from /proc/<pid>/status (VmRSS). */
