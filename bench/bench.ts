@@ -409,6 +409,8 @@ function combineGc(all: GcSummary[]): GcSummary {
     msPerSecond: all.reduce((sum, g) => sum + g.msPerSecond, 0),
     minorPerSecond: all.reduce((sum, g) => sum + g.minorPerSecond, 0),
     major: all.reduce((sum, g) => sum + g.major, 0),
+    majorAt: all.flatMap((g) => g.majorAt).sort((a, b) => a - b),
+    oldGrowthPerSecond: all.reduce((sum, g) => sum + g.oldGrowthPerSecond, 0),
     longestMs: Math.max(0, ...all.map((g) => g.longestMs)),
   };
 }

@@ -116,6 +116,11 @@ function fixedFigures(i: number, share: string): typeof FIGURES {
     [`p${i}ServerCores`]: { label: `${share}: server CPU (cores)`, get: (r) => at(r)?.serverCores ?? NaN, unit: 'cores' },
     [`p${i}GcMs`]: { label: `${share}: server GC, ms per second`, get: (r) => at(r)?.serverGc?.msPerSecond ?? NaN, unit: 'ms' },
     [`p${i}GcMajor`]: { label: `${share}: server full collections`, get: (r) => at(r)?.serverGc?.major ?? NaN, unit: 'number' },
+    [`p${i}OldGrowth`]: {
+      label: `${share}: server old-generation growth /s`,
+      get: (r) => at(r)?.serverGc?.oldGrowthPerSecond ?? NaN,
+      unit: 'bytes',
+    },
     [`p${i}GcLongest`]: { label: `${share}: server longest GC pause`, get: (r) => at(r)?.serverGc?.longestMs ?? NaN, unit: 'ms' },
     [`p${i}DeliveredPerOffered`]: { label: `${share}: delivered/offered`, get: (r) => at(r)?.deliveredPerOffered ?? NaN, unit: 'share' },
   };

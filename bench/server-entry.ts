@@ -13,7 +13,10 @@
  * - Every garbage collection is reported on the IPC channel, a few times a second, as
  *   `{ gc: [[time, kind, ms], ...] }` (time on the shared clock, `performance.timeOrigin + now`),
  *   so each phase can say how much of it the server spent collecting, and how long the longest
- *   pause was: a pause holds up every frame in flight, so it lands in the latency figures.
+ *   pause was: a pause holds up every frame in flight, so it lands in the latency figures. With
+ *   them goes the old generation's size (`old: [time, bytes]`): how fast it grows between full
+ *   collections is what survived young collections (or was allocated old), and sets how often
+ *   the full collections come.
  * - An orderly exit on SIGTERM, so that Nest's shutdown hooks finish. Nest's shutdown hook ends
  *   by re-raising the signal on itself; this listener outlives Nest's, so the re-raised signal
  *   lands here and exits normally.
@@ -22,6 +25,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 const script = process.argv[2];
 if (!script) {
@@ -45,9 +49,17 @@ new PerformanceObserver((list) => {
     collections.push([performance.timeOrigin + entry.startTime, kind, entry.duration]);
   }
 }).observe({ entryTypes: ['gc'] });
+/** Bytes in V8's old generation (old objects and large objects) now. */
+function oldGenerationBytes(): number {
+  let bytes = 0;
+  for (const space of getHeapSpaceStatistics()) {
+    if (space.space_name === 'old_space' || space.space_name === 'large_object_space') bytes += space.space_used_size;
+  }
+  return bytes;
+}
 setInterval(() => {
-  if (collections.length === 0 || !process.connected) return;
-  process.send?.({ gc: collections });
+  if (!process.connected) return;
+  process.send?.({ gc: collections, old: [performance.timeOrigin + performance.now(), oldGenerationBytes()] });
   collections = [];
 }, 250).unref();
 process.on('message', (message: unknown) => {

@@ -25,6 +25,10 @@ export interface GcSummary {
   minorPerSecond: number;
   /** Full (mark-compact) collections in the window. */
   major: number;
+  /** When each full collection's pause started, in seconds into the window (to set against p99BySecond). */
+  majorAt: number[];
+  /** How fast the old generation grew, in bytes per second, over the window's full-collection-free stretches. */
+  oldGrowthPerSecond: number;
   /** The longest single pause, in ms. */
   longestMs: number;
 }
@@ -40,6 +44,8 @@ export class ServerProcess {
   private readonly tail: string[] = [];
   /** [time, kind, ms] of each garbage collection the server reported, oldest first. */
   private readonly collections: Array<[number, string, number]> = [];
+  /** [time, bytes] samples of its old generation's size, oldest first. */
+  private readonly oldGeneration: Array<[number, number]> = [];
   private readonly memoryWaiters: Array<(m: MemorySnapshot) => void> = [];
   private readonly profileWaiters: Array<(answer: ProfileAnswer) => void> = [];
   private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -56,11 +62,16 @@ export class ServerProcess {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    child.on('message', (message: { memory?: MemorySnapshot; gc?: Array<[number, string, number]> } & ProfileAnswer) => {
-      if (message.gc) this.collections.push(...message.gc);
-      else if (message.memory) this.memoryWaiters.shift()?.(message.memory);
-      else if (message.profiling || message.profiled || message.profileError) this.profileWaiters.shift()?.(message);
-    });
+    child.on(
+      'message',
+      (message: { memory?: MemorySnapshot; gc?: Array<[number, string, number]>; old?: [number, number] } & ProfileAnswer) => {
+        if (message.gc) {
+          this.collections.push(...message.gc);
+          if (message.old) this.oldGeneration.push(message.old);
+        } else if (message.memory) this.memoryWaiters.shift()?.(message.memory);
+        else if (message.profiling || message.profiled || message.profileError) this.profileWaiters.shift()?.(message);
+      },
+    );
     this.exitPromise = new Promise((resolve) =>
       child.on('exit', (code, signal) => {
         this.exited = { code, signal };
@@ -174,16 +185,31 @@ export class ServerProcess {
     const seconds = (to - from) / 1000;
     let ms = 0;
     let minor = 0;
-    let major = 0;
+    const majorAt: number[] = [];
     let longestMs = 0;
     for (const [time, kind, duration] of this.collections) {
       if (time < from || time >= to) continue;
       ms += duration;
       longestMs = Math.max(longestMs, duration);
       if (kind === 'minor') minor++;
-      else if (kind === 'major') major++;
+      else if (kind === 'major') majorAt.push(Math.round((time - from) / 100) / 10);
     }
-    return { msPerSecond: ms / seconds, minorPerSecond: minor / seconds, major, longestMs };
+    // Growth between consecutive samples, leaving out the steps a full collection shrank it in.
+    let grown = 0;
+    let previous: [number, number] | undefined;
+    for (const sample of this.oldGeneration) {
+      if (sample[0] < from || sample[0] >= to) continue;
+      if (previous && sample[1] > previous[1]) grown += sample[1] - previous[1];
+      previous = sample;
+    }
+    return {
+      msPerSecond: ms / seconds,
+      minorPerSecond: minor / seconds,
+      major: majorAt.length,
+      majorAt,
+      oldGrowthPerSecond: grown / seconds,
+      longestMs,
+    };
   }
 
   /** Resident set size in bytes, from /proc/<pid>/status (VmRSS). */
