@@ -13,6 +13,12 @@ import { AppLogger } from './common/logging/app-logger.js';
 // about one live heap more of memory (docs/bench.md, fourth round). Set before any collection
 // has sized the heap; V8 reads it at each full collection.
 setFlagsFromString('--heap-growing-percent=100');
+// No allocation-site pretenuring. During a burst (the bench's saturation phase) a send's objects
+// live long enough to survive young collections, so V8 marks the sites that allocate them
+// "allocate old" and keeps them so after the burst: at a steady 25% load that put ~1 KB per send
+// (~2 MB/s) straight into the old generation. Without it 25–50 KB/s reach the old generation and
+// full collections all but stop (docs/bench.md, fifth round).
+setFlagsFromString('--no-allocation-site-pretenuring');
 
 loadDotEnv({ quiet: true });
 
