@@ -85,6 +85,8 @@ export interface PhaseResult {
   delivery: LatencySummary;
   ackFromSchedule?: LatencySummary;
   deliveryFromSchedule?: LatencySummary;
+  /** When the measured window began (ISO time), to set against the server's or PostgreSQL's logs. */
+  windowStartedAt: string;
   timeline: number[];
   /** p99 send→delivery (ms) of the messages sent in each second of the window: where in the phase the tail is. */
   p99BySecond: number[];
@@ -620,6 +622,7 @@ export class LoadClient {
       ack: phase.ack.summary(),
       delivery: phase.delivery.summary(),
       ...(fixed ? { ackFromSchedule: phase.ackFromSchedule.summary(), deliveryFromSchedule: phase.deliveryFromSchedule.summary() } : {}),
+      windowStartedAt: new Date(performance.timeOrigin + phase.windowStart).toISOString(),
       timeline: phase.timeline,
       p99BySecond: phase.deliveryBySecond.map((h) => round(h.quantile(0.99), 2)),
       clientCores: round(phase.cpuSeconds.client / seconds, 2),
