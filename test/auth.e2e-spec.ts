@@ -3,6 +3,7 @@ import { EventBus, ofType } from '@nestjs/cqrs';
 import { JwtService } from '@nestjs/jwt';
 import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
+import { AuthService } from '../src/modules/auth/auth.service.js';
 import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
 import { UserSignedUpEvent } from '../src/modules/auth/events/user-signed-up.event.js';
 import { PasswordResetRequestedEvent } from '../src/modules/auth/events/password-reset-requested.event.js';
@@ -280,6 +281,8 @@ describe('auth', () => {
         const unknown = await request('POST', '/api/v1/auth/password/forgot', { body: { email: uniqueEmail('nobody') } });
         expect([known.status, unknown.status]).toEqual([202, 202]);
         expect(known.body).toEqual(unknown.body);
+        // The link is made after the answer (so that its timing says nothing either).
+        await app.app.get(AuthService).resetRequestsSettled();
         expect(published).toEqual([user.email]);
       } finally {
         sub.unsubscribe();
@@ -327,6 +330,33 @@ describe('auth', () => {
         'INVALID_TOKEN',
       );
       expect((await request('POST', '/api/v1/auth/password/reset', { body: { token: newer, password: 'brand-new-1' } })).status).toBe(204);
+    });
+
+    it('keeps only the newest reset link valid when requests come faster than links are made', async () => {
+      const account = await signUpAndIn(request);
+      const tokens: string[] = [];
+      const sub = app.app
+        .get(EventBus)
+        .pipe(ofType(PasswordResetRequestedEvent))
+        .subscribe((e) => e.email === account.user.email && tokens.push(e.resetToken));
+      try {
+        for (let i = 0; i < 3; i++)
+          expect((await request('POST', '/api/v1/auth/password/forgot', { body: { email: account.user.email } })).status).toBe(202);
+        await app.app.get(AuthService).resetRequestsSettled();
+      } finally {
+        sub.unsubscribe();
+      }
+      expect(tokens).toHaveLength(3);
+      for (const older of tokens.slice(0, 2)) {
+        expectErrorShape(
+          await request('POST', '/api/v1/auth/password/reset', { body: { token: older, password: 'brand-new-1' } }),
+          400,
+          'INVALID_TOKEN',
+        );
+      }
+      expect((await request('POST', '/api/v1/auth/password/reset', { body: { token: tokens[2], password: 'brand-new-1' } })).status).toBe(
+        204,
+      );
     });
   });
 });

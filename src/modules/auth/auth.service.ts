@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
 import { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth/auth-user.js';
+import { KeyedSequencer } from '../../common/concurrency/keyed-sequencer.js';
 import { NotFoundError, UnauthenticatedError, UnavailableError, ValidationError } from '../../common/errors/domain-error.js';
 import { AppConfig } from '../../config/app-config.js';
 import { normaliseName } from '../users/domain/user.js';
@@ -34,7 +35,13 @@ const invalidToken = () =>
   );
 
 @Injectable()
-export class AuthService {
+export class AuthService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('Auth');
+  /** Reset requests still being worked on after their answer; shutdown waits for them. */
+  private readonly resetsInProgress = new Set<Promise<void>>();
+  /** One email's reset requests are worked on in the order they were answered, so the newest link is the one that works. */
+  private readonly resetsByEmail = new KeyedSequencer();
+
   constructor(
     private readonly config: AppConfig,
     private readonly dataSource: DataSource,
@@ -138,15 +145,44 @@ export class AuthService {
     await this.users.update(userId, { emailConfirmedAt: new Date() });
   }
 
-  /** Always answers the same way, so it cannot tell anyone which emails have accounts. */
+  /**
+   * Always answers the same way, and as soon as the rate limit has counted the request: the account
+   * lookup and the new link are made after the answer, so neither its content nor its timing tells
+   * anyone which emails have accounts (a known address would otherwise answer later, by the
+   * transaction that stores the link).
+   */
   async forgotPassword(email: string): Promise<void> {
     if (!this.config.isEnabled('notify'))
       throw new UnavailableError('MAIL_DISABLED', 'Password reset needs email, and the notify module is switched off on this server.');
     await this.limiter.consumePasswordReset(email);
+    const work = this.resetsByEmail
+      .run(email, () => this.sendResetLink(email))
+      .catch((error: unknown) =>
+        this.logger.error(
+          `Could not make a password reset link for a reset request (${error instanceof Error ? error.message : String(error)}); the request was answered 202 and sends no email: the user can ask again.`,
+        ),
+      );
+    this.resetsInProgress.add(work);
+    void work.finally(() => this.resetsInProgress.delete(work));
+  }
+
+  /** Resolves once every reset request answered so far has made its link (or failed). */
+  async resetRequestsSettled(): Promise<void> {
+    await Promise.all([...this.resetsInProgress]);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.resetRequestsSettled();
+  }
+
+  private async sendResetLink(email: string): Promise<void> {
     const user = await this.users.findByEmail(email);
     if (!user) return;
     const token = newEmailToken();
     await this.dataSource.transaction(async (tx) => {
+      // Requests for one account on other instances wait here, so each one's invalidation sees the
+      // links made before it.
+      await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [user.id]);
       await this.emailTokens.invalidateUnused(user.id, 'reset_password', tx);
       await this.emailTokens.create(user.id, 'reset_password', sha256(token), PASSWORD_RESET_TOKEN_TTL_SECONDS, tx);
     });
