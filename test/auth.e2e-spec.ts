@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { EventBus, ofType } from '@nestjs/cqrs';
 import { JwtService } from '@nestjs/jwt';
+import pg from 'pg';
 import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
 import { AuthService } from '../src/modules/auth/auth.service.js';
@@ -332,7 +333,30 @@ describe('auth', () => {
       expect((await request('POST', '/api/v1/auth/password/reset', { body: { token: newer, password: 'brand-new-1' } })).status).toBe(204);
     });
 
-    it('keeps only the newest reset link valid when requests come faster than links are made', async () => {
+    it("makes an account's link only while no other instance is making one for it", async () => {
+      // Another instance making a link for the same account holds this lock until it commits.
+      const account = await signUpAndIn(request);
+      const other = new pg.Client({ connectionString: db.env.DATABASE_URL });
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query(`SELECT pg_advisory_xact_lock(hashtextextended('parley:password-reset:' || $1, 0))`, [account.user.id]);
+        let mailed = false;
+        const event = nextEvent(PasswordResetRequestedEvent, account.user.email).then((e) => ((mailed = true), e));
+        expect((await request('POST', '/api/v1/auth/password/forgot', { body: { email: account.user.email } })).status).toBe(202);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(mailed).toBe(false);
+        await other.query('COMMIT');
+        const { resetToken } = await event;
+        expect(
+          (await request('POST', '/api/v1/auth/password/reset', { body: { token: resetToken, password: 'brand-new-1' } })).status,
+        ).toBe(204);
+      } finally {
+        await other.end();
+      }
+    });
+
+    it('keeps only the newest reset link valid when requests come at once', async () => {
       const account = await signUpAndIn(request);
       const tokens: string[] = [];
       const sub = app.app
@@ -340,8 +364,8 @@ describe('auth', () => {
         .pipe(ofType(PasswordResetRequestedEvent))
         .subscribe((e) => e.email === account.user.email && tokens.push(e.resetToken));
       try {
-        for (let i = 0; i < 3; i++)
-          expect((await request('POST', '/api/v1/auth/password/forgot', { body: { email: account.user.email } })).status).toBe(202);
+        const forgot = () => request('POST', '/api/v1/auth/password/forgot', { body: { email: account.user.email } });
+        expect((await Promise.all([forgot(), forgot(), forgot()])).map((r) => r.status)).toEqual([202, 202, 202]);
         await app.app.get(AuthService).resetRequestsSettled();
       } finally {
         sub.unsubscribe();

@@ -100,6 +100,21 @@ describe('AuthService.forgotPassword', () => {
     expect(published).toHaveLength(2);
   });
 
+  it('while shutting down, answers only once the link is made, and shutdown waits for requests answered meanwhile', async () => {
+    const { service, lookups, published } = setUp();
+    await service.forgotPassword(ada.email);
+    let shutDown = false;
+    const shutdown = service.beforeApplicationShutdown().then(() => (shutDown = true));
+    let answered = false;
+    const late = service.forgotPassword('grace@example.com').then(() => (answered = true));
+    lookups[0].resolve(ada);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect([answered, shutDown]).toEqual([false, false]);
+    lookups[1].resolve({ id: 'user-grace', email: 'grace@example.com', name: 'Grace' });
+    await Promise.all([late, shutdown]);
+    expect(published.map((e) => e.email)).toEqual([ada.email, 'grace@example.com']);
+  });
+
   it('logs a request whose link could not be made, and keeps working on the next', async () => {
     const { service, lookups, published } = setUp();
     const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);

@@ -41,6 +41,7 @@ export class AuthService implements BeforeApplicationShutdown {
   private readonly resetsInProgress = new Set<Promise<void>>();
   /** One email's reset requests are worked on in the order they were answered, so the newest link is the one that works. */
   private readonly resetsByEmail = new KeyedSequencer();
+  private closing = false;
 
   constructor(
     private readonly config: AppConfig,
@@ -164,14 +165,18 @@ export class AuthService implements BeforeApplicationShutdown {
       );
     this.resetsInProgress.add(work);
     void work.finally(() => this.resetsInProgress.delete(work));
+    // Shutting down: the database closes once the shutdown hooks are done, while the HTTP server
+    // still answers until after them; so a late request keeps its answer until its link is made.
+    if (this.closing) await work;
   }
 
-  /** Resolves once every reset request answered so far has made its link (or failed). */
+  /** Resolves once every reset request answered so far, and any answered meanwhile, has made its link (or failed). */
   async resetRequestsSettled(): Promise<void> {
-    await Promise.all([...this.resetsInProgress]);
+    while (this.resetsInProgress.size > 0) await Promise.all([...this.resetsInProgress]);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true;
     await this.resetRequestsSettled();
   }
 
@@ -181,8 +186,10 @@ export class AuthService implements BeforeApplicationShutdown {
     const token = newEmailToken();
     await this.dataSource.transaction(async (tx) => {
       // Requests for one account on other instances wait here, so each one's invalidation sees the
-      // links made before it.
-      await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [user.id]);
+      // links made before it. An advisory lock rather than the user's row: a reset holds its token
+      // row and then updates the user, so locking the row here in the other order could deadlock,
+      // and it would hold up sign-ins (their sessions reference the row) as well.
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('parley:password-reset:' || $1, 0))`, [user.id]);
       await this.emailTokens.invalidateUnused(user.id, 'reset_password', tx);
       await this.emailTokens.create(user.id, 'reset_password', sha256(token), PASSWORD_RESET_TOKEN_TTL_SECONDS, tx);
     });
