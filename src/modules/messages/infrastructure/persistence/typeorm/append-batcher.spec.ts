@@ -131,6 +131,21 @@ describe('AppendBatcher', () => {
     await expect(again).resolves.toBe('stored hello (repeated as hello again)');
   });
 
+  it('finds the first of a repeated send in the second of two batches in flight', async () => {
+    const { batches, send } = setup({ maxInFlight: 2, maxBatch: 100, extraBatchAt: 1 });
+    void send('x', 'x');
+    const first = send('hello', 'y', 'client-1');
+    expect(batches.map((b) => b.texts)).toEqual([['x'], ['hello']]);
+    const again = send('hello again', 'y', 'client-1');
+    batches[0].finish();
+    await settle();
+    expect(batches).toHaveLength(2);
+    batches[1].finish();
+    await expect(first).resolves.toBe('stored hello');
+    await expect(again).resolves.toBe('stored hello (repeated as hello again)');
+    expect(batches).toHaveLength(2);
+  });
+
   it('hands a send repeated after the first was answered to the store, which knows the stored one', async () => {
     const { batches, send } = setup({ maxInFlight: 1, maxBatch: 100, extraBatchAt: 1 });
     const first = send('hello', 'chat', 'client-1');
