@@ -10,13 +10,13 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { renderChart } from './chart.js';
+import { GcLog, type GcSummary, watchGc } from './gc-log.js';
 import { LoadClient, type PhaseResult } from './load.js';
 import { type BenchOptions, USAGE, UsageError, parseOptions } from './options.js';
 import { setUpParley, storedCounts } from './parley-setup.js';
 import { renderProfile, summariseProfile } from './profile.js';
 import { type BenchReport, type SystemName, type SystemRun, judgeTargets, pairRatios, renderTable, summarise, toJson } from './report.js';
 import {
-  type GcSummary,
   type MemorySnapshot,
   ServerProcess,
   createDatabase,
@@ -262,7 +262,8 @@ async function runSystem(
       server: () => servers.reduce((sum, s) => sum + s.cpuSeconds(), 0),
       database: () => processesCpuSeconds(DATABASE_PROCESSES),
       machine: machineBusySeconds,
-      serverGc: (from, to) => combineGc(servers.map((s) => s.gcBetween(from, to))),
+      serverGc: (from, to) => combineGc(servers.map((s) => s.gc.between(from, to))),
+      clientGc: (from, to) => clientGc.between(from, to),
     },
   );
   ctx.client = client;
@@ -402,6 +403,9 @@ async function memoryAfterGc(servers: ServerProcess[]): Promise<MemorySnapshot> 
     arrayBuffers: sum('arrayBuffers'),
   };
 }
+
+/** The load client's own garbage collections (this process), to set against the servers'. */
+const clientGc = new GcLog();
 
 /** Garbage collection over all instances: time and counts add up, the longest pause is the longest of any. */
 function combineGc(all: GcSummary[]): GcSummary {
@@ -641,8 +645,11 @@ function ignoreResultsDir(): void {
  * full collection about every 2 s at 25% load. Each one stalled the client for up to ~20 ms (and
  * kept a second core busy marking): latency it then recorded against whichever server it was
  * measuring, which tripled the bare relay's p99 (26 ms against 9 ms) and so hid most of the gap.
+ * Even so, V8 let its old generation grow only a few MB past its live heap before the next full
+ * collection, which came every 4–7 s at 25% and every ~4 s at 50%, each one a slow second for
+ * whichever system was measured (docs/bench.md, fifth round); letting it double first spaces them.
  */
-const CLIENT_V8_FLAGS = ['--max-semi-space-size=32', '--no-allocation-site-pretenuring'];
+const CLIENT_V8_FLAGS = ['--max-semi-space-size=32', '--no-allocation-site-pretenuring', '--heap-growing-percent=100'];
 
 const missingFlags = CLIENT_V8_FLAGS.filter((flag) => !process.execArgv.includes(flag));
 if (missingFlags.length > 0) {
@@ -656,6 +663,7 @@ if (missingFlags.length > 0) {
   });
   child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0)));
 } else {
+  watchGc(250, (collections, old) => clientGc.add(collections, old));
   main().then(
     (code) => process.exit(code),
     (error: unknown) => {

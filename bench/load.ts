@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { SeqSet } from './bitset.js';
-import type { GcSummary } from './servers.js';
+import type { GcSummary } from './gc-log.js';
 import { Histogram, type LatencySummary, round } from './stats.js';
 import { type BenchChat, type BenchUser, type Topology, senderOf } from './topology.js';
 
@@ -64,6 +64,8 @@ export interface CpuProbes {
   machine: () => number;
   /** The server's garbage collections between two times on the shared clock (performance.timeOrigin + now). */
   serverGc?: (from: number, to: number) => GcSummary;
+  /** The same for this process, the load client. */
+  clientGc?: (from: number, to: number) => GcSummary;
 }
 
 export interface PhaseResult {
@@ -100,6 +102,8 @@ export interface PhaseResult {
   otherCores: number;
   /** The server's garbage collections during the window (summed over instances; longest is the longest of any). */
   serverGc?: GcSummary;
+  /** The load client's garbage collections during the window. */
+  clientGc?: GcSummary;
   /** Not serialised: kept to merge across pairs for the chart. */
   histograms: { delivery: Histogram; deliveryFromSchedule: Histogram };
 }
@@ -634,6 +638,9 @@ export class LoadClient {
       ),
       ...(this.cpu.serverGc
         ? { serverGc: this.cpu.serverGc(performance.timeOrigin + phase.windowStart, performance.timeOrigin + phase.windowEnd) }
+        : {}),
+      ...(this.cpu.clientGc
+        ? { clientGc: this.cpu.clientGc(performance.timeOrigin + phase.windowStart, performance.timeOrigin + phase.windowEnd) }
         : {}),
       histograms: { delivery: phase.delivery, deliveryFromSchedule: phase.deliveryFromSchedule },
     };

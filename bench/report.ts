@@ -122,6 +122,12 @@ function fixedFigures(i: number, share: string): typeof FIGURES {
       unit: 'bytes',
     },
     [`p${i}GcLongest`]: { label: `${share}: server longest GC pause`, get: (r) => at(r)?.serverGc?.longestMs ?? NaN, unit: 'ms' },
+    [`p${i}ClientGcMs`]: { label: `${share}: load client GC, ms per second`, get: (r) => at(r)?.clientGc?.msPerSecond ?? NaN, unit: 'ms' },
+    [`p${i}ClientGcLongest`]: {
+      label: `${share}: load client longest GC pause`,
+      get: (r) => at(r)?.clientGc?.longestMs ?? NaN,
+      unit: 'ms',
+    },
     [`p${i}DeliveredPerOffered`]: { label: `${share}: delivered/offered`, get: (r) => at(r)?.deliveredPerOffered ?? NaN, unit: 'share' },
   };
 }

@@ -23,9 +23,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { watchGc } from './gc-log.js';
 
 const script = process.argv[2];
 if (!script) {
@@ -36,32 +35,9 @@ process.argv.splice(2, 1);
 
 let profiler: Session | undefined;
 
-const GC_KINDS: Record<number, string> = {
-  [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
-  [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
-  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
-  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak',
-};
-let collections: Array<[number, string, number]> = [];
-new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) {
-    const kind = GC_KINDS[(entry as { detail?: { kind?: number } }).detail?.kind ?? -1] ?? 'other';
-    collections.push([performance.timeOrigin + entry.startTime, kind, entry.duration]);
-  }
-}).observe({ entryTypes: ['gc'] });
-/** Bytes in V8's old generation (old objects and large objects) now. */
-function oldGenerationBytes(): number {
-  let bytes = 0;
-  for (const space of getHeapSpaceStatistics()) {
-    if (space.space_name === 'old_space' || space.space_name === 'large_object_space') bytes += space.space_used_size;
-  }
-  return bytes;
-}
-setInterval(() => {
-  if (!process.connected) return;
-  process.send?.({ gc: collections, old: [performance.timeOrigin + performance.now(), oldGenerationBytes()] });
-  collections = [];
-}, 250).unref();
+watchGc(250, (collections, old) => {
+  if (process.connected) process.send?.({ gc: collections, old });
+});
 process.on('message', (message: unknown) => {
   if (typeof message === 'object' && message !== null && 'profile' in message) {
     void profile(message as { profile: 'start' | 'stop'; file?: string });

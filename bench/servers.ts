@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { type Collection, GcLog, type OldGenerationSample } from './gc-log.js';
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux, what /proc/<pid>/stat counts in
 const SERVER_ENTRY = join(import.meta.dirname, 'server-entry.js');
@@ -17,22 +18,6 @@ export interface MemorySnapshot {
   arrayBuffers: number;
 }
 
-/** The server's garbage collections during a window (see server-entry.js). */
-export interface GcSummary {
-  /** Milliseconds per second the main thread spent collecting (every kind of collection step). */
-  msPerSecond: number;
-  /** Young-generation collections (scavenges) per second. */
-  minorPerSecond: number;
-  /** Full (mark-compact) collections in the window. */
-  major: number;
-  /** When each full collection's pause started, in seconds into the window (to set against p99BySecond). */
-  majorAt: number[];
-  /** How fast the old generation grew, in bytes per second, over the window's full-collection-free stretches. */
-  oldGrowthPerSecond: number;
-  /** The longest single pause, in ms. */
-  longestMs: number;
-}
-
 interface ProfileAnswer {
   profiling?: boolean;
   profiled?: string;
@@ -42,10 +27,8 @@ interface ProfileAnswer {
 /** A server under test, run as a child process on 127.0.0.1 so its memory and CPU are its own. */
 export class ServerProcess {
   private readonly tail: string[] = [];
-  /** [time, kind, ms] of each garbage collection the server reported, oldest first. */
-  private readonly collections: Array<[number, string, number]> = [];
-  /** [time, bytes] samples of its old generation's size, oldest first. */
-  private readonly oldGeneration: Array<[number, number]> = [];
+  /** The garbage collections the server reported (server-entry.js). */
+  readonly gc = new GcLog();
   private readonly memoryWaiters: Array<(m: MemorySnapshot) => void> = [];
   private readonly profileWaiters: Array<(answer: ProfileAnswer) => void> = [];
   private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -62,16 +45,11 @@ export class ServerProcess {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    child.on(
-      'message',
-      (message: { memory?: MemorySnapshot; gc?: Array<[number, string, number]>; old?: [number, number] } & ProfileAnswer) => {
-        if (message.gc) {
-          this.collections.push(...message.gc);
-          if (message.old) this.oldGeneration.push(message.old);
-        } else if (message.memory) this.memoryWaiters.shift()?.(message.memory);
-        else if (message.profiling || message.profiled || message.profileError) this.profileWaiters.shift()?.(message);
-      },
-    );
+    child.on('message', (message: { memory?: MemorySnapshot; gc?: Collection[]; old?: OldGenerationSample } & ProfileAnswer) => {
+      if (message.gc) this.gc.add(message.gc, message.old);
+      else if (message.memory) this.memoryWaiters.shift()?.(message.memory);
+      else if (message.profiling || message.profiled || message.profileError) this.profileWaiters.shift()?.(message);
+    });
     this.exitPromise = new Promise((resolve) =>
       child.on('exit', (code, signal) => {
         this.exited = { code, signal };
@@ -174,42 +152,6 @@ export class ServerProcess {
       });
     });
     if (answer.profileError) throw new Error(`${this.name} could not ${request.profile} its CPU profile: ${answer.profileError}`);
-  }
-
-  /**
-   * Its garbage collections that started in [from, to) (times on the shared clock,
-   * `performance.timeOrigin + performance.now()`). The server reports them a few times a second,
-   * so ask a moment after the window has ended.
-   */
-  gcBetween(from: number, to: number): GcSummary {
-    const seconds = (to - from) / 1000;
-    let ms = 0;
-    let minor = 0;
-    const majorAt: number[] = [];
-    let longestMs = 0;
-    for (const [time, kind, duration] of this.collections) {
-      if (time < from || time >= to) continue;
-      ms += duration;
-      longestMs = Math.max(longestMs, duration);
-      if (kind === 'minor') minor++;
-      else if (kind === 'major') majorAt.push(Math.round((time - from) / 100) / 10);
-    }
-    // Growth between consecutive samples, leaving out the steps a full collection shrank it in.
-    let grown = 0;
-    let previous: [number, number] | undefined;
-    for (const sample of this.oldGeneration) {
-      if (sample[0] < from || sample[0] >= to) continue;
-      if (previous && sample[1] > previous[1]) grown += sample[1] - previous[1];
-      previous = sample;
-    }
-    return {
-      msPerSecond: ms / seconds,
-      minorPerSecond: minor / seconds,
-      major: majorAt.length,
-      majorAt,
-      oldGrowthPerSecond: grown / seconds,
-      longestMs,
-    };
   }
 
   /** Resident set size in bytes, from /proc/<pid>/status (VmRSS). */
