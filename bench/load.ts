@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { SeqSet } from './bitset.js';
+import { PendingSends } from './pending-sends.js';
 import type { GcSummary } from './gc-log.js';
 import { Histogram, type LatencySummary, round } from './stats.js';
 import { type BenchChat, type BenchUser, type Topology, senderOf } from './topology.js';
@@ -18,6 +18,8 @@ const SYNC_TIMEOUT_MS = 30_000;
 const OPEN_LOOP_IN_FLIGHT_CAP = 64;
 /** Deliveries arriving this long after a fixed-rate phase still count as delivered for delivered/offered. */
 const DELIVERY_GRACE_MS = 1000;
+/** Sends of one chat that can wait for their ack and deliveries at once (far above the in-flight caps). */
+const PENDING_PER_CHAT = 4096;
 
 interface Phase {
   name: string;
@@ -109,6 +111,7 @@ export interface PhaseResult {
 }
 
 interface SendRecord {
+  clientId: string;
   chat: ChatState;
   phase: Phase;
   sentAt: number;
@@ -119,6 +122,8 @@ interface SendRecord {
 }
 
 interface ChatState {
+  /** Its position in the client's list of chats (PendingSends numbers sends per chat by it). */
+  index: number;
   chat: BenchChat;
   sender: Connection;
   inFlight: number;
@@ -193,7 +198,7 @@ export class LoadClient {
   private readonly connections: Connection[];
   private readonly chats: ChatState[];
   private readonly chatById = new Map<string, ChatState>();
-  private readonly pending = new Map<string, SendRecord>();
+  private readonly pending: PendingSends<SendRecord>;
   private phase: Phase | undefined;
   private counter = 0;
   readonly otherFrames = new Map<string, number>();
@@ -212,7 +217,8 @@ export class LoadClient {
     private readonly cpu: CpuProbes,
   ) {
     this.connections = topology.users.map((u) => new Connection(u));
-    this.chats = topology.chats.map((chat) => ({
+    this.chats = topology.chats.map((chat, index) => ({
+      index,
       chat,
       sender: this.connections[senderOf(chat)],
       inFlight: 0,
@@ -221,6 +227,7 @@ export class LoadClient {
       duplicateSeqs: 0,
     }));
     for (const c of this.chats) this.chatById.set(c.chat.id, c);
+    this.pending = new PendingSends(this.chats.length, PENDING_PER_CHAT);
   }
 
   get inFlight(): number {
@@ -427,9 +434,9 @@ export class LoadClient {
       phase.notSent++;
       return;
     }
-    const clientId = randomUUID();
     const n = ++this.counter;
-    this.pending.set(clientId, {
+    const { clientId } = this.pending.add(chat.index, (clientId) => ({
+      clientId,
       chat,
       phase,
       sentAt: now,
@@ -437,7 +444,7 @@ export class LoadClient {
       measured: scheduledAt >= phase.windowStart,
       acked: false,
       deliveries: 0,
-    });
+    }));
     chat.inFlight++;
     phase.sent++;
     ws.send(
@@ -690,7 +697,11 @@ export class LoadClient {
   }
 
   status(): string {
-    return `${this.openConnections} open, ${this.pending.size} in flight`;
+    const evicted =
+      this.pending.evicted > 0
+        ? `, ${this.pending.evicted} sends dropped from tracking (over ${PENDING_PER_CHAT} waiting in one chat)`
+        : '';
+    return `${this.openConnections} open, ${this.pending.size} in flight${evicted}`;
   }
 
   get unknownAckCount(): number {
