@@ -1,5 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { BackgroundWork } from '../common/concurrency/background-work.js';
+import { KeyedSequencer } from '../common/concurrency/keyed-sequencer.js';
 import { UserRepository } from '../modules/users/user.repository.js';
 import { PresenceAudience } from './presence-audience.js';
 import { type PresenceEntry, PresenceStore } from './presence-store.js';
@@ -15,8 +17,8 @@ export class PresenceService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Presence');
   private audience?: PresenceAudience;
   /** Per user, the tail of their presence work: a quick reconnect never overtakes the disconnect before it. */
-  private readonly chains = new Map<string, Promise<void>>();
-  private readonly pending = new Set<Promise<void>>();
+  private readonly chains = new KeyedSequencer();
+  private readonly pending = new BackgroundWork();
 
   constructor(
     private readonly store: PresenceStore,
@@ -72,24 +74,19 @@ export class PresenceService implements OnApplicationBootstrap {
     }
   }
 
-  /** Resolves when all presence work started so far is done (or `timeoutMs` passed). */
+  /** Resolves when all presence work started so far, or meanwhile, is done (or `timeoutMs` passed). */
   async drain(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all([...this.pending]), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    await Promise.race([this.pending.settled(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
   }
 
   private forUser(userId: string, work: () => Promise<void>): void {
-    const previous = this.chains.get(userId) ?? Promise.resolve();
-    const next = previous
-      .then(work)
-      .catch((error: unknown) => this.logger.warn(`Presence update for user ${userId} failed: ${describe(error)}`));
-    this.chains.set(userId, next);
-    this.pending.add(next);
-    void next.finally(() => {
-      this.pending.delete(next);
-      if (this.chains.get(userId) === next) this.chains.delete(userId);
-    });
+    void this.pending.track(
+      this.chains
+        .run(userId, work)
+        .catch((error: unknown) => this.logger.warn(`Presence update for user ${userId} failed: ${describe(error)}`)),
+    );
   }
 
   private async announce(userId: string, online: boolean): Promise<void> {

@@ -3,6 +3,7 @@ import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/comm
 import { EventBus } from '@nestjs/cqrs';
 import { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth/auth-user.js';
+import { BackgroundWork } from '../../common/concurrency/background-work.js';
 import { KeyedSequencer } from '../../common/concurrency/keyed-sequencer.js';
 import { NotFoundError, UnauthenticatedError, UnavailableError, ValidationError } from '../../common/errors/domain-error.js';
 import { AppConfig } from '../../config/app-config.js';
@@ -38,7 +39,7 @@ const invalidToken = () =>
 export class AuthService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Auth');
   /** Reset requests still being worked on after their answer; shutdown waits for them. */
-  private readonly resetsInProgress = new Set<Promise<void>>();
+  private readonly resetsInProgress = new BackgroundWork();
   /** One email's reset requests are worked on in the order they were answered, so the newest link is the one that works. */
   private readonly resetsByEmail = new KeyedSequencer();
   private closing = false;
@@ -156,23 +157,23 @@ export class AuthService implements BeforeApplicationShutdown {
     if (!this.config.isEnabled('notify'))
       throw new UnavailableError('MAIL_DISABLED', 'Password reset needs email, and the notify module is switched off on this server.');
     await this.limiter.consumePasswordReset(email);
-    const work = this.resetsByEmail
-      .run(email, () => this.sendResetLink(email))
-      .catch((error: unknown) =>
-        this.logger.error(
-          `Could not make a password reset link for a reset request (${error instanceof Error ? error.message : String(error)}); the request was answered 202 and sends no email: the user can ask again.`,
+    const work = this.resetsInProgress.track(
+      this.resetsByEmail
+        .run(email, () => this.sendResetLink(email))
+        .catch((error: unknown) =>
+          this.logger.error(
+            `Could not make a password reset link for a reset request (${error instanceof Error ? error.message : String(error)}); the request was answered 202 and sends no email: the user can ask again.`,
+          ),
         ),
-      );
-    this.resetsInProgress.add(work);
-    void work.finally(() => this.resetsInProgress.delete(work));
+    );
     // Shutting down: the database closes once the shutdown hooks are done, while the HTTP server
     // still answers until after them; so a late request keeps its answer until its link is made.
     if (this.closing) await work;
   }
 
   /** Resolves once every reset request answered so far, and any answered meanwhile, has made its link (or failed). */
-  async resetRequestsSettled(): Promise<void> {
-    while (this.resetsInProgress.size > 0) await Promise.all([...this.resetsInProgress]);
+  resetRequestsSettled(): Promise<void> {
+    return this.resetsInProgress.settled();
   }
 
   async beforeApplicationShutdown(): Promise<void> {

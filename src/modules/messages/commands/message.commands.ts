@@ -1,5 +1,6 @@
 import { type BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
+import { BackgroundWork } from '../../../common/concurrency/background-work.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../../common/errors/domain-error.js';
 import { uuidV7 } from '../../../common/ids/uuid-v7.js';
 import { ChatAccess } from '../../chats/chat-access.js';
@@ -35,7 +36,7 @@ export interface SendMessageResult {
 export class SendMessageHandler implements ICommandHandler<SendMessageCommand, SendMessageResult>, BeforeApplicationShutdown {
   private readonly logger = new Logger('Messages');
   /** Seen-notice checks still running after their send was answered; shutdown waits for them. */
-  private readonly announcing = new Set<Promise<void>>();
+  private readonly announcing = new BackgroundWork();
 
   constructor(
     private readonly messages: MessageRepository,
@@ -53,15 +54,13 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
     // may now have been read by everyone. (Right after one's own last message there is nothing to
     // check.) The send is committed, so its answer does not wait for that, nor fail with it.
     if (previousReadSeq !== undefined && previousReadSeq < message.seq - 1) {
-      const announcing = this.announceSeen(chatId, senderId, previousReadSeq, message.seq);
-      this.announcing.add(announcing);
-      void announcing.finally(() => this.announcing.delete(announcing));
+      void this.announcing.track(this.announceSeen(chatId, senderId, previousReadSeq, message.seq));
     }
     return { message, created };
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([...this.announcing]);
+    await this.announcing.settled();
   }
 
   private async announceSeen(chatId: string, readerId: string, from: number, to: number): Promise<void> {
