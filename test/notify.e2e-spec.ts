@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { EventBus } from '@nestjs/cqrs';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { simpleParser } from 'mailparser';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { createApp } from '../src/app.factory.js';
+import { DatabaseEndpoint } from '../src/database/database.module.js';
 import { AppLogger } from '../src/common/logging/app-logger.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { PasswordResetRequestedEvent } from '../src/modules/auth/events/password-reset-requested.event.js';
@@ -282,6 +284,49 @@ describe('notify with an outbox that cannot be written', () => {
       await started.app.close();
       await db.dispose();
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.each(DATABASE_KINDS)('notify at shutdown (%s database)', (kind) => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+  });
+
+  afterAll(async () => {
+    await db?.dispose();
+  });
+
+  it('keeps the database open until an email asked for just before shutdown is queued, and sends it after a restart', async () => {
+    const first = await startAppWithLogs(db.env);
+    const email = uniqueEmail('shutdown');
+    // Another connection blocks writes to the mail log, so the email is still being queued when
+    // shutdown begins.
+    const blocker = new pg.Client({ connectionString: first.app.get(DatabaseEndpoint).url });
+    await blocker.connect();
+    let closed = false;
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE mail_log IN EXCLUSIVE MODE');
+      first.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Shut Down', 'token-1'));
+      const closing = first.app.close().then(() => (closed = true));
+      await sleep(300);
+      expect(closed).toBe(false);
+      await blocker.query('COMMIT');
+      await closing;
+    } finally {
+      await blocker.end();
+      if (!closed) await first.app.close();
+    }
+    expect(first.logs.filter((line) => line.includes('Could not queue'))).toEqual([]);
+
+    const second = await startAppWithLogs(db.env);
+    try {
+      expect(await settledRow(second.app, email)).toMatchObject({ template: 'confirm-email', status: 'sent', attempts: 1 });
+    } finally {
+      await second.app.close();
     }
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { BackgroundWork } from '../../common/concurrency/background-work.js';
 import { AppConfig } from '../../config/app-config.js';
 import type { MailRecipient, MailTemplateName } from './domain/mail.js';
 import { MailDeliveryWorker } from './mail-delivery.worker.js';
@@ -19,7 +20,10 @@ export interface MailRequest {
  * server that is down delays the email but never the request that caused it.
  */
 @Injectable()
-export class MailQueue {
+export class MailQueue implements OnApplicationShutdown {
+  /** Event handlers queue mail after the request that caused it was answered. */
+  private readonly queuing = new BackgroundWork();
+
   constructor(
     private readonly config: AppConfig,
     private readonly log: MailLogRepository,
@@ -27,7 +31,22 @@ export class MailQueue {
   ) {}
 
   /** Returns the mail log id. */
-  async enqueue(request: MailRequest): Promise<string> {
+  enqueue(request: MailRequest): Promise<string> {
+    return this.queuing.track(this.record(request));
+  }
+
+  /**
+   * Shutdown keeps the database open until every email asked for is in the log; one that arrives
+   * after the worker stopped waits there as pending, for the next start (or another instance).
+   * This hook runs after every beforeApplicationShutdown hook, where services finish the work
+   * they answered for (and may ask for mail), and before the database module's, which is global
+   * and so shut down last.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    await this.queuing.settled();
+  }
+
+  private async record(request: MailRequest): Promise<string> {
     const rendered = renderMail(request.template, {
       publicUrl: this.config.http.publicUrl,
       name: request.to.name,
