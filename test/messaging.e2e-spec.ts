@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { MessageRepository } from '../src/modules/messages/message.repository.js';
+import { MessagesService } from '../src/modules/messages/messages.service.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { httpClient } from './support/http.js';
 import { type SignedIn, signUpAndIn } from './support/accounts.js';
@@ -239,6 +240,61 @@ describe('messaging over the WebSocket gateway', () => {
     // Exactly once, and in seq order: live frames wait while the missed history goes out first.
     const seqs = bobWs.seen('new_message').map((f) => f.message.seq as number);
     expect(seqs).toEqual(Array.from({ length: last - lastSeen }, (_, i) => lastSeen + 1 + i));
+  });
+
+  it('keeps each chat of one sync in seq order while live messages arrive in a chat still waiting its turn', async () => {
+    const [big, small, other] = [await newGroup(alice, [bob]), await newGroup(alice, [bob]), await newGroup(alice, [bob])];
+    const aliceWs = await connect(alice);
+    // Bob is offline while both chats get messages he will have to catch up on.
+    for (let i = 1; i <= 120; i++) aliceWs.send({ type: 'send_message', chatId: big.id, text: `b${i}`, clientId: randomUUID() });
+    for (let i = 1; i <= 3; i++) await aliceWs.request({ type: 'send_message', chatId: small.id, text: `s${i}`, clientId: randomUUID() });
+    await eventually(() => aliceWs.seen('message_ack').filter((f) => f.message.chatId === big.id).length === 120);
+
+    const bobWs = await connect(bob);
+    // A first sync ends the hold every new connection starts with; from then on live frames flow.
+    expect(await bobWs.request({ type: 'sync', chats: { [other.id]: 0 } })).toMatchObject({ type: 'synced' });
+    // The big chat's history takes a while to page through (slowed here to make that certain),
+    // and the small chat gets live messages meanwhile, before its own catch-up has begun.
+    const service = app.app.get(MessagesService);
+    const since = service.since.bind(service);
+    const slowed = jest.spyOn(service, 'since').mockImplementation(async function* (userId, chatId, seq, pageSize) {
+      for await (const page of since(userId, chatId, seq, pageSize)) {
+        if (chatId === big.id) await sleep(100);
+        yield page;
+      }
+    });
+    try {
+      const syncing = bobWs.request({ type: 'sync', chats: { [big.id]: 0, [small.id]: 0 } });
+      await sleep(30);
+      for (let i = 4; i <= 6; i++) await aliceWs.request({ type: 'send_message', chatId: small.id, text: `s${i}`, clientId: randomUUID() });
+      expect(await syncing).toEqual({ type: 'synced', id: expect.any(String), chats: { [big.id]: 120, [small.id]: 6 } });
+    } finally {
+      slowed.mockRestore();
+    }
+    await eventually(() => bobWs.seen('new_message').some((f) => f.message.chatId === small.id && f.message.seq === 6));
+    await bobWs.settle();
+
+    const seqsOf = (chatId: string) =>
+      bobWs
+        .seen('new_message')
+        .filter((f) => f.message.chatId === chatId)
+        .map((f) => f.message.seq as number);
+    expect(seqsOf(big.id)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+    expect(seqsOf(small.id)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('answers a chat of a sync the caller may not read with an error under the sync frame id, and syncs the rest', async () => {
+    const [mine, notMine] = [await newGroup(alice, [bob]), await newGroup(alice, [carol])];
+    const aliceWs = await connect(alice);
+    await aliceWs.request({ type: 'send_message', chatId: mine.id, text: 'hi', clientId: randomUUID() });
+    const bobWs = await connect(bob);
+    bobWs.send({ type: 'sync', chats: { [notMine.id]: 0, [mine.id]: 0 }, id: 'sync-1' });
+    const synced = await bobWs.nextOfType('synced');
+    expect(synced).toEqual({ type: 'synced', id: 'sync-1', chats: { [mine.id]: 1 } });
+    expect(bobWs.seen('error')).toEqual([
+      expect.objectContaining({ type: 'error', id: 'sync-1', chatId: notMine.id, code: 'CHAT_NOT_FOUND', statusCode: 404 }),
+    ]);
+    expect(bobWs.seen('new_message').map((f) => f.message.seq)).toEqual([1]);
   });
 
   it('stops delivering to a member the moment they are removed, and tells them', async () => {

@@ -3,11 +3,11 @@ import { CommandBus } from '@nestjs/cqrs';
 import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
 import { DomainError, RateLimitedError } from '../../common/errors/domain-error.js';
-import { resolveError } from '../../common/errors/error-body.js';
 import { ChatAccess } from '../chats/chat-access.js';
 import { ChatRepository } from '../chats/chat.repository.js';
 import { CurrentFrame, CurrentSocketUser, RealtimeGateway, type SocketUser } from '../../realtime/realtime-gateway.decorator.js';
 import { connectionOf, type FrameContext } from '../../realtime/connection.js';
+import { errorFrame } from '../../realtime/frames.js';
 import { RealtimeService } from '../../realtime/realtime.service.js';
 import type { ServerEvent } from '../../realtime/server-events.js';
 import { MarkReadCommand, SendMessageCommand, type SendMessageResult } from './commands/message.commands.js';
@@ -76,39 +76,50 @@ export class MessagesGateway implements OnModuleDestroy {
   /**
    * Catch-up after a reconnect: every message after each given seq, oldest first, as new_message
    * frames on this connection, then `synced` with the last seq sent per chat. A chat the caller
-   * is not (or no longer) a member of gets an error frame and is left out of `synced`.
+   * is not (or no longer) a member of gets an error frame (under the sync frame's id, with its
+   * chatId) and is left out of `synced`.
    */
   @SubscribeMessage('sync')
   async sync(
     @CurrentSocketUser() user: SocketUser,
     @ConnectedSocket() socket: WebSocket,
     @MessageBody() frame: SyncFrame,
+    @CurrentFrame() context: FrameContext,
   ): Promise<ServerEvent<'synced'>> {
     const connection = connectionOf(socket);
     const synced: Record<string, number> = {};
     if (!connection) return { type: 'synced', chats: synced };
-    for (const [chatId, lastSeq] of Object.entries(frame.chats)) {
-      // Live new_message frames of this chat wait while its history is written, and whatever
-      // already arrived live since the reconnect is not written again: each seq goes out once.
-      const catchUp = connection.streams.begin(chatId);
-      try {
-        let upTo = lastSeq;
-        for await (const page of this.messages.since(user.userId, chatId, lastSeq, SYNC_PAGE)) {
-          for (const message of page) {
-            if (catchUp.alreadySent(message.seq)) continue;
-            catchUp.sent(message.seq);
-            connection.sendRaw(JSON.stringify({ type: 'new_message', message: toMessageDto(message) }));
+    // Every chat of the frame holds its live new_message frames from now until its own history
+    // is out, and whatever already arrived live is not written again: each seq goes out once, in
+    // order. (Begun one by one, a chat still waiting its turn would let live frames overtake its
+    // history once the connection's first hold ended.)
+    const chats = Object.entries(frame.chats).map(([chatId, lastSeq]) => ({ chatId, lastSeq, catchUp: connection.streams.begin(chatId) }));
+    let next = 0;
+    try {
+      for (; next < chats.length; next++) {
+        const { chatId, lastSeq, catchUp } = chats[next];
+        try {
+          let upTo = lastSeq;
+          for await (const page of this.messages.since(user.userId, chatId, lastSeq, SYNC_PAGE)) {
+            for (const message of page) {
+              if (catchUp.alreadySent(message.seq)) continue;
+              catchUp.sent(message.seq);
+              connection.sendRaw(JSON.stringify({ type: 'new_message', message: toMessageDto(message) }));
+            }
+            upTo = page[page.length - 1].seq;
+            if (!(await drained(socket))) return { type: 'synced', chats: synced }; // gone or closed as slow
           }
-          upTo = page[page.length - 1].seq;
-          if (!(await drained(socket))) return { type: 'synced', chats: synced }; // gone or closed as slow
+          synced[chatId] = upTo;
+        } catch (error) {
+          if (!(error instanceof DomainError)) throw error;
+          connection.send(Object.assign(errorFrame(error), { chatId }), context.id);
+        } finally {
+          for (const held of catchUp.end()) connection.sendRaw(held);
         }
-        synced[chatId] = upTo;
-      } catch (error) {
-        if (!(error instanceof DomainError)) throw error;
-        connection.sendRaw(JSON.stringify({ type: 'error', ...resolveError(error).body, chatId }));
-      } finally {
-        for (const held of catchUp.end()) connection.sendRaw(held);
       }
+    } finally {
+      // Cut short (the socket went, or an unexpected error): the chats not reached stop holding.
+      for (const { catchUp } of chats.slice(next + 1)) for (const held of catchUp.end()) connection.sendRaw(held);
     }
     connection.releaseStreams();
     return { type: 'synced', chats: synced };
