@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { MessageRepository } from '../src/modules/messages/message.repository.js';
 import { MessagesService } from '../src/modules/messages/messages.service.js';
+import { PresenceService } from '../src/realtime/presence.service.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { httpClient } from './support/http.js';
 import { type SignedIn, signUpAndIn } from './support/accounts.js';
-import { connectReady, eventually, pause, type TestSocket } from './support/ws.js';
+import { connectReady, eventually, openSocket, pause, type TestSocket } from './support/ws.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -295,6 +296,50 @@ describe('messaging over the WebSocket gateway', () => {
       expect.objectContaining({ type: 'error', id: 'sync-1', chatId: notMine.id, code: 'CHAT_NOT_FOUND', statusCode: 404 }),
     ]);
     expect(bobWs.seen('new_message').map((f) => f.message.seq)).toEqual([1]);
+  });
+
+  it('sends an edit or delete made while a new connection holds new messages back after the message it changes', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const aliceWs = await connect(alice);
+    // Bob has just connected and does not sync: his new_message frames wait out the hold (1 s).
+    const bobWs = await connect(bob);
+    const { message } = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'oops', clientId: randomUUID() });
+    const path = `/api/v1/chats/${chat.id}/messages/${message.id}`;
+    expect((await request('PATCH', path, { token: alice.accessToken, body: { text: 'oops, edited' } })).status).toBe(200);
+    expect((await request('DELETE', path, { token: alice.accessToken })).status).toBe(204);
+    await bobWs.nextOfType('message_deleted', 5_000);
+    await bobWs.settle();
+    const about = bobWs.history.filter((f) => (f.message?.id ?? f.id) === message.id && f.type !== 'pong');
+    expect(about.map((f) => f.type)).toEqual(['new_message', 'message_updated', 'message_deleted']);
+  });
+
+  it('makes ready the first frame of a connection, even when events for it come while it is being counted online', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const aliceWs = await connect(alice);
+    const presence = app.app.get(PresenceService);
+    const connected = presence.connected.bind(presence);
+    let entered!: () => void;
+    const counting = new Promise<void>((resolve) => (entered = resolve));
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const slowed = jest.spyOn(presence, 'connected').mockImplementation(async (entry) => {
+      entered();
+      await finished;
+      return connected(entry);
+    });
+    try {
+      const bobWs = await openSocket(app.wsUrl, { token: bob.accessToken });
+      sockets.push(bobWs);
+      await counting; // Bob's connection is registered for events, and not ready yet
+      aliceWs.send({ type: 'typing', chatId: chat.id, isTyping: true });
+      await aliceWs.settle();
+      finish();
+      await bobWs.nextOfType('ready');
+      await bobWs.nextOfType('typing');
+      expect(bobWs.history.map((f) => f.type).slice(0, 2)).toEqual(['ready', 'typing']);
+    } finally {
+      slowed.mockRestore();
+    }
   });
 
   it('stops delivering to a member the moment they are removed, and tells them', async () => {

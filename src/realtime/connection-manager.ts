@@ -249,9 +249,10 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     connection.state = 'authenticated';
     this.scheduleExpiry(connection, identity.expiresAt);
     connection.holdStreams(this.settings.catchUpHoldMs);
+    connection.deferUntilReady();
     this.registry.register(connection);
     await this.presence.connected({ userId: identity.userId, connectionId: connection.id });
-    connection.send({ type: 'ready', userId: identity.userId, sessionId: identity.sessionId }, replyTo);
+    connection.sendReady({ type: 'ready', userId: identity.userId, sessionId: identity.sessionId }, replyTo);
   }
 
   /** A fresh access token for the same session pushes the socket's expiry back (no reconnect after a refresh). */

@@ -99,6 +99,18 @@ describe('Connection', () => {
     expect(socket.closedWith).toEqual([1013, 'SLOW_CONSUMER']);
   });
 
+  it('keeps frames that come before ready until ready has gone out, then writes them in order', () => {
+    const { socket, connection } = setup(undefined);
+    connection.deferUntilReady();
+    expect(connection.sendRaw('{"type":"typing"}')).toBe(true);
+    expect(connection.sendRaw(new PreparedFrame('{"type":"presence"}'))).toBe(true);
+    expect(socket.sent).toEqual([]);
+    connection.sendReady({ type: 'ready', userId: 'u1', sessionId: 's1' }, 'a1');
+    expect(socket.sent).toEqual(['{"type":"ready","userId":"u1","sessionId":"s1","id":"a1"}', '{"type":"typing"}', '{"type":"presence"}']);
+    connection.sendRaw('{"type":"read"}');
+    expect(socket.sent).toHaveLength(4);
+  });
+
   it('writes a prepared frame as its bytes, in order with the frames ws writes', async () => {
     const { socket, writes, connection } = setup(0);
     const shared = new PreparedFrame('{"type":"new_message"}');

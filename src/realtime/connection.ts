@@ -94,6 +94,8 @@ export class Connection {
   private closeWaiters?: Array<() => void>;
   /** True while frames are being gathered for one write (see sendRaw). */
   private corked = false;
+  /** Frames that came between registration and `ready` (see deferUntilReady). */
+  private beforeReady?: WireFrame[];
 
   /**
    * `transport` is the TCP socket under `socket` (the upgrade request's socket): frames sent in
@@ -148,6 +150,10 @@ export class Connection {
    */
   sendRaw(frame: WireFrame): boolean {
     if (!this.isOpen || this.socket.readyState !== this.socket.OPEN) return false;
+    if (this.beforeReady) {
+      this.beforeReady.push(frame);
+      return true;
+    }
     if (!this.corked && this.transport) {
       this.corked = true;
       this.transport.cork();
@@ -172,6 +178,23 @@ export class Connection {
     this.onSlowConsumer(this);
     this.close(CloseCode.TRY_AGAIN_LATER, 'SLOW_CONSUMER');
     return false;
+  }
+
+  /**
+   * Keeps every frame for this connection until `sendReady`: a connection is registered for
+   * fan-out before its `ready` goes out (so it misses nothing in between), yet `ready` is its
+   * first frame.
+   */
+  deferUntilReady(): void {
+    this.beforeReady ??= [];
+  }
+
+  /** Sends `ready`, then whatever waited for it, in arrival order. */
+  sendReady(ready: ServerEvent<'ready'>, id?: FrameId): void {
+    const waiting = this.beforeReady;
+    this.beforeReady = undefined;
+    this.send(ready, id);
+    for (const frame of waiting ?? []) this.sendRaw(frame);
   }
 
   /** Holds live stream frames until the first catch-up ends, or `ms` passes (see StreamTracker.holdAll). */

@@ -37,4 +37,22 @@ describe('StreamTracker', () => {
     expect(tracker.releaseAll()).toEqual(['b7']);
     expect(tracker.admitLive({ id: 'b', seq: 8 }, 'b8')).toBe(true);
   });
+
+  it('holds edits and deletes behind the held frames of their stream, in arrival order, and never takes them for repeats', () => {
+    const tracker = new StreamTracker();
+    tracker.holdAll();
+    expect(tracker.admitLive({ id: 'c', seq: 4 }, 'new4')).toBe(false);
+    expect(tracker.admitLive({ id: 'c', seq: 4, about: true }, 'edit4')).toBe(false);
+    expect(tracker.admitLive({ id: 'c', seq: 4, about: true }, 'delete4')).toBe(false);
+    expect(tracker.admitLive({ id: 'c', seq: 2, about: true }, 'edit2')).toBe(false);
+    expect(tracker.releaseAll()).toEqual(['edit2', 'new4', 'edit4', 'delete4']);
+    // Once flowing: straight through, however often.
+    expect(tracker.admitLive({ id: 'c', seq: 4, about: true }, 'edit4b')).toBe(true);
+    expect(tracker.admitLive({ id: 'c', seq: 4, about: true }, 'edit4c')).toBe(true);
+    // During a catch-up they wait behind its history, even about a message the catch-up wrote.
+    const catchUp = tracker.begin('c');
+    expect(tracker.admitLive({ id: 'c', seq: 5, about: true }, 'edit5')).toBe(false);
+    catchUp.sent(5);
+    expect(catchUp.end()).toEqual(['edit5']);
+  });
 });

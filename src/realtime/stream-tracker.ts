@@ -5,6 +5,12 @@ import { SeqRanges } from './seq-ranges.js';
 export interface StreamPosition {
   id: string;
   seq: number;
+  /**
+   * The frame is about the message at `seq` (an edit, a delete), not that message itself: it
+   * waits behind the stream's held frames, so it never arrives before the message it changes,
+   * but it is never taken for a repeat.
+   */
+  about?: true;
 }
 
 /** How many separate runs of delivered positions a connection remembers per stream, to recognise repeats. */
@@ -14,7 +20,7 @@ interface StreamState {
   /** Positions sent on this connection since it opened: runs, so in-order delivery costs no memory. */
   delivered: SeqRanges;
   /** Live frames waiting: during a catch-up of this stream, or while every stream is held. */
-  held?: Array<{ seq: number; frame: WireFrame }>;
+  held?: Array<{ seq: number; frame: WireFrame; about?: true }>;
   catchingUp?: boolean;
 }
 
@@ -50,6 +56,11 @@ export class StreamTracker {
   /** Whether to write a live frame now (false: already sent, or held until the catch-up ends). */
   admitLive(position: StreamPosition, frame: WireFrame): boolean {
     const state = this.state(position.id);
+    if (position.about) {
+      if (!state.held && !this.holdingAll) return true;
+      (state.held ??= []).push({ seq: position.seq, frame, about: true });
+      return false;
+    }
     if (state.delivered.has(position.seq)) return false;
     if (state.held || this.holdingAll) {
       (state.held ??= []).push({ seq: position.seq, frame });
@@ -74,10 +85,22 @@ export class StreamTracker {
     };
   }
 
+  /**
+   * The held frames in stream order; the sort is stable, so an edit or delete keeps its place
+   * after the message it is about and after earlier changes to it.
+   */
   private flush(state: StreamState): WireFrame[] {
     const held = (state.held ?? []).sort((a, b) => a.seq - b.seq);
     state.held = undefined;
-    return held.filter(({ seq }) => !state.delivered.has(seq) && (this.remember(state, seq), true)).map(({ frame }) => frame);
+    const out: WireFrame[] = [];
+    for (const { seq, frame, about } of held) {
+      if (about) out.push(frame);
+      else if (!state.delivered.has(seq)) {
+        this.remember(state, seq);
+        out.push(frame);
+      }
+    }
+    return out;
   }
 
   private state(streamId: string): StreamState {

@@ -21,9 +21,19 @@ export class MessageEventsToSockets implements IEventHandler<MessageEvent> {
         { stream: { id: event.message.chatId, seq: event.message.seq } },
       );
     } else if (event instanceof MessageEditedEvent) {
-      await this.realtime.send(event.memberIds, { type: 'message_updated', message: toMessageDto(event.message) });
+      // Edits and deletes wait behind new_message frames a connection is holding back (see
+      // StreamTracker), so they never arrive before the message they change.
+      await this.realtime.send(
+        event.memberIds,
+        { type: 'message_updated', message: toMessageDto(event.message) },
+        { stream: { id: event.message.chatId, seq: event.message.seq, about: true } },
+      );
     } else if (event instanceof MessageDeletedEvent) {
-      await this.realtime.send(event.memberIds, { type: 'message_deleted', chatId: event.chatId, id: event.messageId, seq: event.seq });
+      await this.realtime.send(
+        event.memberIds,
+        { type: 'message_deleted', chatId: event.chatId, id: event.messageId, seq: event.seq },
+        { stream: { id: event.chatId, seq: event.seq, about: true } },
+      );
     } else if (event instanceof ChatReadEvent) {
       await this.realtime.send(event.memberIds, { type: 'read', chatId: event.chatId, userId: event.userId, seq: event.seq });
     } else {
