@@ -193,6 +193,26 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       ]);
     });
 
+    it('deletes a group, or leaves it an owner, when its members leave at the same moment', async () => {
+      for (let round = 0; round < 4; round++) {
+        const pair = await group(alice, [bob]);
+        const trio = await group(alice, [bob, carol]);
+        await as(alice).patch(`/chats/${trio.id}/members/${bob.user.id}`, { role: 'admin' });
+        const results = await Promise.all([
+          as(alice).del(`/chats/${pair.id}/members/${alice.user.id}`),
+          as(bob).del(`/chats/${pair.id}/members/${bob.user.id}`),
+          as(alice).del(`/chats/${trio.id}/members/${alice.user.id}`),
+          as(bob).del(`/chats/${trio.id}/members/${bob.user.id}`),
+        ]);
+        expect(results.map((r) => r.status)).toEqual([204, 204, 204, 204]);
+        // The last one out deleted the pair's group: no member-less group keeps its title taken.
+        expect((await as(bob).post('/chats', { type: 'group', title: pair.title, memberIds: [] })).status).toBe(201);
+        expect((await as(alice).post('/chats', { type: 'group', title: pair.title, memberIds: [] })).status).toBe(201);
+        // The owner and the heir left together: the one who stayed owns the trio's group.
+        expect(await rolesIn(carol, trio.id)).toEqual({ [carol.user.id]: 'owner' });
+      }
+    });
+
     it('hands ownership over when the owner gives the owner role', async () => {
       const chat = await group(alice, [bob]);
       expectErrorShape(await as(alice).patch(`/chats/${chat.id}/members/${alice.user.id}`, { role: 'member' }), 409, 'OWNER_MUST_TRANSFER');

@@ -13,6 +13,14 @@ export const newOwnerTitleTaken = () =>
     'The new owner already owns a group with this title; one of the two groups needs another title first.',
   );
 
+export const noSuccessorCanOwn = () =>
+  new ConflictError(
+    'CHAT_TITLE_TAKEN',
+    'Everyone who could take this group over already owns a group with its title; rename the group, then leave.',
+  );
+
+export const memberNotFound = () => new NotFoundError('MEMBER_NOT_FOUND', 'That user is not a member of this chat.');
+
 /**
  * The one place that decides who may touch a chat. Non-members get 404 whatever they ask, so a
  * chat's existence never leaks; members lacking a role get 403.

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { DomainError } from '../../common/errors/domain-error.js';
+import { DomainError, ForbiddenError } from '../../common/errors/domain-error.js';
 import type { MessageRepository } from '../messages/message.repository.js';
-import type { ChatRepository } from './chat.repository.js';
+import type { ChatRepository, RemovalPlan } from './chat.repository.js';
+import type { Member } from './domain/chat.js';
 
 export interface ConversationStores {
   chats: ChatRepository;
@@ -10,6 +11,9 @@ export interface ConversationStores {
   /** Creates a user the store may reference and returns their id. */
   newUser(): Promise<string>;
 }
+
+/** A removal that keeps the chat and hands nothing over. */
+const keepChat = (): RemovalPlan => ({ deleteChat: false, successors: [] });
 
 const codeOf = async (promise: Promise<unknown>): Promise<string | undefined> => {
   try {
@@ -76,13 +80,89 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       await chats.setRole(chat.id, x, 'owner');
       expect((await chats.findById(chat.id))?.ownerId).toBe(x);
       expect((await chats.membership(chat.id, owner))?.role).toBe('admin');
-      expect(await chats.removeMember(chat.id, y)).toBe(true);
-      expect(await chats.removeMember(chat.id, y)).toBe(false);
+      expect(await chats.removeMember(chat.id, y, keepChat)).toEqual({ deleted: false, remaining: [x, owner] });
+      expect(await codeOf(chats.removeMember(chat.id, y, keepChat))).toBe('MEMBER_NOT_FOUND');
       expect(await chats.membership(chat.id, y)).toBeUndefined();
       expect((await chats.contactsOf(owner)).sort()).toEqual([x]);
       expect((await chats.delete(chat.id)).sort()).toEqual([owner, x].sort());
       expect(await chats.findById(chat.id)).toBeUndefined();
       expect(await chats.membership(chat.id, x)).toBeUndefined();
+    });
+
+    it('removes a member as one step decided on the members once the chat is locked, handing over or deleting', async () => {
+      const { chats, newUser } = stores();
+      const [owner, admin, member, clash] = [await newUser(), await newUser(), await newUser(), await newUser()];
+      const title = `Club ${randomUUID()}`;
+      const chat = await chats.createGroup({ id: randomUUID(), title, ownerId: owner }, [admin, member, clash]);
+      await chats.setRole(chat.id, admin, 'admin');
+      await chats.createGroup({ id: randomUUID(), title: title.toUpperCase(), ownerId: clash }, []);
+      const roles = async () => (await chats.members(chat.id)).map((m) => [m.userId, m.role]);
+      const before = await roles();
+
+      // A refusal from decide changes nothing, and decide sees the members in members() order.
+      let seen: string[] = [];
+      const refuse = (members: Member[]): RemovalPlan => {
+        seen = members.map((m) => m.userId);
+        throw new ForbiddenError('CHAT_ADMIN_REQUIRED', 'no');
+      };
+      expect(await codeOf(chats.removeMember(chat.id, member, refuse))).toBe('CHAT_ADMIN_REQUIRED');
+      expect(seen).toEqual((await chats.members(chat.id)).map((m) => m.userId));
+      expect(await roles()).toEqual(before);
+
+      // Nobody but someone who owns a group with this title could take over: nothing changes.
+      expect(await codeOf(chats.removeMember(chat.id, owner, () => ({ deleteChat: false, successors: [clash] })))).toBe('CHAT_TITLE_TAKEN');
+      expect(await roles()).toEqual(before);
+      expect((await chats.findById(chat.id))?.ownerId).toBe(owner);
+
+      // The first successor who can take it over does; one who cannot is passed over.
+      expect(await chats.removeMember(chat.id, owner, () => ({ deleteChat: false, successors: [clash, member, admin] }))).toEqual({
+        deleted: false,
+        remaining: before.map(([id]) => id).filter((id) => id !== owner),
+      });
+      expect((await chats.findById(chat.id))?.ownerId).toBe(member);
+      expect(await chats.membership(chat.id, member)).toMatchObject({ role: 'owner' });
+      expect(await chats.membership(chat.id, owner)).toBeUndefined();
+
+      expect(await chats.removeMember(chat.id, clash, () => ({ deleteChat: true }))).toEqual({ deleted: true, remaining: [] });
+      expect(await chats.findById(chat.id)).toBeUndefined();
+      expect(await chats.members(chat.id)).toEqual([]);
+      expect(await codeOf(chats.removeMember(chat.id, admin, keepChat))).toBe('CHAT_NOT_FOUND');
+    });
+
+    it('serialises removals: the last two members leaving at once delete the chat, and an owner and heir leaving at once leave an owner', async () => {
+      const { chats, newUser } = stores();
+      // The handler's rule: the last one out deletes the chat; an owner hands over to the senior remaining member.
+      const leave =
+        (userId: string) =>
+        (members: Member[]): RemovalPlan => {
+          const remaining = members.filter((m) => m.userId !== userId);
+          if (remaining.length === 0) return { deleteChat: true };
+          const leaving = members.find((m) => m.userId === userId);
+          return { deleteChat: false, successors: leaving?.role === 'owner' ? remaining.map((m) => m.userId) : [] };
+        };
+      for (let round = 0; round < 3; round++) {
+        const [a, b, c] = [await newUser(), await newUser(), await newUser()];
+        const pair = await chats.createGroup({ id: randomUUID(), title: `Pair ${randomUUID()}`, ownerId: a }, [b]);
+        const outcomes = await Promise.all([chats.removeMember(pair.id, a, leave(a)), chats.removeMember(pair.id, b, leave(b))]);
+        expect(outcomes.filter((o) => o.deleted)).toHaveLength(1);
+        expect(await chats.findById(pair.id)).toBeUndefined();
+
+        const trio = await chats.createGroup({ id: randomUUID(), title: `Trio ${randomUUID()}`, ownerId: a }, [b, c]);
+        await chats.setRole(trio.id, b, 'admin');
+        await Promise.all([chats.removeMember(trio.id, a, leave(a)), chats.removeMember(trio.id, b, leave(b))]);
+        expect((await chats.members(trio.id)).map((m) => [m.userId, m.role])).toEqual([[c, 'owner']]);
+        expect((await chats.findById(trio.id))?.ownerId).toBe(c);
+      }
+    });
+
+    it('refuses to give a role to someone who is not a member, and changes nothing', async () => {
+      const { chats, newUser } = stores();
+      const [owner, stranger] = [await newUser(), await newUser()];
+      const chat = await chats.createGroup({ id: randomUUID(), title: `G ${randomUUID()}`, ownerId: owner }, []);
+      expect(await codeOf(chats.setRole(chat.id, stranger, 'owner'))).toBe('MEMBER_NOT_FOUND');
+      expect(await codeOf(chats.setRole(chat.id, stranger, 'admin'))).toBe('MEMBER_NOT_FOUND');
+      expect((await chats.findById(chat.id))?.ownerId).toBe(owner);
+      expect((await chats.members(chat.id)).map((m) => [m.userId, m.role])).toEqual([[owner, 'owner']]);
     });
 
     it("lists a member's chats newest activity first with last message, unread and member counts", async () => {

@@ -1,5 +1,15 @@
 import type { Chat, ChatSummary, Member, MemberRole } from './domain/chat.js';
 
+/** What removing a member does (see ChatRepository.removeMember). */
+export type RemovalPlan = { deleteChat: true } | { deleteChat: false; successors: string[] };
+
+export interface RemovalOutcome {
+  /** The chat went with its last member. */
+  deleted: boolean;
+  /** Who is still a member (none when deleted). */
+  remaining: string[];
+}
+
 export interface ChatListCursor {
   activityAt: string;
   id: string;
@@ -26,8 +36,19 @@ export abstract class ChatRepository {
   abstract delete(chatId: string): Promise<string[]>;
   /** Adds those not yet members (as `member`); returns the ids actually added. */
   abstract addMembers(chatId: string, userIds: string[]): Promise<string[]>;
-  abstract removeMember(chatId: string, userId: string): Promise<boolean>;
-  /** Sets a role; giving `owner` makes the previous owner an admin. Throws CHAT_TITLE_TAKEN on transfer clash. */
+  /**
+   * Takes `userId` out of the chat in one atomic step, decided on the members as they are once
+   * the chat is locked against every other change to it (concurrent leaves and removals each see
+   * the others' outcome). `decide` gets them in members() order; it may throw (a DomainError:
+   * nothing changes) or say what happens: the chat goes (nobody would remain), or the member goes
+   * after the first of `successors` who can take the group over becomes its owner (none can:
+   * CHAT_TITLE_TAKEN, nothing changes). Throws CHAT_NOT_FOUND when the chat is gone.
+   */
+  abstract removeMember(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome>;
+  /**
+   * Sets a role; giving `owner` makes the previous owner an admin. Throws CHAT_TITLE_TAKEN on
+   * transfer clash, MEMBER_NOT_FOUND when the user is not (or no longer) a member.
+   */
   abstract setRole(chatId: string, userId: string, role: MemberRole): Promise<void>;
   /** Everyone who shares at least one chat with the user (for presence). */
   abstract contactsOf(userId: string): Promise<string[]>;

@@ -1,7 +1,7 @@
 import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../../common/errors/domain-error.js';
 import { UserRepository } from '../../users/user.repository.js';
-import { ChatAccess } from '../chat-access.js';
+import { ChatAccess, chatNotFound, memberNotFound } from '../chat-access.js';
 import { ChatRepository } from '../chat.repository.js';
 import { ChatsService } from '../chats.service.js';
 import {
@@ -12,7 +12,6 @@ import {
   canRename,
   MAX_GROUP_MEMBERS,
   type MemberRole,
-  type Member,
   normaliseTitle,
 } from '../domain/chat.js';
 import type { ChatDetailDto } from '../dto/chat.dto.js';
@@ -133,51 +132,24 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
   /**
    * Removing yourself is leaving. An owner who leaves hands the chat to the senior admin or member
    * (the senior one who does not already own a group with this title); the last one out deletes it.
+   * Decided on the members as they are once the chat is locked, so two people leaving at once
+   * never leave a group without an owner, or without members yet not deleted.
    */
   async execute({ actorId, chatId, userId }: RemoveMemberCommand): Promise<void> {
-    const { member: actor } = await this.access.requireGroup(chatId, actorId);
-    const members = await this.chats.members(chatId);
-    const target = members.find((m) => m.userId === userId);
-    if (!target) throw new NotFoundError('MEMBER_NOT_FOUND', 'That user is not a member of this chat.');
-    if (!canRemove(actor, target)) throw new ForbiddenError('CHAT_ADMIN_REQUIRED', 'You cannot remove this member.');
-
-    const remaining = members.filter((m) => m.userId !== userId);
-    if (remaining.length === 0) {
-      await this.chats.delete(chatId);
-      this.events.publish(new ChatDeletedEvent(chatId, [userId], actorId));
-      return;
-    }
-    if (target.role === 'owner') await this.handOver(chatId, remaining);
-    if (!(await this.chats.removeMember(chatId, userId)))
-      throw new NotFoundError('MEMBER_NOT_FOUND', 'That user is not a member of this chat.');
-    this.events.publish(
-      new MemberRemovedEvent(
-        chatId,
-        userId,
-        remaining.map((m) => m.userId),
-        actorId,
-      ),
-    );
-  }
-
-  /**
-   * Makes the senior remaining member the owner; members() lists admins before members, oldest
-   * first. Titles are unique among the groups one user owns, so whoever already owns a group with
-   * this title is passed over, and only when everyone is does leaving fail (409, nothing changed).
-   */
-  private async handOver(chatId: string, remaining: Member[]): Promise<void> {
-    for (const successor of remaining) {
-      try {
-        await this.chats.setRole(chatId, successor.userId, 'owner');
-        return;
-      } catch (error) {
-        if (!(error instanceof ConflictError && error.code === 'CHAT_TITLE_TAKEN')) throw error;
-      }
-    }
-    throw new ConflictError(
-      'CHAT_TITLE_TAKEN',
-      'Everyone who could take this group over already owns a group with its title; rename the group, then leave.',
-    );
+    await this.access.requireGroup(chatId, actorId);
+    const outcome = await this.chats.removeMember(chatId, userId, (members) => {
+      const actor = members.find((m) => m.userId === actorId);
+      if (!actor) throw chatNotFound(); // left or removed since the access check
+      const target = members.find((m) => m.userId === userId);
+      if (!target) throw memberNotFound();
+      if (!canRemove(actor, target)) throw new ForbiddenError('CHAT_ADMIN_REQUIRED', 'You cannot remove this member.');
+      const remaining = members.filter((m) => m.userId !== userId);
+      if (remaining.length === 0) return { deleteChat: true };
+      // members() lists admins before members, oldest first: the senior one takes over.
+      return { deleteChat: false, successors: target.role === 'owner' ? remaining.map((m) => m.userId) : [] };
+    });
+    if (outcome.deleted) this.events.publish(new ChatDeletedEvent(chatId, [userId], actorId));
+    else this.events.publish(new MemberRemovedEvent(chatId, userId, outcome.remaining, actorId));
   }
 }
 
@@ -202,7 +174,7 @@ export class ChangeRoleHandler implements ICommandHandler<ChangeRoleCommand, Cha
   async execute({ actorId, chatId, userId, role }: ChangeRoleCommand): Promise<ChatDetailDto> {
     await this.access.requireGroupRole(chatId, actorId, canChangeRoles, 'CHAT_OWNER_REQUIRED', 'Only the owner can change roles.');
     const target = await this.chats.membership(chatId, userId);
-    if (!target) throw new NotFoundError('MEMBER_NOT_FOUND', 'That user is not a member of this chat.');
+    if (!target) throw memberNotFound();
     if (userId === actorId && role !== 'owner')
       throw new ConflictError('OWNER_MUST_TRANSFER', 'Give the owner role to someone else instead of demoting yourself.');
     if (target.role !== role) {

@@ -7,8 +7,8 @@ import {
   type MessageRecord,
   messageModel,
 } from '../../../../messages/infrastructure/persistence/mongo/message.schema.js';
-import { chatNotFound, newOwnerTitleTaken, titleTaken } from '../../../chat-access.js';
-import { ChatRepository, type ChatListCursor } from '../../../chat.repository.js';
+import { chatNotFound, memberNotFound, newOwnerTitleTaken, noSuccessorCanOwn, titleTaken } from '../../../chat-access.js';
+import { ChatRepository, type ChatListCursor, type RemovalOutcome, type RemovalPlan } from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
 import { byRoleThenSeniority, type SummaryRow, toChat, toChatSummary, toMember } from './chat.mapper.js';
 import {
@@ -250,22 +250,63 @@ export class MongoChatRepository extends ChatRepository {
     });
   }
 
-  async removeMember(chatId: string, userId: string): Promise<boolean> {
-    return inTransaction(this.connection, async (session) => {
+  /**
+   * Every path writes the chat record, and so does every other change to the chat (sends
+   * included): two of them at once conflict, and withTransaction runs the loser again, deciding
+   * anew on what the winner left.
+   */
+  async removeMember(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
+    const outcome = await inTransaction(this.connection, async (session) => {
+      const chat = await this.chats.findById(chatId, { titleLower: 1 }, { session }).lean<ChatRecord>();
+      if (!chat) throw chatNotFound();
+      const members = (await this.memberships.find({ chatId }, null, { session }).lean<MemberRecord[]>())
+        .map(toMember)
+        .sort(byRoleThenSeniority);
+      const plan = decide(members);
+      if (plan.deleteChat) {
+        await this.chats.deleteOne({ _id: chatId }, { session });
+        await this.memberships.deleteMany({ chatId }, { session });
+        return { deleted: true, remaining: [] };
+      }
+      const now = new Date();
+      if (plan.successors.length > 0) {
+        // A duplicate key would abort the whole transaction, so the title clash is looked up first.
+        let heir: string | undefined;
+        for (const successor of plan.successors) {
+          const clash = await this.chats
+            .exists({ ownerId: successor, titleLower: chat.titleLower, type: 'group', _id: { $ne: chatId } })
+            .session(session);
+          if (!clash) {
+            heir = successor;
+            break;
+          }
+        }
+        if (!heir) throw noSuccessorCanOwn();
+        await this.chats.updateOne({ _id: chatId }, { $set: { ownerId: heir } }, { session });
+        await this.memberships.updateMany({ chatId, role: 'owner' }, { $set: { role: 'admin' } }, { session });
+        await this.memberships.updateOne({ _id: memberKey(chatId, heir) }, { $set: { role: 'owner' } }, { session });
+      }
       const { modifiedCount } = await this.chats.updateOne(
         { _id: chatId, memberIds: userId },
-        { $pull: { memberIds: userId } },
+        { $pull: { memberIds: userId }, $set: { updatedAt: now } },
         { session },
       );
+      if (modifiedCount !== 1) throw memberNotFound();
       await this.memberships.deleteOne({ _id: memberKey(chatId, userId) }, { session });
-      return modifiedCount === 1;
+      return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId) };
     });
+    // As in delete: the history goes after the commit.
+    if (outcome.deleted) await this.messages.deleteMany({ chatId });
+    return outcome;
   }
 
   async setRole(chatId: string, userId: string, role: MemberRole): Promise<void> {
     try {
       await inTransaction(this.connection, async (session) => {
         const now = new Date();
+        // The member, in the chat record that every membership change writes: a concurrent
+        // removal conflicts with the writes below, and the retry finds them gone.
+        if (!(await this.chats.exists({ _id: chatId, memberIds: userId }).session(session))) throw memberNotFound();
         if (role === 'owner') {
           // First, so a clash with a group the new owner already owns aborts before anything else.
           await this.chats.updateOne({ _id: chatId }, { $set: { ownerId: userId, updatedAt: now } }, { session });

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { isUniqueViolation, returnedRows } from '../../../../../database/sql.js';
-import { chatNotFound, newOwnerTitleTaken, titleTaken } from '../../../chat-access.js';
-import { ChatRepository, type ChatListCursor } from '../../../chat.repository.js';
+import { chatNotFound, memberNotFound, newOwnerTitleTaken, noSuccessorCanOwn, titleTaken } from '../../../chat-access.js';
+import { ChatRepository, type ChatListCursor, type RemovalOutcome, type RemovalPlan } from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
 
 interface ChatRow {
@@ -87,8 +87,8 @@ export class TypeormChatRepository extends ChatRepository {
     return row ? toMember(row) : undefined;
   }
 
-  async members(chatId: string): Promise<Member[]> {
-    const rows: MemberRow[] = await this.db.query(
+  async members(chatId: string, tx: EntityManager = this.db.manager): Promise<Member[]> {
+    const rows: MemberRow[] = await tx.query(
       `SELECT * FROM chat_members WHERE chat_id = $1 ORDER BY CASE role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, joined_at, user_id`,
       [chatId],
     );
@@ -183,22 +183,40 @@ export class TypeormChatRepository extends ChatRepository {
     });
   }
 
-  async removeMember(chatId: string, userId: string): Promise<boolean> {
+  async removeMember(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
     return this.db.transaction(async (tx) => {
-      await lockChat(tx, chatId);
-      const rows = returnedRows(
+      if (!(await lockChat(tx, chatId))) throw chatNotFound();
+      const members = await this.members(chatId, tx);
+      const plan = decide(members);
+      if (plan.deleteChat) {
+        await tx.query(`DELETE FROM chats WHERE id = $1`, [chatId]); // members and messages cascade
+        return { deleted: true, remaining: [] };
+      }
+      if (plan.successors.length > 0) await this.handOver(tx, chatId, plan.successors);
+      const removed = returnedRows(
         await tx.query(`DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2 RETURNING user_id`, [chatId, userId]),
       );
-      return rows.length === 1;
+      if (removed.length === 0) throw memberNotFound();
+      await tx.query(`UPDATE chats SET updated_at = now() WHERE id = $1`, [chatId]);
+      return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId) };
     });
   }
 
   async setRole(chatId: string, userId: string, role: MemberRole): Promise<void> {
     try {
       await this.db.transaction(async (tx) => {
-        await lockChat(tx, chatId);
+        if (!(await lockChat(tx, chatId))) throw chatNotFound();
         if (role === 'owner') await this.transferOwnership(tx, chatId, userId);
-        else await tx.query(`UPDATE chat_members SET role = $3 WHERE chat_id = $1 AND user_id = $2`, [chatId, userId, role]);
+        else {
+          const updated = returnedRows(
+            await tx.query(`UPDATE chat_members SET role = $3 WHERE chat_id = $1 AND user_id = $2 RETURNING user_id`, [
+              chatId,
+              userId,
+              role,
+            ]),
+          );
+          if (updated.length === 0) throw memberNotFound();
+        }
         await tx.query(`UPDATE chats SET updated_at = now() WHERE id = $1`, [chatId]);
       });
     } catch (error) {
@@ -215,12 +233,32 @@ export class TypeormChatRepository extends ChatRepository {
     return rows.map((r) => r.user_id);
   }
 
+  /**
+   * Gives the group to the first successor who does not already own a group with its title, each
+   * try in a savepoint so that a refused one leaves nothing behind.
+   */
+  private async handOver(tx: EntityManager, chatId: string, successors: string[]): Promise<void> {
+    for (const successor of successors) {
+      await tx.query(`SAVEPOINT hand_over`);
+      try {
+        await this.transferOwnership(tx, chatId, successor);
+        await tx.query(`RELEASE SAVEPOINT hand_over`);
+        return;
+      } catch (error) {
+        await tx.query(`ROLLBACK TO SAVEPOINT hand_over`);
+        if (!isUniqueViolation(error, 'chats_owner_title')) throw error;
+      }
+    }
+    throw noSuccessorCanOwn();
+  }
+
   private async transferOwnership(tx: EntityManager, chatId: string, userId: string): Promise<void> {
     // Both member rows locked in user_id order, the one order for several of a chat's member rows.
-    await tx.query(`SELECT 1 FROM chat_members WHERE chat_id = $1 AND (role = 'owner' OR user_id = $2) ORDER BY user_id FOR UPDATE`, [
-      chatId,
-      userId,
-    ]);
+    const rows: Array<{ user_id: string }> = await tx.query(
+      `SELECT user_id FROM chat_members WHERE chat_id = $1 AND (role = 'owner' OR user_id = $2) ORDER BY user_id FOR UPDATE`,
+      [chatId, userId],
+    );
+    if (!rows.some((r) => r.user_id === userId)) throw memberNotFound();
     await tx.query(`UPDATE chat_members SET role = 'admin' WHERE chat_id = $1 AND role = 'owner'`, [chatId]);
     await tx.query(`UPDATE chat_members SET role = 'owner' WHERE chat_id = $1 AND user_id = $2`, [chatId, userId]);
     await tx.query(`UPDATE chats SET owner_id = $2 WHERE id = $1`, [chatId, userId]);
@@ -231,8 +269,9 @@ export class TypeormChatRepository extends ChatRepository {
  * Every change to a chat's membership or existence takes the chat row's lock first, as sending
  * does (it bumps last_seq): one lock order, so these never deadlock with each other.
  */
-async function lockChat(tx: EntityManager, chatId: string): Promise<void> {
-  await tx.query(`SELECT 1 FROM chats WHERE id = $1 FOR UPDATE`, [chatId]);
+async function lockChat(tx: EntityManager, chatId: string): Promise<boolean> {
+  const rows: unknown[] = await tx.query(`SELECT 1 FROM chats WHERE id = $1 FOR UPDATE`, [chatId]);
+  return rows.length > 0;
 }
 
 function toChat(r: ChatRow): Chat {
