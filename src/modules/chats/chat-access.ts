@@ -19,6 +19,8 @@ export const noSuccessorCanOwn = () =>
     'Everyone who could take this group over already owns a group with its title; rename the group, then leave.',
   );
 
+export const chatFull = (maxMembers: number) => new ConflictError('CHAT_FULL', `A group holds at most ${maxMembers} members.`);
+
 export const memberNotFound = () => new NotFoundError('MEMBER_NOT_FOUND', 'That user is not a member of this chat.');
 
 /**

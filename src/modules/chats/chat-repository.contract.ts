@@ -75,7 +75,9 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const { chats, newUser } = stores();
       const [owner, x, y] = [await newUser(), await newUser(), await newUser()];
       const chat = await chats.createGroup({ id: randomUUID(), title: `G ${randomUUID()}`, ownerId: owner }, [x]);
-      expect((await chats.addMembers(chat.id, [x, y])).sort()).toEqual([y]);
+      const { added, memberIds } = await chats.addMembers(chat.id, [x, y, y], 10);
+      expect(added).toEqual([y]);
+      expect([...memberIds].sort()).toEqual([owner, x, y].sort());
       expect(await chats.membership(chat.id, y)).toMatchObject({ role: 'member', lastReadSeq: 0 });
       await chats.setRole(chat.id, x, 'owner');
       expect((await chats.findById(chat.id))?.ownerId).toBe(x);
@@ -153,6 +155,21 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
         expect((await chats.members(trio.id)).map((m) => [m.userId, m.role])).toEqual([[c, 'owner']]);
         expect((await chats.findById(trio.id))?.ownerId).toBe(c);
       }
+    });
+
+    it('adds members up to the limit, counting only newcomers, and never past it when additions race', async () => {
+      const { chats, newUser } = stores();
+      const [owner, x, y, z] = [await newUser(), await newUser(), await newUser(), await newUser()];
+      const chat = await chats.createGroup({ id: randomUUID(), title: `G ${randomUUID()}`, ownerId: owner }, [x]);
+      // Already members do not count against the limit.
+      expect((await chats.addMembers(chat.id, [owner, x, y], 3)).added).toEqual([y]);
+      expect(await codeOf(chats.addMembers(chat.id, [z], 3))).toBe('CHAT_FULL');
+      expect((await chats.members(chat.id)).map((m) => m.userId).sort()).toEqual([owner, x, y].sort());
+      const newcomers = [await newUser(), await newUser(), await newUser()];
+      const raced = await Promise.allSettled(newcomers.map((u) => chats.addMembers(chat.id, [u], 5)));
+      expect(raced.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+      expect(await chats.members(chat.id)).toHaveLength(5);
+      expect(await codeOf(chats.addMembers(randomUUID(), [z], 5))).toBe('CHAT_NOT_FOUND');
     });
 
     it('refuses to give a role to someone who is not a member, and changes nothing', async () => {

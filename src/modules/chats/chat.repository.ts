@@ -34,8 +34,12 @@ export abstract class ChatRepository {
   abstract rename(chatId: string, title: string): Promise<Chat>;
   /** Deletes the chat, its members and its messages. Returns the member ids it had. */
   abstract delete(chatId: string): Promise<string[]>;
-  /** Adds those not yet members (as `member`); returns the ids actually added. */
-  abstract addMembers(chatId: string, userIds: string[]): Promise<string[]>;
+  /**
+   * Adds those not yet members (as `member`), under the chat's lock: returns the ids actually
+   * added and everyone who is a member afterwards. Throws CHAT_FULL (nothing added) when that
+   * would make more than `maxMembers`, CHAT_NOT_FOUND when the chat is gone.
+   */
+  abstract addMembers(chatId: string, userIds: string[], maxMembers: number): Promise<{ added: string[]; memberIds: string[] }>;
   /**
    * Takes `userId` out of the chat in one atomic step, decided on the members as they are once
    * the chat is locked against every other change to it (concurrent leaves and removals each see

@@ -101,14 +101,10 @@ export class AddMembersHandler implements ICommandHandler<AddMembersCommand, Cha
     const found = new Set((await this.users.findByIds(wanted)).map((u) => u.id));
     const missing = wanted.filter((id) => !found.has(id));
     if (missing.length > 0) throw new NotFoundError('USER_NOT_FOUND', `No such user: ${missing.join(', ')}.`);
-    const current = await this.chats.members(chatId);
-    if (current.length + wanted.length > MAX_GROUP_MEMBERS)
-      throw new ConflictError('CHAT_FULL', `A group holds at most ${MAX_GROUP_MEMBERS} members.`);
-    const added = await this.chats.addMembers(chatId, wanted);
-    if (added.length > 0) {
-      const memberIds = (await this.chats.members(chatId)).map((m) => m.userId);
-      this.events.publish(new MembersAddedEvent(chatId, added, memberIds, actorId));
-    }
+    // The members as the addition left them, from its own transaction: no query in between for
+    // a send that waited on the chat to overtake (a joiner hears of the chat before its messages).
+    const { added, memberIds } = await this.chats.addMembers(chatId, wanted, MAX_GROUP_MEMBERS);
+    if (added.length > 0) this.events.publish(new MembersAddedEvent(chatId, added, memberIds, actorId));
     return this.reads.detail(chatId, actorId);
   }
 }

@@ -7,7 +7,7 @@ import {
   type MessageRecord,
   messageModel,
 } from '../../../../messages/infrastructure/persistence/mongo/message.schema.js';
-import { chatNotFound, memberNotFound, newOwnerTitleTaken, noSuccessorCanOwn, titleTaken } from '../../../chat-access.js';
+import { chatFull, chatNotFound, memberNotFound, newOwnerTitleTaken, noSuccessorCanOwn, titleTaken } from '../../../chat-access.js';
 import { ChatRepository, type ChatListCursor, type RemovalOutcome, type RemovalPlan } from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
 import { byRoleThenSeniority, type SummaryRow, toChat, toChatSummary, toMember } from './chat.mapper.js';
@@ -230,13 +230,14 @@ export class MongoChatRepository extends ChatRepository {
     return memberIds;
   }
 
-  async addMembers(chatId: string, userIds: string[]): Promise<string[]> {
+  async addMembers(chatId: string, userIds: string[], maxMembers: number): Promise<{ added: string[]; memberIds: string[] }> {
     return inTransaction(this.connection, async (session) => {
       const chat = await this.chats.findById(chatId, { lastSeq: 1, memberIds: 1 }, { session }).lean<ChatRecord>();
-      if (!chat) return [];
+      if (!chat) throw chatNotFound();
       const present = new Set(chat.memberIds);
       const added = [...new Set(userIds)].filter((u) => !present.has(u));
-      if (added.length === 0) return [];
+      if (present.size + added.length > maxMembers) throw chatFull(maxMembers);
+      if (added.length === 0) return { added, memberIds: chat.memberIds };
       const now = new Date();
       // This write conflicts with any send committed since the read above, so the transaction is
       // retried and lastSeq below is the chat's last seq when the joiners arrive.
@@ -246,7 +247,7 @@ export class MongoChatRepository extends ChatRepository {
         added.map((u) => Object.assign(newMember(chatId, u, 'member', now), { lastReadSeq: chat.lastSeq, lastReadAt: now })),
         { session },
       );
-      return added;
+      return { added, memberIds: [...chat.memberIds, ...added] };
     });
   }
 

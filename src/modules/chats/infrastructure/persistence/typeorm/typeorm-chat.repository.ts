@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { isUniqueViolation, returnedRows } from '../../../../../database/sql.js';
-import { chatNotFound, memberNotFound, newOwnerTitleTaken, noSuccessorCanOwn, titleTaken } from '../../../chat-access.js';
+import { chatFull, chatNotFound, memberNotFound, newOwnerTitleTaken, noSuccessorCanOwn, titleTaken } from '../../../chat-access.js';
 import { ChatRepository, type ChatListCursor, type RemovalOutcome, type RemovalPlan } from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
 
@@ -168,18 +168,25 @@ export class TypeormChatRepository extends ChatRepository {
     });
   }
 
-  async addMembers(chatId: string, userIds: string[]): Promise<string[]> {
+  async addMembers(chatId: string, userIds: string[], maxMembers: number): Promise<{ added: string[]; memberIds: string[] }> {
     return this.db.transaction(async (tx) => {
-      await lockChat(tx, chatId);
-      // Joiners start with everything so far read: history is there to scroll, not unread.
-      const rows: Array<{ user_id: string }> = await tx.query(
-        `INSERT INTO chat_members (chat_id, user_id, role, last_read_seq, last_read_at)
-         SELECT $1, u, 'member', (SELECT last_seq FROM chats WHERE id = $1), now() FROM unnest($2::uuid[]) AS u
-         ON CONFLICT DO NOTHING RETURNING user_id`,
-        [chatId, userIds],
+      if (!(await lockChat(tx, chatId))) throw chatNotFound();
+      const current = new Set(
+        ((await tx.query(`SELECT user_id FROM chat_members WHERE chat_id = $1`, [chatId])) as Array<{ user_id: string }>).map(
+          (r) => r.user_id,
+        ),
       );
-      if (rows.length > 0) await tx.query(`UPDATE chats SET updated_at = now() WHERE id = $1`, [chatId]);
-      return rows.map((r) => r.user_id);
+      const joining = [...new Set(userIds)].filter((id) => !current.has(id));
+      if (current.size + joining.length > maxMembers) throw chatFull(maxMembers);
+      if (joining.length === 0) return { added: [], memberIds: [...current] };
+      // Joiners start with everything so far read: history is there to scroll, not unread.
+      await tx.query(
+        `INSERT INTO chat_members (chat_id, user_id, role, last_read_seq, last_read_at)
+         SELECT $1, u, 'member', (SELECT last_seq FROM chats WHERE id = $1), now() FROM unnest($2::uuid[]) AS u`,
+        [chatId, joining],
+      );
+      await tx.query(`UPDATE chats SET updated_at = now() WHERE id = $1`, [chatId]);
+      return { added: joining, memberIds: [...current, ...joining] };
     });
   }
 
