@@ -313,6 +313,35 @@ describe('messaging over the WebSocket gateway', () => {
     expect(about.map((f) => f.type)).toEqual(['new_message', 'message_updated', 'message_deleted']);
   });
 
+  it('announces an edit and a delete of one message in the order they were stored, even when the edit is slow to announce', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const [aliceWs, bobWs] = [await connect(alice), await connect(bob)];
+    await bobWs.request({ type: 'sync', chats: { [chat.id]: 0 } }); // ends the connection's hold
+    const { message } = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'first take', clientId: randomUUID() });
+    const repository = app.app.get(MessageRepository);
+    const memberIds = repository.memberIds.bind(repository);
+    let calls = 0;
+    // The edit's announcement (the first lookup of members) is slow; the delete's is not.
+    const slowed = jest.spyOn(repository, 'memberIds').mockImplementation(async (chatId) => {
+      if (++calls === 1) await sleep(300);
+      return memberIds(chatId);
+    });
+    try {
+      const path = `/api/v1/chats/${chat.id}/messages/${message.id}`;
+      const editing = request('PATCH', path, { token: alice.accessToken, body: { text: 'second take' } });
+      await sleep(50);
+      const deleting = request('DELETE', path, { token: alice.accessToken });
+      expect((await editing).status).toBe(200);
+      expect((await deleting).status).toBe(204);
+    } finally {
+      slowed.mockRestore();
+    }
+    await bobWs.nextOfType('message_deleted');
+    await bobWs.settle();
+    const changes = bobWs.history.filter((f) => f.type === 'message_updated' || f.type === 'message_deleted');
+    expect(changes.map((f) => f.type)).toEqual(['message_updated', 'message_deleted']);
+  });
+
   it('makes ready the first frame of a connection, even when events for it come while it is being counted online', async () => {
     const chat = await newGroup(alice, [bob]);
     const aliceWs = await connect(alice);

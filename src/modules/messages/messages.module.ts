@@ -1,6 +1,12 @@
 import { Module } from '@nestjs/common';
 import { ChatsModule } from '../chats/chats.module.js';
-import { DeleteMessageHandler, EditMessageHandler, MarkReadHandler, SendMessageHandler } from './commands/message.commands.js';
+import {
+  DeleteMessageHandler,
+  EditMessageHandler,
+  MarkReadHandler,
+  MessageChangeQueue,
+  SendMessageHandler,
+} from './commands/message.commands.js';
 import { messageStoreProvider } from '../../database/message-store.provider.js';
 import { MongoMessageRepository } from './infrastructure/persistence/mongo/mongo-message.repository.js';
 import { TypeormMessageRepository } from './infrastructure/persistence/typeorm/typeorm-message.repository.js';
@@ -21,6 +27,7 @@ import { MessageEventsToSockets } from './realtime/message-events.handler.js';
     }),
     MessagesService,
     SendMessageHandler,
+    MessageChangeQueue,
     EditMessageHandler,
     DeleteMessageHandler,
     MarkReadHandler,

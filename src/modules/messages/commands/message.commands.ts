@@ -1,6 +1,7 @@
-import { type BeforeApplicationShutdown, Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
 import { BackgroundWork } from '../../../common/concurrency/background-work.js';
+import { KeyedSequencer } from '../../../common/concurrency/keyed-sequencer.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../../common/errors/domain-error.js';
 import { uuidV7 } from '../../../common/ids/uuid-v7.js';
 import { ChatAccess } from '../../chats/chat-access.js';
@@ -85,22 +86,39 @@ export class EditMessageCommand {
   ) {}
 }
 
+/**
+ * Edits and deletes of one chat run one at a time on this instance, each from its checks to its
+ * announcement, so members hear of them in the order they were stored: an edit stored just before
+ * a delete could otherwise be announced after it and bring the deleted text back.
+ */
+@Injectable()
+export class MessageChangeQueue {
+  private readonly chats = new KeyedSequencer();
+
+  run<T>(chatId: string, change: () => Promise<T>): Promise<T> {
+    return this.chats.run(chatId, change);
+  }
+}
+
 @CommandHandler(EditMessageCommand)
 export class EditMessageHandler implements ICommandHandler<EditMessageCommand, Message> {
   constructor(
     private readonly access: ChatAccess,
     private readonly messages: MessageRepository,
     private readonly events: EventBus,
+    private readonly changes: MessageChangeQueue,
   ) {}
 
-  async execute({ actorId, chatId, messageId, text }: EditMessageCommand): Promise<Message> {
-    await this.access.member(chatId, actorId);
-    const message = await this.messages.findById(chatId, messageId);
-    if (!message) throw messageNotFound();
-    if (message.senderId !== actorId) throw new ForbiddenError('NOT_MESSAGE_SENDER', 'Only the sender can edit a message.');
-    const edited = await this.messages.editText(chatId, messageId, text);
-    this.events.publish(new MessageEditedEvent(edited, await this.messages.memberIds(chatId)));
-    return edited;
+  execute({ actorId, chatId, messageId, text }: EditMessageCommand): Promise<Message> {
+    return this.changes.run(chatId, async () => {
+      await this.access.member(chatId, actorId);
+      const message = await this.messages.findById(chatId, messageId);
+      if (!message) throw messageNotFound();
+      if (message.senderId !== actorId) throw new ForbiddenError('NOT_MESSAGE_SENDER', 'Only the sender can edit a message.');
+      const edited = await this.messages.editText(chatId, messageId, text);
+      this.events.publish(new MessageEditedEvent(edited, await this.messages.memberIds(chatId)));
+      return edited;
+    });
   }
 }
 
@@ -118,18 +136,21 @@ export class DeleteMessageHandler implements ICommandHandler<DeleteMessageComman
     private readonly access: ChatAccess,
     private readonly messages: MessageRepository,
     private readonly events: EventBus,
+    private readonly changes: MessageChangeQueue,
   ) {}
 
   /** The sender, or the owner or an admin of a group, may delete. Deleting twice is fine. */
-  async execute({ actorId, chatId, messageId }: DeleteMessageCommand): Promise<void> {
-    const { chat, member } = await this.access.chatAsMember(chatId, actorId);
-    const message = await this.messages.findById(chatId, messageId);
-    if (!message) throw messageNotFound();
-    const moderator = chat.type === 'group' && (member.role === 'owner' || member.role === 'admin');
-    if (message.senderId !== actorId && !moderator)
-      throw new ForbiddenError('NOT_MESSAGE_SENDER', 'Only the sender, or an owner or admin of the group, can delete this message.');
-    const deleted = await this.messages.tombstone(chatId, messageId);
-    if (deleted) this.events.publish(new MessageDeletedEvent(chatId, deleted.id, deleted.seq, await this.messages.memberIds(chatId)));
+  execute({ actorId, chatId, messageId }: DeleteMessageCommand): Promise<void> {
+    return this.changes.run(chatId, async () => {
+      const { chat, member } = await this.access.chatAsMember(chatId, actorId);
+      const message = await this.messages.findById(chatId, messageId);
+      if (!message) throw messageNotFound();
+      const moderator = chat.type === 'group' && (member.role === 'owner' || member.role === 'admin');
+      if (message.senderId !== actorId && !moderator)
+        throw new ForbiddenError('NOT_MESSAGE_SENDER', 'Only the sender, or an owner or admin of the group, can delete this message.');
+      const deleted = await this.messages.tombstone(chatId, messageId);
+      if (deleted) this.events.publish(new MessageDeletedEvent(chatId, deleted.id, deleted.seq, await this.messages.memberIds(chatId)));
+    });
   }
 }
 
