@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { FanOut } from '../src/realtime/fan-out.js';
 import { PresenceQuery } from '../src/realtime/presence-query.js';
 import { RealtimeService } from '../src/realtime/realtime.service.js';
 import { signUpAndIn, type SignedIn } from './support/accounts.js';
@@ -117,5 +119,38 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     expect(await profileOnA()).toMatchObject({ online: false, lastSeenAt: expect.any(String) });
     expect(await presenceA.onlineAmong([account.user.id])).toEqual(new Set());
     expect(await presenceB.onlineAmong([account.user.id])).toEqual(new Set());
+  });
+
+  it("writes a chat's messages to a socket in seq order when a later one reaches its instance first", async () => {
+    const [alice, bob, carol] = [
+      await signUpAndIn(requestA, 'Alice'),
+      await signUpAndIn(requestA, 'Bob'),
+      await signUpAndIn(requestA, 'Carol'),
+    ];
+    const chat = (
+      await requestA('POST', '/api/v1/chats', {
+        token: alice.accessToken,
+        body: { type: 'group', title: `G ${crypto.randomUUID()}`, memberIds: [bob.user.id, carol.user.id] },
+      })
+    ).body as { id: string };
+    const [aliceOnA, carolOnB, bobOnB] = [await on(a, alice.accessToken), await on(b, carol.accessToken), await on(b, bob.accessToken)];
+    await bobOnB.request({ type: 'sync', chats: {} }); // ends the connection's hold
+    const send = (socket: TestSocket, text: string) =>
+      socket.request({ type: 'send_message', chatId: chat.id, text, clientId: crypto.randomUUID() });
+    await send(carolOnB, 'one');
+    await bobOnB.nextOfType('new_message');
+
+    // What crosses Redis to B is slow; what B publishes itself is not.
+    const fanOut = b.app.get(FanOut) as unknown as { receive(payload: string): void };
+    const receive = fanOut.receive.bind(fanOut);
+    const slowed = jest.spyOn(fanOut, 'receive').mockImplementation((payload) => void setTimeout(() => receive(payload), 120));
+    try {
+      expect((await send(aliceOnA, 'two')).message.seq).toBe(2);
+      expect((await send(carolOnB, 'three')).message.seq).toBe(3);
+      await eventually(() => bobOnB.seen('new_message').length === 3);
+    } finally {
+      slowed.mockRestore();
+    }
+    expect(bobOnB.seen('new_message').map((f) => f.message.text)).toEqual(['one', 'two', 'three']);
   });
 });

@@ -53,6 +53,8 @@ export interface ConnectionLimits {
   maxBufferedBytes: number;
   /** Frames received but not yet handled beyond which reading from the socket pauses. */
   maxQueuedFrames: number;
+  /** How long a live frame that overtook an earlier one of its stream waits for it (0: not at all). */
+  reorderWaitMs?: number;
 }
 
 const connections = new WeakMap<object, Connection>();
@@ -81,7 +83,7 @@ export class Connection {
   /** Where ConnectionManager files this connection by token expiry (see ExpiryWheel). */
   expiryBucket?: number;
   /** Positions of ordered streams sent on this connection (see stream-tracker.ts). */
-  readonly streams = new StreamTracker();
+  readonly streams: StreamTracker;
   /** The gateways' handlers, by handlerSlot(type). */
   private readonly handlers: Array<BoundHandler | undefined> = [];
   private authTimer?: NodeJS.Timeout;
@@ -109,6 +111,7 @@ export class Connection {
     private readonly onSlowConsumer: (connection: Connection) => void,
     private readonly transport?: Socket,
   ) {
+    this.streams = new StreamTracker(this, limits.reorderWaitMs);
     connections.set(socket, this);
   }
 
@@ -124,6 +127,7 @@ export class Connection {
   socketClosed(): void {
     this.state = 'closed';
     this.clearTimers();
+    this.streams.dispose();
     for (const wake of this.closeWaiters?.splice(0) ?? []) wake();
   }
 
@@ -206,12 +210,15 @@ export class Connection {
   /** Writes what holdStreams kept back, in order, and stops holding. */
   releaseStreams(): void {
     this.clearTimer('hold');
-    for (const frame of this.streams.releaseAll()) this.sendRaw(frame);
+    this.streams.releaseAll();
   }
 
-  /** A live frame with a place in an ordered stream: skipped when already sent, held during a catch-up. */
-  sendInStream(position: StreamPosition, frame: WireFrame): boolean {
-    return this.streams.admitLive(position, frame) && this.sendRaw(frame);
+  /**
+   * A live frame with a place in an ordered stream: skipped when already sent, held during a
+   * catch-up, and briefly kept when it overtook an earlier one (see StreamTracker).
+   */
+  sendInStream(position: StreamPosition, frame: WireFrame): void {
+    this.streams.admitLive(position, frame);
   }
 
   send(event: ServerEvent | ({ type: string } & object), id?: FrameId): boolean {

@@ -21,6 +21,12 @@ export class RealtimeSettings {
   readonly presenceTtlMs: number = 60_000;
   /** Bytes waiting to be sent to one client beyond which it is too slow and is closed with 1013. */
   readonly maxBufferedBytes: number = 1024 * 1024;
+  /**
+   * With several instances, a chat's messages published on different instances can reach a
+   * socket out of seq order (one crossed Redis, the other did not). A live new_message that
+   * overtook an earlier one waits this long for it before it is written anyway.
+   */
+  readonly reorderWaitMs: number = 200;
   /** Frames received but not yet handled beyond which the server stops reading from that socket. */
   readonly maxQueuedFrames: number = 32;
   /** On shutdown, how long in-flight frames may take before sockets are closed regardless. */

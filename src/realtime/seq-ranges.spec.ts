@@ -48,4 +48,15 @@ describe('SeqRanges', () => {
     ]);
     expect(ranges.has(1)).toBe(false);
   });
+
+  it('knows its highest seq, whatever order they came in', () => {
+    const ranges = new SeqRanges();
+    expect(ranges.last).toBeUndefined();
+    ranges.add(5);
+    ranges.add(9);
+    ranges.add(7);
+    expect(ranges.last).toBe(9);
+    ranges.add(2);
+    expect(ranges.last).toBe(9);
+  });
 });

@@ -10,6 +10,11 @@ export class SeqRanges {
 
   constructor(private readonly maxRuns = 64) {}
 
+  /** The highest seq in the set, if any. */
+  get last(): number | undefined {
+    return this.runs.length > 0 ? this.runs[this.runs.length - 1] : undefined;
+  }
+
   has(seq: number): boolean {
     // From the newest run down: seqs asked about are almost always recent.
     for (let i = this.runs.length - 2; i >= 0; i -= 2) {

@@ -1,58 +1,146 @@
+import { jest } from '@jest/globals';
+import type { WireFrame } from './prepared-frame.js';
 import { StreamTracker } from './stream-tracker.js';
 
+/** A tracker writing into `written`; `gapWaitMs` 0 unless given (no reordering wait). */
+function tracker(gapWaitMs = 0) {
+  const written: WireFrame[] = [];
+  const streams = new StreamTracker({ sendRaw: (frame) => (written.push(frame), true) }, gapWaitMs);
+  return { streams, written };
+}
+
 describe('StreamTracker', () => {
+  afterEach(() => jest.useRealTimers());
+
   it('admits each live position once', () => {
-    const tracker = new StreamTracker();
-    expect(tracker.admitLive({ id: 'c', seq: 5 }, 'f5')).toBe(true);
-    expect(tracker.admitLive({ id: 'c', seq: 5 }, 'f5')).toBe(false);
-    expect(tracker.admitLive({ id: 'other', seq: 5 }, 'o5')).toBe(true);
+    const { streams, written } = tracker();
+    expect(streams.admitLive({ id: 'c', seq: 5 }, 'f5')).toBe(true);
+    expect(streams.admitLive({ id: 'c', seq: 5 }, 'f5')).toBe(false);
+    expect(streams.admitLive({ id: 'other', seq: 5 }, 'o5')).toBe(true);
+    expect(written).toEqual(['f5', 'o5']);
   });
 
   it('holds live frames during a catch-up and releases the unsent ones in order afterwards', () => {
-    const tracker = new StreamTracker();
-    tracker.admitLive({ id: 'c', seq: 9 }, 'f9'); // arrived live right after the reconnect
-    const catchUp = tracker.begin('c');
-    expect(tracker.admitLive({ id: 'c', seq: 12 }, 'f12')).toBe(false);
-    expect(tracker.admitLive({ id: 'c', seq: 11 }, 'f11')).toBe(false);
-    expect(tracker.admitLive({ id: 'c', seq: 8 }, 'f8')).toBe(false);
+    const { streams, written } = tracker();
+    streams.admitLive({ id: 'c', seq: 9 }, 'f9'); // arrived live right after the reconnect
+    const catchUp = streams.begin('c');
+    expect(streams.admitLive({ id: 'c', seq: 12 }, 'f12')).toBe(false);
+    expect(streams.admitLive({ id: 'c', seq: 11 }, 'f11')).toBe(false);
+    expect(streams.admitLive({ id: 'c', seq: 8 }, 'f8')).toBe(false);
     for (const seq of [7, 8, 9, 10]) {
       if (!catchUp.alreadySent(seq)) catchUp.sent(seq);
     }
     expect(catchUp.alreadySent(9)).toBe(true);
-    expect(catchUp.end()).toEqual(['f11', 'f12']);
-    expect(tracker.admitLive({ id: 'c', seq: 12 }, 'f12')).toBe(false);
-    expect(tracker.admitLive({ id: 'c', seq: 13 }, 'f13')).toBe(true);
+    catchUp.end();
+    expect(written).toEqual(['f9', 'f11', 'f12']);
+    expect(streams.admitLive({ id: 'c', seq: 12 }, 'f12')).toBe(false);
+    expect(streams.admitLive({ id: 'c', seq: 13 }, 'f13')).toBe(true);
   });
 
   it('holds every stream from the start until released, then writes each in order', () => {
-    const tracker = new StreamTracker();
-    tracker.holdAll();
-    expect(tracker.admitLive({ id: 'a', seq: 3 }, 'a3')).toBe(false);
-    expect(tracker.admitLive({ id: 'b', seq: 7 }, 'b7')).toBe(false);
-    expect(tracker.admitLive({ id: 'a', seq: 2 }, 'a2')).toBe(false);
-    const catchUp = tracker.begin('a');
+    const { streams, written } = tracker();
+    streams.holdAll();
+    expect(streams.admitLive({ id: 'a', seq: 3 }, 'a3')).toBe(false);
+    expect(streams.admitLive({ id: 'b', seq: 7 }, 'b7')).toBe(false);
+    expect(streams.admitLive({ id: 'a', seq: 2 }, 'a2')).toBe(false);
+    const catchUp = streams.begin('a');
     catchUp.sent(1);
     catchUp.sent(2);
-    expect(catchUp.end()).toEqual(['a3']);
-    expect(tracker.releaseAll()).toEqual(['b7']);
-    expect(tracker.admitLive({ id: 'b', seq: 8 }, 'b8')).toBe(true);
+    catchUp.end();
+    expect(written).toEqual(['a3']);
+    streams.releaseAll();
+    expect(written).toEqual(['a3', 'b7']);
+    expect(streams.admitLive({ id: 'b', seq: 8 }, 'b8')).toBe(true);
   });
 
   it('holds edits and deletes behind the held frames of their stream, in arrival order, and never takes them for repeats', () => {
-    const tracker = new StreamTracker();
-    tracker.holdAll();
-    expect(tracker.admitLive({ id: 'c', seq: 4 }, 'new4')).toBe(false);
-    expect(tracker.admitLive({ id: 'c', seq: 4, about: true }, 'edit4')).toBe(false);
-    expect(tracker.admitLive({ id: 'c', seq: 4, about: true }, 'delete4')).toBe(false);
-    expect(tracker.admitLive({ id: 'c', seq: 2, about: true }, 'edit2')).toBe(false);
-    expect(tracker.releaseAll()).toEqual(['edit2', 'new4', 'edit4', 'delete4']);
+    const { streams, written } = tracker();
+    streams.holdAll();
+    expect(streams.admitLive({ id: 'c', seq: 4 }, 'new4')).toBe(false);
+    expect(streams.admitLive({ id: 'c', seq: 4, about: true }, 'edit4')).toBe(false);
+    expect(streams.admitLive({ id: 'c', seq: 4, about: true }, 'delete4')).toBe(false);
+    expect(streams.admitLive({ id: 'c', seq: 2, about: true }, 'edit2')).toBe(false);
+    streams.releaseAll();
+    expect(written).toEqual(['edit2', 'new4', 'edit4', 'delete4']);
     // Once flowing: straight through, however often.
-    expect(tracker.admitLive({ id: 'c', seq: 4, about: true }, 'edit4b')).toBe(true);
-    expect(tracker.admitLive({ id: 'c', seq: 4, about: true }, 'edit4c')).toBe(true);
+    expect(streams.admitLive({ id: 'c', seq: 4, about: true }, 'edit4b')).toBe(true);
+    expect(streams.admitLive({ id: 'c', seq: 4, about: true }, 'edit4c')).toBe(true);
     // During a catch-up they wait behind its history, even about a message the catch-up wrote.
-    const catchUp = tracker.begin('c');
-    expect(tracker.admitLive({ id: 'c', seq: 5, about: true }, 'edit5')).toBe(false);
+    const catchUp = streams.begin('c');
+    expect(streams.admitLive({ id: 'c', seq: 5, about: true }, 'edit5')).toBe(false);
     catchUp.sent(5);
-    expect(catchUp.end()).toEqual(['edit5']);
+    catchUp.end();
+    expect(written.slice(-1)).toEqual(['edit5']);
+  });
+
+  describe('with a gap wait', () => {
+    it('keeps a frame that overtook an earlier one until that one comes, then writes both in order', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 5 }, 'f5');
+      expect(streams.admitLive({ id: 'c', seq: 7 }, 'f7')).toBe(false);
+      expect(streams.admitLive({ id: 'c', seq: 8 }, 'f8')).toBe(false);
+      expect(streams.admitLive({ id: 'c', seq: 8, about: true }, 'edit8')).toBe(false); // behind its message
+      expect(streams.admitLive({ id: 'c', seq: 5, about: true }, 'edit5')).toBe(true); // its message is out
+      expect(streams.admitLive({ id: 'other', seq: 1 }, 'o1')).toBe(true); // other streams flow
+      expect(written).toEqual(['f5', 'edit5', 'o1']);
+      expect(streams.admitLive({ id: 'c', seq: 6 }, 'f6')).toBe(true);
+      expect(written).toEqual(['f5', 'edit5', 'o1', 'f6', 'f7', 'f8', 'edit8']);
+      jest.advanceTimersByTime(1_000);
+      expect(written).toHaveLength(7);
+      expect(streams.admitLive({ id: 'c', seq: 9 }, 'f9')).toBe(true);
+    });
+
+    it('writes what waited, in order, once the wait is over when the earlier frame never comes', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 1 }, 'f1');
+      streams.admitLive({ id: 'c', seq: 4 }, 'f4');
+      streams.admitLive({ id: 'c', seq: 3 }, 'f3');
+      jest.advanceTimersByTime(199);
+      expect(written).toEqual(['f1']);
+      jest.advanceTimersByTime(1);
+      expect(written).toEqual(['f1', 'f3', 'f4']);
+      // The missing one, late after all: still written (never lost), after the others.
+      expect(streams.admitLive({ id: 'c', seq: 2 }, 'f2')).toBe(true);
+      expect(streams.admitLive({ id: 'c', seq: 4 }, 'f4')).toBe(false);
+      expect(written).toEqual(['f1', 'f3', 'f4', 'f2']);
+    });
+
+    it('writes the first frame of a stream at once, having nothing to wait for', () => {
+      const { streams, written } = tracker(200);
+      expect(streams.admitLive({ id: 'c', seq: 40 }, 'f40')).toBe(true);
+      expect(written).toEqual(['f40']);
+    });
+
+    it('lets a catch-up that starts while frames wait fill the gap, and writes them after its history', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 1 }, 'f1');
+      streams.admitLive({ id: 'c', seq: 3 }, 'f3');
+      const catchUp = streams.begin('c');
+      jest.advanceTimersByTime(1_000); // no wait runs out during the catch-up
+      expect(written).toEqual(['f1']);
+      for (const seq of [2, 3]) {
+        if (!catchUp.alreadySent(seq)) {
+          catchUp.sent(seq);
+          written.push(`history${seq}`);
+        }
+      }
+      streams.admitLive({ id: 'c', seq: 4 }, 'f4');
+      catchUp.end();
+      expect(written).toEqual(['f1', 'history2', 'history3', 'f4']);
+    });
+
+    it('stops its timers when the connection closes', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 1 }, 'f1');
+      streams.admitLive({ id: 'c', seq: 3 }, 'f3');
+      expect(jest.getTimerCount()).toBe(1);
+      streams.dispose();
+      expect(jest.getTimerCount()).toBe(0);
+      expect(written).toEqual(['f1']);
+    });
   });
 });

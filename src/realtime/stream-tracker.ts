@@ -13,26 +13,49 @@ export interface StreamPosition {
   about?: true;
 }
 
+/** Where the tracker writes the frames it lets through (the connection). */
+export interface StreamSink {
+  sendRaw(frame: WireFrame): boolean;
+}
+
 /** How many separate runs of delivered positions a connection remembers per stream, to recognise repeats. */
 const REMEMBERED_RUNS_PER_STREAM = 64;
+
+interface Waiting {
+  seq: number;
+  frame: WireFrame;
+  about?: true;
+}
 
 interface StreamState {
   /** Positions sent on this connection since it opened: runs, so in-order delivery costs no memory. */
   delivered: SeqRanges;
   /** Live frames waiting: during a catch-up of this stream, or while every stream is held. */
-  held?: Array<{ seq: number; frame: WireFrame; about?: true }>;
+  held?: Waiting[];
   catchingUp?: boolean;
+  /** Live frames that came ahead of a gap (seq 7 before 6), waiting a moment for the ones before them. */
+  early?: Waiting[];
+  gapTimer?: NodeJS.Timeout;
 }
+
+const bySeq = (a: Waiting, b: Waiting) => a.seq - b.seq;
 
 /**
  * Per connection: which positions of which streams it has been sent, so that a catch-up
  * (`sync`) after a reconnect neither repeats a frame that arrived live nor lets a live frame
- * overtake history it belongs after. Costs nothing until a stream's first frame.
+ * overtake history it belongs after; and, with several instances, so that a frame that overtook
+ * an earlier one on the way (seq 7 published by this instance while seq 6 is still crossing Redis
+ * from another) waits up to `gapWaitMs` for it. Costs nothing until a stream's first frame.
  */
 export class StreamTracker {
   private streams?: Map<string, StreamState>;
   /** Set from a connection's start until its first catch-up (or a short timeout): see holdAll. */
   private holdingAll = false;
+
+  constructor(
+    private readonly sink: StreamSink,
+    private readonly gapWaitMs = 0,
+  ) {}
 
   /**
    * Holds every live stream frame until releaseAll. A client that reconnects sends `sync` right
@@ -43,31 +66,23 @@ export class StreamTracker {
     this.holdingAll = true;
   }
 
-  /** Stops holding; returns the held frames of streams not in a catch-up, each stream in order. */
-  releaseAll(): WireFrame[] {
+  /** Stops holding; writes the held frames of streams not in a catch-up, each stream in order. */
+  releaseAll(): void {
     this.holdingAll = false;
-    const out: WireFrame[] = [];
     for (const state of this.streams?.values() ?? []) {
-      if (state.held && !state.catchingUp) out.push(...this.flush(state));
+      if (state.held && !state.catchingUp) this.flushHeld(state);
     }
-    return out;
   }
 
-  /** Whether to write a live frame now (false: already sent, or held until the catch-up ends). */
+  /** Writes a live frame now, or keeps it (held, or waiting for an earlier one); drops a repeat. True when written. */
   admitLive(position: StreamPosition, frame: WireFrame): boolean {
     const state = this.state(position.id);
-    if (position.about) {
-      if (!state.held && !this.holdingAll) return true;
-      (state.held ??= []).push({ seq: position.seq, frame, about: true });
-      return false;
-    }
-    if (state.delivered.has(position.seq)) return false;
     if (state.held || this.holdingAll) {
-      (state.held ??= []).push({ seq: position.seq, frame });
+      if (position.about) (state.held ??= []).push({ seq: position.seq, frame, about: true });
+      else if (!state.delivered.has(position.seq)) (state.held ??= []).push({ seq: position.seq, frame });
       return false;
     }
-    this.remember(state, position.seq);
-    return true;
+    return this.offer(state, position.seq, frame, position.about);
   }
 
   /** Starts a catch-up of one stream; live frames of it are held until `end`. */
@@ -75,32 +90,84 @@ export class StreamTracker {
     const state = this.state(streamId);
     state.held ??= [];
     state.catchingUp = true;
+    // Frames waiting for a gap wait for the catch-up instead: its history may well fill the gap.
+    if (state.early) {
+      state.held.push(...state.early);
+      this.stopWaiting(state);
+    }
     return {
       alreadySent: (seq) => state.delivered.has(seq),
-      sent: (seq) => this.remember(state, seq),
+      sent: (seq) => state.delivered.add(seq),
       end: () => {
         state.catchingUp = false;
-        return this.flush(state);
+        this.flushHeld(state);
       },
     };
   }
 
-  /**
-   * The held frames in stream order; the sort is stable, so an edit or delete keeps its place
-   * after the message it is about and after earlier changes to it.
-   */
-  private flush(state: StreamState): WireFrame[] {
-    const held = (state.held ?? []).sort((a, b) => a.seq - b.seq);
+  /** The connection closed: stops the timers. */
+  dispose(): void {
+    for (const state of this.streams?.values() ?? []) this.stopWaiting(state);
+  }
+
+  private flushHeld(state: StreamState): void {
+    const held = (state.held ?? []).sort(bySeq);
     state.held = undefined;
-    const out: WireFrame[] = [];
-    for (const { seq, frame, about } of held) {
-      if (about) out.push(frame);
-      else if (!state.delivered.has(seq)) {
-        this.remember(state, seq);
-        out.push(frame);
+    for (const { seq, frame, about } of held) this.offer(state, seq, frame, about);
+  }
+
+  /**
+   * Writes the frame if it is next (or the stream has no history on this connection yet, or the
+   * gap wait is off), else keeps it in `early` until the frames before it come or the wait ends.
+   */
+  private offer(state: StreamState, seq: number, frame: WireFrame, about: true | undefined): boolean {
+    if (about) {
+      if (state.early && seq > (state.delivered.last ?? 0)) {
+        state.early.push({ seq, frame, about });
+        return false;
       }
+      this.sink.sendRaw(frame);
+      return true;
     }
-    return out;
+    if (state.delivered.has(seq)) return false;
+    const last = state.delivered.last;
+    if (this.gapWaitMs > 0 && last !== undefined && seq > last + 1) {
+      (state.early ??= []).push({ seq, frame });
+      state.gapTimer ??= unref(setTimeout(() => this.drainEarly(state, true), this.gapWaitMs));
+      return false;
+    }
+    state.delivered.add(seq);
+    this.sink.sendRaw(frame);
+    if (state.early) this.drainEarly(state, false);
+    return true;
+  }
+
+  /** Writes the early frames that are now next, in order; with `force` (the wait is over), all of them. */
+  private drainEarly(state: StreamState, force: boolean): void {
+    const early = (state.early ?? []).sort(bySeq);
+    let taken = 0;
+    for (; taken < early.length; taken++) {
+      const { seq, frame, about } = early[taken];
+      const last = state.delivered.last ?? 0;
+      if (about) {
+        if (!force && seq > last) break;
+      } else if (state.delivered.has(seq)) {
+        continue;
+      } else if (!force && seq !== last + 1) {
+        break;
+      } else {
+        state.delivered.add(seq);
+      }
+      this.sink.sendRaw(frame);
+    }
+    early.splice(0, taken);
+    if (early.length === 0) this.stopWaiting(state);
+  }
+
+  private stopWaiting(state: StreamState): void {
+    state.early = undefined;
+    clearTimeout(state.gapTimer);
+    state.gapTimer = undefined;
   }
 
   private state(streamId: string): StreamState {
@@ -112,10 +179,11 @@ export class StreamTracker {
     }
     return state;
   }
+}
 
-  private remember(state: StreamState, seq: number): void {
-    state.delivered.add(seq);
-  }
+function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
+  timer.unref();
+  return timer;
 }
 
 export interface CatchUp {
@@ -123,6 +191,6 @@ export interface CatchUp {
   alreadySent(seq: number): boolean;
   /** Records that the catch-up wrote this position. */
   sent(seq: number): void;
-  /** Ends the catch-up; returns the held live frames still to write, in stream order. */
-  end(): WireFrame[];
+  /** Ends the catch-up and writes the held live frames still to write, in stream order. */
+  end(): void;
 }

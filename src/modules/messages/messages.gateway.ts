@@ -114,12 +114,12 @@ export class MessagesGateway implements OnModuleDestroy {
           if (!(error instanceof DomainError)) throw error;
           connection.send(Object.assign(errorFrame(error), { chatId }), context.id);
         } finally {
-          for (const held of catchUp.end()) connection.sendRaw(held);
+          catchUp.end();
         }
       }
     } finally {
       // Cut short (the socket went, or an unexpected error): the chats not reached stop holding.
-      for (const { catchUp } of chats.slice(next + 1)) for (const held of catchUp.end()) connection.sendRaw(held);
+      for (const { catchUp } of chats.slice(next + 1)) catchUp.end();
     }
     connection.releaseStreams();
     return { type: 'synced', chats: synced };
