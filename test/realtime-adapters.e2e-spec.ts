@@ -3,10 +3,11 @@ import { Redis } from 'ioredis';
 import { fanOutContract, observe } from '../src/realtime/fan-out.contract.js';
 import { InProcessFanOut } from '../src/realtime/infrastructure/in-process-fan-out.js';
 import { InProcessPresenceStore } from '../src/realtime/infrastructure/in-process-presence.store.js';
-import { RedisFanOut } from '../src/realtime/infrastructure/redis-fan-out.js';
+import type { FanOutMessage } from '../src/realtime/fan-out.js';
+import { encode, RedisFanOut } from '../src/realtime/infrastructure/redis-fan-out.js';
 import { RedisPresenceStore } from '../src/realtime/infrastructure/redis-presence.store.js';
 import { presenceStoreContract } from '../src/realtime/presence-store.contract.js';
-import { pause } from './support/ws.js';
+import { eventually, pause } from './support/ws.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -41,6 +42,53 @@ describe('Redis fan-out (three instances on one channel)', () => {
       }),
     ),
   );
+});
+
+describe('Redis fan-out when messages are lost on the way', () => {
+  const pool = redisPool();
+  afterAll(() => pool.close());
+  const deliver = (tag: string): FanOutMessage => ({ kind: 'deliver', target: { userIds: ['u'] }, frame: `{"tag":"${tag}"}` });
+
+  async function receiver() {
+    const channel = `parley:test:fan-out:${randomUUID()}`;
+    const subscriber = pool.connect();
+    const fanOut = new RedisFanOut(pool.connect(), subscriber, channel);
+    await fanOut.start();
+    const observed = observe(fanOut);
+    const missed: string[] = [];
+    fanOut.onMissed((why) => missed.push(why));
+    return { channel, subscriber, observed, missed };
+  }
+
+  it('reports a number skipped by another instance (a publish that never arrived), and nothing while they follow on', async () => {
+    const { channel, observed, missed } = await receiver();
+    const raw = pool.connect();
+    const origin = randomUUID();
+    for (const n of [1, 2, 3]) await raw.publish(channel, encode(origin, deliver(`m${n}`), n));
+    await eventually(() => observed.received.length === 3);
+    expect(missed).toEqual([]);
+    await raw.publish(channel, encode(origin, deliver('m5'), 5));
+    await eventually(() => observed.received.length === 4);
+    expect(missed).toEqual([`1 message(s) from instance ${origin.slice(0, 8)} never arrived`]);
+    // Another instance starts its own count; messages without a number (older instances) are not judged.
+    await raw.publish(channel, encode(randomUUID(), deliver('other'), 1));
+    await raw.publish(channel, `${randomUUID()}\n${JSON.stringify({ kind: 'deliver', target: { userIds: ['u'] } })}\n{"tag":"old"}`);
+    await eventually(() => observed.received.length === 6);
+    expect(missed).toHaveLength(1);
+  });
+
+  it('reports an interrupted subscription once it is back, and receives again', async () => {
+    const { channel, subscriber, observed, missed } = await receiver();
+    const publisher = new RedisFanOut(pool.connect(), pool.connect(), channel);
+    await publisher.start();
+    subscriber.disconnect(true); // drops the connection; ioredis reconnects and subscribes again
+    await eventually(() => missed.length === 1);
+    expect(missed).toEqual(['the subscription to Redis was interrupted']);
+    await eventually(async () => {
+      await publisher.publish(deliver('after'));
+      return observed.received.some((m) => m.kind === 'deliver' && m.frame.includes('after'));
+    });
+  });
 });
 
 describe('in-process presence', () => {

@@ -153,4 +153,40 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     }
     expect(bobOnB.seen('new_message').map((f) => f.message.text)).toEqual(['one', 'two', 'three']);
   });
+
+  it('closes its sockets with 1012 when an instance lost a message from another on the way, and sync then gives the client everything', async () => {
+    const [alice, bob] = [await signUpAndIn(requestA, 'Alice'), await signUpAndIn(requestA, 'Bob')];
+    const chat = (
+      await requestA('POST', '/api/v1/chats', {
+        token: alice.accessToken,
+        body: { type: 'group', title: `G ${crypto.randomUUID()}`, memberIds: [bob.user.id] },
+      })
+    ).body as { id: string };
+    const aliceOnA = await on(a, alice.accessToken);
+    const bobOnB = await on(b, bob.accessToken);
+    await bobOnB.request({ type: 'sync', chats: {} }); // ends the connection's hold
+    const send = (text: string) => aliceOnA.request({ type: 'send_message', chatId: chat.id, text, clientId: crypto.randomUUID() });
+    await send('one');
+    await bobOnB.nextOfType('new_message');
+
+    // The next message from A never reaches B (as if B's subscription had a hole)...
+    const fanOut = b.app.get(FanOut) as unknown as { receive(payload: string): void };
+    const receive = fanOut.receive.bind(fanOut);
+    const dropped = jest.spyOn(fanOut, 'receive').mockImplementation((payload) => {
+      if (!payload.includes('"text":"two"')) receive(payload);
+    });
+    try {
+      await send('two');
+      // ...which B notices at A's next message, and its sockets are closed to catch up.
+      await send('three');
+      expect(await bobOnB.closed).toEqual({ code: 1012, reason: 'EVENTS_MISSED' });
+    } finally {
+      dropped.mockRestore();
+    }
+    expect(bobOnB.seen('new_message').map((f) => f.message.text)).toEqual(['one']);
+
+    const again = await on(b, bob.accessToken);
+    expect(await again.request({ type: 'sync', chats: { [chat.id]: 1 } })).toMatchObject({ type: 'synced', chats: { [chat.id]: 3 } });
+    expect(again.seen('new_message').map((f) => f.message.text)).toEqual(['two', 'three']);
+  });
 });

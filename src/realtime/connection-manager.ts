@@ -66,6 +66,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     fanOut: FanOut,
   ) {
     fanOut.listen((message) => this.onFanOut(message));
+    fanOut.onMissed(() => this.closeAfterMissedEvents());
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listeners' own `this` is the socket
     const manager = this;
     this.onSocketMessage = function (data, isBinary) {
@@ -112,6 +113,17 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       connection.setTimer('auth', this.settings.authTimeoutMs, () => connection.close(CloseCode.UNAUTHENTICATED, 'AUTH_TIMEOUT'));
     }
     return connection;
+  }
+
+  /**
+   * Events from other instances were lost on the way, for sockets unknown: every authenticated
+   * socket closes with 1012, so its client reconnects and catches up with `sync` (the contract's
+   * way back to exactly once), rather than stay open with a silent hole.
+   */
+  private closeAfterMissedEvents(): void {
+    for (const connection of this.registry.all()) {
+      if (connection.isAuthenticated) connection.close(CloseCode.RESTARTING, 'EVENTS_MISSED');
+    }
   }
 
   /** Stops taking sockets, lets queued frames finish, then closes every socket with 1012. */

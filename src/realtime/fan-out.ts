@@ -11,10 +11,13 @@ export type FanOutMessage =
 
 export type FanOutListener = (message: FanOutMessage) => void;
 
+/** Told that this instance missed messages published by others (which, and for whom, is unknown). */
+export type MissedListener = (why: string) => void;
+
 /**
  * Carries FanOutMessages to every instance of the server. In-process when there is one instance;
  * Redis pub/sub when REDIS_URL is set. Delivery is at most once: an instance that is cut off
- * misses messages, and clients catch up with `sync` when they reconnect.
+ * misses messages; it notices (onMissed) and its clients catch up with `sync` when they reconnect.
  */
 export abstract class FanOut {
   /** Where messages land on this instance. Set once, by the connection manager. */
@@ -22,6 +25,12 @@ export abstract class FanOut {
 
   /** Hands the message to this instance's listener at once, and to every other instance. */
   abstract publish(message: FanOutMessage): Promise<void>;
+
+  /**
+   * Where to report that messages from other instances were lost on the way (a Redis outage,
+   * a dropped subscription). In-process fan-out loses nothing and never calls it.
+   */
+  onMissed(_listener: MissedListener): void {}
 
   /** 'in-process' or 'redis', for logs and docs. */
   abstract readonly mode: string;

@@ -1,23 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { FanOut, type FanOutListener, type FanOutMessage } from '../fan-out.js';
+import { FanOut, type FanOutListener, type FanOutMessage, type MissedListener } from '../fan-out.js';
 
 export const FAN_OUT_CHANNEL = 'parley:realtime:fan-out';
+
+/** Instances remembered by their last message number; past this many the longest silent is forgotten. */
+const MAX_ORIGINS = 1_000;
 
 /**
  * Redis pub/sub between instances. Local sockets get the message directly (no round trip, and
  * they still get it while Redis is away); the others get it through the channel and skip what
  * they published themselves.
  *
- * Wire format: `<origin>\n<header JSON>\n<frame>`. The frame is appended raw rather than nested
- * in the JSON, so it is neither escaped twice nor parsed again on the receiving side.
+ * Pub/sub drops what a subscriber is not connected for, so each instance numbers what it
+ * publishes: a receiver that sees a number skipped (a publish that failed, a message lost on the
+ * way), or whose subscription was interrupted, reports it through onMissed.
+ *
+ * Wire format: `<origin>\n<header JSON>\n<frame>`; the header carries the number as `n`. The
+ * frame is appended raw rather than nested in the JSON, so it is neither escaped twice nor parsed
+ * again on the receiving side.
  */
 export class RedisFanOut extends FanOut {
   readonly mode = 'redis';
   private readonly origin = randomUUID();
   private readonly logger = new Logger('RealtimeFanOut');
   private listener: FanOutListener = () => undefined;
+  private missedListener: MissedListener = () => undefined;
+  /** Numbers this instance's messages. */
+  private published = 0;
+  /** Per other instance, the number of the last message received from it. */
+  private readonly lastReceived = new Map<string, number>();
+  private interrupted = false;
 
   constructor(
     private readonly publisher: Redis,
@@ -32,6 +46,13 @@ export class RedisFanOut extends FanOut {
     this.subscriber.on('message', (channel: string, payload: string) => {
       if (channel === this.channel) this.receive(payload);
     });
+    // ioredis reconnects and subscribes again by itself; what was published meanwhile is gone.
+    this.subscriber.on('close', () => (this.interrupted = true));
+    this.subscriber.on('ready', () => {
+      if (!this.interrupted) return;
+      this.interrupted = false;
+      this.missed('the subscription to Redis was interrupted');
+    });
     await this.subscriber.subscribe(this.channel);
   }
 
@@ -39,39 +60,69 @@ export class RedisFanOut extends FanOut {
     this.listener = listener;
   }
 
+  override onMissed(listener: MissedListener): void {
+    this.missedListener = listener;
+  }
+
   async publish(message: FanOutMessage): Promise<void> {
     this.listener(message);
-    await this.publisher.publish(this.channel, encode(this.origin, message));
+    // Numbered even if the publish fails: the hole tells the others they missed something.
+    const n = ++this.published;
+    await this.publisher.publish(this.channel, encode(this.origin, message, n));
   }
 
   private receive(payload: string): void {
-    let message: FanOutMessage | undefined;
+    let received: Received | undefined;
     try {
-      message = decode(payload, this.origin);
+      received = decode(payload, this.origin);
     } catch (error) {
       this.logger.warn(`Ignored a malformed fan-out message: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
-    if (message) this.listener(message);
+    if (!received) return;
+    this.listener(received.message);
+    if (received.n !== undefined) this.count(received.origin, received.n);
+  }
+
+  private count(origin: string, n: number): void {
+    const last = this.lastReceived.get(origin);
+    this.lastReceived.delete(origin); // re-inserted last: the map stays ordered by recency
+    this.lastReceived.set(origin, n);
+    if (this.lastReceived.size > MAX_ORIGINS) this.lastReceived.delete(this.lastReceived.keys().next().value as string);
+    if (last !== undefined && n > last + 1) this.missed(`${n - last - 1} message(s) from instance ${origin.slice(0, 8)} never arrived`);
+  }
+
+  private missed(why: string): void {
+    this.logger.warn(`Fan-out over Redis lost messages: ${why}.`);
+    this.missedListener(why);
   }
 }
 
-export function encode(origin: string, message: FanOutMessage): string {
+export interface Received {
+  origin: string;
+  /** The sender's number for it; absent from instances that predate numbering. */
+  n?: number;
+  message: FanOutMessage;
+}
+
+export function encode(origin: string, message: FanOutMessage, n: number): string {
   if (message.kind === 'deliver') {
     const { frame, ...header } = message;
-    return `${origin}\n${JSON.stringify(header)}\n${frame}`;
+    return `${origin}\n${JSON.stringify(Object.assign(header, { n }))}\n${frame}`;
   }
-  return `${origin}\n${JSON.stringify(message)}\n`;
+  return `${origin}\n${JSON.stringify(Object.assign({}, message, { n }))}\n`;
 }
 
 /** The message, or undefined when this instance published it itself. */
-export function decode(payload: string, ownOrigin: string): FanOutMessage | undefined {
+export function decode(payload: string, ownOrigin: string): Received | undefined {
   const first = payload.indexOf('\n');
   const second = payload.indexOf('\n', first + 1);
   if (first < 0 || second < 0) throw new Error('missing header');
-  if (payload.slice(0, first) === ownOrigin) return undefined;
-  const header = JSON.parse(payload.slice(first + 1, second)) as FanOutMessage;
-  if (header.kind === 'deliver') return Object.assign(header, { frame: payload.slice(second + 1) });
-  if (header.kind === 'close') return header;
+  const origin = payload.slice(0, first);
+  if (origin === ownOrigin) return undefined;
+  const { n, ...header } = JSON.parse(payload.slice(first + 1, second)) as FanOutMessage & { n?: unknown };
+  const number = typeof n === 'number' ? n : undefined;
+  if (header.kind === 'deliver') return { origin, n: number, message: Object.assign(header, { frame: payload.slice(second + 1) }) };
+  if (header.kind === 'close') return { origin, n: number, message: header };
   throw new Error(`unknown kind ${JSON.stringify((header as { kind?: unknown }).kind)}`);
 }
