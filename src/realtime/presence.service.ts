@@ -91,7 +91,12 @@ export class PresenceService implements OnApplicationBootstrap {
 
   private async announce(userId: string, online: boolean): Promise<void> {
     const now = new Date();
-    if (!online) await this.users.update(userId, { lastSeenAt: now });
+    if (!online) {
+      await this.users.update(userId, { lastSeenAt: now });
+      // Back online on another instance meanwhile (its announcement, without this write, may
+      // already be out): saying "offline" now would leave contacts with the wrong state.
+      if ((await this.store.onlineAmong([userId])).has(userId)) return;
+    }
     const contacts = this.audience ? await this.audience.contactsOf(userId) : [];
     if (contacts.length === 0) return;
     await this.realtime.send(contacts, { type: 'presence', userId, online, lastSeenAt: now.toISOString() });

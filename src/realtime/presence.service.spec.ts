@@ -1,0 +1,60 @@
+import type { ModuleRef } from '@nestjs/core';
+import type { UserRepository } from '../modules/users/user.repository.js';
+import { InProcessPresenceStore } from './infrastructure/in-process-presence.store.js';
+import { PresenceAudience } from './presence-audience.js';
+import { PresenceService } from './presence.service.js';
+import type { RealtimeService } from './realtime.service.js';
+
+/** Two instances' presence services over one store (as Redis would share it), announcing into one list. */
+function twoInstances() {
+  const store = new InProcessPresenceStore();
+  const announced: Array<{ userId: string; online: boolean }> = [];
+  let releaseStamp: () => void = () => undefined;
+  const stamping = new Promise<void>((resolve) => (releaseStamp = resolve));
+  const audience = { contactsOf: async () => ['contact'] } as unknown as PresenceAudience;
+  const make = (slowStamp: boolean) => {
+    const users = { update: async () => (slowStamp ? stamping : undefined) } as unknown as UserRepository;
+    const realtime = {
+      send: async (_to: string[], event: { userId: string; online: boolean }) =>
+        void announced.push({ userId: event.userId, online: event.online }),
+    } as unknown as RealtimeService;
+    const service = new PresenceService(store, users, realtime, { get: () => audience } as unknown as ModuleRef);
+    service.onApplicationBootstrap();
+    return service;
+  };
+  return { a: make(true), b: make(false), announced, releaseStamp };
+}
+
+describe('PresenceService', () => {
+  it('does not announce a user offline who came back online on another instance while the last-seen time was being stored', async () => {
+    const { a, b, announced, releaseStamp } = twoInstances();
+    await a.connected({ userId: 'u', connectionId: 'c1' });
+    await a.drain(1_000);
+    expect(announced).toEqual([{ userId: 'u', online: true }]);
+
+    a.disconnected({ userId: 'u', connectionId: 'c1' }); // went offline: A stores last seen (slowly)
+    await new Promise((resolve) => setImmediate(resolve));
+    await b.connected({ userId: 'u', connectionId: 'c2' }); // and is back, through B
+    await b.drain(1_000);
+    releaseStamp();
+    await a.drain(1_000);
+
+    // Contacts end with the truth: online.
+    expect(announced).toEqual([
+      { userId: 'u', online: true },
+      { userId: 'u', online: true },
+    ]);
+  });
+
+  it('announces offline when the user stays away', async () => {
+    const { a, announced, releaseStamp } = twoInstances();
+    releaseStamp();
+    await a.connected({ userId: 'u', connectionId: 'c1' });
+    a.disconnected({ userId: 'u', connectionId: 'c1' });
+    await a.drain(1_000);
+    expect(announced).toEqual([
+      { userId: 'u', online: true },
+      { userId: 'u', online: false },
+    ]);
+  });
+});
