@@ -317,6 +317,35 @@ describe('auth', () => {
       );
     });
 
+    it('does not let a sign-in with the old password outlive a reset that commits while it is being checked', async () => {
+      const account = await signUpAndIn(request);
+      // A reset in progress elsewhere: the new password is set and every session revoked, not yet committed.
+      const reset = new pg.Client({ connectionString: db.env.DATABASE_URL });
+      await reset.connect();
+      try {
+        await reset.query('BEGIN');
+        await reset.query(`UPDATE users SET password_hash = 'reset-in-progress', updated_at = now() WHERE id = $1`, [account.user.id]);
+        await reset.query(
+          `UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_reset' WHERE user_id = $1 AND revoked_at IS NULL`,
+          [account.user.id],
+        );
+        let answered = false;
+        const signIn = request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } }).then(
+          (r) => ((answered = true), r),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(answered).toBe(false); // it waits for the reset to decide
+        await reset.query('COMMIT');
+        expectErrorShape(await signIn, 401, 'INVALID_CREDENTIALS');
+        const live = await reset.query(`SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND revoked_at IS NULL`, [
+          account.user.id,
+        ]);
+        expect(live.rows[0].n).toBe(0);
+      } finally {
+        await reset.end();
+      }
+    });
+
     it('keeps only the newest reset link valid', async () => {
       const account = await signUpAndIn(request);
       const first = nextEvent(PasswordResetRequestedEvent, account.user.email);

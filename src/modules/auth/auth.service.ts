@@ -81,17 +81,22 @@ export class AuthService implements BeforeApplicationShutdown {
     if (!user || !ok) {
       throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
     }
-    await this.limiter.clearFailedSignIns(input.email);
     const sessionId = randomUUID();
     const issued = this.tokens.issue(user.id, sessionId);
-    await this.sessions.create({
-      id: sessionId,
-      userId: user.id,
-      refreshTokenHash: issued.refreshTokenHash,
-      userAgent: client.userAgent?.slice(0, 512) ?? null,
-      ip: client.ip,
-      expiresAt: issued.refreshExpiresAt,
-    });
+    const opened = await this.sessions.createForPassword(
+      {
+        id: sessionId,
+        userId: user.id,
+        refreshTokenHash: issued.refreshTokenHash,
+        userAgent: client.userAgent?.slice(0, 512) ?? null,
+        ip: client.ip,
+        expiresAt: issued.refreshExpiresAt,
+      },
+      user.passwordHash,
+    );
+    // The password was reset while it was being checked: the old one no longer signs in.
+    if (!opened) throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
+    await this.limiter.clearFailedSignIns(input.email);
     return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };
   }
 

@@ -16,8 +16,25 @@ export interface LiveSession {
 export class SessionRepository {
   constructor(@InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>) {}
 
-  async create(session: Pick<Session, 'id' | 'userId' | 'refreshTokenHash' | 'userAgent' | 'ip' | 'expiresAt'>): Promise<void> {
-    await this.sessions.insert(session);
+  /**
+   * Opens a session for a sign-in, provided the password it checked is still the user's. The
+   * user row is share-locked: a password reset (which updates that row and revokes every session
+   * in one transaction) either commits first, and then there is no session, or waits for this
+   * one, and then revokes it too. False when the password changed meanwhile.
+   */
+  async createForPassword(
+    session: Pick<Session, 'id' | 'userId' | 'refreshTokenHash' | 'userAgent' | 'ip' | 'expiresAt'>,
+    checkedPasswordHash: string,
+  ): Promise<boolean> {
+    const rows = returnedRows(
+      await this.sessions.query(
+        `INSERT INTO sessions (id, user_id, refresh_token_hash, user_agent, ip, expires_at)
+         SELECT $1, u.id, $3, $4, $5, $6 FROM (SELECT id FROM users WHERE id = $2 AND password_hash = $7 FOR SHARE) u
+         RETURNING id`,
+        [session.id, session.userId, session.refreshTokenHash, session.userAgent, session.ip, session.expiresAt, checkedPasswordHash],
+      ),
+    );
+    return rows.length === 1;
   }
 
   /** The session if it is neither revoked nor expired, and whether its last use is over a minute old. */
