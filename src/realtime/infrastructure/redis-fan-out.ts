@@ -47,11 +47,15 @@ export class RedisFanOut extends FanOut {
       if (channel === this.channel) this.receive(payload);
     });
     // ioredis reconnects and subscribes again by itself; what was published meanwhile is gone.
+    // The loss is reported once the subscription is back for sure (ioredis says `ready` before
+    // its own re-subscription is through), so whatever was lost, was lost before the report.
     this.subscriber.on('close', () => (this.interrupted = true));
     this.subscriber.on('ready', () => {
       if (!this.interrupted) return;
-      this.interrupted = false;
-      this.missed('the subscription to Redis was interrupted');
+      this.subscriber.subscribe(this.channel).then(
+        () => this.resubscribed(),
+        () => undefined, // dropped again: the next `ready` tries again
+      );
     });
     await this.subscriber.subscribe(this.channel);
   }
@@ -84,7 +88,16 @@ export class RedisFanOut extends FanOut {
     if (received.n !== undefined) this.count(received.origin, received.n);
   }
 
+  private resubscribed(): void {
+    if (!this.interrupted) return;
+    this.interrupted = false;
+    // Counting starts afresh: the numbers skipped during the outage are covered by this report.
+    this.lastReceived.clear();
+    this.missed('the subscription to Redis was interrupted');
+  }
+
   private count(origin: string, n: number): void {
+    if (this.interrupted) return; // reported as a whole once the subscription is back
     const last = this.lastReceived.get(origin);
     this.lastReceived.delete(origin); // re-inserted last: the map stays ordered by recency
     this.lastReceived.set(origin, n);
