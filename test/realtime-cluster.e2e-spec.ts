@@ -154,6 +154,41 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     expect(bobOnB.seen('new_message').map((f) => f.message.text)).toEqual(['one', 'two', 'three']);
   });
 
+  it('writes a delete made on this instance after the message it deletes, when that message is still crossing Redis', async () => {
+    const [alice, bob, carol] = [
+      await signUpAndIn(requestA, 'Alice'),
+      await signUpAndIn(requestA, 'Bob'),
+      await signUpAndIn(requestA, 'Carol'),
+    ];
+    const chat = (
+      await requestA('POST', '/api/v1/chats', {
+        token: carol.accessToken,
+        body: { type: 'group', title: `G ${crypto.randomUUID()}`, memberIds: [alice.user.id, bob.user.id] },
+      })
+    ).body as { id: string };
+    const [aliceOnA, bobOnB] = [await on(a, alice.accessToken), await on(b, bob.accessToken)];
+    await bobOnB.request({ type: 'sync', chats: {} }); // ends the connection's hold
+    const send = (text: string) => aliceOnA.request({ type: 'send_message', chatId: chat.id, text, clientId: crypto.randomUUID() });
+    await send('one');
+    await bobOnB.nextOfType('new_message');
+
+    const fanOut = b.app.get(FanOut) as unknown as { receive(payload: string): void };
+    const receive = fanOut.receive.bind(fanOut);
+    const slowed = jest.spyOn(fanOut, 'receive').mockImplementation((payload) => void setTimeout(() => receive(payload), 120));
+    try {
+      const { message } = await send('regrettable');
+      // Carol, the owner, deletes it through instance B at once.
+      const deleted = await httpClient(b.url)('DELETE', `/api/v1/chats/${chat.id}/messages/${message.id}`, { token: carol.accessToken });
+      expect(deleted.status).toBe(204);
+      await bobOnB.nextOfType('message_deleted');
+      await bobOnB.settle();
+    } finally {
+      slowed.mockRestore();
+    }
+    const frames = bobOnB.history.filter((f) => f.type === 'new_message' || f.type === 'message_deleted');
+    expect(frames.map((f) => f.type)).toEqual(['new_message', 'new_message', 'message_deleted']);
+  });
+
   it('closes its sockets with 1012 when an instance lost a message from another on the way, and sync then gives the client everything', async () => {
     const [alice, bob] = [await signUpAndIn(requestA, 'Alice'), await signUpAndIn(requestA, 'Bob')];
     const chat = (

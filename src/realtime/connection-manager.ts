@@ -316,6 +316,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     const frame = targets.length > 1 ? new PreparedFrame(message.frame) : message.frame;
     for (const connection of targets) {
       if (message.stream) connection.sendInStream(message.stream, frame);
+      else if (message.after) connection.sendInStream({ id: message.after.id, seq: message.after.seq, about: true }, frame);
       else connection.sendRaw(frame);
     }
   }

@@ -6,7 +6,19 @@ import type { StreamPosition } from './stream-tracker.js';
  * is serialised once by the sender and written to every matching socket as is.
  */
 export type FanOutMessage =
-  | { kind: 'deliver'; target: DeliveryTarget; frame: string; stream?: StreamPosition }
+  | {
+      kind: 'deliver';
+      target: DeliveryTarget;
+      frame: string;
+      /** The frame is the message at this position of an ordered stream (see StreamTracker). */
+      stream?: StreamPosition;
+      /**
+       * The frame is about the message at this position (an edit, a delete): it goes after it.
+       * A field of its own, not a flag on `stream`, so an instance that predates it just writes
+       * the frame rather than taking it for a repeat of the message.
+       */
+      after?: StreamPosition;
+    }
   | { kind: 'close'; target: DeliveryTarget; code: number; reason: string };
 
 export type FanOutListener = (message: FanOutMessage) => void;

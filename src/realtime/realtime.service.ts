@@ -12,6 +12,8 @@ export interface SendOptions {
   sessionIds?: string[];
   /** The frame's place in an ordered stream (a chat's messages), so catch-ups never repeat it. */
   stream?: StreamPosition;
+  /** The frame changes the message at this position (an edit, a delete), so it never goes before it. */
+  after?: StreamPosition;
 }
 
 /**
@@ -36,12 +38,13 @@ export class RealtimeService {
   async send(userIds: Iterable<string>, event: ServerEvent, options: SendOptions = {}): Promise<void> {
     const users = [...new Set(userIds)];
     if (users.length === 0) return;
-    const { stream, ...target } = options;
+    const { stream, after, ...target } = options;
     await this.publish({
       kind: 'deliver',
       target: { userIds: users, ...target },
       frame: JSON.stringify(event),
       ...(stream ? { stream } : {}),
+      ...(after ? { after } : {}),
     });
   }
 

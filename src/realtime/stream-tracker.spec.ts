@@ -107,6 +107,29 @@ describe('StreamTracker', () => {
       expect(written).toEqual(['f1', 'f3', 'f4', 'f2']);
     });
 
+    it('keeps an edit that came before its own message (from another instance) until the message, then writes both in order', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 5 }, 'f5');
+      expect(streams.admitLive({ id: 'c', seq: 6, about: true }, 'edit6')).toBe(false);
+      expect(streams.admitLive({ id: 'c', seq: 6 }, 'f6')).toBe(true);
+      expect(written).toEqual(['f5', 'f6', 'edit6']);
+      // One whose message never comes goes once the wait is over.
+      expect(streams.admitLive({ id: 'c', seq: 9, about: true }, 'edit9')).toBe(false);
+      jest.advanceTimersByTime(200);
+      expect(written).toEqual(['f5', 'f6', 'edit6', 'edit9']);
+    });
+
+    it('puts a message before an edit of it that arrived first, among held frames too (with or without a wait)', () => {
+      const { streams, written } = tracker(0);
+      streams.admitLive({ id: 'c', seq: 6 }, 'f6');
+      const catchUp = streams.begin('c');
+      streams.admitLive({ id: 'c', seq: 7, about: true }, 'edit7');
+      streams.admitLive({ id: 'c', seq: 7 }, 'f7');
+      catchUp.end();
+      expect(written).toEqual(['f6', 'f7', 'edit7']);
+    });
+
     it('writes the first frame of a stream at once, having nothing to wait for', () => {
       const { streams, written } = tracker(200);
       expect(streams.admitLive({ id: 'c', seq: 40 }, 'f40')).toBe(true);

@@ -38,7 +38,8 @@ interface StreamState {
   gapTimer?: NodeJS.Timeout;
 }
 
-const bySeq = (a: Waiting, b: Waiting) => a.seq - b.seq;
+/** Stream order; at one seq the message itself first, then what is about it, in arrival order (the sort is stable). */
+const bySeq = (a: Waiting, b: Waiting) => a.seq - b.seq || (a.about ? 1 : 0) - (b.about ? 1 : 0);
 
 /**
  * Per connection: which positions of which streams it has been sent, so that a catch-up
@@ -121,25 +122,26 @@ export class StreamTracker {
    * gap wait is off), else keeps it in `early` until the frames before it come or the wait ends.
    */
   private offer(state: StreamState, seq: number, frame: WireFrame, about: true | undefined): boolean {
+    const last = state.delivered.last;
     if (about) {
-      if (state.early && seq > (state.delivered.last ?? 0)) {
-        state.early.push({ seq, frame, about });
-        return false;
-      }
+      // About a message this connection has not had yet, though it has had earlier ones: that
+      // message is on its way (from another instance), and this waits for it like a gap.
+      if (this.gapWaitMs > 0 && last !== undefined && seq > last) return this.wait(state, { seq, frame, about });
       this.sink.sendRaw(frame);
       return true;
     }
     if (state.delivered.has(seq)) return false;
-    const last = state.delivered.last;
-    if (this.gapWaitMs > 0 && last !== undefined && seq > last + 1) {
-      (state.early ??= []).push({ seq, frame });
-      state.gapTimer ??= unref(setTimeout(() => this.drainEarly(state, true), this.gapWaitMs));
-      return false;
-    }
+    if (this.gapWaitMs > 0 && last !== undefined && seq > last + 1) return this.wait(state, { seq, frame });
     state.delivered.add(seq);
     this.sink.sendRaw(frame);
     if (state.early) this.drainEarly(state, false);
     return true;
+  }
+
+  private wait(state: StreamState, waiting: Waiting): false {
+    (state.early ??= []).push(waiting);
+    state.gapTimer ??= unref(setTimeout(() => this.drainEarly(state, true), this.gapWaitMs));
+    return false;
   }
 
   /** Writes the early frames that are now next, in order; with `force` (the wait is over), all of them. */

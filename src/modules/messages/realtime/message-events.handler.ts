@@ -26,13 +26,13 @@ export class MessageEventsToSockets implements IEventHandler<MessageEvent> {
       await this.realtime.send(
         event.memberIds,
         { type: 'message_updated', message: toMessageDto(event.message) },
-        { stream: { id: event.message.chatId, seq: event.message.seq, about: true } },
+        { after: { id: event.message.chatId, seq: event.message.seq } },
       );
     } else if (event instanceof MessageDeletedEvent) {
       await this.realtime.send(
         event.memberIds,
         { type: 'message_deleted', chatId: event.chatId, id: event.messageId, seq: event.seq },
-        { stream: { id: event.chatId, seq: event.seq, about: true } },
+        { after: { id: event.chatId, seq: event.seq } },
       );
     } else if (event instanceof ChatReadEvent) {
       await this.realtime.send(event.memberIds, { type: 'read', chatId: event.chatId, userId: event.userId, seq: event.seq });
