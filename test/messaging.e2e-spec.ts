@@ -258,15 +258,20 @@ describe('messaging over the WebSocket gateway', () => {
     // and the small chat gets live messages meanwhile, before its own catch-up has begun.
     const service = app.app.get(MessagesService);
     const since = service.since.bind(service);
+    let bigStarted!: () => void;
+    const paging = new Promise<void>((resolve) => (bigStarted = resolve));
     const slowed = jest.spyOn(service, 'since').mockImplementation(async function* (userId, chatId, seq, pageSize) {
       for await (const page of since(userId, chatId, seq, pageSize)) {
-        if (chatId === big.id) await sleep(100);
+        if (chatId === big.id) {
+          bigStarted();
+          await sleep(100);
+        }
         yield page;
       }
     });
     try {
       const syncing = bobWs.request({ type: 'sync', chats: { [big.id]: 0, [small.id]: 0 } });
-      await sleep(30);
+      await paging; // the sync is paging through the big chat; the small one waits its turn
       for (let i = 4; i <= 6; i++) await aliceWs.request({ type: 'send_message', chatId: small.id, text: `s${i}`, clientId: randomUUID() });
       expect(await syncing).toEqual({ type: 'synced', id: expect.any(String), chats: { [big.id]: 120, [small.id]: 6 } });
     } finally {

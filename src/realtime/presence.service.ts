@@ -91,14 +91,13 @@ export class PresenceService implements OnApplicationBootstrap {
 
   private async announce(userId: string, online: boolean): Promise<void> {
     const now = new Date();
-    if (!online) {
-      await this.users.update(userId, { lastSeenAt: now });
-      // Back online on another instance meanwhile (its announcement, without this write, may
-      // already be out): saying "offline" now would leave contacts with the wrong state.
-      if ((await this.store.onlineAmong([userId])).has(userId)) return;
-    }
+    if (!online) await this.users.update(userId, { lastSeenAt: now });
     const contacts = this.audience ? await this.audience.contactsOf(userId) : [];
     if (contacts.length === 0) return;
+    // Back online on another instance meanwhile (its announcement, without the write above, may
+    // already be out): saying "offline" now would leave contacts with the wrong state. Checked
+    // last, just before sending; a return in the moment between the two can still lose the race.
+    if (!online && (await this.store.onlineAmong([userId])).has(userId)) return;
     await this.realtime.send(contacts, { type: 'presence', userId, online, lastSeenAt: now.toISOString() });
   }
 }

@@ -178,6 +178,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const chat = await chats.createGroup({ id: randomUUID(), title: `G ${randomUUID()}`, ownerId: owner }, []);
       expect(await codeOf(chats.setRole(chat.id, stranger, 'owner'))).toBe('MEMBER_NOT_FOUND');
       expect(await codeOf(chats.setRole(chat.id, stranger, 'admin'))).toBe('MEMBER_NOT_FOUND');
+      expect(await codeOf(chats.setRole(randomUUID(), owner, 'admin'))).toBe('CHAT_NOT_FOUND');
       expect((await chats.findById(chat.id))?.ownerId).toBe(owner);
       expect((await chats.members(chat.id)).map((m) => [m.userId, m.role])).toEqual([[owner, 'owner']]);
     });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { BackgroundWork } from '../../common/concurrency/background-work.js';
 import { AppConfig } from '../../config/app-config.js';
 import type { MailRecipient, MailTemplateName } from './domain/mail.js';
@@ -15,6 +15,9 @@ export interface MailRequest {
   token: string;
 }
 
+/** How long shutdown waits for emails being queued. */
+const QUEUING_GRACE_MS = 10_000;
+
 /**
  * Renders a message and records it as pending; the worker sends it. Queuing first means a mail
  * server that is down delays the email but never the request that caused it.
@@ -23,6 +26,7 @@ export interface MailRequest {
 export class MailQueue implements OnApplicationShutdown {
   /** Event handlers queue mail after the request that caused it was answered. */
   private readonly queuing = new BackgroundWork();
+  private readonly logger = new Logger('Mail');
 
   constructor(
     private readonly config: AppConfig,
@@ -43,7 +47,14 @@ export class MailQueue implements OnApplicationShutdown {
    * and so shut down last.
    */
   async onApplicationShutdown(): Promise<void> {
-    await this.queuing.settled();
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), QUEUING_GRACE_MS)));
+    const late = await Promise.race([this.queuing.settled().then(() => false), gaveUp]);
+    clearTimeout(timer);
+    if (late)
+      this.logger.error(
+        `Shutting down with emails still being queued after ${QUEUING_GRACE_MS / 1000} s (the database is slow or locked): those emails are lost; their users can ask again.`,
+      );
   }
 
   private async record(request: MailRequest): Promise<string> {

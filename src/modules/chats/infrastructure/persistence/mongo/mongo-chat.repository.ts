@@ -257,7 +257,18 @@ export class MongoChatRepository extends ChatRepository {
    * anew on what the winner left.
    */
   async removeMember(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
-    const outcome = await inTransaction(this.connection, async (session) => {
+    const outcome = await this.removing(chatId, userId, decide).catch((error: unknown) => {
+      // The heir made a group with this title after the lookup below read its snapshot.
+      if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw noSuccessorCanOwn();
+      throw error;
+    });
+    // As in delete: the history goes after the commit.
+    if (outcome.deleted) await this.messages.deleteMany({ chatId });
+    return outcome;
+  }
+
+  private removing(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
+    return inTransaction(this.connection, async (session) => {
       const chat = await this.chats.findById(chatId, { titleLower: 1 }, { session }).lean<ChatRecord>();
       if (!chat) throw chatNotFound();
       const members = (await this.memberships.find({ chatId }, null, { session }).lean<MemberRecord[]>())
@@ -296,9 +307,6 @@ export class MongoChatRepository extends ChatRepository {
       await this.memberships.deleteOne({ _id: memberKey(chatId, userId) }, { session });
       return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId) };
     });
-    // As in delete: the history goes after the commit.
-    if (outcome.deleted) await this.messages.deleteMany({ chatId });
-    return outcome;
   }
 
   async setRole(chatId: string, userId: string, role: MemberRole): Promise<void> {
@@ -307,7 +315,9 @@ export class MongoChatRepository extends ChatRepository {
         const now = new Date();
         // The member, in the chat record that every membership change writes: a concurrent
         // removal conflicts with the writes below, and the retry finds them gone.
-        if (!(await this.chats.exists({ _id: chatId, memberIds: userId }).session(session))) throw memberNotFound();
+        const chat = await this.chats.findById(chatId, { memberIds: 1 }, { session }).lean<ChatRecord>();
+        if (!chat) throw chatNotFound();
+        if (!chat.memberIds.includes(userId)) throw memberNotFound();
         if (role === 'owner') {
           // First, so a clash with a group the new owner already owns aborts before anything else.
           await this.chats.updateOne({ _id: chatId }, { $set: { ownerId: userId, updatedAt: now } }, { session });
