@@ -477,6 +477,24 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expect(readers.body).toEqual([{ userId: carol.user.id, readAt: expect.any(String) }]);
     });
 
+    it('pages through users who share a name, non-ASCII ones too, each exactly once', async () => {
+      const tag = randomUUID().slice(0, 8);
+      // JavaScript lower-cases a final Σ to ς, PostgreSQL to σ: the cursor must use the database's.
+      const twins = await Promise.all([1, 2, 3].map((i) => signUpAndIn(request, 'ΟΔΥΣΣΕΥΣ', `sigma-${tag}-${i}@example.com`)));
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page < 5; page++) {
+        const result = await as(alice).get(`/users?query=sigma-${tag}&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(result.status).toBe(200);
+        seen.push(...result.body.items.map((u: { id: string }) => u.id));
+        cursor = result.body.nextCursor;
+        if (!cursor) break;
+      }
+      expect(seen.sort()).toEqual(twins.map((t) => t.user.id).sort());
+      const byName = await as(alice).get(`/users?query=${encodeURIComponent('οδυσσευσ')}&limit=100`);
+      expect(byName.body.items.map((u: { id: string }) => u.id)).toEqual(expect.arrayContaining(twins.map((t) => t.user.id)));
+    });
+
     it('answers forged cursors and out-of-range numbers with 400, not 500', async () => {
       const chat = await group(alice, [bob]);
       const forged = Buffer.from(JSON.stringify({ activityAt: 'x', id: 'y' })).toString('base64url');

@@ -80,17 +80,24 @@ export class UserRepository {
     return rows[0]?.previous ?? null;
   }
 
-  /** Users whose name or email starts with `query` (case-insensitive), ordered by name then id. */
-  async search(query: string, limit: number, after?: UserSearchCursor): Promise<User[]> {
-    const prefix = escapeLike(query.toLowerCase()) + '%';
+  /**
+   * Users whose name or email starts with `query` (case-insensitive), ordered by name then id,
+   * each with its place in that order (`sortName`): the database's own lower-casing, which is
+   * what a cursor must carry (JavaScript's differs for some letters, e.g. a final Σ).
+   */
+  async search(query: string, limit: number, after?: UserSearchCursor): Promise<Array<{ user: User; sortName: string }>> {
+    const prefix = escapeLike(query);
     const qb = this.users
       .createQueryBuilder('u')
-      .where('(lower(u.name) LIKE :prefix OR u.email LIKE :prefix)', { prefix })
-      .orderBy('lower(u.name)', 'ASC')
+      .addSelect('lower(u.name)', 'sort_name')
+      .where(`(lower(u.name) LIKE lower(:prefix) || '%' OR u.email LIKE lower(:prefix) || '%')`, { prefix })
+      .orderBy('sort_name', 'ASC')
       .addOrderBy('u.id', 'ASC')
       .limit(limit);
     if (after) qb.andWhere('(lower(u.name), u.id) > (:name, :id)', { name: after.name, id: after.id });
-    return (await qb.getMany()).map(toUser);
+    const { entities, raw } = await qb.getRawAndEntities<{ u_id: string; sort_name: string }>();
+    const sortNames = new Map(raw.map((r) => [r.u_id, r.sort_name]));
+    return entities.map((row) => ({ user: toUser(row), sortName: sortNames.get(row.id) ?? row.name.toLowerCase() }));
   }
 }
 

@@ -46,11 +46,11 @@ export class UsersService {
     const after = decodeCursor(cursor, isSearchCursor);
     const found = await this.users.search((query ?? '').trim(), limit + 1, after);
     const page = found.slice(0, limit);
-    const online = await this.onlineAmong(page.map((u) => u.id));
+    const online = await this.onlineAmong(page.map(({ user }) => user.id));
     const last = page[page.length - 1];
     return {
-      items: page.map((u) => toPublic(u, online.has(u.id))),
-      nextCursor: found.length > limit && last ? encodeCursor({ name: last.name.toLowerCase(), id: last.id }) : null,
+      items: page.map(({ user }) => toPublic(user, online.has(user.id))),
+      nextCursor: found.length > limit && last ? encodeCursor({ name: last.sortName, id: last.user.id }) : null,
     };
   }
 
