@@ -67,6 +67,14 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   app.disable('x-powered-by');
 
   app.use(requestIdMiddleware(logger));
+  // Before the body parser, so that its error answers (400, 413, 415) carry the CORS headers too
+  // and a page on an allowed origin can read them.
+  const allowedOrigins = new Set([config.http.publicUrl, ...config.http.corsOrigins]);
+  app.enableCors({
+    origin: (origin, callback) => callback(null, origin === undefined || allowedOrigins.has(origin)),
+    credentials: true,
+    exposedHeaders: ['X-Request-Id', 'Retry-After'],
+  });
   app.use(cookieParser());
   app.use(express.json({ limit: config.http.jsonBodyLimit }));
   // Errors from the parser above never reach Nest's filters: answer them in the same shape here.
@@ -74,13 +82,6 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
     if (res.headersSent) return next(error);
     const { body } = resolveError(error);
     res.status(body.statusCode).json(body);
-  });
-
-  const allowedOrigins = new Set([config.http.publicUrl, ...config.http.corsOrigins]);
-  app.enableCors({
-    origin: (origin, callback) => callback(null, origin === undefined || allowedOrigins.has(origin)),
-    credentials: true,
-    exposedHeaders: ['X-Request-Id', 'Retry-After'],
   });
 
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health', 'health/ready'] });

@@ -42,6 +42,23 @@ describe('the HTTP foundation', () => {
     expectErrorShape(await request('POST', '/api/v1/auth/sign-in', { raw: '{"email": ' }), 400, 'MALFORMED_JSON');
   });
 
+  it('answers a body it cannot read with a 4xx in the error shape, not a 500', async () => {
+    const garbled = await request('POST', '/api/v1/auth/sign-in', {
+      raw: Buffer.from('{"email": "x"} is not gzip'),
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    });
+    expectErrorShape(garbled, 400, 'BAD_REQUEST');
+    expect(garbled.body.message).toMatch(/^The request body could not be read/);
+  });
+
+  it('lets a page on an allowed origin read the error when its body is refused', async () => {
+    const origin = app.config.http.publicUrl;
+    const refused = await request('POST', '/api/v1/auth/sign-in', { raw: '{"email": ', headers: { origin } });
+    expectErrorShape(refused, 400, 'MALFORMED_JSON');
+    expect(refused.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(refused.headers.get('access-control-allow-credentials')).toBe('true');
+  });
+
   it('answers a JSON body over 1 MiB with 413 PAYLOAD_TOO_LARGE', async () => {
     const raw = JSON.stringify({ email: 'x@example.com', password: 'x'.repeat(1024 * 1024) });
     expectErrorShape(await request('POST', '/api/v1/auth/sign-in', { raw }), 413, 'PAYLOAD_TOO_LARGE');

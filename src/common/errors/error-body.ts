@@ -79,8 +79,8 @@ export function resolveError(error: unknown): ResolvedError {
 
 /** body-parser signals bad JSON and oversized bodies with `type` and `status` on a plain error. */
 function bodyParserError(error: unknown): ErrorBody | undefined {
-  if (typeof error !== 'object' || error === null || !('type' in error)) return undefined;
-  const type = (error as { type: unknown }).type;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const type = (error as { type?: unknown }).type;
   if (type === 'entity.parse.failed') {
     return { statusCode: 400, error: 'Bad Request', code: 'MALFORMED_JSON', message: 'The request body is not valid JSON.' };
   }
@@ -99,6 +99,17 @@ function bodyParserError(error: unknown): ErrorBody | undefined {
       error: 'Unsupported Media Type',
       code: 'UNSUPPORTED_ENCODING',
       message: 'The request body encoding is not supported.',
+    };
+  }
+  // Any other body it could not read (a gzip body that is not gzip, a length that does not match,
+  // an aborted upload) it marks with a 4xx `status` and `expose`: the client's doing, not ours.
+  const { status, expose } = error as { status?: unknown; expose?: unknown };
+  if (typeof status === 'number' && status >= 400 && status < 500 && expose === true && !(error instanceof HttpException)) {
+    return {
+      statusCode: status,
+      error: reasonPhrase(status),
+      code: CODES_BY_STATUS[status] ?? `HTTP_${status}`,
+      message: `The request body could not be read: ${(error as { message?: unknown }).message ?? 'unknown reason'}.`,
     };
   }
   return undefined;
