@@ -21,7 +21,11 @@ const SEEDED = [
   { email: 'user3@example.com', name: 'User Three' },
 ];
 const SEEDING_MODULES = 'auth,users,chats,messages,seeding';
-const PRODUCTION_SECRETS = { JWT_ACCESS_SECRET: 'a'.repeat(40), JWT_REFRESH_SECRET: 'r'.repeat(40) };
+const PRODUCTION_SECRETS = {
+  JWT_ACCESS_SECRET: 'a'.repeat(40),
+  JWT_REFRESH_SECRET: 'r'.repeat(40),
+  PUBLIC_URL: 'https://chat.example.com',
+};
 
 interface UserRow {
   id: string;

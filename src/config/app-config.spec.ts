@@ -43,13 +43,51 @@ describe('loadConfig', () => {
   it('refuses the default secrets in PRODUCTION', () => {
     const problems = problemsOf({ APP_ENV: 'PRODUCTION' });
     expect(problems).toEqual([
+      expect.stringMatching(/^APP_ENV=PRODUCTION needs PUBLIC_URL, .* would point at http:\/\/localhost:3000/),
       expect.stringMatching(/refuses the default JWT_ACCESS_SECRET/),
       expect.stringMatching(/refuses the default JWT_REFRESH_SECRET/),
     ]);
-    const ok = loadConfig({ APP_ENV: 'production', JWT_ACCESS_SECRET: 'a'.repeat(32), JWT_REFRESH_SECRET: 'b'.repeat(32) });
+    const ok = loadConfig({
+      APP_ENV: 'production',
+      PUBLIC_URL: 'https://chat.example.com',
+      JWT_ACCESS_SECRET: 'a'.repeat(32),
+      JWT_REFRESH_SECRET: 'b'.repeat(32),
+    });
     expect(ok.appEnv).toBe('PRODUCTION');
     expect(ok.auth.accessSecret).not.toBe(DEV_ACCESS_SECRET);
     expect(ok.log.format).toBe('json');
+  });
+
+  it('accepts only http(s) origins in CORS_ORIGINS, naming the one it refuses', () => {
+    expect(loadConfig({ CORS_ORIGINS: 'https://a.example.com, http://localhost:5173/' }).http.corsOrigins).toEqual([
+      'https://a.example.com',
+      'http://localhost:5173',
+    ]);
+    for (const bad of ['localhost:3000', 'ftp://files.example.com', 'not an origin']) {
+      expect(problemsOf({ CORS_ORIGINS: bad })).toEqual([
+        expect.stringContaining(`CORS_ORIGINS contains ${JSON.stringify(bad)}, which is not an origin`),
+      ]);
+    }
+  });
+
+  it('reads TRUST_PROXY as Express means it, and refuses what Express would misread', () => {
+    expect(loadConfig({}).http.trustProxy).toBe('loopback');
+    expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '1' }).http.trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8, 192.168.1.7' }).http.trustProxy).toBe(
+      'loopback, 10.0.0.0/8, fd00::/8, 192.168.1.7',
+    );
+    expect(problemsOf({ TRUST_PROXY: 'yes, 10.0.0.0/40' })).toEqual([
+      expect.stringMatching(/^TRUST_PROXY="yes, 10.0.0.0\/40" is not understood \("yes", "10.0.0.0\/40"\)/),
+    ]);
+  });
+
+  it('refuses token lifetimes too short to use', () => {
+    expect(problemsOf({ ACCESS_TOKEN_TTL: '1ms' })).toEqual([
+      expect.stringMatching(/^ACCESS_TOKEN_TTL="1ms" is too short; it must be at least 1 s/),
+    ]);
+    expect(problemsOf({ REFRESH_TOKEN_TTL: '30s' })).toEqual([expect.stringMatching(/^REFRESH_TOKEN_TTL="30s" is too short/)]);
+    expect(loadConfig({ ACCESS_TOKEN_TTL: '2s' }).auth.accessTtlSeconds).toBe(2);
   });
 
   it('refuses a module whose requirement is switched off, naming both', () => {

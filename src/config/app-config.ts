@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { ConfigError, EnvReader, type Env, redact } from './env-reader.js';
 import { type FeatureModuleName, missingRequirements, readModules } from './modules.config.js';
@@ -14,7 +15,8 @@ export interface HttpConfig {
   /** Largest JSON body accepted, in bytes. */
   jsonBodyLimit: number;
   /** Which proxies' X-Forwarded-For to believe (Express `trust proxy`): client IPs feed rate limits and sessions. */
-  trustProxy: string;
+  /** Express's `trust proxy`: true (every hop), a number of hops, or a list of addresses, subnets and names. */
+  trustProxy: boolean | number | string;
 }
 
 export interface DatabaseConfig {
@@ -117,20 +119,21 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const publicUrlRaw = read.url('PUBLIC_URL', ['http', 'https']);
   const corsOrigins: string[] = [];
   for (const origin of read.list('CORS_ORIGINS') ?? []) {
-    try {
-      corsOrigins.push(new URL(origin).origin);
-    } catch {
+    // new URL('localhost:3000') parses, as the origin "null": only http(s) origins are origins here.
+    const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
+    if (parsed && (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.origin !== 'null')
+      corsOrigins.push(parsed.origin);
+    else
       read.problem(
-        `CORS_ORIGINS contains ${JSON.stringify(origin)}, which is not an origin; list origins like https://chat.example.com, separated by commas.`,
+        `CORS_ORIGINS contains ${JSON.stringify(origin)}, which is not an origin; list origins like https://chat.example.com (scheme, host and port if any), separated by commas.`,
       );
-    }
   }
   const http: HttpConfig = {
     port,
     publicUrl: (publicUrlRaw?.origin ?? `http://localhost:${port}`).replace(/\/$/, ''),
     corsOrigins,
     jsonBodyLimit: 1024 * 1024,
-    trustProxy: read.string('TRUST_PROXY', 'loopback'),
+    trustProxy: readTrustProxy(read),
   };
 
   const databaseUrl = read.url('DATABASE_URL', ['postgres', 'postgresql']);
@@ -164,12 +167,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const auth: AuthConfig = {
     accessSecret: read.string('JWT_ACCESS_SECRET', DEV_ACCESS_SECRET),
     refreshSecret: read.string('JWT_REFRESH_SECRET', DEV_REFRESH_SECRET),
-    accessTtlSeconds: read.duration('ACCESS_TOKEN_TTL', '15m'),
-    refreshTtlSeconds: read.duration('REFRESH_TOKEN_TTL', '30d'),
+    accessTtlSeconds: read.duration('ACCESS_TOKEN_TTL', '15m', 1),
+    refreshTtlSeconds: read.duration('REFRESH_TOKEN_TTL', '30d', 60),
     rateLimitPerIp: read.int('RATE_LIMIT_AUTH_PER_IP', 60, { min: 1, max: 1_000_000 }),
     rateLimitPerAccount: read.int('RATE_LIMIT_AUTH_PER_ACCOUNT', 10, { min: 1, max: 1_000_000 }),
   };
   if (appEnv === 'PRODUCTION') {
+    if (!publicUrlRaw)
+      read.problem(
+        `APP_ENV=PRODUCTION needs PUBLIC_URL, the origin users reach this server at (e.g. https://chat.example.com): links in emails are built from it, and without it they would point at http://localhost:${port}.`,
+      );
     if (auth.accessSecret === DEV_ACCESS_SECRET)
       read.problem(
         'APP_ENV=PRODUCTION refuses the default JWT_ACCESS_SECRET; set it to a long random string (e.g. `openssl rand -hex 32`).',
@@ -239,4 +246,28 @@ function readS3(read: EnvReader): S3Config | undefined {
     bucket: read.string('S3_BUCKET', ''),
     region: read.string('S3_REGION', 'us-east-1'),
   };
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** TRUST_PROXY as Express reads it, checked here: Express itself would fail on the first request, or misread `1`. */
+function readTrustProxy(read: EnvReader): boolean | number | string {
+  const raw = read.string('TRUST_PROXY', 'loopback').trim();
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  if (/^\d+$/.test(raw)) return Number(raw); // a number of hops
+  const bad = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => {
+      if (PROXY_NAMES.has(item)) return false;
+      const [address, prefix, extra] = item.split('/');
+      const family = isIP(address);
+      if (family === 0 || extra !== undefined) return true;
+      return prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+    });
+  if (bad.length > 0)
+    read.problem(
+      `TRUST_PROXY=${JSON.stringify(raw)} is not understood (${bad.map((b) => JSON.stringify(b)).join(', ')}); use true, a number of proxy hops, or a comma list of addresses, subnets (10.0.0.0/8) and loopback, linklocal, uniquelocal.`,
+    );
+  return raw;
 }

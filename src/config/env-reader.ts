@@ -54,8 +54,8 @@ export class EnvReader {
     return value;
   }
 
-  /** Durations like 900, 90s, 15m, 12h or 30d, returned in seconds. */
-  duration(name: string, fallback: string): number {
+  /** Durations like 900, 90s, 15m, 12h or 30d, returned in seconds; at least `minSeconds`. */
+  duration(name: string, fallback: string, minSeconds = 0): number {
     const raw = this.raw(name) ?? fallback;
     const match = DURATION.exec(raw);
     if (!match || Number(match[1]) === 0) {
@@ -64,7 +64,12 @@ export class EnvReader {
       );
       return parseSimpleDuration(fallback);
     }
-    return Number(match[1]) * UNIT_SECONDS[match[2] ?? 's'];
+    const seconds = Number(match[1]) * UNIT_SECONDS[match[2] ?? 's'];
+    if (seconds < minSeconds) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} is too short; it must be at least ${minSeconds} s (e.g. ${fallback}).`);
+      return parseSimpleDuration(fallback);
+    }
+    return seconds;
   }
 
   url(name: string, protocols: readonly string[]): URL | undefined {
