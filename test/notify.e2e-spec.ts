@@ -266,6 +266,30 @@ describe.each(DATABASE_KINDS)('notify with the outbox (%s database)', (kind) => 
   });
 });
 
+describe('notify with the outbox under APP_ENV=PRODUCTION', () => {
+  it('writes the email but keeps its link, a live token, out of the log', async () => {
+    const db = await createTestDatabase('postgres');
+    const started = await startAppWithLogs({
+      ...db.env,
+      APP_ENV: 'PRODUCTION',
+      PUBLIC_URL,
+      JWT_ACCESS_SECRET: 'a'.repeat(40),
+      JWT_REFRESH_SECRET: 'r'.repeat(40),
+    });
+    try {
+      const email = uniqueEmail('production');
+      started.app.get(EventBus).publish(new PasswordResetRequestedEvent(randomUUID(), email, 'Pro Duction', 'live-token-123'));
+      expect(await settledRow(started.app, email)).toMatchObject({ status: 'sent' });
+      const mailLines = started.logs.filter((line) => line.includes(email));
+      expect(mailLines).toHaveLength(1);
+      expect(started.logs.filter((line) => line.includes('live-token-123'))).toEqual([]);
+    } finally {
+      await started.app.close();
+      await db.dispose();
+    }
+  });
+});
+
 describe('notify with an outbox that cannot be written', () => {
   it('reports mail down on /health/ready, naming the directory', async () => {
     const db = await createTestDatabase('postgres');

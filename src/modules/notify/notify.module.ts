@@ -21,8 +21,8 @@ import { MailTransport } from './mail-transport.js';
     {
       provide: MailTransport,
       inject: [AppConfig],
-      useFactory: ({ mail }: AppConfig): MailTransport =>
-        mail.smtpUrl ? new SmtpMailTransport(mail.smtpUrl, mail.outboxDir) : new OutboxMailTransport(mail.outboxDir),
+      useFactory: ({ mail, isLocal }: AppConfig): MailTransport =>
+        mail.smtpUrl ? new SmtpMailTransport(mail.smtpUrl, mail.outboxDir) : new OutboxMailTransport(mail.outboxDir, isLocal),
     },
     { provide: MailLogRepository, useClass: TypeormMailLogRepository },
     MailDeliveryWorker,

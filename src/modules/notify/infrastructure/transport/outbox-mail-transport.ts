@@ -7,14 +7,18 @@ import type { OutgoingMail } from '../../domain/mail.js';
 import { MailTransport } from '../../mail-transport.js';
 
 /**
- * Used when SMTP_URL is unset: each message becomes one .eml file (open it in any mail client),
- * and its link is logged so a local user can confirm an account straight from the console.
+ * Used when SMTP_URL is unset: each message becomes one .eml file (open it in any mail client).
+ * Under APP_ENV=LOCAL its link is logged too, so a local user can confirm an account straight
+ * from the console; elsewhere logs are shipped and kept, and a live reset token has no place there.
  */
 export class OutboxMailTransport extends MailTransport {
   readonly mode = 'outbox';
   private readonly logger = new Logger('Mail');
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly logLinks = false,
+  ) {
     super();
   }
 
@@ -42,7 +46,9 @@ export class OutboxMailTransport extends MailTransport {
         `The mail outbox ${this.dir} is not writable: ${(error as Error).message}; fix its permissions or DATA_DIR, or set SMTP_URL to send real email.`,
       );
     }
-    this.logger.log(`Wrote ${mail.template} email for ${mail.to.address} to ${path}; its link: ${mail.actionUrl}`);
+    this.logger.log(
+      `Wrote ${mail.template} email for ${mail.to.address} to ${path}${this.logLinks ? `; its link: ${mail.actionUrl}` : ''}`,
+    );
   }
 
   async check(): Promise<void> {
