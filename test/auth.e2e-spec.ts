@@ -208,6 +208,28 @@ describe('auth', () => {
       expectErrorShape(await request('POST', '/api/v1/auth/refresh', { body: { refreshToken } }), 401, 'SESSION_REVOKED');
     });
 
+    it('signs out by the refresh token (body or cookie) once the access token is no good, and refuses without either', async () => {
+      const byBody = await signUpAndIn(request);
+      const expired = 'eyJhbGciOiJIUzI1NiJ9.e30.not-valid-any-more';
+      expect((await request('POST', '/api/v1/auth/sign-out', { token: expired, body: { refreshToken: byBody.refreshToken } })).status).toBe(
+        204,
+      );
+      expectErrorShape(
+        await request('POST', '/api/v1/auth/refresh', { body: { refreshToken: byBody.refreshToken } }),
+        401,
+        'SESSION_REVOKED',
+      );
+
+      const byCookie = await signUpAndIn(request);
+      const out = await request('POST', '/api/v1/auth/sign-out', { headers: { cookie: `refresh_token=${byCookie.refreshToken}` } });
+      expect(out.status).toBe(204);
+      expectErrorShape(await me(byCookie.accessToken), 401, 'SESSION_REVOKED');
+
+      const nothing = await request('POST', '/api/v1/auth/sign-out', { token: expired });
+      expectErrorShape(nothing, 401, 'UNAUTHENTICATED');
+      expect(nothing.headers.getSetCookie()).toHaveLength(2); // the cookies are cleared all the same
+    });
+
     it('lists live sessions and revoking one stops its tokens at once, not the others', async () => {
       const phone = await signUpAndIn(request);
       const laptop = await request('POST', '/api/v1/auth/sign-in', {

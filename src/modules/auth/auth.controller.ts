@@ -73,15 +73,22 @@ export class AuthController {
     return result;
   }
 
+  @Public()
   @Post('sign-out')
   @HttpCode(204)
   @ApiBearerAuth('bearer')
   @ApiCookieAuth('cookie')
-  @ApiOperation({ summary: 'End the current session and clear the cookies' })
+  @ApiOperation({
+    summary: 'End the current session and clear the cookies',
+    description: 'Identifies the session by the access token, or, once that has expired, by the refresh token (body or cookie).',
+  })
   @ApiNoContentResponse()
-  async signOut(@CurrentUser() caller: AuthUser, @Res({ passthrough: true }) res: Response): Promise<void> {
-    await this.auth.signOut(caller);
+  async signOut(@Body() body: RefreshDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
+    // Cleared whatever happens next: a client signing out wants them gone.
     this.clearCookies(res);
+    const cookies = (req.cookies as Record<string, string> | undefined) ?? {};
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    await this.auth.signOut({ accessToken: bearer ?? cookies[ACCESS_COOKIE], refreshToken: body.refreshToken ?? cookies[REFRESH_COOKIE] });
   }
 
   @Get('sessions')

@@ -124,8 +124,33 @@ export class AuthService implements BeforeApplicationShutdown {
     return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };
   }
 
-  async signOut(caller: AuthUser): Promise<void> {
-    await this.revokeSessions(caller.userId, [caller.sessionId], 'sign_out');
+  /**
+   * Ends the session the caller holds a token of: the access token's while it is valid, else the
+   * refresh token's (body or cookie), so a client whose access token expired can still sign out.
+   * Ending a session that already ended is fine.
+   */
+  async signOut(credentials: { accessToken?: string; refreshToken?: string }): Promise<void> {
+    const claims =
+      this.sessionOf(credentials.accessToken, (t) => this.tokens.verifyAccess(t)) ??
+      this.sessionOf(credentials.refreshToken, (t) => this.tokens.verifyRefresh(t));
+    if (!claims)
+      throw new UnauthenticatedError(
+        'UNAUTHENTICATED',
+        'Nothing to sign out: send a valid access token, or the refresh token (in the body or its cookie).',
+      );
+    await this.revokeSessions(claims.sub, [claims.sid], 'sign_out');
+  }
+
+  private sessionOf(
+    token: string | undefined,
+    verify: (token: string) => { sub: string; sid: string },
+  ): { sub: string; sid: string } | undefined {
+    if (!token) return undefined;
+    try {
+      return verify(token);
+    } catch {
+      return undefined; // expired, forged or of the other kind
+    }
   }
 
   async listSessions(caller: AuthUser): Promise<SessionDto[]> {
