@@ -48,6 +48,36 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
       (s) => s.current,
     )!.id;
 
+  /** A group chat created by `owner` with `members`, through instance A. */
+  const groupOf = async (owner: SignedIn, members: SignedIn[]): Promise<string> =>
+    (
+      (
+        await requestA('POST', '/api/v1/chats', {
+          token: owner.accessToken,
+          body: { type: 'group', title: `G ${crypto.randomUUID()}`, memberIds: members.map((m) => m.user.id) },
+        })
+      ).body as { id: string }
+    ).id;
+  /** A socket on `app` past the hold every new connection starts with. */
+  const flowing = async (app: TestApp, who: SignedIn): Promise<TestSocket> => {
+    const socket = await on(app, who.accessToken);
+    await socket.request({ type: 'sync', chats: {} });
+    return socket;
+  };
+  const sendOn = (socket: TestSocket, chatId: string, text: string) =>
+    socket.request({ type: 'send_message', chatId, text, clientId: crypto.randomUUID() });
+  /**
+   * Replaces how instance B takes what crosses Redis (`receive(payload)`, with the original as
+   * `pass`) until the returned function restores it.
+   */
+  const interceptRedisOnB = (intercept: (payload: string, pass: (payload: string) => void) => void): (() => void) => {
+    const fanOut = b.app.get(FanOut) as unknown as { receive(payload: string): void };
+    const pass = fanOut.receive.bind(fanOut);
+    const spy = jest.spyOn(fanOut, 'receive').mockImplementation((payload) => intercept(payload, pass));
+    return () => spy.mockRestore();
+  };
+  const slowRedisOnB = (ms: number) => interceptRedisOnB((payload, pass) => void setTimeout(() => pass(payload), ms));
+
   it('closes a socket on instance B when its session is revoked through instance A, and only that session’s', async () => {
     const phone = await signUpAndIn(requestA);
     const laptop = await signInAgain(phone);
@@ -127,29 +157,19 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
       await signUpAndIn(requestA, 'Bob'),
       await signUpAndIn(requestA, 'Carol'),
     ];
-    const chat = (
-      await requestA('POST', '/api/v1/chats', {
-        token: alice.accessToken,
-        body: { type: 'group', title: `G ${crypto.randomUUID()}`, memberIds: [bob.user.id, carol.user.id] },
-      })
-    ).body as { id: string };
-    const [aliceOnA, carolOnB, bobOnB] = [await on(a, alice.accessToken), await on(b, carol.accessToken), await on(b, bob.accessToken)];
-    await bobOnB.request({ type: 'sync', chats: {} }); // ends the connection's hold
-    const send = (socket: TestSocket, text: string) =>
-      socket.request({ type: 'send_message', chatId: chat.id, text, clientId: crypto.randomUUID() });
-    await send(carolOnB, 'one');
+    const chatId = await groupOf(alice, [bob, carol]);
+    const [aliceOnA, carolOnB, bobOnB] = [await on(a, alice.accessToken), await on(b, carol.accessToken), await flowing(b, bob)];
+    await sendOn(carolOnB, chatId, 'one');
     await bobOnB.nextOfType('new_message');
 
     // What crosses Redis to B is slow; what B publishes itself is not.
-    const fanOut = b.app.get(FanOut) as unknown as { receive(payload: string): void };
-    const receive = fanOut.receive.bind(fanOut);
-    const slowed = jest.spyOn(fanOut, 'receive').mockImplementation((payload) => void setTimeout(() => receive(payload), 120));
+    const restore = slowRedisOnB(120);
     try {
-      expect((await send(aliceOnA, 'two')).message.seq).toBe(2);
-      expect((await send(carolOnB, 'three')).message.seq).toBe(3);
+      expect((await sendOn(aliceOnA, chatId, 'two')).message.seq).toBe(2);
+      expect((await sendOn(carolOnB, chatId, 'three')).message.seq).toBe(3);
       await eventually(() => bobOnB.seen('new_message').length === 3);
     } finally {
-      slowed.mockRestore();
+      restore();
     }
     expect(bobOnB.seen('new_message').map((f) => f.message.text)).toEqual(['one', 'two', 'three']);
   });
@@ -160,30 +180,21 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
       await signUpAndIn(requestA, 'Bob'),
       await signUpAndIn(requestA, 'Carol'),
     ];
-    const chat = (
-      await requestA('POST', '/api/v1/chats', {
-        token: carol.accessToken,
-        body: { type: 'group', title: `G ${crypto.randomUUID()}`, memberIds: [alice.user.id, bob.user.id] },
-      })
-    ).body as { id: string };
-    const [aliceOnA, bobOnB] = [await on(a, alice.accessToken), await on(b, bob.accessToken)];
-    await bobOnB.request({ type: 'sync', chats: {} }); // ends the connection's hold
-    const send = (text: string) => aliceOnA.request({ type: 'send_message', chatId: chat.id, text, clientId: crypto.randomUUID() });
-    await send('one');
+    const chatId = await groupOf(carol, [alice, bob]);
+    const [aliceOnA, bobOnB] = [await on(a, alice.accessToken), await flowing(b, bob)];
+    await sendOn(aliceOnA, chatId, 'one');
     await bobOnB.nextOfType('new_message');
 
-    const fanOut = b.app.get(FanOut) as unknown as { receive(payload: string): void };
-    const receive = fanOut.receive.bind(fanOut);
-    const slowed = jest.spyOn(fanOut, 'receive').mockImplementation((payload) => void setTimeout(() => receive(payload), 120));
+    const restore = slowRedisOnB(120);
     try {
-      const { message } = await send('regrettable');
+      const { message } = await sendOn(aliceOnA, chatId, 'regrettable');
       // Carol, the owner, deletes it through instance B at once.
-      const deleted = await httpClient(b.url)('DELETE', `/api/v1/chats/${chat.id}/messages/${message.id}`, { token: carol.accessToken });
+      const deleted = await httpClient(b.url)('DELETE', `/api/v1/chats/${chatId}/messages/${message.id}`, { token: carol.accessToken });
       expect(deleted.status).toBe(204);
       await bobOnB.nextOfType('message_deleted');
       await bobOnB.settle();
     } finally {
-      slowed.mockRestore();
+      restore();
     }
     const frames = bobOnB.history.filter((f) => f.type === 'new_message' || f.type === 'message_deleted');
     expect(frames.map((f) => f.type)).toEqual(['new_message', 'new_message', 'message_deleted']);
@@ -191,37 +202,27 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
 
   it('closes its sockets with 1012 when an instance lost a message from another on the way, and sync then gives the client everything', async () => {
     const [alice, bob] = [await signUpAndIn(requestA, 'Alice'), await signUpAndIn(requestA, 'Bob')];
-    const chat = (
-      await requestA('POST', '/api/v1/chats', {
-        token: alice.accessToken,
-        body: { type: 'group', title: `G ${crypto.randomUUID()}`, memberIds: [bob.user.id] },
-      })
-    ).body as { id: string };
-    const aliceOnA = await on(a, alice.accessToken);
-    const bobOnB = await on(b, bob.accessToken);
-    await bobOnB.request({ type: 'sync', chats: {} }); // ends the connection's hold
-    const send = (text: string) => aliceOnA.request({ type: 'send_message', chatId: chat.id, text, clientId: crypto.randomUUID() });
-    await send('one');
+    const chatId = await groupOf(alice, [bob]);
+    const [aliceOnA, bobOnB] = [await on(a, alice.accessToken), await flowing(b, bob)];
+    await sendOn(aliceOnA, chatId, 'one');
     await bobOnB.nextOfType('new_message');
 
     // The next message from A never reaches B (as if B's subscription had a hole)...
-    const fanOut = b.app.get(FanOut) as unknown as { receive(payload: string): void };
-    const receive = fanOut.receive.bind(fanOut);
-    const dropped = jest.spyOn(fanOut, 'receive').mockImplementation((payload) => {
-      if (!payload.includes('"text":"two"')) receive(payload);
+    const restore = interceptRedisOnB((payload, pass) => {
+      if (!payload.includes('"text":"two"')) pass(payload);
     });
     try {
-      await send('two');
+      await sendOn(aliceOnA, chatId, 'two');
       // ...which B notices at A's next message, and its sockets are closed to catch up.
-      await send('three');
+      await sendOn(aliceOnA, chatId, 'three');
       expect(await bobOnB.closed).toEqual({ code: 1012, reason: 'EVENTS_MISSED' });
     } finally {
-      dropped.mockRestore();
+      restore();
     }
     expect(bobOnB.seen('new_message').map((f) => f.message.text)).toEqual(['one']);
 
     const again = await on(b, bob.accessToken);
-    expect(await again.request({ type: 'sync', chats: { [chat.id]: 1 } })).toMatchObject({ type: 'synced', chats: { [chat.id]: 3 } });
+    expect(await again.request({ type: 'sync', chats: { [chatId]: 1 } })).toMatchObject({ type: 'synced', chats: { [chatId]: 3 } });
     expect(again.seen('new_message').map((f) => f.message.text)).toEqual(['two', 'three']);
   });
 });
