@@ -246,7 +246,16 @@ describe('avatar requests that go wrong', () => {
     form.append('file', new Blob([new Uint8Array(IMAGES.png)]), 'a.png');
     form.append('name', 'Mallory');
 
-    expectErrorShape(await s.request('PUT', '/api/v1/users/me/avatar', { raw: form, token: bob.accessToken }), 400, 'VALIDATION_FAILED');
+    const extraField = await s.request('PUT', '/api/v1/users/me/avatar', { raw: form, token: bob.accessToken });
+    expectErrorShape(extraField, 400, 'VALIDATION_FAILED');
+    expect(extraField.body.message).not.toMatch(/"file" is not accepted/);
+
+    const twoImages = new FormData();
+    twoImages.append('file', new Blob([new Uint8Array(IMAGES.png)]), 'a.png');
+    twoImages.append('file', new Blob([new Uint8Array(IMAGES.png)]), 'b.png');
+    const second = await s.request('PUT', '/api/v1/users/me/avatar', { raw: twoImages, token: bob.accessToken });
+    expectErrorShape(second, 400, 'VALIDATION_FAILED');
+    expect(second.body.message).toBe('Send exactly one part, the image in the field "file"; the body had more than one.');
     expect(await s.storedKeys(bob.user.id)).toEqual([]);
   });
 

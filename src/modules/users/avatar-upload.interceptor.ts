@@ -52,8 +52,10 @@ function translate(error: unknown): unknown {
       );
     case 400: {
       const field = cause?.field ?? AVATAR_FIELD;
+      // A part of another name is named; a second image under the right name is just one too many.
+      const extra = field === AVATAR_FIELD ? 'the body had more than one' : `"${field}" is not accepted`;
       const message = ONE_PART_ONLY.has(cause?.code ?? '')
-        ? `Send exactly one part, the image in the field "${AVATAR_FIELD}"; "${field}" is not accepted.`
+        ? `Send exactly one part, the image in the field "${AVATAR_FIELD}"; ${extra}.`
         : `The multipart body is malformed: ${error.message}`;
       return new ValidationError(message, [{ field, message }]);
     }
