@@ -6,6 +6,7 @@ import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
 import { AuthService } from '../src/modules/auth/auth.service.js';
 import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
+import { SessionRepository } from '../src/modules/auth/session.repository.js';
 import { UserSignedUpEvent } from '../src/modules/auth/events/user-signed-up.event.js';
 import { PasswordResetRequestedEvent } from '../src/modules/auth/events/password-reset-requested.event.js';
 import { DEV_ACCESS_SECRET } from '../src/config/app-config.js';
@@ -180,6 +181,26 @@ describe('auth', () => {
       );
       expect(results.filter((r) => r.status === 200)).toHaveLength(1);
       expect(results.filter((r) => r.status === 401)).toHaveLength(4);
+    });
+
+    it('answers SESSION_REVOKED, not REFRESH_REUSED, to a refresh that loses the race with a sign-out', async () => {
+      const account = await signUpAndIn(request);
+      const sessions = app.app.get(SessionRepository);
+      const rotate = sessions.rotate.bind(sessions);
+      // The sign-out lands between the refresh's check of the session and its rotation.
+      const raced = jest.spyOn(sessions, 'rotate').mockImplementationOnce(async (...args) => {
+        expect((await request('POST', '/api/v1/auth/sign-out', { token: account.accessToken })).status).toBe(204);
+        return rotate(...args);
+      });
+      try {
+        expectErrorShape(
+          await request('POST', '/api/v1/auth/refresh', { body: { refreshToken: account.refreshToken } }),
+          401,
+          'SESSION_REVOKED',
+        );
+      } finally {
+        raced.mockRestore();
+      }
     });
 
     it('reads the refresh token from the cookie when the body has none', async () => {

@@ -113,6 +113,9 @@ export class AuthService implements BeforeApplicationShutdown {
       throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
     const issued = this.tokens.issue(claims.sub, claims.sid);
     if (!(await this.sessions.rotate(claims.sid, claims.jtiHash, issued.refreshTokenHash, issued.refreshExpiresAt))) {
+      // Ended meanwhile (a sign-out, a revocation) rather than a token used twice: say so.
+      if (!(await this.sessions.findLive(claims.sid)))
+        throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
       await this.revokeSessions(claims.sub, [claims.sid], 'refresh_reused');
       throw new UnauthenticatedError(
         'REFRESH_REUSED',
