@@ -289,6 +289,18 @@ describe('messaging over the WebSocket gateway', () => {
     expect(seqsOf(small.id)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('sends every message after lastSeq on a second sync too, even those this connection already had', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const [aliceWs, bobWs] = [await connect(alice), await connect(bob)];
+    await bobWs.request({ type: 'sync', chats: { [chat.id]: 0 } });
+    for (const text of ['a', 'b', 'c']) await aliceWs.request({ type: 'send_message', chatId: chat.id, text, clientId: randomUUID() });
+    await eventually(() => bobWs.seen('new_message').length === 3);
+    // The client lost its local copy and asks again from the start, on the same connection.
+    const again = await bobWs.request({ type: 'sync', chats: { [chat.id]: 0 } });
+    expect(again).toMatchObject({ type: 'synced', chats: { [chat.id]: 3 } });
+    expect(bobWs.seen('new_message').map((f) => f.message.text)).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+  });
+
   it('answers a chat of a sync the caller may not read with an error under the sync frame id, and syncs the rest', async () => {
     const [mine, notMine] = [await newGroup(alice, [bob]), await newGroup(alice, [carol])];
     const aliceWs = await connect(alice);

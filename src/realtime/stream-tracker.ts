@@ -97,7 +97,6 @@ export class StreamTracker {
       this.stopWaiting(state);
     }
     return {
-      alreadySent: (seq) => state.delivered.has(seq),
       sent: (seq) => state.delivered.add(seq),
       end: () => {
         state.catchingUp = false;
@@ -189,9 +188,7 @@ function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
 }
 
 export interface CatchUp {
-  /** True when the frame at this position already went out on the connection (live or earlier). */
-  alreadySent(seq: number): boolean;
-  /** Records that the catch-up wrote this position. */
+  /** Records that the catch-up wrote this position (a held live frame of it is then not written again). */
   sent(seq: number): void;
   /** Ends the catch-up and writes the held live frames still to write, in stream order. */
   end(): void;

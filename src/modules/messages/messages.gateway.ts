@@ -90,9 +90,9 @@ export class MessagesGateway implements OnModuleDestroy {
     const synced: Record<string, number> = {};
     if (!connection) return { type: 'synced', chats: synced };
     // Every chat of the frame holds its live new_message frames from now until its own history
-    // is out, and whatever already arrived live is not written again: each seq goes out once, in
-    // order. (Begun one by one, a chat still waiting its turn would let live frames overtake its
-    // history once the connection's first hold ended.)
+    // is out, and a held one the history already wrote is not written again: each seq goes out
+    // once, in order. (Begun one by one, a chat still waiting its turn would let live frames
+    // overtake its history once the connection's first hold ended.)
     const chats = Object.entries(frame.chats).map(([chatId, lastSeq]) => ({ chatId, lastSeq, catchUp: connection.streams.begin(chatId) }));
     let next = 0;
     try {
@@ -102,7 +102,8 @@ export class MessagesGateway implements OnModuleDestroy {
           let upTo = lastSeq;
           for await (const page of this.messages.since(user.userId, chatId, lastSeq, SYNC_PAGE)) {
             for (const message of page) {
-              if (catchUp.alreadySent(message.seq)) continue;
+              // Everything asked for, even what this connection had live before: the client says
+              // what it has. Live frames of the catch-up's own time wait, and skip what it wrote.
               catchUp.sent(message.seq);
               connection.sendRaw(JSON.stringify({ type: 'new_message', message: toMessageDto(message) }));
             }
