@@ -7,7 +7,7 @@ import cookieParser from 'cookie-parser';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
-import { resolveError } from './common/errors/error-body.js';
+import { resolveError, unreadableBody } from './common/errors/error-body.js';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { createValidationPipe } from './common/pipes/validation.pipe.js';
@@ -80,7 +80,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   // Errors from the parser above never reach Nest's filters: answer them in the same shape here.
   app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
-    const { body } = resolveError(error);
+    const resolved = resolveError(error);
+    const body = resolved.unexpected ? (unreadableBody(error) ?? resolved.body) : resolved.body;
     res.status(body.statusCode).json(body);
   });
 

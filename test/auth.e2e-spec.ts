@@ -246,6 +246,12 @@ describe('auth', () => {
       expect(out.status).toBe(204);
       expectErrorShape(await me(byCookie.accessToken), 401, 'SESSION_REVOKED');
 
+      const stray = await signUpAndIn(request);
+      expect((await request('POST', '/api/v1/auth/sign-out', { token: stray.accessToken, body: { x: 1, refreshToken: 42 } })).status).toBe(
+        204,
+      );
+      expectErrorShape(await me(stray.accessToken), 401, 'SESSION_REVOKED');
+
       const nothing = await request('POST', '/api/v1/auth/sign-out', { token: expired });
       expectErrorShape(nothing, 401, 'UNAUTHENTICATED');
       expect(nothing.headers.getSetCookie()).toHaveLength(2); // the cookies are cleared all the same

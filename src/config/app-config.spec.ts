@@ -73,6 +73,7 @@ describe('loadConfig', () => {
   it('reads TRUST_PROXY as Express means it, and refuses what Express would misread', () => {
     expect(loadConfig({}).http.trustProxy).toBe('loopback');
     expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/255.0.0.0' }).http.trustProxy).toBe('10.0.0.0/255.0.0.0');
     expect(loadConfig({ TRUST_PROXY: '1' }).http.trustProxy).toBe(1);
     expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8, 192.168.1.7' }).http.trustProxy).toBe(
       'loopback, 10.0.0.0/8, fd00::/8, 192.168.1.7',

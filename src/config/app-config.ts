@@ -263,7 +263,9 @@ function readTrustProxy(read: EnvReader): boolean | number | string {
       const [address, prefix, extra] = item.split('/');
       const family = isIP(address);
       if (family === 0 || extra !== undefined) return true;
-      return prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+      if (prefix === undefined) return false;
+      if (family === 4 && isIP(prefix) === 4) return false; // a netmask, 10.0.0.0/255.0.0.0
+      return !(/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
     });
   if (bad.length > 0)
     read.problem(

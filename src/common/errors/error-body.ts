@@ -101,17 +101,6 @@ function bodyParserError(error: unknown): ErrorBody | undefined {
       message: 'The request body encoding is not supported.',
     };
   }
-  // Any other body it could not read (a gzip body that is not gzip, a length that does not match,
-  // an aborted upload) it marks with a 4xx `status` and `expose`: the client's doing, not ours.
-  const { status, expose } = error as { status?: unknown; expose?: unknown };
-  if (typeof status === 'number' && status >= 400 && status < 500 && expose === true && !(error instanceof HttpException)) {
-    return {
-      statusCode: status,
-      error: reasonPhrase(status),
-      code: CODES_BY_STATUS[status] ?? `HTTP_${status}`,
-      message: `The request body could not be read: ${(error as { message?: unknown }).message ?? 'unknown reason'}.`,
-    };
-  }
   return undefined;
 }
 
@@ -129,4 +118,21 @@ function reasonPhrase(status: number): string {
   return typeof name === 'string'
     ? name.toLowerCase().replace(/(^|_)(\w)/g, (_m, sep: string, c: string) => (sep ? ' ' : '') + c.toUpperCase())
     : 'Error';
+}
+
+/**
+ * Any other body the parser could not read (a gzip body that is not gzip, a length that does not
+ * match, an aborted upload): it marks those with a 4xx `status` and `expose`, the client's doing.
+ * Only for the error middleware right after the parser: elsewhere such an error is someone else's.
+ */
+export function unreadableBody(error: unknown): ErrorBody | undefined {
+  if (typeof error !== 'object' || error === null || error instanceof HttpException) return undefined;
+  const { status, expose, message } = error as { status?: unknown; expose?: unknown; message?: unknown };
+  if (typeof status !== 'number' || status < 400 || status >= 500 || expose !== true) return undefined;
+  return {
+    statusCode: status,
+    error: reasonPhrase(status),
+    code: CODES_BY_STATUS[status] ?? `HTTP_${status}`,
+    message: `The request body could not be read: ${typeof message === 'string' ? message : 'unknown reason'}.`,
+  };
 }

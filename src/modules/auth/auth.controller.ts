@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuar
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
+  ApiBody,
   ApiCookieAuth,
   ApiCreatedResponse,
   ApiNoContentResponse,
@@ -82,13 +83,19 @@ export class AuthController {
     summary: 'End the current session and clear the cookies',
     description: 'Identifies the session by the access token, or, once that has expired, by the refresh token (body or cookie).',
   })
+  @ApiBody({ type: RefreshDto, required: false })
   @ApiNoContentResponse()
-  async signOut(@Body() body: RefreshDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
-    // Cleared whatever happens next: a client signing out wants them gone.
+  async signOut(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
+    // Cleared whatever happens next: a client signing out wants them gone. The body is read by
+    // hand, not validated: a stray field must not keep anyone signed in.
     this.clearCookies(res);
     const cookies = (req.cookies as Record<string, string> | undefined) ?? {};
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    await this.auth.signOut({ accessToken: bearer ?? cookies[ACCESS_COOKIE], refreshToken: body.refreshToken ?? cookies[REFRESH_COOKIE] });
+    const fromBody = (req.body as { refreshToken?: unknown } | undefined)?.refreshToken;
+    await this.auth.signOut({
+      accessToken: bearer ?? cookies[ACCESS_COOKIE],
+      refreshToken: typeof fromBody === 'string' ? fromBody : cookies[REFRESH_COOKIE],
+    });
   }
 
   @Get('sessions')

@@ -54,7 +54,9 @@ export class RedisFanOut extends FanOut {
       if (!this.interrupted) return;
       this.subscriber.subscribe(this.channel).then(
         () => this.resubscribed(),
-        () => undefined, // dropped again: the next `ready` tries again
+        (error: unknown) =>
+          // Dropped again (the next `ready` tries again), or refused: then nothing arrives at all.
+          this.logger.warn(`Could not subscribe to ${this.channel} again: ${error instanceof Error ? error.message : String(error)}.`),
       );
     });
     await this.subscriber.subscribe(this.channel);

@@ -257,11 +257,17 @@ export class MongoChatRepository extends ChatRepository {
    * anew on what the winner left.
    */
   async removeMember(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
-    const outcome = await this.removing(chatId, userId, decide).catch((error: unknown) => {
-      // The heir made a group with this title after the lookup below read its snapshot.
-      if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw noSuccessorCanOwn();
-      throw error;
-    });
+    // The heir made a group with this title after the lookup below read its snapshot: once more,
+    // on a fresh one, where that heir is passed over for the next.
+    const outcome = await this.removing(chatId, userId, decide)
+      .catch((error: unknown) => {
+        if (isDuplicateKey(error, CHATS_OWNER_TITLE)) return this.removing(chatId, userId, decide);
+        throw error;
+      })
+      .catch((error: unknown) => {
+        if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw noSuccessorCanOwn();
+        throw error;
+      });
     // As in delete: the history goes after the commit.
     if (outcome.deleted) await this.messages.deleteMany({ chatId });
     return outcome;
