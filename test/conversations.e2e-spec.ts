@@ -112,12 +112,21 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
 
     it.each([
       ['a blank title', { title: '   ', memberIds: [] }],
+      ['a title of invisible characters only', { title: '\u200b\u2060', memberIds: [] }],
       ['a title over 255 characters', { title: 'x'.repeat(256), memberIds: [] }],
       ['a member id that is not a UUID', { title: 'T', memberIds: ['nope'] }],
       ['a missing title', { memberIds: [] }],
       ['a userId on a group', { title: 'T', memberIds: [], userId: randomUUID() }],
     ])('refuses %s with 400', async (_label, body) => {
       expectErrorShape(await as(alice).post('/chats', { type: 'group', ...body }), 400, 'VALIDATION_FAILED');
+    });
+
+    it('creates a group of one when memberIds is left out', async () => {
+      const created = await as(alice).post('/chats', { type: 'group', title: `Solo ${randomUUID().slice(0, 8)}` });
+      expect(created.status).toBe(201);
+      expect((await as(alice).get(`/chats/${created.body.id}`)).body.members).toEqual([
+        expect.objectContaining({ userId: alice.user.id, role: 'owner' }),
+      ]);
     });
 
     it('refuses unknown members with 404 and creates nothing', async () => {
@@ -282,6 +291,7 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
     it.each([
       ['empty text', { text: '' }],
       ['white space only', { text: ' \n\t ' }],
+      ['zero-width characters only', { text: '\u200b \ufeff\u200d' }],
       ['text over 4096 characters', { text: 'x'.repeat(4097) }],
       ['a clientId that is not a UUID', { text: 'hi', clientId: '123' }],
       ['an unknown field', { text: 'hi', pinned: true }],

@@ -5,7 +5,7 @@ import { Trim } from '../../../common/validation/transforms.js';
 import { MessageDto } from '../../messages/dto/message.dto.js';
 import { MAX_GROUP_MEMBERS, type MemberRole, TITLE_MAX_LENGTH } from '../domain/chat.js';
 
-const NOT_BLANK = /\S/;
+import { HAS_VISIBLE_TEXT as NOT_BLANK } from '../../../common/validation/visible-text.js';
 
 export class CreateChatDto {
   @ApiProperty({ enum: ['direct', 'group'] })
@@ -25,8 +25,8 @@ export class CreateChatDto {
   @Matches(NOT_BLANK, { message: 'title must not be blank' })
   title?: string;
 
-  @ApiProperty({ required: false, type: [String], description: 'group only: members besides you' })
-  @ValidateIf((o: CreateChatDto) => o.type === 'group' || o.memberIds !== undefined)
+  @ApiProperty({ required: false, type: [String], description: 'group only: members besides you (none when left out)' })
+  @ValidateIf((o: CreateChatDto) => o.memberIds !== undefined)
   @IsArray()
   @ArrayMaxSize(MAX_GROUP_MEMBERS - 1)
   @IsUUID('all', { each: true, message: 'each memberIds entry must be a UUID' })

@@ -13,4 +13,4 @@ export interface Message {
 }
 
 export const TEXT_MAX_LENGTH = 4096;
-export const HAS_VISIBLE_TEXT = /\S/;
+export { HAS_VISIBLE_TEXT } from '../../../common/validation/visible-text.js';

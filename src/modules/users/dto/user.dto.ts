@@ -4,7 +4,9 @@ import { PageQuery } from '../../../common/pagination/page-query.dto.js';
 import { Trim } from '../../../common/validation/transforms.js';
 import { NAME_MAX_LENGTH } from '../domain/user.js';
 
-export const NOT_BLANK = /\S/;
+import { HAS_VISIBLE_TEXT as NOT_BLANK } from '../../../common/validation/visible-text.js';
+
+export { NOT_BLANK };
 
 export class MeDto {
   @ApiProperty({ format: 'uuid' }) id: string;
