@@ -558,5 +558,16 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expect(all[1].title).toBe('Carol');
       expectErrorShape(await as(me).get('/chats?cursor=garbage'), 400, 'INVALID_CURSOR');
     });
+
+    it('counts a rename or a new member as activity: the list order and the updatedAt it shows agree', async () => {
+      const me = await signUpAndIn(request, 'Orderer');
+      const [oldest, middle, newest] = [await group(me, [bob]), await group(me, [bob]), await group(me, [bob])];
+      expect((await as(me).patch(`/chats/${oldest.id}`, { title: `Renamed ${randomUUID().slice(0, 8)}` })).status).toBe(200);
+      expect((await as(me).post(`/chats/${middle.id}/members`, { userIds: [carol.user.id] })).status).toBe(201);
+      const items = (await as(me).get('/chats?limit=100')).body.items as Array<{ id: string; updatedAt: string }>;
+      expect(items.map((c) => c.id).slice(0, 3)).toEqual([middle.id, oldest.id, newest.id]);
+      const shown = items.map((c) => Date.parse(c.updatedAt));
+      expect(shown).toEqual([...shown].sort((x, y) => y - x));
+    });
   });
 });

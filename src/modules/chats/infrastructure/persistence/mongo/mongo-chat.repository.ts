@@ -201,10 +201,11 @@ export class MongoChatRepository extends ChatRepository {
 
   async rename(chatId: string, title: string): Promise<Chat> {
     try {
+      const now = new Date();
       const row = await this.chats
         .findOneAndUpdate(
           { _id: chatId },
-          { $set: { title, titleLower: title.toLowerCase(), updatedAt: new Date() } },
+          { $set: { title, titleLower: title.toLowerCase(), updatedAt: now, lastActivityAt: now } },
           { returnDocument: 'after' },
         )
         .lean<ChatRecord>();
@@ -241,7 +242,11 @@ export class MongoChatRepository extends ChatRepository {
       const now = new Date();
       // This write conflicts with any send committed since the read above, so the transaction is
       // retried and lastSeq below is the chat's last seq when the joiners arrive.
-      await this.chats.updateOne({ _id: chatId }, { $push: { memberIds: { $each: added } }, $set: { updatedAt: now } }, { session });
+      await this.chats.updateOne(
+        { _id: chatId },
+        { $push: { memberIds: { $each: added } }, $set: { updatedAt: now, lastActivityAt: now } },
+        { session },
+      );
       // Joiners start with everything so far read: history is there to scroll, not unread.
       await this.memberships.insertMany(
         added.map((u) => Object.assign(newMember(chatId, u, 'member', now), { lastReadSeq: chat.lastSeq, lastReadAt: now })),
@@ -306,7 +311,7 @@ export class MongoChatRepository extends ChatRepository {
       }
       const { modifiedCount } = await this.chats.updateOne(
         { _id: chatId, memberIds: userId },
-        { $pull: { memberIds: userId }, $set: { updatedAt: now } },
+        { $pull: { memberIds: userId }, $set: { updatedAt: now, lastActivityAt: now } },
         { session },
       );
       if (modifiedCount !== 1) throw memberNotFound();
@@ -326,10 +331,10 @@ export class MongoChatRepository extends ChatRepository {
         if (!chat.memberIds.includes(userId)) throw memberNotFound();
         if (role === 'owner') {
           // First, so a clash with a group the new owner already owns aborts before anything else.
-          await this.chats.updateOne({ _id: chatId }, { $set: { ownerId: userId, updatedAt: now } }, { session });
+          await this.chats.updateOne({ _id: chatId }, { $set: { ownerId: userId, updatedAt: now, lastActivityAt: now } }, { session });
           await this.memberships.updateMany({ chatId, role: 'owner' }, { $set: { role: 'admin' } }, { session });
         } else {
-          await this.chats.updateOne({ _id: chatId }, { $set: { updatedAt: now } }, { session });
+          await this.chats.updateOne({ _id: chatId }, { $set: { updatedAt: now, lastActivityAt: now } }, { session });
         }
         await this.memberships.updateOne({ _id: memberKey(chatId, userId) }, { $set: { role } }, { session });
       });

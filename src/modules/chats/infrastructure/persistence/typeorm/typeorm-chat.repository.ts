@@ -149,7 +149,10 @@ export class TypeormChatRepository extends ChatRepository {
   async rename(chatId: string, title: string): Promise<Chat> {
     try {
       const [row] = returnedRows<ChatRow>(
-        await this.db.query(`UPDATE chats SET title = $2, updated_at = now() WHERE id = $1 RETURNING *`, [chatId, title]),
+        await this.db.query(`UPDATE chats SET title = $2, updated_at = now(), last_activity_at = now() WHERE id = $1 RETURNING *`, [
+          chatId,
+          title,
+        ]),
       );
       if (!row) throw chatNotFound(); // deleted since the access check
       return toChat(row);
@@ -185,7 +188,7 @@ export class TypeormChatRepository extends ChatRepository {
          SELECT $1, u, 'member', (SELECT last_seq FROM chats WHERE id = $1), now() FROM unnest($2::uuid[]) AS u`,
         [chatId, joining],
       );
-      await tx.query(`UPDATE chats SET updated_at = now() WHERE id = $1`, [chatId]);
+      await tx.query(`UPDATE chats SET updated_at = now(), last_activity_at = now() WHERE id = $1`, [chatId]);
       return { added: joining, memberIds: [...current, ...joining] };
     });
   }
@@ -204,7 +207,7 @@ export class TypeormChatRepository extends ChatRepository {
         await tx.query(`DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2 RETURNING user_id`, [chatId, userId]),
       );
       if (removed.length === 0) throw memberNotFound();
-      await tx.query(`UPDATE chats SET updated_at = now() WHERE id = $1`, [chatId]);
+      await tx.query(`UPDATE chats SET updated_at = now(), last_activity_at = now() WHERE id = $1`, [chatId]);
       return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId) };
     });
   }
@@ -224,7 +227,7 @@ export class TypeormChatRepository extends ChatRepository {
           );
           if (updated.length === 0) throw memberNotFound();
         }
-        await tx.query(`UPDATE chats SET updated_at = now() WHERE id = $1`, [chatId]);
+        await tx.query(`UPDATE chats SET updated_at = now(), last_activity_at = now() WHERE id = $1`, [chatId]);
       });
     } catch (error) {
       if (isUniqueViolation(error, 'chats_owner_title')) throw newOwnerTitleTaken();
