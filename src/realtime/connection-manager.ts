@@ -314,9 +314,10 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     }
     // Framed once for all of them; a single socket takes the string as is.
     const frame = targets.length > 1 ? new PreparedFrame(message.frame) : message.frame;
+    // An edit or delete travels as `after` and waits in its stream like the message it is about.
+    const position = message.stream ?? (message.after && { id: message.after.id, seq: message.after.seq, about: true as const });
     for (const connection of targets) {
-      if (message.stream) connection.sendInStream(message.stream, frame);
-      else if (message.after) connection.sendInStream({ id: message.after.id, seq: message.after.seq, about: true }, frame);
+      if (position) connection.sendInStream(position, frame);
       else connection.sendRaw(frame);
     }
   }

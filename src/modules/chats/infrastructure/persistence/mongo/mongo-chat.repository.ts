@@ -1,4 +1,4 @@
-import type { Connection, Model, PipelineStage } from 'mongoose';
+import type { ClientSession, Connection, Model, PipelineStage } from 'mongoose';
 import { createIndexes } from '../../../../../database/mongo/models.js';
 import { isDuplicateKey } from '../../../../../database/mongo/mongo-errors.js';
 import { inTransaction } from '../../../../../database/mongo/transactions.js';
@@ -117,8 +117,8 @@ export class MongoChatRepository extends ChatRepository {
     return row ? toMember(row) : undefined;
   }
 
-  async members(chatId: string): Promise<Member[]> {
-    const rows = await this.memberships.find({ chatId }).lean<MemberRecord[]>();
+  async members(chatId: string, session?: ClientSession): Promise<Member[]> {
+    const rows = await this.memberships.find({ chatId }, null, { session }).lean<MemberRecord[]>();
     return rows.map(toMember).sort(byRoleThenSeniority);
   }
 
@@ -282,9 +282,7 @@ export class MongoChatRepository extends ChatRepository {
     return inTransaction(this.connection, async (session) => {
       const chat = await this.chats.findById(chatId, { titleLower: 1 }, { session }).lean<ChatRecord>();
       if (!chat) throw chatNotFound();
-      const members = (await this.memberships.find({ chatId }, null, { session }).lean<MemberRecord[]>())
-        .map(toMember)
-        .sort(byRoleThenSeniority);
+      const members = await this.members(chatId, session);
       const plan = decide(members);
       if (plan.deleteChat) {
         await this.chats.deleteOne({ _id: chatId }, { session });

@@ -188,7 +188,7 @@ export class TypeormChatRepository extends ChatRepository {
          SELECT $1, u, 'member', (SELECT last_seq FROM chats WHERE id = $1), now() FROM unnest($2::uuid[]) AS u`,
         [chatId, joining],
       );
-      await tx.query(`UPDATE chats SET updated_at = now(), last_activity_at = now() WHERE id = $1`, [chatId]);
+      await touchChat(tx, chatId);
       return { added: joining, memberIds: [...current, ...joining] };
     });
   }
@@ -207,7 +207,7 @@ export class TypeormChatRepository extends ChatRepository {
         await tx.query(`DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2 RETURNING user_id`, [chatId, userId]),
       );
       if (removed.length === 0) throw memberNotFound();
-      await tx.query(`UPDATE chats SET updated_at = now(), last_activity_at = now() WHERE id = $1`, [chatId]);
+      await touchChat(tx, chatId);
       return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId) };
     });
   }
@@ -227,7 +227,7 @@ export class TypeormChatRepository extends ChatRepository {
           );
           if (updated.length === 0) throw memberNotFound();
         }
-        await tx.query(`UPDATE chats SET updated_at = now(), last_activity_at = now() WHERE id = $1`, [chatId]);
+        await touchChat(tx, chatId);
       });
     } catch (error) {
       if (isUniqueViolation(error, 'chats_owner_title')) throw newOwnerTitleTaken();
@@ -282,6 +282,11 @@ export class TypeormChatRepository extends ChatRepository {
 async function lockChat(tx: EntityManager, chatId: string): Promise<boolean> {
   const rows: unknown[] = await tx.query(`SELECT 1 FROM chats WHERE id = $1 FOR UPDATE`, [chatId]);
   return rows.length > 0;
+}
+
+/** A change to the chat's members or roles: it counts as activity, as a message does. */
+async function touchChat(tx: EntityManager, chatId: string): Promise<void> {
+  await tx.query(`UPDATE chats SET updated_at = now(), last_activity_at = now() WHERE id = $1`, [chatId]);
 }
 
 function toChat(r: ChatRow): Chat {
