@@ -9,6 +9,8 @@ export interface SmtpSink {
   messages: ParsedMail[];
   /** Envelope recipients of each accepted message, same order. */
   recipients: string[][];
+  /** TCP connections opened to it so far. */
+  connections(): number;
   /** Resolves with the first accepted message matching, waiting for it if need be. */
   waitFor(match: (mail: ParsedMail) => boolean, timeoutMs?: number): Promise<ParsedMail>;
   close(): Promise<void>;
@@ -20,6 +22,8 @@ export interface SmtpSinkOptions {
    * responseCode, default 450) to reject that delivery.
    */
   reject?: (raw: Buffer, session: SMTPServerSession) => (Error & { responseCode?: number }) | undefined;
+  /** Answer each message this long after it arrived: a slow mail server. */
+  delayMs?: number;
 }
 
 /** A real SMTP server on a random loopback port, without TLS or required AUTH, collecting what it receives. */
@@ -27,15 +31,21 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   const messages: ParsedMail[] = [];
   const recipients: string[][] = [];
   const waiters = new Set<() => void>();
+  let connections = 0;
   const server = new SMTPServer({
     secure: false,
     disabledCommands: ['STARTTLS'],
     authOptional: true,
     logger: false,
+    onConnect(_session, callback) {
+      connections += 1;
+      callback();
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
+      stream.on('end', async () => {
+        if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
         const raw = Buffer.concat(chunks);
         const rejection = options.reject?.(raw, session);
         if (rejection) return callback(rejection);
@@ -61,6 +71,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     url: `smtp://127.0.0.1:${port}`,
     messages,
     recipients,
+    connections: () => connections,
     waitFor(match, timeoutMs = 15_000) {
       return new Promise<ParsedMail>((resolve, reject) => {
         const check = () => {

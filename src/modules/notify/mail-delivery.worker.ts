@@ -4,11 +4,13 @@ import type { ClaimedMail } from './domain/mail-log.js';
 import { messageIdFor } from './domain/mail.js';
 import { MAX_SEND_ATTEMPTS, retryDelaySeconds } from './domain/retry-policy.js';
 import { MailLogRepository } from './mail-log.repository.js';
-import { MailTransport } from './mail-transport.js';
+import { MailRefusedError, MailTransport } from './mail-transport.js';
 
-/** How long a claim lasts: well beyond the SMTP adapter's own timeouts for one send. */
+/**
+ * How long a claim lasts: well beyond the SMTP adapter's own timeouts for one send. A row is
+ * claimed right before its own send, never in a batch with others, so the lease covers one send.
+ */
 const LEASE_SECONDS = 300;
-const BATCH_SIZE = 10;
 /** Even with nothing due the log is looked at this often, to pick up what other instances left. */
 const MAX_IDLE_MS = 30_000;
 /** Floor between cycles, so rows another instance holds this instant cannot make us spin. */
@@ -17,7 +19,9 @@ const MIN_PAUSE_MS = 200;
 /**
  * Sends what the mail log holds, in this process: claims due rows, hands them to the transport,
  * records the outcome and sleeps until the next row is due. Any number of instances may run one
- * against the same database; claims keep them from sending a message twice.
+ * against the same database; claims keep them from sending a message twice, unless one send
+ * outlasts its lease or the process dies between the server accepting a message and the log
+ * recording it (delivery is at least once; the Message-ID stays the same across attempts).
  */
 @Injectable()
 export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
@@ -27,6 +31,8 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
   private busy = false;
   private again = false;
   private current: Promise<void> = Promise.resolve();
+  /** A setting, not state: tests shorten it to see what happens when a send outlasts it. */
+  leaseSeconds = LEASE_SECONDS;
 
   constructor(
     private readonly config: AppConfig,
@@ -66,10 +72,12 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
     for (const expired of await this.log.failExpired('gave up: the link in it expired before it could be delivered')) {
       this.logger.warn(`Gave up on ${expired.template} email ${expired.id} to ${expired.recipient}: its link expired before delivery.`);
     }
-    for (;;) {
-      const batch = await this.log.claimDue(BATCH_SIZE, LEASE_SECONDS);
-      for (const mail of batch) await this.deliver(mail);
-      if (batch.length < BATCH_SIZE || this.stopped) return;
+    // One row per claim: a batch claimed at once would see its last rows' leases run out while
+    // the first ones are still being sent to a slow server, and another instance send them too.
+    while (!this.stopped) {
+      const [mail] = await this.log.claimDue(1, this.leaseSeconds);
+      if (!mail) return;
+      await this.deliver(mail);
     }
   }
 
@@ -103,23 +111,33 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
     try {
       await this.transport.send(Object.assign({}, mail, { messageId: messageIdFor(mail.id, mail.from) }));
     } catch (error) {
-      await this.recordFailure(mail, error instanceof Error ? error.message : String(error));
+      await this.recordFailure(mail, error instanceof Error ? error.message : String(error), error instanceof MailRefusedError);
       return;
     }
     if (!(await this.log.markSent(mail.id, mail.attempts))) {
-      this.logger.warn(`${mail.template} email ${mail.id} was sent, but its claim had lapsed; it may be sent twice.`);
+      this.logger.warn(
+        `${mail.template} email ${mail.id} was sent, but its row had moved on meanwhile (the lease ran out, so it may be sent twice; or a newer email replaced it).`,
+      );
     }
   }
 
-  private async recordFailure(mail: ClaimedMail, reason: string): Promise<void> {
-    const delay = retryDelaySeconds(mail.attempts, this.config.mail.retryBaseSeconds);
+  private async recordFailure(mail: ClaimedMail, reason: string, refused: boolean): Promise<void> {
+    const delay = refused ? undefined : retryDelaySeconds(mail.attempts, this.config.mail.retryBaseSeconds);
     const what = `${mail.template} email ${mail.id} to ${mail.to.address}`;
     if (delay === undefined) {
-      await this.log.markFailed(mail.id, mail.attempts, reason);
-      this.logger.error(`Gave up on ${what} after ${mail.attempts} attempts: ${reason}`);
+      if (!(await this.log.markFailed(mail.id, mail.attempts, reason))) return this.lostClaim(what, reason);
+      const after = refused ? 'the server refused it for good' : `${mail.attempts} attempts`;
+      this.logger.error(`Gave up on ${what} after ${after}: ${reason}`);
       return;
     }
-    await this.log.markRetry(mail.id, mail.attempts, reason, delay);
+    if (!(await this.log.markRetry(mail.id, mail.attempts, reason, delay))) return this.lostClaim(what, reason);
     this.logger.warn(`Could not send ${what} (attempt ${mail.attempts} of ${MAX_SEND_ATTEMPTS}); retrying in ${delay} s. ${reason}`);
+  }
+
+  /** The row moved on while we sent (our lease ran out, or a newer email replaced it): its new owner decides. */
+  private lostClaim(what: string, reason: string): void {
+    this.logger.warn(
+      `Could not send ${what}: ${reason} The row has moved on meanwhile (lease ran out, or replaced), so it is left as it is.`,
+    );
   }
 }

@@ -3,7 +3,7 @@ import type { OutgoingMail } from './domain/mail.js';
 /**
  * Delivers one message. Adapters: SMTP (SMTP_URL set) and the outbox of .eml files under
  * DATA_DIR. Errors thrown from send are sentences naming the setting to check; the worker
- * records them and retries.
+ * records them and retries, unless the error is a MailRefusedError.
  */
 export abstract class MailTransport {
   /** Shown on /health/ready: 'smtp' or 'outbox'. */
@@ -16,3 +16,9 @@ export abstract class MailTransport {
 
   abstract close(): Promise<void>;
 }
+
+/**
+ * The mail server refused this message for good (an SMTP 5xx reply, such as "no such user"):
+ * sending it again would be refused again and only hurt the sender's reputation.
+ */
+export class MailRefusedError extends Error {}

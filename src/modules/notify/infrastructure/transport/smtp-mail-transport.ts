@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import nodemailer from 'nodemailer';
 import { redact } from '../../../../config/env-reader.js';
 import type { OutgoingMail } from '../../domain/mail.js';
-import { MailTransport } from '../../mail-transport.js';
+import { MailRefusedError, MailTransport } from '../../mail-transport.js';
 
 /** Nodemailer's defaults (2 min to connect, 10 min of socket silence) would hold a worker for ages. */
 const TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000 };
@@ -79,7 +79,9 @@ export class SmtpMailTransport extends MailTransport {
       );
     }
     if (responseCode) {
-      return new Error(`The mail server at SMTP_URL (${this.where}) rejected the message: ${detail}.`);
+      const sentence = `The mail server at SMTP_URL (${this.where}) rejected the message: ${detail}.`;
+      // 5xx is permanent (RFC 5321 4.2.1); a refused login (EAUTH, handled above) is a setting to fix, and retried.
+      return responseCode >= 500 && responseCode < 600 ? new MailRefusedError(sentence) : new Error(sentence);
     }
     return new Error(`Sending through SMTP_URL (${this.where}) failed: ${detail}.`);
   }
