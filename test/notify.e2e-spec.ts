@@ -75,7 +75,7 @@ describe('notify over SMTP', () => {
   let sink: SmtpSink;
   let app: TestApp;
   /** Recipients whose next delivery the server refuses with the given reply. */
-  const refuse = new Map<string, { remaining: number }>();
+  const refuse = new Map<string, { remaining: number; code?: number }>();
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
@@ -85,7 +85,9 @@ describe('notify over SMTP', () => {
           const rule = refuse.get(address);
           if (rule && rule.remaining > 0) {
             rule.remaining -= 1;
-            return Object.assign(new Error('Mailbox busy, try again later'), { responseCode: 451 });
+            return rule.code
+              ? Object.assign(new Error('No such user here'), { responseCode: rule.code })
+              : Object.assign(new Error('Mailbox busy, try again later'), { responseCode: 451 });
           }
         }
         return undefined;
@@ -171,11 +173,148 @@ describe('notify over SMTP', () => {
     }
   });
 
+  it('gives up at once on a permanent refusal (5xx) rather than retrying a dead address', async () => {
+    const email = uniqueEmail('nosuchuser');
+    refuse.set(email, { remaining: Number.POSITIVE_INFINITY, code: 550 });
+    app.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Nobody', 'token-nobody'));
+
+    const row = await settledRow(app.app, email);
+    expect(row).toMatchObject({ status: 'failed', attempts: 1, text_body: null });
+    expect(row.last_error).toMatch(/rejected the message: .*550/);
+  });
+
+  it('checks the mail server once for a burst of /health/ready requests, not once per request', async () => {
+    const before = sink.connections();
+    const answers = await Promise.all(Array.from({ length: 10 }, () => fetch(`${app.url}/health/ready`)));
+    for (let i = 0; i < 5; i++) answers.push(await fetch(`${app.url}/health/ready`));
+    expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200));
+    expect(sink.connections() - before).toBeLessThanOrEqual(1);
+  });
+
   it('reports mail up in smtp mode on /health/ready', async () => {
     const response = await fetch(`${app.url}/health/ready`);
     expect(response.status).toBe(200);
     const body = (await response.json()) as any;
     expect(body.dependencies.mail).toEqual({ status: 'up', mode: 'smtp', latencyMs: expect.any(Number) });
+  });
+});
+
+describe('notify with a slow mail server', () => {
+  let db: TestDatabase;
+  let sink: SmtpSink;
+  const env = () => ({ ...db.env, MODULES: 'notify,health', SMTP_URL: sink.url, MAIL_FROM, PUBLIC_URL });
+  const rowsFor = async (app: NestExpressApplication, emails: string[]) =>
+    (await app.get(DataSource).query('SELECT recipient, status, attempts FROM mail_log WHERE recipient = ANY($1)', [emails])) as Array<{
+      recipient: string;
+      status: string;
+      attempts: number;
+    }>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    sink = await startSmtpSink({ delayMs: 400 });
+  });
+
+  afterAll(async () => {
+    await sink?.close();
+    await db?.dispose();
+  });
+
+  it('sends each message once with two instances, though the sends together outlast one lease', async () => {
+    const first = await startTestApp(env());
+    const second = await startTestApp(env());
+    try {
+      // 8 sends of 0.4 s each take longer than a 1.5 s lease, but none alone does.
+      for (const app of [first, second]) app.app.get(MailDeliveryWorker).leaseSeconds = 1.5;
+      const emails = Array.from({ length: 8 }, (_, i) => uniqueEmail(`slow${i}`));
+      for (const email of emails) first.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Slow', `t-${email}`));
+      second.app.get(MailDeliveryWorker).wake();
+
+      const rows = await Promise.all(emails.map((email) => settledRow(first.app, email)));
+      expect(rows.map((r) => r.status)).toEqual(emails.map(() => 'sent'));
+      await sleep(1_000); // a second copy, if one were on its way, would arrive by now
+      for (const email of emails) expect(sink.messages.filter((m) => recipientsOf(m).includes(email))).toHaveLength(1);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it('stops between messages at shutdown, leaving the rest unclaimed for the next start', async () => {
+    const app = await startTestApp(env());
+    const emails = Array.from({ length: 4 }, (_, i) => uniqueEmail(`stop${i}`));
+    try {
+      for (const email of emails) app.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Stop', `t-${email}`));
+      const deadline = Date.now() + 10_000;
+      while ((await rowsFor(app.app, emails)).every((r) => r.attempts === 0) && Date.now() < deadline) await sleep(20);
+    } finally {
+      await app.close();
+    }
+    const second = await startTestApp({ ...env(), MODULES: 'health' });
+    try {
+      const rows = await rowsFor(second.app, emails);
+      expect(rows).toHaveLength(4);
+      expect(rows.filter((r) => r.attempts > 0).map((r) => r.status)).toEqual(['sent']);
+      expect(rows.filter((r) => r.attempts === 0).map((r) => r.status)).toEqual(['pending', 'pending', 'pending']);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe('notify with a newer reset email', () => {
+  let db: TestDatabase;
+  let sink: SmtpSink;
+  let app: TestApp;
+  const refusedOnce = new Set<string>();
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    sink = await startSmtpSink({
+      reject: (raw) => {
+        const token = /token-old-[0-9a-f]+/.exec(raw.toString())?.[0];
+        if (!token || refusedOnce.has(token)) return undefined;
+        refusedOnce.add(token);
+        return Object.assign(new Error('Mailbox busy, try again later'), { responseCode: 451 });
+      },
+    });
+    app = await startTestApp({
+      ...db.env,
+      MODULES: 'notify,health',
+      SMTP_URL: sink.url,
+      MAIL_FROM,
+      PUBLIC_URL,
+      MAIL_RETRY_BASE_SECONDS: '60',
+    });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await sink?.close();
+    await db?.dispose();
+  });
+
+  it('drops the older one still waiting for its retry: its link is dead, and it would arrive last', async () => {
+    const userId = randomUUID();
+    const email = uniqueEmail('twice');
+    const bus = app.app.get(EventBus);
+    const dataSource = app.app.get(DataSource);
+    const rows = () =>
+      dataSource.query('SELECT status, attempts, last_error, text_body FROM mail_log WHERE recipient = $1 ORDER BY created_at', [
+        email,
+      ]) as Promise<MailLogRow[]>;
+    bus.publish(new PasswordResetRequestedEvent(userId, email, 'Twice', `token-old-${randomUUID().slice(0, 8)}`));
+    const deadline = Date.now() + 10_000;
+    while ((await rows())[0]?.last_error == null && Date.now() < deadline) await sleep(20);
+
+    bus.publish(new PasswordResetRequestedEvent(userId, email, 'Twice', 'token-new'));
+    const mail = await sink.waitFor((m) => recipientsOf(m).includes(email));
+    expect(mail.text).toContain('token-new');
+    while ((await rows())[1]?.status === 'pending' && Date.now() < deadline + 10_000) await sleep(20);
+    const [older, newer] = await rows();
+    expect(older).toMatchObject({ status: 'failed', attempts: 1, text_body: null });
+    expect(older.last_error).toMatch(/Mailbox busy.*; replaced by a newer email before it was sent$/);
+    expect(newer).toMatchObject({ status: 'sent', attempts: 1 });
   });
 });
 

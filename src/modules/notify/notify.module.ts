@@ -33,6 +33,7 @@ import { MailTransport } from './mail-transport.js';
 })
 export class NotifyModule {
   constructor(registry: HealthRegistry, transport: MailTransport) {
-    registry.register('mail', transport.mode, () => transport.check());
+    // An SMTP check logs in to the mail server: at most one every 15 s, however often /health/ready is asked.
+    registry.register('mail', transport.mode, () => transport.check(), { reuseForMs: transport.mode === 'smtp' ? 15_000 : 0 });
   }
 }
