@@ -34,6 +34,14 @@ describe('loadConfig', () => {
     expect(problems.find((p) => p.startsWith('ACCESS_TOKEN_TTL'))).toMatch(/not a duration/);
   });
 
+  it('refuses a PUBLIC_URL with a path, which email links would otherwise drop without a word', () => {
+    expect(problemsOf({ PUBLIC_URL: 'https://example.com/parley/' })).toEqual([
+      expect.stringMatching(/^PUBLIC_URL must be an origin .*"https:\/\/example.com\/parley\/".* not under a path/),
+    ]);
+    expect(loadConfig({ PUBLIC_URL: 'https://example.com/' }).http.publicUrl).toBe('https://example.com');
+    expect(loadConfig({ PUBLIC_URL: 'http://127.0.0.1:8080' }).http.publicUrl).toBe('http://127.0.0.1:8080');
+  });
+
   it('never prints a password from a URL it rejects', () => {
     const [problem] = problemsOf({ REDIS_URL: 'http://user:hunter2@host' });
     expect(problem).toContain('REDIS_URL');

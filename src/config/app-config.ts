@@ -117,6 +117,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   const port = read.int('PORT', 3000, { min: 0, max: 65535 });
   const publicUrlRaw = read.url('PUBLIC_URL', ['http', 'https']);
+  if (publicUrlRaw && (publicUrlRaw.pathname !== '/' || publicUrlRaw.search || publicUrlRaw.hash))
+    read.problem(
+      `PUBLIC_URL must be an origin (scheme, host and port if any), got ${JSON.stringify(redact(publicUrlRaw.href))}: Parley serves its pages, API and emails' links from the root of it, so serve it at the root of a host (e.g. https://chat.example.com), not under a path.`,
+    );
   const corsOrigins: string[] = [];
   for (const origin of read.list('CORS_ORIGINS') ?? []) {
     // new URL('localhost:3000') parses, as the origin "null": only http(s) origins are origins here.

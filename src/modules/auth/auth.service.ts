@@ -174,10 +174,17 @@ export class AuthService implements BeforeApplicationShutdown {
     await this.revokeSessions(caller.userId, [sessionId], 'revoked');
   }
 
+  /** One transaction: a token spent without the address confirmed would leave the user no way to confirm it. */
   async confirmEmail(token: string): Promise<void> {
-    const userId = await this.emailTokens.consume('confirm_email', sha256(token));
-    if (!userId) throw invalidToken();
-    await this.users.update(userId, { emailConfirmedAt: new Date() });
+    const confirmed = await this.dataSource.transaction(async (tx) => {
+      const userId = await this.emailTokens.consume('confirm_email', sha256(token), tx);
+      if (userId)
+        await tx.query(`UPDATE users SET email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now() WHERE id = $1`, [
+          userId,
+        ]);
+      return userId !== undefined;
+    });
+    if (!confirmed) throw invalidToken();
   }
 
   /**
