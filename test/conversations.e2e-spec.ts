@@ -87,6 +87,25 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expectErrorShape(await as(alice).post('/chats', { type: 'channel' }), 400, 'VALIDATION_FAILED');
     });
 
+    it('takes ids in upper case as the same users and chats', async () => {
+      const up = (id: string) => id.toUpperCase();
+      expectErrorShape(await as(alice).post('/chats', { type: 'direct', userId: up(alice.user.id) }), 400, 'DIRECT_CHAT_WITH_SELF');
+      const first = await as(alice).post('/chats', { type: 'direct', userId: up(carol.user.id) });
+      const second = await as(alice).post('/chats', { type: 'direct', userId: carol.user.id });
+      expect([first.body.id, second.status]).toEqual([second.body.id, 200]);
+
+      const chat = await group(alice, []);
+      expect((await as(alice).post(`/chats/${up(chat.id)}/members`, { userIds: [up(bob.user.id), bob.user.id] })).status).toBe(201);
+      expect(await rolesIn(alice, up(chat.id))).toEqual({ [alice.user.id]: 'owner', [bob.user.id]: 'member' });
+      const clientId = randomUUID();
+      const sent = await send(bob, up(chat.id), 'hi', up(clientId));
+      expect(sent.body).toMatchObject({ chatId: chat.id, clientId });
+      const resent = await send(bob, chat.id, 'hi', clientId);
+      expect([resent.status, resent.body.id]).toEqual([200, sent.body.id]);
+      expect((await as(bob).del(`/chats/${up(chat.id)}/members/${up(bob.user.id)}`)).status).toBe(204);
+      expect(await rolesIn(alice, chat.id)).toEqual({ [alice.user.id]: 'owner' });
+    });
+
     it('has fixed membership: member changes, renames and deletion answer 409 DIRECT_CHAT_FIXED', async () => {
       const { body: chat } = await as(alice).post('/chats', { type: 'direct', userId: bob.user.id });
       expectErrorShape(await as(alice).post(`/chats/${chat.id}/members`, { userIds: [carol.user.id] }), 409, 'DIRECT_CHAT_FIXED');

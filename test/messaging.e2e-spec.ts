@@ -289,6 +289,48 @@ describe('messaging over the WebSocket gateway', () => {
     expect(seqsOf(small.id)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('takes ids written in upper case as the same chat and clientId: one sync, events and idempotency all agree', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const CHAT = chat.id.toUpperCase();
+    const aliceWs = await connect(alice);
+    const clientId = randomUUID().toUpperCase();
+    const ack = await aliceWs.request({ type: 'send_message', chatId: CHAT, text: 'm1', clientId });
+    expect(ack).toMatchObject({ type: 'message_ack', clientId, message: { chatId: chat.id, seq: 1, clientId: clientId.toLowerCase() } });
+    const again = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'm1', clientId: clientId.toLowerCase() });
+    expect(again.message.id).toBe(ack.message.id);
+    for (let i = 2; i <= 80; i++) aliceWs.send({ type: 'send_message', chatId: CHAT, text: `m${i}`, clientId: randomUUID().toUpperCase() });
+    await eventually(() => aliceWs.seen('message_ack').length === 81);
+
+    const bobWs = await connect(bob);
+    const service = app.app.get(MessagesService);
+    const since = service.since.bind(service);
+    let paging!: () => void;
+    const started = new Promise<void>((resolve) => (paging = resolve));
+    const slowed = jest.spyOn(service, 'since').mockImplementation(async function* (userId, chatId, seq, pageSize) {
+      for await (const page of since(userId, chatId, seq, pageSize)) {
+        paging();
+        await sleep(100);
+        yield page;
+      }
+    });
+    try {
+      const syncing = bobWs.request({ type: 'sync', chats: { [CHAT]: 0 } });
+      await started; // live messages arrive while the history pages out
+      for (let i = 81; i <= 85; i++) await aliceWs.request({ type: 'send_message', chatId: CHAT, text: `m${i}`, clientId: randomUUID() });
+      expect(await syncing).toMatchObject({ type: 'synced', chats: { [chat.id]: expect.any(Number) } });
+    } finally {
+      slowed.mockRestore();
+    }
+    await eventually(() => bobWs.seen('new_message').some((f) => f.message.seq === 85));
+    await bobWs.settle();
+    expect(bobWs.seen('new_message').map((f) => f.message.seq as number)).toEqual(Array.from({ length: 85 }, (_, i) => i + 1));
+
+    bobWs.send({ type: 'typing', chatId: CHAT, isTyping: true });
+    expect(await aliceWs.nextOfType('typing')).toMatchObject({ chatId: chat.id, userId: bob.user.id });
+    bobWs.send({ type: 'mark_read', chatId: CHAT, seq: 85 });
+    expect(await aliceWs.next((f) => f.type === 'read' && f.userId === bob.user.id)).toMatchObject({ chatId: chat.id, seq: 85 });
+  });
+
   it('sends every message after lastSeq on a second sync too, even those this connection already had', async () => {
     const chat = await newGroup(alice, [bob]);
     const [aliceWs, bobWs] = [await connect(alice), await connect(bob)];

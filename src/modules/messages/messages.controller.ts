@@ -52,7 +52,8 @@ export class MessagesController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<MessageDto> {
     const result = await this.commands.execute<SendMessageCommand, SendMessageResult>(
-      new SendMessageCommand(caller.userId, chatId, body.text, body.clientId ?? null),
+      // Lower-cased here rather than by a DTO transform, which would take sends off the validator's fast path.
+      new SendMessageCommand(caller.userId, chatId, body.text, body.clientId?.toLowerCase() ?? null),
     );
     res.status(result.created ? 201 : 200);
     return toMessageDto(result.message);

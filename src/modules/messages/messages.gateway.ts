@@ -54,8 +54,10 @@ export class MessagesGateway implements OnModuleDestroy {
     @MessageBody() frame: SendMessageFrame,
     @CurrentFrame() context: FrameContext,
   ): Promise<ServerEvent<'message_ack'>> {
+    // Ids lower-cased as REST's are (uuidParam): a chat's ordering queue, catch-up hold and events
+    // are keyed by its id as a string. The ack echoes the clientId as the client wrote it.
     const { message } = await this.commands.execute<SendMessageCommand, SendMessageResult>(
-      new SendMessageCommand(user.userId, frame.chatId, frame.text, frame.clientId, context.admitNext),
+      new SendMessageCommand(user.userId, frame.chatId.toLowerCase(), frame.text, frame.clientId.toLowerCase(), context.admitNext),
     );
     return { type: 'message_ack', clientId: frame.clientId, message: toMessageDto(message) };
   }
@@ -63,14 +65,15 @@ export class MessagesGateway implements OnModuleDestroy {
   @SubscribeMessage('typing')
   async typing(@CurrentSocketUser() user: SocketUser, @MessageBody() frame: TypingFrame): Promise<void> {
     this.takeTypingToken(user.connectionId);
-    await this.access.member(frame.chatId, user.userId);
-    const others = (await this.chats.members(frame.chatId)).map((m) => m.userId).filter((id) => id !== user.userId);
-    await this.realtime.send(others, { type: 'typing', chatId: frame.chatId, userId: user.userId, isTyping: frame.isTyping });
+    const chatId = frame.chatId.toLowerCase();
+    await this.access.member(chatId, user.userId);
+    const others = (await this.chats.members(chatId)).map((m) => m.userId).filter((id) => id !== user.userId);
+    await this.realtime.send(others, { type: 'typing', chatId, userId: user.userId, isTyping: frame.isTyping });
   }
 
   @SubscribeMessage('mark_read')
   async markRead(@CurrentSocketUser() user: SocketUser, @MessageBody() frame: MarkReadFrame): Promise<void> {
-    await this.commands.execute(new MarkReadCommand(user.userId, frame.chatId, frame.seq));
+    await this.commands.execute(new MarkReadCommand(user.userId, frame.chatId.toLowerCase(), frame.seq));
   }
 
   /**
@@ -93,7 +96,13 @@ export class MessagesGateway implements OnModuleDestroy {
     // is out, and a held one the history already wrote is not written again: each seq goes out
     // once, in order. (Begun one by one, a chat still waiting its turn would let live frames
     // overtake its history once the connection's first hold ended.)
-    const chats = Object.entries(frame.chats).map(([chatId, lastSeq]) => ({ chatId, lastSeq, catchUp: connection.streams.begin(chatId) }));
+    // Keyed by the lower-cased id, as live frames are; a chat written in both cases counts once, from the lower lastSeq.
+    const asked = new Map<string, number>();
+    for (const [id, lastSeq] of Object.entries(frame.chats)) {
+      const chatId = id.toLowerCase();
+      asked.set(chatId, Math.min(lastSeq, asked.get(chatId) ?? lastSeq));
+    }
+    const chats = [...asked].map(([chatId, lastSeq]) => ({ chatId, lastSeq, catchUp: connection.streams.begin(chatId) }));
     let next = 0;
     try {
       for (; next < chats.length; next++) {

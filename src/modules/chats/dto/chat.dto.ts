@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateIf } from 'class-validator';
 import { PageQuery } from '../../../common/pagination/page-query.dto.js';
-import { Trim } from '../../../common/validation/transforms.js';
+import { LowerCaseIds, Trim } from '../../../common/validation/transforms.js';
 import { MessageDto } from '../../messages/dto/message.dto.js';
 import { MAX_GROUP_MEMBERS, type MemberRole, TITLE_MAX_LENGTH } from '../domain/chat.js';
 
@@ -15,6 +15,7 @@ export class CreateChatDto {
   @ApiProperty({ required: false, format: 'uuid', description: 'direct only: the other person' })
   @ValidateIf((o: CreateChatDto) => o.type === 'direct' || o.userId !== undefined)
   @IsUUID('all', { message: 'userId must be a UUID' })
+  @LowerCaseIds()
   userId?: string;
 
   @ApiProperty({ required: false, minLength: 1, maxLength: TITLE_MAX_LENGTH, description: 'group only' })
@@ -30,6 +31,7 @@ export class CreateChatDto {
   @IsArray()
   @ArrayMaxSize(MAX_GROUP_MEMBERS - 1)
   @IsUUID('all', { each: true, message: 'each memberIds entry must be a UUID' })
+  @LowerCaseIds()
   memberIds?: string[];
 }
 
@@ -48,6 +50,7 @@ export class AddMembersDto {
   @ArrayMinSize(1)
   @ArrayMaxSize(100)
   @IsUUID('all', { each: true, message: 'each userIds entry must be a UUID' })
+  @LowerCaseIds()
   userIds: string[];
 }
 
