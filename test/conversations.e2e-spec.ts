@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventBus, ofType } from '@nestjs/cqrs';
 import { MessageSeenEvent, MessageSentEvent } from '../src/modules/messages/events/message.events.js';
 import { STORE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';
-import { expectErrorShape, httpClient } from './support/http.js';
+import { expectErrorShape, httpClient, type HttpResult } from './support/http.js';
 import { type SignedIn, signUpAndIn } from './support/accounts.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { eventually, pause } from './support/ws.js';
@@ -493,6 +493,48 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       const results = await Promise.all(sends);
       expect((await churn).status).toBe(204);
       expect(results.filter((r) => ![201, 404].includes(r.status)).map((r) => [r.status, r.body])).toEqual([]);
+    });
+
+    it('refuses U+0000 in any field with 400 naming it, and control characters alone as blank, storing nothing', async () => {
+      const chat = await group(alice, [bob]);
+      const { body: sent } = await send(alice, chat.id, 'kept');
+      const refusals: Array<[Promise<HttpResult>, string]> = [
+        [send(alice, chat.id, 'a\u0000b'), 'text'],
+        [as(alice).patch(`/chats/${chat.id}/messages/${sent.id}`, { text: 'x\u0000' }), 'text'],
+        [as(alice).patch(`/chats/${chat.id}`, { title: 'T\u0000' }), 'title'],
+        [as(alice).post('/chats', { type: 'group', title: 'T\u0000', memberIds: [] }), 'title'],
+        [as(alice).patch('/users/me', { name: 'A\u0000' }), 'name'],
+        [as(alice).get(`/users?query=${encodeURIComponent('a\u0000')}`), 'query'],
+        [request('POST', '/api/v1/auth/sign-in', { body: { email: 'a\u0000@example.com', password: 'whatever1' } }), 'email'],
+        [
+          request('POST', '/api/v1/auth/sign-up', {
+            body: { email: `n${randomUUID().slice(0, 6)}@example.com`, password: 'secret123', name: 'N\u0000' },
+          }),
+          'name',
+        ],
+      ];
+      for (const [pending, field] of refusals) {
+        const result = await pending;
+        expectErrorShape(result, 400, 'VALIDATION_FAILED');
+        expect(result.body.details).toEqual([{ field, message: `${field} must not contain the NUL character (U+0000)` }]);
+      }
+      const forged = Buffer.from(JSON.stringify({ name: 'a\u0000', id: randomUUID() })).toString('base64url');
+      expectErrorShape(await as(alice).get(`/users?query=a&cursor=${forged}`), 400, 'INVALID_CURSOR');
+      for (const blank of ['\u0007\u0008', '\u202e\u200e', '\u00ad'])
+        expectErrorShape(await as(alice).patch('/users/me', { name: blank }), 400, 'VALIDATION_FAILED');
+      expectErrorShape(await send(alice, chat.id, '\u0007'), 400, 'VALIDATION_FAILED');
+
+      const { body: history } = await as(alice).get(`/chats/${chat.id}/messages`);
+      expect(history.items.map((m: { text: string }) => m.text)).toEqual(['kept']);
+      expect((await as(alice).get('/users/me')).body.name).toBe(alice.user.name);
+    });
+
+    it('sums up one field failing several rules as that field, not as several fields', async () => {
+      const chat = await group(alice, [bob]);
+      const result = await as(alice).post(`/chats/${chat.id}/read`, { seq: null });
+      expectErrorShape(result, 400, 'VALIDATION_FAILED');
+      expect(result.body.message).not.toMatch(/fields are invalid/);
+      expect(new Set(result.body.details.map((d: { field: string }) => d.field))).toEqual(new Set(['seq']));
     });
 
     it('lists a member added later as having read the history, with a time, not as a 500', async () => {

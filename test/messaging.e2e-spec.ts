@@ -289,6 +289,15 @@ describe('messaging over the WebSocket gateway', () => {
     expect(seqsOf(small.id)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('answers a send holding U+0000 with VALIDATION_FAILED naming text, and stores nothing', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const aliceWs = await connect(alice);
+    const refused = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'a\u0000b', clientId: randomUUID() });
+    expect(refused).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED', statusCode: 400, details: [{ field: 'text' }] });
+    const ack = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'ok', clientId: randomUUID() });
+    expect(ack.message.seq).toBe(1);
+  });
+
   it('takes ids written in upper case as the same chat and clientId: one sync, events and idempotency all agree', async () => {
     const chat = await newGroup(alice, [bob]);
     const CHAT = chat.id.toUpperCase();

@@ -1,3 +1,4 @@
+import { fieldWithNul } from '../validation/no-nul.js';
 import { ValidationError } from '../errors/domain-error.js';
 
 /** Opaque cursors: base64url JSON, so clients cannot depend on what is inside. */
@@ -9,7 +10,8 @@ export function decodeCursor<T>(cursor: string | undefined, isValid: (value: unk
   if (cursor === undefined) return undefined;
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (isValid(value)) return value;
+    // No cursor Parley makes holds U+0000 (no text column can), so one that does is forged.
+    if (isValid(value) && !fieldWithNul(value)) return value;
   } catch {
     // fall through to the error below
   }

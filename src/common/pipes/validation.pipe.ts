@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { validateSync, type ValidatorOptions } from 'class-validator';
 import { type ErrorDetail, ValidationError } from '../errors/domain-error.js';
+import { fieldWithNul } from '../validation/no-nul.js';
 import { fastAccept } from './fast-accept.js';
 
 /** Flattens class-validator's tree into `{ field, message }` details with dotted paths. */
@@ -21,9 +22,9 @@ export function validationDetails(errors: ClassValidatorError[], parent = ''): E
 
 export function validationFailed(errors: ClassValidatorError[]): ValidationError {
   const details = validationDetails(errors);
-  const summary =
-    details.length === 1 ? details[0].message : `${details.length} fields are invalid: ${details.map((d) => d.message).join('; ')}`;
-  return new ValidationError(summary, details);
+  const fields = new Set(details.map((d) => d.field)).size;
+  const messages = details.map((d) => d.message).join('; ');
+  return new ValidationError(fields > 1 ? `${fields} fields are invalid: ${messages}` : messages, details);
 }
 
 /**
@@ -34,6 +35,11 @@ export function validationFailed(errors: ClassValidatorError[]): ValidationError
 class SyncValidationPipe extends ValidationPipe {
   /** A body that passes every rule of a plain DTO skips the generic path (see fast-accept.ts). */
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const nul = metadata.type === 'body' || metadata.type === 'query' ? fieldWithNul(value) : undefined;
+    if (nul) {
+      const message = `${nul} must not contain the NUL character (U+0000)`;
+      throw new ValidationError(message, [{ field: nul, message }]);
+    }
     return (metadata.type === 'body' ? fastAccept(metadata.metatype, value) : undefined) ?? super.transform(value, metadata);
   }
 
