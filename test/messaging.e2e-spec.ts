@@ -190,6 +190,27 @@ describe('messaging over the WebSocket gateway', () => {
     expect(bobWs.seen('message_seen')).toEqual([]);
   });
 
+  it('tells the sender message_seen when the last member who had not read it leaves or is removed', async () => {
+    const dave = await signUpAndIn(request, 'Dave');
+    const chat = await newGroup(alice, [bob, carol, dave]);
+    const [aliceWs, bobWs] = [await connect(alice), await connect(bob)];
+    const first = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'one', clientId: randomUUID() });
+    await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'two', clientId: randomUUID() });
+    bobWs.send({ type: 'mark_read', chatId: chat.id, seq: 2 });
+    await request('POST', `/api/v1/chats/${chat.id}/read`, { token: carol.accessToken, body: { seq: first.message.seq } });
+    await aliceWs.next((f) => f.type === 'read' && f.userId === carol.user.id);
+    expect(aliceWs.seen('message_seen')).toEqual([]);
+
+    // Dave read nothing: with him gone, everyone left has read up to 1.
+    expect((await request('DELETE', `/api/v1/chats/${chat.id}/members/${dave.user.id}`, { token: dave.accessToken })).status).toBe(204);
+    expect(await aliceWs.nextOfType('message_seen')).toEqual({ type: 'message_seen', chatId: chat.id, seq: 1 });
+    // Carol, removed by the owner, was the last one short of 2.
+    expect((await request('DELETE', `/api/v1/chats/${chat.id}/members/${carol.user.id}`, { token: alice.accessToken })).status).toBe(204);
+    expect(await aliceWs.nextOfType('message_seen')).toEqual({ type: 'message_seen', chatId: chat.id, seq: 2 });
+    await aliceWs.settle();
+    expect(aliceWs.seen('message_seen')).toHaveLength(2);
+  });
+
   it('catches up with sync after a reconnect: everything missed, once, in seq order, then synced', async () => {
     const chat = await newGroup(alice, [bob]);
     const quiet = await newGroup(alice, [bob]);

@@ -14,6 +14,7 @@ import { MessageRepository } from './message.repository.js';
 import { MessagesController } from './messages.controller.js';
 import { MessagesGateway } from './messages.gateway.js';
 import { MessagesService } from './messages.service.js';
+import { SeenAfterRemovalHandler } from './handlers/seen-after-removal.handler.js';
 import { MessageEventsToSockets } from './realtime/message-events.handler.js';
 
 @Module({
@@ -31,6 +32,7 @@ import { MessageEventsToSockets } from './realtime/message-events.handler.js';
     EditMessageHandler,
     DeleteMessageHandler,
     MarkReadHandler,
+    SeenAfterRemovalHandler,
     MessageEventsToSockets,
     MessagesGateway,
   ],

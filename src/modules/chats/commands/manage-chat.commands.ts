@@ -133,19 +133,21 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
    */
   async execute({ actorId, chatId, userId }: RemoveMemberCommand): Promise<void> {
     await this.access.requireGroup(chatId, actorId);
+    let removedReadSeq = 0;
     const outcome = await this.chats.removeMember(chatId, userId, (members) => {
       const actor = members.find((m) => m.userId === actorId);
       if (!actor) throw chatNotFound(); // left or removed since the access check
       const target = members.find((m) => m.userId === userId);
       if (!target) throw memberNotFound();
       if (!canRemove(actor, target)) throw new ForbiddenError('CHAT_ADMIN_REQUIRED', 'You cannot remove this member.');
+      removedReadSeq = target.lastReadSeq;
       const remaining = members.filter((m) => m.userId !== userId);
       if (remaining.length === 0) return { deleteChat: true };
       // members() lists admins before members, oldest first: the senior one takes over.
       return { deleteChat: false, successors: target.role === 'owner' ? remaining.map((m) => m.userId) : [] };
     });
     if (outcome.deleted) this.events.publish(new ChatDeletedEvent(chatId, [userId], actorId));
-    else this.events.publish(new MemberRemovedEvent(chatId, userId, outcome.remaining, actorId));
+    else this.events.publish(new MemberRemovedEvent(chatId, userId, outcome.remaining, actorId, removedReadSeq));
   }
 }
 

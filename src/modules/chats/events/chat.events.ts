@@ -45,5 +45,7 @@ export class MemberRemovedEvent {
     /** Those still in the chat; the removed member is told separately. */
     readonly memberIds: string[],
     readonly actorId: string,
+    /** How far the removed member had read: senders of later messages may now be read by everyone left. */
+    readonly removedReadSeq: number,
   ) {}
 }
