@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { DataDirLock } from './data-dir-lock.js';
 
 /**
  * The in-process database used when DATABASE_URL is unset: PGlite (PostgreSQL compiled to
@@ -21,15 +22,14 @@ export class EmbeddedPostgres {
   private constructor(
     private readonly db: PGlite,
     private readonly server: PGLiteSocketServer,
-    private readonly lockFile: string,
+    private readonly lock: DataDirLock,
     readonly url: string,
   ) {}
 
   static async start(dataDir: string): Promise<EmbeddedPostgres> {
     const logger = new Logger('EmbeddedPostgres');
     mkdirSync(dataDir, { recursive: true });
-    const lockFile = join(dataDir, '..', `${dataDir.split('/').pop()}.lock`);
-    claimLock(lockFile, dataDir);
+    const lock = DataDirLock.claim(join(dataDir, '..', `${dataDir.split('/').pop()}.lock`), `the embedded database in ${dataDir}`);
 
     const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
     logger.log(
@@ -42,7 +42,7 @@ export class EmbeddedPostgres {
     try {
       db = await PGlite.create({ dataDir });
     } catch (error) {
-      rmSync(lockFile, { force: true });
+      lock.release();
       throw new Error(
         `The embedded database in ${dataDir} could not be opened (${String(error)}); move that directory away to start fresh, or set DATABASE_URL to use PostgreSQL.`,
       );
@@ -51,39 +51,13 @@ export class EmbeddedPostgres {
     await server.start();
     const address = server.getServerConn();
     logger.log(`Embedded database ready in ${Date.now() - started} ms`);
-    return new EmbeddedPostgres(db, server, lockFile, `postgres://postgres@${address}/postgres`);
+    return new EmbeddedPostgres(db, server, lock, `postgres://postgres@${address}/postgres`);
   }
 
   async stop(): Promise<void> {
     await this.server.stop();
     await this.db.close();
-    rmSync(this.lockFile, { force: true });
+    this.lock.release();
     this.logger.log('Embedded database closed');
-  }
-}
-
-/** Two processes writing one PGlite directory would corrupt it; refuse the second clearly. */
-function claimLock(lockFile: string, dataDir: string): void {
-  try {
-    writeFileSync(lockFile, String(process.pid), { flag: 'wx' }); // exclusive: of two racing starts, one wins
-    return;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  const pid = Number(readFileSync(lockFile, 'utf8').trim());
-  if (pid && pid !== process.pid && isAlive(pid)) {
-    throw new Error(
-      `Another Parley process (pid ${pid}) is using the embedded database in ${dataDir}; stop it, set DATA_DIR to another directory, or set DATABASE_URL to share a PostgreSQL server between instances.`,
-    );
-  }
-  writeFileSync(lockFile, String(process.pid)); // left behind by a process that is gone
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataDirLock, LOCK_STALE_MS } from './data-dir-lock.js';
+
+describe('DataDirLock', () => {
+  let dir: string;
+  let file: string;
+  const held: DataDirLock[] = [];
+  const claim = (options = {}) => {
+    const lock = DataDirLock.claim(file, 'the test directory', options);
+    held.push(lock);
+    return lock;
+  };
+  const age = (ms: number) => {
+    const then = new Date(Date.now() - ms);
+    utimesSync(file, then, then);
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'parley-lock-'));
+    file = join(dir, 'pgdata.lock');
+  });
+
+  afterEach(() => {
+    for (const lock of held.splice(0)) lock.release();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a second owner on another host, though both are pid 1 (two containers on one volume)', () => {
+    claim({ host: 'container-a', pid: 1 });
+    expect(() => claim({ host: 'container-b', pid: 1 })).toThrow(
+      /^Another Parley process \(pid 1 on container-a\) is using the test directory \(its lock .*pgdata\.lock was renewed 0 s ago\); stop it/,
+    );
+  });
+
+  it('refuses a second owner on this host whose process is alive, whatever its heartbeat', () => {
+    claim();
+    age(LOCK_STALE_MS * 2);
+    expect(() => claim({ pid: process.pid + 1 })).toThrow(/Another Parley process \(pid \d+ on /);
+  });
+
+  it('refuses a lock written by an earlier version (a bare pid) while its heartbeat is fresh, even when the pid is ours', () => {
+    writeFileSync(file, String(process.pid));
+    expect(() => claim()).toThrow(/Another Parley process \(pid \d+\) is using/);
+  });
+
+  it('takes over at once a lock from this host whose process is gone', async () => {
+    const child = spawn(process.execPath, ['-e', '0']);
+    const pid = child.pid!;
+    await new Promise((resolve) => child.on('exit', resolve));
+    writeFileSync(file, JSON.stringify({ host: hostname(), pid, token: 'old' }));
+    claim();
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ host: hostname(), pid: process.pid });
+  });
+
+  it('takes over a lock from elsewhere once its heartbeat has stopped', () => {
+    writeFileSync(file, JSON.stringify({ host: 'gone-container', pid: 1, token: 'old' }));
+    age(LOCK_STALE_MS + 1_000);
+    claim({ host: 'new-container', pid: 1 });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ host: 'new-container', pid: 1 });
+  });
+
+  it('keeps its lock fresh while held, and removes only its own on release', async () => {
+    const lock = claim({ heartbeatMs: 50 });
+    age(LOCK_STALE_MS * 2);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(Date.now() - statSync(file).mtimeMs).toBeLessThan(LOCK_STALE_MS);
+
+    // Stalled long enough to be taken over elsewhere: releasing must not remove the new owner's lock.
+    writeFileSync(file, JSON.stringify({ host: 'other', pid: 7, token: 'theirs' }));
+    lock.release();
+    expect(existsSync(file)).toBe(true);
+  });
+});

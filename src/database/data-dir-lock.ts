@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+
+/** The owner refreshes the lock's modification time this often… */
+const HEARTBEAT_MS = 5_000;
+/** …so a lock not refreshed for this long belongs to a process that is gone, wherever it ran. */
+export const LOCK_STALE_MS = 20_000;
+
+interface Owner {
+  host?: string;
+  pid?: number;
+  token?: string;
+}
+
+export interface LockOptions {
+  /** Defaults to this machine's host name and process id; tests pose as others. */
+  host?: string;
+  pid?: number;
+  heartbeatMs?: number;
+}
+
+/**
+ * Keeps a second process off a data directory that one process at a time may write (PGlite's):
+ * two writers would lose each other's writes, or corrupt it.
+ *
+ * The owner is named by host, process id and a random token, and proves it is alive by touching
+ * the file every few seconds. A process id alone does not tell owners apart: in containers every
+ * process is pid 1, so two containers sharing a volume, or a one-off `migrate` next to the
+ * server, each took the other's lock for their own. A lock from this host whose process is gone
+ * is taken over at once; any other is taken over only once its heartbeat has stopped.
+ */
+export class DataDirLock {
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(
+    readonly file: string,
+    private readonly token: string,
+    heartbeatMs: number,
+  ) {
+    this.timer = setInterval(() => this.beat(), heartbeatMs);
+    this.timer.unref();
+  }
+
+  /** Takes the lock, or throws a sentence naming who holds it and what to do. */
+  static claim(file: string, what: string, options: LockOptions = {}): DataDirLock {
+    const me = { host: options.host ?? hostname(), pid: options.pid ?? process.pid, token: randomUUID() };
+    const content = JSON.stringify(me);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(file, content, { flag: 'wx' }); // exclusive: of two racing starts, one wins
+        return new DataDirLock(file, me.token, options.heartbeatMs ?? HEARTBEAT_MS);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const seen = readOwner(file);
+      if (seen === undefined) continue; // removed meanwhile: try again
+      const { owner, raw, ageMs } = seen;
+      const gone = owner.host === me.host && owner.pid !== me.pid ? !isAlive(owner.pid) : ageMs > LOCK_STALE_MS;
+      if (!gone) {
+        const who = `${owner.pid ? `pid ${owner.pid}` : 'a process'}${owner.host ? ` on ${owner.host}` : ''}`;
+        throw new Error(
+          `Another Parley process (${who}) is using ${what} (its lock ${file} was renewed ${Math.round(ageMs / 1000)} s ago); ` +
+            `stop it, set DATA_DIR to another directory, or set DATABASE_URL to share a PostgreSQL server between instances. ` +
+            `A lock whose process died is taken over once it is ${LOCK_STALE_MS / 1000} s old.`,
+        );
+      }
+      // Left behind. Move it aside rather than delete it: of two processes taking it over at once,
+      // only one rename succeeds, and one that finds a different owner inside puts it back.
+      const aside = `${file}.${me.token}.stale`;
+      try {
+        renameSync(file, aside);
+      } catch {
+        continue;
+      }
+      if (readFileSync(aside, 'utf8') !== raw) {
+        renameSync(aside, file);
+        continue;
+      }
+      rmSync(aside, { force: true });
+    }
+    throw new Error(`Could not take the lock ${file} on ${what}: other processes keep taking it; try again.`);
+  }
+
+  /** Gives the lock up, unless it has (after a long stall of ours) been taken over since. */
+  release(): void {
+    clearInterval(this.timer);
+    if (readOwner(this.file)?.owner.token === this.token) rmSync(this.file, { force: true });
+  }
+
+  private beat(): void {
+    const now = new Date();
+    try {
+      utimesSync(this.file, now, now);
+    } catch {
+      // Deleted from under us: the next start elsewhere may take the directory; nothing to do here.
+    }
+  }
+}
+
+function readOwner(file: string): { owner: Owner; raw: string; ageMs: number } | undefined {
+  try {
+    const raw = readFileSync(file, 'utf8');
+    const ageMs = Date.now() - statSync(file).mtimeMs;
+    return { owner: parseOwner(raw), raw, ageMs };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** JSON `{ host, pid, token }`; earlier versions wrote the bare pid. */
+function parseOwner(raw: string): Owner {
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    if (typeof parsed === 'number') return { pid: parsed };
+    if (typeof parsed === 'object' && parsed !== null) return parsed as Owner;
+  } catch {
+    // unreadable: an owner we know nothing about, judged by its heartbeat alone
+  }
+  return {};
+}
+
+function isAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
