@@ -119,6 +119,7 @@ describe('a database that cannot be reached', () => {
       expect((await fetch(`${app.url}/health`)).status).toBe(200);
     } finally {
       await app.close().catch(() => undefined);
+      await db.dispose(); // again, in case a failure came before the drop (it drops IF EXISTS)
     }
   });
 });

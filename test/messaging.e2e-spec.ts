@@ -410,15 +410,20 @@ describe('messaging over the WebSocket gateway', () => {
     const repository = app.app.get(MessageRepository);
     const memberIds = repository.memberIds.bind(repository);
     let calls = 0;
-    // The edit's announcement (the first lookup of members) is slow; the delete's is not.
+    let editStored!: () => void;
+    const announcing = new Promise<void>((resolve) => (editStored = resolve));
+    // The edit's announcement (the first lookup of members, after the edit is stored) is slow; the delete's is not.
     const slowed = jest.spyOn(repository, 'memberIds').mockImplementation(async (chatId) => {
-      if (++calls === 1) await sleep(300);
+      if (++calls === 1) {
+        editStored();
+        await sleep(300);
+      }
       return memberIds(chatId);
     });
     try {
       const path = `/api/v1/chats/${chat.id}/messages/${message.id}`;
       const editing = request('PATCH', path, { token: alice.accessToken, body: { text: 'second take' } });
-      await sleep(50);
+      await announcing; // the delete starts only once the edit is stored
       const deleting = request('DELETE', path, { token: alice.accessToken });
       expect((await editing).status).toBe(200);
       expect((await deleting).status).toBe(204);

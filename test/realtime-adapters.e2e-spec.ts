@@ -120,7 +120,8 @@ describe('Redis presence (two instances)', () => {
   presenceStoreContract(async () => [new RedisPresenceStore(pool.connect(), 60_000), new RedisPresenceStore(pool.connect(), 60_000)]);
 
   describe('when an instance stops refreshing (crashed)', () => {
-    const TTL = 300;
+    // Refreshed every TTL/3: a pause of up to 2/3 of it (a busy machine) must not let a live entry lapse.
+    const TTL = 1_000;
     let survivor: RedisPresenceStore;
     let crashed: RedisPresenceStore;
     beforeAll(() => {

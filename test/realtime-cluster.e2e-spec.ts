@@ -1,6 +1,8 @@
 import { jest } from '@jest/globals';
 import { FanOut } from '../src/realtime/fan-out.js';
 import { PresenceQuery } from '../src/realtime/presence-query.js';
+import { PresenceService } from '../src/realtime/presence.service.js';
+import { SocketRegistry } from '../src/realtime/socket-registry.js';
 import { RealtimeService } from '../src/realtime/realtime.service.js';
 import { signUpAndIn, type SignedIn } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
@@ -139,7 +141,9 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
 
     const onA = await on(a, account.accessToken);
     await onB.close();
-    // Closing B's socket must not take the user offline while A still has one.
+    // Closing B's socket must not take the user offline while A still has one: checked once B has dealt with the close.
+    await eventually(() => b.app.get(SocketRegistry).countFor(account.user.id) === 0);
+    await b.app.get(PresenceService).drain(5_000);
     await onA.request({ type: 'ping' });
     expect(await presenceB.onlineAmong([account.user.id])).toEqual(new Set([account.user.id]));
     expect(await profileOnA()).toMatchObject({ online: true });

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { PresenceQuery } from '../src/realtime/presence-query.js';
+import { PresenceService } from '../src/realtime/presence.service.js';
 import { RealtimeService } from '../src/realtime/realtime.service.js';
 import { SocketRegistry } from '../src/realtime/socket-registry.js';
 import { signUpAndIn, type SignedIn } from './support/accounts.js';
@@ -308,6 +309,9 @@ describe('realtime (one instance)', () => {
       expect(await profile()).toMatchObject({ online: true });
 
       await first.close();
+      // Only once the server has dealt with the close can "still online" mean anything.
+      await eventually(() => app.app.get(SocketRegistry).countFor(account.user.id) === 1);
+      await app.app.get(PresenceService).drain(5_000);
       expect(await presence.onlineAmong([account.user.id])).toEqual(new Set([account.user.id]));
       const before = Date.now();
       await second.close();

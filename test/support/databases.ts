@@ -53,7 +53,9 @@ export async function createTestDatabase(kind: StoreKind): Promise<TestDatabase>
     return { kind, env: { DATA_DIR: dataDir }, dispose: async () => rmSync(dataDir, { recursive: true, force: true }) };
   }
   const name = `parley_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
+  // UTF-8 whatever the cluster's default (a cluster made without LANG is SQL_ASCII, where lower()
+  // and length() work on bytes), with the collation these tests were written against.
+  await adminQuery(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'`);
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
   return {
