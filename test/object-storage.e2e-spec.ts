@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/app-config.js';
@@ -151,6 +151,46 @@ describe('an S3 endpoint that is unreachable', () => {
     }).storage.s3!;
 
     await expect(new S3ObjectStorage(config).init()).rejects.toThrow(UNREACHABLE);
+  });
+});
+
+describe('an S3 endpoint that goes away or stops answering after the start', () => {
+  it('fails reads and writes with 503 STORAGE_UNAVAILABLE naming S3_ENDPOINT, rather than hanging or a bare 500', async () => {
+    // A server that takes connections and never answers.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const config = loadConfig({
+        S3_ENDPOINT: `http://127.0.0.1:${port}`,
+        S3_ACCESS_KEY: S3RVER_KEY,
+        S3_SECRET_KEY: S3RVER_KEY,
+        S3_BUCKET: 'parley',
+      }).storage.s3!;
+      const storage = new S3ObjectStorage(config, { socketTimeoutMs: 300 });
+      const unavailable = {
+        kind: 'unavailable',
+        code: 'STORAGE_UNAVAILABLE',
+        message: expect.stringMatching(/S3_ENDPOINT.*no answer within 0.3 s.*try again later/),
+      };
+      await expect(storage.put('avatars/u/a.png', Buffer.from('x'), 'image/png')).rejects.toMatchObject(unavailable);
+      await expect(storage.get('avatars/u/a.png')).rejects.toMatchObject(unavailable);
+      await expect(storage.delete('avatars/u/a.png')).rejects.toMatchObject(unavailable);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+
+    const going = await startFakeS3();
+    const storage = new S3ObjectStorage(going.config('parley-going'));
+    await storage.init();
+    await storage.put('avatars/u/b.png', Buffer.from('y'), 'image/png');
+    await going.close();
+    await expect(storage.get('avatars/u/b.png')).rejects.toMatchObject({
+      code: 'STORAGE_UNAVAILABLE',
+      message: expect.stringMatching(/ECONNREFUSED|socket hang up|ECONNRESET/),
+    });
   });
 });
 

@@ -1,6 +1,9 @@
-import type { IncomingMessage } from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { Client } from 'minio';
+import { UnavailableError } from '../common/errors/domain-error.js';
 import type { S3Config } from '../config/app-config.js';
 import { assertValidObjectKey } from './object-key.js';
 import { ObjectStorage, type StoredObject } from './object-storage.js';
@@ -8,6 +11,8 @@ import { ObjectStorage, type StoredObject } from './object-storage.js';
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 /** The minio client has no request timeout of its own; without this a silent endpoint hangs the start. */
 const START_TIMEOUT_MS = 10_000;
+/** A socket to S3 silent this long is cut, so a request to an endpoint that stopped answering fails rather than hangs. */
+const SOCKET_TIMEOUT_MS = 15_000;
 const NETWORK_ERRORS = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -29,7 +34,7 @@ export class S3ObjectStorage extends ObjectStorage {
   /** Where S3_ENDPOINT points, for messages; never includes the keys. */
   readonly endpoint: string;
 
-  constructor(config: S3Config) {
+  constructor(config: S3Config, options: { socketTimeoutMs?: number } = {}) {
     super();
     this.client = new Client({
       endPoint: config.endPoint,
@@ -39,6 +44,7 @@ export class S3ObjectStorage extends ObjectStorage {
       secretKey: config.secretKey,
       region: config.region,
       pathStyle: true,
+      transportAgent: timingOutAgent(config.useSSL, options.socketTimeoutMs ?? SOCKET_TIMEOUT_MS),
     });
     this.bucket = config.bucket;
     this.endpoint = `${config.useSSL ? 'https' : 'http'}://${config.endPoint}${config.port ? `:${config.port}` : ''}`;
@@ -62,33 +68,59 @@ export class S3ObjectStorage extends ObjectStorage {
 
   async put(key: string, body: Buffer, contentType: string): Promise<void> {
     assertValidObjectKey(key);
-    await this.client.putObject(this.bucket, key, body, body.length, { 'Content-Type': contentType });
+    await this.explained(() => this.client.putObject(this.bucket, key, body, body.length, { 'Content-Type': contentType }));
   }
 
   async get(key: string): Promise<StoredObject | undefined> {
     assertValidObjectKey(key);
-    let stream: Readable;
-    try {
-      stream = await this.client.getObject(this.bucket, key);
-    } catch (error) {
-      if (MISSING_OBJECT.has(codeOf(error))) return undefined;
-      throw error;
-    }
-    // getObject resolves with the HTTP response itself, so its headers carry the stored type.
-    const header = (stream as Partial<IncomingMessage>).headers?.['content-type'];
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
-    return { body, contentType: header || DEFAULT_CONTENT_TYPE, size: body.length };
+    return this.explained(async () => {
+      let stream: Readable;
+      try {
+        stream = await this.client.getObject(this.bucket, key);
+      } catch (error) {
+        if (MISSING_OBJECT.has(codeOf(error))) return undefined;
+        throw error;
+      }
+      // getObject resolves with the HTTP response itself, so its headers carry the stored type.
+      const header = (stream as Partial<IncomingMessage>).headers?.['content-type'];
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      return { body, contentType: header || DEFAULT_CONTENT_TYPE, size: body.length };
+    });
   }
 
   async delete(key: string): Promise<void> {
     assertValidObjectKey(key);
+    await this.explained(async () => {
+      try {
+        await this.client.removeObject(this.bucket, key);
+      } catch (error) {
+        // S3 itself answers 204 for a missing key; some compatible servers answer 404 instead.
+        if (!MISSING_OBJECT.has(codeOf(error))) throw error;
+      }
+    });
+  }
+
+  /**
+   * An endpoint that is down, silent or overloaded is the client's 503 (try again later), said
+   * in words; anything else (credentials, a vanished bucket) stays an error of ours, logged.
+   */
+  private async explained<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      await this.client.removeObject(this.bucket, key);
+      return await operation();
     } catch (error) {
-      // S3 itself answers 204 for a missing key; some compatible servers answer 404 instead.
-      if (!MISSING_OBJECT.has(codeOf(error))) throw error;
+      // The minio client retries a 5xx answer once, then throws a plain Error saying so.
+      const busy =
+        ['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout'].includes(codeOf(error)) ||
+        /Retryable HTTP status|Retries exhausted/.test(messageOf(error));
+      if (NETWORK_ERRORS.has(codeOf(error)) || busy) {
+        throw new UnavailableError(
+          'STORAGE_UNAVAILABLE',
+          `Object storage at ${this.endpoint} (S3_ENDPOINT) did not answer (${messageOf(error)}); try again later.`,
+        );
+      }
+      throw error;
     }
   }
 
@@ -126,6 +158,19 @@ export class S3ObjectStorage extends ObjectStorage {
 }
 
 class StartTimeoutError extends Error {}
+
+/** An agent whose sockets are cut after `ms` of silence, failing their request with ETIMEDOUT. */
+function timingOutAgent(useSSL: boolean, ms: number): http.Agent {
+  const Base = useSSL ? https.Agent : http.Agent;
+  const agent = new Base({ keepAlive: true });
+  const create = (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection.bind(agent);
+  (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection = (...args: unknown[]) => {
+    const socket = create(...args);
+    socket.setTimeout(ms, () => socket.destroy(Object.assign(new Error(`no answer within ${ms / 1000} s`), { code: 'ETIMEDOUT' })));
+    return socket;
+  };
+  return agent;
+}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
