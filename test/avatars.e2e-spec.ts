@@ -231,13 +231,28 @@ describe('avatar requests that go wrong', () => {
     expect(await s.avatarKey(alice.user.id)).not.toBeNull();
   });
 
-  it('answers 400 when there is no file: an empty form, a JSON body, or the image under another field name', async () => {
+  it('answers 400 when there is no file (an empty form, the image under another field name), 415 to a body that is not multipart', async () => {
     const empty = await s.request('PUT', '/api/v1/users/me/avatar', { raw: new FormData(), token: alice.accessToken });
-    const json = await s.request('PUT', '/api/v1/users/me/avatar', { body: { file: 'x' }, token: alice.accessToken });
     const otherField = await s.upload(alice.accessToken, IMAGES.png, { field: 'avatar' });
-
-    for (const result of [empty, json, otherField]) expectErrorShape(result, 400, 'VALIDATION_FAILED');
+    for (const result of [empty, otherField]) expectErrorShape(result, 400, 'VALIDATION_FAILED');
     expect(otherField.body.details).toEqual([expect.objectContaining({ field: 'avatar' })]);
+
+    const json = await s.request('PUT', '/api/v1/users/me/avatar', { body: { file: 'x' }, token: alice.accessToken });
+    const raw = await s.request('PUT', '/api/v1/users/me/avatar', {
+      raw: IMAGES.png,
+      headers: { 'content-type': 'image/png' },
+      token: alice.accessToken,
+    });
+    for (const result of [json, raw]) expectErrorShape(result, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(raw.body.message).toBe('Send the avatar as multipart/form-data with the image in the field "file", not as image/png.');
+  });
+
+  it('says that text fields are not accepted when the image comes as a text field', async () => {
+    const form = new FormData();
+    form.append('file', 'not a file but text');
+    const result = await s.request('PUT', '/api/v1/users/me/avatar', { raw: form, token: alice.accessToken });
+    expectErrorShape(result, 400, 'VALIDATION_FAILED');
+    expect(result.body.message).toBe('Text fields are not accepted; send the image as a file part named "file".');
   });
 
   it('answers 400 to a form with fields besides the file, storing nothing', async () => {
@@ -248,7 +263,7 @@ describe('avatar requests that go wrong', () => {
 
     const extraField = await s.request('PUT', '/api/v1/users/me/avatar', { raw: form, token: bob.accessToken });
     expectErrorShape(extraField, 400, 'VALIDATION_FAILED');
-    expect(extraField.body.message).not.toMatch(/"file" is not accepted/);
+    expect(extraField.body.message).toMatch(/^Text fields are not accepted/);
 
     const twoImages = new FormData();
     twoImages.append('file', new Blob([new Uint8Array(IMAGES.png)]), 'a.png');

@@ -1,6 +1,7 @@
 import { type CallHandler, type ExecutionContext, HttpException, Injectable } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
 import { memoryStorage } from 'multer';
+import type { Request } from 'express';
 import type { Observable } from 'rxjs';
 import { TooLargeError, UnsupportedMediaError, ValidationError } from '../../common/errors/domain-error.js';
 import { AVATAR_MAX_BYTES } from './domain/avatar.js';
@@ -28,6 +29,14 @@ const MultipartAvatar = FileInterceptor(AVATAR_FIELD, {
 @Injectable()
 export class AvatarUploadInterceptor extends MultipartAvatar {
   override async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    // multer passes over a body of any other type, which would then read as "no file": say what is wrong with it.
+    const type = context.switchToHttp().getRequest<Request>().headers['content-type'];
+    if (type && !/^multipart\/form-data\b/i.test(type)) {
+      throw new UnsupportedMediaError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Send the avatar as multipart/form-data with the image in the field "${AVATAR_FIELD}", not as ${type.split(';')[0]}.`,
+      );
+    }
     try {
       return await super.intercept(context, next);
     } catch (error) {
@@ -51,6 +60,11 @@ function translate(error: unknown): unknown {
         `Send the avatar as multipart/form-data with the image in the field "${AVATAR_FIELD}".`,
       );
     case 400: {
+      if (cause?.code === 'LIMIT_FIELD_COUNT') {
+        // A text part (its name is not reported): perhaps the image sent as text rather than as a file.
+        const message = `Text fields are not accepted; send the image as a file part named "${AVATAR_FIELD}".`;
+        return new ValidationError(message, [{ field: AVATAR_FIELD, message }]);
+      }
       const field = cause?.field ?? AVATAR_FIELD;
       // A part of another name is named; a second image under the right name is just one too many.
       const extra = field === AVATAR_FIELD ? 'the body had more than one' : `"${field}" is not accepted`;

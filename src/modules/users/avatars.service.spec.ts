@@ -41,6 +41,8 @@ function setUp() {
   const storage = new MemoryStorage();
   const repository = {
     failNextReplace: false,
+    /** The update commits, then the connection is lost before its answer arrives. */
+    failAfterCommit: false,
     async replaceAvatarKey(_id: string, key: string | null) {
       if (this.failNextReplace) {
         this.failNextReplace = false;
@@ -48,10 +50,14 @@ function setUp() {
       }
       const previous = user.avatarKey;
       user.avatarKey = key;
+      if (this.failAfterCommit) {
+        this.failAfterCommit = false;
+        throw new Error('connection lost after commit');
+      }
       return previous;
     },
   };
-  const users = { getOrFail: async () => user, me: async () => toMe(user) };
+  const users = { getOrFail: async () => ({ ...user }), me: async () => toMe(user) };
   const service = new AvatarsService(users as unknown as UsersService, repository as unknown as UserRepository, storage);
   return { user, storage, repository, service };
 }
@@ -74,6 +80,34 @@ describe('AvatarsService', () => {
 
     expect([...storage.objects.keys()]).toEqual([kept]);
     expect(user.avatarKey).toBe(kept);
+  });
+
+  it('keeps the new object when the database took its key but the answer was lost', async () => {
+    const { service, storage, repository, user } = setUp();
+    repository.failAfterCommit = true;
+
+    await expect(service.upload(user.id, PNG)).rejects.toThrow('connection lost after commit');
+
+    expect([...storage.objects.keys()]).toEqual([user.avatarKey]);
+  });
+
+  it('serves the new avatar when the one it read was replaced before its object could be fetched', async () => {
+    const { service, storage, user } = setUp();
+    await service.upload(user.id, PNG);
+    const get = storage.get.bind(storage);
+    const replacing = jest.spyOn(storage, 'get').mockImplementationOnce(async (key) => {
+      await service.upload(user.id, PNG); // a concurrent upload deletes `key`
+      return get(key);
+    });
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const image = await service.read(user.id);
+      expect(image.etag).toBe(`"${user.avatarKey!.split('/').pop()}"`);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      replacing.mockRestore();
+      warn.mockRestore();
+    }
   });
 
   it('still succeeds when the old object cannot be deleted, and says which object is orphaned', async () => {

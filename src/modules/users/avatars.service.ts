@@ -55,7 +55,13 @@ export class AvatarsService {
     try {
       previous = await this.repository.replaceAvatarKey(userId, key);
     } catch (error) {
-      await this.discard(key, 'the upload failed');
+      // The update may have committed before the error reached us (a connection lost after the
+      // commit): then the user points at the new object, and deleting it would break their avatar.
+      const current = await this.users.getOrFail(userId).then(
+        (user) => user.avatarKey,
+        () => undefined,
+      );
+      if (current !== key) await this.discard(key, 'the upload failed');
       throw error;
     }
     if (previous && previous !== key) await this.discard(previous, 'it was replaced');
@@ -70,20 +76,29 @@ export class AvatarsService {
   }
 
   async read(userId: string): Promise<AvatarImage> {
-    const user = await this.users.getOrFail(userId);
+    let user = await this.users.getOrFail(userId);
     if (!user.avatarKey) throw avatarNotFound();
-    const stored = await this.storage.get(user.avatarKey);
+    let stored = await this.storage.get(user.avatarKey);
     if (!stored) {
-      this.logger.warn(`User ${userId} has avatar ${user.avatarKey}, but object storage has no such object; answering 404.`);
-      throw avatarNotFound();
+      // Replaced (its object deleted) between reading the user and fetching it: serve the new one.
+      const again = await this.users.getOrFail(userId);
+      if (!again.avatarKey) throw avatarNotFound();
+      if (again.avatarKey === user.avatarKey) {
+        this.logger.warn(`User ${userId} has avatar ${user.avatarKey}, but object storage has no such object; answering 404.`);
+        throw avatarNotFound();
+      }
+      user = again;
+      stored = await this.storage.get(again.avatarKey!);
+      if (!stored) throw avatarNotFound(); // replaced once more meanwhile: the client can ask again
     }
-    const version = avatarVersionOf(user.avatarKey);
+    const avatarKey = user.avatarKey!;
+    const version = avatarVersionOf(avatarKey);
     return {
       body: stored.body,
       // Judged again from the bytes: whatever sits in the bucket, nothing else is served as an image.
       contentType: detectImageType(stored.body)?.mime ?? 'application/octet-stream',
       version,
-      etag: `"${user.avatarKey.split('/').pop()}"`,
+      etag: `"${avatarKey.split('/').pop()}"`,
     };
   }
 
