@@ -551,11 +551,12 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
     it('pages through users who share a name, non-ASCII ones too, each exactly once', async () => {
       const tag = randomUUID().slice(0, 8);
       // JavaScript lower-cases a final Σ to ς, PostgreSQL to σ: the cursor must use the database's.
-      const twins = await Promise.all([1, 2, 3].map((i) => signUpAndIn(request, 'ΟΔΥΣΣΕΥΣ', `sigma-${tag}-${i}@example.com`)));
+      const twins = await Promise.all([1, 2, 3].map((i) => signUpAndIn(request, `ΟΔΥΣΣΕΥΣ ${tag}`, `sigma-${tag}-${i}@example.com`)));
       const seen: string[] = [];
       let cursor: string | null = null;
       for (let page = 0; page < 5; page++) {
-        const result = await as(alice).get(`/users?query=sigma-${tag}&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+        const query = encodeURIComponent(`ΟΔΥΣΣΕΥΣ ${tag}`);
+        const result = await as(alice).get(`/users?query=${query}&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
         expect(result.status).toBe(200);
         seen.push(...result.body.items.map((u: { id: string }) => u.id));
         cursor = result.body.nextCursor;
@@ -564,6 +565,18 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expect(seen.sort()).toEqual(twins.map((t) => t.user.id).sort());
       const byName = await as(alice).get(`/users?query=${encodeURIComponent('οδυσσευσ')}&limit=100`);
       expect(byName.body.items.map((u: { id: string }) => u.id)).toEqual(expect.arrayContaining(twins.map((t) => t.user.id)));
+    });
+
+    it('finds a user by the start of their name or by their whole email, never by the start of an email', async () => {
+      const tag = randomUUID().slice(0, 8);
+      const zed = await signUpAndIn(request, `Zed ${tag}`, `hidden-${tag}@example.com`);
+      const ids = async (query: string) =>
+        (await as(alice).get(`/users?query=${encodeURIComponent(query)}&limit=100`)).body.items.map((u: { id: string }) => u.id);
+      expect(await ids(`zed ${tag}`)).toEqual([zed.user.id]);
+      expect(await ids(`HIDDEN-${tag}@Example.com`)).toEqual([zed.user.id]);
+      // A prefix of an email would tell, one character at a time, what someone's address is.
+      expect(await ids(`hidden-${tag}`)).toEqual([]);
+      expect(await ids(`hidden-${tag}@example.co`)).toEqual([]);
     });
 
     it('answers forged cursors and out-of-range numbers with 400, not 500', async () => {

@@ -81,7 +81,8 @@ export class UserRepository {
   }
 
   /**
-   * Users whose name or email starts with `query` (case-insensitive), ordered by name then id,
+   * Users whose name starts with `query`, or whose email is `query` (case-insensitive; an email
+   * prefix would let anyone spell out an address a character at a time), ordered by name then id,
    * each with its place in that order (`sortName`): the database's own lower-casing, which is
    * what a cursor must carry (JavaScript's differs for some letters, e.g. a final Σ).
    */
@@ -90,7 +91,7 @@ export class UserRepository {
     const qb = this.users
       .createQueryBuilder('u')
       .addSelect('lower(u.name)', 'sort_name')
-      .where(`(lower(u.name) LIKE lower(:prefix) || '%' OR u.email LIKE lower(:prefix) || '%')`, { prefix })
+      .where(`(lower(u.name) LIKE lower(:prefix) || '%' OR u.email = lower(:query))`, { prefix, query })
       .orderBy('sort_name', 'ASC')
       .addOrderBy('u.id', 'ASC')
       .limit(limit);

@@ -74,7 +74,7 @@ export class UsersController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'Find users whose name or email starts with `query`' })
+  @ApiOperation({ summary: 'Find users whose name starts with `query`, or whose email is `query` (whole, any case)' })
   @ApiOkResponse({ type: PublicUserPageDto })
   search(@Query() query: SearchUsersQuery): Promise<PublicUserPageDto> {
     return this.users.search(query.query, query.limit, query.cursor);
