@@ -23,7 +23,12 @@ async function main(): Promise<void> {
   const logger = new AppLogger(config.log.level, config.log.format);
   const app = await createApp(config, logger);
   app.enableShutdownHooks();
-  await app.listen(config.http.port);
+  try {
+    await app.listen(config.http.port);
+  } catch (error) {
+    await app.close().catch(() => undefined); // releases the embedded database's lock, among others
+    throw explainListenError(error, config.http.port);
+  }
 
   const base = config.http.publicUrl;
   const backends = Object.entries(config.describeBackends()).map(([k, v]) => `  ${k.padEnd(14)} ${v}`);
@@ -40,6 +45,14 @@ async function main(): Promise<void> {
     ].join('\n'),
     'Parley',
   );
+}
+
+function explainListenError(error: unknown, port: number): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE')
+    return new Error(`PORT ${port} is already in use by another program; stop that program or set PORT to a free port.`);
+  if (code === 'EACCES') return new Error(`PORT ${port} needs privileges this process does not have; set PORT to 1024 or above.`);
+  return error;
 }
 
 main().catch((error: unknown) => {

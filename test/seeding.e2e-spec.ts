@@ -135,6 +135,29 @@ describe.each(DATABASE_KINDS)('seeding on a LOCAL start (%s database)', (kind) =
       await started.app.close();
     }
   });
+
+  it('finds its group again after someone renamed it, rather than making another', async () => {
+    const first = await start({ ...db.env, MODULES: SEEDING_MODULES });
+    try {
+      const admin = await signIn(first.request, 'admin@admin.ru', 'admin');
+      const { body: list } = await first.request('GET', '/api/v1/chats', { token: admin.body.accessToken });
+      const team = list.items.find((c: { title: string }) => c.title === 'Parley team');
+      const renamed = await first.request('PATCH', `/api/v1/chats/${team.id}`, {
+        token: admin.body.accessToken,
+        body: { title: 'Our team' },
+      });
+      expect(renamed.status).toBe(200);
+    } finally {
+      await first.app.close();
+    }
+    const again = await start({ ...db.env, MODULES: SEEDING_MODULES });
+    try {
+      const groups = (await again.chats()).filter((c) => c.type === 'group');
+      expect(groups.map((c) => c.title)).toEqual(['Our team']);
+    } finally {
+      await again.app.close();
+    }
+  });
 });
 
 describe('seeding next to existing accounts', () => {
@@ -223,6 +246,13 @@ describe('the seed and migration commands', () => {
     expect(first.users.created).toHaveLength(5);
     expect(second.users).toEqual({ created: [], existing: SEEDED.map((u) => u.email) });
     expect(await users()).toEqual(SEEDED.map((u) => u.email).sort());
+  });
+
+  it('seed names what it needs when MODULES leaves out a module seeding needs', async () => {
+    const env = { ...db.env, APP_ENV: 'LOCAL', MODULES: 'auth,users,health' };
+    await expect(seed(env, quiet())).rejects.toThrow(
+      'npm run seed needs auth, users, chats, messages in MODULES, and MODULES="auth,users,health" leaves out chats, messages; unset MODULES or add them.',
+    );
   });
 
   it('seed refuses to run outside LOCAL, naming APP_ENV, and creates nothing', async () => {

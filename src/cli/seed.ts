@@ -4,6 +4,7 @@ import { AppModule } from '../app.module.js';
 import { AppLogger } from '../common/logging/app-logger.js';
 import { loadConfig } from '../config/app-config.js';
 import type { Env } from '../config/env-reader.js';
+import { MODULE_REQUIREMENTS } from '../config/modules.config.js';
 import { SEED_PASSWORD } from '../modules/seeding/seed-data.js';
 import { Seeder, type SeedReport } from '../modules/seeding/seeder.js';
 import { CliError, isMain, runCli } from './cli-support.js';
@@ -20,6 +21,14 @@ function withSeeding(modules: string | undefined): string | undefined {
  * the configuration (so migrations run first) and runs the seed steps; idempotent like the start.
  */
 export async function seed(env: Env = process.env, logger?: LoggerService): Promise<SeedReport> {
+  // Seeding is added to MODULES here, so a module it needs being off is said as the command's need, not as "remove seeding".
+  const listed = new Set((withSeeding(env.MODULES) ?? 'all').split(',').map((m) => m.trim().toLowerCase()));
+  const missing = listed.has('all') ? [] : MODULE_REQUIREMENTS.seeding.filter((m) => !listed.has(m));
+  if (missing.length > 0) {
+    throw new CliError(
+      `npm run seed needs ${MODULE_REQUIREMENTS.seeding.join(', ')} in MODULES, and MODULES=${JSON.stringify(env.MODULES)} leaves out ${missing.join(', ')}; unset MODULES or add them.`,
+    );
+  }
   const config = loadConfig(Object.assign({}, env, { MODULES: withSeeding(env.MODULES) }));
   if (!config.isLocal) {
     throw new CliError(

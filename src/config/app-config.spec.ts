@@ -102,6 +102,7 @@ describe('loadConfig', () => {
   it('refuses a module whose requirement is switched off, naming both', () => {
     expect(problemsOf({ MODULES: 'auth,users,messages' })).toEqual([expect.stringMatching(/"messages" module needs the "chats" module/)]);
     expect(problemsOf({ MODULES: 'health,nonsense' })).toEqual([expect.stringMatching(/unknown module "nonsense"/)]);
+    expect(problemsOf({ MODULES: ' , ' })).toEqual([expect.stringMatching(/^MODULES lists no module; /)]);
     expect([...loadConfig({ MODULES: 'health' }).modules]).toEqual(['health']);
   });
 

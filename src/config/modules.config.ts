@@ -26,6 +26,8 @@ export function readModules(env: EnvReader): ReadonlySet<FeatureModuleName> {
     if ((FEATURE_MODULES as readonly string[]).includes(name)) enabled.add(name as FeatureModuleName);
     else env.problem(`MODULES names an unknown module ${JSON.stringify(name)}; the modules are ${FEATURE_MODULES.join(', ')} (or "all").`);
   }
+  if (listed.length === 0)
+    env.problem(`MODULES lists no module; name some of ${FEATURE_MODULES.join(', ')}, or unset it (or write "all") for every one.`);
   return enabled;
 }
 

@@ -7,6 +7,8 @@ import { SendMessageCommand } from '../../messages/commands/message.commands.js'
 import { type SeedContext, SeedStep, type SeedStepReport } from '../seed-step.js';
 
 export const SEED_GROUP_TITLE = 'Parley team';
+/** The seed group's id is fixed, so a later run finds it however it has been renamed since. */
+export const SEED_GROUP_ID = '5eed0000-0000-4000-8000-000000000001';
 
 const GROUP_MESSAGES: Array<[string, string]> = [
   ['admin@admin.ru', 'Welcome to Parley! This group has every seed account in it.'],
@@ -20,8 +22,9 @@ const DIRECT_MESSAGES: Array<[string, string]> = [
 
 /**
  * A group of all seed accounts owned by admin, and a direct chat between admin and user1, each
- * with a few messages. Found again on later runs (the group by its owner's unique title, the
- * direct chat by its pair), and messages are only written into a chat this run created.
+ * with a few messages. Found again on later runs (the group by its fixed id, whatever its title
+ * has become; the direct chat by its pair), and messages are only written into a chat this run
+ * created. A seed group someone deleted comes back on the next LOCAL start.
  */
 @Injectable()
 export class ChatsSeedStep extends SeedStep {
@@ -43,14 +46,20 @@ export class ChatsSeedStep extends SeedStep {
     };
     const admin = id('admin@admin.ru');
 
-    try {
-      const others = [...context.users.values()].map((u) => u.id).filter((u) => u !== admin);
-      const group = await this.chats.createGroup({ id: randomUUID(), title: SEED_GROUP_TITLE, ownerId: admin }, others);
-      await this.say(group.id, GROUP_MESSAGES, id);
-      report.created.push(SEED_GROUP_TITLE);
-    } catch (error) {
-      if (!(error instanceof ConflictError && error.code === 'CHAT_TITLE_TAKEN')) throw error;
+    if (await this.chats.findById(SEED_GROUP_ID)) {
       report.existing.push(SEED_GROUP_TITLE);
+    } else {
+      try {
+        const others = [...context.users.values()].map((u) => u.id).filter((u) => u !== admin);
+        const group = await this.chats.createGroup({ id: SEED_GROUP_ID, title: SEED_GROUP_TITLE, ownerId: admin }, others);
+        await this.say(group.id, GROUP_MESSAGES, id);
+        report.created.push(SEED_GROUP_TITLE);
+      } catch (error) {
+        // Another instance seeding at the same moment made it first (or admin already owns a group of that title).
+        const taken = error instanceof ConflictError && error.code === 'CHAT_TITLE_TAKEN';
+        if (!taken && !(await this.chats.findById(SEED_GROUP_ID))) throw error;
+        report.existing.push(SEED_GROUP_TITLE);
+      }
     }
 
     const { chat: direct, created } = await this.chats.findOrCreateDirect(randomUUID(), admin, id('user1@example.com'));
