@@ -13,6 +13,7 @@ import { AppLogger } from './common/logging/app-logger.js';
 import { createValidationPipe } from './common/pipes/validation.pipe.js';
 import { requestIdMiddleware } from './common/request-context/request-id.middleware.js';
 import { DependencyStateDto } from './modules/health/dto/health.dto.js';
+import { documentErrors, ErrorDto } from './common/openapi/error-responses.js';
 import { RealtimeWsAdapter } from './realtime/realtime.ws-adapter.js';
 
 export const API_PREFIX = 'api/v1';
@@ -122,8 +123,9 @@ function setupSwagger(app: NestExpressApplication): void {
       .addSecurityRequirements('bearer')
       .addSecurityRequirements('cookie')
       .build(),
-    { extraModels: [DependencyStateDto] },
+    { extraModels: [DependencyStateDto, ErrorDto] },
   );
+  documentErrors(document);
   SwaggerModule.setup('api/docs', app, document, {
     jsonDocumentUrl: 'api/docs-json',
     customSiteTitle: 'Parley API',

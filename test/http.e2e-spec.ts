@@ -85,6 +85,40 @@ describe('the HTTP foundation', () => {
     expect(String(ui.body)).toContain('swagger-ui');
   });
 
+  it("documents the error shape and each route's errors, and marks public routes as needing no session", async () => {
+    const { body: doc } = await request('GET', '/api/docs-json');
+    expect(doc.components.schemas.ErrorDto.required).toEqual(expect.arrayContaining(['statusCode', 'error', 'code', 'message']));
+    const op = (method: string, path: string) => doc.paths[path][method];
+    const errorCodes = (method: string, path: string, status: number) => {
+      const response = op(method, path).responses[status];
+      expect(response.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ErrorDto' });
+      return response.description as string;
+    };
+
+    for (const path of ['/api/v1/auth/sign-up', '/api/v1/auth/sign-in', '/api/v1/auth/refresh', '/api/v1/auth/password/reset'])
+      expect(op('post', path).security).toEqual([]);
+    expect(op('get', '/health').security).toEqual([]);
+    expect(op('post', '/api/v1/auth/sign-out').security).toEqual(expect.arrayContaining([{ bearer: [] }]));
+    expect(op('get', '/api/v1/users/me').security).toEqual(expect.arrayContaining([{ bearer: [] }, { cookie: [] }]));
+    expect(JSON.stringify(doc)).not.toContain('x-parley-public');
+
+    expect(errorCodes('post', '/api/v1/auth/sign-up', 409)).toMatch(/EMAIL_TAKEN/);
+    expect(errorCodes('post', '/api/v1/auth/sign-in', 401)).toMatch(/INVALID_CREDENTIALS/);
+    expect(op('post', '/api/v1/auth/sign-in').responses[429].headers['Retry-After']).toBeDefined();
+    expect(errorCodes('post', '/api/v1/auth/refresh', 401)).toMatch(/REFRESH_REUSED/);
+    expect(errorCodes('post', '/api/v1/chats', 409)).toMatch(/CHAT_TITLE_TAKEN/);
+    expect(errorCodes('delete', '/api/v1/chats/{id}/members/{userId}', 409)).toMatch(/DIRECT_CHAT_FIXED/);
+    expect(errorCodes('get', '/api/v1/chats/{id}', 404)).toMatch(/CHAT_NOT_FOUND/);
+    expect(errorCodes('get', '/api/v1/chats/{id}', 401)).toMatch(/UNAUTHENTICATED/);
+    expect(errorCodes('patch', '/api/v1/users/me', 400)).toMatch(/VALIDATION_FAILED/);
+    expect(op('post', '/api/v1/auth/sign-in').responses[401]).toBeDefined();
+    expect(op('get', '/health').responses[401]).toBeUndefined();
+
+    const page = doc.components.schemas.MessagePageDto.properties.items;
+    expect(page).toEqual({ type: 'array', items: { $ref: '#/components/schemas/MessageDto' } });
+    expect(op('post', '/api/v1/auth/refresh').requestBody.required).toBe(false);
+  });
+
   it('redirects / to the test chat page', async () => {
     const result = await request('GET', '/');
     expect(result.status).toBe(302);

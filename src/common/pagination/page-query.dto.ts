@@ -4,7 +4,7 @@ import { ToInt } from '../validation/transforms.js';
 
 /** `?limit=&cursor=` of every cursor-paginated list; the default limit is each list's own. */
 export class PageQuery {
-  @ApiProperty({ required: false, minimum: 1, maximum: 100 })
+  @ApiProperty({ type: 'integer', required: false, minimum: 1, maximum: 100 })
   @IsOptional()
   @ToInt()
   @IsInt()

@@ -67,6 +67,7 @@ export class AuthController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Trade a refresh token (body or cookie) for a new pair; each refresh token works once' })
   @ApiOkResponse({ type: AuthResultDto })
+  @ApiBody({ type: RefreshDto, required: false, description: 'Leave out to use the refresh_token cookie' })
   async refresh(@Body() body: RefreshDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<AuthResultDto> {
     const token = body.refreshToken ?? (req.cookies as Record<string, string> | undefined)?.[REFRESH_COOKIE];
     const result = await this.auth.refresh(token);

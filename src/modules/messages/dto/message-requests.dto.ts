@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
 import { ToInt } from '../../../common/validation/transforms.js';
+import { MessageDto } from './message.dto.js';
 import { HAS_VISIBLE_TEXT, TEXT_MAX_LENGTH } from '../domain/message.js';
 
 export class SendMessageDto {
@@ -29,7 +30,7 @@ export class EditMessageDto {
 }
 
 export class MarkReadDto {
-  @ApiProperty({ minimum: 0, description: 'Everything up to and including this seq is read' })
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Everything up to and including this seq is read' })
   @IsInt()
   @Min(0)
   @Max(Number.MAX_SAFE_INTEGER)
@@ -37,7 +38,7 @@ export class MarkReadDto {
 }
 
 export class HistoryQueryDto {
-  @ApiProperty({ required: false, minimum: 1, maximum: 100, default: 50 })
+  @ApiProperty({ type: 'integer', required: false, minimum: 1, maximum: 100, default: 50 })
   @IsOptional()
   @ToInt()
   @IsInt()
@@ -45,7 +46,7 @@ export class HistoryQueryDto {
   @Max(100)
   limit?: number;
 
-  @ApiProperty({ required: false, description: 'Page back: messages with seq below this, newest first' })
+  @ApiProperty({ type: 'integer', required: false, description: 'Page back: messages with seq below this, newest first' })
   @IsOptional()
   @ToInt()
   @IsInt()
@@ -53,7 +54,7 @@ export class HistoryQueryDto {
   @Max(Number.MAX_SAFE_INTEGER)
   before?: number;
 
-  @ApiProperty({ required: false, description: 'Catch up: messages with seq above this, oldest first' })
+  @ApiProperty({ type: 'integer', required: false, description: 'Catch up: messages with seq above this, oldest first' })
   @IsOptional()
   @ToInt()
   @IsInt()
@@ -61,7 +62,7 @@ export class HistoryQueryDto {
   @Max(Number.MAX_SAFE_INTEGER)
   after?: number;
 
-  @ApiProperty({ required: false, description: 'Offset mode: skip this many, newest first; adds `total`' })
+  @ApiProperty({ type: 'integer', required: false, description: 'Offset mode: skip this many, newest first; adds `total`' })
   @IsOptional()
   @ToInt()
   @IsInt()
@@ -76,10 +77,14 @@ export class MessageReaderDto {
 }
 
 export class MessagePageDto {
-  @ApiProperty({ type: () => [Object] }) items: unknown[];
-  @ApiProperty({ type: String, nullable: true, description: 'The seq to pass as before (or after) for the next page' }) nextCursor:
-    string | null;
-  @ApiProperty({ required: false, description: 'Offset mode only' }) total?: number;
+  @ApiProperty({ type: () => [MessageDto] }) items: MessageDto[];
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'For the next page: the seq to pass as before (or after); in offset mode, the offset to pass',
+  })
+  nextCursor: string | null;
+  @ApiProperty({ required: false, type: 'integer', description: 'Offset mode only' }) total?: number;
 }
 
 export const DEFAULT_PAGE = 50;

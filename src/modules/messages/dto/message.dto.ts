@@ -4,7 +4,7 @@ import type { Message } from '../domain/message.js';
 export class MessageDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'uuid' }) chatId: string;
-  @ApiProperty({ description: 'Position in the chat: 1, 2, 3, … without gaps' }) seq: number;
+  @ApiProperty({ type: 'integer', description: 'Position in the chat: 1, 2, 3, … without gaps' }) seq: number;
   @ApiProperty({ format: 'uuid' }) senderId: string;
   @ApiProperty({ type: String, format: 'uuid', nullable: true }) clientId: string | null;
   @ApiProperty({ type: String, nullable: true, description: 'Null once deleted' }) text: string | null;

@@ -1,0 +1,128 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { OpenAPIObject } from '@nestjs/swagger';
+import { PUBLIC_EXTENSION } from '../auth/public.decorator.js';
+
+/** The one error shape of every REST and WebSocket error, for the OpenAPI document. */
+export class ErrorDto {
+  @ApiProperty({ example: 409 }) statusCode: number;
+  @ApiProperty({ example: 'Conflict' }) error: string;
+  @ApiProperty({ example: 'CHAT_TITLE_TAKEN', description: 'Stable UPPER_SNAKE machine code' }) code: string;
+  @ApiProperty({ example: 'You already own a group with this title.' }) message: string;
+  @ApiProperty({
+    required: false,
+    type: 'array',
+    items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+    description: 'Per field, for validation errors',
+  })
+  details?: Array<{ field: string; message: string }>;
+}
+
+type Errors = Partial<Record<number, string[]>>;
+
+const RATE_LIMITED: Errors = { 429: ['RATE_LIMITED'] };
+
+/**
+ * The errors each route answers besides validation (400) and, for routes that need a session,
+ * authentication (401), which every route gets from `documentErrors` by itself. Keyed by
+ * `METHOD path` as the document writes them.
+ */
+const ROUTE_ERRORS: Record<string, Errors> = {
+  'POST /api/v1/auth/sign-up': { 409: ['EMAIL_TAKEN'], ...RATE_LIMITED },
+  'POST /api/v1/auth/sign-in': { 401: ['INVALID_CREDENTIALS'], 429: ['RATE_LIMITED', 'TOO_MANY_ATTEMPTS'] },
+  'POST /api/v1/auth/refresh': {
+    401: ['UNAUTHENTICATED', 'REFRESH_REUSED', 'SESSION_REVOKED', 'TOKEN_EXPIRED', 'TOKEN_INVALID'],
+    ...RATE_LIMITED,
+  },
+  'DELETE /api/v1/auth/sessions/{id}': { 404: ['SESSION_NOT_FOUND'] },
+  'POST /api/v1/auth/confirm-email': { 400: ['INVALID_TOKEN'], ...RATE_LIMITED },
+  'POST /api/v1/auth/password/forgot': { ...RATE_LIMITED, 503: ['MAIL_DISABLED'] },
+  'POST /api/v1/auth/password/reset': { 400: ['INVALID_TOKEN'], ...RATE_LIMITED },
+  'PUT /api/v1/users/me/avatar': { 413: ['FILE_TOO_LARGE'], 415: ['UNSUPPORTED_MEDIA_TYPE'], 503: ['STORAGE_UNAVAILABLE'] },
+  'DELETE /api/v1/users/me/avatar': { 503: ['STORAGE_UNAVAILABLE'] },
+  'GET /api/v1/users': { 400: ['INVALID_CURSOR'] },
+  'GET /api/v1/users/{id}': { 404: ['USER_NOT_FOUND'] },
+  'GET /api/v1/users/{id}/avatar': { 404: ['AVATAR_NOT_FOUND', 'USER_NOT_FOUND'], 503: ['STORAGE_UNAVAILABLE'] },
+  'POST /api/v1/chats': { 400: ['DIRECT_CHAT_WITH_SELF'], 404: ['USER_NOT_FOUND'], 409: ['CHAT_TITLE_TAKEN'] },
+  'GET /api/v1/chats': { 400: ['INVALID_CURSOR'] },
+  'GET /api/v1/chats/{id}': { 404: ['CHAT_NOT_FOUND'] },
+  'PATCH /api/v1/chats/{id}': { 403: ['CHAT_ADMIN_REQUIRED'], 404: ['CHAT_NOT_FOUND'], 409: ['CHAT_TITLE_TAKEN', 'DIRECT_CHAT_FIXED'] },
+  'DELETE /api/v1/chats/{id}': { 403: ['CHAT_OWNER_REQUIRED'], 404: ['CHAT_NOT_FOUND'], 409: ['DIRECT_CHAT_FIXED'] },
+  'POST /api/v1/chats/{id}/members': {
+    403: ['CHAT_ADMIN_REQUIRED'],
+    404: ['CHAT_NOT_FOUND', 'USER_NOT_FOUND'],
+    409: ['CHAT_FULL', 'DIRECT_CHAT_FIXED'],
+  },
+  'DELETE /api/v1/chats/{id}/members/{userId}': {
+    403: ['CHAT_ADMIN_REQUIRED'],
+    404: ['CHAT_NOT_FOUND', 'MEMBER_NOT_FOUND'],
+    409: ['DIRECT_CHAT_FIXED'],
+  },
+  'PATCH /api/v1/chats/{id}/members/{userId}': {
+    403: ['CHAT_OWNER_REQUIRED'],
+    404: ['CHAT_NOT_FOUND', 'MEMBER_NOT_FOUND'],
+    409: ['CHAT_TITLE_TAKEN', 'DIRECT_CHAT_FIXED', 'OWNER_MUST_TRANSFER'],
+  },
+  'POST /api/v1/chats/{chatId}/messages': { 404: ['CHAT_NOT_FOUND'], 409: ['CLIENT_ID_REUSED'] },
+  'GET /api/v1/chats/{chatId}/messages': { 404: ['CHAT_NOT_FOUND'] },
+  'PATCH /api/v1/chats/{chatId}/messages/{id}': {
+    403: ['NOT_MESSAGE_SENDER'],
+    404: ['CHAT_NOT_FOUND', 'MESSAGE_NOT_FOUND'],
+    409: ['MESSAGE_DELETED'],
+  },
+  'DELETE /api/v1/chats/{chatId}/messages/{id}': { 403: ['NOT_MESSAGE_SENDER'], 404: ['CHAT_NOT_FOUND', 'MESSAGE_NOT_FOUND'] },
+  'GET /api/v1/chats/{chatId}/messages/{id}/reads': { 404: ['CHAT_NOT_FOUND', 'MESSAGE_NOT_FOUND'] },
+  'POST /api/v1/chats/{chatId}/read': { 400: ['INVALID_SEQ'], 404: ['CHAT_NOT_FOUND'] },
+};
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Not authenticated',
+  403: 'Not allowed',
+  404: 'Not found (also for chats you are not a member of)',
+  409: 'Conflict',
+  413: 'Too large',
+  415: 'Unsupported media type',
+  429: 'Rate limited: Retry-After says when to try again',
+  503: 'Unavailable: try again later',
+};
+
+type Operation = {
+  security?: unknown[];
+  requestBody?: unknown;
+  parameters?: unknown[];
+  responses: Record<string, { description?: string; content?: unknown; headers?: unknown }>;
+  [extension: `x-${string}`]: unknown;
+};
+
+/**
+ * Writes the error responses into the document: every route's contract codes (ROUTE_ERRORS),
+ * 400 for a route that takes input, 401 for one that needs a session, each with the error
+ * schema and its codes. A public route (@Public()) gets `security: []`, so Swagger UI shows no
+ * lock on it, unless it names optional schemes of its own (sign-out).
+ */
+export function documentErrors(document: OpenAPIObject): void {
+  const errorSchema = { $ref: '#/components/schemas/ErrorDto' };
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const [method, value] of Object.entries(item)) {
+      if (typeof value !== 'object' || value === null || !('responses' in value)) continue;
+      const operation = value as Operation;
+      const isPublic = operation[PUBLIC_EXTENSION] === true;
+      delete operation[PUBLIC_EXTENSION];
+      if (isPublic && !operation.security) operation.security = [];
+
+      const errors: Errors = { ...ROUTE_ERRORS[`${method.toUpperCase()} ${path}`] };
+      if (operation.requestBody || operation.parameters?.length) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
+      if (!isPublic) errors[401] = ['UNAUTHENTICATED', 'TOKEN_EXPIRED', 'TOKEN_INVALID', 'SESSION_REVOKED', ...(errors[401] ?? [])];
+      for (const [status, codes] of Object.entries(errors)) {
+        const existing = operation.responses[status];
+        const description = `${existing?.description || TITLES[Number(status)] || 'Error'}. Codes: ${codes!.join(', ')}`;
+        operation.responses[status] = {
+          ...existing,
+          description,
+          content: { 'application/json': { schema: errorSchema } },
+          ...(status === '429' ? { headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } } } : {}),
+        };
+      }
+    }
+  }
+}
