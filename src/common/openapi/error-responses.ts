@@ -35,7 +35,7 @@ const ROUTE_ERRORS: Record<string, Errors> = {
   },
   'DELETE /api/v1/auth/sessions/{id}': { 404: ['SESSION_NOT_FOUND'] },
   'POST /api/v1/auth/confirm-email': { 400: ['INVALID_TOKEN'], ...RATE_LIMITED },
-  'POST /api/v1/auth/password/forgot': { ...RATE_LIMITED, 503: ['MAIL_DISABLED'] },
+  'POST /api/v1/auth/password/forgot': { 429: ['RATE_LIMITED'], 503: ['MAIL_DISABLED'] },
   'POST /api/v1/auth/password/reset': { 400: ['INVALID_TOKEN'], ...RATE_LIMITED },
   'PUT /api/v1/users/me/avatar': { 413: ['FILE_TOO_LARGE'], 415: ['UNSUPPORTED_MEDIA_TYPE'], 503: ['STORAGE_UNAVAILABLE'] },
   'DELETE /api/v1/users/me/avatar': { 503: ['STORAGE_UNAVAILABLE'] },
@@ -116,12 +116,12 @@ export function documentErrors(document: OpenAPIObject): void {
       for (const [status, codes] of Object.entries(errors)) {
         const existing = operation.responses[status];
         const description = `${existing?.description || TITLES[Number(status)] || 'Error'}. Codes: ${codes!.join(', ')}`;
-        operation.responses[status] = {
-          ...existing,
+        const retryAfter = { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } };
+        operation.responses[status] = Object.assign({}, existing, {
           description,
           content: { 'application/json': { schema: errorSchema } },
-          ...(status === '429' ? { headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } } } : {}),
-        };
+          ...(status === '429' ? { headers: retryAfter } : {}),
+        });
       }
     }
   }
