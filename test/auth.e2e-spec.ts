@@ -151,6 +151,15 @@ describe('auth', () => {
       );
       expectErrorShape(await me(expired), 401, 'TOKEN_EXPIRED');
     });
+
+    it('keeps checking tokens after another application in the same process started and closed', async () => {
+      const { accessToken } = await signUpAndIn(request);
+      const otherDb = await createTestDatabase('postgres');
+      const other = await startTestApp(otherDb.env);
+      await other.close();
+      await otherDb.dispose();
+      expect((await me(accessToken)).status).toBe(200);
+    });
   });
 
   describe('refresh', () => {

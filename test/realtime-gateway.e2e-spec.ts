@@ -342,8 +342,6 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
     expect(socket.received).toEqual([{ type: 'slowed', ms: 500, id: 'inflight' }]);
   });
 
-  // Like the shutdown test, this starts a second app: the second one re-registers passport's
-  // 'jwt' strategy, which then belongs to a closed app, so these two come last.
   it('answers exactly as Nest’s pipeline does, which every handler takes once a global guard is not marked HTTP-only', async () => {
     const guard = new CountingGuard();
     const other = await start((nest) => nest.useGlobalGuards(guard));

@@ -2,6 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { isHttpOnlyGuard } from '../../common/auth/http-only-guard.js';
 import { JwtAuthGuard } from './jwt-auth.guard.js';
+import type { JwtStrategy } from './jwt.strategy.js';
 
 /** A context of the given kind that reports any look beyond its type. */
 function contextOf(type: string): ExecutionContext {
@@ -16,7 +17,7 @@ describe('JwtAuthGuard', () => {
   // right while the guard lets everything that is not HTTP through without looking further.
   it('is marked HTTP-only, and lets WebSocket and other non-HTTP calls through untouched', () => {
     expect(isHttpOnlyGuard(JwtAuthGuard)).toBe(true);
-    const guard = new JwtAuthGuard(new Reflector());
+    const guard = new JwtAuthGuard(new Reflector(), {} as JwtStrategy);
     for (const type of ['ws', 'rpc', 'graphql']) expect(guard.canActivate(contextOf(type))).toBe(true);
   });
 
@@ -26,7 +27,7 @@ describe('JwtAuthGuard', () => {
   });
 
   it('looks further at an HTTP call', () => {
-    const guard = new JwtAuthGuard(new Reflector());
+    const guard = new JwtAuthGuard(new Reflector(), {} as JwtStrategy);
     expect(() => guard.canActivate(contextOf('http'))).toThrow('looked further');
   });
 });
