@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { EventBus, ofType } from '@nestjs/cqrs';
 import { JwtService } from '@nestjs/jwt';
 import pg from 'pg';
+import { DataSource } from 'typeorm';
 import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
 import { AuthService } from '../src/modules/auth/auth.service.js';
@@ -49,6 +50,15 @@ describe('auth', () => {
         lastSeenAt: null,
         createdAt: expect.any(String),
       });
+    });
+
+    it('stores the password as an argon2id hash, never as given', async () => {
+      const { user, password } = await signUpAndIn(request);
+      const [row] = (await app.app.get(DataSource).query('SELECT password_hash FROM users WHERE id = $1', [user.id])) as Array<{
+        password_hash: string;
+      }>;
+      expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$/);
+      expect(row.password_hash).not.toContain(password);
     });
 
     it.each([
@@ -328,6 +338,23 @@ describe('auth', () => {
       expectErrorShape(await request('POST', '/api/v1/auth/confirm-email', { body: { token: 'made-up' } }), 400, 'INVALID_TOKEN');
     });
 
+    it('refuses an expired confirmation or reset link with 400 INVALID_TOKEN, changing nothing', async () => {
+      const email = uniqueEmail('late');
+      const signedUp = nextEvent(UserSignedUpEvent, email);
+      await request('POST', '/api/v1/auth/sign-up', { body: { email, password: 'secret123', name: 'Late' } });
+      const { confirmationToken, userId } = await signedUp;
+      const reset = nextEvent(PasswordResetRequestedEvent, email);
+      await request('POST', '/api/v1/auth/password/forgot', { body: { email } });
+      const { resetToken } = await reset;
+      await app.app.get(DataSource).query(`UPDATE auth_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [userId]);
+
+      expectErrorShape(await request('POST', '/api/v1/auth/confirm-email', { body: { token: confirmationToken } }), 400, 'INVALID_TOKEN');
+      const body = { token: resetToken, password: 'another123' };
+      expectErrorShape(await request('POST', '/api/v1/auth/password/reset', { body }), 400, 'INVALID_TOKEN');
+      const signIn = await request('POST', '/api/v1/auth/sign-in', { body: { email, password: 'secret123' } });
+      expect(signIn.body.user.emailConfirmed).toBe(false);
+    });
+
     it('answers forgot-password with 202 whether or not the account exists, and mails only real accounts', async () => {
       const { user } = await signUpAndIn(request);
       const published: string[] = [];
@@ -575,5 +602,31 @@ describe('auth with the notify module switched off', () => {
       503,
       'MAIL_DISABLED',
     );
+  });
+});
+
+describe('auth cookies outside LOCAL', () => {
+  it('marks both cookies Secure under APP_ENV=PRODUCTION', async () => {
+    const db = await createTestDatabase('postgres');
+    const app = await startTestApp({
+      ...db.env,
+      APP_ENV: 'PRODUCTION',
+      PUBLIC_URL: 'https://chat.example.com',
+      JWT_ACCESS_SECRET: 'a'.repeat(40),
+      JWT_REFRESH_SECRET: 'r'.repeat(40),
+    });
+    try {
+      const request = httpClient(app.url);
+      const email = uniqueEmail('secure');
+      expect((await request('POST', '/api/v1/auth/sign-up', { body: { email, password: 'secret123', name: 'Secure' } })).status).toBe(201);
+      const result = await request('POST', '/api/v1/auth/sign-in', { body: { email, password: 'secret123' } });
+      expect(result.status).toBe(200);
+      const cookies = result.headers.getSetCookie();
+      expect(cookies).toHaveLength(2);
+      for (const cookie of cookies) expect(cookie).toMatch(/; HttpOnly; Secure; SameSite=Lax$/);
+    } finally {
+      await app.close();
+      await db.dispose();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventBus, ofType } from '@nestjs/cqrs';
 import { MessageSeenEvent, MessageSentEvent } from '../src/modules/messages/events/message.events.js';
+import { MessageRepository } from '../src/modules/messages/message.repository.js';
 import { STORE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient, type HttpResult } from './support/http.js';
 import { type SignedIn, signUpAndIn } from './support/accounts.js';
@@ -260,6 +261,37 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expect((await as(alice).del(`/chats/${chat.id}`)).status).toBe(204);
       expectErrorShape(await as(bob).get(`/chats/${chat.id}/messages`), 404, 'CHAT_NOT_FOUND');
       expectErrorShape(await as(alice).get(`/chats/${chat.id}`), 404, 'CHAT_NOT_FOUND');
+      // Gone from storage, not only out of reach.
+      const stored = await app.app.get(MessageRepository).page(chat.id, 100, 0);
+      expect(stored).toEqual({ items: [], total: 0 });
+    });
+
+    it('answers 404 for a message addressed through another chat, even one the caller is in', async () => {
+      const [mine, other] = [await group(alice, [bob]), await group(alice, [bob])];
+      const { body: message } = await send(alice, mine.id, 'here');
+      const wrong = `/chats/${other.id}/messages/${message.id}`;
+      expectErrorShape(await as(alice).patch(wrong, { text: 'moved?' }), 404, 'MESSAGE_NOT_FOUND');
+      expectErrorShape(await as(alice).del(wrong), 404, 'MESSAGE_NOT_FOUND');
+      expectErrorShape(await as(alice).get(`${wrong}/reads`), 404, 'MESSAGE_NOT_FOUND');
+      const { body: history } = await as(alice).get(`/chats/${mine.id}/messages`);
+      expect(history.items).toEqual([expect.objectContaining({ id: message.id, text: 'here', editedAt: null, deletedAt: null })]);
+    });
+
+    it('shows other users only their public profile: no email in profiles or search', async () => {
+      const profile = await as(alice).get(`/users/${bob.user.id}`);
+      expect(Object.keys(profile.body).sort()).toEqual(['avatarUrl', 'id', 'lastSeenAt', 'name', 'online']);
+      const { body: found } = await as(alice).get(`/users?query=${encodeURIComponent(bob.user.email)}`);
+      expect(found.items).toHaveLength(1);
+      expect(Object.keys(found.items[0]).sort()).toEqual(['avatarUrl', 'id', 'lastSeenAt', 'name', 'online']);
+    });
+
+    it('uses 50 as the default page size of the history', async () => {
+      const chat = await group(alice, [bob]);
+      for (let i = 1; i <= 55; i++) await send(alice, chat.id, `m${i}`);
+      const { body: page } = await as(alice).get(`/chats/${chat.id}/messages`);
+      expect(page.items).toHaveLength(50);
+      expect(page.items[0].seq).toBe(55);
+      expect(page.nextCursor).toBe('6');
     });
 
     it('answers 404 to non-members for everything about a chat, and changes nothing', async () => {

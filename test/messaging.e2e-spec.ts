@@ -494,6 +494,9 @@ describe('messaging over the WebSocket gateway', () => {
     await request('POST', `/api/v1/chats/${chat.id}/members`, { token: alice.accessToken, body: { userIds: [carol.user.id] } });
     expect(await bobWs.nextOfType('member_added')).toMatchObject({ chatId: chat.id, userId: carol.user.id });
     expect(await carolWs.next((f) => f.type === 'member_added' && f.chatId === chat.id)).toMatchObject({ userId: carol.user.id });
+    expect((await request('DELETE', `/api/v1/chats/${chat.id}`, { token: alice.accessToken })).status).toBe(204);
+    for (const socket of [bobWs, carolWs])
+      expect(await socket.nextOfType('chat_deleted')).toEqual({ type: 'chat_deleted', chatId: chat.id });
   });
 
   it('tells contacts when a user comes online and goes offline', async () => {
