@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../common/errors/domain-error.js';
-import { ChatRepository } from './chat.repository.js';
+import { type ActorCheck, ChatRepository } from './chat.repository.js';
 import type { Chat, Member, MemberRole } from './domain/chat.js';
 
 export const chatNotFound = () => new NotFoundError('CHAT_NOT_FOUND', 'No such chat.');
 /** A group title the owner already uses (titles are unique among the groups one user owns). */
 export const titleTaken = () => new ConflictError('CHAT_TITLE_TAKEN', 'You already own a group with this title.');
+/** Renaming a group to a title its owner (who may not be the one renaming) already uses. */
+export const ownerTitleTaken = () => new ConflictError('CHAT_TITLE_TAKEN', "The group's owner already owns a group with this title.");
 /** Handing a group to someone who already owns a group with its title. */
 export const newOwnerTitleTaken = () =>
   new ConflictError(
@@ -62,6 +64,21 @@ export class ChatAccess {
     if (found.chat.type === 'direct')
       throw new ConflictError('DIRECT_CHAT_FIXED', 'A direct chat always has exactly its two people; this does not apply to it.');
     return found;
+  }
+
+  /**
+   * The same role check as requireGroupRole, for the change to run again inside its own
+   * transaction with the chat locked (ChatRepository's ActorCheck): the role seen before may have
+   * been taken away, or the actor removed, by a change that committed meanwhile.
+   */
+  lockedCheck(actorId: string, allowed: (role: MemberRole) => boolean, code: string, message: string): ActorCheck {
+    return {
+      actorId,
+      allow: (actor) => {
+        if (!actor) throw chatNotFound();
+        if (!allowed(actor.role)) throw new ForbiddenError(code, message);
+      },
+    };
   }
 
   /** requireGroup, then the role check (403). One lookup of chat and member. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { DomainError, ForbiddenError } from '../../common/errors/domain-error.js';
 import type { MessageRepository } from '../messages/message.repository.js';
-import type { ChatRepository, RemovalPlan } from './chat.repository.js';
+import type { ActorCheck, ChatRepository, RemovalPlan } from './chat.repository.js';
 import type { Member } from './domain/chat.js';
 
 export interface ConversationStores {
@@ -11,6 +11,9 @@ export interface ConversationStores {
   /** Creates a user the store may reference and returns their id. */
   newUser(): Promise<string>;
 }
+
+/** A permission check that lets anyone through (the handlers' own checks are tested end to end). */
+const anyone: ActorCheck = { actorId: randomUUID(), allow: () => undefined };
 
 /** A removal that keeps the chat and hands nothing over. */
 const keepChat = (): RemovalPlan => ({ deleteChat: false, successors: [] });
@@ -53,8 +56,38 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       expect(await codeOf(chats.createGroup({ id: randomUUID(), title: 'READERS', ownerId: owner }, []))).toBe('CHAT_TITLE_TAKEN');
       expect((await chats.createGroup({ id: randomUUID(), title: 'Readers', ownerId: other }, [])).ownerId).toBe(other);
       const second = await chats.createGroup({ id: randomUUID(), title: 'Writers', ownerId: owner }, []);
-      expect(await codeOf(chats.rename(second.id, 'readers'))).toBe('CHAT_TITLE_TAKEN');
-      expect((await chats.rename(second.id, 'Editors')).title).toBe('Editors');
+      expect(await codeOf(chats.rename(second.id, 'readers', anyone))).toBe('CHAT_TITLE_TAKEN');
+      expect((await chats.rename(second.id, 'Editors', anyone)).title).toBe('Editors');
+    });
+
+    it('runs the actor check in the change, on the role as it is then, and changes nothing when it refuses', async () => {
+      const { chats, newUser } = stores();
+      const [owner, admin, x] = [await newUser(), await newUser(), await newUser()];
+      const chat = await chats.createGroup({ id: randomUUID(), title: `Checked ${randomUUID()}`, ownerId: owner }, [admin]);
+      await chats.setRole(chat.id, admin, 'admin', anyone);
+      await chats.setRole(chat.id, admin, 'member', anyone); // demoted after an earlier look saw an admin
+      const seen: Array<string | undefined> = [];
+      const asAdmin: ActorCheck = {
+        actorId: admin,
+        allow: (actor) => {
+          seen.push(actor?.role);
+          if (actor?.role !== 'admin') throw new ForbiddenError('CHAT_ADMIN_REQUIRED', 'no longer an admin');
+        },
+      };
+      expect(await codeOf(chats.rename(chat.id, 'Taken over', asAdmin))).toBe('CHAT_ADMIN_REQUIRED');
+      expect(await codeOf(chats.addMembers(chat.id, [x], 10, asAdmin))).toBe('CHAT_ADMIN_REQUIRED');
+      expect(await codeOf(chats.setRole(chat.id, admin, 'owner', asAdmin))).toBe('CHAT_ADMIN_REQUIRED');
+      expect(await codeOf(chats.delete(chat.id, asAdmin))).toBe('CHAT_ADMIN_REQUIRED');
+      expect(seen).toEqual(['member', 'member', 'member', 'member']);
+      expect(await chats.findById(chat.id)).toMatchObject({ title: chat.title, ownerId: owner });
+      expect((await chats.members(chat.id)).map((m) => [m.userId, m.role])).toEqual([
+        [owner, 'owner'],
+        [admin, 'member'],
+      ]);
+      const gone = { actorId: x, allow: (actor: Member | undefined) => expect(actor).toBeUndefined() };
+      expect((await chats.rename(chat.id, 'Renamed by a check that saw a non-member', gone)).title).toBe(
+        'Renamed by a check that saw a non-member',
+      );
     });
 
     it('refuses to hand a group to someone who owns one with its title, and changes nothing', async () => {
@@ -63,7 +96,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const title = `Club ${randomUUID()}`;
       const chat = await chats.createGroup({ id: randomUUID(), title, ownerId: owner }, [heir]);
       await chats.createGroup({ id: randomUUID(), title: title.toUpperCase(), ownerId: heir }, []);
-      expect(await codeOf(chats.setRole(chat.id, heir, 'owner'))).toBe('CHAT_TITLE_TAKEN');
+      expect(await codeOf(chats.setRole(chat.id, heir, 'owner', anyone))).toBe('CHAT_TITLE_TAKEN');
       expect((await chats.findById(chat.id))?.ownerId).toBe(owner);
       expect((await chats.members(chat.id)).map((m) => [m.userId, m.role])).toEqual([
         [owner, 'owner'],
@@ -75,18 +108,18 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const { chats, newUser } = stores();
       const [owner, x, y] = [await newUser(), await newUser(), await newUser()];
       const chat = await chats.createGroup({ id: randomUUID(), title: `G ${randomUUID()}`, ownerId: owner }, [x]);
-      const { added, memberIds } = await chats.addMembers(chat.id, [x, y, y], 10);
+      const { added, memberIds } = await chats.addMembers(chat.id, [x, y, y], 10, anyone);
       expect(added).toEqual([y]);
       expect([...memberIds].sort()).toEqual([owner, x, y].sort());
       expect(await chats.membership(chat.id, y)).toMatchObject({ role: 'member', lastReadSeq: 0 });
-      await chats.setRole(chat.id, x, 'owner');
+      await chats.setRole(chat.id, x, 'owner', anyone);
       expect((await chats.findById(chat.id))?.ownerId).toBe(x);
       expect((await chats.membership(chat.id, owner))?.role).toBe('admin');
       expect(await chats.removeMember(chat.id, y, keepChat)).toEqual({ deleted: false, remaining: [x, owner] });
       expect(await codeOf(chats.removeMember(chat.id, y, keepChat))).toBe('MEMBER_NOT_FOUND');
       expect(await chats.membership(chat.id, y)).toBeUndefined();
       expect((await chats.contactsOf(owner)).sort()).toEqual([x]);
-      expect((await chats.delete(chat.id)).sort()).toEqual([owner, x].sort());
+      expect((await chats.delete(chat.id, anyone)).sort()).toEqual([owner, x].sort());
       expect(await chats.findById(chat.id)).toBeUndefined();
       expect(await chats.membership(chat.id, x)).toBeUndefined();
     });
@@ -96,7 +129,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const [owner, admin, member, clash] = [await newUser(), await newUser(), await newUser(), await newUser()];
       const title = `Club ${randomUUID()}`;
       const chat = await chats.createGroup({ id: randomUUID(), title, ownerId: owner }, [admin, member, clash]);
-      await chats.setRole(chat.id, admin, 'admin');
+      await chats.setRole(chat.id, admin, 'admin', anyone);
       await chats.createGroup({ id: randomUUID(), title: title.toUpperCase(), ownerId: clash }, []);
       const roles = async () => (await chats.members(chat.id)).map((m) => [m.userId, m.role]);
       const before = await roles();
@@ -150,7 +183,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
         expect(await chats.findById(pair.id)).toBeUndefined();
 
         const trio = await chats.createGroup({ id: randomUUID(), title: `Trio ${randomUUID()}`, ownerId: a }, [b, c]);
-        await chats.setRole(trio.id, b, 'admin');
+        await chats.setRole(trio.id, b, 'admin', anyone);
         await Promise.all([chats.removeMember(trio.id, a, leave(a)), chats.removeMember(trio.id, b, leave(b))]);
         expect((await chats.members(trio.id)).map((m) => [m.userId, m.role])).toEqual([[c, 'owner']]);
         expect((await chats.findById(trio.id))?.ownerId).toBe(c);
@@ -162,23 +195,23 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const [owner, x, y, z] = [await newUser(), await newUser(), await newUser(), await newUser()];
       const chat = await chats.createGroup({ id: randomUUID(), title: `G ${randomUUID()}`, ownerId: owner }, [x]);
       // Already members do not count against the limit.
-      expect((await chats.addMembers(chat.id, [owner, x, y], 3)).added).toEqual([y]);
-      expect(await codeOf(chats.addMembers(chat.id, [z], 3))).toBe('CHAT_FULL');
+      expect((await chats.addMembers(chat.id, [owner, x, y], 3, anyone)).added).toEqual([y]);
+      expect(await codeOf(chats.addMembers(chat.id, [z], 3, anyone))).toBe('CHAT_FULL');
       expect((await chats.members(chat.id)).map((m) => m.userId).sort()).toEqual([owner, x, y].sort());
       const newcomers = [await newUser(), await newUser(), await newUser()];
-      const raced = await Promise.allSettled(newcomers.map((u) => chats.addMembers(chat.id, [u], 5)));
+      const raced = await Promise.allSettled(newcomers.map((u) => chats.addMembers(chat.id, [u], 5, anyone)));
       expect(raced.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
       expect(await chats.members(chat.id)).toHaveLength(5);
-      expect(await codeOf(chats.addMembers(randomUUID(), [z], 5))).toBe('CHAT_NOT_FOUND');
+      expect(await codeOf(chats.addMembers(randomUUID(), [z], 5, anyone))).toBe('CHAT_NOT_FOUND');
     });
 
     it('refuses to give a role to someone who is not a member, and changes nothing', async () => {
       const { chats, newUser } = stores();
       const [owner, stranger] = [await newUser(), await newUser()];
       const chat = await chats.createGroup({ id: randomUUID(), title: `G ${randomUUID()}`, ownerId: owner }, []);
-      expect(await codeOf(chats.setRole(chat.id, stranger, 'owner'))).toBe('MEMBER_NOT_FOUND');
-      expect(await codeOf(chats.setRole(chat.id, stranger, 'admin'))).toBe('MEMBER_NOT_FOUND');
-      expect(await codeOf(chats.setRole(randomUUID(), owner, 'admin'))).toBe('CHAT_NOT_FOUND');
+      expect(await codeOf(chats.setRole(chat.id, stranger, 'owner', anyone))).toBe('MEMBER_NOT_FOUND');
+      expect(await codeOf(chats.setRole(chat.id, stranger, 'admin', anyone))).toBe('MEMBER_NOT_FOUND');
+      expect(await codeOf(chats.setRole(randomUUID(), owner, 'admin', anyone))).toBe('CHAT_NOT_FOUND');
       expect((await chats.findById(chat.id))?.ownerId).toBe(owner);
       expect((await chats.members(chat.id)).map((m) => [m.userId, m.role])).toEqual([[owner, 'owner']]);
     });

@@ -1,5 +1,16 @@
 import type { Chat, ChatSummary, Member, MemberRole } from './domain/chat.js';
 
+/**
+ * The permission check of a change, run inside its transaction once the chat is locked (or, on
+ * MongoDB, on the snapshot every other change to the chat conflicts with): a role checked before
+ * could be gone by then. `allow` throws (a DomainError) to refuse; `actor` is undefined when the
+ * actor is no longer a member.
+ */
+export interface ActorCheck {
+  actorId: string;
+  allow(actor: Member | undefined): void;
+}
+
 /** What removing a member does (see ChatRepository.removeMember). */
 export type RemovalPlan = { deleteChat: true } | { deleteChat: false; successors: string[] };
 
@@ -30,16 +41,21 @@ export abstract class ChatRepository {
   /** The caller's view of one chat (as in the list), or undefined when not a member. */
   abstract summary(chatId: string, userId: string): Promise<ChatSummary | undefined>;
   abstract listForUser(userId: string, limit: number, after?: ChatListCursor): Promise<ChatSummary[]>;
-  /** Throws ConflictError CHAT_TITLE_TAKEN. */
-  abstract rename(chatId: string, title: string): Promise<Chat>;
+  /** Throws ConflictError CHAT_TITLE_TAKEN, CHAT_NOT_FOUND when the chat is gone. */
+  abstract rename(chatId: string, title: string, check: ActorCheck): Promise<Chat>;
   /** Deletes the chat, its members and its messages. Returns the member ids it had. */
-  abstract delete(chatId: string): Promise<string[]>;
+  abstract delete(chatId: string, check: ActorCheck): Promise<string[]>;
   /**
    * Adds those not yet members (as `member`), under the chat's lock: returns the ids actually
    * added and everyone who is a member afterwards. Throws CHAT_FULL (nothing added) when that
    * would make more than `maxMembers`, CHAT_NOT_FOUND when the chat is gone.
    */
-  abstract addMembers(chatId: string, userIds: string[], maxMembers: number): Promise<{ added: string[]; memberIds: string[] }>;
+  abstract addMembers(
+    chatId: string,
+    userIds: string[],
+    maxMembers: number,
+    check: ActorCheck,
+  ): Promise<{ added: string[]; memberIds: string[] }>;
   /**
    * Takes `userId` out of the chat in one atomic step, decided on the members as they are once
    * the chat is locked against every other change to it (concurrent leaves and removals each see
@@ -53,7 +69,7 @@ export abstract class ChatRepository {
    * Sets a role; giving `owner` makes the previous owner an admin. Throws CHAT_TITLE_TAKEN on
    * transfer clash, MEMBER_NOT_FOUND when the user is not (or no longer) a member.
    */
-  abstract setRole(chatId: string, userId: string, role: MemberRole): Promise<void>;
+  abstract setRole(chatId: string, userId: string, role: MemberRole, check: ActorCheck): Promise<void>;
   /** Everyone who shares at least one chat with the user (for presence). */
   abstract contactsOf(userId: string): Promise<string[]>;
 }

@@ -35,14 +35,9 @@ export class RenameChatHandler implements ICommandHandler<RenameChatCommand, Cha
   ) {}
 
   async execute({ actorId, chatId, title }: RenameChatCommand): Promise<ChatDetailDto> {
-    await this.access.requireGroupRole(
-      chatId,
-      actorId,
-      canRename,
-      'CHAT_ADMIN_REQUIRED',
-      'Only the owner or an admin can rename this chat.',
-    );
-    const renamed = await this.chats.rename(chatId, normaliseTitle(title));
+    const refusal = ['CHAT_ADMIN_REQUIRED', 'Only the owner or an admin can rename this chat.'] as const;
+    await this.access.requireGroupRole(chatId, actorId, canRename, ...refusal);
+    const renamed = await this.chats.rename(chatId, normaliseTitle(title), this.access.lockedCheck(actorId, canRename, ...refusal));
     const memberIds = (await this.chats.members(chatId)).map((m) => m.userId);
     this.events.publish(new ChatUpdatedEvent(renamed, memberIds, actorId));
     return this.reads.detail(chatId, actorId);
@@ -65,8 +60,9 @@ export class DeleteChatHandler implements ICommandHandler<DeleteChatCommand, voi
   ) {}
 
   async execute({ actorId, chatId }: DeleteChatCommand): Promise<void> {
-    await this.access.requireGroupRole(chatId, actorId, canDelete, 'CHAT_OWNER_REQUIRED', 'Only the owner can delete this chat.');
-    const memberIds = await this.chats.delete(chatId);
+    const refusal = ['CHAT_OWNER_REQUIRED', 'Only the owner can delete this chat.'] as const;
+    await this.access.requireGroupRole(chatId, actorId, canDelete, ...refusal);
+    const memberIds = await this.chats.delete(chatId, this.access.lockedCheck(actorId, canDelete, ...refusal));
     this.events.publish(new ChatDeletedEvent(chatId, memberIds, actorId));
   }
 }
@@ -90,20 +86,20 @@ export class AddMembersHandler implements ICommandHandler<AddMembersCommand, Cha
   ) {}
 
   async execute({ actorId, chatId, userIds }: AddMembersCommand): Promise<ChatDetailDto> {
-    await this.access.requireGroupRole(
-      chatId,
-      actorId,
-      canManageMembers,
-      'CHAT_ADMIN_REQUIRED',
-      'Only the owner or an admin can add members.',
-    );
+    const refusal = ['CHAT_ADMIN_REQUIRED', 'Only the owner or an admin can add members.'] as const;
+    await this.access.requireGroupRole(chatId, actorId, canManageMembers, ...refusal);
     const wanted = [...new Set(userIds)];
     const found = new Set((await this.users.findByIds(wanted)).map((u) => u.id));
     const missing = wanted.filter((id) => !found.has(id));
     if (missing.length > 0) throw new NotFoundError('USER_NOT_FOUND', `No such user: ${missing.join(', ')}.`);
     // The members as the addition left them, from its own transaction: no query in between for
     // a send that waited on the chat to overtake (a joiner hears of the chat before its messages).
-    const { added, memberIds } = await this.chats.addMembers(chatId, wanted, MAX_GROUP_MEMBERS);
+    const { added, memberIds } = await this.chats.addMembers(
+      chatId,
+      wanted,
+      MAX_GROUP_MEMBERS,
+      this.access.lockedCheck(actorId, canManageMembers, ...refusal),
+    );
     if (added.length > 0) this.events.publish(new MembersAddedEvent(chatId, added, memberIds, actorId));
     return this.reads.detail(chatId, actorId);
   }
@@ -170,13 +166,14 @@ export class ChangeRoleHandler implements ICommandHandler<ChangeRoleCommand, Cha
   ) {}
 
   async execute({ actorId, chatId, userId, role }: ChangeRoleCommand): Promise<ChatDetailDto> {
-    await this.access.requireGroupRole(chatId, actorId, canChangeRoles, 'CHAT_OWNER_REQUIRED', 'Only the owner can change roles.');
+    const refusal = ['CHAT_OWNER_REQUIRED', 'Only the owner can change roles.'] as const;
+    await this.access.requireGroupRole(chatId, actorId, canChangeRoles, ...refusal);
     const target = await this.chats.membership(chatId, userId);
     if (!target) throw memberNotFound();
     if (userId === actorId && role !== 'owner')
       throw new ConflictError('OWNER_MUST_TRANSFER', 'Give the owner role to someone else instead of demoting yourself.');
     if (target.role !== role) {
-      await this.chats.setRole(chatId, userId, role);
+      await this.chats.setRole(chatId, userId, role, this.access.lockedCheck(actorId, canChangeRoles, ...refusal));
       const [updated, members] = await Promise.all([this.chats.findById(chatId), this.chats.members(chatId)]);
       if (updated)
         this.events.publish(

@@ -7,8 +7,16 @@ import {
   type MessageRecord,
   messageModel,
 } from '../../../../messages/infrastructure/persistence/mongo/message.schema.js';
-import { chatFull, chatNotFound, memberNotFound, newOwnerTitleTaken, noSuccessorCanOwn, titleTaken } from '../../../chat-access.js';
-import { ChatRepository, type ChatListCursor, type RemovalOutcome, type RemovalPlan } from '../../../chat.repository.js';
+import {
+  chatFull,
+  chatNotFound,
+  memberNotFound,
+  newOwnerTitleTaken,
+  noSuccessorCanOwn,
+  ownerTitleTaken,
+  titleTaken,
+} from '../../../chat-access.js';
+import { type ActorCheck, ChatRepository, type ChatListCursor, type RemovalOutcome, type RemovalPlan } from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
 import { byRoleThenSeniority, type SummaryRow, toChat, toChatSummary, toMember } from './chat.mapper.js';
 import {
@@ -199,26 +207,33 @@ export class MongoChatRepository extends ChatRepository {
     return rows.map(toChatSummary);
   }
 
-  async rename(chatId: string, title: string): Promise<Chat> {
+  async rename(chatId: string, title: string, check: ActorCheck): Promise<Chat> {
     try {
-      const now = new Date();
-      const row = await this.chats
-        .findOneAndUpdate(
-          { _id: chatId },
-          { $set: { title, titleLower: title.toLowerCase(), updatedAt: now, lastActivityAt: now } },
-          { returnDocument: 'after' },
-        )
-        .lean<ChatRecord>();
-      if (!row) throw chatNotFound(); // deleted since the access check
-      return toChat(row);
+      return await inTransaction(this.connection, async (session) => {
+        if (!(await this.chats.exists({ _id: chatId }).session(session))) throw chatNotFound();
+        await this.checkActor(chatId, check, session);
+        const now = new Date();
+        // Writes the chat record, as every change to the chat does: a concurrent one conflicts and runs again.
+        const row = await this.chats
+          .findOneAndUpdate(
+            { _id: chatId },
+            { $set: { title, titleLower: title.toLowerCase(), updatedAt: now, lastActivityAt: now } },
+            { returnDocument: 'after', session },
+          )
+          .lean<ChatRecord>();
+        if (!row) throw chatNotFound();
+        return toChat(row);
+      });
     } catch (error) {
-      if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw titleTaken();
+      if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw ownerTitleTaken();
       throw error;
     }
   }
 
-  async delete(chatId: string): Promise<string[]> {
+  async delete(chatId: string, check: ActorCheck): Promise<string[]> {
     const memberIds = await inTransaction(this.connection, async (session) => {
+      if (!(await this.chats.exists({ _id: chatId }).session(session))) return [];
+      await this.checkActor(chatId, check, session);
       const chat = await this.chats.findOneAndDelete({ _id: chatId }, { session, projection: { memberIds: 1 } }).lean<ChatRecord>();
       if (!chat) return [];
       await this.memberships.deleteMany({ chatId }, { session });
@@ -231,10 +246,16 @@ export class MongoChatRepository extends ChatRepository {
     return memberIds;
   }
 
-  async addMembers(chatId: string, userIds: string[], maxMembers: number): Promise<{ added: string[]; memberIds: string[] }> {
+  async addMembers(
+    chatId: string,
+    userIds: string[],
+    maxMembers: number,
+    check: ActorCheck,
+  ): Promise<{ added: string[]; memberIds: string[] }> {
     return inTransaction(this.connection, async (session) => {
       const chat = await this.chats.findById(chatId, { lastSeq: 1, memberIds: 1 }, { session }).lean<ChatRecord>();
       if (!chat) throw chatNotFound();
+      await this.checkActor(chatId, check, session);
       const present = new Set(chat.memberIds);
       const added = [...new Set(userIds)].filter((u) => !present.has(u));
       if (present.size + added.length > maxMembers) throw chatFull(maxMembers);
@@ -318,7 +339,7 @@ export class MongoChatRepository extends ChatRepository {
     });
   }
 
-  async setRole(chatId: string, userId: string, role: MemberRole): Promise<void> {
+  async setRole(chatId: string, userId: string, role: MemberRole, check: ActorCheck): Promise<void> {
     try {
       await inTransaction(this.connection, async (session) => {
         const now = new Date();
@@ -326,6 +347,7 @@ export class MongoChatRepository extends ChatRepository {
         // removal conflicts with the writes below, and the retry finds them gone.
         const chat = await this.chats.findById(chatId, { memberIds: 1 }, { session }).lean<ChatRecord>();
         if (!chat) throw chatNotFound();
+        await this.checkActor(chatId, check, session);
         if (!chat.memberIds.includes(userId)) throw memberNotFound();
         if (role === 'owner') {
           // First, so a clash with a group the new owner already owns aborts before anything else.
@@ -340,6 +362,16 @@ export class MongoChatRepository extends ChatRepository {
       if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw newOwnerTitleTaken();
       throw error;
     }
+  }
+
+  /**
+   * A change's permission check, on the actor's membership in this transaction's snapshot. Every
+   * change to a chat writes its record, so one that committed since (a demotion, a removal)
+   * conflicts with this transaction's write, and the retry checks again on what it left.
+   */
+  private async checkActor(chatId: string, check: ActorCheck, session: ClientSession): Promise<void> {
+    const record = await this.memberships.findById(memberKey(chatId, check.actorId), null, { session }).lean<MemberRecord>();
+    check.allow(record ? toMember(record) : undefined);
   }
 
   async contactsOf(userId: string): Promise<string[]> {

@@ -1,8 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { isUniqueViolation, returnedRows } from '../../../../../database/sql.js';
-import { chatFull, chatNotFound, memberNotFound, newOwnerTitleTaken, noSuccessorCanOwn, titleTaken } from '../../../chat-access.js';
-import { ChatRepository, type ChatListCursor, type RemovalOutcome, type RemovalPlan } from '../../../chat.repository.js';
+import {
+  chatFull,
+  chatNotFound,
+  memberNotFound,
+  newOwnerTitleTaken,
+  noSuccessorCanOwn,
+  ownerTitleTaken,
+  titleTaken,
+} from '../../../chat-access.js';
+import { type ActorCheck, ChatRepository, type ChatListCursor, type RemovalOutcome, type RemovalPlan } from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
 
 interface ChatRow {
@@ -146,34 +154,44 @@ export class TypeormChatRepository extends ChatRepository {
     }));
   }
 
-  async rename(chatId: string, title: string): Promise<Chat> {
+  async rename(chatId: string, title: string, check: ActorCheck): Promise<Chat> {
     try {
-      const [row] = returnedRows<ChatRow>(
-        await this.db.query(`UPDATE chats SET title = $2, updated_at = now(), last_activity_at = now() WHERE id = $1 RETURNING *`, [
-          chatId,
-          title,
-        ]),
-      );
-      if (!row) throw chatNotFound(); // deleted since the access check
-      return toChat(row);
+      return await this.db.transaction(async (tx) => {
+        if (!(await lockChat(tx, chatId))) throw chatNotFound();
+        await checkActor(tx, chatId, check);
+        const [row] = returnedRows<ChatRow>(
+          await tx.query(`UPDATE chats SET title = $2, updated_at = now(), last_activity_at = now() WHERE id = $1 RETURNING *`, [
+            chatId,
+            title,
+          ]),
+        );
+        return toChat(row);
+      });
     } catch (error) {
-      if (isUniqueViolation(error, 'chats_owner_title')) throw titleTaken();
+      if (isUniqueViolation(error, 'chats_owner_title')) throw ownerTitleTaken();
       throw error;
     }
   }
 
-  async delete(chatId: string): Promise<string[]> {
+  async delete(chatId: string, check: ActorCheck): Promise<string[]> {
     return this.db.transaction(async (tx) => {
-      await lockChat(tx, chatId);
+      if (!(await lockChat(tx, chatId))) throw chatNotFound();
+      await checkActor(tx, chatId, check);
       const members: Array<{ user_id: string }> = await tx.query(`SELECT user_id FROM chat_members WHERE chat_id = $1`, [chatId]);
       await tx.query(`DELETE FROM chats WHERE id = $1`, [chatId]); // members and messages cascade
       return members.map((m) => m.user_id);
     });
   }
 
-  async addMembers(chatId: string, userIds: string[], maxMembers: number): Promise<{ added: string[]; memberIds: string[] }> {
+  async addMembers(
+    chatId: string,
+    userIds: string[],
+    maxMembers: number,
+    check: ActorCheck,
+  ): Promise<{ added: string[]; memberIds: string[] }> {
     return this.db.transaction(async (tx) => {
       if (!(await lockChat(tx, chatId))) throw chatNotFound();
+      await checkActor(tx, chatId, check);
       const current = new Set(
         ((await tx.query(`SELECT user_id FROM chat_members WHERE chat_id = $1`, [chatId])) as Array<{ user_id: string }>).map(
           (r) => r.user_id,
@@ -212,10 +230,11 @@ export class TypeormChatRepository extends ChatRepository {
     });
   }
 
-  async setRole(chatId: string, userId: string, role: MemberRole): Promise<void> {
+  async setRole(chatId: string, userId: string, role: MemberRole, check: ActorCheck): Promise<void> {
     try {
       await this.db.transaction(async (tx) => {
         if (!(await lockChat(tx, chatId))) throw chatNotFound();
+        await checkActor(tx, chatId, check);
         if (role === 'owner') await this.transferOwnership(tx, chatId, userId);
         else {
           const updated = returnedRows(
@@ -282,6 +301,12 @@ export class TypeormChatRepository extends ChatRepository {
 async function lockChat(tx: EntityManager, chatId: string): Promise<boolean> {
   const rows: unknown[] = await tx.query(`SELECT 1 FROM chats WHERE id = $1 FOR UPDATE`, [chatId]);
   return rows.length > 0;
+}
+
+/** Runs a change's permission check on the actor's member row as it is under the chat's lock. */
+async function checkActor(tx: EntityManager, chatId: string, check: ActorCheck): Promise<void> {
+  const [row] = (await tx.query(`SELECT * FROM chat_members WHERE chat_id = $1 AND user_id = $2`, [chatId, check.actorId])) as MemberRow[];
+  check.allow(row ? toMember(row) : undefined);
 }
 
 /** A change to the chat's members or roles: it counts as activity, as a message does. */

@@ -1,0 +1,104 @@
+import pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import { DatabaseEndpoint } from '../src/database/database.module.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { expectErrorShape, httpClient } from './support/http.js';
+import { type SignedIn, signUpAndIn } from './support/accounts.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+import { eventually } from './support/ws.js';
+
+/**
+ * A role is checked again inside the change, with the chat locked: one seen before can be gone
+ * by then. Changes are queued behind a lock this test holds on the chat row, so the order in which
+ * they reach the chat is certain.
+ */
+describe('chat permissions under concurrent changes (postgres)', () => {
+  let db: TestDatabase;
+  let app: TestApp;
+  let request: ReturnType<typeof httpClient>;
+  let owner: SignedIn, admin: SignedIn, member: SignedIn, newcomer: SignedIn;
+  let blocker: pg.Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    app = await startTestApp(db.env);
+    request = httpClient(app.url);
+    [owner, admin, member, newcomer] = await Promise.all(['Owner', 'Admin', 'Member', 'Newcomer'].map((n) => signUpAndIn(request, n)));
+    blocker = new pg.Client({ connectionString: app.app.get(DatabaseEndpoint).url });
+    await blocker.connect();
+  });
+
+  afterAll(async () => {
+    await blocker?.end();
+    await app?.close();
+    await db?.dispose();
+  });
+
+  const call = (who: SignedIn, method: string, path: string, body?: unknown) =>
+    request(method, `/api/v1${path}`, { token: who.accessToken, ...(body === undefined ? {} : { body }) });
+
+  /** Requests waiting for a row lock in the app's database. */
+  const waiting = async (): Promise<number> => {
+    const { rows } = await blocker.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
+    return rows[0].n as number;
+  };
+
+  /** Runs the requests one after another into the queue behind a lock on the chat, then lets them through. */
+  async function queuedBehindLock(chatId: string, requests: Array<() => Promise<{ status: number; body: any }>>) {
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT 1 FROM chats WHERE id = $1 FOR UPDATE', [chatId]);
+    const results: Array<Promise<{ status: number; body: any }>> = [];
+    try {
+      for (const [i, send] of requests.entries()) {
+        results.push(send());
+        await eventually(async () => (await waiting()) === i + 1);
+      }
+    } finally {
+      await blocker.query('COMMIT');
+    }
+    return Promise.all(results);
+  }
+
+  const group = async () => {
+    const created = await call(owner, 'POST', '/chats', {
+      type: 'group',
+      title: `Team ${randomUUID().slice(0, 8)}`,
+      memberIds: [admin.user.id, member.user.id],
+    });
+    expect(created.status).toBe(201);
+    expect((await call(owner, 'PATCH', `/chats/${created.body.id}/members/${admin.user.id}`, { role: 'admin' })).status).toBe(200);
+    return created.body as { id: string; title: string };
+  };
+
+  it('refuses what an admin asked for once the owner has removed them meanwhile, and changes nothing', async () => {
+    const chat = await group();
+    const [removal, adding, renaming] = await queuedBehindLock(chat.id, [
+      () => call(owner, 'DELETE', `/chats/${chat.id}/members/${admin.user.id}`),
+      () => call(admin, 'POST', `/chats/${chat.id}/members`, { userIds: [newcomer.user.id] }),
+      () => call(admin, 'PATCH', `/chats/${chat.id}`, { title: 'Taken over' }),
+    ]);
+    expect(removal.status).toBe(204);
+    expectErrorShape(adding, 404, 'CHAT_NOT_FOUND');
+    expectErrorShape(renaming, 404, 'CHAT_NOT_FOUND');
+    const { body: detail } = await call(owner, 'GET', `/chats/${chat.id}`);
+    expect(detail.title).toBe(chat.title);
+    expect(detail.members.map((m: { userId: string }) => m.userId).sort()).toEqual([owner.user.id, member.user.id].sort());
+  });
+
+  it('refuses the former owner what only the owner may do, once ownership has passed', async () => {
+    const chat = await group();
+    const [handover, deleting, promoting] = await queuedBehindLock(chat.id, [
+      () => call(owner, 'PATCH', `/chats/${chat.id}/members/${admin.user.id}`, { role: 'owner' }),
+      () => call(owner, 'DELETE', `/chats/${chat.id}`),
+      () => call(owner, 'PATCH', `/chats/${chat.id}/members/${member.user.id}`, { role: 'admin' }),
+    ]);
+    expect(handover.status).toBe(200);
+    expectErrorShape(deleting, 403, 'CHAT_OWNER_REQUIRED');
+    expectErrorShape(promoting, 403, 'CHAT_OWNER_REQUIRED');
+    const { body: detail } = await call(admin, 'GET', `/chats/${chat.id}`);
+    const roles = Object.fromEntries(detail.members.map((m: { userId: string; role: string }) => [m.userId, m.role]));
+    expect(roles).toEqual({ [owner.user.id]: 'admin', [admin.user.id]: 'owner', [member.user.id]: 'member' });
+  });
+});
