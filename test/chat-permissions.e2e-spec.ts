@@ -46,10 +46,10 @@ describe('chat permissions under concurrent changes (postgres)', () => {
   };
 
   /** Runs the requests one after another into the queue behind a lock on the chat, then lets them through. */
-  async function queuedBehindLock(chatId: string, requests: Array<() => Promise<{ status: number; body: any }>>) {
+  async function queuedBehindLock(chatId: string, requests: Array<() => Promise<HttpResult>>) {
     await blocker.query('BEGIN');
     await blocker.query('SELECT 1 FROM chats WHERE id = $1 FOR UPDATE', [chatId]);
-    const results: Array<Promise<{ status: number; body: any }>> = [];
+    const results: Array<Promise<HttpResult>> = [];
     try {
       for (const [i, send] of requests.entries()) {
         results.push(send());
