@@ -2,7 +2,7 @@ import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { DatabaseEndpoint } from '../src/database/database.module.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
-import { expectErrorShape, httpClient } from './support/http.js';
+import { expectErrorShape, httpClient, type HttpResult } from './support/http.js';
 import { type SignedIn, signUpAndIn } from './support/accounts.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { eventually } from './support/ws.js';
