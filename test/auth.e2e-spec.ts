@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { EventBus, ofType } from '@nestjs/cqrs';
 import { JwtService } from '@nestjs/jwt';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { firstValueFrom } from 'rxjs';
@@ -571,6 +572,46 @@ describe('auth rate limits', () => {
       429,
       'TOO_MANY_ATTEMPTS',
     );
+  });
+});
+
+describe('auth while Redis is unreachable', () => {
+  it('keeps signing in and refreshing, counting limits in memory, instead of answering 500', async () => {
+    const db = await createTestDatabase('postgres');
+    // A proxy to the real Redis that the test can cut.
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const upstream = connect(6379, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { port } = proxy.address() as AddressInfo;
+    const app = await startTestApp({ ...db.env, REDIS_URL: `redis://127.0.0.1:${port}`, RATE_LIMIT_AUTH_PER_ACCOUNT: '3' });
+    try {
+      const request = httpClient(app.url);
+      const account = await signUpAndIn(request);
+      await new Promise<void>((resolve) => {
+        proxy.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+
+      const signIn = await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } });
+      expect(signIn.status).toBe(200);
+      const refreshed = await request('POST', '/api/v1/auth/refresh', { body: { refreshToken: signIn.body.refreshToken } });
+      expect(refreshed.status).toBe(200);
+      // The per-account limit still holds, in this instance's memory.
+      const wrong = { body: { email: account.user.email, password: 'wrong-guess-1' } };
+      const answers = [];
+      for (let i = 0; i < 4; i++) answers.push((await request('POST', '/api/v1/auth/sign-in', wrong)).status);
+      expect(answers).toEqual([401, 401, 401, 429]);
+    } finally {
+      await app.close();
+      await db.dispose();
+    }
   });
 });
 

@@ -13,8 +13,9 @@ import { RedisConnection } from '../../redis/redis.module.js';
 const ACCOUNT_WINDOW_SECONDS = 15 * 60;
 
 /**
- * Auth rate limits: every auth call per IP per minute, and per account the failed sign-ins (and
- * reset requests) per 15 minutes. In Redis when REDIS_URL is set, so instances share the counts.
+ * Auth rate limits: every auth call per IP per minute, and per account the sign-in attempts (a
+ * success clears them) and forgot-password requests per 15 minutes. In Redis when REDIS_URL is
+ * set, so instances share the counts.
  */
 @Injectable()
 export class AuthRateLimiter {
@@ -23,8 +24,18 @@ export class AuthRateLimiter {
   private readonly passwordResets: RateLimiterAbstract;
 
   constructor(config: AppConfig, redis: RedisConnection) {
+    // While Redis is unreachable, each instance counts in memory (insuranceLimiter) rather than
+    // failing every sign-in and refresh with a 500; the counts are shared again once it is back.
     const make = (options: IRateLimiterOptions): RateLimiterAbstract =>
-      redis.client ? new RateLimiterRedis(Object.assign({}, options, { storeClient: redis.client })) : new RateLimiterMemory(options);
+      redis.client
+        ? new RateLimiterRedis(
+            Object.assign({}, options, {
+              storeClient: redis.client,
+              rejectIfRedisNotReady: true,
+              insuranceLimiter: new RateLimiterMemory(options),
+            }),
+          )
+        : new RateLimiterMemory(options);
     this.perIp = make({ keyPrefix: 'rl:auth:ip', points: config.auth.rateLimitPerIp, duration: 60 });
     this.failedSignIns = make({ keyPrefix: 'rl:auth:fail', points: config.auth.rateLimitPerAccount, duration: ACCOUNT_WINDOW_SECONDS });
     this.passwordResets = make({ keyPrefix: 'rl:auth:reset', points: config.auth.rateLimitPerAccount, duration: ACCOUNT_WINDOW_SECONDS });
