@@ -3,6 +3,8 @@
 
 const API = '/api/v1';
 const SESSION_KEY = 'parley.session';
+/** IndexedDB database holding the current token pair of each session, shared by every tab of that session. */
+const PAIR_DB = 'parley';
 const SEED_PASSWORD = 'admin';
 const SEED_USERS = ['admin@admin.ru', 'api-test@example.com', 'user1@example.com', 'user2@example.com', 'user3@example.com'];
 const PAGE_SIZE = 30;
@@ -21,6 +23,8 @@ const state = {
   config: { appEnv: 'PRODUCTION', seedUsers: false },
   /** { accessToken, refreshToken } — null tokens mean the httpOnly cookies carry the session. */
   session: null,
+  /** The session this tab is signed in to: its access token's `sid`, or the socket's `ready` for a cookie-only tab. */
+  sessionId: null,
   me: null,
   /** chatId → list item { id, type, title, memberCount, lastMessage, unreadCount, updatedAt, lastSeq } */
   chats: new Map(),
@@ -185,16 +189,33 @@ async function api(method, path, body, options = {}) {
   return data;
 }
 
+/** A JWT's claims, unchecked: only to know whose session a token is and when it expires (the server checks it). */
+function claimsOf(token) {
+  try {
+    return JSON.parse(window.atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+  } catch {
+    return null;
+  }
+}
+
+function stillValid(token) {
+  const exp = claimsOf(token)?.exp;
+  return typeof exp === 'number' && exp * 1000 > Date.now() + 1000;
+}
+
 let refreshing = null;
-/** Refresh tokens are single-use and a reused one revokes the session: never run two refreshes at once. */
-function refreshSession() {
+/**
+ * Refresh tokens are single-use and a reused one revokes the whole session, and every tab of a
+ * session holds the same pair: so one refresh at a time in the whole browser (a Web Lock), and
+ * whoever refreshes leaves the new pair in IndexedDB before letting go, where the others look first.
+ * Not localStorage: Chromium gives each renderer process its own copy and passes writes on
+ * later, so the next tab to get the lock could still read the pair just spent.
+ * `force` refreshes even when another tab just did (a refresh also makes the cookies this session's).
+ */
+function refreshSession({ force = false } = {}) {
   refreshing ??= (async () => {
     try {
-      const body = state.session?.refreshToken ? { refreshToken: state.session.refreshToken } : {};
-      const { response, data } = await request('POST', '/auth/refresh', body, { auth: false });
-      if (!response.ok) return false;
-      saveSession(data);
-      return true;
+      return navigator.locks ? await navigator.locks.request('parley-refresh', () => renewTokens(force)) : await renewTokens(force);
     } catch {
       return false;
     } finally {
@@ -204,14 +225,90 @@ function refreshSession() {
   return refreshing;
 }
 
-function saveSession(result) {
+async function renewTokens(force) {
+  if (!state.session) return false;
+  // Another tab of this session refreshed while this one waited for the lock: its pair is the live one.
+  const adopted = await adoptSharedPair();
+  if (!state.session) return false;
+  if (adopted && !force && stillValid(state.session.accessToken)) return true;
+  const body = state.session.refreshToken ? { refreshToken: state.session.refreshToken } : {};
+  const { response, data } = await request('POST', '/auth/refresh', body, { auth: false });
+  if (!response.ok) {
+    await forgetSharedPair(state.sessionId);
+    return false;
+  }
+  if (state.me && claimsOf(data.accessToken)?.sub !== state.me.id) {
+    // A cookie-only tab refreshed the cookie of another account signed in since: that account's
+    // tabs must get the pair it rotated, and this tab's own session is out of reach.
+    await sharePair(data);
+    return false;
+  }
+  await saveSession(data);
+  return true;
+}
+
+/** Keeps the pair for this tab (sessionStorage) and for the other tabs of its session; resolves once they can see it. */
+function saveSession(result, { share = true } = {}) {
   state.session = { accessToken: result.accessToken ?? null, refreshToken: result.refreshToken ?? null };
+  state.sessionId = claimsOf(state.session.accessToken)?.sid ?? state.sessionId;
   if (result.user) state.me = result.user;
   try {
     window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
   } catch {
     // Storage may be disabled; the session then lasts as long as the page (or the cookies).
   }
+  return share ? sharePair(state.session) : Promise.resolve();
+}
+
+let pairDb = null;
+/** One transaction on the pairs store; resolves with `use`'s request's result once committed. */
+async function pairStore(mode, use) {
+  pairDb ??= new Promise((resolve, reject) => {
+    const open = window.indexedDB.open(PAIR_DB, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('pairs', { keyPath: 'sessionId' });
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+  const db = await pairDb;
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction('pairs', mode);
+    const req = use(tx.objectStore('pairs'));
+    tx.oncomplete = () => resolve(req.result);
+    tx.onerror = tx.onabort = () => reject(tx.error);
+  });
+}
+
+function sharePair(pair) {
+  const sessionId = claimsOf(pair.accessToken)?.sid;
+  if (!sessionId || !pair.refreshToken) return Promise.resolve();
+  const entry = { sessionId, accessToken: pair.accessToken, refreshToken: pair.refreshToken };
+  // Without IndexedDB, tabs of one session cannot share; each still refreshes under the lock.
+  return pairStore('readwrite', (store) => store.put(entry)).catch(() => undefined);
+}
+
+async function sharedPair(sessionId) {
+  if (!sessionId) return null;
+  const pair = await pairStore('readonly', (store) => store.get(sessionId)).catch(() => null);
+  return pair?.accessToken && pair.refreshToken ? pair : null;
+}
+
+/** Takes the pair another tab of this session left, if newer than ours: ours is then spent. */
+async function adoptSharedPair() {
+  const pair = await sharedPair(state.sessionId);
+  if (!state.session || !pair || pair.sessionId !== state.sessionId || pair.refreshToken === state.session.refreshToken) return false;
+  await saveSession(pair, { share: false });
+  return true;
+}
+
+function forgetSharedPair(sessionId) {
+  if (!sessionId) return Promise.resolve();
+  return pairStore('readwrite', (store) => store.delete(sessionId)).catch(() => undefined);
+}
+
+/** Pairs of sessions whose refresh token has expired (tabs closed without signing out). */
+async function pruneSharedPairs() {
+  const all = await pairStore('readonly', (store) => store.getAll()).catch(() => []);
+  for (const pair of all) if (!stillValid(pair.refreshToken)) await forgetSharedPair(pair.sessionId);
 }
 
 function loadSession() {
@@ -304,10 +401,11 @@ async function signIn(email, password, form) {
   formError(form, null);
   try {
     const result = await busy(form, () => api('POST', '/auth/sign-in', { email, password }, { auth: false }));
-    saveSession(result);
+    await saveSession(result);
     form.reset();
-    if (location.hash === '' || location.hash === '#/') await route();
-    else location.hash = '#/';
+    // A chat link opened while signed out is where the user wanted to go; an email link's page is done.
+    if (isTokenRoute()) location.hash = '#/';
+    else await route();
   } catch (error) {
     formError(form, error.code === 'INVALID_CREDENTIALS' ? 'Wrong email or password.' : errorText(error));
   }
@@ -462,12 +560,22 @@ function renderMe() {
 }
 
 async function signOut() {
-  await api('POST', '/auth/sign-out').catch(() => undefined);
+  // The socket goes first: the server closes a signed-out session's socket with 4401, which the
+  // page would take for an expired token, refresh, fail, and report as a session that ended.
+  socket.stop();
+  await adoptSharedPair();
+  const sessionId = state.sessionId;
+  // Not api(): a refresh on the way out would only rotate tokens that are about to die. The
+  // refresh token identifies the session should the access token have expired.
+  const body = state.session?.refreshToken ? { refreshToken: state.session.refreshToken } : undefined;
+  await request('POST', '/auth/sign-out', body).catch(() => undefined);
+  await forgetSharedPair(sessionId);
   signedOut();
 }
 
 function forgetSession() {
   state.session = null;
+  state.sessionId = null;
   try {
     window.sessionStorage.removeItem(SESSION_KEY);
   } catch {
@@ -970,8 +1078,9 @@ async function loadOlder(chatId, { initial = false } = {}) {
       if (hasGap(thread)) fillGap(chatId);
     }
     thread.hasMore = page.nextCursor !== null && page.items.length > 0;
-    const seqs = [...thread.messages.keys()];
-    thread.oldest = seqs.length ? Math.min(...seqs) : null;
+    // The next page is older than this one, not than everything the thread holds: the loaded
+    // range runs unbroken from here up to `top`.
+    if (page.items.length) thread.oldest = Math.min(...page.items.map((m) => m.seq));
     thread.loaded = true;
   } catch (error) {
     toast(errorText(error), 'error');
@@ -1148,7 +1257,7 @@ function editForm(chatId, m) {
     if (!text.trim()) return;
     try {
       const updated = await api('PATCH', `/chats/${chatId}/messages/${m.id}`, { text });
-      applyMessage(updated);
+      applyUpdated(updated);
     } catch (error) {
       toast(errorText(error), 'error');
     }
@@ -1365,6 +1474,19 @@ function applyMessage(m) {
   renderChatList();
 }
 
+/**
+ * An edit replaces a message the thread holds, and nothing else: one not loaded yet comes in its
+ * edited form with its page, and put in the thread now it would sit alone below a range never loaded.
+ */
+function applyUpdated(m) {
+  const thread = state.threads.get(m.chatId);
+  if (thread?.messages.get(m.seq)?.id === m.id) thread.messages.set(m.seq, m);
+  const chat = state.chats.get(m.chatId);
+  if (chat?.lastMessage?.id === m.id) chat.lastMessage = m;
+  if (m.chatId === state.openChatId) renderThread();
+  renderChatList();
+}
+
 function applyDeleted({ chatId, id, seq }) {
   const gone = (m) => ({ ...m, text: null, deletedAt: m.deletedAt ?? new Date().toISOString() });
   const thread = state.threads.get(chatId);
@@ -1421,8 +1543,9 @@ function handleFrame(frame) {
       return applyMessage(frame.message);
     }
     case 'new_message':
-    case 'message_updated':
       return applyMessage(frame.message);
+    case 'message_updated':
+      return applyUpdated(frame.message);
     case 'message_deleted':
       return applyDeleted(frame);
     case 'typing':
@@ -1463,9 +1586,25 @@ function handleFrame(frame) {
   }
 }
 
+/** Refusals that ask for the same send again later: the server is restarting (it closes the socket next), or too many frames. */
+function isTryAgain(frame) {
+  return frame.code === 'SERVER_RESTARTING' || frame.code === 'RATE_LIMITED' || frame.statusCode === 429 || frame.statusCode === 503;
+}
+
 function onErrorFrame(frame) {
   for (const [chatId, thread] of state.threads) {
     const pending = frame.id !== undefined && thread.pending.get(String(frame.id));
+    if (pending && isTryAgain(frame)) {
+      // Still pending: it goes out again after the reconnect (resumeAfterConnect) or after the wait, whichever comes first;
+      // the same clientId makes a second copy harmless.
+      pending.tries = (pending.tries ?? 0) + 1;
+      const seconds = Number(frame.retryAfter) || Math.min(30, 2 ** (pending.tries - 1));
+      clearTimeout(pending.retryTimer);
+      pending.retryTimer = setTimeout(() => {
+        if (state.threads.get(chatId)?.pending.get(pending.clientId) === pending && !pending.failed) transmit(pending);
+      }, seconds * 1000);
+      return;
+    }
     if (pending) {
       pending.failed = true;
       if (chatId === state.openChatId) renderThread();
@@ -1514,7 +1653,12 @@ const socket = {
     if (!this.wanted) return;
     if (this.ws && this.ws.readyState <= 1) return;
     this.badge(this.attempt ? 'reconnecting' : 'connecting', this.attempt ? 'Reconnecting…' : 'Connecting…');
-    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+    // The browser sends the access_token cookie with the upgrade whatever this tab signed in as
+    // (the cookie is the last sign-in's in this browser). `auth=frame` asks the server to go by the
+    // auth frame alone; a server that does not know it goes by the cookie, and onReady checks whose
+    // socket it is.
+    const query = state.session?.accessToken ? '?auth=frame' : '';
+    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws${query}`);
     this.ws = ws;
     this.ready = false;
     ws.addEventListener('open', () => {
@@ -1552,6 +1696,28 @@ const socket = {
     this.scheduleReconnect(code === 4403 ? 'Refused (origin)' : null);
   },
 
+  /**
+   * The cookie authenticated this socket as another session: another account (or another sign-in)
+   * in this browser. Nothing may go out on it. Until the server honours `auth=frame`, a refresh
+   * makes the cookies this session's again before the next try; a tab that has only the cookie
+   * has lost its session to the other sign-in.
+   */
+  async foreign() {
+    const ws = this.ws;
+    this.ws = null;
+    this.ready = false;
+    this.stopHeartbeat();
+    ws?.close(1000, 'another session');
+    if (!state.session?.refreshToken) return signedOut('Someone else signed in in this browser. Please sign in again.');
+    this.badge('reconnecting', 'Another account is signed in here…');
+    if (!(await refreshSession({ force: true }))) return signedOut('Your session has ended. Please sign in again.');
+    if (!this.wanted) return;
+    // Another tab may take the cookie back at the same moment: then back off rather than race it.
+    if (++this.authFailures > 1) return this.scheduleReconnect('Another account is signed in here');
+    this.attempt = 1;
+    this.connect();
+  },
+
   scheduleReconnect(reason) {
     const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
     this.attempt++;
@@ -1574,7 +1740,15 @@ const socket = {
     if (this.ws?.readyState === 1) this.ws.send(JSON.stringify(frame));
   },
 
-  onReady() {
+  onReady(frame) {
+    const mine = claimsOf(state.session?.accessToken);
+    const wanted = mine ? { userId: mine.sub, sessionId: mine.sid } : { userId: state.me?.id };
+    if (frame.userId !== wanted.userId || (wanted.sessionId && frame.sessionId !== wanted.sessionId)) return this.foreign();
+    if (!mine) {
+      // A cookie-only tab learns its session here, and takes its tokens if a tab of it shared them.
+      state.sessionId = frame.sessionId;
+      adoptSharedPair().catch(() => undefined);
+    }
     this.ready = true;
     this.attempt = 0;
     this.authFailures = 0;
@@ -1658,7 +1832,11 @@ async function boot() {
     // Without it the page still works; it only hides the seeded-account buttons.
   }
   renderSeedUsers();
+  await pruneSharedPairs();
   state.session = loadSession();
+  state.sessionId = claimsOf(state.session?.accessToken)?.sid ?? null;
+  // Another tab of this session may have refreshed since this one last saved its pair.
+  if (state.session) await adoptSharedPair();
   await route();
 }
 

@@ -76,6 +76,16 @@ describe('realtime (one instance)', () => {
       expect(socket.received).toEqual([]);
     });
 
+    it('leaves the cookie alone on /ws?auth=frame: the first frame says who the socket is', async () => {
+      const [cookieOwner, tabUser] = [await signUpAndIn(request), await signUpAndIn(request)];
+      const socket = track(
+        await openSocket(`${app.wsUrl}?auth=frame`, { cookie: `access_token=${cookieOwner.accessToken}`, origin: app.url }),
+      );
+      const ready = await socket.request({ type: 'auth', token: tabUser.accessToken }, 'a1');
+      expect(ready).toMatchObject({ type: 'ready', userId: tabUser.user.id, id: 'a1' });
+      expect(socket.history.filter((f) => f.type === 'ready')).toHaveLength(1);
+    });
+
     it('authenticates by a first auth frame and echoes its id on ready', async () => {
       const account = await signUpAndIn(request);
       const socket = await open();

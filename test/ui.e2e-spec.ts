@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { jest } from '@jest/globals';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { PUBLIC_DIR } from '../src/app.factory.js';
 import { type SignedIn, signUpAndIn, uniqueEmail } from './support/accounts.js';
@@ -96,8 +97,16 @@ describe('the built-in chat page, in a real browser', () => {
     return page;
   }
 
-  async function signInThroughForm(page: Page, who: { email: string; password: string; name: string }): Promise<void> {
-    await page.goto(`${app.url}/ui/`);
+  /** Another tab in the same browser as `beside`: it shares the cookies and localStorage, not sessionStorage. */
+  async function openTab(label: string, beside: Page): Promise<Page> {
+    const context = beside.context();
+    const page = await context.newPage();
+    opened.push({ label, context, page, problems: watchPage(page, label) });
+    return page;
+  }
+
+  async function signInThroughForm(page: Page, who: { email: string; password: string; name: string }, origin = app.url): Promise<void> {
+    await page.goto(`${origin}/ui/`);
     await page.getByTestId('sign-in-email').fill(who.email);
     await page.getByTestId('sign-in-password').fill(who.password);
     await page.getByTestId('sign-in-submit').click();
@@ -288,7 +297,7 @@ describe('the built-in chat page, in a real browser', () => {
     // Erin's page talks to the real server through a relay that loses one frame.
     const page = await openPage('erin');
     let dropped = 0;
-    await page.routeWebSocket(/\/ws$/, (ws) => {
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => {
       const server = ws.connectToServer();
       server.onMessage((frame) => {
         if (String(frame).includes('Lost on the way')) dropped++;
@@ -362,5 +371,261 @@ describe('the built-in chat page, in a real browser', () => {
     const me = await page.evaluate(async () => (await fetch('/api/v1/users/me')).status);
     expect(me).toBe(401);
     expect(pageErrors()).toEqual([]);
+  });
+
+  it('pages back through the whole history when a message not loaded yet is edited', async () => {
+    const request = httpClient(app.url);
+    const hana = await signUpAndIn(request, 'Hana Sato');
+    const ivan = await signUpAndIn(request, 'Ivan Petrov');
+    const chat = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: ivan.user.id }, token: hana.accessToken });
+    const ids: string[] = [];
+    for (let n = 1; n <= 100; n++) {
+      const sent = await request('POST', `/api/v1/chats/${chat.body.id}/messages`, {
+        body: { text: `History ${n}` },
+        token: hana.accessToken,
+      });
+      expect(sent.body.seq).toBe(n);
+      ids.push(sent.body.id);
+    }
+
+    const page = await openPage('ivan');
+    await signInThroughForm(page, { ...ivan.user, password: ivan.password });
+    await connection(page, 'online').waitFor();
+    await page.getByTestId('chat-item').filter({ hasText: 'Hana Sato' }).click();
+    await message(page, 'History 100').waitFor();
+    const seqsShown = async () =>
+      (await page.getByTestId('message').evaluateAll((nodes: any[]) => nodes.map((n) => n.getAttribute('data-seq')))).map(Number);
+    expect(Math.min(...(await seqsShown()))).toBeGreaterThan(5);
+
+    // Hana edits a message the page has not loaded, then one it shows: frames come in order, so
+    // once the second edit shows, the first has been handled.
+    const edit = (id: string, text: string) =>
+      request('PATCH', `/api/v1/chats/${chat.body.id}/messages/${id}`, { body: { text }, token: hana.accessToken });
+    expect((await edit(ids[4], 'History 5, edited')).status).toBe(200);
+    expect((await edit(ids[99], 'History 100, edited')).status).toBe(200);
+    await message(page, 'History 100, edited').waitFor();
+    expect(await page.locator('[data-testid="message"][data-seq="5"]').count()).toBe(0);
+
+    // Scrolling up reaches the beginning through every page, the edited message in its place.
+    const edge = page.locator('[data-slot="history-edge"]');
+    const until = Date.now() + STEP_TIMEOUT_MS;
+    while (!(await edge.textContent())?.includes('beginning')) {
+      if (Date.now() > until) throw new Error(`scrolling up never reached the beginning; shown: ${(await seqsShown()).join(',')}`);
+      await page.getByTestId('messages').evaluate((box: any) => {
+        box.scrollTop = 0;
+        box.dispatchEvent(new box.ownerDocument.defaultView.Event('scroll'));
+      });
+      await delay(100);
+    }
+    expect(await seqsShown()).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    await message(page, 'History 5, edited').waitFor();
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it('signs out without reporting an ended session, even when the socket closes before the answer', async () => {
+    const request = httpClient(app.url);
+    const jun = await signUpAndIn(request, 'Jun Park');
+    const page = await openPage('jun');
+    let socketClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (socketClosed = resolve));
+    page.on('websocket', (ws) => ws.on('close', () => socketClosed()));
+    const refreshes: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/api/v1/auth/refresh')) refreshes.push(r.url());
+    });
+    await signInThroughForm(page, { ...jun.user, password: jun.password });
+    await connection(page, 'online').waitFor();
+
+    // The server ends the session, closes its sockets with 4401, then answers: the answer is held
+    // until the socket has closed, as on a slow network.
+    await page.route('**/api/v1/auth/sign-out', async (route) => {
+      const response = await route.fetch();
+      await Promise.race([closed, delay(5_000)]);
+      await delay(500);
+      await route.fulfill({ response });
+    });
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('sign-in-form').waitFor();
+    await delay(300);
+    expect(refreshes).toEqual([]);
+    expect(await page.locator('.toast.error:not([hidden])').count()).toBe(0);
+    expect(await page.evaluate(async () => (await fetch('/api/v1/users/me')).status)).toBe(401);
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it('sends again, with the same clientId, a message the server asked for again (restarting, rate limited)', async () => {
+    const request = httpClient(app.url);
+    const kim = await signUpAndIn(request, 'Kim Lee');
+    const lou = await signUpAndIn(request, 'Lou Brandt');
+    const chat = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: lou.user.id }, token: kim.accessToken });
+
+    // A relay refuses the first try of each message the way the server does.
+    const page = await openPage('kim');
+    const tries: Array<{ text: string; clientId: string }> = [];
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((frame) => ws.send(frame));
+      ws.onMessage((raw) => {
+        const frame = JSON.parse(String(raw));
+        if (frame.type === 'send_message' && !tries.some((t) => t.text === frame.text)) {
+          tries.push({ text: frame.text, clientId: frame.clientId });
+          if (frame.text === 'Through the restart') {
+            const message = 'The server is restarting; send this again once reconnected.';
+            ws.send(
+              JSON.stringify({
+                type: 'error',
+                statusCode: 503,
+                error: 'Service Unavailable',
+                code: 'SERVER_RESTARTING',
+                message,
+                id: frame.id,
+              }),
+            );
+            void ws.close({ code: 1012, reason: 'SERVER_RESTARTING' });
+            void server.close();
+          } else {
+            const message = 'Too many frames; slow down.';
+            ws.send(
+              JSON.stringify({ type: 'error', statusCode: 429, error: 'Too Many Requests', code: 'RATE_LIMITED', message, id: frame.id }),
+            );
+          }
+          return;
+        }
+        if (frame.type === 'send_message') tries.push({ text: frame.text, clientId: frame.clientId });
+        server.send(raw);
+      });
+    });
+    await signInThroughForm(page, { ...kim.user, password: kim.password });
+    await connection(page, 'online').waitFor();
+    await page.getByTestId('chat-item').filter({ hasText: 'Lou Brandt' }).click();
+
+    for (const text of ['Through the rate limit', 'Through the restart']) {
+      await page.getByTestId('composer-input').fill(text);
+      await page.getByTestId('composer-input').press('Enter');
+      const tick = message(page, text).locator('[data-testid="tick"]:not([data-status="pending"])');
+      await tick.waitFor();
+      expect(await tick.getAttribute('data-status')).not.toBe('failed');
+      const clientIds = new Set(tries.filter((t) => t.text === text).map((t) => t.clientId));
+      expect({ tries: tries.filter((t) => t.text === text).length > 1, clientIds: clientIds.size }).toEqual({ tries: true, clientIds: 1 });
+    }
+    await connection(page, 'online').waitFor();
+    const stored = await request('GET', `/api/v1/chats/${chat.body.id}/messages`, { token: kim.accessToken });
+    expect(stored.body.items.map((m: any) => m.text).sort()).toEqual(['Through the rate limit', 'Through the restart']);
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it('opens a chat linked while signed out once the user has signed in', async () => {
+    const request = httpClient(app.url);
+    const mia = await signUpAndIn(request, 'Mia Novak');
+    const ned = await signUpAndIn(request, 'Ned Olsen');
+    const chat = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: mia.user.id }, token: ned.accessToken });
+    await request('POST', `/api/v1/chats/${chat.body.id}/messages`, { body: { text: 'Have a look at this' }, token: ned.accessToken });
+
+    const page = await openPage('mia');
+    await page.goto(`${app.url}/ui/#/chat/${chat.body.id}`);
+    await page.getByTestId('sign-in-email').fill(mia.user.email);
+    await page.getByTestId('sign-in-password').fill(mia.password);
+    await page.getByTestId('sign-in-submit').click();
+    await expectText(page.getByTestId('me-name'), 'Mia Novak');
+    expect(new URL(page.url()).hash).toBe(`#/chat/${chat.body.id}`);
+    await expectText(page.getByTestId('chat-title'), 'Ned Olsen');
+    await message(page, 'Have a look at this').waitFor();
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it('never lets a tab act as another account signed in in the same browser', async () => {
+    const request = httpClient(app.url);
+    const olga = await signUpAndIn(request, 'Olga Berg');
+    const pete = await signUpAndIn(request, 'Pete Quinn');
+    const chat = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: pete.user.id }, token: olga.accessToken });
+
+    // Each of the sockets of Olga's tab: whom the server took it for, and what went out on it.
+    const pageO = await openPage('olga');
+    // Pete's tab is opened before Olga signs in (later, it would take her cookie and be hers).
+    const pageP = await openTab('pete', pageO);
+    await pageP.goto(`${app.url}/ui/`);
+    await pageP.getByTestId('sign-in-form').waitFor();
+    const sockets: Array<{ readyAs: string[]; sent: any[] }> = [];
+    pageO.on('websocket', (ws) => {
+      const seen = { readyAs: [] as string[], sent: [] as any[] };
+      sockets.push(seen);
+      ws.on('framereceived', (f) => {
+        const frame = JSON.parse(String(f.payload));
+        if (frame.type === 'ready') seen.readyAs.push(frame.userId);
+      });
+      ws.on('framesent', (f) => seen.sent.push(JSON.parse(String(f.payload))));
+    });
+    await signInThroughForm(pageO, { ...olga.user, password: olga.password });
+    await connection(pageO, 'online').waitFor();
+
+    // Pete signs in in the other tab: the access_token cookie is his now. Olga's tab reloads (its
+    // tokens stay in its sessionStorage) and opens a socket that carries his cookie.
+    await pageP.getByTestId('sign-in-email').fill(pete.user.email);
+    await pageP.getByTestId('sign-in-password').fill(pete.password);
+    await pageP.getByTestId('sign-in-submit').click();
+    await expectText(pageP.getByTestId('me-name'), 'Pete Quinn');
+    await connection(pageP, 'online').waitFor();
+    await pageO.reload();
+    await expectText(pageO.getByTestId('me-name'), 'Olga Berg');
+    await connection(pageO, 'online').waitFor();
+
+    await pageO.getByTestId('chat-item').filter({ hasText: 'Pete Quinn' }).click();
+    await pageO.getByTestId('composer-input').fill('Typed in Olga’s tab');
+    await pageO.getByTestId('composer-input').press('Enter');
+    // Stored (it has a seq), whoever the server took it for.
+    await pageO.locator('[data-testid="message"]:not([data-seq=""])').filter({ hasText: 'Typed in Olga’s tab' }).waitFor();
+    await expectText(pageP.getByTestId('chat-item').filter({ hasText: 'Olga Berg' }).getByTestId('chat-preview'), 'Typed in Olga’s tab');
+    const stored = await request('GET', `/api/v1/chats/${chat.body.id}/messages`, { token: olga.accessToken });
+    expect(stored.body.items.map((m: any) => [m.text, m.senderId])).toEqual([['Typed in Olga’s tab', olga.user.id]]);
+    // Nothing but the auth frame went out on a socket the server took for Pete's.
+    for (const socket of sockets.filter((s) => s.readyAs[0] !== olga.user.id)) {
+      expect(socket.sent.filter((frame) => frame.type !== 'auth')).toEqual([]);
+    }
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it('keeps two tabs of one session signed in through access-token expiries', async () => {
+    // Access tokens (and the access_token cookie) that live 5 s, so that both tabs refresh several times.
+    const shortLived = await startTestApp({ ...env, ACCESS_TOKEN_TTL: '5s' });
+    try {
+      const request = httpClient(shortLived.url);
+      const rosa = await signUpAndIn(request, 'Rosa Vidal');
+      const refreshes: number[] = [];
+      const watch = (page: Page) =>
+        page.on('response', (response) => {
+          if (response.url().endsWith('/api/v1/auth/refresh')) refreshes.push(response.status());
+        });
+
+      const first = await openPage('rosa-1');
+      watch(first);
+      await signInThroughForm(first, { ...rosa.user, password: rosa.password }, shortLived.url);
+      // A second tab has no tokens of its own: it goes by the cookies the sign-in set.
+      const second = await openTab('rosa-2', first);
+      watch(second);
+      await second.goto(`${shortLived.url}/ui/`);
+      await expectText(second.getByTestId('me-name'), 'Rosa Vidal');
+      await connection(first, 'online').waitFor();
+      await connection(second, 'online').waitFor();
+
+      // Each expiry closes both sockets with 4401 at once; a refresh token used twice would end the session.
+      const deadline = Date.now() + 60_000;
+      while (
+        refreshes.filter((status) => status === 200).length < 3 &&
+        refreshes.every((status) => status === 200) &&
+        Date.now() < deadline
+      ) {
+        await delay(200);
+      }
+      expect(refreshes.filter((status) => status !== 200)).toEqual([]);
+      expect(refreshes.length).toBeGreaterThanOrEqual(3);
+      for (const page of [first, second]) {
+        await connection(page, 'online').waitFor();
+        expect(await page.getByTestId('sign-in-form').isVisible()).toBe(false);
+        await expectText(page.getByTestId('me-name'), 'Rosa Vidal');
+      }
+      expect(pageErrors()).toEqual([]);
+    } finally {
+      await closeApp(shortLived);
+    }
   });
 });

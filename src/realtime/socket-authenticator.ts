@@ -37,6 +37,10 @@ export class SocketAuthenticator {
   fromHandshake(request: IncomingMessage): HandshakeCredential {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
     if (bearer) return { kind: 'token', token: bearer, via: 'bearer' };
+    // `/ws?auth=frame`: the page will say who it is in its first frame. A browser sends the cookie
+    // with every upgrade, and with two accounts signed in in one browser the cookie may be the
+    // other account's (tabs keep their own tokens).
+    if (wantsFrameAuth(request.url)) return { kind: 'none' };
     const cookie = readCookie(request.headers.cookie, ACCESS_COOKIE);
     if (cookie) {
       if (!this.isAllowedOrigin(request.headers.origin, request.headers.host)) return { kind: 'refused', code: 'ORIGIN_NOT_ALLOWED' };
@@ -64,6 +68,11 @@ export class SocketAuthenticator {
     const user = await this.verifier.verify(token);
     return Object.assign({}, user, { expiresAt: expiryOf(token) });
   }
+}
+
+function wantsFrameAuth(url: string | undefined): boolean {
+  const query = url?.split('?')[1];
+  return query !== undefined && new URLSearchParams(query).get('auth') === 'frame';
 }
 
 function normaliseOrigin(origin: string): string {
