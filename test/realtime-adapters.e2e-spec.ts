@@ -77,6 +77,26 @@ describe('Redis fan-out when messages are lost on the way', () => {
     expect(missed).toHaveLength(1);
   });
 
+  it('ignores malformed messages on the channel, whatever they hold, and keeps receiving', async () => {
+    const { channel, observed } = await receiver();
+    const raw = pool.connect();
+    const origin = randomUUID();
+    const junk = [
+      'no header at all',
+      `${origin}\n[1,2]\n{}`,
+      `${origin}\n{"kind":"deliver"}\n{"type":"x"}`,
+      `${origin}\n{"kind":"deliver","target":{"userIds":"u"}}\n{}`,
+      `${origin}\n{"kind":"deliver","target":{"userIds":[1]}}\n{}`,
+      `${origin}\n{"kind":"deliver","target":{"userIds":["u"]},"stream":{"id":3}}\n{}`,
+      `${origin}\n{"kind":"close","target":{"userIds":["u"]}}\n`,
+      `${origin}\n{"kind":"launch","target":{}}\n`,
+    ];
+    for (const payload of junk) await raw.publish(channel, payload);
+    await raw.publish(channel, encode(origin, deliver('fine'), 1));
+    await eventually(() => observed.received.length === 1);
+    expect(observed.received).toEqual([expect.objectContaining({ kind: 'deliver', frame: '{"tag":"fine"}' })]);
+  });
+
   it('reports an interrupted subscription once it is back, once, and receives again', async () => {
     const channel = `parley:test:fan-out:${randomUUID()}`;
     // Reconnects 300 ms after losing its connection: long enough for a publish to be lost.

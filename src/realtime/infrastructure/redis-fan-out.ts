@@ -86,7 +86,12 @@ export class RedisFanOut extends FanOut {
       return;
     }
     if (!received) return;
-    this.listener(received.message);
+    try {
+      this.listener(received.message);
+    } catch (error) {
+      // Inside ioredis's event: thrown on, it would take the process down.
+      this.logger.error(`Could not deliver a fan-out message: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
     if (received.n !== undefined) this.count(received.origin, received.n);
   }
 
@@ -135,9 +140,40 @@ export function decode(payload: string, ownOrigin: string): Received | undefined
   if (first < 0 || second < 0) throw new Error('missing header');
   const origin = payload.slice(0, first);
   if (origin === ownOrigin) return undefined;
-  const { n, ...header } = JSON.parse(payload.slice(first + 1, second)) as FanOutMessage & { n?: unknown };
+  const parsed = JSON.parse(payload.slice(first + 1, second)) as unknown;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('header is not an object');
+  const { n, ...header } = parsed as FanOutMessage & { n?: unknown };
   const number = typeof n === 'number' ? n : undefined;
-  if (header.kind === 'deliver') return { origin, n: number, message: Object.assign(header, { frame: payload.slice(second + 1) }) };
-  if (header.kind === 'close') return { origin, n: number, message: header };
+  // Checked field by field: a message from another version, or another publisher on the channel,
+  // must not reach the sockets half-formed.
+  if (!isTarget(header.target)) throw new Error('target is not a delivery target');
+  if (header.kind === 'deliver') {
+    if (!isPosition(header.stream, true) || !isPosition(header.after, true)) throw new Error('stream or after is not a position');
+    return { origin, n: number, message: Object.assign(header, { frame: payload.slice(second + 1) }) };
+  }
+  if (header.kind === 'close') {
+    if (!Number.isInteger(header.code) || typeof header.reason !== 'string') throw new Error('close without a code and reason');
+    return { origin, n: number, message: header };
+  }
   throw new Error(`unknown kind ${JSON.stringify((header as { kind?: unknown }).kind)}`);
+}
+
+const isIdList = (value: unknown): boolean => value === undefined || (Array.isArray(value) && value.every((v) => typeof v === 'string'));
+
+function isTarget(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const target = value as Record<string, unknown>;
+  return (
+    isIdList(target.userIds) &&
+    isIdList(target.sessionIds) &&
+    isIdList(target.connectionIds) &&
+    (target.exceptConnectionId === undefined || typeof target.exceptConnectionId === 'string')
+  );
+}
+
+function isPosition(value: unknown, optional: boolean): boolean {
+  if (value === undefined) return optional;
+  if (typeof value !== 'object' || value === null) return false;
+  const position = value as Record<string, unknown>;
+  return typeof position.id === 'string' && Number.isSafeInteger(position.seq);
 }
