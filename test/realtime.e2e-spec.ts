@@ -221,6 +221,15 @@ describe('realtime (one instance)', () => {
       expect(socket.isOpen).toBe(true);
     });
 
+    it('answers a frame nested thousands deep with VALIDATION_FAILED, not a 500, and stays open', async () => {
+      const deep = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+      socket.ws.send(`{"type":"ping","id":"d1","x":${deep(20_000)}}`);
+      expect(await socket.next((f) => f.id === 'd1')).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED', statusCode: 400 });
+      socket.ws.send(`{"type":"mark_read","id":"d2","chatId":${deep(5_000)},"seq":1}`);
+      expect(await socket.next((f) => f.id === 'd2')).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED', statusCode: 400 });
+      expect(socket.isOpen).toBe(true);
+    });
+
     it('closes with 1009 a frame over 64 KiB', async () => {
       socket.send({ type: 'ping', padding: 'x'.repeat(64 * 1024) });
       expect((await socket.closed).code).toBe(1009);

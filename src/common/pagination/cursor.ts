@@ -1,4 +1,4 @@
-import { fieldWithNul } from '../validation/no-nul.js';
+import { stringProblem } from '../validation/no-nul.js';
 import { ValidationError } from '../errors/domain-error.js';
 
 /** Opaque cursors: base64url JSON, so clients cannot depend on what is inside. */
@@ -11,7 +11,7 @@ export function decodeCursor<T>(cursor: string | undefined, isValid: (value: unk
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     // No cursor Parley makes holds U+0000 (no text column can), so one that does is forged.
-    if (isValid(value) && !fieldWithNul(value)) return value;
+    if (isValid(value) && !stringProblem(value)) return value;
   } catch {
     // fall through to the error below
   }

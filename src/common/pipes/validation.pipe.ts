@@ -6,7 +6,7 @@ import {
 } from '@nestjs/common';
 import { validateSync, type ValidatorOptions } from 'class-validator';
 import { type ErrorDetail, ValidationError } from '../errors/domain-error.js';
-import { fieldWithNul } from '../validation/no-nul.js';
+import { MAX_BODY_DEPTH, stringProblem } from '../validation/no-nul.js';
 import { fastAccept } from './fast-accept.js';
 
 /** Flattens class-validator's tree into `{ field, message }` details with dotted paths. */
@@ -35,10 +35,13 @@ export function validationFailed(errors: ClassValidatorError[]): ValidationError
 class SyncValidationPipe extends ValidationPipe {
   /** A body that passes every rule of a plain DTO skips the generic path (see fast-accept.ts). */
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    const nul = metadata.type === 'body' || metadata.type === 'query' ? fieldWithNul(value) : undefined;
-    if (nul) {
-      const message = `${nul} must not contain the NUL character (U+0000)`;
-      throw new ValidationError(message, [{ field: nul, message }]);
+    const found = metadata.type === 'body' || metadata.type === 'query' ? stringProblem(value) : undefined;
+    if (found) {
+      const message =
+        found.problem === 'nul'
+          ? `${found.field} must not contain the NUL character (U+0000)`
+          : `${found.field} is nested more than ${MAX_BODY_DEPTH} levels deep`;
+      throw new ValidationError(message, [{ field: found.field, message }]);
     }
     return (metadata.type === 'body' ? fastAccept(metadata.metatype, value) : undefined) ?? super.transform(value, metadata);
   }

@@ -1,15 +1,30 @@
+/** Deeper than this, a body is refused before anything walks it (no DTO of Parley's nests past a few levels). */
+export const MAX_BODY_DEPTH = 32;
+
+export type StringProblem = { field: string; problem: 'nul' | 'depth' };
+
 /**
- * The dotted path of the first string (value or key) in a body or query that holds U+0000, which
- * no text column can store: refused up front for every field, rather than each DTO remembering to.
+ * The first string (value or key) in a body or query that holds U+0000, which no text column can
+ * store, so it is refused up front for every field rather than each DTO remembering to; or the
+ * place where the value nests deeper than MAX_BODY_DEPTH. Walks with a stack of its own, so no
+ * input can exhaust the call stack.
  */
-export function fieldWithNul(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return value.includes('\0') ? path || 'body' : undefined;
-  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return undefined;
-  for (const [key, item] of Object.entries(value)) {
-    const field = path ? `${path}.${key}` : key;
-    if (key.includes('\0')) return path || 'body';
-    const found = fieldWithNul(item, field);
-    if (found) return found;
+export function stringProblem(value: unknown): StringProblem | undefined {
+  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: '', depth: 0 }];
+  while (stack.length > 0) {
+    const { value: current, path, depth } = stack.pop()!;
+    if (typeof current === 'string') {
+      if (current.includes('\0')) return { field: path || 'body', problem: 'nul' };
+      continue;
+    }
+    if (typeof current !== 'object' || current === null || ArrayBuffer.isView(current)) continue;
+    if (depth >= MAX_BODY_DEPTH) return { field: path || 'body', problem: 'depth' };
+    const entries = Object.entries(current);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, item] = entries[i];
+      if (key.includes('\0')) return { field: path || 'body', problem: 'nul' };
+      stack.push({ value: item, path: path ? `${path}.${key}` : key, depth: depth + 1 });
+    }
   }
   return undefined;
 }
