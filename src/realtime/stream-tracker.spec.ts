@@ -34,6 +34,30 @@ describe('StreamTracker', () => {
     expect(streams.admitLive({ id: 'c', seq: 13 }, 'f13')).toBe(true);
   });
 
+  it('keeps nothing for a stream whose catch-up wrote nothing and held nothing (a chat named at random)', () => {
+    const { streams } = tracker();
+    for (let i = 0; i < 1000; i++) streams.begin(`random-${i}`).end();
+    expect(streams.size).toBe(0);
+    const kept = streams.begin('c');
+    kept.sent(1);
+    kept.end();
+    expect(streams.size).toBe(1);
+  });
+
+  it('holds live frames until every catch-up of a stream under way has ended', () => {
+    const { streams, written } = tracker();
+    const first = streams.begin('c');
+    const second = streams.begin('c');
+    expect(streams.admitLive({ id: 'c', seq: 3 }, 'f3')).toBe(false);
+    for (const seq of [1, 2]) first.sent(seq);
+    first.end();
+    first.end(); // ending twice counts once
+    expect(written).toEqual([]);
+    second.sent(1);
+    second.end();
+    expect(written).toEqual(['f3']);
+  });
+
   it('holds every stream from the start until released, then writes each in order', () => {
     const { streams, written } = tracker();
     streams.holdAll();

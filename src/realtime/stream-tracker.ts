@@ -32,7 +32,8 @@ interface StreamState {
   delivered: SeqRanges;
   /** Live frames waiting: during a catch-up of this stream, or while every stream is held. */
   held?: Waiting[];
-  catchingUp?: boolean;
+  /** Catch-ups of this stream under way (two `sync` frames may ask for one chat at once). */
+  catchUps: number;
   /** Live frames that came ahead of a gap (seq 7 before 6), waiting a moment for the ones before them. */
   early?: Waiting[];
   gapTimer?: NodeJS.Timeout;
@@ -71,7 +72,7 @@ export class StreamTracker {
   releaseAll(): void {
     this.holdingAll = false;
     for (const state of this.streams?.values() ?? []) {
-      if (state.held && !state.catchingUp) this.flushHeld(state);
+      if (state.held && state.catchUps === 0) this.flushHeld(state);
     }
   }
 
@@ -90,19 +91,32 @@ export class StreamTracker {
   begin(streamId: string): CatchUp {
     const state = this.state(streamId);
     state.held ??= [];
-    state.catchingUp = true;
+    state.catchUps += 1;
     // Frames waiting for a gap wait for the catch-up instead: its history may well fill the gap.
     if (state.early) {
       state.held.push(...state.early);
       this.stopWaiting(state);
     }
+    let ended = false;
     return {
       sent: (seq) => state.delivered.add(seq),
       end: () => {
-        state.catchingUp = false;
+        if (ended) return;
+        ended = true;
+        state.catchUps -= 1;
+        if (state.catchUps > 0) return;
         this.flushHeld(state);
+        // A stream that never had a frame here (a chat the client is not in, say) leaves nothing
+        // behind: a client naming chats at random must not grow the connection's memory.
+        if (state.delivered.last === undefined && !state.held && !state.early && this.streams?.get(streamId) === state)
+          this.streams.delete(streamId);
       },
     };
+  }
+
+  /** How many streams this connection keeps state for (for tests and diagnostics). */
+  get size(): number {
+    return this.streams?.size ?? 0;
   }
 
   /** The connection closed: stops the timers. */
@@ -175,7 +189,7 @@ export class StreamTracker {
     this.streams ??= new Map();
     let state = this.streams.get(streamId);
     if (!state) {
-      state = { delivered: new SeqRanges(REMEMBERED_RUNS_PER_STREAM) };
+      state = { delivered: new SeqRanges(REMEMBERED_RUNS_PER_STREAM), catchUps: 0 };
       this.streams.set(streamId, state);
     }
     return state;
