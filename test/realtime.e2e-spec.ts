@@ -230,6 +230,13 @@ describe('realtime (one instance)', () => {
       expect(socket.isOpen).toBe(true);
     });
 
+    it('refuses __proto__ and constructor keys rather than letting them vanish before validation', async () => {
+      for (const [i, chats] of ['{"__proto__":5}', '{"constructor":1}'].entries()) {
+        socket.ws.send(`{"type":"sync","id":"p${i}","chats":${chats}}`);
+        expect(await socket.next((f) => f.id === `p${i}`)).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+      }
+    });
+
     it('closes with 1009 a frame over 64 KiB', async () => {
       socket.send({ type: 'ping', padding: 'x'.repeat(64 * 1024) });
       expect((await socket.closed).code).toBe(1009);

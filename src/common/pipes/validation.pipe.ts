@@ -37,10 +37,11 @@ class SyncValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const found = metadata.type === 'body' || metadata.type === 'query' ? stringProblem(value) : undefined;
     if (found) {
-      const message =
-        found.problem === 'nul'
-          ? `${found.field} must not contain the NUL character (U+0000)`
-          : `${found.field} is nested more than ${MAX_BODY_DEPTH} levels deep`;
+      const message = {
+        nul: `${found.field} must not contain the NUL character (U+0000)`,
+        depth: `${found.field} is nested more than ${MAX_BODY_DEPTH} levels deep`,
+        reserved: `${found.field} is not an accepted field name`,
+      }[found.problem];
       throw new ValidationError(message, [{ field: found.field, message }]);
     }
     return (metadata.type === 'body' ? fastAccept(metadata.metatype, value) : undefined) ?? super.transform(value, metadata);

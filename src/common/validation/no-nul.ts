@@ -1,12 +1,15 @@
 /** Deeper than this, a body is refused before anything walks it (no DTO of Parley's nests past a few levels). */
 export const MAX_BODY_DEPTH = 32;
 
-export type StringProblem = { field: string; problem: 'nul' | 'depth' };
+export type StringProblem = { field: string; problem: 'nul' | 'depth' | 'reserved' };
+
+/** Keys that object copies drop or treat specially: refused, rather than silently gone from what is validated. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * The first string (value or key) in a body or query that holds U+0000, which no text column can
  * store, so it is refused up front for every field rather than each DTO remembering to; or the
- * place where the value nests deeper than MAX_BODY_DEPTH. Walks with a stack of its own, so no
+ * place where the value nests deeper than MAX_BODY_DEPTH, or a key such as `__proto__`. Walks with a stack of its own, so no
  * input can exhaust the call stack.
  */
 export function stringProblem(value: unknown): StringProblem | undefined {
@@ -23,6 +26,7 @@ export function stringProblem(value: unknown): StringProblem | undefined {
     for (let i = entries.length - 1; i >= 0; i--) {
       const [key, item] = entries[i];
       if (key.includes('\0')) return { field: path || 'body', problem: 'nul' };
+      if (RESERVED_KEYS.has(key)) return { field: path ? `${path}.${key}` : key, problem: 'reserved' };
       stack.push({ value: item, path: path ? `${path}.${key}` : key, depth: depth + 1 });
     }
   }
