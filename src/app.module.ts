@@ -1,5 +1,6 @@
 import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
+import { EventBusLifetime } from './common/cqrs/event-bus-lifetime.js';
 import { AppConfig } from './config/app-config.js';
 import type { FeatureModuleName } from './config/modules.config.js';
 import { CoreModule } from './core.module.js';
@@ -53,6 +54,7 @@ export class AppModule {
         ...realtime,
         ...features,
       ],
+      providers: [EventBusLifetime],
     };
   }
 }

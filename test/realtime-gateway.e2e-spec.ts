@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { EventBus } from '@nestjs/cqrs';
 import { Test } from '@nestjs/testing';
 import {
   type CallHandler,
@@ -17,6 +18,7 @@ import { DataSource } from 'typeorm';
 import { configureApp } from '../src/app.factory.js';
 import { AppModule } from '../src/app.module.js';
 import { ConflictError } from '../src/common/errors/domain-error.js';
+import { SessionsRevokedEvent } from '../src/modules/auth/events/session-revoked.event.js';
 import { AppLogger } from '../src/common/logging/app-logger.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { DirectHandlers } from '../src/realtime/direct-handlers.js';
@@ -340,6 +342,25 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
     await other.close();
     expect(await socket.closed).toEqual({ code: 1012, reason: 'SERVER_RESTARTING' });
     expect(socket.received).toEqual([{ type: 'slowed', ms: 500, id: 'inflight' }]);
+  });
+
+  it('still handles events while shutdown drains: a session revoked meanwhile is closed as revoked, not as restarting', async () => {
+    const other = await start();
+    const { port } = other.getHttpServer().address() as AddressInfo;
+    const http = httpClient(`http://127.0.0.1:${port}`);
+    const account = await signUpAndIn(http);
+    const second = await http('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } });
+    const busy = await connectReady(`ws://127.0.0.1:${port}/ws`, account.accessToken);
+    const revoked = await connectReady(`ws://127.0.0.1:${port}/ws`, second.body.accessToken);
+    const sessionId: string = revoked.history.find((f) => f.type === 'ready').sessionId;
+    busy.send({ type: 'slow', ms: 800, id: 'holds-the-drain' });
+    await pause(100);
+    const closing = other.close();
+    await pause(200); // the drain waits for the slow frame; the event handlers must still be there
+    other.get(EventBus).publish(new SessionsRevokedEvent(account.user.id, [sessionId], false));
+    expect(await revoked.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+    await closing;
+    expect(await busy.closed).toEqual({ code: 1012, reason: 'SERVER_RESTARTING' });
   });
 
   it('answers exactly as Nest’s pipeline does, which every handler takes once a global guard is not marked HTTP-only', async () => {
