@@ -499,6 +499,18 @@ describe('messaging over the WebSocket gateway', () => {
       expect(await socket.nextOfType('chat_deleted')).toEqual({ type: 'chat_deleted', chatId: chat.id });
   });
 
+  it('never tells of a message after telling its reader they left: member_removed waits behind held messages', async () => {
+    const chat = await newGroup(alice, [bob]);
+    const bobWs = await connect(bob); // holds live messages until its sync, or for a second
+    const sent = await request('POST', `/api/v1/chats/${chat.id}/messages`, { token: alice.accessToken, body: { text: 'bye' } });
+    expect(sent.status).toBe(201);
+    const removal = await request('DELETE', `/api/v1/chats/${chat.id}/members/${bob.user.id}`, { token: alice.accessToken });
+    expect(removal.status).toBe(204);
+    await bobWs.nextOfType('member_removed', 5_000);
+    const order = bobWs.history.filter((f) => f.type === 'new_message' || f.type === 'member_removed').map((f) => f.type);
+    expect(order).toEqual(['new_message', 'member_removed']);
+  });
+
   it('tells contacts when a user comes online and goes offline', async () => {
     const [dora, eve] = await Promise.all([signUpAndIn(request, 'Dora'), signUpAndIn(request, 'Eve')]);
     await newGroup(dora, [eve]);

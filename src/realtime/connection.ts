@@ -221,6 +221,11 @@ export class Connection {
     this.streams.admitLive(position, frame);
   }
 
+  /** A live frame that goes after whatever a stream keeps back now (see StreamTracker.admitBehind). */
+  sendBehind(streamId: string, frame: WireFrame): void {
+    this.streams.admitBehind(streamId, frame);
+  }
+
   send(event: ServerEvent | ({ type: string } & object), id?: FrameId): boolean {
     return this.sendRaw(JSON.stringify(withId(event, id)));
   }

@@ -18,6 +18,8 @@ export type FanOutMessage =
        * the frame rather than taking it for a repeat of the message.
        */
       after?: StreamPosition;
+      /** The frame goes after whatever this stream (a chat) keeps back on a connection, without a place in it. */
+      behind?: string;
     }
   | { kind: 'close'; target: DeliveryTarget; code: number; reason: string };
 

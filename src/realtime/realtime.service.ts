@@ -14,6 +14,12 @@ export interface SendOptions {
   stream?: StreamPosition;
   /** The frame changes the message at this position (an edit, a delete), so it never goes before it. */
   after?: StreamPosition;
+  /**
+   * The frame is about this chat (a member removed, the chat deleted, a read pointer): it goes
+   * after the chat's messages a connection is still holding back, so a client never hears of one
+   * of them after it heard it left.
+   */
+  behind?: string;
 }
 
 /**
@@ -38,13 +44,14 @@ export class RealtimeService {
   async send(userIds: Iterable<string>, event: ServerEvent, options: SendOptions = {}): Promise<void> {
     const users = [...new Set(userIds)];
     if (users.length === 0) return;
-    const { stream, after, ...target } = options;
+    const { stream, after, behind, ...target } = options;
     await this.publish({
       kind: 'deliver',
       target: { userIds: users, ...target },
       frame: JSON.stringify(event),
       ...(stream ? { stream } : {}),
       ...(after ? { after } : {}),
+      ...(behind ? { behind } : {}),
     });
   }
 

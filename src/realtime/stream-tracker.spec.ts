@@ -58,6 +58,32 @@ describe('StreamTracker', () => {
     expect(written).toEqual(['f3']);
   });
 
+  it('keeps a frame about a stream behind what the stream holds back, and writes it at once otherwise', () => {
+    const { streams, written } = tracker(200);
+    streams.admitBehind('quiet', 'q-removed'); // nothing kept back for it
+    expect(written).toEqual(['q-removed']);
+
+    const catchUp = streams.begin('c');
+    streams.admitLive({ id: 'c', seq: 5 }, 'f5');
+    streams.admitBehind('c', 'c-removed');
+    expect(written).toEqual(['q-removed']);
+    for (const seq of [1, 2, 3, 4]) catchUp.sent(seq);
+    catchUp.end();
+    expect(written).toEqual(['q-removed', 'f5', 'c-removed']);
+
+    streams.admitLive({ id: 'c', seq: 7 }, 'f7'); // overtook 6: waits for it
+    streams.admitBehind('c', 'c-read');
+    expect(written).toHaveLength(3);
+    streams.admitLive({ id: 'c', seq: 6 }, 'f6');
+    expect(written.slice(3)).toEqual(['f6', 'f7', 'c-read']);
+
+    streams.holdAll();
+    streams.admitLive({ id: 'd', seq: 1 }, 'd1');
+    streams.admitBehind('d', 'd-deleted');
+    streams.releaseAll();
+    expect(written.slice(6)).toEqual(['d1', 'd-deleted']);
+  });
+
   it('holds every stream from the start until released, then writes each in order', () => {
     const { streams, written } = tracker();
     streams.holdAll();

@@ -25,6 +25,8 @@ interface Waiting {
   seq: number;
   frame: WireFrame;
   about?: true;
+  /** Goes after everything the stream keeps back now, with no place of its own (admitBehind). */
+  behind?: true;
 }
 
 interface StreamState {
@@ -87,6 +89,22 @@ export class StreamTracker {
     return this.offer(state, position.seq, frame, position.about);
   }
 
+  /**
+   * A frame that must not overtake what the stream is keeping back (a member removed, a chat
+   * deleted, a read pointer: after the messages of that chat this connection is still to get),
+   * but has no place in the stream itself: written now when nothing is kept back, never waited for.
+   */
+  admitBehind(streamId: string, frame: WireFrame): void {
+    const state = this.streams?.get(streamId);
+    if (state?.held) {
+      state.held.push({ seq: Number.POSITIVE_INFINITY, frame, behind: true });
+    } else if (state?.early) {
+      state.early.push({ seq: Number.POSITIVE_INFINITY, frame, behind: true });
+    } else {
+      this.sink.sendRaw(frame);
+    }
+  }
+
   /** Starts a catch-up of one stream; live frames of it are held until `end`. */
   begin(streamId: string): CatchUp {
     const state = this.state(streamId);
@@ -127,7 +145,15 @@ export class StreamTracker {
   private flushHeld(state: StreamState): void {
     const held = (state.held ?? []).sort(bySeq);
     state.held = undefined;
-    for (const { seq, frame, about } of held) this.offer(state, seq, frame, about);
+    for (const { seq, frame, about, behind } of held) {
+      if (behind) {
+        // Behind the frames before it: those still waiting for a gap keep it waiting too.
+        if (state.early) state.early.push({ seq, frame, behind });
+        else this.sink.sendRaw(frame);
+      } else {
+        this.offer(state, seq, frame, about);
+      }
+    }
   }
 
   /**
@@ -162,9 +188,11 @@ export class StreamTracker {
     const early = (state.early ?? []).sort(bySeq);
     let taken = 0;
     for (; taken < early.length; taken++) {
-      const { seq, frame, about } = early[taken];
+      const { seq, frame, about, behind } = early[taken];
       const last = state.delivered.last ?? 0;
-      if (about) {
+      if (behind) {
+        // Everything before it has been written (the loop stops at the first that waits).
+      } else if (about) {
         if (!force && seq > last) break;
       } else if (state.delivered.has(seq)) {
         continue;

@@ -149,6 +149,7 @@ export function decode(payload: string, ownOrigin: string): Received | undefined
   if (!isTarget(header.target)) throw new Error('target is not a delivery target');
   if (header.kind === 'deliver') {
     if (!isPosition(header.stream, true) || !isPosition(header.after, true)) throw new Error('stream or after is not a position');
+    if (header.behind !== undefined && typeof header.behind !== 'string') throw new Error('behind is not a stream id');
     return { origin, n: number, message: Object.assign(header, { frame: payload.slice(second + 1) }) };
   }
   if (header.kind === 'close') {

@@ -24,17 +24,17 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
     } else if (event instanceof ChatUpdatedEvent) {
       await this.realtime.send(event.memberIds, { type: 'chat_updated', chat: groupFrame(event.chat, event.memberIds.length) });
     } else if (event instanceof ChatDeletedEvent) {
-      await this.realtime.send(event.memberIds, { type: 'chat_deleted', chatId: event.chatId });
+      await this.realtime.send(event.memberIds, { type: 'chat_deleted', chatId: event.chatId }, { behind: event.chatId });
     } else if (event instanceof MembersAddedEvent) {
       for (const userId of event.addedIds) {
         await this.realtime.send(event.memberIds, { type: 'member_added', chatId: event.chatId, userId, role: 'member' });
       }
     } else {
-      await this.realtime.send([...event.memberIds, event.removedId], {
-        type: 'member_removed',
-        chatId: event.chatId,
-        userId: event.removedId,
-      });
+      await this.realtime.send(
+        [...event.memberIds, event.removedId],
+        { type: 'member_removed', chatId: event.chatId, userId: event.removedId },
+        { behind: event.chatId },
+      );
     }
   }
 

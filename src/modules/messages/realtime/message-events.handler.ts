@@ -35,7 +35,11 @@ export class MessageEventsToSockets implements IEventHandler<MessageEvent> {
         { after: { id: event.chatId, seq: event.seq } },
       );
     } else if (event instanceof ChatReadEvent) {
-      await this.realtime.send(event.memberIds, { type: 'read', chatId: event.chatId, userId: event.userId, seq: event.seq });
+      await this.realtime.send(
+        event.memberIds,
+        { type: 'read', chatId: event.chatId, userId: event.userId, seq: event.seq },
+        { behind: event.chatId },
+      );
     } else {
       await this.realtime.send([event.senderId], { type: 'message_seen', chatId: event.chatId, seq: event.seq });
     }
