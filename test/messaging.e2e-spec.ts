@@ -483,9 +483,12 @@ describe('messaging over the WebSocket gateway', () => {
       chat: { id: chat.id, type: 'group' },
     });
     const direct = await request('POST', '/api/v1/chats', { token: alice.accessToken, body: { type: 'direct', userId: carol.user.id } });
-    expect((await carolWs.next((f) => f.type === 'chat_created' && f.chat.id === direct.body.id)).chat).toMatchObject({
+    expect((await carolWs.next((f) => f.type === 'chat_created' && f.chat.id === direct.body.id)).chat).toEqual({
+      id: direct.body.id,
       type: 'direct',
       title: 'Alice',
+      memberCount: 2,
+      updatedAt: expect.any(String),
     });
     await request('PATCH', `/api/v1/chats/${chat.id}`, { token: alice.accessToken, body: { title: 'Renamed' } });
     expect((await bobWs.nextOfType('chat_updated')).chat).toMatchObject({ id: chat.id, title: 'Renamed' });

@@ -21,7 +21,8 @@ export interface MessageFrame {
 
 /**
  * A chat in chat_created / chat_updated. The contract leaves its fields open; the chats module
- * sends its list item (`{ id, type, title, memberCount, lastMessage, unreadCount, updatedAt }`).
+ * sends `{ id, type, title, memberCount, updatedAt }` (the same for every member: what differs per
+ * member, the unread count and the last message, comes from GET /chats).
  */
 export interface ChatFrame {
   id: string;

@@ -49,7 +49,13 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
       const peer = memberIds.find((id) => id !== recipient);
       await this.realtime.send([recipient], {
         type: 'chat_created',
-        chat: { id: chat.id, type: 'direct', title: (peer && names.get(peer)) ?? '', memberCount: 2 },
+        chat: {
+          id: chat.id,
+          type: 'direct',
+          title: (peer && names.get(peer)) ?? '',
+          memberCount: 2,
+          updatedAt: chat.updatedAt.toISOString(),
+        },
       });
     }
   }
