@@ -33,6 +33,10 @@ interface MailLogRow {
   text_body: string | null;
 }
 
+/** An app with only notify (and health), sending through the sink. */
+const smtpEnv = (db: TestDatabase, sink: SmtpSink, extra: Record<string, string> = {}) =>
+  Object.assign({}, db.env, { MODULES: 'notify,health', SMTP_URL: sink.url, MAIL_FROM, PUBLIC_URL }, extra);
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const uniqueEmail = (who: string) => `${who}-${randomUUID().slice(0, 8)}@example.com`;
 
@@ -93,14 +97,7 @@ describe('notify over SMTP', () => {
         return undefined;
       },
     });
-    app = await startTestApp({
-      ...db.env,
-      MODULES: 'notify,health',
-      SMTP_URL: sink.url,
-      MAIL_FROM,
-      PUBLIC_URL,
-      MAIL_RETRY_BASE_SECONDS: '0',
-    });
+    app = await startTestApp(smtpEnv(db, sink, { MAIL_RETRY_BASE_SECONDS: '0' }));
   });
 
   afterAll(async () => {
@@ -155,7 +152,7 @@ describe('notify over SMTP', () => {
   });
 
   it('sends every message once when two instances work the same mail log', async () => {
-    const second = await startTestApp({ ...db.env, MODULES: 'notify,health', SMTP_URL: sink.url, MAIL_FROM, PUBLIC_URL });
+    const second = await startTestApp(smtpEnv(db, sink));
     try {
       const emails = Array.from({ length: 25 }, (_, i) => uniqueEmail(`crowd${i}`));
       const bus = app.app.get(EventBus);
@@ -202,7 +199,7 @@ describe('notify over SMTP', () => {
 describe('notify with a slow mail server', () => {
   let db: TestDatabase;
   let sink: SmtpSink;
-  const env = () => ({ ...db.env, MODULES: 'notify,health', SMTP_URL: sink.url, MAIL_FROM, PUBLIC_URL });
+  const env = () => smtpEnv(db, sink);
   const rowsFor = async (app: NestExpressApplication, emails: string[]) =>
     (await app.get(DataSource).query('SELECT recipient, status, attempts FROM mail_log WHERE recipient = ANY($1)', [emails])) as Array<{
       recipient: string;
@@ -278,14 +275,7 @@ describe('notify with a newer reset email', () => {
         return Object.assign(new Error('Mailbox busy, try again later'), { responseCode: 451 });
       },
     });
-    app = await startTestApp({
-      ...db.env,
-      MODULES: 'notify,health',
-      SMTP_URL: sink.url,
-      MAIL_FROM,
-      PUBLIC_URL,
-      MAIL_RETRY_BASE_SECONDS: '60',
-    });
+    app = await startTestApp(smtpEnv(db, sink, { MAIL_RETRY_BASE_SECONDS: '60' }));
   });
 
   afterAll(async () => {

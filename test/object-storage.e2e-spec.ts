@@ -20,6 +20,12 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** The adapter's configuration for an S3 endpoint on this loopback port (with s3rver's keys). */
+function s3ConfigAt(port: number) {
+  return loadConfig({ S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_ACCESS_KEY: S3RVER_KEY, S3_SECRET_KEY: S3RVER_KEY, S3_BUCKET: 'parley' })
+    .storage.s3!;
+}
+
 type Readiness = { status: string; dependencies: Record<string, unknown> };
 
 const UNREACHABLE = /^S3_ENDPOINT is unreachable: .*ECONNREFUSED.*; start the S3\/MinIO server or fix S3_ENDPOINT\.$/;
@@ -142,13 +148,7 @@ describe('S3 object storage (s3rver)', () => {
 
 describe('an S3 endpoint that is unreachable', () => {
   it('stops the adapter start with a sentence naming S3_ENDPOINT and the fix', async () => {
-    const port = await closedPort();
-    const config = loadConfig({
-      S3_ENDPOINT: `http://127.0.0.1:${port}`,
-      S3_ACCESS_KEY: S3RVER_KEY,
-      S3_SECRET_KEY: S3RVER_KEY,
-      S3_BUCKET: 'parley',
-    }).storage.s3!;
+    const config = s3ConfigAt(await closedPort());
 
     await expect(new S3ObjectStorage(config).init()).rejects.toThrow(UNREACHABLE);
   });
@@ -161,14 +161,7 @@ describe('an S3 endpoint that goes away or stops answering after the start', () 
     const silent = createServer((socket) => sockets.add(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
-      const { port } = silent.address() as AddressInfo;
-      const config = loadConfig({
-        S3_ENDPOINT: `http://127.0.0.1:${port}`,
-        S3_ACCESS_KEY: S3RVER_KEY,
-        S3_SECRET_KEY: S3RVER_KEY,
-        S3_BUCKET: 'parley',
-      }).storage.s3!;
-      const storage = new S3ObjectStorage(config, { socketTimeoutMs: 300 });
+      const storage = new S3ObjectStorage(s3ConfigAt((silent.address() as AddressInfo).port), { socketTimeoutMs: 300 });
       const unavailable = {
         kind: 'unavailable',
         code: 'STORAGE_UNAVAILABLE',

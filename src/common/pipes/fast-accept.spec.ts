@@ -5,6 +5,8 @@ import { UpdateChatDto } from '../../modules/chats/dto/chat.dto.js';
 import { MarkReadFrame, SendMessageFrame, SyncFrame, TypingFrame } from '../../modules/messages/dto/message-frames.dto.js';
 import { MarkReadDto, SendMessageDto } from '../../modules/messages/dto/message-requests.dto.js';
 import { TEXT_MAX_LENGTH } from '../../modules/messages/domain/message.js';
+import { ValidationError } from '../errors/domain-error.js';
+import { stringProblem } from '../validation/no-nul.js';
 import { fastAccept } from './fast-accept.js';
 import { createValidationPipe, VALIDATION_OPTIONS } from './validation.pipe.js';
 
@@ -126,8 +128,11 @@ describe('fastAccept', () => {
           expect(Object.getPrototypeOf(fast)).toBe(dto.prototype);
           expect(fast).toEqual(full.value);
         }
-        // And the pipe in use answers every body as the reference does, errors included.
-        expect(await outcome(pipe, dto, body)).toEqual(full);
+        // And the pipe in use answers every body as the reference does, errors included, but for
+        // what it refuses before any DTO sees it (a __proto__ key, which the reference lets vanish).
+        const answer = await outcome(pipe, dto, body);
+        if (stringProblem(asParsed(body))) expect(answer.error).toBeInstanceOf(ValidationError);
+        else expect(answer).toEqual(full);
       }
       expect(accepted > 0).toBe(fastPath);
     },
