@@ -42,7 +42,7 @@ export class UpdateMeDto {
 
 /** `?query=` plus `?limit=` (default 20) and `?cursor=`. */
 export class SearchUsersQuery extends PageQuery {
-  @ApiProperty({ required: false, description: 'Prefix of the name or email; empty lists everyone' })
+  @ApiProperty({ required: false, description: 'The start of a name, or a whole email (any case); empty lists everyone' })
   @IsOptional()
   @IsString()
   @Length(0, 320)
