@@ -163,7 +163,7 @@ describe('messaging over the WebSocket gateway', () => {
     await aliceWs.settle();
     const limited = aliceWs.seen('error').filter((f) => f.code === 'RATE_LIMITED');
     expect(limited.length).toBeGreaterThanOrEqual(3); // a burst of 5 is allowed, one of them spent above
-    expect(limited[0]).toMatchObject({ statusCode: 429, id: expect.stringMatching(/^t\d$/) });
+    expect(limited[0]).toMatchObject({ statusCode: 429, retryAfter: 1, id: expect.stringMatching(/^t\d$/) });
     const stored = await request('GET', `/api/v1/chats/${chat.id}/messages?offset=0`, { token: alice.accessToken });
     expect(stored.body.total).toBe(0);
   });

@@ -53,10 +53,15 @@ export function unknownType(type: string): ValidationError {
   );
 }
 
-/** The `error` frame for anything thrown: the REST error body plus the frame's id. */
+/** The `error` frame for anything thrown: the REST error body, `retryAfter` where REST sends Retry-After, and the frame's id. */
 export function errorFrame(error: unknown, id?: FrameId): ServerEvent<'error'> & { id?: FrameId } {
-  const { body } = resolveError(error);
-  return { type: 'error', ...body, ...(id !== undefined ? { id } : {}) };
+  const { body, retryAfterSeconds } = resolveError(error);
+  return Object.assign(
+    { type: 'error' as const },
+    body,
+    retryAfterSeconds !== undefined ? { retryAfter: retryAfterSeconds } : {},
+    id !== undefined ? { id } : {},
+  );
 }
 
 /** A reply to a frame carries that frame's id. */

@@ -39,7 +39,8 @@ export interface ChatFrame {
 export interface ServerEvents {
   ready: { userId: string; sessionId: string };
   pong: Record<never, never>;
-  error: ErrorBody;
+  /** `retryAfter` (seconds) on a rate limit: what REST says in the Retry-After header. */
+  error: ErrorBody & { retryAfter?: number };
   message_ack: { clientId: string | null; message: MessageFrame };
   new_message: { message: MessageFrame };
   message_updated: { message: MessageFrame };
