@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -184,6 +185,27 @@ describe('an S3 endpoint that goes away or stops answering after the start', () 
       code: 'STORAGE_UNAVAILABLE',
       message: expect.stringMatching(/ECONNREFUSED|socket hang up|ECONNRESET/),
     });
+  });
+});
+
+describe('an S3 endpoint that stops answering on a connection already in use', () => {
+  it('fails a request on a reused keep-alive socket as unavailable too, rather than hanging', async () => {
+    let answered = 0;
+    const server = createHttpServer((req, res) => {
+      if (answered >= 2) return; // silent from now on, on the same connection
+      answered += 1;
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': '2' });
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const storage = new S3ObjectStorage(s3ConfigAt((server.address() as AddressInfo).port), { socketTimeoutMs: 300 });
+      for (let i = 0; i < 2; i++) expect((await storage.get('avatars/u/a.png'))?.body.toString()).toBe('ok');
+      await expect(storage.get('avatars/u/a.png')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 

@@ -162,7 +162,10 @@ class StartTimeoutError extends Error {}
 /** An agent whose sockets are cut after `ms` of silence, failing their request with ETIMEDOUT. */
 function timingOutAgent(useSSL: boolean, ms: number): http.Agent {
   const Base = useSSL ? https.Agent : http.Agent;
-  const agent = new Base({ keepAlive: true });
+  // `timeout` on the agent too: it sets each socket's timeout again whenever the socket goes back
+  // to the pool or is reused (Node turns it off otherwise), so every request is covered, not only
+  // a socket's first, and idle pooled sockets are closed rather than kept forever.
+  const agent = new Base({ keepAlive: true, timeout: ms });
   const create = (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection.bind(agent);
   (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection = (...args: unknown[]) => {
     const socket = create(...args);

@@ -6,10 +6,6 @@ import type { ClaimedMail, ExpiredMail, NewMail } from './domain/mail-log.js';
  * worker whose claim lapsed (it took longer than the lease) cannot overwrite a newer attempt.
  */
 export abstract class MailLogRepository {
-  /**
-   * Records a pending message; with `replacesEarlier`, in the same transaction fails the user's
-   * pending messages of the same template (one being sent this moment still goes out).
-   */
   abstract add(mail: NewMail): Promise<void>;
 
   /**

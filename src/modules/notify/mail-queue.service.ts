@@ -5,7 +5,7 @@ import { AppConfig } from '../../config/app-config.js';
 import type { MailRecipient, MailTemplateName } from './domain/mail.js';
 import { MailDeliveryWorker } from './mail-delivery.worker.js';
 import { MailLogRepository } from './mail-log.repository.js';
-import { linkLifetimeSeconds, renderMail, replacesEarlier } from './templates/mail-templates.js';
+import { linkLifetimeSeconds, renderMail } from './templates/mail-templates.js';
 
 export interface MailRequest {
   template: MailTemplateName;
@@ -72,7 +72,6 @@ export class MailQueue implements OnApplicationShutdown {
         from: this.config.mail.from,
         to: request.to,
         expiresInSeconds: linkLifetimeSeconds(request.template),
-        replacesEarlier: replacesEarlier(request.template) && request.userId !== undefined,
       }),
     );
     this.worker.wake();

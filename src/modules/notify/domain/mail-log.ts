@@ -9,8 +9,6 @@ export interface NewMail extends RenderedMail {
   to: MailRecipient;
   /** After this the link inside is dead, so retrying is pointless. */
   expiresInSeconds: number;
-  /** Fail this user's pending messages of the same template as this one is recorded: their links are dead. */
-  replacesEarlier: boolean;
 }
 
 /** A row the worker has claimed for one delivery attempt; `attempts` already counts it. */

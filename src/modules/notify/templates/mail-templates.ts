@@ -14,11 +14,6 @@ export interface TemplateInput {
 interface Template {
   /** How long the link in it stays valid, in seconds. */
   lifetimeSeconds: number;
-  /**
-   * A newer email of this kind to the same user makes the older ones' links dead (auth keeps
-   * only the newest token), so one still waiting to be sent is dropped rather than delivered.
-   */
-  replacesEarlier: boolean;
   render(input: TemplateInput): RenderedMail;
 }
 
@@ -43,7 +38,6 @@ function linkMail(parts: {
 const TEMPLATES: Record<MailTemplateName, Template> = {
   'confirm-email': {
     lifetimeSeconds: EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS,
-    replacesEarlier: false,
     render: ({ publicUrl, name, token }) =>
       linkMail({
         subject: 'Confirm your email address for Parley',
@@ -59,7 +53,6 @@ const TEMPLATES: Record<MailTemplateName, Template> = {
   },
   'reset-password': {
     lifetimeSeconds: PASSWORD_RESET_TOKEN_TTL_SECONDS,
-    replacesEarlier: true,
     render: ({ publicUrl, name, token }) =>
       linkMail({
         subject: 'Reset your Parley password',
@@ -82,9 +75,4 @@ export function renderMail(template: MailTemplateName, input: TemplateInput): Re
 /** Seconds until the link in this template's email is dead. */
 export function linkLifetimeSeconds(template: MailTemplateName): number {
   return TEMPLATES[template].lifetimeSeconds;
-}
-
-/** Whether a new email of this template supersedes the user's earlier ones still pending. */
-export function replacesEarlier(template: MailTemplateName): boolean {
-  return TEMPLATES[template].replacesEarlier;
 }

@@ -18,33 +18,24 @@ export class TypeormMailLogRepository extends MailLogRepository {
   }
 
   async add(mail: NewMail): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      if (mail.replacesEarlier) {
-        await manager.query(
-          `UPDATE mail_log SET status = 'failed', last_error = concat_ws('; ', last_error, 'replaced by a newer email before it was sent'), ${SETTLE}
-            WHERE user_id = $1 AND template = $2 AND status = 'pending'`,
-          [mail.userId, mail.template],
-        );
-      }
-      await manager.query(
-        `INSERT INTO mail_log (id, template, user_id, recipient, recipient_name, sender, subject, text_body, html_body, action_url,
-                               status, attempts, created_at, next_attempt_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, now(), now(), now() + make_interval(secs => $11::float8))`,
-        [
-          mail.id,
-          mail.template,
-          mail.userId ?? null,
-          mail.to.address,
-          mail.to.name,
-          mail.from,
-          mail.subject,
-          mail.text,
-          mail.html,
-          mail.actionUrl,
-          mail.expiresInSeconds,
-        ],
-      );
-    });
+    await this.dataSource.query(
+      `INSERT INTO mail_log (id, template, user_id, recipient, recipient_name, sender, subject, text_body, html_body, action_url,
+                             status, attempts, created_at, next_attempt_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, now(), now(), now() + make_interval(secs => $11::float8))`,
+      [
+        mail.id,
+        mail.template,
+        mail.userId ?? null,
+        mail.to.address,
+        mail.to.name,
+        mail.from,
+        mail.subject,
+        mail.text,
+        mail.html,
+        mail.actionUrl,
+        mail.expiresInSeconds,
+      ],
+    );
   }
 
   async claimDue(limit: number, leaseSeconds: number): Promise<ClaimedMail[]> {
