@@ -259,55 +259,6 @@ describe('notify with a slow mail server', () => {
   });
 });
 
-describe('notify with a newer reset email', () => {
-  let db: TestDatabase;
-  let sink: SmtpSink;
-  let app: TestApp;
-  const refusedOnce = new Set<string>();
-
-  beforeAll(async () => {
-    db = await createTestDatabase('postgres');
-    sink = await startSmtpSink({
-      reject: (raw) => {
-        const token = /token-old-[0-9a-f]+/.exec(raw.toString())?.[0];
-        if (!token || refusedOnce.has(token)) return undefined;
-        refusedOnce.add(token);
-        return Object.assign(new Error('Mailbox busy, try again later'), { responseCode: 451 });
-      },
-    });
-    app = await startTestApp(smtpEnv(db, sink, { MAIL_RETRY_BASE_SECONDS: '60' }));
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await sink?.close();
-    await db?.dispose();
-  });
-
-  it('drops the older one still waiting for its retry: its link is dead, and it would arrive last', async () => {
-    const userId = randomUUID();
-    const email = uniqueEmail('twice');
-    const bus = app.app.get(EventBus);
-    const dataSource = app.app.get(DataSource);
-    const rows = () =>
-      dataSource.query('SELECT status, attempts, last_error, text_body FROM mail_log WHERE recipient = $1 ORDER BY created_at', [
-        email,
-      ]) as Promise<MailLogRow[]>;
-    bus.publish(new PasswordResetRequestedEvent(userId, email, 'Twice', `token-old-${randomUUID().slice(0, 8)}`));
-    const deadline = Date.now() + 10_000;
-    while ((await rows())[0]?.last_error == null && Date.now() < deadline) await sleep(20);
-
-    bus.publish(new PasswordResetRequestedEvent(userId, email, 'Twice', 'token-new'));
-    const mail = await sink.waitFor((m) => recipientsOf(m).includes(email));
-    expect(mail.text).toContain('token-new');
-    while ((await rows())[1]?.status === 'pending' && Date.now() < deadline + 10_000) await sleep(20);
-    const [older, newer] = await rows();
-    expect(older).toMatchObject({ status: 'failed', attempts: 1, text_body: null });
-    expect(older.last_error).toMatch(/Mailbox busy.*; replaced by a newer email before it was sent$/);
-    expect(newer).toMatchObject({ status: 'sent', attempts: 1 });
-  });
-});
-
 describe('notify with an unreachable SMTP_URL', () => {
   let db: TestDatabase;
   let started: Awaited<ReturnType<typeof startAppWithLogs>>;

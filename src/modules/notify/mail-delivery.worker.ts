@@ -116,7 +116,7 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
     }
     if (!(await this.log.markSent(mail.id, mail.attempts))) {
       this.logger.warn(
-        `${mail.template} email ${mail.id} was sent, but its row had moved on meanwhile (the lease ran out, so it may be sent twice; or a newer email replaced it).`,
+        `${mail.template} email ${mail.id} was sent, but its claim had lapsed meanwhile (the send outlasted the lease): it may be sent twice.`,
       );
     }
   }
@@ -134,10 +134,10 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
     this.logger.warn(`Could not send ${what} (attempt ${mail.attempts} of ${MAX_SEND_ATTEMPTS}); retrying in ${delay} s. ${reason}`);
   }
 
-  /** The row moved on while we sent (our lease ran out, or a newer email replaced it): its new owner decides. */
+  /** The claim lapsed while we sent (the send outlasted the lease): the row's new owner decides. */
   private lostClaim(what: string, reason: string): void {
     this.logger.warn(
-      `Could not send ${what}: ${reason} The row has moved on meanwhile (lease ran out, or replaced), so it is left as it is.`,
+      `Could not send ${what}: ${reason} Its claim lapsed meanwhile (the attempt outlasted the lease), so the row is left to its new owner.`,
     );
   }
 }
