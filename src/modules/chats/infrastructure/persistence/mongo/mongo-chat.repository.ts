@@ -232,7 +232,7 @@ export class MongoChatRepository extends ChatRepository {
 
   async delete(chatId: string, check: ActorCheck): Promise<string[]> {
     const memberIds = await inTransaction(this.connection, async (session) => {
-      if (!(await this.chats.exists({ _id: chatId }).session(session))) return [];
+      if (!(await this.chats.exists({ _id: chatId }).session(session))) throw chatNotFound(); // as on PostgreSQL
       await this.checkActor(chatId, check, session);
       const chat = await this.chats.findOneAndDelete({ _id: chatId }, { session, projection: { memberIds: 1 } }).lean<ChatRecord>();
       if (!chat) return [];
