@@ -9,26 +9,32 @@ const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /**
  * The first string (value or key) in a body or query that holds U+0000, which no text column can
  * store, so it is refused up front for every field rather than each DTO remembering to; or the
- * place where the value nests deeper than MAX_BODY_DEPTH, or a key such as `__proto__`. Walks with a stack of its own, so no
- * input can exhaust the call stack.
+ * place where the value nests deeper than MAX_BODY_DEPTH, or a key such as `__proto__`. Walks with
+ * a stack of its own, so no input can exhaust the call stack. It runs on every frame: strings are
+ * checked where they stand, and only nested objects are queued, so a flat body allocates nothing
+ * but its key list.
  */
 export function stringProblem(value: unknown): StringProblem | undefined {
-  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: '', depth: 0 }];
+  if (typeof value === 'string') return value.includes('\0') ? { field: 'body', problem: 'nul' } : undefined;
+  if (!isWalkable(value)) return undefined;
+  const stack: Array<{ value: object; path: string; depth: number }> = [{ value, path: '', depth: 0 }];
   while (stack.length > 0) {
     const { value: current, path, depth } = stack.pop()!;
-    if (typeof current === 'string') {
-      if (current.includes('\0')) return { field: path || 'body', problem: 'nul' };
-      continue;
-    }
-    if (typeof current !== 'object' || current === null || ArrayBuffer.isView(current)) continue;
     if (depth >= MAX_BODY_DEPTH) return { field: path || 'body', problem: 'depth' };
-    const entries = Object.entries(current);
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [key, item] = entries[i];
+    for (const key of Object.keys(current)) {
       if (key.includes('\0')) return { field: path || 'body', problem: 'nul' };
       if (RESERVED_KEYS.has(key)) return { field: path ? `${path}.${key}` : key, problem: 'reserved' };
-      stack.push({ value: item, path: path ? `${path}.${key}` : key, depth: depth + 1 });
+      const item = (current as Record<string, unknown>)[key];
+      if (typeof item === 'string') {
+        if (item.includes('\0')) return { field: path ? `${path}.${key}` : key, problem: 'nul' };
+      } else if (isWalkable(item)) {
+        stack.push({ value: item, path: path ? `${path}.${key}` : key, depth: depth + 1 });
+      }
     }
   }
   return undefined;
+}
+
+function isWalkable(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !ArrayBuffer.isView(value);
 }
