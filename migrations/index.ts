@@ -4,6 +4,7 @@ import { CreateMailLog1795290040869 } from './1795290040869-create-mail-log.js';
 import { Conversations1795300000000 } from './1795300000000-conversations.js';
 import { AppendMessagesFunction1795400000000 } from './1795400000000-append-messages-function.js';
 import { AppendMessagesAfterChatLocks1795500000000 } from './1795500000000-append-messages-after-chat-locks.js';
+import { MailLogByUser1795600000000 } from './1795600000000-mail-log-by-user.js';
 
 /**
  * Every migration, oldest first. Listed by hand rather than found by a glob so the same list
@@ -15,4 +16,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   Conversations1795300000000,
   AppendMessagesFunction1795400000000,
   AppendMessagesAfterChatLocks1795500000000,
+  MailLogByUser1795600000000,
 ];

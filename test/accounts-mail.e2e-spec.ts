@@ -1,4 +1,5 @@
 import type { ParsedMail } from 'mailparser';
+import pg from 'pg';
 import { uniqueEmail } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient } from './support/http.js';
@@ -127,5 +128,112 @@ describe('accounts when the SMTP server refuses every message', () => {
     expect(refused).toBeGreaterThan(0);
     expect(sink.messages).toHaveLength(0);
     expect((await request('POST', '/api/v1/auth/sign-in', { body: { email, password: 'passw0rd-x' } })).status).toBe(200);
+  });
+});
+
+describe('accounts while the mail server is busy', () => {
+  let db: TestDatabase;
+  let sink: SmtpSink;
+  let app: TestApp;
+  let request: ReturnType<typeof httpClient>;
+  /** Addresses whose next reset emails the server turns away for now (451). */
+  const busyFor = new Map<string, number>();
+
+  const mailRows = async (email: string) => {
+    const client = new pg.Client({ connectionString: db.env.DATABASE_URL });
+    await client.connect();
+    try {
+      const { rows } = await client.query(
+        `SELECT template, status, attempts, last_error FROM mail_log WHERE recipient = $1 ORDER BY created_at`,
+        [email],
+      );
+      return rows as Array<{ template: string; status: string; attempts: number; last_error: string | null }>;
+    } finally {
+      await client.end();
+    }
+  };
+
+  const until = async (what: string, done: () => Promise<boolean> | boolean) => {
+    const deadline = Date.now() + 15_000;
+    while (!(await done())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    sink = await startSmtpSink({
+      reject: (raw, session) => {
+        if (!raw.toString().includes('X-Parley-Template: reset-password')) return undefined;
+        for (const { address } of session.envelope.rcptTo) {
+          const left = busyFor.get(address) ?? 0;
+          if (left > 0) {
+            busyFor.set(address, left - 1);
+            return Object.assign(new Error('Mailbox busy, try again later'), { responseCode: 451 });
+          }
+        }
+        return undefined;
+      },
+    });
+    // A refused email is tried again 1 s later.
+    app = await startTestApp({ ...db.env, MODULES: 'auth,users,notify', SMTP_URL: sink.url, PUBLIC_URL, MAIL_RETRY_BASE_SECONDS: '1' });
+    request = httpClient(app.url);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await sink?.close();
+    await db?.dispose();
+  });
+
+  it('drops an older reset email still waiting for its retry once a newer one is queued: only the newer link arrives', async () => {
+    const email = uniqueEmail('twice');
+    expect((await request('POST', '/api/v1/auth/sign-up', { body: { email, password: 'passw0rd-1', name: 'Twice' } })).status).toBe(201);
+    busyFor.set(email, 1);
+
+    expect((await request('POST', '/api/v1/auth/password/forgot', { body: { email } })).status).toBe(202);
+    await until('the first reset email to be refused', () => busyFor.get(email) === 0);
+    expect((await request('POST', '/api/v1/auth/password/forgot', { body: { email } })).status).toBe(202);
+    const newer = await sink.waitFor((m) => sentTo(email)(m) && m.subject === 'Reset your Parley password');
+
+    // The older one's retry came due 1 s after its refusal: it is dropped, not sent.
+    await until('the older reset email to settle', async () => (await mailRows(email)).every((r) => r.status !== 'pending'));
+    const resets = (await mailRows(email)).filter((r) => r.template === 'reset-password');
+    expect(resets.map((r) => [r.status, r.attempts])).toEqual([
+      ['failed', 1],
+      ['sent', 1],
+    ]);
+    expect(resets[0].last_error).toMatch(/451.*; dropped: a newer email of the same kind to the same user replaced it$/);
+    await new Promise((r) => setTimeout(r, 500)); // a late copy of the older one would be here by now
+    expect(sink.messages.filter((m) => sentTo(email)(m) && m.subject === 'Reset your Parley password')).toEqual([newer]);
+    const { token } = linkIn(newer, 'reset-password');
+    expect((await request('POST', '/api/v1/auth/password/reset', { body: { token, password: 'passw0rd-2' } })).status).toBe(204);
+  });
+
+  it('creates an account only together with its confirmation email: when the email cannot be queued, sign-up fails and leaves nothing', async () => {
+    const email = uniqueEmail('unqueueable');
+    const admin = new pg.Client({ connectionString: db.env.DATABASE_URL });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE FUNCTION refuse_mail() RETURNS trigger LANGUAGE plpgsql AS $$
+                           BEGIN RAISE EXCEPTION 'mail_log refuses %', NEW.recipient; END $$`);
+      await admin.query(`CREATE TRIGGER refuse_mail BEFORE INSERT ON mail_log FOR EACH ROW
+                           WHEN (NEW.recipient = '${email}') EXECUTE FUNCTION refuse_mail()`);
+      const body = { email, password: 'passw0rd-1', name: 'Unqueueable' };
+      expectErrorShape(await request('POST', '/api/v1/auth/sign-up', { body }), 500, 'INTERNAL_ERROR');
+      expect((await admin.query(`SELECT count(*)::int AS n FROM users WHERE email = $1`, [email])).rows[0].n).toBe(0);
+      expect(
+        (await admin.query(`SELECT count(*)::int AS n FROM auth_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = $1`, [email]))
+          .rows[0].n,
+      ).toBe(0);
+
+      await admin.query(`DROP TRIGGER refuse_mail ON mail_log`);
+      expect((await request('POST', '/api/v1/auth/sign-up', { body })).status).toBe(201);
+      await sink.waitFor((m) => sentTo(email)(m) && m.subject === 'Confirm your email address for Parley');
+    } finally {
+      await admin.query(`DROP TRIGGER IF EXISTS refuse_mail ON mail_log`);
+      await admin.end();
+    }
   });
 });

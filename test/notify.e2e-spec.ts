@@ -3,19 +3,16 @@ import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'n
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBus } from '@nestjs/cqrs';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { simpleParser } from 'mailparser';
-import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { createApp } from '../src/app.factory.js';
-import { DatabaseEndpoint } from '../src/database/database.module.js';
 import { AppLogger } from '../src/common/logging/app-logger.js';
 import { loadConfig } from '../src/config/app-config.js';
-import { PasswordResetRequestedEvent } from '../src/modules/auth/events/password-reset-requested.event.js';
-import { UserSignedUpEvent } from '../src/modules/auth/events/user-signed-up.event.js';
 import { MAX_SEND_ATTEMPTS } from '../src/modules/notify/domain/retry-policy.js';
 import { MailDeliveryWorker } from '../src/modules/notify/mail-delivery.worker.js';
+import { MailOutbox } from '../src/modules/notify/mail-outbox.js';
+import type { MailTemplateName } from '../src/modules/notify/domain/mail.js';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';
 import { startSmtpSink, type SmtpSink } from './support/smtp-sink.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -39,6 +36,19 @@ const smtpEnv = (db: TestDatabase, sink: SmtpSink, extra: Record<string, string>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const uniqueEmail = (who: string) => `${who}-${randomUUID().slice(0, 8)}@example.com`;
+
+/** Queues an email as auth does, in a transaction of its own, and wakes the sender. */
+async function queueMail(
+  app: NestExpressApplication,
+  template: MailTemplateName,
+  email: string,
+  name: string,
+  token: string,
+): Promise<void> {
+  const outbox = app.get(MailOutbox);
+  await app.get(DataSource).transaction((tx) => outbox.queue({ template, to: { address: email, name }, userId: randomUUID(), token }, tx));
+  outbox.wake();
+}
 
 /** Waits until the recipient's message has left `pending`, and returns its row. */
 async function settledRow(app: NestExpressApplication, recipient: string, timeoutMs = 20_000): Promise<MailLogRow> {
@@ -110,7 +120,7 @@ describe('notify over SMTP', () => {
     const email = uniqueEmail('ada');
     const token = 'tok+en/1=';
     const link = `${PUBLIC_URL}/ui/#/confirm-email?token=tok%2Ben%2F1%3D`;
-    app.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Ada <Lovelace>', token));
+    await queueMail(app.app, 'confirm-email', email, 'Ada <Lovelace>', token);
 
     const mail = await sink.waitFor((m) => recipientsOf(m).includes(email));
     expect(mail.subject).toBe('Confirm your email address for Parley');
@@ -131,7 +141,7 @@ describe('notify over SMTP', () => {
   it('retries a delivery the server refused and then delivers the message exactly once', async () => {
     const email = uniqueEmail('retry');
     refuse.set(email, { remaining: 1 });
-    app.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Retry', 'token-retry'));
+    await queueMail(app.app, 'confirm-email', email, 'Retry', 'token-retry');
 
     const row = await settledRow(app.app, email);
     expect(row).toMatchObject({ status: 'sent', attempts: 2 });
@@ -143,7 +153,7 @@ describe('notify over SMTP', () => {
   it(`gives up after ${MAX_SEND_ATTEMPTS} refused attempts and marks the message failed`, async () => {
     const email = uniqueEmail('doomed');
     refuse.set(email, { remaining: Number.POSITIVE_INFINITY });
-    app.app.get(EventBus).publish(new PasswordResetRequestedEvent(randomUUID(), email, 'Doomed', 'token-doomed'));
+    await queueMail(app.app, 'reset-password', email, 'Doomed', 'token-doomed');
 
     const row = await settledRow(app.app, email);
     expect(row).toMatchObject({ template: 'reset-password', status: 'failed', attempts: MAX_SEND_ATTEMPTS, text_body: null });
@@ -155,9 +165,8 @@ describe('notify over SMTP', () => {
     const second = await startTestApp(smtpEnv(db, sink));
     try {
       const emails = Array.from({ length: 25 }, (_, i) => uniqueEmail(`crowd${i}`));
-      const bus = app.app.get(EventBus);
-      for (const email of emails) bus.publish(new UserSignedUpEvent(randomUUID(), email, 'Crowd', `t-${email}`));
-      // The first instance was woken by its own events; make the second compete for the same rows.
+      await Promise.all(emails.map((email) => queueMail(app.app, 'confirm-email', email, 'Crowd', `t-${email}`)));
+      // The first instance was woken as each was queued; make the second compete for the same rows.
       await Promise.all([second.app.get(MailDeliveryWorker).drain(), second.app.get(MailDeliveryWorker).drain()]);
 
       const rows = await Promise.all(emails.map((email) => settledRow(app.app, email)));
@@ -173,7 +182,7 @@ describe('notify over SMTP', () => {
   it('gives up at once on a permanent refusal (5xx) rather than retrying a dead address', async () => {
     const email = uniqueEmail('nosuchuser');
     refuse.set(email, { remaining: Number.POSITIVE_INFINITY, code: 550 });
-    app.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Nobody', 'token-nobody'));
+    await queueMail(app.app, 'confirm-email', email, 'Nobody', 'token-nobody');
 
     const row = await settledRow(app.app, email);
     expect(row).toMatchObject({ status: 'failed', attempts: 1, text_body: null });
@@ -224,7 +233,7 @@ describe('notify with a slow mail server', () => {
       // 8 sends of 0.4 s each take longer than a 1.5 s lease, but none alone does.
       for (const app of [first, second]) app.app.get(MailDeliveryWorker).leaseSeconds = 1.5;
       const emails = Array.from({ length: 8 }, (_, i) => uniqueEmail(`slow${i}`));
-      for (const email of emails) first.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Slow', `t-${email}`));
+      for (const email of emails) await queueMail(first.app, 'confirm-email', email, 'Slow', `t-${email}`);
       second.app.get(MailDeliveryWorker).wake();
 
       const rows = await Promise.all(emails.map((email) => settledRow(first.app, email)));
@@ -241,7 +250,7 @@ describe('notify with a slow mail server', () => {
     const app = await startTestApp(env());
     const emails = Array.from({ length: 4 }, (_, i) => uniqueEmail(`stop${i}`));
     try {
-      for (const email of emails) app.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Stop', `t-${email}`));
+      for (const email of emails) await queueMail(app.app, 'confirm-email', email, 'Stop', `t-${email}`);
       const deadline = Date.now() + 10_000;
       while ((await rowsFor(app.app, emails)).every((r) => r.attempts === 0) && Date.now() < deadline) await sleep(20);
     } finally {
@@ -279,7 +288,7 @@ describe('notify with an unreachable SMTP_URL', () => {
 
   it('keeps serving, logs a sentence naming SMTP_URL, and retries the message until it gives up', async () => {
     const email = uniqueEmail('nowhere');
-    started.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Nowhere', 'token-nowhere'));
+    await queueMail(started.app, 'confirm-email', email, 'Nowhere', 'token-nowhere');
 
     const row = await settledRow(started.app, email);
     expect(row).toMatchObject({ status: 'failed', attempts: MAX_SEND_ATTEMPTS });
@@ -321,7 +330,7 @@ describe.each(DATABASE_KINDS)('notify with the outbox (%s database)', (kind) => 
 
   it('writes the reset email as a parseable .eml file under DATA_DIR/outbox and logs its link', async () => {
     const email = uniqueEmail('outbox');
-    started.app.get(EventBus).publish(new PasswordResetRequestedEvent(randomUUID(), email, 'Out Box', 'r&s t'));
+    await queueMail(started.app, 'reset-password', email, 'Out Box', 'r&s t');
 
     const row = await settledRow(started.app, email);
     expect(row).toMatchObject({ status: 'sent', attempts: 1 });
@@ -358,7 +367,7 @@ describe('notify with the outbox under APP_ENV=PRODUCTION', () => {
     });
     try {
       const email = uniqueEmail('production');
-      started.app.get(EventBus).publish(new PasswordResetRequestedEvent(randomUUID(), email, 'Pro Duction', 'live-token-123'));
+      await queueMail(started.app, 'reset-password', email, 'Pro Duction', 'live-token-123');
       expect(await settledRow(started.app, email)).toMatchObject({ status: 'sent' });
       const mailLines = started.logs.filter((line) => line.includes(email));
       expect(mailLines).toHaveLength(1);
@@ -403,32 +412,22 @@ describe.each(DATABASE_KINDS)('notify at shutdown (%s database)', (kind) => {
     await db?.dispose();
   });
 
-  it('keeps the database open until an email asked for just before shutdown is queued, and sends it after a restart', async () => {
-    const first = await startAppWithLogs(db.env);
+  it('sends after a restart an email still pending at shutdown', async () => {
+    // The mail server is down while the first instance runs: the email waits for its retry.
+    const first = await startAppWithLogs({ ...db.env, SMTP_URL: `smtp://127.0.0.1:${await closedPort()}`, MAIL_RETRY_BASE_SECONDS: '1' });
     const email = uniqueEmail('shutdown');
-    // Another connection blocks writes to the mail log, so the email is still being queued when
-    // shutdown begins.
-    const blocker = new pg.Client({ connectionString: first.app.get(DatabaseEndpoint).url });
-    await blocker.connect();
-    let closed = false;
     try {
-      await blocker.query('BEGIN');
-      await blocker.query('LOCK TABLE mail_log IN EXCLUSIVE MODE');
-      first.app.get(EventBus).publish(new UserSignedUpEvent(randomUUID(), email, 'Shut Down', 'token-1'));
-      const closing = first.app.close().then(() => (closed = true));
-      await sleep(300);
-      expect(closed).toBe(false);
-      await blocker.query('COMMIT');
-      await closing;
+      await queueMail(first.app, 'confirm-email', email, 'Shut Down', 'token-1');
+      const deadline = Date.now() + 10_000;
+      while (!first.logs.some((line) => line.includes(email) && line.includes('retrying')) && Date.now() < deadline) await sleep(20);
     } finally {
-      await blocker.end();
-      if (!closed) await first.app.close();
+      await first.app.close();
     }
-    expect(first.logs.filter((line) => line.includes('Could not queue'))).toEqual([]);
+    expect(first.logs.filter((line) => line.includes(email) && line.includes('retrying'))).toHaveLength(1);
 
     const second = await startAppWithLogs(db.env);
     try {
-      expect(await settledRow(second.app, email)).toMatchObject({ template: 'confirm-email', status: 'sent', attempts: 1 });
+      expect(await settledRow(second.app, email)).toMatchObject({ template: 'confirm-email', status: 'sent', attempts: 2 });
     } finally {
       await second.app.close();
     }

@@ -26,7 +26,6 @@ function setUp() {
   const published: PasswordResetRequestedEvent[] = [];
   const limiter = { consumePasswordReset: jest.fn(async (_email: string) => undefined) };
   const service = new AuthService(
-    { isEnabled: () => true } as never,
     {
       transaction: async (work: (tx: unknown) => Promise<void>) =>
         work({ query: async (sql: string, params: unknown[]) => void steps.push(`${sql.split(' ')[0]} ${String(params[0])}`) }),
@@ -48,6 +47,10 @@ function setUp() {
     {} as never,
     limiter as never,
     { publish: (event: PasswordResetRequestedEvent) => void published.push(event) } as never,
+    {
+      queue: async (request: { userId: string }) => void steps.push(`queue mail ${request.userId}`),
+      wake: () => void steps.push('wake'),
+    } as never,
   );
   return { service, lookups, steps, published, limiter };
 }
@@ -62,7 +65,7 @@ describe('AuthService.forgotPassword', () => {
     const settled = service.resetRequestsSettled();
     lookups[0].resolve(ada);
     await settled;
-    expect(steps).toEqual([`lookup ${ada.email}`, `SELECT ${ada.id}`, `invalidate ${ada.id}`, `create ${ada.id}`]);
+    expect(steps).toEqual([`lookup ${ada.email}`, `SELECT ${ada.id}`, `invalidate ${ada.id}`, `create ${ada.id}`, `queue mail ${ada.id}`, 'wake']);
     expect(published.map((e) => [e.userId, e.email, e.resetToken.length > 20])).toEqual([[ada.id, ada.email, true]]);
   });
 

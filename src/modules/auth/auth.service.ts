@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger, Optional } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
 import { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth/auth-user.js';
 import { BackgroundWork } from '../../common/concurrency/background-work.js';
 import { KeyedSequencer } from '../../common/concurrency/keyed-sequencer.js';
 import { NotFoundError, UnauthenticatedError, UnavailableError, ValidationError } from '../../common/errors/domain-error.js';
-import { AppConfig } from '../../config/app-config.js';
 import { normaliseName } from '../users/domain/user.js';
 import { UserRepository } from '../users/user.repository.js';
 import { toMe } from '../users/users.service.js';
@@ -21,6 +20,7 @@ import { PasswordHasher } from './password-hasher.js';
 import { SessionRepository } from './session.repository.js';
 import { newEmailToken, sha256, TokenService } from './token.service.js';
 import type { MeDto } from '../users/dto/user.dto.js';
+import { MailOutbox } from '../notify/mail-outbox.js';
 import { returnedRows } from '../../database/sql.js';
 
 export interface ClientInfo {
@@ -45,7 +45,6 @@ export class AuthService implements BeforeApplicationShutdown {
   private closing = false;
 
   constructor(
-    private readonly config: AppConfig,
     private readonly dataSource: DataSource,
     private readonly users: UserRepository,
     private readonly sessions: SessionRepository,
@@ -54,11 +53,17 @@ export class AuthService implements BeforeApplicationShutdown {
     private readonly tokens: TokenService,
     private readonly limiter: AuthRateLimiter,
     private readonly events: EventBus,
+    /** Absent when the notify module is switched off. */
+    @Optional() private readonly mail?: MailOutbox,
   ) {}
 
-  /** Creates the account; with mail switched off it starts confirmed, since no email can confirm it. */
+  /**
+   * Creates the account and queues its confirmation email in one transaction: an account never
+   * exists without its email. With mail switched off it starts confirmed, since no email can
+   * confirm it.
+   */
   async signUp(input: SignUpDto): Promise<MeDto> {
-    const mail = this.config.isEnabled('notify');
+    const mail = this.mail;
     const passwordHash = await this.hasher.hash(input.password);
     const id = randomUUID();
     const token = newEmailToken();
@@ -67,10 +72,16 @@ export class AuthService implements BeforeApplicationShutdown {
         { id, email: input.email, name: normaliseName(input.name), passwordHash, emailConfirmedAt: mail ? null : new Date() },
         tx,
       );
-      if (mail) await this.emailTokens.create(id, 'confirm_email', sha256(token), EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, tx);
+      if (mail) {
+        await this.emailTokens.create(id, 'confirm_email', sha256(token), EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, tx);
+        await mail.queue({ template: 'confirm-email', to: { address: created.email, name: created.name }, userId: id, token }, tx);
+      }
       return created;
     });
-    if (mail) this.events.publish(new UserSignedUpEvent(user.id, user.email, user.name, token));
+    if (mail) {
+      mail.wake();
+      this.events.publish(new UserSignedUpEvent(user.id, user.email, user.name, token));
+    }
     return toMe(user);
   }
 
@@ -194,12 +205,13 @@ export class AuthService implements BeforeApplicationShutdown {
    * transaction that stores the link).
    */
   async forgotPassword(email: string): Promise<void> {
-    if (!this.config.isEnabled('notify'))
+    const mail = this.mail;
+    if (!mail)
       throw new UnavailableError('MAIL_DISABLED', 'Password reset needs email, and the notify module is switched off on this server.');
     await this.limiter.consumePasswordReset(email);
     const work = this.resetsInProgress.track(
       this.resetsByEmail
-        .run(email, () => this.sendResetLink(email))
+        .run(email, () => this.sendResetLink(email, mail))
         .catch((error: unknown) =>
           this.logger.error(
             `Could not make a password reset link for a reset request (${error instanceof Error ? error.message : String(error)}); the request was answered 202 and sends no email: the user can ask again.`,
@@ -221,19 +233,23 @@ export class AuthService implements BeforeApplicationShutdown {
     await this.resetRequestsSettled();
   }
 
-  private async sendResetLink(email: string): Promise<void> {
+  private async sendResetLink(email: string, mail: MailOutbox): Promise<void> {
     const user = await this.users.findByEmail(email);
     if (!user) return;
     const token = newEmailToken();
     await this.dataSource.transaction(async (tx) => {
       // Requests for one account on other instances wait here, so each one's invalidation sees the
-      // links made before it. An advisory lock rather than the user's row: a reset holds its token
-      // row and then updates the user, so locking the row here in the other order could deadlock,
-      // and it would hold up sign-ins (their sessions reference the row) as well.
+      // links made before it, and the emails are queued in the order the links were made (the
+      // mail worker drops a reset email once a newer one is queued). An advisory lock rather than
+      // the user's row: a reset holds its token row and then updates the user, so locking the row
+      // here in the other order could deadlock, and it would hold up sign-ins (their sessions
+      // reference the row) as well.
       await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('parley:password-reset:' || $1, 0))`, [user.id]);
       await this.emailTokens.invalidateUnused(user.id, 'reset_password', tx);
       await this.emailTokens.create(user.id, 'reset_password', sha256(token), PASSWORD_RESET_TOKEN_TTL_SECONDS, tx);
+      await mail.queue({ template: 'reset-password', to: { address: user.email, name: user.name }, userId: user.id, token }, tx);
     });
+    mail.wake();
     this.events.publish(new PasswordResetRequestedEvent(user.id, user.email, user.name, token));
   }
 

@@ -72,6 +72,9 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
     for (const expired of await this.log.failExpired('gave up: the link in it expired before it could be delivered')) {
       this.logger.warn(`Gave up on ${expired.template} email ${expired.id} to ${expired.recipient}: its link expired before delivery.`);
     }
+    for (const older of await this.log.failSuperseded('dropped: a newer email of the same kind to the same user replaced it')) {
+      this.logger.log(`Dropped ${older.template} email ${older.id} to ${older.recipient}: a newer one replaced it (only its link works).`);
+    }
     // One row per claim: a batch claimed at once would see its last rows' leases run out while
     // the first ones are still being sent to a slow server, and another instance send them too.
     while (!this.stopped) {

@@ -1,4 +1,5 @@
-import type { ClaimedMail, ExpiredMail, NewMail } from './domain/mail-log.js';
+import type { EntityManager } from 'typeorm';
+import type { ClaimedMail, DroppedMail, NewMail } from './domain/mail-log.js';
 
 /**
  * The mail log: every message Parley sends, its state and its retries. Several instances share
@@ -6,10 +7,11 @@ import type { ClaimedMail, ExpiredMail, NewMail } from './domain/mail-log.js';
  * worker whose claim lapsed (it took longer than the lease) cannot overwrite a newer attempt.
  */
 export abstract class MailLogRepository {
-  abstract add(mail: NewMail): Promise<void>;
+  /** Records a pending message, in `tx` when given: it exists only if that transaction commits. */
+  abstract add(mail: NewMail, tx?: EntityManager): Promise<void>;
 
   /**
-   * Claims up to `limit` due messages for one attempt each, counting the attempt and leasing them
+   * Claims up to `limit` due messages (never one superseded by a newer message, see SUPERSEDED_BY_NEWER) for one attempt each, counting the attempt and leasing them
    * for `leaseSeconds` (after which an instance that died mid-send no longer holds them).
    */
   abstract claimDue(limit: number, leaseSeconds: number): Promise<ClaimedMail[]>;
@@ -20,7 +22,10 @@ export abstract class MailLogRepository {
   abstract markFailed(id: string, attempt: number, error: string): Promise<boolean>;
 
   /** Fails pending messages whose link has expired; returns them for the log. */
-  abstract failExpired(reason: string): Promise<ExpiredMail[]>;
+  abstract failExpired(reason: string): Promise<DroppedMail[]>;
+
+  /** Fails due pending messages superseded by a newer one to the same user; returns them for the log. */
+  abstract failSuperseded(reason: string): Promise<DroppedMail[]>;
 
   /** Seconds until the earliest pending message is due (negative when overdue), or undefined when none. */
   abstract secondsUntilNextDue(): Promise<number | undefined>;

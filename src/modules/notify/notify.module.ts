@@ -1,21 +1,23 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import { HealthRegistry } from '../health/health-registry.js';
-import { SendConfirmationEmailHandler } from './handlers/send-confirmation-email.handler.js';
-import { SendPasswordResetEmailHandler } from './handlers/send-password-reset-email.handler.js';
 import { TypeormMailLogRepository } from './infrastructure/persistence/typeorm/typeorm-mail-log.repository.js';
 import { OutboxMailTransport } from './infrastructure/transport/outbox-mail-transport.js';
 import { SmtpMailTransport } from './infrastructure/transport/smtp-mail-transport.js';
 import { MailDeliveryWorker } from './mail-delivery.worker.js';
 import { MailLogRepository } from './mail-log.repository.js';
-import { MailQueue } from './mail-queue.service.js';
+import { MailOutbox } from './mail-outbox.js';
+import { MailOutboxService } from './mail-outbox.service.js';
 import { MailTransport } from './mail-transport.js';
 
 /**
- * Email. Listens to auth's events (UserSignedUpEvent, PasswordResetRequestedEvent), records each
- * message in mail_log and sends it from there through SMTP_URL, or into .eml files under
- * DATA_DIR/outbox when SMTP_URL is unset. Exports nothing: other modules talk to it by events.
+ * Email. Other modules queue a message through MailOutbox inside their own transaction (auth does,
+ * for sign-up and password reset); it is recorded in mail_log and sent from there through
+ * SMTP_URL, or into .eml files under DATA_DIR/outbox when SMTP_URL is unset. Global, so that a
+ * module can ask for MailOutbox with @Optional() without importing this one, which MODULES may
+ * switch off.
  */
+@Global()
 @Module({
   providers: [
     {
@@ -26,10 +28,10 @@ import { MailTransport } from './mail-transport.js';
     },
     { provide: MailLogRepository, useClass: TypeormMailLogRepository },
     MailDeliveryWorker,
-    MailQueue,
-    SendConfirmationEmailHandler,
-    SendPasswordResetEmailHandler,
+    MailOutboxService,
+    { provide: MailOutbox, useExisting: MailOutboxService },
   ],
+  exports: [MailOutbox],
 })
 export class NotifyModule {
   constructor(registry: HealthRegistry, transport: MailTransport) {

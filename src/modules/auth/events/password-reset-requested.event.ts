@@ -1,4 +1,4 @@
-/** Published when someone asks to reset the password of an existing account. */
+/** Published once a reset link for an existing account is committed (its email was queued in the same transaction). */
 export class PasswordResetRequestedEvent {
   constructor(
     readonly userId: string,

@@ -1,4 +1,4 @@
-/** Published after a new account is committed. Notify sends the confirmation email from it. */
+/** Published after a new account is committed, with mail on (its confirmation email was queued in the same transaction). */
 export class UserSignedUpEvent {
   constructor(
     readonly userId: string,

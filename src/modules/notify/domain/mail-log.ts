@@ -20,8 +20,8 @@ export interface ClaimedMail extends RenderedMail {
   attempts: number;
 }
 
-/** A pending message given up on because its link expired before it could be delivered. */
-export interface ExpiredMail {
+/** A pending message given up on before delivery: its link expired, or a newer message replaced it. */
+export interface DroppedMail {
   id: string;
   template: MailTemplateName;
   recipient: string;

@@ -2,6 +2,13 @@
 export const MAIL_TEMPLATES = ['confirm-email', 'reset-password'] as const;
 export type MailTemplateName = (typeof MAIL_TEMPLATES)[number];
 
+/**
+ * Templates of which only a user's newest message is worth sending: a new reset link kills the
+ * older ones, so an older reset email still waiting (for a retry, say) is dropped, not sent late
+ * with a dead link.
+ */
+export const SUPERSEDED_BY_NEWER: readonly MailTemplateName[] = ['reset-password'];
+
 export interface MailRecipient {
   address: string;
   name: string;

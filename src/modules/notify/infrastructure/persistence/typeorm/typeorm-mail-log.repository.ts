@@ -1,11 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import type { ClaimedMail, ExpiredMail, NewMail } from '../../../domain/mail-log.js';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { ClaimedMail, DroppedMail, NewMail } from '../../../domain/mail-log.js';
+import { SUPERSEDED_BY_NEWER } from '../../../domain/mail.js';
 import { MailLogRepository } from '../../../mail-log.repository.js';
 import { CLAIMED_COLUMNS, type ClaimedMailRow, toClaimedMail } from './mail-log.mapper.js';
 
 /** A settled row drops its rendered content: the token inside must not outlive its use. */
 const SETTLE = 'next_attempt_at = NULL, text_body = NULL, html_body = NULL, action_url = NULL';
+
+/**
+ * A pending row (aliased `mail_log`) whose template is superseded by a newer message of the same
+ * template to the same user: the newer one carries the only live link.
+ */
+const SUPERSEDED = `(mail_log.template = ANY ('{${SUPERSEDED_BY_NEWER.join(',')}}'::text[]) AND EXISTS (
+  SELECT 1 FROM mail_log newer
+   WHERE newer.user_id = mail_log.user_id AND newer.template = mail_log.template AND newer.created_at > mail_log.created_at))`;
 
 /**
  * Plain SQL over the table migrations/…-create-mail-log.ts defines. Times come from the database clock (now()), never from this process, so instances with
@@ -17,11 +26,13 @@ export class TypeormMailLogRepository extends MailLogRepository {
     super();
   }
 
-  async add(mail: NewMail): Promise<void> {
-    await this.dataSource.query(
+  async add(mail: NewMail, tx?: EntityManager): Promise<void> {
+    // created_at is the insert's own moment, not its transaction's start: a transaction that
+    // started earlier but queued later (it waited for a lock) must not look older.
+    await (tx ?? this.dataSource).query(
       `INSERT INTO mail_log (id, template, user_id, recipient, recipient_name, sender, subject, text_body, html_body, action_url,
                              status, attempts, created_at, next_attempt_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, now(), now(), now() + make_interval(secs => $11::float8))`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, clock_timestamp(), now(), now() + make_interval(secs => $11::float8))`,
       [
         mail.id,
         mail.template,
@@ -47,7 +58,7 @@ export class TypeormMailLogRepository extends MailLogRepository {
           SET attempts = m.attempts + 1,
               next_attempt_at = now() + make_interval(secs => $2::float8)
          FROM (SELECT id FROM mail_log
-                WHERE status = 'pending' AND next_attempt_at <= now()
+                WHERE status = 'pending' AND next_attempt_at <= now() AND NOT (${SUPERSEDED})
                 ORDER BY next_attempt_at
                 LIMIT $1
                 FOR UPDATE SKIP LOCKED) due
@@ -72,7 +83,7 @@ export class TypeormMailLogRepository extends MailLogRepository {
     return this.settle(`status = 'failed', last_error = $3, ${SETTLE}`, id, attempt, [error]);
   }
 
-  async failExpired(reason: string): Promise<ExpiredMail[]> {
+  async failExpired(reason: string): Promise<DroppedMail[]> {
     // Only rows not leased right now: one being sent this moment is left to its attempt.
     const [rows] = (await this.dataSource.query(
       `UPDATE mail_log
@@ -80,7 +91,18 @@ export class TypeormMailLogRepository extends MailLogRepository {
         WHERE status = 'pending' AND expires_at <= now() AND next_attempt_at <= now()
     RETURNING id, template, recipient`,
       [reason],
-    )) as [ExpiredMail[], number];
+    )) as [DroppedMail[], number];
+    return rows;
+  }
+
+  async failSuperseded(reason: string): Promise<DroppedMail[]> {
+    const [rows] = (await this.dataSource.query(
+      `UPDATE mail_log
+          SET status = 'failed', last_error = concat_ws('; ', last_error, $1::text), ${SETTLE}
+        WHERE status = 'pending' AND next_attempt_at <= now() AND ${SUPERSEDED}
+    RETURNING id, template, recipient`,
+      [reason],
+    )) as [DroppedMail[], number];
     return rows;
   }
 
