@@ -363,6 +363,8 @@ async function startParley(ctx: Context): Promise<ServerProcess[]> {
       LOG_LEVEL: 'warn',
       RATE_LIMIT_AUTH_PER_IP: '1000000',
       RATE_LIMIT_AUTH_PER_ACCOUNT: '1000000',
+      // Each sender sends ~100+ messages a second at saturation, far beyond a person's limit.
+      RATE_LIMIT_MESSAGES_PER_USER: '1000000',
       // Tokens are issued once at setup and must outlive every pair.
       ACCESS_TOKEN_TTL: '24h',
     };

@@ -123,6 +123,14 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the per-user limits (per minute), with defaults, and refuses zero', () => {
+    expect(loadConfig({}).limits).toEqual({ messagesPerUser: 120, searchPerUser: 60, uploadsPerUser: 10 });
+    expect(loadConfig({ RATE_LIMIT_MESSAGES_PER_USER: '600' }).limits.messagesPerUser).toBe(600);
+    expect(problemsOf({ RATE_LIMIT_UPLOADS_PER_USER: '0' })).toEqual([
+      expect.stringMatching(/^RATE_LIMIT_UPLOADS_PER_USER="0" is not a whole number from 1/),
+    ]);
+  });
+
   it('keeps chats and messages in PostgreSQL unless MESSAGE_STORE says mongo', () => {
     expect(loadConfig({}).database.messageStore).toBe('postgres');
     // docker compose sets MONGODB_URI for everyone; on its own it changes nothing.

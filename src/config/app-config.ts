@@ -65,6 +65,13 @@ export interface AuthConfig {
   rateLimitPerAccount: number;
 }
 
+/** Per-user limits, each a number per minute (a token bucket that size, refilled at that rate). */
+export interface UserLimitsConfig {
+  messagesPerUser: number;
+  searchPerUser: number;
+  uploadsPerUser: number;
+}
+
 export const DEV_ACCESS_SECRET = 'parley-dev-access-secret-change-me';
 export const DEV_REFRESH_SECRET = 'parley-dev-refresh-secret-change-me';
 
@@ -80,6 +87,7 @@ export class AppConfig {
     readonly storage: StorageConfig,
     readonly mail: MailConfig,
     readonly auth: AuthConfig,
+    readonly limits: UserLimitsConfig,
     readonly log: { level: LogLevel; format: LogFormat },
   ) {}
 
@@ -176,6 +184,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     rateLimitPerIp: read.int('RATE_LIMIT_AUTH_PER_IP', 60, { min: 1, max: 1_000_000 }),
     rateLimitPerAccount: read.int('RATE_LIMIT_AUTH_PER_ACCOUNT', 10, { min: 1, max: 1_000_000 }),
   };
+  const limits: UserLimitsConfig = {
+    messagesPerUser: read.int('RATE_LIMIT_MESSAGES_PER_USER', 120, { min: 1, max: 1_000_000 }),
+    searchPerUser: read.int('RATE_LIMIT_SEARCH_PER_USER', 60, { min: 1, max: 1_000_000 }),
+    uploadsPerUser: read.int('RATE_LIMIT_UPLOADS_PER_USER', 10, { min: 1, max: 1_000_000 }),
+  };
   if (appEnv === 'PRODUCTION') {
     if (!publicUrlRaw)
       read.problem(
@@ -208,7 +221,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const problems = [...read.problems, ...missingRequirements(modules)];
   if (problems.length > 0) throw new ConfigError(problems);
 
-  return new AppConfig(appEnv, modules, dataDir, http, database, redisUrl, storage, mail, auth, log);
+  return new AppConfig(appEnv, modules, dataDir, http, database, redisUrl, storage, mail, auth, limits, log);
 }
 
 /**

@@ -28,12 +28,16 @@ export interface TestAppOptions {
  */
 export async function startTestApp(env: Record<string, string>, options: TestAppOptions = {}): Promise<TestApp> {
   const listenPort = options.port ?? 0;
-  // Every test request comes from 127.0.0.1: only the rate-limit tests want the real per-IP limit.
+  // Every test request comes from 127.0.0.1, and tests send as fast as they can: only the
+  // rate-limit tests want the real limits (they set their own).
   const config = loadConfig({
     APP_ENV: 'LOCAL',
     MODULES: TEST_MODULES,
     PORT: String(listenPort),
     RATE_LIMIT_AUTH_PER_IP: '100000',
+    RATE_LIMIT_MESSAGES_PER_USER: '1000000',
+    RATE_LIMIT_SEARCH_PER_USER: '1000000',
+    RATE_LIMIT_UPLOADS_PER_USER: '1000000',
     ...env,
   });
   const logger = new AppLogger((process.env.TEST_LOG_LEVEL as 'error') ?? 'error', 'json');

@@ -12,6 +12,7 @@ import {
 import type { Response } from 'express';
 import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
 import { uuidParam } from '../../common/pipes/uuid.pipe.js';
+import { UserRateLimit } from '../../common/rate-limit/user-rate-limit.guard.js';
 import {
   DeleteMessageCommand,
   EditMessageCommand,
@@ -42,6 +43,7 @@ export class MessagesController {
   ) {}
 
   @Post('messages')
+  @UserRateLimit('messages')
   @ApiOperation({ summary: 'Send a message (201); repeating a clientId returns the original (200) and stores nothing' })
   @ApiCreatedResponse({ type: MessageDto })
   @ApiOkResponse({ type: MessageDto, description: 'The clientId was already used: the original message' })
@@ -67,6 +69,7 @@ export class MessagesController {
   }
 
   @Patch('messages/:id')
+  @UserRateLimit('messages')
   @ApiOperation({ summary: 'Edit your message' })
   @ApiOkResponse({ type: MessageDto })
   async edit(
@@ -81,6 +84,7 @@ export class MessagesController {
   }
 
   @Delete('messages/:id')
+  @UserRateLimit('messages')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a message (sender, or group owner/admin): it keeps its seq and loses its text' })
   @ApiNoContentResponse()

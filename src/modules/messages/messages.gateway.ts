@@ -1,8 +1,10 @@
-import { Logger, type OnModuleDestroy } from '@nestjs/common';
+import type { OnModuleDestroy } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
 import { DomainError, RateLimitedError } from '../../common/errors/domain-error.js';
+import { TokenBuckets } from '../../common/rate-limit/token-buckets.js';
+import { UserRateLimiter } from '../../common/rate-limit/user-rate-limiter.js';
 import { ChatAccess } from '../chats/chat-access.js';
 import { ChatRepository } from '../chats/chat.repository.js';
 import { CurrentFrame, CurrentSocketUser, RealtimeGateway, type SocketUser } from '../../realtime/realtime-gateway.decorator.js';
@@ -30,10 +32,9 @@ const SYNC_DRAIN_TIMEOUT_MS = 30_000;
  */
 @RealtimeGateway()
 export class MessagesGateway implements OnModuleDestroy {
-  private readonly logger = new Logger('MessagesGateway');
-  /** Typing tokens per connection; entries go stale and are swept. */
-  private readonly typingBuckets = new Map<string, { tokens: number; at: number }>();
-  private readonly sweeper = setInterval(() => this.sweepTypingBuckets(), 60_000).unref();
+  /** Typing tokens per connection; full buckets are swept. */
+  private readonly typingBuckets = new TokenBuckets(TYPING_BURST, TYPING_PER_SECOND);
+  private readonly sweeper = setInterval(() => this.typingBuckets.sweep(), 60_000).unref();
 
   constructor(
     private readonly commands: CommandBus,
@@ -41,6 +42,7 @@ export class MessagesGateway implements OnModuleDestroy {
     private readonly access: ChatAccess,
     private readonly chats: ChatRepository,
     private readonly realtime: RealtimeService,
+    private readonly limits: UserRateLimiter,
   ) {}
 
   onModuleDestroy(): void {
@@ -56,6 +58,7 @@ export class MessagesGateway implements OnModuleDestroy {
   ): Promise<ServerEvent<'message_ack'>> {
     // Ids lower-cased as REST's are (uuidParam): a chat's ordering queue, catch-up hold and events
     // are keyed by its id as a string. The ack echoes the clientId as the client wrote it.
+    this.limits.consume('messages', user.userId);
     const { message } = await this.commands.execute<SendMessageCommand, SendMessageResult>(
       new SendMessageCommand(user.userId, frame.chatId.toLowerCase(), frame.text, frame.clientId.toLowerCase(), context.admitNext),
     );
@@ -136,20 +139,9 @@ export class MessagesGateway implements OnModuleDestroy {
   }
 
   private takeTypingToken(connectionId: string): void {
-    const now = Date.now();
-    const bucket = this.typingBuckets.get(connectionId) ?? { tokens: TYPING_BURST, at: now };
-    bucket.tokens = Math.min(TYPING_BURST, bucket.tokens + ((now - bucket.at) / 1000) * TYPING_PER_SECOND);
-    bucket.at = now;
-    this.typingBuckets.set(connectionId, bucket);
-    if (bucket.tokens < 1)
-      throw new RateLimitedError(1 / TYPING_PER_SECOND, 'RATE_LIMITED', 'Too many typing frames; send one when typing starts or stops.');
-    bucket.tokens -= 1;
-  }
-
-  private sweepTypingBuckets(): void {
-    const cutoff = Date.now() - 60_000;
-    for (const [id, bucket] of this.typingBuckets) if (bucket.at < cutoff) this.typingBuckets.delete(id);
-    this.logger.verbose(`typing buckets: ${this.typingBuckets.size}`);
+    const wait = this.typingBuckets.take(connectionId);
+    if (wait !== undefined)
+      throw new RateLimitedError(wait, 'RATE_LIMITED', 'Too many typing frames; send one when typing starts or stops.');
   }
 }
 

@@ -18,6 +18,7 @@ import {
 import type { Response } from 'express';
 import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
 import { uuidParam } from '../../common/pipes/uuid.pipe.js';
+import { UserRateLimit } from '../../common/rate-limit/user-rate-limit.guard.js';
 import { AvatarUploadInterceptor, type UploadedImage } from './avatar-upload.interceptor.js';
 import { AvatarsService } from './avatars.service.js';
 import { AvatarUploadDto, MeDto, PublicUserDto, PublicUserPageDto, SearchUsersQuery, UpdateMeDto } from './dto/user.dto.js';
@@ -53,6 +54,7 @@ export class UsersController {
   }
 
   @Put('me/avatar')
+  @UserRateLimit('uploads')
   @UseInterceptors(AvatarUploadInterceptor)
   @ApiOperation({ summary: 'Upload your avatar (replaces the previous one)' })
   @ApiConsumes('multipart/form-data')
@@ -74,6 +76,7 @@ export class UsersController {
   }
 
   @Get()
+  @UserRateLimit('search')
   @ApiOperation({ summary: 'Find users whose name starts with `query`, or whose email is `query` (whole, any case)' })
   @ApiOkResponse({ type: PublicUserPageDto })
   search(@Query() query: SearchUsersQuery): Promise<PublicUserPageDto> {

@@ -1,0 +1,49 @@
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { RateLimitedError } from '../errors/domain-error.js';
+import { AppConfig } from '../../config/app-config.js';
+import { TokenBuckets } from './token-buckets.js';
+
+export type UserLimit = 'messages' | 'search' | 'uploads';
+
+const MESSAGES: Record<UserLimit, string> = {
+  messages: 'You are sending, editing or deleting messages too fast; wait a moment.',
+  search: 'Too many searches; wait a moment.',
+  uploads: 'Too many uploads; wait a moment.',
+};
+
+/**
+ * Per-user limits on what a signed-in user can do over and over: message writes (sends, edits,
+ * deletes; REST and WebSocket alike), user searches and avatar uploads. Each is a token bucket of
+ * RATE_LIMIT_<NAME>_PER_USER tokens refilled at that many per minute, so a user can burst up to
+ * the limit and then go on at its pace. Counted in this instance's memory, not in Redis: a
+ * message send must not wait for another round trip. With several instances a user whose devices
+ * are connected to different ones gets the limit on each.
+ */
+@Injectable()
+export class UserRateLimiter implements OnModuleDestroy {
+  private readonly buckets: Record<UserLimit, TokenBuckets>;
+  private readonly sweeper = setInterval(() => this.sweep(), 60_000).unref();
+
+  constructor(config: AppConfig) {
+    const perMinute = (n: number) => new TokenBuckets(n, n / 60);
+    this.buckets = {
+      messages: perMinute(config.limits.messagesPerUser),
+      search: perMinute(config.limits.searchPerUser),
+      uploads: perMinute(config.limits.uploadsPerUser),
+    };
+  }
+
+  /** Takes one from the user's `limit`, or throws 429 RATE_LIMITED with the seconds to wait. */
+  consume(limit: UserLimit, userId: string): void {
+    const wait = this.buckets[limit].take(userId);
+    if (wait !== undefined) throw new RateLimitedError(wait, 'RATE_LIMITED', MESSAGES[limit]);
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private sweep(): void {
+    for (const buckets of Object.values(this.buckets)) buckets.sweep();
+  }
+}

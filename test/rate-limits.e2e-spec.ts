@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { type SignedIn, signUpAndIn } from './support/accounts.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { expectErrorShape, httpClient } from './support/http.js';
+import { IMAGES, MIME } from './support/images.js';
+import { connectReady, type TestSocket } from './support/ws.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+describe('per-user rate limits', () => {
+  let db: TestDatabase;
+  let app: TestApp;
+  let request: ReturnType<typeof httpClient>;
+  const sockets: TestSocket[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    app = await startTestApp({
+      ...db.env,
+      RATE_LIMIT_MESSAGES_PER_USER: '4',
+      RATE_LIMIT_SEARCH_PER_USER: '2',
+      RATE_LIMIT_UPLOADS_PER_USER: '1',
+    });
+    request = httpClient(app.url);
+  });
+
+  afterEach(async () => {
+    await Promise.all(sockets.splice(0).map((s) => s.close()));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.dispose();
+  });
+
+  const connect = async (who: SignedIn) => {
+    const socket = await connectReady(app.wsUrl, who.accessToken);
+    sockets.push(socket);
+    return socket;
+  };
+  const send = (who: SignedIn, chatId: string, text: string) =>
+    request('POST', `/api/v1/chats/${chatId}/messages`, { token: who.accessToken, body: { text, clientId: randomUUID() } });
+
+  it('limits message writes per user across REST and WebSocket: 429 with Retry-After, an error frame with retryAfter, nothing stored', async () => {
+    const [alice, bob] = await Promise.all([signUpAndIn(request, 'Alice'), signUpAndIn(request, 'Bob')]);
+    const chat = (await request('POST', '/api/v1/chats', { token: alice.accessToken, body: { type: 'direct', userId: bob.user.id } })).body;
+    const aliceWs = await connect(alice);
+
+    // Four tokens: two REST sends, one WebSocket send and one edit.
+    const first = await send(alice, chat.id, 'one');
+    expect((await send(alice, chat.id, 'two')).status).toBe(201);
+    const ack = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'three', clientId: randomUUID() });
+    expect(ack).toMatchObject({ type: 'message_ack', message: { seq: 3 } });
+    const path = `/api/v1/chats/${chat.id}/messages/${first.body.id}`;
+    expect((await request('PATCH', path, { token: alice.accessToken, body: { text: 'one, edited' } })).status).toBe(200);
+
+    const limited = await send(alice, chat.id, 'four');
+    expectErrorShape(limited, 429, 'RATE_LIMITED');
+    expect(limited.body.message).toMatch(/too fast/);
+    // 4 per minute: a token comes back every 15 s.
+    expect(Number(limited.headers.get('retry-after'))).toBe(15);
+    const frame = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'five', clientId: randomUUID() });
+    expect(frame).toMatchObject({ type: 'error', statusCode: 429, code: 'RATE_LIMITED', retryAfter: 15, id: expect.any(String) });
+    expectErrorShape(await request('PATCH', path, { token: alice.accessToken, body: { text: 'again' } }), 429, 'RATE_LIMITED');
+    expectErrorShape(await request('DELETE', path, { token: alice.accessToken }), 429, 'RATE_LIMITED');
+    expect(aliceWs.isOpen).toBe(true);
+
+    // Bob has his own budget; reads are not limited.
+    expect((await send(bob, chat.id, 'bob here')).status).toBe(201);
+    const history = await request('GET', `/api/v1/chats/${chat.id}/messages?offset=0`, { token: alice.accessToken });
+    expect(history.body.items.map((m: { text: string }) => m.text)).toEqual(['bob here', 'three', 'two', 'one, edited']);
+  });
+
+  it('limits user searches per user', async () => {
+    const [carol, dave] = await Promise.all([signUpAndIn(request, 'Carol'), signUpAndIn(request, 'Dave')]);
+    const search = (who: SignedIn) => request('GET', '/api/v1/users?query=Car', { token: who.accessToken });
+    expect([(await search(carol)).status, (await search(carol)).status]).toEqual([200, 200]);
+    const limited = await search(carol);
+    expectErrorShape(limited, 429, 'RATE_LIMITED');
+    expect(Number(limited.headers.get('retry-after'))).toBe(30);
+    expect((await search(dave)).status).toBe(200);
+  });
+
+  it('limits avatar uploads per user, refusing before the upload is stored', async () => {
+    const erin = await signUpAndIn(request, 'Erin');
+    const upload = (bytes: Buffer, type: string) => {
+      const form = new FormData();
+      form.append('file', new Blob([bytes], { type }), 'avatar');
+      return request('PUT', '/api/v1/users/me/avatar', { token: erin.accessToken, raw: form });
+    };
+    const first = await upload(IMAGES.png, MIME.png);
+    expect(first.status).toBe(200);
+    const limited = await upload(IMAGES.gif, MIME.gif);
+    expectErrorShape(limited, 429, 'RATE_LIMITED');
+    expect(Number(limited.headers.get('retry-after'))).toBe(60);
+    expect((await request('GET', '/api/v1/users/me', { token: erin.accessToken })).body.avatarUrl).toBe(first.body.avatarUrl);
+  });
+});
