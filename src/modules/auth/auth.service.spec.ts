@@ -65,7 +65,14 @@ describe('AuthService.forgotPassword', () => {
     const settled = service.resetRequestsSettled();
     lookups[0].resolve(ada);
     await settled;
-    expect(steps).toEqual([`lookup ${ada.email}`, `SELECT ${ada.id}`, `invalidate ${ada.id}`, `create ${ada.id}`, `queue mail ${ada.id}`, 'wake']);
+    expect(steps).toEqual([
+      `lookup ${ada.email}`,
+      `SELECT ${ada.id}`,
+      `invalidate ${ada.id}`,
+      `create ${ada.id}`,
+      `queue mail ${ada.id}`,
+      'wake',
+    ]);
     expect(published.map((e) => [e.userId, e.email, e.resetToken.length > 20])).toEqual([[ada.id, ada.email, true]]);
   });
 
