@@ -137,7 +137,13 @@ describe('Redis presence (two instances)', () => {
   const pool = redisPool();
   afterAll(() => pool.close());
 
-  presenceStoreContract(async () => [new RedisPresenceStore(pool.connect(), 60_000), new RedisPresenceStore(pool.connect(), 60_000)]);
+  // Keys of this run's own, so a Parley running against the same Redis is left alone (and leaves the test alone).
+  const prefix = () => `parley-test-${randomUUID()}:presence:`;
+
+  presenceStoreContract(async () => {
+    const shared = prefix();
+    return [new RedisPresenceStore(pool.connect(), 60_000, shared), new RedisPresenceStore(pool.connect(), 60_000, shared)];
+  });
 
   describe('when an instance stops refreshing (crashed)', () => {
     // Refreshed every TTL/3: a pause of up to 2/3 of it (a busy machine) must not let a live entry lapse.
@@ -145,8 +151,9 @@ describe('Redis presence (two instances)', () => {
     let survivor: RedisPresenceStore;
     let crashed: RedisPresenceStore;
     beforeAll(() => {
-      survivor = new RedisPresenceStore(pool.connect(), TTL);
-      crashed = new RedisPresenceStore(pool.connect(), TTL);
+      const shared = prefix();
+      survivor = new RedisPresenceStore(pool.connect(), TTL, shared);
+      crashed = new RedisPresenceStore(pool.connect(), TTL, shared);
     });
     const entry = (userId: string) => ({ userId, connectionId: randomUUID() });
 

@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { FanOut } from '../src/realtime/fan-out.js';
 import { PresenceQuery } from '../src/realtime/presence-query.js';
 import { PresenceService } from '../src/realtime/presence.service.js';
@@ -228,5 +229,65 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     const again = await on(b, bob.accessToken);
     expect(await again.request({ type: 'sync', chats: { [chatId]: 1 } })).toMatchObject({ type: 'synced', chats: { [chatId]: 3 } });
     expect(again.seen('new_message').map((f) => f.message.text)).toEqual(['two', 'three']);
+  });
+});
+
+describe('two deployments sharing one Redis (REDIS_PREFIX)', () => {
+  let db: TestDatabase;
+  const apps: TestApp[] = [];
+  const sockets: TestSocket[] = [];
+  const run = crypto.randomUUID().slice(0, 8);
+  const [blue, green] = [`parley-test-blue-${run}:`, `parley-test-green-${run}:`];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+  });
+
+  afterAll(async () => {
+    await Promise.all(sockets.map((s) => s.close()));
+    await Promise.all(apps.map((app) => app.close()));
+    await db?.dispose();
+  });
+
+  const start = async (prefix: string) => {
+    const app = await startTestApp({ ...db.env, REDIS_URL, REDIS_PREFIX: prefix });
+    apps.push(app);
+    return app;
+  };
+
+  it('keeps their events and keys apart: an instance hears only the instances under its own prefix', async () => {
+    // One database for brevity: what matters is who hears whom over Redis.
+    const [blueA, blueB, greenA] = [await start(blue), await start(blue), await start(green)];
+    const request = httpClient(blueA.url);
+    const [alice, bob] = [await signUpAndIn(request, 'Alice'), await signUpAndIn(request, 'Bob')];
+    const chat = (
+      await request('POST', '/api/v1/chats', {
+        token: alice.accessToken,
+        body: { type: 'group', title: `G ${crypto.randomUUID()}`, memberIds: [bob.user.id] },
+      })
+    ).body as { id: string };
+    const socketOn = async (app: TestApp, who: SignedIn) => {
+      const socket = await connectReady(app.wsUrl, who.accessToken);
+      sockets.push(socket);
+      await socket.request({ type: 'sync', chats: {} });
+      return socket;
+    };
+    const [aliceOnBlueA, bobOnBlueB, bobOnGreen] = [await socketOn(blueA, alice), await socketOn(blueB, bob), await socketOn(greenA, bob)];
+
+    const ack = await aliceOnBlueA.request({ type: 'send_message', chatId: chat.id, text: 'blue only', clientId: crypto.randomUUID() });
+    expect((await bobOnBlueB.nextOfType('new_message')).message).toEqual(ack.message);
+    await bobOnGreen.settle();
+    expect(bobOnGreen.seen('new_message')).toEqual([]);
+
+    const redis = new Redis(REDIS_URL);
+    try {
+      const keys = async (prefix: string) => (await redis.keys(`${prefix}*`)).map((k) => k.slice(prefix.length).split(':')[0]);
+      expect(new Set(await keys(blue))).toEqual(new Set(['presence', 'rl'])); // the sign-ups went through blue
+      expect(new Set(await keys(green))).toEqual(new Set(['presence']));
+      const channels = await redis.pubsub('CHANNELS', `parley-test-*-${run}:*`);
+      expect(channels.sort()).toEqual([`${blue}realtime:fan-out`, `${green}realtime:fan-out`].sort());
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -17,7 +17,7 @@ describe('loadConfig', () => {
     expect(config.appEnv).toBe('LOCAL');
     expect(config.http.port).toBe(3000);
     expect(config.database.url).toBeUndefined();
-    expect(config.redisUrl).toBeUndefined();
+    expect(config.redis).toEqual({ url: undefined, prefix: 'parley:' });
     expect(config.storage.s3).toBeUndefined();
     expect(config.mail.smtpUrl).toBeUndefined();
     expect(config.auth.accessTtlSeconds).toBe(15 * 60);
@@ -129,6 +129,11 @@ describe('loadConfig', () => {
     expect(problemsOf({ RATE_LIMIT_UPLOADS_PER_USER: '0' })).toEqual([
       expect.stringMatching(/^RATE_LIMIT_UPLOADS_PER_USER="0" is not a whole number from 1/),
     ]);
+  });
+
+  it('reads REDIS_PREFIX, parley: unless set, and refuses one Redis key names would trip over', () => {
+    expect(loadConfig({ REDIS_PREFIX: 'parley-staging:' }).redis.prefix).toBe('parley-staging:');
+    expect(problemsOf({ REDIS_PREFIX: 'has space' })).toEqual([expect.stringMatching(/^REDIS_PREFIX="has space" is not 1–64 letters/)]);
   });
 
   it('keeps chats and messages in PostgreSQL unless MESSAGE_STORE says mongo', () => {

@@ -83,7 +83,7 @@ export class AppConfig {
     readonly dataDir: string,
     readonly http: HttpConfig,
     readonly database: DatabaseConfig,
-    readonly redisUrl: string | undefined,
+    readonly redis: { url: string | undefined; prefix: string },
     readonly storage: StorageConfig,
     readonly mail: MailConfig,
     readonly auth: AuthConfig,
@@ -106,7 +106,7 @@ export class AppConfig {
         ? `PostgreSQL ${redact(this.database.url)}`
         : `embedded PostgreSQL (PGlite) in ${this.database.embeddedDir}`,
       messageStore: this.database.messageStore === 'mongo' ? `MongoDB ${redact(this.database.mongodbUri ?? '')}` : 'the database above',
-      fanOut: this.redisUrl ? `Redis ${redact(this.redisUrl)}` : 'in-process (single instance)',
+      fanOut: this.redis.url ? `Redis ${redact(this.redis.url)} (keys ${this.redis.prefix}…)` : 'in-process (single instance)',
       objectStorage: this.storage.s3
         ? `S3 ${this.storage.s3.endPoint} bucket ${this.storage.s3.bucket}`
         : `local files in ${this.storage.localDir}`,
@@ -164,7 +164,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
     mongodbUri,
   };
 
-  const redisUrl = read.url('REDIS_URL', ['redis', 'rediss'])?.toString();
+  const redis = {
+    url: read.url('REDIS_URL', ['redis', 'rediss'])?.toString(),
+    prefix: read.string('REDIS_PREFIX', 'parley:'),
+  };
+  if (!/^[A-Za-z0-9:._-]{1,64}$/.test(redis.prefix))
+    read.problem(
+      `REDIS_PREFIX=${JSON.stringify(redis.prefix)} is not 1–64 letters, digits or ":._-"; use e.g. "parley-staging:" (it starts every Redis key and the fan-out channel, so deployments sharing one Redis stay apart).`,
+    );
 
   const storage: StorageConfig = { s3: readS3(read), localDir: resolve(dataDir, 'files') };
 
@@ -221,7 +228,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const problems = [...read.problems, ...missingRequirements(modules)];
   if (problems.length > 0) throw new ConfigError(problems);
 
-  return new AppConfig(appEnv, modules, dataDir, http, database, redisUrl, storage, mail, auth, limits, log);
+  return new AppConfig(appEnv, modules, dataDir, http, database, redis, storage, mail, auth, limits, log);
 }
 
 /**

@@ -9,7 +9,7 @@ import { FanOut } from './fan-out.js';
 import { CloseRevokedSocketsHandler } from './handlers/close-revoked-sockets.handler.js';
 import { InProcessFanOut } from './infrastructure/in-process-fan-out.js';
 import { InProcessPresenceStore } from './infrastructure/in-process-presence.store.js';
-import { RedisFanOut } from './infrastructure/redis-fan-out.js';
+import { FAN_OUT_CHANNEL, RedisFanOut } from './infrastructure/redis-fan-out.js';
 import { RedisPresenceStore } from './infrastructure/redis-presence.store.js';
 import { PresenceQuery } from './presence-query.js';
 import { PresenceStore } from './presence-store.js';
@@ -38,7 +38,7 @@ import { SocketRegistry } from './socket-registry.js';
       inject: [RedisConnection],
       useFactory: async (redis: RedisConnection): Promise<FanOut> => {
         if (!redis.client) return new InProcessFanOut();
-        const fanOut = new RedisFanOut(redis.client, await redis.connectAnother('realtime-subscriber'));
+        const fanOut = new RedisFanOut(redis.client, await redis.connectAnother('realtime-subscriber'), redis.key(FAN_OUT_CHANNEL));
         await fanOut.start();
         return fanOut;
       },
@@ -47,7 +47,7 @@ import { SocketRegistry } from './socket-registry.js';
       provide: PresenceStore,
       inject: [RedisConnection, RealtimeSettings],
       useFactory: (redis: RedisConnection, settings: RealtimeSettings): PresenceStore =>
-        redis.client ? new RedisPresenceStore(redis.client, settings.presenceTtlMs) : new InProcessPresenceStore(),
+        redis.client ? new RedisPresenceStore(redis.client, settings.presenceTtlMs, redis.key('presence:')) : new InProcessPresenceStore(),
     },
     { provide: PresenceQuery, useExisting: PresenceStore },
     RealtimeService,

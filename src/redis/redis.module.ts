@@ -14,7 +14,14 @@ export class RedisConnection {
   constructor(
     readonly client: Redis | undefined,
     private readonly url: string | undefined,
+    /** REDIS_PREFIX: starts every key and channel name, so deployments sharing one Redis stay apart. */
+    readonly prefix = 'parley:',
   ) {}
+
+  /** `name` under this deployment's prefix. */
+  key(name: string): string {
+    return this.prefix + name;
+  }
 
   /** A further connection, e.g. for SUBSCRIBE, which takes a connection over. Closed with the app. */
   async connectAnother(name: string): Promise<Redis> {
@@ -51,12 +58,12 @@ export async function connectRedis(url: string, name: string): Promise<Redis> {
       provide: RedisConnection,
       inject: [AppConfig, HealthRegistry],
       useFactory: async (config: AppConfig, health: HealthRegistry) => {
-        if (!config.redisUrl) return new RedisConnection(undefined, undefined);
-        const client = await connectRedis(config.redisUrl, 'main');
+        if (!config.redis.url) return new RedisConnection(undefined, undefined, config.redis.prefix);
+        const client = await connectRedis(config.redis.url, 'main');
         health.register('redis', 'redis', async () => {
           await client.ping();
         });
-        return new RedisConnection(client, config.redisUrl);
+        return new RedisConnection(client, config.redis.url, config.redis.prefix);
       },
     },
   ],

@@ -36,9 +36,17 @@ export class AuthRateLimiter {
             }),
           )
         : new RateLimiterMemory(options);
-    this.perIp = make({ keyPrefix: 'rl:auth:ip', points: config.auth.rateLimitPerIp, duration: 60 });
-    this.failedSignIns = make({ keyPrefix: 'rl:auth:fail', points: config.auth.rateLimitPerAccount, duration: ACCOUNT_WINDOW_SECONDS });
-    this.passwordResets = make({ keyPrefix: 'rl:auth:reset', points: config.auth.rateLimitPerAccount, duration: ACCOUNT_WINDOW_SECONDS });
+    this.perIp = make({ keyPrefix: redis.key('rl:auth:ip'), points: config.auth.rateLimitPerIp, duration: 60 });
+    this.failedSignIns = make({
+      keyPrefix: redis.key('rl:auth:fail'),
+      points: config.auth.rateLimitPerAccount,
+      duration: ACCOUNT_WINDOW_SECONDS,
+    });
+    this.passwordResets = make({
+      keyPrefix: redis.key('rl:auth:reset'),
+      points: config.auth.rateLimitPerAccount,
+      duration: ACCOUNT_WINDOW_SECONDS,
+    });
   }
 
   async consumeIp(ip: string): Promise<void> {

@@ -3,7 +3,8 @@ import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { FanOut, type FanOutListener, type FanOutMessage, type MissedListener } from '../fan-out.js';
 
-export const FAN_OUT_CHANNEL = 'parley:realtime:fan-out';
+/** The channel's name after REDIS_PREFIX. */
+export const FAN_OUT_CHANNEL = 'realtime:fan-out';
 
 /** Instances remembered by their last message number; past this many the longest silent is forgotten. */
 const MAX_ORIGINS = 1_000;
@@ -36,7 +37,8 @@ export class RedisFanOut extends FanOut {
   constructor(
     private readonly publisher: Redis,
     private readonly subscriber: Redis,
-    private readonly channel = FAN_OUT_CHANNEL,
+    /** The full channel name, prefix included. */
+    private readonly channel: string,
   ) {
     super();
   }

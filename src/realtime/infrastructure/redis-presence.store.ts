@@ -1,11 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type PresenceEntry, PresenceStore } from '../presence-store.js';
 
-const PREFIX = 'parley:presence:';
-/** Per user: a sorted set of connection ids scored by when they lapse (ms, Redis clock). */
-const USER_PREFIX = `${PREFIX}user:`;
-/** Users with any connection, scored by their latest lapse time: what the sweep walks. */
-const ONLINE_KEY = `${PREFIX}online`;
 const SWEEP_BATCH = 200;
 
 // Every script reads the time from Redis, so instances with drifting clocks still agree.
@@ -89,12 +84,20 @@ type ScriptClient = Record<ScriptName, (...args: (string | number)[]) => Promise
  */
 export class RedisPresenceStore extends PresenceStore {
   private readonly scripts: ScriptClient;
+  /** Per user: a sorted set of connection ids scored by when they lapse (ms, Redis clock). */
+  private readonly userPrefix: string;
+  /** Users with any connection, scored by their latest lapse time: what the sweep walks. */
+  private readonly onlineKey: string;
 
   constructor(
     redis: Redis,
     private readonly ttlMs: number,
+    /** Starts every key: REDIS_PREFIX and `presence:`. */
+    prefix: string,
   ) {
     super();
+    this.userPrefix = `${prefix}user:`;
+    this.onlineKey = `${prefix}online`;
     for (const [name, { numberOfKeys, lua }] of Object.entries(SCRIPTS)) {
       redis.defineCommand(name, { numberOfKeys, lua });
     }
@@ -102,28 +105,28 @@ export class RedisPresenceStore extends PresenceStore {
   }
 
   async connected({ userId, connectionId }: PresenceEntry): Promise<boolean> {
-    return (await this.scripts.parleyPresenceConnect(USER_PREFIX + userId, ONLINE_KEY, connectionId, userId, this.ttlMs)) === 1;
+    return (await this.scripts.parleyPresenceConnect(this.userPrefix + userId, this.onlineKey, connectionId, userId, this.ttlMs)) === 1;
   }
 
   async disconnected({ userId, connectionId }: PresenceEntry): Promise<boolean> {
-    return (await this.scripts.parleyPresenceDisconnect(USER_PREFIX + userId, ONLINE_KEY, connectionId, userId)) === 1;
+    return (await this.scripts.parleyPresenceDisconnect(this.userPrefix + userId, this.onlineKey, connectionId, userId)) === 1;
   }
 
   async refresh(entries: PresenceEntry[]): Promise<void> {
     for (let i = 0; i < entries.length; i += 500) {
       const pairs = entries.slice(i, i + 500).flatMap((e) => [e.userId, e.connectionId]);
-      await this.scripts.parleyPresenceRefresh(ONLINE_KEY, this.ttlMs, USER_PREFIX, ...pairs);
+      await this.scripts.parleyPresenceRefresh(this.onlineKey, this.ttlMs, this.userPrefix, ...pairs);
     }
   }
 
   async sweep(): Promise<string[]> {
-    return (await this.scripts.parleyPresenceSweep(ONLINE_KEY, USER_PREFIX, SWEEP_BATCH)) as string[];
+    return (await this.scripts.parleyPresenceSweep(this.onlineKey, this.userPrefix, SWEEP_BATCH)) as string[];
   }
 
   async onlineAmong(userIds: string[]): Promise<Set<string>> {
     const ids = [...new Set(userIds)];
     if (ids.length === 0) return new Set();
-    const counts = (await this.scripts.parleyPresenceCount(...ids.map((id) => USER_PREFIX + id))) as number[];
+    const counts = (await this.scripts.parleyPresenceCount(...ids.map((id) => this.userPrefix + id))) as number[];
     return new Set(ids.filter((_, i) => counts[i] > 0));
   }
 }
