@@ -302,7 +302,7 @@ describe('notify with an unreachable SMTP_URL', () => {
     expect((await fetch(`${started.url}/health`)).status).toBe(200);
   });
 
-  it('reports mail down on /health/ready with 503', async () => {
+  it('reports mail down on /health/ready with 503, and logs it once', async () => {
     const response = await fetch(`${started.url}/health/ready`);
     expect(response.status).toBe(503);
     const body = (await response.json()) as any;
@@ -311,6 +311,45 @@ describe('notify with an unreachable SMTP_URL', () => {
       mode: 'smtp',
       error: expect.stringMatching(/^SMTP_URL is unreachable/),
     });
+    expect((await fetch(`${started.url}/health/ready`)).status).toBe(503);
+    const down = started.logs.filter((line) => line.includes('mail (smtp) is down'));
+    expect(down).toHaveLength(1);
+    expect(down[0]).toMatch(/SMTP_URL is unreachable/);
+  });
+});
+
+describe('notify with an unreachable SMTP_URL under APP_ENV=PRODUCTION', () => {
+  it('says only "down" on the public /health/ready, and the reason in the log', async () => {
+    const db = await createTestDatabase('postgres');
+    const port = await closedPort();
+    const started = await startAppWithLogs({
+      ...db.env,
+      APP_ENV: 'PRODUCTION',
+      PUBLIC_URL,
+      JWT_ACCESS_SECRET: 'a'.repeat(40),
+      JWT_REFRESH_SECRET: 'r'.repeat(40),
+      SMTP_URL: `smtp://mailer:hunter2@127.0.0.1:${port}`,
+    });
+    try {
+      const response = await fetch(`${started.url}/health/ready`);
+      expect(response.status).toBe(503);
+      const text = await response.text();
+      expect(JSON.parse(text).dependencies.mail).toEqual({
+        status: 'down',
+        mode: 'smtp',
+        latencyMs: expect.any(Number),
+        error: 'down; the server log says why',
+      });
+      expect(text).not.toContain(String(port));
+      expect(text).not.toContain('mailer');
+      const down = started.logs.filter((line) => line.includes('mail (smtp) is down'));
+      expect(down).toHaveLength(1);
+      expect(down[0]).toMatch(/SMTP_URL is unreachable/);
+      expect(down[0]).not.toContain('hunter2');
+    } finally {
+      await started.app.close();
+      await db.dispose();
+    }
   });
 });
 

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config.js';
 
 export type DependencyName = 'database' | 'messageStore' | 'redis' | 'objectStorage' | 'mail';
 
@@ -19,30 +20,51 @@ export interface DependencyState {
 
 const CHECK_TIMEOUT_MS = 3000;
 
+/** What /health/ready says instead of the reason under APP_ENV=PRODUCTION. */
+export const ERROR_IN_LOG = 'down; the server log says why';
+
 /**
  * Infrastructure registers a check for each dependency it opens; the health module only reads
  * them. This keeps health free of imports from the features it reports on.
+ *
+ * A check that goes down is logged with its reason (once, until it is back up). /health/ready is
+ * public, so under APP_ENV=PRODUCTION it does not repeat the reason, which names hosts, ports
+ * and user names: it says `down` and points to the log.
  */
 @Injectable()
 export class HealthRegistry {
   private readonly checks = new Map<DependencyName, SharedCheck>();
+  private readonly showErrors: boolean;
 
-  register(name: DependencyName, mode: string, check: () => Promise<void>, options: CheckOptions = {}): void {
-    this.checks.set(name, new SharedCheck(mode, check, options.reuseForMs ?? 0));
+  constructor(config: AppConfig) {
+    this.showErrors = config.appEnv !== 'PRODUCTION';
   }
 
-  async checkAll(): Promise<Record<string, DependencyState>> {
-    const entries = await Promise.all([...this.checks].map(async ([name, check]) => [name, await check.run()] as const));
-    return Object.fromEntries(entries);
+  register(name: DependencyName, mode: string, check: () => Promise<void>, options: CheckOptions = {}): void {
+    this.checks.set(name, new SharedCheck(name, mode, check, options.reuseForMs ?? 0));
+  }
+
+  /** Every check's state, as /health/ready shows it. */
+  async report(): Promise<Record<string, DependencyState>> {
+    const states = Object.fromEntries(await Promise.all([...this.checks].map(async ([name, check]) => [name, await check.run()] as const)));
+    if (this.showErrors) return states;
+    return Object.fromEntries(
+      Object.entries(states).map(([name, state]) => [
+        name,
+        state.error === undefined ? state : Object.assign({}, state, { error: ERROR_IN_LOG }),
+      ]),
+    );
   }
 }
 
 /** One dependency's check: requests arriving while it runs share its result, so a burst of them costs one check. */
 class SharedCheck {
+  private static readonly logger = new Logger('Health');
   private running: Promise<DependencyState> | undefined;
   private last: { at: number; state: DependencyState } | undefined;
 
   constructor(
+    private readonly name: DependencyName,
     private readonly mode: string,
     private readonly check: () => Promise<void>,
     private readonly reuseForMs: number,
@@ -51,11 +73,18 @@ class SharedCheck {
   run(): Promise<DependencyState> {
     if (this.last && Date.now() - this.last.at < this.reuseForMs) return Promise.resolve(this.last.state);
     this.running ??= this.measure().then((state) => {
+      this.logChange(this.last?.state, state);
       this.last = { at: Date.now(), state };
       this.running = undefined;
       return state;
     });
     return this.running;
+  }
+
+  private logChange(before: DependencyState | undefined, now: DependencyState): void {
+    if (now.status === 'down' && before?.status !== 'down')
+      SharedCheck.logger.warn(`${this.name} (${this.mode}) is down: ${now.error ?? 'no reason given'}`);
+    else if (now.status === 'up' && before?.status === 'down') SharedCheck.logger.log(`${this.name} (${this.mode}) is up again.`);
   }
 
   private async measure(): Promise<DependencyState> {

@@ -24,7 +24,7 @@ export class HealthController {
   @ApiOkResponse({ type: ReadinessDto })
   @ApiServiceUnavailableResponse({ type: ReadinessDto })
   async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessDto> {
-    const dependencies = await this.registry.checkAll();
+    const dependencies = await this.registry.report();
     const down = Object.values(dependencies).some((d) => d.status === 'down');
     res.status(down ? 503 : 200);
     return { status: down ? 'error' : 'ok', dependencies };

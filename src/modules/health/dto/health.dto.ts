@@ -15,7 +15,11 @@ export class DependencyStateDto {
   mode: string;
   @ApiProperty()
   latencyMs: number;
-  @ApiProperty({ required: false })
+  @ApiProperty({
+    required: false,
+    description:
+      'Why it is down; under APP_ENV=PRODUCTION only "down; the server log says why" (the reason names hosts), and the log has it',
+  })
   error?: string;
 }
 
