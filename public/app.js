@@ -1440,6 +1440,20 @@ function bindPane() {
     if (item) location.hash = `#/chat/${item.dataset.chatId}`;
   });
   $('[data-action="sign-out"]').addEventListener('click', signOut);
+  $('[data-action="resend-confirmation"]').addEventListener('click', resendConfirmation);
+}
+
+/** A new confirmation email; the server answers 409 when the address was confirmed meanwhile (in another tab, say). */
+async function resendConfirmation() {
+  try {
+    await api('POST', '/auth/confirm-email/resend');
+    toast('We sent you a new email: its link works, older ones no longer do.');
+  } catch (error) {
+    if (error.code !== 'EMAIL_ALREADY_CONFIRMED') return toast(errorText(error), 'error');
+    if (state.me) state.me.emailConfirmed = true;
+    show(slot('email-banner'), false);
+    toast('Your email is already confirmed.');
+  }
 }
 
 // ---------------------------------------------------------------- applying events

@@ -71,6 +71,31 @@ describe('accounts over real email (SMTP)', () => {
     expectErrorShape(await request('POST', '/api/v1/auth/confirm-email', { body: { token } }), 400, 'INVALID_TOKEN');
   });
 
+  it('sends a new confirmation email when asked: only its link works, and a confirmed address answers 409', async () => {
+    const email = uniqueEmail('again');
+    const password = 'again-passw0rd';
+    expect((await request('POST', '/api/v1/auth/sign-up', { body: { email, password, name: 'Again' } })).status).toBe(201);
+    const first = await sink.waitFor(sentTo(email));
+    const { accessToken } = (await request('POST', '/api/v1/auth/sign-in', { body: { email, password } })).body;
+    expectErrorShape(await request('POST', '/api/v1/auth/confirm-email/resend'), 401, 'UNAUTHENTICATED');
+
+    const resend = await request('POST', '/api/v1/auth/confirm-email/resend', { token: accessToken });
+    expect({ status: resend.status, body: resend.body }).toEqual({ status: 202, body: '' });
+    const second = await sink.waitFor((m) => m !== first && sentTo(email)(m));
+    expect(second.subject).toBe('Confirm your email address for Parley');
+
+    expectErrorShape(
+      await request('POST', '/api/v1/auth/confirm-email', { body: { token: linkIn(first, 'confirm-email').token } }),
+      400,
+      'INVALID_TOKEN',
+    );
+    expect((await request('POST', '/api/v1/auth/confirm-email', { body: { token: linkIn(second, 'confirm-email').token } })).status).toBe(
+      204,
+    );
+    expectErrorShape(await request('POST', '/api/v1/auth/confirm-email/resend', { token: accessToken }), 409, 'EMAIL_ALREADY_CONFIRMED');
+    expect(sink.messages.filter(sentTo(email))).toHaveLength(2);
+  });
+
   it('resets a forgotten password with the link from the reset email, ending the old sessions', async () => {
     const email = uniqueEmail('reset');
     const oldPassword = 'old-passw0rd';

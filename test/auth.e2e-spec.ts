@@ -546,6 +546,23 @@ describe('auth rate limits', () => {
     expect(results.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(7);
   });
 
+  it('sends the confirmation email again at most RATE_LIMIT_AUTH_PER_ACCOUNT times per 15 minutes per account', async () => {
+    const app = await startTestApp({ ...db.env, RATE_LIMIT_AUTH_PER_ACCOUNT: '2' });
+    apps.push(app);
+    const request = httpClient(app.url);
+    const [impatient, other] = [await signUpAndIn(request), await signUpAndIn(request)];
+    const resend = (who: typeof impatient) => request('POST', '/api/v1/auth/confirm-email/resend', { token: who.accessToken });
+    expect([(await resend(impatient)).status, (await resend(impatient)).status]).toEqual([202, 202]);
+    const limited = await resend(impatient);
+    expectErrorShape(limited, 429, 'RATE_LIMITED');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(800);
+    expect((await resend(other)).status).toBe(202);
+    const [{ n }] = await app.app
+      .get(DataSource)
+      .query(`SELECT count(*)::int AS n FROM mail_log WHERE user_id = $1 AND template = 'confirm-email'`, [impatient.user.id]);
+    expect(n).toBe(3); // the sign-up's and two more
+  });
+
   it('limits auth calls per IP per minute with 429 and Retry-After', async () => {
     const app = await startTestApp({ ...db.env, RATE_LIMIT_AUTH_PER_IP: '4' });
     apps.push(app);
@@ -635,6 +652,12 @@ describe('auth with the notify module switched off', () => {
     });
     expect(result.status).toBe(201);
     expect(result.body.emailConfirmed).toBe(true);
+  });
+
+  it('answers a request for the confirmation email again with 503 MAIL_DISABLED', async () => {
+    const request = httpClient(app.url);
+    const account = await signUpAndIn(request);
+    expectErrorShape(await request('POST', '/api/v1/auth/confirm-email/resend', { token: account.accessToken }), 503, 'MAIL_DISABLED');
   });
 
   it('answers forgot-password with 503 MAIL_DISABLED', async () => {

@@ -1,3 +1,4 @@
+import type { ParsedMail } from 'mailparser';
 import { mkdirSync } from 'node:fs';
 import { jest } from '@jest/globals';
 import type { AddressInfo } from 'node:net';
@@ -323,7 +324,7 @@ describe('the built-in chat page, in a real browser', () => {
     expect(pageErrors()).toEqual([]);
   });
 
-  it('signs up through the form, then confirms the email and resets the password from the emailed links', async () => {
+  it('signs up through the form, asks for the confirmation email again, then confirms the email and resets the password from the emailed links', async () => {
     const page = await openPage('carol');
     const carol = { name: 'Carol Diaz', email: uniqueEmail('carol'), password: 'first-passw0rd' };
     await page.goto(`${app.url}/ui/`);
@@ -334,15 +335,20 @@ describe('the built-in chat page, in a real browser', () => {
     await page.getByTestId('sign-up-submit').click();
     await expectText(page.getByTestId('me-name'), carol.name);
 
-    const confirmation = await sink.waitFor(
-      (mail) =>
-        mail.text?.includes('/ui/#/confirm-email?token=') === true &&
-        mail.to !== undefined &&
-        JSON.stringify(mail.to).includes(carol.email),
+    const confirmationTo = (mail: ParsedMail) =>
+      mail.text?.includes('/ui/#/confirm-email?token=') === true && mail.to !== undefined && JSON.stringify(mail.to).includes(carol.email);
+    const first = await sink.waitFor(confirmationTo);
+    // "Send it again" in the banner: a new email, whose link is the one that works.
+    await page.getByTestId('resend-confirmation').click();
+    await expectText(page.getByTestId('toast').last(), 'We sent you a new email');
+    const confirmation = await sink.waitFor((mail) => mail !== first && confirmationTo(mail));
+    const request = httpClient(app.url);
+    const stale = new URL(linkIn(first.text ?? '', 'confirm-email', app.url)).hash.split('token=')[1];
+    expect((await request('POST', '/api/v1/auth/confirm-email', { body: { token: decodeURIComponent(stale) } })).body.code).toBe(
+      'INVALID_TOKEN',
     );
     await page.goto(linkIn(confirmation.text ?? '', 'confirm-email', app.url));
     await expectText(page.getByTestId('token-status'), 'Your email is confirmed');
-    const request = httpClient(app.url);
     const signedIn = await request('POST', '/api/v1/auth/sign-in', { body: { email: carol.email, password: carol.password } });
     expect(signedIn.body.user.emailConfirmed).toBe(true);
 

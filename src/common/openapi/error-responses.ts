@@ -35,6 +35,7 @@ const ROUTE_ERRORS: Record<string, Errors> = {
   },
   'DELETE /api/v1/auth/sessions/{id}': { 404: ['SESSION_NOT_FOUND'] },
   'POST /api/v1/auth/confirm-email': { 400: ['INVALID_TOKEN'], ...RATE_LIMITED },
+  'POST /api/v1/auth/confirm-email/resend': { 409: ['EMAIL_ALREADY_CONFIRMED'], 429: ['RATE_LIMITED'], 503: ['MAIL_DISABLED'] },
   'POST /api/v1/auth/password/forgot': { 429: ['RATE_LIMITED'], 503: ['MAIL_DISABLED'] },
   'POST /api/v1/auth/password/reset': { 400: ['INVALID_TOKEN'], ...RATE_LIMITED },
   'PUT /api/v1/users/me/avatar': {

@@ -14,7 +14,8 @@ const ACCOUNT_WINDOW_SECONDS = 15 * 60;
 
 /**
  * Auth rate limits: every auth call per IP per minute, and per account the sign-in attempts (a
- * success clears them) and forgot-password requests per 15 minutes. In Redis when REDIS_URL is
+ * success clears them), forgot-password requests and confirmation emails asked for again, per 15
+ * minutes. In Redis when REDIS_URL is
  * set, so instances share the counts.
  */
 @Injectable()
@@ -22,6 +23,7 @@ export class AuthRateLimiter {
   private readonly perIp: RateLimiterAbstract;
   private readonly failedSignIns: RateLimiterAbstract;
   private readonly passwordResets: RateLimiterAbstract;
+  private readonly confirmationResends: RateLimiterAbstract;
 
   constructor(config: AppConfig, redis: RedisConnection) {
     // While Redis is unreachable, each instance counts in memory (insuranceLimiter) rather than
@@ -39,6 +41,11 @@ export class AuthRateLimiter {
     this.perIp = make({ keyPrefix: redis.key('rl:auth:ip'), points: config.auth.rateLimitPerIp, duration: 60 });
     this.failedSignIns = make({
       keyPrefix: redis.key('rl:auth:fail'),
+      points: config.auth.rateLimitPerAccount,
+      duration: ACCOUNT_WINDOW_SECONDS,
+    });
+    this.confirmationResends = make({
+      keyPrefix: redis.key('rl:auth:confirm'),
       points: config.auth.rateLimitPerAccount,
       duration: ACCOUNT_WINDOW_SECONDS,
     });
@@ -72,6 +79,10 @@ export class AuthRateLimiter {
 
   async clearFailedSignIns(email: string): Promise<void> {
     await this.failedSignIns.delete(email);
+  }
+
+  async consumeConfirmationResend(userId: string): Promise<void> {
+    await consume(this.confirmationResends, userId, 'Too many confirmation emails asked for this account; try again later.');
   }
 
   async consumePasswordReset(email: string): Promise<void> {

@@ -128,6 +128,17 @@ export class AuthController {
     return this.auth.confirmEmail(body.token);
   }
 
+  @UseGuards(IpRateLimitGuard)
+  @Post('confirm-email/resend')
+  @HttpCode(202)
+  @ApiBearerAuth('bearer')
+  @ApiCookieAuth('cookie')
+  @ApiOperation({ summary: "Email a new confirmation link to the caller's unconfirmed address (older links stop working)" })
+  @ApiAcceptedResponse()
+  resendConfirmation(@CurrentUser() caller: AuthUser): Promise<void> {
+    return this.auth.resendConfirmation(caller.userId);
+  }
+
   @Public()
   @UseGuards(IpRateLimitGuard)
   @Post('password/forgot')

@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth/auth-user.js';
 import { BackgroundWork } from '../../common/concurrency/background-work.js';
 import { KeyedSequencer } from '../../common/concurrency/keyed-sequencer.js';
-import { NotFoundError, UnauthenticatedError, UnavailableError, ValidationError } from '../../common/errors/domain-error.js';
+import { ConflictError, NotFoundError, UnauthenticatedError, UnavailableError, ValidationError } from '../../common/errors/domain-error.js';
 import { normaliseName } from '../users/domain/user.js';
 import { UserRepository } from '../users/user.repository.js';
 import { toMe } from '../users/users.service.js';
@@ -196,6 +196,34 @@ export class AuthService implements BeforeApplicationShutdown {
       return userId !== undefined;
     });
     if (!confirmed) throw invalidToken();
+  }
+
+  /**
+   * A new confirmation email for the caller's own, still unconfirmed, address. Only the newest
+   * link works: the older ones are spent, and an older email still waiting to go out is dropped.
+   */
+  async resendConfirmation(userId: string): Promise<void> {
+    const mail = this.mail;
+    if (!mail)
+      throw new UnavailableError('MAIL_DISABLED', 'Confirming an email needs email, and the notify module is switched off on this server.');
+    await this.limiter.consumeConfirmationResend(userId);
+    const token = newEmailToken();
+    const queued = await this.dataSource.transaction(async (tx) => {
+      // As for reset links: one account's links are made one at a time, across instances, so
+      // the emails are queued in the order their links were made.
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('parley:confirm-email:' || $1, 0))`, [userId]);
+      const [user] = returnedRows<{ email: string; name: string; confirmed: boolean }>(
+        await tx.query(`SELECT email, name, email_confirmed_at IS NOT NULL AS confirmed FROM users WHERE id = $1`, [userId]),
+      );
+      if (!user) throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
+      if (user.confirmed) return false;
+      await this.emailTokens.invalidateUnused(userId, 'confirm_email', tx);
+      await this.emailTokens.create(userId, 'confirm_email', sha256(token), EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, tx);
+      await mail.queue({ template: 'confirm-email', to: { address: user.email, name: user.name }, userId, token }, tx);
+      return true;
+    });
+    if (!queued) throw new ConflictError('EMAIL_ALREADY_CONFIRMED', 'This email address is already confirmed.');
+    mail.wake();
   }
 
   /**

@@ -3,11 +3,11 @@ export const MAIL_TEMPLATES = ['confirm-email', 'reset-password'] as const;
 export type MailTemplateName = (typeof MAIL_TEMPLATES)[number];
 
 /**
- * Templates of which only a user's newest message is worth sending: a new reset link kills the
- * older ones, so an older reset email still waiting (for a retry, say) is dropped, not sent late
- * with a dead link.
+ * Templates of which only a user's newest message is worth sending: a new link (a reset, a
+ * confirmation asked for again) kills the older ones, so an older email still waiting (for a
+ * retry, say) is dropped, not sent late with a dead link.
  */
-export const SUPERSEDED_BY_NEWER: readonly MailTemplateName[] = ['reset-password'];
+export const SUPERSEDED_BY_NEWER: readonly MailTemplateName[] = ['confirm-email', 'reset-password'];
 
 export interface MailRecipient {
   address: string;
