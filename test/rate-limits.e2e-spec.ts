@@ -40,7 +40,7 @@ describe('per-user rate limits', () => {
   const send = (who: SignedIn, chatId: string, text: string) =>
     request('POST', `/api/v1/chats/${chatId}/messages`, { token: who.accessToken, body: { text, clientId: randomUUID() } });
 
-  it('limits message writes per user across REST and WebSocket: 429 with Retry-After, an error frame with retryAfter, nothing stored', async () => {
+  it('limits sends and edits per user across REST and WebSocket: 429 with Retry-After, an error frame with retryAfter, nothing stored', async () => {
     const [alice, bob] = await Promise.all([signUpAndIn(request, 'Alice'), signUpAndIn(request, 'Bob')]);
     const chat = (await request('POST', '/api/v1/chats', { token: alice.accessToken, body: { type: 'direct', userId: bob.user.id } })).body;
     const aliceWs = await connect(alice);
@@ -61,13 +61,34 @@ describe('per-user rate limits', () => {
     const frame = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'five', clientId: randomUUID() });
     expect(frame).toMatchObject({ type: 'error', statusCode: 429, code: 'RATE_LIMITED', retryAfter: 15, id: expect.any(String) });
     expectErrorShape(await request('PATCH', path, { token: alice.accessToken, body: { text: 'again' } }), 429, 'RATE_LIMITED');
-    expectErrorShape(await request('DELETE', path, { token: alice.accessToken }), 429, 'RATE_LIMITED');
     expect(aliceWs.isOpen).toBe(true);
 
-    // Bob has his own budget; reads are not limited.
+    // Bob has his own budget; reads and deletes are not limited (an admin cleaning up a flood must not be).
     expect((await send(bob, chat.id, 'bob here')).status).toBe(201);
+    expect((await request('DELETE', `/api/v1/chats/${chat.id}/messages/${ack.message.id}`, { token: alice.accessToken })).status).toBe(204);
     const history = await request('GET', `/api/v1/chats/${chat.id}/messages?offset=0`, { token: alice.accessToken });
-    expect(history.body.items.map((m: { text: string }) => m.text)).toEqual(['bob here', 'three', 'two', 'one, edited']);
+    expect(history.body.items.map((m: { text: string | null }) => m.text)).toEqual(['bob here', null, 'two', 'one, edited']);
+  });
+
+  it('charges nothing for a repeated clientId, which is answered from what was stored', async () => {
+    const [frank, grace] = await Promise.all([signUpAndIn(request, 'Frank'), signUpAndIn(request, 'Grace')]);
+    const chat = (await request('POST', '/api/v1/chats', { token: frank.accessToken, body: { type: 'direct', userId: grace.user.id } }))
+      .body;
+    const frankWs = await connect(frank);
+    const clientId = randomUUID();
+    const body = { text: 'once', clientId };
+    expect((await request('POST', `/api/v1/chats/${chat.id}/messages`, { token: frank.accessToken, body })).status).toBe(201);
+    // Retries whose answers were lost: over REST and over the WebSocket, more of them than the limit.
+    for (let i = 0; i < 3; i++) {
+      expect((await request('POST', `/api/v1/chats/${chat.id}/messages`, { token: frank.accessToken, body })).status).toBe(200);
+      expect(await frankWs.request({ type: 'send_message', chatId: chat.id, text: 'once', clientId })).toMatchObject({
+        type: 'message_ack',
+        message: { seq: 1 },
+      });
+    }
+    // The first send took one token of four: three new sends go, the fourth does not.
+    for (const text of ['two', 'three', 'four']) expect((await send(frank, chat.id, text)).status).toBe(201);
+    expectErrorShape(await send(frank, chat.id, 'five'), 429, 'RATE_LIMITED');
   });
 
   it('limits user searches per user', async () => {

@@ -3,34 +3,59 @@
  * `perSecond`; a request takes one. A key that has not been seen is a full bucket, so a bucket
  * that has refilled is the same as none and `sweep` forgets it: memory follows the keys active in
  * the last `capacity / perSecond` seconds.
+ *
+ * A refusal names a wait in whole seconds (what Retry-After can say), and the key is refused
+ * until that wait is over, even if a token comes back a little earlier: a request made after a
+ * refused one can never get in before the refused one's retry, which keeps a client's retried
+ * sends in the order it made them.
  */
 export class TokenBuckets {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, Bucket>();
 
   constructor(
     readonly capacity: number,
     readonly perSecond: number,
   ) {}
 
-  /** Takes a token for `key`. Undefined when taken; otherwise the seconds until one is there (nothing taken). */
+  /** Takes a token for `key`. Undefined when taken; otherwise the whole seconds (≥ 1) to wait before asking again. */
   take(key: string, now = Date.now()): number | undefined {
-    const bucket = this.buckets.get(key) ?? { tokens: this.capacity, at: now };
+    const bucket = this.buckets.get(key) ?? { tokens: this.capacity, at: now, refusedUntil: 0 };
+    if (bucket.refusedUntil > now) return Math.ceil((bucket.refusedUntil - now) / 1000);
     bucket.tokens = Math.min(this.capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
     bucket.at = now;
-    if (bucket.tokens < 1) return (1 - bucket.tokens) / this.perSecond;
+    if (bucket.tokens < 1) {
+      const wait = Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSecond));
+      bucket.refusedUntil = now + wait * 1000;
+      return wait;
+    }
     bucket.tokens -= 1;
     this.buckets.set(key, bucket);
     return undefined;
   }
 
+  /** Gives back a token taken for a request that turned out to cost nothing (a repeat answered from what was stored). */
+  giveBack(key: string): void {
+    const bucket = this.buckets.get(key);
+    if (bucket) bucket.tokens = Math.min(this.capacity, bucket.tokens + 1);
+  }
+
   /** Forgets the buckets that have refilled by `now`. */
   sweep(now = Date.now()): void {
     for (const [key, bucket] of this.buckets) {
-      if (bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond >= this.capacity) this.buckets.delete(key);
+      if (bucket.refusedUntil <= now && bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond >= this.capacity)
+        this.buckets.delete(key);
     }
   }
 
   get size(): number {
     return this.buckets.size;
   }
+}
+
+interface Bucket {
+  tokens: number;
+  /** When `tokens` was last brought up to date. */
+  at: number;
+  /** Refused until then (ms): the end of the wait the last refusal named. */
+  refusedUntil: number;
 }

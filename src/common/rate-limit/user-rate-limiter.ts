@@ -6,14 +6,15 @@ import { TokenBuckets } from './token-buckets.js';
 export type UserLimit = 'messages' | 'search' | 'uploads';
 
 const MESSAGES: Record<UserLimit, string> = {
-  messages: 'You are sending, editing or deleting messages too fast; wait a moment.',
+  messages: 'You are sending or editing messages too fast; wait a moment.',
   search: 'Too many searches; wait a moment.',
   uploads: 'Too many uploads; wait a moment.',
 };
 
 /**
- * Per-user limits on what a signed-in user can do over and over: message writes (sends, edits,
- * deletes; REST and WebSocket alike), user searches and avatar uploads. Each is a token bucket of
+ * Per-user limits on what a signed-in user can do over and over: message writes (sends and edits,
+ * REST and WebSocket alike; a repeated clientId, answered from what is stored, costs nothing),
+ * user searches and avatar uploads. Each is a token bucket of
  * RATE_LIMIT_<NAME>_PER_USER tokens refilled at that many per minute, so a user can burst up to
  * the limit and then go on at its pace. Counted in this instance's memory, not in Redis: a
  * message send must not wait for another round trip. With several instances a user whose devices
@@ -37,6 +38,11 @@ export class UserRateLimiter implements OnModuleDestroy {
   consume(limit: UserLimit, userId: string): void {
     const wait = this.buckets[limit].take(userId);
     if (wait !== undefined) throw new RateLimitedError(wait, 'RATE_LIMITED', MESSAGES[limit]);
+  }
+
+  /** Gives back what `consume` took, for a request that turned out to cost nothing. */
+  giveBack(limit: UserLimit, userId: string): void {
+    this.buckets[limit].giveBack(userId);
   }
 
   onModuleDestroy(): void {

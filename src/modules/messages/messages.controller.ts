@@ -13,6 +13,7 @@ import type { Response } from 'express';
 import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
 import { uuidParam } from '../../common/pipes/uuid.pipe.js';
 import { UserRateLimit } from '../../common/rate-limit/user-rate-limit.guard.js';
+import { UserRateLimiter } from '../../common/rate-limit/user-rate-limiter.js';
 import {
   DeleteMessageCommand,
   EditMessageCommand,
@@ -40,6 +41,7 @@ export class MessagesController {
   constructor(
     private readonly commands: CommandBus,
     private readonly messages: MessagesService,
+    private readonly limits: UserRateLimiter,
   ) {}
 
   @Post('messages')
@@ -57,6 +59,8 @@ export class MessagesController {
       // Lower-cased here rather than by a DTO transform, which would take sends off the validator's fast path.
       new SendMessageCommand(caller.userId, chatId, body.text, body.clientId?.toLowerCase() ?? null),
     );
+    // A repeat of a stored send (a retry whose answer was lost) stores nothing: it costs no token.
+    if (!result.created) this.limits.giveBack('messages', caller.userId);
     res.status(result.created ? 201 : 200);
     return toMessageDto(result.message);
   }
@@ -84,7 +88,6 @@ export class MessagesController {
   }
 
   @Delete('messages/:id')
-  @UserRateLimit('messages')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a message (sender, or group owner/admin): it keeps its seq and loses its text' })
   @ApiNoContentResponse()

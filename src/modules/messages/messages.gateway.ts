@@ -59,9 +59,10 @@ export class MessagesGateway implements OnModuleDestroy {
     // Ids lower-cased as REST's are (uuidParam): a chat's ordering queue, catch-up hold and events
     // are keyed by its id as a string. The ack echoes the clientId as the client wrote it.
     this.limits.consume('messages', user.userId);
-    const { message } = await this.commands.execute<SendMessageCommand, SendMessageResult>(
+    const { message, created } = await this.commands.execute<SendMessageCommand, SendMessageResult>(
       new SendMessageCommand(user.userId, frame.chatId.toLowerCase(), frame.text, frame.clientId.toLowerCase(), context.admitNext),
     );
+    if (!created) this.limits.giveBack('messages', user.userId); // a repeat of a stored send costs nothing
     return { type: 'message_ack', clientId: frame.clientId, message: toMessageDto(message) };
   }
 
