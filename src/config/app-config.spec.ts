@@ -133,7 +133,10 @@ describe('loadConfig', () => {
 
   it('reads REDIS_PREFIX, parley: unless set, and refuses one Redis key names would trip over', () => {
     expect(loadConfig({ REDIS_PREFIX: 'parley-staging:' }).redis.prefix).toBe('parley-staging:');
-    expect(problemsOf({ REDIS_PREFIX: 'has space' })).toEqual([expect.stringMatching(/^REDIS_PREFIX="has space" is not 1–64 letters/)]);
+    expect(problemsOf({ REDIS_PREFIX: 'has space:' })).toEqual([
+      expect.stringMatching(/^REDIS_PREFIX="has space:" is not up to 64 letters/),
+    ]);
+    expect(problemsOf({ REDIS_PREFIX: 'staging' })).toEqual([expect.stringMatching(/ending in ":"; use e.g. "parley-staging:"/)]);
   });
 
   it('keeps chats and messages in PostgreSQL unless MESSAGE_STORE says mongo', () => {

@@ -168,9 +168,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     url: read.url('REDIS_URL', ['redis', 'rediss'])?.toString(),
     prefix: read.string('REDIS_PREFIX', 'parley:'),
   };
-  if (!/^[A-Za-z0-9:._-]{1,64}$/.test(redis.prefix))
+  if (!/^[A-Za-z0-9:._-]{0,63}:$/.test(redis.prefix))
     read.problem(
-      `REDIS_PREFIX=${JSON.stringify(redis.prefix)} is not 1–64 letters, digits or ":._-"; use e.g. "parley-staging:" (it starts every Redis key and the fan-out channel, so deployments sharing one Redis stay apart).`,
+      `REDIS_PREFIX=${JSON.stringify(redis.prefix)} is not up to 64 letters, digits or ":._-" ending in ":"; use e.g. "parley-staging:" (it starts every Redis key and the fan-out channel, so deployments sharing one Redis stay apart).`,
     );
 
   const storage: StorageConfig = { s3: readS3(read), localDir: resolve(dataDir, 'files') };

@@ -26,6 +26,7 @@ function setUp() {
   const published: PasswordResetRequestedEvent[] = [];
   const limiter = { consumePasswordReset: jest.fn(async (_email: string) => undefined) };
   const service = new AuthService(
+    { isEnabled: () => true } as never,
     {
       transaction: async (work: (tx: unknown) => Promise<void>) =>
         work({ query: async (sql: string, params: unknown[]) => void steps.push(`${sql.split(' ')[0]} ${String(params[0])}`) }),

@@ -20,6 +20,7 @@ import { PasswordHasher } from './password-hasher.js';
 import { SessionRepository } from './session.repository.js';
 import { newEmailToken, sha256, TokenService } from './token.service.js';
 import type { MeDto } from '../users/dto/user.dto.js';
+import { AppConfig } from '../../config/app-config.js';
 import { MailOutbox } from '../notify/mail-outbox.js';
 import { returnedRows } from '../../database/sql.js';
 
@@ -45,6 +46,7 @@ export class AuthService implements BeforeApplicationShutdown {
   private closing = false;
 
   constructor(
+    config: AppConfig,
     private readonly dataSource: DataSource,
     private readonly users: UserRepository,
     private readonly sessions: SessionRepository,
@@ -55,7 +57,14 @@ export class AuthService implements BeforeApplicationShutdown {
     private readonly events: EventBus,
     /** Absent when the notify module is switched off. */
     @Optional() private readonly mail?: MailOutbox,
-  ) {}
+  ) {
+    // Whether mail is on decides whether new accounts start confirmed: never leave that to a
+    // provider that failed to show up.
+    if (config.isEnabled('notify') !== (mail !== undefined))
+      throw new Error(
+        `MODULES ${config.isEnabled('notify') ? 'lists' : 'leaves out'} notify, yet MailOutbox is ${mail ? 'provided' : 'missing'}.`,
+      );
+  }
 
   /**
    * Creates the account and queues its confirmation email in one transaction: an account never

@@ -4,7 +4,11 @@ export class PasswordResetRequestedEvent {
     readonly userId: string,
     readonly email: string,
     readonly name: string,
-    /** The single-use reset token (plain; only its hash is stored). */
+    /**
+     * The single-use reset token (plain; only its hash is stored). No production code reads it
+     * (the email is queued in the link's transaction); in-process listeners may, and the tests
+     * take links from it. Never publish this event outside the process.
+     */
     readonly resetToken: string,
   ) {}
 }
