@@ -23,11 +23,18 @@ const MESSAGES: Record<UserLimit, string> = {
 @Injectable()
 export class UserRateLimiter implements OnModuleDestroy {
   private readonly buckets: Record<UserLimit, TokenBuckets>;
+  /** Token refunds per user: a repeat is free, but only as often as the limit itself (each still costs the store a lookup). */
+  private readonly refunds: Record<UserLimit, TokenBuckets>;
   private readonly sweeper = setInterval(() => this.sweep(), 60_000).unref();
 
   constructor(config: AppConfig) {
     const perMinute = (n: number) => new TokenBuckets(n, n / 60);
     this.buckets = {
+      messages: perMinute(config.limits.messagesPerUser),
+      search: perMinute(config.limits.searchPerUser),
+      uploads: perMinute(config.limits.uploadsPerUser),
+    };
+    this.refunds = {
       messages: perMinute(config.limits.messagesPerUser),
       search: perMinute(config.limits.searchPerUser),
       uploads: perMinute(config.limits.uploadsPerUser),
@@ -40,9 +47,13 @@ export class UserRateLimiter implements OnModuleDestroy {
     if (wait !== undefined) throw new RateLimitedError(wait, 'RATE_LIMITED', MESSAGES[limit]);
   }
 
-  /** Gives back what `consume` took, for a request that turned out to cost nothing. */
+  /**
+   * Gives back what `consume` took, for a request that turned out to cost little (a repeated
+   * clientId answered from what is stored): up to the limit's own rate of refunds, so repeats
+   * cannot load the store without bound either.
+   */
   giveBack(limit: UserLimit, userId: string): void {
-    this.buckets[limit].giveBack(userId);
+    if (this.refunds[limit].take(userId) === undefined) this.buckets[limit].giveBack(userId);
   }
 
   onModuleDestroy(): void {
@@ -50,6 +61,6 @@ export class UserRateLimiter implements OnModuleDestroy {
   }
 
   private sweep(): void {
-    for (const buckets of Object.values(this.buckets)) buckets.sweep();
+    for (const buckets of [...Object.values(this.buckets), ...Object.values(this.refunds)]) buckets.sweep();
   }
 }
