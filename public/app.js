@@ -321,9 +321,14 @@ function loadSession() {
   return null;
 }
 
+/** "40 seconds", "15 minutes". */
+function waitText(seconds) {
+  return seconds < 120 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
+}
+
 function errorText(error) {
   if (!(error instanceof ApiError)) return 'The server could not be reached. Check your connection and try again.';
-  if (error.status === 429) return `Too many attempts. Try again in ${error.retryAfter ?? 60} seconds.`;
+  if (error.status === 429) return `Too many attempts. Try again in ${waitText(error.retryAfter ?? 60)}.`;
   if (error.details?.length) return error.details.map((d) => d.message).join('; ');
   return error.message;
 }
@@ -1444,15 +1449,20 @@ function bindPane() {
 }
 
 /** A new confirmation email; the server answers 409 when the address was confirmed meanwhile (in another tab, say). */
-async function resendConfirmation() {
+async function resendConfirmation(event) {
+  const button = event.currentTarget;
+  button.disabled = true; // a second click would send a second email and make the first one's link dead
   try {
     await api('POST', '/auth/confirm-email/resend');
     toast('We sent you a new email: its link works, older ones no longer do.');
   } catch (error) {
+    if (error.status === 401) return; // signed out: the page says so already
     if (error.code !== 'EMAIL_ALREADY_CONFIRMED') return toast(errorText(error), 'error');
     if (state.me) state.me.emailConfirmed = true;
     show(slot('email-banner'), false);
     toast('Your email is already confirmed.');
+  } finally {
+    button.disabled = false;
   }
 }
 

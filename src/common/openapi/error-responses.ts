@@ -76,11 +76,7 @@ const ROUTE_ERRORS: Record<string, Errors> = {
     409: ['MESSAGE_DELETED'],
     ...RATE_LIMITED,
   },
-  'DELETE /api/v1/chats/{chatId}/messages/{id}': {
-    403: ['NOT_MESSAGE_SENDER'],
-    404: ['CHAT_NOT_FOUND', 'MESSAGE_NOT_FOUND'],
-    ...RATE_LIMITED,
-  },
+  'DELETE /api/v1/chats/{chatId}/messages/{id}': { 403: ['NOT_MESSAGE_SENDER'], 404: ['CHAT_NOT_FOUND', 'MESSAGE_NOT_FOUND'] },
   'GET /api/v1/chats/{chatId}/messages/{id}/reads': { 404: ['CHAT_NOT_FOUND', 'MESSAGE_NOT_FOUND'] },
   'POST /api/v1/chats/{chatId}/read': { 400: ['INVALID_SEQ'], 404: ['CHAT_NOT_FOUND'] },
 };

@@ -215,23 +215,28 @@ export class AuthService implements BeforeApplicationShutdown {
     const mail = this.mail;
     if (!mail)
       throw new UnavailableError('MAIL_DISABLED', 'Confirming an email needs email, and the notify module is switched off on this server.');
+    // Confirmed already: say so without counting it, so a page that missed the confirmation learns it.
+    const alreadyConfirmed = () => new ConflictError('EMAIL_ALREADY_CONFIRMED', 'This email address is already confirmed.');
+    if ((await this.users.findById(userId))?.emailConfirmedAt) throw alreadyConfirmed();
     await this.limiter.consumeConfirmationResend(userId);
     const token = newEmailToken();
     const queued = await this.dataSource.transaction(async (tx) => {
       // As for reset links: one account's links are made one at a time, across instances, so
       // the emails are queued in the order their links were made.
       await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('parley:confirm-email:' || $1, 0))`, [userId]);
+      // Spending the old links first waits for a confirmation using one of them to commit (it
+      // holds its token row), so the read after it sees that confirmation.
+      await this.emailTokens.invalidateUnused(userId, 'confirm_email', tx);
       const [user] = returnedRows<{ email: string; name: string; confirmed: boolean }>(
         await tx.query(`SELECT email, name, email_confirmed_at IS NOT NULL AS confirmed FROM users WHERE id = $1`, [userId]),
       );
       if (!user) throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
       if (user.confirmed) return false;
-      await this.emailTokens.invalidateUnused(userId, 'confirm_email', tx);
       await this.emailTokens.create(userId, 'confirm_email', sha256(token), EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, tx);
       await mail.queue({ template: 'confirm-email', to: { address: user.email, name: user.name }, userId, token }, tx);
       return true;
     });
-    if (!queued) throw new ConflictError('EMAIL_ALREADY_CONFIRMED', 'This email address is already confirmed.');
+    if (!queued) throw alreadyConfirmed();
     mail.wake();
   }
 

@@ -27,7 +27,8 @@ export const ERROR_IN_LOG = 'down; the server log says why';
  * Infrastructure registers a check for each dependency it opens; the health module only reads
  * them. This keeps health free of imports from the features it reports on.
  *
- * A check that goes down is logged with its reason (once, until it is back up). /health/ready is
+ * A check that goes down is logged with its reason (again only if the reason changes, and once
+ * more when it is back up); checks run when /health/ready is asked. /health/ready is
  * public, so under APP_ENV=PRODUCTION it does not repeat the reason, which names hosts, ports
  * and user names: it says `down` and points to the log.
  */
@@ -82,7 +83,7 @@ class SharedCheck {
   }
 
   private logChange(before: DependencyState | undefined, now: DependencyState): void {
-    if (now.status === 'down' && before?.status !== 'down')
+    if (now.status === 'down' && (before?.status !== 'down' || before.error !== now.error))
       SharedCheck.logger.warn(`${this.name} (${this.mode}) is down: ${now.error ?? 'no reason given'}`);
     else if (now.status === 'up' && before?.status === 'down') SharedCheck.logger.log(`${this.name} (${this.mode}) is up again.`);
   }
