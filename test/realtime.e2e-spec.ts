@@ -1,4 +1,12 @@
+import type { AddressInfo } from 'node:net';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
 import pg from 'pg';
+import { AppModule } from '../src/app.module.js';
+import { configureApp } from '../src/app.factory.js';
+import { AppLogger } from '../src/common/logging/app-logger.js';
+import { loadConfig } from '../src/config/app-config.js';
+import { RealtimeSettings } from '../src/realtime/realtime-settings.js';
 import { PresenceQuery } from '../src/realtime/presence-query.js';
 import { PresenceService } from '../src/realtime/presence.service.js';
 import { RealtimeService } from '../src/realtime/realtime.service.js';
@@ -403,5 +411,65 @@ describe('realtime (one instance)', () => {
       expect(await socket.closed).toEqual({ code: 1012, reason: 'SERVER_RESTARTING' });
       expect((await pending.closed).code).toBe(1012);
     });
+  });
+});
+
+describe('realtime when a member leaves and comes back', () => {
+  let db: TestDatabase;
+  let app: NestExpressApplication;
+  let request: ReturnType<typeof httpClient>;
+  let wsUrl: string;
+  const sockets: TestSocket[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    const config = loadConfig({ APP_ENV: 'LOCAL', PORT: '0', RATE_LIMIT_AUTH_PER_IP: '100000', ...db.env });
+    const logger = new AppLogger((process.env.TEST_LOG_LEVEL as 'error') ?? 'error', 'json');
+    // A reordering wait far longer than the test: a message held for a gap would never arrive in time.
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+      .overrideProvider(RealtimeSettings)
+      .useValue(new RealtimeSettings({ reorderWaitMs: 60_000 }))
+      .compile();
+    app = configureApp(moduleRef.createNestApplication<NestExpressApplication>({ logger, bodyParser: false }), config, logger);
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    request = httpClient(`http://127.0.0.1:${port}`);
+    wsUrl = `ws://127.0.0.1:${port}/ws`;
+  });
+
+  afterAll(async () => {
+    await Promise.all(sockets.map((s) => s.close()));
+    await app?.close();
+    await db?.dispose();
+  });
+
+  it("gets the chat's next message at once after being added back, though messages went by meanwhile", async () => {
+    const [owner, bob] = [await signUpAndIn(request, 'Owner'), await signUpAndIn(request, 'Bob')];
+    const group = (
+      await request('POST', '/api/v1/chats', {
+        token: owner.accessToken,
+        body: { type: 'group', title: `Back ${Date.now()}`, memberIds: [bob.user.id] },
+      })
+    ).body as { id: string };
+    const bobWs = await connectReady(wsUrl, bob.accessToken);
+    sockets.push(bobWs);
+    await bobWs.request({ type: 'sync', chats: {} });
+    const send = (text: string) => request('POST', `/api/v1/chats/${group.id}/messages`, { token: owner.accessToken, body: { text } });
+
+    await send('before');
+    expect((await bobWs.nextOfType('new_message')).message.seq).toBe(1);
+    await request('DELETE', `/api/v1/chats/${group.id}/members/${bob.user.id}`, { token: owner.accessToken });
+    expect(await bobWs.nextOfType('member_removed')).toMatchObject({ chatId: group.id, userId: bob.user.id });
+    for (const text of ['while away 1', 'while away 2']) await send(text);
+    await request('POST', `/api/v1/chats/${group.id}/members`, { token: owner.accessToken, body: { userIds: [bob.user.id] } });
+    await bobWs.nextOfType('member_added');
+
+    await send('welcome back');
+    // Seq 4 after seq 1 on this socket: no gap to wait for, since its stream ended with member_removed.
+    const back = await Promise.race([
+      bobWs.nextOfType('new_message'),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('held back as if past a gap')), 10_000)),
+    ]);
+    expect(back.message).toMatchObject({ seq: 4, text: 'welcome back' });
   });
 });

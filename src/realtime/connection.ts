@@ -221,9 +221,9 @@ export class Connection {
     this.streams.admitLive(position, frame);
   }
 
-  /** A live frame that goes after whatever a stream keeps back now (see StreamTracker.admitBehind). */
-  sendBehind(streamId: string, frame: WireFrame): void {
-    this.streams.admitBehind(streamId, frame);
+  /** A live frame that goes after whatever a stream keeps back now, and may end it (see StreamTracker.admitBehind). */
+  sendBehind(streamId: string, frame: WireFrame, ends = false): void {
+    this.streams.admitBehind(streamId, frame, ends);
   }
 
   send(event: ServerEvent | ({ type: string } & object), id?: FrameId): boolean {

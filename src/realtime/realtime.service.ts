@@ -20,6 +20,13 @@ export interface SendOptions {
    * of them after it heard it left.
    */
   behind?: string;
+  /**
+   * With `behind`: the stream ends there for these recipients (they left the chat, or it is
+   * gone), so their connections forget which of its messages they were sent. Should the stream
+   * start again for them (re-added to the chat), its next message is not taken for one that came
+   * past a gap and held back waiting for the ones before it, which they are never to get.
+   */
+  endsStream?: boolean;
 }
 
 /**
@@ -44,7 +51,7 @@ export class RealtimeService {
   async send(userIds: Iterable<string>, event: ServerEvent, options: SendOptions = {}): Promise<void> {
     const users = [...new Set(userIds)];
     if (users.length === 0) return;
-    const { stream, after, behind, ...target } = options;
+    const { stream, after, behind, endsStream, ...target } = options;
     await this.publish({
       kind: 'deliver',
       target: { userIds: users, ...target },
@@ -52,6 +59,7 @@ export class RealtimeService {
       ...(stream ? { stream } : {}),
       ...(after ? { after } : {}),
       ...(behind ? { behind } : {}),
+      ...(behind && endsStream ? { ends: true as const } : {}),
     });
   }
 

@@ -200,6 +200,46 @@ describe('StreamTracker', () => {
       expect(written).toEqual(['f1', 'history2', 'history3', 'f4']);
     });
 
+    it('ends a stream with the frame that says so: a message after a comeback is written at once, not held for the gap', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 10 }, 'f10');
+      streams.admitBehind('c', 'removed', true); // this user left the chat
+      expect(streams.size).toBe(0);
+      // Added back after messages 11–20 went to the others: 21 is no gap for this connection.
+      expect(streams.admitLive({ id: 'c', seq: 21 }, 'f21')).toBe(true);
+      expect(written).toEqual(['f10', 'removed', 'f21']);
+      // Without `ends` (another member left) the stream goes on, and a gap is still waited for.
+      streams.admitBehind('c', 'other-removed');
+      expect(streams.admitLive({ id: 'c', seq: 23 }, 'f23')).toBe(false);
+      jest.advanceTimersByTime(200);
+      expect(written).toEqual(['f10', 'removed', 'f21', 'other-removed', 'f23']);
+    });
+
+    it('ends a stream only after the frames it was keeping back, whether held or waiting for a gap', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 1 }, 'f1');
+      streams.admitLive({ id: 'c', seq: 3 }, 'f3'); // waits for 2
+      streams.admitBehind('c', 'removed', true);
+      expect(written).toEqual(['f1']);
+      streams.admitLive({ id: 'c', seq: 2 }, 'f2');
+      expect(written).toEqual(['f1', 'f2', 'f3', 'removed']);
+      expect(streams.size).toBe(0);
+
+      streams.admitLive({ id: 'd', seq: 4 }, 'd4');
+      const catchUp = streams.begin('d');
+      streams.admitLive({ id: 'd', seq: 6 }, 'd6');
+      streams.admitBehind('d', 'd-deleted', true);
+      expect(streams.size).toBe(1); // the catch-up still writes into it
+      catchUp.sent(5);
+      written.push('history5');
+      catchUp.end();
+      expect(written.slice(-3)).toEqual(['history5', 'd6', 'd-deleted']);
+      expect(streams.size).toBe(0);
+      expect(streams.admitLive({ id: 'd', seq: 30 }, 'd30')).toBe(true);
+    });
+
     it('stops its timers when the connection closes', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200);

@@ -27,9 +27,12 @@ interface Waiting {
   about?: true;
   /** Goes after everything the stream keeps back now, with no place of its own (admitBehind). */
   behind?: true;
+  /** With `behind`: once written, the stream ends on this connection (admitBehind). */
+  ends?: true;
 }
 
 interface StreamState {
+  id: string;
   /** Positions sent on this connection since it opened: runs, so in-order delivery costs no memory. */
   delivered: SeqRanges;
   /** Live frames waiting: during a catch-up of this stream, or while every stream is held. */
@@ -93,15 +96,25 @@ export class StreamTracker {
    * A frame that must not overtake what the stream is keeping back (a member removed, a chat
    * deleted, a read pointer: after the messages of that chat this connection is still to get),
    * but has no place in the stream itself: written now when nothing is kept back, never waited for.
+   *
+   * With `ends` (this connection's user left the chat, or it is gone) the stream ends once the
+   * frame is written: what was sent of it is forgotten, so if it starts again (the user is added
+   * back) its next message, far past the last one sent here, is written at once rather than held
+   * for a gap that will never fill. While a catch-up of the stream is under way it is not ended
+   * (the catch-up still writes into it).
    */
-  admitBehind(streamId: string, frame: WireFrame): void {
+  admitBehind(streamId: string, frame: WireFrame, ends = false): void {
     const state = this.streams?.get(streamId);
+    const waiting: Waiting = ends
+      ? { seq: Number.POSITIVE_INFINITY, frame, behind: true, ends }
+      : { seq: Number.POSITIVE_INFINITY, frame, behind: true };
     if (state?.held) {
-      state.held.push({ seq: Number.POSITIVE_INFINITY, frame, behind: true });
+      state.held.push(waiting);
     } else if (state?.early) {
-      state.early.push({ seq: Number.POSITIVE_INFINITY, frame, behind: true });
+      state.early.push(waiting);
     } else {
       this.sink.sendRaw(frame);
+      if (ends && state) this.endIfIdle(state);
     }
   }
 
@@ -145,11 +158,15 @@ export class StreamTracker {
   private flushHeld(state: StreamState): void {
     const held = (state.held ?? []).sort(bySeq);
     state.held = undefined;
-    for (const { seq, frame, about, behind } of held) {
+    for (const waiting of held) {
+      const { seq, frame, about, behind, ends } = waiting;
       if (behind) {
         // Behind the frames before it: those still waiting for a gap keep it waiting too.
-        if (state.early) state.early.push({ seq, frame, behind });
-        else this.sink.sendRaw(frame);
+        if (state.early) state.early.push(waiting);
+        else {
+          this.sink.sendRaw(frame);
+          if (ends) this.endIfIdle(state);
+        }
       } else {
         this.offer(state, seq, frame, about);
       }
@@ -188,10 +205,19 @@ export class StreamTracker {
     const early = (state.early ?? []).sort(bySeq);
     let taken = 0;
     for (; taken < early.length; taken++) {
-      const { seq, frame, about, behind } = early[taken];
+      const { seq, frame, about, behind, ends } = early[taken];
       const last = state.delivered.last ?? 0;
       if (behind) {
         // Everything before it has been written (the loop stops at the first that waits).
+        if (ends) {
+          this.sink.sendRaw(frame);
+          early.splice(0, taken + 1);
+          this.stopWaiting(state);
+          // Frames after it (behind ones only: they sort last) go out at once; then it ends.
+          for (const rest of early) this.sink.sendRaw(rest.frame);
+          this.endIfIdle(state);
+          return;
+        }
       } else if (about) {
         if (!force && seq > last) break;
       } else if (state.delivered.has(seq)) {
@@ -207,6 +233,12 @@ export class StreamTracker {
     if (early.length === 0) this.stopWaiting(state);
   }
 
+  /** Ends the stream on this connection, unless a catch-up of it is under way or frames wait in it. */
+  private endIfIdle(state: StreamState): void {
+    if (state.catchUps > 0 || state.held || state.early) return;
+    if (this.streams?.get(state.id) === state) this.streams.delete(state.id);
+  }
+
   private stopWaiting(state: StreamState): void {
     state.early = undefined;
     clearTimeout(state.gapTimer);
@@ -217,7 +249,7 @@ export class StreamTracker {
     this.streams ??= new Map();
     let state = this.streams.get(streamId);
     if (!state) {
-      state = { delivered: new SeqRanges(REMEMBERED_RUNS_PER_STREAM), catchUps: 0 };
+      state = { id: streamId, delivered: new SeqRanges(REMEMBERED_RUNS_PER_STREAM), catchUps: 0 };
       this.streams.set(streamId, state);
     }
     return state;

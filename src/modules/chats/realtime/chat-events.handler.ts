@@ -24,17 +24,16 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
     } else if (event instanceof ChatUpdatedEvent) {
       await this.realtime.send(event.memberIds, { type: 'chat_updated', chat: groupFrame(event.chat, event.memberIds.length) });
     } else if (event instanceof ChatDeletedEvent) {
-      await this.realtime.send(event.memberIds, { type: 'chat_deleted', chatId: event.chatId }, { behind: event.chatId });
+      await this.realtime.send(event.memberIds, { type: 'chat_deleted', chatId: event.chatId }, { behind: event.chatId, endsStream: true });
     } else if (event instanceof MembersAddedEvent) {
       for (const userId of event.addedIds) {
         await this.realtime.send(event.memberIds, { type: 'member_added', chatId: event.chatId, userId, role: 'member' });
       }
     } else {
-      await this.realtime.send(
-        [...event.memberIds, event.removedId],
-        { type: 'member_removed', chatId: event.chatId, userId: event.removedId },
-        { behind: event.chatId },
-      );
+      const frame = { type: 'member_removed', chatId: event.chatId, userId: event.removedId } as const;
+      await this.realtime.send(event.memberIds, frame, { behind: event.chatId });
+      // For the one removed the chat's stream ends here: added back later, they get its next message at once.
+      await this.realtime.send([event.removedId], frame, { behind: event.chatId, endsStream: true });
     }
   }
 
