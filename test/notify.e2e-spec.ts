@@ -34,6 +34,9 @@ interface MailLogRow {
 const smtpEnv = (db: TestDatabase, sink: SmtpSink, extra: Record<string, string> = {}) =>
   Object.assign({}, db.env, { MODULES: 'notify,health', SMTP_URL: sink.url, MAIL_FROM, PUBLIC_URL }, extra);
 
+/** What APP_ENV=PRODUCTION needs besides the database: a public origin and secrets of its own. */
+const PRODUCTION = { APP_ENV: 'PRODUCTION', PUBLIC_URL, JWT_ACCESS_SECRET: 'a'.repeat(40), JWT_REFRESH_SECRET: 'r'.repeat(40) };
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const uniqueEmail = (who: string) => `${who}-${randomUUID().slice(0, 8)}@example.com`;
 
@@ -322,14 +325,7 @@ describe('notify with an unreachable SMTP_URL under APP_ENV=PRODUCTION', () => {
   it('says only "down" on the public /health/ready, and the reason in the log', async () => {
     const db = await createTestDatabase('postgres');
     const port = await closedPort();
-    const started = await startAppWithLogs({
-      ...db.env,
-      APP_ENV: 'PRODUCTION',
-      PUBLIC_URL,
-      JWT_ACCESS_SECRET: 'a'.repeat(40),
-      JWT_REFRESH_SECRET: 'r'.repeat(40),
-      SMTP_URL: `smtp://mailer:hunter2@127.0.0.1:${port}`,
-    });
+    const started = await startAppWithLogs({ ...db.env, ...PRODUCTION, SMTP_URL: `smtp://mailer:hunter2@127.0.0.1:${port}` });
     try {
       const response = await fetch(`${started.url}/health/ready`);
       expect(response.status).toBe(503);
@@ -397,13 +393,7 @@ describe.each(DATABASE_KINDS)('notify with the outbox (%s database)', (kind) => 
 describe('notify with the outbox under APP_ENV=PRODUCTION', () => {
   it('writes the email but keeps its link, a live token, out of the log', async () => {
     const db = await createTestDatabase('postgres');
-    const started = await startAppWithLogs({
-      ...db.env,
-      APP_ENV: 'PRODUCTION',
-      PUBLIC_URL,
-      JWT_ACCESS_SECRET: 'a'.repeat(40),
-      JWT_REFRESH_SECRET: 'r'.repeat(40),
-    });
+    const started = await startAppWithLogs({ ...db.env, ...PRODUCTION });
     try {
       const email = uniqueEmail('production');
       await queueMail(started.app, 'reset-password', email, 'Pro Duction', 'live-token-123');
