@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventBus, ofType } from '@nestjs/cqrs';
+import { DataSource } from 'typeorm';
 import { MessageSeenEvent, MessageSentEvent } from '../src/modules/messages/events/message.events.js';
 import { MessageRepository } from '../src/modules/messages/message.repository.js';
 import { STORE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';
@@ -280,7 +281,7 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
     it('shows other users only their public profile: no email in profiles or search', async () => {
       const profile = await as(alice).get(`/users/${bob.user.id}`);
       expect(Object.keys(profile.body).sort()).toEqual(['avatarUrl', 'id', 'lastSeenAt', 'name', 'online']);
-      const { body: found } = await as(alice).get(`/users?query=${encodeURIComponent(bob.user.email)}`);
+      const { body: found } = await as(alice).get(`/users?query=${encodeURIComponent(bob.user.name)}`);
       expect(found.items).toHaveLength(1);
       expect(Object.keys(found.items[0]).sort()).toEqual(['avatarUrl', 'id', 'lastSeenAt', 'name', 'online']);
     });
@@ -599,12 +600,15 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expect(byName.body.items.map((u: { id: string }) => u.id)).toEqual(expect.arrayContaining(twins.map((t) => t.user.id)));
     });
 
-    it('finds a user by the start of their name or by their whole email, never by the start of an email', async () => {
+    it('finds a user by the start of their name or by their whole confirmed email, never by the start of an email', async () => {
       const tag = randomUUID().slice(0, 8);
       const zed = await signUpAndIn(request, `Zed ${tag}`, `hidden-${tag}@example.com`);
       const ids = async (query: string) =>
         (await as(alice).get(`/users?query=${encodeURIComponent(query)}&limit=100`)).body.items.map((u: { id: string }) => u.id);
       expect(await ids(`zed ${tag}`)).toEqual([zed.user.id]);
+      // Not confirmed yet: anyone can sign up as anyone@example.com, so the address proves nothing.
+      expect(await ids(`hidden-${tag}@example.com`)).toEqual([]);
+      await app.app.get(DataSource).query(`UPDATE users SET email_confirmed_at = now() WHERE id = $1`, [zed.user.id]);
       expect(await ids(`HIDDEN-${tag}@Example.com`)).toEqual([zed.user.id]);
       // A prefix of an email would tell, one character at a time, what someone's address is.
       expect(await ids(`hidden-${tag}`)).toEqual([]);

@@ -150,7 +150,7 @@ describe('messaging over the WebSocket gateway', () => {
     expect((await request('GET', `/api/v1/chats/${chat.id}/messages?offset=0`, { token: alice.accessToken })).body.total).toBe(0);
   });
 
-  it('relays typing to the other members only, and limits its rate per socket', async () => {
+  it('relays typing to the other members only, and limits its rate per user, whatever the sockets', async () => {
     const chat = await newGroup(alice, [bob]);
     const [aliceWs, bobWs, carolWs] = [await connect(alice), await connect(bob), await connect(carol)];
     aliceWs.send({ type: 'typing', chatId: chat.id, isTyping: true });

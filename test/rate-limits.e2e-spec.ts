@@ -17,6 +17,7 @@ describe('per-user rate limits', () => {
     app = await startTestApp({
       ...db.env,
       RATE_LIMIT_MESSAGES_PER_USER: '4',
+      RATE_LIMIT_CHATS_PER_USER: '3',
       RATE_LIMIT_SEARCH_PER_USER: '2',
       RATE_LIMIT_UPLOADS_PER_USER: '1',
     });
@@ -90,6 +91,28 @@ describe('per-user rate limits', () => {
     expect((await request('POST', `/api/v1/chats/${chat.id}/messages`, { token: frank.accessToken, body })).status).toBe(200);
     for (const text of ['two', 'three']) expect((await send(frank, chat.id, text)).status).toBe(201);
     expectErrorShape(await send(frank, chat.id, 'four'), 429, 'RATE_LIMITED');
+  });
+
+  it('limits creating chats and adding members per user, so nobody can pile groups on others', async () => {
+    const [spammer, target, other] = await Promise.all([
+      signUpAndIn(request, 'Spam'),
+      signUpAndIn(request, 'Target'),
+      signUpAndIn(request, 'Other'),
+    ]);
+    const create = (title: string) =>
+      request('POST', '/api/v1/chats', { token: spammer.accessToken, body: { type: 'group', title, memberIds: [target.user.id] } });
+    const first = await create('one');
+    expect([first.status, (await create('two')).status]).toEqual([201, 201]);
+    const add = await request('POST', `/api/v1/chats/${first.body.id}/members`, {
+      token: spammer.accessToken,
+      body: { userIds: [other.user.id] },
+    });
+    expect(add.status).toBe(201);
+    const limited = await create('three');
+    expectErrorShape(limited, 429, 'RATE_LIMITED');
+    expect(Number(limited.headers.get('retry-after'))).toBe(20);
+    const chats = await request('GET', '/api/v1/chats', { token: target.accessToken });
+    expect(chats.body.items.map((c: { title: string }) => c.title).sort()).toEqual(['one', 'two']);
   });
 
   it('limits user searches per user', async () => {

@@ -68,6 +68,7 @@ export interface AuthConfig {
 /** Per-user limits, each a number per minute (a token bucket that size, refilled at that rate). */
 export interface UserLimitsConfig {
   messagesPerUser: number;
+  chatsPerUser: number;
   searchPerUser: number;
   uploadsPerUser: number;
 }
@@ -193,6 +194,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
   const limits: UserLimitsConfig = {
     messagesPerUser: read.int('RATE_LIMIT_MESSAGES_PER_USER', 120, { min: 1, max: 1_000_000 }),
+    chatsPerUser: read.int('RATE_LIMIT_CHATS_PER_USER', 30, { min: 1, max: 1_000_000 }),
     searchPerUser: read.int('RATE_LIMIT_SEARCH_PER_USER', 60, { min: 1, max: 1_000_000 }),
     uploadsPerUser: read.int('RATE_LIMIT_UPLOADS_PER_USER', 10, { min: 1, max: 1_000_000 }),
   };

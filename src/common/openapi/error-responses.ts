@@ -48,7 +48,7 @@ const ROUTE_ERRORS: Record<string, Errors> = {
   'GET /api/v1/users': { 400: ['INVALID_CURSOR'], ...RATE_LIMITED },
   'GET /api/v1/users/{id}': { 404: ['USER_NOT_FOUND'] },
   'GET /api/v1/users/{id}/avatar': { 404: ['AVATAR_NOT_FOUND', 'USER_NOT_FOUND'], 503: ['STORAGE_UNAVAILABLE'] },
-  'POST /api/v1/chats': { 400: ['DIRECT_CHAT_WITH_SELF'], 404: ['USER_NOT_FOUND'], 409: ['CHAT_TITLE_TAKEN'] },
+  'POST /api/v1/chats': { 400: ['DIRECT_CHAT_WITH_SELF'], 404: ['USER_NOT_FOUND'], 409: ['CHAT_TITLE_TAKEN'], ...RATE_LIMITED },
   'GET /api/v1/chats': { 400: ['INVALID_CURSOR'] },
   'GET /api/v1/chats/{id}': { 404: ['CHAT_NOT_FOUND'] },
   'PATCH /api/v1/chats/{id}': { 403: ['CHAT_ADMIN_REQUIRED'], 404: ['CHAT_NOT_FOUND'], 409: ['CHAT_TITLE_TAKEN', 'DIRECT_CHAT_FIXED'] },
@@ -57,6 +57,7 @@ const ROUTE_ERRORS: Record<string, Errors> = {
     403: ['CHAT_ADMIN_REQUIRED'],
     404: ['CHAT_NOT_FOUND', 'USER_NOT_FOUND'],
     409: ['CHAT_FULL', 'DIRECT_CHAT_FIXED'],
+    ...RATE_LIMITED,
   },
   'DELETE /api/v1/chats/{id}/members/{userId}': {
     403: ['CHAT_ADMIN_REQUIRED'],

@@ -3,10 +3,11 @@ import { RateLimitedError } from '../errors/domain-error.js';
 import { AppConfig } from '../../config/app-config.js';
 import { TokenBuckets } from './token-buckets.js';
 
-export type UserLimit = 'messages' | 'search' | 'uploads';
+export type UserLimit = 'messages' | 'chats' | 'search' | 'uploads';
 
 const MESSAGES: Record<UserLimit, string> = {
   messages: 'You are sending or editing messages too fast; wait a moment.',
+  chats: 'You are creating chats or adding members too fast; wait a moment.',
   search: 'Too many searches; wait a moment.',
   uploads: 'Too many uploads; wait a moment.',
 };
@@ -14,7 +15,8 @@ const MESSAGES: Record<UserLimit, string> = {
 /**
  * Per-user limits on what a signed-in user can do over and over: message writes (sends and edits,
  * REST and WebSocket alike; a repeated clientId, answered from what is stored, costs nothing),
- * user searches and avatar uploads. Each is a token bucket of
+ * creating chats and adding members (each puts chats and events in front of other people, who
+ * did not ask), user searches and avatar uploads. Each is a token bucket of
  * RATE_LIMIT_<NAME>_PER_USER tokens refilled at that many per minute, so a user can burst up to
  * the limit and then go on at its pace. Counted in this instance's memory, not in Redis: a
  * message send must not wait for another round trip. With several instances a user whose devices
@@ -31,11 +33,13 @@ export class UserRateLimiter implements OnModuleDestroy {
     const perMinute = (n: number) => new TokenBuckets(n, n / 60);
     this.buckets = {
       messages: perMinute(config.limits.messagesPerUser),
+      chats: perMinute(config.limits.chatsPerUser),
       search: perMinute(config.limits.searchPerUser),
       uploads: perMinute(config.limits.uploadsPerUser),
     };
     this.refunds = {
       messages: perMinute(config.limits.messagesPerUser),
+      chats: perMinute(config.limits.chatsPerUser),
       search: perMinute(config.limits.searchPerUser),
       uploads: perMinute(config.limits.uploadsPerUser),
     };

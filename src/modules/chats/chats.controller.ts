@@ -12,6 +12,7 @@ import {
 import type { Response } from 'express';
 import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
 import { uuidParam } from '../../common/pipes/uuid.pipe.js';
+import { UserRateLimit } from '../../common/rate-limit/user-rate-limit.guard.js';
 import { ChatsService } from './chats.service.js';
 import { CreateChatCommand, type CreateChatResult } from './commands/create-chat.command.js';
 import {
@@ -34,6 +35,7 @@ export class ChatsController {
   ) {}
 
   @Post()
+  @UserRateLimit('chats')
   @ApiOperation({ summary: 'Start a direct chat (201 created, 200 when it already existed) or create a group (201)' })
   @ApiCreatedResponse({ type: ChatDetailDto })
   @ApiOkResponse({ type: ChatDetailDto, description: 'The direct chat already existed' })
@@ -77,6 +79,7 @@ export class ChatsController {
   }
 
   @Post(':id/members')
+  @UserRateLimit('chats')
   @ApiOperation({ summary: 'Add members to a group (owner or admin)' })
   @ApiCreatedResponse({ type: ChatDetailDto })
   addMembers(

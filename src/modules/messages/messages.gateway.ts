@@ -32,7 +32,7 @@ const SYNC_DRAIN_TIMEOUT_MS = 30_000;
  */
 @RealtimeGateway()
 export class MessagesGateway implements OnModuleDestroy {
-  /** Typing tokens per connection; full buckets are swept. */
+  /** Typing tokens per user (per connection, more sockets would buy more); full buckets are swept. */
   private readonly typingBuckets = new TokenBuckets(TYPING_BURST, TYPING_PER_SECOND);
   private readonly sweeper = setInterval(() => this.typingBuckets.sweep(), 60_000).unref();
 
@@ -68,7 +68,7 @@ export class MessagesGateway implements OnModuleDestroy {
 
   @SubscribeMessage('typing')
   async typing(@CurrentSocketUser() user: SocketUser, @MessageBody() frame: TypingFrame): Promise<void> {
-    this.takeTypingToken(user.connectionId);
+    this.takeTypingToken(user.userId);
     const chatId = frame.chatId.toLowerCase();
     await this.access.member(chatId, user.userId);
     const others = (await this.chats.members(chatId)).map((m) => m.userId).filter((id) => id !== user.userId);
@@ -139,8 +139,8 @@ export class MessagesGateway implements OnModuleDestroy {
     return { type: 'synced', chats: synced };
   }
 
-  private takeTypingToken(connectionId: string): void {
-    const wait = this.typingBuckets.take(connectionId);
+  private takeTypingToken(userId: string): void {
+    const wait = this.typingBuckets.take(userId);
     if (wait !== undefined)
       throw new RateLimitedError(wait, 'RATE_LIMITED', 'Too many typing frames; send one when typing starts or stops.');
   }

@@ -81,8 +81,10 @@ export class UserRepository {
   }
 
   /**
-   * Users whose name starts with `query`, or whose email is `query` (case-insensitive; an email
-   * prefix would let anyone spell out an address a character at a time), ordered by name then id,
+   * Users whose name starts with `query`, or whose confirmed email is `query` (case-insensitive;
+   * an email prefix would let anyone spell out an address a character at a time, and an
+   * unconfirmed one would let anyone sign up as ceo@corp.example and be found under it), ordered
+   * by name then id,
    * each with its place in that order (`sortName`): the database's own lower-casing, which is
    * what a cursor must carry (JavaScript's differs for some letters, e.g. a final Σ).
    */
@@ -91,7 +93,10 @@ export class UserRepository {
     const qb = this.users
       .createQueryBuilder('u')
       .addSelect('lower(u.name)', 'sort_name')
-      .where(`(lower(u.name) LIKE lower(:prefix) || '%' OR u.email = lower(:query))`, { prefix, query })
+      .where(`(lower(u.name) LIKE lower(:prefix) || '%' OR (u.email = lower(:query) AND u.email_confirmed_at IS NOT NULL))`, {
+        prefix,
+        query,
+      })
       .orderBy('sort_name', 'ASC')
       .addOrderBy('u.id', 'ASC')
       .limit(limit);

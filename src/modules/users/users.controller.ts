@@ -77,7 +77,7 @@ export class UsersController {
 
   @Get()
   @UserRateLimit('search')
-  @ApiOperation({ summary: 'Find users whose name starts with `query`, or whose email is `query` (whole, any case)' })
+  @ApiOperation({ summary: 'Find users whose name starts with `query`, or whose confirmed email is `query` (whole, any case)' })
   @ApiOkResponse({ type: PublicUserPageDto })
   search(@Query() query: SearchUsersQuery): Promise<PublicUserPageDto> {
     return this.users.search(query.query, query.limit, query.cursor);
