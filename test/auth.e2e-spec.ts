@@ -532,6 +532,28 @@ describe('auth rate limits', () => {
     ).toBe(200);
   });
 
+  it('locks an account only for the address a guesser uses, until guesses from many addresses reach ten times the limit', async () => {
+    const app = await startTestApp({ ...db.env, RATE_LIMIT_AUTH_PER_ACCOUNT: '2' });
+    apps.push(app);
+    const request = httpClient(app.url);
+    const owner = await signUpAndIn(request);
+    // Requests come from 127.0.0.1, a proxy TRUST_PROXY believes: X-Forwarded-For names the client.
+    const signIn = (password: string, from?: string) =>
+      request('POST', '/api/v1/auth/sign-in', {
+        body: { email: owner.user.email, password },
+        headers: from ? { 'x-forwarded-for': from } : {},
+      });
+    for (let i = 0; i < 2; i++) expect((await signIn('wrong-guess-1', '203.0.113.7')).status).toBe(401);
+    expectErrorShape(await signIn(owner.password, '203.0.113.7'), 429, 'TOO_MANY_ATTEMPTS');
+    expect((await signIn(owner.password)).status).toBe(200); // the owner, elsewhere, is not locked out
+
+    // Spread over ten addresses, twenty guesses (ten times the limit) lock the account everywhere.
+    for (let n = 1; n <= 10; n++) {
+      for (let i = 0; i < 2; i++) expect((await signIn('wrong-guess-1', `198.51.100.${n}`)).status).toBe(401);
+    }
+    expectErrorShape(await signIn(owner.password, '192.0.2.50'), 429, 'TOO_MANY_ATTEMPTS');
+  });
+
   it('lets no more than the limit of parallel guesses through for one account', async () => {
     const app = await startTestApp({ ...db.env, RATE_LIMIT_AUTH_PER_ACCOUNT: '3' });
     apps.push(app);

@@ -11,6 +11,8 @@ import { RateLimitedError } from '../../common/errors/domain-error.js';
 import { RedisConnection } from '../../redis/redis.module.js';
 
 const ACCOUNT_WINDOW_SECONDS = 15 * 60;
+/** Failed sign-ins to one account from all addresses together, as a multiple of the per-address limit. */
+const ALL_ADDRESSES_FACTOR = 10;
 
 /**
  * Auth rate limits: every auth call per IP per minute, and per account the sign-in attempts (a
@@ -21,7 +23,10 @@ const ACCOUNT_WINDOW_SECONDS = 15 * 60;
 @Injectable()
 export class AuthRateLimiter {
   private readonly perIp: RateLimiterAbstract;
+  /** Per account and address: a guesser locks the account only for the address it guesses from. */
   private readonly failedSignIns: RateLimiterAbstract;
+  /** Per account, every address together: what bounds guessing spread over many addresses. */
+  private readonly failedSignInsAll: RateLimiterAbstract;
   private readonly passwordResets: RateLimiterAbstract;
   private readonly confirmationResends: RateLimiterAbstract;
 
@@ -44,6 +49,11 @@ export class AuthRateLimiter {
       points: config.auth.rateLimitPerAccount,
       duration: ACCOUNT_WINDOW_SECONDS,
     });
+    this.failedSignInsAll = make({
+      keyPrefix: redis.key('rl:auth:fail-all'),
+      points: config.auth.rateLimitPerAccount * ALL_ADDRESSES_FACTOR,
+      duration: ACCOUNT_WINDOW_SECONDS,
+    });
     this.confirmationResends = make({
       keyPrefix: redis.key('rl:auth:confirm'),
       points: config.auth.rateLimitPerAccount,
@@ -63,10 +73,16 @@ export class AuthRateLimiter {
   /**
    * Counts a sign-in attempt for the account before the password is checked, atomically, so a
    * burst of parallel guesses cannot all slip under the limit. A success clears the count.
+   *
+   * Counted per account and address, and per account from all addresses at ten times that: one
+   * guesser can lock an account only for the address it guesses from (before, ten wrong passwords
+   * from anywhere locked the owner out for 15 minutes), and guessing spread over many addresses
+   * still meets a bound.
    */
-  async countSignInAttempt(email: string): Promise<void> {
+  async countSignInAttempt(email: string, ip: string | null): Promise<void> {
     try {
-      await this.failedSignIns.consume(email);
+      await this.failedSignIns.consume(fromAddress(email, ip));
+      await this.failedSignInsAll.consume(email);
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
       throw new RateLimitedError(
@@ -77,8 +93,9 @@ export class AuthRateLimiter {
     }
   }
 
-  async clearFailedSignIns(email: string): Promise<void> {
-    await this.failedSignIns.delete(email);
+  /** A success (or a password reset) from `ip` clears that address's count and the account's overall one. */
+  async clearFailedSignIns(email: string, ip: string | null): Promise<void> {
+    await Promise.all([this.failedSignIns.delete(fromAddress(email, ip)), this.failedSignInsAll.delete(email)]);
   }
 
   async consumeConfirmationResend(userId: string): Promise<void> {
@@ -88,6 +105,10 @@ export class AuthRateLimiter {
   async consumePasswordReset(email: string): Promise<void> {
     await consume(this.passwordResets, email, 'Too many password reset requests for this account; try again later.');
   }
+}
+
+function fromAddress(email: string, ip: string | null): string {
+  return `${email}|${ip ?? 'unknown'}`;
 }
 
 async function consume(limiter: RateLimiterAbstract, key: string, message: string): Promise<void> {

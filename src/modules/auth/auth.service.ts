@@ -95,7 +95,7 @@ export class AuthService implements BeforeApplicationShutdown {
   }
 
   async signIn(input: SignInDto, client: ClientInfo): Promise<AuthResultDto> {
-    await this.limiter.countSignInAttempt(input.email);
+    await this.limiter.countSignInAttempt(input.email, client.ip);
     const user = await this.users.findByEmail(input.email);
     const ok = user ? await this.hasher.verify(user.passwordHash, input.password) : await this.hasher.burn(input.password);
     if (!user || !ok) {
@@ -116,7 +116,7 @@ export class AuthService implements BeforeApplicationShutdown {
     );
     // The password was reset while it was being checked: the old one no longer signs in.
     if (!opened) throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
-    await this.limiter.clearFailedSignIns(input.email);
+    await this.limiter.clearFailedSignIns(input.email, client.ip);
     return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };
   }
 
@@ -296,7 +296,7 @@ export class AuthService implements BeforeApplicationShutdown {
   }
 
   /** Sets the new password and ends every session: whoever knew the old one is signed out. */
-  async resetPassword(token: string, password: string): Promise<void> {
+  async resetPassword(token: string, password: string, client: ClientInfo): Promise<void> {
     const passwordHash = await this.hasher.hash(password);
     const result = await this.dataSource.transaction(async (tx) => {
       const userId = await this.emailTokens.consume('reset_password', sha256(token), tx);
@@ -317,7 +317,7 @@ export class AuthService implements BeforeApplicationShutdown {
       return { userId, email: user.email, revoked: revoked.map((r) => r.id) };
     });
     if (!result) throw invalidToken();
-    await this.limiter.clearFailedSignIns(result.email);
+    await this.limiter.clearFailedSignIns(result.email, client.ip);
     this.events.publish(new SessionsRevokedEvent(result.userId, result.revoked, true));
   }
 
