@@ -248,6 +248,24 @@ describe('the seed and migration commands', () => {
     expect(await users()).toEqual(SEEDED.map((u) => u.email).sort());
   });
 
+  it('seed sends no mail: what another instance queued stays for that instance', async () => {
+    const env = { ...db.env, APP_ENV: 'LOCAL' };
+    await migrate(env, quiet());
+    const client = new pg.Client({ connectionString: db.env.DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(
+        `INSERT INTO mail_log (id, template, recipient, recipient_name, sender, subject, text_body, html_body, action_url, status, attempts, next_attempt_at, expires_at)
+         VALUES (gen_random_uuid(), 'confirm-email', 'queued@example.com', 'Q', 'P <p@example.com>', 's', 't', 'h', 'u', 'pending', 0, now(), now() + interval '1 day')`,
+      );
+      await seed(env, quiet());
+      const { rows } = await client.query(`SELECT status, attempts FROM mail_log WHERE recipient = 'queued@example.com'`);
+      expect(rows).toEqual([{ status: 'pending', attempts: 0 }]);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('seed names what it needs when MODULES leaves out a module seeding needs', async () => {
     const env = { ...db.env, APP_ENV: 'LOCAL', MODULES: 'auth,users,health' };
     await expect(seed(env, quiet())).rejects.toThrow(

@@ -29,7 +29,9 @@ export async function seed(env: Env = process.env, logger?: LoggerService): Prom
       `npm run seed needs ${MODULE_REQUIREMENTS.seeding.join(', ')} in MODULES, and MODULES=${JSON.stringify(env.MODULES)} leaves out ${missing.join(', ')}; unset MODULES or add them.`,
     );
   }
-  const config = loadConfig(Object.assign({}, env, { MODULES: withSeeding(env.MODULES) }));
+  // Only what seeding needs: with notify the context would start the mail worker and send, with
+  // this command's mail settings, whatever mail the database holds due (another instance's).
+  const config = loadConfig(Object.assign({}, env, { MODULES: [...MODULE_REQUIREMENTS.seeding, 'seeding'].join(',') }));
   if (!config.isLocal) {
     throw new CliError(
       `the seed accounts have the password "${SEED_PASSWORD}", so seeding runs only with APP_ENV=LOCAL (it is ${config.appEnv}).`,
