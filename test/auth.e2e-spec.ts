@@ -679,10 +679,14 @@ describe('auth with the notify module switched off', () => {
     expect(result.body.emailConfirmed).toBe(true);
   });
 
-  it('answers a request for the confirmation email again with 503 MAIL_DISABLED', async () => {
+  it('answers a request for the confirmation email again with 409 for an account made confirmed, 503 MAIL_DISABLED for one that is not', async () => {
     const request = httpClient(app.url);
     const account = await signUpAndIn(request);
-    expectErrorShape(await request('POST', '/api/v1/auth/confirm-email/resend', { token: account.accessToken }), 503, 'MAIL_DISABLED');
+    const resend = () => request('POST', '/api/v1/auth/confirm-email/resend', { token: account.accessToken });
+    expectErrorShape(await resend(), 409, 'EMAIL_ALREADY_CONFIRMED');
+    // An account made while mail was on, and never confirmed.
+    await app.app.get(DataSource).query(`UPDATE users SET email_confirmed_at = NULL WHERE id = $1`, [account.user.id]);
+    expectErrorShape(await resend(), 503, 'MAIL_DISABLED');
   });
 
   it('answers forgot-password with 503 MAIL_DISABLED', async () => {

@@ -106,13 +106,24 @@ describe('loadConfig', () => {
     expect([...loadConfig({ MODULES: 'health' }).modules]).toEqual(['health']);
   });
 
+  it('refuses an S3_BUCKET that S3 would refuse, and a secret left as a placeholder', () => {
+    const s3 = { S3_ENDPOINT: 'http://127.0.0.1:9000', S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's' };
+    expect(problemsOf({ ...s3, S3_BUCKET: 'Under_Score' })).toEqual([
+      expect.stringMatching(/^S3_BUCKET="Under_Score" is not a valid bucket name/),
+    ]);
+    expect(problemsOf({ ...s3, S3_BUCKET: 'parley-avatars.1' })).toEqual([]);
+    expect(problemsOf({ JWT_ACCESS_SECRET: '<64 hex characters>' })).toEqual([
+      expect.stringMatching(/^JWT_ACCESS_SECRET looks like a placeholder/),
+    ]);
+  });
+
   it('wants all four S3 variables or none', () => {
     expect(problemsOf({ S3_ENDPOINT: 'http://localhost:9000' })).toEqual([
       expect.stringMatching(/half configured.*S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET missing/),
     ]);
-    const s3 = loadConfig({ S3_ENDPOINT: 'https://s3.example.com:9443', S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's', S3_BUCKET: 'b' }).storage
+    const s3 = loadConfig({ S3_ENDPOINT: 'https://s3.example.com:9443', S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's', S3_BUCKET: 'bkt' }).storage
       .s3;
-    expect(s3).toMatchObject({ endPoint: 's3.example.com', port: 9443, useSSL: true, bucket: 'b' });
+    expect(s3).toMatchObject({ endPoint: 's3.example.com', port: 9443, useSSL: true, bucket: 'bkt' });
   });
 
   it('reads the mail retry base delay, 30 seconds unless MAIL_RETRY_BASE_SECONDS says otherwise', () => {

@@ -111,7 +111,11 @@ export class AppConfig {
       objectStorage: this.storage.s3
         ? `S3 ${this.storage.s3.endPoint} bucket ${this.storage.s3.bucket}`
         : `local files in ${this.storage.localDir}`,
-      mail: this.mail.smtpUrl ? `SMTP ${redact(this.mail.smtpUrl)}` : `.eml files in ${this.mail.outboxDir}`,
+      mail: !this.isEnabled('notify')
+        ? 'off (MODULES leaves out notify)'
+        : this.mail.smtpUrl
+          ? `SMTP ${redact(this.mail.smtpUrl)}`
+          : `.eml files in ${this.mail.outboxDir}`,
     };
   }
 }
@@ -218,6 +222,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   ] as const) {
     if (secret.length < 16)
       read.problem(`${name} is ${secret.length} characters long; use at least 16 (32+ random characters recommended).`);
+    else if (/[<>]/.test(secret))
+      read.problem(`${name} looks like a placeholder (it has < or >); set it to a long random string (e.g. \`openssl rand -hex 32\`).`);
   }
   if (auth.accessSecret === auth.refreshSecret)
     read.problem('JWT_ACCESS_SECRET and JWT_REFRESH_SECRET are the same; give each its own secret.');
@@ -262,6 +268,10 @@ function readS3(read: EnvReader): S3Config | undefined {
     return undefined;
   }
   const endpoint = read.url('S3_ENDPOINT', ['http', 'https']);
+  const bucket = read.string('S3_BUCKET', '');
+  // S3's rule for bucket names, checked with the other settings rather than at the first call.
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..'))
+    read.problem(`S3_BUCKET=${JSON.stringify(bucket)} is not a valid bucket name; use 3-63 lowercase letters, digits, dots and hyphens.`);
   if (!endpoint) return undefined;
   return {
     endPoint: endpoint.hostname,
@@ -269,7 +279,7 @@ function readS3(read: EnvReader): S3Config | undefined {
     useSSL: endpoint.protocol === 'https:',
     accessKey: read.string('S3_ACCESS_KEY', ''),
     secretKey: read.string('S3_SECRET_KEY', ''),
-    bucket: read.string('S3_BUCKET', ''),
+    bucket,
     region: read.string('S3_REGION', 'us-east-1'),
   };
 }

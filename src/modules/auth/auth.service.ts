@@ -212,12 +212,13 @@ export class AuthService implements BeforeApplicationShutdown {
    * link works: the older ones are spent, and an older email still waiting to go out is dropped.
    */
   async resendConfirmation(userId: string): Promise<void> {
+    // Confirmed already (with mail off, every account made since is): say so first, and without
+    // counting it, so a page that missed the confirmation learns it.
+    const alreadyConfirmed = () => new ConflictError('EMAIL_ALREADY_CONFIRMED', 'This email address is already confirmed.');
+    if ((await this.users.findById(userId))?.emailConfirmedAt) throw alreadyConfirmed();
     const mail = this.mail;
     if (!mail)
       throw new UnavailableError('MAIL_DISABLED', 'Confirming an email needs email, and the notify module is switched off on this server.');
-    // Confirmed already: say so without counting it, so a page that missed the confirmation learns it.
-    const alreadyConfirmed = () => new ConflictError('EMAIL_ALREADY_CONFIRMED', 'This email address is already confirmed.');
-    if ((await this.users.findById(userId))?.emailConfirmedAt) throw alreadyConfirmed();
     await this.limiter.consumeConfirmationResend(userId);
     const token = newEmailToken();
     const queued = await this.dataSource.transaction(async (tx) => {
