@@ -1,4 +1,6 @@
+import { statSync } from 'node:fs';
 import { DataSource } from 'typeorm';
+import { DatabaseEndpoint } from '../src/database/database.module.js';
 import { createApp } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { AppLogger } from '../src/common/logging/app-logger.js';
@@ -94,6 +96,26 @@ describe.each(DATABASE_KINDS)('the database (%s)', (kind) => {
         objectStorage: { status: 'up', mode: 'local-files', latencyMs: expect.any(Number) },
       },
     });
+  });
+});
+
+describe('the embedded database', () => {
+  it('is served on a Unix socket only its owner can reach, not on a TCP port, and removes it at close', async () => {
+    const db = await createTestDatabase('embedded');
+    const app = await startTestApp({ ...db.env, MODULES: 'health' });
+    let socketDir = '';
+    try {
+      const url = new URL(app.app.get(DatabaseEndpoint).url);
+      socketDir = url.searchParams.get('host') ?? '';
+      expect(socketDir).toMatch(/^\//); // a directory: pg connects to its .s.PGSQL.5432
+      expect(url.port).toBe('');
+      expect(statSync(socketDir).mode & 0o777).toBe(0o700);
+      expect(statSync(`${socketDir}/.s.PGSQL.5432`).isSocket()).toBe(true);
+    } finally {
+      await app.close();
+      await db.dispose();
+    }
+    expect(() => statSync(socketDir)).toThrow(/ENOENT/);
   });
 });
 

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { PGlite } from '@electric-sql/pglite';
@@ -7,8 +8,13 @@ import { DataDirLock } from './data-dir-lock.js';
 
 /**
  * The in-process database used when DATABASE_URL is unset: PGlite (PostgreSQL compiled to
- * WebAssembly) with its data under DATA_DIR, served on a loopback port so the app talks to it
- * with the ordinary `pg` driver, exactly as it talks to a real server.
+ * WebAssembly) with its data under DATA_DIR, served on a socket so the app talks to it with the
+ * ordinary `pg` driver, exactly as it talks to a real server.
+ *
+ * The socket is a Unix socket in a directory only this user can enter: PGlite asks no password,
+ * so on a loopback TCP port any local process (another user's, another container's sharing the
+ * network) could read and rewrite every account. On Windows, which has no such sockets for `pg`,
+ * it stays a loopback port.
  *
  * PGlite has a single backend session; the socket server queues every client's messages onto it
  * and pins the session to one client while that client is inside a transaction. The app still
@@ -24,6 +30,8 @@ export class EmbeddedPostgres {
     private readonly server: PGLiteSocketServer,
     private readonly lock: DataDirLock,
     readonly url: string,
+    /** The private directory holding the Unix socket, removed at stop. */
+    private readonly socketDir: string | undefined,
   ) {}
 
   static async start(dataDir: string): Promise<EmbeddedPostgres> {
@@ -47,16 +55,24 @@ export class EmbeddedPostgres {
         `The embedded database in ${dataDir} could not be opened (${String(error)}); move that directory away to start fresh, or set DATABASE_URL to use PostgreSQL.`,
       );
     }
-    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 16 });
+    // mkdtemp makes the directory 0700. Under the system's temporary directory rather than
+    // DATA_DIR: a socket path must stay under ~100 bytes.
+    const socketDir = process.platform === 'win32' ? undefined : mkdtempSync(join(tmpdir(), 'parley-db-'));
+    const server = socketDir
+      ? new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections: 16 })
+      : new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 16 });
     await server.start();
-    const address = server.getServerConn();
+    const url = socketDir
+      ? `postgres://postgres@localhost/postgres?host=${encodeURIComponent(socketDir)}`
+      : `postgres://postgres@${server.getServerConn()}/postgres`;
     logger.log(`Embedded database ready in ${Date.now() - started} ms`);
-    return new EmbeddedPostgres(db, server, lock, `postgres://postgres@${address}/postgres`);
+    return new EmbeddedPostgres(db, server, lock, url, socketDir);
   }
 
   async stop(): Promise<void> {
     await this.server.stop();
     await this.db.close();
+    if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     this.lock.release();
     this.logger.log('Embedded database closed');
   }
