@@ -377,6 +377,17 @@ describe('realtime (one instance)', () => {
   });
 
   describe('slow consumers', () => {
+    it('closes with 1008 TOO_MANY_CONNECTIONS a 33rd socket of one user, and takes one again when another closes', async () => {
+      const many = await signUpAndIn(request, 'Many');
+      const open32 = await Promise.all(Array.from({ length: 32 }, () => ready(many.accessToken)));
+      const extra = track(await openSocket(app.wsUrl, { token: many.accessToken }));
+      expect(await extra.closed).toEqual({ code: 1008, reason: 'TOO_MANY_CONNECTIONS' });
+      expect(await open32[31].request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+      await open32[0].close();
+      await eventually(() => app.app.get(SocketRegistry).countFor(many.user.id) === 31);
+      expect(await (await ready(many.accessToken)).request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    });
+
     it('closes with 1013 a socket whose client stops reading, instead of buffering without bound', async () => {
       const account = await signUpAndIn(request);
       const socket = await ready(account.accessToken);

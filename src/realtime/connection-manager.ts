@@ -144,10 +144,12 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     if (!connection.isOpen) return;
     const parsed = parseFrame(data, isBinary);
     const arrivedWhileDraining = this.draining;
-    void connection.enqueue((admitNext) =>
-      this.handle(connection, parsed, arrivedWhileDraining, admitNext).catch((error: unknown) =>
-        this.fail(connection, error, parsed.ok ? parsed.frame.id : parsed.id),
-      ),
+    void connection.enqueue(
+      (admitNext) =>
+        this.handle(connection, parsed, arrivedWhileDraining, admitNext).catch((error: unknown) =>
+          this.fail(connection, error, parsed.ok ? parsed.frame.id : parsed.id),
+        ),
+      byteLength(data),
     );
   }
 
@@ -254,6 +256,11 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     if (!connection.isOpen) return;
     if (this.revokedSessions.has(identity.sessionId)) {
       connection.close(CloseCode.UNAUTHENTICATED, 'SESSION_REVOKED');
+      return;
+    }
+    // Each socket costs memory and a share of every fan-out: one user cannot open without bound.
+    if (this.registry.countFor(identity.userId) >= this.settings.maxConnectionsPerUser) {
+      connection.close(CloseCode.POLICY, 'TOO_MANY_CONNECTIONS');
       return;
     }
     connection.userId = identity.userId;
@@ -392,4 +399,10 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   ]);
   clearTimeout(timer);
   return settled;
+}
+
+/** The size of a received frame as `ws` hands it over (one buffer, fragments, or an ArrayBuffer). */
+function byteLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, part) => n + part.length, 0);
+  return data.byteLength;
 }

@@ -18,8 +18,13 @@ function fakeSocket() {
     close(code: number, reason: string) {
       this.closedWith = [code, reason];
     },
-    resume() {},
-    pause() {},
+    isPaused: false,
+    resume() {
+      this.isPaused = false;
+    },
+    pause() {
+      this.isPaused = true;
+    },
     terminate() {},
     once() {},
   };
@@ -143,5 +148,35 @@ describe('Connection', () => {
     await expect(failed).rejects.toThrow('boom');
     await connection.idle();
     expect(ran).toEqual(['next']);
+  });
+
+  it('stops reading while the frames waiting pass a count or a size, and reads again once half are done', async () => {
+    const socket = fakeSocket();
+    const connection = new Connection(
+      'c2',
+      socket as unknown as WebSocket,
+      { maxBufferedBytes: 100, maxQueuedFrames: 4, maxQueuedFrameBytes: 1000 },
+      () => undefined,
+    );
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    // Two big frames: under the count, over the size.
+    void connection.enqueue(() => blocked, 600);
+    expect(socket.isPaused).toBe(false);
+    void connection.enqueue(async () => undefined, 600);
+    expect(socket.isPaused).toBe(true);
+    release();
+    await connection.idle();
+    expect(socket.isPaused).toBe(false);
+
+    // Many small frames: under the size, over the count.
+    let releaseSmall!: () => void;
+    const blockedSmall = new Promise<void>((resolve) => (releaseSmall = resolve));
+    void connection.enqueue(() => blockedSmall, 10);
+    for (let i = 0; i < 4; i++) void connection.enqueue(async () => undefined, 10);
+    expect(socket.isPaused).toBe(true);
+    releaseSmall();
+    await connection.idle();
+    expect(socket.isPaused).toBe(false);
   });
 });

@@ -13,6 +13,8 @@ export const CloseCode = {
   TRY_AGAIN_LATER: 1013,
   /** Unexpected server failure. */
   INTERNAL: 1011,
+  /** RFC 6455 policy violation; here, more sockets for one user than an instance takes. */
+  POLICY: 1008,
   UNAUTHENTICATED: 4401,
   FORBIDDEN: 4403,
 } as const;
@@ -53,6 +55,8 @@ export interface ConnectionLimits {
   maxBufferedBytes: number;
   /** Frames received but not yet handled beyond which reading from the socket pauses. */
   maxQueuedFrames: number;
+  /** Bytes of frames received and not yet handled beyond which reading pauses too. */
+  maxQueuedFrameBytes?: number;
   /** How long a live frame that overtook an earlier one of its stream waits for it (0: not at all). */
   reorderWaitMs?: number;
 }
@@ -90,8 +94,9 @@ export class Connection {
   private holdTimer?: NodeJS.Timeout;
   /** Settles when the newest queued frame admits the next one (see enqueue). */
   private admission: Promise<void> = Promise.resolve();
-  /** Frames queued or being handled. */
+  /** Frames queued or being handled, and their size in bytes. */
   private queued = 0;
+  private queuedBytes = 0;
   private idleWaiters?: Array<() => void>;
   private closeWaiters?: Array<() => void>;
   /** True while frames are being gathered for one write (see sendRaw). */
@@ -282,9 +287,10 @@ export class Connection {
    * a sender's next frame need not wait for the previous commit. Reading pauses while too many
    * frames wait or run, which pushes back on a client that floods.
    */
-  enqueue(task: (admitNext: () => void) => Promise<void>): Promise<void> {
+  enqueue(task: (admitNext: () => void) => Promise<void>, bytes = 0): Promise<void> {
     this.queued++;
-    if (this.queued > this.limits.maxQueuedFrames && this.isOpen) this.socket.pause();
+    this.queuedBytes += bytes;
+    if (this.overQueued() && this.isOpen) this.socket.pause();
     let admitNext!: () => void;
     const admitted = new Promise<void>((resolve) => (admitNext = resolve));
     const run = this.admission
@@ -292,13 +298,25 @@ export class Connection {
       .finally(() => {
         admitNext();
         this.queued--;
-        if (this.queued <= this.limits.maxQueuedFrames / 2 && this.socket.isPaused && this.isOpen) this.socket.resume();
+        this.queuedBytes -= bytes;
+        if (this.underHalfQueued() && this.socket.isPaused && this.isOpen) this.socket.resume();
         if (this.queued === 0) for (const wake of this.idleWaiters?.splice(0) ?? []) wake();
       });
     this.admission = admitted;
     // Callers that await `run` still see its rejection; one that does not must not crash the process.
     run.catch(() => undefined);
     return run;
+  }
+
+  private overQueued(): boolean {
+    return this.queued > this.limits.maxQueuedFrames || this.queuedBytes > (this.limits.maxQueuedFrameBytes ?? Number.POSITIVE_INFINITY);
+  }
+
+  private underHalfQueued(): boolean {
+    return (
+      this.queued <= this.limits.maxQueuedFrames / 2 &&
+      this.queuedBytes <= (this.limits.maxQueuedFrameBytes ?? Number.POSITIVE_INFINITY) / 2
+    );
   }
 
   /** Resolves once every frame received so far has been handled. */

@@ -29,6 +29,10 @@ export class RealtimeSettings {
   readonly reorderWaitMs: number = 200;
   /** Frames received but not yet handled beyond which the server stops reading from that socket. */
   readonly maxQueuedFrames: number = 32;
+  /** Bytes of those frames beyond which it stops reading too: 32 frames of 64 KiB each would be 2 MiB per socket. */
+  readonly maxQueuedFrameBytes: number = 256 * 1024;
+  /** Sockets one user may have open on one instance; one more is closed with 1008 TOO_MANY_CONNECTIONS. */
+  readonly maxConnectionsPerUser: number = 32;
   /** On shutdown, how long in-flight frames may take before sockets are closed regardless. */
   readonly shutdownGraceMs: number = 10_000;
 
