@@ -18,6 +18,7 @@ describe('per-user rate limits', () => {
       ...db.env,
       RATE_LIMIT_MESSAGES_PER_USER: '4',
       RATE_LIMIT_CHATS_PER_USER: '3',
+      RATE_LIMIT_SYNC_CHATS_PER_USER: '5',
       RATE_LIMIT_SEARCH_PER_USER: '2',
       RATE_LIMIT_UPLOADS_PER_USER: '1',
     });
@@ -113,6 +114,21 @@ describe('per-user rate limits', () => {
     expect(Number(limited.headers.get('retry-after'))).toBe(20);
     const chats = await request('GET', '/api/v1/chats', { token: target.accessToken });
     expect(chats.body.items.map((c: { title: string }) => c.title).sort()).toEqual(['one', 'two']);
+  });
+
+  it('limits the chats named in sync frames per user: an error frame with retryAfter, nothing sent', async () => {
+    const hank = await signUpAndIn(request, 'Hank');
+    const hankWs = await connect(hank);
+    const chats = (n: number) => Object.fromEntries(Array.from({ length: n }, () => [randomUUID(), 0]));
+    hankWs.send({ type: 'sync', chats: chats(3) }); // chats Hank is not in: an error frame each, then synced
+    expect(await hankWs.nextOfType('synced')).toMatchObject({ chats: {} });
+    // 5 a minute: two left, and this frame names three.
+    expect(await hankWs.request({ type: 'sync', chats: chats(3) })).toMatchObject({
+      type: 'error',
+      code: 'RATE_LIMITED',
+      retryAfter: 12,
+    });
+    expect(hankWs.isOpen).toBe(true);
   });
 
   it('limits user searches per user', async () => {

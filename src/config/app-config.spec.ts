@@ -135,7 +135,13 @@ describe('loadConfig', () => {
   });
 
   it('reads the per-user limits (per minute), with defaults, and refuses zero', () => {
-    expect(loadConfig({}).limits).toEqual({ messagesPerUser: 120, chatsPerUser: 30, searchPerUser: 60, uploadsPerUser: 10 });
+    expect(loadConfig({}).limits).toEqual({
+      messagesPerUser: 120,
+      chatsPerUser: 30,
+      syncChatsPerUser: 3000,
+      searchPerUser: 60,
+      uploadsPerUser: 10,
+    });
     expect(loadConfig({ RATE_LIMIT_MESSAGES_PER_USER: '600' }).limits.messagesPerUser).toBe(600);
     expect(problemsOf({ RATE_LIMIT_UPLOADS_PER_USER: '0' })).toEqual([
       expect.stringMatching(/^RATE_LIMIT_UPLOADS_PER_USER="0" is not a whole number from 1/),

@@ -69,6 +69,7 @@ export interface AuthConfig {
 export interface UserLimitsConfig {
   messagesPerUser: number;
   chatsPerUser: number;
+  syncChatsPerUser: number;
   searchPerUser: number;
   uploadsPerUser: number;
 }
@@ -199,6 +200,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const limits: UserLimitsConfig = {
     messagesPerUser: read.int('RATE_LIMIT_MESSAGES_PER_USER', 120, { min: 1, max: 1_000_000 }),
     chatsPerUser: read.int('RATE_LIMIT_CHATS_PER_USER', 30, { min: 1, max: 1_000_000 }),
+    syncChatsPerUser: read.int('RATE_LIMIT_SYNC_CHATS_PER_USER', 3000, { min: 1, max: 10_000_000 }),
     searchPerUser: read.int('RATE_LIMIT_SEARCH_PER_USER', 60, { min: 1, max: 1_000_000 }),
     uploadsPerUser: read.int('RATE_LIMIT_UPLOADS_PER_USER', 10, { min: 1, max: 1_000_000 }),
   };

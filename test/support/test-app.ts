@@ -37,6 +37,7 @@ export async function startTestApp(env: Record<string, string>, options: TestApp
     RATE_LIMIT_AUTH_PER_IP: '100000',
     RATE_LIMIT_MESSAGES_PER_USER: '1000000',
     RATE_LIMIT_CHATS_PER_USER: '1000000',
+    RATE_LIMIT_SYNC_CHATS_PER_USER: '1000000',
     RATE_LIMIT_SEARCH_PER_USER: '1000000',
     RATE_LIMIT_UPLOADS_PER_USER: '1000000',
     ...env,

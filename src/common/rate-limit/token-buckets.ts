@@ -17,18 +17,23 @@ export class TokenBuckets {
     readonly perSecond: number,
   ) {}
 
-  /** Takes a token for `key`. Undefined when taken; otherwise the whole seconds (≥ 1) to wait before asking again. */
-  take(key: string, now = Date.now()): number | undefined {
+  /**
+   * Takes `cost` tokens for `key` (at most `capacity`: a request bigger than the bucket must still
+   * be possible once it is full). Undefined when taken; otherwise the whole seconds (≥ 1) to wait
+   * before asking again.
+   */
+  take(key: string, now = Date.now(), cost = 1): number | undefined {
+    const need = Math.min(cost, this.capacity);
     const bucket = this.buckets.get(key) ?? { tokens: this.capacity, at: now, refusedUntil: 0 };
     if (bucket.refusedUntil > now) return Math.ceil((bucket.refusedUntil - now) / 1000);
     bucket.tokens = Math.min(this.capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
     bucket.at = now;
-    if (bucket.tokens < 1) {
-      const wait = Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSecond));
+    if (bucket.tokens < need) {
+      const wait = Math.max(1, Math.ceil((need - bucket.tokens) / this.perSecond));
       bucket.refusedUntil = now + wait * 1000;
       return wait;
     }
-    bucket.tokens -= 1;
+    bucket.tokens -= need;
     this.buckets.set(key, bucket);
     return undefined;
   }

@@ -3,11 +3,12 @@ import { RateLimitedError } from '../errors/domain-error.js';
 import { AppConfig } from '../../config/app-config.js';
 import { TokenBuckets } from './token-buckets.js';
 
-export type UserLimit = 'messages' | 'chats' | 'search' | 'uploads';
+export type UserLimit = 'messages' | 'chats' | 'sync' | 'search' | 'uploads';
 
 const MESSAGES: Record<UserLimit, string> = {
   messages: 'You are sending or editing messages too fast; wait a moment.',
   chats: 'You are creating chats or adding members too fast; wait a moment.',
+  sync: 'Too many chats synced; wait a moment before syncing again.',
   search: 'Too many searches; wait a moment.',
   uploads: 'Too many uploads; wait a moment.',
 };
@@ -16,7 +17,8 @@ const MESSAGES: Record<UserLimit, string> = {
  * Per-user limits on what a signed-in user can do over and over: message writes (sends and edits,
  * REST and WebSocket alike; a repeated clientId, answered from what is stored, costs nothing),
  * creating chats and adding members (each puts chats and events in front of other people, who
- * did not ask), user searches and avatar uploads. Each is a token bucket of
+ * did not ask), chats named in `sync` frames (each costs the store a membership check and a
+ * history read), user searches and avatar uploads. Each is a token bucket of
  * RATE_LIMIT_<NAME>_PER_USER tokens refilled at that many per minute, so a user can burst up to
  * the limit and then go on at its pace. Counted in this instance's memory, not in Redis: a
  * message send must not wait for another round trip. With several instances a user whose devices
@@ -34,20 +36,22 @@ export class UserRateLimiter implements OnModuleDestroy {
     this.buckets = {
       messages: perMinute(config.limits.messagesPerUser),
       chats: perMinute(config.limits.chatsPerUser),
+      sync: perMinute(config.limits.syncChatsPerUser),
       search: perMinute(config.limits.searchPerUser),
       uploads: perMinute(config.limits.uploadsPerUser),
     };
     this.refunds = {
       messages: perMinute(config.limits.messagesPerUser),
       chats: perMinute(config.limits.chatsPerUser),
+      sync: perMinute(config.limits.syncChatsPerUser),
       search: perMinute(config.limits.searchPerUser),
       uploads: perMinute(config.limits.uploadsPerUser),
     };
   }
 
-  /** Takes one from the user's `limit`, or throws 429 RATE_LIMITED with the seconds to wait. */
-  consume(limit: UserLimit, userId: string): void {
-    const wait = this.buckets[limit].take(userId);
+  /** Takes `cost` (one request, or for `sync` one per chat) from the user's `limit`, or throws 429 RATE_LIMITED with the seconds to wait. */
+  consume(limit: UserLimit, userId: string, cost = 1): void {
+    const wait = this.buckets[limit].take(userId, Date.now(), cost);
     if (wait !== undefined) throw new RateLimitedError(wait, 'RATE_LIMITED', MESSAGES[limit]);
   }
 

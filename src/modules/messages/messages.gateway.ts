@@ -106,6 +106,8 @@ export class MessagesGateway implements OnModuleDestroy {
       const chatId = id.toLowerCase();
       asked.set(chatId, Math.min(lastSeq, asked.get(chatId) ?? lastSeq));
     }
+    // Each chat named costs a membership check and a history read: a user gets so many a minute.
+    this.limits.consume('sync', user.userId, asked.size);
     const chats = [...asked].map(([chatId, lastSeq]) => ({ chatId, lastSeq, catchUp: connection.streams.begin(chatId) }));
     let next = 0;
     try {
