@@ -9,9 +9,11 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { resolveError, unreadableBody } from './common/errors/error-body.js';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter.js';
+import { cookieWritesFromAllowedOrigins, OriginPolicy } from './common/http/origin-policy.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { createValidationPipe } from './common/pipes/validation.pipe.js';
 import { requestIdMiddleware } from './common/request-context/request-id.middleware.js';
+import { ACCESS_COOKIE, REFRESH_COOKIE } from './modules/auth/jwt.strategy.js';
 import { DependencyStateDto } from './modules/health/dto/health.dto.js';
 import { documentErrors, ErrorDto } from './common/openapi/error-responses.js';
 import { RealtimeWsAdapter } from './realtime/realtime.ws-adapter.js';
@@ -77,6 +79,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
     exposedHeaders: ['X-Request-Id', 'Retry-After'],
   });
   app.use(cookieParser());
+  app.use(cookieWritesFromAllowedOrigins(new OriginPolicy(config), [ACCESS_COOKIE, REFRESH_COOKIE]));
   app.use(express.json({ limit: config.http.jsonBodyLimit }));
   // Errors from the parser above never reach Nest's filters: answer them in the same shape here.
   app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { signUpAndIn } from './support/accounts.js';
 import { expectErrorShape, httpClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -10,7 +11,7 @@ describe('the HTTP foundation', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
-    app = await startTestApp(db.env);
+    app = await startTestApp({ ...db.env, CORS_ORIGINS: 'https://app.example.com' });
     request = httpClient(app.url);
   });
 
@@ -57,6 +58,25 @@ describe('the HTTP foundation', () => {
     expectErrorShape(refused, 400, 'MALFORMED_JSON');
     expect(refused.headers.get('access-control-allow-origin')).toBe(origin);
     expect(refused.headers.get('access-control-allow-credentials')).toBe('true');
+  });
+
+  it('refuses a write made with the cookies from a page of another origin (403 ORIGIN_NOT_ALLOWED), and changes nothing', async () => {
+    const account = await signUpAndIn(request, 'Cookie Owner');
+    const cookie = `access_token=${account.accessToken}`;
+    const rename = (name: string, headers: Record<string, string>) => request('PATCH', '/api/v1/users/me', { body: { name }, headers });
+    const refused = await rename('Hijacked', { cookie, origin: 'https://evil.example.com' });
+    expectErrorShape(refused, 403, 'ORIGIN_NOT_ALLOWED');
+    expect(refused.body.message).toContain('https://evil.example.com');
+    // The server's own origin, one in CORS_ORIGINS, no Origin at all (curl), and a bearer token all pass.
+    expect((await rename('Own page', { cookie, origin: app.url })).status).toBe(200);
+    expect((await rename('Listed page', { cookie, origin: 'https://app.example.com' })).status).toBe(200);
+    expect((await rename('Curl', { cookie })).status).toBe(200);
+    const bearer = { authorization: `Bearer ${account.accessToken}`, origin: 'https://evil.example.com' };
+    expect((await rename('Bearer', bearer)).status).toBe(200);
+    // Reads are not writes: a foreign page cannot read the answer anyway (CORS).
+    expect((await request('GET', '/api/v1/users/me', { headers: { cookie, origin: 'https://evil.example.com' } })).body.name).toBe(
+      'Bearer',
+    );
   });
 
   it('answers a JSON body over 1 MiB with 413 PAYLOAD_TOO_LARGE', async () => {

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user.js';
+import { OriginPolicy } from '../common/http/origin-policy.js';
 import { AppConfig } from '../config/app-config.js';
 import { AccessTokenVerifier } from '../modules/auth/access-token.verifier.js';
 import { ACCESS_COOKIE } from '../modules/auth/jwt.strategy.js';
@@ -25,13 +26,13 @@ export interface SocketIdentity extends AuthUser {
  */
 @Injectable()
 export class SocketAuthenticator {
-  private readonly allowedOrigins: ReadonlySet<string>;
+  private readonly origins: OriginPolicy;
 
   constructor(
     config: AppConfig,
     private readonly verifier: AccessTokenVerifier,
   ) {
-    this.allowedOrigins = new Set([config.http.publicUrl, ...config.http.corsOrigins].map(normaliseOrigin));
+    this.origins = new OriginPolicy(config);
   }
 
   fromHandshake(request: IncomingMessage): HandshakeCredential {
@@ -50,12 +51,7 @@ export class SocketAuthenticator {
   }
 
   isAllowedOrigin(origin: string | undefined, host: string | undefined): boolean {
-    if (!origin) return false;
-    const normalised = normaliseOrigin(origin);
-    if (this.allowedOrigins.has(normalised)) return true;
-    // Behind a TLS-terminating proxy the request arrives as http while the page is https: the
-    // host is what a foreign page cannot fake.
-    return !!host && (normalised === normaliseOrigin(`http://${host}`) || normalised === normaliseOrigin(`https://${host}`));
+    return this.origins.allows(origin, host);
   }
 
   /** Those of these sessions that are no longer live (revoked, expired, or their user deleted). */
@@ -73,14 +69,6 @@ export class SocketAuthenticator {
 function wantsFrameAuth(url: string | undefined): boolean {
   const query = url?.split('?')[1];
   return query !== undefined && new URLSearchParams(query).get('auth') === 'frame';
-}
-
-function normaliseOrigin(origin: string): string {
-  try {
-    return new URL(origin).origin;
-  } catch {
-    return origin;
-  }
 }
 
 function readCookie(header: string | undefined, name: string): string | undefined {
