@@ -552,6 +552,22 @@ describe('auth rate limits', () => {
       for (let i = 0; i < 2; i++) expect((await signIn('wrong-guess-1', `198.51.100.${n}`)).status).toBe(401);
     }
     expectErrorShape(await signIn(owner.password, '192.0.2.50'), 429, 'TOO_MANY_ATTEMPTS');
+
+    // A reset, from yet another address (the phone that opened the email), lifts every lockout.
+    const reset = firstValueFrom(
+      app.app.get(EventBus).pipe(
+        ofType(PasswordResetRequestedEvent),
+        filter((e) => e.email === owner.user.email),
+      ),
+    );
+    await request('POST', '/api/v1/auth/password/forgot', { body: { email: owner.user.email } });
+    const { resetToken } = await reset;
+    const body = { token: resetToken, password: 'brand-new-9' };
+    expect((await request('POST', '/api/v1/auth/password/reset', { body, headers: { 'x-forwarded-for': '198.51.100.200' } })).status).toBe(
+      204,
+    );
+    expect((await signIn('brand-new-9', '203.0.113.7')).status).toBe(200);
+    expect((await signIn('brand-new-9', '192.0.2.50')).status).toBe(200);
   });
 
   it('lets no more than the limit of parallel guesses through for one account', async () => {

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { Injectable } from '@nestjs/common';
 import {
   type IRateLimiterOptions,
@@ -79,9 +80,9 @@ export class AuthRateLimiter {
    * from anywhere locked the owner out for 15 minutes), and guessing spread over many addresses
    * still meets a bound.
    */
-  async countSignInAttempt(email: string, ip: string | null): Promise<void> {
+  async countSignInAttempt(email: string, ip: string | null, generation: string): Promise<void> {
     try {
-      await this.failedSignIns.consume(fromAddress(email, ip));
+      await this.failedSignIns.consume(fromAddress(email, ip, generation));
       await this.failedSignInsAll.consume(email);
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
@@ -93,9 +94,14 @@ export class AuthRateLimiter {
     }
   }
 
-  /** A success (or a password reset) from `ip` clears that address's count and the account's overall one. */
-  async clearFailedSignIns(email: string, ip: string | null): Promise<void> {
-    await Promise.all([this.failedSignIns.delete(fromAddress(email, ip)), this.failedSignInsAll.delete(email)]);
+  /** A success from `ip` clears that address's count and the account's overall one. */
+  async clearFailedSignIns(email: string, ip: string | null, generation: string): Promise<void> {
+    await Promise.all([this.failedSignIns.delete(fromAddress(email, ip, generation)), this.failedSignInsAll.delete(email)]);
+  }
+
+  /** A reset clears the overall count; the per-address ones belonged to the old password (see countSignInAttempt's keys). */
+  async clearFailedSignInsAfterReset(email: string): Promise<void> {
+    await this.failedSignInsAll.delete(email);
   }
 
   async consumeConfirmationResend(userId: string): Promise<void> {
@@ -107,8 +113,28 @@ export class AuthRateLimiter {
   }
 }
 
-function fromAddress(email: string, ip: string | null): string {
-  return `${email}|${ip ?? 'unknown'}`;
+/** The per-address key: the account, the client's network (an IPv6 client's /64) and the password it guesses against. */
+function fromAddress(email: string, ip: string | null, generation: string): string {
+  return `${email}|${network(ip)}|${generation}`;
+}
+
+/**
+ * An IPv4 address as is (also when written IPv4-mapped, `::ffff:1.2.3.4`); an IPv6 address as its
+ * /64, which one client holds whole: counting its addresses apart would give it 2^64 budgets.
+ */
+export function network(ip: string | null): string {
+  if (!ip) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  if (!isIPv6(ip)) return ip;
+  const [head, tail = ''] = ip.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = ip.includes('::') && tail ? tail.split(':') : [];
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 async function consume(limiter: RateLimiterAbstract, key: string, message: string): Promise<void> {

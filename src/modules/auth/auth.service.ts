@@ -95,8 +95,9 @@ export class AuthService implements BeforeApplicationShutdown {
   }
 
   async signIn(input: SignInDto, client: ClientInfo): Promise<AuthResultDto> {
-    await this.limiter.countSignInAttempt(input.email, client.ip);
     const user = await this.users.findByEmail(input.email);
+    const generation = passwordGeneration(user?.passwordHash);
+    await this.limiter.countSignInAttempt(input.email, client.ip, generation);
     const ok = user ? await this.hasher.verify(user.passwordHash, input.password) : await this.hasher.burn(input.password);
     if (!user || !ok) {
       throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
@@ -116,7 +117,7 @@ export class AuthService implements BeforeApplicationShutdown {
     );
     // The password was reset while it was being checked: the old one no longer signs in.
     if (!opened) throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
-    await this.limiter.clearFailedSignIns(input.email, client.ip);
+    await this.limiter.clearFailedSignIns(input.email, client.ip, generation);
     return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };
   }
 
@@ -318,7 +319,7 @@ export class AuthService implements BeforeApplicationShutdown {
       return { userId, email: user.email, revoked: revoked.map((r) => r.id) };
     });
     if (!result) throw invalidToken();
-    await this.limiter.clearFailedSignIns(result.email, client.ip);
+    await this.limiter.clearFailedSignInsAfterReset(result.email);
     this.events.publish(new SessionsRevokedEvent(result.userId, result.revoked, true));
   }
 
@@ -326,4 +327,12 @@ export class AuthService implements BeforeApplicationShutdown {
     for (const id of sessionIds) await this.sessions.revoke(id, reason);
     this.events.publish(new SessionsRevokedEvent(userId, sessionIds, false));
   }
+}
+
+/**
+ * Which password an account has, as a short fingerprint: failed sign-ins per address count
+ * against it, so a reset (a new password) starts every address afresh, wherever the lockout was.
+ */
+function passwordGeneration(passwordHash: string | undefined): string {
+  return passwordHash ? sha256(passwordHash).slice(0, 12) : 'none';
 }
