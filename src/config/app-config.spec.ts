@@ -112,6 +112,8 @@ describe('loadConfig', () => {
       expect.stringMatching(/^S3_BUCKET="Under_Score" is not a valid bucket name/),
     ]);
     expect(problemsOf({ ...s3, S3_BUCKET: 'parley-avatars.1' })).toEqual([]);
+    expect(problemsOf({ ...s3, S3_BUCKET: '192.168.1.10' })).toEqual([expect.stringMatching(/is not a valid bucket name/)]);
+    expect(problemsOf({ JWT_ACCESS_SECRET: 'a-generated<secret>with>symbols!' })).toEqual([]);
     expect(problemsOf({ JWT_ACCESS_SECRET: '<64 hex characters>' })).toEqual([
       expect.stringMatching(/^JWT_ACCESS_SECRET looks like a placeholder/),
     ]);

@@ -224,8 +224,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   ] as const) {
     if (secret.length < 16)
       read.problem(`${name} is ${secret.length} characters long; use at least 16 (32+ random characters recommended).`);
-    else if (/[<>]/.test(secret))
-      read.problem(`${name} looks like a placeholder (it has < or >); set it to a long random string (e.g. \`openssl rand -hex 32\`).`);
+    else if (/^<.*>$/.test(secret))
+      read.problem(`${name} looks like a placeholder (<…>); set it to a long random string (e.g. \`openssl rand -hex 32\`).`);
   }
   if (auth.accessSecret === auth.refreshSecret)
     read.problem('JWT_ACCESS_SECRET and JWT_REFRESH_SECRET are the same; give each its own secret.');
@@ -272,7 +272,7 @@ function readS3(read: EnvReader): S3Config | undefined {
   const endpoint = read.url('S3_ENDPOINT', ['http', 'https']);
   const bucket = read.string('S3_BUCKET', '');
   // S3's rule for bucket names, checked with the other settings rather than at the first call.
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..'))
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(bucket))
     read.problem(`S3_BUCKET=${JSON.stringify(bucket)} is not a valid bucket name; use 3-63 lowercase letters, digits, dots and hyphens.`);
   if (!endpoint) return undefined;
   return {

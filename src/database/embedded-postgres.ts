@@ -61,7 +61,14 @@ export class EmbeddedPostgres {
     const server = socketDir
       ? new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections: 16 })
       : new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 16 });
-    await server.start();
+    try {
+      await server.start();
+    } catch (error) {
+      await db.close().catch(() => undefined);
+      if (socketDir) rmSync(socketDir, { recursive: true, force: true });
+      lock.release();
+      throw new Error(`The embedded database could not be served (${String(error)}); set DATABASE_URL to use PostgreSQL.`);
+    }
     const url = socketDir
       ? `postgres://postgres@localhost/postgres?host=${encodeURIComponent(socketDir)}`
       : `postgres://postgres@${server.getServerConn()}/postgres`;
@@ -70,10 +77,13 @@ export class EmbeddedPostgres {
   }
 
   async stop(): Promise<void> {
-    await this.server.stop();
-    await this.db.close();
-    if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
-    this.lock.release();
+    try {
+      await this.server.stop();
+      await this.db.close();
+    } finally {
+      if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
+      this.lock.release();
+    }
     this.logger.log('Embedded database closed');
   }
 }

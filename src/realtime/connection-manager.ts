@@ -259,7 +259,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       return;
     }
     // Each socket costs memory and a share of every fan-out: one user cannot open without bound.
-    if (this.registry.countFor(identity.userId) >= this.settings.maxConnectionsPerUser) {
+    if (this.registry.openCountFor(identity.userId) >= this.settings.maxConnectionsPerUser) {
       connection.close(CloseCode.POLICY, 'TOO_MANY_CONNECTIONS');
       return;
     }

@@ -52,6 +52,13 @@ export class SocketRegistry {
     return this.byUser.get(userId)?.size ?? 0;
   }
 
+  /** The user's sockets not yet closing (one closing can take its time to be gone). */
+  openCountFor(userId: string): number {
+    let open = 0;
+    for (const connection of this.byUser.get(userId) ?? []) if (connection.isOpen) open++;
+    return open;
+  }
+
   select(target: DeliveryTarget): Connection[] {
     if (target.userIds && !target.sessionIds && !target.connectionIds) return this.ofUsers(target.userIds, target.exceptConnectionId);
     let found: Iterable<Connection>;

@@ -107,7 +107,12 @@ export class MessagesGateway implements OnModuleDestroy {
       asked.set(chatId, Math.min(lastSeq, asked.get(chatId) ?? lastSeq));
     }
     // Each chat named costs a membership check and a history read: a user gets so many a minute.
-    this.limits.consume('sync', user.userId, asked.size);
+    try {
+      this.limits.consume('sync', user.userId, asked.size);
+    } catch (refused) {
+      connection.releaseStreams(); // what the connection's first hold kept back goes now
+      throw refused;
+    }
     const chats = [...asked].map(([chatId, lastSeq]) => ({ chatId, lastSeq, catchUp: connection.streams.begin(chatId) }));
     let next = 0;
     try {
