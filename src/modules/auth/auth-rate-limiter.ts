@@ -45,26 +45,13 @@ export class AuthRateLimiter {
           )
         : new RateLimiterMemory(options);
     this.perIp = make({ keyPrefix: redis.key('rl:auth:ip'), points: config.auth.rateLimitPerIp, duration: 60 });
-    this.failedSignIns = make({
-      keyPrefix: redis.key('rl:auth:fail'),
-      points: config.auth.rateLimitPerAccount,
-      duration: ACCOUNT_WINDOW_SECONDS,
-    });
-    this.failedSignInsAll = make({
-      keyPrefix: redis.key('rl:auth:fail-all'),
-      points: config.auth.rateLimitPerAccount * ALL_ADDRESSES_FACTOR,
-      duration: ACCOUNT_WINDOW_SECONDS,
-    });
-    this.confirmationResends = make({
-      keyPrefix: redis.key('rl:auth:confirm'),
-      points: config.auth.rateLimitPerAccount,
-      duration: ACCOUNT_WINDOW_SECONDS,
-    });
-    this.passwordResets = make({
-      keyPrefix: redis.key('rl:auth:reset'),
-      points: config.auth.rateLimitPerAccount,
-      duration: ACCOUNT_WINDOW_SECONDS,
-    });
+    // Per account, over 15 minutes.
+    const perAccount = (name: string, points = config.auth.rateLimitPerAccount) =>
+      make({ keyPrefix: redis.key(`rl:auth:${name}`), points, duration: ACCOUNT_WINDOW_SECONDS });
+    this.failedSignIns = perAccount('fail');
+    this.failedSignInsAll = perAccount('fail-all', config.auth.rateLimitPerAccount * ALL_ADDRESSES_FACTOR);
+    this.confirmationResends = perAccount('confirm');
+    this.passwordResets = perAccount('reset');
   }
 
   async consumeIp(ip: string): Promise<void> {

@@ -155,8 +155,8 @@ export class AuthController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Set a new password with the token from the email; ends every session' })
   @ApiNoContentResponse()
-  reset(@Body() body: ResetPasswordDto, @Req() req: Request): Promise<void> {
-    return this.auth.resetPassword(body.token, body.password, clientInfo(req));
+  reset(@Body() body: ResetPasswordDto): Promise<void> {
+    return this.auth.resetPassword(body.token, body.password);
   }
 
   private cookieOptions(): CookieOptions {

@@ -298,7 +298,7 @@ export class AuthService implements BeforeApplicationShutdown {
   }
 
   /** Sets the new password and ends every session: whoever knew the old one is signed out. */
-  async resetPassword(token: string, password: string, client: ClientInfo): Promise<void> {
+  async resetPassword(token: string, password: string): Promise<void> {
     const passwordHash = await this.hasher.hash(password);
     const result = await this.dataSource.transaction(async (tx) => {
       const userId = await this.emailTokens.consume('reset_password', sha256(token), tx);
