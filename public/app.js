@@ -1717,7 +1717,8 @@ const socket = {
       this.attempt = 1;
       return this.connect();
     }
-    this.scheduleReconnect(code === 4403 ? 'Refused (origin)' : null);
+    const reasons = { 4403: 'Refused (origin)', 1008: 'Too many tabs or devices connected' };
+    this.scheduleReconnect(reasons[code] ?? null);
   },
 
   /**
