@@ -133,6 +133,10 @@ describe('the HTTP foundation', () => {
     expect(errorCodes('patch', '/api/v1/users/me', 400)).toMatch(/VALIDATION_FAILED/);
     expect(op('post', '/api/v1/auth/sign-in').responses[401]).toBeDefined();
     expect(op('get', '/health').responses[401]).toBeUndefined();
+    expect(errorCodes('patch', '/api/v1/users/me', 403)).toMatch(/ORIGIN_NOT_ALLOWED/);
+    expect(errorCodes('post', '/api/v1/auth/refresh', 403)).toMatch(/ORIGIN_NOT_ALLOWED/);
+    expect(errorCodes('patch', '/api/v1/chats/{id}', 403)).toMatch(/CHAT_ADMIN_REQUIRED, ORIGIN_NOT_ALLOWED/);
+    expect(op('get', '/api/v1/users/me').responses[403]).toBeUndefined();
 
     const page = doc.components.schemas.MessagePageDto.properties.items;
     expect(page).toEqual({ type: 'array', items: { $ref: '#/components/schemas/MessageDto' } });

@@ -121,6 +121,8 @@ export function documentErrors(document: OpenAPIObject): void {
       const errors: Errors = { ...ROUTE_ERRORS[`${method.toUpperCase()} ${path}`] };
       if (operation.requestBody || operation.parameters?.length) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
       if (!isPublic) errors[401] = ['UNAUTHENTICATED', 'TOKEN_EXPIRED', 'TOKEN_INVALID', 'SESSION_REVOKED', ...(errors[401] ?? [])];
+      // Any write carrying the auth cookies from a page of another origin (origin-policy.ts).
+      if (!['get', 'head', 'options'].includes(method)) errors[403] = [...(errors[403] ?? []), 'ORIGIN_NOT_ALLOWED'];
       for (const [status, codes] of Object.entries(errors)) {
         const existing = operation.responses[status];
         const description = `${existing?.description || TITLES[Number(status)] || 'Error'}. Codes: ${codes!.join(', ')}`;
