@@ -33,20 +33,16 @@ export class UserRateLimiter implements OnModuleDestroy {
 
   constructor(config: AppConfig) {
     const perMinute = (n: number) => new TokenBuckets(n, n / 60);
-    this.buckets = {
-      messages: perMinute(config.limits.messagesPerUser),
-      chats: perMinute(config.limits.chatsPerUser),
-      sync: perMinute(config.limits.syncChatsPerUser),
-      search: perMinute(config.limits.searchPerUser),
-      uploads: perMinute(config.limits.uploadsPerUser),
-    };
-    this.refunds = {
-      messages: perMinute(config.limits.messagesPerUser),
-      chats: perMinute(config.limits.chatsPerUser),
-      sync: perMinute(config.limits.syncChatsPerUser),
-      search: perMinute(config.limits.searchPerUser),
-      uploads: perMinute(config.limits.uploadsPerUser),
-    };
+    const { messagesPerUser, chatsPerUser, syncChatsPerUser, searchPerUser, uploadsPerUser } = config.limits;
+    const make = (): Record<UserLimit, TokenBuckets> => ({
+      messages: perMinute(messagesPerUser),
+      chats: perMinute(chatsPerUser),
+      sync: perMinute(syncChatsPerUser),
+      search: perMinute(searchPerUser),
+      uploads: perMinute(uploadsPerUser),
+    });
+    this.buckets = make();
+    this.refunds = make();
   }
 
   /** Takes `cost` (one request, or for `sync` one per chat) from the user's `limit`, or throws 429 RATE_LIMITED with the seconds to wait. */
