@@ -439,7 +439,7 @@ describe('realtime when a member leaves and comes back', () => {
     // A reordering wait far longer than the test: a message held for a gap would never arrive in time.
     const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
       .overrideProvider(RealtimeSettings)
-      .useValue(new RealtimeSettings({ reorderWaitMs: 60_000 }))
+      .useValue(new RealtimeSettings({ reorderWaitMs: 60_000, catchUpHoldMs: 60_000 }))
       .compile();
     app = configureApp(moduleRef.createNestApplication<NestExpressApplication>({ logger, bodyParser: false }), config, logger);
     await app.listen(0, '127.0.0.1');
@@ -482,5 +482,31 @@ describe('realtime when a member leaves and comes back', () => {
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('held back as if past a gap')), 10_000)),
     ]);
     expect(back.message).toMatchObject({ seq: 4, text: 'welcome back' });
+  });
+
+  it('says member_removed before the messages after a comeback, when it all happens while the socket holds its frames', async () => {
+    const [owner, carl] = [await signUpAndIn(request, 'Owner'), await signUpAndIn(request, 'Carl')];
+    const group = (
+      await request('POST', '/api/v1/chats', {
+        token: owner.accessToken,
+        body: { type: 'group', title: `Held ${Date.now()}`, memberIds: [carl.user.id] },
+      })
+    ).body as { id: string };
+    const send = (text: string) => request('POST', `/api/v1/chats/${group.id}/messages`, { token: owner.accessToken, body: { text } });
+    // Connected and not yet synced: the socket holds the chat's frames (here until its sync).
+    const carlWs = await connectReady(wsUrl, carl.accessToken);
+    sockets.push(carlWs);
+    await send('before');
+    await request('DELETE', `/api/v1/chats/${group.id}/members/${carl.user.id}`, { token: owner.accessToken });
+    await send('while away');
+    await request('POST', `/api/v1/chats/${group.id}/members`, { token: owner.accessToken, body: { userIds: [carl.user.id] } });
+    await send('welcome back');
+    await carlWs.request({ type: 'sync', chats: {} });
+    await carlWs.nextOfType('new_message');
+    await carlWs.settle();
+    const order = carlWs.history
+      .filter((f) => f.type === 'member_removed' || f.type === 'new_message')
+      .map((f) => (f.type === 'new_message' ? f.message.text : f.type));
+    expect(order).toEqual(['before', 'member_removed', 'welcome back']);
   });
 });

@@ -325,7 +325,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     const position = message.stream ?? (message.after && { id: message.after.id, seq: message.after.seq, about: true as const });
     for (const connection of targets) {
       if (position) connection.sendInStream(position, frame);
-      else if (message.behind) connection.sendBehind(message.behind, frame, message.ends === true);
+      else if (message.behind) connection.sendBehind(message.behind, frame, message.ends === true, message.behindSeq);
       else connection.sendRaw(frame);
     }
   }

@@ -227,8 +227,8 @@ export class Connection {
   }
 
   /** A live frame that goes after whatever a stream keeps back now, and may end it (see StreamTracker.admitBehind). */
-  sendBehind(streamId: string, frame: WireFrame, ends = false): void {
-    this.streams.admitBehind(streamId, frame, ends);
+  sendBehind(streamId: string, frame: WireFrame, ends = false, afterSeq?: number): void {
+    this.streams.admitBehind(streamId, frame, ends, afterSeq);
   }
 
   send(event: ServerEvent | ({ type: string } & object), id?: FrameId): boolean {

@@ -20,6 +20,8 @@ export type FanOutMessage =
       after?: StreamPosition;
       /** The frame goes after whatever this stream (a chat) keeps back on a connection, without a place in it. */
       behind?: string;
+      /** With `behind`: the frame's place in the stream (see SendOptions.behindSeq). Instances that predate it ignore it. */
+      behindSeq?: number;
       /** With `behind`: the stream ends there for the recipients (see SendOptions.endsStream). Instances that predate it ignore it. */
       ends?: true;
     }

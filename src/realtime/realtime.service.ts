@@ -21,6 +21,12 @@ export interface SendOptions {
    */
   behind?: string;
   /**
+   * With `behind`: the frame's place is right after this seq of the chat (a member removed: the
+   * chat's last seq at the removal). It still goes after the messages up to it that a connection
+   * holds back, but not after later ones (the member added back meanwhile). Without it, after all.
+   */
+  behindSeq?: number;
+  /**
    * With `behind`: the stream ends there for these recipients (they left the chat, or it is
    * gone), so their connections forget which of its messages they were sent. Should the stream
    * start again for them (re-added to the chat), its next message is not taken for one that came
@@ -51,7 +57,7 @@ export class RealtimeService {
   async send(userIds: Iterable<string>, event: ServerEvent, options: SendOptions = {}): Promise<void> {
     const users = [...new Set(userIds)];
     if (users.length === 0) return;
-    const { stream, after, behind, endsStream, ...target } = options;
+    const { stream, after, behind, behindSeq, endsStream, ...target } = options;
     await this.publish({
       kind: 'deliver',
       target: { userIds: users, ...target },
@@ -59,6 +65,7 @@ export class RealtimeService {
       ...(stream ? { stream } : {}),
       ...(after ? { after } : {}),
       ...(behind ? { behind } : {}),
+      ...(behind && behindSeq !== undefined ? { behindSeq } : {}),
       ...(behind && endsStream ? { ends: true as const } : {}),
     });
   }

@@ -240,6 +240,26 @@ describe('StreamTracker', () => {
       expect(streams.admitLive({ id: 'd', seq: 30 }, 'd30')).toBe(true);
     });
 
+    it('puts a frame with a place among the frames kept back: after those up to it, before later ones', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      // The removed user's connection, holding frames (just connected): removed at seq 10, added back, then 21.
+      streams.admitLive({ id: 'c', seq: 10 }, 'f10');
+      streams.holdAll();
+      streams.admitLive({ id: 'c', seq: 21 }, 'f21');
+      streams.admitBehind('c', 'removed', true, 10);
+      streams.releaseAll();
+      expect(written).toEqual(['f10', 'removed', 'f21']); // and 21 not held for the gap 11–20
+
+      // Another member's connection, waiting for 6 when the removal (at seq 6) comes.
+      streams.admitLive({ id: 'd', seq: 5 }, 'd5');
+      streams.admitLive({ id: 'd', seq: 7 }, 'd7');
+      streams.admitBehind('d', 'd-removed', false, 6);
+      expect(written.slice(3)).toEqual(['d5']);
+      streams.admitLive({ id: 'd', seq: 6 }, 'd6');
+      expect(written.slice(3)).toEqual(['d5', 'd6', 'd-removed', 'd7']);
+    });
+
     it('stops its timers when the connection closes', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200);

@@ -97,24 +97,29 @@ export class StreamTracker {
    * deleted, a read pointer: after the messages of that chat this connection is still to get),
    * but has no place in the stream itself: written now when nothing is kept back, never waited for.
    *
-   * With `ends` (this connection's user left the chat, or it is gone) the stream ends once the
-   * frame is written: what was sent of it is forgotten, so if it starts again (the user is added
-   * back) its next message, far past the last one sent here, is written at once rather than held
-   * for a gap that will never fill. While a catch-up of the stream is under way it is not ended
-   * (the catch-up still writes into it).
+   * `afterSeq` is its place when it has one (a member removed: the chat's last seq then): among
+   * the frames kept back it goes after those up to it and before later ones (the member added
+   * back meanwhile). Without it, it goes after all of them.
+   *
+   * With `ends` (this connection's user left the chat, or it is gone) the stream starts afresh
+   * once the frame is written: what was sent of it is forgotten, so if it goes on (the user is
+   * added back) its next message, far past the last one sent here, is written at once rather than
+   * held for a gap that will never fill.
    */
-  admitBehind(streamId: string, frame: WireFrame, ends = false): void {
+  admitBehind(streamId: string, frame: WireFrame, ends = false, afterSeq?: number): void {
     const state = this.streams?.get(streamId);
-    const waiting: Waiting = ends
-      ? { seq: Number.POSITIVE_INFINITY, frame, behind: true, ends }
-      : { seq: Number.POSITIVE_INFINITY, frame, behind: true };
+    const seq = afterSeq === undefined ? Number.POSITIVE_INFINITY : afterSeq + 0.5;
+    const waiting: Waiting = ends ? { seq, frame, behind: true, ends } : { seq, frame, behind: true };
     if (state?.held) {
       state.held.push(waiting);
     } else if (state?.early) {
       state.early.push(waiting);
     } else {
       this.sink.sendRaw(frame);
-      if (ends && state) this.endIfIdle(state);
+      if (ends && state) {
+        this.restart(state);
+        this.forgetIfEmpty(state);
+      }
     }
   }
 
@@ -165,12 +170,13 @@ export class StreamTracker {
         if (state.early) state.early.push(waiting);
         else {
           this.sink.sendRaw(frame);
-          if (ends) this.endIfIdle(state);
+          if (ends) this.restart(state);
         }
       } else {
         this.offer(state, seq, frame, about);
       }
     }
+    this.forgetIfEmpty(state);
   }
 
   /**
@@ -206,23 +212,20 @@ export class StreamTracker {
     let taken = 0;
     for (; taken < early.length; taken++) {
       const { seq, frame, about, behind, ends } = early[taken];
-      const last = state.delivered.last ?? 0;
+      // Undefined once the stream started afresh (below): then nothing before a frame is awaited.
+      const last = state.delivered.last;
       if (behind) {
-        // Everything before it has been written (the loop stops at the first that waits).
-        if (ends) {
-          this.sink.sendRaw(frame);
-          early.splice(0, taken + 1);
-          this.stopWaiting(state);
-          // Frames after it (behind ones only: they sort last) go out at once; then it ends.
-          for (const rest of early) this.sink.sendRaw(rest.frame);
-          this.endIfIdle(state);
-          return;
-        }
+        // Everything before it has been written (the loop stops at the first that waits); one with
+        // a place waits, like a message there, for the messages up to it.
+        if (!force && last !== undefined && Number.isFinite(seq) && seq - 0.5 > last) break;
+        this.sink.sendRaw(frame);
+        if (ends) this.restart(state);
+        continue;
       } else if (about) {
-        if (!force && seq > last) break;
+        if (!force && last !== undefined && seq > last) break;
       } else if (state.delivered.has(seq)) {
         continue;
-      } else if (!force && seq !== last + 1) {
+      } else if (!force && last !== undefined && seq !== last + 1) {
         break;
       } else {
         state.delivered.add(seq);
@@ -230,12 +233,20 @@ export class StreamTracker {
       this.sink.sendRaw(frame);
     }
     early.splice(0, taken);
-    if (early.length === 0) this.stopWaiting(state);
+    if (early.length === 0) {
+      this.stopWaiting(state);
+      this.forgetIfEmpty(state);
+    }
   }
 
-  /** Ends the stream on this connection, unless a catch-up of it is under way or frames wait in it. */
-  private endIfIdle(state: StreamState): void {
-    if (state.catchUps > 0 || state.held || state.early) return;
+  /** The stream ended on this connection (its user left the chat): what was sent of it no longer says where it stands. */
+  private restart(state: StreamState): void {
+    state.delivered = new SeqRanges(REMEMBERED_RUNS_PER_STREAM);
+  }
+
+  /** Drops a stream that keeps nothing: nothing sent, held, waiting or being caught up. */
+  private forgetIfEmpty(state: StreamState): void {
+    if (state.catchUps > 0 || state.held || state.early || state.delivered.last !== undefined) return;
     if (this.streams?.get(state.id) === state) this.streams.delete(state.id);
   }
 

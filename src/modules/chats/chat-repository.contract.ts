@@ -115,13 +115,22 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       await chats.setRole(chat.id, x, 'owner', anyone);
       expect((await chats.findById(chat.id))?.ownerId).toBe(x);
       expect((await chats.membership(chat.id, owner))?.role).toBe('admin');
-      expect(await chats.removeMember(chat.id, y, keepChat)).toEqual({ deleted: false, remaining: [x, owner] });
+      expect(await chats.removeMember(chat.id, y, keepChat)).toEqual({ deleted: false, remaining: [x, owner], lastSeq: 0 });
       expect(await codeOf(chats.removeMember(chat.id, y, keepChat))).toBe('MEMBER_NOT_FOUND');
       expect(await chats.membership(chat.id, y)).toBeUndefined();
       expect((await chats.contactsOf(owner)).sort()).toEqual([x]);
       expect((await chats.delete(chat.id, anyone)).sort()).toEqual([owner, x].sort());
       expect(await chats.findById(chat.id)).toBeUndefined();
       expect(await chats.membership(chat.id, x)).toBeUndefined();
+    });
+
+    it("says the chat's last seq at a removal, the last message the member was there for", async () => {
+      const { chats, messages, newUser } = stores();
+      const [owner, leaver] = [await newUser(), await newUser()];
+      const chat = await chats.createGroup({ id: randomUUID(), title: `Seq ${randomUUID()}`, ownerId: owner }, [leaver]);
+      for (const text of ['one', 'two', 'three'])
+        await messages.append({ id: randomUUID(), chatId: chat.id, senderId: owner, clientId: null, text });
+      expect(await chats.removeMember(chat.id, leaver, keepChat)).toEqual({ deleted: false, remaining: [owner], lastSeq: 3 });
     });
 
     it('removes a member as one step decided on the members once the chat is locked, handing over or deleting', async () => {
@@ -153,12 +162,13 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       expect(await chats.removeMember(chat.id, owner, () => ({ deleteChat: false, successors: [clash, member, admin] }))).toEqual({
         deleted: false,
         remaining: before.map(([id]) => id).filter((id) => id !== owner),
+        lastSeq: 0,
       });
       expect((await chats.findById(chat.id))?.ownerId).toBe(member);
       expect(await chats.membership(chat.id, member)).toMatchObject({ role: 'owner' });
       expect(await chats.membership(chat.id, owner)).toBeUndefined();
 
-      expect(await chats.removeMember(chat.id, clash, () => ({ deleteChat: true }))).toEqual({ deleted: true, remaining: [] });
+      expect(await chats.removeMember(chat.id, clash, () => ({ deleteChat: true }))).toEqual({ deleted: true, remaining: [], lastSeq: 0 });
       expect(await chats.findById(chat.id)).toBeUndefined();
       expect(await chats.members(chat.id)).toEqual([]);
       expect(await codeOf(chats.removeMember(chat.id, admin, keepChat))).toBe('CHAT_NOT_FOUND');

@@ -19,6 +19,8 @@ export interface RemovalOutcome {
   deleted: boolean;
   /** Who is still a member (none when deleted). */
   remaining: string[];
+  /** The chat's last seq when the member left: the messages up to it were theirs (0 when deleted). */
+  lastSeq: number;
 }
 
 export interface ChatListCursor {

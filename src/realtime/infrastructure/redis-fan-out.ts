@@ -153,6 +153,7 @@ export function decode(payload: string, ownOrigin: string): Received | undefined
     if (!isPosition(header.stream, true) || !isPosition(header.after, true)) throw new Error('stream or after is not a position');
     if (header.behind !== undefined && typeof header.behind !== 'string') throw new Error('behind is not a stream id');
     if (header.ends !== undefined && header.ends !== true) throw new Error('ends is not true');
+    if (header.behindSeq !== undefined && !Number.isSafeInteger(header.behindSeq)) throw new Error('behindSeq is not a seq');
     return { origin, n: number, message: Object.assign(header, { frame: payload.slice(second + 1) }) };
   }
   if (header.kind === 'close') {

@@ -143,7 +143,7 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
       return { deleteChat: false, successors: target.role === 'owner' ? remaining.map((m) => m.userId) : [] };
     });
     if (outcome.deleted) this.events.publish(new ChatDeletedEvent(chatId, [userId], actorId));
-    else this.events.publish(new MemberRemovedEvent(chatId, userId, outcome.remaining, actorId, removedReadSeq));
+    else this.events.publish(new MemberRemovedEvent(chatId, userId, outcome.remaining, actorId, removedReadSeq, outcome.lastSeq));
   }
 }
 

@@ -47,5 +47,7 @@ export class MemberRemovedEvent {
     readonly actorId: string,
     /** How far the removed member had read: senders of later messages may now be read by everyone left. */
     readonly removedReadSeq: number,
+    /** The chat's last seq at the removal: the messages up to it go to the removed member before the frame that says they left. */
+    readonly lastSeq: number,
   ) {}
 }

@@ -31,9 +31,10 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
       }
     } else {
       const frame = { type: 'member_removed', chatId: event.chatId, userId: event.removedId } as const;
-      await this.realtime.send(event.memberIds, frame, { behind: event.chatId });
+      const place = { behind: event.chatId, behindSeq: event.lastSeq };
+      await this.realtime.send(event.memberIds, frame, place);
       // For the one removed the chat's stream ends here: added back later, they get its next message at once.
-      await this.realtime.send([event.removedId], frame, { behind: event.chatId, endsStream: true });
+      await this.realtime.send([event.removedId], frame, Object.assign({ endsStream: true }, place));
     }
   }
 

@@ -301,14 +301,14 @@ export class MongoChatRepository extends ChatRepository {
 
   private removing(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
     return inTransaction(this.connection, async (session) => {
-      const chat = await this.chats.findById(chatId, { titleLower: 1 }, { session }).lean<ChatRecord>();
+      const chat = await this.chats.findById(chatId, { titleLower: 1, lastSeq: 1 }, { session }).lean<ChatRecord>();
       if (!chat) throw chatNotFound();
       const members = await this.members(chatId, session);
       const plan = decide(members);
       if (plan.deleteChat) {
         await this.chats.deleteOne({ _id: chatId }, { session });
         await this.memberships.deleteMany({ chatId }, { session });
-        return { deleted: true, remaining: [] };
+        return { deleted: true, remaining: [], lastSeq: 0 };
       }
       const now = new Date();
       if (plan.successors.length > 0) {
@@ -335,7 +335,8 @@ export class MongoChatRepository extends ChatRepository {
       );
       if (modifiedCount !== 1) throw memberNotFound();
       await this.memberships.deleteOne({ _id: memberKey(chatId, userId) }, { session });
-      return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId) };
+      // A send in between would write the chat record too and conflict: lastSeq is as of the removal.
+      return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId), lastSeq: chat.lastSeq };
     });
   }
 

@@ -213,12 +213,15 @@ export class TypeormChatRepository extends ChatRepository {
 
   async removeMember(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
     return this.db.transaction(async (tx) => {
-      if (!(await lockChat(tx, chatId))) throw chatNotFound();
+      // Locked as lockChat does, reading the last seq: sends wait for the lock, so it is the last
+      // message the leaving member was in the chat for.
+      const [locked] = (await tx.query(`SELECT last_seq FROM chats WHERE id = $1 FOR UPDATE`, [chatId])) as Array<{ last_seq: string }>;
+      if (!locked) throw chatNotFound();
       const members = await this.members(chatId, tx);
       const plan = decide(members);
       if (plan.deleteChat) {
         await tx.query(`DELETE FROM chats WHERE id = $1`, [chatId]); // members and messages cascade
-        return { deleted: true, remaining: [] };
+        return { deleted: true, remaining: [], lastSeq: 0 };
       }
       if (plan.successors.length > 0) await this.handOver(tx, chatId, plan.successors);
       const removed = returnedRows(
@@ -226,7 +229,7 @@ export class TypeormChatRepository extends ChatRepository {
       );
       if (removed.length === 0) throw memberNotFound();
       await touchChat(tx, chatId);
-      return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId) };
+      return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId), lastSeq: Number(locked.last_seq) };
     });
   }
 
