@@ -1,12 +1,4 @@
-import type { AddressInfo } from 'node:net';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
 import pg from 'pg';
-import { AppModule } from '../src/app.module.js';
-import { configureApp } from '../src/app.factory.js';
-import { AppLogger } from '../src/common/logging/app-logger.js';
-import { loadConfig } from '../src/config/app-config.js';
-import { RealtimeSettings } from '../src/realtime/realtime-settings.js';
 import { PresenceQuery } from '../src/realtime/presence-query.js';
 import { PresenceService } from '../src/realtime/presence.service.js';
 import { RealtimeService } from '../src/realtime/realtime.service.js';
@@ -427,25 +419,18 @@ describe('realtime (one instance)', () => {
 
 describe('realtime when a member leaves and comes back', () => {
   let db: TestDatabase;
-  let app: NestExpressApplication;
+  let app: TestApp;
   let request: ReturnType<typeof httpClient>;
   let wsUrl: string;
   const sockets: TestSocket[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
-    const config = loadConfig({ APP_ENV: 'LOCAL', PORT: '0', RATE_LIMIT_AUTH_PER_IP: '100000', ...db.env });
-    const logger = new AppLogger((process.env.TEST_LOG_LEVEL as 'error') ?? 'error', 'json');
-    // A reordering wait far longer than the test: a message held for a gap would never arrive in time.
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
-      .overrideProvider(RealtimeSettings)
-      .useValue(new RealtimeSettings({ reorderWaitMs: 60_000, catchUpHoldMs: 60_000 }))
-      .compile();
-    app = configureApp(moduleRef.createNestApplication<NestExpressApplication>({ logger, bodyParser: false }), config, logger);
-    await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as AddressInfo;
-    request = httpClient(`http://127.0.0.1:${port}`);
-    wsUrl = `ws://127.0.0.1:${port}/ws`;
+    // A reordering wait and a first hold far longer than the test: a message held for a gap would
+    // never arrive in time, and frames stay held until the socket's sync.
+    app = await startTestApp(db.env, { realtime: { reorderWaitMs: 60_000, catchUpHoldMs: 60_000 } });
+    request = httpClient(app.url);
+    wsUrl = app.wsUrl;
   });
 
   afterAll(async () => {

@@ -14,7 +14,7 @@ export class RealtimeSettings {
    * After authentication, live new_message frames wait this long for the client's `sync` (or
    * until it is done), so a reconnecting client gets missed history before newer messages.
    */
-  readonly catchUpHoldMs = 1_000;
+  readonly catchUpHoldMs: number = 1_000;
   /** Protocol pings go out this often; a socket that has not answered the previous one by then is dropped. */
   readonly heartbeatMs: number = 25_000;
   /** How long a connection keeps its user online in Redis without a heartbeat (a crashed instance's users lapse after this). */

@@ -1,6 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { createApp } from '../../src/app.factory.js';
+import { Test } from '@nestjs/testing';
+import { AppModule } from '../../src/app.module.js';
+import { configureApp, createApp } from '../../src/app.factory.js';
+import { RealtimeSettings } from '../../src/realtime/realtime-settings.js';
 import { type AppConfig, loadConfig } from '../../src/config/app-config.js';
 import { AppLogger } from '../../src/common/logging/app-logger.js';
 
@@ -20,6 +23,8 @@ export const TEST_MODULES = 'auth,users,chats,messages,notify,health';
 export interface TestAppOptions {
   /** Listen on this port instead of a random one: a restarted app must be where its clients left it. */
   port?: number;
+  /** Realtime settings other than the defaults (waits and holds a test wants longer or shorter). */
+  realtime?: Partial<RealtimeSettings>;
 }
 
 /**
@@ -43,7 +48,7 @@ export async function startTestApp(env: Record<string, string>, options: TestApp
     ...env,
   });
   const logger = new AppLogger((process.env.TEST_LOG_LEVEL as 'error') ?? 'error', 'json');
-  const app = await createApp(config, logger);
+  const app = options.realtime ? await withRealtimeSettings(config, logger, options.realtime) : await createApp(config, logger);
   await app.listen(listenPort, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
@@ -53,4 +58,17 @@ export async function startTestApp(env: Record<string, string>, options: TestApp
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     close: () => app.close(),
   };
+}
+
+/** createApp, with RealtimeSettings replaced through a testing module. */
+async function withRealtimeSettings(
+  config: AppConfig,
+  logger: AppLogger,
+  settings: Partial<RealtimeSettings>,
+): Promise<NestExpressApplication> {
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+    .overrideProvider(RealtimeSettings)
+    .useValue(new RealtimeSettings(settings))
+    .compile();
+  return configureApp(moduleRef.createNestApplication<NestExpressApplication>({ logger, bodyParser: false }), config, logger);
 }

@@ -56,9 +56,9 @@ export class MessagesGateway implements OnModuleDestroy {
     @MessageBody() frame: SendMessageFrame,
     @CurrentFrame() context: FrameContext,
   ): Promise<ServerEvent<'message_ack'>> {
+    this.limits.consume('messages', user.userId);
     // Ids lower-cased as REST's are (uuidParam): a chat's ordering queue, catch-up hold and events
     // are keyed by its id as a string. The ack echoes the clientId as the client wrote it.
-    this.limits.consume('messages', user.userId);
     const { message, created } = await this.commands.execute<SendMessageCommand, SendMessageResult>(
       new SendMessageCommand(user.userId, frame.chatId.toLowerCase(), frame.text, frame.clientId.toLowerCase(), context.admitNext),
     );
