@@ -1,4 +1,6 @@
-import { statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { DatabaseEndpoint } from '../src/database/database.module.js';
 import { createApp } from '../src/app.factory.js';
@@ -116,6 +118,36 @@ describe('the embedded database', () => {
       await db.dispose();
     }
     expect(() => statSync(socketDir)).toThrow(/ENOENT/);
+  });
+
+  it('removes the socket directory a crashed process left behind, and nothing else the record names', async () => {
+    const db = await createTestDatabase('embedded');
+    // A crash leaves the directory and the record of it (DATA_DIR/pgdata.socket-dir) behind.
+    const left = mkdtempSync(join(tmpdir(), 'parley-db-'));
+    writeFileSync(join(left, '.s.PGSQL.5432'), '');
+    const record = join(db.env.DATA_DIR, 'pgdata.socket-dir');
+    writeFileSync(record, left);
+    const app = await startTestApp({ ...db.env, MODULES: 'health' });
+    try {
+      expect(() => statSync(left)).toThrow(/ENOENT/);
+      const serving = new URL(app.app.get(DatabaseEndpoint).url).searchParams.get('host');
+      expect(readFileSync(record, 'utf8')).toBe(serving);
+    } finally {
+      await app.close();
+    }
+    expect(existsSync(record)).toBe(false);
+
+    // A record naming anything but such a directory of ours is dropped, and what it named kept.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'not-parley-'));
+    writeFileSync(record, elsewhere);
+    const again = await startTestApp({ ...db.env, MODULES: 'health' });
+    try {
+      expect(statSync(elsewhere).isDirectory()).toBe(true);
+    } finally {
+      await again.close();
+      await db.dispose();
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -21,9 +21,15 @@ import { DataDirLock } from './data-dir-lock.js';
  * uses a pool of ONE connection against it (data-source-options.ts): it gains nothing from more,
  * since the session runs one statement at a time, and transaction isolation then never depends on
  * the multiplexer. test/database.e2e-spec.ts checks overlapping transactions on it.
+ *
+ * The socket's directory is named in a file next to the data directory's lock, so a start after
+ * a crash removes the one the crashed process left in the temporary directory; and it is touched
+ * every hour, so a cleaner of old temporary files (systemd-tmpfiles ages them out after 10 days)
+ * does not take the socket from under a server that has run that long.
  */
 export class EmbeddedPostgres {
   private readonly logger = new Logger('EmbeddedPostgres');
+  private readonly keepFresh?: NodeJS.Timeout;
 
   private constructor(
     private readonly db: PGlite,
@@ -32,12 +38,22 @@ export class EmbeddedPostgres {
     readonly url: string,
     /** The private directory holding the Unix socket, removed at stop. */
     private readonly socketDir: string | undefined,
-  ) {}
+    private readonly socketDirRecord: string,
+  ) {
+    if (socketDir) {
+      this.keepFresh = setInterval(() => touch(socketDir), KEEP_FRESH_MS);
+      this.keepFresh.unref();
+    }
+  }
 
   static async start(dataDir: string): Promise<EmbeddedPostgres> {
     const logger = new Logger('EmbeddedPostgres');
     mkdirSync(dataDir, { recursive: true });
-    const lock = DataDirLock.claim(join(dataDir, '..', `${dataDir.split('/').pop()}.lock`), `the embedded database in ${dataDir}`);
+    const lock = DataDirLock.claim(join(dataDir, '..', `${basename(dataDir)}.lock`), `the embedded database in ${dataDir}`);
+    // Holding the lock, this is the only process serving this data directory: a socket directory
+    // recorded for it belongs to one that is gone.
+    const socketDirRecord = join(dataDir, '..', `${basename(dataDir)}.socket-dir`);
+    removeLeftSocketDir(socketDirRecord);
 
     const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
     logger.log(
@@ -57,7 +73,8 @@ export class EmbeddedPostgres {
     }
     // mkdtemp makes the directory 0700. Under the system's temporary directory rather than
     // DATA_DIR: a socket path must stay under ~100 bytes.
-    const socketDir = process.platform === 'win32' ? undefined : mkdtempSync(join(tmpdir(), 'parley-db-'));
+    const socketDir = process.platform === 'win32' ? undefined : mkdtempSync(join(tmpdir(), SOCKET_DIR_PREFIX));
+    if (socketDir) writeFileSync(socketDirRecord, socketDir);
     const server = socketDir
       ? new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections: 16 })
       : new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 16 });
@@ -65,7 +82,7 @@ export class EmbeddedPostgres {
       await server.start();
     } catch (error) {
       await db.close().catch(() => undefined);
-      if (socketDir) rmSync(socketDir, { recursive: true, force: true });
+      removeSocketDir(socketDir, socketDirRecord);
       lock.release();
       throw new Error(`The embedded database could not be served (${String(error)}); set DATABASE_URL to use PostgreSQL.`);
     }
@@ -73,17 +90,64 @@ export class EmbeddedPostgres {
       ? `postgres://postgres@localhost/postgres?host=${encodeURIComponent(socketDir)}`
       : `postgres://postgres@${server.getServerConn()}/postgres`;
     logger.log(`Embedded database ready in ${Date.now() - started} ms`);
-    return new EmbeddedPostgres(db, server, lock, url, socketDir);
+    return new EmbeddedPostgres(db, server, lock, url, socketDir, socketDirRecord);
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.keepFresh);
     try {
       await this.server.stop();
       await this.db.close();
     } finally {
-      if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
+      removeSocketDir(this.socketDir, this.socketDirRecord);
       this.lock.release();
     }
     this.logger.log('Embedded database closed');
+  }
+}
+
+const SOCKET_DIR_PREFIX = 'parley-db-';
+const KEEP_FRESH_MS = 60 * 60_000;
+
+function removeSocketDir(socketDir: string | undefined, record: string): void {
+  if (!socketDir) return;
+  rmSync(socketDir, { recursive: true, force: true });
+  rmSync(record, { force: true });
+}
+
+/**
+ * Removes the socket directory a crashed process left, if the record names one this process
+ * could have made: a directory of ours, directly under the temporary directory, with our prefix.
+ * The record is only a hint; anything else it names is left alone.
+ */
+function removeLeftSocketDir(record: string): void {
+  let left: string;
+  try {
+    left = readFileSync(record, 'utf8').trim();
+  } catch {
+    return;
+  }
+  const ours = dirname(left) === tmpdir() && basename(left).startsWith(SOCKET_DIR_PREFIX) && ownDirectory(left);
+  if (ours) rmSync(left, { recursive: true, force: true });
+  rmSync(record, { force: true });
+}
+
+function ownDirectory(path: string): boolean {
+  try {
+    const stat = lstatSync(path);
+    return stat.isDirectory() && (typeof process.getuid !== 'function' || stat.uid === process.getuid());
+  } catch {
+    return false;
+  }
+}
+
+function touch(socketDir: string): void {
+  const now = new Date();
+  for (const path of [socketDir, join(socketDir, '.s.PGSQL.5432')]) {
+    try {
+      utimesSync(path, now, now);
+    } catch {
+      // Already gone: nothing a touch could save.
+    }
   }
 }
