@@ -621,6 +621,7 @@ describe('auth rate limits', () => {
     const env = { ...db.env, REDIS_URL: 'redis://127.0.0.1:6379', RATE_LIMIT_AUTH_PER_ACCOUNT: '2', RATE_LIMIT_AUTH_PER_IP: '1000' };
     const [one, two] = await Promise.all([startTestApp(env), startTestApp(env)]);
     apps.push(one, two);
+    expect((await httpClient(one.url)('GET', '/health/ready')).body.dependencies.redis).toMatchObject({ status: 'up', mode: 'redis' });
     const victim = await signUpAndIn(httpClient(one.url));
     const wrong = { body: { email: victim.user.email, password: 'wrong-guess-1' } };
     expect((await httpClient(one.url)('POST', '/api/v1/auth/sign-in', wrong)).status).toBe(401);
@@ -656,6 +657,10 @@ describe('auth while Redis is unreachable', () => {
         proxy.close(() => resolve());
         for (const socket of sockets) socket.destroy();
       });
+
+      const ready = await request('GET', '/health/ready');
+      expect(ready.status).toBe(503);
+      expect(ready.body.dependencies.redis).toMatchObject({ status: 'down', mode: 'redis' });
 
       const signIn = await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } });
       expect(signIn.status).toBe(200);

@@ -96,6 +96,7 @@ describe.each(DATABASE_KINDS)('the database (%s)', (kind) => {
       dependencies: {
         database: { status: 'up', mode: kind, latencyMs: expect.any(Number) },
         objectStorage: { status: 'up', mode: 'local-files', latencyMs: expect.any(Number) },
+        redis: { status: 'up', mode: 'in-process', latencyMs: expect.any(Number) },
       },
     });
   });

@@ -67,10 +67,16 @@ class DatabaseEndpointModule implements OnApplicationShutdown {
 export class DatabaseModule {
   private readonly logger = new Logger('Database');
 
-  constructor(registry: HealthRegistry, dataSource: DataSource, endpoint: DatabaseEndpoint) {
-    registry.register('database', endpoint.embedded ? 'embedded' : 'postgres', async () => {
+  constructor(registry: HealthRegistry, dataSource: DataSource, endpoint: DatabaseEndpoint, config: AppConfig) {
+    const mode = endpoint.embedded ? 'embedded' : 'postgres';
+    const check = async () => {
       await dataSource.query('SELECT 1');
-    });
+    };
+    registry.register('database', mode, check);
+    // Chats and messages in this same database: listed too, so /health/ready names the store
+    // whichever it is (MongoModule registers its own).
+    const messageStoreHere = config.database.messageStore === 'postgres' && (config.isEnabled('chats') || config.isEnabled('messages'));
+    if (messageStoreHere) registry.register('messageStore', mode, check);
     this.logger.debug('Database health check registered');
   }
 }
