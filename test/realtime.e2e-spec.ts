@@ -218,6 +218,12 @@ describe('realtime (one instance)', () => {
       expect(missing.details.map((d: { field: string }) => d.field)).toContain('token');
       const extra = await socket.request({ type: 'auth', token: 'x', admin: true }, 'v2');
       expect(extra).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ field: 'admin' })] });
+      const extraOnPing = await socket.request({ type: 'ping', extra: 1 }, 'v3');
+      expect(extraOnPing).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        id: 'v3',
+        details: [{ field: 'extra', message: 'property extra should not exist' }],
+      });
       expect(socket.isOpen).toBe(true);
     });
 

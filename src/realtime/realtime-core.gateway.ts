@@ -1,4 +1,5 @@
-import { SubscribeMessage } from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { ValidationError } from '../common/errors/domain-error.js';
 import { RealtimeGateway } from './realtime-gateway.decorator.js';
 import type { ServerEvent } from './server-events.js';
 
@@ -9,8 +10,14 @@ import type { ServerEvent } from './server-events.js';
  */
 @RealtimeGateway()
 export class RealtimeCoreGateway {
+  /** `ping` has no fields; an unknown one is refused as on every other frame (a DTO without rules cannot say so). */
   @SubscribeMessage('ping')
-  ping(): ServerEvent<'pong'> {
+  ping(@MessageBody() frame: Record<string, unknown>): ServerEvent<'pong'> {
+    const unknown = Object.keys(frame);
+    if (unknown.length > 0) {
+      const details = unknown.map((field) => ({ field, message: `property ${field} should not exist` }));
+      throw new ValidationError(details.map((d) => d.message).join('; '), details);
+    }
     return { type: 'pong' };
   }
 }
