@@ -41,6 +41,7 @@ export interface MemberRecord {
 
 export const CHATS_COLLECTION = 'chats';
 export const MEMBERS_COLLECTION = 'chat_members';
+export const CHAT_PURGES_COLLECTION = 'chat_purges';
 export const CHATS_DIRECT_KEY = 'chats_direct_key';
 export const CHATS_OWNER_TITLE = 'chats_owner_title';
 
@@ -88,8 +89,35 @@ export const memberSchema = new Schema<MemberRecord>(
 // A chat's members, those who have read up to a seq (readers), and the lowest read pointers (message_seen).
 memberSchema.index({ chatId: 1, lastReadSeq: 1 }, { name: 'chat_members_chat_read' });
 
-export function chatModels(connection: Connection): { chats: Model<ChatRecord>; members: Model<MemberRecord> } {
-  return { chats: modelOn(connection, 'Chat', chatSchema), members: modelOn(connection, 'ChatMember', memberSchema) };
+/**
+ * A deleted chat whose messages may still be stored: written in the transaction that deletes the
+ * chat, removed once its messages are. The messages go after the commit (a long history could
+ * outgrow a transaction's limits), so a failure there leaves this record to finish the job.
+ */
+export interface ChatPurgeRecord {
+  /** The deleted chat's id. */
+  _id: string;
+  deletedAt: Date;
+}
+
+export const chatPurgeSchema = new Schema<ChatPurgeRecord>(
+  {
+    _id: { type: String, required: true },
+    deletedAt: { type: Date, required: true },
+  },
+  { collection: CHAT_PURGES_COLLECTION, versionKey: false, autoIndex: false, autoCreate: false },
+);
+
+export function chatModels(connection: Connection): {
+  chats: Model<ChatRecord>;
+  members: Model<MemberRecord>;
+  purges: Model<ChatPurgeRecord>;
+} {
+  return {
+    chats: modelOn(connection, 'Chat', chatSchema),
+    members: modelOn(connection, 'ChatMember', memberSchema),
+    purges: modelOn(connection, 'ChatPurge', chatPurgeSchema),
+  };
 }
 
 /** A member who has read nothing yet. */

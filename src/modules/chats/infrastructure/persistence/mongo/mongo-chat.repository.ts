@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { ClientSession, Connection, Model, PipelineStage } from 'mongoose';
 import { createIndexes } from '../../../../../database/mongo/models.js';
 import { isDuplicateKey } from '../../../../../database/mongo/mongo-errors.js';
@@ -22,6 +23,7 @@ import { byRoleThenSeniority, type SummaryRow, toChat, toChatSummary, toMember }
 import {
   CHATS_DIRECT_KEY,
   CHATS_OWNER_TITLE,
+  type ChatPurgeRecord,
   type ChatRecord,
   chatModels,
   MEMBERS_COLLECTION,
@@ -41,21 +43,33 @@ export class MongoChatRepository extends ChatRepository {
     private readonly chats: Model<ChatRecord>,
     private readonly memberships: Model<MemberRecord>,
     private readonly messages: Model<MessageRecord>,
+    private readonly purges: Model<ChatPurgeRecord>,
   ) {
     super();
   }
 
-  /** Registers the models and creates their indexes, awaited: the unique keys exist before the first write. */
+  private readonly logger = new Logger('MongoChatRepository');
+  private purgeRetry?: NodeJS.Timeout;
+
+  /**
+   * Registers the models and creates their indexes, awaited: the unique keys exist before the
+   * first write. Then, in the background, removes the messages of chats deleted while a previous
+   * process could not finish that.
+   */
   static async open(connection: Connection): Promise<MongoChatRepository> {
-    const { chats, members } = chatModels(connection);
+    const { chats, members, purges } = chatModels(connection);
     await createIndexes(chats, members);
-    return new MongoChatRepository(connection, chats, members, messageModel(connection));
+    // Made here, not by the first delete's transaction: older servers create no collection inside one.
+    await purges.createCollection();
+    const repository = new MongoChatRepository(connection, chats, members, messageModel(connection), purges);
+    void repository.purgeLeftHistories();
+    return repository;
   }
 
   async findOrCreateDirect(id: string, userA: string, userB: string): Promise<{ chat: Chat; created: boolean }> {
     const key = directKey(userA, userB);
     // Most calls open a chat that exists: one read, no transaction.
-    const found = await this.chats.findOne({ directKey: key }).lean<ChatRecord>();
+    const found = await this.chats.findOne(byDirectKey(key)).lean<ChatRecord>();
     if (found) return { chat: toChat(found), created: false };
     const now = new Date();
     const record: ChatRecord = {
@@ -80,7 +94,7 @@ export class MongoChatRepository extends ChatRepository {
       // The unique key decides a race: the loser reads the winner's chat.
       if (!isDuplicateKey(error, CHATS_DIRECT_KEY)) throw error;
     }
-    const existing = await this.chats.findOne({ directKey: key }).lean<ChatRecord>();
+    const existing = await this.chats.findOne(byDirectKey(key)).lean<ChatRecord>();
     if (!existing) throw new Error(`The direct chat ${key} clashed on its unique key but cannot be read back.`);
     return { chat: toChat(existing), created: false };
   }
@@ -217,7 +231,7 @@ export class MongoChatRepository extends ChatRepository {
         const row = await this.chats
           .findOneAndUpdate(
             { _id: chatId },
-            { $set: { title, titleLower: title.toLowerCase(), updatedAt: now, lastActivityAt: now } },
+            { $set: { title, titleLower: title.toLowerCase(), updatedAt: now }, $max: { lastActivityAt: now } },
             { returnDocument: 'after', session },
           )
           .lean<ChatRecord>();
@@ -237,13 +251,59 @@ export class MongoChatRepository extends ChatRepository {
       const chat = await this.chats.findOneAndDelete({ _id: chatId }, { session, projection: { memberIds: 1 } }).lean<ChatRecord>();
       if (!chat) return [];
       await this.memberships.deleteMany({ chatId }, { session });
+      await this.notePurge(chatId, session);
       return chat.memberIds;
     });
-    // The history goes after the commit, outside the transaction: a long one could outgrow a
-    // transaction's time and size limits, and once the chat record is gone no send can add to it
-    // (a send writes that record) and no read reaches it (every read checks membership first).
-    await this.messages.deleteMany({ chatId });
+    await this.purgeHistory(chatId);
     return memberIds;
+  }
+
+  /** In the deleting transaction: the chat's messages are owed a removal, whatever happens after the commit. */
+  private async notePurge(chatId: string, session: ClientSession): Promise<void> {
+    await this.purges.updateOne({ _id: chatId }, { $setOnInsert: { deletedAt: new Date() } }, { session, upsert: true });
+  }
+
+  /**
+   * A deleted chat's history goes after the commit, outside the transaction: a long one could
+   * outgrow a transaction's time and size limits, and once the chat record is gone no send can add
+   * to it (a send writes that record) and no read reaches it (every read checks membership first).
+   * The chat is deleted whatever happens here: a failure is logged, and the purge record makes a
+   * later attempt (in a minute, and at the next start) finish it.
+   */
+  private async purgeHistory(chatId: string): Promise<boolean> {
+    try {
+      await this.messages.deleteMany({ chatId });
+      await this.purges.deleteOne({ _id: chatId });
+      return true;
+    } catch (error) {
+      this.logger.warn(
+        `The messages of deleted chat ${chatId} could not be removed yet (${error instanceof Error ? error.message : String(error)}); trying again in a minute.`,
+      );
+      this.retryPurgesSoon();
+      return false;
+    }
+  }
+
+  private async purgeLeftHistories(): Promise<void> {
+    try {
+      const left = await this.purges.find({}, { _id: 1 }).lean<ChatPurgeRecord[]>();
+      if (left.length > 0) this.logger.log(`Removing the messages of ${left.length} deleted chat(s) left from before…`);
+      for (const { _id } of left) if (!(await this.purgeHistory(_id))) return; // it scheduled a retry
+    } catch (error) {
+      this.logger.warn(
+        `Could not list the deleted chats whose messages are left (${error instanceof Error ? error.message : String(error)}); trying again in a minute.`,
+      );
+      this.retryPurgesSoon();
+    }
+  }
+
+  private retryPurgesSoon(): void {
+    if (this.purgeRetry) return;
+    this.purgeRetry = setTimeout(() => {
+      this.purgeRetry = undefined;
+      void this.purgeLeftHistories();
+    }, 60_000);
+    this.purgeRetry.unref();
   }
 
   async addMembers(
@@ -265,7 +325,7 @@ export class MongoChatRepository extends ChatRepository {
       // retried and lastSeq below is the chat's last seq when the joiners arrive.
       await this.chats.updateOne(
         { _id: chatId },
-        { $push: { memberIds: { $each: added } }, $set: { updatedAt: now, lastActivityAt: now } },
+        { $push: { memberIds: { $each: added } }, $set: { updatedAt: now }, $max: { lastActivityAt: now } },
         { session },
       );
       // Joiners start with everything so far read: history is there to scroll, not unread.
@@ -295,7 +355,7 @@ export class MongoChatRepository extends ChatRepository {
         throw error;
       });
     // As in delete: the history goes after the commit.
-    if (outcome.deleted) await this.messages.deleteMany({ chatId });
+    if (outcome.deleted) await this.purgeHistory(chatId);
     return outcome;
   }
 
@@ -308,6 +368,7 @@ export class MongoChatRepository extends ChatRepository {
       if (plan.deleteChat) {
         await this.chats.deleteOne({ _id: chatId }, { session });
         await this.memberships.deleteMany({ chatId }, { session });
+        await this.notePurge(chatId, session);
         return { deleted: true, remaining: [], lastSeq: 0 };
       }
       const now = new Date();
@@ -330,7 +391,7 @@ export class MongoChatRepository extends ChatRepository {
       }
       const { modifiedCount } = await this.chats.updateOne(
         { _id: chatId, memberIds: userId },
-        { $pull: { memberIds: userId }, $set: { updatedAt: now, lastActivityAt: now } },
+        { $pull: { memberIds: userId }, $set: { updatedAt: now }, $max: { lastActivityAt: now } },
         { session },
       );
       if (modifiedCount !== 1) throw memberNotFound();
@@ -352,10 +413,14 @@ export class MongoChatRepository extends ChatRepository {
         if (!chat.memberIds.includes(userId)) throw memberNotFound();
         if (role === 'owner') {
           // First, so a clash with a group the new owner already owns aborts before anything else.
-          await this.chats.updateOne({ _id: chatId }, { $set: { ownerId: userId, updatedAt: now, lastActivityAt: now } }, { session });
+          await this.chats.updateOne(
+            { _id: chatId },
+            { $set: { ownerId: userId, updatedAt: now }, $max: { lastActivityAt: now } },
+            { session },
+          );
           await this.memberships.updateMany({ chatId, role: 'owner' }, { $set: { role: 'admin' } }, { session });
         } else {
-          await this.chats.updateOne({ _id: chatId }, { $set: { updatedAt: now, lastActivityAt: now } }, { session });
+          await this.chats.updateOne({ _id: chatId }, { $set: { updatedAt: now }, $max: { lastActivityAt: now } }, { session });
         }
         await this.memberships.updateOne({ _id: memberKey(chatId, userId) }, { $set: { role } }, { session });
       });
@@ -379,4 +444,13 @@ export class MongoChatRepository extends ChatRepository {
     const ids = (await this.chats.distinct('memberIds', { memberIds: userId })) as string[];
     return ids.filter((id) => id !== userId);
   }
+}
+
+/**
+ * `$type` repeats the unique index's partial filter: MongoDB uses a partial index only for a
+ * query that implies its filter, and an equality on a string does not count as implying
+ * `$type: 'string'`. Without it the lookup reads every chat.
+ */
+function byDirectKey(key: string) {
+  return { directKey: { $eq: key, $type: 'string' as const } };
 }

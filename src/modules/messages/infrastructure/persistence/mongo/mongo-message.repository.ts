@@ -61,7 +61,7 @@ export class MongoMessageRepository extends MessageRepository {
         const chat = await this.chats
           .findOneAndUpdate(
             { _id: input.chatId, memberIds: input.senderId },
-            { $inc: { lastSeq: 1 }, $set: { lastActivityAt: now } },
+            { $inc: { lastSeq: 1 }, $max: { lastActivityAt: now } },
             { session, returnDocument: 'after', projection: { lastSeq: 1, memberIds: 1 } },
           )
           .lean<ChatRecord>();
@@ -209,7 +209,9 @@ export class MongoMessageRepository extends MessageRepository {
   }
 
   private async findByClientId(senderId: string, clientId: string): Promise<Message | undefined> {
-    const row = await this.messages.findOne({ senderId, clientId }).lean<MessageRecord>();
+    // `$type` repeats the unique index's partial filter, without which MongoDB does not use that
+    // index and reads every message (an equality on a string does not imply `$type: 'string'`).
+    const row = await this.messages.findOne({ senderId, clientId: { $eq: clientId, $type: 'string' } }).lean<MessageRecord>();
     return row ? toMessage(row) : undefined;
   }
 }
