@@ -179,6 +179,109 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     expect(bobOnB.seen('new_message').map((f) => f.message.text)).toEqual(['one', 'two', 'three']);
   });
 
+  it('reads a message from the store when it is slower across Redis than the wait, writes it in order, and not again when it comes', async () => {
+    const [alice, bob, carol] = [
+      await signUpAndIn(requestA, 'Alice'),
+      await signUpAndIn(requestA, 'Bob'),
+      await signUpAndIn(requestA, 'Carol'),
+    ];
+    const chatId = await groupOf(alice, [bob, carol]);
+    const [aliceOnA, carolOnB, bobOnB] = [await on(a, alice.accessToken), await on(b, carol.accessToken), await flowing(b, bob)];
+    await sendOn(carolOnB, chatId, 'one');
+    await bobOnB.nextOfType('new_message');
+
+    // Far slower than the 200 ms a socket waits for a message that another overtook.
+    const restore = slowRedisOnB(1_500);
+    try {
+      await sendOn(aliceOnA, chatId, 'two');
+      await sendOn(carolOnB, chatId, 'three');
+      await eventually(() => bobOnB.seen('new_message').length === 3);
+      expect(bobOnB.seen('new_message').map((f) => f.message.text)).toEqual(['one', 'two', 'three']);
+      await new Promise((resolve) => setTimeout(resolve, 1_700)); // the slow copy of "two" arrives
+      await bobOnB.settle();
+    } finally {
+      restore();
+    }
+    expect(bobOnB.seen('new_message').map((f) => f.message.seq)).toEqual([1, 2, 3]);
+  });
+
+  it('tells a member removed while earlier messages still cross Redis last, and writes none of them after', async () => {
+    const [alice, bob, carol] = [
+      await signUpAndIn(requestA, 'Alice'),
+      await signUpAndIn(requestA, 'Bob'),
+      await signUpAndIn(requestA, 'Carol'),
+    ];
+    const chatId = await groupOf(carol, [alice, bob]);
+    const [aliceOnA, bobOnB] = [await on(a, alice.accessToken), await flowing(b, bob)];
+    await sendOn(aliceOnA, chatId, 'one');
+    await bobOnB.nextOfType('new_message');
+
+    const restore = slowRedisOnB(1_500);
+    try {
+      await sendOn(aliceOnA, chatId, 'two');
+      // Carol, the owner, removes Bob through B while "two" is still on its way there.
+      expect(
+        (await httpClient(b.url)('DELETE', `/api/v1/chats/${chatId}/members/${bob.user.id}`, { token: carol.accessToken })).status,
+      ).toBe(204);
+      await bobOnB.nextOfType('member_removed');
+      await new Promise((resolve) => setTimeout(resolve, 1_700));
+      await bobOnB.settle();
+    } finally {
+      restore();
+    }
+    const frames = bobOnB.history.filter((f) => f.type === 'new_message' || f.type === 'member_removed');
+    // "two" was sent while Bob was a member; the store no longer shows it to him, and it never follows his removal.
+    expect(frames.map((f) => f.type)).toEqual(['new_message', 'member_removed']);
+  });
+
+  it('publishes a message again when its send is repeated, for the sockets that never had it (its first publication died with its instance)', async () => {
+    const [alice, bob] = [await signUpAndIn(requestA, 'Alice'), await signUpAndIn(requestA, 'Bob')];
+    const chatId = await groupOf(alice, [bob]);
+    const [aliceOnA, bobOnB, bobOnA] = [await flowing(a, alice), await flowing(b, bob), await flowing(a, bob)];
+    await sendOn(aliceOnA, chatId, 'one');
+    await bobOnB.nextOfType('new_message');
+    await bobOnA.nextOfType('new_message');
+
+    // A stores "two" and answers, but its publication goes nowhere: as if A died right after the commit.
+    const fanOutA = a.app.get(FanOut);
+    const publish = fanOutA.publish.bind(fanOutA);
+    const spy = jest.spyOn(fanOutA, 'publish').mockImplementation(async (message) => {
+      if (!(message.kind === 'deliver' && message.frame.includes('"text":"two"'))) await publish(message);
+    });
+    const clientId = crypto.randomUUID();
+    try {
+      expect(await aliceOnA.request({ type: 'send_message', chatId, text: 'two', clientId })).toMatchObject({ type: 'message_ack' });
+    } finally {
+      spy.mockRestore();
+    }
+    // The client, unsure, sends it again (here through B): nothing new is stored...
+    const again = await httpClient(b.url)('POST', `/api/v1/chats/${chatId}/messages`, {
+      token: alice.accessToken,
+      body: { text: 'two', clientId },
+    });
+    expect(again.status).toBe(200);
+    // ...and every socket that missed it gets it, once.
+    for (const socket of [bobOnB, bobOnA, aliceOnA]) {
+      await eventually(() => socket.seen('new_message').length === 2);
+      await socket.settle();
+      expect(socket.seen('new_message').map((f) => f.message.text)).toEqual(['one', 'two']);
+    }
+
+    // A repeat of a send that everyone got changes nothing for anyone.
+    const third = await sendOn(aliceOnA, chatId, 'three');
+    await eventually(() => bobOnB.seen('new_message').length === 3);
+    const repeated = await httpClient(b.url)('POST', `/api/v1/chats/${chatId}/messages`, {
+      token: alice.accessToken,
+      body: { text: 'three', clientId: third.clientId },
+    });
+    expect(repeated.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const socket of [bobOnB, bobOnA, aliceOnA]) {
+      await socket.settle();
+      expect(socket.seen('new_message').map((f) => f.message.seq)).toEqual([1, 2, 3]);
+    }
+  });
+
   it('writes a delete made on this instance after the message it deletes, when that message is still crossing Redis', async () => {
     const [alice, bob, carol] = [
       await signUpAndIn(requestA, 'Alice'),

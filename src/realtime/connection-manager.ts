@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { defaultIfEmpty, isObservable, lastValueFrom, tap } from 'rxjs';
 import type { RawData, WebSocket } from 'ws';
 import { ForbiddenError, UnauthenticatedError, UnavailableError } from '../common/errors/domain-error.js';
@@ -10,6 +11,7 @@ import { DirectHandlers } from './direct-handlers.js';
 import { ExpiryWheel } from './expiry-wheel.js';
 import { AuthFrameDto } from './dto/auth-frame.dto.js';
 import { FanOut, type FanOutMessage } from './fan-out.js';
+import { MissedMessages } from './missed-messages.js';
 import { type ClientFrame, parseFrame, type ParsedFrame, unknownType } from './frames.js';
 import { PreparedFrame } from './prepared-frame.js';
 import { PresenceService } from './presence.service.js';
@@ -44,6 +46,8 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   private nextSocketSlice = 0;
   private draining = false;
   private readonly revokedSessions = new Map<string, number>();
+  /** Reads a gap in a connection's live messages from the store (see StreamTracker). */
+  private missed?: MissedMessages;
   /** Token expiry of every authenticated socket, checked once a second. */
   private readonly expiries = new ExpiryWheel<Connection>((connection) => connection.close(CloseCode.UNAUTHENTICATED, 'TOKEN_EXPIRED'));
   private expiryTicker?: NodeJS.Timeout;
@@ -64,6 +68,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     private readonly presence: PresenceService,
     private readonly directHandlers: DirectHandlers,
     fanOut: FanOut,
+    private readonly moduleRef: ModuleRef,
   ) {
     fanOut.listen((message) => this.onFanOut(message));
     fanOut.onMissed(() => this.closeAfterMissedEvents());
@@ -84,6 +89,12 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   }
 
   onApplicationBootstrap(): void {
+    // From whichever module provides it (messages), looked up across the whole app, as PresenceService does.
+    try {
+      this.missed = this.moduleRef.get(MissedMessages, { strict: false });
+    } catch {
+      this.missed = undefined; // messages switched off: no chat streams to have gaps in
+    }
     this.ticker = setInterval(() => void this.heartbeat(), Math.max(1, Math.round(this.settings.heartbeatMs / HEARTBEAT_SLICES)));
     this.ticker.unref();
     this.expiryTicker = setInterval(() => this.expiries.tick(), 1000);
@@ -91,7 +102,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   }
 
   accept(socket: WebSocket, request: IncomingMessage): Connection {
-    const connection = new Connection(randomUUID(), socket, this.settings, this.onSlowConsumer, request.socket);
+    const connection = new Connection(randomUUID(), socket, this.settings, this.onSlowConsumer, request.socket, this.missed);
     connection.heartbeatSlice = this.nextSocketSlice;
     this.nextSocketSlice = (this.nextSocketSlice + 1) % HEARTBEAT_SLICES;
     socket.on('close', this.onSocketClose);
@@ -325,7 +336,8 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     const position = message.stream ?? (message.after && { id: message.after.id, seq: message.after.seq, about: true as const });
     for (const connection of targets) {
       if (position) connection.sendInStream(position, frame);
-      else if (message.behind) connection.sendBehind(message.behind, frame, message.ends === true, message.behindSeq);
+      else if (message.behind)
+        connection.sendBehind(message.behind, frame, message.ends === true, message.behindSeq, message.gone === true);
       else connection.sendRaw(frame);
     }
   }

@@ -2,7 +2,8 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { errorFrame, withId } from './frames.js';
 import type { WireFrame } from './prepared-frame.js';
-import { StreamTracker, type StreamPosition } from './stream-tracker.js';
+import type { MissedMessages } from './missed-messages.js';
+import { type ReadMissed, StreamTracker, type StreamPosition } from './stream-tracker.js';
 import type { FrameId, ServerEvent } from './server-events.js';
 
 /** Close codes the contract and RFC 6455 give meaning to. */
@@ -115,8 +116,13 @@ export class Connection {
     private readonly limits: ConnectionLimits,
     private readonly onSlowConsumer: (connection: Connection) => void,
     private readonly transport?: Socket,
+    missed?: MissedMessages,
   ) {
-    this.streams = new StreamTracker(this, limits.reorderWaitMs);
+    // A gap in a chat's live messages that waiting did not fill is read from the store, as this
+    // connection's user may see it (until authentication there is no stream to have a gap in).
+    const readMissed: ReadMissed | undefined =
+      missed && ((chatId, afterSeq, upToSeq) => (this.userId ? missed.read(this.userId, chatId, afterSeq, upToSeq) : Promise.resolve([])));
+    this.streams = new StreamTracker(this, limits.reorderWaitMs, readMissed);
     connections.set(socket, this);
   }
 
@@ -227,8 +233,8 @@ export class Connection {
   }
 
   /** A live frame that goes after whatever a stream keeps back now, and may end it (see StreamTracker.admitBehind). */
-  sendBehind(streamId: string, frame: WireFrame, ends = false, afterSeq?: number): void {
-    this.streams.admitBehind(streamId, frame, ends, afterSeq);
+  sendBehind(streamId: string, frame: WireFrame, ends = false, afterSeq?: number, gone = false): void {
+    this.streams.admitBehind(streamId, frame, ends, afterSeq, gone);
   }
 
   send(event: ServerEvent | ({ type: string } & object), id?: FrameId): boolean {

@@ -24,6 +24,8 @@ export type FanOutMessage =
       behindSeq?: number;
       /** With `behind`: the stream ends there for the recipients (see SendOptions.endsStream). Instances that predate it ignore it. */
       ends?: true;
+      /** With `ends`: the stream is gone for good (see SendOptions.streamGone). Instances that predate it ignore it. */
+      gone?: true;
     }
   | { kind: 'close'; target: DeliveryTarget; code: number; reason: string };
 

@@ -33,6 +33,11 @@ export interface SendOptions {
    * past a gap and held back waiting for the ones before it, which they are never to get.
    */
   endsStream?: boolean;
+  /**
+   * With `endsStream`: the stream is gone for good (the chat was deleted), so a message of it
+   * still on its way to a connection, whatever its seq, is dropped rather than written after this.
+   */
+  streamGone?: boolean;
 }
 
 /**
@@ -57,7 +62,7 @@ export class RealtimeService {
   async send(userIds: Iterable<string>, event: ServerEvent, options: SendOptions = {}): Promise<void> {
     const users = [...new Set(userIds)];
     if (users.length === 0) return;
-    const { stream, after, behind, behindSeq, endsStream, ...target } = options;
+    const { stream, after, behind, behindSeq, endsStream, streamGone, ...target } = options;
     await this.publish({
       kind: 'deliver',
       target: { userIds: users, ...target },
@@ -67,6 +72,7 @@ export class RealtimeService {
       ...(behind ? { behind } : {}),
       ...(behind && behindSeq !== undefined ? { behindSeq } : {}),
       ...(behind && endsStream ? { ends: true as const } : {}),
+      ...(behind && endsStream && streamGone ? { gone: true as const } : {}),
     });
   }
 

@@ -1,12 +1,25 @@
 import { jest } from '@jest/globals';
 import type { WireFrame } from './prepared-frame.js';
-import { StreamTracker } from './stream-tracker.js';
+import { type ReadMissed, StreamTracker } from './stream-tracker.js';
 
 /** A tracker writing into `written`; `gapWaitMs` 0 unless given (no reordering wait). */
-function tracker(gapWaitMs = 0) {
+function tracker(gapWaitMs = 0, readMissed?: ReadMissed) {
   const written: WireFrame[] = [];
-  const streams = new StreamTracker({ sendRaw: (frame) => (written.push(frame), true) }, gapWaitMs);
+  const streams = new StreamTracker({ sendRaw: (frame) => (written.push(frame), true) }, gapWaitMs, readMissed);
   return { streams, written };
+}
+
+/** A store of stream `c` holding seqs 1..top, read as `stored<seq>`; records what it was asked. */
+function store(top: number, member = () => true) {
+  const asked: Array<[string, number, number]> = [];
+  const readMissed: ReadMissed = async (id, after, upTo) => {
+    asked.push([id, after, upTo]);
+    if (!member()) throw new Error('CHAT_NOT_FOUND');
+    const frames = [];
+    for (let seq = after + 1; seq <= Math.min(upTo, top); seq++) frames.push({ seq, frame: `stored${seq}` });
+    return frames;
+  };
+  return { asked, readMissed };
 }
 
 describe('StreamTracker', () => {
@@ -258,6 +271,91 @@ describe('StreamTracker', () => {
       expect(written.slice(3)).toEqual(['d5']);
       streams.admitLive({ id: 'd', seq: 6 }, 'd6');
       expect(written.slice(3)).toEqual(['d5', 'd6', 'd-removed', 'd7']);
+    });
+
+    it('reads a gap that the wait did not fill from the store, writes it in place, and drops the stragglers', async () => {
+      jest.useFakeTimers();
+      const { asked, readMissed } = store(9);
+      const { streams, written } = tracker(200, readMissed);
+      streams.admitLive({ id: 'c', seq: 5 }, 'f5');
+      streams.admitLive({ id: 'c', seq: 8 }, 'f8'); // 6 and 7 are slow, or were never published
+      await jest.advanceTimersByTimeAsync(199);
+      expect(written).toEqual(['f5']);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(asked).toEqual([['c', 5, 7]]);
+      expect(written).toEqual(['f5', 'stored6', 'stored7', 'f8']);
+      expect(streams.admitLive({ id: 'c', seq: 7 }, 'f7')).toBe(false); // the straggler, at last
+      expect(streams.admitLive({ id: 'c', seq: 9 }, 'f9')).toBe(true);
+      expect(written).toEqual(['f5', 'stored6', 'stored7', 'f8', 'f9']);
+    });
+
+    it('holds live frames while it reads a gap, and lets them out past it after a second wait when the store cannot fill it', async () => {
+      jest.useFakeTimers();
+      let member = true;
+      const { asked, readMissed } = store(4, () => member);
+      const { streams, written } = tracker(200, readMissed);
+      streams.admitLive({ id: 'c', seq: 1 }, 'f1');
+      streams.admitLive({ id: 'c', seq: 7 }, 'f7');
+      await jest.advanceTimersByTimeAsync(200); // the store has up to 4: 5 and 6 are nowhere
+      expect(written).toEqual(['f1', 'stored2', 'stored3', 'stored4']);
+      streams.admitLive({ id: 'c', seq: 8 }, 'f8');
+      await jest.advanceTimersByTimeAsync(200); // the same gap is not read twice
+      expect(asked).toEqual([['c', 1, 6]]);
+      expect(written).toEqual(['f1', 'stored2', 'stored3', 'stored4', 'f7', 'f8']);
+
+      member = false; // a failed read (no longer a member) lets them out too
+      streams.admitLive({ id: 'c', seq: 10 }, 'f10');
+      await jest.advanceTimersByTimeAsync(400);
+      expect(written.slice(-1)).toEqual(['f10']);
+    });
+
+    it('waits for the messages before a removal that ends the stream, and drops any that come after it', async () => {
+      jest.useFakeTimers();
+      const { readMissed } = store(10, () => false); // the user is no longer a member: nothing to read
+      const { streams, written } = tracker(200, readMissed);
+      streams.admitLive({ id: 'c', seq: 6 }, 'f6');
+      streams.admitBehind('c', 'removed', true, 8); // removed when the chat was at 8; 7 and 8 still on their way
+      streams.admitLive({ id: 'c', seq: 7 }, 'f7');
+      expect(written).toEqual(['f6', 'f7']);
+      await jest.advanceTimersByTimeAsync(400);
+      expect(written).toEqual(['f6', 'f7', 'removed']);
+      expect(streams.admitLive({ id: 'c', seq: 8 }, 'f8')).toBe(false); // never after the removal
+      expect(streams.admitLive({ id: 'c', seq: 8, about: true }, 'edit8')).toBe(false);
+      expect(streams.admitLive({ id: 'c', seq: 12 }, 'f12')).toBe(true); // added back
+      expect(streams.admitLive({ id: 'c', seq: 3, about: true }, 'edit3')).toBe(true); // history is theirs again
+      expect(written).toEqual(['f6', 'f7', 'removed', 'f12', 'edit3']);
+    });
+
+    it('drops the stragglers of a stream that ended before this connection had any of it', () => {
+      const { streams, written } = tracker(200);
+      streams.admitBehind('c', 'removed', true, 4);
+      expect(streams.admitLive({ id: 'c', seq: 4 }, 'f4')).toBe(false);
+      expect(streams.admitLive({ id: 'c', seq: 5 }, 'f5')).toBe(true);
+      expect(written).toEqual(['removed', 'f5']);
+    });
+
+    it('drops every straggler of a stream gone for good (a deleted chat), whatever its seq', () => {
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 3 }, 'f3');
+      streams.admitBehind('c', 'deleted', true, undefined, true);
+      expect(streams.admitLive({ id: 'c', seq: 4 }, 'f4')).toBe(false);
+      expect(streams.admitLive({ id: 'c', seq: 400 }, 'f400')).toBe(false);
+      streams.admitBehind('d', 'd-deleted', true, undefined, true); // never had any of it
+      expect(streams.admitLive({ id: 'd', seq: 1 }, 'd1')).toBe(false);
+      expect(written).toEqual(['f3', 'deleted', 'd-deleted']);
+    });
+
+    it('writes a message published again only where the stream stands right before it (or before a gap up to it)', () => {
+      const { streams, written } = tracker(200);
+      expect(streams.admitLive({ id: 'c', seq: 3, repair: true }, 'again3')).toBe(false); // never had the chat
+      expect(streams.size).toBe(0);
+      streams.admitLive({ id: 'c', seq: 2 }, 'f2');
+      expect(streams.admitLive({ id: 'c', seq: 2, repair: true }, 'again2')).toBe(false); // had it
+      expect(streams.admitLive({ id: 'c', seq: 3, repair: true }, 'again3')).toBe(true); // its publication was lost
+      streams.admitLive({ id: 'c', seq: 5 }, 'f5'); // waits for 4
+      expect(streams.admitLive({ id: 'c', seq: 1, repair: true }, 'again1')).toBe(false); // an old one, out of place
+      expect(written).toEqual(['f2', 'again3']);
+      streams.dispose();
     });
 
     it('stops its timers when the connection closes', () => {

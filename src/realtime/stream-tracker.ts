@@ -11,7 +11,19 @@ export interface StreamPosition {
    * but it is never taken for a repeat.
    */
   about?: true;
+  /**
+   * The frame is the message at `seq` published again (a send repeated with its clientId, whose
+   * first publication may have died with the instance that stored it): written only where the
+   * stream has gone as far as the seq before it and not further, never as a first frame.
+   */
+  repair?: true;
 }
+
+/**
+ * Reads what a connection missed of a stream from the store: the messages after `afterSeq` up to
+ * `upToSeq`, oldest first, as the connection's user may see them (nothing when no longer a member).
+ */
+export type ReadMissed = (streamId: string, afterSeq: number, upToSeq: number) => Promise<Array<{ seq: number; frame: WireFrame }>>;
 
 /** Where the tracker writes the frames it lets through (the connection). */
 export interface StreamSink {
@@ -20,6 +32,8 @@ export interface StreamSink {
 
 /** How many separate runs of delivered positions a connection remembers per stream, to recognise repeats. */
 const REMEMBERED_RUNS_PER_STREAM = 64;
+/** How many ended streams a connection remembers where they ended, to drop their stragglers. */
+const REMEMBERED_ENDS = 64;
 
 interface Waiting {
   seq: number;
@@ -29,6 +43,8 @@ interface Waiting {
   behind?: true;
   /** With `behind`: once written, the stream ends on this connection (admitBehind). */
   ends?: true;
+  /** With `ends`: for good (admitBehind). */
+  gone?: true;
 }
 
 interface StreamState {
@@ -42,6 +58,8 @@ interface StreamState {
   /** Live frames that came ahead of a gap (seq 7 before 6), waiting a moment for the ones before them. */
   early?: Waiting[];
   gapTimer?: NodeJS.Timeout;
+  /** The highest seq a read of missed frames was asked for: a gap that starts at or below it is not read again. */
+  readThrough?: number;
 }
 
 /** Stream order; at one seq the message itself first, then what is about it, in arrival order (the sort is stable). */
@@ -53,15 +71,26 @@ const bySeq = (a: Waiting, b: Waiting) => a.seq - b.seq || (a.about ? 1 : 0) - (
  * overtake history it belongs after; and, with several instances, so that a frame that overtook
  * an earlier one on the way (seq 7 published by this instance while seq 6 is still crossing Redis
  * from another) waits up to `gapWaitMs` for it. Costs nothing until a stream's first frame.
+ *
+ * When the wait is over and the gap is still open (the frame is slower than that, or was never
+ * published: its instance died between the commit and the publish), the missing frames are read
+ * from the store (`readMissed`) and written in their place; a straggler that comes after them is
+ * then a repeat. Only if the store has nothing for the gap either do the later frames go out past it.
  */
 export class StreamTracker {
   private streams?: Map<string, StreamState>;
+  /**
+   * Where streams ended on this connection (its user left the chat at that seq): a frame of the
+   * stream up to there that was still on its way is dropped, never written after the end.
+   */
+  private ends?: Map<string, number>;
   /** Set from a connection's start until its first catch-up (or a short timeout): see holdAll. */
   private holdingAll = false;
 
   constructor(
     private readonly sink: StreamSink,
     private readonly gapWaitMs = 0,
+    private readonly readMissed?: ReadMissed,
   ) {}
 
   /**
@@ -83,6 +112,13 @@ export class StreamTracker {
 
   /** Writes a live frame now, or keeps it (held, or waiting for an earlier one); drops a repeat. True when written. */
   admitLive(position: StreamPosition, frame: WireFrame): boolean {
+    if (this.endedAt(position)) return false;
+    if (position.repair) {
+      // Only where it can be the next frame (or fill a gap ahead): not to a connection that never
+      // had this stream, nor one past it, for which it would be an old message out of place.
+      const last = this.streams?.get(position.id)?.delivered.last;
+      if (last === undefined || position.seq <= last) return false;
+    }
     const state = this.state(position.id);
     if (state.held || this.holdingAll) {
       if (position.about) (state.held ??= []).push({ seq: position.seq, frame, about: true });
@@ -106,19 +142,27 @@ export class StreamTracker {
    * added back) its next message, far past the last one sent here, is written at once rather than
    * held for a gap that will never fill.
    */
-  admitBehind(streamId: string, frame: WireFrame, ends = false, afterSeq?: number): void {
+  admitBehind(streamId: string, frame: WireFrame, ends = false, afterSeq?: number, gone = false): void {
     const state = this.streams?.get(streamId);
     const seq = afterSeq === undefined ? Number.POSITIVE_INFINITY : afterSeq + 0.5;
-    const waiting: Waiting = ends ? { seq, frame, behind: true, ends } : { seq, frame, behind: true };
+    const waiting: Waiting = ends ? { seq, frame, behind: true, ends, ...(gone ? { gone } : {}) } : { seq, frame, behind: true };
+    const last = state?.delivered.last;
     if (state?.held) {
       state.held.push(waiting);
     } else if (state?.early) {
       state.early.push(waiting);
+    } else if (state && this.gapWaitMs > 0 && afterSeq !== undefined && last !== undefined && afterSeq > last) {
+      // Its place is past what this connection has had: the messages up to it are on their way
+      // (from another instance), and it waits for them like a frame past a gap.
+      this.wait(state, waiting);
     } else {
       this.sink.sendRaw(frame);
       if (ends && state) {
-        this.restart(state);
+        this.end(state, seq, gone);
         this.forgetIfEmpty(state);
+      } else if (ends && (gone || afterSeq !== undefined)) {
+        // Nothing of it sent here yet, but some may be on its way.
+        this.rememberEnd(streamId, gone ? Number.POSITIVE_INFINITY : (afterSeq as number));
       }
     }
   }
@@ -164,13 +208,13 @@ export class StreamTracker {
     const held = (state.held ?? []).sort(bySeq);
     state.held = undefined;
     for (const waiting of held) {
-      const { seq, frame, about, behind, ends } = waiting;
+      const { seq, frame, about, behind, ends, gone } = waiting;
       if (behind) {
         // Behind the frames before it: those still waiting for a gap keep it waiting too.
         if (state.early) state.early.push(waiting);
         else {
           this.sink.sendRaw(frame);
-          if (ends) this.restart(state);
+          if (ends) this.end(state, seq, gone);
         }
       } else {
         this.offer(state, seq, frame, about);
@@ -202,8 +246,39 @@ export class StreamTracker {
 
   private wait(state: StreamState, waiting: Waiting): false {
     (state.early ??= []).push(waiting);
-    state.gapTimer ??= unref(setTimeout(() => this.drainEarly(state, true), this.gapWaitMs));
+    state.gapTimer ??= unref(setTimeout(() => this.gapWaitOver(state), this.gapWaitMs));
     return false;
+  }
+
+  /**
+   * The frames before the early ones did not come in time: read them from the store, as a
+   * catch-up of the stream (live frames are held meanwhile, and those the read wrote are
+   * repeats). A gap the store could not fill, or a second wait for the same gap, lets the early
+   * frames go out past it.
+   */
+  private gapWaitOver(state: StreamState): void {
+    state.gapTimer = undefined;
+    const last = state.delivered.last;
+    const wanted = wantedThrough(state.early ?? []);
+    // A read that already covered where this gap starts found nothing there: the store cannot fill it.
+    if (!this.readMissed || last === undefined || wanted <= last || (state.readThrough ?? 0) > last) {
+      this.drainEarly(state, true);
+      return;
+    }
+    state.readThrough = wanted;
+    const catchUp = this.begin(state.id);
+    this.readMissed(state.id, last, wanted)
+      .then(
+        (frames) => {
+          for (const { seq, frame } of frames) {
+            if (state.delivered.has(seq)) continue;
+            catchUp.sent(seq);
+            this.sink.sendRaw(frame);
+          }
+        },
+        () => undefined, // the early frames go out past the gap, after a second wait
+      )
+      .finally(() => catchUp.end());
   }
 
   /** Writes the early frames that are now next, in order; with `force` (the wait is over), all of them. */
@@ -211,7 +286,7 @@ export class StreamTracker {
     const early = (state.early ?? []).sort(bySeq);
     let taken = 0;
     for (; taken < early.length; taken++) {
-      const { seq, frame, about, behind, ends } = early[taken];
+      const { seq, frame, about, behind, ends, gone } = early[taken];
       // Undefined once the stream started afresh (below): then nothing before a frame is awaited.
       const last = state.delivered.last;
       if (behind) {
@@ -219,7 +294,7 @@ export class StreamTracker {
         // a place waits, like a message there, for the messages up to it.
         if (!force && last !== undefined && Number.isFinite(seq) && seq - 0.5 > last) break;
         this.sink.sendRaw(frame);
-        if (ends) this.restart(state);
+        if (ends) this.end(state, seq, gone);
         continue;
       } else if (about) {
         if (!force && last !== undefined && seq > last) break;
@@ -239,9 +314,36 @@ export class StreamTracker {
     }
   }
 
-  /** The stream ended on this connection (its user left the chat): what was sent of it no longer says where it stands. */
-  private restart(state: StreamState): void {
+  /**
+   * The stream ended on this connection (its user left the chat) with the frame at `place` (its
+   * seq + 0.5; infinite when it has none). What was sent of it no longer says where it stands,
+   * so it starts afresh; and a frame up to that place still on its way is dropped when it comes.
+   * Without a place, the end is taken to be the last frame sent; a stream `gone` for good (the
+   * chat was deleted) drops every frame of it still on its way.
+   */
+  private end(state: StreamState, place: number, gone?: boolean): void {
+    const endSeq = gone ? Number.POSITIVE_INFINITY : Number.isFinite(place) ? place - 0.5 : state.delivered.last;
     state.delivered = new SeqRanges(REMEMBERED_RUNS_PER_STREAM);
+    state.readThrough = undefined;
+    if (endSeq !== undefined) this.rememberEnd(state.id, endSeq);
+  }
+
+  private rememberEnd(streamId: string, endSeq: number): void {
+    this.ends ??= new Map();
+    this.ends.delete(streamId); // re-inserted last: the oldest end is forgotten first
+    this.ends.set(streamId, endSeq);
+    if (this.ends.size > REMEMBERED_ENDS) this.ends.delete(this.ends.keys().next().value as string);
+  }
+
+  /**
+   * A frame of a stream that ended here, at or before where it ended: a message of it is always
+   * dropped; an edit or delete only until the stream starts again (its user added back sees the
+   * chat's history, changes to it included).
+   */
+  private endedAt(position: StreamPosition): boolean {
+    const endSeq = this.ends?.get(position.id);
+    if (endSeq === undefined || position.seq > endSeq) return false;
+    return !position.about || this.streams?.get(position.id)?.delivered.last === undefined;
   }
 
   /** Drops a stream that keeps nothing: nothing sent, held, waiting or being caught up. */
@@ -265,6 +367,16 @@ export class StreamTracker {
     }
     return state;
   }
+}
+
+/** The highest seq the early frames need before them: each message's predecessor, the message an edit is about, a removal's place. */
+function wantedThrough(early: Waiting[]): number {
+  let wanted = 0;
+  for (const { seq, about, behind } of early) {
+    const needs = behind ? seq - 0.5 : about ? seq : seq - 1;
+    if (Number.isFinite(needs) && needs > wanted) wanted = needs;
+  }
+  return wanted;
 }
 
 function unref(timer: NodeJS.Timeout): NodeJS.Timeout {

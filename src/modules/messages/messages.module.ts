@@ -16,6 +16,8 @@ import { MessagesGateway } from './messages.gateway.js';
 import { MessagesService } from './messages.service.js';
 import { SeenAfterRemovalHandler } from './handlers/seen-after-removal.handler.js';
 import { MessageEventsToSockets } from './realtime/message-events.handler.js';
+import { MissedMessages } from '../../realtime/missed-messages.js';
+import { MissedMessagesReader } from './realtime/missed-messages.reader.js';
 
 @Module({
   imports: [ChatsModule],
@@ -34,6 +36,7 @@ import { MessageEventsToSockets } from './realtime/message-events.handler.js';
     MarkReadHandler,
     SeenAfterRemovalHandler,
     MessageEventsToSockets,
+    { provide: MissedMessages, useClass: MissedMessagesReader },
     MessagesGateway,
   ],
   exports: [MessageRepository, MessagesService],

@@ -153,6 +153,7 @@ export function decode(payload: string, ownOrigin: string): Received | undefined
     if (!isPosition(header.stream, true) || !isPosition(header.after, true)) throw new Error('stream or after is not a position');
     if (header.behind !== undefined && typeof header.behind !== 'string') throw new Error('behind is not a stream id');
     if (header.ends !== undefined && header.ends !== true) throw new Error('ends is not true');
+    if (header.gone !== undefined && header.gone !== true) throw new Error('gone is not true');
     if (header.behindSeq !== undefined && !Number.isSafeInteger(header.behindSeq)) throw new Error('behindSeq is not a seq');
     return { origin, n: number, message: Object.assign(header, { frame: payload.slice(second + 1) }) };
   }
@@ -180,5 +181,10 @@ function isPosition(value: unknown, optional: boolean): boolean {
   if (value === undefined) return optional;
   if (typeof value !== 'object' || value === null) return false;
   const position = value as Record<string, unknown>;
-  return typeof position.id === 'string' && Number.isSafeInteger(position.seq);
+  return (
+    typeof position.id === 'string' &&
+    Number.isSafeInteger(position.seq) &&
+    (position.about === undefined || position.about === true) &&
+    (position.repair === undefined || position.repair === true)
+  );
 }

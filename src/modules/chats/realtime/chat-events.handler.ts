@@ -24,7 +24,11 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
     } else if (event instanceof ChatUpdatedEvent) {
       await this.realtime.send(event.memberIds, { type: 'chat_updated', chat: groupFrame(event.chat, event.memberIds.length) });
     } else if (event instanceof ChatDeletedEvent) {
-      await this.realtime.send(event.memberIds, { type: 'chat_deleted', chatId: event.chatId }, { behind: event.chatId, endsStream: true });
+      await this.realtime.send(
+        event.memberIds,
+        { type: 'chat_deleted', chatId: event.chatId },
+        { behind: event.chatId, endsStream: true, streamGone: true },
+      );
     } else if (event instanceof MembersAddedEvent) {
       for (const userId of event.addedIds) {
         await this.realtime.send(event.memberIds, { type: 'member_added', chatId: event.chatId, userId, role: 'member' });

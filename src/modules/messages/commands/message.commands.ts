@@ -6,7 +6,14 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../../../common/
 import { uuidV7 } from '../../../common/ids/uuid-v7.js';
 import { ChatAccess } from '../../chats/chat-access.js';
 import type { Message } from '../domain/message.js';
-import { ChatReadEvent, MessageDeletedEvent, MessageEditedEvent, MessageSeenEvent, MessageSentEvent } from '../events/message.events.js';
+import {
+  ChatReadEvent,
+  MessageDeletedEvent,
+  MessageEditedEvent,
+  MessageRepeatedEvent,
+  MessageSeenEvent,
+  MessageSentEvent,
+} from '../events/message.events.js';
 import { MessageRepository } from '../message.repository.js';
 
 const messageNotFound = () => new NotFoundError('MESSAGE_NOT_FOUND', 'No such message in this chat.');
@@ -49,7 +56,10 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
     const stored = this.messages.append({ id: uuidV7(), chatId, senderId, clientId, text });
     onQueued?.();
     const { message, created, memberIds, previousReadSeq } = await stored;
-    if (!created) return { message, created };
+    if (!created) {
+      this.events.publish(new MessageRepeatedEvent(message, memberIds));
+      return { message, created };
+    }
     this.events.publish(new MessageSentEvent(message, memberIds));
     // Sending moved the sender's read pointer; if it jumped over others' messages, their senders
     // may now have been read by everyone. (Right after one's own last message there is nothing to

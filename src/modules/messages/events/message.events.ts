@@ -8,6 +8,18 @@ export class MessageSentEvent {
   ) {}
 }
 
+/**
+ * A send repeated with its clientId: nothing was stored, but the first publication of the
+ * message may never have gone out (its instance died between the commit and the publish, which
+ * is why the client is retrying). Published again for the connections that never had it.
+ */
+export class MessageRepeatedEvent {
+  constructor(
+    readonly message: Message,
+    readonly memberIds: string[],
+  ) {}
+}
+
 export class MessageEditedEvent {
   constructor(
     readonly message: Message,

@@ -1,15 +1,22 @@
 import { EventsHandler, type IEventHandler } from '@nestjs/cqrs';
 import { RealtimeService } from '../../../realtime/realtime.service.js';
 import { toMessageDto } from '../dto/message.dto.js';
-import { ChatReadEvent, MessageDeletedEvent, MessageEditedEvent, MessageSeenEvent, MessageSentEvent } from '../events/message.events.js';
+import {
+  ChatReadEvent,
+  MessageDeletedEvent,
+  MessageEditedEvent,
+  MessageRepeatedEvent,
+  MessageSeenEvent,
+  MessageSentEvent,
+} from '../events/message.events.js';
 
-type MessageEvent = MessageSentEvent | MessageEditedEvent | MessageDeletedEvent | ChatReadEvent | MessageSeenEvent;
+type MessageEvent = MessageSentEvent | MessageRepeatedEvent | MessageEditedEvent | MessageDeletedEvent | ChatReadEvent | MessageSeenEvent;
 
 /**
  * Turns committed message events into frames for every connection of every member. The events
  * carry the members at commit time, so delivery needs no query and skips removed members.
  */
-@EventsHandler(MessageSentEvent, MessageEditedEvent, MessageDeletedEvent, ChatReadEvent, MessageSeenEvent)
+@EventsHandler(MessageSentEvent, MessageRepeatedEvent, MessageEditedEvent, MessageDeletedEvent, ChatReadEvent, MessageSeenEvent)
 export class MessageEventsToSockets implements IEventHandler<MessageEvent> {
   constructor(private readonly realtime: RealtimeService) {}
 
@@ -19,6 +26,15 @@ export class MessageEventsToSockets implements IEventHandler<MessageEvent> {
         event.memberIds,
         { type: 'new_message', message: toMessageDto(event.message) },
         { stream: { id: event.message.chatId, seq: event.message.seq } },
+      );
+    } else if (event instanceof MessageRepeatedEvent) {
+      // Written only where a connection's stream stands right before it: those that had it, or
+      // never had the chat, or are past it, ignore it (see StreamTracker), so a repeat changes
+      // nothing for a client that got the message the first time.
+      await this.realtime.send(
+        event.memberIds,
+        { type: 'new_message', message: toMessageDto(event.message) },
+        { stream: { id: event.message.chatId, seq: event.message.seq, repair: true } },
       );
     } else if (event instanceof MessageEditedEvent) {
       // Edits and deletes wait behind new_message frames a connection is holding back (see
