@@ -333,6 +333,20 @@ export function messageRepositoryContract(stores: () => ConversationStores): voi
       expect((await messages.findById(chat.id, third.id))?.seq).toBe(3);
     });
 
+    it('moves editedAt forward by at least a millisecond per edit, so the later of two edits is recognisable', async () => {
+      const { a, chat, messages, append } = await setup();
+      const { message } = await append(a, 'first');
+      // Edits in quick succession, and racing ones: each later stored edit has a later editedAt.
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) times.push((await messages.editText(chat.id, message.id, `edit ${i}`)).editedAt!.getTime());
+      for (let i = 1; i < times.length; i++) expect(times[i]).toBeGreaterThan(times[i - 1]);
+      const raced = await Promise.all(Array.from({ length: 6 }, (_, i) => messages.editText(chat.id, message.id, `race ${i}`)));
+      const stored = await messages.findById(chat.id, message.id);
+      const latest = raced.reduce((x, y) => (y.editedAt!.getTime() > x.editedAt!.getTime() ? y : x));
+      expect(stored).toMatchObject({ text: latest.text, editedAt: latest.editedAt });
+      expect(new Set(raced.map((m) => m.editedAt!.getTime())).size).toBe(raced.length);
+    });
+
     it('moves read pointers forward only, lists readers and claims each seen notice once', async () => {
       const { a, b, c, chat, messages, append } = await setup();
       await append(a, 'one');

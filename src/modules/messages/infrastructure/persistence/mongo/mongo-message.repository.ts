@@ -109,8 +109,15 @@ export class MongoMessageRepository extends MessageRepository {
   }
 
   async editText(chatId: string, id: string, text: string): Promise<Message> {
+    // editedAt only moves forward, by at least a millisecond per edit, whatever the instances'
+    // clocks say: clients keep the edit with the later editedAt when two arrive out of order.
+    // (An update pipeline, so the text goes in as a $literal: one starting with $ is not a field path.)
     const row = await this.messages
-      .findOneAndUpdate({ _id: id, chatId, deletedAt: null }, { $set: { text, editedAt: new Date() } }, { returnDocument: 'after' })
+      .findOneAndUpdate(
+        { _id: id, chatId, deletedAt: null },
+        [{ $set: { text: { $literal: text }, editedAt: { $max: ['$$NOW', { $add: ['$editedAt', 1] }] } } }],
+        { returnDocument: 'after', updatePipeline: true },
+      )
       .lean<MessageRecord>();
     if (!row) throw new ConflictError('MESSAGE_DELETED', 'This message was deleted.');
     return toMessage(row);

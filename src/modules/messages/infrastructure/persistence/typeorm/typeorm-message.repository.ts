@@ -240,7 +240,8 @@ export class TypeormMessageRepository extends MessageRepository {
   async editText(chatId: string, id: string, text: string): Promise<Message> {
     const [row] = returnedRows<MessageRow>(
       await this.db.query(
-        `UPDATE messages SET text = $3, edited_at = now() WHERE chat_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING *`,
+        `UPDATE messages SET text = $3, edited_at = greatest(clock_timestamp(), edited_at + interval '1 millisecond')
+          WHERE chat_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING *`,
         [chatId, id, text],
       ),
     );
