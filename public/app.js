@@ -10,6 +10,13 @@ const SEED_USERS = ['admin@admin.ru', 'api-test@example.com', 'user1@example.com
 const PAGE_SIZE = 30;
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_IDLE_MS = 4000;
+/** Typing frames this page allows itself: under the server's own limit per user (5 at once, then 2 a second, all tabs together). */
+const TYPING_BURST = 3;
+const TYPING_PER_SECOND = 1;
+/** How many of a chat's newest loaded messages are read again after a reconnect, for edits and deletes missed meanwhile. */
+const RECHECK_MAX = 500;
+/** The id typing frames carry, so that a refusal of one is recognised. */
+const TYPING_FRAME_ID = 'typing';
 const TYPING_SHOW_MS = 6000;
 const PING_EVERY_MS = 25000;
 const PONG_WITHIN_MS = 10000;
@@ -329,8 +336,21 @@ function waitText(seconds) {
 function errorText(error) {
   if (!(error instanceof ApiError)) return 'The server could not be reached. Check your connection and try again.';
   if (error.status === 429) return `Too many attempts. Try again in ${waitText(error.retryAfter ?? 60)}.`;
-  if (error.details?.length) return error.details.map((d) => d.message).join('; ');
-  return error.message;
+  if (error.details?.length) {
+    // The first complaint about each field is enough ("must not be blank" says it all).
+    const perField = new Map();
+    for (const d of error.details) if (!perField.has(d.field)) perField.set(d.field, d.message);
+    return [...perField.values()].map(sentence).join(' ');
+  }
+  return sentence(error.message);
+}
+
+/** "token is invalid" → "Token is invalid." */
+function sentence(text) {
+  const trimmed = String(text ?? '').trim();
+  if (!trimmed) return '';
+  const capital = trimmed[0].toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }
 
 // ---------------------------------------------------------------- routing
@@ -504,10 +524,14 @@ async function showConfirmEmail(token) {
   status.textContent = 'Confirming your email…';
   try {
     await api('POST', '/auth/confirm-email', { token }, { auth: false });
-    if (state.me) state.me.emailConfirmed = true;
+    if (state.me) {
+      state.me.emailConfirmed = true;
+      renderMe(); // the banner goes: "Continue" returns to a page that is already drawn
+    }
     tokenResult(status, 'Your email is confirmed. Thank you!', true);
   } catch (error) {
-    tokenResult(status, `This link did not work: ${errorText(error)} Links work once and expire; sign in to get a new one.`, false);
+    const again = state.session ? 'use "Send it again" in the banner for a new one' : 'sign in to get a new one';
+    tokenResult(status, `This link did not work: ${errorText(error)} Links work once and expire; ${again}.`, false);
   }
 }
 
@@ -951,6 +975,8 @@ function threadOf(chatId) {
       top: 0,
       filling: false,
       refill: false,
+      /** Loaded before a reconnect: edits and deletes made meanwhile are read again when it is next opened. */
+      stale: false,
       editing: null,
       nodes: new Map(),
     };
@@ -987,6 +1013,35 @@ async function fillGap(chatId) {
     // The next reconnect's sync catches up instead.
   } finally {
     thread.filling = false;
+  }
+  if (chatId === state.openChatId) renderThread();
+}
+
+/**
+ * After a reconnect: `sync` brings the messages sent meanwhile, not the edits and deletes of
+ * older ones, so the loaded messages (the newest few hundred) are read again and any that
+ * changed replaced. Other loaded chats are marked and read again when next opened.
+ */
+async function recheckLoaded(chatId) {
+  const thread = threadOf(chatId);
+  thread.stale = false;
+  if (!thread.loaded || thread.oldest === null) return;
+  let after = Math.max(thread.oldest, thread.top - RECHECK_MAX) - 1;
+  try {
+    for (let page = 0; page < RECHECK_MAX / 100 && after < thread.top; page++) {
+      const result = await api('GET', `/chats/${chatId}/messages?limit=100&after=${after}`);
+      for (const m of result.items) {
+        const held = thread.messages.get(m.seq);
+        if (held && held.id === m.id && (held.text !== m.text || held.editedAt !== m.editedAt || held.deletedAt !== m.deletedAt)) {
+          if (newerThan(m, held)) thread.messages.set(m.seq, m);
+        }
+      }
+      if (result.items.length === 0 || result.nextCursor === null) break;
+      after = result.items[result.items.length - 1].seq;
+    }
+  } catch {
+    thread.stale = true; // tried again when the chat is next opened
+    return;
   }
   if (chatId === state.openChatId) renderThread();
 }
@@ -1029,9 +1084,13 @@ async function openChat(chatId) {
   renderChatList();
   renderPaneHead();
   const thread = threadOf(chatId);
-  // A thread loaded earlier was kept current by live frames (and by sync after a reconnect).
+  // A thread loaded earlier was kept current by live frames (and by sync after a reconnect),
+  // except for edits and deletes missed while disconnected (stale): those are read again.
   if (!thread.loaded) await loadOlder(chatId, { initial: true });
-  else renderThread({ stick: true });
+  else {
+    renderThread({ stick: true });
+    if (thread.stale) await recheckLoaded(chatId);
+  }
   requestAnimationFrame(() => $('[data-testid="composer-input"]').focus());
 }
 
@@ -1318,7 +1377,9 @@ function sendText(text) {
   if (!chatId || !text.trim()) return;
   const pending = { clientId: uuid(), chatId, text, createdAt: new Date().toISOString(), failed: false };
   threadOf(chatId).pending.set(pending.clientId, pending);
-  stopTyping();
+  // The message itself clears the indicator on the other side: no "stopped typing" frame for it,
+  // and the next keystroke says "typing" afresh.
+  stopTyping({ quietly: true });
   renderThread({ stick: true });
   transmit(pending);
 }
@@ -1337,14 +1398,24 @@ function retrySend(chatId, clientId) {
   transmit(pending);
 }
 
-const typingOut = { chatId: null, sentAt: 0, idle: null };
+const typingOut = { chatId: null, sentAt: 0, idle: null, tokens: TYPING_BURST, filledAt: 0 };
+
+/** A typing frame, if this page has not sent too many lately (an indicator is not worth a refusal). */
+function sendTyping(chatId, isTyping) {
+  const now = Date.now();
+  typingOut.tokens = Math.min(TYPING_BURST, typingOut.tokens + ((now - typingOut.filledAt) / 1000) * TYPING_PER_SECOND);
+  typingOut.filledAt = now;
+  if (typingOut.tokens < 1) return false;
+  typingOut.tokens -= 1;
+  socket.send({ type: 'typing', id: TYPING_FRAME_ID, chatId, isTyping });
+  return true;
+}
 
 function noteTyping() {
   const chatId = state.openChatId;
   if (!chatId || !socket.ready) return;
   const now = Date.now();
-  if (typingOut.chatId !== chatId || now - typingOut.sentAt > TYPING_SEND_EVERY_MS) {
-    socket.send({ type: 'typing', chatId, isTyping: true });
+  if ((typingOut.chatId !== chatId || now - typingOut.sentAt > TYPING_SEND_EVERY_MS) && sendTyping(chatId, true)) {
     typingOut.chatId = chatId;
     typingOut.sentAt = now;
   }
@@ -1352,9 +1423,9 @@ function noteTyping() {
   typingOut.idle = setTimeout(stopTyping, TYPING_IDLE_MS);
 }
 
-function stopTyping() {
+function stopTyping({ quietly = false } = {}) {
   clearTimeout(typingOut.idle);
-  if (typingOut.chatId && socket.ready) socket.send({ type: 'typing', chatId: typingOut.chatId, isTyping: false });
+  if (typingOut.chatId && socket.ready && !quietly) sendTyping(typingOut.chatId, false);
   typingOut.chatId = null;
   typingOut.sentAt = 0;
 }
@@ -1502,11 +1573,22 @@ function applyMessage(m) {
  * An edit replaces a message the thread holds, and nothing else: one not loaded yet comes in its
  * edited form with its page, and put in the thread now it would sit alone below a range never loaded.
  */
+/**
+ * Whether `m` is news about the message held as `held`: a delete is final, and of two edits the
+ * later `editedAt` wins. Changes made through different server instances can arrive in either order.
+ */
+function newerThan(m, held) {
+  if (!held || held.id !== m.id) return false;
+  if (held.deletedAt) return false;
+  if (m.deletedAt) return true;
+  return !held.editedAt || (m.editedAt ?? '') >= held.editedAt;
+}
+
 function applyUpdated(m) {
   const thread = state.threads.get(m.chatId);
-  if (thread?.messages.get(m.seq)?.id === m.id) thread.messages.set(m.seq, m);
+  if (newerThan(m, thread?.messages.get(m.seq))) thread.messages.set(m.seq, m);
   const chat = state.chats.get(m.chatId);
-  if (chat?.lastMessage?.id === m.id) chat.lastMessage = m;
+  if (newerThan(m, chat?.lastMessage)) chat.lastMessage = m;
   if (m.chatId === state.openChatId) renderThread();
   renderChatList();
 }
@@ -1616,6 +1698,8 @@ function isTryAgain(frame) {
 }
 
 function onErrorFrame(frame) {
+  // A typing frame refused (too many, from several tabs together): the indicator is not worth a word.
+  if (frame.id === TYPING_FRAME_ID) return;
   for (const [chatId, thread] of state.threads) {
     const pending = frame.id !== undefined && thread.pending.get(String(frame.id));
     if (pending && isTryAgain(frame)) {
@@ -1834,7 +1918,11 @@ function resumeAfterConnect() {
   for (const thread of state.threads.values()) for (const pending of thread.pending.values()) if (!pending.failed) transmit(pending);
   return (async () => {
     await loadChats();
-    if (state.openChatId && state.chats.has(state.openChatId)) await refreshChat(state.openChatId);
+    for (const [chatId, thread] of state.threads) if (thread.loaded && chatId !== state.openChatId) thread.stale = true;
+    if (state.openChatId && state.chats.has(state.openChatId)) {
+      await refreshChat(state.openChatId);
+      await recheckLoaded(state.openChatId);
+    }
   })();
 }
 

@@ -324,6 +324,50 @@ describe('the built-in chat page, in a real browser', () => {
     expect(pageErrors()).toEqual([]);
   });
 
+  it('shows, after a reconnect, the edits and deletes made while it was disconnected', async () => {
+    const request = httpClient(app.url);
+    const dave = await signUpAndIn(request, 'Dave Ito');
+    const erin = await signUpAndIn(request, 'Erin Moss');
+    const chat = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: erin.user.id }, token: dave.accessToken });
+    const say = async (text: string) =>
+      (await request('POST', `/api/v1/chats/${chat.body.id}/messages`, { body: { text }, token: dave.accessToken })).body as { id: string };
+    const typo = await say('See you at nine');
+    const regret = await say('Bring the cake');
+
+    // Erin's page reaches the server through a relay that can go deaf, then drop the connection.
+    const page = await openPage('erin');
+    let deaf = false;
+    const relays: Array<{ close(): Promise<void> }> = [];
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((frame) => {
+        if (!deaf) ws.send(frame);
+      });
+      relays.push({ close: () => ws.close({ code: 1006 }) });
+    });
+    await signInThroughForm(page, { ...erin.user, password: erin.password });
+    await connection(page, 'online').waitFor();
+    await page.getByTestId('chat-item').filter({ hasText: 'Dave Ito' }).click();
+    await message(page, 'Bring the cake').waitFor();
+
+    deaf = true; // the frames of what follows are lost
+    const messages = `/api/v1/chats/${chat.body.id}/messages`;
+    expect((await request('PATCH', `${messages}/${typo.id}`, { body: { text: 'See you at ten' }, token: dave.accessToken })).status).toBe(
+      200,
+    );
+    expect((await request('DELETE', `${messages}/${regret.id}`, { token: dave.accessToken })).status).toBe(204);
+    await say('Sent while you were away');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    deaf = false;
+    await relays.at(-1)!.close(); // the page reconnects and catches up
+
+    await message(page, 'Sent while you were away').waitFor();
+    await message(page, 'See you at ten').waitFor();
+    await message(page, 'Bring the cake').waitFor({ state: 'detached' });
+    expect(await page.getByTestId('message-text').allTextContents()).not.toContain('See you at nine');
+    expect(pageErrors()).toEqual([]);
+  });
+
   it('signs up through the form, asks for the confirmation email again, then confirms the email and resets the password from the emailed links', async () => {
     const page = await openPage('carol');
     const carol = { name: 'Carol Diaz', email: uniqueEmail('carol'), password: 'first-passw0rd' };
@@ -347,8 +391,12 @@ describe('the built-in chat page, in a real browser', () => {
     expect((await request('POST', '/api/v1/auth/confirm-email', { body: { token: decodeURIComponent(stale) } })).body.code).toBe(
       'INVALID_TOKEN',
     );
+    await expect(page.locator('[data-slot="email-banner"]').isVisible()).resolves.toBe(true);
     await page.goto(linkIn(confirmation.text ?? '', 'confirm-email', app.url));
     await expectText(page.getByTestId('token-status'), 'Your email is confirmed');
+    // Back in the same tab, the banner asking to confirm is gone.
+    await page.getByTestId('token-continue').click();
+    await page.locator('[data-slot="email-banner"]').waitFor({ state: 'hidden' });
     const signedIn = await request('POST', '/api/v1/auth/sign-in', { body: { email: carol.email, password: carol.password } });
     expect(signedIn.body.user.emailConfirmed).toBe(true);
 
