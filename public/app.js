@@ -727,19 +727,12 @@ function renderChatList() {
     }
     const preview = previewOf(chat);
     const other = chat.type === 'direct' ? otherMember(chat.id) : null;
-    const sig = JSON.stringify([
-      chat.title,
-      chat.id === state.openChatId,
-      preview,
-      chat.unreadCount,
-      activityOf(chat),
-      other && state.presence.get(other)?.online,
-    ]);
+    const sig = JSON.stringify([chat.title, chat.id === state.openChatId, preview, chat.unreadCount, activityOf(chat), isOnline(other)]);
     if (node.dataset.sig !== sig) {
       node.dataset.sig = sig;
       node.className = `chat-item${chat.id === state.openChatId ? ' active' : ''}`;
       node.replaceChildren(
-        avatar(chat.title, chat.id, { group: chat.type === 'group', online: other ? state.presence.get(other)?.online : false }),
+        avatar(chat.title, chat.id, { group: chat.type === 'group', online: isOnline(other) }),
         h(
           'div',
           { class: 'body' },
@@ -874,7 +867,9 @@ function bindUserSearch() {
     }
     if (ticket !== latest) return;
     results.replaceChildren(
-      ...(found.length ? found.map((u) => userRow(u, pick)) : [h('li', { class: 'none', text: 'Nobody by that name or email' })]),
+      ...(found.length
+        ? found.map((u) => userRow(u, pick))
+        : [h('li', { class: 'none', text: 'Nobody found: try the start of a name, or a whole email address' })]),
     );
     show(results);
   }, 200);
@@ -1103,6 +1098,13 @@ function closeChat() {
   renderChatList();
 }
 
+const memberCount = (n) => `${n} ${n === 1 ? 'member' : 'members'}`;
+
+/** Online as last heard, while this page is connected to hear it; unknown (shown as not online) otherwise. */
+function isOnline(userId) {
+  return Boolean(userId && socket.ready && state.presence.get(userId)?.online);
+}
+
 function renderPaneHead() {
   const chat = state.chats.get(state.openChatId);
   if (!chat) return;
@@ -1113,15 +1115,15 @@ function renderPaneHead() {
     const presence = state.presence.get(otherMember(chat.id));
     subtitle = !presence
       ? ''
-      : presence.online
+      : isOnline(otherMember(chat.id))
         ? 'online'
         : presence.lastSeenAt
           ? `last seen ${relativeTime(presence.lastSeenAt)}`
           : 'offline';
   } else if (detail) {
     const names = [...detail.members.values()].map((m) => (m.userId === state.me?.id ? 'you' : m.name));
-    subtitle = `${detail.members.size} members: ${names.join(', ')}`;
-  } else subtitle = `${chat.memberCount} members`;
+    subtitle = `${memberCount(detail.members.size)}: ${names.join(', ')}`;
+  } else subtitle = memberCount(chat.memberCount);
   slot('chat-subtitle').textContent = subtitle;
 }
 
@@ -1170,7 +1172,7 @@ function tickStatus(chatId, m) {
 
 const TICKS = {
   pending: ['🕓', 'Sending…'],
-  failed: ['!', 'Not sent: click to retry'],
+  failed: ['!', 'Not sent: click to retry or remove'],
   sent: ['✓', 'Sent'],
   read: ['✓✓', 'Read by some members'],
   seen: ['✓✓', 'Seen'],
@@ -1318,7 +1320,7 @@ function editForm(chatId, m) {
   area.value = m.text ?? '';
   const save = async () => {
     const text = area.value;
-    if (!text.trim()) return;
+    if (!text.trim()) return toast('A message cannot be empty: delete it instead.', 'error');
     try {
       const updated = await api('PATCH', `/chats/${chatId}/messages/${m.id}`, { text });
       applyUpdated(updated);
@@ -1393,6 +1395,12 @@ function transmit(pending) {
 function retrySend(chatId, clientId) {
   const pending = threadOf(chatId).pending.get(clientId);
   if (!pending) return;
+  // A refusal that would come again (too long, not a member…) need not stay on screen for ever.
+  if (!window.confirm('Send this message again? (Cancel removes it.)')) {
+    threadOf(chatId).pending.delete(clientId);
+    renderThread();
+    return;
+  }
   pending.failed = false;
   renderThread();
   transmit(pending);
@@ -1503,6 +1511,14 @@ function bindPane() {
     else stopTyping();
   });
   input.addEventListener('blur', stopTyping);
+  // The box stops at the server's limit; a paste past it would be cut without a word.
+  input.addEventListener('paste', (event) => {
+    const pasted = event.clipboardData?.getData('text') ?? '';
+    const selected = input.selectionEnd - input.selectionStart;
+    if (input.value.length - selected + pasted.length > input.maxLength) {
+      toast(`A message holds at most ${input.maxLength} characters: the pasted text was cut there.`, 'error');
+    }
+  });
 
   const box = $('[data-testid="messages"]');
   box.addEventListener('scroll', () => {
@@ -1899,7 +1915,13 @@ const socket = {
 
   badge(stateName, text) {
     const node = $('[data-testid="connection-state"]');
+    const was = node.dataset.state;
     node.dataset.state = stateName;
+    // Who is online is known only while connected: the dots and "online" follow the connection.
+    if ((was === 'online') !== (stateName === 'online') && state.me) {
+      renderChatList();
+      renderPaneHead();
+    }
     slot('conn-text').textContent = text;
     node.title = stateName === 'reconnecting' ? 'Click to reconnect now' : '';
   },
@@ -1935,6 +1957,8 @@ async function boot() {
   bindPane();
   $('[data-testid="connection-state"]').addEventListener('click', () => socket.now());
   window.addEventListener('online', () => socket.now());
+  // "last seen 2 minutes ago" ages while the chat stays open.
+  setInterval(() => state.me && renderPaneHead(), 30_000);
   document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && socket.now());
   window.addEventListener('hashchange', () => route().catch((error) => toast(errorText(error), 'error')));
 

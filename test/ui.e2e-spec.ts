@@ -324,6 +324,36 @@ describe('the built-in chat page, in a real browser', () => {
     expect(pageErrors()).toEqual([]);
   });
 
+  it('keeps its typing frames under the server limit when short replies go out fast, with no error shown', async () => {
+    const request = httpClient(app.url);
+    const fay = await signUpAndIn(request, 'Fay Lund');
+    const gus = await signUpAndIn(request, 'Gus Hale');
+    const chat = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: gus.user.id }, token: fay.accessToken });
+    await request('POST', `/api/v1/chats/${chat.body.id}/messages`, { body: { text: 'Quick questions?' }, token: gus.accessToken });
+
+    const page = await openPage('fay');
+    const refused: string[] = [];
+    page.on('websocket', (ws) =>
+      ws.on('framereceived', ({ payload }) => {
+        if (String(payload).includes('"type":"error"')) refused.push(String(payload));
+      }),
+    );
+    await signInThroughForm(page, { ...fay.user, password: fay.password });
+    await connection(page, 'online').waitFor();
+    await page.getByTestId('chat-item').filter({ hasText: 'Gus Hale' }).click();
+    await message(page, 'Quick questions?').waitFor();
+    const replies = Array.from({ length: 12 }, (_, i) => `reply ${i + 1}`);
+    for (const reply of replies) {
+      await page.getByTestId('composer-input').pressSequentially(reply, { delay: 5 });
+      await page.getByTestId('composer-input').press('Enter');
+    }
+    await message(page, 'reply 12').waitFor();
+    await page.waitForTimeout(300);
+    expect(refused).toEqual([]);
+    expect(await page.getByTestId('toast').isHidden()).toBe(true);
+    expect(pageErrors()).toEqual([]);
+  });
+
   it('shows, after a reconnect, the edits and deletes made while it was disconnected', async () => {
     const request = httpClient(app.url);
     const dave = await signUpAndIn(request, 'Dave Ito');
