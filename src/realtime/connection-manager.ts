@@ -325,7 +325,9 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       const until = Date.now() + REVOKED_MEMORY_MS;
       for (const id of message.target.sessionIds) this.revokedSessions.set(id, until);
     }
-    const targets = this.registry.select(message.target);
+    const targets = this.registry.select(
+      message.kind === 'deliver' && message.repairUserIds ? Object.assign({}, message.target, { userIds: message.repairUserIds }) : message.target,
+    );
     if (message.kind === 'close') {
       for (const connection of targets) connection.close(message.code, message.reason);
       return;

@@ -56,10 +56,16 @@ export function fanOutContract(instances: () => Promise<ObservedFanOut[]>): void
       for (const instance of all) expect(instance.received.filter((m) => mine(m, tag) && !mine(m, `${tag}-after`))).toEqual([message]);
     });
 
-    it('carries every ordering field of a delivery: stream (with repair), after, behind with its place, ends, gone', async () => {
+    it('carries every ordering field of a delivery: stream (with repair and its users), after, behind with its place, ends, gone', async () => {
       const tag = randomUUID();
       const messages: FanOutMessage[] = [
-        { kind: 'deliver', target: { userIds: ['u1'] }, frame: `{"m":"${tag}-1"}`, stream: { id: 'c', seq: 7, repair: true } },
+        {
+          kind: 'deliver',
+          target: { userIds: [] },
+          frame: `{"m":"${tag}-1"}`,
+          stream: { id: 'c', seq: 7, repair: true },
+          repairUserIds: ['u1', 'u2'],
+        },
         { kind: 'deliver', target: { userIds: ['u1'] }, frame: `{"m":"${tag}-2"}`, after: { id: 'c', seq: 7, about: true } },
         { kind: 'deliver', target: { userIds: ['u1'] }, frame: `{"m":"${tag}-3"}`, behind: 'c', behindSeq: 7, ends: true },
         { kind: 'deliver', target: { userIds: ['u1'] }, frame: `{"m":"${tag}-4"}`, behind: 'c', ends: true, gone: true },

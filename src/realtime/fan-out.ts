@@ -26,6 +26,12 @@ export type FanOutMessage =
       ends?: true;
       /** With `ends`: the stream is gone for good (see SendOptions.streamGone). Instances that predate it ignore it. */
       gone?: true;
+      /**
+       * A message published again (`stream.repair`) goes to these users; `target.userIds` is then
+       * empty, so an instance that predates repairs, which would write it to every connection
+       * lacking its seq (some long past it), writes it to no one.
+       */
+      repairUserIds?: string[];
     }
   | { kind: 'close'; target: DeliveryTarget; code: number; reason: string };
 

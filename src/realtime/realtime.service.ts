@@ -63,9 +63,11 @@ export class RealtimeService {
     const users = [...new Set(userIds)];
     if (users.length === 0) return;
     const { stream, after, behind, behindSeq, endsStream, streamGone, ...target } = options;
+    const repair = stream?.repair === true;
     await this.publish({
       kind: 'deliver',
-      target: { userIds: users, ...target },
+      target: { userIds: repair ? [] : users, ...target },
+      ...(repair ? { repairUserIds: users } : {}),
       frame: JSON.stringify(event),
       ...(stream ? { stream } : {}),
       ...(after ? { after } : {}),

@@ -34,6 +34,13 @@ export interface StreamSink {
 const REMEMBERED_RUNS_PER_STREAM = 64;
 /** How many ended streams a connection remembers where they ended, to drop their stragglers. */
 const REMEMBERED_ENDS = 64;
+/**
+ * Messages read back for one gap at a time (as a `sync` page): a larger gap is read in steps, a
+ * wait apart, so that the socket drains in between and a healthy client is never closed as slow.
+ */
+export const GAP_READ_MAX = 50;
+/** A read of a gap that takes longer is given up: the frames held meanwhile go out past the gap. */
+const GAP_READ_TIMEOUT_MS = 2_000;
 
 interface Waiting {
   seq: number;
@@ -60,6 +67,8 @@ interface StreamState {
   gapTimer?: NodeJS.Timeout;
   /** The highest seq a read of missed frames was asked for: a gap that starts at or below it is not read again. */
   readThrough?: number;
+  /** Catch-ups begun on this stream so far: a read's result is written only if no other began meanwhile. */
+  begun: number;
 }
 
 /** Stream order; at one seq the message itself first, then what is about it, in arrival order (the sort is stable). */
@@ -86,6 +95,8 @@ export class StreamTracker {
   private ends?: Map<string, number>;
   /** Set from a connection's start until its first catch-up (or a short timeout): see holdAll. */
   private holdingAll = false;
+  /** The connection closed: nothing more is waited for, read or written. */
+  private disposed = false;
 
   constructor(
     private readonly sink: StreamSink,
@@ -172,6 +183,7 @@ export class StreamTracker {
     const state = this.state(streamId);
     state.held ??= [];
     state.catchUps += 1;
+    state.begun += 1;
     // Frames waiting for a gap wait for the catch-up instead: its history may well fill the gap.
     if (state.early) {
       state.held.push(...state.early);
@@ -201,7 +213,11 @@ export class StreamTracker {
 
   /** The connection closed: stops the timers. */
   dispose(): void {
-    for (const state of this.streams?.values() ?? []) this.stopWaiting(state);
+    this.disposed = true;
+    for (const state of this.streams?.values() ?? []) {
+      this.stopWaiting(state);
+      state.held = undefined;
+    }
   }
 
   private flushHeld(state: StreamState): void {
@@ -210,8 +226,11 @@ export class StreamTracker {
     for (const waiting of held) {
       const { seq, frame, about, behind, ends, gone } = waiting;
       if (behind) {
-        // Behind the frames before it: those still waiting for a gap keep it waiting too.
+        const last = state.delivered.last;
+        // Behind the frames before it: those still waiting for a gap keep it waiting too; one with
+        // a place past what was written waits for the messages up to it (a read found none: once more).
         if (state.early) state.early.push(waiting);
+        else if (this.gapWaitMs > 0 && last !== undefined && Number.isFinite(seq) && seq - 0.5 > last) this.wait(state, waiting);
         else {
           this.sink.sendRaw(frame);
           if (ends) this.end(state, seq, gone);
@@ -245,6 +264,7 @@ export class StreamTracker {
   }
 
   private wait(state: StreamState, waiting: Waiting): false {
+    if (this.disposed) return false;
     (state.early ??= []).push(waiting);
     state.gapTimer ??= unref(setTimeout(() => this.gapWaitOver(state), this.gapWaitMs));
     return false;
@@ -258,6 +278,7 @@ export class StreamTracker {
    */
   private gapWaitOver(state: StreamState): void {
     state.gapTimer = undefined;
+    if (this.disposed) return;
     const last = state.delivered.last;
     const wanted = wantedThrough(state.early ?? []);
     // A read that already covered where this gap starts found nothing there: the store cannot fill it.
@@ -265,20 +286,32 @@ export class StreamTracker {
       this.drainEarly(state, true);
       return;
     }
-    state.readThrough = wanted;
+    const upTo = Math.min(wanted, last + GAP_READ_MAX);
+    state.readThrough = upTo;
     const catchUp = this.begin(state.id);
-    this.readMissed(state.id, last, wanted)
+    const mine = state.begun;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = unref(setTimeout(() => reject(new Error('gap read timed out')), GAP_READ_TIMEOUT_MS));
+    });
+    Promise.race([this.readMissed(state.id, last, upTo), timedOut])
       .then(
         (frames) => {
+          // Written only in place: not after the connection closed, nor once another catch-up
+          // (a `sync` of this chat) began meanwhile, whose history covers these and may be past them.
+          if (this.disposed || state.begun !== mine) return;
           for (const { seq, frame } of frames) {
-            if (state.delivered.has(seq)) continue;
+            if (seq <= last || seq > upTo || state.delivered.has(seq)) continue;
             catchUp.sent(seq);
             this.sink.sendRaw(frame);
           }
         },
         () => undefined, // the early frames go out past the gap, after a second wait
       )
-      .finally(() => catchUp.end());
+      .finally(() => {
+        clearTimeout(timer);
+        catchUp.end();
+      });
   }
 
   /** Writes the early frames that are now next, in order; with `force` (the wait is over), all of them. */
@@ -336,14 +369,14 @@ export class StreamTracker {
   }
 
   /**
-   * A frame of a stream that ended here, at or before where it ended: a message of it is always
-   * dropped; an edit or delete only until the stream starts again (its user added back sees the
-   * chat's history, changes to it included).
+   * A message of a stream that ended here, at or before where it ended, still on its way. (Edits
+   * and deletes are not dropped: those made after the end are not sent to who left, and one added
+   * back sees the chat's history, changes to it included.)
    */
   private endedAt(position: StreamPosition): boolean {
+    if (position.about) return false;
     const endSeq = this.ends?.get(position.id);
-    if (endSeq === undefined || position.seq > endSeq) return false;
-    return !position.about || this.streams?.get(position.id)?.delivered.last === undefined;
+    return endSeq !== undefined && position.seq <= endSeq;
   }
 
   /** Drops a stream that keeps nothing: nothing sent, held, waiting or being caught up. */
@@ -362,17 +395,22 @@ export class StreamTracker {
     this.streams ??= new Map();
     let state = this.streams.get(streamId);
     if (!state) {
-      state = { id: streamId, delivered: new SeqRanges(REMEMBERED_RUNS_PER_STREAM), catchUps: 0 };
+      state = { id: streamId, delivered: new SeqRanges(REMEMBERED_RUNS_PER_STREAM), catchUps: 0, begun: 0 };
       this.streams.set(streamId, state);
     }
     return state;
   }
 }
 
-/** The highest seq the early frames need before them: each message's predecessor, the message an edit is about, a removal's place. */
+/**
+ * The highest seq the early frames need before them: each message's predecessor, the message an
+ * edit is about, a removal's place; up to the first frame that ends the stream, whose user may
+ * no longer read what led up to it (and what comes after it is another stretch of the stream).
+ */
 function wantedThrough(early: Waiting[]): number {
   let wanted = 0;
-  for (const { seq, about, behind } of early) {
+  for (const { seq, about, behind, ends } of [...early].sort(bySeq)) {
+    if (ends) break;
     const needs = behind ? seq - 0.5 : about ? seq : seq - 1;
     if (Number.isFinite(needs) && needs > wanted) wanted = needs;
   }

@@ -46,7 +46,7 @@ describe('MissedMessagesReader', () => {
     await expect(reader.read('stranger', 'c', 4, 7)).rejects.toMatchObject({ code: 'CHAT_NOT_FOUND' });
     expect(calls.history).toBe(0);
     expect(await reader.read('a', 'c', 7, 7)).toEqual([]);
-    expect(await reader.read('a', 'c', 0, 501)).toEqual([]);
+    expect(await reader.read('a', 'c', 0, 51)).toEqual([]);
   });
 
   it('shares reads in flight: a thousand connections with the same gap cost one membership query and one history query', async () => {
@@ -56,5 +56,14 @@ describe('MissedMessagesReader', () => {
     for (const frames of reads) expect(frames.map((f) => f.seq)).toEqual([3, 4]);
     await reader.read('a', 'c', 2, 4); // settled: the next read asks again, for membership as it is then
     expect(calls).toEqual({ memberIds: 2, history: 2 });
+  });
+
+  it('makes no more than 32 distinct reads at once, answering the rest with nothing', async () => {
+    const { reader, calls } = fakeStore();
+    const ranges = Array.from({ length: 40 }, (_, i) => [i % 10, (i % 10) + 1 + Math.floor(i / 10)] as const);
+    const reads = await Promise.all(ranges.map(([after, upTo]) => reader.read('a', 'c', after, upTo)));
+    expect(calls.history).toBeLessThanOrEqual(32);
+    expect(reads.filter((frames) => frames.length === 0).length).toBeGreaterThan(0);
+    expect(await reader.read('a', 'c', 0, 3)).toHaveLength(3); // once they settle, reads go on
   });
 });

@@ -1,11 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { MissedMessages } from '../../../realtime/missed-messages.js';
+import { GAP_READ_MAX } from '../../../realtime/stream-tracker.js';
 import { chatNotFound } from '../../chats/chat-access.js';
 import { toMessageDto } from '../dto/message.dto.js';
 import { MessageRepository } from '../message.repository.js';
 
-/** A gap longer than this is not read back live: the client's `sync` after a reconnect is the way for that much. */
-const MAX_GAP = 500;
+/** More than the tracker asks at once (GAP_READ_MAX): a larger ask is refused rather than trusted. */
+const MAX_GAP = GAP_READ_MAX;
+/**
+ * Distinct reads in flight on this instance beyond which a new one is not made (the gap then
+ * waits once more and its frames go out past it): a Redis that slows down for every chat at once
+ * must not turn into as many queries.
+ */
+const MAX_READS_IN_FLIGHT = 32;
 
 /**
  * Reads a gap in a connection's live messages from the store, for members only.
@@ -27,7 +34,9 @@ export class MissedMessagesReader extends MissedMessages {
     if (upToSeq <= afterSeq || upToSeq - afterSeq > MAX_GAP) return [];
     const members = await this.members.get(chatId, async () => new Set(await this.messages.memberIds(chatId)));
     if (!members.has(userId)) throw chatNotFound();
-    return this.ranges.get(`${chatId}:${afterSeq}:${upToSeq}`, async () => {
+    const key = `${chatId}:${afterSeq}:${upToSeq}`;
+    if (!this.ranges.has(key) && this.ranges.size >= MAX_READS_IN_FLIGHT) return [];
+    return this.ranges.get(key, async () => {
       const found = await this.messages.history(chatId, { after: afterSeq, limit: upToSeq - afterSeq });
       return found
         .filter((m) => m.seq <= upToSeq)
@@ -39,6 +48,14 @@ export class MissedMessagesReader extends MissedMessages {
 /** One promise per key while it is pending: callers asking meanwhile share it; the next call after it settles asks afresh. */
 class Shared<T> {
   private readonly pending = new Map<string, Promise<T>>();
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  has(key: string): boolean {
+    return this.pending.has(key);
+  }
 
   get(key: string, load: () => Promise<T>): Promise<T> {
     let promise = this.pending.get(key);
