@@ -326,7 +326,9 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       for (const id of message.target.sessionIds) this.revokedSessions.set(id, until);
     }
     const targets = this.registry.select(
-      message.kind === 'deliver' && message.repairUserIds ? Object.assign({}, message.target, { userIds: message.repairUserIds }) : message.target,
+      message.kind === 'deliver' && message.repairUserIds
+        ? Object.assign({}, message.target, { userIds: message.repairUserIds })
+        : message.target,
     );
     if (message.kind === 'close') {
       for (const connection of targets) connection.close(message.code, message.reason);

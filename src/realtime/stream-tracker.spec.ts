@@ -330,7 +330,14 @@ describe('StreamTracker', () => {
       jest.useFakeTimers();
       let release: () => void = () => undefined;
       const readMissed: ReadMissed = () =>
-        new Promise((resolve) => (release = () => resolve([{ seq: 2, frame: 'read2' }, { seq: 3, frame: 'read3' }])));
+        new Promise(
+          (resolve) =>
+            (release = () =>
+              resolve([
+                { seq: 2, frame: 'read2' },
+                { seq: 3, frame: 'read3' },
+              ])),
+        );
       const { streams, written } = tracker(200, readMissed);
       streams.admitLive({ id: 'c', seq: 1 }, 'f1');
       streams.admitLive({ id: 'c', seq: 4 }, 'f4');
