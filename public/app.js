@@ -46,6 +46,8 @@ const state = {
   presence: new Map(),
   /** userId → name, from members and searches */
   names: new Map(),
+  /** userId → avatarUrl (null: none), from profiles and searches */
+  avatars: new Map(),
   started: false,
 };
 
@@ -101,10 +103,34 @@ function hue(text) {
   return Math.abs(hash) % 360;
 }
 
-function avatar(name, key, { group = false, online = false } = {}) {
+function avatar(name, key, { group = false, online = false, url = null } = {}) {
   const node = h('span', { class: `avatar${group ? ' group' : ''}${online ? ' online' : ''}`, 'aria-hidden': 'true' }, initials(name));
   node.style.background = `linear-gradient(135deg, hsl(${hue(key)} 62% 58%), hsl(${(hue(key) + 40) % 360} 62% 46%))`;
+  // The photo covers the initials once loaded; without one (or if it fails) the initials stay.
+  if (url)
+    avatarImage(url).then(
+      (src) => node.append(h('img', { src, alt: '' })),
+      () => undefined,
+    );
   return node;
+}
+
+/** avatarUrl → a blob: URL of the image, fetched once: an <img> cannot send this tab's bearer token. */
+const avatarImages = new Map();
+
+function avatarImage(url) {
+  let loading = avatarImages.get(url);
+  if (!loading) {
+    loading = (async () => {
+      const headers = state.session?.accessToken ? { authorization: `Bearer ${state.session.accessToken}` } : {};
+      const response = await fetch(url, { headers, credentials: 'same-origin' });
+      if (!response.ok) throw new Error(`The avatar answered ${response.status}`);
+      return window.URL.createObjectURL(await response.blob());
+    })();
+    loading.catch(() => avatarImages.delete(url));
+    avatarImages.set(url, loading);
+  }
+  return loading;
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
@@ -169,12 +195,14 @@ class ApiError extends Error {
 
 async function request(method, path, body, { auth = true } = {}) {
   const headers = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  // A FormData body (an upload) sets its own multipart type and boundary.
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers['content-type'] = 'application/json';
   if (auth && state.session?.accessToken) headers.authorization = `Bearer ${state.session.accessToken}`;
   const response = await fetch(API + path, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : form ? body : JSON.stringify(body),
     credentials: 'same-origin',
   });
   const text = await response.text();
@@ -581,7 +609,7 @@ function renderMe() {
   if (!state.me) return;
   state.names.set(state.me.id, state.me.name);
   slot('me-name').textContent = state.me.name;
-  const meAvatar = avatar(state.me.name, state.me.id);
+  const meAvatar = avatar(state.me.name, state.me.id, { url: state.me.avatarUrl });
   meAvatar.dataset.slot = 'me-avatar';
   meAvatar.title = state.me.email;
   slot('me-avatar').replaceWith(meAvatar);
@@ -636,6 +664,7 @@ function resetState() {
   state.threads.clear();
   state.typing.clear();
   state.presence.clear();
+  state.avatars.clear();
   state.openChatId = null;
   state.started = false;
   $('[data-testid="chat-list"]').replaceChildren();
@@ -727,12 +756,20 @@ function renderChatList() {
     }
     const preview = previewOf(chat);
     const other = chat.type === 'direct' ? otherMember(chat.id) : null;
-    const sig = JSON.stringify([chat.title, chat.id === state.openChatId, preview, chat.unreadCount, activityOf(chat), isOnline(other)]);
+    const sig = JSON.stringify([
+      chat.title,
+      chat.id === state.openChatId,
+      preview,
+      chat.unreadCount,
+      activityOf(chat),
+      isOnline(other),
+      other && state.avatars.get(other),
+    ]);
     if (node.dataset.sig !== sig) {
       node.dataset.sig = sig;
       node.className = `chat-item${chat.id === state.openChatId ? ' active' : ''}`;
       node.replaceChildren(
-        avatar(chat.title, chat.id, { group: chat.type === 'group', online: isOnline(other) }),
+        avatar(chat.title, chat.id, { group: chat.type === 'group', online: isOnline(other), url: other && state.avatars.get(other) }),
         h(
           'div',
           { class: 'body' },
@@ -807,6 +844,7 @@ async function loadDetail(chatId) {
     api('GET', `/users/${other.userId}`)
       .then((user) => {
         state.presence.set(user.id, { online: user.online, lastSeenAt: user.lastSeenAt });
+        state.avatars.set(user.id, user.avatarUrl);
         renderPaneHead();
         renderChatList();
       })
@@ -821,6 +859,7 @@ async function searchUsers(query) {
   for (const u of users) {
     state.names.set(u.id, u.name);
     state.presence.set(u.id, { online: u.online, lastSeenAt: u.lastSeenAt });
+    state.avatars.set(u.id, u.avatarUrl);
   }
   return users;
 }
@@ -829,7 +868,7 @@ function userRow(user, onpick) {
   return h(
     'li',
     { dataset: { testid: 'user-result', userId: user.id }, onmousedown: (e) => e.preventDefault(), onclick: () => onpick(user) },
-    avatar(user.name, user.id, { online: user.online }),
+    avatar(user.name, user.id, { online: user.online, url: user.avatarUrl }),
     h('span', { text: user.name }),
   );
 }
@@ -951,6 +990,249 @@ function bindGroupDialog() {
       formError(form, error.code === 'CHAT_TITLE_TAKEN' ? 'You already own a group with that title.' : errorText(error));
     }
   });
+}
+
+// ---------------------------------------------------------------- profile and chat info
+
+function bindProfileDialog() {
+  const dialog = document.getElementById('profile-dialog');
+  const nameForm = document.getElementById('name-form');
+  const error = $('.form-error', dialog);
+  const attempt = async (work) => {
+    show(error, false);
+    try {
+      await work();
+    } catch (e) {
+      if (e.status === 401) return; // signed out: the page says so already
+      error.textContent = errorText(e);
+      show(error);
+    }
+  };
+  const renderProfile = () => {
+    const node = avatar(state.me.name, state.me.id, { url: state.me.avatarUrl });
+    node.classList.add('large');
+    node.dataset.slot = 'profile-avatar';
+    slot('profile-avatar').replaceWith(node);
+    show($('[data-action="remove-avatar"]', dialog), Boolean(state.me.avatarUrl));
+  };
+  const renderSessions = () =>
+    attempt(async () => {
+      const sessions = await api('GET', '/auth/sessions');
+      slot('sessions').replaceChildren(
+        ...sessions.map((session) =>
+          h(
+            'li',
+            { dataset: { testid: 'session' } },
+            h('span', {
+              class: 'grow',
+              text: `${browserOf(session.userAgent)} · ${session.ip ?? 'unknown address'} · used ${relativeTime(session.lastUsedAt)}`,
+              title: session.userAgent ?? '',
+            }),
+            session.current
+              ? h('span', { class: 'muted', text: 'this tab' })
+              : h('button', {
+                  type: 'button',
+                  class: 'ghost danger',
+                  text: 'Sign out',
+                  dataset: { testid: 'session-revoke' },
+                  onclick: () =>
+                    attempt(async () => {
+                      await api('DELETE', `/auth/sessions/${session.id}`);
+                      await renderSessions();
+                    }),
+                }),
+          ),
+        ),
+      );
+    });
+  const saved = (me) => {
+    state.me = me;
+    renderMe();
+    renderProfile();
+  };
+
+  $('[data-action="profile"]').addEventListener('click', () => {
+    if (!state.me) return;
+    show(error, false);
+    nameForm.elements.name.value = state.me.name;
+    renderProfile();
+    slot('sessions').replaceChildren();
+    renderSessions();
+    dialog.showModal();
+  });
+  $('[data-action="close-dialog"]', dialog).addEventListener('click', () => dialog.close());
+  nameForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    attempt(async () => {
+      saved(await busy(nameForm, () => api('PATCH', '/users/me', { name: String(nameForm.elements.name.value).trim() })));
+      toast('Name saved.');
+    });
+  });
+  $('[data-testid="avatar-file"]', dialog).addEventListener('change', (event) => {
+    const file = event.target.files?.[0];
+    event.target.value = '';
+    if (!file) return;
+    const body = new FormData();
+    body.append('file', file);
+    attempt(async () => saved(await api('PUT', '/users/me/avatar', body)));
+  });
+  $('[data-action="remove-avatar"]', dialog).addEventListener('click', () =>
+    attempt(async () => {
+      await api('DELETE', '/users/me/avatar');
+      saved(Object.assign({}, state.me, { avatarUrl: null }));
+    }),
+  );
+}
+
+/** "Chrome", "Firefox"… from a user agent string; the whole string is the row's tooltip. */
+function browserOf(userAgent) {
+  const ua = String(userAgent ?? '');
+  const known = [
+    [/Edg\//, 'Edge'],
+    [/Firefox\//, 'Firefox'],
+    [/Chrom(e|ium)\//, 'Chrome'],
+    [/Safari\//, 'Safari'],
+    [/curl\//, 'curl'],
+    [/node|undici/i, 'Node.js'],
+  ];
+  for (const [pattern, name] of known) if (pattern.test(ua)) return name;
+  return ua ? ua.slice(0, 40) : 'Unknown client';
+}
+
+/** Re-renders the chat info dialog if it is open on this chat (after member and title changes). */
+let renderChatInfo = () => undefined;
+
+function bindChatInfoDialog() {
+  const dialog = document.getElementById('chat-info-dialog');
+  const renameForm = document.getElementById('rename-form');
+  const error = $('.form-error', dialog);
+  const search = $('[data-testid="info-add-search"]', dialog);
+  const results = slot('info-add-results');
+  let chatId = null;
+
+  const reload = async () => {
+    await loadDetail(chatId);
+    render();
+  };
+  const act = async (work, after = reload) => {
+    show(error, false);
+    try {
+      await work();
+      await after();
+    } catch (e) {
+      if (e.status === 401) return;
+      error.textContent = errorText(e);
+      show(error);
+    }
+  };
+  const render = () => {
+    const chat = state.chats.get(chatId);
+    const detail = state.details.get(chatId);
+    if (!chat || !detail || !state.me) {
+      if (dialog.open) dialog.close();
+      return;
+    }
+    const myRole = detail.members.get(state.me.id)?.role;
+    const group = chat.type === 'group';
+    const manager = group && (myRole === 'owner' || myRole === 'admin');
+    slot('info-title').textContent = chat.title;
+    if (document.activeElement !== renameForm.elements.title) renameForm.elements.title.value = chat.title;
+    show(renameForm, manager);
+    show(slot('info-add'), manager);
+    show($('[data-action="leave-chat"]', dialog), group);
+    show($('[data-action="delete-chat"]', dialog), group && myRole === 'owner');
+    const members = [...detail.members.values()];
+    slot('info-members-head').textContent = memberCount(members.length);
+    slot('info-members').replaceChildren(...members.map((m) => memberRow(m, myRole, group)));
+  };
+  const memberRow = (m, myRole, group) => {
+    const me = m.userId === state.me.id;
+    const buttons = [];
+    if (group && !me && myRole === 'owner' && m.role !== 'owner') {
+      const role = m.role === 'admin' ? 'member' : 'admin';
+      buttons.push(
+        h('button', {
+          type: 'button',
+          class: 'ghost',
+          text: role === 'admin' ? 'Make admin' : 'Make member',
+          dataset: { testid: 'info-role' },
+          onclick: () => act(() => api('PATCH', `/chats/${chatId}/members/${m.userId}`, { role })),
+        }),
+      );
+    }
+    if (group && !me && (myRole === 'owner' || myRole === 'admin') && m.role !== 'owner') {
+      buttons.push(
+        h('button', {
+          type: 'button',
+          class: 'ghost danger',
+          text: 'Remove',
+          dataset: { testid: 'info-remove' },
+          onclick: () => act(() => api('DELETE', `/chats/${chatId}/members/${m.userId}`)),
+        }),
+      );
+    }
+    return h(
+      'li',
+      { dataset: { testid: 'info-member', userId: m.userId } },
+      avatar(m.name, m.userId, { online: isOnline(m.userId), url: state.avatars.get(m.userId) }),
+      h('span', { class: 'grow', text: me ? `${m.name} (you)` : m.name }),
+      h('span', { class: 'muted', text: m.role }),
+      ...buttons,
+    );
+  };
+  const gone = async () => {
+    dialog.close();
+    forgetChat(chatId);
+    renderChatList();
+    location.hash = '#/';
+  };
+
+  renderChatInfo = (changed) => {
+    if (dialog.open && changed === chatId) render();
+  };
+  $('[data-action="chat-info"]').addEventListener('click', async () => {
+    chatId = state.openChatId;
+    if (!chatId) return;
+    show(error, false);
+    search.value = '';
+    results.replaceChildren();
+    await act(
+      () => loadDetail(chatId),
+      async () => render(),
+    );
+    if (state.details.has(chatId) && !dialog.open) dialog.showModal();
+  });
+  $('[data-action="close-dialog"]', dialog).addEventListener('click', () => dialog.close());
+  renameForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(async () => mergeChat(await api('PATCH', `/chats/${chatId}`, { title: String(renameForm.elements.title.value).trim() })));
+  });
+  $('[data-action="leave-chat"]', dialog).addEventListener('click', () => {
+    if (!window.confirm('Leave this group? You will no longer see its messages.')) return;
+    act(() => api('DELETE', `/chats/${chatId}/members/${state.me.id}`), gone);
+  });
+  $('[data-action="delete-chat"]', dialog).addEventListener('click', () => {
+    if (!window.confirm('Delete this group and all its messages, for everyone?')) return;
+    act(() => api('DELETE', `/chats/${chatId}`), gone);
+  });
+  const run = debounce(async () => {
+    const query = search.value.trim();
+    if (!query) return results.replaceChildren();
+    const members = state.details.get(chatId)?.members ?? new Map();
+    const users = await searchUsers(query).catch(() => []);
+    results.replaceChildren(
+      ...users
+        .filter((u) => !members.has(u.id))
+        .map((u) =>
+          userRow(u, (user) => {
+            search.value = '';
+            results.replaceChildren();
+            act(() => api('POST', `/chats/${chatId}/members`, { userIds: [user.id] }));
+          }),
+        ),
+    );
+  }, 200);
+  search.addEventListener('input', run);
 }
 
 // ---------------------------------------------------------------- message pane
@@ -1647,6 +1929,7 @@ async function refreshChat(chatId) {
   } catch (error) {
     if (error.status === 404) forgetChat(chatId);
   }
+  renderChatInfo(chatId);
   renderChatList();
   if (chatId === state.openChatId) {
     renderPaneHead();
@@ -1954,6 +2237,8 @@ async function boot() {
   bindAuthView();
   bindUserSearch();
   bindGroupDialog();
+  bindProfileDialog();
+  bindChatInfoDialog();
   bindPane();
   $('[data-testid="connection-state"]').addEventListener('click', () => socket.now());
   window.addEventListener('online', () => socket.now());

@@ -10,6 +10,7 @@ import { type SignedIn, signUpAndIn, uniqueEmail } from './support/accounts.js';
 import { launchBrowser, watchPage } from './support/browser.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { httpClient } from './support/http.js';
+import { IMAGES } from './support/images.js';
 import { startSmtpSink, type SmtpSink } from './support/smtp-sink.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -321,6 +322,75 @@ describe('the built-in chat page, in a real browser', () => {
     expect(dropped).toBe(1);
     const texts = await page.getByTestId('message-text').allTextContents();
     expect(texts).toEqual(['Before anything goes wrong', 'Lost on the way', 'Arrives after the hole']);
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it('manages a profile (name, photo, devices) and a group (rename, add, promote, remove, leave) from its dialogs', async () => {
+    const request = httpClient(app.url);
+    const [hana, ivo, jun] = [
+      await signUpAndIn(request, 'Hana Berg'),
+      await signUpAndIn(request, 'Ivo Klein'),
+      await signUpAndIn(request, 'Jun Sato'),
+    ];
+    const elsewhere = await request('POST', '/api/v1/auth/sign-in', { body: { email: hana.user.email, password: hana.password } });
+    const group = await request('POST', '/api/v1/chats', {
+      body: { type: 'group', title: 'Book club', memberIds: [ivo.user.id] },
+      token: hana.accessToken,
+    });
+    await request('POST', `/api/v1/chats/${group.body.id}/messages`, {
+      body: { text: 'First meeting on Friday' },
+      token: hana.accessToken,
+    });
+
+    const page = await openPage('hana');
+    page.on('dialog', (dialog) => void dialog.accept());
+    await signInThroughForm(page, { ...hana.user, password: hana.password });
+    await connection(page, 'online').waitFor();
+
+    // Profile: a new name, a photo, and the other device signed out.
+    await page.getByTestId('open-profile').click();
+    const profile = page.getByTestId('profile-dialog');
+    await profile.getByTestId('profile-name').fill('Hana B. Berg');
+    await profile.getByTestId('profile-save').click();
+    await expectText(page.getByTestId('me-name'), 'Hana B. Berg');
+    await profile.getByTestId('avatar-file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: IMAGES.png });
+    await page.locator('[data-slot="me-avatar"] img').waitFor();
+    expect((await request('GET', '/api/v1/users/me', { token: hana.accessToken })).body.avatarUrl).toEqual(expect.any(String));
+    await expect(profile.getByTestId('session').count()).resolves.toBe(3); // the API's sign-up, the second sign-in, this tab
+    await profile.getByTestId('session-revoke').first().click();
+    await profile.getByTestId('session').nth(2).waitFor({ state: 'detached' });
+    await profile.getByRole('button', { name: 'Close' }).click();
+    const sessions = await request('GET', '/api/v1/auth/sessions', { token: elsewhere.body.accessToken });
+    const mine = await request('GET', '/api/v1/auth/sessions', { token: hana.accessToken });
+    expect([sessions.status, mine.status].filter((s) => s === 401)).toHaveLength(1);
+
+    // The group: renamed, Jun added and made admin, Ivo removed; then Hana leaves.
+    await page.getByTestId('chat-item').filter({ hasText: 'Book club' }).click();
+    await message(page, 'First meeting on Friday').waitFor();
+    await page.getByTestId('open-chat-info').click();
+    const info = page.getByTestId('chat-info-dialog');
+    await info.getByTestId('info-title-input').fill('Book club 2027');
+    await info.getByTestId('info-rename').click();
+    await expectText(page.getByTestId('chat-title'), 'Book club 2027');
+    await info.getByTestId('info-add-search').fill('Jun Sa');
+    await info.getByTestId('user-result').filter({ hasText: 'Jun Sato' }).click();
+    const junRow = info.getByTestId('info-member').filter({ hasText: 'Jun Sato' });
+    await junRow.waitFor();
+    await junRow.getByTestId('info-role').click();
+    await expectText(junRow, 'admin');
+    await info.getByTestId('info-member').filter({ hasText: 'Ivo Klein' }).getByTestId('info-remove').click();
+    await info.getByTestId('info-member').filter({ hasText: 'Ivo Klein' }).waitFor({ state: 'detached' });
+    const detail = await request('GET', `/api/v1/chats/${group.body.id}`, { token: jun.accessToken });
+    expect(detail.body.title).toBe('Book club 2027');
+    expect(detail.body.members.map((m: { name: string; role: string }) => `${m.name}:${m.role}`).sort()).toEqual([
+      'Hana B. Berg:owner',
+      'Jun Sato:admin',
+    ]);
+
+    await info.getByTestId('info-leave').click();
+    await page.getByTestId('chat-item').filter({ hasText: 'Book club 2027' }).waitFor({ state: 'detached' });
+    const after = await request('GET', `/api/v1/chats/${group.body.id}`, { token: jun.accessToken });
+    expect(after.body.members).toEqual([expect.objectContaining({ name: 'Jun Sato', role: 'owner' })]);
     expect(pageErrors()).toEqual([]);
   });
 
