@@ -282,6 +282,66 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     }
   });
 
+  it('after a sync that brought nothing (the client was up to date), still gets a message whose first publication was lost, when it is sent again', async () => {
+    const [alice, bob] = [await signUpAndIn(requestA, 'Alice'), await signUpAndIn(requestA, 'Bob')];
+    const chatId = await groupOf(alice, [bob]);
+    const aliceOnA = await flowing(a, alice);
+    await sendOn(aliceOnA, chatId, 'one');
+    // Bob reconnects on B, already holding message 1.
+    const bobOnB = await on(b, bob.accessToken);
+    expect(await bobOnB.request({ type: 'sync', chats: { [chatId]: 1 } })).toMatchObject({ type: 'synced', chats: { [chatId]: 1 } });
+
+    const fanOutA = a.app.get(FanOut);
+    const publish = fanOutA.publish.bind(fanOutA);
+    const spy = jest.spyOn(fanOutA, 'publish').mockImplementation(async (message) => {
+      if (!(message.kind === 'deliver' && message.frame.includes('"text":"two"'))) await publish(message);
+    });
+    const clientId = crypto.randomUUID();
+    try {
+      await aliceOnA.request({ type: 'send_message', chatId, text: 'two', clientId });
+    } finally {
+      spy.mockRestore();
+    }
+    await httpClient(b.url)('POST', `/api/v1/chats/${chatId}/messages`, { token: alice.accessToken, body: { text: 'two', clientId } });
+    await eventually(() => bobOnB.seen('new_message').length === 1);
+    await sendOn(aliceOnA, chatId, 'three');
+    await eventually(() => bobOnB.seen('new_message').length === 2);
+    await bobOnB.settle();
+    expect(bobOnB.seen('new_message').map((f) => f.message.text)).toEqual(['two', 'three']);
+  });
+
+  it('tells a member removed and added back while earlier messages still cross Redis of the two in that order', async () => {
+    const [alice, bob, carol] = [
+      await signUpAndIn(requestA, 'Alice'),
+      await signUpAndIn(requestA, 'Bob'),
+      await signUpAndIn(requestA, 'Carol'),
+    ];
+    const chatId = await groupOf(carol, [alice, bob]);
+    const [aliceOnA, bobOnB] = [await on(a, alice.accessToken), await flowing(b, bob)];
+    await sendOn(aliceOnA, chatId, 'one');
+    await bobOnB.nextOfType('new_message');
+
+    const restore = slowRedisOnB(600);
+    try {
+      await sendOn(aliceOnA, chatId, 'two');
+      const asCarol = httpClient(b.url);
+      expect((await asCarol('DELETE', `/api/v1/chats/${chatId}/members/${bob.user.id}`, { token: carol.accessToken })).status).toBe(204);
+      expect(
+        (await asCarol('POST', `/api/v1/chats/${chatId}/members`, { token: carol.accessToken, body: { userIds: [bob.user.id] } })).status,
+      ).toBe(201);
+      await bobOnB.nextOfType('member_added');
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      await bobOnB.settle();
+    } finally {
+      restore();
+    }
+    const aboutBob = bobOnB.history.filter((f) => (f.type === 'member_removed' || f.type === 'member_added') && f.userId === bob.user.id);
+    expect(aboutBob.map((f) => f.type)).toEqual(['member_removed', 'member_added']);
+    // Back in the chat, Bob may read "two" again: it came before the removal frame, or not at all, never after it.
+    const types = bobOnB.history.map((f) => (f.type === 'new_message' ? f.message.text : f.type)).filter((t) => t !== 'pong');
+    expect(types.indexOf('two') === -1 || types.indexOf('two') < types.indexOf('member_removed')).toBe(true);
+  });
+
   it('writes a delete made on this instance after the message it deletes, when that message is still crossing Redis', async () => {
     const [alice, bob, carol] = [
       await signUpAndIn(requestA, 'Alice'),

@@ -59,4 +59,28 @@ describe('SeqRanges', () => {
     ranges.add(2);
     expect(ranges.last).toBe(9);
   });
+
+  it('adds a whole run, merging with the runs it touches or overlaps', () => {
+    const ranges = new SeqRanges();
+    for (const seq of [3, 9, 10, 20]) ranges.add(seq);
+    ranges.addRun(0, 5);
+    expect(ranges.toArray()).toEqual([
+      [0, 5],
+      [9, 10],
+      [20, 20],
+    ]);
+    ranges.addRun(6, 8); // touches both neighbours
+    expect(ranges.toArray()).toEqual([
+      [0, 10],
+      [20, 20],
+    ]);
+    ranges.addRun(12, 30);
+    expect(ranges.toArray()).toEqual([
+      [0, 10],
+      [12, 30],
+    ]);
+    expect(ranges.last).toBe(30);
+    ranges.addRun(5, 4); // empty
+    expect(ranges.has(11)).toBe(false);
+  });
 });

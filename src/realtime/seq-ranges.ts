@@ -51,6 +51,25 @@ export class SeqRanges {
     }
   }
 
+  /** Adds every seq from `start` to `end`, merging with the runs it touches. */
+  addRun(start: number, end: number): void {
+    if (end < start) return;
+    const merged: number[] = [];
+    let pending: [number, number] | undefined = [start, end];
+    for (let i = 0; i < this.runs.length; i += 2) {
+      const [s, e] = [this.runs[i], this.runs[i + 1]];
+      if (pending && e < pending[0] - 1) merged.push(s, e);
+      else if (pending && s > pending[1] + 1) {
+        merged.push(pending[0], pending[1], s, e);
+        pending = undefined;
+      } else if (pending) pending = [Math.min(s, pending[0]), Math.max(e, pending[1])];
+      else merged.push(s, e);
+    }
+    if (pending) merged.push(pending[0], pending[1]);
+    this.runs.splice(0, this.runs.length, ...merged);
+    while (this.runs.length > this.maxRuns * 2) this.runs.splice(0, 2);
+  }
+
   /** The runs, for tests and debugging. */
   toArray(): Array<[number, number]> {
     const out: Array<[number, number]> = [];

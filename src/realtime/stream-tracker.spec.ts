@@ -309,6 +309,27 @@ describe('StreamTracker', () => {
       expect(written.slice(-1)).toEqual(['f10']);
     });
 
+    it('stands where a catch-up says the client is, even when it wrote nothing: a later frame waits for the gap', async () => {
+      jest.useFakeTimers();
+      const { asked, readMissed } = store(9);
+      const { streams, written } = tracker(200, readMissed);
+      const sync = streams.begin('c');
+      sync.through(3); // the client had everything up to 3; there was nothing newer
+      sync.end();
+      expect(streams.admitLive({ id: 'c', seq: 3 }, 'f3')).toBe(false); // it has that one
+      expect(streams.admitLive({ id: 'c', seq: 5 }, 'f5')).toBe(false); // 4 is missing
+      await jest.advanceTimersByTimeAsync(200);
+      expect(asked).toEqual([['c', 3, 4]]);
+      expect(written).toEqual(['stored4', 'f5']);
+      // A republished message is taken where it is next, even on such a stream.
+      const { streams: fresh, written: freshWritten } = tracker(200);
+      const empty = fresh.begin('d');
+      empty.through(0); // an empty chat, synced from 0
+      empty.end();
+      expect(fresh.admitLive({ id: 'd', seq: 1, repair: true }, 'again1')).toBe(true);
+      expect(freshWritten).toEqual(['again1']);
+    });
+
     it('reads a long gap in steps, a wait apart, so the socket drains in between', async () => {
       jest.useFakeTimers();
       const { asked, readMissed } = store(200);

@@ -192,6 +192,7 @@ export class StreamTracker {
     let ended = false;
     return {
       sent: (seq) => state.delivered.add(seq),
+      through: (seq) => state.delivered.addRun(0, seq),
       end: () => {
         if (ended) return;
         ended = true;
@@ -425,6 +426,12 @@ function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
 export interface CatchUp {
   /** Records that the catch-up wrote this position (a held live frame of it is then not written again). */
   sent(seq: number): void;
+  /**
+   * Records that the client has every position up to `seq` (what it said it had, and what the
+   * catch-up wrote): the stream stands there, so a live frame past a gap after it waits (and the
+   * gap is read), even when the catch-up wrote nothing. 0: the stream stands before its first.
+   */
+  through(seq: number): void;
   /** Ends the catch-up and writes the held live frames still to write, in stream order. */
   end(): void;
 }

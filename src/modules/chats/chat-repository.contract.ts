@@ -124,13 +124,17 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       expect(await chats.membership(chat.id, x)).toBeUndefined();
     });
 
-    it("says the chat's last seq at a removal, the last message the member was there for", async () => {
+    it("says the chat's last seq at a removal and at an addition, where the member's messages stop and start", async () => {
       const { chats, messages, newUser } = stores();
       const [owner, leaver] = [await newUser(), await newUser()];
       const chat = await chats.createGroup({ id: randomUUID(), title: `Seq ${randomUUID()}`, ownerId: owner }, [leaver]);
       for (const text of ['one', 'two', 'three'])
         await messages.append({ id: randomUUID(), chatId: chat.id, senderId: owner, clientId: null, text });
       expect(await chats.removeMember(chat.id, leaver, keepChat)).toEqual({ deleted: false, remaining: [owner], lastSeq: 3 });
+      // Added back: the chat's last seq then, after which their messages start again.
+      await messages.append({ id: randomUUID(), chatId: chat.id, senderId: owner, clientId: null, text: 'four' });
+      expect(await chats.addMembers(chat.id, [leaver], 10, anyone)).toEqual({ added: [leaver], memberIds: [owner, leaver], lastSeq: 4 });
+      expect((await chats.addMembers(chat.id, [leaver], 10, anyone)).lastSeq).toBe(4);
     });
 
     it('removes a member as one step decided on the members once the chat is locked, handing over or deleting', async () => {

@@ -49,15 +49,16 @@ export abstract class ChatRepository {
   abstract delete(chatId: string, check: ActorCheck): Promise<string[]>;
   /**
    * Adds those not yet members (as `member`), under the chat's lock: returns the ids actually
-   * added and everyone who is a member afterwards. Throws CHAT_FULL (nothing added) when that
-   * would make more than `maxMembers`, CHAT_NOT_FOUND when the chat is gone.
+   * added, everyone who is a member afterwards, and the chat's last seq then (the joiners' first
+   * message is the next). Throws CHAT_FULL (nothing added) when that would make more than
+   * `maxMembers`, CHAT_NOT_FOUND when the chat is gone.
    */
   abstract addMembers(
     chatId: string,
     userIds: string[],
     maxMembers: number,
     check: ActorCheck,
-  ): Promise<{ added: string[]; memberIds: string[] }>;
+  ): Promise<{ added: string[]; memberIds: string[]; lastSeq: number }>;
   /**
    * Takes `userId` out of the chat in one atomic step, decided on the members as they are once
    * the chat is locked against every other change to it (concurrent leaves and removals each see

@@ -120,6 +120,7 @@ export class MessagesGateway implements OnModuleDestroy {
         const { chatId, lastSeq, catchUp } = chats[next];
         try {
           let upTo = lastSeq;
+          let wrote = false;
           for await (const page of this.messages.since(user.userId, chatId, lastSeq, SYNC_PAGE)) {
             for (const message of page) {
               // Everything asked for, even what this connection had live before: the client says
@@ -128,8 +129,13 @@ export class MessagesGateway implements OnModuleDestroy {
               connection.sendRaw(JSON.stringify({ type: 'new_message', message: toMessageDto(message) }));
             }
             upTo = page[page.length - 1].seq;
+            wrote = true;
             if (!(await drained(socket))) return { type: 'synced', chats: synced }; // gone or closed as slow
           }
+          // The client has everything up to here: it said so up to lastSeq, and this wrote the rest.
+          // (Nothing written: up to the chat's last seq at most, whatever a confused client claims,
+          // so its live messages are not taken for ones it has.)
+          catchUp.through(wrote ? upTo : Math.min(upTo, (await this.chats.findById(chatId))?.lastSeq ?? 0));
           synced[chatId] = upTo;
         } catch (error) {
           if (!(error instanceof DomainError)) throw error;

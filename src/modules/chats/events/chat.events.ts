@@ -35,6 +35,8 @@ export class MembersAddedEvent {
     /** Everyone in the chat afterwards, the added included. */
     readonly memberIds: string[],
     readonly actorId: string,
+    /** The chat's last seq at the addition: the joiners' first message is the next. */
+    readonly lastSeq: number,
   ) {}
 }
 

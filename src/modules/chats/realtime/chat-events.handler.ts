@@ -30,8 +30,11 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
         { behind: event.chatId, endsStream: true, streamGone: true },
       );
     } else if (event instanceof MembersAddedEvent) {
+      // With its place in the chat, as member_removed has: a member removed and added back hears
+      // of the two in that order, and everyone hears of an addition after the messages before it.
+      const place = { behind: event.chatId, behindSeq: event.lastSeq };
       for (const userId of event.addedIds) {
-        await this.realtime.send(event.memberIds, { type: 'member_added', chatId: event.chatId, userId, role: 'member' });
+        await this.realtime.send(event.memberIds, { type: 'member_added', chatId: event.chatId, userId, role: 'member' }, place);
       }
     } else {
       const frame = { type: 'member_removed', chatId: event.chatId, userId: event.removedId } as const;

@@ -311,7 +311,7 @@ export class MongoChatRepository extends ChatRepository {
     userIds: string[],
     maxMembers: number,
     check: ActorCheck,
-  ): Promise<{ added: string[]; memberIds: string[] }> {
+  ): Promise<{ added: string[]; memberIds: string[]; lastSeq: number }> {
     return inTransaction(this.connection, async (session) => {
       const chat = await this.chats.findById(chatId, { lastSeq: 1, memberIds: 1 }, { session }).lean<ChatRecord>();
       if (!chat) throw chatNotFound();
@@ -319,7 +319,7 @@ export class MongoChatRepository extends ChatRepository {
       const present = new Set(chat.memberIds);
       const added = [...new Set(userIds)].filter((u) => !present.has(u));
       if (present.size + added.length > maxMembers) throw chatFull(maxMembers);
-      if (added.length === 0) return { added, memberIds: chat.memberIds };
+      if (added.length === 0) return { added, memberIds: chat.memberIds, lastSeq: chat.lastSeq };
       const now = new Date();
       // This write conflicts with any send committed since the read above, so the transaction is
       // retried and lastSeq below is the chat's last seq when the joiners arrive.
@@ -333,7 +333,7 @@ export class MongoChatRepository extends ChatRepository {
         added.map((u) => Object.assign(newMember(chatId, u, 'member', now), { lastReadSeq: chat.lastSeq, lastReadAt: now })),
         { session },
       );
-      return { added, memberIds: [...chat.memberIds, ...added] };
+      return { added, memberIds: [...chat.memberIds, ...added], lastSeq: chat.lastSeq };
     });
   }
 

@@ -188,9 +188,12 @@ export class TypeormChatRepository extends ChatRepository {
     userIds: string[],
     maxMembers: number,
     check: ActorCheck,
-  ): Promise<{ added: string[]; memberIds: string[] }> {
+  ): Promise<{ added: string[]; memberIds: string[]; lastSeq: number }> {
     return this.db.transaction(async (tx) => {
-      if (!(await lockChat(tx, chatId))) throw chatNotFound();
+      // Locked as lockChat does, reading the last seq: sends wait for the lock, so the joiners' first message is the next.
+      const [locked] = (await tx.query(`SELECT last_seq FROM chats WHERE id = $1 FOR UPDATE`, [chatId])) as Array<{ last_seq: string }>;
+      if (!locked) throw chatNotFound();
+      const lastSeq = Number(locked.last_seq);
       await checkActor(tx, chatId, check);
       const current = new Set(
         ((await tx.query(`SELECT user_id FROM chat_members WHERE chat_id = $1`, [chatId])) as Array<{ user_id: string }>).map(
@@ -199,15 +202,15 @@ export class TypeormChatRepository extends ChatRepository {
       );
       const joining = [...new Set(userIds)].filter((id) => !current.has(id));
       if (current.size + joining.length > maxMembers) throw chatFull(maxMembers);
-      if (joining.length === 0) return { added: [], memberIds: [...current] };
+      if (joining.length === 0) return { added: [], memberIds: [...current], lastSeq };
       // Joiners start with everything so far read: history is there to scroll, not unread.
       await tx.query(
         `INSERT INTO chat_members (chat_id, user_id, role, last_read_seq, last_read_at)
-         SELECT $1, u, 'member', (SELECT last_seq FROM chats WHERE id = $1), now() FROM unnest($2::uuid[]) AS u`,
-        [chatId, joining],
+         SELECT $1, u, 'member', $3, now() FROM unnest($2::uuid[]) AS u`,
+        [chatId, joining, lastSeq],
       );
       await touchChat(tx, chatId);
-      return { added: joining, memberIds: [...current, ...joining] };
+      return { added: joining, memberIds: [...current, ...joining], lastSeq };
     });
   }
 
