@@ -6,7 +6,7 @@ import { defaultIfEmpty, isObservable, lastValueFrom, tap } from 'rxjs';
 import type { RawData, WebSocket } from 'ws';
 import { ForbiddenError, UnauthenticatedError, UnavailableError } from '../common/errors/domain-error.js';
 import { resolveError } from '../common/errors/error-body.js';
-import { type BoundHandler, CloseCode, Connection, connectionOf, type FrameContext } from './connection.js';
+import { type BoundHandler, CloseCode, Connection, connectionOf, type FrameContext, readMissedWith } from './connection.js';
 import { DirectHandlers } from './direct-handlers.js';
 import { ExpiryWheel } from './expiry-wheel.js';
 import { AuthFrameDto } from './dto/auth-frame.dto.js';
@@ -20,6 +20,7 @@ import { RealtimeSettings } from './realtime-settings.js';
 import type { FrameId } from './server-events.js';
 import { SocketAuthenticator, type SocketIdentity } from './socket-authenticator.js';
 import { SocketRegistry } from './socket-registry.js';
+import type { ReadMissed } from './stream-tracker.js';
 import { validateFrame } from './validate-frame.js';
 import { answerFrameError } from './ws-error.filter.js';
 
@@ -47,7 +48,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   private draining = false;
   private readonly revokedSessions = new Map<string, number>();
   /** Reads a gap in a connection's live messages from the store (see StreamTracker). */
-  private missed?: MissedMessages;
+  private readMissed?: ReadMissed;
   /** Token expiry of every authenticated socket, checked once a second. */
   private readonly expiries = new ExpiryWheel<Connection>((connection) => connection.close(CloseCode.UNAUTHENTICATED, 'TOKEN_EXPIRED'));
   private expiryTicker?: NodeJS.Timeout;
@@ -91,9 +92,9 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   onApplicationBootstrap(): void {
     // From whichever module provides it (messages), looked up across the whole app, as PresenceService does.
     try {
-      this.missed = this.moduleRef.get(MissedMessages, { strict: false });
+      this.readMissed = readMissedWith(this.moduleRef.get(MissedMessages, { strict: false }));
     } catch {
-      this.missed = undefined; // messages switched off: no chat streams to have gaps in
+      this.readMissed = undefined; // messages switched off: no chat streams to have gaps in
     }
     this.ticker = setInterval(() => void this.heartbeat(), Math.max(1, Math.round(this.settings.heartbeatMs / HEARTBEAT_SLICES)));
     this.ticker.unref();
@@ -102,7 +103,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   }
 
   accept(socket: WebSocket, request: IncomingMessage): Connection {
-    const connection = new Connection(randomUUID(), socket, this.settings, this.onSlowConsumer, request.socket, this.missed);
+    const connection = new Connection(randomUUID(), socket, this.settings, this.onSlowConsumer, request.socket, this.readMissed);
     connection.heartbeatSlice = this.nextSocketSlice;
     this.nextSocketSlice = (this.nextSocketSlice + 1) % HEARTBEAT_SLICES;
     socket.on('close', this.onSocketClose);

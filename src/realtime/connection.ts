@@ -116,12 +116,9 @@ export class Connection {
     private readonly limits: ConnectionLimits,
     private readonly onSlowConsumer: (connection: Connection) => void,
     private readonly transport?: Socket,
-    missed?: MissedMessages,
+    /** Reads a gap in a chat's live messages that waiting did not fill, shared by all connections (see readMissedWith). */
+    readMissed?: ReadMissed,
   ) {
-    // A gap in a chat's live messages that waiting did not fill is read from the store, as this
-    // connection's user may see it (until authentication there is no stream to have a gap in).
-    const readMissed: ReadMissed | undefined =
-      missed && ((chatId, afterSeq, upToSeq) => (this.userId ? missed.read(this.userId, chatId, afterSeq, upToSeq) : Promise.resolve([])));
     this.streams = new StreamTracker(this, limits.reorderWaitMs, readMissed);
     connections.set(socket, this);
   }
@@ -347,4 +344,15 @@ function flushCorked(): void {
   const corked = corkedThisTick;
   corkedThisTick = [];
   for (const connection of corked) connection.flush();
+}
+
+/**
+ * The one ReadMissed for every connection: the gap is read as the connection's user may see it
+ * (a socket not yet authenticated has no stream to have a gap in).
+ */
+export function readMissedWith(missed: MissedMessages): ReadMissed {
+  return (sink, chatId, afterSeq, upToSeq) => {
+    const userId = (sink as Connection).userId;
+    return userId ? missed.read(userId, chatId, afterSeq, upToSeq) : Promise.resolve([]);
+  };
 }

@@ -12,7 +12,7 @@ function tracker(gapWaitMs = 0, readMissed?: ReadMissed) {
 /** A store of stream `c` holding seqs 1..top, read as `stored<seq>`; records what it was asked. */
 function store(top: number, member = () => true) {
   const asked: Array<[string, number, number]> = [];
-  const readMissed: ReadMissed = async (id, after, upTo) => {
+  const readMissed: ReadMissed = async (_sink, id, after, upTo) => {
     asked.push([id, after, upTo]);
     if (!member()) throw new Error('CHAT_NOT_FOUND');
     const frames = [];
@@ -395,7 +395,7 @@ describe('StreamTracker', () => {
       jest.useFakeTimers();
       const asked: string[] = [];
       const releases: Array<() => void> = [];
-      const readMissed: ReadMissed = (id) => {
+      const readMissed: ReadMissed = (_sink, id) => {
         asked.push(id);
         return new Promise((resolve) => releases.push(() => resolve([{ seq: 2, frame: `${id}-read2` }])));
       };

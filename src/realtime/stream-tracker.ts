@@ -20,10 +20,16 @@ export interface StreamPosition {
 }
 
 /**
- * Reads what a connection missed of a stream from the store: the messages after `afterSeq` up to
- * `upToSeq`, oldest first, as the connection's user may see them (nothing when no longer a member).
+ * Reads what a connection (the tracker's sink) missed of a stream from the store: the messages
+ * after `afterSeq` up to `upToSeq`, oldest first, as its user may see them (refused when no longer
+ * a member). One function for all connections: a closure each would cost every idle socket.
  */
-export type ReadMissed = (streamId: string, afterSeq: number, upToSeq: number) => Promise<Array<{ seq: number; frame: WireFrame }>>;
+export type ReadMissed = (
+  sink: StreamSink,
+  streamId: string,
+  afterSeq: number,
+  upToSeq: number,
+) => Promise<Array<{ seq: number; frame: WireFrame }>>;
 
 /** Where the tracker writes the frames it lets through (the connection). */
 export interface StreamSink {
@@ -295,7 +301,7 @@ export class StreamTracker {
     const timedOut = new Promise<never>((_, reject) => {
       timer = unref(setTimeout(() => reject(new Error('gap read timed out')), GAP_READ_TIMEOUT_MS));
     });
-    Promise.race([this.readMissed(state.id, last, upTo), timedOut])
+    Promise.race([this.readMissed(this.sink, state.id, last, upTo), timedOut])
       .then(
         (frames) => {
           // Written only in place: not after the connection closed, nor once another catch-up
