@@ -80,6 +80,20 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     return () => spy.mockRestore();
   };
   const slowRedisOnB = (ms: number) => interceptRedisOnB((payload, pass) => void setTimeout(() => pass(payload), ms));
+  /** Instance A publishes nothing whose frame contains `marker` (as if it died between commit and publish) until restored. */
+  const losePublicationsOnA = (marker: string): (() => void) => {
+    const fanOutA = a.app.get(FanOut);
+    const publish = fanOutA.publish.bind(fanOutA);
+    const spy = jest.spyOn(fanOutA, 'publish').mockImplementation(async (message) => {
+      if (!(message.kind === 'deliver' && message.frame.includes(marker))) await publish(message);
+    });
+    return () => spy.mockRestore();
+  };
+  const threePeople = async (): Promise<SignedIn[]> => [
+    await signUpAndIn(requestA, 'Alice'),
+    await signUpAndIn(requestA, 'Bob'),
+    await signUpAndIn(requestA, 'Carol'),
+  ];
 
   it('closes a socket on instance B when its session is revoked through instance A, and only that session’s', async () => {
     const phone = await signUpAndIn(requestA);
@@ -157,11 +171,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
   });
 
   it("writes a chat's messages to a socket in seq order when a later one reaches its instance first", async () => {
-    const [alice, bob, carol] = [
-      await signUpAndIn(requestA, 'Alice'),
-      await signUpAndIn(requestA, 'Bob'),
-      await signUpAndIn(requestA, 'Carol'),
-    ];
+    const [alice, bob, carol] = await threePeople();
     const chatId = await groupOf(alice, [bob, carol]);
     const [aliceOnA, carolOnB, bobOnB] = [await on(a, alice.accessToken), await on(b, carol.accessToken), await flowing(b, bob)];
     await sendOn(carolOnB, chatId, 'one');
@@ -180,11 +190,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
   });
 
   it('reads a message from the store when it is slower across Redis than the wait, writes it in order, and not again when it comes', async () => {
-    const [alice, bob, carol] = [
-      await signUpAndIn(requestA, 'Alice'),
-      await signUpAndIn(requestA, 'Bob'),
-      await signUpAndIn(requestA, 'Carol'),
-    ];
+    const [alice, bob, carol] = await threePeople();
     const chatId = await groupOf(alice, [bob, carol]);
     const [aliceOnA, carolOnB, bobOnB] = [await on(a, alice.accessToken), await on(b, carol.accessToken), await flowing(b, bob)];
     await sendOn(carolOnB, chatId, 'one');
@@ -206,11 +212,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
   });
 
   it('tells a member removed while earlier messages still cross Redis last, and writes none of them after', async () => {
-    const [alice, bob, carol] = [
-      await signUpAndIn(requestA, 'Alice'),
-      await signUpAndIn(requestA, 'Bob'),
-      await signUpAndIn(requestA, 'Carol'),
-    ];
+    const [alice, bob, carol] = await threePeople();
     const chatId = await groupOf(carol, [alice, bob]);
     const [aliceOnA, bobOnB] = [await on(a, alice.accessToken), await flowing(b, bob)];
     await sendOn(aliceOnA, chatId, 'one');
@@ -243,16 +245,12 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     await bobOnA.nextOfType('new_message');
 
     // A stores "two" and answers, but its publication goes nowhere: as if A died right after the commit.
-    const fanOutA = a.app.get(FanOut);
-    const publish = fanOutA.publish.bind(fanOutA);
-    const spy = jest.spyOn(fanOutA, 'publish').mockImplementation(async (message) => {
-      if (!(message.kind === 'deliver' && message.frame.includes('"text":"two"'))) await publish(message);
-    });
     const clientId = crypto.randomUUID();
+    const restore = losePublicationsOnA('"text":"two"');
     try {
       expect(await aliceOnA.request({ type: 'send_message', chatId, text: 'two', clientId })).toMatchObject({ type: 'message_ack' });
     } finally {
-      spy.mockRestore();
+      restore();
     }
     // The client, unsure, sends it again (here through B): nothing new is stored...
     const again = await httpClient(b.url)('POST', `/api/v1/chats/${chatId}/messages`, {
@@ -291,16 +289,12 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     const bobOnB = await on(b, bob.accessToken);
     expect(await bobOnB.request({ type: 'sync', chats: { [chatId]: 1 } })).toMatchObject({ type: 'synced', chats: { [chatId]: 1 } });
 
-    const fanOutA = a.app.get(FanOut);
-    const publish = fanOutA.publish.bind(fanOutA);
-    const spy = jest.spyOn(fanOutA, 'publish').mockImplementation(async (message) => {
-      if (!(message.kind === 'deliver' && message.frame.includes('"text":"two"'))) await publish(message);
-    });
     const clientId = crypto.randomUUID();
+    const restore = losePublicationsOnA('"text":"two"');
     try {
       await aliceOnA.request({ type: 'send_message', chatId, text: 'two', clientId });
     } finally {
-      spy.mockRestore();
+      restore();
     }
     await httpClient(b.url)('POST', `/api/v1/chats/${chatId}/messages`, { token: alice.accessToken, body: { text: 'two', clientId } });
     await eventually(() => bobOnB.seen('new_message').length === 1);
@@ -311,11 +305,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
   });
 
   it('tells a member removed and added back while earlier messages still cross Redis of the two in that order', async () => {
-    const [alice, bob, carol] = [
-      await signUpAndIn(requestA, 'Alice'),
-      await signUpAndIn(requestA, 'Bob'),
-      await signUpAndIn(requestA, 'Carol'),
-    ];
+    const [alice, bob, carol] = await threePeople();
     const chatId = await groupOf(carol, [alice, bob]);
     const [aliceOnA, bobOnB] = [await on(a, alice.accessToken), await flowing(b, bob)];
     await sendOn(aliceOnA, chatId, 'one');
@@ -343,11 +333,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
   });
 
   it('writes a delete made on this instance after the message it deletes, when that message is still crossing Redis', async () => {
-    const [alice, bob, carol] = [
-      await signUpAndIn(requestA, 'Alice'),
-      await signUpAndIn(requestA, 'Bob'),
-      await signUpAndIn(requestA, 'Carol'),
-    ];
+    const [alice, bob, carol] = await threePeople();
     const chatId = await groupOf(carol, [alice, bob]);
     const [aliceOnA, bobOnB] = [await on(a, alice.accessToken), await flowing(b, bob)];
     await sendOn(aliceOnA, chatId, 'one');
