@@ -5,6 +5,7 @@ import { PresenceQuery } from '../src/realtime/presence-query.js';
 import { PresenceService } from '../src/realtime/presence.service.js';
 import { SocketRegistry } from '../src/realtime/socket-registry.js';
 import { RealtimeService } from '../src/realtime/realtime.service.js';
+import { createGroup } from './support/chats.js';
 import { signUpAndIn, type SignedIn } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { httpClient } from './support/http.js';
@@ -52,15 +53,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     )!.id;
 
   /** A group chat created by `owner` with `members`, through instance A. */
-  const groupOf = async (owner: SignedIn, members: SignedIn[]): Promise<string> =>
-    (
-      (
-        await requestA('POST', '/api/v1/chats', {
-          token: owner.accessToken,
-          body: { type: 'group', title: `G ${crypto.randomUUID()}`, memberIds: members.map((m) => m.user.id) },
-        })
-      ).body as { id: string }
-    ).id;
+  const groupOf = (owner: SignedIn, members: SignedIn[]): Promise<string> => createGroup(requestA, owner, members);
   /** A socket on `app` past the hold every new connection starts with. */
   const flowing = async (app: TestApp, who: SignedIn): Promise<TestSocket> => {
     const socket = await on(app, who.accessToken);
@@ -409,12 +402,7 @@ describe('two deployments sharing one Redis (REDIS_PREFIX)', () => {
     const [blueA, blueB, greenA] = [await start(blue), await start(blue), await start(green)];
     const request = httpClient(blueA.url);
     const [alice, bob] = [await signUpAndIn(request, 'Alice'), await signUpAndIn(request, 'Bob')];
-    const chat = (
-      await request('POST', '/api/v1/chats', {
-        token: alice.accessToken,
-        body: { type: 'group', title: `G ${crypto.randomUUID()}`, memberIds: [bob.user.id] },
-      })
-    ).body as { id: string };
+    const chat = { id: await createGroup(request, alice, [bob]) };
     const socketOn = async (app: TestApp, who: SignedIn) => {
       const socket = await connectReady(app.wsUrl, who.accessToken);
       sockets.push(socket);

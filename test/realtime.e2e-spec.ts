@@ -3,6 +3,7 @@ import { PresenceQuery } from '../src/realtime/presence-query.js';
 import { PresenceService } from '../src/realtime/presence.service.js';
 import { RealtimeService } from '../src/realtime/realtime.service.js';
 import { SocketRegistry } from '../src/realtime/socket-registry.js';
+import { createGroup } from './support/chats.js';
 import { signUpAndIn, type SignedIn } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { httpClient } from './support/http.js';
@@ -447,12 +448,7 @@ describe('realtime when a member leaves and comes back', () => {
 
   it("gets the chat's next message at once after being added back, though messages went by meanwhile", async () => {
     const [owner, bob] = [await signUpAndIn(request, 'Owner'), await signUpAndIn(request, 'Bob')];
-    const group = (
-      await request('POST', '/api/v1/chats', {
-        token: owner.accessToken,
-        body: { type: 'group', title: `Back ${Date.now()}`, memberIds: [bob.user.id] },
-      })
-    ).body as { id: string };
+    const group = { id: await createGroup(request, owner, [bob]) };
     const bobWs = await connectReady(wsUrl, bob.accessToken);
     sockets.push(bobWs);
     await bobWs.request({ type: 'sync', chats: {} });
@@ -477,12 +473,7 @@ describe('realtime when a member leaves and comes back', () => {
 
   it('says member_removed before the messages after a comeback, when it all happens while the socket holds its frames', async () => {
     const [owner, carl] = [await signUpAndIn(request, 'Owner'), await signUpAndIn(request, 'Carl')];
-    const group = (
-      await request('POST', '/api/v1/chats', {
-        token: owner.accessToken,
-        body: { type: 'group', title: `Held ${Date.now()}`, memberIds: [carl.user.id] },
-      })
-    ).body as { id: string };
+    const group = { id: await createGroup(request, owner, [carl]) };
     const send = (text: string) => request('POST', `/api/v1/chats/${group.id}/messages`, { token: owner.accessToken, body: { text } });
     // Connected and not yet synced: the socket holds the chat's frames (here until its sync).
     const carlWs = await connectReady(wsUrl, carl.accessToken);

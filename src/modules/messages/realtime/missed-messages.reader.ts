@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { SharedPromises } from '../../../common/concurrency/shared-promises.js';
 import { MissedMessages } from '../../../realtime/missed-messages.js';
 import { GAP_READ_MAX } from '../../../realtime/stream-tracker.js';
 import { chatNotFound } from '../../chats/chat-access.js';
@@ -23,8 +24,8 @@ const MAX_READS_IN_FLIGHT = 32;
  */
 @Injectable()
 export class MissedMessagesReader extends MissedMessages {
-  private readonly members = new Shared<Set<string>>();
-  private readonly ranges = new Shared<Array<{ seq: number; frame: string }>>();
+  private readonly members = new SharedPromises<Set<string>>();
+  private readonly ranges = new SharedPromises<Array<{ seq: number; frame: string }>>();
 
   constructor(private readonly messages: MessageRepository) {
     super();
@@ -42,27 +43,5 @@ export class MissedMessagesReader extends MissedMessages {
         .filter((m) => m.seq <= upToSeq)
         .map((m) => ({ seq: m.seq, frame: JSON.stringify({ type: 'new_message', message: toMessageDto(m) }) }));
     });
-  }
-}
-
-/** One promise per key while it is pending: callers asking meanwhile share it; the next call after it settles asks afresh. */
-class Shared<T> {
-  private readonly pending = new Map<string, Promise<T>>();
-
-  get size(): number {
-    return this.pending.size;
-  }
-
-  has(key: string): boolean {
-    return this.pending.has(key);
-  }
-
-  get(key: string, load: () => Promise<T>): Promise<T> {
-    let promise = this.pending.get(key);
-    if (!promise) {
-      promise = load().finally(() => this.pending.delete(key));
-      this.pending.set(key, promise);
-    }
-    return promise;
   }
 }

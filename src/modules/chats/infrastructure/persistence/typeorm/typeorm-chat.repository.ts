@@ -157,7 +157,7 @@ export class TypeormChatRepository extends ChatRepository {
   async rename(chatId: string, title: string, check: ActorCheck): Promise<Chat> {
     try {
       return await this.db.transaction(async (tx) => {
-        if (!(await lockChat(tx, chatId))) throw chatNotFound();
+        if ((await lockChat(tx, chatId)) === undefined) throw chatNotFound();
         await checkActor(tx, chatId, check);
         const [row] = returnedRows<ChatRow>(
           await tx.query(`UPDATE chats SET title = $2, updated_at = now(), last_activity_at = now() WHERE id = $1 RETURNING *`, [
@@ -175,7 +175,7 @@ export class TypeormChatRepository extends ChatRepository {
 
   async delete(chatId: string, check: ActorCheck): Promise<string[]> {
     return this.db.transaction(async (tx) => {
-      if (!(await lockChat(tx, chatId))) throw chatNotFound();
+      if ((await lockChat(tx, chatId)) === undefined) throw chatNotFound();
       await checkActor(tx, chatId, check);
       const members: Array<{ user_id: string }> = await tx.query(`SELECT user_id FROM chat_members WHERE chat_id = $1`, [chatId]);
       await tx.query(`DELETE FROM chats WHERE id = $1`, [chatId]); // members and messages cascade
@@ -190,10 +190,9 @@ export class TypeormChatRepository extends ChatRepository {
     check: ActorCheck,
   ): Promise<{ added: string[]; memberIds: string[]; lastSeq: number }> {
     return this.db.transaction(async (tx) => {
-      // Locked as lockChat does, reading the last seq: sends wait for the lock, so the joiners' first message is the next.
-      const [locked] = (await tx.query(`SELECT last_seq FROM chats WHERE id = $1 FOR UPDATE`, [chatId])) as Array<{ last_seq: string }>;
-      if (!locked) throw chatNotFound();
-      const lastSeq = Number(locked.last_seq);
+      // Sends wait for the lock, so the joiners' first message is the one after lastSeq.
+      const lastSeq = await lockChat(tx, chatId);
+      if (lastSeq === undefined) throw chatNotFound();
       await checkActor(tx, chatId, check);
       const current = new Set(
         ((await tx.query(`SELECT user_id FROM chat_members WHERE chat_id = $1`, [chatId])) as Array<{ user_id: string }>).map(
@@ -216,10 +215,9 @@ export class TypeormChatRepository extends ChatRepository {
 
   async removeMember(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
     return this.db.transaction(async (tx) => {
-      // Locked as lockChat does, reading the last seq: sends wait for the lock, so it is the last
-      // message the leaving member was in the chat for.
-      const [locked] = (await tx.query(`SELECT last_seq FROM chats WHERE id = $1 FOR UPDATE`, [chatId])) as Array<{ last_seq: string }>;
-      if (!locked) throw chatNotFound();
+      // Sends wait for the lock, so lastSeq is the last message the leaving member was in the chat for.
+      const lastSeq = await lockChat(tx, chatId);
+      if (lastSeq === undefined) throw chatNotFound();
       const members = await this.members(chatId, tx);
       const plan = decide(members);
       if (plan.deleteChat) {
@@ -232,14 +230,14 @@ export class TypeormChatRepository extends ChatRepository {
       );
       if (removed.length === 0) throw memberNotFound();
       await touchChat(tx, chatId);
-      return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId), lastSeq: Number(locked.last_seq) };
+      return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId), lastSeq };
     });
   }
 
   async setRole(chatId: string, userId: string, role: MemberRole, check: ActorCheck): Promise<void> {
     try {
       await this.db.transaction(async (tx) => {
-        if (!(await lockChat(tx, chatId))) throw chatNotFound();
+        if ((await lockChat(tx, chatId)) === undefined) throw chatNotFound();
         await checkActor(tx, chatId, check);
         if (role === 'owner') await this.transferOwnership(tx, chatId, userId);
         else {
@@ -302,11 +300,12 @@ export class TypeormChatRepository extends ChatRepository {
 
 /**
  * Every change to a chat's membership or existence takes the chat row's lock first, as sending
- * does (it bumps last_seq): one lock order, so these never deadlock with each other.
+ * does (it bumps last_seq): one lock order, so these never deadlock with each other. Returns
+ * the chat's last seq, stable while the lock is held; undefined when the chat is gone.
  */
-async function lockChat(tx: EntityManager, chatId: string): Promise<boolean> {
-  const rows: unknown[] = await tx.query(`SELECT 1 FROM chats WHERE id = $1 FOR UPDATE`, [chatId]);
-  return rows.length > 0;
+async function lockChat(tx: EntityManager, chatId: string): Promise<number | undefined> {
+  const [row] = (await tx.query(`SELECT last_seq FROM chats WHERE id = $1 FOR UPDATE`, [chatId])) as Array<{ last_seq: string }>;
+  return row ? Number(row.last_seq) : undefined;
 }
 
 /** Runs a change's permission check on the actor's member row as it is under the chat's lock. */
