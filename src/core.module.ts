@@ -1,17 +1,25 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { AppConfig } from './config/app-config.js';
 import { HttpShutdown } from './common/http-shutdown.js';
+import { JsonBodyGuard } from './common/http/json-body.guard.js';
 import { HealthRegistry } from './modules/health/health-registry.js';
 import { UserRateLimiter } from './common/rate-limit/user-rate-limiter.js';
 
-/** Process-wide services every module may inject (the configuration, the health registry, per-user rate limits), and a prompt HTTP shutdown. */
+/** Process-wide services every module may inject (the configuration, the health registry, per-user rate limits), a prompt HTTP shutdown, and 415 for bodies that are not JSON. */
 @Global()
 @Module({})
 export class CoreModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: CoreModule,
-      providers: [{ provide: AppConfig, useValue: config }, HealthRegistry, HttpShutdown, UserRateLimiter],
+      providers: [
+        { provide: AppConfig, useValue: config },
+        HealthRegistry,
+        HttpShutdown,
+        UserRateLimiter,
+        { provide: APP_GUARD, useClass: JsonBodyGuard },
+      ],
       exports: [AppConfig, HealthRegistry, UserRateLimiter],
     };
   }

@@ -79,6 +79,35 @@ describe('the HTTP foundation', () => {
     );
   });
 
+  it('answers a body that is not JSON with 415 UNSUPPORTED_MEDIA_TYPE and changes nothing; a request without a body is not checked', async () => {
+    const account = await signUpAndIn(request, 'Plain Texter');
+    const rename = (raw: string | FormData | undefined, headers: Record<string, string>) =>
+      request('PATCH', '/api/v1/users/me', { raw, headers, token: account.accessToken });
+    const json = JSON.stringify({ name: 'Changed' });
+    const cases: Array<[string | FormData, Record<string, string>, RegExp]> = [
+      [json, { 'content-type': 'text/plain' }, /^The body is text\/plain; send it as JSON/],
+      ['name=Changed', { 'content-type': 'application/x-www-form-urlencoded' }, /^The body is application\/x-www-form-urlencoded;/],
+      [Object.assign(new FormData(), { name: 'Changed' }), {}, /^The body is multipart\/form-data;/],
+    ];
+    for (const [raw, headers, message] of cases) {
+      const refused = await rename(raw, headers);
+      expectErrorShape(refused, 415, 'UNSUPPORTED_MEDIA_TYPE');
+      expect(refused.body.message).toMatch(message);
+    }
+    // A body with no Content-Type at all (a Buffer: fetch adds none).
+    const untyped = await request('PATCH', '/api/v1/users/me', { raw: Buffer.from(json), token: account.accessToken });
+    expectErrorShape(untyped, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(untyped.body.message).toMatch(/^The body has no Content-Type/);
+    expect((await request('GET', '/api/v1/users/me', { token: account.accessToken })).body.name).toBe('Plain Texter');
+    // JSON with a charset passes; so does a POST without a body, whatever its Content-Type says.
+    expect((await rename(json, { 'content-type': 'application/json; charset=utf-8' })).body.name).toBe('Changed');
+    const signOut = await request('POST', '/api/v1/auth/sign-out', {
+      token: account.accessToken,
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(signOut.status).toBe(204);
+  });
+
   it('answers a JSON body over 1 MiB with 413 PAYLOAD_TOO_LARGE', async () => {
     const raw = JSON.stringify({ email: 'x@example.com', password: 'x'.repeat(1024 * 1024) });
     expectErrorShape(await request('POST', '/api/v1/auth/sign-in', { raw }), 413, 'PAYLOAD_TOO_LARGE');
