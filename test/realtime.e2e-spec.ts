@@ -492,3 +492,67 @@ describe('realtime when a member leaves and comes back', () => {
     expect(order).toEqual(['before', 'member_removed', 'welcome back']);
   });
 });
+
+describe('realtime sockets not authenticated yet, per client address', () => {
+  let db: TestDatabase;
+  let app: TestApp;
+  let request: ReturnType<typeof httpClient>;
+  const sockets: TestSocket[] = [];
+  // Tests come from 127.0.0.1, a proxy TRUST_PROXY trusts by default: X-Forwarded-For names the client.
+  const from = async (address: string, token?: string) => {
+    const socket = await openSocket(app.wsUrl, { headers: { 'x-forwarded-for': address }, token });
+    sockets.push(socket);
+    return socket;
+  };
+  const pending = () =>
+    app.app
+      .get(SocketRegistry)
+      .all()
+      .filter((c) => !c.isAuthenticated && c.isOpen).length;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    app = await startTestApp(db.env, { realtime: { maxPendingPerAddress: 3, authTimeoutMs: 60_000 } });
+    request = httpClient(app.url);
+  });
+
+  afterAll(async () => {
+    await Promise.all(sockets.map((s) => s.close()));
+    await app?.close();
+    await db?.dispose();
+  });
+
+  it('closes with 1013 TOO_MANY_PENDING a socket over the limit of its address, and takes one again once another authenticates or closes', async () => {
+    const account = await signUpAndIn(request);
+    const waiting = [await from('203.0.113.7'), await from('203.0.113.7'), await from('203.0.113.7')];
+    const over = await from('203.0.113.7');
+    expect(await over.closed).toEqual({ code: 1013, reason: 'TOO_MANY_PENDING' });
+    // A socket with a token counts too until its token is checked: refused as well.
+    expect(await (await from('203.0.113.7', account.accessToken)).closed).toEqual({ code: 1013, reason: 'TOO_MANY_PENDING' });
+    // Another address is not held up, nor are the waiting sockets.
+    const elsewhere = await from('198.51.100.20');
+    elsewhere.send({ type: 'auth', token: account.accessToken });
+    expect(await elsewhere.nextOfType('ready')).toMatchObject({ userId: account.user.id });
+    expect(waiting.every((s) => s.isOpen)).toBe(true);
+
+    // One authenticates: its place is free.
+    waiting[0].send({ type: 'auth', token: account.accessToken });
+    await waiting[0].nextOfType('ready');
+    const next = await from('203.0.113.7');
+    // One closes: its place is free.
+    await waiting[1].close();
+    await eventually(() => pending() === 2);
+    const after = await from('203.0.113.7');
+    after.send({ type: 'auth', token: account.accessToken });
+    expect(await after.nextOfType('ready')).toMatchObject({ userId: account.user.id });
+    expect([next.isOpen, waiting[2].isOpen]).toEqual([true, true]);
+  });
+
+  it('refuses nobody when sockets with tokens come one after another, however many', async () => {
+    const account = await signUpAndIn(request);
+    for (let i = 0; i < 10; i++) {
+      const socket = await from('192.0.2.44', account.accessToken);
+      expect(await socket.nextOfType('ready')).toMatchObject({ userId: account.user.id });
+    }
+  });
+});

@@ -14,6 +14,7 @@ import { FanOut, type FanOutMessage } from './fan-out.js';
 import { MissedMessages } from './missed-messages.js';
 import { type ClientFrame, parseFrame, type ParsedFrame, unknownType } from './frames.js';
 import { PreparedFrame } from './prepared-frame.js';
+import { PendingSockets } from './pending-sockets.js';
 import { PresenceService } from './presence.service.js';
 import type { PresenceEntry } from './presence-store.js';
 import { RealtimeSettings } from './realtime-settings.js';
@@ -52,6 +53,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   /** Token expiry of every authenticated socket, checked once a second. */
   private readonly expiries = new ExpiryWheel<Connection>((connection) => connection.close(CloseCode.UNAUTHENTICATED, 'TOKEN_EXPIRED'));
   private expiryTicker?: NodeJS.Timeout;
+  private readonly pending: PendingSockets;
   // Socket listeners and the slow-consumer report, shared by every socket rather than made per
   // socket: ws calls listeners with the socket as `this`.
   private readonly onSocketMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
@@ -71,6 +73,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     fanOut: FanOut,
     private readonly moduleRef: ModuleRef,
   ) {
+    this.pending = new PendingSockets(settings.maxPendingPerAddress);
     fanOut.listen((message) => this.onFanOut(message));
     fanOut.onMissed(() => this.closeAfterMissedEvents());
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listeners' own `this` is the socket
@@ -102,7 +105,8 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     this.expiryTicker.unref();
   }
 
-  accept(socket: WebSocket, request: IncomingMessage): Connection {
+  /** `address`: the client's, as the HTTP side sees it (TRUST_PROXY applied). */
+  accept(socket: WebSocket, request: IncomingMessage, address: string): Connection {
     const connection = new Connection(randomUUID(), socket, this.settings, this.onSlowConsumer, request.socket, this.readMissed);
     connection.heartbeatSlice = this.nextSocketSlice;
     this.nextSocketSlice = (this.nextSocketSlice + 1) % HEARTBEAT_SLICES;
@@ -111,6 +115,11 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       connection.close(CloseCode.RESTARTING, 'SERVER_RESTARTING');
       return connection;
     }
+    if (!this.pending.take(address)) {
+      connection.close(CloseCode.TRY_AGAIN_LATER, 'TOO_MANY_PENDING');
+      return connection;
+    }
+    connection.pendingAddress = address;
     this.registry.track(connection);
     socket.on('message', this.onSocketMessage);
     socket.on('pong', this.onSocketPong);
@@ -278,6 +287,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     connection.userId = identity.userId;
     connection.sessionId = identity.sessionId;
     connection.state = 'authenticated';
+    this.noLongerPending(connection);
     this.scheduleExpiry(connection, identity.expiresAt);
     connection.holdStreams(this.settings.catchUpHoldMs);
     connection.deferUntilReady();
@@ -314,7 +324,14 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     else this.expiries.schedule(connection, expiresAt);
   }
 
+  private noLongerPending(connection: Connection): void {
+    if (connection.pendingAddress === undefined) return;
+    this.pending.release(connection.pendingAddress);
+    connection.pendingAddress = undefined;
+  }
+
   private onClose(connection: Connection): void {
+    this.noLongerPending(connection);
     connection.socketClosed();
     this.expiries.cancel(connection);
     this.registry.remove(connection);

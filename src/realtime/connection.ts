@@ -10,7 +10,7 @@ import type { FrameId, ServerEvent } from './server-events.js';
 export const CloseCode = {
   /** RFC 6455: the server is restarting; reconnect (with backoff). */
   RESTARTING: 1012,
-  /** RFC 6455: try again later; here, the client reads too slowly. */
+  /** RFC 6455: try again later; here, the client reads too slowly, or its address has too many sockets not yet authenticated. */
   TRY_AGAIN_LATER: 1013,
   /** Unexpected server failure. */
   INTERNAL: 1011,
@@ -87,6 +87,8 @@ export class Connection {
   heartbeatSlice = 0;
   /** Where ConnectionManager files this connection by token expiry (see ExpiryWheel). */
   expiryBucket?: number;
+  /** The client address this connection counts against while it is not authenticated (see PendingSockets). */
+  pendingAddress?: string;
   /** Positions of ordered streams sent on this connection (see stream-tracker.ts). */
   readonly streams: StreamTracker;
   /** The gateways' handlers, by handlerSlot(type). */

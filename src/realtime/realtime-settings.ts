@@ -33,6 +33,13 @@ export class RealtimeSettings {
   readonly maxQueuedFrameBytes: number = 256 * 1024;
   /** Sockets one user may have open on one instance; one more is closed with 1008 TOO_MANY_CONNECTIONS. */
   readonly maxConnectionsPerUser: number = 32;
+  /**
+   * Sockets from one client address (after TRUST_PROXY) not authenticated yet; one more is closed
+   * with 1013 TOO_MANY_PENDING. High enough for a crowd behind one NAT reconnecting at once (a
+   * socket with a token is pending for milliseconds), low enough that one host cannot hold
+   * thousands of tokenless sockets open for authTimeoutMs each.
+   */
+  readonly maxPendingPerAddress: number = 256;
   /** On shutdown, how long in-flight frames may take before sockets are closed regardless. */
   readonly shutdownGraceMs: number = 10_000;
 

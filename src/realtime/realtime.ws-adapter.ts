@@ -1,7 +1,8 @@
-import { type INestApplicationContext, Logger } from '@nestjs/common';
+import { type INestApplication, type INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
+import proxyAddr from 'proxy-addr';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { type BoundHandler, connectionOf } from './connection.js';
 import { ConnectionManager } from './connection-manager.js';
@@ -35,8 +36,10 @@ export class RealtimeWsAdapter extends WsAdapter {
       port,
       Object.assign({}, options, { maxPayload: settings.maxFrameBytes, perMessageDeflate: false }),
     ) as WebSocketServer;
+    // The client's address as Express's req.ip has it: the same TRUST_PROXY, read off the same app.
+    const trust = trustProxyOf(this.app);
     // Registered before any gateway's own listener, so the socket has its Connection when they run.
-    server.on('connection', (socket: WebSocket, request: IncomingMessage) => manager.accept(socket, request));
+    server.on('connection', (socket: WebSocket, request: IncomingMessage) => manager.accept(socket, request, proxyAddr(request, trust)));
     return server;
   }
 
@@ -63,4 +66,11 @@ export class RealtimeWsAdapter extends WsAdapter {
    * so none is kept: with several gateways that would be several closures per socket.
    */
   override bindClientDisconnect(): void {}
+}
+
+/** Express's compiled `trust proxy` setting (configureApp sets it from TRUST_PROXY); none trusted without an Express app. */
+function trustProxyOf(app: INestApplicationContext): (address: string, hop: number) => boolean {
+  const http = (app as Partial<INestApplication>).getHttpAdapter?.().getInstance() as { get?: (name: string) => unknown } | undefined;
+  const trust = http?.get?.('trust proxy fn');
+  return typeof trust === 'function' ? (trust as (address: string, hop: number) => boolean) : () => false;
 }
