@@ -9,7 +9,7 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { resolveError, unreadableBody } from './common/errors/error-body.js';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter.js';
-import { cookieWritesFromAllowedOrigins, OriginPolicy } from './common/http/origin-policy.js';
+import { cookieWritesFromAllowedOrigins, OriginPolicy, refusePreflightsFromOtherOrigins } from './common/http/origin-policy.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { createValidationPipe } from './common/pipes/validation.pipe.js';
 import { requestIdMiddleware } from './common/request-context/request-id.middleware.js';
@@ -78,6 +78,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
     credentials: true,
     exposedHeaders: ['X-Request-Id', 'Retry-After'],
   });
+  app.use(refusePreflightsFromOtherOrigins());
   app.use(cookieParser());
   app.use(cookieWritesFromAllowedOrigins(new OriginPolicy(config), [ACCESS_COOKIE, REFRESH_COOKIE]));
   app.use(express.json({ limit: config.http.jsonBodyLimit }));

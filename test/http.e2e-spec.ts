@@ -60,6 +60,20 @@ describe('the HTTP foundation', () => {
     expect(refused.headers.get('access-control-allow-credentials')).toBe('true');
   });
 
+  it('answers a CORS preflight from an allowed origin with 204 and its headers, from any other with 403 ORIGIN_NOT_ALLOWED and none', async () => {
+    const preflight = (origin: string) =>
+      request('OPTIONS', '/api/v1/users/me', {
+        headers: { origin, 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'content-type' },
+      });
+    const allowed = await preflight('https://app.example.com');
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    const refused = await preflight('https://evil.example.com');
+    expectErrorShape(refused, 403, 'ORIGIN_NOT_ALLOWED');
+    expect(refused.body.message).toBe('Pages at https://evil.example.com may not call this API; list the origin in CORS_ORIGINS.');
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('refuses a write made with the cookies from a page of another origin (403 ORIGIN_NOT_ALLOWED), and changes nothing', async () => {
     const account = await signUpAndIn(request, 'Cookie Owner');
     const cookie = `access_token=${account.accessToken}`;

@@ -47,6 +47,21 @@ export function cookieWritesFromAllowedOrigins(policy: OriginPolicy, cookieNames
   };
 }
 
+/**
+ * Goes right after the CORS middleware, which answers a preflight from an allowed origin itself
+ * (204) and passes one from any other origin on, where it would end as a 404 for a route that
+ * exists. Such a preflight gets 403 ORIGIN_NOT_ALLOWED, which names the fix, and no CORS headers,
+ * so the browser still refuses the request.
+ */
+export function refusePreflightsFromOtherOrigins() {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const { origin } = req.headers;
+    if (req.method !== 'OPTIONS' || origin === undefined || req.headers['access-control-request-method'] === undefined) return next();
+    const refused = new ForbiddenError('ORIGIN_NOT_ALLOWED', `Pages at ${origin} may not call this API; list the origin in CORS_ORIGINS.`);
+    res.status(403).json(resolveError(refused).body);
+  };
+}
+
 export function normaliseOrigin(origin: string): string {
   try {
     return new URL(origin).origin;
