@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { signUpAndIn } from './support/accounts.js';
@@ -93,7 +94,7 @@ describe('the HTTP foundation', () => {
     );
   });
 
-  it('answers a body that is not JSON with 415 UNSUPPORTED_MEDIA_TYPE and changes nothing; a request without a body is not checked', async () => {
+  it('answers a body that is not JSON with 415 UNSUPPORTED_MEDIA_TYPE and changes nothing, on routes that read a JSON body, when there is one', async () => {
     const account = await signUpAndIn(request, 'Plain Texter');
     const rename = (raw: string | FormData | undefined, headers: Record<string, string>) =>
       request('PATCH', '/api/v1/users/me', { raw, headers, token: account.accessToken });
@@ -115,8 +116,26 @@ describe('the HTTP foundation', () => {
     expect((await request('GET', '/api/v1/users/me', { token: account.accessToken })).body.name).toBe('Plain Texter');
     // JSON with a charset passes; so does a POST without a body, whatever its Content-Type says.
     expect((await rename(json, { 'content-type': 'application/json; charset=utf-8' })).body.name).toBe('Changed');
+    const empty = await request('POST', '/api/v1/auth/refresh', { headers: { 'content-type': 'text/plain' } });
+    expectErrorShape(empty, 401, 'UNAUTHENTICATED');
+    // Chunked: typed, it is judged; untyped (perhaps empty), it goes on to validation as before.
+    const auth = { authorization: `Bearer ${account.accessToken}` };
+    const chunkedText = await rawRequest(
+      app.url,
+      'PATCH',
+      '/api/v1/users/me',
+      { ...auth, 'content-type': 'text/plain', 'transfer-encoding': 'chunked' },
+      json,
+    );
+    expect({ status: chunkedText.status, code: chunkedText.body.code }).toEqual({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    const chunkedEmpty = await rawRequest(app.url, 'POST', '/api/v1/auth/refresh', { 'transfer-encoding': 'chunked' }, '');
+    expect({ status: chunkedEmpty.status, code: chunkedEmpty.body.code }).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    // Routes that read no JSON body are not checked: a GET, and sign-out (it takes what JSON it gets).
+    const get = await rawRequest(app.url, 'GET', '/api/v1/users/me', { ...auth, 'content-type': 'text/plain' }, 'hello');
+    expect({ status: get.status, name: get.body.name }).toEqual({ status: 200, name: 'Changed' });
     const signOut = await request('POST', '/api/v1/auth/sign-out', {
       token: account.accessToken,
+      raw: 'bye',
       headers: { 'content-type': 'text/plain' },
     });
     expect(signOut.status).toBe(204);
@@ -180,6 +199,10 @@ describe('the HTTP foundation', () => {
     expect(errorCodes('post', '/api/v1/auth/refresh', 403)).toMatch(/ORIGIN_NOT_ALLOWED/);
     expect(errorCodes('patch', '/api/v1/chats/{id}', 403)).toMatch(/CHAT_ADMIN_REQUIRED, ORIGIN_NOT_ALLOWED/);
     expect(op('get', '/api/v1/users/me').responses[403]).toBeUndefined();
+    expect(errorCodes('patch', '/api/v1/users/me', 415)).toMatch(/UNSUPPORTED_MEDIA_TYPE/);
+    expect(errorCodes('post', '/api/v1/chats/{chatId}/messages', 415)).toMatch(/UNSUPPORTED_MEDIA_TYPE/);
+    expect(op('get', '/api/v1/users/me').responses[415]).toBeUndefined();
+    expect(op('post', '/api/v1/auth/sign-out').responses[415]).toBeUndefined(); // it reads what JSON it gets by hand
 
     const page = doc.components.schemas.MessagePageDto.properties.items;
     expect(page).toEqual({ type: 'array', items: { $ref: '#/components/schemas/MessageDto' } });
@@ -211,3 +234,29 @@ describe('shutting down', () => {
     }
   }, 30_000);
 });
+
+/** A request through node:http, for what fetch will not send: a GET with a body, a chunked body. */
+function rawRequest(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      new URL(path, base),
+      { method, headers: chunked(headers) ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const chunked = (headers: Record<string, string>) => headers['transfer-encoding'] === 'chunked';

@@ -548,6 +548,14 @@ describe('realtime sockets not authenticated yet, per client address', () => {
     expect([next.isOpen, waiting[2].isOpen]).toEqual([true, true]);
   });
 
+  it('counts the IPv6 addresses of one /64 together', async () => {
+    const waiting = [await from('2001:db8:1:2::1'), await from('2001:db8:1:2::2'), await from('2001:db8:1:2:ffff::3')];
+    expect(await (await from('2001:db8:1:2::99')).closed).toEqual({ code: 1013, reason: 'TOO_MANY_PENDING' });
+    const nextNetwork = await from('2001:db8:1:3::1');
+    expect(await nextNetwork.request({ type: 'ping' })).toMatchObject({ type: 'error', code: 'UNAUTHENTICATED' });
+    await Promise.all(waiting.map((s) => s.close()));
+  });
+
   it('refuses nobody when sockets with tokens come one after another, however many', async () => {
     const account = await signUpAndIn(request);
     for (let i = 0; i < 10; i++) {

@@ -14,7 +14,7 @@ import { FanOut, type FanOutMessage } from './fan-out.js';
 import { MissedMessages } from './missed-messages.js';
 import { type ClientFrame, parseFrame, type ParsedFrame, unknownType } from './frames.js';
 import { PreparedFrame } from './prepared-frame.js';
-import { PendingSockets } from './pending-sockets.js';
+import { addressKey, PendingSockets } from './pending-sockets.js';
 import { PresenceService } from './presence.service.js';
 import type { PresenceEntry } from './presence-store.js';
 import { RealtimeSettings } from './realtime-settings.js';
@@ -105,7 +105,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     this.expiryTicker.unref();
   }
 
-  /** `address`: the client's, as the HTTP side sees it (TRUST_PROXY applied). */
+  /** `address`: the client's, as the HTTP side sees it (TRUST_PROXY applied); 'unknown' when the socket had none to read. */
   accept(socket: WebSocket, request: IncomingMessage, address: string): Connection {
     const connection = new Connection(randomUUID(), socket, this.settings, this.onSlowConsumer, request.socket, this.readMissed);
     connection.heartbeatSlice = this.nextSocketSlice;
@@ -115,11 +115,12 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       connection.close(CloseCode.RESTARTING, 'SERVER_RESTARTING');
       return connection;
     }
-    if (!this.pending.take(address)) {
+    const key = addressKey(address);
+    if (!this.pending.take(key)) {
       connection.close(CloseCode.TRY_AGAIN_LATER, 'TOO_MANY_PENDING');
       return connection;
     }
-    connection.pendingAddress = address;
+    connection.pendingAddress = key;
     this.registry.track(connection);
     socket.on('message', this.onSocketMessage);
     socket.on('pong', this.onSocketPong);

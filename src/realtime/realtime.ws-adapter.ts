@@ -39,7 +39,9 @@ export class RealtimeWsAdapter extends WsAdapter {
     // The client's address as Express's req.ip has it: the same TRUST_PROXY, read off the same app.
     const trust = trustProxyOf(this.app);
     // Registered before any gateway's own listener, so the socket has its Connection when they run.
-    server.on('connection', (socket: WebSocket, request: IncomingMessage) => manager.accept(socket, request, proxyAddr(request, trust)));
+    // A client gone before its upgrade was handled has no address left to read.
+    const addressOf = (request: IncomingMessage) => (proxyAddr(request, trust) as string | undefined) ?? 'unknown';
+    server.on('connection', (socket: WebSocket, request: IncomingMessage) => manager.accept(socket, request, addressOf(request)));
     return server;
   }
 

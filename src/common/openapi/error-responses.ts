@@ -82,6 +82,14 @@ const ROUTE_ERRORS: Record<string, Errors> = {
   'POST /api/v1/chats/{chatId}/read': { 400: ['INVALID_SEQ'], 404: ['CHAT_NOT_FOUND'] },
 };
 
+/** Routes that document a JSON body but read it without `@Body()`, so JsonBodyGuard lets any body through. */
+const READS_BODY_BY_HAND = new Set(['POST /api/v1/auth/sign-out']);
+
+function readsJsonBody(operation: Operation): boolean {
+  const content = (operation.requestBody as { content?: Record<string, unknown> } | undefined)?.content;
+  return content !== undefined && 'application/json' in content;
+}
+
 const TITLES: Record<number, string> = {
   400: 'Bad request',
   401: 'Not authenticated',
@@ -104,7 +112,8 @@ type Operation = {
 
 /**
  * Writes the error responses into the document: every route's contract codes (ROUTE_ERRORS),
- * 400 for a route that takes input, 401 for one that needs a session, each with the error
+ * 400 for a route that takes input, 415 for one that takes a JSON body (JsonBodyGuard), 401 for
+ * one that needs a session, each with the error
  * schema and its codes. A public route (@Public()) gets `security: []`, so Swagger UI shows no
  * lock on it, unless it names optional schemes of its own (sign-out).
  */
@@ -120,6 +129,8 @@ export function documentErrors(document: OpenAPIObject): void {
 
       const errors: Errors = { ...ROUTE_ERRORS[`${method.toUpperCase()} ${path}`] };
       if (operation.requestBody || operation.parameters?.length) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
+      if (readsJsonBody(operation) && !READS_BODY_BY_HAND.has(`${method.toUpperCase()} ${path}`))
+        errors[415] = ['UNSUPPORTED_MEDIA_TYPE', ...(errors[415] ?? [])];
       if (!isPublic) errors[401] = ['UNAUTHENTICATED', 'TOKEN_EXPIRED', 'TOKEN_INVALID', 'SESSION_REVOKED', ...(errors[401] ?? [])];
       // Any write carrying the auth cookies from a page of another origin (origin-policy.ts).
       if (!['get', 'head', 'options'].includes(method)) errors[403] = [...(errors[403] ?? []), 'ORIGIN_NOT_ALLOWED'];

@@ -19,7 +19,6 @@ import type { Response } from 'express';
 import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
 import { uuidParam } from '../../common/pipes/uuid.pipe.js';
 import { UserRateLimit } from '../../common/rate-limit/user-rate-limit.guard.js';
-import { MultipartBody } from '../../common/http/json-body.guard.js';
 import { AvatarUploadInterceptor, type UploadedImage } from './avatar-upload.interceptor.js';
 import { AvatarsService } from './avatars.service.js';
 import { AvatarUploadDto, MeDto, PublicUserDto, PublicUserPageDto, SearchUsersQuery, UpdateMeDto } from './dto/user.dto.js';
@@ -55,7 +54,6 @@ export class UsersController {
   }
 
   @Put('me/avatar')
-  @MultipartBody()
   @UserRateLimit('uploads')
   @UseInterceptors(AvatarUploadInterceptor)
   @ApiOperation({ summary: 'Upload your avatar (replaces the previous one)' })
