@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NestFactory } from '@nestjs/core';
@@ -7,7 +8,7 @@ import cookieParser from 'cookie-parser';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
-import { resolveError, unreadableBody } from './common/errors/error-body.js';
+import { INVALID_UTF8, resolveError, unreadableBody } from './common/errors/error-body.js';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter.js';
 import { cookieWritesFromAllowedOrigins, OriginPolicy, refusePreflightsFromOtherOrigins } from './common/http/origin-policy.js';
 import { AppLogger } from './common/logging/app-logger.js';
@@ -48,6 +49,14 @@ const UI_CSP = [
   "form-action 'self'",
 ].join('; ');
 
+/**
+ * The JSON parser decodes with replacement: bytes that are not UTF-8 would reach the handlers,
+ * and the database, as U+FFFD. Such a body is refused instead (400 MALFORMED_JSON, error-body.ts).
+ */
+function refuseInvalidUtf8(_req: unknown, _res: unknown, body: Buffer): void {
+  if (!isUtf8(body)) throw Object.assign(new Error('The request body is not valid UTF-8.'), { type: INVALID_UTF8 });
+}
+
 /** Builds the whole application (HTTP, WebSocket, docs) without listening: main.ts and tests share it. */
 export async function createApp(
   config: AppConfig,
@@ -81,7 +90,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   app.use(refusePreflightsFromOtherOrigins());
   app.use(cookieParser());
   app.use(cookieWritesFromAllowedOrigins(new OriginPolicy(config), [ACCESS_COOKIE, REFRESH_COOKIE]));
-  app.use(express.json({ limit: config.http.jsonBodyLimit }));
+  app.use(express.json({ limit: config.http.jsonBodyLimit, verify: refuseInvalidUtf8 }));
   // Errors from the parser above never reach Nest's filters: answer them in the same shape here.
   app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);

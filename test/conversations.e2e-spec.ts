@@ -553,6 +553,14 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       }
       const forged = Buffer.from(JSON.stringify({ name: 'a\u0000', id: randomUUID() })).toString('base64url');
       expectErrorShape(await as(alice).get(`/users?query=a&cursor=${forged}`), 400, 'INVALID_CURSOR');
+      const cursorOf = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      for (const shaped of [
+        { name: 'a'.repeat(5000), id: randomUUID() },
+        { name: 'a', id: randomUUID(), extra: 1 },
+      ])
+        expectErrorShape(await as(alice).get(`/users?query=a&cursor=${cursorOf(shaped)}`), 400, 'INVALID_CURSOR');
+      const chatCursor = { activityAt: new Date().toISOString(), id: randomUUID(), more: true };
+      expectErrorShape(await as(alice).get(`/chats?cursor=${cursorOf(chatCursor)}`), 400, 'INVALID_CURSOR');
       for (const blank of ['\u0007\u0008', '\u202e\u200e', '\u00ad'])
         expectErrorShape(await as(alice).patch('/users/me', { name: blank }), 400, 'VALIDATION_FAILED');
       expectErrorShape(await send(alice, chat.id, '\u0007'), 400, 'VALIDATION_FAILED');

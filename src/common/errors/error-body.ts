@@ -78,11 +78,17 @@ export function resolveError(error: unknown): ResolvedError {
 }
 
 /** body-parser signals bad JSON and oversized bodies with `type` and `status` on a plain error. */
+/** The `type` of the error app.factory.ts's JSON parser throws for a body that is not UTF-8. */
+export const INVALID_UTF8 = 'parley.body.invalid-utf8';
+
 function bodyParserError(error: unknown): ErrorBody | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const type = (error as { type?: unknown }).type;
   if (type === 'entity.parse.failed') {
     return { statusCode: 400, error: 'Bad Request', code: 'MALFORMED_JSON', message: 'The request body is not valid JSON.' };
+  }
+  if (type === INVALID_UTF8) {
+    return { statusCode: 400, error: 'Bad Request', code: 'MALFORMED_JSON', message: 'The request body is not valid UTF-8.' };
   }
   if (type === 'entity.too.large') {
     const limit = (error as { limit?: number }).limit;

@@ -39,6 +39,7 @@ class SyncValidationPipe extends ValidationPipe {
     if (found) {
       const message = {
         nul: `${found.field} must not contain the NUL character (U+0000)`,
+        surrogate: `${found.field} holds half of a UTF-16 surrogate pair, which is no character`,
         depth: `${found.field} is nested more than ${MAX_BODY_DEPTH} levels deep`,
         reserved: `${found.field} is not an accepted field name`,
       }[found.problem];

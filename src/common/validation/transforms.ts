@@ -1,12 +1,27 @@
+import { domainToASCII } from 'node:url';
 import { Transform } from 'class-transformer';
 
 /** Trims strings before validation, leaving other types for the validators to reject. */
 export const Trim = (): PropertyDecorator =>
   Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
 
-/** Trims and lower-cases (emails). */
-export const TrimLower = (): PropertyDecorator =>
-  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value));
+/**
+ * One form per address, whichever way it was typed: trimmed, NFC (an "ü" typed as u plus a
+ * combining mark is the same ü), lower case, and the domain in its ASCII (punycode) form, so
+ * `x@bücher.de` and `x@xn--bcher-kva.de` are one address. A domain that has no ASCII form is
+ * left as it is, for @IsEmail to refuse.
+ */
+export function normaliseEmail(email: string): string {
+  const lower = email.trim().normalize('NFC').toLowerCase();
+  const at = lower.lastIndexOf('@');
+  if (at < 0) return lower;
+  const domain = domainToASCII(lower.slice(at + 1));
+  return domain ? `${lower.slice(0, at + 1)}${domain}` : lower;
+}
+
+/** normaliseEmail on a string; other types are left for the validators to reject. */
+export const EmailForm = (): PropertyDecorator =>
+  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normaliseEmail(value) : value));
 
 /** Query-string numbers: "20" → 20; anything else is left for @IsInt to reject. */
 export const ToInt = (): PropertyDecorator =>

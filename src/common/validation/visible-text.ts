@@ -1,3 +1,5 @@
+import { ValidateBy, type ValidationOptions } from 'class-validator';
+
 /**
  * Matches a string with at least one visible character: not white space, not a control
  * character (\p{Cc}: NUL, BEL, backspace, …) and not an invisible format character (\p{Cf}:
@@ -5,3 +7,26 @@
  * which `\S` lets through. A message, name or title made only of those would show as nothing.
  */
 export const HAS_VISIBLE_TEXT = /[^\s\p{Cc}\p{Cf}]/u;
+
+/**
+ * What a one-line name or title may not hold: control characters other than white space (which
+ * is folded to one space), direction overrides, embeddings and isolates (which reorder the text
+ * around them), and invisible spaces (zero-width space, word joiner, BOM). The joiners U+200C
+ * and U+200D stay: emoji sequences and several scripts need them.
+ */
+export const HIDDEN_CHARACTER = /(?![\t\n\v\f\r])[\p{Cc}\u200B\u2060\uFEFF\u202A-\u202E\u2066-\u2069]/u;
+
+/** Refuses a string with a HIDDEN_CHARACTER, naming the field. */
+export function NoHiddenCharacters(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'noHiddenCharacters',
+      validator: {
+        validate: (value: unknown) => typeof value !== 'string' || !HIDDEN_CHARACTER.test(value),
+        defaultMessage: (args) =>
+          `${args?.property ?? 'the value'} must not contain control characters, direction overrides or invisible spaces`,
+      },
+    },
+    options,
+  );
+}

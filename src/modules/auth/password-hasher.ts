@@ -10,11 +10,21 @@ export class PasswordHasher {
   /** Verified against when the email is unknown, so that answer costs what a wrong password costs. */
   private readonly decoy = argon2.hash(randomBytes(16).toString('hex'), OPTIONS);
 
+  /**
+   * Hashes the password's NFC form: "ä" typed as one character on one device and as a plus a
+   * combining mark on another is one password (as NIST SP 800-63B asks).
+   */
   hash(password: string): Promise<string> {
-    return argon2.hash(password, OPTIONS);
+    return argon2.hash(password.normalize('NFC'), OPTIONS);
   }
 
+  /** Checks the NFC form, then the password as typed, for hashes made before passwords were normalised. */
   async verify(hash: string, password: string): Promise<boolean> {
+    const nfc = password.normalize('NFC');
+    return (await this.matches(hash, nfc)) || (nfc !== password && (await this.matches(hash, password)));
+  }
+
+  private async matches(hash: string, password: string): Promise<boolean> {
     try {
       return await argon2.verify(hash, password);
     } catch {

@@ -10,7 +10,13 @@ import type { ChatDetailDto, ChatDto } from './dto/chat.dto.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isListCursor = (v: unknown): v is ChatListCursor => {
   const c = v as Partial<ChatListCursor> | null;
-  return typeof c?.activityAt === 'string' && !Number.isNaN(Date.parse(c.activityAt)) && typeof c.id === 'string' && UUID.test(c.id);
+  return (
+    typeof c?.activityAt === 'string' &&
+    !Number.isNaN(Date.parse(c.activityAt)) &&
+    typeof c.id === 'string' &&
+    UUID.test(c.id) &&
+    Object.keys(c).length === 2
+  );
 };
 
 /** Reads of chats, as the caller sees them. Writes are commands (commands/). */

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, Repository } from 'typeorm';
 import { ConflictError } from '../../common/errors/domain-error.js';
+import { normaliseEmail } from '../../common/validation/transforms.js';
 import { isUniqueViolation, returnedRows } from '../../database/sql.js';
 import type { User } from './domain/user.js';
 import { UserEntity } from './infrastructure/persistence/typeorm/user.entity.js';
@@ -88,14 +89,16 @@ export class UserRepository {
    * each with its place in that order (`sortName`): the database's own lower-casing, which is
    * what a cursor must carry (JavaScript's differs for some letters, e.g. a final Σ).
    */
+  /** `query`: the start of a name (NFC, as names are stored), or a whole email (normaliseEmail's form). */
   async search(query: string, limit: number, after?: UserSearchCursor): Promise<Array<{ user: User; sortName: string }>> {
-    const prefix = escapeLike(query);
+    const prefix = escapeLike(query.normalize('NFC'));
+    const email = normaliseEmail(query);
     const qb = this.users
       .createQueryBuilder('u')
       .addSelect('lower(u.name)', 'sort_name')
-      .where(`(lower(u.name) LIKE lower(:prefix) || '%' OR (u.email = lower(:query) AND u.email_confirmed_at IS NOT NULL))`, {
+      .where(`(lower(u.name) LIKE lower(:prefix) || '%' OR (u.email = :email AND u.email_confirmed_at IS NOT NULL))`, {
         prefix,
-        query,
+        email,
       })
       .orderBy('sort_name', 'ASC')
       .addOrderBy('u.id', 'ASC')

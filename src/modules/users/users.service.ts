@@ -2,14 +2,19 @@ import { Injectable, Optional } from '@nestjs/common';
 import { NotFoundError } from '../../common/errors/domain-error.js';
 import { decodeCursor, encodeCursor, type Page } from '../../common/pagination/cursor.js';
 import { PresenceQuery } from '../../realtime/presence-query.js';
-import { avatarUrlOf, normaliseName, type User } from './domain/user.js';
+import { avatarUrlOf, NAME_MAX_LENGTH, normaliseName, type User } from './domain/user.js';
 import type { MeDto, PublicUserDto } from './dto/user.dto.js';
 import { UserRepository, type UserSearchCursor } from './user.repository.js';
 
+/** Exactly what nextCursor holds: a lower-cased name no longer than a name can get (lower-casing may lengthen it), and an id. */
 const isSearchCursor = (v: unknown): v is UserSearchCursor => {
   const c = v as Partial<UserSearchCursor> | null;
   return (
-    typeof c?.name === 'string' && typeof c.id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(c.id)
+    typeof c?.name === 'string' &&
+    c.name.length <= 3 * NAME_MAX_LENGTH &&
+    typeof c.id === 'string' &&
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(c.id) &&
+    Object.keys(c).length === 2
   );
 };
 

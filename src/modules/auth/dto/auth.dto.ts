@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { Trim, TrimLower } from '../../../common/validation/transforms.js';
+import { EmailForm, Trim } from '../../../common/validation/transforms.js';
+import { NoHiddenCharacters } from '../../../common/validation/visible-text.js';
 import { NAME_MAX_LENGTH } from '../../users/domain/user.js';
 import { MeDto, NOT_BLANK } from '../../users/dto/user.dto.js';
 import { HAS_DIGIT, HAS_LETTER, PASSWORD_MAX, PASSWORD_MIN } from '../domain/password-rules.js';
@@ -16,8 +17,9 @@ function PasswordRules(): PropertyDecorator {
 
 export class SignUpDto {
   @ApiProperty({ example: 'ada@example.com' })
-  @TrimLower()
+  @EmailForm()
   @IsEmail({}, { message: 'email must be a valid email address' })
+  @NoHiddenCharacters()
   @MaxLength(320)
   email: string;
 
@@ -35,12 +37,13 @@ export class SignUpDto {
   @IsString()
   @Length(1, NAME_MAX_LENGTH)
   @Matches(NOT_BLANK, { message: 'name must not be blank' })
+  @NoHiddenCharacters()
   name: string;
 }
 
 export class SignInDto {
   @ApiProperty({ example: 'admin@admin.ru' })
-  @TrimLower()
+  @EmailForm()
   @IsString()
   @MaxLength(320)
   email: string;
@@ -69,7 +72,7 @@ export class TokenDto {
 
 export class ForgotPasswordDto {
   @ApiProperty({ example: 'ada@example.com' })
-  @TrimLower()
+  @EmailForm()
   @IsEmail({}, { message: 'email must be a valid email address' })
   @MaxLength(320)
   email: string;

@@ -43,8 +43,9 @@ export function directKey(a: string, b: string): string {
   return a < b ? `${a}:${b}` : `${b}:${a}`;
 }
 
+/** As names: NFC, so that "Café" typed either way is one title to the uniqueness rule; trimmed; white space folded. */
 export function normaliseTitle(title: string): string {
-  return title.trim().replace(/\s+/g, ' ');
+  return title.normalize('NFC').trim().replace(/\s+/g, ' ');
 }
 
 export const canManageMembers = (role: MemberRole): boolean => role === 'owner' || role === 'admin';

@@ -5,7 +5,7 @@ import { LowerCaseIds, Trim } from '../../../common/validation/transforms.js';
 import { MessageDto } from '../../messages/dto/message.dto.js';
 import { MAX_GROUP_MEMBERS, type MemberRole, TITLE_MAX_LENGTH } from '../domain/chat.js';
 
-import { HAS_VISIBLE_TEXT as NOT_BLANK } from '../../../common/validation/visible-text.js';
+import { HAS_VISIBLE_TEXT as NOT_BLANK, NoHiddenCharacters } from '../../../common/validation/visible-text.js';
 
 export class CreateChatDto {
   @ApiProperty({ enum: ['direct', 'group'] })
@@ -24,6 +24,7 @@ export class CreateChatDto {
   @IsString()
   @Length(1, TITLE_MAX_LENGTH)
   @Matches(NOT_BLANK, { message: 'title must not be blank' })
+  @NoHiddenCharacters()
   title?: string;
 
   @ApiProperty({ required: false, type: [String], description: 'group only: members besides you (none when left out)' })
@@ -41,6 +42,7 @@ export class UpdateChatDto {
   @IsString()
   @Length(1, TITLE_MAX_LENGTH)
   @Matches(NOT_BLANK, { message: 'title must not be blank' })
+  @NoHiddenCharacters()
   title: string;
 }
 

@@ -14,14 +14,9 @@ export interface User {
 
 export const NAME_MAX_LENGTH = 64;
 
-/** Emails are compared and stored in lower case, without surrounding blanks. */
-export function normaliseEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
-
-/** Names are stored trimmed, with inner runs of white space folded to one space. */
+/** Names are stored in NFC (so one name is one string however it was typed), trimmed, with inner runs of white space folded to one space. */
 export function normaliseName(name: string): string {
-  return name.trim().replace(/\s+/g, ' ');
+  return name.normalize('NFC').trim().replace(/\s+/g, ' ');
 }
 
 /** Where clients fetch a user's avatar; the version changes with each upload so caches refresh. */

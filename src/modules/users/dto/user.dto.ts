@@ -4,7 +4,7 @@ import { PageQuery } from '../../../common/pagination/page-query.dto.js';
 import { Trim } from '../../../common/validation/transforms.js';
 import { NAME_MAX_LENGTH } from '../domain/user.js';
 
-import { HAS_VISIBLE_TEXT as NOT_BLANK } from '../../../common/validation/visible-text.js';
+import { HAS_VISIBLE_TEXT as NOT_BLANK, NoHiddenCharacters } from '../../../common/validation/visible-text.js';
 
 export { NOT_BLANK };
 
@@ -37,6 +37,7 @@ export class UpdateMeDto {
   @IsString()
   @Length(1, NAME_MAX_LENGTH)
   @Matches(NOT_BLANK, { message: 'name must not be blank' })
+  @NoHiddenCharacters()
   name: string;
 }
 

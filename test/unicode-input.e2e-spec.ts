@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { signUpAndIn } from './support/accounts.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { expectErrorShape, httpClient } from './support/http.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+const NFC_U_UMLAUT = '\u00fc'; // ü as one character
+const NFD_U_UMLAUT = 'u\u0308'; // u + combining diaeresis: the same letter, typed on another device
+
+describe('text in any Unicode form', () => {
+  let db: TestDatabase;
+  let app: TestApp;
+  let request: ReturnType<typeof httpClient>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    app = await startTestApp(db.env);
+    request = httpClient(app.url);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.dispose();
+  });
+
+  const tag = () => randomBytes(4).toString('hex');
+  const signUp = (email: string, password = 'passw0rd-x', name = 'Someone') =>
+    request('POST', '/api/v1/auth/sign-up', { body: { email, password, name } });
+
+  it('refuses a body that is not UTF-8, and half a surrogate pair in any field, changing nothing', async () => {
+    const account = await signUpAndIn(request, 'Kept Name');
+    const rename = (raw: string | Buffer) =>
+      request('PATCH', '/api/v1/users/me', { raw, token: account.accessToken, headers: { 'content-type': 'application/json' } });
+
+    const bytes = Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('b"}')]);
+    const notUtf8 = await rename(Buffer.from(bytes));
+    expectErrorShape(notUtf8, 400, 'MALFORMED_JSON');
+    expect(notUtf8.body.message).toBe('The request body is not valid UTF-8.');
+
+    const lone = await rename('{"name":"a\\ud800b"}');
+    expectErrorShape(lone, 400, 'VALIDATION_FAILED');
+    expect(lone.body.details).toEqual([{ field: 'name', message: 'name holds half of a UTF-16 surrogate pair, which is no character' }]);
+    // A whole pair (an emoji written as escapes) is fine.
+    expect((await rename('{"name":"Ada \\ud83d\\ude80"}')).body.name).toBe('Ada \u{1f680}');
+  });
+
+  it('refuses control characters, direction overrides and invisible spaces in names and titles; emoji joiners pass', async () => {
+    const account = await signUpAndIn(request, 'Plain');
+    const rename = (name: string) => request('PATCH', '/api/v1/users/me', { body: { name }, token: account.accessToken });
+    for (const name of ['A\u001b[31mRED', 'bell\u0007', 'evil\u202egpj.exe', 'zero\u200bwidth', 'C1\u0085']) {
+      const refused = await rename(name);
+      expectErrorShape(refused, 400, 'VALIDATION_FAILED');
+      expect(refused.body.details).toEqual([
+        { field: 'name', message: 'name must not contain control characters, direction overrides or invisible spaces' },
+      ]);
+    }
+    const title = await request('POST', '/api/v1/chats', { token: account.accessToken, body: { type: 'group', title: 'Team\u2066 x' } });
+    expectErrorShape(title, 400, 'VALIDATION_FAILED');
+    expect((await request('GET', '/api/v1/users/me', { token: account.accessToken })).body.name).toBe('Plain');
+    // A family emoji is joined with U+200D; tabs and new lines still fold to one space.
+    expect((await rename('Fam \u{1f468}\u200d\u{1f469}\u200d\u{1f467}\tily\nname')).body.name).toBe(
+      'Fam \u{1f468}\u200d\u{1f469}\u200d\u{1f467} ily name',
+    );
+  });
+
+  it('stores names and titles in NFC: one title whichever way it was typed, and search finds either form', async () => {
+    const owner = await signUpAndIn(request, `J${NFD_U_UMLAUT}rgen ${tag()}`);
+    expect(owner.user.name.startsWith(`J${NFC_U_UMLAUT}rgen`)).toBe(true);
+    const group = (title: string) => request('POST', '/api/v1/chats', { token: owner.accessToken, body: { type: 'group', title } });
+    const first = await group(`Caf\u00e9 ${NFC_U_UMLAUT}`);
+    expect(first.status).toBe(201);
+    expectErrorShape(await group(`Cafe\u0301 ${NFD_U_UMLAUT}`), 409, 'CHAT_TITLE_TAKEN');
+
+    const found = await request('GET', `/api/v1/users?query=${encodeURIComponent(`J${NFD_U_UMLAUT}rgen`)}`, { token: owner.accessToken });
+    expect(found.body.items.map((u: { id: string }) => u.id)).toContain(owner.user.id);
+  });
+
+  it('takes an email in one form only: NFC, lower case, the domain in ASCII; invisible characters refused', async () => {
+    const local = `j${NFC_U_UMLAUT}rgen-${tag()}`;
+    expect((await signUp(`${local}@example.com`)).status).toBe(201);
+    expectErrorShape(await signUp(`${local.normalize('NFD').toUpperCase()}@EXAMPLE.com`), 409, 'EMAIL_TAKEN');
+
+    const box = `box-${tag()}`;
+    const created = await signUp(`${box}@b${NFC_U_UMLAUT}cher.example`);
+    expect(created.status).toBe(201);
+    expect(created.body.email).toBe(`${box}@xn--bcher-kva.example`);
+    expectErrorShape(await signUp(`${box}@xn--bcher-kva.example`), 409, 'EMAIL_TAKEN');
+    // Signing in works with either form.
+    const signIn = await request('POST', '/api/v1/auth/sign-in', {
+      body: { email: `${box}@b${NFD_U_UMLAUT}cher.example`, password: 'passw0rd-x' },
+    });
+    expect(signIn.status).toBe(200);
+
+    const hidden = await signUp(`ju\u200brgen-${tag()}@example.com`);
+    expectErrorShape(hidden, 400, 'VALIDATION_FAILED');
+    expect(hidden.body.details[0].field).toBe('email');
+  });
+
+  it('takes a password in either Unicode form: the one the user typed on another device signs in', async () => {
+    const email = `pw-${tag()}@example.com`;
+    expect((await signUp(email, `p${'\u00e4'}ssword1`)).status).toBe(201);
+    const signIn = (password: string) => request('POST', '/api/v1/auth/sign-in', { body: { email, password } });
+    expect((await signIn(`pa\u0308ssword1`)).status).toBe(200);
+    expect((await signIn(`p${'\u00e4'}ssword1`)).status).toBe(200);
+    expectErrorShape(await signIn('password1'), 401, 'INVALID_CREDENTIALS');
+  });
+});
