@@ -5,6 +5,7 @@ import { Conversations1795300000000 } from './1795300000000-conversations.js';
 import { AppendMessagesFunction1795400000000 } from './1795400000000-append-messages-function.js';
 import { AppendMessagesAfterChatLocks1795500000000 } from './1795500000000-append-messages-after-chat-locks.js';
 import { MailLogByUser1795600000000 } from './1795600000000-mail-log-by-user.js';
+import { EmailsInOneForm1795700000000 } from './1795700000000-emails-in-one-form.js';
 
 /**
  * Every migration, oldest first. Listed by hand rather than found by a glob so the same list
@@ -17,4 +18,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   AppendMessagesFunction1795400000000,
   AppendMessagesAfterChatLocks1795500000000,
   MailLogByUser1795600000000,
+  EmailsInOneForm1795700000000,
 ];

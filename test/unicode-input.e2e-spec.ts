@@ -1,4 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { DataSource } from 'typeorm';
+import { EmailsInOneForm1795700000000 } from '../migrations/1795700000000-emails-in-one-form.js';
 import { signUpAndIn } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient } from './support/http.js';
@@ -103,5 +106,42 @@ describe('text in any Unicode form', () => {
     expect((await signIn(`pa\u0308ssword1`)).status).toBe(200);
     expect((await signIn(`p${'\u00e4'}ssword1`)).status).toBe(200);
     expectErrorShape(await signIn('password1'), 401, 'INVALID_CREDENTIALS');
+  });
+
+  it('rewrites the addresses stored before in their one form, so those accounts sign in, and leaves one whose form is taken', async () => {
+    const dataSource = app.app.get(DataSource);
+    const password = 'passw0rd-x';
+    const t = tag();
+    const taken = await signUp(`k${NFC_U_UMLAUT}rt-${t}@example.com`, password);
+    const [{ password_hash: hash }] = (await dataSource.query('SELECT password_hash FROM users WHERE id = $1', [taken.body.id])) as Array<{
+      password_hash: string;
+    }>;
+    const legacy = async (email: string) => {
+      const id = randomUUID();
+      await dataSource.query(`INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, 'Legacy', $3)`, [id, email, hash]);
+      return id;
+    };
+    const idn = await legacy(`box-${t}@b${NFC_U_UMLAUT}cher.example`);
+    const decomposed = await legacy(`j${NFD_U_UMLAUT}rgen-${t}@example.com`);
+    const collider = await legacy(`k${NFD_U_UMLAUT}rt-${t}@example.com`);
+
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const runner = dataSource.createQueryRunner();
+    let warnings: string[];
+    try {
+      await new EmailsInOneForm1795700000000().up(runner);
+    } finally {
+      await runner.release();
+      warnings = warn.mock.calls.map((c) => String(c[0]));
+      warn.mockRestore();
+    }
+    const emailOf = async (id: string) =>
+      ((await dataSource.query('SELECT email FROM users WHERE id = $1', [id])) as Array<{ email: string }>)[0].email;
+    expect(await emailOf(idn)).toBe(`box-${t}@xn--bcher-kva.example`);
+    expect(await emailOf(decomposed)).toBe(`j${NFC_U_UMLAUT}rgen-${t}@example.com`);
+    expect(await emailOf(collider)).toBe(`k${NFD_U_UMLAUT}rt-${t}@example.com`);
+    expect(warnings.filter((m) => m.includes(collider))).toEqual([expect.stringContaining(`belongs to user ${taken.body.id}`)]);
+    const signIn = await request('POST', '/api/v1/auth/sign-in', { body: { email: `box-${t}@b${NFC_U_UMLAUT}cher.example`, password } });
+    expect(signIn.status).toBe(200);
   });
 });
