@@ -226,6 +226,11 @@ describe('messaging over the WebSocket gateway', () => {
     expect(bobWs.seen('new_message').map((f) => f.message.seq)).toEqual(Array.from({ length: 59 }, (_, i) => i + 2));
     const bad = await bobWs.request({ type: 'sync', chats: { 'not-a-uuid': 1 } });
     expect(bad).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+    // A seq past the chat's newest (a confused client) is answered with the newest: that is what it has.
+    const ahead = await bobWs.request({ type: 'sync', chats: { [chat.id]: 99_999, [quiet.id]: 7 } });
+    expect(ahead).toEqual({ type: 'synced', id: expect.any(String), chats: { [chat.id]: 60, [quiet.id]: 0 } });
+    await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'after', clientId: randomUUID() });
+    expect((await bobWs.next((f) => f.type === 'new_message' && f.message.text === 'after')).message.seq).toBe(61);
   });
 
   it('gives a client that reconnects while others keep sending every message exactly once, in order', async () => {

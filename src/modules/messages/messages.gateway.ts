@@ -134,9 +134,10 @@ export class MessagesGateway implements OnModuleDestroy {
           }
           // The client has everything up to here: it said so up to lastSeq, and this wrote the rest.
           // (Nothing written: up to the chat's last seq at most, whatever a confused client claims,
-          // so its live messages are not taken for ones it has.)
-          catchUp.through(wrote ? upTo : Math.min(upTo, (await this.chats.findById(chatId))?.lastSeq ?? 0));
-          synced[chatId] = upTo;
+          // so its live messages are not taken for ones it has; `synced` tells it so.)
+          const through = wrote ? upTo : Math.min(upTo, (await this.chats.findById(chatId))?.lastSeq ?? 0);
+          catchUp.through(through);
+          synced[chatId] = through;
         } catch (error) {
           if (!(error instanceof DomainError)) throw error;
           connection.send(Object.assign(errorFrame(error), { chatId }), context.id);
