@@ -13,6 +13,8 @@ describe('parseFrame', () => {
 
   it('accepts numeric ids and frames without one', () => {
     expect(parseFrame(text('{"type":"ping","id":7}'), false)).toEqual({ ok: true, frame: { type: 'ping', id: 7, payload: {} } });
+    const largest = Number.MAX_SAFE_INTEGER;
+    expect(parseFrame(text(`{"type":"ping","id":${largest}}`), false)).toMatchObject({ ok: true, frame: { id: largest } });
     expect(parseFrame(text('{"type":"ping"}'), false)).toEqual({ ok: true, frame: { type: 'ping', id: undefined, payload: {} } });
   });
 
@@ -26,6 +28,7 @@ describe('parseFrame', () => {
     ['a type that is not snake_case', '{"type":"Send Message"}', 'INVALID_FRAME'],
     ['an object id', '{"type":"ping","id":{}}', 'INVALID_FRAME'],
     ['an overlong id', `{"type":"ping","id":"${'x'.repeat(129)}"}`, 'INVALID_FRAME'],
+    ['an id past 2^53, which JSON numbers cannot hold exactly', '{"type":"ping","id":9007199254740993}', 'INVALID_FRAME'],
   ])('refuses %s', (_label, raw, code) => {
     const parsed = parseFrame(text(raw), false);
     expect(parsed.ok).toBe(false);

@@ -33,8 +33,15 @@ export function parseFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: bool
   }
   const { type, id, ...payload } = value as Record<string, unknown>;
   const idOk =
-    id === undefined || (typeof id === 'string' && id.length <= MAX_ID_LENGTH) || (typeof id === 'number' && Number.isFinite(id));
-  if (!idOk) return { ok: false, error: invalid(`"id" must be a string of at most ${MAX_ID_LENGTH} characters or a number.`, 'id') };
+    id === undefined ||
+    (typeof id === 'string' && id.length <= MAX_ID_LENGTH) ||
+    // Past 2^53 JSON numbers lose digits: the answer would carry another id than the one sent.
+    (typeof id === 'number' && Number.isFinite(id) && Math.abs(id) <= Number.MAX_SAFE_INTEGER);
+  if (!idOk)
+    return {
+      ok: false,
+      error: invalid(`"id" must be a string of at most ${MAX_ID_LENGTH} characters or a number of at most 2^53 - 1.`, 'id'),
+    };
   if (typeof type !== 'string' || !TYPE_PATTERN.test(type)) {
     return { ok: false, error: invalid('A frame needs a "type" such as "ping" or "send_message".', 'type'), id: id as FrameId | undefined };
   }
