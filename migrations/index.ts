@@ -6,6 +6,7 @@ import { AppendMessagesFunction1795400000000 } from './1795400000000-append-mess
 import { AppendMessagesAfterChatLocks1795500000000 } from './1795500000000-append-messages-after-chat-locks.js';
 import { MailLogByUser1795600000000 } from './1795600000000-mail-log-by-user.js';
 import { EmailsInOneForm1795700000000 } from './1795700000000-emails-in-one-form.js';
+import { MembersJoinedSeq1795800000000 } from './1795800000000-members-joined-seq.js';
 
 /**
  * Every migration, oldest first. Listed by hand rather than found by a glob so the same list
@@ -19,4 +20,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   AppendMessagesAfterChatLocks1795500000000,
   MailLogByUser1795600000000,
   EmailsInOneForm1795700000000,
+  MembersJoinedSeq1795800000000,
 ];

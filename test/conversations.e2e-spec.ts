@@ -578,15 +578,26 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expect(new Set(result.body.details.map((d: { field: string }) => d.field))).toEqual(new Set(['seq']));
     });
 
-    it('lists a member added later as having read the history, with a time, not as a 500', async () => {
+    it('keeps a member added later off the readers of what was sent before they came, though their history is not unread', async () => {
       const chat = await group(alice, [bob]);
       const { body: old } = await send(alice, chat.id, 'before carol');
       await as(alice).post(`/chats/${chat.id}/members`, { userIds: [carol.user.id] });
       const summary = (await as(carol).get('/chats?limit=100')).body.items.find((c: { id: string }) => c.id === chat.id);
       expect(summary.unreadCount).toBe(0);
-      const readers = await as(alice).get(`/chats/${chat.id}/messages/${old.id}/reads`);
-      expect(readers.status).toBe(200);
-      expect(readers.body).toEqual([{ userId: carol.user.id, readAt: expect.any(String) }]);
+      const readers = (id: string) => as(alice).get(`/chats/${chat.id}/messages/${id}/reads`);
+      expect((await readers(old.id)).body).toEqual([]);
+      // Bob read it: he was sent it. Carol reads what came after she did: she is listed for that.
+      await as(bob).post(`/chats/${chat.id}/read`, { seq: old.seq });
+      const { body: later } = await send(alice, chat.id, 'with carol');
+      await as(carol).post(`/chats/${chat.id}/read`, { seq: later.seq });
+      expect((await readers(old.id)).body).toEqual([{ userId: bob.user.id, readAt: expect.any(String) }]);
+      expect((await readers(later.id)).body).toEqual([{ userId: carol.user.id, readAt: expect.any(String) }]);
+
+      // Removed and added back: what was sent while away is not theirs to have read either.
+      await as(alice).del(`/chats/${chat.id}/members/${carol.user.id}`);
+      const { body: away } = await send(alice, chat.id, 'while carol was away');
+      await as(alice).post(`/chats/${chat.id}/members`, { userIds: [carol.user.id] });
+      expect((await readers(away.id)).body).toEqual([]);
     });
 
     it('pages through users who share a name, non-ASCII ones too, each exactly once', async () => {

@@ -35,6 +35,8 @@ export interface MemberRecord {
   joinedAt: Date;
   lastReadSeq: number;
   lastReadAt: Date | null;
+  /** The chat's last seq when this member was added (0 from the start; missing on records from before it was kept). */
+  joinedSeq?: number;
   /** Highest seq of this member's own messages they were told everyone has read (message_seen). */
   seenNotifiedSeq: number;
 }
@@ -81,6 +83,7 @@ export const memberSchema = new Schema<MemberRecord>(
     joinedAt: { type: Date, required: true },
     lastReadSeq: { type: Number, required: true, default: 0 },
     lastReadAt: { type: Date, default: null },
+    joinedSeq: { type: Number, default: 0 },
     seenNotifiedSeq: { type: Number, required: true, default: 0 },
   },
   { collection: MEMBERS_COLLECTION, versionKey: false, autoIndex: false, autoCreate: false },

@@ -330,7 +330,9 @@ export class MongoChatRepository extends ChatRepository {
       );
       // Joiners start with everything so far read: history is there to scroll, not unread.
       await this.memberships.insertMany(
-        added.map((u) => Object.assign(newMember(chatId, u, 'member', now), { lastReadSeq: chat.lastSeq, lastReadAt: now })),
+        added.map((u) =>
+          Object.assign(newMember(chatId, u, 'member', now), { lastReadSeq: chat.lastSeq, lastReadAt: now, joinedSeq: chat.lastSeq }),
+        ),
         { session },
       );
       return { added, memberIds: [...chat.memberIds, ...added], lastSeq: chat.lastSeq };

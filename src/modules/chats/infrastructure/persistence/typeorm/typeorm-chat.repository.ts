@@ -202,10 +202,11 @@ export class TypeormChatRepository extends ChatRepository {
       const joining = [...new Set(userIds)].filter((id) => !current.has(id));
       if (current.size + joining.length > maxMembers) throw chatFull(maxMembers);
       if (joining.length === 0) return { added: [], memberIds: [...current], lastSeq };
-      // Joiners start with everything so far read: history is there to scroll, not unread.
+      // Joiners start with everything so far read: history is there to scroll, not unread. Where
+      // they came in (joined_seq) keeps them off the readers of what was sent before.
       await tx.query(
-        `INSERT INTO chat_members (chat_id, user_id, role, last_read_seq, last_read_at)
-         SELECT $1, u, 'member', $3, now() FROM unnest($2::uuid[]) AS u`,
+        `INSERT INTO chat_members (chat_id, user_id, role, last_read_seq, last_read_at, joined_seq)
+         SELECT $1, u, 'member', $3, now(), $3 FROM unnest($2::uuid[]) AS u`,
         [chatId, joining, lastSeq],
       );
       await touchChat(tx, chatId);

@@ -172,7 +172,9 @@ export class MongoMessageRepository extends MessageRepository {
     const rows = await this.memberships
       .find({ chatId: message.chatId, userId: { $ne: message.senderId }, lastReadSeq: { $gte: message.seq } })
       .lean<MemberRecord[]>();
+    // Those who joined after the message were never sent it.
     return rows
+      .filter((r) => (r.joinedSeq ?? 0) < message.seq)
       .map((r) => ({ userId: r.userId, readAt: r.lastReadAt ?? r.joinedAt }))
       .sort((a, b) => a.readAt.getTime() - b.readAt.getTime() || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
   }

@@ -304,7 +304,7 @@ export class TypeormMessageRepository extends MessageRepository {
   async readers(message: Message): Promise<Array<{ userId: string; readAt: Date }>> {
     const rows: Array<{ user_id: string; last_read_at: Date }> = await this.db.query(
       `SELECT user_id, coalesce(last_read_at, joined_at) AS last_read_at FROM chat_members
-        WHERE chat_id = $1 AND user_id <> $2 AND last_read_seq >= $3 ORDER BY 2, user_id`,
+        WHERE chat_id = $1 AND user_id <> $2 AND last_read_seq >= $3 AND joined_seq < $3 ORDER BY 2, user_id`,
       [message.chatId, message.senderId, message.seq],
     );
     return rows.map((r) => ({ userId: r.user_id, readAt: r.last_read_at }));
