@@ -576,6 +576,16 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expectErrorShape(result, 400, 'VALIDATION_FAILED');
       expect(result.body.message).not.toMatch(/fields are invalid/);
       expect(new Set(result.body.details.map((d: { field: string }) => d.field))).toEqual(new Set(['seq']));
+      // A value of the wrong type is told that alone, not also every range or length it misses.
+      for (const [got, field] of [
+        [await as(alice).get('/chats?limit=abc'), 'limit'],
+        [await as(alice).patch('/users/me', { name: 5 }), 'name'],
+        [await as(alice).post(`/chats/${chat.id}/read`, { seq: '2' }), 'seq'],
+      ] as const) {
+        expectErrorShape(got, 400, 'VALIDATION_FAILED');
+        expect({ count: got.body.details.length, field: got.body.details[0].field }).toEqual({ count: 1, field });
+        expect(got.body.message).toMatch(/must be an? (integer|string)/);
+      }
     });
 
     it('keeps a member added later off the readers of what was sent before they came, though their history is not unread', async () => {

@@ -9,12 +9,21 @@ import { type ErrorDetail, ValidationError } from '../errors/domain-error.js';
 import { MAX_BODY_DEPTH, stringProblem } from '../validation/no-nul.js';
 import { fastAccept } from './fast-accept.js';
 
+/**
+ * Rules about what a value is. When one of them fails, the field's other rules (a range, a
+ * length, a pattern) say nothing useful: "limit must be an integer" alone, rather than with "not
+ * greater than 100; not less than 1" for `limit=abc`.
+ */
+const TYPE_RULES = new Set(['isInt', 'isString', 'isNumber', 'isBoolean', 'isArray', 'isObject', 'isUuid']);
+
 /** Flattens class-validator's tree into `{ field, message }` details with dotted paths. */
 export function validationDetails(errors: ClassValidatorError[], parent = ''): ErrorDetail[] {
   const details: ErrorDetail[] = [];
   for (const error of errors) {
     const field = parent ? `${parent}.${error.property}` : error.property;
-    for (const message of Object.values(error.constraints ?? {})) details.push({ field, message });
+    const failed = Object.entries(error.constraints ?? {});
+    const ofType = failed.filter(([rule]) => TYPE_RULES.has(rule));
+    for (const [, message] of ofType.length > 0 ? ofType : failed) details.push({ field, message });
     if (error.children?.length) details.push(...validationDetails(error.children, field));
   }
   return details;
