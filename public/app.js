@@ -1447,8 +1447,10 @@ function tickStatus(chatId, m) {
   const detail = state.details.get(chatId);
   if (!detail) return 'sent';
   const others = [...detail.members.values()].filter((x) => x.userId !== state.me?.id);
-  const readers = others.filter((x) => x.lastReadSeq >= m.seq).length;
-  if (detail.seenSeq >= m.seq || (others.length > 0 && readers === others.length)) return 'seen';
+  // Someone added after the message was never sent it: their pointer starts past it, unread by them.
+  const readers = others.filter((x) => x.lastReadSeq >= m.seq && (x.joinedSeq ?? 0) < m.seq).length;
+  const recipients = others.filter((x) => (x.joinedSeq ?? 0) < m.seq);
+  if (detail.seenSeq >= m.seq || (recipients.length > 0 && readers === recipients.length)) return 'seen';
   return readers > 0 ? 'read' : 'sent';
 }
 

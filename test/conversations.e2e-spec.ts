@@ -125,7 +125,7 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expect(chat.title).toBe('Team Rocket');
       const detail = await as(bob).get(`/chats/${chat.id}`);
       expect(detail.body.members).toEqual([
-        { userId: alice.user.id, name: 'Alice', role: 'owner', lastReadSeq: 0 },
+        { userId: alice.user.id, name: 'Alice', role: 'owner', lastReadSeq: 0, joinedSeq: 0 },
         expect.objectContaining({ role: 'member' }),
         expect.objectContaining({ role: 'member' }),
       ]);
@@ -594,6 +594,8 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       await as(alice).post(`/chats/${chat.id}/members`, { userIds: [carol.user.id] });
       const summary = (await as(carol).get('/chats?limit=100')).body.items.find((c: { id: string }) => c.id === chat.id);
       expect(summary.unreadCount).toBe(0);
+      const members = (await as(alice).get(`/chats/${chat.id}`)).body.members as Array<{ userId: string; joinedSeq: number }>;
+      expect(members.find((m) => m.userId === carol.user.id)).toMatchObject({ lastReadSeq: old.seq, joinedSeq: old.seq });
       const readers = (id: string) => as(alice).get(`/chats/${chat.id}/messages/${id}/reads`);
       expect((await readers(old.id)).body).toEqual([]);
       // Bob read it: he was sent it. Carol reads what came after she did: she is listed for that.

@@ -378,6 +378,10 @@ describe('the built-in chat page, in a real browser', () => {
     await junRow.waitFor();
     await junRow.getByTestId('info-role').click();
     await expectText(junRow, 'admin');
+    // Jun came after the message: its tick does not count him as a reader (Ivo has not read it).
+    const firstTick = message(page, 'First meeting on Friday').getByTestId('tick');
+    await page.waitForTimeout(300); // the member_added refresh, which re-renders the ticks
+    expect(await firstTick.getAttribute('data-status')).toBe('sent');
     await info.getByTestId('info-member').filter({ hasText: 'Ivo Klein' }).getByTestId('info-remove').click();
     await info.getByTestId('info-member').filter({ hasText: 'Ivo Klein' }).waitFor({ state: 'detached' });
     const detail = await request('GET', `/api/v1/chats/${group.body.id}`, { token: jun.accessToken });

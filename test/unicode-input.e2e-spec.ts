@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { EmailsInOneForm1795700000000 } from '../migrations/1795700000000-emails-in-one-form.js';
+import { NamesAndTitlesInNfc1795900000000 } from '../migrations/1795900000000-names-and-titles-in-nfc.js';
 import { signUpAndIn } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient } from './support/http.js';
@@ -94,9 +95,11 @@ describe('text in any Unicode form', () => {
     });
     expect(signIn.status).toBe(200);
 
-    const hidden = await signUp(`ju\u200brgen-${tag()}@example.com`);
-    expectErrorShape(hidden, 400, 'VALIDATION_FAILED');
-    expect(hidden.body.details[0].field).toBe('email');
+    for (const invisible of ['\u200b', '\u00ad', '\u200e', '\u2062']) {
+      const hidden = await signUp(`ju${invisible}rgen-${tag()}@example.com`);
+      expectErrorShape(hidden, 400, 'VALIDATION_FAILED');
+      expect(hidden.body.details[0].field).toBe('email');
+    }
   });
 
   it('takes a password in either Unicode form: the one the user typed on another device signs in', async () => {
@@ -143,5 +146,38 @@ describe('text in any Unicode form', () => {
     expect(warnings.filter((m) => m.includes(collider))).toEqual([expect.stringContaining(`belongs to user ${taken.body.id}`)]);
     const signIn = await request('POST', '/api/v1/auth/sign-in', { body: { email: `box-${t}@b${NFC_U_UMLAUT}cher.example`, password } });
     expect(signIn.status).toBe(200);
+  });
+
+  it('rewrites names and titles stored before in NFC, leaving a title whose NFC form its owner already has', async () => {
+    const dataSource = app.app.get(DataSource);
+    const owner = await signUpAndIn(request, 'Owner');
+    const t = tag();
+    await dataSource.query(`UPDATE users SET name = $2 WHERE id = $1`, [owner.user.id, `Ana\u0308 ${t}`]);
+    const chat = async (title: string) => {
+      const id = randomUUID();
+      await dataSource.query(`INSERT INTO chats (id, type, title, owner_id) VALUES ($1, 'group', $2, $3)`, [id, title, owner.user.id]);
+      return id;
+    };
+    const lone = await chat(`Cafe\u0301 ${t}`);
+    const kept = await chat(`Cre\u0300me ${t}`);
+    const twin = await chat(`Cr\u00e8me ${t}`.toUpperCase());
+
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const runner = dataSource.createQueryRunner();
+    let warnings: string[];
+    try {
+      await new NamesAndTitlesInNfc1795900000000().up(runner);
+    } finally {
+      await runner.release();
+      warnings = warn.mock.calls.map((c) => String(c[0]));
+      warn.mockRestore();
+    }
+    const titleOf = async (id: string) =>
+      ((await dataSource.query('SELECT title FROM chats WHERE id = $1', [id])) as Array<{ title: string }>)[0].title;
+    expect(await titleOf(lone)).toBe(`Caf\u00e9 ${t}`);
+    expect([await titleOf(kept), await titleOf(twin)]).toEqual([`Cre\u0300me ${t}`, `CR\u00c8ME ${t.toUpperCase()}`]);
+    expect(warnings.filter((m) => m.includes(kept))).toHaveLength(1);
+    const found = await request('GET', `/api/v1/users?query=${encodeURIComponent(`An\u00e4 ${t}`)}`, { token: owner.accessToken });
+    expect(found.body.items.map((u: { id: string }) => u.id)).toEqual([owner.user.id]);
   });
 });

@@ -12,7 +12,8 @@ export const Trim = (): PropertyDecorator =>
  * left as it is, for @IsEmail to refuse.
  */
 export function normaliseEmail(email: string): string {
-  const lower = email.trim().normalize('NFC').toLowerCase();
+  // NFC last: lower-casing can undo it (Greek ypogegrammeni with an accent, for one).
+  const lower = email.trim().toLowerCase().normalize('NFC');
   const at = lower.lastIndexOf('@');
   if (at < 0) return lower;
   const domain = domainToASCII(lower.slice(at + 1));

@@ -48,7 +48,13 @@ export class ChatsService {
     return Object.assign(toChatDto(summary, names), {
       createdAt: summary.chat.createdAt.toISOString(),
       lastSeq: summary.chat.lastSeq,
-      members: members.map((m) => ({ userId: m.userId, name: names.get(m.userId) ?? '', role: m.role, lastReadSeq: m.lastReadSeq })),
+      members: members.map((m) => ({
+        userId: m.userId,
+        name: names.get(m.userId) ?? '',
+        role: m.role,
+        lastReadSeq: m.lastReadSeq,
+        joinedSeq: m.joinedSeq,
+      })),
     });
   }
 

@@ -19,7 +19,9 @@ export class SignUpDto {
   @ApiProperty({ example: 'ada@example.com' })
   @EmailForm()
   @IsEmail({}, { message: 'email must be a valid email address' })
-  @NoHiddenCharacters()
+  @Matches(/^[^\p{Cc}\p{Cf}\s]*$/u, {
+    message: 'email must not contain control or invisible characters (soft hyphens, direction marks, zero-width spaces)',
+  })
   @MaxLength(320)
   email: string;
 

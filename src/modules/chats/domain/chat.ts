@@ -23,6 +23,12 @@ export interface Member {
   joinedAt: Date;
   lastReadSeq: number;
   lastReadAt: Date | null;
+  /**
+   * The chat's last seq when this member was added (0: there from the start). Their read pointer
+   * starts there, so the messages before are not unread; they were never sent them, so they are
+   * not among those messages' readers either.
+   */
+  joinedSeq: number;
 }
 
 /** A row of "my chats": everything the list shows, from one query. */

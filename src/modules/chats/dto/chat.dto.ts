@@ -85,6 +85,11 @@ export class MemberDto {
   @ApiProperty() name: string;
   @ApiProperty({ enum: ['owner', 'admin', 'member'] }) role: MemberRole;
   @ApiProperty() lastReadSeq: number;
+  @ApiProperty({
+    description:
+      "The chat's last seq when this member was added (0: from the start). Their read pointer starts there; they are no reader of the messages up to it.",
+  })
+  joinedSeq: number;
 }
 
 export class ChatDetailDto extends ChatDto {

@@ -9,6 +9,7 @@ const member = (userId: string, role: MemberRole, joinedAt: string): Member => (
   joinedAt: new Date(joinedAt),
   lastReadSeq: 0,
   lastReadAt: null,
+  joinedSeq: 0,
 });
 
 describe('byRoleThenSeniority', () => {

@@ -24,6 +24,7 @@ export function toMember(r: MemberRecord): Member {
     joinedAt: r.joinedAt,
     lastReadSeq: r.lastReadSeq,
     lastReadAt: r.lastReadAt ?? null,
+    joinedSeq: r.joinedSeq ?? 0,
   };
 }
 

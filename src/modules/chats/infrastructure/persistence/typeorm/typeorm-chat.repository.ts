@@ -31,6 +31,7 @@ interface MemberRow {
   joined_at: Date;
   last_read_seq: string;
   last_read_at: Date | null;
+  joined_seq: string;
 }
 
 /** Chats in PostgreSQL (real or embedded), through TypeORM's connection. */
@@ -340,6 +341,7 @@ function toMember(r: MemberRow): Member {
     role: r.role,
     joinedAt: r.joined_at,
     lastReadSeq: Number(r.last_read_seq),
+    joinedSeq: Number(r.joined_seq),
     lastReadAt: r.last_read_at,
   };
 }
