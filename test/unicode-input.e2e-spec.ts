@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
-import { DataSource } from 'typeorm';
+import { DataSource, type MigrationInterface } from 'typeorm';
 import { EmailsInOneForm1795700000000 } from '../migrations/1795700000000-emails-in-one-form.js';
 import { NamesAndTitlesInNfc1795900000000 } from '../migrations/1795900000000-names-and-titles-in-nfc.js';
 import { signUpAndIn } from './support/accounts.js';
@@ -128,16 +128,7 @@ describe('text in any Unicode form', () => {
     const decomposed = await legacy(`j${NFD_U_UMLAUT}rgen-${t}@example.com`);
     const collider = await legacy(`k${NFD_U_UMLAUT}rt-${t}@example.com`);
 
-    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    const runner = dataSource.createQueryRunner();
-    let warnings: string[];
-    try {
-      await new EmailsInOneForm1795700000000().up(runner);
-    } finally {
-      await runner.release();
-      warnings = warn.mock.calls.map((c) => String(c[0]));
-      warn.mockRestore();
-    }
+    const warnings = await runMigration(dataSource, new EmailsInOneForm1795700000000());
     const emailOf = async (id: string) =>
       ((await dataSource.query('SELECT email FROM users WHERE id = $1', [id])) as Array<{ email: string }>)[0].email;
     expect(await emailOf(idn)).toBe(`box-${t}@xn--bcher-kva.example`);
@@ -162,16 +153,7 @@ describe('text in any Unicode form', () => {
     const kept = await chat(`Cre\u0300me ${t}`);
     const twin = await chat(`Cr\u00e8me ${t}`.toUpperCase());
 
-    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    const runner = dataSource.createQueryRunner();
-    let warnings: string[];
-    try {
-      await new NamesAndTitlesInNfc1795900000000().up(runner);
-    } finally {
-      await runner.release();
-      warnings = warn.mock.calls.map((c) => String(c[0]));
-      warn.mockRestore();
-    }
+    const warnings = await runMigration(dataSource, new NamesAndTitlesInNfc1795900000000());
     const titleOf = async (id: string) =>
       ((await dataSource.query('SELECT title FROM chats WHERE id = $1', [id])) as Array<{ title: string }>)[0].title;
     expect(await titleOf(lone)).toBe(`Caf\u00e9 ${t}`);
@@ -181,3 +163,16 @@ describe('text in any Unicode form', () => {
     expect(found.body.items.map((u: { id: string }) => u.id)).toEqual([owner.user.id]);
   });
 });
+
+/** Runs one migration's `up` on the app's database again; answers the warnings it printed. */
+async function runMigration(dataSource: DataSource, migration: MigrationInterface): Promise<string[]> {
+  const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+  const runner = dataSource.createQueryRunner();
+  try {
+    await migration.up(runner);
+    return warn.mock.calls.map((c) => String(c[0]));
+  } finally {
+    await runner.release();
+    warn.mockRestore();
+  }
+}
