@@ -6,6 +6,7 @@ import { defaultIfEmpty, isObservable, lastValueFrom, tap } from 'rxjs';
 import type { RawData, WebSocket } from 'ws';
 import { ForbiddenError, UnauthenticatedError, UnavailableError } from '../common/errors/domain-error.js';
 import { resolveError } from '../common/errors/error-body.js';
+import { clientNetwork } from '../common/http/client-network.js';
 import { type BoundHandler, CloseCode, Connection, connectionOf, type FrameContext, readMissedWith } from './connection.js';
 import { DirectHandlers } from './direct-handlers.js';
 import { ExpiryWheel } from './expiry-wheel.js';
@@ -14,7 +15,7 @@ import { FanOut, type FanOutMessage } from './fan-out.js';
 import { MissedMessages } from './missed-messages.js';
 import { type ClientFrame, parseFrame, type ParsedFrame, unknownType } from './frames.js';
 import { PreparedFrame } from './prepared-frame.js';
-import { addressKey, PendingSockets } from './pending-sockets.js';
+import { PendingSockets } from './pending-sockets.js';
 import { PresenceService } from './presence.service.js';
 import type { PresenceEntry } from './presence-store.js';
 import { RealtimeSettings } from './realtime-settings.js';
@@ -115,7 +116,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       connection.close(CloseCode.RESTARTING, 'SERVER_RESTARTING');
       return connection;
     }
-    const key = addressKey(address);
+    const key = clientNetwork(address);
     if (!this.pending.take(key)) {
       connection.close(CloseCode.TRY_AGAIN_LATER, 'TOO_MANY_PENDING');
       return connection;

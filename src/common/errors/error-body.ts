@@ -77,10 +77,10 @@ export function resolveError(error: unknown): ResolvedError {
   };
 }
 
-/** body-parser signals bad JSON and oversized bodies with `type` and `status` on a plain error. */
 /** The `type` of the error app.factory.ts's JSON parser throws for a body that is not UTF-8. */
 export const INVALID_UTF8 = 'parley.body.invalid-utf8';
 
+/** body-parser signals bad JSON and oversized bodies with `type` and `status` on a plain error. */
 function bodyParserError(error: unknown): ErrorBody | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const type = (error as { type?: unknown }).type;

@@ -1,4 +1,3 @@
-import { isIPv6 } from 'node:net';
 import { Injectable } from '@nestjs/common';
 import {
   type IRateLimiterOptions,
@@ -9,6 +8,7 @@ import {
 } from 'rate-limiter-flexible';
 import { AppConfig } from '../../config/app-config.js';
 import { RateLimitedError } from '../../common/errors/domain-error.js';
+import { clientNetwork } from '../../common/http/client-network.js';
 import { RedisConnection } from '../../redis/redis.module.js';
 
 const ACCOUNT_WINDOW_SECONDS = 15 * 60;
@@ -102,26 +102,7 @@ export class AuthRateLimiter {
 
 /** The per-address key: the account, the client's network (an IPv6 client's /64) and the password it guesses against. */
 function fromAddress(email: string, ip: string | null, generation: string): string {
-  return `${email}|${network(ip)}|${generation}`;
-}
-
-/**
- * An IPv4 address as is (also when written IPv4-mapped, `::ffff:1.2.3.4`); an IPv6 address as its
- * /64, which one client holds whole: counting its addresses apart would give it 2^64 budgets.
- */
-export function network(ip: string | null): string {
-  if (!ip) return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1];
-  if (!isIPv6(ip)) return ip;
-  const [head, tail = ''] = ip.toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = ip.includes('::') && tail ? tail.split(':') : [];
-  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.replace(/^0+(?=.)/, ''))
-    .join(':')}::/64`;
+  return `${email}|${clientNetwork(ip)}|${generation}`;
 }
 
 async function consume(limiter: RateLimiterAbstract, key: string, message: string): Promise<void> {

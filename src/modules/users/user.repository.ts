@@ -87,9 +87,9 @@ export class UserRepository {
    * unconfirmed one would let anyone sign up as ceo@corp.example and be found under it), ordered
    * by name then id,
    * each with its place in that order (`sortName`): the database's own lower-casing, which is
-   * what a cursor must carry (JavaScript's differs for some letters, e.g. a final Σ).
+   * what a cursor must carry (JavaScript's differs for some letters, e.g. a final Σ). The name
+   * is matched in NFC, as names are stored; the email in normaliseEmail's form.
    */
-  /** `query`: the start of a name (NFC, as names are stored), or a whole email (normaliseEmail's form). */
   async search(query: string, limit: number, after?: UserSearchCursor): Promise<Array<{ user: User; sortName: string }>> {
     const prefix = escapeLike(query.normalize('NFC'));
     const email = normaliseEmail(query);
