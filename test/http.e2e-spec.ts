@@ -38,6 +38,24 @@ describe('the HTTP foundation', () => {
 
   it('answers an unknown route with 404 in the error shape', async () => {
     expectErrorShape(await request('GET', '/api/v1/nothing-here'), 404, 'NOT_FOUND');
+    expectErrorShape(await request('PUT', '/api/v1/nothing-here'), 404, 'NOT_FOUND');
+  });
+
+  it('answers a method a path does not take with 405 METHOD_NOT_ALLOWED and the methods it takes in Allow', async () => {
+    const me = await request('PUT', '/api/v1/users/me', { body: { name: 'Nobody' } });
+    expectErrorShape(me, 405, 'METHOD_NOT_ALLOWED');
+    // GET /users/me, PATCH /users/me, and GET /users/:id, whose :id matches "me" too.
+    expect(me.headers.get('allow')).toBe('GET, HEAD, PATCH, OPTIONS');
+    expect(me.body.message).toContain('GET, HEAD, PATCH, OPTIONS');
+    // OPTIONS, listed in Allow, is answered on every path (by the CORS middleware).
+    expect((await request('OPTIONS', '/api/v1/users/me')).status).toBe(204);
+
+    const chatPath = '/api/v1/chats/9a1c1a52-6c4e-4a3c-8f0e-2b7c1d9e4f10/messages';
+    const messages = await request('DELETE', `${chatPath}?limit=5`);
+    expectErrorShape(messages, 405, 'METHOD_NOT_ALLOWED');
+    expect(messages.headers.get('allow')).toBe('GET, HEAD, POST, OPTIONS');
+    // A method the path takes is not judged here: it reaches the route (and its guard).
+    expectErrorShape(await request('GET', chatPath), 401, 'UNAUTHENTICATED');
   });
 
   it('answers malformed JSON with 400 MALFORMED_JSON', async () => {

@@ -1,6 +1,7 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, Logger, NotFoundException } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { resolveError } from '../errors/error-body.js';
+import { type ErrorBody, resolveError } from '../errors/error-body.js';
+import { allowedMethods } from '../http/allowed-methods.js';
 
 /** Every HTTP failure leaves in the contract's one error shape; unexpected ones are logged. */
 @Catch()
@@ -20,7 +21,40 @@ export class AllExceptionsFilter implements ExceptionFilter {
       );
     }
     if (response.headersSent) return;
+    if (answeredByMethods(exception, request, response)) return;
     if (retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(retryAfterSeconds));
     response.status(body.statusCode).json(body);
   }
+}
+
+/**
+ * No route took the request (Nest's not-found handler threw), but routes exist on its path under
+ * other methods: 405 METHOD_NOT_ALLOWED with `Allow`, as HTTP asks, rather than a 404 that says the
+ * path does not exist. `Allow` lists OPTIONS too: the CORS middleware answers it (204) on every
+ * path. Route paths are public (the OpenAPI document lists them), so this tells nothing about any
+ * resource. False when the error is left to the usual answer.
+ */
+function answeredByMethods(exception: unknown, request: Request, response: Response): boolean {
+  if (!(exception instanceof NotFoundException) || !reachedNoRoute(request)) return false;
+  const allowed = allowedMethods(request);
+  if (allowed.length === 0 || allowed.includes(request.method)) return false;
+  const allow = [...allowed, 'OPTIONS'].join(', ');
+  response.setHeader('Allow', allow);
+  const body: ErrorBody = {
+    statusCode: 405,
+    error: 'Method Not Allowed',
+    code: 'METHOD_NOT_ALLOWED',
+    message: `${request.method} is not allowed here; this path takes ${allow}.`,
+  };
+  response.status(405).json(body);
+  return true;
+}
+
+/**
+ * Nest's not-found handler is itself a route, for every method (`router.all('*path')` in the prefix
+ * router), so `req.route` is that catch-all there; any other route means a handler took the request.
+ */
+function reachedNoRoute(request: Request): boolean {
+  const route = (request as Request & { route?: { methods?: Record<string, boolean> } }).route;
+  return !route || route.methods?._all === true;
 }
