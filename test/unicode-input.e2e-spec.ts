@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
+import argon2 from 'argon2';
 import { DataSource, type MigrationInterface } from 'typeorm';
 import { EmailsInOneForm1795700000000 } from '../migrations/1795700000000-emails-in-one-form.js';
 import { NamesAndTitlesInNfc1795900000000 } from '../migrations/1795900000000-names-and-titles-in-nfc.js';
@@ -109,6 +110,52 @@ describe('text in any Unicode form', () => {
     expect((await signIn(`pa\u0308ssword1`)).status).toBe(200);
     expect((await signIn(`p${'\u00e4'}ssword1`)).status).toBe(200);
     expectErrorShape(await signIn('password1'), 401, 'INVALID_CREDENTIALS');
+  });
+
+  it('stores a new hash of a password that matched one made the old way: of the form as typed, or with other argon2 parameters', async () => {
+    const dataSource = app.app.get(DataSource);
+    const storedHash = async (id: string) =>
+      ((await dataSource.query('SELECT password_hash FROM users WHERE id = $1', [id])) as Array<{ password_hash: string }>)[0]
+        .password_hash;
+    const legacyAccount = async (hash: string) => {
+      const id = randomUUID();
+      const email = `legacy-${tag()}@example.com`;
+      await dataSource.query(`INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, 'Legacy', $3)`, [id, email, hash]);
+      const signIn = (password: string) => request('POST', '/api/v1/auth/sign-in', { body: { email, password } });
+      return { id, signIn };
+    };
+    const parameters = (hash: string) =>
+      Object.fromEntries(
+        hash
+          .split('$')[3]
+          .split(',')
+          .map((kv) => kv.split('=')),
+      );
+
+    // Hashed before passwords were put in NFC: only the form typed then matched it.
+    const typedDecomposed = `pa\u0308ssword1`;
+    const composed = `p\u00e4ssword1`;
+    const before = await argon2.hash(typedDecomposed, { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    const decomposed = await legacyAccount(before);
+    expectErrorShape(await decomposed.signIn(composed), 401, 'INVALID_CREDENTIALS');
+    expect((await decomposed.signIn(typedDecomposed)).status).toBe(200);
+    expect(await storedHash(decomposed.id)).not.toBe(before);
+    // Now either form signs in, as for accounts made since.
+    expect((await decomposed.signIn(composed)).status).toBe(200);
+    expect((await decomposed.signIn(typedDecomposed)).status).toBe(200);
+
+    // Hashed with weaker parameters than today's.
+    const weak = await argon2.hash('passw0rd-x', { type: argon2.argon2id, memoryCost: 4_096, timeCost: 1, parallelism: 1 });
+    const older = await legacyAccount(weak);
+    expectErrorShape(await older.signIn('passw0rd-y'), 401, 'INVALID_CREDENTIALS');
+    expect(await storedHash(older.id)).toBe(weak);
+    expect((await older.signIn('passw0rd-x')).status).toBe(200);
+    const upgraded = await storedHash(older.id);
+    expect(upgraded).toMatch(/^\$argon2id\$v=19\$/);
+    expect(parameters(upgraded)).toEqual({ m: '19456', t: '2', p: '1' });
+    expect((await older.signIn('passw0rd-x')).status).toBe(200);
+    // A hash of today's kind is left alone.
+    expect(await storedHash(older.id)).toBe(upgraded);
   });
 
   it('rewrites the addresses stored before in their one form, so those accounts sign in, and leaves one whose form is taken', async () => {

@@ -98,8 +98,8 @@ export class AuthService implements BeforeApplicationShutdown {
     const user = await this.users.findByEmail(input.email);
     const generation = passwordGeneration(user?.passwordHash);
     await this.limiter.countSignInAttempt(input.email, client.ip, generation);
-    const ok = user ? await this.hasher.verify(user.passwordHash, input.password) : await this.hasher.burn(input.password);
-    if (!user || !ok) {
+    const check = user ? await this.hasher.verify(user.passwordHash, input.password) : await this.hasher.burn(input.password);
+    if (!user || !check.matches) {
       throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
     }
     const sessionId = randomUUID();
@@ -118,7 +118,21 @@ export class AuthService implements BeforeApplicationShutdown {
     // The password was reset while it was being checked: the old one no longer signs in.
     if (!opened) throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
     await this.limiter.clearFailedSignIns(input.email, client.ip, generation);
+    if (check.outdated) await this.rehashPassword(user.id, user.passwordHash, input.password);
     return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };
+  }
+
+  /**
+   * The password just matched a hash made the old way (of the password as typed rather than its
+   * NFC form, or with other argon2 parameters): store today's hash of it, unless the password was
+   * reset meanwhile. A failure here costs nothing but the upgrade, so it is logged, not thrown.
+   */
+  private async rehashPassword(userId: string, from: string, password: string): Promise<void> {
+    try {
+      await this.users.replacePasswordHash(userId, from, await this.hasher.hash(password));
+    } catch (error) {
+      this.logger.warn({ msg: 'Could not store a new hash of a password', userId, error: String(error) });
+    }
   }
 
   /**

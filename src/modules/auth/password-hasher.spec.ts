@@ -5,18 +5,26 @@ describe('PasswordHasher', () => {
   const hasher = new PasswordHasher();
   const nfc = 'p\u00e4ssword1';
   const nfd = 'pa\u0308ssword1';
+  const todays = { matches: true, outdated: false };
 
   it('takes either Unicode form of the password it hashed', async () => {
     const hash = await hasher.hash(nfd);
     expect([await hasher.verify(hash, nfc), await hasher.verify(hash, nfd), await hasher.verify(hash, 'passwORD1')]).toEqual([
-      true,
-      true,
-      false,
+      todays,
+      todays,
+      { matches: false, outdated: false },
     ]);
   });
 
-  it('still takes the password as typed against a hash made before passwords were normalised', async () => {
+  it('still takes the password as typed against a hash made before passwords were normalised, and calls that hash outdated', async () => {
     const legacy = await argon2.hash(nfd, { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
-    expect(await hasher.verify(legacy, nfd)).toBe(true);
+    expect(await hasher.verify(legacy, nfd)).toEqual({ matches: true, outdated: true });
+    expect(await hasher.verify(legacy, nfc)).toEqual({ matches: false, outdated: false });
+  });
+
+  it('calls a hash made with other parameters outdated once the password matches it', async () => {
+    const weak = await argon2.hash(nfc, { type: argon2.argon2id, memoryCost: 4_096, timeCost: 1, parallelism: 1 });
+    expect(await hasher.verify(weak, nfc)).toEqual({ matches: true, outdated: true });
+    expect(await hasher.verify(weak, 'passwORD1')).toEqual({ matches: false, outdated: false });
   });
 });

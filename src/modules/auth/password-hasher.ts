@@ -18,10 +18,16 @@ export class PasswordHasher {
     return argon2.hash(password.normalize('NFC'), OPTIONS);
   }
 
-  /** Checks the NFC form, then the password as typed, for hashes made before passwords were normalised. */
-  async verify(hash: string, password: string): Promise<boolean> {
+  /**
+   * Checks the NFC form, then the password as typed, for hashes made before passwords were
+   * normalised. `outdated`: the password matched a hash that should be made again, because it is of
+   * the password as typed or its parameters are not today's.
+   */
+  async verify(hash: string, password: string): Promise<{ matches: boolean; outdated: boolean }> {
     const nfc = password.normalize('NFC');
-    return (await this.matches(hash, nfc)) || (nfc !== password && (await this.matches(hash, password)));
+    if (await this.matches(hash, nfc)) return { matches: true, outdated: parametersOutdated(hash) };
+    if (nfc !== password && (await this.matches(hash, password))) return { matches: true, outdated: true };
+    return { matches: false, outdated: false };
   }
 
   private async matches(hash: string, password: string): Promise<boolean> {
@@ -32,8 +38,16 @@ export class PasswordHasher {
     }
   }
 
-  async burn(password: string): Promise<false> {
+  async burn(password: string): Promise<{ matches: false; outdated: false }> {
     await this.verify(await this.decoy, password);
+    return { matches: false, outdated: false };
+  }
+}
+
+function parametersOutdated(hash: string): boolean {
+  try {
+    return argon2.needsRehash(hash, OPTIONS);
+  } catch {
     return false;
   }
 }

@@ -69,6 +69,17 @@ export class UserRepository {
     await repo.update({ id }, Object.assign({}, changes, { updatedAt: new Date() }));
   }
 
+  /**
+   * Puts a new hash of the same password in place of `from`, unless the password changed meanwhile
+   * (a reset): then the reset's hash stays. Says whether it replaced it.
+   */
+  async replacePasswordHash(id: string, from: string, to: string): Promise<boolean> {
+    const rows = returnedRows<{ id: string }>(
+      await this.users.query(`UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2 RETURNING id`, [id, from, to]),
+    );
+    return rows.length > 0;
+  }
+
   /** Swaps the avatar key and returns the previous one, atomically. */
   async replaceAvatarKey(id: string, key: string | null): Promise<string | null> {
     const rows = returnedRows<{ previous: string | null }>(
