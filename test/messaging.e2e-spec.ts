@@ -224,8 +224,12 @@ describe('messaging over the WebSocket gateway', () => {
     const synced = await bobWs.request({ type: 'sync', chats: { [chat.id]: lastSeen, [quiet.id]: 0 } });
     expect(synced).toEqual({ type: 'synced', id: expect.any(String), chats: { [chat.id]: 60, [quiet.id]: 0 } });
     expect(bobWs.seen('new_message').map((f) => f.message.seq)).toEqual(Array.from({ length: 59 }, (_, i) => i + 2));
-    const bad = await bobWs.request({ type: 'sync', chats: { 'not-a-uuid': 1 } });
+    const bad = await bobWs.request({ type: 'sync', chats: { [quiet.id]: 0, 'not-a-uuid': 1 } });
     expect(bad).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+    // Among many chats, the error names the one that is wrong.
+    expect(bad.details).toEqual([{ field: 'chats', message: expect.stringMatching(/; "not-a-uuid" is not a UUID$/) }]);
+    const badSeq = await bobWs.request({ type: 'sync', chats: { [quiet.id]: 0, [chat.id]: -1 } });
+    expect(badSeq.details).toEqual([{ field: 'chats', message: expect.stringMatching(new RegExp(`; the seq of ${chat.id} is -1$`)) }]);
     // A seq past the chat's newest (a confused client) is answered with the newest: that is what it has.
     const ahead = await bobWs.request({ type: 'sync', chats: { [chat.id]: 99_999, [quiet.id]: 7 } });
     expect(ahead).toEqual({ type: 'synced', id: expect.any(String), chats: { [chat.id]: 60, [quiet.id]: 0 } });

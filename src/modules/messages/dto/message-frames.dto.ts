@@ -61,8 +61,18 @@ class SyncChatsConstraint implements ValidatorConstraintInterface {
     );
   }
 
-  defaultMessage(_args: ValidationArguments): string {
-    return `chats must map up to ${SYNC_MAX_CHATS} chat ids (UUIDs) to the last seq seen (a whole number ≥ 0)`;
+  /** Names what is wrong, and where: with hundreds of chats in a frame, "one of them" is no help. */
+  defaultMessage(args: ValidationArguments): string {
+    const rule = `chats must map up to ${SYNC_MAX_CHATS} chat ids (UUIDs) to the last seq seen (a whole number ≥ 0)`;
+    const value: unknown = args.value;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return rule;
+    const entries = Object.entries(value);
+    if (entries.length > SYNC_MAX_CHATS) return `${rule}; this one names ${entries.length}`;
+    const bad = entries.find(([chatId, seq]) => !UUID.test(chatId) || !Number.isSafeInteger(seq) || (seq as number) < 0);
+    if (!bad) return rule;
+    const [chatId, seq] = bad;
+    const shown = JSON.stringify(chatId.length > 64 ? `${chatId.slice(0, 64)}…` : chatId);
+    return UUID.test(chatId) ? `${rule}; the seq of ${chatId} is ${JSON.stringify(seq) ?? String(seq)}` : `${rule}; ${shown} is not a UUID`;
   }
 }
 
