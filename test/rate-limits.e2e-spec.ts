@@ -116,6 +116,20 @@ describe('per-user rate limits', () => {
     expect(chats.body.items.map((c: { title: string }) => c.title).sort()).toEqual(['one', 'two']);
   });
 
+  it('charges nothing for opening a direct chat that exists, nor for a request refused for its input, up to the limit of such refunds', async () => {
+    const [ivy, jack, kim] = await Promise.all([signUpAndIn(request, 'Ivy'), signUpAndIn(request, 'Jack'), signUpAndIn(request, 'Kim')]);
+    const open = (userId: string) => request('POST', '/api/v1/chats', { token: ivy.accessToken, body: { type: 'direct', userId } });
+    const invalid = () => request('POST', '/api/v1/chats', { token: ivy.accessToken, body: { type: 'group', title: '' } });
+    expect((await open(jack.user.id)).status).toBe(201);
+    // Three a minute: picking Jack again (the chat page does it from every search) and invalid
+    // bodies, as many as the limit, cost nothing.
+    for (const answer of [await open(jack.user.id), await invalid(), await open(jack.user.id)]) expect(answer.status).not.toBe(429);
+    expect((await open(kim.user.id)).status).toBe(201);
+    // The refunds have a limit of their own: the next refused body is charged, and then no token is left.
+    expectErrorShape(await invalid(), 400, 'VALIDATION_FAILED');
+    expectErrorShape(await open(jack.user.id), 429, 'RATE_LIMITED');
+  });
+
   it('limits the chats named in sync frames per user: an error frame with retryAfter, nothing sent', async () => {
     const hank = await signUpAndIn(request, 'Hank');
     const hankWs = await connect(hank);

@@ -13,6 +13,7 @@ import type { Response } from 'express';
 import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
 import { uuidParam } from '../../common/pipes/uuid.pipe.js';
 import { UserRateLimit } from '../../common/rate-limit/user-rate-limit.guard.js';
+import { UserRateLimiter } from '../../common/rate-limit/user-rate-limiter.js';
 import { ChatsService } from './chats.service.js';
 import { CreateChatCommand, type CreateChatResult } from './commands/create-chat.command.js';
 import {
@@ -32,6 +33,7 @@ export class ChatsController {
   constructor(
     private readonly commands: CommandBus,
     private readonly chats: ChatsService,
+    private readonly limits: UserRateLimiter,
   ) {}
 
   @Post()
@@ -45,6 +47,9 @@ export class ChatsController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<ChatDetailDto> {
     const result = await this.commands.execute<CreateChatCommand, CreateChatResult>(new CreateChatCommand(caller.userId, body));
+    // Opening a direct chat that exists (the chat page does it each time someone is picked from a
+    // search) puts nothing new in front of anyone: it costs no token.
+    if (!result.created) this.limits.giveBack('chats', caller.userId);
     res.status(result.created ? 201 : 200);
     return result.chat;
   }
