@@ -220,7 +220,10 @@ describe('the HTTP foundation', () => {
     expect(errorCodes('patch', '/api/v1/users/me', 415)).toMatch(/UNSUPPORTED_MEDIA_TYPE/);
     expect(errorCodes('post', '/api/v1/chats/{chatId}/messages', 415)).toMatch(/UNSUPPORTED_MEDIA_TYPE/);
     expect(op('get', '/api/v1/users/me').responses[415]).toBeUndefined();
-    expect(op('post', '/api/v1/auth/sign-out').responses[415]).toBeUndefined(); // it reads what JSON it gets by hand
+    // Sign-out reads what JSON it gets by hand, validating nothing; with nothing to sign out of it is a 401.
+    expect(op('post', '/api/v1/auth/sign-out').responses[415]).toBeUndefined();
+    expect(op('post', '/api/v1/auth/sign-out').responses[400]).toBeUndefined();
+    expect(errorCodes('post', '/api/v1/auth/sign-out', 401)).toMatch(/UNAUTHENTICATED/);
 
     const page = doc.components.schemas.MessagePageDto.properties.items;
     expect(page).toEqual({ type: 'array', items: { $ref: '#/components/schemas/MessageDto' } });

@@ -33,6 +33,8 @@ const ROUTE_ERRORS: Record<string, Errors> = {
     401: ['UNAUTHENTICATED', 'REFRESH_REUSED', 'SESSION_REVOKED', 'TOKEN_EXPIRED', 'TOKEN_INVALID'],
     ...RATE_LIMITED,
   },
+  // Public (a session ending by its refresh token alone has no access token), yet with nothing to sign out of: 401.
+  'POST /api/v1/auth/sign-out': { 401: ['UNAUTHENTICATED'] },
   'DELETE /api/v1/auth/sessions/{id}': { 404: ['SESSION_NOT_FOUND'] },
   'POST /api/v1/auth/confirm-email': { 400: ['INVALID_TOKEN'], ...RATE_LIMITED },
   'POST /api/v1/auth/confirm-email/resend': { 409: ['EMAIL_ALREADY_CONFIRMED'], 429: ['RATE_LIMITED'], 503: ['MAIL_DISABLED'] },
@@ -82,7 +84,11 @@ const ROUTE_ERRORS: Record<string, Errors> = {
   'POST /api/v1/chats/{chatId}/read': { 400: ['INVALID_SEQ'], 404: ['CHAT_NOT_FOUND'] },
 };
 
-/** Routes that document a JSON body but read it without `@Body()`, so JsonBodyGuard lets any body through. */
+/**
+ * Routes that document a JSON body but read it without `@Body()`: JsonBodyGuard lets any body
+ * through, and nothing validates it (a stray field must not keep anyone signed in), so neither 415
+ * nor 400 applies.
+ */
 const READS_BODY_BY_HAND = new Set(['POST /api/v1/auth/sign-out']);
 
 function readsJsonBody(operation: Operation): boolean {
@@ -128,9 +134,9 @@ export function documentErrors(document: OpenAPIObject): void {
       if (isPublic && !operation.security) operation.security = [];
 
       const errors: Errors = { ...ROUTE_ERRORS[`${method.toUpperCase()} ${path}`] };
-      if (operation.requestBody || operation.parameters?.length) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
-      if (readsJsonBody(operation) && !READS_BODY_BY_HAND.has(`${method.toUpperCase()} ${path}`))
-        errors[415] = ['UNSUPPORTED_MEDIA_TYPE', ...(errors[415] ?? [])];
+      const byHand = READS_BODY_BY_HAND.has(`${method.toUpperCase()} ${path}`);
+      if ((operation.requestBody && !byHand) || operation.parameters?.length) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
+      if (readsJsonBody(operation) && !byHand) errors[415] = ['UNSUPPORTED_MEDIA_TYPE', ...(errors[415] ?? [])];
       if (!isPublic) errors[401] = ['UNAUTHENTICATED', 'TOKEN_EXPIRED', 'TOKEN_INVALID', 'SESSION_REVOKED', ...(errors[401] ?? [])];
       // Any write carrying the auth cookies from a page of another origin (origin-policy.ts).
       if (!['get', 'head', 'options'].includes(method)) errors[403] = [...(errors[403] ?? []), 'ORIGIN_NOT_ALLOWED'];

@@ -20,7 +20,7 @@ export class SignUpDto {
   @EmailForm()
   @IsEmail({}, { message: 'email must be a valid email address' })
   @Matches(/^[^\p{Cc}\p{Cf}\s]*$/u, {
-    message: 'email must not contain control or invisible characters (soft hyphens, direction marks, zero-width spaces)',
+    message: 'email must not contain spaces, control or invisible characters (soft hyphens, direction marks, zero-width spaces)',
   })
   @MaxLength(320)
   email: string;
