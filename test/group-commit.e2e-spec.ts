@@ -3,6 +3,7 @@ import { jest } from '@jest/globals';
 import { CommandBus } from '@nestjs/cqrs';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
+import { ChatRepository } from '../src/modules/chats/chat.repository.js';
 import { SendMessageCommand } from '../src/modules/messages/commands/message.commands.js';
 import { TypeormMessageRepository } from '../src/modules/messages/infrastructure/persistence/typeorm/typeorm-message.repository.js';
 import { MessageRepository } from '../src/modules/messages/message.repository.js';
@@ -234,6 +235,22 @@ describe('concurrency on member rows (postgres)', () => {
       const results = await expectLocksInUserIdOrder(chatId, senderIds, 'parley_append_messages', () => storeBatch(inputs));
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
     }
+  });
+
+  it('deleting a chat takes its member rows in user_id order, so it never deadlocks with a seen-notice claim', async () => {
+    const { chatId, readerId, senderIds } = await groupWithSenders();
+    const dataSource = app.app.get(DataSource);
+    // Member rows rewritten highest user_id first: the delete's cascade, left to itself, meets them
+    // in that order (this small table is scanned whole) and would hold the highest when it queued.
+    const everyone = [readerId, ...senderIds].sort().reverse();
+    for (const userId of everyone)
+      await dataSource.query(`UPDATE chat_members SET role = role WHERE chat_id = $1 AND user_id = $2`, [chatId, userId]);
+    const chats = app.app.get(ChatRepository);
+    const members = await expectLocksInUserIdOrder(chatId, senderIds, '', () =>
+      chats.delete(chatId, { actorId: readerId, allow: () => {} }),
+    );
+    expect(members.sort()).toEqual([...everyone].sort());
+    expect(await chats.findById(chatId)).toBeUndefined();
   });
 
   /**

@@ -178,9 +178,7 @@ export class TypeormChatRepository extends ChatRepository {
     return this.db.transaction(async (tx) => {
       if ((await lockChat(tx, chatId)) === undefined) throw chatNotFound();
       await checkActor(tx, chatId, check);
-      const members: Array<{ user_id: string }> = await tx.query(`SELECT user_id FROM chat_members WHERE chat_id = $1`, [chatId]);
-      await tx.query(`DELETE FROM chats WHERE id = $1`, [chatId]); // members and messages cascade
-      return members.map((m) => m.user_id);
+      return deleteLockedChat(tx, chatId);
     });
   }
 
@@ -223,7 +221,7 @@ export class TypeormChatRepository extends ChatRepository {
       const members = await this.members(chatId, tx);
       const plan = decide(members);
       if (plan.deleteChat) {
-        await tx.query(`DELETE FROM chats WHERE id = $1`, [chatId]); // members and messages cascade
+        await deleteLockedChat(tx, chatId);
         return { deleted: true, remaining: [], lastSeq: 0 };
       }
       if (plan.successors.length > 0) await this.handOver(tx, chatId, plan.successors);
@@ -308,6 +306,22 @@ export class TypeormChatRepository extends ChatRepository {
 async function lockChat(tx: EntityManager, chatId: string): Promise<number | undefined> {
   const [row] = (await tx.query(`SELECT last_seq FROM chats WHERE id = $1 FOR UPDATE`, [chatId])) as Array<{ last_seq: string }>;
   return row ? Number(row.last_seq) : undefined;
+}
+
+/**
+ * Deletes a chat whose row lock the transaction holds, with its members and messages (they
+ * cascade), and returns who its members were. The member rows are locked first, in user_id order,
+ * the one order for several of a chat's member rows: the cascade alone would lock them in the
+ * order it finds them, and deadlock with a statement that locked some in user_id order without the
+ * chat's lock (claimSeenNotices, run as members read).
+ */
+async function deleteLockedChat(tx: EntityManager, chatId: string): Promise<string[]> {
+  const members: Array<{ user_id: string }> = await tx.query(
+    `SELECT user_id FROM chat_members WHERE chat_id = $1 ORDER BY user_id FOR UPDATE`,
+    [chatId],
+  );
+  await tx.query(`DELETE FROM chats WHERE id = $1`, [chatId]);
+  return members.map((m) => m.user_id);
 }
 
 /** Runs a change's permission check on the actor's member row as it is under the chat's lock. */
