@@ -325,6 +325,60 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     expect(types.indexOf('two') === -1 || types.indexOf('two') < types.indexOf('member_removed')).toBe(true);
   });
 
+  it("writes a new chat's first messages in seq order when a later one reaches the instance first", async () => {
+    const [alice, bob, carol] = await threePeople();
+    const [aliceOnA, carolOnB, bobOnB] = [await on(a, alice.accessToken), await flowing(b, carol), await flowing(b, bob)];
+    const chatId = await groupOf(alice, [bob, carol]);
+    await bobOnB.next((f) => f.type === 'chat_created' && f.chat.id === chatId);
+    await carolOnB.next((f) => f.type === 'chat_created' && f.chat.id === chatId);
+
+    const restore = slowRedisOnB(100);
+    try {
+      expect((await sendOn(aliceOnA, chatId, 'first')).message.seq).toBe(1);
+      expect((await sendOn(carolOnB, chatId, 'second')).message.seq).toBe(2);
+      await eventually(() => bobOnB.seen('new_message').length === 2);
+    } finally {
+      restore();
+    }
+    expect(bobOnB.seen('new_message').map((f) => f.message.text)).toEqual(['first', 'second']);
+  });
+
+  it('writes the messages of a chat a member was added back to after the frame that says so, when that frame is still crossing Redis', async () => {
+    const [alice, bob, carol] = await threePeople();
+    const chatId = await groupOf(carol, [alice, bob]);
+    const [aliceOnA, bobOnB] = [await on(a, alice.accessToken), await flowing(b, bob)];
+    await sendOn(aliceOnA, chatId, 'one');
+    await bobOnB.nextOfType('new_message');
+    // Removed through B (the frame is local to Bob's socket), added back through A (it crosses Redis).
+    expect((await httpClient(b.url)('DELETE', `/api/v1/chats/${chatId}/members/${bob.user.id}`, { token: carol.accessToken })).status).toBe(
+      204,
+    );
+    await bobOnB.nextOfType('member_removed');
+
+    const restore = slowRedisOnB(100);
+    try {
+      const added = await requestA('POST', `/api/v1/chats/${chatId}/members`, {
+        token: carol.accessToken,
+        body: { userIds: [bob.user.id] },
+      });
+      expect(added.status).toBe(201);
+      // Sent through B at once: it reaches Bob's socket before member_added does.
+      const sent = await httpClient(b.url)('POST', `/api/v1/chats/${chatId}/messages`, {
+        token: carol.accessToken,
+        body: { text: 'welcome back' },
+      });
+      expect(sent.status).toBe(201);
+      await bobOnB.next((f) => f.type === 'new_message' && f.message.text === 'welcome back');
+      await bobOnB.settle();
+    } finally {
+      restore();
+    }
+    const frames = bobOnB.history
+      .filter((f) => f.type === 'new_message' || ((f.type === 'member_removed' || f.type === 'member_added') && f.userId === bob.user.id))
+      .map((f) => (f.type === 'new_message' ? f.message.text : f.type));
+    expect(frames).toEqual(['one', 'member_removed', 'member_added', 'welcome back']);
+  });
+
   it('writes a delete made on this instance after the message it deletes, when that message is still crossing Redis', async () => {
     const [alice, bob, carol] = await threePeople();
     const chatId = await groupOf(carol, [alice, bob]);

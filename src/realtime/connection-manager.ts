@@ -15,6 +15,7 @@ import { FanOut, type FanOutMessage } from './fan-out.js';
 import { MissedMessages } from './missed-messages.js';
 import { type ClientFrame, parseFrame, type ParsedFrame, unknownType } from './frames.js';
 import { PreparedFrame } from './prepared-frame.js';
+import type { BehindPlace } from './stream-tracker.js';
 import { PendingSockets } from './pending-sockets.js';
 import { PresenceService } from './presence.service.js';
 import type { PresenceEntry } from './presence-store.js';
@@ -358,10 +359,12 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     const frame = targets.length > 1 ? new PreparedFrame(message.frame) : message.frame;
     // An edit or delete travels as `after` and waits in its stream like the message it is about.
     const position = message.stream ?? (message.after && { id: message.after.id, seq: message.after.seq, about: true as const });
+    const place: BehindPlace | undefined = message.behind
+      ? { afterSeq: message.behindSeq, ends: message.ends === true, gone: message.gone === true, starts: message.starts === true }
+      : undefined;
     for (const connection of targets) {
       if (position) connection.sendInStream(position, frame);
-      else if (message.behind)
-        connection.sendBehind(message.behind, frame, message.ends === true, message.behindSeq, message.gone === true);
+      else if (message.behind) connection.sendBehind(message.behind, frame, place);
       else connection.sendRaw(frame);
     }
   }

@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import { errorFrame, withId } from './frames.js';
 import type { WireFrame } from './prepared-frame.js';
 import type { MissedMessages } from './missed-messages.js';
-import { type ReadMissed, StreamTracker, type StreamPosition } from './stream-tracker.js';
+import { type BehindPlace, type ReadMissed, StreamTracker, type StreamPosition } from './stream-tracker.js';
 import type { FrameId, ServerEvent } from './server-events.js';
 
 /** Close codes the contract and RFC 6455 give meaning to. */
@@ -231,9 +231,9 @@ export class Connection {
     this.streams.admitLive(position, frame);
   }
 
-  /** A live frame that goes after whatever a stream keeps back now, and may end it (see StreamTracker.admitBehind). */
-  sendBehind(streamId: string, frame: WireFrame, ends = false, afterSeq?: number, gone = false): void {
-    this.streams.admitBehind(streamId, frame, ends, afterSeq, gone);
+  /** A live frame that goes after whatever a stream keeps back now, and may end or start it (see StreamTracker.admitBehind). */
+  sendBehind(streamId: string, frame: WireFrame, place?: BehindPlace): void {
+    this.streams.admitBehind(streamId, frame, place);
   }
 
   send(event: ServerEvent | ({ type: string } & object), id?: FrameId): boolean {

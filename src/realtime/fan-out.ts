@@ -26,6 +26,8 @@ export type FanOutMessage =
       ends?: true;
       /** With `ends`: the stream is gone for good (see SendOptions.streamGone). Instances that predate it ignore it. */
       gone?: true;
+      /** With `behindSeq`: the recipients come into the stream there (see SendOptions.startsStream). Instances that predate it ignore it. */
+      starts?: true;
       /**
        * A message published again (`stream.repair`) goes to these users; `target.userIds` is then
        * empty, so an instance that predates repairs, which would write it to every connection

@@ -38,6 +38,14 @@ export interface SendOptions {
    * still on its way to a connection, whatever its seq, is dropped rather than written after this.
    */
   streamGone?: boolean;
+  /**
+   * With `behindSeq`: the recipients come into the stream there (they were added to the chat then,
+   * or it was created with them). A connection that has no place in the stream yet, or whose stream
+   * ended (they left before), stands there from then on: the chat's next messages reach it in seq
+   * order, one that overtook another (through another instance) waiting for it, and messages of a
+   * chat they were added back to wait for this frame rather than overtake it.
+   */
+  startsStream?: boolean;
 }
 
 /**
@@ -62,7 +70,7 @@ export class RealtimeService {
   async send(userIds: Iterable<string>, event: ServerEvent, options: SendOptions = {}): Promise<void> {
     const users = [...new Set(userIds)];
     if (users.length === 0) return;
-    const { stream, after, behind, behindSeq, endsStream, streamGone, ...target } = options;
+    const { stream, after, behind, behindSeq, endsStream, streamGone, startsStream, ...target } = options;
     const repair = stream?.repair === true;
     await this.publish({
       kind: 'deliver',
@@ -75,6 +83,7 @@ export class RealtimeService {
       ...(behind && behindSeq !== undefined ? { behindSeq } : {}),
       ...(behind && endsStream ? { ends: true as const } : {}),
       ...(behind && endsStream && streamGone ? { gone: true as const } : {}),
+      ...(behind && behindSeq !== undefined && startsStream && !endsStream ? { starts: true as const } : {}),
     });
   }
 

@@ -213,20 +213,70 @@ describe('StreamTracker', () => {
       expect(written).toEqual(['f1', 'history2', 'history3', 'f4']);
     });
 
-    it('ends a stream with the frame that says so: a message after a comeback is written at once, not held for the gap', () => {
+    it('ends a stream with the frame that says so: after a comeback the stream stands where the user came back, not held for the gap', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200);
       streams.admitLive({ id: 'c', seq: 10 }, 'f10');
-      streams.admitBehind('c', 'removed', true); // this user left the chat
+      streams.admitBehind('c', 'removed', { ends: true }); // this user left the chat
       expect(streams.size).toBe(0);
-      // Added back after messages 11–20 went to the others: 21 is no gap for this connection.
-      expect(streams.admitLive({ id: 'c', seq: 21 }, 'f21')).toBe(true);
-      expect(written).toEqual(['f10', 'removed', 'f21']);
+      // Added back after messages 11–20 went to the others: 21 waits for the frame that says so
+      // (it came first, through another instance), and then goes, no gap 11–20 awaited.
+      expect(streams.admitLive({ id: 'c', seq: 21 }, 'f21')).toBe(false);
+      streams.admitBehind('c', 'added', { afterSeq: 20, starts: true });
+      expect(written).toEqual(['f10', 'removed', 'added', 'f21']);
       // Without `ends` (another member left) the stream goes on, and a gap is still waited for.
       streams.admitBehind('c', 'other-removed');
       expect(streams.admitLive({ id: 'c', seq: 23 }, 'f23')).toBe(false);
       jest.advanceTimersByTime(200);
-      expect(written).toEqual(['f10', 'removed', 'f21', 'other-removed', 'f23']);
+      expect(written).toEqual(['f10', 'removed', 'added', 'f21', 'other-removed', 'f23']);
+    });
+
+    it("waits with a re-added member's messages that overtook the frame saying where they came back, then writes them in seq order", () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 8 }, 'f8');
+      streams.admitBehind('c', 'removed', { afterSeq: 8, ends: true });
+      // Added back when the chat was at 12; 15 and 13 come first, through this instance.
+      expect(streams.admitLive({ id: 'c', seq: 15 }, 'f15')).toBe(false);
+      expect(streams.admitLive({ id: 'c', seq: 13 }, 'f13')).toBe(false);
+      expect(written).toEqual(['f8', 'removed']);
+      streams.admitBehind('c', 'added', { afterSeq: 12, starts: true });
+      expect(written).toEqual(['f8', 'removed', 'added', 'f13']);
+      streams.admitLive({ id: 'c', seq: 14 }, 'f14');
+      expect(written).toEqual(['f8', 'removed', 'added', 'f13', 'f14', 'f15']);
+      expect(jest.getTimerCount()).toBe(0);
+      // Re-added with no message in between: the next one waits for the frame all the same.
+      streams.admitBehind('c', 'removed-again', { afterSeq: 15, ends: true });
+      expect(streams.admitLive({ id: 'c', seq: 16 }, 'f16')).toBe(false);
+      streams.admitBehind('c', 'added-again', { afterSeq: 15, starts: true });
+      expect(written.slice(-3)).toEqual(['removed-again', 'added-again', 'f16']);
+    });
+
+    it('lets the messages of a stream that ended go out after the wait when no frame says where the user came back', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 8 }, 'f8');
+      streams.admitBehind('c', 'removed', { afterSeq: 8, ends: true });
+      expect(streams.admitLive({ id: 'c', seq: 14 }, 'f14')).toBe(false);
+      jest.advanceTimersByTime(199);
+      expect(written).toEqual(['f8', 'removed']);
+      jest.advanceTimersByTime(1);
+      expect(written).toEqual(['f8', 'removed', 'f14']);
+    });
+
+    it('starts the stream of a chat created with the user at 0, so its first messages go out in seq order', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitBehind('n', 'created', { afterSeq: 0, starts: true });
+      expect(streams.admitLive({ id: 'n', seq: 2 }, 'n2')).toBe(false); // overtook 1 on the way
+      expect(streams.admitLive({ id: 'n', seq: 1 }, 'n1')).toBe(true);
+      expect(written).toEqual(['created', 'n1', 'n2']);
+      // A stream the connection already stands in is not moved by it.
+      streams.admitLive({ id: 'c', seq: 5 }, 'c5');
+      streams.admitBehind('c', 'c-added', { afterSeq: 3, starts: true });
+      expect(streams.admitLive({ id: 'c', seq: 6 }, 'c6')).toBe(true);
+      expect(streams.admitLive({ id: 'c', seq: 4 }, 'c4')).toBe(true); // late, as before: not taken for a repeat
+      expect(written.slice(3)).toEqual(['c5', 'c-added', 'c6', 'c4']);
     });
 
     it('ends a stream only after the frames it was keeping back, whether held or waiting for a gap', () => {
@@ -234,7 +284,7 @@ describe('StreamTracker', () => {
       const { streams, written } = tracker(200);
       streams.admitLive({ id: 'c', seq: 1 }, 'f1');
       streams.admitLive({ id: 'c', seq: 3 }, 'f3'); // waits for 2
-      streams.admitBehind('c', 'removed', true);
+      streams.admitBehind('c', 'removed', { ends: true });
       expect(written).toEqual(['f1']);
       streams.admitLive({ id: 'c', seq: 2 }, 'f2');
       expect(written).toEqual(['f1', 'f2', 'f3', 'removed']);
@@ -243,14 +293,16 @@ describe('StreamTracker', () => {
       streams.admitLive({ id: 'd', seq: 4 }, 'd4');
       const catchUp = streams.begin('d');
       streams.admitLive({ id: 'd', seq: 6 }, 'd6');
-      streams.admitBehind('d', 'd-deleted', true);
+      streams.admitBehind('d', 'd-deleted', { ends: true });
       expect(streams.size).toBe(1); // the catch-up still writes into it
       catchUp.sent(5);
       written.push('history5');
       catchUp.end();
       expect(written.slice(-3)).toEqual(['history5', 'd6', 'd-deleted']);
       expect(streams.size).toBe(0);
-      expect(streams.admitLive({ id: 'd', seq: 30 }, 'd30')).toBe(true);
+      expect(streams.admitLive({ id: 'd', seq: 30 }, 'd30')).toBe(false); // waits for a frame saying where the user came back
+      jest.advanceTimersByTime(200);
+      expect(written.slice(-1)).toEqual(['d30']);
     });
 
     it('puts a frame with a place among the frames kept back: after those up to it, before later ones', () => {
@@ -260,17 +312,18 @@ describe('StreamTracker', () => {
       streams.admitLive({ id: 'c', seq: 10 }, 'f10');
       streams.holdAll();
       streams.admitLive({ id: 'c', seq: 21 }, 'f21');
-      streams.admitBehind('c', 'removed', true, 10);
+      streams.admitBehind('c', 'removed', { afterSeq: 10, ends: true });
+      streams.admitBehind('c', 'added', { afterSeq: 20, starts: true });
       streams.releaseAll();
-      expect(written).toEqual(['f10', 'removed', 'f21']); // and 21 not held for the gap 11–20
+      expect(written).toEqual(['f10', 'removed', 'added', 'f21']); // and 21 not held for the gap 11–20
 
       // Another member's connection, waiting for 6 when the removal (at seq 6) comes.
       streams.admitLive({ id: 'd', seq: 5 }, 'd5');
       streams.admitLive({ id: 'd', seq: 7 }, 'd7');
-      streams.admitBehind('d', 'd-removed', false, 6);
-      expect(written.slice(3)).toEqual(['d5']);
+      streams.admitBehind('d', 'd-removed', { afterSeq: 6 });
+      expect(written.slice(4)).toEqual(['d5']);
       streams.admitLive({ id: 'd', seq: 6 }, 'd6');
-      expect(written.slice(3)).toEqual(['d5', 'd6', 'd-removed', 'd7']);
+      expect(written.slice(4)).toEqual(['d5', 'd6', 'd-removed', 'd7']);
     });
 
     it('reads a gap that the wait did not fill from the store, writes it in place, and drops the stragglers', async () => {
@@ -416,7 +469,7 @@ describe('StreamTracker', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200, store(5).readMissed); // the store has up to 5 only, as yet
       streams.admitLive({ id: 'c', seq: 5 }, 'f5');
-      streams.admitBehind('c', 'other-removed', false, 8); // another member removed when the chat was at 8
+      streams.admitBehind('c', 'other-removed', { afterSeq: 8 }); // another member removed when the chat was at 8
       await jest.advanceTimersByTimeAsync(200);
       expect(written).toEqual(['f5']);
       for (const seq of [6, 7, 8]) streams.admitLive({ id: 'c', seq }, `f${seq}`);
@@ -428,7 +481,7 @@ describe('StreamTracker', () => {
       const { asked, readMissed } = store(20);
       const { streams, written } = tracker(200, readMissed);
       streams.admitLive({ id: 'c', seq: 5 }, 'f5');
-      streams.admitBehind('c', 'removed', true, 8);
+      streams.admitBehind('c', 'removed', { afterSeq: 8, ends: true });
       streams.admitLive({ id: 'c', seq: 12 }, 'f12'); // added back, and a message since
       await jest.advanceTimersByTimeAsync(400);
       expect(asked).toEqual([]);
@@ -440,32 +493,34 @@ describe('StreamTracker', () => {
       const { readMissed } = store(10, () => false); // the user is no longer a member: nothing to read
       const { streams, written } = tracker(200, readMissed);
       streams.admitLive({ id: 'c', seq: 6 }, 'f6');
-      streams.admitBehind('c', 'removed', true, 8); // removed when the chat was at 8; 7 and 8 still on their way
+      streams.admitBehind('c', 'removed', { afterSeq: 8, ends: true }); // removed when the chat was at 8; 7 and 8 still on their way
       streams.admitLive({ id: 'c', seq: 7 }, 'f7');
       expect(written).toEqual(['f6', 'f7']);
       await jest.advanceTimersByTimeAsync(400);
       expect(written).toEqual(['f6', 'f7', 'removed']);
       expect(streams.admitLive({ id: 'c', seq: 8 }, 'f8')).toBe(false); // never after the removal
-      expect(streams.admitLive({ id: 'c', seq: 12 }, 'f12')).toBe(true); // added back
+      streams.admitBehind('c', 'added', { afterSeq: 11, starts: true }); // added back
+      expect(streams.admitLive({ id: 'c', seq: 12 }, 'f12')).toBe(true);
       expect(streams.admitLive({ id: 'c', seq: 3, about: true }, 'edit3')).toBe(true); // history is theirs again
-      expect(written).toEqual(['f6', 'f7', 'removed', 'f12', 'edit3']);
+      expect(written).toEqual(['f6', 'f7', 'removed', 'added', 'f12', 'edit3']);
     });
 
     it('drops the stragglers of a stream that ended before this connection had any of it', () => {
       const { streams, written } = tracker(200);
-      streams.admitBehind('c', 'removed', true, 4);
+      streams.admitBehind('c', 'removed', { afterSeq: 4, ends: true });
       expect(streams.admitLive({ id: 'c', seq: 4 }, 'f4')).toBe(false);
-      expect(streams.admitLive({ id: 'c', seq: 5 }, 'f5')).toBe(true);
-      expect(written).toEqual(['removed', 'f5']);
+      expect(streams.admitLive({ id: 'c', seq: 5 }, 'f5')).toBe(false); // added back: waits for the frame that says so
+      streams.admitBehind('c', 'added', { afterSeq: 4, starts: true });
+      expect(written).toEqual(['removed', 'added', 'f5']);
     });
 
     it('drops every straggler of a stream gone for good (a deleted chat), whatever its seq', () => {
       const { streams, written } = tracker(200);
       streams.admitLive({ id: 'c', seq: 3 }, 'f3');
-      streams.admitBehind('c', 'deleted', true, undefined, true);
+      streams.admitBehind('c', 'deleted', { ends: true, gone: true });
       expect(streams.admitLive({ id: 'c', seq: 4 }, 'f4')).toBe(false);
       expect(streams.admitLive({ id: 'c', seq: 400 }, 'f400')).toBe(false);
-      streams.admitBehind('d', 'd-deleted', true, undefined, true); // never had any of it
+      streams.admitBehind('d', 'd-deleted', { ends: true, gone: true }); // never had any of it
       expect(streams.admitLive({ id: 'd', seq: 1 }, 'd1')).toBe(false);
       expect(written).toEqual(['f3', 'deleted', 'd-deleted']);
     });

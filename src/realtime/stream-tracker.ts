@@ -31,6 +31,23 @@ export type ReadMissed = (
   upToSeq: number,
 ) => Promise<Array<{ seq: number; frame: WireFrame }>>;
 
+/** Where a frame with no position of its own goes in a stream, and what it does to it (StreamTracker.admitBehind). */
+export interface BehindPlace {
+  /** Right after this seq of the stream (a member removed or added: the chat's last seq then). Without it, after everything kept back. */
+  afterSeq?: number;
+  /** Once written, the stream ends on this connection: its user left the chat. */
+  ends?: boolean;
+  /** With `ends`: for good (the chat was deleted). */
+  gone?: boolean;
+  /**
+   * With `afterSeq`: the connection's user comes into the stream there (added to the chat, or it
+   * was created with them). A stream with no position on this connection then stands at
+   * `afterSeq`, so the messages after it are written in order, one that overtook another waiting
+   * for it, as in a stream the connection has had all along.
+   */
+  starts?: boolean;
+}
+
 /** Where the tracker writes the frames it lets through (the connection). */
 export interface StreamSink {
   sendRaw(frame: WireFrame): boolean;
@@ -58,6 +75,8 @@ interface Waiting {
   ends?: true;
   /** With `ends`: for good (admitBehind). */
   gone?: true;
+  /** With `behind`: once written, the stream stands at its place if it stood nowhere (admitBehind). */
+  starts?: true;
 }
 
 interface StreamState {
@@ -155,32 +174,38 @@ export class StreamTracker {
    * back meanwhile). Without it, it goes after all of them.
    *
    * With `ends` (this connection's user left the chat, or it is gone) the stream starts afresh
-   * once the frame is written: what was sent of it is forgotten, so if it goes on (the user is
-   * added back) its next message, far past the last one sent here, is written at once rather than
-   * held for a gap that will never fill.
+   * once the frame is written: what was sent of it is forgotten. Should it go on (the user is
+   * added back), its messages past the end wait a moment for the frame that says where the user
+   * came back (`starts`), rather than going out at once in whatever order they come; with
+   * `starts` the stream stands at the frame's place from then on.
    */
-  admitBehind(streamId: string, frame: WireFrame, ends = false, afterSeq?: number, gone = false): void {
-    const state = this.streams?.get(streamId);
+  admitBehind(streamId: string, frame: WireFrame, place: BehindPlace = {}): void {
+    const { afterSeq, ends = false, gone = false } = place;
+    const starts = place.starts === true && afterSeq !== undefined && !ends;
+    const state = starts ? this.state(streamId) : this.streams?.get(streamId);
     const seq = afterSeq === undefined ? Number.POSITIVE_INFINITY : afterSeq + 0.5;
-    const waiting: Waiting = ends ? { seq, frame, behind: true, ends, ...(gone ? { gone } : {}) } : { seq, frame, behind: true };
+    const waiting: Waiting = { seq, frame, behind: true };
+    if (ends) waiting.ends = true;
+    if (ends && gone) waiting.gone = true;
+    if (starts) waiting.starts = true;
     const last = state?.delivered.last;
     if (state?.held) {
       state.held.push(waiting);
     } else if (state?.early) {
       state.early.push(waiting);
+      // The messages that came first were waiting for where this user stands: now it is known.
+      if (starts && last === undefined) this.drainEarly(state, false);
     } else if (state && this.gapWaitMs > 0 && afterSeq !== undefined && last !== undefined && afterSeq > last) {
       // Its place is past what this connection has had: the messages up to it are on their way
       // (from another instance), and it waits for them like a frame past a gap.
       this.wait(state, waiting);
+    } else if (state) {
+      this.writeBehind(state, waiting);
+      this.forgetIfEmpty(state);
     } else {
       this.sink.sendRaw(frame);
-      if (ends && state) {
-        this.end(state, seq, gone);
-        this.forgetIfEmpty(state);
-      } else if (ends && (gone || afterSeq !== undefined)) {
-        // Nothing of it sent here yet, but some may be on its way.
-        this.rememberEnd(streamId, gone ? Number.POSITIVE_INFINITY : (afterSeq as number));
-      }
+      // Nothing of it sent here yet, but some may be on its way.
+      if (ends && (gone || afterSeq !== undefined)) this.rememberEnd(streamId, gone ? Number.POSITIVE_INFINITY : (afterSeq as number));
     }
   }
 
@@ -231,17 +256,14 @@ export class StreamTracker {
     const held = (state.held ?? []).sort(bySeq);
     state.held = undefined;
     for (const waiting of held) {
-      const { seq, frame, about, behind, ends, gone } = waiting;
+      const { seq, frame, about, behind } = waiting;
       if (behind) {
         const last = state.delivered.last;
         // Behind the frames before it: those still waiting for a gap keep it waiting too; one with
         // a place past what was written waits for the messages up to it (a read found none: once more).
         if (state.early) state.early.push(waiting);
         else if (this.gapWaitMs > 0 && last !== undefined && Number.isFinite(seq) && seq - 0.5 > last) this.wait(state, waiting);
-        else {
-          this.sink.sendRaw(frame);
-          if (ends) this.end(state, seq, gone);
-        }
+        else this.writeBehind(state, waiting);
       } else {
         this.offer(state, seq, frame, about);
       }
@@ -264,6 +286,10 @@ export class StreamTracker {
     }
     if (state.delivered.has(seq)) return false;
     if (this.gapWaitMs > 0 && last !== undefined && seq > last + 1) return this.wait(state, { seq, frame });
+    // The user left this chat here, and one of its messages past the end comes: they were added
+    // back, where the frame that says so (member_added, with `starts`) tells, and it may still be
+    // on its way (from another instance). The message waits for it like a frame past a gap.
+    if (this.gapWaitMs > 0 && last === undefined && this.ends?.has(state.id)) return this.wait(state, { seq, frame });
     state.delivered.add(seq);
     this.sink.sendRaw(frame);
     if (state.early) this.drainEarly(state, false);
@@ -326,15 +352,14 @@ export class StreamTracker {
     const early = (state.early ?? []).sort(bySeq);
     let taken = 0;
     for (; taken < early.length; taken++) {
-      const { seq, frame, about, behind, ends, gone } = early[taken];
+      const { seq, frame, about, behind } = early[taken];
       // Undefined once the stream started afresh (below): then nothing before a frame is awaited.
       const last = state.delivered.last;
       if (behind) {
         // Everything before it has been written (the loop stops at the first that waits); one with
         // a place waits, like a message there, for the messages up to it.
         if (!force && last !== undefined && Number.isFinite(seq) && seq - 0.5 > last) break;
-        this.sink.sendRaw(frame);
-        if (ends) this.end(state, seq, gone);
+        this.writeBehind(state, early[taken]);
         continue;
       } else if (about) {
         if (!force && last !== undefined && seq > last) break;
@@ -352,6 +377,14 @@ export class StreamTracker {
       this.stopWaiting(state);
       this.forgetIfEmpty(state);
     }
+  }
+
+  /** Writes a frame that has no position of its own, and ends or starts the stream as it says. */
+  private writeBehind(state: StreamState, { seq, frame, ends, gone, starts }: Waiting): void {
+    this.sink.sendRaw(frame);
+    if (ends) this.end(state, seq, gone);
+    // The user came into the stream at the frame's place: with no position here, it stands there.
+    else if (starts && state.delivered.last === undefined) state.delivered.addRun(0, seq - 0.5);
   }
 
   /**

@@ -32,9 +32,17 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
     } else if (event instanceof MembersAddedEvent) {
       // With its place in the chat, as member_removed has: a member removed and added back hears
       // of the two in that order, and everyone hears of an addition after the messages before it.
+      // The one added comes into the chat's stream there: its next messages reach them in order,
+      // and wait for this frame rather than overtake it (on a connection that had left the chat).
       const place = { behind: event.chatId, behindSeq: event.lastSeq };
       for (const userId of event.addedIds) {
-        await this.realtime.send(event.memberIds, { type: 'member_added', chatId: event.chatId, userId, role: 'member' }, place);
+        const frame = { type: 'member_added', chatId: event.chatId, userId, role: 'member' } as const;
+        await this.realtime.send(
+          event.memberIds.filter((id) => id !== userId),
+          frame,
+          place,
+        );
+        await this.realtime.send([userId], frame, Object.assign({ startsStream: true }, place));
       }
     } else {
       const frame = { type: 'member_removed', chatId: event.chatId, userId: event.removedId } as const;
@@ -45,25 +53,33 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
     }
   }
 
-  /** chat_created: a direct chat is titled, for each of its two people, with the other's name. */
+  /**
+   * chat_created: a direct chat is titled, for each of its two people, with the other's name. Its
+   * members come into its stream at its start, so its first messages reach them in seq order.
+   */
   private async announce(chat: Chat, memberIds: string[], recipients: string[]): Promise<void> {
+    const place = { behind: chat.id, behindSeq: 0, startsStream: true };
     if (chat.type === 'group') {
-      await this.realtime.send(recipients, { type: 'chat_created', chat: groupFrame(chat, memberIds.length) });
+      await this.realtime.send(recipients, { type: 'chat_created', chat: groupFrame(chat, memberIds.length) }, place);
       return;
     }
     const names = new Map((await this.users.findByIds(memberIds)).map((u) => [u.id, u.name]));
     for (const recipient of recipients) {
       const peer = memberIds.find((id) => id !== recipient);
-      await this.realtime.send([recipient], {
-        type: 'chat_created',
-        chat: {
-          id: chat.id,
-          type: 'direct',
-          title: (peer && names.get(peer)) ?? '',
-          memberCount: 2,
-          updatedAt: chat.updatedAt.toISOString(),
+      await this.realtime.send(
+        [recipient],
+        {
+          type: 'chat_created',
+          chat: {
+            id: chat.id,
+            type: 'direct',
+            title: (peer && names.get(peer)) ?? '',
+            memberCount: 2,
+            updatedAt: chat.updatedAt.toISOString(),
+          },
         },
-      });
+        place,
+      );
     }
   }
 }
