@@ -252,6 +252,37 @@ describe('StreamTracker', () => {
       expect(written.slice(-3)).toEqual(['removed-again', 'added-again', 'f16']);
     });
 
+    it('tells of a removal and an addition back in that order when the addition comes first (through another instance)', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 10 }, 'f10');
+      // Removed and added back with nothing sent in between: both at 10.
+      streams.admitBehind('c', 'added', { afterSeq: 10, starts: true });
+      expect(written).toEqual(['f10']);
+      streams.admitBehind('c', 'removed', { afterSeq: 10, ends: true });
+      expect(written).toEqual(['f10', 'removed', 'added']);
+      expect(streams.admitLive({ id: 'c', seq: 11 }, 'f11')).toBe(true);
+
+      // And with the last message before the removal still on its way too.
+      streams.admitLive({ id: 'd', seq: 9 }, 'd9');
+      streams.admitBehind('d', 'd-added', { afterSeq: 12, starts: true });
+      streams.admitBehind('d', 'd-removed', { afterSeq: 10, ends: true });
+      expect(written.slice(4)).toEqual(['d9']);
+      streams.admitLive({ id: 'd', seq: 10 }, 'd10');
+      expect(written.slice(4)).toEqual(['d9', 'd10', 'd-removed', 'd-added']);
+      expect(streams.admitLive({ id: 'd', seq: 13 }, 'd13')).toBe(true);
+      expect(jest.getTimerCount()).toBe(0);
+    });
+
+    it('writes at once a start that finds the stream already past its place (a message of the chat overtook it)', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 12 }, 'f12'); // sent right after the user was added at 11
+      streams.admitBehind('c', 'added', { afterSeq: 11, starts: true });
+      expect(written).toEqual(['f12', 'added']);
+      expect(jest.getTimerCount()).toBe(0);
+    });
+
     it('lets the messages of a stream that ended go out after the wait when no frame says where the user came back', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200);

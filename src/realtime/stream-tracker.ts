@@ -96,8 +96,13 @@ interface StreamState {
   begun: number;
 }
 
-/** Stream order; at one seq the message itself first, then what is about it, in arrival order (the sort is stable). */
-const bySeq = (a: Waiting, b: Waiting) => a.seq - b.seq || (a.about ? 1 : 0) - (b.about ? 1 : 0);
+/**
+ * Stream order; at one seq the message itself first, then what is about it, in arrival order (the
+ * sort is stable). At one place a start comes last: removed and added back with nothing sent in
+ * between, the user hears of the two in that order.
+ */
+const bySeq = (a: Waiting, b: Waiting) => a.seq - b.seq || rank(a) - rank(b);
+const rank = (w: Waiting) => (w.about ? 1 : w.starts ? 2 : 0);
 
 /**
  * Per connection: which positions of which streams it has been sent, so that a catch-up
@@ -167,17 +172,20 @@ export class StreamTracker {
   /**
    * A frame that must not overtake what the stream is keeping back (a member removed, a chat
    * deleted, a read pointer: after the messages of that chat this connection is still to get),
-   * but has no place in the stream itself: written now when nothing is kept back, never waited for.
+   * but is not a message of it: written now when nothing is kept back.
    *
-   * `afterSeq` is its place when it has one (a member removed: the chat's last seq then): among
-   * the frames kept back it goes after those up to it and before later ones (the member added
-   * back meanwhile). Without it, it goes after all of them.
+   * `afterSeq` is its place when it has one (a member removed or added: the chat's last seq then):
+   * among the frames kept back it goes after those up to it and before later ones, and when the
+   * messages up to it have not all come yet it waits for them like a frame past a gap. Without it,
+   * it goes after all of them and never waits.
    *
    * With `ends` (this connection's user left the chat, or it is gone) the stream starts afresh
    * once the frame is written: what was sent of it is forgotten. Should it go on (the user is
    * added back), its messages past the end wait a moment for the frame that says where the user
    * came back (`starts`), rather than going out at once in whatever order they come; with
-   * `starts` the stream stands at the frame's place from then on.
+   * `starts` the stream stands at the frame's place from then on. A `starts` frame that finds the
+   * stream still standing where it is (at or before its place) waits for the end before it, which
+   * is on its way: added back through one instance, removed through another.
    */
   admitBehind(streamId: string, frame: WireFrame, place: BehindPlace = {}): void {
     const { afterSeq, ends = false, gone = false } = place;
@@ -193,11 +201,10 @@ export class StreamTracker {
       state.held.push(waiting);
     } else if (state?.early) {
       state.early.push(waiting);
-      // The messages that came first were waiting for where this user stands: now it is known.
-      if (starts && last === undefined) this.drainEarly(state, false);
-    } else if (state && this.gapWaitMs > 0 && afterSeq !== undefined && last !== undefined && afterSeq > last) {
-      // Its place is past what this connection has had: the messages up to it are on their way
-      // (from another instance), and it waits for them like a frame past a gap.
+      // The messages that came first were waiting for where this user stands, or a start for
+      // this end: now it is known.
+      if ((starts && last === undefined) || ends) this.drainEarly(state, false);
+    } else if (state && this.gapWaitMs > 0 && this.waitsBehind(state, waiting)) {
       this.wait(state, waiting);
     } else if (state) {
       this.writeBehind(state, waiting);
@@ -258,11 +265,10 @@ export class StreamTracker {
     for (const waiting of held) {
       const { seq, frame, about, behind } = waiting;
       if (behind) {
-        const last = state.delivered.last;
         // Behind the frames before it: those still waiting for a gap keep it waiting too; one with
         // a place past what was written waits for the messages up to it (a read found none: once more).
         if (state.early) state.early.push(waiting);
-        else if (this.gapWaitMs > 0 && last !== undefined && Number.isFinite(seq) && seq - 0.5 > last) this.wait(state, waiting);
+        else if (this.gapWaitMs > 0 && this.waitsBehind(state, waiting)) this.wait(state, waiting);
         else this.writeBehind(state, waiting);
       } else {
         this.offer(state, seq, frame, about);
@@ -358,7 +364,7 @@ export class StreamTracker {
       if (behind) {
         // Everything before it has been written (the loop stops at the first that waits); one with
         // a place waits, like a message there, for the messages up to it.
-        if (!force && last !== undefined && Number.isFinite(seq) && seq - 0.5 > last) break;
+        if (!force && this.waitsBehind(state, early[taken])) break;
         this.writeBehind(state, early[taken]);
         continue;
       } else if (about) {
@@ -377,6 +383,17 @@ export class StreamTracker {
       this.stopWaiting(state);
       this.forgetIfEmpty(state);
     }
+  }
+
+  /**
+   * Whether a frame that is not a message waits before it is written: its place is past what this
+   * connection has had (the messages up to it are on their way, from another instance), or it
+   * starts the stream where the connection still stands (the end before it is on its way).
+   */
+  private waitsBehind(state: StreamState, { seq, starts }: Waiting): boolean {
+    const last = state.delivered.last;
+    if (last === undefined || !Number.isFinite(seq)) return false;
+    return seq - 0.5 > last || (starts === true && seq - 0.5 >= last);
   }
 
   /** Writes a frame that has no position of its own, and ends or starts the stream as it says. */

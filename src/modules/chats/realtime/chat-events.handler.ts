@@ -34,21 +34,23 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
       // of the two in that order, and everyone hears of an addition after the messages before it.
       // The one added comes into the chat's stream there: its next messages reach them in order,
       // and wait for this frame rather than overtake it (on a connection that had left the chat).
+      // Each joiner's own frame goes first, so that none waits behind the others' announcements.
       const place = { behind: event.chatId, behindSeq: event.lastSeq };
+      const frame = (userId: string) => ({ type: 'member_added', chatId: event.chatId, userId, role: 'member' }) as const;
+      for (const userId of event.addedIds) await this.realtime.send([userId], frame(userId), Object.assign({ startsStream: true }, place));
       for (const userId of event.addedIds) {
-        const frame = { type: 'member_added', chatId: event.chatId, userId, role: 'member' } as const;
         await this.realtime.send(
           event.memberIds.filter((id) => id !== userId),
-          frame,
+          frame(userId),
           place,
         );
-        await this.realtime.send([userId], frame, Object.assign({ startsStream: true }, place));
       }
     } else {
       const frame = { type: 'member_removed', chatId: event.chatId, userId: event.removedId } as const;
       const place = { behind: event.chatId, behindSeq: event.lastSeq };
       await this.realtime.send(event.memberIds, frame, place);
-      // For the one removed the chat's stream ends here: added back later, they get its next message at once.
+      // For the one removed the chat's stream ends here: added back later, its messages wait for
+      // their member_added, and then go on from where they came back, with no gap awaited.
       await this.realtime.send([event.removedId], frame, Object.assign({ endsStream: true }, place));
     }
   }
