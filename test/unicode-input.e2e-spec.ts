@@ -4,6 +4,7 @@ import argon2 from 'argon2';
 import { DataSource, type MigrationInterface } from 'typeorm';
 import { EmailsInOneForm1795700000000 } from '../migrations/1795700000000-emails-in-one-form.js';
 import { NamesAndTitlesInNfc1795900000000 } from '../migrations/1795900000000-names-and-titles-in-nfc.js';
+import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
 import { signUpAndIn } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient } from './support/http.js';
@@ -156,6 +157,46 @@ describe('text in any Unicode form', () => {
     expect((await older.signIn('passw0rd-x')).status).toBe(200);
     // A hash of today's kind is left alone.
     expect(await storedHash(older.id)).toBe(upgraded);
+  });
+
+  it("signs in with the right password while another sign-in replaces the account's old hash, and not with a password reset meanwhile", async () => {
+    const dataSource = app.app.get(DataSource);
+    const hasher = app.app.get(PasswordHasher);
+    const id = randomUUID();
+    const email = `race-${tag()}@example.com`;
+    const weak = await argon2.hash('passw0rd-x', { type: argon2.argon2id, memoryCost: 4_096, timeCost: 1, parallelism: 1 });
+    await dataSource.query(`INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, 'Racer', $3)`, [id, email, weak]);
+    const signIn = (password: string) => request('POST', '/api/v1/auth/sign-in', { body: { email, password } });
+    /** Runs `meanwhile` right after the next sign-in has checked the password, before it opens its session. */
+    const afterNextCheck = (meanwhile: () => Promise<unknown>) => {
+      const verify = hasher.verify.bind(hasher);
+      const spy = jest.spyOn(hasher, 'verify').mockImplementationOnce(async (hash, password) => {
+        const result = await verify(hash, password);
+        await meanwhile();
+        return result;
+      });
+      return () => spy.mockRestore();
+    };
+
+    // Another device's sign-in stores today's hash of the same password in that moment: still 200.
+    let restore = afterNextCheck(async () =>
+      dataSource.query(`UPDATE users SET password_hash = $2 WHERE id = $1`, [id, await hasher.hash('passw0rd-x')]),
+    );
+    try {
+      expect((await signIn('passw0rd-x')).status).toBe(200);
+    } finally {
+      restore();
+    }
+    // A reset to another password in that moment: the old one no longer signs in.
+    restore = afterNextCheck(async () =>
+      dataSource.query(`UPDATE users SET password_hash = $2 WHERE id = $1`, [id, await hasher.hash('new-passw0rd')]),
+    );
+    try {
+      expectErrorShape(await signIn('passw0rd-x'), 401, 'INVALID_CREDENTIALS');
+    } finally {
+      restore();
+    }
+    expect((await signIn('new-passw0rd')).status).toBe(200);
   });
 
   it('rewrites the addresses stored before in their one form, so those accounts sign in, and leaves one whose form is taken', async () => {

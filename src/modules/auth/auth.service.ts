@@ -104,18 +104,23 @@ export class AuthService implements BeforeApplicationShutdown {
     }
     const sessionId = randomUUID();
     const issued = this.tokens.issue(user.id, sessionId);
-    const opened = await this.sessions.createForPassword(
-      {
-        id: sessionId,
-        userId: user.id,
-        refreshTokenHash: issued.refreshTokenHash,
-        userAgent: client.userAgent?.slice(0, 512) ?? null,
-        ip: client.ip,
-        expiresAt: issued.refreshExpiresAt,
-      },
-      user.passwordHash,
-    );
-    // The password was reset while it was being checked: the old one no longer signs in.
+    const session = {
+      id: sessionId,
+      userId: user.id,
+      refreshTokenHash: issued.refreshTokenHash,
+      userAgent: client.userAgent?.slice(0, 512) ?? null,
+      ip: client.ip,
+      expiresAt: issued.refreshExpiresAt,
+    };
+    let opened = await this.sessions.createForPassword(session, user.passwordHash);
+    if (!opened) {
+      // The hash changed while the password was checked: a reset, after which the old password
+      // no longer signs in; or another sign-in that stored today's hash of this same password,
+      // after which it still does.
+      const now = await this.users.findById(user.id);
+      if (now && now.passwordHash !== user.passwordHash && (await this.hasher.verify(now.passwordHash, input.password)).matches)
+        opened = await this.sessions.createForPassword(session, now.passwordHash);
+    }
     if (!opened) throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
     await this.limiter.clearFailedSignIns(input.email, client.ip, generation);
     if (check.outdated) await this.rehashPassword(user.id, user.passwordHash, input.password);

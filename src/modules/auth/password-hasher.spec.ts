@@ -22,6 +22,11 @@ describe('PasswordHasher', () => {
     expect(await hasher.verify(legacy, nfc)).toEqual({ matches: false, outdated: false });
   });
 
+  it("calls a hash of another argon2 variant outdated, though its parameters are today's", async () => {
+    const argon2i = await argon2.hash(nfc, { type: argon2.argon2i, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    expect(await hasher.verify(argon2i, nfc)).toEqual({ matches: true, outdated: true });
+  });
+
   it('calls a hash made with other parameters outdated once the password matches it', async () => {
     const weak = await argon2.hash(nfc, { type: argon2.argon2id, memoryCost: 4_096, timeCost: 1, parallelism: 1 });
     expect(await hasher.verify(weak, nfc)).toEqual({ matches: true, outdated: true });

@@ -46,7 +46,8 @@ export class PasswordHasher {
 
 function parametersOutdated(hash: string): boolean {
   try {
-    return argon2.needsRehash(hash, OPTIONS);
+    // needsRehash compares the version and costs, not the variant (argon2i, argon2d).
+    return !hash.startsWith('$argon2id$') || argon2.needsRehash(hash, OPTIONS);
   } catch {
     return false;
   }
