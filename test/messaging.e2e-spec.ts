@@ -230,6 +230,9 @@ describe('messaging over the WebSocket gateway', () => {
     expect(bad.details).toEqual([{ field: 'chats', message: expect.stringMatching(/; "not-a-uuid" is not a UUID$/) }]);
     const badSeq = await bobWs.request({ type: 'sync', chats: { [quiet.id]: 0, [chat.id]: -1 } });
     expect(badSeq.details).toEqual([{ field: 'chats', message: expect.stringMatching(new RegExp(`; the seq of ${chat.id} is -1$`)) }]);
+    // What it echoes of the frame is cut short.
+    const bulky = await bobWs.request({ type: 'sync', chats: { [chat.id]: 'x'.repeat(5_000) } });
+    expect(bulky.details[0].message).toMatch(/is "x{63}…$/);
     // A seq past the chat's newest (a confused client) is answered with the newest: that is what it has.
     const ahead = await bobWs.request({ type: 'sync', chats: { [chat.id]: 99_999, [quiet.id]: 7 } });
     expect(ahead).toEqual({ type: 'synced', id: expect.any(String), chats: { [chat.id]: 60, [quiet.id]: 0 } });

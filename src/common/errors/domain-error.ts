@@ -7,6 +7,7 @@ export type ErrorKind =
   | 'unauthenticated'
   | 'forbidden'
   | 'not_found'
+  | 'method_not_allowed'
   | 'conflict'
   | 'too_large'
   | 'unsupported_media'
@@ -56,6 +57,16 @@ export class ForbiddenError extends DomainError {
 export class NotFoundError extends DomainError {
   constructor(code: string, message: string) {
     super('not_found', code, message);
+  }
+}
+
+/** A path that exists, asked with a method it does not take; `allowed` goes in the Allow header. */
+export class MethodNotAllowedError extends DomainError {
+  constructor(
+    method: string,
+    readonly allowed: string[],
+  ) {
+    super('method_not_allowed', 'METHOD_NOT_ALLOWED', `${method} is not allowed here; this path takes ${allowed.join(', ')}.`);
   }
 }
 

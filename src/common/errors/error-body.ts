@@ -15,6 +15,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorKind, { status: number; error: st
   unauthenticated: { status: 401, error: 'Unauthorized' },
   forbidden: { status: 403, error: 'Forbidden' },
   not_found: { status: 404, error: 'Not Found' },
+  method_not_allowed: { status: 405, error: 'Method Not Allowed' },
   conflict: { status: 409, error: 'Conflict' },
   too_large: { status: 413, error: 'Payload Too Large' },
   unsupported_media: { status: 415, error: 'Unsupported Media Type' },

@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger, NotFoundException } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { type ErrorBody, resolveError } from '../errors/error-body.js';
+import { MethodNotAllowedError } from '../errors/domain-error.js';
+import { resolveError } from '../errors/error-body.js';
 import { allowedMethods } from '../http/allowed-methods.js';
 
 /** Every HTTP failure leaves in the contract's one error shape; unexpected ones are logged. */
@@ -13,7 +14,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const response = http.getResponse<Response>();
     const request = http.getRequest<Request>();
-    const { body, retryAfterSeconds, unexpected } = resolveError(exception);
+    const notAllowed = methodNotAllowed(exception, request);
+    const { body, retryAfterSeconds, unexpected } = resolveError(notAllowed ?? exception);
     if (unexpected) {
       this.logger.error(
         { msg: 'Unhandled error', requestId: request.id, method: request.method, path: request.originalUrl, error: String(exception) },
@@ -21,8 +23,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
       );
     }
     if (response.headersSent) return;
-    if (answeredByMethods(exception, request, response)) return;
     if (retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(retryAfterSeconds));
+    if (notAllowed) response.setHeader('Allow', notAllowed.allowed.join(', '));
     response.status(body.statusCode).json(body);
   }
 }
@@ -32,22 +34,13 @@ export class AllExceptionsFilter implements ExceptionFilter {
  * other methods: 405 METHOD_NOT_ALLOWED with `Allow`, as HTTP asks, rather than a 404 that says the
  * path does not exist. `Allow` lists OPTIONS too: the CORS middleware answers it (204) on every
  * path. Route paths are public (the OpenAPI document lists them), so this tells nothing about any
- * resource. False when the error is left to the usual answer.
+ * resource.
  */
-function answeredByMethods(exception: unknown, request: Request, response: Response): boolean {
-  if (!(exception instanceof NotFoundException) || !reachedNoRoute(request)) return false;
+function methodNotAllowed(exception: unknown, request: Request): MethodNotAllowedError | undefined {
+  if (!(exception instanceof NotFoundException) || !reachedNoRoute(request)) return undefined;
   const allowed = allowedMethods(request);
-  if (allowed.length === 0 || allowed.includes(request.method)) return false;
-  const allow = [...allowed, 'OPTIONS'].join(', ');
-  response.setHeader('Allow', allow);
-  const body: ErrorBody = {
-    statusCode: 405,
-    error: 'Method Not Allowed',
-    code: 'METHOD_NOT_ALLOWED',
-    message: `${request.method} is not allowed here; this path takes ${allow}.`,
-  };
-  response.status(405).json(body);
-  return true;
+  if (allowed.length === 0 || allowed.includes(request.method)) return undefined;
+  return new MethodNotAllowedError(request.method, [...allowed, 'OPTIONS']);
 }
 
 /**

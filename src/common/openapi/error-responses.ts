@@ -33,8 +33,9 @@ const ROUTE_ERRORS: Record<string, Errors> = {
     401: ['UNAUTHENTICATED', 'REFRESH_REUSED', 'SESSION_REVOKED', 'TOKEN_EXPIRED', 'TOKEN_INVALID'],
     ...RATE_LIMITED,
   },
-  // Public (a session ending by its refresh token alone has no access token), yet with nothing to sign out of: 401.
-  'POST /api/v1/auth/sign-out': { 401: ['UNAUTHENTICATED'] },
+  // Public (a session ending by its refresh token alone has no access token), yet with nothing to
+  // sign out of: 401. Its body is read by hand, never validated, but it has to be JSON.
+  'POST /api/v1/auth/sign-out': { 400: ['MALFORMED_JSON'], 401: ['UNAUTHENTICATED'] },
   'DELETE /api/v1/auth/sessions/{id}': { 404: ['SESSION_NOT_FOUND'] },
   'POST /api/v1/auth/confirm-email': { 400: ['INVALID_TOKEN'], ...RATE_LIMITED },
   'POST /api/v1/auth/confirm-email/resend': { 409: ['EMAIL_ALREADY_CONFIRMED'], 429: ['RATE_LIMITED'], 503: ['MAIL_DISABLED'] },
@@ -87,7 +88,7 @@ const ROUTE_ERRORS: Record<string, Errors> = {
 /**
  * Routes that document a JSON body but read it without `@Body()`: JsonBodyGuard lets any body
  * through, and nothing validates it (a stray field must not keep anyone signed in), so neither 415
- * nor 400 applies.
+ * nor VALIDATION_FAILED applies.
  */
 const READS_BODY_BY_HAND = new Set(['POST /api/v1/auth/sign-out']);
 

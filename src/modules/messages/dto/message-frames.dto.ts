@@ -71,9 +71,15 @@ class SyncChatsConstraint implements ValidatorConstraintInterface {
     const bad = entries.find(([chatId, seq]) => !UUID.test(chatId) || !Number.isSafeInteger(seq) || (seq as number) < 0);
     if (!bad) return rule;
     const [chatId, seq] = bad;
-    const shown = JSON.stringify(chatId.length > 64 ? `${chatId.slice(0, 64)}…` : chatId);
-    return UUID.test(chatId) ? `${rule}; the seq of ${chatId} is ${JSON.stringify(seq) ?? String(seq)}` : `${rule}; ${shown} is not a UUID`;
+    return UUID.test(chatId)
+      ? `${rule}; the seq of ${chatId} is ${shortened(JSON.stringify(seq) ?? String(seq))}`
+      : `${rule}; ${shortened(JSON.stringify(chatId))} is not a UUID`;
   }
+}
+
+/** What a client sent, shown in an error: cut at 64 characters, so an error never echoes a frame's bulk. */
+function shortened(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
 }
 
 export class SyncFrame {
