@@ -75,7 +75,11 @@ export class UserRepository {
    */
   async replacePasswordHash(id: string, from: string, to: string): Promise<boolean> {
     const rows = returnedRows<{ id: string }>(
-      await this.users.query(`UPDATE users SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2 RETURNING id`, [id, from, to]),
+      await this.users.query(`UPDATE users SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2 RETURNING id`, [
+        id,
+        from,
+        to,
+      ]),
     );
     return rows.length > 0;
   }
