@@ -446,6 +446,34 @@ describe('realtime when a member leaves and comes back', () => {
     await db?.dispose();
   });
 
+  it('closes with 1013 a socket that keeps too much back before its catch-up, instead of holding live messages without bound', async () => {
+    const account = await signUpAndIn(request, 'Hoarder');
+    const socket = await connectReady(wsUrl, account.accessToken); // never syncs: live messages are held for it
+    sockets.push(socket);
+    const realtime = app.app.get(RealtimeService);
+    const chatId = crypto.randomUUID();
+    const message = (seq: number) => ({
+      id: crypto.randomUUID(),
+      chatId,
+      seq,
+      senderId: account.user.id,
+      clientId: null,
+      text: 'x'.repeat(60_000),
+      createdAt: new Date().toISOString(),
+      editedAt: null,
+      deletedAt: null,
+    });
+    // 160 × 60 KB: past the 8 MiB a connection may keep back.
+    for (let seq = 1; seq <= 160; seq++) {
+      await realtime.send([account.user.id], { type: 'new_message', message: message(seq) }, { stream: { id: chatId, seq } });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([socket.closed, new Promise((resolve) => (timer = setTimeout(() => resolve('still open'), 5_000)))]);
+    clearTimeout(timer);
+    expect(closed).toEqual({ code: 1013, reason: 'SLOW_CONSUMER' });
+    expect(socket.received.filter((f) => f.type === 'new_message')).toEqual([]);
+  });
+
   it("gets the chat's next message at once after being added back, though messages went by meanwhile", async () => {
     const [owner, bob] = [await signUpAndIn(request, 'Owner'), await signUpAndIn(request, 'Bob')];
     const group = { id: await createGroup(request, owner, [bob]) };
@@ -463,11 +491,14 @@ describe('realtime when a member leaves and comes back', () => {
     await bobWs.nextOfType('member_added');
 
     await send('welcome back');
-    // Seq 4 after seq 1 on this socket: no gap to wait for, since its stream ended with member_removed.
+    // Seq 4 after seq 1 on this socket: no gap to wait for, since its stream ended with member_removed
+    // and stands where member_added put it.
+    let timer: NodeJS.Timeout | undefined;
     const back = await Promise.race([
       bobWs.nextOfType('new_message'),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('held back as if past a gap')), 10_000)),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('held back as if past a gap')), 10_000))),
     ]);
+    clearTimeout(timer);
     expect(back.message).toMatchObject({ seq: 4, text: 'welcome back' });
   });
 

@@ -63,7 +63,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   private readonly onSocketClose: (this: WebSocket) => void;
   private readonly onSlowConsumer = (slow: Connection) =>
     this.logger.warn(
-      `Closing socket ${slow.id} of user ${slow.userId ?? '-'} with 1013: over ${this.settings.maxBufferedBytes} bytes waiting to be sent (client reads too slowly).`,
+      `Closing socket ${slow.id} of user ${slow.userId ?? '-'} with 1013: over ${this.settings.maxBufferedBytes} bytes waiting to be sent, or ${this.settings.maxKeptBytes} kept back behind a catch-up (client reads too slowly).`,
     );
 
   constructor(

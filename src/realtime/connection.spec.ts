@@ -104,6 +104,21 @@ describe('Connection', () => {
     expect(socket.closedWith).toEqual([1013, 'SLOW_CONSUMER']);
   });
 
+  it('closes with 1013 when it keeps more live frames back behind a catch-up than it may', () => {
+    const socket = fakeSocket();
+    const slow: Connection[] = [];
+    const connection = new Connection('c2', socket as unknown as WebSocket, { ...limits, maxKeptBytes: 50 }, (c) => slow.push(c));
+    const catchUp = connection.streams.begin('chat'); // a sync the client reads slowly
+    connection.sendInStream({ id: 'chat', seq: 1 }, 'x'.repeat(20));
+    connection.sendInStream({ id: 'chat', seq: 2 }, new PreparedFrame('y'.repeat(20)));
+    expect(connection.streams.keptBytes).toBe(20 + 22); // the prepared frame with its 2-byte header
+    expect(socket.closedWith).toBeUndefined();
+    connection.sendInStream({ id: 'chat', seq: 3 }, 'z'.repeat(20));
+    expect(slow).toEqual([connection]);
+    expect(socket.closedWith).toEqual([1013, 'SLOW_CONSUMER']);
+    catchUp.end();
+  });
+
   it('keeps frames that come before ready until ready has gone out, then writes them in order', () => {
     const { socket, connection } = setup(undefined);
     connection.deferUntilReady();

@@ -60,6 +60,12 @@ export interface ConnectionLimits {
   maxQueuedFrameBytes?: number;
   /** How long a live frame that overtook an earlier one of its stream waits for it (0: not at all). */
   reorderWaitMs?: number;
+  /**
+   * Bytes of live frames kept back (behind a catch-up, or waiting for a gap) beyond which the
+   * client counts as too slow too, and is closed with 1013: a `sync` lasts as long as the client
+   * takes to read it, and the chats' live messages wait for it meanwhile.
+   */
+  maxKeptBytes?: number;
 }
 
 const connections = new WeakMap<object, Connection>();
@@ -228,12 +234,20 @@ export class Connection {
    * catch-up, and briefly kept when it overtook an earlier one (see StreamTracker).
    */
   sendInStream(position: StreamPosition, frame: WireFrame): void {
-    this.streams.admitLive(position, frame);
+    if (!this.streams.admitLive(position, frame)) this.checkKept();
   }
 
   /** A live frame that goes after whatever a stream keeps back now, and may end or start it (see StreamTracker.admitBehind). */
   sendBehind(streamId: string, frame: WireFrame, place?: BehindPlace): void {
     this.streams.admitBehind(streamId, frame, place);
+    this.checkKept();
+  }
+
+  /** Closes the socket with 1013 when it keeps more live frames back than it may (see ConnectionLimits.maxKeptBytes). */
+  private checkKept(): void {
+    if (this.limits.maxKeptBytes === undefined || this.streams.keptBytes <= this.limits.maxKeptBytes || !this.isOpen) return;
+    this.onSlowConsumer(this);
+    this.close(CloseCode.TRY_AGAIN_LATER, 'SLOW_CONSUMER');
   }
 
   send(event: ServerEvent | ({ type: string } & object), id?: FrameId): boolean {

@@ -22,6 +22,12 @@ export class RealtimeSettings {
   /** Bytes waiting to be sent to one client beyond which it is too slow and is closed with 1013. */
   readonly maxBufferedBytes: number = 1024 * 1024;
   /**
+   * Bytes of live frames one connection keeps back beyond which it is too slow too (1013): those
+   * held behind a `sync` in progress, which lasts as long as the client takes to read it, and
+   * those waiting for a gap. Generous, since a quick client's `sync` of a busy chat holds some.
+   */
+  readonly maxKeptBytes: number = 8 * 1024 * 1024;
+  /**
    * With several instances, a chat's messages published on different instances can reach a
    * socket out of seq order (one crossed Redis, the other did not). A live new_message that
    * overtook an earlier one waits this long for it before it is written anyway.

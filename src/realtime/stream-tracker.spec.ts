@@ -47,6 +47,29 @@ describe('StreamTracker', () => {
     expect(streams.admitLive({ id: 'c', seq: 13 }, 'f13')).toBe(true);
   });
 
+  it('counts the bytes of the frames it keeps back, held or waiting for a gap, until they are written or dropped', () => {
+    jest.useFakeTimers();
+    const { streams, written } = tracker(200);
+    const catchUp = streams.begin('c');
+    streams.admitLive({ id: 'c', seq: 1 }, 'f1');
+    streams.admitLive({ id: 'c', seq: 2, about: true }, 'edit2');
+    streams.admitBehind('c', 'removed-x', { afterSeq: 1 });
+    expect(streams.keptBytes).toBe('f1'.length + 'edit2'.length + 'removed-x'.length);
+    catchUp.sent(1); // the history had 1: the held copy is dropped
+    catchUp.end();
+    expect(written).toEqual(['removed-x']);
+    expect(streams.keptBytes).toBe('edit2'.length); // waits for message 2
+    streams.admitLive({ id: 'c', seq: 4 }, 'f4'); // waits for 2 and 3
+    expect(streams.keptBytes).toBe('edit2'.length + 'f4'.length);
+    streams.admitLive({ id: 'c', seq: 2 }, 'f2');
+    streams.admitLive({ id: 'c', seq: 3 }, 'f3');
+    expect(written.slice(1)).toEqual(['f2', 'edit2', 'f3', 'f4']);
+    expect(streams.keptBytes).toBe(0);
+    streams.admitLive({ id: 'c', seq: 6 }, 'f6');
+    streams.dispose();
+    expect(streams.keptBytes).toBe(0);
+  });
+
   it('keeps nothing for a stream whose catch-up wrote nothing and held nothing (a chat named at random)', () => {
     const { streams } = tracker();
     for (let i = 0; i < 1000; i++) streams.begin(`random-${i}`).end();

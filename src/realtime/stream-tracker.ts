@@ -127,6 +127,8 @@ export class StreamTracker {
   private holdingAll = false;
   /** The connection closed: nothing more is waited for, read or written. */
   private disposed = false;
+  /** See keptBytes. */
+  private kept = 0;
 
   constructor(
     private readonly sink: StreamSink,
@@ -162,8 +164,8 @@ export class StreamTracker {
     }
     const state = this.state(position.id);
     if (state.held || this.holdingAll) {
-      if (position.about) (state.held ??= []).push({ seq: position.seq, frame, about: true });
-      else if (!state.delivered.has(position.seq)) (state.held ??= []).push({ seq: position.seq, frame });
+      if (position.about) this.keep((state.held ??= []), { seq: position.seq, frame, about: true });
+      else if (!state.delivered.has(position.seq)) this.keep((state.held ??= []), { seq: position.seq, frame });
       return false;
     }
     return this.offer(state, position.seq, frame, position.about);
@@ -198,9 +200,9 @@ export class StreamTracker {
     if (starts) waiting.starts = true;
     const last = state?.delivered.last;
     if (state?.held) {
-      state.held.push(waiting);
+      this.keep(state.held, waiting);
     } else if (state?.early) {
-      state.early.push(waiting);
+      this.keep(state.early, waiting);
       // The messages that came first were waiting for where this user stands, or a start for
       // this end: now it is known.
       if ((starts && last === undefined) || ends) this.drainEarly(state, false);
@@ -250,6 +252,15 @@ export class StreamTracker {
     return this.streams?.size ?? 0;
   }
 
+  /**
+   * Bytes of the frames this connection keeps back (held behind a catch-up, or waiting for a gap):
+   * the connection bounds them as it bounds its send buffer, so a client that stretches a `sync`
+   * out by reading slowly cannot make the server keep a busy chat's messages without end.
+   */
+  get keptBytes(): number {
+    return this.kept;
+  }
+
   /** The connection closed: stops the timers. */
   dispose(): void {
     this.disposed = true;
@@ -257,17 +268,19 @@ export class StreamTracker {
       this.stopWaiting(state);
       state.held = undefined;
     }
+    this.kept = 0;
   }
 
   private flushHeld(state: StreamState): void {
     const held = (state.held ?? []).sort(bySeq);
     state.held = undefined;
+    for (const waiting of held) this.release(waiting);
     for (const waiting of held) {
       const { seq, frame, about, behind } = waiting;
       if (behind) {
         // Behind the frames before it: those still waiting for a gap keep it waiting too; one with
         // a place past what was written waits for the messages up to it (a read found none: once more).
-        if (state.early) state.early.push(waiting);
+        if (state.early) this.keep(state.early, waiting);
         else if (this.gapWaitMs > 0 && this.waitsBehind(state, waiting)) this.wait(state, waiting);
         else this.writeBehind(state, waiting);
       } else {
@@ -304,7 +317,7 @@ export class StreamTracker {
 
   private wait(state: StreamState, waiting: Waiting): false {
     if (this.disposed) return false;
-    (state.early ??= []).push(waiting);
+    this.keep((state.early ??= []), waiting);
     state.gapTimer ??= unref(setTimeout(() => this.gapWaitOver(state), this.gapWaitMs));
     return false;
   }
@@ -378,7 +391,7 @@ export class StreamTracker {
       }
       this.sink.sendRaw(frame);
     }
-    early.splice(0, taken);
+    for (const written of early.splice(0, taken)) this.release(written);
     if (early.length === 0) {
       this.stopWaiting(state);
       this.forgetIfEmpty(state);
@@ -437,6 +450,16 @@ export class StreamTracker {
   }
 
   /** Drops a stream that keeps nothing: nothing sent, held, waiting or being caught up. */
+  private keep(list: Waiting[], waiting: Waiting): void {
+    list.push(waiting);
+    this.kept += sizeOf(waiting.frame);
+  }
+
+  /** A kept frame left its list (written, dropped, or about to be kept again elsewhere). */
+  private release(waiting: Waiting): void {
+    this.kept = Math.max(0, this.kept - sizeOf(waiting.frame));
+  }
+
   private forgetIfEmpty(state: StreamState): void {
     if (state.catchUps > 0 || state.held || state.early || state.delivered.last !== undefined) return;
     if (this.streams?.get(state.id) === state) this.streams.delete(state.id);
@@ -472,6 +495,11 @@ function wantedThrough(early: Waiting[]): number {
     if (Number.isFinite(needs) && needs > wanted) wanted = needs;
   }
   return wanted;
+}
+
+/** A frame's size as a connection keeps it: its text's length, or its prepared bytes (shared with other connections, counted for each). */
+function sizeOf(frame: WireFrame): number {
+  return typeof frame === 'string' ? frame.length : frame.bytes.length;
 }
 
 function unref(timer: NodeJS.Timeout): NodeJS.Timeout {
