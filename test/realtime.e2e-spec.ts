@@ -12,6 +12,21 @@ import { connectReady, eventually, openSocket, type TestSocket } from './support
 
 const ALLOWED_ORIGIN = 'https://chat.example.com';
 
+/** A message of 60 KB (just under a frame's 64 KiB), as the store would send it, for the bounds on what a socket may hold. */
+function bulkyMessage(chatId: string, seq: number, senderId: string) {
+  return {
+    id: crypto.randomUUID(),
+    chatId,
+    seq,
+    senderId,
+    clientId: null,
+    text: 'x'.repeat(60_000),
+    createdAt: new Date().toISOString(),
+    editedAt: null,
+    deletedAt: null,
+  };
+}
+
 describe('realtime (one instance)', () => {
   let db: TestDatabase;
   let app: TestApp;
@@ -392,17 +407,7 @@ describe('realtime (one instance)', () => {
       const socket = await ready(account.accessToken);
       (socket.ws as any)._socket.pause();
       const realtime = app.app.get(RealtimeService);
-      const message = {
-        id: crypto.randomUUID(),
-        chatId: crypto.randomUUID(),
-        seq: 1,
-        senderId: account.user.id,
-        clientId: null,
-        text: 'x'.repeat(60_000),
-        createdAt: new Date().toISOString(),
-        editedAt: null,
-        deletedAt: null,
-      };
+      const message = bulkyMessage(crypto.randomUUID(), 1, account.user.id);
       // Enough to fill the kernel's buffers and then the 1 MiB bound, many times over.
       for (let i = 0; i < 1000; i++) await realtime.send([account.user.id], { type: 'new_message', message });
       (socket.ws as any)._socket.resume();
@@ -452,20 +457,13 @@ describe('realtime when a member leaves and comes back', () => {
     sockets.push(socket);
     const realtime = app.app.get(RealtimeService);
     const chatId = crypto.randomUUID();
-    const message = (seq: number) => ({
-      id: crypto.randomUUID(),
-      chatId,
-      seq,
-      senderId: account.user.id,
-      clientId: null,
-      text: 'x'.repeat(60_000),
-      createdAt: new Date().toISOString(),
-      editedAt: null,
-      deletedAt: null,
-    });
     // 160 × 60 KB: past the 8 MiB a connection may keep back.
     for (let seq = 1; seq <= 160; seq++) {
-      await realtime.send([account.user.id], { type: 'new_message', message: message(seq) }, { stream: { id: chatId, seq } });
+      await realtime.send(
+        [account.user.id],
+        { type: 'new_message', message: bulkyMessage(chatId, seq, account.user.id) },
+        { stream: { id: chatId, seq } },
+      );
     }
     let timer: NodeJS.Timeout | undefined;
     const closed = await Promise.race([socket.closed, new Promise((resolve) => (timer = setTimeout(() => resolve('still open'), 5_000)))]);
