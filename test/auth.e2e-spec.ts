@@ -678,6 +678,60 @@ describe('auth while Redis is unreachable', () => {
   });
 });
 
+describe('auth while Redis stalls (connected, but answering nothing)', () => {
+  it('signs in within seconds, counting limits in memory, rather than waiting for Redis', async () => {
+    const db = await createTestDatabase('postgres');
+    // A proxy to the real Redis that forwards nothing once stalled, keeping every connection open.
+    let stalled = false;
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const upstream = connect(6379, '127.0.0.1');
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client],
+      ]) {
+        sockets.add(from);
+        from.on('error', () => undefined);
+        from.on('data', (chunk) => stalled || to.write(chunk));
+      }
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { port } = proxy.address() as AddressInfo;
+    const app = await startTestApp({ ...db.env, REDIS_URL: `redis://127.0.0.1:${port}` });
+    try {
+      const request = httpClient(app.url);
+      const account = await signUpAndIn(request);
+      stalled = true;
+      const started = Date.now();
+      const signIn = await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } });
+      expect(signIn.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await app.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await db.dispose();
+    }
+  });
+
+  it('refuses to start against a REDIS_URL that accepts connections and never answers, naming it', async () => {
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => held.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const db = await createTestDatabase('postgres');
+    try {
+      await expect(startTestApp({ ...db.env, REDIS_URL: `redis://127.0.0.1:${port}` })).rejects.toThrow(/^REDIS_URL is unreachable: /);
+    } finally {
+      await new Promise<void>((resolve) => {
+        silent.close(() => resolve());
+        for (const socket of held) socket.destroy();
+      });
+      await db.dispose();
+    }
+  });
+});
+
 describe('auth with the notify module switched off', () => {
   let db: TestDatabase;
   let app: TestApp;

@@ -36,17 +36,41 @@ export class RedisConnection {
   }
 }
 
+/**
+ * How long a Redis command may take before it fails. A Redis that accepts connections but stops
+ * answering (paused, swapping, a half-open connection) would otherwise hold every caller for as
+ * long as it lasts: sign-ins behind the auth rate limits (which then count in memory instead), the
+ * start-up check. Commands here are single-key and quick, so a second is a stall, not load.
+ */
+const COMMAND_TIMEOUT_MS = 1_000;
+/** How long the start-up check (connect, then PING) may take. */
+const START_TIMEOUT_MS = 5_000;
+
 export async function connectRedis(url: string, name: string): Promise<Redis> {
-  const client = new Redis(url, { lazyConnect: true, connectionName: `parley-${name}`, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectionName: `parley-${name}`,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    connectTimeout: 5_000,
+  });
   client.on('error', (error) => new Logger('Redis').warn(`Redis (${name}) error: ${error.message}`));
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await client.connect();
-    await client.ping();
+    // The connection is ready only once Redis answers (ioredis asks it INFO first), which a
+    // listener that never answers would put off for ever: the whole start-up check is bounded.
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    });
+    await Promise.race([(async () => (await client.connect(), await client.ping()))(), silent]);
   } catch (error) {
     client.disconnect();
     throw new Error(
       `REDIS_URL is unreachable: ${error instanceof Error ? error.message : String(error)} (${redact(url)}). Start Redis there, fix REDIS_URL, or unset it to run on one instance.`,
     );
+  } finally {
+    clearTimeout(timer);
   }
   return client;
 }
