@@ -97,6 +97,18 @@ describe('loadConfig', () => {
     ]);
     expect(problemsOf({ REFRESH_TOKEN_TTL: '30s' })).toEqual([expect.stringMatching(/^REFRESH_TOKEN_TTL="30s" is too short/)]);
     expect(loadConfig({ ACCESS_TOKEN_TTL: '2s' }).auth.accessTtlSeconds).toBe(2);
+    // Tokens carry whole seconds, and their expiry must be a date: these started, then every sign-in failed with 500.
+    expect(problemsOf({ ACCESS_TOKEN_TTL: '1500ms' })).toEqual([
+      expect.stringMatching(/^ACCESS_TOKEN_TTL="1500ms" is not a whole number of seconds/),
+    ]);
+    expect(problemsOf({ REFRESH_TOKEN_TTL: '99999999d', ACCESS_TOKEN_TTL: '9999999999d' })).toEqual([
+      expect.stringMatching(/^ACCESS_TOKEN_TTL="9999999999d" is too long; it must be at most 3650d/),
+      expect.stringMatching(/^REFRESH_TOKEN_TTL="99999999d" is too long/),
+    ]);
+    expect(loadConfig({ ACCESS_TOKEN_TTL: '2000ms', REFRESH_TOKEN_TTL: '3650d' }).auth).toMatchObject({
+      accessTtlSeconds: 2,
+      refreshTtlSeconds: 3650 * 86_400,
+    });
   });
 
   it('refuses a module whose requirement is switched off, naming both', () => {

@@ -10,6 +10,9 @@ export class ConfigError extends Error {
 
 const DURATION = /^(\d+)\s*(ms|s|m|h|d)?$/;
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+/** The longest duration taken: ten years. */
+const MAX_DURATION_DAYS = 3650;
+const MAX_DURATION_SECONDS = MAX_DURATION_DAYS * 86_400;
 
 /**
  * Reads typed values out of the environment and collects every problem instead of stopping at
@@ -67,6 +70,15 @@ export class EnvReader {
     const seconds = Number(match[1]) * UNIT_SECONDS[match[2] ?? 's'];
     if (seconds < minSeconds) {
       this.problems.push(`${name}=${JSON.stringify(raw)} is too short; it must be at least ${minSeconds} s (e.g. ${fallback}).`);
+      return parseSimpleDuration(fallback);
+    }
+    // Token lifetimes go into JWTs and timestamps: whole seconds, and a span a date can hold.
+    if (!Number.isInteger(seconds)) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} is not a whole number of seconds (e.g. ${fallback}).`);
+      return parseSimpleDuration(fallback);
+    }
+    if (seconds > MAX_DURATION_SECONDS) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} is too long; it must be at most ${MAX_DURATION_DAYS}d (e.g. ${fallback}).`);
       return parseSimpleDuration(fallback);
     }
     return seconds;
