@@ -55,6 +55,18 @@ describe('DataDirLock', () => {
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ host: hostname(), pid: process.pid });
   });
 
+  it('takes over at once a lock from this host written before the machine restarted, though its pid is alive (reused)', async () => {
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    try {
+      writeFileSync(file, JSON.stringify({ host: hostname(), pid: other.pid, token: 'old', boot: 'an-earlier-boot' }));
+      expect(() => claim({ pid: process.pid, boot: 'an-earlier-boot' })).toThrow(/Another Parley process/); // same boot: it is the owner
+      claim({ boot: 'this-boot' });
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ host: hostname(), pid: process.pid, boot: 'this-boot' });
+    } finally {
+      other.kill();
+    }
+  });
+
   it('takes over a lock from elsewhere once its heartbeat has stopped', () => {
     writeFileSync(file, JSON.stringify({ host: 'gone-container', pid: 1, token: 'old' }));
     age(LOCK_STALE_MS + 1_000);

@@ -11,6 +11,8 @@ interface Owner {
   host?: string;
   pid?: number;
   token?: string;
+  /** The machine's boot id when the lock was written (Linux; absent elsewhere and in older locks). */
+  boot?: string;
 }
 
 export interface LockOptions {
@@ -18,6 +20,7 @@ export interface LockOptions {
   host?: string;
   pid?: number;
   heartbeatMs?: number;
+  boot?: string;
 }
 
 /**
@@ -28,7 +31,8 @@ export interface LockOptions {
  * the file every few seconds. A process id alone does not tell owners apart: in containers every
  * process is pid 1, so two containers sharing a volume, or a one-off `migrate` next to the
  * server, each took the other's lock for their own. A lock from this host whose process is gone
- * is taken over at once; any other is taken over only once its heartbeat has stopped.
+ * is taken over at once, as is one written before the machine last started (its pid may belong to
+ * another process now); any other is taken over only once its heartbeat has stopped.
  */
 export class DataDirLock {
   private readonly timer: NodeJS.Timeout;
@@ -44,7 +48,7 @@ export class DataDirLock {
 
   /** Takes the lock, or throws a sentence naming who holds it and what to do. */
   static claim(file: string, what: string, options: LockOptions = {}): DataDirLock {
-    const me = { host: options.host ?? hostname(), pid: options.pid ?? process.pid, token: randomUUID() };
+    const me = { host: options.host ?? hostname(), pid: options.pid ?? process.pid, token: randomUUID(), boot: options.boot ?? bootId() };
     const content = JSON.stringify(me);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
@@ -56,7 +60,12 @@ export class DataDirLock {
       const seen = readOwner(file);
       if (seen === undefined) continue; // removed meanwhile: try again
       const { owner, raw, ageMs } = seen;
-      const gone = owner.host === me.host && owner.pid !== me.pid ? !isAlive(owner.pid) : ageMs > LOCK_STALE_MS;
+      // On this host: gone when its process is, or when the machine has restarted since it wrote the
+      // lock (another process may have its pid now).
+      const gone =
+        owner.host === me.host && owner.pid !== me.pid
+          ? !isAlive(owner.pid) || (owner.boot !== undefined && me.boot !== undefined && owner.boot !== me.boot)
+          : ageMs > LOCK_STALE_MS;
       if (!gone) {
         const who = `${owner.pid ? `pid ${owner.pid}` : 'a process'}${owner.host ? ` on ${owner.host}` : ''}`;
         throw new Error(
@@ -109,7 +118,7 @@ function readOwner(file: string): { owner: Owner; raw: string; ageMs: number } |
   }
 }
 
-/** JSON `{ host, pid, token }`; earlier versions wrote the bare pid. */
+/** JSON `{ host, pid, token, boot }`; earlier versions wrote the bare pid, or no boot. */
 function parseOwner(raw: string): Owner {
   try {
     const parsed = JSON.parse(raw) as unknown;
@@ -119,6 +128,15 @@ function parseOwner(raw: string): Owner {
     // unreadable: an owner we know nothing about, judged by its heartbeat alone
   }
   return {};
+}
+
+/** This boot of the machine (Linux), so a lock written before a restart is not taken for a live one whose pid was reused. */
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isAlive(pid: number | undefined): boolean {
