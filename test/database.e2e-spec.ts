@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -6,7 +7,9 @@ import { DatabaseEndpoint } from '../src/database/database.module.js';
 import { createApp } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { AppLogger } from '../src/common/logging/app-logger.js';
+import { signUpAndIn } from './support/accounts.js';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';
+import { expectErrorShape, httpClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -158,6 +161,41 @@ describe('a database that cannot be reached', () => {
     await expect(createApp(config, new AppLogger('error', 'json', () => undefined))).rejects.toThrow(
       /^DATABASE_URL is unreachable: .*Start PostgreSQL there, fix DATABASE_URL, or unset it/,
     );
+  });
+
+  it('answers 503 SERVICE_UNAVAILABLE with Retry-After, not 500, while PostgreSQL cannot be reached', async () => {
+    const db = await createTestDatabase('postgres');
+    // A proxy to the real server that the test can cut, as a PostgreSQL that went down would.
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const upstream = connect(5432, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { port } = proxy.address() as AddressInfo;
+    const app = await startTestApp({ ...db.env, DATABASE_URL: db.env.DATABASE_URL.replace(':5432/', `:${port}/`) });
+    try {
+      const request = httpClient(app.url);
+      const account = await signUpAndIn(request);
+      await new Promise<void>((resolve) => {
+        proxy.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      for (const answer of [
+        await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } }),
+        await request('GET', '/api/v1/chats', { token: account.accessToken }),
+      ]) {
+        expectErrorShape(answer, 503, 'SERVICE_UNAVAILABLE');
+        expect(answer.headers.get('retry-after')).toBe('5');
+      }
+    } finally {
+      await app.close();
+      await db.dispose();
+    }
   });
 
   it('turns /health/ready to 503 when the database goes away', async () => {

@@ -225,6 +225,9 @@ describe('the HTTP foundation', () => {
     expect(errorCodes('post', '/api/v1/auth/sign-out', 400)).not.toMatch(/VALIDATION_FAILED/);
     expect(errorCodes('post', '/api/v1/auth/sign-out', 400)).toMatch(/MALFORMED_JSON/);
     expect(errorCodes('post', '/api/v1/auth/sign-out', 401)).toMatch(/UNAUTHENTICATED/);
+    // Any route may find the database away: 503 with Retry-After.
+    expect(errorCodes('get', '/api/v1/chats', 503)).toMatch(/SERVICE_UNAVAILABLE/);
+    expect(op('get', '/api/v1/chats').responses[503].headers['Retry-After']).toBeDefined();
 
     const page = doc.components.schemas.MessagePageDto.properties.items;
     expect(page).toEqual({ type: 'array', items: { $ref: '#/components/schemas/MessageDto' } });

@@ -63,6 +63,19 @@ export function resolveError(error: unknown): ResolvedError {
   }
   const bodyParser = bodyParserError(error);
   if (bodyParser) return { body: bodyParser, unexpected: false };
+  if (isStoreUnreachable(error)) {
+    // An outage, not the client's doing: logged as unexpected, answered as worth retrying.
+    return {
+      body: {
+        statusCode: 503,
+        error: 'Service Unavailable',
+        code: 'SERVICE_UNAVAILABLE',
+        message: 'The server cannot reach its database (or another service it needs) just now; try again shortly.',
+      },
+      retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
+      unexpected: true,
+    };
+  }
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const response = error.getResponse();
@@ -76,6 +89,39 @@ export function resolveError(error: unknown): ResolvedError {
     body: { statusCode: 500, error: 'Internal Server Error', code: 'INTERNAL_ERROR', message: 'Something went wrong on our side.' },
     unexpected: true,
   };
+}
+
+const STORE_RETRY_AFTER_SECONDS = 5;
+
+/** Socket-level and server-shutdown failures of the drivers (PostgreSQL, MongoDB, Redis): the service is away, the request was fine. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000', // connection_exception
+  '08001', // sqlclient_unable_to_establish_sqlconnection
+  '08003', // connection_does_not_exist
+  '08006', // connection_failure
+]);
+const UNREACHABLE_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+const UNREACHABLE_NAMES = new Set(['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError']);
+
+/** Whether `error` (or the driver error a QueryFailedError wraps) says the database could not be reached. */
+export function isStoreUnreachable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 3; depth++) {
+    const { code, name, message } = e as { code?: unknown; name?: unknown; message?: unknown };
+    if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;
+    if (typeof name === 'string' && UNREACHABLE_NAMES.has(name)) return true;
+    if (typeof message === 'string' && UNREACHABLE_MESSAGES.test(message)) return true;
+    e = (e as { driverError?: unknown; cause?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** The `type` of the error app.factory.ts's JSON parser throws for a body that is not UTF-8. */

@@ -139,6 +139,8 @@ export function documentErrors(document: OpenAPIObject): void {
       if ((operation.requestBody && !byHand) || operation.parameters?.length) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
       if (readsJsonBody(operation) && !byHand) errors[415] = ['UNSUPPORTED_MEDIA_TYPE', ...(errors[415] ?? [])];
       if (!isPublic) errors[401] = ['UNAUTHENTICATED', 'TOKEN_EXPIRED', 'TOKEN_INVALID', 'SESSION_REVOKED', ...(errors[401] ?? [])];
+      // Any route that reaches the database, while it cannot be reached (error-body.ts).
+      if (!path.startsWith('/health')) errors[503] = [...(errors[503] ?? []), 'SERVICE_UNAVAILABLE'];
       // Any write carrying the auth cookies from a page of another origin (origin-policy.ts).
       if (!['get', 'head', 'options'].includes(method)) errors[403] = [...(errors[403] ?? []), 'ORIGIN_NOT_ALLOWED'];
       for (const [status, codes] of Object.entries(errors)) {
@@ -148,7 +150,7 @@ export function documentErrors(document: OpenAPIObject): void {
         operation.responses[status] = Object.assign({}, existing, {
           description,
           content: { 'application/json': { schema: errorSchema } },
-          ...(status === '429' ? { headers: retryAfter } : {}),
+          ...(status === '429' || status === '503' ? { headers: retryAfter } : {}),
         });
       }
     }
