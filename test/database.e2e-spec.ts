@@ -117,6 +117,7 @@ describe('the embedded database', () => {
       expect(url.port).toBe('');
       expect(statSync(socketDir).mode & 0o777).toBe(0o700);
       expect(statSync(`${socketDir}/.s.PGSQL.5432`).isSocket()).toBe(true);
+      expect(statSync(db.env.DATA_DIR + '/pgdata').mode & 0o777).toBe(0o700); // its files, the server's user's only
     } finally {
       await app.close();
       await db.dispose();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -372,6 +372,9 @@ describe.each(DATABASE_KINDS)('notify with the outbox (%s database)', (kind) => 
     const outbox = join(db.env.DATA_DIR, 'outbox');
     const files = readdirSync(outbox).filter((f) => f.endsWith(`${row.id}.eml`));
     expect(files).toHaveLength(1);
+    // It holds a live reset link: only the server's user may read it.
+    expect(statSync(join(outbox, files[0])).mode & 0o777).toBe(0o600);
+    expect(statSync(outbox).mode & 0o777).toBe(0o700);
 
     const mail = await simpleParser(readFileSync(join(outbox, files[0])));
     const link = `${PUBLIC_URL}/ui/#/reset-password?token=r%26s%20t`;

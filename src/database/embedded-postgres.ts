@@ -48,7 +48,14 @@ export class EmbeddedPostgres {
 
   static async start(dataDir: string): Promise<EmbeddedPostgres> {
     const logger = new Logger('EmbeddedPostgres');
-    mkdirSync(dataDir, { recursive: true });
+    try {
+      // Only the server's user may read the database's files (a new directory; an existing one is left as it is).
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new Error(
+        `DATA_DIR is not writable: cannot create ${dataDir} (${(error as Error).message}); fix its permissions, set DATA_DIR to a directory this user may write, or set DATABASE_URL.`,
+      );
+    }
     const lock = DataDirLock.claim(join(dataDir, '..', `${basename(dataDir)}.lock`), `the embedded database in ${dataDir}`);
     // Holding the lock, this is the only process serving this data directory: a socket directory
     // recorded for it belongs to one that is gone.

@@ -37,9 +37,10 @@ export class OutboxMailTransport extends MailTransport {
     const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.template}-${mail.id}.eml`;
     const path = join(this.dir, name);
     try {
-      await mkdir(this.dir, { recursive: true });
-      // Written aside and renamed, so a watcher of the directory never reads half a message.
-      await writeFile(`${path}.part`, message);
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      // Written aside and renamed, so a watcher of the directory never reads half a message. Only
+      // the server's user may read it: it holds live confirmation and reset links.
+      await writeFile(`${path}.part`, message, { mode: 0o600 });
       await rename(`${path}.part`, path);
     } catch (error) {
       throw new Error(
@@ -53,7 +54,7 @@ export class OutboxMailTransport extends MailTransport {
 
   async check(): Promise<void> {
     try {
-      await mkdir(this.dir, { recursive: true });
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
       await access(this.dir, constants.W_OK);
     } catch (error) {
       throw new Error(
