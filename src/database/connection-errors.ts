@@ -16,5 +16,7 @@ export function explainConnectionError(error: unknown, url: string): Error {
   if (code === '28P01' || code === '28000') {
     return new Error(`DATABASE_URL was refused by the server: ${detail} (${where}). Check the user name and password.`);
   }
-  return new Error(`Could not connect to the database at ${where}: ${detail}`);
+  return new Error(
+    `DATABASE_URL could not be used: ${detail} (${where}). Check that PostgreSQL answers there, fix DATABASE_URL, or unset it to use the embedded database.`,
+  );
 }

@@ -46,6 +46,29 @@ const COMMAND_TIMEOUT_MS = 1_000;
 /** How long the start-up check (connect, then PING) may take. */
 const START_TIMEOUT_MS = 5_000;
 
+/** How often one connection's error is logged again while it repeats (ioredis reports every reconnect attempt). */
+const REPEAT_LOG_MS = 30_000;
+
+/** A connection's error listener: each error is logged once, and again at most every REPEAT_LOG_MS while it repeats, with how often. */
+export function quietly(name: string): (error: Error) => void {
+  const logger = new Logger('Redis');
+  let last = '';
+  let loggedAt = 0;
+  let repeats = 0;
+  return (error) => {
+    const now = Date.now();
+    if (error.message === last && now - loggedAt < REPEAT_LOG_MS) {
+      repeats++;
+      return;
+    }
+    const again = error.message === last && repeats > 0 ? ` (${repeats} more times since)` : '';
+    logger.warn(`Redis (${name}) error: ${error.message}${again}`);
+    last = error.message;
+    loggedAt = now;
+    repeats = 0;
+  };
+}
+
 export async function connectRedis(url: string, name: string): Promise<Redis> {
   const client = new Redis(url, {
     lazyConnect: true,
@@ -55,7 +78,7 @@ export async function connectRedis(url: string, name: string): Promise<Redis> {
     commandTimeout: COMMAND_TIMEOUT_MS,
     connectTimeout: 5_000,
   });
-  client.on('error', (error) => new Logger('Redis').warn(`Redis (${name}) error: ${error.message}`));
+  client.on('error', quietly(name));
   let timer: NodeJS.Timeout | undefined;
   try {
     // The connection is ready only once Redis answers (ioredis asks it INFO first), which a
