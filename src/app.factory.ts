@@ -14,6 +14,7 @@ import { cookieWritesFromAllowedOrigins, OriginPolicy, refusePreflightsFromOther
 import { AppLogger } from './common/logging/app-logger.js';
 import { createValidationPipe } from './common/pipes/validation.pipe.js';
 import { requestIdMiddleware } from './common/request-context/request-id.middleware.js';
+import { closingOnFailure } from './common/startup-scope.js';
 import { ACCESS_COOKIE, REFRESH_COOKIE } from './modules/auth/jwt.strategy.js';
 import { DependencyStateDto } from './modules/health/dto/health.dto.js';
 import { documentErrors, ErrorDto } from './common/openapi/error-responses.js';
@@ -62,12 +63,19 @@ export async function createApp(
   config: AppConfig,
   logger = new AppLogger(config.log.level, config.log.format),
 ): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    logger,
-    bodyParser: false,
-    abortOnError: false,
-  });
-  return configureApp(app, config, logger);
+  const app = await closingOnFailure(() =>
+    NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+      logger,
+      bodyParser: false,
+      abortOnError: false,
+    }),
+  );
+  try {
+    return configureApp(app, config, logger);
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
 }
 
 /**

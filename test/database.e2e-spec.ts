@@ -156,6 +156,26 @@ describe('the embedded database', () => {
   });
 });
 
+describe('a start that fails after the database is up', () => {
+  it('closes what it opened: the embedded database is unlocked, and this same process starts on it at once', async () => {
+    const db = await createTestDatabase('embedded');
+    const spare = createServer();
+    await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve));
+    const { port } = spare.address() as AddressInfo;
+    await new Promise<void>((resolve) => spare.close(() => resolve())); // nothing listens there now
+    const s3 = { S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_ACCESS_KEY: 'parley', S3_SECRET_KEY: 'parley-secret', S3_BUCKET: 'parley' };
+    try {
+      await expect(startTestApp({ ...db.env, ...s3, MODULES: 'auth,users,health' })).rejects.toThrow(/^S3_ENDPOINT is unreachable/);
+      expect(existsSync(join(db.env.DATA_DIR, 'pgdata.lock'))).toBe(false);
+      // As a container's restart would: the same pid, at once. A lock left behind refused it for 20 s.
+      const again = await startTestApp({ ...db.env, MODULES: 'health' });
+      await again.close();
+    } finally {
+      await db.dispose();
+    }
+  });
+});
+
 describe('a database that cannot be reached', () => {
   it('stops the start with a sentence naming DATABASE_URL and the fix', async () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', MODULES: 'health' });

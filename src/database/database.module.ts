@@ -1,12 +1,31 @@
 import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { HealthRegistry } from '../modules/health/health-registry.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
 import { runMigrations } from './run-migrations.js';
 import { explainConnectionError } from './connection-errors.js';
+import { opening } from '../common/startup-scope.js';
+
+/** Connects, then migrates; a migration that fails closes the connections it opened. */
+async function openDataSource(options: DataSourceOptions): Promise<DataSource> {
+  const dataSource = new DataSource(options);
+  const url = (options as { url: string }).url;
+  try {
+    await dataSource.initialize();
+  } catch (error) {
+    throw explainConnectionError(error, url);
+  }
+  try {
+    await runMigrations(dataSource, url);
+  } catch (error) {
+    await dataSource.destroy().catch(() => undefined);
+    throw error;
+  }
+  return dataSource;
+}
 
 /** Where the database lives: a real server, or the embedded one this process started. */
 export class DatabaseEndpoint {
@@ -24,7 +43,7 @@ export class DatabaseEndpoint {
       inject: [AppConfig],
       useFactory: async (config: AppConfig) => {
         if (config.database.url) return new DatabaseEndpoint(config.database.url, undefined);
-        const embedded = await EmbeddedPostgres.start(config.database.embeddedDir);
+        const embedded = await opening(EmbeddedPostgres.start(config.database.embeddedDir), (e) => e.stop());
         return new DatabaseEndpoint(embedded.url, embedded);
       },
     },
@@ -50,17 +69,7 @@ class DatabaseEndpointModule implements OnApplicationShutdown {
           autoLoadEntities: true,
           retryAttempts: 0,
         }),
-      dataSourceFactory: async (options) => {
-        const dataSource = new DataSource(options!);
-        const url = (options as { url: string }).url;
-        try {
-          await dataSource.initialize();
-        } catch (error) {
-          throw explainConnectionError(error, url);
-        }
-        await runMigrations(dataSource, url);
-        return dataSource;
-      },
+      dataSourceFactory: (options) => opening(openDataSource(options!), (dataSource) => dataSource.destroy()),
     }),
   ],
 })

@@ -2,6 +2,7 @@ import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nes
 import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config.js';
 import { redact } from '../config/env-reader.js';
+import { opening } from '../common/startup-scope.js';
 import { HealthRegistry } from '../modules/health/health-registry.js';
 
 /**
@@ -69,7 +70,12 @@ export function quietly(name: string): (error: Error) => void {
   };
 }
 
-export async function connectRedis(url: string, name: string): Promise<Redis> {
+/** A connection to REDIS_URL, checked with PING; closed again should the start under way fail. */
+export function connectRedis(url: string, name: string): Promise<Redis> {
+  return opening(openRedis(url, name), (client) => client.quit().catch(() => client.disconnect()));
+}
+
+async function openRedis(url: string, name: string): Promise<Redis> {
   const client = new Redis(url, {
     lazyConnect: true,
     connectionName: `parley-${name}`,

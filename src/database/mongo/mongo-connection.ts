@@ -1,5 +1,6 @@
 import type { MongooseModuleFactoryOptions } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
+import { opening } from '../../common/startup-scope.js';
 import { redact } from '../../config/env-reader.js';
 
 /** The database used when MONGODB_URI names none in its path. */
@@ -83,7 +84,8 @@ export function mongooseOptions(uri: string): MongooseModuleFactoryOptions {
         await connection.close().catch(() => undefined);
         throw error;
       }
-      return connection;
+      // Closed again should another part of the start fail.
+      return opening(Promise.resolve(connection), (opened) => opened.close());
     },
     connectionErrorFactory: (error) => explainMongoConnectionError(error, uri) as typeof error,
   };
