@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { EventBus, ofType } from '@nestjs/cqrs';
 import { JwtService } from '@nestjs/jwt';
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { firstValueFrom } from 'rxjs';
@@ -15,6 +15,7 @@ import { DEV_ACCESS_SECRET } from '../src/config/app-config.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient } from './support/http.js';
 import { signUpAndIn, uniqueEmail } from './support/accounts.js';
+import { tcpProxy } from './support/proxy.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 describe('auth', () => {
@@ -637,26 +638,12 @@ describe('auth rate limits', () => {
 describe('auth while Redis is unreachable', () => {
   it('keeps signing in and refreshing, counting limits in memory, instead of answering 500', async () => {
     const db = await createTestDatabase('postgres');
-    // A proxy to the real Redis that the test can cut.
-    const sockets = new Set<Socket>();
-    const proxy = createServer((client) => {
-      const upstream = connect(6379, '127.0.0.1');
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const { port } = proxy.address() as AddressInfo;
-    const app = await startTestApp({ ...db.env, REDIS_URL: `redis://127.0.0.1:${port}`, RATE_LIMIT_AUTH_PER_ACCOUNT: '3' });
+    const redis = await tcpProxy(6379); // to the real Redis, which the test cuts
+    const app = await startTestApp({ ...db.env, REDIS_URL: `redis://127.0.0.1:${redis.port}`, RATE_LIMIT_AUTH_PER_ACCOUNT: '3' });
     try {
       const request = httpClient(app.url);
       const account = await signUpAndIn(request);
-      await new Promise<void>((resolve) => {
-        proxy.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
+      await redis.cut();
 
       const ready = await request('GET', '/health/ready');
       expect(ready.status).toBe(503);
@@ -681,35 +668,19 @@ describe('auth while Redis is unreachable', () => {
 describe('auth while Redis stalls (connected, but answering nothing)', () => {
   it('signs in within seconds, counting limits in memory, rather than waiting for Redis', async () => {
     const db = await createTestDatabase('postgres');
-    // A proxy to the real Redis that forwards nothing once stalled, keeping every connection open.
-    let stalled = false;
-    const sockets = new Set<Socket>();
-    const proxy = createServer((client) => {
-      const upstream = connect(6379, '127.0.0.1');
-      for (const [from, to] of [
-        [client, upstream],
-        [upstream, client],
-      ]) {
-        sockets.add(from);
-        from.on('error', () => undefined);
-        from.on('data', (chunk) => stalled || to.write(chunk));
-      }
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const { port } = proxy.address() as AddressInfo;
-    const app = await startTestApp({ ...db.env, REDIS_URL: `redis://127.0.0.1:${port}` });
+    const redis = await tcpProxy(6379); // to the real Redis, which the test stalls
+    const app = await startTestApp({ ...db.env, REDIS_URL: `redis://127.0.0.1:${redis.port}` });
     try {
       const request = httpClient(app.url);
       const account = await signUpAndIn(request);
-      stalled = true;
+      redis.stall();
       const started = Date.now();
       const signIn = await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } });
       expect(signIn.status).toBe(200);
       expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
       await app.close();
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await redis.cut();
       await db.dispose();
     }
   });

@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -10,6 +10,7 @@ import { AppLogger } from '../src/common/logging/app-logger.js';
 import { signUpAndIn } from './support/accounts.js';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient } from './support/http.js';
+import { tcpProxy } from './support/proxy.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -186,26 +187,12 @@ describe('a database that cannot be reached', () => {
 
   it('answers 503 SERVICE_UNAVAILABLE with Retry-After, not 500, while PostgreSQL cannot be reached', async () => {
     const db = await createTestDatabase('postgres');
-    // A proxy to the real server that the test can cut, as a PostgreSQL that went down would.
-    const sockets = new Set<Socket>();
-    const proxy = createServer((client) => {
-      const upstream = connect(5432, '127.0.0.1');
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const { port } = proxy.address() as AddressInfo;
-    const app = await startTestApp({ ...db.env, DATABASE_URL: db.env.DATABASE_URL.replace(':5432/', `:${port}/`) });
+    const postgres = await tcpProxy(5432); // to the real server, which the test cuts as if it went down
+    const app = await startTestApp({ ...db.env, DATABASE_URL: db.env.DATABASE_URL.replace(':5432/', `:${postgres.port}/`) });
     try {
       const request = httpClient(app.url);
       const account = await signUpAndIn(request);
-      await new Promise<void>((resolve) => {
-        proxy.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
+      await postgres.cut();
       for (const answer of [
         await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } }),
         await request('GET', '/api/v1/chats', { token: account.accessToken }),
