@@ -195,9 +195,14 @@ export class Connection {
   /** Closes the socket with 1013 when the client has left too much unread. */
   private checkBuffer(): boolean {
     if (this.socket.bufferedAmount <= this.limits.maxBufferedBytes) return true;
+    this.closeAsSlow();
+    return false;
+  }
+
+  /** The client reads too slowly for what is waiting for it: reported, and closed with 1013. */
+  private closeAsSlow(): void {
     this.onSlowConsumer(this);
     this.close(CloseCode.TRY_AGAIN_LATER, 'SLOW_CONSUMER');
-    return false;
   }
 
   /**
@@ -245,9 +250,7 @@ export class Connection {
 
   /** Closes the socket with 1013 when it keeps more live frames back than it may (see ConnectionLimits.maxKeptBytes). */
   private checkKept(): void {
-    if (this.limits.maxKeptBytes === undefined || this.streams.keptBytes <= this.limits.maxKeptBytes || !this.isOpen) return;
-    this.onSlowConsumer(this);
-    this.close(CloseCode.TRY_AGAIN_LATER, 'SLOW_CONSUMER');
+    if (this.limits.maxKeptBytes !== undefined && this.streams.keptBytes > this.limits.maxKeptBytes && this.isOpen) this.closeAsSlow();
   }
 
   send(event: ServerEvent | ({ type: string } & object), id?: FrameId): boolean {
