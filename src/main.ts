@@ -1,6 +1,7 @@
 // First: V8 flags, before the rest of the application is loaded.
 import './v8-flags.js';
 import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
 import { config as loadDotEnv } from 'dotenv';
 import { createApp } from './app.factory.js';
 import { ConfigError } from './config/env-reader.js';
@@ -20,6 +21,13 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  if (config.http.port === 0 && new URL(config.http.publicUrl).port === '0') {
+    // Email links and the WebSocket origin check are built from the public URL before the port is known.
+    process.stderr.write(
+      'PORT=0 (any free port) needs PUBLIC_URL, or email links and the chat page would point at port 0; set PUBLIC_URL or choose a port.\n',
+    );
+    process.exit(78);
+  }
   const logger = new AppLogger(config.log.level, config.log.format);
   const app = await createApp(config, logger);
   app.enableShutdownHooks();
@@ -31,10 +39,11 @@ async function main(): Promise<void> {
   }
 
   const base = config.http.publicUrl;
+  const { port } = app.getHttpServer().address() as AddressInfo;
   const backends = Object.entries(config.describeBackends()).map(([k, v]) => `  ${k.padEnd(14)} ${v}`);
   logger.log(
     [
-      `Parley is up (${config.appEnv}) on port ${config.http.port}`,
+      `Parley is up (${config.appEnv}) on port ${port}`,
       `  API            ${base}/api/v1`,
       `  Docs           ${base}/api/docs`,
       `  Test chat page ${base}/ui`,

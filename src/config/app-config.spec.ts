@@ -42,6 +42,21 @@ describe('loadConfig', () => {
     expect(loadConfig({ PUBLIC_URL: 'http://127.0.0.1:8080' }).http.publicUrl).toBe('http://127.0.0.1:8080');
   });
 
+  it('takes MAIL_FROM as one address, with or without a name, and refuses anything a mail server would', () => {
+    for (const from of ['no-reply@example.com', 'Parley <no-reply@example.com>', '"Parley, Inc." <no-reply@example.com>'])
+      expect(loadConfig({ MAIL_FROM: from }).mail.from).toBe(from);
+    for (const from of [
+      'Parley',
+      'Parley <no-reply>',
+      'a@example.com, b@example.com',
+      'Parley <a@example.com>\r\nBcc: b@example.com',
+      '<>',
+    ])
+      expect(problemsOf({ MAIL_FROM: from })).toEqual([
+        expect.stringMatching(/^MAIL_FROM=.* is not one email address; write it as an address/),
+      ]);
+  });
+
   it('never prints a password from a URL it rejects', () => {
     const [problem] = problemsOf({ REDIS_URL: 'http://user:hunter2@host' });
     expect(problem).toContain('REDIS_URL');
@@ -115,6 +130,9 @@ describe('loadConfig', () => {
     expect(problemsOf({ MODULES: 'auth,users,messages' })).toEqual([expect.stringMatching(/"messages" module needs the "chats" module/)]);
     expect(problemsOf({ MODULES: 'health,nonsense' })).toEqual([expect.stringMatching(/unknown module "nonsense"/)]);
     expect(problemsOf({ MODULES: ' , ' })).toEqual([expect.stringMatching(/^MODULES lists no module; /)]);
+    expect(problemsOf({ MODULES: 'all,health' })).toEqual([
+      expect.stringMatching(/^MODULES lists "all" among other modules; write "all" alone/),
+    ]);
     expect([...loadConfig({ MODULES: 'health' }).modules]).toEqual(['health']);
   });
 

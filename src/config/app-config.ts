@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import addressparser from 'nodemailer/lib/addressparser/index.js';
 import { ConfigError, EnvReader, type Env, redact } from './env-reader.js';
 import { type FeatureModuleName, missingRequirements, readModules } from './modules.config.js';
 
@@ -121,6 +122,23 @@ export class AppConfig {
   }
 }
 
+const DEFAULT_MAIL_FROM = 'Parley <no-reply@parley.local>';
+
+/** MAIL_FROM: one address, with or without a display name; a mail server would refuse anything else. */
+function readMailFrom(read: EnvReader): string {
+  const raw = read.string('MAIL_FROM', DEFAULT_MAIL_FROM);
+  const parsed = addressparser(raw);
+  const [first] = parsed;
+  const only = (parsed.length === 1 && first && 'address' in first ? first.address : undefined) ?? '';
+  if (/[\r\n]/.test(raw) || !/^[^@\s]+@[^@\s]+$/.test(only)) {
+    read.problem(
+      `MAIL_FROM=${JSON.stringify(raw)} is not one email address; write it as an address (no-reply@example.com) or a name and an address (Parley <no-reply@example.com>).`,
+    );
+    return DEFAULT_MAIL_FROM;
+  }
+  return raw;
+}
+
 /** Builds the configuration from the environment, or throws a ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const read = new EnvReader(env);
@@ -184,7 +202,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const smtpUrl = read.url('SMTP_URL', ['smtp', 'smtps'])?.toString();
   const mail: MailConfig = {
     smtpUrl,
-    from: read.string('MAIL_FROM', 'Parley <no-reply@parley.local>'),
+    from: readMailFrom(read),
     outboxDir: resolve(dataDir, 'outbox'),
     retryBaseSeconds: read.int('MAIL_RETRY_BASE_SECONDS', 30, { min: 0, max: 3600 }),
   };

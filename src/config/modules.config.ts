@@ -24,6 +24,8 @@ export function readModules(env: EnvReader): ReadonlySet<FeatureModuleName> {
   const enabled = new Set<FeatureModuleName>();
   for (const name of listed.map((n) => n.toLowerCase())) {
     if ((FEATURE_MODULES as readonly string[]).includes(name)) enabled.add(name as FeatureModuleName);
+    else if (name === 'all')
+      env.problem(`MODULES lists "all" among other modules; write "all" alone for every module, or name only the modules you want.`);
     else env.problem(`MODULES names an unknown module ${JSON.stringify(name)}; the modules are ${FEATURE_MODULES.join(', ')} (or "all").`);
   }
   if (listed.length === 0)

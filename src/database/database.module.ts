@@ -68,6 +68,8 @@ class DatabaseEndpointModule implements OnApplicationShutdown {
         Object.assign(dataSourceOptions(endpoint.url, !!endpoint.embedded, config.database.poolSize), {
           autoLoadEntities: true,
           retryAttempts: 0,
+          // No retry, and no "Retrying (1)..." line before the start fails with the explained error.
+          toRetry: () => false,
         }),
       dataSourceFactory: (options) => opening(openDataSource(options!), (dataSource) => dataSource.destroy()),
     }),
