@@ -213,6 +213,41 @@ describe('seeding under APP_ENV=PRODUCTION', () => {
   });
 });
 
+describe('seed accounts a LOCAL start left in a database that goes on under APP_ENV=PRODUCTION', () => {
+  it('refuses their public password at sign-in, signs other accounts in as before, and warns at the start', async () => {
+    const db = await createTestDatabase('postgres');
+    try {
+      const local = await start({ ...db.env, MODULES: SEEDING_MODULES });
+      try {
+        const up = await local.request('POST', '/api/v1/auth/sign-up', {
+          body: { email: 'real@example.com', password: 'real-passw0rd', name: 'Real Person' },
+        });
+        expect(up.status).toBe(201);
+      } finally {
+        await local.app.close();
+      }
+
+      const production = await start({ ...db.env, ...PRODUCTION_SECRETS, APP_ENV: 'PRODUCTION', MODULES: SEEDING_MODULES });
+      try {
+        for (const { email } of SEEDED) {
+          const refused = await signIn(production.request, email, 'admin');
+          expect({ email, status: refused.status, code: refused.body.code }).toEqual({ email, status: 401, code: 'INVALID_CREDENTIALS' });
+        }
+        expect((await signIn(production.request, 'real@example.com', 'real-passw0rd')).status).toBe(200);
+        expect(production.seedingLogs).toEqual([
+          expect.stringMatching(
+            /^Seeding skipped, but accounts with seed addresses are in this database \(admin@admin\.ru, api-test@example\.com, user1@example\.com, user2@example\.com, user3@example\.com\).*"admin" signs none of them in/,
+          ),
+        ]);
+      } finally {
+        await production.app.close();
+      }
+    } finally {
+      await db.dispose();
+    }
+  });
+});
+
 describe('the seed and migration commands', () => {
   let db: TestDatabase;
   const users = async () => {

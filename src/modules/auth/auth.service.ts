@@ -23,6 +23,7 @@ import type { MeDto } from '../users/dto/user.dto.js';
 import { AppConfig } from '../../config/app-config.js';
 import { MailOutbox } from '../notify/mail-outbox.js';
 import { returnedRows } from '../../database/sql.js';
+import { SEED_PASSWORD } from '../seeding/seed-data.js';
 
 export interface ClientInfo {
   ip: string | null;
@@ -46,7 +47,7 @@ export class AuthService implements BeforeApplicationShutdown {
   private closing = false;
 
   constructor(
-    config: AppConfig,
+    private readonly config: AppConfig,
     private readonly dataSource: DataSource,
     private readonly users: UserRepository,
     private readonly sessions: SessionRepository,
@@ -99,7 +100,7 @@ export class AuthService implements BeforeApplicationShutdown {
     const generation = passwordGeneration(user?.passwordHash);
     await this.limiter.countSignInAttempt(input.email, client.ip, generation);
     const check = user ? await this.hasher.verify(user.passwordHash, input.password) : await this.hasher.burn(input.password);
-    if (!user || !check.matches) {
+    if (!user || !check.matches || this.isSeedPasswordRefused(input.password)) {
       throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
     }
     const sessionId = randomUUID();
@@ -125,6 +126,15 @@ export class AuthService implements BeforeApplicationShutdown {
     await this.limiter.clearFailedSignIns(input.email, client.ip, generation);
     if (check.outdated) await this.rehashPassword(user.id, user.passwordHash, input.password);
     return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };
+  }
+
+  /**
+   * The LOCAL seed accounts' password is public, and a database seeded by a LOCAL start keeps
+   * them when it goes on under PRODUCTION: there it opens nothing. No other account can have it,
+   * since the password rules refuse it.
+   */
+  private isSeedPasswordRefused(password: string): boolean {
+    return !this.config.isLocal && password === SEED_PASSWORD;
   }
 
   /**
