@@ -164,6 +164,16 @@ describe('auth', () => {
       expectErrorShape(await me(expired), 401, 'TOKEN_EXPIRED');
     });
 
+    it('refuses a token signed with the access secret that is not an access token, as the WebSocket does', async () => {
+      const { user, accessToken } = await signUpAndIn(request);
+      const claims = JSON.parse(Buffer.from(accessToken.split('.')[1], 'base64url').toString());
+      for (const typ of [undefined, 'refresh']) {
+        const token = new JwtService().sign({ sub: user.id, sid: claims.sid, ...(typ ? { typ } : {}) }, { secret: DEV_ACCESS_SECRET });
+        expectErrorShape(await me(token), 401, 'TOKEN_INVALID');
+      }
+      expect((await me(accessToken)).status).toBe(200);
+    });
+
     it('keeps checking tokens after another application in the same process started and closed', async () => {
       const { accessToken } = await signUpAndIn(request);
       const otherDb = await createTestDatabase('postgres');

@@ -1,5 +1,5 @@
 import { ConfigError } from './env-reader.js';
-import { DEV_ACCESS_SECRET, loadConfig } from './app-config.js';
+import { DEV_ACCESS_SECRET, DEV_REFRESH_SECRET, loadConfig } from './app-config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -79,6 +79,16 @@ describe('loadConfig', () => {
     expect(ok.appEnv).toBe('PRODUCTION');
     expect(ok.auth.accessSecret).not.toBe(DEV_ACCESS_SECRET);
     expect(ok.log.format).toBe('json');
+    const swapped = problemsOf({
+      APP_ENV: 'PRODUCTION',
+      PUBLIC_URL: 'https://chat.example.com',
+      JWT_ACCESS_SECRET: DEV_REFRESH_SECRET,
+      JWT_REFRESH_SECRET: DEV_ACCESS_SECRET,
+    });
+    expect(swapped).toEqual([
+      expect.stringMatching(/refuses the default JWT_ACCESS_SECRET/),
+      expect.stringMatching(/refuses the default JWT_REFRESH_SECRET/),
+    ]);
   });
 
   it('accepts only http(s) origins in CORS_ORIGINS, naming the one it refuses', () => {

@@ -227,14 +227,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
       read.problem(
         `APP_ENV=PRODUCTION needs PUBLIC_URL, the origin users reach this server at (e.g. https://chat.example.com): links in emails are built from it, and without it they would point at http://localhost:${port}.`,
       );
-    if (auth.accessSecret === DEV_ACCESS_SECRET)
-      read.problem(
-        'APP_ENV=PRODUCTION refuses the default JWT_ACCESS_SECRET; set it to a long random string (e.g. `openssl rand -hex 32`).',
-      );
-    if (auth.refreshSecret === DEV_REFRESH_SECRET)
-      read.problem(
-        'APP_ENV=PRODUCTION refuses the default JWT_REFRESH_SECRET; set it to a long random string (e.g. `openssl rand -hex 32`).',
-      );
+    // Either default, in either variable: both are public.
+    for (const [name, secret] of [
+      ['JWT_ACCESS_SECRET', auth.accessSecret],
+      ['JWT_REFRESH_SECRET', auth.refreshSecret],
+    ] as const) {
+      if (secret === DEV_ACCESS_SECRET || secret === DEV_REFRESH_SECRET)
+        read.problem(`APP_ENV=PRODUCTION refuses the default ${name}; set it to a long random string (e.g. \`openssl rand -hex 32\`).`);
+    }
   }
   for (const [name, secret] of [
     ['JWT_ACCESS_SECRET', auth.accessSecret],
