@@ -19,6 +19,7 @@ import { ACCESS_COOKIE, REFRESH_COOKIE } from './modules/auth/jwt.strategy.js';
 import { DependencyStateDto } from './modules/health/dto/health.dto.js';
 import { documentErrors, ErrorDto } from './common/openapi/error-responses.js';
 import { RealtimeWsAdapter } from './realtime/realtime.ws-adapter.js';
+import { securityHeaders } from './common/http/security-headers.js';
 
 export const API_PREFIX = 'api/v1';
 /**
@@ -87,6 +88,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   app.disable('x-powered-by');
 
   app.use(requestIdMiddleware(logger));
+  app.use(securityHeaders(config.http.publicUrl));
   // Before the body parser, so that its error answers (400, 413, 415) carry the CORS headers too
   // and a page on an allowed origin can read them.
   const allowedOrigins = new Set([config.http.publicUrl, ...config.http.corsOrigins]);
@@ -115,8 +117,6 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   const http = app.getHttpAdapter().getInstance();
   http.use('/ui', (_req: Request, res: Response, next: NextFunction) => {
     res.setHeader('Content-Security-Policy', UI_CSP);
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Referrer-Policy', 'no-referrer');
     next();
   });
   // What the page cannot know by itself: whether to offer the seeded LOCAL accounts.

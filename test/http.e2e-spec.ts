@@ -36,6 +36,40 @@ describe('the HTTP foundation', () => {
     expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('sends the security headers on every answer, and keeps API answers out of caches', async () => {
+    const { accessToken } = await signUpAndIn(request);
+    const me = await request('GET', '/api/v1/users/me', { token: accessToken });
+    const refused = await request('GET', '/api/v1/users/me');
+    const docs = await request('GET', '/api/docs');
+    const page = await request('GET', '/ui/');
+    const answers = { me, refused, docs, page, health: await request('GET', '/health') };
+    for (const [name, answer] of Object.entries(answers)) {
+      expect({
+        name,
+        status: answer.status < 500,
+        headers: ['x-content-type-options', 'x-frame-options', 'referrer-policy'].map((h) => answer.headers.get(h)),
+      }).toEqual({
+        name,
+        status: true,
+        headers: ['nosniff', 'DENY', 'no-referrer'],
+      });
+      // PUBLIC_URL is http here: no HSTS (see the https case below).
+      expect(answer.headers.get('strict-transport-security')).toBeNull();
+    }
+    expect([me.headers.get('cache-control'), refused.headers.get('cache-control')]).toEqual(['no-store', 'no-store']);
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+  });
+
+  it('sends HSTS when PUBLIC_URL is https', async () => {
+    const secure = await startTestApp({ ...db.env, PUBLIC_URL: 'https://chat.example.com' });
+    try {
+      const answer = await httpClient(secure.url)('GET', '/health');
+      expect(answer.headers.get('strict-transport-security')).toBe('max-age=15552000');
+    } finally {
+      await secure.close();
+    }
+  });
+
   it('answers an unknown route with 404 in the error shape', async () => {
     expectErrorShape(await request('GET', '/api/v1/nothing-here'), 404, 'NOT_FOUND');
     expectErrorShape(await request('PUT', '/api/v1/nothing-here'), 404, 'NOT_FOUND');
