@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { simpleParser } from 'mailparser';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { createApp } from '../src/app.factory.js';
 import { AppLogger } from '../src/common/logging/app-logger.js';
@@ -271,6 +272,42 @@ describe('notify with a slow mail server', () => {
   });
 });
 
+describe('notify with a mail server that stops answering', () => {
+  it('cuts the send short a few seconds into the shutdown and keeps the message for a retry', async () => {
+    const db = await createTestDatabase('postgres');
+    // Answers each message after 40 s: longer than the shutdown waits, shorter than the socket timeout.
+    const sink = await startSmtpSink({ delayMs: 40_000 });
+    const email = uniqueEmail('hung');
+    try {
+      const started = await startAppWithLogs(smtpEnv(db, sink, { MAIL_RETRY_BASE_SECONDS: '60' }));
+      const dataSource = started.app.get(DataSource);
+      try {
+        await queueMail(started.app, 'confirm-email', email, 'Hung', 'token-hung');
+        const deadline = Date.now() + 10_000;
+        const attempts = async () =>
+          ((await dataSource.query('SELECT attempts FROM mail_log WHERE recipient = $1', [email])) as MailLogRow[])[0]?.attempts ?? 0;
+        while ((await attempts()) === 0 && Date.now() < deadline) await sleep(20);
+        await sleep(300); // into the DATA phase
+      } finally {
+        await started.app.close();
+      }
+      const client = new pg.Client({ connectionString: db.env.DATABASE_URL });
+      await client.connect();
+      try {
+        const { rows } = await client.query<MailLogRow>('SELECT * FROM mail_log WHERE recipient = $1', [email]);
+        expect(rows[0]).toMatchObject({ status: 'pending', attempts: 1, text_body: expect.any(String) });
+        expect(rows[0].last_error).toMatch(/cut short by the shutdown/);
+      } finally {
+        await client.end();
+      }
+      expect(started.logs.some((line) => line.includes('cutting it short'))).toBe(true);
+    } finally {
+      await sink.close();
+      await db.dispose();
+    }
+  });
+});
+
 describe('notify with an unreachable SMTP_URL', () => {
   let db: TestDatabase;
   let started: Awaited<ReturnType<typeof startAppWithLogs>>;
@@ -318,6 +355,53 @@ describe('notify with an unreachable SMTP_URL', () => {
     const down = started.logs.filter((line) => line.includes('mail (smtp) is down'));
     expect(down).toHaveLength(1);
     expect(down[0]).toMatch(/SMTP_URL is unreachable/);
+  });
+});
+
+describe('notify with a mail server that wants a login SMTP_URL does not give', () => {
+  it('keeps the message and retries it, reports mail down, and delivers it once SMTP_URL has the login', async () => {
+    const db = await createTestDatabase('postgres');
+    const sink = await startSmtpSink({ login: { user: 'parley', pass: 's3cret' } });
+    const email = uniqueEmail('login');
+    try {
+      const first = await startAppWithLogs(smtpEnv(db, sink, { MAIL_RETRY_BASE_SECONDS: '60' }));
+      try {
+        await queueMail(first.app, 'confirm-email', email, 'Login', 'token-login');
+        const dataSource = first.app.get(DataSource);
+        let row: MailLogRow | undefined;
+        for (const deadline = Date.now() + 15_000; !(row && row.attempts >= 1 && row.last_error) && Date.now() < deadline; await sleep(50))
+          [row] = (await dataSource.query('SELECT * FROM mail_log WHERE recipient = $1', [email])) as MailLogRow[];
+        // Retried in 60 s like an outage, not given up on as a refused recipient; the text is kept for it.
+        expect(row).toMatchObject({ status: 'pending', attempts: 1, text_body: expect.any(String) });
+        expect(row!.last_error).toMatch(/^The mail server at SMTP_URL .* wants a login: .*530.*put the user name and password in SMTP_URL/);
+
+        const health = await fetch(`${first.url}/health/ready`);
+        expect(health.status).toBe(503);
+        expect(((await health.json()) as any).dependencies.mail).toMatchObject({
+          status: 'down',
+          error: expect.stringMatching(/wants a login/),
+        });
+        expect(sink.messages).toHaveLength(0);
+      } finally {
+        await first.app.close();
+      }
+
+      const withLogin = sink.url.replace('smtp://', 'smtp://parley:s3cret@');
+      const second = await startAppWithLogs(smtpEnv(db, sink, { SMTP_URL: withLogin, MAIL_RETRY_BASE_SECONDS: '60' }));
+      try {
+        // The retry is due in a minute: bring it forward rather than wait.
+        await second.app.get(DataSource).query('UPDATE mail_log SET next_attempt_at = now() WHERE recipient = $1', [email]);
+        await second.app.get(MailDeliveryWorker).drain();
+        expect(await settledRow(second.app, email)).toMatchObject({ status: 'sent', attempts: 2 });
+        expect(sink.messages.filter((m) => recipientsOf(m).includes(email))).toHaveLength(1);
+        expect((await fetch(`${second.url}/health/ready`)).status).toBe(200);
+      } finally {
+        await second.app.close();
+      }
+    } finally {
+      await sink.close();
+      await db.dispose();
+    }
   });
 });
 

@@ -24,9 +24,11 @@ export interface SmtpSinkOptions {
   reject?: (raw: Buffer, session: SMTPServerSession) => (Error & { responseCode?: number }) | undefined;
   /** Answer each message this long after it arrived: a slow mail server. */
   delayMs?: number;
+  /** Require AUTH (over plain TCP) with this user and password before MAIL FROM, as submission servers do. */
+  login?: { user: string; pass: string };
 }
 
-/** A real SMTP server on a random loopback port, without TLS or required AUTH, collecting what it receives. */
+/** A real SMTP server on a random loopback port, without TLS (and AUTH only when asked for), collecting what it receives. */
 export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
   const messages: ParsedMail[] = [];
   const recipients: string[][] = [];
@@ -35,7 +37,13 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   const server = new SMTPServer({
     secure: false,
     disabledCommands: ['STARTTLS'],
-    authOptional: true,
+    authOptional: !options.login,
+    allowInsecureAuth: true,
+    onAuth(auth, _session, callback) {
+      const { login } = options;
+      if (login && auth.username === login.user && auth.password === login.pass) return callback(null, { user: login.user });
+      callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+    },
     logger: false,
     onConnect(_session, callback) {
       connections += 1;

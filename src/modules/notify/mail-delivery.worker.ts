@@ -15,6 +15,11 @@ const LEASE_SECONDS = 300;
 const MAX_IDLE_MS = 30_000;
 /** Floor between cycles, so rows another instance holds this instant cannot make us spin. */
 const MIN_PAUSE_MS = 200;
+/**
+ * How long a shutdown waits for the send under way. A server that stopped answering would
+ * otherwise hold it for the transport's socket timeout (60 s), past any orchestrator's patience.
+ */
+const SHUTDOWN_GRACE_MS = 5_000;
 
 /**
  * Sends what the mail log holds, in this process: claims due rows, hands them to the transport,
@@ -45,13 +50,25 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
     this.wake();
   }
 
-  /** Stops before the database closes (onModuleDestroy precedes every shutdown hook) and lets the current send finish. */
+  /**
+   * Stops before the database closes (onModuleDestroy precedes every shutdown hook) and lets the
+   * current send finish, for up to SHUTDOWN_GRACE_MS: then the send is cut short and recorded as
+   * a failed attempt, retried later like any other (so the server may get it twice, if it had taken it).
+   */
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    await this.current;
+    let grace: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      this.current.then(() => true),
+      new Promise<boolean>((resolve) => (grace = setTimeout(() => resolve(false), SHUTDOWN_GRACE_MS))),
+    ]);
+    clearTimeout(grace);
+    if (!finished)
+      this.logger.warn(`The email being sent had not gone out ${SHUTDOWN_GRACE_MS / 1000} s into the shutdown; cutting it short.`);
     await this.transport.close();
+    await this.current;
   }
 
   /** Look at the log now rather than at the next scheduled time, e.g. right after a message is queued. */

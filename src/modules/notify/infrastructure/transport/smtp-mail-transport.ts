@@ -22,6 +22,14 @@ export class SmtpMailTransport extends MailTransport {
   private readonly logger = new Logger('Mail');
   private readonly transporter: Transporter;
   private readonly where: string;
+  /**
+   * What the last send found wrong with the setup and a connection check cannot see (a login
+   * the server wants only at MAIL FROM, a sender it refuses): reported by check() until a send
+   * gets through.
+   */
+  private setupProblem: Error | undefined;
+  /** Sends under way, which close() cuts short. */
+  private readonly sending = new Set<AbortController>();
 
   constructor(
     smtpUrl: string,
@@ -33,8 +41,11 @@ export class SmtpMailTransport extends MailTransport {
   }
 
   async send(mail: OutgoingMail): Promise<void> {
+    const abort = new AbortController();
+    this.sending.add(abort);
     try {
       const info = await this.transporter.sendMail({
+        signal: abort.signal,
         from: mail.from,
         to: { name: mail.to.name, address: mail.to.address },
         subject: mail.subject,
@@ -43,13 +54,21 @@ export class SmtpMailTransport extends MailTransport {
         messageId: mail.messageId,
         headers: { 'X-Parley-Template': mail.template },
       });
+      this.setupProblem = undefined;
       this.logger.log(`Sent ${mail.template} email ${mail.id} to ${mail.to.address} via ${this.where} (${String(info.response)})`);
     } catch (error) {
-      throw this.explain(error);
+      if (abort.signal.aborted)
+        throw new Error(`Sending through SMTP_URL (${this.where}) was cut short by the shutdown; the server may or may not have taken it.`);
+      const explained = this.explain(error);
+      if (isSetupRefusal(error)) this.setupProblem = explained;
+      throw explained;
+    } finally {
+      this.sending.delete(abort);
     }
   }
 
   async check(): Promise<void> {
+    if (this.setupProblem) throw this.setupProblem;
     try {
       await this.transporter.verify();
     } catch (error) {
@@ -57,7 +76,9 @@ export class SmtpMailTransport extends MailTransport {
     }
   }
 
+  /** Cuts short any send still under way, then closes the transport. */
   async close(): Promise<void> {
+    for (const abort of this.sending) abort.abort();
     this.transporter.close();
   }
 
@@ -78,11 +99,38 @@ export class SmtpMailTransport extends MailTransport {
         `SMTP_URL is unreachable: ${detail} (${this.where}); start the mail server there, fix SMTP_URL, or unset it to write .eml files to ${this.outboxDir}.`,
       );
     }
+    if (isSetupRefusal(error)) {
+      return new Error(
+        (error as SmtpError).command === 'MAIL FROM' && responseCode !== 530
+          ? `The mail server at SMTP_URL (${this.where}) refused the sender: ${detail}; check MAIL_FROM, and that SMTP_URL logs in as a user allowed to send from it.`
+          : `The mail server at SMTP_URL (${this.where}) wants a login: ${detail}; put the user name and password in SMTP_URL (smtp://user:password@host:port).`,
+      );
+    }
     if (responseCode) {
       const sentence = `The mail server at SMTP_URL (${this.where}) rejected the message: ${detail}.`;
-      // 5xx is permanent (RFC 5321 4.2.1); a refused login (EAUTH, handled above) is a setting to fix, and retried.
+      // 5xx is permanent (RFC 5321 4.2.1) for this message: a recipient or content refused. A
+      // refused login or sender (above) is a setting to fix, and retried.
       return responseCode >= 500 && responseCode < 600 ? new MailRefusedError(sentence) : new Error(sentence);
     }
     return new Error(`Sending through SMTP_URL (${this.where}) failed: ${detail}.`);
   }
+}
+
+interface SmtpError {
+  code?: string;
+  responseCode?: number;
+  /** The SMTP command the reply answered, as nodemailer records it ('MAIL FROM', 'RCPT TO', 'DATA', …). */
+  command?: string;
+  response?: string;
+}
+
+/**
+ * A refusal that is about this server's setup rather than the message: a login required (530,
+ * or enhanced status 5.7.0, which some servers give at RCPT TO), or the sender refused at MAIL
+ * FROM. Every message would meet it, so it is retried like an outage, not given up on.
+ */
+function isSetupRefusal(error: unknown): boolean {
+  const { responseCode, command, response } = error as SmtpError;
+  if (!responseCode || responseCode < 500 || responseCode >= 600) return false;
+  return responseCode === 530 || /^\d{3}[ -]5\.7\.0\b/.test(response ?? '') || command === 'MAIL FROM';
 }
