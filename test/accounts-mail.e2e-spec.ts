@@ -61,9 +61,18 @@ describe('accounts over real email (SMTP)', () => {
 
     const mail = await sink.waitFor(sentTo(email));
     expect(mail.subject).toBe('Confirm your email address for Parley');
+    // The address is not proven yet: the name its account chose is not put into the mail.
+    expect(mail.to).toMatchObject({ value: [{ address: email, name: '' }] });
+    expect(mail.text).toMatch(/^Hi, welcome to Parley!/);
+    expect(`${mail.text} ${mail.html}`).not.toContain('Mail Reader');
     const { token } = linkIn(mail, 'confirm-email');
 
     expect((await request('POST', '/api/v1/auth/confirm-email', { body: { token } })).status).toBe(204);
+    // Once it is, mail to it greets its owner by name.
+    expect((await request('POST', '/api/v1/auth/password/forgot', { body: { email } })).status).toBe(202);
+    const reset = await sink.waitFor((m) => sentTo(email)(m) && m.subject === 'Reset your Parley password');
+    expect(reset.to).toMatchObject({ value: [{ address: email, name: 'Mail Reader' }] });
+    expect(reset.text).toMatch(/^Hi Mail Reader, someone/);
 
     const signIn = await request('POST', '/api/v1/auth/sign-in', { body: { email, password } });
     const me = await request('GET', '/api/v1/users/me', { token: signIn.body.accessToken });

@@ -37,6 +37,15 @@ const invalidToken = () =>
     'INVALID_TOKEN',
   );
 
+/**
+ * Who an email goes to. The name, which whoever signed up chose, is left out (of the greeting and
+ * the To header) until the address is proven to be theirs: anyone can sign up with someone else's
+ * address, and a name like "Claim your prize at https://…" would reach that inbox in Parley's mail.
+ */
+function addressee(address: string, name: string, confirmed: boolean): { address: string; name: string } {
+  return { address, name: confirmed ? name : '' };
+}
+
 @Injectable()
 export class AuthService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Auth');
@@ -84,7 +93,7 @@ export class AuthService implements BeforeApplicationShutdown {
       );
       if (mail) {
         await this.emailTokens.create(id, 'confirm_email', sha256(token), EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, tx);
-        await mail.queue({ template: 'confirm-email', to: { address: created.email, name: created.name }, userId: id, token }, tx);
+        await mail.queue({ template: 'confirm-email', to: addressee(created.email, created.name, false), userId: id, token }, tx);
       }
       return created;
     });
@@ -264,7 +273,7 @@ export class AuthService implements BeforeApplicationShutdown {
       if (!user) throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
       if (user.confirmed) return false;
       await this.emailTokens.create(userId, 'confirm_email', sha256(token), EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, tx);
-      await mail.queue({ template: 'confirm-email', to: { address: user.email, name: user.name }, userId, token }, tx);
+      await mail.queue({ template: 'confirm-email', to: addressee(user.email, user.name, false), userId, token }, tx);
       return true;
     });
     if (!queued) throw alreadyConfirmed();
@@ -320,7 +329,10 @@ export class AuthService implements BeforeApplicationShutdown {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('parley:password-reset:' || $1, 0))`, [user.id]);
       await this.emailTokens.invalidateUnused(user.id, 'reset_password', tx);
       await this.emailTokens.create(user.id, 'reset_password', sha256(token), PASSWORD_RESET_TOKEN_TTL_SECONDS, tx);
-      await mail.queue({ template: 'reset-password', to: { address: user.email, name: user.name }, userId: user.id, token }, tx);
+      await mail.queue(
+        { template: 'reset-password', to: addressee(user.email, user.name, user.emailConfirmedAt !== null), userId: user.id, token },
+        tx,
+      );
     });
     mail.wake();
     this.events.publish(new PasswordResetRequestedEvent(user.id, user.email, user.name, token));

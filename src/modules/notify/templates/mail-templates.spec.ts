@@ -52,6 +52,14 @@ describe('mail templates', () => {
     expect(mail.text.split('\n').some((l) => l.startsWith('Visit'))).toBe(false);
   });
 
+  it('greets without a name when given none', () => {
+    for (const template of ['confirm-email', 'reset-password'] as const) {
+      const mail = renderMail(template, { publicUrl, name: '', token: 't' });
+      expect(mail.text.split('\n')[0]).toMatch(/^Hi, [a-z]/);
+      expect(mail.html).toContain('Hi, ');
+    }
+  });
+
   it('tells the reader when each link expires', () => {
     expect(renderMail('confirm-email', { publicUrl, name: 'A', token: 't' }).text).toContain('expires in 48 hours');
     expect(renderMail('reset-password', { publicUrl, name: 'A', token: 't' }).text).toContain('expires in 1 hour ');

@@ -5,7 +5,10 @@ import { displayName, formatLifetime, renderHtml, uiLink } from './mail-layout.j
 export interface TemplateInput {
   /** Origin of the public site, without a trailing slash (config.http.publicUrl). */
   publicUrl: string;
-  /** The recipient's display name, as they typed it. */
+  /**
+   * The recipient's display name, as they typed it; empty for an address not yet proven theirs
+   * (whoever signs up chooses it, and could put a message of their own into Parley's mail).
+   */
   name: string;
   /** The single-use token the link carries. */
   token: string;
@@ -35,6 +38,9 @@ function linkMail(parts: {
   };
 }
 
+/** "Hi Ada, " or, without a name, "Hi, ". */
+const greeting = (name: string): string => (name.trim() ? `Hi ${displayName(name)}, ` : 'Hi, ');
+
 const TEMPLATES: Record<MailTemplateName, Template> = {
   'confirm-email': {
     lifetimeSeconds: EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS,
@@ -42,7 +48,7 @@ const TEMPLATES: Record<MailTemplateName, Template> = {
       linkMail({
         subject: 'Confirm your email address for Parley',
         link: uiLink(publicUrl, 'confirm-email', token),
-        intro: `Hi ${displayName(name)}, welcome to Parley! Please confirm that this is your email address.`,
+        intro: `${greeting(name)}welcome to Parley! Please confirm that this is your email address.`,
         textPrompt: 'Confirm your email address:',
         buttonLabel: 'Confirm email address',
         footnotes: [
@@ -57,7 +63,7 @@ const TEMPLATES: Record<MailTemplateName, Template> = {
       linkMail({
         subject: 'Reset your Parley password',
         link: uiLink(publicUrl, 'reset-password', token),
-        intro: `Hi ${displayName(name)}, someone (hopefully you) asked to reset the password of your Parley account.`,
+        intro: `${greeting(name)}someone (hopefully you) asked to reset the password of your Parley account.`,
         textPrompt: 'Choose a new password:',
         buttonLabel: 'Choose a new password',
         footnotes: [
