@@ -1,3 +1,5 @@
+import { domainToASCII } from 'node:url';
+
 /** The emails Parley sends; also the value of mail_log.template. */
 export const MAIL_TEMPLATES = ['confirm-email', 'reset-password'] as const;
 export type MailTemplateName = (typeof MAIL_TEMPLATES)[number];
@@ -33,8 +35,11 @@ export interface OutgoingMail extends RenderedMail {
   messageId: string;
 }
 
-/** `<id@domain>`, with the domain of the sender address so receiving servers see it as ours. */
+/**
+ * `<id@domain>`, with the domain of the sender address so receiving servers see it as ours, in
+ * its ASCII (xn--) form: a header is 7-bit unless the server takes SMTPUTF8.
+ */
 export function messageIdFor(id: string, from: string): string {
-  const domain = /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'parley.local';
-  return `<${id}@${domain}>`;
+  const domain = /@([^>\s]+)>?\s*$/.exec(from)?.[1];
+  return `<${id}@${(domain && domainToASCII(domain)) || 'parley.local'}>`;
 }
