@@ -1,4 +1,7 @@
 import { readdir } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { AVATAR_MAX_BYTES } from '../src/modules/users/domain/avatar.js';
@@ -143,6 +146,38 @@ describe.each<Backend>(['local-files', 's3'])('avatars on %s storage', (backend)
     const keys = await s.storedKeys(alice.user.id);
     expect(keys).toHaveLength(1);
     expect((await s.app.app.get(ObjectStorage).get(keys[0]))?.size).toBe(AVATAR_MAX_BYTES);
+  });
+
+  it("takes an upload the client cut off as the client's doing: nothing stored, nothing logged as an error", async () => {
+    const errors = jest.spyOn(Logger.prototype, 'error');
+    try {
+      const boundary = 'cut-off-boundary';
+      const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`;
+      const { port } = new URL(s.app.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.write(
+        [
+          'PUT /api/v1/users/me/avatar HTTP/1.1',
+          `Host: 127.0.0.1:${port}`,
+          `Authorization: Bearer ${alice.accessToken}`,
+          `Content-Type: multipart/form-data; boundary=${boundary}`,
+          `Content-Length: ${2 * 1024 * 1024}`,
+          '',
+          '',
+        ].join('\r\n'),
+      );
+      socket.write(Buffer.concat([Buffer.from(head), IMAGES.png, Buffer.alloc(256 * 1024)]));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      socket.destroy();
+      // The server notices the hang-up and answers (to no one); a later request sees the outcome.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await s.request('GET', '/api/v1/users/me', { token: alice.accessToken })).status).toBe(200);
+      expect(errors.mock.calls.map(([first]) => first)).toEqual([]);
+      expect(await s.storedKeys(alice.user.id)).toEqual([]);
+    } finally {
+      errors.mockRestore();
+    }
   });
 
   it('deletes the previous object once a new avatar replaces it, and changes the URL', async () => {

@@ -167,6 +167,8 @@ describe('an S3 endpoint that goes away or stops answering after the start', () 
         kind: 'unavailable',
         code: 'STORAGE_UNAVAILABLE',
         message: expect.stringMatching(/S3_ENDPOINT.*no answer within 0.3 s.*try again later/),
+        // Sent as Retry-After, as for the database.
+        retryAfterSeconds: 5,
       };
       await expect(storage.put('avatars/u/a.png', Buffer.from('x'), 'image/png')).rejects.toMatchObject(unavailable);
       await expect(storage.get('avatars/u/a.png')).rejects.toMatchObject(unavailable);

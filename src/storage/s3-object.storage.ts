@@ -13,6 +13,8 @@ const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const START_TIMEOUT_MS = 10_000;
 /** A socket to S3 silent this long is cut, so a request to an endpoint that stopped answering fails rather than hangs. */
 const SOCKET_TIMEOUT_MS = 15_000;
+/** What a 503 STORAGE_UNAVAILABLE asks the client to wait (Retry-After), as for the database. */
+const STORAGE_RETRY_AFTER_SECONDS = 5;
 const NETWORK_ERRORS = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -118,6 +120,7 @@ export class S3ObjectStorage extends ObjectStorage {
         throw new UnavailableError(
           'STORAGE_UNAVAILABLE',
           `Object storage at ${this.endpoint} (S3_ENDPOINT) did not answer (${messageOf(error)}); try again later.`,
+          STORAGE_RETRY_AFTER_SECONDS,
         );
       }
       throw error;

@@ -95,7 +95,8 @@ export class RateLimitedError extends DomainError {
 }
 
 export class UnavailableError extends DomainError {
-  constructor(code: string, message: string) {
-    super('unavailable', code, message);
+  /** `retryAfterSeconds` for an outage worth retrying soon (sent as Retry-After); none for a service switched off. */
+  constructor(code: string, message: string, retryAfterSeconds?: number) {
+    super('unavailable', code, message, undefined, retryAfterSeconds);
   }
 }

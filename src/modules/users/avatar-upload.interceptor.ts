@@ -40,6 +40,11 @@ export class AvatarUploadInterceptor extends MultipartAvatar {
     try {
       return await super.intercept(context, next);
     } catch (error) {
+      // The client hung up mid-upload (multer says "Request aborted"): its doing, not an error of ours.
+      if (context.switchToHttp().getRequest<Request>().readableAborted) {
+        const message = 'The upload ended before the whole body arrived; send it again.';
+        throw new ValidationError(message, [{ field: AVATAR_FIELD, message }]);
+      }
       throw translate(error);
     }
   }
