@@ -89,13 +89,24 @@ function toast(text, kind = 'info') {
   toastTimer = setTimeout(() => show(node, false), kind === 'error' ? 6000 : 3500);
 }
 
+/** The first character as a reader sees it (an emoji, a letter with its accents), not half of one. */
+const graphemes = typeof Intl.Segmenter === 'function' ? new Intl.Segmenter() : null;
+function firstCharacter(word) {
+  if (graphemes) return graphemes.segment(word)[Symbol.iterator]().next().value?.segment ?? '';
+  return Array.from(word)[0] ?? '';
+}
+
 function initials(name) {
   const parts = String(name || '?')
     .trim()
     .split(/\s+/)
     .filter(Boolean);
-  return ((parts[0]?.[0] ?? '?') + (parts.length > 1 ? parts[parts.length - 1][0] : '')).toUpperCase();
+  return (firstCharacter(parts[0] ?? '?') + (parts.length > 1 ? firstCharacter(parts[parts.length - 1]) : '')).toUpperCase();
 }
+
+/** The server counts a message's length in code points; a textarea's maxlength counts UTF-16 units, half as many emoji. */
+const MESSAGE_MAX = 4096;
+const tooLong = (text) => text.length > MESSAGE_MAX && Array.from(text).length > MESSAGE_MAX;
 
 function hue(text) {
   let hash = 0;
@@ -553,12 +564,17 @@ async function showConfirmEmail(token) {
   try {
     await api('POST', '/auth/confirm-email', { token }, { auth: false });
     if (state.me) {
-      state.me.emailConfirmed = true;
-      renderMe(); // the banner goes: "Continue" returns to a page that is already drawn
+      // The link may have been another account's: ask whether this one is confirmed now.
+      state.me = await api('GET', '/users/me').catch(() => state.me);
+      renderMe(); // the banner goes if it was ours: "Continue" returns to a page that is already drawn
     }
-    tokenResult(status, 'Your email is confirmed. Thank you!', true);
+    tokenResult(status, 'The email is confirmed. Thank you!', true);
   } catch (error) {
-    const again = state.session ? 'use "Send it again" in the banner for a new one' : 'sign in to get a new one';
+    const again = !state.session
+      ? 'sign in to get a new one'
+      : state.me?.emailConfirmed
+        ? 'your own email is confirmed already'
+        : 'use "Send it again" in the banner for a new one';
     tokenResult(status, `This link did not work: ${errorText(error)} Links work once and expire; ${again}.`, false);
   }
 }
@@ -776,13 +792,18 @@ function renderChatList() {
           h(
             'div',
             { class: 'line' },
-            h('span', { class: 'title', text: chat.title }),
+            h('span', { class: 'title', dir: 'auto', text: chat.title }),
             h('span', { class: 'time', text: shortTime(activityOf(chat)) }),
           ),
           h(
             'div',
             { class: 'line' },
-            h('span', { class: `preview${preview.typing ? ' is-typing' : ''}`, dataset: { testid: 'chat-preview' }, text: preview.text }),
+            h('span', {
+              class: `preview${preview.typing ? ' is-typing' : ''}`,
+              dir: 'auto',
+              dataset: { testid: 'chat-preview' },
+              text: preview.text,
+            }),
             chat.unreadCount > 0 &&
               h('span', { class: 'badge', dataset: { testid: 'unread-badge' }, text: chat.unreadCount > 99 ? '99+' : chat.unreadCount }),
           ),
@@ -1573,7 +1594,7 @@ function messageNode(chatId, { m, own, pending }, { first, status, editing, show
     body = h(
       'div',
       { class: 'bubble' },
-      h('span', { class: 'text', dataset: { testid: 'message-text' }, text: deleted ? 'This message was deleted' : m.text }),
+      h('span', { class: 'text', dir: 'auto', dataset: { testid: 'message-text' }, text: deleted ? 'This message was deleted' : m.text }),
       meta,
     );
 
@@ -1600,11 +1621,12 @@ function messageNode(chatId, { m, own, pending }, { first, status, editing, show
 }
 
 function editForm(chatId, m) {
-  const area = h('textarea', { rows: 2, maxlength: 4096, 'aria-label': 'Edit message', dataset: { testid: 'message-edit-input' } });
+  const area = h('textarea', { rows: 2, 'aria-label': 'Edit message', dataset: { testid: 'message-edit-input' } });
   area.value = m.text ?? '';
   const save = async () => {
     const text = area.value;
     if (!text.trim()) return toast('A message cannot be empty: delete it instead.', 'error');
+    if (tooLong(text)) return toast(`A message holds at most ${MESSAGE_MAX} characters; this one has ${Array.from(text).length}.`, 'error');
     try {
       const updated = await api('PATCH', `/chats/${chatId}/messages/${m.id}`, { text });
       applyUpdated(updated);
@@ -1779,6 +1801,13 @@ function bindPane() {
   };
   form.addEventListener('submit', (event) => {
     event.preventDefault();
+    if (tooLong(input.value)) {
+      toast(
+        `A message holds at most ${MESSAGE_MAX} characters; this one has ${Array.from(input.value).length}. Nothing was sent.`,
+        'error',
+      );
+      return;
+    }
     sendText(input.value);
     input.value = '';
     grow();
@@ -1795,14 +1824,6 @@ function bindPane() {
     else stopTyping();
   });
   input.addEventListener('blur', stopTyping);
-  // The box stops at the server's limit; a paste past it would be cut without a word.
-  input.addEventListener('paste', (event) => {
-    const pasted = event.clipboardData?.getData('text') ?? '';
-    const selected = input.selectionEnd - input.selectionStart;
-    if (input.value.length - selected + pasted.length > input.maxLength) {
-      toast(`A message holds at most ${input.maxLength} characters: the pasted text was cut there.`, 'error');
-    }
-  });
 
   const box = $('[data-testid="messages"]');
   box.addEventListener('scroll', () => {

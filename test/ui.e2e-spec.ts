@@ -398,6 +398,47 @@ describe('the built-in chat page, in a real browser', () => {
     expect(pageErrors()).toEqual([]);
   });
 
+  it('shows long, emoji and right-to-left text as written, and sends as many emoji as the server takes', async () => {
+    const request = httpClient(app.url);
+    const kim = await signUpAndIn(request, 'Kim Long');
+    const create = (title: string) => request('POST', '/api/v1/chats', { body: { type: 'group', title }, token: kim.accessToken });
+    const long = await create('W'.repeat(255));
+    const party = await create('🎉 Party');
+    await request('POST', `/api/v1/chats/${party.body.id}/messages`, { body: { text: 'مرحبا! hello 123?' }, token: kim.accessToken });
+
+    const page = await openPage('kim');
+    await signInThroughForm(page, { ...kim.user, password: kim.password });
+    await connection(page, 'online').waitFor();
+
+    // Initials take whole characters: the emoji, not half of its surrogate pair.
+    const partyItem = page.getByTestId('chat-item').filter({ hasText: 'Party' });
+    expect(await partyItem.locator('.avatar').first().textContent()).toBe('🎉P');
+    await partyItem.click();
+    const arabic = message(page, 'hello 123').getByTestId('message-text');
+    expect(await arabic.getAttribute('dir')).toBe('auto');
+
+    // 3,000 emoji are 3,000 characters to the server (6,000 UTF-16 units): all of them go.
+    const emoji = '😀'.repeat(3000);
+    await page.getByTestId('composer-input').fill(emoji);
+    await page.getByTestId('composer-input').press('Enter');
+    await page.locator('[data-testid="message"][data-seq="2"]').waitFor(); // acknowledged: it has its seq
+    const history = await request('GET', `/api/v1/chats/${party.body.id}/messages?limit=1`, { token: kim.accessToken });
+    expect(Array.from(history.body.items[0].text as string)).toHaveLength(3000);
+
+    // A title of 255 characters without a space wraps inside the info dialog, which keeps its buttons in view.
+    await page.getByTestId('chat-item').filter({ hasText: 'WWWW' }).click();
+    await page.getByTestId('open-chat-info').click();
+    const info = page.getByTestId('chat-info-dialog');
+    await info.getByTestId('info-leave').waitFor();
+    const fits = await info.evaluate((dialog) => dialog.scrollWidth <= dialog.clientWidth + 1);
+    expect(fits).toBe(true);
+    const leave = await info.getByTestId('info-leave').boundingBox();
+    const box = await info.boundingBox();
+    expect(leave!.x + leave!.width).toBeLessThanOrEqual(box!.x + box!.width);
+    expect(long.status).toBe(201);
+    expect(pageErrors()).toEqual([]);
+  });
+
   it('keeps its typing frames under the server limit when short replies go out fast, with no error shown', async () => {
     const request = httpClient(app.url);
     const fay = await signUpAndIn(request, 'Fay Lund');
