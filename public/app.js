@@ -568,7 +568,7 @@ async function showConfirmEmail(token) {
       state.me = await api('GET', '/users/me').catch(() => state.me);
       renderMe(); // the banner goes if it was ours: "Continue" returns to a page that is already drawn
     }
-    tokenResult(status, 'The email is confirmed. Thank you!', true);
+    tokenResult(status, 'Your email is confirmed. Thank you!', true);
   } catch (error) {
     const again = !state.session
       ? 'sign in to get a new one'
