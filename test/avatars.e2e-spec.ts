@@ -321,6 +321,30 @@ describe('avatar requests that go wrong', () => {
     }
   });
 
+  it('refuses an image whose header is cut short (415) or declares more pixels than an avatar may have (413), storing nothing', async () => {
+    await s.request('DELETE', '/api/v1/users/me/avatar', { token: alice.accessToken });
+    const declaring = (width: number, height: number) => {
+      const png = Buffer.from(IMAGES.png);
+      png.writeUInt32BE(width, 16);
+      png.writeUInt32BE(height, 20);
+      return png;
+    };
+    for (const bytes of [IMAGES.png.subarray(0, 8), IMAGES.png.subarray(0, 20), IMAGES.webp.subarray(0, 16)])
+      expectErrorShape(await s.upload(alice.accessToken, bytes), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    for (const [width, height] of [
+      [0xffffffff, 0xffffffff],
+      [8193, 1],
+      [8000, 8000],
+    ]) {
+      const refused = await s.upload(alice.accessToken, declaring(width, height));
+      expectErrorShape(refused, 413, 'FILE_TOO_LARGE');
+      expect(refused.body.message).toContain(`${width}×${height} pixels`);
+    }
+    expect(await s.storedKeys(alice.user.id)).toEqual([]);
+    expect(await s.avatarKey(alice.user.id)).toBeNull();
+    expect((await s.upload(alice.accessToken, declaring(8192, 4096))).status).toBe(200);
+  });
+
   it('answers 304 to a request that already holds this image (If-None-Match)', async () => {
     const { body } = await s.upload(alice.accessToken, IMAGES.webp);
     const first = await fetchBytes(s.app.url + body.avatarUrl, { authorization: `Bearer ${alice.accessToken}` });

@@ -1,6 +1,6 @@
-import { detectImageType } from './image-type.js';
+import { detectImageType, imageSize } from './image-type.js';
 
-const bytes = (...parts: (number[] | string)[]) =>
+const bytes = (...parts: (number[] | string | Buffer)[]) =>
   Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
 
 /** The smallest real files of each kind: 1×1 images as their encoders write them. */
@@ -56,5 +56,56 @@ describe('detectImageType', () => {
 
   it('looks only at the start: a signature later in the file does not count', () => {
     expect(detectImageType(Buffer.concat([Buffer.from('junk'), PNG_1X1]))).toBeUndefined();
+  });
+});
+
+describe('imageSize', () => {
+  /** A PNG whose IHDR declares width × height (the rest of the file is not read). */
+  const png = (width: number, height: number) => {
+    const header = Buffer.from(PNG_1X1.subarray(0, 24));
+    header.writeUInt32BE(width, 16);
+    header.writeUInt32BE(height, 20);
+    return header;
+  };
+
+  it('reads the size each format declares in its header', () => {
+    expect(imageSize(PNG_1X1, 'image/png')).toEqual({ width: 1, height: 1 });
+    expect(imageSize(png(4032, 3024), 'image/png')).toEqual({ width: 4032, height: 3024 });
+    expect(imageSize(png(0xffffffff, 0xffffffff), 'image/png')).toEqual({ width: 0xffffffff, height: 0xffffffff });
+    expect(imageSize(GIF89A_1X1, 'image/gif')).toEqual({ width: 1, height: 1 });
+    expect(imageSize(bytes('GIF87a', [0x40, 0x01, 0xf0, 0x00]), 'image/gif')).toEqual({ width: 320, height: 240 });
+    expect(imageSize(WEBP_1X1, 'image/webp')).toEqual({ width: 1, height: 1 });
+  });
+
+  it('reads a lossy (VP8) and an extended (VP8X) WebP', () => {
+    const riff = (chunk: string, body: number[]) => bytes('RIFF', [0, 0, 0, 0], 'WEBP', chunk, [0, 0, 0, 0], body);
+    // VP8: frame tag (3), start code 9D 01 2A, width and height 14 bits each (little-endian).
+    expect(imageSize(riff('VP8 ', [0, 0, 0, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01]), 'image/webp')).toEqual({ width: 640, height: 480 });
+    // VP8X: flags (4), then canvas width - 1 and height - 1, 24 bits each.
+    expect(imageSize(riff('VP8X', [0, 0, 0, 0, 0x7f, 0x02, 0x00, 0xdf, 0x01, 0x00]), 'image/webp')).toEqual({ width: 640, height: 480 });
+  });
+
+  it('finds the frame header of a JPEG past the segments before it', () => {
+    // SOF0: length, precision, height 16, width 32.
+    const sof = [0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x20, 0x03];
+    expect(imageSize(bytes(JPEG_HEADER, sof), 'image/jpeg')).toEqual({ width: 32, height: 16 });
+    // A progressive frame (SOF2) after a comment, with fill bytes before its marker.
+    const comment = [0xff, 0xfe, 0x00, 0x05, 0x61, 0x62, 0x63];
+    expect(imageSize(bytes(JPEG_HEADER, comment, [0xff, 0xff, 0xc2, 0x00, 0x11, 0x08, 0x01, 0xe0, 0x02, 0x80]), 'image/jpeg')).toEqual({
+      width: 640,
+      height: 480,
+    });
+  });
+
+  it('has no size for a header cut short, malformed or declaring zero pixels', () => {
+    expect(imageSize(PNG_1X1.subarray(0, 8), 'image/png')).toBeUndefined();
+    expect(imageSize(PNG_1X1.subarray(0, 23), 'image/png')).toBeUndefined();
+    expect(imageSize(png(0, 10), 'image/png')).toBeUndefined();
+    expect(imageSize(bytes('GIF89a', [0x01]), 'image/gif')).toBeUndefined();
+    expect(imageSize(WEBP_1X1.subarray(0, 12), 'image/webp')).toBeUndefined();
+    expect(imageSize(bytes('RIFF', [0, 0, 0, 0], 'WEBP'), 'image/webp')).toBeUndefined();
+    expect(imageSize(JPEG_HEADER, 'image/jpeg')).toBeUndefined();
+    // Scan data before any frame header.
+    expect(imageSize(bytes(JPEG_HEADER, [0xff, 0xda, 0x00, 0x08]), 'image/jpeg')).toBeUndefined();
   });
 });

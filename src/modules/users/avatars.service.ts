@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { NotFoundError, UnsupportedMediaError, ValidationError } from '../../common/errors/domain-error.js';
-import { detectImageType, type ImageMime } from '../../storage/image-type.js';
+import { NotFoundError, TooLargeError, UnsupportedMediaError, ValidationError } from '../../common/errors/domain-error.js';
+import { detectImageType, type ImageMime, imageSize } from '../../storage/image-type.js';
 import { ObjectStorage } from '../../storage/object-storage.js';
-import { avatarObjectKey, avatarVersionOf } from './domain/avatar.js';
+import { AVATAR_MAX_PIXELS, AVATAR_MAX_SIDE, avatarObjectKey, avatarVersionOf } from './domain/avatar.js';
 import type { MeDto } from './dto/user.dto.js';
 import { UserRepository } from './user.repository.js';
 import { UsersService } from './users.service.js';
@@ -45,6 +45,19 @@ export class AvatarsService {
       throw new UnsupportedMediaError(
         'UNSUPPORTED_MEDIA_TYPE',
         'The avatar must be a PNG, JPEG, WebP or GIF image; this file is none of those by its content (its name and declared type are not looked at).',
+      );
+    }
+    const size = imageSize(bytes, type.mime);
+    if (!size) {
+      throw new UnsupportedMediaError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `The avatar starts like a ${type.ext.toUpperCase()} image but its header is cut short or malformed; send the whole image.`,
+      );
+    }
+    if (size.width > AVATAR_MAX_SIDE || size.height > AVATAR_MAX_SIDE || size.width * size.height > AVATAR_MAX_PIXELS) {
+      throw new TooLargeError(
+        'FILE_TOO_LARGE',
+        `The avatar is ${size.width}×${size.height} pixels; it may be at most ${AVATAR_MAX_SIDE} a side and ${AVATAR_MAX_PIXELS / 1_000_000} megapixels. Send a smaller image.`,
       );
     }
     await this.users.getOrFail(userId);

@@ -61,8 +61,10 @@ export class UsersController {
   @ApiBody({ type: AvatarUploadDto })
   @ApiOkResponse({ type: MeDto, description: 'The updated profile; avatarUrl points at the new image' })
   @ApiBadRequestResponse({ description: 'No file, or parts besides "file"' })
-  @ApiPayloadTooLargeResponse({ description: 'FILE_TOO_LARGE: over 5 MB' })
-  @ApiUnsupportedMediaTypeResponse({ description: 'UNSUPPORTED_MEDIA_TYPE: the content is not PNG, JPEG, WebP or GIF' })
+  @ApiPayloadTooLargeResponse({ description: 'FILE_TOO_LARGE: over 5 MB, or over 8192 pixels a side or 40 megapixels' })
+  @ApiUnsupportedMediaTypeResponse({
+    description: 'UNSUPPORTED_MEDIA_TYPE: the content is not PNG, JPEG, WebP or GIF, or its header is cut short',
+  })
   uploadAvatar(@CurrentUser() caller: AuthUser, @UploadedFile() file: UploadedImage | undefined): Promise<MeDto> {
     return this.avatars.upload(caller.userId, file?.buffer);
   }
