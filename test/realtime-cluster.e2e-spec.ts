@@ -163,6 +163,28 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     expect(await presenceB.onlineAmong([account.user.id])).toEqual(new Set());
   });
 
+  it('announces a user offline when their last socket closes, though Redis lost their presence keys meanwhile', async () => {
+    const [x, y] = [await signUpAndIn(requestA), await signUpAndIn(requestA)];
+    await groupOf(y, [x]); // presence goes to the people one shares a chat with
+    const yOnA = await flowing(a, y);
+    const xOnB = await on(b, x.accessToken);
+    await yOnA.next((f) => f.type === 'presence' && f.userId === x.user.id && f.online === true);
+
+    // What a Redis restart does (it keeps nothing on disk), for this user's keys alone.
+    const redis = new Redis(REDIS_URL);
+    try {
+      await redis.del(`parley:presence:user:${x.user.id}`);
+      await redis.zrem('parley:presence:online', x.user.id);
+    } finally {
+      redis.disconnect();
+    }
+    await xOnB.close();
+    const offline = await yOnA.next((f) => f.type === 'presence' && f.userId === x.user.id && f.online === false);
+    expect(offline.lastSeenAt).toEqual(expect.any(String));
+    const profile = await requestA('GET', `/api/v1/users/${x.user.id}`, { token: y.accessToken });
+    expect(profile.body).toMatchObject({ online: false, lastSeenAt: offline.lastSeenAt });
+  });
+
   it("writes a chat's messages to a socket in seq order when a later one reaches its instance first", async () => {
     const [alice, bob, carol] = await threePeople();
     const chatId = await groupOf(alice, [bob, carol]);

@@ -426,6 +426,31 @@ describe('realtime (one instance)', () => {
       expect(await socket.closed).toEqual({ code: 1012, reason: 'SERVER_RESTARTING' });
       expect((await pending.closed).code).toBe(1012);
     });
+
+    it('stamps last_seen_at at shutdown for users whose clients never answer the close (a dead mobile network)', async () => {
+      // With Redis, whose presence keys make each offline update take longer than the drop itself.
+      const other = await startTestApp({
+        ...db.env,
+        REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+        REDIS_PREFIX: `parley-test-${crypto.randomUUID()}:`,
+      });
+      const accounts = await Promise.all(Array.from({ length: 8 }, () => signUpAndIn(httpClient(other.url))));
+      const deaf = await Promise.all(accounts.map((account) => connectReady(other.wsUrl, account.accessToken)));
+      for (const socket of deaf) (socket.ws as any)._socket.pause(); // reads nothing more: the close handshake goes unanswered
+      try {
+        await other.close(); // after 3 s the server stops waiting and drops the sockets
+      } finally {
+        for (const socket of deaf) socket.ws.terminate();
+      }
+      const client = new pg.Client({ connectionString: db.env.DATABASE_URL });
+      await client.connect();
+      try {
+        const { rows } = await client.query('SELECT last_seen_at FROM users WHERE id = ANY($1)', [accounts.map((a) => a.user.id)]);
+        expect(rows.map((r) => r.last_seen_at)).toEqual(accounts.map(() => expect.any(Date)));
+      } finally {
+        await client.end();
+      }
+    });
   });
 });
 

@@ -159,7 +159,12 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     await within(Promise.all(connections.map((c) => c.idle())), this.settings.shutdownGraceMs);
     for (const connection of connections) connection.close(CloseCode.RESTARTING, 'SERVER_RESTARTING');
     const closedInTime = await within(Promise.all(connections.map((c) => c.whenClosed())), 3_000);
-    if (!closedInTime) for (const connection of connections) connection.terminate();
+    if (!closedInTime) {
+      for (const connection of connections) connection.terminate();
+      // A dropped socket's 'close', and with it the user's offline update, comes a turn later:
+      // wait for it, or the drain below finds nothing yet and the stores close under the update.
+      await within(Promise.all(connections.map((c) => c.whenClosed())), 1_000);
+    }
     await this.presence.drain(5_000);
   }
 

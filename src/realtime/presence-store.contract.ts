@@ -33,14 +33,16 @@ export function presenceStoreContract(stores: () => Promise<PresenceStore[]>): v
       for (const store of all) expect(await store.onlineAmong([userId])).toEqual(new Set());
     });
 
-    it('reports nothing for a connection it never saw or already forgot', async () => {
+    it('reports going offline for a connection it lost track of, unless the user has another', async () => {
       const store = all[0];
       const userId = randomUUID();
-      const phone = entry(userId);
-      expect(await store.disconnected(phone)).toBe(false);
-      await store.connected(phone);
+      const [phone, laptop] = [entry(userId), entry(userId)];
+      // Never seen (its records were lost): the user has no connection, so they are offline now.
       expect(await store.disconnected(phone)).toBe(true);
+      await store.connected(laptop);
       expect(await store.disconnected(phone)).toBe(false);
+      for (const each of all) expect(await each.onlineAmong([userId])).toEqual(new Set([userId]));
+      expect(await store.disconnected(laptop)).toBe(true);
     });
 
     it('answers onlineAmong for many users at once, ignoring duplicates', async () => {

@@ -14,7 +14,11 @@ export abstract class PresenceStore extends PresenceQuery {
   /** Records a connection; true when the user had none anywhere before it (came online). */
   abstract connected(entry: PresenceEntry): Promise<boolean>;
 
-  /** Forgets a connection; true when it was the user's last one anywhere (went offline). */
+  /**
+   * Forgets a connection; true when the user has none left anywhere (went offline). Also true for
+   * a connection the store had lost track of (Redis restarted and kept nothing), so contacts hear
+   * of a user going offline at worst twice (after a sweep), never not at all.
+   */
   abstract disconnected(entry: PresenceEntry): Promise<boolean>;
 
   /** Heartbeat: these connections are still open. Entries not refreshed in time lapse. */

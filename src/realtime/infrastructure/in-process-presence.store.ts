@@ -13,8 +13,8 @@ export class InProcessPresenceStore extends PresenceStore {
 
   async disconnected({ userId, connectionId }: PresenceEntry): Promise<boolean> {
     const set = this.connections.get(userId);
-    if (!set?.delete(connectionId)) return false;
-    if (set.size > 0) return false;
+    set?.delete(connectionId);
+    if (set && set.size > 0) return false;
     this.connections.delete(userId);
     return true;
   }

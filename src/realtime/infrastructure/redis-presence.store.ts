@@ -20,14 +20,17 @@ const SCRIPTS = {
       if before == 0 then return 1 end
       return 0`,
   },
-  // KEYS: user set, online set. ARGV: connection id, user id. Returns 1 when that was the user's last connection.
+  // KEYS: user set, online set. ARGV: connection id, user id. Returns 1 when the user has no
+  // connection left: even when their keys were gone already (Redis restarted and kept nothing,
+  // or a sweep beat us to it), so that contacts hear of it at worst twice rather than never.
   parleyPresenceDisconnect: {
     numberOfKeys: 2,
     lua: `${NOW}
       redis.call('ZREM', KEYS[1], ARGV[1])
       redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
       if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
-      return redis.call('ZREM', KEYS[2], ARGV[2])`,
+      redis.call('ZREM', KEYS[2], ARGV[2])
+      return 1`,
   },
   // KEYS: online set. ARGV: ttl ms, user key prefix, then user id and connection id pairs.
   parleyPresenceRefresh: {
