@@ -704,6 +704,12 @@ function mergeChat(item) {
     rememberMembers(item.id, item.members);
     delete merged.members;
   }
+  // A direct chat's other person: their photo and presence show in the list before the chat is
+  // opened. Presence frames are newer than any REST answer, so one already applied stays.
+  if (item.peer) {
+    if (!state.presence.has(item.peer.id)) state.presence.set(item.peer.id, { online: item.peer.online, lastSeenAt: item.peer.lastSeenAt });
+    state.avatars.set(item.peer.id, item.peer.avatarUrl);
+  }
   merged.mergedAt = Date.now();
   state.chats.set(item.id, merged);
   return merged;
@@ -852,7 +858,7 @@ function nameOf(userId) {
 
 function otherMember(chatId) {
   const detail = state.details.get(chatId);
-  if (!detail) return null;
+  if (!detail) return state.chats.get(chatId)?.peer?.id ?? null;
   for (const id of detail.members.keys()) if (id !== state.me?.id) return id;
   return null;
 }

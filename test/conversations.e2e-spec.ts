@@ -7,7 +7,7 @@ import { STORE_KINDS, createTestDatabase, type TestDatabase } from './support/da
 import { expectErrorShape, httpClient, type HttpResult } from './support/http.js';
 import { type SignedIn, signUpAndIn } from './support/accounts.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
-import { eventually, pause } from './support/ws.js';
+import { connectReady, eventually, pause } from './support/ws.js';
 
 describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
   let db: TestDatabase;
@@ -67,6 +67,26 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expect(again.status).toBe(200);
       expect(again.body.id).toBe(first.body.id);
       expect(again.body.title).toBe('Xavier');
+    });
+
+    it("shows the other person's public profile (avatar, online, last seen) on a direct chat, in the list and the detail", async () => {
+      const [x, y] = await Promise.all([signUpAndIn(request, 'Xena'), signUpAndIn(request, 'Yuri')]);
+      const chat = (await as(x).post('/chats', { type: 'direct', userId: y.user.id })).body;
+      const profile = { id: y.user.id, name: 'Yuri', avatarUrl: null, lastSeenAt: null, online: false };
+      expect(chat.peer).toEqual(profile);
+      const listed = (await as(x).get('/chats')).body.items.find((c: { id: string }) => c.id === chat.id);
+      expect(listed.peer).toEqual(profile);
+      expect((await as(x).get(`/chats/${chat.id}`)).body.peer).toEqual(profile);
+
+      const socket = await connectReady(app.wsUrl, y.accessToken);
+      try {
+        expect((await as(x).get('/chats')).body.items.find((c: { id: string }) => c.id === chat.id).peer).toMatchObject({ online: true });
+      } finally {
+        await socket.close();
+      }
+      expect((await group(x, [y])) && (await as(x).get('/chats')).body.items.filter((c: { type: string }) => c.type === 'group')).toEqual([
+        expect.objectContaining({ peer: null }),
+      ]);
     });
 
     it('creates exactly one chat when both people start it at the same moment', async () => {

@@ -13,6 +13,7 @@ import { httpClient } from './support/http.js';
 import { IMAGES } from './support/images.js';
 import { startSmtpSink, type SmtpSink } from './support/smtp-sink.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { connectReady } from './support/ws.js';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
 /** One browser step (a click, a wait). Generous: the machine running the suite may be busy. */
@@ -437,6 +438,27 @@ describe('the built-in chat page, in a real browser', () => {
     expect(leave!.x + leave!.width).toBeLessThanOrEqual(box!.x + box!.width);
     expect(long.status).toBe(201);
     expect(pageErrors()).toEqual([]);
+  });
+
+  it("shows a direct chat's other person online, with their photo, in the list before the chat is opened", async () => {
+    const request = httpClient(app.url);
+    const [lee, max] = [await signUpAndIn(request, 'Lee Park'), await signUpAndIn(request, 'Max Ono')];
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(IMAGES.png)], { type: 'image/png' }), 'me.png');
+    expect((await request('PUT', '/api/v1/users/me/avatar', { raw: form, token: max.accessToken })).status).toBe(200);
+    expect((await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: max.user.id }, token: lee.accessToken })).status).toBe(
+      201,
+    );
+    const maxOnline = await connectReady(app.wsUrl, max.accessToken);
+    try {
+      const page = await openPage('lee');
+      await signInThroughForm(page, { ...lee.user, password: lee.password });
+      const item = page.getByTestId('chat-item').filter({ hasText: 'Max Ono' });
+      await item.locator('.avatar.online img').waitFor();
+      expect(pageErrors()).toEqual([]);
+    } finally {
+      await maxOnline.close();
+    }
   });
 
   it('keeps its typing frames under the server limit when short replies go out fast, with no error shown', async () => {

@@ -1,6 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { decodeCursor, encodeCursor, type Page } from '../../common/pagination/cursor.js';
+import { PresenceQuery } from '../../realtime/presence-query.js';
+import type { PublicUserDto } from '../users/dto/user.dto.js';
 import { UserRepository } from '../users/user.repository.js';
+import { toPublic } from '../users/users.service.js';
 import { toMessageDto } from '../messages/dto/message.dto.js';
 import { chatNotFound } from './chat-access.js';
 import { ChatRepository, type ChatListCursor } from './chat.repository.js';
@@ -25,16 +28,17 @@ export class ChatsService {
   constructor(
     private readonly chats: ChatRepository,
     private readonly users: UserRepository,
+    @Optional() private readonly presence?: PresenceQuery,
   ) {}
 
   async list(userId: string, limit = 50, cursor?: string): Promise<Page<ChatDto>> {
     const after = decodeCursor(cursor, isListCursor);
     const rows = await this.chats.listForUser(userId, limit + 1, after);
     const page = rows.slice(0, limit);
-    const names = await this.peerNames(page);
+    const peers = await this.peersOf(page.flatMap((s) => (s.peerId ? [s.peerId] : [])));
     const last = page[page.length - 1];
     return {
-      items: page.map((s) => toChatDto(s, names)),
+      items: page.map((s) => toChatDto(s, peers)),
       nextCursor:
         rows.length > limit && last ? encodeCursor({ activityAt: last.chat.lastActivityAt.toISOString(), id: last.chat.id }) : null,
     };
@@ -43,9 +47,12 @@ export class ChatsService {
   async detail(chatId: string, userId: string): Promise<ChatDetailDto> {
     const [summary, members] = await Promise.all([this.chats.summary(chatId, userId), this.chats.members(chatId)]);
     if (!summary) throw chatNotFound();
-    const users = await this.users.findByIds(members.map((m) => m.userId));
+    const [users, peers] = await Promise.all([
+      this.users.findByIds(members.map((m) => m.userId)),
+      this.peersOf(summary.peerId ? [summary.peerId] : []),
+    ]);
     const names = new Map(users.map((u) => [u.id, u.name]));
-    return Object.assign(toChatDto(summary, names), {
+    return Object.assign(toChatDto(summary, peers), {
       createdAt: summary.chat.createdAt.toISOString(),
       lastSeq: summary.chat.lastSeq,
       members: members.map((m) => ({
@@ -58,18 +65,25 @@ export class ChatsService {
     });
   }
 
-  private async peerNames(summaries: ChatSummary[]): Promise<Map<string, string>> {
-    const ids = summaries.map((s) => s.peerId).filter((id): id is string => id !== null);
-    const users = await this.users.findByIds([...new Set(ids)]);
-    return new Map(users.map((u) => [u.id, u.name]));
+  /** The public profiles of direct chats' other people, by id: their names title the chats. */
+  private async peersOf(peerIds: string[]): Promise<Map<string, PublicUserDto>> {
+    const ids = [...new Set(peerIds)];
+    if (ids.length === 0) return new Map();
+    const [users, online] = await Promise.all([
+      this.users.findByIds(ids),
+      this.presence ? this.presence.onlineAmong(ids) : Promise.resolve(new Set<string>()),
+    ]);
+    return new Map(users.map((u) => [u.id, toPublic(u, online.has(u.id))]));
   }
 }
 
-function toChatDto(s: ChatSummary, names: Map<string, string>): ChatDto {
+function toChatDto(s: ChatSummary, peers: Map<string, PublicUserDto>): ChatDto {
+  const peer = s.chat.type === 'direct' && s.peerId ? (peers.get(s.peerId) ?? null) : null;
   return {
     id: s.chat.id,
     type: s.chat.type,
-    title: s.chat.type === 'direct' ? (s.peerId ? (names.get(s.peerId) ?? '') : '') : (s.chat.title ?? ''),
+    title: s.chat.type === 'direct' ? (peer?.name ?? '') : (s.chat.title ?? ''),
+    peer,
     memberCount: s.memberCount,
     lastMessage: s.lastMessage ? toMessageDto(s.lastMessage) : null,
     unreadCount: s.unreadCount,

@@ -3,6 +3,7 @@ import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, IsUUID, Length, Ma
 import { PageQuery } from '../../../common/pagination/page-query.dto.js';
 import { LowerCaseIds, Trim } from '../../../common/validation/transforms.js';
 import { MessageDto } from '../../messages/dto/message.dto.js';
+import { PublicUserDto } from '../../users/dto/user.dto.js';
 import { MAX_GROUP_MEMBERS, type MemberRole, TITLE_MAX_LENGTH } from '../domain/chat.js';
 
 import { HAS_VISIBLE_TEXT as NOT_BLANK, NoHiddenCharacters } from '../../../common/validation/visible-text.js';
@@ -69,6 +70,12 @@ export class ChatDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ enum: ['direct', 'group'] }) type: 'direct' | 'group';
   @ApiProperty({ description: "For a direct chat, the other person's name" }) title: string;
+  @ApiProperty({
+    type: PublicUserDto,
+    nullable: true,
+    description: "For a direct chat, the other person's public profile (as GET /users/:id: avatar, online, last seen); null for a group",
+  })
+  peer: PublicUserDto | null;
   @ApiProperty() memberCount: number;
   @ApiProperty({ type: MessageDto, nullable: true }) lastMessage: MessageDto | null;
   @ApiProperty({ description: 'Messages from others after your read pointer' }) unreadCount: number;
