@@ -73,7 +73,22 @@ describe('imageSize', () => {
     expect(imageSize(png(4032, 3024), 'image/png')).toEqual({ width: 4032, height: 3024 });
     expect(imageSize(png(0xffffffff, 0xffffffff), 'image/png')).toEqual({ width: 0xffffffff, height: 0xffffffff });
     expect(imageSize(GIF89A_1X1, 'image/gif')).toEqual({ width: 1, height: 1 });
-    expect(imageSize(bytes('GIF87a', [0x40, 0x01, 0xf0, 0x00]), 'image/gif')).toEqual({ width: 320, height: 240 });
+    // Screen 320×240, no colour table, a graphic-control extension, then a 320×240 frame at 0,0.
+    const extension = [0x21, 0xf9, 0x04, 0, 0, 0, 0, 0x00];
+    const frame = (left: number, top: number, width: number, height: number) => {
+      const descriptor = Buffer.alloc(10);
+      descriptor[0] = 0x2c;
+      [left, top, width, height].forEach((v, i) => descriptor.writeUInt16LE(v, 1 + 2 * i));
+      return descriptor;
+    };
+    const gif = (screen: number[], ...rest: Buffer[]) => bytes('GIF89a', screen, [0, 0, 0], ...rest.map((b) => [...b]));
+    expect(imageSize(gif([0x40, 0x01, 0xf0, 0x00], Buffer.from(extension), frame(0, 0, 320, 240)), 'image/gif')).toEqual({
+      width: 320,
+      height: 240,
+    });
+    // A frame larger than its screen is drawn at its own size, as is a frame on a 0×0 screen.
+    expect(imageSize(gif([1, 0, 1, 0], frame(0, 0, 65535, 65535)), 'image/gif')).toEqual({ width: 65535, height: 65535 });
+    expect(imageSize(gif([0, 0, 0, 0], frame(10, 20, 100, 50)), 'image/gif')).toEqual({ width: 110, height: 70 });
     expect(imageSize(WEBP_1X1, 'image/webp')).toEqual({ width: 1, height: 1 });
   });
 
@@ -102,6 +117,8 @@ describe('imageSize', () => {
     expect(imageSize(PNG_1X1.subarray(0, 23), 'image/png')).toBeUndefined();
     expect(imageSize(png(0, 10), 'image/png')).toBeUndefined();
     expect(imageSize(bytes('GIF89a', [0x01]), 'image/gif')).toBeUndefined();
+    expect(imageSize(bytes('GIF89a', [1, 0, 1, 0, 0, 0, 0]), 'image/gif')).toBeUndefined(); // no frame
+    expect(imageSize(bytes('GIF89a', [1, 0, 1, 0, 0, 0, 0, 0x2c, 0, 0]), 'image/gif')).toBeUndefined(); // descriptor cut short
     expect(imageSize(WEBP_1X1.subarray(0, 12), 'image/webp')).toBeUndefined();
     expect(imageSize(bytes('RIFF', [0, 0, 0, 0], 'WEBP'), 'image/webp')).toBeUndefined();
     expect(imageSize(JPEG_HEADER, 'image/jpeg')).toBeUndefined();

@@ -52,14 +52,37 @@ export function imageSize(bytes: Buffer, mime: ImageMime): ImageSize | undefined
       if (bytes.length < 24 || bytes.toString('latin1', 12, 16) !== 'IHDR') return undefined;
       return size(bytes.readUInt32BE(16), bytes.readUInt32BE(20));
     case 'image/gif':
-      // The logical screen: width and height, 16 bits little-endian, after the 6-byte signature.
-      if (bytes.length < 10) return undefined;
-      return size(bytes.readUInt16LE(6), bytes.readUInt16LE(8));
+      return gifSize(bytes, size);
     case 'image/webp':
       return webpSize(bytes, size);
     case 'image/jpeg':
       return jpegSize(bytes, size);
   }
+}
+
+/**
+ * A GIF's logical screen, grown to hold its first frame: browsers draw a frame larger than the
+ * screen it declares (or a screen of 0×0) at the frame's own size.
+ */
+function gifSize(bytes: Buffer, size: (w: number, h: number) => ImageSize | undefined): ImageSize | undefined {
+  if (bytes.length < 13) return undefined;
+  const [screenWidth, screenHeight, flags] = [bytes.readUInt16LE(6), bytes.readUInt16LE(8), bytes[10]];
+  let at = 13 + (flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0); // past the global colour table
+  while (at < bytes.length) {
+    const block = bytes[at];
+    if (block === 0x2c) {
+      // Image descriptor: left, top, width, height (16 bits each).
+      if (at + 9 > bytes.length) return undefined;
+      const right = bytes.readUInt16LE(at + 1) + bytes.readUInt16LE(at + 5);
+      const bottom = bytes.readUInt16LE(at + 3) + bytes.readUInt16LE(at + 7);
+      return size(Math.max(screenWidth, right), Math.max(screenHeight, bottom));
+    }
+    if (block !== 0x21 || at + 2 > bytes.length) return undefined; // only extensions may come first
+    at += 2; // introducer and label, then sub-blocks until one of length 0
+    while (at < bytes.length && bytes[at] !== 0) at += bytes[at] + 1;
+    at += 1;
+  }
+  return undefined;
 }
 
 function webpSize(bytes: Buffer, size: (w: number, h: number) => ImageSize | undefined): ImageSize | undefined {
