@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -29,6 +30,7 @@ interface MailLogRow {
   last_error: string | null;
   sent_at: Date | null;
   text_body: string | null;
+  next_attempt_at: Date;
 }
 
 /** An app with only notify (and health), sending through the sink. */
@@ -93,7 +95,7 @@ describe('notify over SMTP', () => {
   let sink: SmtpSink;
   let app: TestApp;
   /** Recipients whose next delivery the server refuses with the given reply. */
-  const refuse = new Map<string, { remaining: number; code?: number }>();
+  const refuse = new Map<string, { remaining: number; code?: number; message?: string }>();
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
@@ -104,7 +106,7 @@ describe('notify over SMTP', () => {
           if (rule && rule.remaining > 0) {
             rule.remaining -= 1;
             return rule.code
-              ? Object.assign(new Error('No such user here'), { responseCode: rule.code })
+              ? Object.assign(new Error(rule.message ?? 'No such user here'), { responseCode: rule.code })
               : Object.assign(new Error('Mailbox busy, try again later'), { responseCode: 451 });
           }
         }
@@ -191,6 +193,17 @@ describe('notify over SMTP', () => {
     const row = await settledRow(app.app, email);
     expect(row).toMatchObject({ status: 'failed', attempts: 1, text_body: null });
     expect(row.last_error).toMatch(/rejected the message: .*550/);
+  });
+
+  it('gives up at once on a message refused at DATA, even with a security status (5.7.0): the content, not the setup', async () => {
+    const email = uniqueEmail('blocked');
+    refuse.set(email, { remaining: Number.POSITIVE_INFINITY, code: 552, message: '5.7.0 Message blocked by the content filter' });
+    await queueMail(app.app, 'confirm-email', email, 'Blocked', 'token-blocked');
+
+    const row = await settledRow(app.app, email);
+    expect(row).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(row.last_error).toMatch(/rejected the message: .*552 5\.7\.0 Message blocked/);
+    expect((await fetch(`${app.url}/health/ready`)).status).toBe(200);
   });
 
   it('checks the mail server once for a burst of /health/ready requests, not once per request', async () => {
@@ -295,8 +308,10 @@ describe('notify with a mail server that stops answering', () => {
       await client.connect();
       try {
         const { rows } = await client.query<MailLogRow>('SELECT * FROM mail_log WHERE recipient = $1', [email]);
-        expect(rows[0]).toMatchObject({ status: 'pending', attempts: 1, text_body: expect.any(String) });
+        // Due again at once, the attempt given back: a cut-off send is no failure (not even on the last attempt).
+        expect(rows[0]).toMatchObject({ status: 'pending', attempts: 0, text_body: expect.any(String) });
         expect(rows[0].last_error).toMatch(/cut short by the shutdown/);
+        expect(rows[0].next_attempt_at.getTime()).toBeLessThanOrEqual(Date.now());
       } finally {
         await client.end();
       }
@@ -382,6 +397,14 @@ describe('notify with a mail server that wants a login SMTP_URL does not give', 
           error: expect.stringMatching(/wants a login/),
         });
         expect(sink.messages).toHaveLength(0);
+        // What a send found stands for 5 minutes; then the server is asked again (it answers a connection check).
+        const now = Date.now();
+        const later = jest.spyOn(Date, 'now').mockReturnValue(now + 6 * 60_000);
+        try {
+          expect((await fetch(`${first.url}/health/ready`)).status).toBe(200);
+        } finally {
+          later.mockRestore();
+        }
       } finally {
         await first.app.close();
       }
@@ -397,6 +420,36 @@ describe('notify with a mail server that wants a login SMTP_URL does not give', 
         expect((await fetch(`${second.url}/health/ready`)).status).toBe(200);
       } finally {
         await second.app.close();
+      }
+    } finally {
+      await sink.close();
+      await db.dispose();
+    }
+  });
+});
+
+describe('notify with a mail server that will not relay for a server without a login', () => {
+  it('keeps the message and retries it, and reports mail down, naming the fix', async () => {
+    const db = await createTestDatabase('postgres');
+    const sink = await startSmtpSink({
+      refuseRecipient: () => Object.assign(new Error('5.7.1 Relay access denied'), { responseCode: 554 }),
+    });
+    const email = uniqueEmail('relay');
+    try {
+      const started = await startAppWithLogs(smtpEnv(db, sink, { MAIL_RETRY_BASE_SECONDS: '60' }));
+      try {
+        await queueMail(started.app, 'confirm-email', email, 'Relay', 'token-relay');
+        const dataSource = started.app.get(DataSource);
+        let row: MailLogRow | undefined;
+        for (const deadline = Date.now() + 15_000; !(row && row.attempts >= 1 && row.last_error) && Date.now() < deadline; await sleep(50))
+          [row] = (await dataSource.query('SELECT * FROM mail_log WHERE recipient = $1', [email])) as MailLogRow[];
+        expect(row).toMatchObject({ status: 'pending', attempts: 1 });
+        expect(row!.last_error).toMatch(
+          /will not relay for this server: .*554 5\.7\.1 Relay access denied.*put a user name and password in SMTP_URL/,
+        );
+        expect((await fetch(`${started.url}/health/ready`)).status).toBe(503);
+      } finally {
+        await started.app.close();
       }
     } finally {
       await sink.close();

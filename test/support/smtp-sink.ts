@@ -24,6 +24,8 @@ export interface SmtpSinkOptions {
   reject?: (raw: Buffer, session: SMTPServerSession) => (Error & { responseCode?: number }) | undefined;
   /** Answer each message this long after it arrived: a slow mail server. */
   delayMs?: number;
+  /** Called for each recipient at RCPT TO; return an Error (with a responseCode) to refuse it there. */
+  refuseRecipient?: (address: string) => (Error & { responseCode?: number }) | undefined;
   /** Require AUTH (over plain TCP) with this user and password before MAIL FROM, as submission servers do. */
   login?: { user: string; pass: string };
 }
@@ -45,6 +47,9 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
     },
     logger: false,
+    onRcptTo(address, _session, callback) {
+      callback(options.refuseRecipient?.(address.address) ?? undefined);
+    },
     onConnect(_session, callback) {
       connections += 1;
       callback();

@@ -4,7 +4,7 @@ import type { ClaimedMail } from './domain/mail-log.js';
 import { messageIdFor } from './domain/mail.js';
 import { MAX_SEND_ATTEMPTS, retryDelaySeconds } from './domain/retry-policy.js';
 import { MailLogRepository } from './mail-log.repository.js';
-import { MailRefusedError, MailTransport } from './mail-transport.js';
+import { MailRefusedError, MailSendInterruptedError, MailTransport } from './mail-transport.js';
 
 /**
  * How long a claim lasts: well beyond the SMTP adapter's own timeouts for one send. A row is
@@ -52,8 +52,8 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
 
   /**
    * Stops before the database closes (onModuleDestroy precedes every shutdown hook) and lets the
-   * current send finish, for up to SHUTDOWN_GRACE_MS: then the send is cut short and recorded as
-   * a failed attempt, retried later like any other (so the server may get it twice, if it had taken it).
+   * current send finish, for up to SHUTDOWN_GRACE_MS: then the send is cut short and the message
+   * stays due, its attempt not counted (so the server may get it twice, if it had taken it).
    */
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
@@ -131,6 +131,15 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
     try {
       await this.transport.send(Object.assign({}, mail, { messageId: messageIdFor(mail.id, mail.from) }));
     } catch (error) {
+      if (error instanceof MailSendInterruptedError) {
+        if (!(await this.log.release(mail.id, mail.attempts, error.message)))
+          this.lostClaim(`${mail.template} email ${mail.id}`, error.message);
+        else
+          this.logger.warn(
+            `${mail.template} email ${mail.id} to ${mail.to.address}: ${error.message} It stays due, its attempt not counted.`,
+          );
+        return;
+      }
       await this.recordFailure(mail, error instanceof Error ? error.message : String(error), error instanceof MailRefusedError);
       return;
     }

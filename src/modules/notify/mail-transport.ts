@@ -22,3 +22,9 @@ export abstract class MailTransport {
  * sending it again would be refused again and only hurt the sender's reputation.
  */
 export class MailRefusedError extends Error {}
+
+/**
+ * The send was cut short (the process is shutting down) before the server answered: not an
+ * attempt that failed, so it is given back rather than counted. The server may have taken it.
+ */
+export class MailSendInterruptedError extends Error {}

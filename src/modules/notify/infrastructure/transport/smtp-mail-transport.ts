@@ -2,10 +2,13 @@ import { Logger } from '@nestjs/common';
 import nodemailer from 'nodemailer';
 import { redact } from '../../../../config/env-reader.js';
 import type { OutgoingMail } from '../../domain/mail.js';
-import { MailRefusedError, MailTransport } from '../../mail-transport.js';
+import { MailRefusedError, MailSendInterruptedError, MailTransport } from '../../mail-transport.js';
 
 /** Nodemailer's defaults (2 min to connect, 10 min of socket silence) would hold a worker for ages. */
 const TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000 };
+
+/** How long a setup problem a send found stands in for the health check (then the server is asked again). */
+const SETUP_PROBLEM_MS = 5 * 60_000;
 
 const UNREACHABLE_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET']);
 
@@ -23,11 +26,13 @@ export class SmtpMailTransport extends MailTransport {
   private readonly transporter: Transporter;
   private readonly where: string;
   /**
-   * What the last send found wrong with the setup and a connection check cannot see (a login
-   * the server wants only at MAIL FROM, a sender it refuses): reported by check() until a send
-   * gets through.
+   * What a send found wrong with the setup and a connection check cannot see (a login the
+   * server wants only at MAIL FROM, a sender it refuses, a relay it denies): reported by check()
+   * until a send gets through, or for SETUP_PROBLEM_MS, after which the server is asked again.
    */
-  private setupProblem: Error | undefined;
+  private setupProblem: { error: Error; at: number } | undefined;
+  /** Whether SMTP_URL carries a login: without one, a relay refused at RCPT TO is the setup's fault. */
+  private readonly hasLogin: boolean;
   /** Sends under way, which close() cuts short. */
   private readonly sending = new Set<AbortController>();
 
@@ -37,6 +42,7 @@ export class SmtpMailTransport extends MailTransport {
   ) {
     super();
     this.where = redact(smtpUrl);
+    this.hasLogin = URL.canParse(smtpUrl) && new URL(smtpUrl).username !== '';
     this.transporter = nodemailer.createTransport({ url: smtpUrl, ...TIMEOUTS });
   }
 
@@ -58,9 +64,11 @@ export class SmtpMailTransport extends MailTransport {
       this.logger.log(`Sent ${mail.template} email ${mail.id} to ${mail.to.address} via ${this.where} (${String(info.response)})`);
     } catch (error) {
       if (abort.signal.aborted)
-        throw new Error(`Sending through SMTP_URL (${this.where}) was cut short by the shutdown; the server may or may not have taken it.`);
+        throw new MailSendInterruptedError(
+          `Sending through SMTP_URL (${this.where}) was cut short by the shutdown; the server may or may not have taken it.`,
+        );
       const explained = this.explain(error);
-      if (isSetupRefusal(error)) this.setupProblem = explained;
+      if (this.isSetupRefusal(error)) this.setupProblem = { error: explained, at: Date.now() };
       throw explained;
     } finally {
       this.sending.delete(abort);
@@ -68,7 +76,8 @@ export class SmtpMailTransport extends MailTransport {
   }
 
   async check(): Promise<void> {
-    if (this.setupProblem) throw this.setupProblem;
+    if (this.setupProblem && Date.now() - this.setupProblem.at < SETUP_PROBLEM_MS) throw this.setupProblem.error;
+    this.setupProblem = undefined;
     try {
       await this.transporter.verify();
     } catch (error) {
@@ -80,6 +89,19 @@ export class SmtpMailTransport extends MailTransport {
   async close(): Promise<void> {
     for (const abort of this.sending) abort.abort();
     this.transporter.close();
+  }
+
+  /**
+   * A refusal about this server's setup rather than the message, which every message would meet:
+   * retried like an outage, not given up on. A login wanted (530, or 5.7.0 at MAIL FROM or RCPT
+   * TO), any refusal of the sender at MAIL FROM, and, with no login in SMTP_URL, a relay denied
+   * at RCPT TO (5.7.1, or a reply that says relay). A refusal at DATA is the message's own.
+   */
+  private isSetupRefusal(error: unknown): boolean {
+    const { responseCode, command, response } = error as SmtpError;
+    if (!responseCode || responseCode < 500 || responseCode >= 600 || command === 'DATA') return false;
+    if (command === 'MAIL FROM' || responseCode === 530 || isLoginWanted(response)) return true;
+    return command === 'RCPT TO' && !this.hasLogin && /^\d{3}[ -]5\.7\.1\b|relay/i.test(response ?? '');
   }
 
   /** Turns a nodemailer error into a sentence that names SMTP_URL and what to check. */
@@ -99,11 +121,18 @@ export class SmtpMailTransport extends MailTransport {
         `SMTP_URL is unreachable: ${detail} (${this.where}); start the mail server there, fix SMTP_URL, or unset it to write .eml files to ${this.outboxDir}.`,
       );
     }
-    if (isSetupRefusal(error)) {
+    if (this.isSetupRefusal(error)) {
+      const { command, response } = error as SmtpError;
+      if (command === 'MAIL FROM' && responseCode !== 530 && !isLoginWanted(response))
+        return new Error(
+          `The mail server at SMTP_URL (${this.where}) refused the sender: ${detail}; check MAIL_FROM, and that SMTP_URL logs in as a user allowed to send from it.`,
+        );
+      if (responseCode === 530 || isLoginWanted(response))
+        return new Error(
+          `The mail server at SMTP_URL (${this.where}) wants a login: ${detail}; put the user name and password in SMTP_URL (smtp://user:password@host:port).`,
+        );
       return new Error(
-        (error as SmtpError).command === 'MAIL FROM' && responseCode !== 530
-          ? `The mail server at SMTP_URL (${this.where}) refused the sender: ${detail}; check MAIL_FROM, and that SMTP_URL logs in as a user allowed to send from it.`
-          : `The mail server at SMTP_URL (${this.where}) wants a login: ${detail}; put the user name and password in SMTP_URL (smtp://user:password@host:port).`,
+        `The mail server at SMTP_URL (${this.where}) will not relay for this server: ${detail}; put a user name and password in SMTP_URL, or allow this host to relay.`,
       );
     }
     if (responseCode) {
@@ -124,13 +153,5 @@ interface SmtpError {
   response?: string;
 }
 
-/**
- * A refusal that is about this server's setup rather than the message: a login required (530,
- * or enhanced status 5.7.0, which some servers give at RCPT TO), or the sender refused at MAIL
- * FROM. Every message would meet it, so it is retried like an outage, not given up on.
- */
-function isSetupRefusal(error: unknown): boolean {
-  const { responseCode, command, response } = error as SmtpError;
-  if (!responseCode || responseCode < 500 || responseCode >= 600) return false;
-  return responseCode === 530 || /^\d{3}[ -]5\.7\.0\b/.test(response ?? '') || command === 'MAIL FROM';
-}
+/** Enhanced status 5.7.0: authentication required (RFC 4954), whatever the basic code. */
+const isLoginWanted = (response: string | undefined): boolean => /^\d{3}[ -]5\.7\.0\b/.test(response ?? '');

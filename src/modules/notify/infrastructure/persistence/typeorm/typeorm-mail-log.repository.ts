@@ -79,6 +79,10 @@ export class TypeormMailLogRepository extends MailLogRepository {
     return this.settle(`last_error = $3, next_attempt_at = now() + make_interval(secs => $4::float8)`, id, attempt, [error, delaySeconds]);
   }
 
+  async release(id: string, attempt: number, reason: string): Promise<boolean> {
+    return this.settle(`attempts = attempts - 1, last_error = $3, next_attempt_at = now()`, id, attempt, [reason]);
+  }
+
   async markFailed(id: string, attempt: number, error: string): Promise<boolean> {
     return this.settle(`status = 'failed', last_error = $3, ${SETTLE}`, id, attempt, [error]);
   }
