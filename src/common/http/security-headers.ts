@@ -16,8 +16,9 @@ export function securityHeaders(publicUrl: string) {
     res.setHeader('X-Frame-Options', 'DENY');
     res.setHeader('Referrer-Policy', 'no-referrer');
     if (https) res.setHeader('Strict-Transport-Security', HSTS);
-    if (req.path.startsWith('/api/v1/') || req.path === '/health' || req.path.startsWith('/health/'))
-      res.setHeader('Cache-Control', 'no-store');
+    // Express routes paths in any case (/API/V1/auth/sign-in too).
+    const path = req.path.toLowerCase();
+    if (path.startsWith('/api/v1/') || path === '/health' || path.startsWith('/health/')) res.setHeader('Cache-Control', 'no-store');
     next();
   };
 }
