@@ -185,6 +185,36 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     expect(profile.body).toMatchObject({ online: false, lastSeenAt: offline.lastSeenAt });
   });
 
+  it("counts and announces a user online again at their instance's next heartbeat, after Redis lost their presence keys", async () => {
+    const [x, y] = [await signUpAndIn(requestA), await signUpAndIn(requestA)];
+    await groupOf(y, [x]);
+    const yOnA = await flowing(a, y);
+    await on(b, x.accessToken);
+    await yOnA.next((f) => f.type === 'presence' && f.userId === x.user.id && f.online === true);
+    const redis = new Redis(REDIS_URL);
+    try {
+      await redis.del(`parley:presence:user:${x.user.id}`);
+      await redis.zrem('parley:presence:online', x.user.id);
+    } finally {
+      redis.disconnect();
+    }
+    // A sweep elsewhere could have announced them offline by now; the heartbeat puts that right.
+    const profile = async () => (await requestA('GET', `/api/v1/users/${x.user.id}`, { token: y.accessToken })).body;
+    expect(await profile()).toMatchObject({ online: false });
+    const [connection] = b.app.get(SocketRegistry).select({ userIds: [x.user.id] });
+    await b.app.get(PresenceService).heartbeat([{ userId: x.user.id, connectionId: connection.id }], false);
+    await b.app.get(PresenceService).drain(5_000);
+    expect(await profile()).toMatchObject({ online: true });
+    const frames = () => yOnA.seen('presence').filter((f) => f.userId === x.user.id);
+    await eventually(() => frames().length === 2);
+    expect(frames().map((f) => f.online)).toEqual([true, true]);
+    // Once counted again, the next heartbeat announces nothing.
+    await b.app.get(PresenceService).heartbeat([{ userId: x.user.id, connectionId: connection.id }], false);
+    await b.app.get(PresenceService).drain(5_000);
+    await yOnA.request({ type: 'ping' });
+    expect(frames()).toHaveLength(2);
+  });
+
   it("writes a chat's messages to a socket in seq order when a later one reaches its instance first", async () => {
     const [alice, bob, carol] = await threePeople();
     const chatId = await groupOf(alice, [bob, carol]);

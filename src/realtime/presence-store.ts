@@ -21,8 +21,13 @@ export abstract class PresenceStore extends PresenceQuery {
    */
   abstract disconnected(entry: PresenceEntry): Promise<boolean>;
 
-  /** Heartbeat: these connections are still open. Entries not refreshed in time lapse. */
-  abstract refresh(entries: PresenceEntry[]): Promise<void>;
+  /**
+   * Heartbeat: these connections are still open. Entries not refreshed in time lapse. Returns the
+   * users it counted as online again, having lost track of them (Redis restarted and kept
+   * nothing, or a sweep took them offline while their instance could not reach it): each once,
+   * to one caller, who announces them online.
+   */
+  abstract refresh(entries: PresenceEntry[]): Promise<string[]>;
 
   /**
    * Users whose every connection lapsed without a goodbye (their instance crashed or was cut

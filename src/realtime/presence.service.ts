@@ -66,7 +66,9 @@ export class PresenceService implements OnApplicationBootstrap {
    */
   async heartbeat(entries: PresenceEntry[], sweep = true): Promise<void> {
     try {
-      if (entries.length > 0) await this.store.refresh(entries);
+      // Users the store had lost track of (and may have announced offline) are online after all.
+      if (entries.length > 0)
+        for (const userId of await this.store.refresh(entries)) this.forUser(userId, () => this.announce(userId, true));
       if (!sweep) return;
       for (const userId of await this.store.sweep()) this.forUser(userId, () => this.announce(userId, false));
     } catch (error) {

@@ -19,7 +19,9 @@ export class InProcessPresenceStore extends PresenceStore {
     return true;
   }
 
-  async refresh(): Promise<void> {}
+  async refresh(): Promise<string[]> {
+    return []; // nothing here is ever lost track of
+  }
 
   async sweep(): Promise<string[]> {
     return [];

@@ -33,17 +33,19 @@ const SCRIPTS = {
       return 1`,
   },
   // KEYS: online set. ARGV: ttl ms, user key prefix, then user id and connection id pairs.
+  // Returns the users it put back in the online set: gone from it, they had been taken offline.
   parleyPresenceRefresh: {
     numberOfKeys: 1,
     lua: `${NOW}
       local lapse = now + tonumber(ARGV[1])
+      local back = {}
       for i = 3, #ARGV, 2 do
         local key = ARGV[2] .. ARGV[i]
         redis.call('ZADD', key, lapse, ARGV[i + 1])
         redis.call('PEXPIRE', key, ARGV[1])
-        redis.call('ZADD', KEYS[1], 'GT', lapse, ARGV[i])
+        if redis.call('ZADD', KEYS[1], 'GT', lapse, ARGV[i]) == 1 then table.insert(back, ARGV[i]) end
       end
-      return 0`,
+      return back`,
   },
   // KEYS: online set. ARGV: user key prefix, batch size. Returns the users whose connections all lapsed.
   parleyPresenceSweep: {
@@ -115,11 +117,13 @@ export class RedisPresenceStore extends PresenceStore {
     return (await this.scripts.parleyPresenceDisconnect(this.userPrefix + userId, this.onlineKey, connectionId, userId)) === 1;
   }
 
-  async refresh(entries: PresenceEntry[]): Promise<void> {
+  async refresh(entries: PresenceEntry[]): Promise<string[]> {
+    const back: string[] = [];
     for (let i = 0; i < entries.length; i += 500) {
       const pairs = entries.slice(i, i + 500).flatMap((e) => [e.userId, e.connectionId]);
-      await this.scripts.parleyPresenceRefresh(this.onlineKey, this.ttlMs, this.userPrefix, ...pairs);
+      back.push(...((await this.scripts.parleyPresenceRefresh(this.onlineKey, this.ttlMs, this.userPrefix, ...pairs)) as string[]));
     }
+    return back;
   }
 
   async sweep(): Promise<string[]> {
