@@ -43,7 +43,14 @@ describe('loadConfig', () => {
   });
 
   it('takes MAIL_FROM as one address, with or without a name, and refuses anything a mail server would', () => {
-    for (const from of ['no-reply@example.com', 'Parley <no-reply@example.com>', '"Parley, Inc." <no-reply@example.com>'])
+    for (const from of [
+      'no-reply@example.com',
+      'Parley <no-reply@example.com>',
+      '"Parley, Inc." <no-reply@example.com>',
+      '"john doe"@example.com',
+      'Parley <no-reply@bücher.de>',
+      'no-reply@example.com (Parley)',
+    ])
       expect(loadConfig({ MAIL_FROM: from }).mail.from).toBe(from);
     for (const from of [
       'Parley',

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import addressparser from 'nodemailer/lib/addressparser/index.js';
+import { parseMailbox } from '../common/mail-address.js';
 import { ConfigError, EnvReader, type Env, redact } from './env-reader.js';
 import { type FeatureModuleName, missingRequirements, readModules } from './modules.config.js';
 
@@ -127,10 +127,7 @@ const DEFAULT_MAIL_FROM = 'Parley <no-reply@parley.local>';
 /** MAIL_FROM: one address, with or without a display name; a mail server would refuse anything else. */
 function readMailFrom(read: EnvReader): string {
   const raw = read.string('MAIL_FROM', DEFAULT_MAIL_FROM);
-  const parsed = addressparser(raw);
-  const [first] = parsed;
-  const only = (parsed.length === 1 && first && 'address' in first ? first.address : undefined) ?? '';
-  if (/[\r\n]/.test(raw) || !/^[^@\s]+@[^@\s]+$/.test(only)) {
+  if (!parseMailbox(raw)) {
     read.problem(
       `MAIL_FROM=${JSON.stringify(raw)} is not one email address; write it as an address (no-reply@example.com) or a name and an address (Parley <no-reply@example.com>).`,
     );

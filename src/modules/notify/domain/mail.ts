@@ -1,4 +1,5 @@
 import { domainToASCII } from 'node:url';
+import { parseMailbox } from '../../../common/mail-address.js';
 
 /** The emails Parley sends; also the value of mail_log.template. */
 export const MAIL_TEMPLATES = ['confirm-email', 'reset-password'] as const;
@@ -40,6 +41,6 @@ export interface OutgoingMail extends RenderedMail {
  * its ASCII (xn--) form: a header is 7-bit unless the server takes SMTPUTF8.
  */
 export function messageIdFor(id: string, from: string): string {
-  const domain = /@([^>\s]+)>?\s*$/.exec(from)?.[1];
+  const domain = parseMailbox(from)?.domain;
   return `<${id}@${(domain && domainToASCII(domain)) || 'parley.local'}>`;
 }
