@@ -70,6 +70,19 @@ describe('loadConfig', () => {
     expect(problem).not.toContain('hunter2');
   });
 
+  it('asks only for the settings of the modules that run', () => {
+    // Health alone under PRODUCTION: no tokens, no emails, no public origin to know.
+    expect(problemsOf({ APP_ENV: 'PRODUCTION', MODULES: 'health' })).toEqual([]);
+    // Without chats and messages nothing uses the message store.
+    expect(problemsOf({ MESSAGE_STORE: 'mongo', MODULES: 'auth,users' })).toEqual([]);
+    expect(problemsOf({ MESSAGE_STORE: 'mongo', MODULES: 'auth,users,chats' })).toEqual([
+      expect.stringMatching(/^MESSAGE_STORE=mongo needs MONGODB_URI/),
+    ]);
+    expect(problemsOf({ APP_ENV: 'PRODUCTION', MODULES: 'notify,health' })).toEqual([
+      expect.stringMatching(/^APP_ENV=PRODUCTION needs PUBLIC_URL/),
+    ]);
+  });
+
   it('refuses the default secrets in PRODUCTION', () => {
     const problems = problemsOf({ APP_ENV: 'PRODUCTION' });
     expect(problems).toEqual([
@@ -147,6 +160,7 @@ describe('loadConfig', () => {
     expect(problemsOf({ MODULES: 'auth,users,messages' })).toEqual([expect.stringMatching(/"messages" module needs the "chats" module/)]);
     expect(problemsOf({ MODULES: 'health,nonsense' })).toEqual([expect.stringMatching(/unknown module "nonsense"/)]);
     expect(problemsOf({ MODULES: ' , ' })).toEqual([expect.stringMatching(/^MODULES lists no module; /)]);
+    expect(problemsOf({ MODULES: 'all,all' })).toHaveLength(1);
     expect(problemsOf({ MODULES: 'all,health' })).toEqual([
       expect.stringMatching(/^MODULES lists "all" among other modules; write "all" alone/),
     ]);

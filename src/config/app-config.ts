@@ -172,7 +172,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const databaseUrl = read.url('DATABASE_URL', ['postgres', 'postgresql']);
   const messageStore = read.oneOf('MESSAGE_STORE', ['postgres', 'mongo'] as const, 'postgres', (s) => s.toLowerCase());
   const mongodbUri = readMongodbUri(read);
-  if (messageStore === 'mongo' && !read.has('MONGODB_URI')) {
+  // Only chats and messages live in the message store: without them nothing connects to it.
+  if (messageStore === 'mongo' && !read.has('MONGODB_URI') && (modules.has('chats') || modules.has('messages'))) {
     read.problem(
       'MESSAGE_STORE=mongo needs MONGODB_URI: set it to a MongoDB replica set (the store uses transactions, which need one; a single node is fine), e.g. mongodb://127.0.0.1:27017/parley?replicaSet=rs0, or unset MESSAGE_STORE to keep chats and messages in PostgreSQL.',
     );
@@ -219,8 +220,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     searchPerUser: read.int('RATE_LIMIT_SEARCH_PER_USER', 60, { min: 1, max: 1_000_000 }),
     uploadsPerUser: read.int('RATE_LIMIT_UPLOADS_PER_USER', 10, { min: 1, max: 1_000_000 }),
   };
+  // What PRODUCTION asks for, only where a module running uses it: the public origin (email links,
+  // the WebSocket cookie check) and the token secrets.
   if (appEnv === 'PRODUCTION') {
-    if (!publicUrlRaw)
+    if (!publicUrlRaw && (modules.has('auth') || modules.has('notify')))
       read.problem(
         `APP_ENV=PRODUCTION needs PUBLIC_URL, the origin users reach this server at (e.g. https://chat.example.com): links in emails are built from it, and without it they would point at http://localhost:${port}.`,
       );
@@ -229,7 +232,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       ['JWT_ACCESS_SECRET', auth.accessSecret],
       ['JWT_REFRESH_SECRET', auth.refreshSecret],
     ] as const) {
-      if (secret === DEV_ACCESS_SECRET || secret === DEV_REFRESH_SECRET)
+      if (modules.has('auth') && (secret === DEV_ACCESS_SECRET || secret === DEV_REFRESH_SECRET))
         read.problem(`APP_ENV=PRODUCTION refuses the default ${name}; set it to a long random string (e.g. \`openssl rand -hex 32\`).`);
     }
   }

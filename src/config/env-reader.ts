@@ -110,7 +110,7 @@ export class EnvReader {
   }
 
   problem(message: string): void {
-    this.problems.push(message);
+    if (!this.problems.includes(message)) this.problems.push(message); // MODULES=all,all says it once
   }
 
   private raw(name: string): string | undefined {
