@@ -44,11 +44,11 @@ async function main(): Promise<void> {
   logger.log(
     [
       `Parley is up (${config.appEnv}) on port ${port}`,
+      // Only what this MODULES serves: the page and the socket need auth, the health routes health.
       `  API            ${base}/api/v1`,
       `  Docs           ${base}/api/docs`,
-      `  Test chat page ${base}/ui`,
-      `  WebSocket      ${base.replace(/^http/, 'ws')}/ws`,
-      `  Health         ${base}/health/ready`,
+      ...(config.isEnabled('auth') ? [`  Test chat page ${base}/ui`, `  WebSocket      ${base.replace(/^http/, 'ws')}/ws`] : []),
+      ...(config.isEnabled('health') ? [`  Health         ${base}/health/ready`] : []),
       `  Modules        ${[...config.modules].join(', ')}`,
       ...backends,
     ].join('\n'),

@@ -8,6 +8,7 @@ import { seed } from '../src/cli/seed.js';
 import { createApp } from '../src/app.factory.js';
 import { AppLogger } from '../src/common/logging/app-logger.js';
 import { loadConfig } from '../src/config/app-config.js';
+import { ConfigError } from '../src/config/env-reader.js';
 import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
 import { MIGRATIONS } from '../migrations/index.js';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';
@@ -306,6 +307,13 @@ describe('the seed and migration commands', () => {
     await expect(seed(env, quiet())).rejects.toThrow(
       'npm run seed needs auth, users, chats, messages in MODULES, and MODULES="auth,users,health" leaves out chats, messages; unset MODULES or add them.',
     );
+  });
+
+  it('seed refuses a MODULES the server refuses', async () => {
+    for (const MODULES of ['auth,users,chats,messages,bogus', 'all,health'])
+      await expect(seed({ ...db.env, APP_ENV: 'LOCAL', MODULES }, quiet())).rejects.toBeInstanceOf(ConfigError);
+    // Refused before anything ran: not even the migrations.
+    await expect(users()).rejects.toThrow(/relation "users" does not exist/);
   });
 
   it('seed refuses to run outside LOCAL, naming APP_ENV, and creates nothing', async () => {

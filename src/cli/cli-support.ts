@@ -18,7 +18,7 @@ export function runCli(name: string, command: () => Promise<void>): void {
     () => process.exit(0),
     (error: unknown) => {
       if (error instanceof ConfigError) {
-        process.stderr.write(error.message + '\n');
+        process.stderr.write(`${name} failed, the configuration is invalid:\n${error.problems.map((p) => `  - ${p}`).join('\n')}\n`);
         process.exit(78); // EX_CONFIG
       }
       const detail = error instanceof CliError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);

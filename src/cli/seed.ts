@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from '../app.module.js';
 import { AppLogger } from '../common/logging/app-logger.js';
 import { loadConfig } from '../config/app-config.js';
-import type { Env } from '../config/env-reader.js';
+import { ConfigError, type Env } from '../config/env-reader.js';
 import { MODULE_REQUIREMENTS } from '../config/modules.config.js';
 import { SEED_PASSWORD } from '../modules/seeding/seed-data.js';
 import { Seeder, type SeedReport } from '../modules/seeding/seeder.js';
@@ -25,10 +25,13 @@ export async function seed(env: Env = process.env, logger?: LoggerService): Prom
   const listed = new Set((withSeeding(env.MODULES) ?? 'all').split(',').map((m) => m.trim().toLowerCase()));
   const missing = listed.has('all') ? [] : MODULE_REQUIREMENTS.seeding.filter((m) => !listed.has(m));
   if (missing.length > 0) {
-    throw new CliError(
+    throw new ConfigError([
       `npm run seed needs ${MODULE_REQUIREMENTS.seeding.join(', ')} in MODULES, and MODULES=${JSON.stringify(env.MODULES)} leaves out ${missing.join(', ')}; unset MODULES or add them.`,
-    );
+    ]);
   }
+  // The configuration as the server would take it (an unknown module, "all" among others): the
+  // command must not accept what the start refuses.
+  loadConfig(Object.assign({}, env, { MODULES: withSeeding(env.MODULES) }));
   // Only what seeding needs: with notify the context would start the mail worker and send, with
   // this command's mail settings, whatever mail the database holds due (another instance's).
   const config = loadConfig(Object.assign({}, env, { MODULES: [...MODULE_REQUIREMENTS.seeding, 'seeding'].join(',') }));
