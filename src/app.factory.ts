@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { NotFoundException } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -72,11 +73,28 @@ export async function createApp(
     }),
   );
   try {
-    return configureApp(app, config, logger);
+    return await initApp(configureApp(app, config, logger));
   } catch (error) {
     await app.close();
     throw error;
   }
+}
+
+/**
+ * Initialises the app (routes, gateways, start-up hooks), then answers whatever no route took
+ * with a 404 in the contract's shape. Nest's own not-found answer covers only its global prefix
+ * (/api/v1): elsewhere (/ui/missing.js, /ws with auth off, /anything) Express answered in HTML.
+ */
+export async function initApp(app: NestExpressApplication): Promise<NestExpressApplication> {
+  await app.init();
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .use((req: Request, res: Response) => {
+      const { body } = resolveError(new NotFoundException(`Cannot ${req.method} ${req.path}`));
+      res.status(body.statusCode).json(body);
+    });
+  return app;
 }
 
 /**

@@ -75,6 +75,9 @@ describe('the HTTP foundation', () => {
   it('answers an unknown route with 404 in the error shape', async () => {
     expectErrorShape(await request('GET', '/api/v1/nothing-here'), 404, 'NOT_FOUND');
     expectErrorShape(await request('PUT', '/api/v1/nothing-here'), 404, 'NOT_FOUND');
+    // Outside the API's prefix too: a file the page does not have, a path nothing serves.
+    for (const path of ['/ui/missing.js', '/api/docs/missing', '/nothing-here'])
+      expectErrorShape(await request('GET', path), 404, 'NOT_FOUND');
   });
 
   it('answers a method a path does not take with 405 METHOD_NOT_ALLOWED and the methods it takes in Allow', async () => {

@@ -15,7 +15,7 @@ import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import { map, type Observable } from 'rxjs';
 import { IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { configureApp } from '../src/app.factory.js';
+import { configureApp, initApp } from '../src/app.factory.js';
 import { AppModule } from '../src/app.module.js';
 import { ConflictError } from '../src/common/errors/domain-error.js';
 import { SessionsRevokedEvent } from '../src/modules/auth/events/session-revoked.event.js';
@@ -155,6 +155,7 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
       .compile();
     const nest = configureApp(moduleRef.createNestApplication<NestExpressApplication>({ logger, bodyParser: false }), config, logger);
     prepare?.(nest);
+    await initApp(nest);
     await nest.listen(0, '127.0.0.1');
     return nest;
   }

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
-import { configureApp, createApp } from '../../src/app.factory.js';
+import { configureApp, createApp, initApp } from '../../src/app.factory.js';
 import { RealtimeSettings } from '../../src/realtime/realtime-settings.js';
 import { type AppConfig, loadConfig } from '../../src/config/app-config.js';
 import { AppLogger } from '../../src/common/logging/app-logger.js';
@@ -70,5 +70,5 @@ async function withRealtimeSettings(
     .overrideProvider(RealtimeSettings)
     .useValue(new RealtimeSettings(settings))
     .compile();
-  return configureApp(moduleRef.createNestApplication<NestExpressApplication>({ logger, bodyParser: false }), config, logger);
+  return initApp(configureApp(moduleRef.createNestApplication<NestExpressApplication>({ logger, bodyParser: false }), config, logger));
 }
