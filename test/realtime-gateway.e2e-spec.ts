@@ -200,6 +200,22 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
     expect(await socket.request({ type: 'ping' }, 'p')).toEqual({ type: 'pong', id: 'p' });
   });
 
+  it('says which module serves a frame when that module is switched off (messages is, here)', async () => {
+    const socket = await ready((await signUpAndIn(request)).accessToken);
+    expect(await socket.request({ type: 'send_message', chatId: crypto.randomUUID(), text: 'hi' }, 's1')).toMatchObject({
+      type: 'error',
+      statusCode: 400,
+      code: 'UNKNOWN_FRAME_TYPE',
+      message: '"send_message" is served by the messages module, which this server runs without (MODULES).',
+      id: 's1',
+    });
+    expect(await socket.request({ type: 'no_such_frame' }, 's2')).toMatchObject({
+      code: 'UNKNOWN_FRAME_TYPE',
+      message: 'Unknown frame type "no_such_frame".',
+    });
+    expect(await socket.request({ type: 'ping' }, 'p')).toEqual({ type: 'pong', id: 'p' });
+  });
+
   it('answers a body that fails its DTO with VALIDATION_FAILED and details, without calling the handler', async () => {
     const socket = await ready((await signUpAndIn(request)).accessToken);
     const tooLong = await socket.request({ type: 'echo', text: 'far too long' }, 'v1');

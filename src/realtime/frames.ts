@@ -52,10 +52,23 @@ function invalid(message: string, field?: string): ValidationError {
   return new ValidationError(message, field ? [{ field, message }] : undefined, 'INVALID_FRAME');
 }
 
+/** The contract's frames that a feature module serves: with it switched off, the error says so. */
+const MODULE_FRAMES: Readonly<Record<string, string>> = {
+  send_message: 'messages',
+  typing: 'messages',
+  mark_read: 'messages',
+  sync: 'messages',
+};
+
+/** No handler takes this frame: a type that does not exist, or one whose module is switched off here. */
 export function unknownType(type: string): ValidationError {
+  const module = Object.hasOwn(MODULE_FRAMES, type) ? MODULE_FRAMES[type] : undefined;
+  const message = module
+    ? `"${type}" is served by the ${module} module, which this server runs without (MODULES).`
+    : `Unknown frame type "${type}".`;
   return new ValidationError(
-    `Unknown frame type "${type}".`,
-    [{ field: 'type', message: `"${type}" is not a frame type` }],
+    message,
+    [{ field: 'type', message: module ? message : `"${type}" is not a frame type` }],
     'UNKNOWN_FRAME_TYPE',
   );
 }
