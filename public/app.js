@@ -400,7 +400,18 @@ function parseHash() {
   return { path, params: new window.URLSearchParams(query) };
 }
 
+/** This server runs without modules the page needs: say so, instead of forms that would fail. */
+function showUnavailable(missing) {
+  state.unavailable = true;
+  const status = tokenView('Parley', 'The built-in test chat');
+  status.className = 'token-status bad';
+  status.textContent =
+    `This page needs the auth, users, chats and messages modules, and this server runs without ${missing.join(', ')} (MODULES). ` +
+    'What it does run is described at /api/docs.';
+}
+
 async function route() {
+  if (state.unavailable) return;
   const { path, params } = parseHash();
   if (path === '/confirm-email') return showConfirmEmail(params.get('token'));
   if (path === '/reset-password') return showResetPassword(params.get('token'));
@@ -2282,6 +2293,7 @@ async function boot() {
   } catch {
     // Without it the page still works; it only hides the seeded-account buttons.
   }
+  if (state.config.missingModules?.length) return showUnavailable(state.config.missingModules);
   renderSeedUsers();
   await pruneSharedPairs();
   state.session = loadSession();

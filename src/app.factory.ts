@@ -40,6 +40,9 @@ function findProjectRoot(from: string): string {
  * The page is plain same-origin files: nothing inline, nothing from elsewhere. connect-src lists
  * ws:/wss: because older browsers do not count a same-origin WebSocket as 'self'.
  */
+/** What the test chat page cannot work without (notify is optional: it says when mail is off). */
+const PAGE_MODULES = ['auth', 'users', 'chats', 'messages'] as const;
+
 const UI_CSP = [
   "default-src 'self'",
   "script-src 'self'",
@@ -138,8 +141,10 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
     next();
   });
   // What the page cannot know by itself: whether to offer the seeded LOCAL accounts.
+  // And the modules it needs that this server runs without (MODULES), so it says so up front.
+  const missing = PAGE_MODULES.filter((m) => !config.isEnabled(m));
   http.get('/ui/config.json', (_req: Request, res: Response) => {
-    res.json({ appEnv: config.appEnv, seedUsers: config.isLocal && config.isEnabled('seeding') });
+    res.json({ appEnv: config.appEnv, seedUsers: config.isLocal && config.isEnabled('seeding'), missingModules: missing });
   });
   if (existsSync(PUBLIC_DIR)) http.use('/ui', express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
   http.get('/', (_req: Request, res: Response) => res.redirect(302, '/ui/'));

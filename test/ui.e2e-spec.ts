@@ -149,7 +149,7 @@ describe('the built-in chat page, in a real browser', () => {
     }
 
     const config = await request('GET', '/ui/config.json');
-    expect(config.body).toEqual({ appEnv: 'LOCAL', seedUsers: false });
+    expect(config.body).toEqual({ appEnv: 'LOCAL', seedUsers: false, missingModules: [] });
     expect(PUBLIC_DIR.endsWith('public')).toBe(true);
   });
 
@@ -458,6 +458,19 @@ describe('the built-in chat page, in a real browser', () => {
       expect(pageErrors()).toEqual([]);
     } finally {
       await maxOnline.close();
+    }
+  });
+
+  it('says which modules it needs when the server runs without some, instead of offering forms that fail', async () => {
+    const partial = await startTestApp({ ...db.env, MODULES: 'auth,users,health' });
+    try {
+      const page = await openPage('partial');
+      await page.goto(`${partial.url}/ui/`);
+      await expectText(page.getByTestId('token-status'), 'this server runs without chats, messages (MODULES)');
+      expect(await page.getByTestId('sign-in-form').isVisible()).toBe(false);
+      expect(pageErrors()).toEqual([]);
+    } finally {
+      await closeApp(partial);
     }
   });
 
