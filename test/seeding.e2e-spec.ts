@@ -43,6 +43,8 @@ interface Started {
   request: ReturnType<typeof httpClient>;
   /** Log messages of the Seeding context. */
   seedingLogs: string[];
+  /** Every log line so far, parsed. */
+  logs: Array<{ level: string; context?: string; msg: string }>;
   users(): Promise<UserRow[]>;
   chats(): Promise<ChatRow[]>;
 }
@@ -74,6 +76,9 @@ async function start(env: Record<string, string>): Promise<Started> {
     seedingLogs: lines
       .map((l) => JSON.parse(l) as { context?: string; msg: string })
       .flatMap((l) => (l.context === 'Seeding' ? [l.msg] : [])),
+    get logs() {
+      return lines.map((l) => JSON.parse(l) as { level: string; context?: string; msg: string });
+    },
     // Read while the app is up: the embedded database lives in the app's process.
     users: async () => (await app.get(DataSource).query('SELECT * FROM users ORDER BY email')) as UserRow[],
     chats: async () =>
@@ -204,7 +209,7 @@ describe('seeding under APP_ENV=PRODUCTION', () => {
       const started = await start({ ...db.env, ...PRODUCTION_SECRETS, APP_ENV: 'PRODUCTION', MODULES: SEEDING_MODULES });
       try {
         expect(await started.users()).toEqual([]);
-        expect(started.seedingLogs).toEqual(['Seeding skipped: APP_ENV is PRODUCTION; seed accounts exist only under LOCAL.']);
+        expect(started.seedingLogs).toEqual(['Seeding skipped: APP_ENV is PRODUCTION; seed accounts are made only under LOCAL.']);
       } finally {
         await started.app.close();
       }
@@ -215,15 +220,29 @@ describe('seeding under APP_ENV=PRODUCTION', () => {
 });
 
 describe('seed accounts a LOCAL start left in a database that goes on under APP_ENV=PRODUCTION', () => {
-  it('refuses their public password at sign-in, signs other accounts in as before, and warns at the start', async () => {
+  it('refuses their public password at sign-in, ends their sessions, signs other accounts in as before, and names them', async () => {
     const db = await createTestDatabase('postgres');
     try {
-      const local = await start({ ...db.env, MODULES: SEEDING_MODULES });
+      // The same secrets in both: tokens from the LOCAL start stay valid unless their sessions end.
+      const secrets = {
+        JWT_ACCESS_SECRET: PRODUCTION_SECRETS.JWT_ACCESS_SECRET,
+        JWT_REFRESH_SECRET: PRODUCTION_SECRETS.JWT_REFRESH_SECRET,
+      };
+      const local = await start({ ...db.env, ...secrets, MODULES: SEEDING_MODULES });
+      let adminRefresh: string;
       try {
         const up = await local.request('POST', '/api/v1/auth/sign-up', {
           body: { email: 'real@example.com', password: 'real-passw0rd', name: 'Real Person' },
         });
         expect(up.status).toBe(201);
+        adminRefresh = (await signIn(local.request, 'admin@admin.ru', 'admin')).body.refreshToken;
+        // One seed account whose password was changed is no longer open to anyone.
+        await local.app
+          .get(DataSource)
+          .query('UPDATE users SET password_hash = $1 WHERE email = $2', [
+            await local.app.get(PasswordHasher).hash('user3-own-passw0rd'),
+            'user3@example.com',
+          ]);
       } finally {
         await local.app.close();
       }
@@ -234,12 +253,17 @@ describe('seed accounts a LOCAL start left in a database that goes on under APP_
           const refused = await signIn(production.request, email, 'admin');
           expect({ email, status: refused.status, code: refused.body.code }).toEqual({ email, status: 401, code: 'INVALID_CREDENTIALS' });
         }
+        const refreshed = await production.request('POST', '/api/v1/auth/refresh', { body: { refreshToken: adminRefresh } });
+        expect({ status: refreshed.status, code: refreshed.body.code }).toEqual({ status: 401, code: 'SESSION_REVOKED' });
         expect((await signIn(production.request, 'real@example.com', 'real-passw0rd')).status).toBe(200);
-        expect(production.seedingLogs).toEqual([
-          expect.stringMatching(
-            /^Seeding skipped, but accounts with seed addresses are in this database \(admin@admin\.ru, api-test@example\.com, user1@example\.com, user2@example\.com, user3@example\.com\).*"admin" signs none of them in/,
+        expect((await signIn(production.request, 'user3@example.com', 'user3-own-passw0rd')).status).toBe(200);
+        const warned = production.logs.filter((l) => l.level === 'warn' && l.context === 'Auth').map((l) => l.msg);
+        expect(warned).toEqual(
+          ['admin@admin.ru', 'api-test@example.com', 'user1@example.com', 'user2@example.com'].map((email) =>
+            expect.stringMatching(new RegExp(`^${email.replace(/\./g, '\\.')} is a seed account from a start under LOCAL`)),
           ),
-        ]);
+        );
+        expect(warned[0]).toContain('its 1 session(s) were ended');
       } finally {
         await production.app.close();
       }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type BeforeApplicationShutdown, Injectable, Logger, Optional } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
 import { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth/auth-user.js';
@@ -23,7 +23,7 @@ import type { MeDto } from '../users/dto/user.dto.js';
 import { AppConfig } from '../../config/app-config.js';
 import { MailOutbox } from '../notify/mail-outbox.js';
 import { returnedRows } from '../../database/sql.js';
-import { SEED_PASSWORD } from '../seeding/seed-data.js';
+import { SEED_PASSWORD, SEED_USERS } from '../seeding/seed-data.js';
 
 export interface ClientInfo {
   ip: string | null;
@@ -47,7 +47,7 @@ function addressee(address: string, name: string, confirmed: boolean): { address
 }
 
 @Injectable()
-export class AuthService implements BeforeApplicationShutdown {
+export class AuthService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Auth');
   /** Reset requests still being worked on after their answer; shutdown waits for them. */
   private readonly resetsInProgress = new BackgroundWork();
@@ -137,10 +137,32 @@ export class AuthService implements BeforeApplicationShutdown {
     return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };
   }
 
+  /** Under PRODUCTION, seed accounts a LOCAL start left behind are closed (see closeSeedAccounts). */
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.isLocal) await this.closeSeedAccounts();
+  }
+
   /**
-   * The LOCAL seed accounts' password is public, and a database seeded by a LOCAL start keeps
-   * them when it goes on under PRODUCTION: there it opens nothing. No other account can have it,
-   * since the password rules refuse it.
+   * A database seeded by a LOCAL start keeps the seed accounts, with their public password, when
+   * it goes on under PRODUCTION (a compose volume first started under LOCAL, say). Sign-in refuses
+   * that password there; this also ends the sessions they opened before, which outlive the switch
+   * when the token secrets did not change. Each one still on the seed password is named.
+   */
+  private async closeSeedAccounts(): Promise<void> {
+    for (const { email } of SEED_USERS) {
+      const user = await this.users.findByEmail(email);
+      if (!user || !(await this.hasher.verify(user.passwordHash, SEED_PASSWORD)).matches) continue;
+      const ended = await this.sessions.revokeAllOf(user.id, 'seed_password');
+      if (ended.length > 0) this.events.publish(new SessionsRevokedEvent(user.id, ended, false));
+      this.logger.warn(
+        `${email} is a seed account from a start under LOCAL, still with the public password "${SEED_PASSWORD}": under ${this.config.appEnv} that password signs nobody in${ended.length ? `, and its ${ended.length} session(s) were ended` : ''}. A password reset gives it one of its own.`,
+      );
+    }
+  }
+
+  /**
+   * The LOCAL seed accounts' password is public: under PRODUCTION it opens nothing (see
+   * closeSeedAccounts). No other account can have it, since the password rules refuse it.
    */
   private isSeedPasswordRefused(password: string): boolean {
     return !this.config.isLocal && password === SEED_PASSWORD;

@@ -4,8 +4,7 @@ import { AuthModule } from '../auth/auth.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { ChatsModule } from '../chats/chats.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
-import { UserRepository } from '../users/user.repository.js';
-import { SEED_PASSWORD, SEED_USERS } from './seed-data.js';
+import { SEED_PASSWORD } from './seed-data.js';
 import type { SeedStep } from './seed-step.js';
 import { Seeder } from './seeder.js';
 import { ChatsSeedStep } from './steps/chats.seed-step.js';
@@ -16,8 +15,8 @@ const SEED_STEPS: readonly Type<SeedStep>[] = [UsersSeedStep, ChatsSeedStep];
 
 /**
  * Fake data for APP_ENV=LOCAL: on every start it makes sure the seed accounts
- * exist, with a group and a direct chat. Under PRODUCTION it seeds nothing, and warns of seed
- * accounts a LOCAL start left in the database (which sign-in refuses the seed password there). `npm run seed` runs the same steps without HTTP.
+ * exist, with a group and a direct chat. Under PRODUCTION it seeds nothing (and AuthService
+ * closes the seed accounts a LOCAL start left in the database). `npm run seed` runs the same steps without HTTP.
  */
 @Module({
   imports: [AuthModule, UsersModule, ChatsModule, MessagesModule],
@@ -37,17 +36,12 @@ export class SeedingModule implements OnApplicationBootstrap {
   constructor(
     private readonly config: AppConfig,
     private readonly seeder: Seeder,
-    private readonly users: UserRepository,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.isLocal) {
-      const left = (await Promise.all(SEED_USERS.map((u) => this.users.findByEmail(u.email)))).flatMap((u) => (u ? [u.email] : []));
-      if (left.length === 0) this.logger.log(`Seeding skipped: APP_ENV is ${this.config.appEnv}; seed accounts exist only under LOCAL.`);
-      else
-        this.logger.warn(
-          `Seeding skipped, but accounts with seed addresses are in this database (${left.join(', ')}), probably from a start under LOCAL: under ${this.config.appEnv} the seed password "${SEED_PASSWORD}" signs none of them in (a password reset gives one a password of its own).`,
-        );
+      // Seed accounts a LOCAL start left here are named and closed by AuthService.
+      this.logger.log(`Seeding skipped: APP_ENV is ${this.config.appEnv}; seed accounts are made only under LOCAL.`);
       return;
     }
     await this.seeder.run();
