@@ -18,6 +18,7 @@ import { PreparedFrame } from './prepared-frame.js';
 import type { BehindPlace } from './stream-tracker.js';
 import { PendingSockets } from './pending-sockets.js';
 import { PresenceService } from './presence.service.js';
+import { within } from '../common/concurrency/within.js';
 import type { PresenceEntry } from './presence-store.js';
 import { RealtimeSettings } from './realtime-settings.js';
 import type { FrameId } from './server-events.js';
@@ -429,20 +430,6 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     if (ended.length > 0)
       this.onFanOut({ kind: 'close', target: { sessionIds: ended }, code: CloseCode.UNAUTHENTICATED, reason: 'SESSION_REVOKED' });
   }
-}
-
-/** Waits for `promise` at most `ms`; true when it settled in time. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([
-    promise.then(
-      () => true,
-      () => true,
-    ),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
-  ]);
-  clearTimeout(timer);
-  return settled;
 }
 
 /** The size of a received frame as `ws` hands it over (one buffer, fragments, or an ArrayBuffer). */

@@ -1,3 +1,4 @@
+import { within } from '../common/concurrency/within.js';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { BackgroundWork } from '../common/concurrency/background-work.js';
@@ -78,9 +79,7 @@ export class PresenceService implements OnApplicationBootstrap {
 
   /** Resolves when all presence work started so far, or meanwhile, is done (or `timeoutMs` passed). */
   async drain(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.pending.settled(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+    await within(this.pending.settled(), timeoutMs);
   }
 
   private forUser(userId: string, work: () => Promise<void>): void {

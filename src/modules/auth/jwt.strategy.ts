@@ -4,10 +4,9 @@ import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import type { AuthUser } from '../../common/auth/auth-user.js';
-import { UnauthenticatedError } from '../../common/errors/domain-error.js';
 import { AppConfig } from '../../config/app-config.js';
 import { AccessTokenVerifier } from './access-token.verifier.js';
-import type { AccessClaims } from './token.service.js';
+import { type AccessClaims, accessClaimsOf } from './token.service.js';
 
 export const ACCESS_COOKIE = 'access_token';
 export const REFRESH_COOKIE = 'refresh_token';
@@ -31,8 +30,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   }
 
   async validate(payload: AccessClaims & { typ?: string }): Promise<AuthUser> {
-    // As TokenService.verifyAccess checks for the WebSocket: only what was issued as an access token.
-    if (payload.typ !== 'access') throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not an access token.');
-    return this.verifier.checkSession(payload.sub, payload.sid);
+    const { sub, sid } = accessClaimsOf(payload);
+    return this.verifier.checkSession(sub, sid);
   }
 }

@@ -73,9 +73,7 @@ export class TokenService {
 
   /** Checks signature, expiry and type of an access token; says which of them failed. */
   verifyAccess(token: string): AccessClaims {
-    const claims = this.verify<AccessClaims & { typ?: string }>(token, this.keys.access);
-    if (claims.typ !== 'access') throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not an access token.');
-    return { sub: claims.sub, sid: claims.sid };
+    return accessClaimsOf(this.verify<AccessClaims & { typ?: string }>(token, this.keys.access));
   }
 
   verifyRefresh(token: string): RefreshClaims & { jtiHash: string } {
@@ -94,4 +92,13 @@ export class TokenService {
       throw new UnauthenticatedError('TOKEN_INVALID', 'The token is invalid.');
     }
   }
+}
+
+/**
+ * The claims of a verified token that was issued as an access token; anything else signed with
+ * the access secret is refused. Shared by the WebSocket (verifyAccess) and REST (JwtStrategy).
+ */
+export function accessClaimsOf(claims: AccessClaims & { typ?: string }): AccessClaims {
+  if (claims.typ !== 'access') throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not an access token.');
+  return { sub: claims.sub, sid: claims.sid };
 }

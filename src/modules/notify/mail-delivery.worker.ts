@@ -1,3 +1,4 @@
+import { within } from '../../common/concurrency/within.js';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import type { ClaimedMail } from './domain/mail-log.js';
@@ -59,13 +60,7 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    let grace: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([
-      this.current.then(() => true),
-      new Promise<boolean>((resolve) => (grace = setTimeout(() => resolve(false), SHUTDOWN_GRACE_MS))),
-    ]);
-    clearTimeout(grace);
-    if (!finished)
+    if (!(await within(this.current, SHUTDOWN_GRACE_MS)))
       this.logger.warn(`The email being sent had not gone out ${SHUTDOWN_GRACE_MS / 1000} s into the shutdown; cutting it short.`);
     await this.transport.close();
     await this.current;
