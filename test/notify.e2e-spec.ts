@@ -96,10 +96,13 @@ describe('notify over SMTP', () => {
   let app: TestApp;
   /** Recipients whose next delivery the server refuses with the given reply. */
   const refuse = new Map<string, { remaining: number; code?: number; message?: string }>();
+  /** Recipients the server refuses at RCPT TO, with this reply. */
+  const refuseRecipients = new Map<string, Error & { responseCode: number }>();
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
     sink = await startSmtpSink({
+      refuseRecipient: (address) => refuseRecipients.get(address),
       reject: (_raw, session) => {
         for (const { address } of session.envelope.rcptTo) {
           const rule = refuse.get(address);
@@ -193,6 +196,19 @@ describe('notify over SMTP', () => {
     const row = await settledRow(app.app, email);
     expect(row).toMatchObject({ status: 'failed', attempts: 1, text_body: null });
     expect(row.last_error).toMatch(/rejected the message: .*550/);
+  });
+
+  it('gives up at once on a recipient a relay refuses for itself, even with 5.7.1 and "relay" in the reply', async () => {
+    const email = uniqueEmail('unknown-relay');
+    refuseRecipients.set(
+      email,
+      Object.assign(new Error('5.7.1 <x>: Recipient address rejected: User unknown in relay recipient table'), { responseCode: 550 }),
+    );
+    await queueMail(app.app, 'confirm-email', email, 'Unknown', 'token-unknown');
+
+    const row = await settledRow(app.app, email);
+    expect(row).toMatchObject({ status: 'failed', attempts: 1 });
+    expect((await fetch(`${app.url}/health/ready`)).status).toBe(200);
   });
 
   it('gives up at once on a message refused at DATA, even with a security status (5.7.0): the content, not the setup', async () => {
@@ -308,8 +324,8 @@ describe('notify with a mail server that stops answering', () => {
       await client.connect();
       try {
         const { rows } = await client.query<MailLogRow>('SELECT * FROM mail_log WHERE recipient = $1', [email]);
-        // Due again at once, the attempt given back: a cut-off send is no failure (not even on the last attempt).
-        expect(rows[0]).toMatchObject({ status: 'pending', attempts: 0, text_body: expect.any(String) });
+        // Due again at once: a cut-off send is no failure.
+        expect(rows[0]).toMatchObject({ status: 'pending', attempts: 1, text_body: expect.any(String) });
         expect(rows[0].last_error).toMatch(/cut short by the shutdown/);
         expect(rows[0].next_attempt_at.getTime()).toBeLessThanOrEqual(Date.now());
       } finally {

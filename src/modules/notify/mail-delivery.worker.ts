@@ -54,7 +54,7 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
   /**
    * Stops before the database closes (onModuleDestroy precedes every shutdown hook) and lets the
    * current send finish, for up to SHUTDOWN_GRACE_MS: then the send is cut short and the message
-   * stays due, its attempt not counted (so the server may get it twice, if it had taken it).
+   * stays due, not failed even on its last attempt (so the server may get it twice, if it had taken it).
    */
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
@@ -131,7 +131,7 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
           this.lostClaim(`${mail.template} email ${mail.id}`, error.message);
         else
           this.logger.warn(
-            `${mail.template} email ${mail.id} to ${mail.to.address}: ${error.message} It stays due, its attempt not counted.`,
+            `${mail.template} email ${mail.id} to ${mail.to.address}: ${error.message} It stays due, to be sent at the next start.`,
           );
         return;
       }

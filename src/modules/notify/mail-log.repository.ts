@@ -20,7 +20,10 @@ export abstract class MailLogRepository {
   abstract markSent(id: string, attempt: number): Promise<boolean>;
   abstract markRetry(id: string, attempt: number, error: string, delaySeconds: number): Promise<boolean>;
   abstract markFailed(id: string, attempt: number, error: string): Promise<boolean>;
-  /** Gives the attempt back, due at once: it was cut short (by a shutdown), not tried. */
+  /**
+   * Makes the message due again at once, not failed: its attempt was cut short (by a shutdown).
+   * The attempt still counts: attempts only ever grow, since every write is fenced by them.
+   */
   abstract release(id: string, attempt: number, reason: string): Promise<boolean>;
 
   /** Fails pending messages whose link has expired; returns them for the log. */

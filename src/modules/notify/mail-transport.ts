@@ -24,7 +24,8 @@ export abstract class MailTransport {
 export class MailRefusedError extends Error {}
 
 /**
- * The send was cut short (the process is shutting down) before the server answered: not an
- * attempt that failed, so it is given back rather than counted. The server may have taken it.
+ * The send was cut short (the process is shutting down) before the server answered: not a
+ * failure, so the message stays due rather than being retried later or given up on. The server
+ * may have taken it.
  */
 export class MailSendInterruptedError extends Error {}

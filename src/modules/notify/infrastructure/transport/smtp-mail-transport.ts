@@ -95,13 +95,13 @@ export class SmtpMailTransport extends MailTransport {
    * A refusal about this server's setup rather than the message, which every message would meet:
    * retried like an outage, not given up on. A login wanted (530, or 5.7.0 at MAIL FROM or RCPT
    * TO), any refusal of the sender at MAIL FROM, and, with no login in SMTP_URL, a relay denied
-   * at RCPT TO (5.7.1, or a reply that says relay). A refusal at DATA is the message's own.
+   * at RCPT TO (RELAY_DENIED). A refusal at DATA is the message's own.
    */
   private isSetupRefusal(error: unknown): boolean {
     const { responseCode, command, response } = error as SmtpError;
     if (!responseCode || responseCode < 500 || responseCode >= 600 || command === 'DATA') return false;
     if (command === 'MAIL FROM' || responseCode === 530 || isLoginWanted(response)) return true;
-    return command === 'RCPT TO' && !this.hasLogin && /^\d{3}[ -]5\.7\.1\b|relay/i.test(response ?? '');
+    return command === 'RCPT TO' && !this.hasLogin && RELAY_DENIED.test(response ?? '');
   }
 
   /** Turns a nodemailer error into a sentence that names SMTP_URL and what to check. */
@@ -152,6 +152,12 @@ interface SmtpError {
   command?: string;
   response?: string;
 }
+
+/**
+ * A relay refused (Postfix "Relay access denied", Sendmail "Relaying denied", Exim "relay not
+ * permitted"), not a recipient refused on a relay's behalf ("User unknown in relay recipient table").
+ */
+const RELAY_DENIED = /relay(ing)? (access )?denied|relay(ing)? not permitted|unable to relay|not permitted to relay/i;
 
 /** Enhanced status 5.7.0: authentication required (RFC 4954), whatever the basic code. */
 const isLoginWanted = (response: string | undefined): boolean => /^\d{3}[ -]5\.7\.0\b/.test(response ?? '');

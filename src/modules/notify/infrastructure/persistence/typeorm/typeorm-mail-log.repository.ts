@@ -80,7 +80,7 @@ export class TypeormMailLogRepository extends MailLogRepository {
   }
 
   async release(id: string, attempt: number, reason: string): Promise<boolean> {
-    return this.settle(`attempts = attempts - 1, last_error = $3, next_attempt_at = now()`, id, attempt, [reason]);
+    return this.settle(`last_error = $3, next_attempt_at = now()`, id, attempt, [reason]);
   }
 
   async markFailed(id: string, attempt: number, error: string): Promise<boolean> {
