@@ -400,9 +400,13 @@ function parseHash() {
   return { path, params: new window.URLSearchParams(query) };
 }
 
-/** This server runs without modules the page needs: say so, instead of forms that would fail. */
+/**
+ * This server runs without modules the page needs: say so, instead of forms that would fail. The
+ * links from emails (confirm, reset) need only auth and users, and still work.
+ */
 function showUnavailable(missing) {
-  state.unavailable = true;
+  state.unavailable = missing;
+  if (emailLinkServed()) return route();
   const status = tokenView('Parley', 'The built-in test chat');
   status.className = 'token-status bad';
   status.textContent =
@@ -410,8 +414,15 @@ function showUnavailable(missing) {
     'What it does run is described at /api/docs.';
 }
 
+/** An email link (confirm, reset) whose modules (auth, users) run. */
+function emailLinkServed() {
+  const { path } = parseHash();
+  const accounts = !state.unavailable.includes('auth') && !state.unavailable.includes('users');
+  return accounts && (path === '/confirm-email' || path === '/reset-password');
+}
+
 async function route() {
-  if (state.unavailable) return;
+  if (state.unavailable && !emailLinkServed()) return showUnavailable(state.unavailable);
   const { path, params } = parseHash();
   if (path === '/confirm-email') return showConfirmEmail(params.get('token'));
   if (path === '/reset-password') return showResetPassword(params.get('token'));

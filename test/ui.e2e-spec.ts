@@ -468,6 +468,9 @@ describe('the built-in chat page, in a real browser', () => {
       await page.goto(`${partial.url}/ui/`);
       await expectText(page.getByTestId('token-status'), 'this server runs without chats, messages (MODULES)');
       expect(await page.getByTestId('sign-in-form').isVisible()).toBe(false);
+      // The links from emails need only auth and users: they still work.
+      await page.goto(`${partial.url}/ui/#/reset-password?token=some-token`);
+      await page.getByTestId('reset-form').waitFor();
       expect(pageErrors()).toEqual([]);
     } finally {
       await closeApp(partial);
