@@ -67,6 +67,7 @@ function refuseInvalidUtf8(_req: unknown, _res: unknown, body: Buffer): void {
 export async function createApp(
   config: AppConfig,
   logger = new AppLogger(config.log.level, config.log.format),
+  options: { shutdownHooks?: boolean } = {},
 ): Promise<NestExpressApplication> {
   const app = await closingOnFailure(() =>
     NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
@@ -75,10 +76,13 @@ export async function createApp(
       abortOnError: false,
     }),
   );
+  // Before the start-up hooks run, so that a SIGTERM during them closes what is open (the
+  // embedded database's lock among it) rather than kill the process outright.
+  if (options.shutdownHooks) app.enableShutdownHooks();
   try {
     return await initApp(configureApp(app, config, logger));
   } catch (error) {
-    await app.close();
+    await app.close().catch(() => undefined); // the start's own error is the one to report
     throw error;
   }
 }
@@ -87,6 +91,7 @@ export async function createApp(
  * Initialises the app (routes, gateways, start-up hooks), then answers whatever no route took
  * with a 404 in the contract's shape. Nest's own not-found answer covers only its global prefix
  * (/api/v1): elsewhere (/ui/missing.js, /ws with auth off, /anything) Express answered in HTML.
+ * Routes added to the app after this are never reached: add them in configureApp.
  */
 export async function initApp(app: NestExpressApplication): Promise<NestExpressApplication> {
   await app.init();

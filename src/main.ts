@@ -29,8 +29,7 @@ async function main(): Promise<void> {
     process.exit(78);
   }
   const logger = new AppLogger(config.log.level, config.log.format);
-  const app = await createApp(config, logger);
-  app.enableShutdownHooks();
+  const app = await createApp(config, logger, { shutdownHooks: true });
   try {
     await app.listen(config.http.port);
   } catch (error) {

@@ -108,7 +108,12 @@ export class AppConfig {
       database: this.database.url
         ? `PostgreSQL ${redact(this.database.url)}`
         : `embedded PostgreSQL (PGlite) in ${this.database.embeddedDir}`,
-      messageStore: this.database.messageStore === 'mongo' ? `MongoDB ${redact(this.database.mongodbUri ?? '')}` : 'the database above',
+      messageStore:
+        !this.isEnabled('chats') && !this.isEnabled('messages')
+          ? 'not used (MODULES leaves out chats and messages)'
+          : this.database.messageStore === 'mongo'
+            ? `MongoDB ${redact(this.database.mongodbUri ?? '')}`
+            : 'the database above',
       fanOut: this.redis.url ? `Redis ${redact(this.redis.url)} (keys ${this.redis.prefix}…)` : 'in-process (single instance)',
       objectStorage: this.storage.s3
         ? `S3 ${this.storage.s3.endPoint} bucket ${this.storage.s3.bucket}`
