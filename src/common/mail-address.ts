@@ -20,8 +20,10 @@ export function parseMailbox(text: string): Mailbox | undefined {
   const address = first.address;
   const at = address.lastIndexOf('@');
   const [local, domain] = [address.slice(0, at), address.slice(at + 1)];
-  // The local part may be quoted (and hold spaces or @ then); the domain may not hold either.
-  const localOk = /^"[^"]+"$/.test(local) || /^[^@\s"]+$/.test(local);
-  if (at <= 0 || !localOk || !/^[^@\s]+$/.test(domain)) return undefined;
+  // The local part may be quoted (and hold spaces or @ then); the domain is a host name (in any
+  // script) or an [address literal].
+  const localOk = /^"[^"]+"$/.test(local) || /^[^@\s"<>()[\],;:\\]+$/.test(local);
+  const domainOk = /^\[[^\]\s]+\]$/.test(domain) || /^[^@\s"<>()[\],;:\\]+$/.test(domain);
+  if (at <= 0 || !localOk || !domainOk) return undefined;
   return { address, domain };
 }

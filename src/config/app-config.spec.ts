@@ -58,6 +58,7 @@ describe('loadConfig', () => {
       'a@example.com, b@example.com',
       'Parley <a@example.com>\r\nBcc: b@example.com',
       '<>',
+      'no-reply@example.com>',
     ])
       expect(problemsOf({ MAIL_FROM: from })).toEqual([
         expect.stringMatching(/^MAIL_FROM=.* is not one email address; write it as an address/),
