@@ -69,6 +69,17 @@ async function settledRow(app: NestExpressApplication, recipient: string, timeou
   }
 }
 
+/** Waits until the recipient's message has been tried once (and failed), and returns its row. */
+async function firstAttempt(dataSource: DataSource, recipient: string): Promise<MailLogRow> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const [row] = (await dataSource.query('SELECT * FROM mail_log WHERE recipient = $1', [recipient])) as MailLogRow[];
+    if (row && row.attempts >= 1 && row.last_error) return row;
+    if (Date.now() > deadline) throw new Error(`mail to ${recipient} not tried within 15 s`);
+    await sleep(50);
+  }
+}
+
 /** Boots the app like startTestApp, but keeps its log lines for the test to read. */
 async function startAppWithLogs(env: Record<string, string>): Promise<{ app: NestExpressApplication; url: string; logs: string[] }> {
   const logs: string[] = [];
@@ -399,12 +410,10 @@ describe('notify with a mail server that wants a login SMTP_URL does not give', 
       try {
         await queueMail(first.app, 'confirm-email', email, 'Login', 'token-login');
         const dataSource = first.app.get(DataSource);
-        let row: MailLogRow | undefined;
-        for (const deadline = Date.now() + 15_000; !(row && row.attempts >= 1 && row.last_error) && Date.now() < deadline; await sleep(50))
-          [row] = (await dataSource.query('SELECT * FROM mail_log WHERE recipient = $1', [email])) as MailLogRow[];
+        const row = await firstAttempt(dataSource, email);
         // Retried in 60 s like an outage, not given up on as a refused recipient; the text is kept for it.
         expect(row).toMatchObject({ status: 'pending', attempts: 1, text_body: expect.any(String) });
-        expect(row!.last_error).toMatch(/^The mail server at SMTP_URL .* wants a login: .*530.*put the user name and password in SMTP_URL/);
+        expect(row.last_error).toMatch(/^The mail server at SMTP_URL .* wants a login: .*530.*put the user name and password in SMTP_URL/);
 
         const health = await fetch(`${first.url}/health/ready`);
         expect(health.status).toBe(503);
@@ -456,11 +465,9 @@ describe('notify with a mail server that will not relay for a server without a l
       try {
         await queueMail(started.app, 'confirm-email', email, 'Relay', 'token-relay');
         const dataSource = started.app.get(DataSource);
-        let row: MailLogRow | undefined;
-        for (const deadline = Date.now() + 15_000; !(row && row.attempts >= 1 && row.last_error) && Date.now() < deadline; await sleep(50))
-          [row] = (await dataSource.query('SELECT * FROM mail_log WHERE recipient = $1', [email])) as MailLogRow[];
+        const row = await firstAttempt(dataSource, email);
         expect(row).toMatchObject({ status: 'pending', attempts: 1 });
-        expect(row!.last_error).toMatch(
+        expect(row.last_error).toMatch(
           /will not relay for this server: .*554 5\.7\.1 Relay access denied.*put a user name and password in SMTP_URL/,
         );
         expect((await fetch(`${started.url}/health/ready`)).status).toBe(503);

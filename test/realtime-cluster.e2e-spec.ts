@@ -163,6 +163,17 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     expect(await presenceB.onlineAmong([account.user.id])).toEqual(new Set());
   });
 
+  /** What a Redis restart does to presence (it keeps nothing on disk), for this user's keys alone. */
+  const losePresenceKeys = async (userId: string) => {
+    const redis = new Redis(REDIS_URL);
+    try {
+      await redis.del(`parley:presence:user:${userId}`);
+      await redis.zrem('parley:presence:online', userId);
+    } finally {
+      redis.disconnect();
+    }
+  };
+
   it('announces a user offline when their last socket closes, though Redis lost their presence keys meanwhile', async () => {
     const [x, y] = [await signUpAndIn(requestA), await signUpAndIn(requestA)];
     await groupOf(y, [x]); // presence goes to the people one shares a chat with
@@ -170,14 +181,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     const xOnB = await on(b, x.accessToken);
     await yOnA.next((f) => f.type === 'presence' && f.userId === x.user.id && f.online === true);
 
-    // What a Redis restart does (it keeps nothing on disk), for this user's keys alone.
-    const redis = new Redis(REDIS_URL);
-    try {
-      await redis.del(`parley:presence:user:${x.user.id}`);
-      await redis.zrem('parley:presence:online', x.user.id);
-    } finally {
-      redis.disconnect();
-    }
+    await losePresenceKeys(x.user.id);
     await xOnB.close();
     const offline = await yOnA.next((f) => f.type === 'presence' && f.userId === x.user.id && f.online === false);
     expect(offline.lastSeenAt).toEqual(expect.any(String));
@@ -191,13 +195,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     const yOnA = await flowing(a, y);
     await on(b, x.accessToken);
     await yOnA.next((f) => f.type === 'presence' && f.userId === x.user.id && f.online === true);
-    const redis = new Redis(REDIS_URL);
-    try {
-      await redis.del(`parley:presence:user:${x.user.id}`);
-      await redis.zrem('parley:presence:online', x.user.id);
-    } finally {
-      redis.disconnect();
-    }
+    await losePresenceKeys(x.user.id);
     // A sweep elsewhere could have announced them offline by now; the heartbeat puts that right.
     const profile = async () => (await requestA('GET', `/api/v1/users/${x.user.id}`, { token: y.accessToken })).body;
     expect(await profile()).toMatchObject({ online: false });
