@@ -406,7 +406,8 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
         sessions.add(connection.sessionId!);
       }
     }
-    await Promise.all([this.presence.heartbeat(alive, slice === 0), this.closeEndedSessions([...sessions])]);
+    const stillOpen = (entry: PresenceEntry) => this.registry.get(entry.connectionId)?.isOpen === true;
+    await Promise.all([this.presence.heartbeat(alive, slice === 0, stillOpen), this.closeEndedSessions([...sessions])]);
   }
 
   /**

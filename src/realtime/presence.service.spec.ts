@@ -3,6 +3,7 @@ import type { UserRepository } from '../modules/users/user.repository.js';
 import { InProcessPresenceStore } from './infrastructure/in-process-presence.store.js';
 import { PresenceAudience } from './presence-audience.js';
 import { PresenceService } from './presence.service.js';
+import type { PresenceEntry } from './presence-store.js';
 import type { RealtimeService } from './realtime.service.js';
 
 /** Two instances' presence services over one store (as Redis would share it), announcing into one list. */
@@ -44,6 +45,27 @@ describe('PresenceService', () => {
       { userId: 'u', online: true },
       { userId: 'u', online: true },
     ]);
+  });
+
+  it('refreshes each batch of connections as it stands when it goes, leaving out one that closed meanwhile', async () => {
+    const store = new InProcessPresenceStore();
+    const refreshed: string[][] = [];
+    (store as { refresh: (entries: PresenceEntry[]) => Promise<string[]> }).refresh = async (entries) => {
+      refreshed.push(entries.map((e) => e.connectionId));
+      open.delete('c700'); // closes while the first batch is on its way
+      return [];
+    };
+    const service = new PresenceService(
+      store,
+      {} as unknown as UserRepository,
+      {} as unknown as RealtimeService,
+      { get: () => ({}) } as unknown as ModuleRef,
+    );
+    const entries = Array.from({ length: 1200 }, (_, i) => ({ userId: `u${i}`, connectionId: `c${i}` }));
+    const open = new Set(entries.map((e) => e.connectionId));
+    await service.heartbeat(entries, false, (e) => open.has(e.connectionId));
+    expect(refreshed.map((batch) => batch.length)).toEqual([500, 499, 200]);
+    expect(refreshed.flat()).not.toContain('c700');
   });
 
   it('announces offline when the user stays away', async () => {

@@ -13,6 +13,9 @@ import { RealtimeService } from './realtime.service.js';
  * any instance. Going offline stamps users.last_seen_at; both transitions are announced as
  * `presence` frames to the user's contacts, when a PresenceAudience says who they are.
  */
+/** Connections refreshed in one store call (one Redis command). */
+const REFRESH_BATCH = 500;
+
 @Injectable()
 export class PresenceService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Presence');
@@ -65,11 +68,16 @@ export class PresenceService implements OnApplicationBootstrap {
    * Keeps these connections of this instance counted; with `sweep`, also announces users whose
    * instance died.
    */
-  async heartbeat(entries: PresenceEntry[], sweep = true): Promise<void> {
+  async heartbeat(entries: PresenceEntry[], sweep = true, stillOpen: (entry: PresenceEntry) => boolean = () => true): Promise<void> {
     try {
-      // Users the store had lost track of (and may have announced offline) are online after all.
-      if (entries.length > 0)
-        for (const userId of await this.store.refresh(entries)) this.forUser(userId, () => this.announce(userId, true));
+      for (let i = 0; i < entries.length; i += REFRESH_BATCH) {
+        // Each batch as it stands when it goes: a connection that closed while an earlier batch
+        // was on its way has been forgotten already, and refreshing it would bring it back.
+        const batch = entries.slice(i, i + REFRESH_BATCH).filter(stillOpen);
+        if (batch.length === 0) continue;
+        // Users the store had lost track of (and may have announced offline) are online after all.
+        for (const userId of await this.store.refresh(batch)) this.forUser(userId, () => this.announce(userId, true));
+      }
       if (!sweep) return;
       for (const userId of await this.store.sweep()) this.forUser(userId, () => this.announce(userId, false));
     } catch (error) {
