@@ -551,6 +551,25 @@ describe('the built-in chat page, in a real browser', () => {
     expect(pageErrors()).toEqual([]);
   });
 
+  it("keeps this account's confirm banner after confirming another account's email in the same tab", async () => {
+    const request = httpClient(app.url);
+    const [dan, eve] = [await signUpAndIn(request, 'Dan Unconfirmed'), await signUpAndIn(request, 'Eve Elsewhere')];
+    const toEve = await sink.waitFor(
+      (mail) => mail.text?.includes('/ui/#/confirm-email?token=') === true && JSON.stringify(mail.to).includes(eve.user.email),
+    );
+    const page = await openPage('dan');
+    await signInThroughForm(page, { ...dan.user, password: dan.password });
+    await page.locator('[data-slot="email-banner"]').waitFor();
+    await page.goto(linkIn(toEve.text ?? '', 'confirm-email', app.url));
+    await expectText(page.getByTestId('token-status'), 'Your email is confirmed');
+    await page.getByTestId('token-continue').click();
+    await expectText(page.getByTestId('me-name'), 'Dan Unconfirmed');
+    // Eve's address is confirmed, not Dan's: his banner stays.
+    await page.locator('[data-slot="email-banner"]').waitFor();
+    expect((await request('GET', '/api/v1/users/me', { token: eve.accessToken })).body.emailConfirmed).toBe(true);
+    expect(pageErrors()).toEqual([]);
+  });
+
   it('signs up through the form, asks for the confirmation email again, then confirms the email and resets the password from the emailed links', async () => {
     const page = await openPage('carol');
     const carol = { name: 'Carol Diaz', email: uniqueEmail('carol'), password: 'first-passw0rd' };
