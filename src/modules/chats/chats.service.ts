@@ -1,6 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { decodeCursor, encodeCursor, type Page } from '../../common/pagination/cursor.js';
 import { PresenceQuery } from '../../realtime/presence-query.js';
+import type { User } from '../users/domain/user.js';
 import type { PublicUserDto } from '../users/dto/user.dto.js';
 import { UserRepository } from '../users/user.repository.js';
 import { toPublic } from '../users/users.service.js';
@@ -47,10 +48,13 @@ export class ChatsService {
   async detail(chatId: string, userId: string): Promise<ChatDetailDto> {
     const [summary, members] = await Promise.all([this.chats.summary(chatId, userId), this.chats.members(chatId)]);
     if (!summary) throw chatNotFound();
-    const [users, peers] = await Promise.all([
-      this.users.findByIds(members.map((m) => m.userId)),
-      this.peersOf(summary.peerId ? [summary.peerId] : []),
-    ]);
+    // The peer is among the members: their user row is loaded once, with the others'.
+    const peerIds = summary.peerId ? [summary.peerId] : [];
+    const [users, online] = await Promise.all([this.users.findByIds(members.map((m) => m.userId)), this.onlineAmong(peerIds)]);
+    const peers = profilesOf(
+      users.filter((u) => peerIds.includes(u.id)),
+      online,
+    );
     const names = new Map(users.map((u) => [u.id, u.name]));
     return Object.assign(toChatDto(summary, peers), {
       createdAt: summary.chat.createdAt.toISOString(),
@@ -69,12 +73,17 @@ export class ChatsService {
   private async peersOf(peerIds: string[]): Promise<Map<string, PublicUserDto>> {
     const ids = [...new Set(peerIds)];
     if (ids.length === 0) return new Map();
-    const [users, online] = await Promise.all([
-      this.users.findByIds(ids),
-      this.presence ? this.presence.onlineAmong(ids) : Promise.resolve(new Set<string>()),
-    ]);
-    return new Map(users.map((u) => [u.id, toPublic(u, online.has(u.id))]));
+    const [users, online] = await Promise.all([this.users.findByIds(ids), this.onlineAmong(ids)]);
+    return profilesOf(users, online);
   }
+
+  private async onlineAmong(ids: string[]): Promise<Set<string>> {
+    return ids.length > 0 && this.presence ? this.presence.onlineAmong(ids) : new Set();
+  }
+}
+
+function profilesOf(users: User[], online: Set<string>): Map<string, PublicUserDto> {
+  return new Map(users.map((u) => [u.id, toPublic(u, online.has(u.id))]));
 }
 
 function toChatDto(s: ChatSummary, peers: Map<string, PublicUserDto>): ChatDto {
