@@ -11,6 +11,7 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { INVALID_UTF8, resolveError, unreadableBody } from './common/errors/error-body.js';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter.js';
+import { methodNotAllowed } from './common/http/allowed-methods.js';
 import { cookieWritesFromAllowedOrigins, OriginPolicy, refusePreflightsFromOtherOrigins } from './common/http/origin-policy.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { createValidationPipe } from './common/pipes/validation.pipe.js';
@@ -89,7 +90,7 @@ export async function createApp(
 
 /**
  * Initialises the app (routes, gateways, start-up hooks), then answers whatever no route took
- * with a 404 in the contract's shape. Nest's own not-found answer covers only its global prefix
+ * in the contract's shape: 405 on a path routes take under other methods, 404 otherwise. Nest's own not-found answer covers only its global prefix
  * (/api/v1): elsewhere (/ui/missing.js, /ws with auth off, /anything) Express answered in HTML.
  * Routes added to the app after this are never reached: add them in configureApp.
  */
@@ -99,7 +100,9 @@ export async function initApp(app: NestExpressApplication): Promise<NestExpressA
     .getHttpAdapter()
     .getInstance()
     .use((req: Request, res: Response) => {
-      const { body } = resolveError(new NotFoundException(`Cannot ${req.method} ${req.path}`));
+      const notAllowed = methodNotAllowed(req); // POST /ui/config.json, DELETE /api/docs, …
+      const { body } = resolveError(notAllowed ?? new NotFoundException(`Cannot ${req.method} ${req.path}`));
+      if (notAllowed) res.setHeader('Allow', notAllowed.allowed.join(', '));
       res.status(body.statusCode).json(body);
     });
   return app;

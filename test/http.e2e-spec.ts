@@ -95,6 +95,13 @@ describe('the HTTP foundation', () => {
     expect(messages.headers.get('allow')).toBe('GET, HEAD, POST, OPTIONS');
     // A method the path takes is not judged here: it reaches the route (and its guard).
     expectErrorShape(await request('GET', chatPath), 401, 'UNAUTHENTICATED');
+
+    // Outside the API's prefix too: the page's configuration, the root's redirect, the docs.
+    for (const path of ['/ui/config.json', '/', '/api/docs-json']) {
+      const refused = await request('POST', path, { body: {} });
+      expectErrorShape(refused, 405, 'METHOD_NOT_ALLOWED');
+      expect(refused.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+    }
   });
 
   it('answers malformed JSON with 400 MALFORMED_JSON', async () => {

@@ -1,8 +1,8 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger, NotFoundException } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { MethodNotAllowedError } from '../errors/domain-error.js';
+import type { MethodNotAllowedError } from '../errors/domain-error.js';
 import { resolveError } from '../errors/error-body.js';
-import { allowedMethods } from '../http/allowed-methods.js';
+import { methodNotAllowed } from '../http/allowed-methods.js';
 
 /** Every HTTP failure leaves in the contract's one error shape; unexpected ones are logged. */
 @Catch()
@@ -14,7 +14,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const response = http.getResponse<Response>();
     const request = http.getRequest<Request>();
-    const notAllowed = methodNotAllowed(exception, request);
+    const notAllowed = notAllowedHere(exception, request);
     const { body, retryAfterSeconds, unexpected } = resolveError(notAllowed ?? exception);
     if (unexpected) {
       this.logger.error(
@@ -29,18 +29,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
   }
 }
 
-/**
- * No route took the request (Nest's not-found handler threw), but routes exist on its path under
- * other methods: 405 METHOD_NOT_ALLOWED with `Allow`, as HTTP asks, rather than a 404 that says the
- * path does not exist. `Allow` lists OPTIONS too: the CORS middleware answers it (204) on every
- * path. Route paths are public (the OpenAPI document lists them), so this tells nothing about any
- * resource.
- */
-function methodNotAllowed(exception: unknown, request: Request): MethodNotAllowedError | undefined {
+/** Nest's not-found handler threw, on a path that routes take under other methods: see methodNotAllowed. */
+function notAllowedHere(exception: unknown, request: Request): MethodNotAllowedError | undefined {
   if (!(exception instanceof NotFoundException) || !reachedNoRoute(request)) return undefined;
-  const allowed = allowedMethods(request);
-  if (allowed.length === 0 || allowed.includes(request.method)) return undefined;
-  return new MethodNotAllowedError(request.method, [...allowed, 'OPTIONS']);
+  return methodNotAllowed(request);
 }
 
 /**

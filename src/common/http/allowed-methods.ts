@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { MethodNotAllowedError } from '../errors/domain-error.js';
 
 /** The parts of a router layer (Express 5's `router` package) this file reads. */
 interface RouteLayer {
@@ -25,6 +26,19 @@ export function allowedMethods(req: Request): string[] {
   }
   if (methods.has('GET')) methods.add('HEAD');
   return [...methods].sort();
+}
+
+/**
+ * A request no route took, on a path that routes take under other methods: 405
+ * METHOD_NOT_ALLOWED with the methods for `Allow`, as HTTP asks, rather than a 404 that says the
+ * path does not exist. `Allow` lists OPTIONS too: the CORS middleware answers it (204) on every
+ * path. Route paths are public (the OpenAPI document lists them), so this tells nothing about any
+ * resource. Undefined when the path has no route or takes this method.
+ */
+export function methodNotAllowed(req: Request): MethodNotAllowedError | undefined {
+  const allowed = allowedMethods(req);
+  if (allowed.length === 0 || allowed.includes(req.method)) return undefined;
+  return new MethodNotAllowedError(req.method, [...allowed, 'OPTIONS']);
 }
 
 /** `match` decodes the path's parameters and throws on a malformed escape (`%zz`): no route then. */
