@@ -9,6 +9,7 @@ import cookieParser from 'cookie-parser';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
+import { UpgradeRequiredError } from './common/errors/domain-error.js';
 import { INVALID_UTF8, resolveError, unreadableBody } from './common/errors/error-body.js';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter.js';
 import { methodNotAllowed } from './common/http/allowed-methods.js';
@@ -21,6 +22,7 @@ import { ACCESS_COOKIE, REFRESH_COOKIE } from './modules/auth/jwt.strategy.js';
 import { DependencyStateDto } from './modules/health/dto/health.dto.js';
 import { documentErrors, ErrorDto } from './common/openapi/error-responses.js';
 import { RealtimeWsAdapter } from './realtime/realtime.ws-adapter.js';
+import { WS_PATH } from './realtime/realtime-settings.js';
 import { securityHeaders } from './common/http/security-headers.js';
 
 export const API_PREFIX = 'api/v1';
@@ -141,7 +143,19 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health', 'health/ready'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
-  if (config.isEnabled('auth')) app.useWebSocketAdapter(new RealtimeWsAdapter(app));
+  if (config.isEnabled('auth')) {
+    app.useWebSocketAdapter(new RealtimeWsAdapter(app));
+    // The gateway takes only upgrade requests; a plain GET (a browser tab, curl) learns what to do.
+    app
+      .getHttpAdapter()
+      .getInstance()
+      .get(WS_PATH, (_req: Request, res: Response) => {
+        const refusal = new UpgradeRequiredError('websocket', `${WS_PATH} is the WebSocket gateway: connect with a WebSocket client.`);
+        res.setHeader('Upgrade', refusal.protocol).setHeader('Connection', 'Upgrade');
+        const { body } = resolveError(refusal);
+        res.status(body.statusCode).json(body);
+      });
+  }
 
   const http = app.getHttpAdapter().getInstance();
   http.use('/ui', (_req: Request, res: Response, next: NextFunction) => {

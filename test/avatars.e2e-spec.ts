@@ -116,6 +116,13 @@ describe.each<Backend>(['local-files', 's3'])('avatars on %s storage', (backend)
       expect(served.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
       expect(served.headers.get('x-content-type-options')).toBe('nosniff');
       expect((await s.request('GET', '/api/v1/users/me', { token: alice.accessToken })).body.avatarUrl).toBe(result.body.avatarUrl);
+      // The same image at the caller's own path, without knowing the id.
+      const mine = await fetchBytes(`${s.app.url}/api/v1/users/me/avatar`, bearer(alice));
+      expect({ status: mine.status, same: mine.body.equals(IMAGES[ext]), type: mine.headers.get('content-type') }).toEqual({
+        status: 200,
+        same: true,
+        type: MIME[ext],
+      });
     },
   );
 
@@ -228,6 +235,7 @@ describe.each<Backend>(['local-files', 's3'])('avatars on %s storage', (backend)
       404,
       'AVATAR_NOT_FOUND',
     );
+    expectErrorShape(await s.request('GET', '/api/v1/users/me/avatar', { token: alice.accessToken }), 404, 'AVATAR_NOT_FOUND');
     expect((await s.request('DELETE', '/api/v1/users/me/avatar', { token: alice.accessToken })).status).toBe(204);
   });
 

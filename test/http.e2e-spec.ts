@@ -104,6 +104,14 @@ describe('the HTTP foundation', () => {
     }
   });
 
+  it('answers a plain GET /ws (no WebSocket upgrade) with 426 UPGRADE_REQUIRED and Upgrade: websocket', async () => {
+    const plain = await request('GET', '/ws');
+    expectErrorShape(plain, 426, 'UPGRADE_REQUIRED');
+    expect(plain.headers.get('upgrade')).toBe('websocket');
+    expect(plain.body.message).toContain('WebSocket client');
+    expectErrorShape(await request('POST', '/ws', { body: {} }), 405, 'METHOD_NOT_ALLOWED');
+  });
+
   it('answers malformed JSON with 400 MALFORMED_JSON', async () => {
     expectErrorShape(await request('POST', '/api/v1/auth/sign-in', { raw: '{"email": ' }), 400, 'MALFORMED_JSON');
   });

@@ -9,6 +9,7 @@ export type ErrorKind =
   | 'not_found'
   | 'method_not_allowed'
   | 'conflict'
+  | 'upgrade_required'
   | 'too_large'
   | 'unsupported_media'
   | 'rate_limited'
@@ -67,6 +68,16 @@ export class MethodNotAllowedError extends DomainError {
     readonly allowed: string[],
   ) {
     super('method_not_allowed', 'METHOD_NOT_ALLOWED', `${method} is not allowed here; this path takes ${allowed.join(', ')}.`);
+  }
+}
+
+/** A plain request to a path that only speaks another protocol (GET /ws without the WebSocket upgrade). */
+export class UpgradeRequiredError extends DomainError {
+  constructor(
+    readonly protocol: string,
+    message: string,
+  ) {
+    super('upgrade_required', 'UPGRADE_REQUIRED', message);
   }
 }
 

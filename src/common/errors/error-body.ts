@@ -17,6 +17,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorKind, { status: number; error: st
   not_found: { status: 404, error: 'Not Found' },
   method_not_allowed: { status: 405, error: 'Method Not Allowed' },
   conflict: { status: 409, error: 'Conflict' },
+  upgrade_required: { status: 426, error: 'Upgrade Required' },
   too_large: { status: 413, error: 'Payload Too Large' },
   unsupported_media: { status: 415, error: 'Unsupported Media Type' },
   rate_limited: { status: 429, error: 'Too Many Requests' },

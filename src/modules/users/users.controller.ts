@@ -85,7 +85,17 @@ export class UsersController {
     return this.users.search(query.query, query.limit, query.cursor);
   }
 
-  // Two path segments, so it never competes with GET :id below.
+  @Get('me/avatar')
+  @ApiOperation({ summary: 'Your avatar image', description: 'As GET /users/{id}/avatar with your own id.' })
+  @ApiQuery({ name: 'v', required: false, description: 'The version from avatarUrl' })
+  @ApiProduces('image/png', 'image/jpeg', 'image/webp', 'image/gif')
+  @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
+  @ApiNotFoundResponse({ description: 'AVATAR_NOT_FOUND: you have no avatar' })
+  myAvatar(@CurrentUser() caller: AuthUser, @Query('v') version: string | undefined, @Res() res: Response): Promise<void> {
+    return this.avatar(caller.userId, version, res);
+  }
+
+  // Two path segments, so it never competes with GET :id below. After me/avatar, which it would take.
   @Get(':id/avatar')
   @ApiOperation({
     summary: "A user's avatar image",
