@@ -8,6 +8,7 @@ import { signUpAndIn, type SignedIn } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { httpClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { tcpProxy } from './support/proxy.js';
 import { connectReady, eventually, openSocket, type TestSocket } from './support/ws.js';
 
 const ALLOWED_ORIGIN = 'https://chat.example.com';
@@ -615,6 +616,57 @@ describe('realtime sockets not authenticated yet, per client address', () => {
     for (let i = 0; i < 10; i++) {
       const socket = await from('192.0.2.44', account.accessToken);
       expect(await socket.nextOfType('ready')).toMatchObject({ userId: account.user.id });
+    }
+  });
+});
+
+describe('realtime while Redis is down', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+  });
+
+  afterAll(async () => {
+    await db?.dispose();
+  });
+
+  it("still answers profiles, searches and chat lists, with online from this instance's own sockets", async () => {
+    const redis = await tcpProxy(6379); // to the real Redis, which the test cuts
+    const app = await startTestApp({ ...db.env, REDIS_URL: `redis://127.0.0.1:${redis.port}` });
+    const socket: TestSocket[] = [];
+    try {
+      const request = httpClient(app.url);
+      const [here, away, viewer] = [await signUpAndIn(request, 'Here'), await signUpAndIn(request, 'Away'), await signUpAndIn(request)];
+      const direct = await request('POST', '/api/v1/chats', { token: viewer.accessToken, body: { type: 'direct', userId: here.user.id } });
+      socket.push(await connectReady(app.wsUrl, here.accessToken));
+      const profile = async (who: SignedIn) => request('GET', `/api/v1/users/${who.user.id}`, { token: viewer.accessToken });
+      await eventually(async () => (await profile(here)).body.online === true);
+
+      await redis.cut();
+      const answers = {
+        here: await profile(here),
+        away: await profile(away),
+        search: await request('GET', '/api/v1/users?query=Here', { token: viewer.accessToken }),
+        chats: await request('GET', '/api/v1/chats', { token: viewer.accessToken }),
+        chat: await request('GET', `/api/v1/chats/${direct.body.id}`, { token: viewer.accessToken }),
+      };
+
+      expect(Object.fromEntries(Object.entries(answers).map(([name, answer]) => [name, answer.status]))).toEqual({
+        here: 200,
+        away: 200,
+        search: 200,
+        chats: 200,
+        chat: 200,
+      });
+      expect([answers.here.body.online, answers.away.body.online]).toEqual([true, false]);
+      expect(answers.search.body.items).toEqual([expect.objectContaining({ id: here.user.id, online: true })]);
+      expect(answers.chats.body.items[0].peer).toMatchObject({ id: here.user.id, online: true });
+      expect(answers.chat.body.peer).toMatchObject({ id: here.user.id, online: true });
+    } finally {
+      await Promise.all(socket.map((s) => s.close()));
+      await app.close();
+      await redis.cut();
     }
   });
 });

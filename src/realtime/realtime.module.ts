@@ -11,6 +11,7 @@ import { InProcessFanOut } from './infrastructure/in-process-fan-out.js';
 import { InProcessPresenceStore } from './infrastructure/in-process-presence.store.js';
 import { FAN_OUT_CHANNEL, RedisFanOut } from './infrastructure/redis-fan-out.js';
 import { RedisPresenceStore } from './infrastructure/redis-presence.store.js';
+import { PresenceLookup } from './presence-lookup.js';
 import { PresenceQuery } from './presence-query.js';
 import { PresenceStore } from './presence-store.js';
 import { PresenceService } from './presence.service.js';
@@ -49,7 +50,7 @@ import { SocketRegistry } from './socket-registry.js';
       useFactory: (redis: RedisConnection, settings: RealtimeSettings): PresenceStore =>
         redis.client ? new RedisPresenceStore(redis.client, settings.presenceTtlMs, redis.key('presence:')) : new InProcessPresenceStore(),
     },
-    { provide: PresenceQuery, useExisting: PresenceStore },
+    { provide: PresenceQuery, useClass: PresenceLookup },
     RealtimeService,
     PresenceService,
     SocketAuthenticator,
