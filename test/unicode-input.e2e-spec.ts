@@ -81,6 +81,29 @@ describe('text in any Unicode form', () => {
     expect(found.body.items.map((u: { id: string }) => u.id)).toContain(owner.user.id);
   });
 
+  it('judges the length of a name or title in the form it is stored: NFC, white space folded', async () => {
+    const account = await signUpAndIn(request, 'Kept Name');
+    const rename = (name: string) => request('PATCH', '/api/v1/users/me', { token: account.accessToken, body: { name } });
+    const group = (title: string) => request('POST', '/api/v1/chats', { token: account.accessToken, body: { type: 'group', title } });
+    const QA = '\u0958'; // a Devanagari letter that NFC writes as two code points (U+0915 U+093C)
+
+    // 64 code points as typed, 128 as stored: over the limit, and nothing stored.
+    const grown = await rename(QA.repeat(64));
+    expectErrorShape(grown, 400, 'VALIDATION_FAILED');
+    expect(grown.body.details).toEqual([expect.objectContaining({ field: 'name' })]);
+    expectErrorShape(await group(QA.repeat(255)), 400, 'VALIDATION_FAILED');
+    expect((await signUp(`qa-${tag()}@example.com`, 'passw0rd-x', QA.repeat(64))).status).toBe(400);
+    expect((await request('GET', '/api/v1/users/me', { token: account.accessToken })).body.name).toBe('Kept Name');
+
+    // 128 code points as typed (decomposed), 64 as stored; and a run of spaces stored as one.
+    const decomposed = await rename(`e\u0301`.repeat(64));
+    expect({ status: decomposed.status, name: decomposed.body.name }).toEqual({ status: 200, name: '\u00e9'.repeat(64) });
+    const folded = await rename(`a${' '.repeat(100)}b`);
+    expect({ status: folded.status, name: folded.body.name }).toEqual({ status: 200, name: 'a b' });
+    const title = `${'t'.repeat(200)}${' '.repeat(100)}x`;
+    expect((await group(title)).body.title).toBe(`${'t'.repeat(200)} x`);
+  });
+
   it('takes an email in one form only: NFC, lower case, the domain in ASCII; invisible characters refused', async () => {
     const local = `j${NFC_U_UMLAUT}rgen-${tag()}`;
     expect((await signUp(`${local}@example.com`)).status).toBe(201);

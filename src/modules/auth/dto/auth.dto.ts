@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { EmailForm, Trim } from '../../../common/validation/transforms.js';
+import { EmailForm, LabelForm } from '../../../common/validation/transforms.js';
 import { NoHiddenCharacters } from '../../../common/validation/visible-text.js';
 import { NAME_MAX_LENGTH } from '../../users/domain/user.js';
 import { MeDto, NOT_BLANK } from '../../users/dto/user.dto.js';
@@ -35,7 +35,7 @@ export class SignUpDto {
   password: string;
 
   @ApiProperty({ minLength: 1, maxLength: NAME_MAX_LENGTH, example: 'Ada Lovelace' })
-  @Trim()
+  @LabelForm()
   @IsString()
   @Length(1, NAME_MAX_LENGTH)
   @Matches(NOT_BLANK, { message: 'name must not be blank' })

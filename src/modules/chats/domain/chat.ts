@@ -1,4 +1,5 @@
 import type { Message } from '../../messages/domain/message.js';
+import { normaliseLabel } from '../../../common/label.js';
 
 /** Conversations and who is in them. Plain data and rules: no Nest, no ORM. */
 export type ChatType = 'direct' | 'group';
@@ -51,7 +52,7 @@ export function directKey(a: string, b: string): string {
 
 /** As names: NFC, so that "Café" typed either way is one title to the uniqueness rule; trimmed; white space folded. */
 export function normaliseTitle(title: string): string {
-  return title.normalize('NFC').trim().replace(/\s+/g, ' ');
+  return normaliseLabel(title);
 }
 
 export const canManageMembers = (role: MemberRole): boolean => role === 'owner' || role === 'admin';

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateIf } from 'class-validator';
 import { PageQuery } from '../../../common/pagination/page-query.dto.js';
-import { LowerCaseIds, Trim } from '../../../common/validation/transforms.js';
+import { LowerCaseIds, LabelForm } from '../../../common/validation/transforms.js';
 import { MessageDto } from '../../messages/dto/message.dto.js';
 import { PublicUserDto } from '../../users/dto/user.dto.js';
 import { MAX_GROUP_MEMBERS, type MemberRole, TITLE_MAX_LENGTH } from '../domain/chat.js';
@@ -21,7 +21,7 @@ export class CreateChatDto {
 
   @ApiProperty({ required: false, minLength: 1, maxLength: TITLE_MAX_LENGTH, description: 'group only' })
   @ValidateIf((o: CreateChatDto) => o.type === 'group' || o.title !== undefined)
-  @Trim()
+  @LabelForm()
   @IsString()
   @Length(1, TITLE_MAX_LENGTH)
   @Matches(NOT_BLANK, { message: 'title must not be blank' })
@@ -39,7 +39,7 @@ export class CreateChatDto {
 
 export class UpdateChatDto {
   @ApiProperty({ minLength: 1, maxLength: TITLE_MAX_LENGTH })
-  @Trim()
+  @LabelForm()
   @IsString()
   @Length(1, TITLE_MAX_LENGTH)
   @Matches(NOT_BLANK, { message: 'title must not be blank' })

@@ -1,4 +1,5 @@
 import { avatarVersionOf } from './avatar.js';
+import { normaliseLabel } from '../../../common/label.js';
 
 /** A person with an account. Plain data: no ORM, no Nest. */
 export interface User {
@@ -16,7 +17,7 @@ export const NAME_MAX_LENGTH = 64;
 
 /** Names are stored in NFC (so one name is one string however it was typed), trimmed, with inner runs of white space folded to one space. */
 export function normaliseName(name: string): string {
-  return name.normalize('NFC').trim().replace(/\s+/g, ' ');
+  return normaliseLabel(name);
 }
 
 /** Where clients fetch a user's avatar; the version changes with each upload so caches refresh. */

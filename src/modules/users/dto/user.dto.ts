@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsOptional, IsString, Length, Matches } from 'class-validator';
 import { PageQuery } from '../../../common/pagination/page-query.dto.js';
-import { Trim } from '../../../common/validation/transforms.js';
+import { LabelForm } from '../../../common/validation/transforms.js';
 import { NAME_MAX_LENGTH } from '../domain/user.js';
 
 import { HAS_VISIBLE_TEXT as NOT_BLANK, NoHiddenCharacters } from '../../../common/validation/visible-text.js';
@@ -33,7 +33,7 @@ export class PublicUserPageDto {
 
 export class UpdateMeDto {
   @ApiProperty({ minLength: 1, maxLength: NAME_MAX_LENGTH, example: 'Ada' })
-  @Trim()
+  @LabelForm()
   @IsString()
   @Length(1, NAME_MAX_LENGTH)
   @Matches(NOT_BLANK, { message: 'name must not be blank' })
