@@ -59,10 +59,15 @@ const UI_CSP = [
 ].join('; ');
 
 /**
- * The JSON parser decodes with replacement: bytes that are not UTF-8 would reach the handlers,
- * and the database, as U+FFFD. Such a body is refused instead (400 MALFORMED_JSON, error-body.ts).
+ * JSON bodies are UTF-8 (RFC 8259). The parser takes any `charset=utf-*` it is told (UTF-16 too):
+ * another one is refused as latin1 is (415 UNSUPPORTED_ENCODING). And it decodes with
+ * replacement: bytes that are not UTF-8 would reach the handlers, and the database, as U+FFFD.
+ * Such a body is refused instead (400 MALFORMED_JSON, error-body.ts).
  */
-function refuseInvalidUtf8(_req: unknown, _res: unknown, body: Buffer): void {
+function refuseInvalidUtf8(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  if (encoding.toLowerCase().replace('-', '') !== 'utf8') {
+    throw Object.assign(new Error(`The request body is in ${encoding}.`), { type: 'charset.unsupported' });
+  }
   if (!isUtf8(body)) throw Object.assign(new Error('The request body is not valid UTF-8.'), { type: INVALID_UTF8 });
 }
 

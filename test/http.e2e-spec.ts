@@ -116,6 +116,21 @@ describe('the HTTP foundation', () => {
     expectErrorShape(await request('POST', '/api/v1/auth/sign-in', { raw: '{"email": ' }), 400, 'MALFORMED_JSON');
   });
 
+  it('takes JSON in UTF-8 only: another charset, UTF-16 too, is 415 UNSUPPORTED_ENCODING', async () => {
+    const signIn = (charset: string, raw: Buffer) =>
+      request('POST', '/api/v1/auth/sign-in', { raw, headers: { 'content-type': `application/json; charset=${charset}` } });
+    const json = JSON.stringify({ email: 'nobody@example.com', password: 'passw0rd-x' });
+    for (const [charset, encoding] of [
+      ['utf-16le', 'utf16le'],
+      ['latin1', 'latin1'],
+    ] as const) {
+      const refused = await signIn(charset, Buffer.from(json, encoding));
+      expectErrorShape(refused, 415, 'UNSUPPORTED_ENCODING');
+      expect(refused.body.message).toContain('UTF-8');
+    }
+    for (const charset of ['utf-8', 'UTF-8']) expectErrorShape(await signIn(charset, Buffer.from(json)), 401, 'INVALID_CREDENTIALS');
+  });
+
   it('answers a body it cannot read with a 4xx in the error shape, not a 500', async () => {
     const garbled = await request('POST', '/api/v1/auth/sign-in', {
       raw: Buffer.from('{"email": "x"} is not gzip'),
@@ -224,6 +239,35 @@ describe('the HTTP foundation', () => {
     });
     expectErrorShape(result, 400, 'VALIDATION_FAILED');
     expect(result.body.details).toEqual([{ field: 'isAdmin', message: 'property isAdmin should not exist' }]);
+  });
+
+  it('refuses a JSON body with fields on a route that takes none (400, naming them), changing nothing; {} passes, and sign-out takes anything', async () => {
+    const account = await signUpAndIn(request, 'No Body');
+    const group = await request('POST', '/api/v1/chats', { token: account.accessToken, body: { type: 'group', title: `G ${Date.now()}` } });
+
+    const retargeted = await request('POST', '/api/v1/auth/confirm-email/resend', {
+      token: account.accessToken,
+      body: { email: 'other@example.com' },
+    });
+    expectErrorShape(retargeted, 400, 'VALIDATION_FAILED');
+    expect(retargeted.body.message).toBe('POST /api/v1/auth/confirm-email/resend takes no body; leave it out.');
+    expect(retargeted.body.details).toEqual([{ field: 'email', message: 'property email should not exist' }]);
+    const forced = await request('DELETE', `/api/v1/chats/${group.body.id}`, { token: account.accessToken, body: { force: true } });
+    expectErrorShape(forced, 400, 'VALIDATION_FAILED');
+    expectErrorShape(
+      await request('DELETE', `/api/v1/chats/${group.body.id}`, {
+        token: account.accessToken,
+        raw: '[1]',
+        headers: { 'content-type': 'application/json' },
+      }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expect((await request('GET', `/api/v1/chats/${group.body.id}`, { token: account.accessToken })).status).toBe(200);
+
+    expect((await request('DELETE', `/api/v1/chats/${group.body.id}`, { token: account.accessToken, body: {} })).status).toBe(204);
+    expect((await request('POST', '/api/v1/auth/sign-out', { token: account.accessToken, body: { everywhere: true } })).status).toBe(204);
+    expectErrorShape(await request('GET', '/api/v1/users/me', { token: account.accessToken }), 401, 'SESSION_REVOKED');
   });
 
   it('serves the OpenAPI document with bearer and cookie auth declared, and the Swagger UI', async () => {

@@ -152,7 +152,7 @@ function bodyParserError(error: unknown): ErrorBody | undefined {
       statusCode: 415,
       error: 'Unsupported Media Type',
       code: 'UNSUPPORTED_ENCODING',
-      message: 'The request body encoding is not supported.',
+      message: 'The request body encoding is not supported: send JSON in UTF-8 (charset=utf-8, or no charset).',
     };
   }
   return undefined;

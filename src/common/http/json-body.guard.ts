@@ -1,20 +1,37 @@
-import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { applyDecorators, type CanActivate, type ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
+import { ApiExtension } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { HttpOnlyGuard } from '../auth/http-only-guard.js';
-import { UnsupportedMediaError } from '../errors/domain-error.js';
+import { UnsupportedMediaError, ValidationError } from '../errors/domain-error.js';
+
+const BODY_BY_HAND = 'parley:bodyByHand';
+/** Tells the OpenAPI post-processing (common/openapi/error-responses.ts) the body is not validated. */
+export const BODY_BY_HAND_EXTENSION = 'x-parley-body-by-hand';
+
+/**
+ * Marks a route that reads what JSON body it gets by hand, leniently, without `@Body()`
+ * (sign-out: a stray field must not keep anyone signed in). JsonBodyGuard lets any body through.
+ */
+export const ReadsBodyByHand = (): MethodDecorator =>
+  applyDecorators(SetMetadata(BODY_BY_HAND, true), ApiExtension(BODY_BY_HAND_EXTENSION, true)) as MethodDecorator;
 
 /**
  * A route that reads a JSON body (a `@Body()` parameter) answers 415 to a body the JSON parser
  * passed over (text/plain, a form, multipart), as the contract says, instead of reading it as a
- * body with every field missing. Routes without `@Body()` are not checked: uploads take their
- * file with `@UploadedFile()` and check its type themselves, and sign-out reads what JSON it
- * gets by hand, so that no body keeps anyone signed in.
+ * body with every field missing. Uploads take their file with `@UploadedFile()` and check its
+ * type themselves.
  *
- * Only a body that is there and typed is judged: Content-Length above 0 with any Content-Type
- * or none, or a chunked body with a Content-Type. A chunked body without one (a client that
- * streams, perhaps nothing) goes on unparsed, as before: validation says what is missing.
+ * A route that takes no body (no `@Body()`: `POST /auth/confirm-email/resend`, a DELETE) answers
+ * 400 VALIDATION_FAILED to a JSON body with fields, naming them, as it would any unknown field,
+ * rather than ignore them: `{ "email": … }` to the resend route would read as a request to mail
+ * another address. `{}` passes. Sign-out is marked @ReadsBodyByHand() and takes anything.
+ *
+ * Only a body that is there and typed is judged for 415: Content-Length above 0 with any
+ * Content-Type or none, or a chunked body with a Content-Type. A chunked body without one (a
+ * client that streams, perhaps nothing) goes on unparsed, as before: validation says what is
+ * missing.
  *
  * It runs before the authentication guard (CoreModule's guards come first), so a body of the
  * wrong type is refused before the session is looked at; both answers are the client's to fix.
@@ -22,12 +39,19 @@ import { UnsupportedMediaError } from '../errors/domain-error.js';
 @Injectable()
 @HttpOnlyGuard()
 export class JsonBodyGuard implements CanActivate {
-  private readonly readsBody = new WeakMap<object, boolean>();
+  private readonly takes = new WeakMap<object, TakesBody>();
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
     const request = context.switchToHttp().getRequest<Request>();
-    if (!hasTypedBody(request) || request.is('application/json') || !this.routeReadsBody(context)) return true;
+    if (Reflect.getMetadata(BODY_BY_HAND, context.getHandler()) === true) return true;
+    const takes = this.bodyOf(context);
+    if (takes === 'file') return true; // the upload checks its own body's type
+    if (takes === 'nothing') {
+      refuseStrayBody(request);
+      return true;
+    }
+    if (!hasTypedBody(request) || request.is('application/json')) return true;
     const type = request.headers['content-type']?.split(';')[0].trim();
     throw new UnsupportedMediaError(
       'UNSUPPORTED_MEDIA_TYPE',
@@ -37,17 +61,37 @@ export class JsonBodyGuard implements CanActivate {
     );
   }
 
-  private routeReadsBody(context: ExecutionContext): boolean {
+  /** What the route takes: a JSON body (`@Body()`), a file (`@UploadedFile()`, multipart), or nothing. */
+  private bodyOf(context: ExecutionContext): TakesBody {
     const handler = context.getHandler();
-    let reads = this.readsBody.get(handler);
-    if (reads === undefined) {
+    let takes = this.takes.get(handler);
+    if (takes === undefined) {
       const params = (Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), handler.name) ?? {}) as Record<string, unknown>;
       // Nest keys them `${paramtype}:${index}`.
-      reads = Object.keys(params).some((key) => key.split(':')[0] === String(RouteParamtypes.BODY));
-      this.readsBody.set(handler, reads);
+      const types = new Set(Object.keys(params).map((key) => key.split(':')[0]));
+      takes = types.has(String(RouteParamtypes.BODY))
+        ? 'json'
+        : types.has(String(RouteParamtypes.FILE)) || types.has(String(RouteParamtypes.FILES))
+          ? 'file'
+          : 'nothing';
+      this.takes.set(handler, takes);
     }
-    return reads;
+    return takes;
   }
+}
+
+type TakesBody = 'json' | 'file' | 'nothing';
+
+/** A JSON body with something in it, to a route that takes none. */
+function refuseStrayBody(request: Request): void {
+  const body: unknown = request.body;
+  if (body === undefined || !request.is('application/json')) return;
+  const fields = typeof body === 'object' && body !== null && !Array.isArray(body) ? Object.keys(body) : undefined;
+  if (fields?.length === 0) return;
+  throw new ValidationError(
+    `${request.method} ${request.path} takes no body; leave it out.`,
+    fields?.map((field) => ({ field, message: `property ${field} should not exist` })),
+  );
 }
 
 function hasTypedBody(request: Request): boolean {

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { PUBLIC_EXTENSION } from '../auth/public.decorator.js';
+import { BODY_BY_HAND_EXTENSION } from '../http/json-body.guard.js';
 
 /** The one error shape of every REST and WebSocket error, for the OpenAPI document. */
 export class ErrorDto {
@@ -85,13 +86,6 @@ const ROUTE_ERRORS: Record<string, Errors> = {
   'POST /api/v1/chats/{chatId}/read': { 400: ['INVALID_SEQ'], 404: ['CHAT_NOT_FOUND'] },
 };
 
-/**
- * Routes that document a JSON body but read it without `@Body()`: JsonBodyGuard lets any body
- * through, and nothing validates it (a stray field must not keep anyone signed in), so neither 415
- * nor VALIDATION_FAILED applies.
- */
-const READS_BODY_BY_HAND = new Set(['POST /api/v1/auth/sign-out']);
-
 function readsJsonBody(operation: Operation): boolean {
   const content = (operation.requestBody as { content?: Record<string, unknown> } | undefined)?.content;
   return content !== undefined && 'application/json' in content;
@@ -135,7 +129,10 @@ export function documentErrors(document: OpenAPIObject): void {
       if (isPublic && !operation.security) operation.security = [];
 
       const errors: Errors = { ...ROUTE_ERRORS[`${method.toUpperCase()} ${path}`] };
-      const byHand = READS_BODY_BY_HAND.has(`${method.toUpperCase()} ${path}`);
+      // Routes that document a JSON body but read it by hand (sign-out): JsonBodyGuard lets any
+      // body through, and nothing validates it, so neither 415 nor VALIDATION_FAILED applies.
+      const byHand = operation[BODY_BY_HAND_EXTENSION] === true;
+      delete operation[BODY_BY_HAND_EXTENSION];
       if ((operation.requestBody && !byHand) || operation.parameters?.length) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
       if (readsJsonBody(operation) && !byHand) errors[415] = ['UNSUPPORTED_MEDIA_TYPE', ...(errors[415] ?? [])];
       if (!isPublic) errors[401] = ['UNAUTHENTICATED', 'TOKEN_EXPIRED', 'TOKEN_INVALID', 'SESSION_REVOKED', ...(errors[401] ?? [])];

@@ -14,6 +14,7 @@ import {
 import type { CookieOptions, Request, Response } from 'express';
 import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
 import { Public } from '../../common/auth/public.decorator.js';
+import { ReadsBodyByHand } from '../../common/http/json-body.guard.js';
 import { uuidParam } from '../../common/pipes/uuid.pipe.js';
 import { AppConfig } from '../../config/app-config.js';
 import { MeDto } from '../users/dto/user.dto.js';
@@ -78,6 +79,7 @@ export class AuthController {
   @Public()
   @Post('sign-out')
   @HttpCode(204)
+  @ReadsBodyByHand()
   @ApiBearerAuth('bearer')
   @ApiCookieAuth('cookie')
   @ApiOperation({
