@@ -142,6 +142,9 @@ describe('loadConfig', () => {
       expect.stringMatching(/^ACCESS_TOKEN_TTL="1ms" is too short; it must be at least 1 s/),
     ]);
     expect(problemsOf({ REFRESH_TOKEN_TTL: '30s' })).toEqual([expect.stringMatching(/^REFRESH_TOKEN_TTL="30s" is too short/)]);
+    expect(problemsOf({ ACCESS_TOKEN_TTL: '0s' })).toEqual([
+      expect.stringMatching(/^ACCESS_TOKEN_TTL="0s" is too short; it must be at least 1 s/),
+    ]);
     expect(loadConfig({ ACCESS_TOKEN_TTL: '2s' }).auth.accessTtlSeconds).toBe(2);
     // Tokens carry whole seconds, and their expiry must be a date: these started, then every sign-in failed with 500.
     expect(problemsOf({ ACCESS_TOKEN_TTL: '1500ms' })).toEqual([

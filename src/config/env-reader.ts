@@ -61,15 +61,16 @@ export class EnvReader {
   duration(name: string, fallback: string, minSeconds = 0): number {
     const raw = this.raw(name) ?? fallback;
     const match = DURATION.exec(raw);
-    if (!match || Number(match[1]) === 0) {
+    if (!match) {
       this.problems.push(
         `${name}=${JSON.stringify(raw)} is not a duration; use a number of seconds or a number with s, m, h or d (e.g. ${fallback}).`,
       );
       return parseSimpleDuration(fallback);
     }
     const seconds = Number(match[1]) * UNIT_SECONDS[match[2] ?? 's'];
-    if (seconds < minSeconds) {
-      this.problems.push(`${name}=${JSON.stringify(raw)} is too short; it must be at least ${minSeconds} s (e.g. ${fallback}).`);
+    if (seconds === 0 || seconds < minSeconds) {
+      const least = minSeconds > 0 ? `at least ${minSeconds} s` : 'more than 0';
+      this.problems.push(`${name}=${JSON.stringify(raw)} is too short; it must be ${least} (e.g. ${fallback}).`);
       return parseSimpleDuration(fallback);
     }
     // Token lifetimes go into JWTs and timestamps: whole seconds, and a span a date can hold.
