@@ -7,6 +7,7 @@ import type { FanOutMessage } from '../src/realtime/fan-out.js';
 import { encode, RedisFanOut } from '../src/realtime/infrastructure/redis-fan-out.js';
 import { RedisPresenceStore } from '../src/realtime/infrastructure/redis-presence.store.js';
 import { presenceStoreContract } from '../src/realtime/presence-store.contract.js';
+import type { Lapsed } from '../src/realtime/presence-store.js';
 import { eventually, pause } from './support/ws.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -158,15 +159,21 @@ describe('Redis presence (two instances)', () => {
     });
     const entry = (userId: string) => ({ userId, connectionId: randomUUID() });
 
-    it('lets its users lapse offline, and one sweep among racing instances reports each of them once', async () => {
+    const swept = (lapsed: Lapsed[], userId: string) => lapsed.filter((l) => l.userId === userId);
+
+    it('lets its users lapse offline, and one sweep among racing instances reports each of them once, last seen when last refreshed', async () => {
       const userId = randomUUID();
+      const connectedAt = Date.now();
       await crashed.connected(entry(userId));
       expect(await survivor.onlineAmong([userId])).toEqual(new Set([userId]));
       await pause(TTL + 200);
       expect(await survivor.onlineAmong([userId])).toEqual(new Set());
       const sweeps = await Promise.all([survivor.sweep(), survivor.sweep(), crashed.sweep()]);
-      expect(sweeps.flat().filter((id) => id === userId)).toEqual([userId]);
-      expect((await survivor.sweep()).includes(userId)).toBe(false);
+      const reported = swept(sweeps.flat(), userId);
+      expect(reported).toHaveLength(1);
+      // When the connection was last refreshed (here: made), by Redis's clock, not when it was swept.
+      expect(Math.abs(reported[0].lastSeenAt.getTime() - connectedAt)).toBeLessThan(100);
+      expect(swept(await survivor.sweep(), userId)).toEqual([]);
     });
 
     it('keeps refreshed connections online and does not sweep a user who still has one', async () => {
@@ -179,7 +186,7 @@ describe('Redis presence (two instances)', () => {
         await survivor.refresh([live]);
       }
       expect(await crashed.onlineAmong([userId])).toEqual(new Set([userId]));
-      expect((await survivor.sweep()).includes(userId)).toBe(false);
+      expect(swept(await survivor.sweep(), userId)).toEqual([]);
       expect(await survivor.disconnected(live)).toBe(true);
     });
 

@@ -1,5 +1,11 @@
 import { PresenceQuery } from './presence-query.js';
 
+/** A user the sweep took offline, and when they were last known connected. */
+export interface Lapsed {
+  userId: string;
+  lastSeenAt: Date;
+}
+
 export interface PresenceEntry {
   userId: string;
   connectionId: string;
@@ -31,7 +37,8 @@ export abstract class PresenceStore extends PresenceQuery {
 
   /**
    * Users whose every connection lapsed without a goodbye (their instance crashed or was cut
-   * off). Each such user is returned once, to one caller, who announces them offline.
+   * off), with the last time one of them was refreshed: when the user was last known connected.
+   * Each such user is returned once, to one caller, who announces them offline.
    */
-  abstract sweep(): Promise<string[]>;
+  abstract sweep(): Promise<Lapsed[]>;
 }

@@ -68,6 +68,25 @@ describe('PresenceService', () => {
     expect(refreshed.flat()).not.toContain('c700');
   });
 
+  it('stamps a user whose instance died as last seen when their lease was last refreshed, not when the sweep found it', async () => {
+    const store = new InProcessPresenceStore();
+    const lastRefresh = new Date('2026-12-06T10:00:00.000Z');
+    store.sweep = async () => [{ userId: 'u', lastSeenAt: lastRefresh }];
+    const stamped: unknown[] = [];
+    const sent: unknown[] = [];
+    const service = new PresenceService(
+      store,
+      { update: async (_id: string, patch: unknown) => void stamped.push(patch) } as unknown as UserRepository,
+      { send: async (_to: string[], event: unknown) => void sent.push(event) } as unknown as RealtimeService,
+      { get: () => ({ contactsOf: async () => ['contact'] }) } as unknown as ModuleRef,
+    );
+    service.onApplicationBootstrap();
+    await service.heartbeat([], true);
+    await service.drain(1_000);
+    expect(stamped).toEqual([{ lastSeenAt: lastRefresh }]);
+    expect(sent).toEqual([{ type: 'presence', userId: 'u', online: false, lastSeenAt: lastRefresh.toISOString() }]);
+  });
+
   it('announces offline when the user stays away', async () => {
     const { a, announced, releaseStamp } = twoInstances();
     releaseStamp();

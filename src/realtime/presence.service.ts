@@ -79,7 +79,7 @@ export class PresenceService implements OnApplicationBootstrap {
         for (const userId of await this.store.refresh(batch)) this.forUser(userId, () => this.announce(userId, true));
       }
       if (!sweep) return;
-      for (const userId of await this.store.sweep()) this.forUser(userId, () => this.announce(userId, false));
+      for (const { userId, lastSeenAt } of await this.store.sweep()) this.forUser(userId, () => this.announce(userId, false, lastSeenAt));
     } catch (error) {
       this.logger.warn(`Presence heartbeat failed: ${describe(error)}`);
     }
@@ -98,16 +98,16 @@ export class PresenceService implements OnApplicationBootstrap {
     );
   }
 
-  private async announce(userId: string, online: boolean): Promise<void> {
-    const now = new Date();
-    if (!online) await this.users.update(userId, { lastSeenAt: now });
+  /** `at`: when the change happened, if not now (a user whose instance died was last seen at its last heartbeat). */
+  private async announce(userId: string, online: boolean, at = new Date()): Promise<void> {
+    if (!online) await this.users.update(userId, { lastSeenAt: at });
     const contacts = this.audience ? await this.audience.contactsOf(userId) : [];
     if (contacts.length === 0) return;
     // Back online on another instance meanwhile (its announcement, without the write above, may
     // already be out): saying "offline" now would leave contacts with the wrong state. Checked
     // last, just before sending; a return in the moment between the two can still lose the race.
     if (!online && (await this.store.onlineAmong([userId])).has(userId)) return;
-    await this.realtime.send(contacts, { type: 'presence', userId, online, lastSeenAt: now.toISOString() });
+    await this.realtime.send(contacts, { type: 'presence', userId, online, lastSeenAt: at.toISOString() });
   }
 }
 

@@ -1,4 +1,4 @@
-import { type PresenceEntry, PresenceStore } from '../presence-store.js';
+import { type Lapsed, type PresenceEntry, PresenceStore } from '../presence-store.js';
 
 /** One instance: a user is online while this process holds one of their connections. */
 export class InProcessPresenceStore extends PresenceStore {
@@ -23,7 +23,7 @@ export class InProcessPresenceStore extends PresenceStore {
     return []; // nothing here is ever lost track of
   }
 
-  async sweep(): Promise<string[]> {
+  async sweep(): Promise<Lapsed[]> {
     return [];
   }
 

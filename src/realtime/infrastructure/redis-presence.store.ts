@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { type PresenceEntry, PresenceStore } from '../presence-store.js';
+import { type Lapsed, type PresenceEntry, PresenceStore } from '../presence-store.js';
 
 const SWEEP_BATCH = 200;
 
@@ -47,19 +47,22 @@ const SCRIPTS = {
       end
       return back`,
   },
-  // KEYS: online set. ARGV: user key prefix, batch size. Returns the users whose connections all lapsed.
+  // KEYS: online set. ARGV: user key prefix, batch size. Returns the users whose connections all
+  // lapsed, each followed by when their last connection lapsed (ms, Redis clock).
   parleyPresenceSweep: {
     numberOfKeys: 1,
     lua: `${NOW}
-      local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+      local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
       local gone = {}
-      for _, userId in ipairs(stale) do
+      for i = 1, #stale, 2 do
+        local userId = stale[i]
         local key = ARGV[1] .. userId
         redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
         local latest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
         if latest[1] == nil then
           redis.call('ZREM', KEYS[1], userId)
           table.insert(gone, userId)
+          table.insert(gone, stale[i + 1])
         else
           redis.call('ZADD', KEYS[1], latest[2], userId)
         end
@@ -126,8 +129,12 @@ export class RedisPresenceStore extends PresenceStore {
     return back;
   }
 
-  async sweep(): Promise<string[]> {
-    return (await this.scripts.parleyPresenceSweep(this.onlineKey, this.userPrefix, SWEEP_BATCH)) as string[];
+  async sweep(): Promise<Lapsed[]> {
+    const flat = (await this.scripts.parleyPresenceSweep(this.onlineKey, this.userPrefix, SWEEP_BATCH)) as string[];
+    const lapsed: Lapsed[] = [];
+    // A lease lapses ttlMs after its last refresh: that refresh is the last time the user was seen.
+    for (let i = 0; i < flat.length; i += 2) lapsed.push({ userId: flat[i], lastSeenAt: new Date(Number(flat[i + 1]) - this.ttlMs) });
+    return lapsed;
   }
 
   async onlineAmong(userIds: string[]): Promise<Set<string>> {
