@@ -2,16 +2,14 @@
 
 # ---- deps: every dependency, with the tools argon2 needs to build from source -----------------
 # Never --ignore-scripts: argon2's install script rebuilds it, its prebuilt binary is not trusted.
-FROM node:20-bookworm-slim AS deps
+FROM node:22-bookworm-slim AS deps
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-# The lock file lists only the Linux builds of some optional native packages (the registry it was
-# made against had no others), which npm ci reports as out of sync; npm install takes it as is.
-RUN npm ci --no-audit --no-fund \
- || { echo 'npm ci refused package-lock.json; installing with npm install' && npm install --no-audit --no-fund; }
+# Exactly the lock file: one that does not match package.json fails the build, as it fails CI.
+RUN npm ci --no-audit --no-fund
 
 # ---- build: compile, then drop dev dependencies (the compiled argon2 addon stays) -------------
 FROM deps AS build
@@ -21,7 +19,7 @@ RUN npm run build \
  && mkdir -p public
 
 # ---- runtime: no compilers, no dev dependencies, not root ------------------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     PORT=3000 \
     DATA_DIR=/data
@@ -37,7 +35,7 @@ RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 USER node
 EXPOSE 3000
-# The slim image has no curl; Node 20's fetch does the liveness probe (needs `health` in MODULES).
+# The slim image has no curl; Node's fetch does the liveness probe (needs `health` in MODULES).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=40s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/src/main.js"]

@@ -34,7 +34,7 @@ export interface ChatFrame {
 /**
  * Every server → client frame, by `type`. `RealtimeService.send` only takes these, so a typo in
  * an event name or a missing field fails the build rather than a client. Features refine their
- * payloads here; keep API.md in step.
+ * payloads here; keep the README's protocol section in step (docs/API.md is the contract as given).
  */
 export interface ServerEvents {
   ready: { userId: string; sessionId: string };
