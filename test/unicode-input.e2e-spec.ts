@@ -53,15 +53,17 @@ describe('text in any Unicode form', () => {
   it('refuses control characters, direction overrides and invisible spaces in names and titles; emoji joiners pass', async () => {
     const account = await signUpAndIn(request, 'Plain');
     const rename = (name: string) => request('PATCH', '/api/v1/users/me', { body: { name }, token: account.accessToken });
-    for (const name of ['A\u001b[31mRED', 'bell\u0007', 'evil\u202egpj.exe', 'zero\u200bwidth', 'C1\u0085']) {
+    for (const name of ['A\u001b[31mRED', 'bell\u0007', 'evil\u202egpj.exe', 'zero\u200bwidth', 'byte\ufefforder', 'C1\u0085']) {
       const refused = await rename(name);
       expectErrorShape(refused, 400, 'VALIDATION_FAILED');
       expect(refused.body.details).toEqual([
         { field: 'name', message: 'name must not contain control characters, direction overrides or invisible spaces' },
       ]);
     }
-    const title = await request('POST', '/api/v1/chats', { token: account.accessToken, body: { type: 'group', title: 'Team\u2066 x' } });
-    expectErrorShape(title, 400, 'VALIDATION_FAILED');
+    for (const title of ['Team\u2066 x', 'Team\ufeffx']) {
+      const refused = await request('POST', '/api/v1/chats', { token: account.accessToken, body: { type: 'group', title } });
+      expectErrorShape(refused, 400, 'VALIDATION_FAILED');
+    }
     expect((await request('GET', '/api/v1/users/me', { token: account.accessToken })).body.name).toBe('Plain');
     // A family emoji is joined with U+200D; tabs and new lines still fold to one space.
     expect((await rename('Fam \u{1f468}\u200d\u{1f469}\u200d\u{1f467}\tily\nname')).body.name).toBe(

@@ -1,5 +1,5 @@
-import type { Message } from '../../messages/domain/message.js';
 import { normaliseLabel } from '../../../common/label.js';
+import type { Message } from '../../messages/domain/message.js';
 
 /** Conversations and who is in them. Plain data and rules: no Nest, no ORM. */
 export type ChatType = 'direct' | 'group';

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateIf } from 'class-validator';
 import { PageQuery } from '../../../common/pagination/page-query.dto.js';
-import { LowerCaseIds, LabelForm } from '../../../common/validation/transforms.js';
+import { LabelForm, LowerCaseIds } from '../../../common/validation/transforms.js';
 import { MessageDto } from '../../messages/dto/message.dto.js';
 import { PublicUserDto } from '../../users/dto/user.dto.js';
 import { MAX_GROUP_MEMBERS, type MemberRole, TITLE_MAX_LENGTH } from '../domain/chat.js';

@@ -1,5 +1,5 @@
-import { avatarVersionOf } from './avatar.js';
 import { normaliseLabel } from '../../../common/label.js';
+import { avatarVersionOf } from './avatar.js';
 
 /** A person with an account. Plain data: no ORM, no Nest. */
 export interface User {
