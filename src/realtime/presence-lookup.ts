@@ -12,14 +12,20 @@ export const PRESENCE_RETRY_MS = 5_000;
  * are online, everyone else reads as offline. A chat list with a partial `online` is worth more
  * than a 500 for as long as Redis is away.
  *
- * After a failure the store is left alone for PRESENCE_RETRY_MS, so that only one request in
- * that time waits for Redis's command timeout. The outage and its end are logged once each.
+ * After a failure the store is left alone for PRESENCE_RETRY_MS; then one request at a time asks
+ * it again (the others answer from here meanwhile), so that while Redis is away at most one
+ * request in each such period waits for its command timeout. The outage and its end are logged
+ * once each: only an answer asked for after the latest failure ends it.
  */
 @Injectable()
 export class PresenceLookup extends PresenceQuery {
   private readonly logger = new Logger('Presence');
   /** While the store is failing: when to ask it again. */
   private retryAt: number | undefined;
+  /** A request is asking the failing store whether it is back. */
+  private probing = false;
+  /** Failures so far: an answer to a question asked before the latest one proves nothing. */
+  private failures = 0;
 
   constructor(
     private readonly store: PresenceStore,
@@ -29,11 +35,16 @@ export class PresenceLookup extends PresenceQuery {
   }
 
   async onlineAmong(userIds: string[]): Promise<Set<string>> {
-    if (this.retryAt !== undefined && Date.now() < this.retryAt) return this.onlineHere(userIds);
+    const failing = this.retryAt !== undefined;
+    if (failing && (this.probing || Date.now() < this.retryAt!)) return this.onlineHere(userIds);
+    const asked = this.failures;
+    this.probing ||= failing;
     try {
       const online = await this.store.onlineAmong(userIds);
-      if (this.retryAt !== undefined) this.logger.log('Presence is shared again: online reads come from Redis.');
-      this.retryAt = undefined;
+      if (this.retryAt !== undefined && asked === this.failures) {
+        this.logger.log('Presence is shared again: online reads come from Redis.');
+        this.retryAt = undefined;
+      }
       return online;
     } catch (error) {
       if (this.retryAt === undefined) {
@@ -41,8 +52,11 @@ export class PresenceLookup extends PresenceQuery {
           `Presence cannot be read (${error instanceof Error ? error.message : String(error)}): until Redis answers, profiles and chat lists show online only the users connected to this instance.`,
         );
       }
+      this.failures++;
       this.retryAt = Date.now() + PRESENCE_RETRY_MS;
       return this.onlineHere(userIds);
+    } finally {
+      if (failing) this.probing = false;
     }
   }
 

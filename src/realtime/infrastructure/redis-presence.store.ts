@@ -132,7 +132,9 @@ export class RedisPresenceStore extends PresenceStore {
   async sweep(): Promise<Lapsed[]> {
     const flat = (await this.scripts.parleyPresenceSweep(this.onlineKey, this.userPrefix, SWEEP_BATCH)) as string[];
     const lapsed: Lapsed[] = [];
-    // A lease lapses ttlMs after its last refresh: that refresh is the last time the user was seen.
+    // A lease lapses ttlMs after its last renewal: that renewal is the last time the user was
+    // known connected. Approximate: the latest renewal among the user's connections, which a
+    // clean close elsewhere within the lease does not move (every instance has the same ttlMs).
     for (let i = 0; i < flat.length; i += 2) lapsed.push({ userId: flat[i], lastSeenAt: new Date(Number(flat[i + 1]) - this.ttlMs) });
     return lapsed;
   }
