@@ -97,8 +97,9 @@ export async function createApp(
 
 /**
  * Initialises the app (routes, gateways, start-up hooks), then answers whatever no route took
- * in the contract's shape: 405 on a path routes take under other methods, 404 otherwise. Nest's own not-found answer covers only its global prefix
- * (/api/v1): elsewhere (/ui/missing.js, /ws with auth off, /anything) Express answered in HTML.
+ * in the contract's shape: 405 on a path routes take under other methods, 404 otherwise. Nest's
+ * own not-found answer covers only its global prefix (/api/v1): elsewhere (/ui/missing.js, /ws
+ * with auth off, /anything) Express answered in HTML.
  * Routes added to the app after this are never reached: add them in configureApp.
  */
 export async function initApp(app: NestExpressApplication): Promise<NestExpressApplication> {
@@ -148,21 +149,18 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health', 'health/ready'] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
+  const http = app.getHttpAdapter().getInstance();
   if (config.isEnabled('auth')) {
     app.useWebSocketAdapter(new RealtimeWsAdapter(app));
     // The gateway takes only upgrade requests; a plain GET (a browser tab, curl) learns what to do.
-    app
-      .getHttpAdapter()
-      .getInstance()
-      .get(WS_PATH, (_req: Request, res: Response) => {
-        const refusal = new UpgradeRequiredError('websocket', `${WS_PATH} is the WebSocket gateway: connect with a WebSocket client.`);
-        res.setHeader('Upgrade', refusal.protocol).setHeader('Connection', 'Upgrade');
-        const { body } = resolveError(refusal);
-        res.status(body.statusCode).json(body);
-      });
+    http.get(WS_PATH, (_req: Request, res: Response) => {
+      const refusal = new UpgradeRequiredError('websocket', `${WS_PATH} is the WebSocket gateway: connect with a WebSocket client.`);
+      res.setHeader('Upgrade', refusal.protocol).setHeader('Connection', 'Upgrade');
+      const { body } = resolveError(refusal);
+      res.status(body.statusCode).json(body);
+    });
   }
 
-  const http = app.getHttpAdapter().getInstance();
   http.use('/ui', (_req: Request, res: Response, next: NextFunction) => {
     res.setHeader('Content-Security-Policy', UI_CSP);
     next();

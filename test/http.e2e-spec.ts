@@ -217,7 +217,7 @@ describe('the HTTP foundation', () => {
     expect({ status: chunkedText.status, code: chunkedText.body.code }).toEqual({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
     const chunkedEmpty = await rawRequest(app.url, 'POST', '/api/v1/auth/refresh', { 'transfer-encoding': 'chunked' }, '');
     expect({ status: chunkedEmpty.status, code: chunkedEmpty.body.code }).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
-    // Routes that read no JSON body are not checked: a GET, and sign-out (it takes what JSON it gets).
+    // A body that is not JSON, to a route that reads no JSON body, is not judged: a GET, and sign-out (it takes what JSON it gets).
     const get = await rawRequest(app.url, 'GET', '/api/v1/users/me', { ...auth, 'content-type': 'text/plain' }, 'hello');
     expect({ status: get.status, name: get.body.name }).toEqual({ status: 200, name: 'Changed' });
     const signOut = await request('POST', '/api/v1/auth/sign-out', {
@@ -263,6 +263,9 @@ describe('the HTTP foundation', () => {
       400,
       'VALIDATION_FAILED',
     );
+    const auth = { authorization: `Bearer ${account.accessToken}`, 'content-type': 'application/json' };
+    const get = await rawRequest(app.url, 'GET', `/api/v1/chats/${group.body.id}`, auth, '{"x":1}');
+    expect({ status: get.status, code: get.body.code }).toEqual({ status: 400, code: 'VALIDATION_FAILED' });
     expect((await request('GET', `/api/v1/chats/${group.body.id}`, { token: account.accessToken })).status).toBe(200);
 
     expect((await request('DELETE', `/api/v1/chats/${group.body.id}`, { token: account.accessToken, body: {} })).status).toBe(204);
@@ -309,6 +312,9 @@ describe('the HTTP foundation', () => {
     expect(errorCodes('get', '/api/v1/chats/{id}', 404)).toMatch(/CHAT_NOT_FOUND/);
     expect(errorCodes('get', '/api/v1/chats/{id}', 401)).toMatch(/UNAUTHENTICATED/);
     expect(errorCodes('patch', '/api/v1/users/me', 400)).toMatch(/VALIDATION_FAILED/);
+    // A write without a body of its own refuses one with fields.
+    expect(errorCodes('post', '/api/v1/auth/confirm-email/resend', 400)).toMatch(/VALIDATION_FAILED/);
+    expect(errorCodes('get', '/api/v1/users/me/avatar', 404)).toMatch(/AVATAR_NOT_FOUND/);
     expect(op('post', '/api/v1/auth/sign-in').responses[401]).toBeDefined();
     expect(op('get', '/health').responses[401]).toBeUndefined();
     expect(errorCodes('patch', '/api/v1/users/me', 403)).toMatch(/ORIGIN_NOT_ALLOWED/);

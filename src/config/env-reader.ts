@@ -57,7 +57,7 @@ export class EnvReader {
     return value;
   }
 
-  /** Durations like 900, 90s, 15m, 12h or 30d, returned in seconds; at least `minSeconds`. */
+  /** Durations like 900, 90s, 15m, 12h or 30d, returned in seconds; at least `minSeconds`, and never 0. */
   duration(name: string, fallback: string, minSeconds = 0): number {
     const raw = this.raw(name) ?? fallback;
     const match = DURATION.exec(raw);
@@ -68,9 +68,9 @@ export class EnvReader {
       return parseSimpleDuration(fallback);
     }
     const seconds = Number(match[1]) * UNIT_SECONDS[match[2] ?? 's'];
-    if (seconds === 0 || seconds < minSeconds) {
-      const least = minSeconds > 0 ? `at least ${minSeconds} s` : 'more than 0';
-      this.problems.push(`${name}=${JSON.stringify(raw)} is too short; it must be ${least} (e.g. ${fallback}).`);
+    const least = Math.max(minSeconds, 1);
+    if (seconds < least) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} is too short; it must be at least ${least} s (e.g. ${fallback}).`);
       return parseSimpleDuration(fallback);
     }
     // Token lifetimes go into JWTs and timestamps: whole seconds, and a span a date can hold.

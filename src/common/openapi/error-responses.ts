@@ -51,6 +51,7 @@ const ROUTE_ERRORS: Record<string, Errors> = {
   'DELETE /api/v1/users/me/avatar': { 503: ['STORAGE_UNAVAILABLE'] },
   'GET /api/v1/users': { 400: ['INVALID_CURSOR'], ...RATE_LIMITED },
   'GET /api/v1/users/{id}': { 404: ['USER_NOT_FOUND'] },
+  'GET /api/v1/users/me/avatar': { 404: ['AVATAR_NOT_FOUND'], 503: ['STORAGE_UNAVAILABLE'] },
   'GET /api/v1/users/{id}/avatar': { 404: ['AVATAR_NOT_FOUND', 'USER_NOT_FOUND'], 503: ['STORAGE_UNAVAILABLE'] },
   'POST /api/v1/chats': { 400: ['DIRECT_CHAT_WITH_SELF'], 404: ['USER_NOT_FOUND'], 409: ['CHAT_TITLE_TAKEN'], ...RATE_LIMITED },
   'GET /api/v1/chats': { 400: ['INVALID_CURSOR'] },
@@ -133,7 +134,9 @@ export function documentErrors(document: OpenAPIObject): void {
       // body through, and nothing validates it, so neither 415 nor VALIDATION_FAILED applies.
       const byHand = operation[BODY_BY_HAND_EXTENSION] === true;
       delete operation[BODY_BY_HAND_EXTENSION];
-      if ((operation.requestBody && !byHand) || operation.parameters?.length) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
+      // A write without a body of its own refuses one with fields (JsonBodyGuard).
+      const takesInput = operation.requestBody !== undefined || operation.parameters?.length || !['get', 'head'].includes(method);
+      if (takesInput && !byHand) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
       if (readsJsonBody(operation) && !byHand) errors[415] = ['UNSUPPORTED_MEDIA_TYPE', ...(errors[415] ?? [])];
       if (!isPublic) errors[401] = ['UNAUTHENTICATED', 'TOKEN_EXPIRED', 'TOKEN_INVALID', 'SESSION_REVOKED', ...(errors[401] ?? [])];
       // Any route that reaches the database, while it cannot be reached (error-body.ts).
