@@ -30,6 +30,10 @@ async function main(): Promise<void> {
   }
   const logger = new AppLogger(config.log.level, config.log.format);
   const app = await createApp(config, logger, { shutdownHooks: true });
+  // Nest closes the app on these (shutdownHooks); the log says why it stops.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => logger.log(`${signal} received: closing connections, then stopping`, 'Parley'));
+  }
   try {
     await app.listen(config.http.port);
   } catch (error) {

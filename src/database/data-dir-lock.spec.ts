@@ -28,6 +28,13 @@ describe('DataDirLock', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('names the lock and the fix when it cannot be written (a file where its directory should be)', () => {
+    writeFileSync(join(dir, 'data'), 'not a directory');
+    expect(() => DataDirLock.claim(join(dir, 'data', 'pgdata.lock'), 'the test directory')).toThrow(
+      /^Cannot write the lock .*data\/pgdata\.lock on the test directory \(ENOTDIR\): its directory must be writable by this user; fix its owner or permissions/,
+    );
+  });
+
   it('refuses a second owner on another host, though both are pid 1 (two containers on one volume)', () => {
     claim({ host: 'container-a', pid: 1 });
     expect(() => claim({ host: 'container-b', pid: 1 })).toThrow(

@@ -55,7 +55,12 @@ export class DataDirLock {
         writeFileSync(file, content, { flag: 'wx' }); // exclusive: of two racing starts, one wins
         return new DataDirLock(file, me.token, options.heartbeatMs ?? HEARTBEAT_MS);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const { code, message } = error as NodeJS.ErrnoException;
+        if (code !== 'EEXIST') {
+          throw new Error(
+            `Cannot write the lock ${file} on ${what} (${code ?? message}): its directory must be writable by this user; fix its owner or permissions, set DATA_DIR to a directory this user may write, or set DATABASE_URL.`,
+          );
+        }
       }
       const seen = readOwner(file);
       if (seen === undefined) continue; // removed meanwhile: try again
@@ -70,8 +75,8 @@ export class DataDirLock {
         const who = `${owner.pid ? `pid ${owner.pid}` : 'a process'}${owner.host ? ` on ${owner.host}` : ''}`;
         throw new Error(
           `Another Parley process (${who}) is using ${what} (its lock ${file} was renewed ${Math.round(ageMs / 1000)} s ago); ` +
-            `stop it, set DATA_DIR to another directory, or set DATABASE_URL to share a PostgreSQL server between instances. ` +
-            `A lock whose process died is taken over once it is ${LOCK_STALE_MS / 1000} s old.`,
+            `stop it (a server applies migrations and seeds at its start by itself), set DATA_DIR to another directory, or set DATABASE_URL to share a PostgreSQL server between instances. ` +
+            `A lock whose process died is taken over at once on this host, or once it is ${LOCK_STALE_MS / 1000} s old when another host wrote it.`,
         );
       }
       // Left behind. Move it aside rather than delete it: of two processes taking it over at once,

@@ -1,4 +1,15 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
@@ -51,10 +62,10 @@ export class EmbeddedPostgres {
     try {
       // Only the server's user may read the database's files (a new directory; an existing one is left as it is).
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      // PGlite reports a directory it may not enter only as an emscripten error number, later.
+      accessSync(dataDir, constants.R_OK | constants.W_OK | constants.X_OK);
     } catch (error) {
-      throw new Error(
-        `DATA_DIR is not writable: cannot create ${dataDir} (${(error as Error).message}); fix its permissions, set DATA_DIR to a directory this user may write, or set DATABASE_URL.`,
-      );
+      throw new Error(`${unusableDataDir(dataDir, error)}; ${DATA_DIR_FIXES}`);
     }
     const lock = DataDirLock.claim(join(dataDir, '..', `${basename(dataDir)}.lock`), `the embedded database in ${dataDir}`);
     // Holding the lock, this is the only process serving this data directory: a socket directory
@@ -75,7 +86,7 @@ export class EmbeddedPostgres {
     } catch (error) {
       lock.release();
       throw new Error(
-        `The embedded database in ${dataDir} could not be opened (${String(error)}); move that directory away to start fresh, or set DATABASE_URL to use PostgreSQL.`,
+        `The embedded database in ${dataDir} could not be opened (${describeOpenError(error)}); if a file in it is not this user's (chown -R), fix that, else move that directory away to start fresh, or set DATABASE_URL to use PostgreSQL.`,
       );
     }
     // mkdtemp makes the directory 0700. Under the system's temporary directory rather than
@@ -157,4 +168,25 @@ function touch(socketDir: string): void {
       // Already gone: nothing a touch could save.
     }
   }
+}
+
+const DATA_DIR_FIXES = 'fix its owner or permissions, set DATA_DIR to a directory this user may write, or set DATABASE_URL';
+
+/** Why DATA_DIR/pgdata cannot be used, in a sentence: in the way (a file), or not this user's. */
+function unusableDataDir(dataDir: string, error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  if (code === 'ENOTDIR' || code === 'EEXIST')
+    return `DATA_DIR cannot hold the database: ${dataDir} or a directory above it is a file (${code})`;
+  if (code === 'EACCES' || code === 'EPERM') return `DATA_DIR is not writable: this user may not use ${dataDir} (${code})`;
+  return `DATA_DIR is not usable: ${dataDir} (${message})`;
+}
+
+/** PGlite throws emscripten's ErrnoError, a plain object whose String() is "[object Object]". */
+export function describeOpenError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  const { name, errno } = (error ?? {}) as { name?: unknown; errno?: unknown };
+  // Emscripten numbers errors as WASI does: 2 is EACCES, 44 ENOENT, 63 EPERM.
+  const known: Record<number, string> = { 2: 'permission denied', 44: 'no such file', 63: 'operation not permitted' };
+  if (typeof errno === 'number') return `${typeof name === 'string' ? name : 'error'} ${errno}${known[errno] ? `: ${known[errno]}` : ''}`;
+  return String(error);
 }
