@@ -509,6 +509,25 @@ describe('notify with an unreachable SMTP_URL under APP_ENV=PRODUCTION', () => {
   });
 });
 
+describe('notify when the outbox cannot take mail', () => {
+  it('starts all the same and says so in the log at once, naming the outbox and the fix', async () => {
+    const db = await createTestDatabase('postgres');
+    const dataDir = mkdtempSync(join(tmpdir(), 'parley-outbox-'));
+    writeFileSync(join(dataDir, 'outbox'), 'a file where the outbox would go');
+    const started = await startAppWithLogs({ ...db.env, DATA_DIR: dataDir });
+    try {
+      const down = async () => started.logs.filter((line) => line.includes('mail (outbox) is down'));
+      for (let i = 0; i < 100 && (await down()).length === 0; i++) await sleep(50);
+      expect(await down()).toEqual([expect.stringMatching(/The mail outbox .*outbox is not writable: .*or set SMTP_URL/)]);
+      expect((await fetch(`${started.url}/health`)).status).toBe(200);
+    } finally {
+      await started.app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      await db.dispose();
+    }
+  });
+});
+
 describe.each(DATABASE_KINDS)('notify with the outbox (%s database)', (kind) => {
   let db: TestDatabase;
   let started: Awaited<ReturnType<typeof startAppWithLogs>>;

@@ -45,6 +45,15 @@ export class HealthRegistry {
     this.checks.set(name, new SharedCheck(name, mode, check, options.reuseForMs ?? 0));
   }
 
+  /**
+   * Checks one dependency now, logging a change as /health/ready would (a start-up check, say).
+   * Its result is not reused: what a dependency's user learns meanwhile (a mail server that wants
+   * a login says so only when sent to) shows at the next /health/ready.
+   */
+  async check(name: DependencyName): Promise<void> {
+    await this.checks.get(name)?.run(false);
+  }
+
   /** Every check's state, as /health/ready shows it. */
   async report(): Promise<Record<string, DependencyState>> {
     const states = Object.fromEntries(await Promise.all([...this.checks].map(async ([name, check]) => [name, await check.run()] as const)));
@@ -71,11 +80,12 @@ class SharedCheck {
     private readonly reuseForMs: number,
   ) {}
 
-  run(): Promise<DependencyState> {
+  /** `reusable`: whether later calls within reuseForMs may answer with this result. */
+  run(reusable = true): Promise<DependencyState> {
     if (this.last && Date.now() - this.last.at < this.reuseForMs) return Promise.resolve(this.last.state);
     this.running ??= this.measure().then((state) => {
       this.logChange(this.last?.state, state);
-      this.last = { at: Date.now(), state };
+      this.last = { at: reusable ? Date.now() : -Infinity, state };
       this.running = undefined;
       return state;
     });

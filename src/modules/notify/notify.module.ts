@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import { HealthRegistry } from '../health/health-registry.js';
 import { TypeormMailLogRepository } from './infrastructure/persistence/typeorm/typeorm-mail-log.repository.js';
@@ -33,9 +33,20 @@ import { MailTransport } from './mail-transport.js';
   ],
   exports: [MailOutbox],
 })
-export class NotifyModule {
-  constructor(registry: HealthRegistry, transport: MailTransport) {
+export class NotifyModule implements OnApplicationBootstrap {
+  constructor(
+    private readonly registry: HealthRegistry,
+    transport: MailTransport,
+  ) {
     // An SMTP check logs in to the mail server: at most one every 15 s, however often /health/ready is asked.
     registry.register('mail', transport.mode, () => transport.check(), { reuseForMs: transport.mode === 'smtp' ? 15_000 : 0 });
+  }
+
+  /**
+   * Mail does not hold up the start (it waits in the database and is retried), but a mail server
+   * or outbox that cannot take it is said at once, in the log, not at the first /health/ready.
+   */
+  onApplicationBootstrap(): void {
+    void this.registry.check('mail');
   }
 }
