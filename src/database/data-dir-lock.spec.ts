@@ -31,7 +31,7 @@ describe('DataDirLock', () => {
   it('names the lock and the fix when it cannot be written (a file where its directory should be)', () => {
     writeFileSync(join(dir, 'data'), 'not a directory');
     expect(() => DataDirLock.claim(join(dir, 'data', 'pgdata.lock'), 'the test directory')).toThrow(
-      /^Cannot write the lock .*data\/pgdata\.lock on the test directory \(ENOTDIR\): its directory must be writable by this user; fix its owner or permissions/,
+      /^Cannot write the lock .*data\/pgdata\.lock on the test directory \(ENOTDIR\): a file is where a directory should be: move that file away; or set DATA_DIR elsewhere/,
     );
   });
 

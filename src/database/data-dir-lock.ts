@@ -58,7 +58,7 @@ export class DataDirLock {
         const { code, message } = error as NodeJS.ErrnoException;
         if (code !== 'EEXIST') {
           throw new Error(
-            `Cannot write the lock ${file} on ${what} (${code ?? message}): its directory must be writable by this user; fix its owner or permissions, set DATA_DIR to a directory this user may write, or set DATABASE_URL.`,
+            `Cannot write the lock ${file} on ${what} (${code ?? message}): ${fsFix(code)}; or set DATA_DIR elsewhere, or set DATABASE_URL.`,
           );
         }
       }
@@ -75,8 +75,8 @@ export class DataDirLock {
         const who = `${owner.pid ? `pid ${owner.pid}` : 'a process'}${owner.host ? ` on ${owner.host}` : ''}`;
         throw new Error(
           `Another Parley process (${who}) is using ${what} (its lock ${file} was renewed ${Math.round(ageMs / 1000)} s ago); ` +
-            `stop it (a server applies migrations and seeds at its start by itself), set DATA_DIR to another directory, or set DATABASE_URL to share a PostgreSQL server between instances. ` +
-            `A lock whose process died is taken over at once on this host, or once it is ${LOCK_STALE_MS / 1000} s old when another host wrote it.`,
+            `stop it (a server applies migrations, and under LOCAL seeds, at its start by itself), set DATA_DIR to another directory, or set DATABASE_URL to share a PostgreSQL server between instances. ` +
+            `A lock left by a process that died is taken over at once when another process on this host wrote it; otherwise (another host, or a container restarted with the same pid) once it is ${LOCK_STALE_MS / 1000} s old: wait, or let a restart policy retry.`,
         );
       }
       // Left behind. Move it aside rather than delete it: of two processes taking it over at once,
@@ -151,5 +151,24 @@ function isAlive(pid: number | undefined): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** What to do about a file system error, by its code: not everything is a permission. */
+export function fsFix(code: string | undefined): string {
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'this user may not write there: fix its owner or permissions';
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return 'a file is where a directory should be: move that file away';
+    case 'EROFS':
+      return 'it is on a read-only file system: mount it writable';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'the disk (or quota) is full: free some space';
+    default:
+      return 'check that this user can write there';
   }
 }

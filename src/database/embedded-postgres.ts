@@ -11,11 +11,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { inspect } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { DataDirLock } from './data-dir-lock.js';
+import { DataDirLock, fsFix } from './data-dir-lock.js';
 
 /**
  * The in-process database used when DATABASE_URL is unset: PGlite (PostgreSQL compiled to
@@ -65,7 +66,7 @@ export class EmbeddedPostgres {
       // PGlite reports a directory it may not enter only as an emscripten error number, later.
       accessSync(dataDir, constants.R_OK | constants.W_OK | constants.X_OK);
     } catch (error) {
-      throw new Error(`${unusableDataDir(dataDir, error)}; ${DATA_DIR_FIXES}`);
+      throw new Error(unusableDataDir(dataDir, error));
     }
     const lock = DataDirLock.claim(join(dataDir, '..', `${basename(dataDir)}.lock`), `the embedded database in ${dataDir}`);
     // Holding the lock, this is the only process serving this data directory: a socket directory
@@ -85,8 +86,9 @@ export class EmbeddedPostgres {
       db = await PGlite.create({ dataDir });
     } catch (error) {
       lock.release();
+      const { reason, fix } = describeOpenError(error);
       throw new Error(
-        `The embedded database in ${dataDir} could not be opened (${describeOpenError(error)}); if a file in it is not this user's (chown -R), fix that, else move that directory away to start fresh, or set DATABASE_URL to use PostgreSQL.`,
+        `The embedded database in ${dataDir} could not be opened (${reason}): ${fix}; or set DATABASE_URL to use PostgreSQL.`,
       );
     }
     // mkdtemp makes the directory 0700. Under the system's temporary directory rather than
@@ -170,23 +172,33 @@ function touch(socketDir: string): void {
   }
 }
 
-const DATA_DIR_FIXES = 'fix its owner or permissions, set DATA_DIR to a directory this user may write, or set DATABASE_URL';
-
-/** Why DATA_DIR/pgdata cannot be used, in a sentence: in the way (a file), or not this user's. */
+/** Why DATA_DIR/pgdata cannot be used, and what to do, in a sentence. */
 function unusableDataDir(dataDir: string, error: unknown): string {
   const { code, message } = error as NodeJS.ErrnoException;
-  if (code === 'ENOTDIR' || code === 'EEXIST')
-    return `DATA_DIR cannot hold the database: ${dataDir} or a directory above it is a file (${code})`;
-  if (code === 'EACCES' || code === 'EPERM') return `DATA_DIR is not writable: this user may not use ${dataDir} (${code})`;
-  return `DATA_DIR is not usable: ${dataDir} (${message})`;
+  return `DATA_DIR cannot hold the database in ${dataDir} (${code ?? message}): ${fsFix(code)}; or set DATA_DIR elsewhere, or set DATABASE_URL.`;
 }
 
-/** PGlite throws emscripten's ErrnoError, a plain object whose String() is "[object Object]". */
-export function describeOpenError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  const { name, errno } = (error ?? {}) as { name?: unknown; errno?: unknown };
-  // Emscripten numbers errors as WASI does: 2 is EACCES, 44 ENOENT, 63 EPERM.
-  const known: Record<number, string> = { 2: 'permission denied', 44: 'no such file', 63: 'operation not permitted' };
-  if (typeof errno === 'number') return `${typeof name === 'string' ? name : 'error'} ${errno}${known[errno] ? `: ${known[errno]}` : ''}`;
-  return String(error);
+/** Emscripten numbers errors as WASI does; these are the ones PGlite's file system raises. */
+const WASI_ERRORS: Record<number, { code: string; fresh: boolean }> = {
+  2: { code: 'EACCES', fresh: false },
+  20: { code: 'EEXIST', fresh: true },
+  29: { code: 'EIO', fresh: false },
+  44: { code: 'ENOENT', fresh: true },
+  51: { code: 'ENOSPC', fresh: false },
+  54: { code: 'ENOTDIR', fresh: true },
+  63: { code: 'EPERM', fresh: false },
+  69: { code: 'EROFS', fresh: false },
+};
+
+/**
+ * Why PGlite could not open the directory, and what to do. It throws emscripten's ErrnoError, a
+ * plain object whose String() is "[object Object]".
+ */
+export function describeOpenError(error: unknown): { reason: string; fix: string } {
+  const startFresh = 'move that directory away to start fresh';
+  if (error instanceof Error) return { reason: error.message, fix: startFresh };
+  const { errno } = (error ?? {}) as { errno?: unknown };
+  const known = typeof errno === 'number' ? WASI_ERRORS[errno] : undefined;
+  if (!known) return { reason: inspect(error, { depth: 1, breakLength: Infinity }), fix: startFresh };
+  return { reason: `${known.code}, errno ${errno as number}`, fix: known.fresh ? startFresh : fsFix(known.code) };
 }
