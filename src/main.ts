@@ -2,6 +2,7 @@
 import './v8-flags.js';
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
+import { ShutdownSignal } from '@nestjs/common';
 import { config as loadDotEnv } from 'dotenv';
 import { createApp } from './app.factory.js';
 import { ConfigError } from './config/env-reader.js';
@@ -30,9 +31,13 @@ async function main(): Promise<void> {
   }
   const logger = new AppLogger(config.log.level, config.log.format);
   const app = await createApp(config, logger, { shutdownHooks: true });
-  // Nest closes the app on these (shutdownHooks); the log says why it stops.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => logger.log(`${signal} received: closing connections, then stopping`, 'Parley'));
+  // Nest closes the app on these (shutdownHooks); the log says why it stops, once.
+  let stopping = false;
+  for (const signal of Object.values(ShutdownSignal)) {
+    process.once(signal, () => {
+      logger.log(stopping ? `${signal} received (already stopping)` : `${signal} received: closing connections, then stopping`, 'Parley');
+      stopping = true;
+    });
   }
   try {
     await app.listen(config.http.port);
