@@ -71,6 +71,7 @@ export class HealthRegistry {
 class SharedCheck {
   private static readonly logger = new Logger('Health');
   private running: Promise<DependencyState> | undefined;
+  private runningReusable = false;
   private last: { at: number; state: DependencyState } | undefined;
 
   constructor(
@@ -80,12 +81,17 @@ class SharedCheck {
     private readonly reuseForMs: number,
   ) {}
 
-  /** `reusable`: whether later calls within reuseForMs may answer with this result. */
+  /**
+   * `reusable`: whether later calls within reuseForMs may answer with this result. Callers who
+   * share one check share its result: it is reusable when any of them asked for that.
+   */
   run(reusable = true): Promise<DependencyState> {
     if (this.last && Date.now() - this.last.at < this.reuseForMs) return Promise.resolve(this.last.state);
+    this.runningReusable ||= reusable;
     this.running ??= this.measure().then((state) => {
       this.logChange(this.last?.state, state);
-      this.last = { at: reusable ? Date.now() : -Infinity, state };
+      this.last = { at: this.runningReusable ? Date.now() : -Infinity, state };
+      this.runningReusable = false;
       this.running = undefined;
       return state;
     });
@@ -118,6 +124,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,4 @@
-import { Global, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { Global, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import { HealthRegistry } from '../health/health-registry.js';
 import { TypeormMailLogRepository } from './infrastructure/persistence/typeorm/typeorm-mail-log.repository.js';
@@ -33,7 +33,9 @@ import { MailTransport } from './mail-transport.js';
   ],
   exports: [MailOutbox],
 })
-export class NotifyModule implements OnApplicationBootstrap {
+export class NotifyModule implements OnApplicationBootstrap, OnModuleDestroy {
+  private startCheck: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly registry: HealthRegistry,
     transport: MailTransport,
@@ -47,6 +49,11 @@ export class NotifyModule implements OnApplicationBootstrap {
    * or outbox that cannot take it is said at once, in the log, not at the first /health/ready.
    */
   onApplicationBootstrap(): void {
-    void this.registry.check('mail');
+    this.startCheck = this.registry.check('mail');
+  }
+
+  /** A check still running (a slow mail server) is waited for, within the check's own timeout, not left behind. */
+  async onModuleDestroy(): Promise<void> {
+    await this.startCheck;
   }
 }
