@@ -50,6 +50,18 @@ describe('requestIdMiddleware', () => {
     ]);
   });
 
+  it('logs the readiness check answering 503 as a warning, not an error: it is the answer, not a failure', () => {
+    const { logger, lines } = recordingLogger();
+    const { req, res } = fakeExchange();
+    Object.assign(req, { originalUrl: '/health/ready' });
+    requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
+    res.statusCode = 503;
+    res.emit('finish');
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 'warn', message: expect.objectContaining({ path: '/health/ready', status: 503 }) }),
+    ]);
+  });
+
   it('makes an id when the one sent is malformed', () => {
     const { logger, lines } = recordingLogger();
     const { req, res } = fakeExchange({ 'x-request-id': 'bad id with spaces' });

@@ -32,7 +32,9 @@ export function requestIdMiddleware(logger: LoggerService) {
         status: res.statusCode,
         durationMs: Math.round(durationMs * 10) / 10,
       };
-      if (res.statusCode >= 500) logger.error(line, undefined, 'HTTP');
+      // A 503 from the readiness check is its answer, not a failure: the Health line says what is down.
+      if (res.statusCode === 503 && line.path.toLowerCase() === '/health/ready') logger.warn(line, 'HTTP');
+      else if (res.statusCode >= 500) logger.error(line, undefined, 'HTTP');
       else logger.log(line, 'HTTP');
     });
     next();
