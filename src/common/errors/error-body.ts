@@ -147,21 +147,17 @@ function bodyParserError(error: unknown): ErrorBody | undefined {
       message: limit ? `The request body is larger than ${limit} bytes.` : 'The request body is too large.',
     };
   }
+  const unsupported = (message: string): ErrorBody => ({
+    statusCode: 415,
+    error: 'Unsupported Media Type',
+    code: 'UNSUPPORTED_ENCODING',
+    message,
+  });
   if (type === 'charset.unsupported') {
-    return {
-      statusCode: 415,
-      error: 'Unsupported Media Type',
-      code: 'UNSUPPORTED_ENCODING',
-      message: 'The request body charset is not supported: send JSON in UTF-8 (charset=utf-8, or no charset).',
-    };
+    return unsupported('The request body charset is not supported: send JSON in UTF-8 (charset=utf-8, or no charset).');
   }
   if (type === 'encoding.unsupported') {
-    return {
-      statusCode: 415,
-      error: 'Unsupported Media Type',
-      code: 'UNSUPPORTED_ENCODING',
-      message: 'The request body Content-Encoding is not supported: send it as is (identity), or gzip, deflate or br.',
-    };
+    return unsupported('The request body Content-Encoding is not supported: send it as is (identity), or gzip, deflate or br.');
   }
   return undefined;
 }
