@@ -6,7 +6,11 @@ import { JsonBodyGuard } from './common/http/json-body.guard.js';
 import { HealthRegistry } from './modules/health/health-registry.js';
 import { UserRateLimiter } from './common/rate-limit/user-rate-limiter.js';
 
-/** Process-wide services every module may inject (the configuration, the health registry, per-user rate limits), a prompt HTTP shutdown, and 415 for bodies that are not JSON. */
+/**
+ * Process-wide services every module may inject (the configuration, the health registry, per-user
+ * rate limits), a prompt HTTP shutdown, and the body checks (415 for bodies that are not JSON, 400
+ * for a body sent to a route that takes none).
+ */
 @Global()
 @Module({})
 export class CoreModule {
