@@ -44,8 +44,8 @@ export class JsonBodyGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
     const request = context.switchToHttp().getRequest<Request>();
-    if (Reflect.getMetadata(BODY_BY_HAND, context.getHandler()) === true) return true;
     const takes = this.bodyOf(context);
+    if (takes === 'anything') return true; // read by hand (sign-out)
     if (takes === 'file') return true; // the upload checks its own body's type
     if (takes === 'nothing') {
       refuseStrayBody(request);
@@ -61,26 +61,31 @@ export class JsonBodyGuard implements CanActivate {
     );
   }
 
-  /** What the route takes: a JSON body (`@Body()`), a file (`@UploadedFile()`, multipart), or nothing. */
+  /**
+   * What the route takes, worked out once per handler: anything (@ReadsBodyByHand), a JSON body
+   * (`@Body()`), a file (`@UploadedFile()`, multipart), or nothing.
+   */
   private bodyOf(context: ExecutionContext): TakesBody {
     const handler = context.getHandler();
     let takes = this.takes.get(handler);
     if (takes === undefined) {
-      const params = (Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), handler.name) ?? {}) as Record<string, unknown>;
-      // Nest keys them `${paramtype}:${index}`.
-      const types = new Set(Object.keys(params).map((key) => key.split(':')[0]));
-      takes = types.has(String(RouteParamtypes.BODY))
-        ? 'json'
-        : types.has(String(RouteParamtypes.FILE)) || types.has(String(RouteParamtypes.FILES))
-          ? 'file'
-          : 'nothing';
+      takes = takenBy(handler, (Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), handler.name) ?? {}) as object);
       this.takes.set(handler, takes);
     }
     return takes;
   }
 }
 
-type TakesBody = 'json' | 'file' | 'nothing';
+type TakesBody = 'anything' | 'json' | 'file' | 'nothing';
+
+function takenBy(handler: object, params: object): TakesBody {
+  if (Reflect.getMetadata(BODY_BY_HAND, handler) === true) return 'anything';
+  // Nest keys the parameters `${paramtype}:${index}`.
+  const types = new Set(Object.keys(params).map((key) => key.split(':')[0]));
+  if (types.has(String(RouteParamtypes.BODY))) return 'json';
+  if (types.has(String(RouteParamtypes.FILE)) || types.has(String(RouteParamtypes.FILES))) return 'file';
+  return 'nothing';
+}
 
 /** A JSON body with something in it, to a route that takes none. */
 function refuseStrayBody(request: Request): void {
