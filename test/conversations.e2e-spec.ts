@@ -671,6 +671,22 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       const forged = Buffer.from(JSON.stringify({ activityAt: 'x', id: 'y' })).toString('base64url');
       expectErrorShape(await as(alice).get(`/chats?cursor=${forged}`), 400, 'INVALID_CURSOR');
       expectErrorShape(await as(alice).get(`/users?cursor=${forged}`), 400, 'INVALID_CURSOR');
+      // Dates JavaScript reads but PostgreSQL does not ("1" is the year 2001 to Date.parse), or
+      // reads differently: only the ISO form a cursor is made with passes.
+      const cursorOf = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const dates = [
+        '1',
+        'Tue Dec 01 2026',
+        '2026-12-01',
+        '2026-02-30T00:00:00.000Z',
+        '0000-01-01T00:00:00.000Z',
+        '+275760-09-13T00:00:00.000Z',
+      ];
+      for (const activityAt of dates)
+        expectErrorShape(await as(alice).get(`/chats?cursor=${cursorOf({ activityAt, id: randomUUID() })}`), 400, 'INVALID_CURSOR');
+      // Parley's cursors hold lower-case ids; a store comparing ids as text would page on from elsewhere.
+      const upper = { activityAt: new Date().toISOString(), id: randomUUID().toUpperCase() };
+      expectErrorShape(await as(alice).get(`/chats?cursor=${cursorOf(upper)}`), 400, 'INVALID_CURSOR');
       for (const query of ['before=99999999999999999999', 'after=99999999999999999999', 'offset=9999999999999999999999']) {
         expectErrorShape(await as(alice).get(`/chats/${chat.id}/messages?${query}`), 400, 'VALIDATION_FAILED');
       }

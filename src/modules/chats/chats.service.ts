@@ -11,17 +11,28 @@ import { ChatRepository, type ChatListCursor } from './chat.repository.js';
 import type { ChatSummary } from './domain/chat.js';
 import type { ChatDetailDto, ChatDto } from './dto/chat.dto.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Cursors are made from stored ids, which are lower case. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const isListCursor = (v: unknown): v is ChatListCursor => {
   const c = v as Partial<ChatListCursor> | null;
   return (
     typeof c?.activityAt === 'string' &&
-    !Number.isNaN(Date.parse(c.activityAt)) &&
+    isInstant(c.activityAt) &&
     typeof c.id === 'string' &&
     UUID.test(c.id) &&
     Object.keys(c).length === 2
   );
 };
+
+/**
+ * What `Date.toISOString()` makes for a year 1–9999, and nothing else: `Date.parse` takes "1"
+ * (the year 2001) and rolls 30 February over, which PostgreSQL refuses (a 500, not a 400).
+ */
+function isInstant(text: string): boolean {
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(text) || text.startsWith('0000')) return false;
+  const time = Date.parse(text);
+  return !Number.isNaN(time) && new Date(time).toISOString() === text;
+}
 
 /** Reads of chats, as the caller sees them. Writes are commands (commands/). */
 @Injectable()
