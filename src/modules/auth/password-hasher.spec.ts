@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import argon2 from 'argon2';
 import { PasswordHasher } from './password-hasher.js';
 
@@ -25,6 +26,22 @@ describe('PasswordHasher', () => {
   it("calls a hash of another argon2 variant outdated, though its parameters are today's", async () => {
     const argon2i = await argon2.hash(nfc, { type: argon2.argon2i, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
     expect(await hasher.verify(argon2i, nfc)).toEqual({ matches: true, outdated: true });
+  });
+
+  it('matches nothing against a stored value that is not an argon2 hash (an account locked by hand)', async () => {
+    for (const locked of ['!', '', '*', 'plain-password1'])
+      expect(await hasher.verify(locked, 'plain-password1')).toEqual({ matches: false, outdated: false });
+  });
+
+  it('throws when argon2 fails or the hash is damaged, rather than answering "wrong password"', async () => {
+    const hash = await hasher.hash(nfc);
+    await expect(hasher.verify(hash.replace(/\$[^$]*$/, '$!!'), nfc)).rejects.toThrow();
+    const failing = jest.spyOn(argon2, 'verify').mockRejectedValueOnce(new Error('argon2 binding failed'));
+    try {
+      await expect(hasher.verify(hash, nfc)).rejects.toThrow('argon2 binding failed');
+    } finally {
+      failing.mockRestore();
+    }
   });
 
   it('calls a hash made with other parameters outdated once the password matches it', async () => {

@@ -30,12 +30,14 @@ export class PasswordHasher {
     return { matches: false, outdated: false };
   }
 
+  /**
+   * A stored value that is not an argon2 hash (an operator's `!` to lock an account, say) matches
+   * nothing. Any other failure is thrown, not read as a wrong password: a hash that is damaged, or
+   * argon2 itself failing, would otherwise turn every sign-in into INVALID_CREDENTIALS, unlogged.
+   */
   private async matches(hash: string, password: string): Promise<boolean> {
-    try {
-      return await argon2.verify(hash, password);
-    } catch {
-      return false;
-    }
+    if (!hash.startsWith('$argon2')) return false;
+    return argon2.verify(hash, password);
   }
 
   async burn(password: string): Promise<{ matches: false; outdated: false }> {
