@@ -104,6 +104,22 @@ describe('Connection', () => {
     expect(socket.closedWith).toEqual([1013, 'SLOW_CONSUMER']);
   });
 
+  it('waits for the send buffer to drain, and closes with 1013 a client that does not read it in time', async () => {
+    const { socket, slow, connection } = setup(undefined);
+    socket.bufferedAmount = 500;
+    const reading = connection.drained(100, 1_000);
+    setTimeout(() => (socket.bufferedAmount = 100), 20);
+    expect(await reading).toBe(true);
+    expect(socket.closedWith).toBeUndefined();
+
+    socket.bufferedAmount = 500;
+    expect(await connection.drained(100, 30)).toBe(false);
+    expect(slow).toEqual([connection]); // reported like any slow consumer
+    expect(socket.closedWith).toEqual([1013, 'SLOW_CONSUMER']);
+    expect(connection.isOpen).toBe(false);
+    expect(await connection.drained(100, 30)).toBe(false);
+  });
+
   it('closes with 1013 when it keeps more live frames back behind a catch-up than it may', () => {
     const socket = fakeSocket();
     const slow: Connection[] = [];

@@ -192,6 +192,23 @@ export class Connection {
     return this.checkBuffer();
   }
 
+  /**
+   * Waits until at most `highWater` bytes wait to be sent (a `sync` writes its next page then).
+   * False when the connection is gone, or when it was still over after `timeoutMs` and has been
+   * closed as too slow (1013, reported like any slow consumer).
+   */
+  async drained(highWater: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.isOpen && this.socket.readyState === this.socket.OPEN && this.socket.bufferedAmount > highWater) {
+      if (Date.now() > deadline) {
+        this.closeAsSlow();
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return this.isOpen && this.socket.readyState === this.socket.OPEN;
+  }
+
   /** Closes the socket with 1013 when the client has left too much unread. */
   private checkBuffer(): boolean {
     if (this.socket.bufferedAmount <= this.limits.maxBufferedBytes) return true;

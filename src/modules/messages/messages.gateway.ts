@@ -130,7 +130,7 @@ export class MessagesGateway implements OnModuleDestroy {
             }
             upTo = page[page.length - 1].seq;
             wrote = true;
-            if (!(await drained(socket))) return { type: 'synced', chats: synced }; // gone or closed as slow
+            if (!(await connection.drained(SYNC_HIGH_WATER, SYNC_DRAIN_TIMEOUT_MS))) return { type: 'synced', chats: synced }; // gone or closed as slow
           }
           // The client has everything up to here: it said so up to lastSeq, and this wrote the rest.
           // (Nothing written: up to the chat's last seq at most, whatever a confused client claims,
@@ -158,20 +158,4 @@ export class MessagesGateway implements OnModuleDestroy {
     if (wait !== undefined)
       throw new RateLimitedError(wait, 'RATE_LIMITED', 'Too many typing frames; send one when typing starts or stops.');
   }
-}
-
-/**
- * Waits until the socket's send buffer is below the high-water mark. False when the socket is
- * gone, or was too slow and has been closed with 1013: the sync stops there.
- */
-async function drained(socket: WebSocket): Promise<boolean> {
-  const deadline = Date.now() + SYNC_DRAIN_TIMEOUT_MS;
-  while (socket.bufferedAmount > SYNC_HIGH_WATER && socket.readyState === socket.OPEN) {
-    if (Date.now() > deadline) {
-      socket.close(1013, 'SLOW_CONSUMER');
-      return false;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return socket.readyState === socket.OPEN;
 }
