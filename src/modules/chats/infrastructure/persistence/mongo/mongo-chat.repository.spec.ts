@@ -117,6 +117,21 @@ describe('MongoChatRepository: the messages of a deleted chat', () => {
     expect(purges.ids()).toEqual([]);
   });
 
+  it('are not retried after shutdown, and a purge cut short by it is not logged as one to retry', async () => {
+    const repository = await open();
+    messages.failDeletes = 1;
+    await repository.delete('c1', owner);
+    expect(purges.ids()).toEqual(['c1']);
+    repository.onModuleDestroy();
+    messages.failDeletes = 1;
+    await repository.delete('c2', owner);
+    expect(Logger.prototype.warn).toHaveBeenCalledTimes(1); // the first failure only
+    expect(jest.getTimerCount()).toBe(0);
+    await jest.advanceTimersByTimeAsync(120_000);
+    expect(messages.ids()).toEqual(['m1', 'm2', 'm3']); // left for the next start
+    expect(purges.ids()).toEqual(['c1', 'c2']);
+  });
+
   it('left by a process that stopped before removing them are removed when the next one opens the store', async () => {
     purges = new FakeCollection([{ _id: 'c1' }]);
     chats.docs.delete('c1');

@@ -50,6 +50,8 @@ export class MongoChatRepository extends ChatRepository {
 
   private readonly logger = new Logger('MongoChatRepository');
   private purgeRetry?: NodeJS.Timeout;
+  /** Shutting down: purges stop being retried (the next start finishes them). */
+  private closed = false;
 
   /**
    * Registers the models and creates their indexes, awaited: the unique keys exist before the
@@ -276,6 +278,7 @@ export class MongoChatRepository extends ChatRepository {
       await this.purges.deleteOne({ _id: chatId });
       return true;
     } catch (error) {
+      if (this.closed) return false;
       this.logger.warn(
         `The messages of deleted chat ${chatId} could not be removed yet (${error instanceof Error ? error.message : String(error)}); trying again in a minute.`,
       );
@@ -290,6 +293,7 @@ export class MongoChatRepository extends ChatRepository {
       if (left.length > 0) this.logger.log(`Removing the messages of ${left.length} deleted chat(s) left from before…`);
       for (const { _id } of left) if (!(await this.purgeHistory(_id))) return; // it scheduled a retry
     } catch (error) {
+      if (this.closed) return;
       this.logger.warn(
         `Could not list the deleted chats whose messages are left (${error instanceof Error ? error.message : String(error)}); trying again in a minute.`,
       );
@@ -297,8 +301,15 @@ export class MongoChatRepository extends ChatRepository {
     }
   }
 
+  /** Nest calls this on shutdown, before the connection closes: a purge left over is the next start's. */
+  onModuleDestroy(): void {
+    this.closed = true;
+    clearTimeout(this.purgeRetry);
+    this.purgeRetry = undefined;
+  }
+
   private retryPurgesSoon(): void {
-    if (this.purgeRetry) return;
+    if (this.purgeRetry || this.closed) return;
     this.purgeRetry = setTimeout(() => {
       this.purgeRetry = undefined;
       void this.purgeLeftHistories();
