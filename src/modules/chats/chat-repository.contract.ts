@@ -162,6 +162,14 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       expect(await roles()).toEqual(before);
       expect((await chats.findById(chat.id))?.ownerId).toBe(owner);
 
+      // Only a member can be handed the group.
+      const stranger = await newUser();
+      expect(await codeOf(chats.removeMember(chat.id, owner, () => ({ deleteChat: false, successors: [stranger, member] })))).toBe(
+        'MEMBER_NOT_FOUND',
+      );
+      expect(await roles()).toEqual(before);
+      expect((await chats.findById(chat.id))?.ownerId).toBe(owner);
+
       // The first successor who can take it over does; one who cannot is passed over.
       expect(await chats.removeMember(chat.id, owner, () => ({ deleteChat: false, successors: [clash, member, admin] }))).toEqual({
         deleted: false,

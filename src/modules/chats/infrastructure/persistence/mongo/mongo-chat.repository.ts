@@ -389,6 +389,7 @@ export class MongoChatRepository extends ChatRepository {
         // A duplicate key would abort the whole transaction, so the title clash is looked up first.
         let heir: string | undefined;
         for (const successor of plan.successors) {
+          if (!members.some((m) => m.userId === successor)) throw memberNotFound();
           const clash = await this.chats
             .exists({ ownerId: successor, titleLower: chat.titleLower, type: 'group', _id: { $ne: chatId } })
             .session(session);
