@@ -111,7 +111,16 @@ const UNREACHABLE_CODES = new Set([
   '08006', // connection_failure
 ]);
 const UNREACHABLE_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
-const UNREACHABLE_NAMES = new Set(['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError']);
+const UNREACHABLE_NAMES = new Set([
+  'MongoServerSelectionError',
+  'MongooseServerSelectionError',
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoNotConnectedError',
+  'MongoTopologyClosedError',
+  'MongoServerClosedError',
+  'MongoClientClosedError',
+]);
 
 /** Whether `error` (or the driver error a QueryFailedError wraps) says the database could not be reached. */
 export function isStoreUnreachable(error: unknown): boolean {

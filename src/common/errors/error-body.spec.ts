@@ -1,0 +1,43 @@
+import mongoose from 'mongoose';
+import { QueryFailedError } from 'typeorm';
+import { isStoreUnreachable, resolveError } from './error-body.js';
+
+describe('isStoreUnreachable', () => {
+  const { mongo } = mongoose;
+
+  it('takes the drivers’ outage errors for an outage: PostgreSQL by code, MongoDB and Mongoose by class', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const outages = [
+      refused,
+      new QueryFailedError(
+        'SELECT 1',
+        [],
+        Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+      ),
+      new Error('Connection terminated unexpectedly'),
+      new mongo.MongoNetworkError('socket closed'),
+      new mongo.MongoNotConnectedError('not connected'),
+      new mongo.MongoTopologyClosedError('topology closed'),
+      new mongo.MongoServerClosedError(),
+      new mongo.MongoClientClosedError(),
+      new mongoose.Error.MongooseServerSelectionError('Server selection timed out after 30000 ms'),
+    ];
+    expect(outages.filter((error) => !isStoreUnreachable(error)).map((error) => error.name)).toEqual([]);
+  });
+
+  it('leaves other failures to be answered as what they are', () => {
+    const others = [
+      new Error('boom'),
+      Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' }),
+      new mongo.MongoServerError({ message: 'E11000 duplicate key error', code: 11000 }),
+      new mongo.MongoInvalidArgumentError('bad argument'),
+    ];
+    expect(others.filter((error) => isStoreUnreachable(error)).map((error) => error.message)).toEqual([]);
+  });
+
+  it('answers an outage 503 SERVICE_UNAVAILABLE with a Retry-After', () => {
+    const resolved = resolveError(new mongo.MongoNotConnectedError('not connected'));
+    expect(resolved.body).toMatchObject({ statusCode: 503, code: 'SERVICE_UNAVAILABLE' });
+    expect(resolved.retryAfterSeconds).toBeGreaterThan(0);
+  });
+});
