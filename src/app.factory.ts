@@ -39,13 +39,13 @@ function findProjectRoot(from: string): string {
   }
 }
 
+/** What the test chat page cannot work without (notify is optional: it says when mail is off). */
+const PAGE_MODULES = ['auth', 'users', 'chats', 'messages'] as const;
+
 /**
  * The page is plain same-origin files: nothing inline, nothing from elsewhere. connect-src lists
  * ws:/wss: because older browsers do not count a same-origin WebSocket as 'self'.
  */
-/** What the test chat page cannot work without (notify is optional: it says when mail is off). */
-const PAGE_MODULES = ['auth', 'users', 'chats', 'messages'] as const;
-
 const UI_CSP = [
   "default-src 'self'",
   "script-src 'self'",
@@ -188,7 +188,7 @@ function setupSwagger(app: NestExpressApplication): void {
       )
       .setVersion('1')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
-      .addCookieAuth('access_token', { type: 'apiKey', in: 'cookie', name: 'access_token' }, 'cookie')
+      .addCookieAuth(ACCESS_COOKIE, { type: 'apiKey', in: 'cookie', name: ACCESS_COOKIE }, 'cookie')
       .addSecurityRequirements('bearer')
       .addSecurityRequirements('cookie')
       .build(),

@@ -17,11 +17,8 @@ import { NotifyModule } from './modules/notify/notify.module.js';
 import { SeedingModule } from './modules/seeding/seeding.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
 
-/**
- * The feature modules MODULES can switch. A feature not built yet maps to undefined and is
- * simply absent; loadConfig has already refused combinations where one needs another.
- */
-const FEATURES: Readonly<Record<FeatureModuleName, Type | undefined>> = {
+/** The feature modules MODULES can switch; loadConfig has already refused combinations where one needs another. */
+const FEATURES: Readonly<Record<FeatureModuleName, Type>> = {
   auth: AuthModule,
   users: UsersModule,
   chats: ChatsModule,
@@ -35,8 +32,8 @@ const FEATURES: Readonly<Record<FeatureModuleName, Type | undefined>> = {
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     const features = Object.entries(FEATURES)
-      .filter(([name, module]) => module && config.isEnabled(name as FeatureModuleName))
-      .map(([, module]) => module as Type);
+      .filter(([name]) => config.isEnabled(name as FeatureModuleName))
+      .map(([, module]) => module);
     // The WebSocket endpoint authenticates every socket, so it exists exactly when auth does.
     const realtime = config.isEnabled('auth') ? [RealtimeModule] : [];
     // The MongoDB connection exists only when chats and messages run on it; users stay in PostgreSQL.

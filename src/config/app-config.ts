@@ -102,7 +102,7 @@ export class AppConfig {
     return this.modules.has(module);
   }
 
-  /** Lines for the start banner and the health page: which embedded defaults are in use. */
+  /** Lines for the start banner: which embedded defaults are in use. */
   describeBackends(): Record<string, string> {
     return {
       database: this.database.url

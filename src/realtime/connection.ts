@@ -75,14 +75,14 @@ export function connectionOf(client: unknown): Connection | undefined {
   return typeof client === 'object' && client !== null ? connections.get(client) : undefined;
 }
 
+type TimerName = 'auth' | 'hold';
+
 /**
  * One WebSocket on this instance: who it belongs to once authenticated, the handlers gateways
  * bound to it, and the discipline every socket needs (bounded send buffer, frames handled in
  * arrival order, timers cleared on close). There is one per connected device, so it keeps to
  * plain fields: what only some connections need (waiters, a second timer) is made on demand.
  */
-type TimerName = 'auth' | 'hold';
-
 export class Connection {
   state: ConnectionState = 'pending';
   userId?: string;

@@ -8,14 +8,14 @@ import { PresenceAudience } from './presence-audience.js';
 import { type PresenceEntry, PresenceStore } from './presence-store.js';
 import { RealtimeService } from './realtime.service.js';
 
+/** Connections refreshed in one store call (one Redis command). */
+const REFRESH_BATCH = 500;
+
 /**
  * Turns connections opening and closing into presence: online while a user has a connection on
  * any instance. Going offline stamps users.last_seen_at; both transitions are announced as
  * `presence` frames to the user's contacts, when a PresenceAudience says who they are.
  */
-/** Connections refreshed in one store call (one Redis command). */
-const REFRESH_BATCH = 500;
-
 @Injectable()
 export class PresenceService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Presence');

@@ -1,8 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { CloseCode } from './connection.js';
 import { FanOut, type FanOutMessage } from './fan-out.js';
-import type { FrameId, ServerEvent } from './server-events.js';
-import { withId } from './frames.js';
-import { SocketRegistry } from './socket-registry.js';
+import type { ServerEvent } from './server-events.js';
 import type { StreamPosition } from './stream-tracker.js';
 
 export interface SendOptions {
@@ -57,10 +56,7 @@ export interface SendOptions {
 export class RealtimeService {
   private readonly logger = new Logger('Realtime');
 
-  constructor(
-    private readonly fanOut: FanOut,
-    private readonly registry: SocketRegistry,
-  ) {}
+  constructor(private readonly fanOut: FanOut) {}
 
   /**
    * Delivers `event` to every connection of `userIds`, on every instance. Serialises it once.
@@ -87,19 +83,8 @@ export class RealtimeService {
     });
   }
 
-  /** A direct reply to one connection, wherever it is; `replyTo` is the id of the frame it answers. */
-  async sendToConnection(connectionId: string, event: ServerEvent, replyTo?: FrameId): Promise<void> {
-    const frame = JSON.stringify(withId(event, replyTo));
-    const local = this.registry.get(connectionId);
-    if (local) {
-      local.sendRaw(frame);
-      return;
-    }
-    await this.publish({ kind: 'deliver', target: { connectionIds: [connectionId] }, frame });
-  }
-
-  /** Closes every socket of these sessions, on every instance (code 4401 unless told otherwise). */
-  async closeSessions(userId: string, sessionIds: string[], reason: string, code = 4401): Promise<void> {
+  /** Closes every socket of these sessions, on every instance (4401 unless told otherwise). */
+  async closeSessions(userId: string, sessionIds: string[], reason: string, code: number = CloseCode.UNAUTHENTICATED): Promise<void> {
     if (sessionIds.length === 0) return;
     await this.publish({ kind: 'close', target: { userIds: [userId], sessionIds }, code, reason });
   }

@@ -32,8 +32,13 @@ describe('SocketRegistry', () => {
     expect(ids(registry.select({ userIds: ['alice'], exceptConnectionId: 'a2' }))).toEqual(['a1', 'a3']);
   });
 
-  it('selects by connection id, authenticated ones only', () => {
-    expect(ids(registry.select({ connectionIds: ['a3', 'p1', 'gone'] }))).toEqual(['a3']);
+  it('leaves out a connection that is closing (no longer authenticated) until it is removed', () => {
+    const closing = connection('c1', 'carol', 'carol-phone');
+    registry.register(closing);
+    (closing as { isAuthenticated: boolean }).isAuthenticated = false;
+    expect(ids(registry.select({ userIds: ['carol'] }))).toEqual([]);
+    expect(ids(registry.select({ userIds: ['carol'], sessionIds: ['carol-phone'] }))).toEqual([]);
+    registry.remove(closing);
   });
 
   it('selects nothing for an empty target', () => {

@@ -3,12 +3,11 @@ import type { Connection } from './connection.js';
 
 /**
  * Which connections a fan-out message is for. Every given criterion must hold: users AND
- * sessions AND connections; `exceptConnectionId` then removes one (typically the sender's own).
+ * sessions; `exceptConnectionId` then removes one (typically the sender's own).
  */
 export interface DeliveryTarget {
   userIds?: string[];
   sessionIds?: string[];
-  connectionIds?: string[];
   exceptConnectionId?: string;
 }
 
@@ -60,11 +59,9 @@ export class SocketRegistry {
   }
 
   select(target: DeliveryTarget): Connection[] {
-    if (target.userIds && !target.sessionIds && !target.connectionIds) return this.ofUsers(target.userIds, target.exceptConnectionId);
+    if (target.userIds && !target.sessionIds) return this.ofUsers(target.userIds, target.exceptConnectionId);
     let found: Iterable<Connection>;
-    if (target.connectionIds) {
-      found = target.connectionIds.map((id) => this.byId.get(id)).filter((c): c is Connection => c !== undefined);
-    } else if (target.sessionIds) {
+    if (target.sessionIds) {
       found = target.sessionIds.flatMap((id) => [...(this.bySession.get(id) ?? [])]);
     } else if (target.userIds) {
       found = target.userIds.flatMap((id) => [...(this.byUser.get(id) ?? [])]);

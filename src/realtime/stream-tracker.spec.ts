@@ -2,10 +2,10 @@ import { jest } from '@jest/globals';
 import type { WireFrame } from './prepared-frame.js';
 import { GAP_READ_MAX, type ReadMissed, StreamTracker } from './stream-tracker.js';
 
-/** A tracker writing into `written`; `gapWaitMs` 0 unless given (no reordering wait). */
-function tracker(gapWaitMs = 0, readMissed?: ReadMissed) {
+/** A tracker writing into `written`; `reorderWaitMs` 0 unless given (no reordering wait). */
+function tracker(reorderWaitMs = 0, readMissed?: ReadMissed) {
   const written: WireFrame[] = [];
-  const streams = new StreamTracker({ sendRaw: (frame) => (written.push(frame), true) }, gapWaitMs, readMissed);
+  const streams = new StreamTracker({ sendRaw: (frame) => (written.push(frame), true) }, reorderWaitMs, readMissed);
   return { streams, written };
 }
 

@@ -109,7 +109,7 @@ const rank = (w: Waiting) => (w.about ? 1 : w.starts ? 2 : 0);
  * (`sync`) after a reconnect neither repeats a frame that arrived live nor lets a live frame
  * overtake history it belongs after; and, with several instances, so that a frame that overtook
  * an earlier one on the way (seq 7 published by this instance while seq 6 is still crossing Redis
- * from another) waits up to `gapWaitMs` for it. Costs nothing until a stream's first frame.
+ * from another) waits up to `reorderWaitMs` for it. Costs nothing until a stream's first frame.
  *
  * When the wait is over and the gap is still open (the frame is slower than that, or was never
  * published: its instance died between the commit and the publish), the missing frames are read
@@ -132,7 +132,7 @@ export class StreamTracker {
 
   constructor(
     private readonly sink: StreamSink,
-    private readonly gapWaitMs = 0,
+    private readonly reorderWaitMs = 0,
     private readonly readMissed?: ReadMissed,
   ) {}
 
@@ -206,7 +206,7 @@ export class StreamTracker {
       // The messages that came first were waiting for where this user stands, or a start for
       // this end: now it is known.
       if ((starts && last === undefined) || ends) this.drainEarly(state, false);
-    } else if (state && this.gapWaitMs > 0 && this.waitsBehind(state, waiting)) {
+    } else if (state && this.reorderWaitMs > 0 && this.waitsBehind(state, waiting)) {
       this.wait(state, waiting);
     } else if (state) {
       this.writeBehind(state, waiting);
@@ -281,7 +281,7 @@ export class StreamTracker {
         // Behind the frames before it: those still waiting for a gap keep it waiting too; one with
         // a place past what was written waits for the messages up to it (a read found none: once more).
         if (state.early) this.keep(state.early, waiting);
-        else if (this.gapWaitMs > 0 && this.waitsBehind(state, waiting)) this.wait(state, waiting);
+        else if (this.reorderWaitMs > 0 && this.waitsBehind(state, waiting)) this.wait(state, waiting);
         else this.writeBehind(state, waiting);
       } else {
         this.offer(state, seq, frame, about);
@@ -299,16 +299,16 @@ export class StreamTracker {
     if (about) {
       // About a message this connection has not had yet, though it has had earlier ones: that
       // message is on its way (from another instance), and this waits for it like a gap.
-      if (this.gapWaitMs > 0 && last !== undefined && seq > last) return this.wait(state, { seq, frame, about });
+      if (this.reorderWaitMs > 0 && last !== undefined && seq > last) return this.wait(state, { seq, frame, about });
       this.sink.sendRaw(frame);
       return true;
     }
     if (state.delivered.has(seq)) return false;
-    if (this.gapWaitMs > 0 && last !== undefined && seq > last + 1) return this.wait(state, { seq, frame });
+    if (this.reorderWaitMs > 0 && last !== undefined && seq > last + 1) return this.wait(state, { seq, frame });
     // The user left this chat here, and one of its messages past the end comes: they were added
     // back, where the frame that says so (member_added, with `starts`) tells, and it may still be
     // on its way (from another instance). The message waits for it like a frame past a gap.
-    if (this.gapWaitMs > 0 && last === undefined && this.ends?.has(state.id)) return this.wait(state, { seq, frame });
+    if (this.reorderWaitMs > 0 && last === undefined && this.ends?.has(state.id)) return this.wait(state, { seq, frame });
     state.delivered.add(seq);
     this.sink.sendRaw(frame);
     if (state.early) this.drainEarly(state, false);
@@ -318,7 +318,7 @@ export class StreamTracker {
   private wait(state: StreamState, waiting: Waiting): false {
     if (this.disposed) return false;
     this.keep((state.early ??= []), waiting);
-    state.gapTimer ??= unref(setTimeout(() => this.gapWaitOver(state), this.gapWaitMs));
+    state.gapTimer ??= unref(setTimeout(() => this.gapWaitOver(state), this.reorderWaitMs));
     return false;
   }
 

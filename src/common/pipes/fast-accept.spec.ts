@@ -146,7 +146,7 @@ describe('fastAccept', () => {
   });
 
   it('leaves to the full path a DTO with class-transformer decorators, nested values, and non-DTO types', () => {
-    expect(fastAccept(UpdateChatDto, { title: 'Team' })).toBeUndefined(); // @Trim()
+    expect(fastAccept(UpdateChatDto, { title: 'Team' })).toBeUndefined(); // @LabelForm()
     expect(fastAccept(SyncFrame, { chats: { [UUID]: 3 } })).toBeUndefined();
     expect(fastAccept(String, { a: 1 })).toBeUndefined();
     expect(fastAccept(SendMessageFrame, [UUID])).toBeUndefined();

@@ -2,10 +2,6 @@ import { domainToASCII } from 'node:url';
 import { Transform } from 'class-transformer';
 import { normaliseLabel } from '../label.js';
 
-/** Trims strings before validation, leaving other types for the validators to reject. */
-export const Trim = (): PropertyDecorator =>
-  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
-
 /** normaliseLabel on a string; other types are left for the validators to reject. */
 export const LabelForm = (): PropertyDecorator =>
   Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normaliseLabel(value) : value));

@@ -32,6 +32,9 @@ import {
 import { IpRateLimitGuard } from './ip-rate-limit.guard.js';
 import { ACCESS_COOKIE, REFRESH_COOKIE } from './jwt.strategy.js';
 
+/** The refresh cookie goes only to the auth routes (the global prefix plus this controller's path). */
+const REFRESH_COOKIE_PATH = '/api/v1/auth';
+
 @ApiTags('auth')
 @Controller('auth')
 export class AuthController {
@@ -171,14 +174,14 @@ export class AuthController {
     res.cookie(
       REFRESH_COOKIE,
       result.refreshToken,
-      Object.assign({}, base, { path: '/api/v1/auth', maxAge: this.config.auth.refreshTtlSeconds * 1000 }),
+      Object.assign({}, base, { path: REFRESH_COOKIE_PATH, maxAge: this.config.auth.refreshTtlSeconds * 1000 }),
     );
   }
 
   private clearCookies(res: Response): void {
     const base = this.cookieOptions();
     res.clearCookie(ACCESS_COOKIE, base);
-    res.clearCookie(REFRESH_COOKIE, Object.assign({}, base, { path: '/api/v1/auth' }));
+    res.clearCookie(REFRESH_COOKIE, Object.assign({}, base, { path: REFRESH_COOKIE_PATH }));
   }
 }
 

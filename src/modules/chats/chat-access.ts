@@ -45,19 +45,6 @@ export class ChatAccess {
     return { chat, member };
   }
 
-  /** Membership plus a permission check with a stable code for the refusal. */
-  async require(
-    chatId: string,
-    userId: string,
-    allowed: (role: MemberRole) => boolean,
-    code: string,
-    message: string,
-  ): Promise<{ chat: Chat; member: Member }> {
-    const found = await this.chatAsMember(chatId, userId);
-    if (!allowed(found.member.role)) throw new ForbiddenError(code, message);
-    return found;
-  }
-
   /** Membership (404), then 409 DIRECT_CHAT_FIXED for a direct chat: for changes only groups allow. */
   async requireGroup(chatId: string, userId: string): Promise<{ chat: Chat; member: Member }> {
     const found = await this.chatAsMember(chatId, userId);

@@ -174,7 +174,6 @@ function isTarget(value: unknown): boolean {
   return (
     isIdList(target.userIds) &&
     isIdList(target.sessionIds) &&
-    isIdList(target.connectionIds) &&
     (target.exceptConnectionId === undefined || typeof target.exceptConnectionId === 'string')
   );
 }
