@@ -2,13 +2,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { DatabaseEndpoint } from '../src/database/database.module.js';
 import { createApp } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { AppLogger } from '../src/common/logging/app-logger.js';
 import { signUpAndIn } from './support/accounts.js';
-import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';
+import { ADMIN_URL, DATABASE_KINDS, adminQuery, createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient } from './support/http.js';
 import { tcpProxy } from './support/proxy.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -174,6 +176,46 @@ describe('a start that fails after the database is up', () => {
     } finally {
       await db.dispose();
     }
+  });
+});
+
+describe('the encoding of the database', () => {
+  /** A database made as `make` says, left empty; the config for it; and a way to drop it. */
+  const withDatabase = async (make: string, run: (env: { DATABASE_URL: string; DATA_DIR: string }) => Promise<void>) => {
+    const name = `parley_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+    const dataDir = mkdtempSync(join(tmpdir(), 'parley-test-'));
+    await adminQuery(`CREATE DATABASE ${name} TEMPLATE template0 ${make}`);
+    try {
+      await run({ DATABASE_URL: ADMIN_URL.replace(/\/[^/]*$/, `/${name}`), DATA_DIR: dataDir });
+    } finally {
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
+
+  it('refuses one not encoded UTF8 before migrating anything, naming how to make one that is', async () => {
+    await withDatabase(`ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'`, async (env) => {
+      const config = loadConfig({ ...env, MODULES: 'health' });
+      await expect(createApp(config, new AppLogger('error', 'json', () => undefined))).rejects.toThrow(
+        /^DATABASE_URL names database "parley_test_\w+", encoded SQL_ASCII .*needs UTF8.*CREATE DATABASE "parley_test_\w+" TEMPLATE template0 ENCODING 'UTF8'/,
+      );
+      const client = new pg.Client({ connectionString: env.DATABASE_URL });
+      await client.connect();
+      try {
+        expect((await client.query(`SELECT to_regclass('users') AS users`)).rows).toEqual([{ users: null }]);
+      } finally {
+        await client.end();
+      }
+    });
+  });
+
+  it('starts on UTF8 under LC_CTYPE C, warning that only A–Z fold', async () => {
+    await withDatabase(`ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`, async (env) => {
+      const logs: string[] = [];
+      const app = await createApp(loadConfig({ ...env, MODULES: 'health' }), new AppLogger('warn', 'json', (line) => logs.push(line)));
+      await app.close();
+      expect(logs.filter((line) => line.includes('LC_CTYPE C'))).toEqual([expect.stringMatching(/lower\(\) folds only A–Z/)]);
+    });
   });
 });
 

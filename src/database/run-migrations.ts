@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
+import { redact } from '../config/env-reader.js';
 
 /** Arbitrary but fixed: every Parley instance takes this advisory lock around migrations. */
 const MIGRATION_LOCK_ID = 7_201_984_113;
@@ -15,6 +16,7 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
   const lock = new pg.Client({ connectionString: url });
   await lock.connect();
   try {
+    await checkEncoding(lock, url, logger);
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     if (!(await dataSource.showMigrations())) {
       logger.log('Schema is up to date');
@@ -26,5 +28,30 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
     return applied.map((m) => m.name);
   } finally {
     await lock.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Names, titles and messages are Unicode, and the schema leans on lower() and length() (unique
+ * group titles in any case, the name search): in a database not encoded UTF8 (SQL_ASCII, say,
+ * what a cluster made without a locale gets) they work on bytes, so that is refused. Under the
+ * C or POSIX character type lower() folds A–Z only: that starts, with a warning.
+ */
+async function checkEncoding(client: pg.Client, url: string, logger: Logger): Promise<void> {
+  const { rows } = await client.query<{ name: string; encoding: string; ctype: string }>(
+    `SELECT datname AS name, pg_encoding_to_char(encoding) AS encoding, datctype AS ctype FROM pg_database WHERE datname = current_database()`,
+  );
+  const [database] = rows;
+  if (!database) return;
+  const remake = `CREATE DATABASE "${database.name}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'`;
+  if (database.encoding !== 'UTF8') {
+    throw new Error(
+      `DATABASE_URL names database "${database.name}", encoded ${database.encoding} (${redact(url)}); Parley needs UTF8, since it stores Unicode text and compares it case-insensitively. Create the database again (while it is empty) with: ${remake}`,
+    );
+  }
+  if (database.ctype === 'C' || database.ctype === 'POSIX') {
+    logger.warn(
+      `Database "${database.name}" has LC_CTYPE ${database.ctype}: lower() folds only A–Z there, so group titles that differ only in the case of other letters (Ä, ä) count as different, and the user search is case-sensitive for them. A database made with: ${remake} folds them all.`,
+    );
   }
 }
