@@ -626,6 +626,14 @@ describe('auth rate limits', () => {
     const last = await request('POST', '/api/v1/auth/sign-in', { body: { email: uniqueEmail(), password: 'x' } });
     expectErrorShape(last, 429, 'RATE_LIMITED');
     expect(Number(last.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+
+    // An IPv6 client holds its whole /64: a new address in it is no new budget; another /64 is.
+    const forgot = (from: string) =>
+      request('POST', '/api/v1/auth/password/forgot', { body: { email: uniqueEmail() }, headers: { 'x-forwarded-for': from } });
+    const fromOneNetwork = [];
+    for (let i = 1; i <= 5; i++) fromOneNetwork.push((await forgot(`2001:db8:1:2::${i}`)).status);
+    expect(fromOneNetwork).toEqual([202, 202, 202, 202, 429]);
+    expect((await forgot('2001:db8:1:3::1')).status).toBe(202);
   });
 
   it('shares the per-account count between instances through Redis', async () => {

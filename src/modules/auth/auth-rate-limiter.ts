@@ -54,8 +54,9 @@ export class AuthRateLimiter {
     this.passwordResets = perAccount('reset');
   }
 
-  async consumeIp(ip: string): Promise<void> {
-    await consume(this.perIp, ip, 'Too many authentication requests from this address; try again later.');
+  /** Counted by clientNetwork: an IPv6 client's /64 is one address here. */
+  async consumeIp(ip: string | undefined): Promise<void> {
+    await consume(this.perIp, clientNetwork(ip), 'Too many authentication requests from this address; try again later.');
   }
 
   /**
