@@ -175,6 +175,9 @@ describe('the HTTP foundation', () => {
     expect((await rename('Curl', { cookie })).status).toBe(200);
     const bearer = { authorization: `Bearer ${account.accessToken}`, origin: 'https://evil.example.com' };
     expect((await rename('Bearer', bearer)).status).toBe(200);
+    // An Authorization header that is not a bearer token leaves the cookie to authenticate: checked.
+    for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer', 'Token abc'])
+      expectErrorShape(await rename('Hijacked', { cookie, authorization, origin: 'https://evil.example.com' }), 403, 'ORIGIN_NOT_ALLOWED');
     // Reads are not writes: a foreign page cannot read the answer anyway (CORS).
     expect((await request('GET', '/api/v1/users/me', { headers: { cookie, origin: 'https://evil.example.com' } })).body.name).toBe(
       'Bearer',

@@ -5,6 +5,7 @@ import { OriginPolicy } from '../common/http/origin-policy.js';
 import { AppConfig } from '../config/app-config.js';
 import { AccessTokenVerifier } from '../modules/auth/access-token.verifier.js';
 import { ACCESS_COOKIE } from '../modules/auth/jwt.strategy.js';
+import { bearerToken } from '../common/auth/bearer.js';
 
 /** What the upgrade request brought: a token, nothing (the client must send an `auth` frame), or a refusal. */
 export type HandshakeCredential =
@@ -36,7 +37,7 @@ export class SocketAuthenticator {
   }
 
   fromHandshake(request: IncomingMessage): HandshakeCredential {
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+    const bearer = bearerToken(request.headers.authorization);
     if (bearer) return { kind: 'token', token: bearer, via: 'bearer' };
     // `/ws?auth=frame`: the page will say who it is in its first frame. A browser sends the cookie
     // with every upgrade, and with two accounts signed in in one browser the cookie may be the

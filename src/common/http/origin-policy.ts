@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { AppConfig } from '../../config/app-config.js';
+import { bearerToken } from '../auth/bearer.js';
 import { ForbiddenError } from '../errors/domain-error.js';
 import { resolveError } from '../errors/error-body.js';
 
@@ -35,7 +36,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function cookieWritesFromAllowedOrigins(policy: OriginPolicy, cookieNames: readonly string[]) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (SAFE_METHODS.has(req.method) || req.headers.authorization || req.headers.origin === undefined) return next();
+    // Another Authorization header (Basic, a bare Bearer) leaves the request to the cookie: checked.
+    if (SAFE_METHODS.has(req.method) || bearerToken(req.headers.authorization) || req.headers.origin === undefined) return next();
     const cookies = (req as Request & { cookies?: Record<string, string> }).cookies ?? {};
     if (!cookieNames.some((name) => cookies[name])) return next();
     if (policy.allows(req.headers.origin, req.headers.host)) return next();

@@ -31,6 +31,7 @@ import {
 } from './dto/auth.dto.js';
 import { IpRateLimitGuard } from './ip-rate-limit.guard.js';
 import { ACCESS_COOKIE, REFRESH_COOKIE } from './jwt.strategy.js';
+import { bearerToken } from '../../common/auth/bearer.js';
 
 /** The refresh cookie goes only to the auth routes (the global prefix plus this controller's path). */
 const REFRESH_COOKIE_PATH = '/api/v1/auth';
@@ -96,7 +97,7 @@ export class AuthController {
     // hand, not validated: a stray field must not keep anyone signed in.
     this.clearCookies(res);
     const cookies = (req.cookies as Record<string, string> | undefined) ?? {};
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const bearer = bearerToken(req.headers.authorization);
     const fromBody = (req.body as { refreshToken?: unknown } | undefined)?.refreshToken;
     await this.auth.signOut({
       accessToken: bearer ?? cookies[ACCESS_COOKIE],
