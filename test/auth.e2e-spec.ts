@@ -11,7 +11,7 @@ import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
 import { SessionRepository } from '../src/modules/auth/session.repository.js';
 import { UserSignedUpEvent } from '../src/modules/auth/events/user-signed-up.event.js';
 import { PasswordResetRequestedEvent } from '../src/modules/auth/events/password-reset-requested.event.js';
-import { DEV_ACCESS_SECRET } from '../src/config/app-config.js';
+import { DEV_ACCESS_SECRET, DEV_REFRESH_SECRET } from '../src/config/app-config.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient } from './support/http.js';
 import { signUpAndIn, uniqueEmail } from './support/accounts.js';
@@ -171,6 +171,9 @@ describe('auth', () => {
         const token = new JwtService().sign({ sub: user.id, sid: claims.sid, ...(typ ? { typ } : {}) }, { secret: DEV_ACCESS_SECRET });
         expectErrorShape(await me(token), 401, 'TOKEN_INVALID');
       }
+      // Every access token Parley issues expires: one that never does was not made by it.
+      const forever = new JwtService().sign({ sub: user.id, sid: claims.sid, typ: 'access' }, { secret: DEV_ACCESS_SECRET });
+      expectErrorShape(await me(forever), 401, 'TOKEN_INVALID');
       expect((await me(accessToken)).status).toBe(200);
     });
 
@@ -185,6 +188,18 @@ describe('auth', () => {
   });
 
   describe('refresh', () => {
+    it("answers an expired refresh token with REFRESH_EXPIRED (sign in again), not the access token's TOKEN_EXPIRED", async () => {
+      const { refreshToken } = await signUpAndIn(request);
+      const claims = JSON.parse(Buffer.from(refreshToken.split('.')[1], 'base64url').toString());
+      const expired = new JwtService().sign(
+        { ...claims, iat: claims.iat - 3600, exp: Math.floor(Date.now() / 1000) - 10 },
+        { secret: DEV_REFRESH_SECRET },
+      );
+      const answer = await request('POST', '/api/v1/auth/refresh', { body: { refreshToken: expired } });
+      expectErrorShape(answer, 401, 'REFRESH_EXPIRED');
+      expect(answer.body.message).toMatch(/sign in again/);
+    });
+
     it('rotates: each refresh token works once, and a reused one revokes the whole session', async () => {
       const first = await signUpAndIn(request);
       const second = await request('POST', '/api/v1/auth/refresh', { body: { refreshToken: first.refreshToken } });

@@ -31,7 +31,7 @@ const ROUTE_ERRORS: Record<string, Errors> = {
   'POST /api/v1/auth/sign-up': { 409: ['EMAIL_TAKEN'], ...RATE_LIMITED },
   'POST /api/v1/auth/sign-in': { 401: ['INVALID_CREDENTIALS'], 429: ['RATE_LIMITED', 'TOO_MANY_ATTEMPTS'] },
   'POST /api/v1/auth/refresh': {
-    401: ['UNAUTHENTICATED', 'REFRESH_REUSED', 'SESSION_REVOKED', 'TOKEN_EXPIRED', 'TOKEN_INVALID'],
+    401: ['UNAUTHENTICATED', 'REFRESH_REUSED', 'REFRESH_EXPIRED', 'SESSION_REVOKED', 'TOKEN_INVALID'],
     ...RATE_LIMITED,
   },
   // Public (a session ending by its refresh token alone has no access token), yet with nothing to

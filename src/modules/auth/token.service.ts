@@ -77,20 +77,25 @@ export class TokenService {
   }
 
   verifyRefresh(token: string): RefreshClaims & { jtiHash: string } {
-    const claims = this.verify<RefreshClaims & { typ?: string }>(token, this.keys.refresh);
-    if (claims.typ !== 'refresh' || !claims.jti) throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not a refresh token.');
+    const claims = this.verify<RefreshClaims & { typ?: string; exp?: unknown }>(token, this.keys.refresh, () => {
+      throw new UnauthenticatedError('REFRESH_EXPIRED', 'The refresh token has expired; sign in again.');
+    });
+    if (claims.typ !== 'refresh' || !claims.jti || typeof claims.exp !== 'number')
+      throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not a refresh token.');
     return { sub: claims.sub, sid: claims.sid, jti: claims.jti, jtiHash: sha256(claims.jti) };
   }
 
-  private verify<T extends object>(token: string, key: KeyObject): T {
+  /** `expired` answers a token past its time (a refresh token's is not the access token's answer). */
+  private verify<T extends object>(token: string, key: KeyObject, expired: () => never = accessExpired): T {
+    let claims: T;
     try {
       // Only HS256 is ever issued; naming it refuses tokens that claim another algorithm.
-      return this.jwt.verify<T>(token, { secret: key as unknown as string, algorithms: ['HS256'] });
+      claims = this.jwt.verify<T>(token, { secret: key as unknown as string, algorithms: ['HS256'] });
     } catch (error) {
-      if ((error as Error).name === 'TokenExpiredError')
-        throw new UnauthenticatedError('TOKEN_EXPIRED', 'The token has expired; refresh it or sign in again.');
+      if ((error as Error).name === 'TokenExpiredError') expired();
       throw new UnauthenticatedError('TOKEN_INVALID', 'The token is invalid.');
     }
+    return claims;
   }
 }
 
@@ -98,7 +103,13 @@ export class TokenService {
  * The claims of a verified token that was issued as an access token; anything else signed with
  * the access secret is refused. Shared by the WebSocket (verifyAccess) and REST (JwtStrategy).
  */
-export function accessClaimsOf(claims: AccessClaims & { typ?: string }): AccessClaims {
+export function accessClaimsOf(claims: AccessClaims & { typ?: string; exp?: unknown }): AccessClaims {
   if (claims.typ !== 'access') throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not an access token.');
+  // Every token Parley issues expires; one that does not was not made by it.
+  if (typeof claims.exp !== 'number') throw new UnauthenticatedError('TOKEN_INVALID', 'The token has no expiry.');
   return { sub: claims.sub, sid: claims.sid };
+}
+
+function accessExpired(): never {
+  throw new UnauthenticatedError('TOKEN_EXPIRED', 'The token has expired; refresh it or sign in again.');
 }
