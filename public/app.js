@@ -722,6 +722,8 @@ function mergeChat(item) {
   // A REST answer may be older than a frame we already applied.
   if (known?.lastMessage && (!item.lastMessage || item.lastMessage.seq < known.lastMessage.seq)) merged.lastMessage = known.lastMessage;
   merged.lastSeq = Math.max(lastSeqOf(known ?? {}), item.lastSeq ?? 0, item.lastMessage?.seq ?? 0);
+  // Nor may it count as unread what this page has read since it was asked (its mark_read went out).
+  if (merged.unreadCount > 0 && (state.threads.get(item.id)?.myReadSeq ?? 0) >= merged.lastSeq) merged.unreadCount = 0;
   if (item.members) {
     rememberMembers(item.id, item.members);
     delete merged.members;

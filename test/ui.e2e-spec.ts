@@ -461,6 +461,54 @@ describe('the built-in chat page, in a real browser', () => {
     }
   });
 
+  it('keeps a chat read when an answer about it that left the server before the read arrives after it', async () => {
+    const request = httpClient(app.url);
+    const [ana, ben] = [await signUpAndIn(request, 'Ana Read'), await signUpAndIn(request, 'Ben Write')];
+    const direct = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: ben.user.id }, token: ana.accessToken });
+    const group = await request('POST', '/api/v1/chats', {
+      body: { type: 'group', title: 'Long talk', memberIds: [ben.user.id] },
+      token: ana.accessToken,
+    });
+    const send = (chatId: string, text: string) =>
+      request('POST', `/api/v1/chats/${chatId}/messages`, { body: { text }, token: ben.accessToken });
+    expect((await send(direct.body.id, 'Direct 1')).status).toBe(201);
+    for (let i = 1; i <= 40; i++) expect((await send(group.body.id, `Talk ${i}`)).status).toBe(201);
+
+    const page = await openPage('ana');
+    await signInThroughForm(page, { ...ana.user, password: ana.password });
+    await connection(page, 'online').waitFor();
+    const directItem = page.locator(`[data-testid="chat-item"][data-chat-id="${direct.body.id}"]`);
+    await directItem.click();
+    await message(page, 'Direct 1').waitFor();
+    // A chat long enough to scroll, open at its newest message: leaving it scrolls the list.
+    await page.getByTestId('chat-item').filter({ hasText: 'Long talk' }).click();
+    await message(page, 'Talk 40').waitFor();
+    expect(await page.getByTestId('messages').evaluate((box) => box.scrollTop)).toBeGreaterThan(0);
+    expect((await send(direct.body.id, 'Direct 2')).status).toBe(201);
+    await directItem.getByTestId('unread-badge').waitFor();
+
+    // The chat's detail as the server had it before the page marked the chat read: held until the
+    // page has done so (or 5 s), then handed over saying what it said then, unreadCount 1.
+    let answered = false;
+    await page.route(`**/api/v1/chats/${direct.body.id}`, async (route) => {
+      const response = await route.fetch();
+      const stale = { ...(await response.json()), unreadCount: 1 };
+      await directItem
+        .getByTestId('unread-badge')
+        .waitFor({ state: 'detached', timeout: 5_000 })
+        .catch(() => undefined);
+      await route.fulfill({ response, json: stale });
+      answered = true;
+    });
+    await directItem.click();
+    await message(page, 'Direct 2').waitFor();
+    while (!answered) await delay(50);
+    await delay(300);
+    expect(await directItem.getByTestId('unread-badge').count()).toBe(0);
+    expect(await page.title()).toBe('Parley');
+    expect(pageErrors()).toEqual([]);
+  });
+
   it('says which modules it needs when the server runs without some, instead of offering forms that fail', async () => {
     const partial = await startTestApp({ ...db.env, MODULES: 'auth,users,health' });
     try {
