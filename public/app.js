@@ -797,7 +797,8 @@ function renderChatList() {
   for (const chat of chats) {
     let node = chatNodes.get(chat.id);
     if (!node) {
-      node = h('li', { dataset: { testid: 'chat-item', chatId: chat.id } });
+      // Focusable, and opened with Enter or Space as with a click (bindPane).
+      node = h('li', { tabindex: 0, dataset: { testid: 'chat-item', chatId: chat.id } });
       chatNodes.set(chat.id, node);
     }
     const preview = previewOf(chat);
@@ -814,8 +815,15 @@ function renderChatList() {
     if (node.dataset.sig !== sig) {
       node.dataset.sig = sig;
       node.className = `chat-item${chat.id === state.openChatId ? ' active' : ''}`;
+      if (chat.id === state.openChatId) node.setAttribute('aria-current', 'true');
+      else node.removeAttribute('aria-current');
       node.replaceChildren(
-        avatar(chat.title, chat.id, { group: chat.type === 'group', online: isOnline(other), url: other && state.avatars.get(other) }),
+        // Coloured by the person for a direct chat, as everywhere else they appear.
+        avatar(chat.title, other ?? chat.id, {
+          group: chat.type === 'group',
+          online: isOnline(other),
+          url: other && state.avatars.get(other),
+        }),
         h(
           'div',
           { class: 'body' },
@@ -1866,6 +1874,12 @@ function bindPane() {
     const item = event.target.closest('[data-chat-id]');
     if (item) location.hash = `#/chat/${item.dataset.chatId}`;
   });
+  $('[data-testid="chat-list"]').addEventListener('keydown', (event) => {
+    const item = event.target.closest('[data-chat-id]');
+    if (!item || (event.key !== 'Enter' && event.key !== ' ')) return;
+    event.preventDefault();
+    location.hash = `#/chat/${item.dataset.chatId}`;
+  });
   $('[data-action="sign-out"]').addEventListener('click', signOut);
   $('[data-action="resend-confirmation"]').addEventListener('click', resendConfirmation);
 }
@@ -2259,7 +2273,7 @@ const socket = {
       renderPaneHead();
     }
     slot('conn-text').textContent = text;
-    node.title = stateName === 'reconnecting' ? 'Click to reconnect now' : '';
+    node.title = stateName === 'reconnecting' ? `${text} Click to reconnect now.` : text;
   },
 };
 
