@@ -312,7 +312,24 @@ describe('the HTTP foundation', () => {
     expect(errorCodes('post', '/api/v1/auth/refresh', 401)).toMatch(/REFRESH_REUSED/);
     expect(errorCodes('post', '/api/v1/chats', 409)).toMatch(/CHAT_TITLE_TAKEN/);
     expect(errorCodes('delete', '/api/v1/chats/{id}/members/{userId}', 409)).toMatch(/DIRECT_CHAT_FIXED/);
-    expect(errorCodes('get', '/api/v1/chats/{id}', 404)).toMatch(/CHAT_NOT_FOUND/);
+    expect(errorCodes('get', '/api/v1/chats/{id}', 404)).toMatch(/also for a chat you are not a member of.*CHAT_NOT_FOUND/);
+    expect(errorCodes('post', '/api/v1/chats', 404)).not.toMatch(/member of/);
+    // Each status shows an example of its own, in the one error shape; successes have a description.
+    const example = (method: string, path: string, status: number) =>
+      op(method, path).responses[status].content['application/json'].example;
+    expect(example('get', '/api/v1/chats/{id}', 404)).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      code: 'CHAT_NOT_FOUND',
+      message: expect.any(String),
+    });
+    expect(example('post', '/api/v1/auth/sign-up', 409)).toMatchObject({ statusCode: 409, error: 'Conflict', code: 'EMAIL_TAKEN' });
+    expect(example('patch', '/api/v1/users/me', 400)).toMatchObject({
+      statusCode: 400,
+      code: 'VALIDATION_FAILED',
+      details: [expect.any(Object)],
+    });
+    expect(op('post', '/api/v1/chats').responses[201].description).toBe('Created');
     expect(errorCodes('get', '/api/v1/chats/{id}', 401)).toMatch(/UNAUTHENTICATED/);
     expect(errorCodes('patch', '/api/v1/users/me', 400)).toMatch(/VALIDATION_FAILED/);
     // A write without a body of its own refuses one with fields.

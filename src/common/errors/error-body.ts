@@ -178,7 +178,8 @@ function messageOf(response: object): string | undefined {
   return undefined;
 }
 
-function reasonPhrase(status: number): string {
+/** The `error` of a body with this status: `Conflict` for 409, as every error answer has it. */
+export function reasonPhrase(status: number): string {
   const known = Object.values(ERROR_TABLE).find((e) => e.status === status);
   if (known) return known.error;
   const name = HttpStatus[status];

@@ -2,6 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { PUBLIC_EXTENSION } from '../auth/public.decorator.js';
 import { BODY_BY_HAND_EXTENSION } from '../http/json-body.guard.js';
+import { reasonPhrase } from '../errors/error-body.js';
 
 /** The one error shape of every REST and WebSocket error, for the OpenAPI document. */
 export class ErrorDto {
@@ -96,7 +97,7 @@ const TITLES: Record<number, string> = {
   400: 'Bad request',
   401: 'Not authenticated',
   403: 'Not allowed',
-  404: 'Not found (also for chats you are not a member of)',
+  404: 'Not found',
   409: 'Conflict',
   413: 'Too large',
   415: 'Unsupported media type',
@@ -145,14 +146,42 @@ export function documentErrors(document: OpenAPIObject): void {
       if (!['get', 'head', 'options'].includes(method)) errors[403] = [...(errors[403] ?? []), 'ORIGIN_NOT_ALLOWED'];
       for (const [status, codes] of Object.entries(errors)) {
         const existing = operation.responses[status];
-        const description = `${existing?.description || TITLES[Number(status)] || 'Error'}. Codes: ${codes!.join(', ')}`;
+        const title = existing?.description || TITLES[Number(status)] || 'Error';
+        // The contract answers 404, never 403, for a chat the caller is not in.
+        const notMember = codes!.includes('CHAT_NOT_FOUND') ? ' (also for a chat you are not a member of)' : '';
+        const description = `${title}${notMember}. Codes: ${codes!.join(', ')}`;
         const retryAfter = { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } };
         operation.responses[status] = Object.assign({}, existing, {
           description,
-          content: { 'application/json': { schema: errorSchema } },
+          content: { 'application/json': { schema: errorSchema, example: exampleError(Number(status), codes![0]) } },
           ...(status === '429' || status === '503' ? { headers: retryAfter } : {}),
         });
       }
+      // What Nest leaves blank for a success (`@ApiOkResponse({ type })`): the status's name.
+      for (const [status, response] of Object.entries(operation.responses))
+        if (/^2\d\d$/.test(status) && !response.description) response.description = reasonPhrase(Number(status));
     }
   }
+}
+
+/** A sentence for the examples of the codes most routes share; any other gets a placeholder. */
+const EXAMPLE_MESSAGES: Record<string, string> = {
+  VALIDATION_FAILED: 'name must be shorter than or equal to 64 characters',
+  UNAUTHENTICATED: 'Authentication is required.',
+  TOKEN_EXPIRED: 'The access token has expired; refresh it or sign in again.',
+  CHAT_NOT_FOUND: 'No such chat.',
+  UNSUPPORTED_MEDIA_TYPE: 'The body is text/plain; send it as JSON, with Content-Type: application/json.',
+  RATE_LIMITED: 'Too many searches; wait a moment.',
+  SERVICE_UNAVAILABLE: 'The server cannot reach its database (or another service it needs) just now; try again shortly.',
+};
+
+/** The example shown under an error status: the status's first code, in the one error shape. */
+function exampleError(status: number, code: string): Record<string, unknown> {
+  return {
+    statusCode: status,
+    error: reasonPhrase(status),
+    code,
+    message: EXAMPLE_MESSAGES[code] ?? 'A sentence saying what went wrong and what to do about it.',
+    ...(code === 'VALIDATION_FAILED' ? { details: [{ field: 'name', message: EXAMPLE_MESSAGES[code] }] } : {}),
+  };
 }
