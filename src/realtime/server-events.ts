@@ -21,8 +21,8 @@ export interface MessageFrame {
 
 /**
  * A chat in chat_created / chat_updated. The contract leaves its fields open; the chats module
- * sends `{ id, type, title, memberCount, updatedAt }` (the same for every member: what differs per
- * member, the unread count and the last message, comes from GET /chats).
+ * sends `{ id, type, title, memberCount, updatedAt }`, with a direct chat's title per member (the
+ * other person's name, as in GET /chats). The unread count and the last message come from GET /chats.
  */
 export interface ChatFrame {
   id: string;
