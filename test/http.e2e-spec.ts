@@ -116,6 +116,22 @@ describe('the HTTP foundation', () => {
     expectErrorShape(await request('POST', '/api/v1/auth/sign-in', { raw: '{"email": ' }), 400, 'MALFORMED_JSON');
   });
 
+  it('answers JSON that is not an object (null, a string, an array) with 400 saying a body is an object', async () => {
+    for (const raw of ['null', '"text"', '42', '[]', '[{"email":"a@example.com"}]']) {
+      const refused = await request('POST', '/api/v1/auth/sign-in', { raw });
+      expectErrorShape(refused, 400, 'VALIDATION_FAILED');
+      expect(refused.body.message).toMatch(/^The request body must be a JSON object/);
+    }
+  });
+
+  it('says a missing field is required, rather than list every rule nothing fails', async () => {
+    const result = await request('POST', '/api/v1/auth/sign-up', { body: { password: 'passw0rd!', name: 'Someone' } });
+    expectErrorShape(result, 400, 'VALIDATION_FAILED');
+    expect(result.body).toMatchObject({ message: 'email is required', details: [{ field: 'email', message: 'email is required' }] });
+    const typed = await request('POST', '/api/v1/auth/sign-up', { body: { email: 42, password: 'passw0rd!', name: 'Someone' } });
+    expect(typed.body.details).toEqual([{ field: 'email', message: 'email must be a string' }]);
+  });
+
   it('takes JSON in UTF-8 only: another charset, UTF-16 too, is 415 UNSUPPORTED_ENCODING', async () => {
     const signIn = (charset: string, raw: Buffer) =>
       request('POST', '/api/v1/auth/sign-in', { raw, headers: { 'content-type': `application/json; charset=${charset}` } });

@@ -142,6 +142,9 @@ function bodyParserError(error: unknown): ErrorBody | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const type = (error as { type?: unknown }).type;
   if (type === 'entity.parse.failed') {
+    // The parser takes only an object or an array (strict): `null` or `"text"` is JSON, just not a body.
+    if (isJson((error as { body?: unknown }).body))
+      return { statusCode: 400, error: 'Bad Request', code: 'VALIDATION_FAILED', message: 'The request body must be a JSON object.' };
     return { statusCode: 400, error: 'Bad Request', code: 'MALFORMED_JSON', message: 'The request body is not valid JSON.' };
   }
   if (type === INVALID_UTF8) {
@@ -203,4 +206,14 @@ export function unreadableBody(error: unknown): ErrorBody | undefined {
     code: CODES_BY_STATUS[status] ?? `HTTP_${status}`,
     message: `The request body could not be read: ${typeof message === 'string' ? message : 'unknown reason'}.`,
   };
+}
+
+function isJson(text: unknown): boolean {
+  if (typeof text !== 'string') return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

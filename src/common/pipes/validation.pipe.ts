@@ -21,6 +21,11 @@ export function validationDetails(errors: ClassValidatorError[], parent = ''): E
   const details: ErrorDetail[] = [];
   for (const error of errors) {
     const field = parent ? `${parent}.${error.property}` : error.property;
+    // Nothing there (an optional field left out is not validated at all): that alone, not every rule the nothing fails.
+    if (error.value === undefined && error.constraints) {
+      details.push({ field, message: `${field} is required` });
+      continue;
+    }
     const failed = Object.entries(error.constraints ?? {});
     const ofType = failed.filter(([rule]) => TYPE_RULES.has(rule));
     for (const [, message] of ofType.length > 0 ? ofType : failed) details.push({ field, message });
@@ -54,6 +59,9 @@ class SyncValidationPipe extends ValidationPipe {
       }[found.problem];
       throw new ValidationError(message, [{ field: found.field, message }]);
     }
+    // The DTOs describe objects: an array would be read as one with every field missing.
+    if (metadata.type === 'body' && Array.isArray(value))
+      throw new ValidationError('The request body must be a JSON object, not an array.');
     return (metadata.type === 'body' ? fastAccept(metadata.metatype, value) : undefined) ?? super.transform(value, metadata);
   }
 

@@ -18,6 +18,7 @@ function PasswordRules(): PropertyDecorator {
 export class SignUpDto {
   @ApiProperty({ example: 'ada@example.com' })
   @EmailForm()
+  @IsString()
   @IsEmail({}, { message: 'email must be a valid email address' })
   @Matches(/^[^\p{Cc}\p{Cf}\s]*$/u, {
     message: 'email must not contain spaces, control or invisible characters (soft hyphens, direction marks, zero-width spaces)',
@@ -75,6 +76,7 @@ export class TokenDto {
 export class ForgotPasswordDto {
   @ApiProperty({ example: 'ada@example.com' })
   @EmailForm()
+  @IsString()
   @IsEmail({}, { message: 'email must be a valid email address' })
   @MaxLength(320)
   email: string;
