@@ -13,6 +13,7 @@ import { UpgradeRequiredError } from './common/errors/domain-error.js';
 import { INVALID_UTF8, resolveError, unreadableBody } from './common/errors/error-body.js';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter.js';
 import { methodNotAllowed } from './common/http/allowed-methods.js';
+import { answerClientErrorsInShape } from './common/http/client-errors.js';
 import { cookieWritesFromAllowedOrigins, OriginPolicy, refusePreflightsFromOtherOrigins } from './common/http/origin-policy.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { createValidationPipe } from './common/pipes/validation.pipe.js';
@@ -104,6 +105,7 @@ export async function createApp(
  */
 export async function initApp(app: NestExpressApplication): Promise<NestExpressApplication> {
   await app.init();
+  answerClientErrorsInShape(app.getHttpServer());
   app
     .getHttpAdapter()
     .getInstance()

@@ -116,6 +116,31 @@ describe('the HTTP foundation', () => {
     expectErrorShape(await request('POST', '/api/v1/auth/sign-in', { raw: '{"email": ' }), 400, 'MALFORMED_JSON');
   });
 
+  it("answers what Node's HTTP parser refuses (headers over 16 KiB, broken framing) in the error shape too", async () => {
+    const { port } = new URL(app.url);
+    const raw = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => socket.end(text));
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    const parse = (answer: string) => ({ status: answer.split(' ')[1], body: JSON.parse(answer.split('\r\n\r\n')[1]) });
+    const big = parse(await raw(`GET /api/v1/users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${'a'.repeat(20_000)}\r\n\r\n`));
+    expect(big).toEqual({
+      status: '431',
+      body: {
+        statusCode: 431,
+        error: 'Request Header Fields Too Large',
+        code: 'HEADERS_TOO_LARGE',
+        message: expect.stringMatching(/16 KiB/),
+      },
+    });
+    const broken = parse(await raw('GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n'));
+    expect(broken).toEqual({ status: '400', body: expect.objectContaining({ statusCode: 400, code: 'MALFORMED_REQUEST' }) });
+  });
+
   it('answers JSON that is not an object (null, a string, an array) with 400 saying a body is an object', async () => {
     for (const raw of ['null', '"text"', '42', '[]', '[{"email":"a@example.com"}]']) {
       const refused = await request('POST', '/api/v1/auth/sign-in', { raw });

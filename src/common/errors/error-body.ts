@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { DomainError, type ErrorDetail, type ErrorKind } from './domain-error.js';
 
@@ -186,9 +187,9 @@ export function reasonPhrase(status: number): string {
   const known = Object.values(ERROR_TABLE).find((e) => e.status === status);
   if (known) return known.error;
   const name = HttpStatus[status];
-  return typeof name === 'string'
-    ? name.toLowerCase().replace(/(^|_)(\w)/g, (_m, sep: string, c: string) => (sep ? ' ' : '') + c.toUpperCase())
-    : 'Error';
+  if (typeof name === 'string')
+    return name.toLowerCase().replace(/(^|_)(\w)/g, (_m, sep: string, c: string) => (sep ? ' ' : '') + c.toUpperCase());
+  return STATUS_CODES[status] ?? 'Error'; // 431 and others Nest's enum does not name
 }
 
 /**
