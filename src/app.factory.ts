@@ -139,6 +139,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   app.use(refusePreflightsFromOtherOrigins());
   app.use(cookieParser());
   app.use(cookieWritesFromAllowedOrigins(new OriginPolicy(config), [ACCESS_COOKIE, REFRESH_COOKIE]));
+  app.use(refuseDeclaredOversize(config.http.jsonBodyLimit));
   app.use(express.json({ limit: config.http.jsonBodyLimit, verify: refuseInvalidUtf8 }));
   // Errors from the parser above never reach Nest's filters: answer them in the same shape here.
   app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
@@ -202,4 +203,18 @@ function setupSwagger(app: NestExpressApplication): void {
     customSiteTitle: 'Parley API',
     swaggerOptions: { persistAuthorization: true },
   });
+}
+
+/**
+ * A JSON body whose Content-Length is over the limit is refused at once, 413, and the connection
+ * closed after the answer: the parser would first read it all (or wait, for as long as the client
+ * keeps the connection, for bytes it never sends), only to refuse it then.
+ */
+function refuseDeclaredOversize(limit: number) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const declared = Number(req.headers['content-length']);
+    if (!(declared > limit) || !req.is('application/json')) return next();
+    res.setHeader('Connection', 'close');
+    next(Object.assign(new Error('request entity too large'), { type: 'entity.too.large', status: 413, limit }));
+  };
 }

@@ -277,6 +277,32 @@ describe('the HTTP foundation', () => {
     expectErrorShape(await request('POST', '/api/v1/auth/sign-in', { raw }), 413, 'PAYLOAD_TOO_LARGE');
   });
 
+  it('answers a body declared larger than the limit at once, without waiting for it, and closes the connection', async () => {
+    const { port } = new URL(app.url);
+    const { accessToken } = await signUpAndIn(request);
+    /** Sends the head and one byte of the body, then waits for the answer (never sending the rest). */
+    const declaring = (head: string) =>
+      new Promise<{ status: string; close: string | undefined; body: { code: string } }>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(`${head}Content-Length: 999999999\r\n\r\n{`));
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => {
+          answer += chunk.toString();
+          const [headers, body] = answer.split('\r\n\r\n');
+          const length = Number(/content-length: (\d+)/i.exec(headers)?.[1]);
+          if (body === undefined || Buffer.byteLength(body) < length) return;
+          socket.destroy();
+          resolve({ status: headers.split(' ')[1], close: /^connection: (.*)$/im.exec(headers)?.[1], body: JSON.parse(body) });
+        });
+        socket.on('error', reject);
+      });
+    const json = await declaring('POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n');
+    expect(json).toEqual({ status: '413', close: 'close', body: expect.objectContaining({ code: 'PAYLOAD_TOO_LARGE' }) });
+    const avatar = await declaring(
+      `PUT /api/v1/users/me/avatar HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${accessToken}\r\nContent-Type: multipart/form-data; boundary=b\r\n`,
+    );
+    expect(avatar).toEqual({ status: '413', close: 'close', body: expect.objectContaining({ code: 'FILE_TOO_LARGE' }) });
+  });
+
   it('rejects unknown body fields with 400 and names them', async () => {
     const result = await request('POST', '/api/v1/auth/sign-up', {
       body: { email: 'someone@example.com', password: 'passw0rd!', name: 'Someone', isAdmin: true },

@@ -1,7 +1,7 @@
 import { type CallHandler, type ExecutionContext, HttpException, Injectable } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
 import { memoryStorage } from 'multer';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type { Observable } from 'rxjs';
 import { TooLargeError, UnsupportedMediaError, ValidationError } from '../../common/errors/domain-error.js';
 import { AVATAR_MAX_BYTES } from './domain/avatar.js';
@@ -37,6 +37,13 @@ export class AvatarUploadInterceptor extends MultipartAvatar {
         `Send the avatar as multipart/form-data with the image in the field "${AVATAR_FIELD}", not as ${type.split(';')[0]}.`,
       );
     }
+    // Declared larger than any avatar can be (with room for the multipart framing): refused at
+    // once, and the connection closed after the answer, rather than after reading it all.
+    const declared = Number(context.switchToHttp().getRequest<Request>().headers['content-length']);
+    if (declared > AVATAR_MAX_BYTES + MULTIPART_OVERHEAD) {
+      context.switchToHttp().getResponse<Response>().setHeader('Connection', 'close');
+      throw tooLarge();
+    }
     try {
       return await super.intercept(context, next);
     } catch (error) {
@@ -50,6 +57,12 @@ export class AvatarUploadInterceptor extends MultipartAvatar {
   }
 }
 
+/** Room in a body for the multipart boundaries and part headers around the image. */
+const MULTIPART_OVERHEAD = 64 * 1024;
+
+const tooLarge = () =>
+  new TooLargeError('FILE_TOO_LARGE', `The avatar is larger than ${AVATAR_MAX_BYTES / (1024 * 1024)} MB; send a smaller image.`);
+
 /** multer codes for a body that has something besides the one image. */
 const ONE_PART_ONLY = new Set(['LIMIT_UNEXPECTED_FILE', 'LIMIT_FILE_COUNT', 'LIMIT_FIELD_COUNT', 'LIMIT_PART_COUNT']);
 
@@ -58,7 +71,7 @@ function translate(error: unknown): unknown {
   const cause = error.cause as { code?: string; field?: string } | undefined;
   switch (error.getStatus()) {
     case 413:
-      return new TooLargeError('FILE_TOO_LARGE', `The avatar is larger than ${AVATAR_MAX_BYTES / (1024 * 1024)} MB; send a smaller image.`);
+      return tooLarge();
     case 415:
       return new UnsupportedMediaError(
         'UNSUPPORTED_MEDIA_TYPE',
