@@ -174,6 +174,11 @@ describe('auth', () => {
       // Every access token Parley issues expires: one that never does was not made by it.
       const forever = new JwtService().sign({ sub: user.id, sid: claims.sid, typ: 'access' }, { secret: DEV_ACCESS_SECRET });
       expectErrorShape(await me(forever), 401, 'TOKEN_INVALID');
+      const notYet = new JwtService().sign(
+        { sub: user.id, sid: claims.sid, typ: 'access' },
+        { secret: DEV_ACCESS_SECRET, expiresIn: 600, notBefore: 300 },
+      );
+      expectErrorShape(await me(notYet), 401, 'TOKEN_INVALID');
       expect((await me(accessToken)).status).toBe(200);
     });
 

@@ -55,7 +55,9 @@ export class JwtAuthGuard implements CanActivate {
     const name = (info as Error | undefined)?.name;
     if (name === 'TokenExpiredError')
       throw new UnauthenticatedError('TOKEN_EXPIRED', 'The access token has expired; refresh it or sign in again.');
-    if (name === 'JsonWebTokenError') throw new UnauthenticatedError('TOKEN_INVALID', 'The access token is invalid.');
+    // NotBeforeError: Parley issues no `nbf`, so a token with one still in the future is not its own.
+    if (name === 'JsonWebTokenError' || name === 'NotBeforeError')
+      throw new UnauthenticatedError('TOKEN_INVALID', 'The access token is invalid.');
     throw new UnauthenticatedError();
   }
 }
