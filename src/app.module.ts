@@ -37,7 +37,7 @@ export class AppModule {
     // The WebSocket endpoint authenticates every socket, so it exists exactly when auth does.
     const realtime = config.isEnabled('auth') ? [RealtimeModule] : [];
     // The MongoDB connection exists only when chats and messages run on it; users stay in PostgreSQL.
-    const onMongo = config.database.messageStore === 'mongo' && (config.isEnabled('chats') || config.isEnabled('messages'));
+    const onMongo = config.database.messageStore === 'mongo' && config.usesMessageStore;
     const messageStore = onMongo ? [MongoModule.forRoot()] : [];
     return {
       module: AppModule,

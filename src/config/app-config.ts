@@ -102,18 +102,22 @@ export class AppConfig {
     return this.modules.has(module);
   }
 
+  /** Whether the message store (MESSAGE_STORE) is used at all: only chats and messages live there. */
+  get usesMessageStore(): boolean {
+    return this.isEnabled('chats') || this.isEnabled('messages');
+  }
+
   /** Lines for the start banner: which embedded defaults are in use. */
   describeBackends(): Record<string, string> {
     return {
       database: this.database.url
         ? `PostgreSQL ${redact(this.database.url)}`
         : `embedded PostgreSQL (PGlite) in ${this.database.embeddedDir}`,
-      messageStore:
-        !this.isEnabled('chats') && !this.isEnabled('messages')
-          ? 'not used (MODULES leaves out chats and messages)'
-          : this.database.messageStore === 'mongo'
-            ? `MongoDB ${redact(this.database.mongodbUri ?? '')}`
-            : 'the database above',
+      messageStore: !this.usesMessageStore
+        ? 'not used (MODULES leaves out chats and messages)'
+        : this.database.messageStore === 'mongo'
+          ? `MongoDB ${redact(this.database.mongodbUri ?? '')}`
+          : 'the database above',
       fanOut: this.redis.url ? `Redis ${redact(this.redis.url)} (keys ${this.redis.prefix}…)` : 'in-process (single instance)',
       objectStorage: this.storage.s3
         ? `S3 ${this.storage.s3.endPoint} bucket ${this.storage.s3.bucket}`

@@ -86,7 +86,7 @@ export class DatabaseModule {
     registry.register('database', mode, check);
     // Chats and messages in this same database: listed too, so /health/ready names the store
     // whichever it is (MongoModule registers its own).
-    const messageStoreHere = config.database.messageStore === 'postgres' && (config.isEnabled('chats') || config.isEnabled('messages'));
+    const messageStoreHere = config.database.messageStore === 'postgres' && config.usesMessageStore;
     if (messageStoreHere) registry.register('messageStore', mode, check);
     this.logger.debug('Database health check registered');
   }
