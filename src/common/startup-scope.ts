@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { within } from './concurrency/within.js';
 
 /**
  * What a start has opened so far, to close should the start fail. Nest does not close a module
@@ -30,12 +31,7 @@ export async function closingOnFailure<T>(start: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + SETTLE_MS;
     for (let seen = -1; seen !== state.pending.length && Date.now() < deadline;) {
       seen = state.pending.length;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all(state.pending.slice()),
-        new Promise((resolve) => (timer = setTimeout(resolve, deadline - Date.now()))),
-      ]);
-      clearTimeout(timer);
+      await within(Promise.all(state.pending.slice()), deadline - Date.now());
     }
     for (const close of state.closers.reverse()) await close().catch(() => undefined);
     throw error;

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config.js';
 import { redact } from '../config/env-reader.js';
 import { opening } from '../common/startup-scope.js';
+import { withTimeout } from '../common/concurrency/within.js';
 import { HealthRegistry } from '../modules/health/health-registry.js';
 
 /**
@@ -85,21 +86,19 @@ async function openRedis(url: string, name: string): Promise<Redis> {
     connectTimeout: 5_000,
   });
   client.on('error', quietly(name));
-  let timer: NodeJS.Timeout | undefined;
   try {
     // The connection is ready only once Redis answers (ioredis asks it INFO first), which a
     // listener that never answers would put off for ever: the whole start-up check is bounded.
-    const silent = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
-    });
-    await Promise.race([(async () => (await client.connect(), await client.ping()))(), silent]);
+    await withTimeout(
+      (async () => (await client.connect(), await client.ping()))(),
+      START_TIMEOUT_MS,
+      () => new Error(`no answer within ${START_TIMEOUT_MS / 1000} s`),
+    );
   } catch (error) {
     client.disconnect();
     throw new Error(
       `REDIS_URL is unreachable: ${error instanceof Error ? error.message : String(error)} (${redact(url)}). Start Redis there, fix REDIS_URL, or unset it to run on one instance.`,
     );
-  } finally {
-    clearTimeout(timer);
   }
   return client;
 }

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { Client } from 'minio';
 import { UnavailableError } from '../common/errors/domain-error.js';
+import { withTimeout } from '../common/concurrency/within.js';
 import type { S3Config } from '../config/app-config.js';
 import { assertValidObjectKey } from './object-key.js';
 import { ObjectStorage, type StoredObject } from './object-storage.js';
@@ -56,7 +57,11 @@ export class S3ObjectStorage extends ObjectStorage {
   /** Creates the bucket when it is missing; rejects with a sentence naming the variable to fix. */
   async init(): Promise<void> {
     try {
-      await withTimeout(this.ensureBucket(), START_TIMEOUT_MS);
+      await withTimeout(
+        this.ensureBucket(),
+        START_TIMEOUT_MS,
+        () => new StartTimeoutError(`no answer within ${START_TIMEOUT_MS / 1000} s`),
+      );
     } catch (error) {
       throw this.explainStartError(error);
     }
@@ -176,14 +181,6 @@ function timingOutAgent(useSSL: boolean, ms: number): http.Agent {
     return socket;
   };
   return agent;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StartTimeoutError(`no answer within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function codeOf(error: unknown): string {

@@ -11,3 +11,10 @@ export async function within(promise: Promise<unknown>, ms: number): Promise<boo
   clearTimeout(timer);
   return settled;
 }
+
+/** `promise`, or the error `late` makes when it has not settled after `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(late()), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
