@@ -8,6 +8,7 @@ import { createApp } from './app.factory.js';
 import { ConfigError } from './config/env-reader.js';
 import { loadConfig } from './config/app-config.js';
 import { AppLogger } from './common/logging/app-logger.js';
+import { SetupError } from './common/errors/setup-error.js';
 
 loadDotEnv({ quiet: true });
 
@@ -67,12 +68,14 @@ async function main(): Promise<void> {
 function explainListenError(error: unknown, port: number): unknown {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE')
-    return new Error(`PORT ${port} is already in use by another program; stop that program or set PORT to a free port.`);
-  if (code === 'EACCES') return new Error(`PORT ${port} needs privileges this process does not have; set PORT to 1024 or above.`);
+    return new SetupError(`PORT ${port} is already in use by another program; stop that program or set PORT to a free port.`);
+  if (code === 'EACCES') return new SetupError(`PORT ${port} needs privileges this process does not have; set PORT to 1024 or above.`);
   return error;
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`Parley failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  // A bug's stack is worth printing; a SetupError's sentence is the whole story.
+  const detail = error instanceof SetupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`Parley failed to start: ${detail}\n`);
   process.exit(1);
 });

@@ -343,6 +343,8 @@ describe('the seed and migration commands', () => {
   it('seed refuses to run outside LOCAL, naming APP_ENV, and creates nothing', async () => {
     const env = { ...db.env, ...PRODUCTION_SECRETS, APP_ENV: 'PRODUCTION' };
     await expect(seed(env, quiet())).rejects.toThrow(/only with APP_ENV=LOCAL \(it is PRODUCTION\)/);
+    // That first, not the settings PRODUCTION would ask for next (PUBLIC_URL, secrets), which would not make it run.
+    await expect(seed({ ...db.env, APP_ENV: 'production' }, quiet())).rejects.toThrow(/only with APP_ENV=LOCAL \(it is PRODUCTION\)/);
     await migrate(env, quiet());
     expect(await users()).toEqual([]);
   });

@@ -2,9 +2,10 @@ import 'reflect-metadata';
 import { pathToFileURL } from 'node:url';
 import { config as loadDotEnv } from 'dotenv';
 import { ConfigError } from '../config/env-reader.js';
+import { SetupError } from '../common/errors/setup-error.js';
 
 /** A failure the CLI explains in one sentence, without a stack trace. */
-export class CliError extends Error {}
+export class CliError extends SetupError {}
 
 /** True when the module at moduleUrl is the script node was started with (not imported by a test). */
 export function isMain(moduleUrl: string): boolean {
@@ -21,7 +22,7 @@ export function runCli(name: string, command: () => Promise<void>): void {
         process.stderr.write(`${name} failed, the configuration is invalid:\n${error.problems.map((p) => `  - ${p}`).join('\n')}\n`);
         process.exit(78); // EX_CONFIG
       }
-      const detail = error instanceof CliError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+      const detail = error instanceof SetupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
       process.stderr.write(`${name} failed: ${detail}\n`);
       process.exit(1);
     },

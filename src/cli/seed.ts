@@ -29,17 +29,16 @@ export async function seed(env: Env = process.env, logger?: LoggerService): Prom
       `npm run seed needs ${MODULE_REQUIREMENTS.seeding.join(', ')} in MODULES, and MODULES=${JSON.stringify(env.MODULES)} leaves out ${missing.join(', ')}; unset MODULES or add them.`,
     ]);
   }
+  // Said first: under PRODUCTION the configuration's own problems (PUBLIC_URL, secrets) are not
+  // the ones standing between this user and a seed.
+  if (env.APP_ENV?.trim().toUpperCase() === 'PRODUCTION') throw seedNeedsLocal('PRODUCTION');
   // The configuration as the server would take it (an unknown module, "all" among others): the
   // command must not accept what the start refuses.
   loadConfig(Object.assign({}, env, { MODULES: withSeeding(env.MODULES) }));
   // Only what seeding needs: with notify the context would start the mail worker and send, with
   // this command's mail settings, whatever mail the database holds due (another instance's).
   const config = loadConfig(Object.assign({}, env, { MODULES: [...MODULE_REQUIREMENTS.seeding, 'seeding'].join(',') }));
-  if (!config.isLocal) {
-    throw new CliError(
-      `the seed accounts have the password "${SEED_PASSWORD}", so seeding runs only with APP_ENV=LOCAL (it is ${config.appEnv}).`,
-    );
-  }
+  if (!config.isLocal) throw seedNeedsLocal(config.appEnv);
   const context = await NestFactory.createApplicationContext(AppModule.forRoot(config), {
     logger: logger ?? new AppLogger(config.log.level, config.log.format),
     abortOnError: false,
@@ -57,4 +56,8 @@ if (isMain(import.meta.url)) {
     const created = Object.values(report).reduce((n, step) => n + step.created.length, 0);
     process.stdout.write(created ? `Seeded ${created} new record(s).\n` : 'Nothing to seed: everything was there already.\n');
   });
+}
+
+function seedNeedsLocal(appEnv: string): CliError {
+  return new CliError(`the seed accounts have the password "${SEED_PASSWORD}", so seeding runs only with APP_ENV=LOCAL (it is ${appEnv}).`);
 }

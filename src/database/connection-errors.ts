@@ -1,4 +1,5 @@
 import { redact } from '../config/env-reader.js';
+import { SetupError } from '../common/errors/setup-error.js';
 
 /** Turns a driver error into a sentence that names the setting to fix. */
 export function explainConnectionError(error: unknown, url: string): Error {
@@ -6,17 +7,17 @@ export function explainConnectionError(error: unknown, url: string): Error {
   const detail = error instanceof Error ? error.message : String(error);
   const where = redact(url);
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || /timeout/i.test(detail)) {
-    return new Error(
+    return new SetupError(
       `DATABASE_URL is unreachable: ${detail} (${where}). Start PostgreSQL there, fix DATABASE_URL, or unset it to use the embedded database.`,
     );
   }
   if (code === '3D000') {
-    return new Error(`DATABASE_URL names a database that does not exist: ${detail} (${where}). Create it (createdb) or fix the name.`);
+    return new SetupError(`DATABASE_URL names a database that does not exist: ${detail} (${where}). Create it (createdb) or fix the name.`);
   }
   if (code === '28P01' || code === '28000') {
-    return new Error(`DATABASE_URL was refused by the server: ${detail} (${where}). Check the user name and password.`);
+    return new SetupError(`DATABASE_URL was refused by the server: ${detail} (${where}). Check the user name and password.`);
   }
-  return new Error(
+  return new SetupError(
     `DATABASE_URL could not be used: ${detail} (${where}). Check that PostgreSQL answers there, fix DATABASE_URL, or unset it to use the embedded database.`,
   );
 }

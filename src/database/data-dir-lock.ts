@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { SetupError } from '../common/errors/setup-error.js';
 
 /** The owner refreshes the lock's modification time this often… */
 const HEARTBEAT_MS = 5_000;
@@ -57,7 +58,7 @@ export class DataDirLock {
       } catch (error) {
         const { code, message } = error as NodeJS.ErrnoException;
         if (code !== 'EEXIST') {
-          throw new Error(
+          throw new SetupError(
             `Cannot write the lock ${file} on ${what} (${code ?? message}): ${fsFix(code)}; or set DATA_DIR elsewhere, or set DATABASE_URL.`,
           );
         }
@@ -73,7 +74,7 @@ export class DataDirLock {
           : ageMs > LOCK_STALE_MS;
       if (!gone) {
         const who = `${owner.pid ? `pid ${owner.pid}` : 'a process'}${owner.host ? ` on ${owner.host}` : ''}`;
-        throw new Error(
+        throw new SetupError(
           `Another Parley process (${who}) is using ${what} (its lock ${file} was renewed ${Math.round(ageMs / 1000)} s ago); ` +
             `stop it (a server applies migrations, and under LOCAL seeds, at its start by itself), set DATA_DIR to another directory, or set DATABASE_URL to share a PostgreSQL server between instances. ` +
             `A lock left by a process that died is taken over at once when another process on this host wrote it; otherwise (another host, or a container restarted with the same pid) once it is ${LOCK_STALE_MS / 1000} s old: wait, or let a restart policy retry.`,
@@ -93,7 +94,7 @@ export class DataDirLock {
       }
       rmSync(aside, { force: true });
     }
-    throw new Error(`Could not take the lock ${file} on ${what}: other processes keep taking it; try again.`);
+    throw new SetupError(`Could not take the lock ${file} on ${what}: other processes keep taking it; try again.`);
   }
 
   /** Gives the lock up, unless it has (after a long stall of ours) been taken over since. */

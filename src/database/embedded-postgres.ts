@@ -17,6 +17,7 @@ import { Logger } from '@nestjs/common';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { DataDirLock, fsFix } from './data-dir-lock.js';
+import { SetupError } from '../common/errors/setup-error.js';
 
 /**
  * The in-process database used when DATABASE_URL is unset: PGlite (PostgreSQL compiled to
@@ -66,7 +67,7 @@ export class EmbeddedPostgres {
       // PGlite reports a directory it may not enter only as an emscripten error number, later.
       accessSync(dataDir, constants.R_OK | constants.W_OK | constants.X_OK);
     } catch (error) {
-      throw new Error(unusableDataDir(dataDir, error));
+      throw new SetupError(unusableDataDir(dataDir, error));
     }
     const lock = DataDirLock.claim(join(dataDir, '..', `${basename(dataDir)}.lock`), `the embedded database in ${dataDir}`);
     // Holding the lock, this is the only process serving this data directory: a socket directory
@@ -87,7 +88,7 @@ export class EmbeddedPostgres {
     } catch (error) {
       lock.release();
       const { reason, fix } = describeOpenError(error);
-      throw new Error(
+      throw new SetupError(
         `The embedded database in ${dataDir} could not be opened (${reason}): ${fix}; or set DATABASE_URL to use PostgreSQL.`,
       );
     }
@@ -104,7 +105,7 @@ export class EmbeddedPostgres {
       await db.close().catch(() => undefined);
       removeSocketDir(socketDir, socketDirRecord);
       lock.release();
-      throw new Error(`The embedded database could not be served (${String(error)}); set DATABASE_URL to use PostgreSQL.`);
+      throw new SetupError(`The embedded database could not be served (${String(error)}); set DATABASE_URL to use PostgreSQL.`);
     }
     const url = socketDir
       ? `postgres://postgres@localhost/postgres?host=${encodeURIComponent(socketDir)}`

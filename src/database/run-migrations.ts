@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { redact } from '../config/env-reader.js';
+import { SetupError } from '../common/errors/setup-error.js';
 
 /** Arbitrary but fixed: every Parley instance takes this advisory lock around migrations. */
 const MIGRATION_LOCK_ID = 7_201_984_113;
@@ -45,7 +46,7 @@ async function checkEncoding(client: pg.Client, url: string, logger: Logger): Pr
   if (!database) return;
   const remake = `CREATE DATABASE "${database.name}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'`;
   if (database.encoding !== 'UTF8') {
-    throw new Error(
+    throw new SetupError(
       `DATABASE_URL names database "${database.name}", encoded ${database.encoding} (${redact(url)}); Parley needs UTF8, since it stores Unicode text and compares it case-insensitively. Create the database again (while it is empty) with: ${remake}`,
     );
   }

@@ -5,6 +5,7 @@ import { redact } from '../config/env-reader.js';
 import { opening } from '../common/startup-scope.js';
 import { withTimeout } from '../common/concurrency/within.js';
 import { HealthRegistry } from '../modules/health/health-registry.js';
+import { SetupError } from '../common/errors/setup-error.js';
 
 /**
  * The Redis connection when REDIS_URL is set (rate limits and cross-instance fan-out share it),
@@ -96,7 +97,7 @@ async function openRedis(url: string, name: string): Promise<Redis> {
     );
   } catch (error) {
     client.disconnect();
-    throw new Error(
+    throw new SetupError(
       `REDIS_URL is unreachable: ${error instanceof Error ? error.message : String(error)} (${redact(url)}). Start Redis there, fix REDIS_URL, or unset it to run on one instance.`,
     );
   }

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { Client } from 'minio';
 import { UnavailableError } from '../common/errors/domain-error.js';
 import { withTimeout } from '../common/concurrency/within.js';
+import { SetupError } from '../common/errors/setup-error.js';
 import type { S3Config } from '../config/app-config.js';
 import { assertValidObjectKey } from './object-key.js';
 import { ObjectStorage, type StoredObject } from './object-storage.js';
@@ -146,22 +147,22 @@ export class S3ObjectStorage extends ObjectStorage {
     const code = codeOf(error);
     const detail = messageOf(error);
     if (NETWORK_ERRORS.has(code) || error instanceof StartTimeoutError) {
-      return new Error(`S3_ENDPOINT is unreachable: ${detail} (${this.endpoint}); start the S3/MinIO server or fix S3_ENDPOINT.`);
+      return new SetupError(`S3_ENDPOINT is unreachable: ${detail} (${this.endpoint}); start the S3/MinIO server or fix S3_ENDPOINT.`);
     }
     if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied'].includes(code)) {
-      return new Error(
+      return new SetupError(
         `S3 at ${this.endpoint} refused the credentials: ${detail}; check S3_ACCESS_KEY and S3_SECRET_KEY, and that this key may use bucket ${this.bucket}.`,
       );
     }
     if (code === 'BucketAlreadyExists') {
-      return new Error(`S3_BUCKET ${this.bucket} belongs to another account at ${this.endpoint}; choose another bucket name.`);
+      return new SetupError(`S3_BUCKET ${this.bucket} belongs to another account at ${this.endpoint}; choose another bucket name.`);
     }
     if ((error as Error)?.name === 'InvalidBucketNameError' || code === 'InvalidBucketName') {
-      return new Error(
+      return new SetupError(
         `S3_BUCKET ${JSON.stringify(this.bucket)} is not a valid bucket name; use 3-63 lowercase letters, digits, dots and hyphens.`,
       );
     }
-    return new Error(`Could not prepare the S3 bucket ${this.bucket} at ${this.endpoint}: ${detail}`);
+    return new SetupError(`Could not prepare the S3 bucket ${this.bucket} at ${this.endpoint}: ${detail}`);
   }
 }
 

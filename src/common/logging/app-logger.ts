@@ -1,5 +1,6 @@
 import type { LoggerService, LogLevel as NestLogLevel } from '@nestjs/common';
 import type { LogFormat, LogLevel } from '../../config/app-config.js';
+import { SetupError } from '../errors/setup-error.js';
 
 const ORDER: Record<LogLevel | 'fatal', number> = { fatal: 0, error: 1, warn: 2, log: 3, debug: 4, verbose: 5 };
 const COLOURS: Record<string, string> = {
@@ -56,7 +57,8 @@ export class AppLogger implements LoggerService {
     if (message instanceof Error) fields.msg = message.message;
     else if (typeof message === 'object' && message !== null) Object.assign(fields, message);
     else fields.msg = String(message);
-    if (error?.stack ?? stack) fields.stack = error?.stack ?? stack;
+    // A SetupError's sentence is the whole story (the start's own failures): no stack under it.
+    if (!(error instanceof SetupError) && (error?.stack ?? stack)) fields.stack = error?.stack ?? stack;
 
     if (this.format === 'json') {
       this.out(JSON.stringify(fields));

@@ -1,4 +1,5 @@
 import type { Connection, Model, Schema } from 'mongoose';
+import { SetupError } from '../../common/errors/setup-error.js';
 
 /** The connection's model of that name, registered on first use: two adapters may share a collection. */
 export function modelOn<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
@@ -15,7 +16,7 @@ export async function createIndexes(...models: Array<Pick<Model<unknown>, 'creat
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     const collections = models.map((m) => m.collection.collectionName).join(', ');
-    throw new Error(
+    throw new SetupError(
       `Could not create the indexes of the MongoDB collections ${collections} (MONGODB_URI): ${detail}. ` +
         'An index of the same name with other options, or records that break a unique key, blocks this: drop that index or fix the records, then start again.',
     );

@@ -2,6 +2,7 @@ import type { MongooseModuleFactoryOptions } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
 import { opening } from '../../common/startup-scope.js';
 import { redact } from '../../config/env-reader.js';
+import { SetupError } from '../../common/errors/setup-error.js';
 
 /** The database used when MONGODB_URI names none in its path. */
 export const DEFAULT_MONGO_DATABASE = 'parley';
@@ -10,7 +11,7 @@ export const DEFAULT_MONGO_DATABASE = 'parley';
 const SERVER_SELECTION_TIMEOUT_MS = 5000;
 
 /** A start-up problem already put in words that name the fix; passed on unchanged. */
-export class MongoSetupError extends Error {
+export class MongoSetupError extends SetupError {
   override name = 'MongoSetupError';
 }
 

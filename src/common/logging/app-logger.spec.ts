@@ -1,0 +1,20 @@
+import { SetupError } from '../errors/setup-error.js';
+import { AppLogger } from './app-logger.js';
+
+describe('AppLogger', () => {
+  const logged = (error: Error) => {
+    const lines: string[] = [];
+    new AppLogger('error', 'json', (line) => lines.push(line)).error(error); // as Nest's ExceptionHandler logs
+    return JSON.parse(lines[0]) as { msg: string; stack?: string };
+  };
+
+  it('logs a SetupError as its sentence alone: the start failure says what to fix, a stack would bury it', () => {
+    const line = logged(new SetupError('DATABASE_URL is unreachable: … Start PostgreSQL there.'));
+    expect(line.msg).toBe('DATABASE_URL is unreachable: … Start PostgreSQL there.');
+    expect(line).not.toHaveProperty('stack');
+  });
+
+  it('keeps the stack of any other error, a bug to find', () => {
+    expect(logged(new Error('boom')).stack).toMatch(/^Error: boom\n\s+at /);
+  });
+});
