@@ -122,6 +122,11 @@ describe('loadConfig', () => {
         expect.stringContaining(`CORS_ORIGINS contains ${JSON.stringify(bad)}, which is not an origin`),
       ]);
     }
+    // More than an origin is refused, not cut down without a word.
+    for (const bad of ['https://a.example.com/app', 'https://a.example.com/?x=1', 'https://user@a.example.com'])
+      expect(problemsOf({ CORS_ORIGINS: bad })).toEqual([
+        expect.stringMatching(/which has more than an origin .*; list it as https:\/\/a\.example\.com\.$/),
+      ]);
   });
 
   it('reads TRUST_PROXY as Express means it, and refuses what Express would misread', () => {

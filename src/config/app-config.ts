@@ -163,8 +163,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
   for (const origin of read.list('CORS_ORIGINS') ?? []) {
     // new URL('localhost:3000') parses, as the origin "null": only http(s) origins are origins here.
     const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
-    if (parsed && (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.origin !== 'null')
-      corsOrigins.push(parsed.origin);
+    const isOrigin = parsed && (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.origin !== 'null';
+    // A path, query or credentials would be dropped without a word (a browser's Origin has none): said instead.
+    if (isOrigin && (parsed.pathname !== '/' || parsed.search || parsed.hash || parsed.username || parsed.password))
+      read.problem(
+        `CORS_ORIGINS contains ${JSON.stringify(origin)}, which has more than an origin (a path, query or user); list it as ${parsed.origin}.`,
+      );
+    else if (isOrigin) corsOrigins.push(parsed.origin);
     else
       read.problem(
         `CORS_ORIGINS contains ${JSON.stringify(origin)}, which is not an origin; list origins like https://chat.example.com (scheme, host and port if any), separated by commas.`,
