@@ -76,15 +76,27 @@ function refuseInvalidUtf8(_req: unknown, _res: unknown, body: Buffer, encoding:
 export async function createApp(
   config: AppConfig,
   logger = new AppLogger(config.log.level, config.log.format),
-  options: { shutdownHooks?: boolean } = {},
+  options: { shutdownHooks?: boolean; signals?: NodeJS.EventEmitter } = {},
 ): Promise<NestExpressApplication> {
-  const app = await closingOnFailure(() =>
-    NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-      logger,
-      bodyParser: false,
-      abortOnError: false,
-    }),
-  );
+  // Nest's shutdown hooks exist only once the app does, after the providers are made (the
+  // embedded database's first start, seconds): a stop signal before that is kept till then.
+  const early = options.shutdownHooks ? holdStopSignals(options.signals ?? process, logger) : undefined;
+  let app: NestExpressApplication;
+  try {
+    app = await closingOnFailure(() =>
+      NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+        logger,
+        bodyParser: false,
+        abortOnError: false,
+      }),
+    );
+  } finally {
+    early?.release();
+  }
+  if (early?.received) {
+    await app.close();
+    throw new StartInterrupted(early.received);
+  }
   // Before the start-up hooks run, so that a SIGTERM during them closes what is open (the
   // embedded database's lock among it) rather than kill the process outright.
   if (options.shutdownHooks) app.enableShutdownHooks();
@@ -218,3 +230,36 @@ function refuseDeclaredOversize(limit: number) {
     next(Object.assign(new Error('request entity too large'), { type: 'entity.too.large', status: 413, limit }));
   };
 }
+
+/** The start was asked to stop (SIGTERM, SIGINT) before it was up; what it had opened is closed. */
+export class StartInterrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`${signal} received while starting; stopped.`);
+  }
+}
+
+/**
+ * Keeps SIGTERM and SIGINT from killing the process while the app is being made, so that what is
+ * opening (the embedded database, whose lock a kill would leave behind) is closed in order once it
+ * is open. A second signal meanwhile stops at once, as it would have.
+ */
+function holdStopSignals(signals: NodeJS.EventEmitter, logger: AppLogger): { received?: NodeJS.Signals; release(): void } {
+  const held: { received?: NodeJS.Signals; release(): void } = {
+    release: () => {
+      for (const name of STOP_SIGNALS) signals.off(name, onSignal);
+    },
+  };
+  function onSignal(signal: NodeJS.Signals): void {
+    if (held.received) {
+      held.release();
+      if (signals === process) process.kill(process.pid, signal);
+      return;
+    }
+    held.received = signal;
+    logger.log(`${signal} received while starting: stopping once what is opening is open (again to stop at once)`, 'Parley');
+  }
+  for (const name of STOP_SIGNALS) signals.on(name, onSignal);
+  return held;
+}
+
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];

@@ -4,7 +4,8 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { ShutdownSignal } from '@nestjs/common';
 import { config as loadDotEnv } from 'dotenv';
-import { createApp } from './app.factory.js';
+import { constants } from 'node:os';
+import { StartInterrupted, createApp } from './app.factory.js';
 import { ConfigError } from './config/env-reader.js';
 import { loadConfig } from './config/app-config.js';
 import { AppLogger } from './common/logging/app-logger.js';
@@ -74,6 +75,10 @@ function explainListenError(error: unknown, port: number): unknown {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof StartInterrupted) {
+    process.stderr.write(`Parley stopped while starting: ${error.message}\n`);
+    process.exit(128 + constants.signals[error.signal]); // as if the signal had ended it
+  }
   // A bug's stack is worth printing; a SetupError's sentence is the whole story.
   const detail = error instanceof SetupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.stderr.write(`Parley failed to start: ${detail}\n`);

@@ -3,10 +3,11 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { DatabaseEndpoint } from '../src/database/database.module.js';
-import { createApp } from '../src/app.factory.js';
+import { StartInterrupted, createApp } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { AppLogger } from '../src/common/logging/app-logger.js';
 import { signUpAndIn } from './support/accounts.js';
@@ -155,6 +156,33 @@ describe('the embedded database', () => {
       await again.close();
       await db.dispose();
       rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a stop signal while the embedded database is first starting', () => {
+  it('is kept until the database is open, which is then closed in order, unlocked, and the start reports it stopped', async () => {
+    const db = await createTestDatabase('embedded');
+    const signals = new EventEmitter();
+    const logs: string[] = [];
+    try {
+      const starting = createApp(loadConfig({ ...db.env, MODULES: 'health' }), new AppLogger('log', 'json', (line) => logs.push(line)), {
+        shutdownHooks: true,
+        signals,
+      });
+      // A first start makes the database's files, which takes seconds: the signal comes meanwhile.
+      while (!existsSync(join(db.env.DATA_DIR, 'pgdata.lock'))) await sleep(20);
+      signals.emit('SIGTERM', 'SIGTERM');
+      await expect(starting).rejects.toBeInstanceOf(StartInterrupted);
+      expect(logs.some((line) => line.includes('SIGTERM received while starting'))).toBe(true);
+      expect(logs.some((line) => line.includes('Embedded database closed'))).toBe(true);
+      expect(existsSync(join(db.env.DATA_DIR, 'pgdata.lock'))).toBe(false);
+      expect(signals.listenerCount('SIGTERM') + signals.listenerCount('SIGINT')).toBe(0);
+      // What it made is whole: the next start opens it at once.
+      const again = await startTestApp({ ...db.env, MODULES: 'health' });
+      await again.close();
+    } finally {
+      await db.dispose();
     }
   });
 });
