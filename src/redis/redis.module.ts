@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config.js';
 import { redact } from '../config/env-reader.js';
 import { opening } from '../common/startup-scope.js';
-import { HealthRegistry } from '../modules/health/health-registry.js';
+import { HealthRegistry } from '../common/health/health-registry.js';
 
 /**
  * The Redis connection when REDIS_URL is set (rate limits and cross-instance fan-out share it),
