@@ -1,9 +1,9 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AppConfig } from './config/app-config.js';
+import { HealthRegistry } from './common/health/health-registry.js';
 import { HttpShutdown } from './common/http-shutdown.js';
 import { JsonBodyGuard } from './common/http/json-body.guard.js';
-import { HealthRegistry } from './modules/health/health-registry.js';
 import { UserRateLimiter } from './common/rate-limit/user-rate-limiter.js';
 
 /**

@@ -4,7 +4,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { ChatRepository } from '../src/modules/chats/chat.repository.js';
-import { SendMessageCommand } from '../src/modules/messages/commands/message.commands.js';
+import { SendMessageCommand } from '../src/modules/messages/commands/send-message.command.js';
 import { TypeormMessageRepository } from '../src/modules/messages/infrastructure/persistence/typeorm/typeorm-message.repository.js';
 import { MessageRepository } from '../src/modules/messages/message.repository.js';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';

@@ -4,7 +4,7 @@ import { AppConfig } from '../config/app-config.js';
 import { redact } from '../config/env-reader.js';
 import { opening } from '../common/startup-scope.js';
 import { withTimeout } from '../common/concurrency/within.js';
-import { HealthRegistry } from '../modules/health/health-registry.js';
+import { HealthRegistry } from '../common/health/health-registry.js';
 import { SetupError } from '../common/errors/setup-error.js';
 
 /**

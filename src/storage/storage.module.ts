@@ -1,6 +1,6 @@
 import { Global, Logger, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { HealthRegistry } from '../modules/health/health-registry.js';
+import { HealthRegistry } from '../common/health/health-registry.js';
 import { LocalFileStorage } from './local-file.storage.js';
 import { ObjectStorage } from './object-storage.js';
 import { S3ObjectStorage } from './s3-object.storage.js';

@@ -2,7 +2,7 @@ import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { InjectConnection, MongooseModule } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
 import { AppConfig } from '../../config/app-config.js';
-import { HealthRegistry } from '../../modules/health/health-registry.js';
+import { HealthRegistry } from '../../common/health/health-registry.js';
 import { mongooseOptions } from './mongo-connection.js';
 
 /**

@@ -15,14 +15,12 @@ import { uuidParam } from '../../common/pipes/uuid.pipe.js';
 import { UserRateLimit } from '../../common/rate-limit/user-rate-limit.guard.js';
 import { UserRateLimiter } from '../../common/rate-limit/user-rate-limiter.js';
 import { ChatsService } from './chats.service.js';
+import { AddMembersCommand } from './commands/add-members.command.js';
+import { ChangeRoleCommand } from './commands/change-role.command.js';
 import { CreateChatCommand, type CreateChatResult } from './commands/create-chat.command.js';
-import {
-  AddMembersCommand,
-  ChangeRoleCommand,
-  DeleteChatCommand,
-  RemoveMemberCommand,
-  RenameChatCommand,
-} from './commands/manage-chat.commands.js';
+import { DeleteChatCommand } from './commands/delete-chat.command.js';
+import { RemoveMemberCommand } from './commands/remove-member.command.js';
+import { RenameChatCommand } from './commands/rename-chat.command.js';
 import { AddMembersDto, ChangeRoleDto, ChatDetailDto, ChatPageDto, CreateChatDto, ListChatsQuery, UpdateChatDto } from './dto/chat.dto.js';
 
 @ApiTags('chats')

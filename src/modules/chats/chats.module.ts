@@ -8,14 +8,12 @@ import { ChatEventsToSockets } from './realtime/chat-events.handler.js';
 import { ChatRepository } from './chat.repository.js';
 import { ChatsController } from './chats.controller.js';
 import { ChatsService } from './chats.service.js';
-import { CreateChatHandler } from './commands/create-chat.command.js';
-import {
-  AddMembersHandler,
-  ChangeRoleHandler,
-  DeleteChatHandler,
-  RemoveMemberHandler,
-  RenameChatHandler,
-} from './commands/manage-chat.commands.js';
+import { AddMembersHandler } from './commands/add-members.handler.js';
+import { ChangeRoleHandler } from './commands/change-role.handler.js';
+import { CreateChatHandler } from './commands/create-chat.handler.js';
+import { DeleteChatHandler } from './commands/delete-chat.handler.js';
+import { RemoveMemberHandler } from './commands/remove-member.handler.js';
+import { RenameChatHandler } from './commands/rename-chat.handler.js';
 import { MongoChatRepository } from './infrastructure/persistence/mongo/mongo-chat.repository.js';
 import { TypeormChatRepository } from './infrastructure/persistence/typeorm/typeorm-chat.repository.js';
 

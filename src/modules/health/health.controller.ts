@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Public } from '../../common/auth/public.decorator.js';
-import { HealthRegistry } from './health-registry.js';
+import { HealthRegistry } from '../../common/health/health-registry.js';
 import { LivenessDto, ReadinessDto } from './dto/health.dto.js';
 
 @ApiTags('health')

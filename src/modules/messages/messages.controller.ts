@@ -14,13 +14,10 @@ import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
 import { uuidParam } from '../../common/pipes/uuid.pipe.js';
 import { UserRateLimit } from '../../common/rate-limit/user-rate-limit.guard.js';
 import { UserRateLimiter } from '../../common/rate-limit/user-rate-limiter.js';
-import {
-  DeleteMessageCommand,
-  EditMessageCommand,
-  MarkReadCommand,
-  SendMessageCommand,
-  type SendMessageResult,
-} from './commands/message.commands.js';
+import { DeleteMessageCommand } from './commands/delete-message.command.js';
+import { EditMessageCommand } from './commands/edit-message.command.js';
+import { MarkReadCommand } from './commands/mark-read.command.js';
+import { SendMessageCommand, type SendMessageResult } from './commands/send-message.command.js';
 import type { Message } from './domain/message.js';
 import { MessageDto, toMessageDto } from './dto/message.dto.js';
 import {

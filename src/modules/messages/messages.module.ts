@@ -1,12 +1,10 @@
 import { Module } from '@nestjs/common';
 import { ChatsModule } from '../chats/chats.module.js';
-import {
-  DeleteMessageHandler,
-  EditMessageHandler,
-  MarkReadHandler,
-  MessageChangeQueue,
-  SendMessageHandler,
-} from './commands/message.commands.js';
+import { DeleteMessageHandler } from './commands/delete-message.handler.js';
+import { EditMessageHandler } from './commands/edit-message.handler.js';
+import { MarkReadHandler } from './commands/mark-read.handler.js';
+import { MessageChangeQueue } from './commands/message-change-queue.js';
+import { SendMessageHandler } from './commands/send-message.handler.js';
 import { messageStoreProvider } from '../../database/message-store.provider.js';
 import { MongoMessageRepository } from './infrastructure/persistence/mongo/mongo-message.repository.js';
 import { TypeormMessageRepository } from './infrastructure/persistence/typeorm/typeorm-message.repository.js';

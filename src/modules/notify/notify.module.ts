@@ -1,6 +1,6 @@
 import { Global, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
-import { HealthRegistry } from '../health/health-registry.js';
+import { HealthRegistry } from '../../common/health/health-registry.js';
 import { TypeormMailLogRepository } from './infrastructure/persistence/typeorm/typeorm-mail-log.repository.js';
 import { OutboxMailTransport } from './infrastructure/transport/outbox-mail-transport.js';
 import { SmtpMailTransport } from './infrastructure/transport/smtp-mail-transport.js';

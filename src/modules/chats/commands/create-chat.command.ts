@@ -1,12 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
-import { NotFoundError, ValidationError } from '../../../common/errors/domain-error.js';
-import { UserRepository } from '../../users/user.repository.js';
-import { ChatRepository } from '../chat.repository.js';
-import { ChatsService } from '../chats.service.js';
-import { normaliseTitle } from '../domain/chat.js';
 import type { ChatDetailDto, CreateChatDto } from '../dto/chat.dto.js';
-import { ChatCreatedEvent } from '../events/chat.events.js';
 
 export class CreateChatCommand {
   constructor(
@@ -19,52 +11,4 @@ export interface CreateChatResult {
   chat: ChatDetailDto;
   /** False when the direct chat already existed. */
   created: boolean;
-}
-
-@CommandHandler(CreateChatCommand)
-export class CreateChatHandler implements ICommandHandler<CreateChatCommand, CreateChatResult> {
-  constructor(
-    private readonly chats: ChatRepository,
-    private readonly users: UserRepository,
-    private readonly reads: ChatsService,
-    private readonly events: EventBus,
-  ) {}
-
-  async execute({ actorId, input }: CreateChatCommand): Promise<CreateChatResult> {
-    if (input.type === 'direct') {
-      if (input.title !== undefined || input.memberIds !== undefined)
-        throw fieldNotForType('direct', input.title !== undefined ? 'title' : 'memberIds');
-      const peerId = input.userId!;
-      if (peerId === actorId)
-        throw new ValidationError(
-          'A direct chat needs another person.',
-          [{ field: 'userId', message: 'userId must not be your own id' }],
-          'DIRECT_CHAT_WITH_SELF',
-        );
-      await this.requireUsers([peerId]);
-      const { chat, created } = await this.chats.findOrCreateDirect(randomUUID(), actorId, peerId);
-      if (created) this.events.publish(new ChatCreatedEvent(chat, [actorId, peerId], actorId));
-      return { chat: await this.reads.detail(chat.id, actorId), created };
-    }
-
-    if (input.userId !== undefined) throw fieldNotForType('group', 'userId');
-    const memberIds = [...new Set(input.memberIds ?? [])].filter((id) => id !== actorId);
-    await this.requireUsers(memberIds);
-    const chat = await this.chats.createGroup({ id: randomUUID(), title: normaliseTitle(input.title!), ownerId: actorId }, memberIds);
-    this.events.publish(new ChatCreatedEvent(chat, [actorId, ...memberIds], actorId));
-    return { chat: await this.reads.detail(chat.id, actorId), created: true };
-  }
-
-  private async requireUsers(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const found = new Set((await this.users.findByIds(ids)).map((u) => u.id));
-    const missing = ids.filter((id) => !found.has(id));
-    if (missing.length > 0) throw new NotFoundError('USER_NOT_FOUND', `No such user: ${missing.join(', ')}.`);
-  }
-}
-
-function fieldNotForType(type: string, field: string): ValidationError {
-  return new ValidationError(`${field} does not apply to a ${type} chat.`, [
-    { field, message: `${field} does not apply to a ${type} chat` },
-  ]);
 }

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ConflictError } from '../../../common/errors/domain-error.js';
 import { ChatRepository } from '../../chats/chat.repository.js';
-import { SendMessageCommand } from '../../messages/commands/message.commands.js';
+import { SendMessageCommand } from '../../messages/commands/send-message.command.js';
 import { type SeedContext, SeedStep, type SeedStepReport } from '../seed-step.js';
 
 export const SEED_GROUP_TITLE = 'Parley team';

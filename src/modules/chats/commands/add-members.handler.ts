@@ -1,0 +1,40 @@
+import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
+import { NotFoundError } from '../../../common/errors/domain-error.js';
+import { UserRepository } from '../../users/user.repository.js';
+import { ChatAccess } from '../chat-access.js';
+import { ChatRepository } from '../chat.repository.js';
+import { ChatsService } from '../chats.service.js';
+import { canManageMembers, MAX_GROUP_MEMBERS } from '../domain/chat.js';
+import type { ChatDetailDto } from '../dto/chat.dto.js';
+import { MembersAddedEvent } from '../events/chat.events.js';
+import { AddMembersCommand } from './add-members.command.js';
+
+@CommandHandler(AddMembersCommand)
+export class AddMembersHandler implements ICommandHandler<AddMembersCommand, ChatDetailDto> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly chats: ChatRepository,
+    private readonly users: UserRepository,
+    private readonly reads: ChatsService,
+    private readonly events: EventBus,
+  ) {}
+
+  async execute({ actorId, chatId, userIds }: AddMembersCommand): Promise<ChatDetailDto> {
+    const refusal = ['CHAT_ADMIN_REQUIRED', 'Only the owner or an admin can add members.'] as const;
+    await this.access.requireGroupRole(chatId, actorId, canManageMembers, ...refusal);
+    const wanted = [...new Set(userIds)];
+    const found = new Set((await this.users.findByIds(wanted)).map((u) => u.id));
+    const missing = wanted.filter((id) => !found.has(id));
+    if (missing.length > 0) throw new NotFoundError('USER_NOT_FOUND', `No such user: ${missing.join(', ')}.`);
+    // The members as the addition left them, from its own transaction: no query in between for
+    // a send that waited on the chat to overtake (a joiner hears of the chat before its messages).
+    const { added, memberIds, lastSeq } = await this.chats.addMembers(
+      chatId,
+      wanted,
+      MAX_GROUP_MEMBERS,
+      this.access.lockedCheck(actorId, canManageMembers, ...refusal),
+    );
+    if (added.length > 0) this.events.publish(new MembersAddedEvent(chatId, added, memberIds, actorId, lastSeq));
+    return this.reads.detail(chatId, actorId);
+  }
+}

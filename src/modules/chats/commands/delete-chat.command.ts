@@ -1,0 +1,6 @@
+export class DeleteChatCommand {
+  constructor(
+    readonly actorId: string,
+    readonly chatId: string,
+  ) {}
+}

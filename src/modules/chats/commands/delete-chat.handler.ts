@@ -1,0 +1,22 @@
+import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
+import { ChatAccess } from '../chat-access.js';
+import { ChatRepository } from '../chat.repository.js';
+import { canDelete } from '../domain/chat.js';
+import { ChatDeletedEvent } from '../events/chat.events.js';
+import { DeleteChatCommand } from './delete-chat.command.js';
+
+@CommandHandler(DeleteChatCommand)
+export class DeleteChatHandler implements ICommandHandler<DeleteChatCommand, void> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly chats: ChatRepository,
+    private readonly events: EventBus,
+  ) {}
+
+  async execute({ actorId, chatId }: DeleteChatCommand): Promise<void> {
+    const refusal = ['CHAT_OWNER_REQUIRED', 'Only the owner can delete this chat.'] as const;
+    await this.access.requireGroupRole(chatId, actorId, canDelete, ...refusal);
+    const memberIds = await this.chats.delete(chatId, this.access.lockedCheck(actorId, canDelete, ...refusal));
+    this.events.publish(new ChatDeletedEvent(chatId, memberIds, actorId));
+  }
+}

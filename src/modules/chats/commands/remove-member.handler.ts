@@ -1,0 +1,41 @@
+import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
+import { ForbiddenError } from '../../../common/errors/domain-error.js';
+import { ChatAccess, chatNotFound, memberNotFound } from '../chat-access.js';
+import { ChatRepository } from '../chat.repository.js';
+import { canRemove } from '../domain/chat.js';
+import { ChatDeletedEvent, MemberRemovedEvent } from '../events/chat.events.js';
+import { RemoveMemberCommand } from './remove-member.command.js';
+
+@CommandHandler(RemoveMemberCommand)
+export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand, void> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly chats: ChatRepository,
+    private readonly events: EventBus,
+  ) {}
+
+  /**
+   * Removing yourself is leaving. An owner who leaves hands the chat to the senior admin or member
+   * (the senior one who does not already own a group with this title); the last one out deletes it.
+   * Decided on the members as they are once the chat is locked, so two people leaving at once
+   * never leave a group without an owner, or without members yet not deleted.
+   */
+  async execute({ actorId, chatId, userId }: RemoveMemberCommand): Promise<void> {
+    await this.access.requireGroup(chatId, actorId);
+    let removedReadSeq = 0;
+    const outcome = await this.chats.removeMember(chatId, userId, (members) => {
+      const actor = members.find((m) => m.userId === actorId);
+      if (!actor) throw chatNotFound(); // left or removed since the access check
+      const target = members.find((m) => m.userId === userId);
+      if (!target) throw memberNotFound();
+      if (!canRemove(actor, target)) throw new ForbiddenError('CHAT_ADMIN_REQUIRED', 'You cannot remove this member.');
+      removedReadSeq = target.lastReadSeq;
+      const remaining = members.filter((m) => m.userId !== userId);
+      if (remaining.length === 0) return { deleteChat: true };
+      // members() lists admins before members, oldest first: the senior one takes over.
+      return { deleteChat: false, successors: target.role === 'owner' ? remaining.map((m) => m.userId) : [] };
+    });
+    if (outcome.deleted) this.events.publish(new ChatDeletedEvent(chatId, [userId], actorId));
+    else this.events.publish(new MemberRemovedEvent(chatId, userId, outcome.remaining, actorId, removedReadSeq, outcome.lastSeq));
+  }
+}

@@ -1,0 +1,7 @@
+export class RenameChatCommand {
+  constructor(
+    readonly actorId: string,
+    readonly chatId: string,
+    readonly title: string,
+  ) {}
+}

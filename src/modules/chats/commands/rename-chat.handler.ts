@@ -1,0 +1,27 @@
+import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
+import { ChatAccess } from '../chat-access.js';
+import { ChatRepository } from '../chat.repository.js';
+import { ChatsService } from '../chats.service.js';
+import { canRename, normaliseTitle } from '../domain/chat.js';
+import type { ChatDetailDto } from '../dto/chat.dto.js';
+import { ChatUpdatedEvent } from '../events/chat.events.js';
+import { RenameChatCommand } from './rename-chat.command.js';
+
+@CommandHandler(RenameChatCommand)
+export class RenameChatHandler implements ICommandHandler<RenameChatCommand, ChatDetailDto> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly chats: ChatRepository,
+    private readonly reads: ChatsService,
+    private readonly events: EventBus,
+  ) {}
+
+  async execute({ actorId, chatId, title }: RenameChatCommand): Promise<ChatDetailDto> {
+    const refusal = ['CHAT_ADMIN_REQUIRED', 'Only the owner or an admin can rename this chat.'] as const;
+    await this.access.requireGroupRole(chatId, actorId, canRename, ...refusal);
+    const renamed = await this.chats.rename(chatId, normaliseTitle(title), this.access.lockedCheck(actorId, canRename, ...refusal));
+    const memberIds = (await this.chats.members(chatId)).map((m) => m.userId);
+    this.events.publish(new ChatUpdatedEvent(renamed, memberIds, actorId));
+    return this.reads.detail(chatId, actorId);
+  }
+}

@@ -1,0 +1,31 @@
+import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
+import { ForbiddenError } from '../../../common/errors/domain-error.js';
+import { ChatAccess } from '../../chats/chat-access.js';
+import type { Message } from '../domain/message.js';
+import { MessageEditedEvent } from '../events/message.events.js';
+import { MessageRepository } from '../message.repository.js';
+import { EditMessageCommand } from './edit-message.command.js';
+import { MessageChangeQueue } from './message-change-queue.js';
+import { messageNotFound } from './message-not-found.js';
+
+@CommandHandler(EditMessageCommand)
+export class EditMessageHandler implements ICommandHandler<EditMessageCommand, Message> {
+  constructor(
+    private readonly access: ChatAccess,
+    private readonly messages: MessageRepository,
+    private readonly events: EventBus,
+    private readonly changes: MessageChangeQueue,
+  ) {}
+
+  execute({ actorId, chatId, messageId, text }: EditMessageCommand): Promise<Message> {
+    return this.changes.run(chatId, async () => {
+      await this.access.member(chatId, actorId);
+      const message = await this.messages.findById(chatId, messageId);
+      if (!message) throw messageNotFound();
+      if (message.senderId !== actorId) throw new ForbiddenError('NOT_MESSAGE_SENDER', 'Only the sender can edit a message.');
+      const edited = await this.messages.editText(chatId, messageId, text);
+      this.events.publish(new MessageEditedEvent(edited, await this.messages.memberIds(chatId)));
+      return edited;
+    });
+  }
+}
