@@ -12,9 +12,9 @@ export async function within(promise: Promise<unknown>, ms: number): Promise<boo
   return settled;
 }
 
-/** `promise`, or the error `late` makes when it has not settled after `ms`. */
+/** `promise`, or the error `late` makes when it has not settled after `ms` (the wait keeps no process alive). */
 export function withTimeout<T>(promise: Promise<T>, ms: number, late: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(late()), ms)));
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(late()), ms).unref()));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
+import { withTimeout } from '../concurrency/within.js';
 
 export type DependencyName = 'database' | 'messageStore' | 'redis' | 'objectStorage' | 'mail';
 
@@ -107,7 +108,7 @@ class SharedCheck {
   private async measure(): Promise<DependencyState> {
     const started = Date.now();
     try {
-      await withTimeout(this.check(), CHECK_TIMEOUT_MS);
+      await withTimeout(this.check(), CHECK_TIMEOUT_MS, () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`));
       return { status: 'up', mode: this.mode, latencyMs: Date.now() - started };
     } catch (error) {
       return {
@@ -118,13 +119,4 @@ class SharedCheck {
       };
     }
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
