@@ -10,6 +10,7 @@ import { httpClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { tcpProxy } from './support/proxy.js';
 import { connectReady, eventually, openSocket, type TestSocket } from './support/ws.js';
+import { DirectHandlers } from '../src/realtime/direct-handlers.js';
 
 const ALLOWED_ORIGIN = 'https://chat.example.com';
 
@@ -47,6 +48,11 @@ describe('realtime (one instance)', () => {
   afterAll(async () => {
     await app?.close();
     await db?.dispose();
+  });
+
+  it("calls every frame type of the contract directly, not through Nest's per-frame pipeline (which a Nest upgrade could bring back)", () => {
+    const direct = app.app.get(DirectHandlers);
+    expect(['send_message', 'typing', 'mark_read', 'sync', 'ping'].filter((type) => !direct.get(type))).toEqual([]);
   });
 
   const track = (socket: TestSocket) => (sockets.push(socket), socket);

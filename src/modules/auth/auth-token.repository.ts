@@ -27,9 +27,23 @@ export class AuthTokenRepository {
     return rows[0]?.user_id;
   }
 
+  /**
+   * Makes one account's links of this purpose one at a time, across instances, until the
+   * transaction ends (an advisory lock: see AuthService.sendResetLink for why not the user's row).
+   */
+  async lockLinksOf(userId: string, purpose: AuthTokenPurpose, manager: EntityManager): Promise<void> {
+    await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1::text || $2::text, 0))`, [LINK_LOCKS[purpose], userId]);
+  }
+
   /** A newer reset link makes older unused ones worthless. */
   async invalidateUnused(userId: string, purpose: AuthTokenPurpose, manager?: EntityManager): Promise<void> {
     const runner = manager ?? this.tokens.manager;
     await runner.query(`UPDATE auth_tokens SET used_at = now() WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL`, [userId, purpose]);
   }
 }
+
+/** The advisory lock names, as older instances take them too. */
+const LINK_LOCKS: Record<AuthTokenPurpose, string> = {
+  confirm_email: 'parley:confirm-email:',
+  reset_password: 'parley:password-reset:',
+};

@@ -22,7 +22,6 @@ import { newEmailToken, sha256, TokenService } from './token.service.js';
 import type { MeDto } from '../users/dto/user.dto.js';
 import { AppConfig } from '../../config/app-config.js';
 import { MailOutbox } from '../notify/mail-outbox.js';
-import { returnedRows } from '../../database/sql.js';
 import { SEED_PASSWORD, SEED_USERS } from '../seeding/seed-data.js';
 
 export interface ClientInfo {
@@ -259,10 +258,7 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
   async confirmEmail(token: string): Promise<void> {
     const confirmed = await this.dataSource.transaction(async (tx) => {
       const userId = await this.emailTokens.consume('confirm_email', sha256(token), tx);
-      if (userId)
-        await tx.query(`UPDATE users SET email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now() WHERE id = $1`, [
-          userId,
-        ]);
+      if (userId) await this.users.confirmEmail(userId, tx);
       return userId !== undefined;
     });
     if (!confirmed) throw invalidToken();
@@ -285,13 +281,11 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     const queued = await this.dataSource.transaction(async (tx) => {
       // As for reset links: one account's links are made one at a time, across instances, so
       // the emails are queued in the order their links were made.
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('parley:confirm-email:' || $1, 0))`, [userId]);
+      await this.emailTokens.lockLinksOf(userId, 'confirm_email', tx);
       // Spending the old links first waits for a confirmation using one of them to commit (it
       // holds its token row), so the read after it sees that confirmation.
       await this.emailTokens.invalidateUnused(userId, 'confirm_email', tx);
-      const [user] = returnedRows<{ email: string; name: string; confirmed: boolean }>(
-        await tx.query(`SELECT email, name, email_confirmed_at IS NOT NULL AS confirmed FROM users WHERE id = $1`, [userId]),
-      );
+      const user = await this.users.mailContact(userId, tx);
       if (!user) throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
       if (user.confirmed) return false;
       await this.emailTokens.create(userId, 'confirm_email', sha256(token), EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, tx);
@@ -348,7 +342,7 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
       // the user's row: a reset holds its token row and then updates the user, so locking the row
       // here in the other order could deadlock, and it would hold up sign-ins (their sessions
       // reference the row) as well.
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('parley:password-reset:' || $1, 0))`, [user.id]);
+      await this.emailTokens.lockLinksOf(user.id, 'reset_password', tx);
       await this.emailTokens.invalidateUnused(user.id, 'reset_password', tx);
       await this.emailTokens.create(user.id, 'reset_password', sha256(token), PASSWORD_RESET_TOKEN_TTL_SECONDS, tx);
       await mail.queue(
@@ -366,20 +360,10 @@ export class AuthService implements OnApplicationBootstrap, BeforeApplicationShu
     const result = await this.dataSource.transaction(async (tx) => {
       const userId = await this.emailTokens.consume('reset_password', sha256(token), tx);
       if (!userId) return undefined;
-      // The reset link reached the mailbox, which proves the address as well.
-      const [user] = returnedRows<{ email: string }>(
-        await tx.query(
-          `UPDATE users SET password_hash = $2, email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now() WHERE id = $1 RETURNING email`,
-          [userId, passwordHash],
-        ),
-      );
-      const revoked = returnedRows<{ id: string }>(
-        await tx.query(
-          `UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_reset' WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
-          [userId],
-        ),
-      );
-      return { userId, email: user.email, revoked: revoked.map((r) => r.id) };
+      const email = await this.users.resetPassword(userId, passwordHash, tx);
+      if (email === undefined) return undefined; // the account was deleted after the link was sent
+      const revoked = await this.sessions.revokeAllOf(userId, 'password_reset', tx);
+      return { userId, email, revoked };
     });
     if (!result) throw invalidToken();
     await this.limiter.clearFailedSignInsAfterReset(result.email);

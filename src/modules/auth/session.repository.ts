@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { IsNull, MoreThan, Repository } from 'typeorm';
+import { type EntityManager, IsNull, MoreThan, Repository } from 'typeorm';
 import { SessionEntity } from './infrastructure/persistence/typeorm/session.entity.js';
 import { returnedRows } from '../../database/sql.js';
 
@@ -84,10 +84,10 @@ export class SessionRepository {
     return result.affected === 1;
   }
 
-  /** Revokes every live session of a user and returns their ids. */
-  async revokeAllOf(userId: string, reason: string): Promise<string[]> {
+  /** Revokes every live session of a user and returns their ids (in `manager`'s transaction when given). */
+  async revokeAllOf(userId: string, reason: string, manager?: EntityManager): Promise<string[]> {
     const rows = returnedRows<{ id: string }>(
-      await this.sessions.query(
+      await (manager ?? this.sessions).query(
         `UPDATE sessions SET revoked_at = now(), revoked_reason = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
         [userId, reason],
       ),

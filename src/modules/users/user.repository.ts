@@ -84,6 +84,35 @@ export class UserRepository {
     return rows.length > 0;
   }
 
+  /** Stamps the address confirmed, if it was not already (in the transaction that spent the link). */
+  async confirmEmail(id: string, manager: EntityManager): Promise<void> {
+    await manager.query(`UPDATE users SET email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now() WHERE id = $1`, [
+      id,
+    ]);
+  }
+
+  /**
+   * Sets a password from a reset link, which reached the mailbox and so confirms the address too.
+   * Returns the account's email, or undefined when the account is gone.
+   */
+  async resetPassword(id: string, passwordHash: string, manager: EntityManager): Promise<string | undefined> {
+    const [user] = returnedRows<{ email: string }>(
+      await manager.query(
+        `UPDATE users SET password_hash = $2, email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now() WHERE id = $1 RETURNING email`,
+        [id, passwordHash],
+      ),
+    );
+    return user?.email;
+  }
+
+  /** Who a confirmation email goes to, read in the caller's transaction (after its locks). */
+  async mailContact(id: string, manager: EntityManager): Promise<{ email: string; name: string; confirmed: boolean } | undefined> {
+    const [user] = returnedRows<{ email: string; name: string; confirmed: boolean }>(
+      await manager.query(`SELECT email, name, email_confirmed_at IS NOT NULL AS confirmed FROM users WHERE id = $1`, [id]),
+    );
+    return user;
+  }
+
   /** Swaps the avatar key and returns the previous one, atomically. */
   async replaceAvatarKey(id: string, key: string | null): Promise<string | null> {
     const rows = returnedRows<{ previous: string | null }>(
