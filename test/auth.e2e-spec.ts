@@ -6,7 +6,7 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
-import { AuthService } from '../src/modules/auth/auth.service.js';
+import { EmailLinksService } from '../src/modules/auth/email-links.service.js';
 import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
 import { SessionRepository } from '../src/modules/auth/session.repository.js';
 import { UserSignedUpEvent } from '../src/modules/auth/events/user-signed-up.event.js';
@@ -400,7 +400,7 @@ describe('auth', () => {
         expect([known.status, unknown.status]).toEqual([202, 202]);
         expect(known.body).toEqual(unknown.body);
         // The link is made after the answer (so that its timing says nothing either).
-        await app.app.get(AuthService).resetRequestsSettled();
+        await app.app.get(EmailLinksService).resetRequestsSettled();
         expect(published).toEqual([user.email]);
       } finally {
         sub.unsubscribe();
@@ -512,7 +512,7 @@ describe('auth', () => {
       try {
         const forgot = () => request('POST', '/api/v1/auth/password/forgot', { body: { email: account.user.email } });
         expect((await Promise.all([forgot(), forgot(), forgot()])).map((r) => r.status)).toEqual([202, 202, 202]);
-        await app.app.get(AuthService).resetRequestsSettled();
+        await app.app.get(EmailLinksService).resetRequestsSettled();
       } finally {
         sub.unsubscribe();
       }

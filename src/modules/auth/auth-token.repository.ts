@@ -29,7 +29,7 @@ export class AuthTokenRepository {
 
   /**
    * Makes one account's links of this purpose one at a time, across instances, until the
-   * transaction ends (an advisory lock: see AuthService.sendResetLink for why not the user's row).
+   * transaction ends (an advisory lock: see EmailLinksService.sendResetLink for why not the user's row).
    */
   async lockLinksOf(userId: string, purpose: AuthTokenPurpose, manager: EntityManager): Promise<void> {
     await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1::text || $2::text, 0))`, [LINK_LOCKS[purpose], userId]);

@@ -19,6 +19,7 @@ import { uuidParam } from '../../common/pipes/uuid.pipe.js';
 import { AppConfig } from '../../config/app-config.js';
 import { MeDto } from '../users/dto/user.dto.js';
 import { AuthService, type ClientInfo } from './auth.service.js';
+import { EmailLinksService } from './email-links.service.js';
 import {
   AuthResultDto,
   ForgotPasswordDto,
@@ -41,6 +42,7 @@ const REFRESH_COOKIE_PATH = '/api/v1/auth';
 export class AuthController {
   constructor(
     private readonly auth: AuthService,
+    private readonly links: EmailLinksService,
     private readonly config: AppConfig,
   ) {}
 
@@ -131,7 +133,7 @@ export class AuthController {
   @ApiOperation({ summary: 'Confirm the email address with the token from the email' })
   @ApiNoContentResponse()
   confirmEmail(@Body() body: TokenDto): Promise<void> {
-    return this.auth.confirmEmail(body.token);
+    return this.links.confirmEmail(body.token);
   }
 
   @UseGuards(IpRateLimitGuard)
@@ -142,7 +144,7 @@ export class AuthController {
   @ApiOperation({ summary: "Email a new confirmation link to the caller's unconfirmed address (older links stop working)" })
   @ApiAcceptedResponse()
   resendConfirmation(@CurrentUser() caller: AuthUser): Promise<void> {
-    return this.auth.resendConfirmation(caller.userId);
+    return this.links.resendConfirmation(caller.userId);
   }
 
   @Public()
@@ -152,7 +154,7 @@ export class AuthController {
   @ApiOperation({ summary: 'Email a password reset link; answers 202 whether or not the email has an account' })
   @ApiAcceptedResponse()
   forgot(@Body() body: ForgotPasswordDto): Promise<void> {
-    return this.auth.forgotPassword(body.email);
+    return this.links.forgotPassword(body.email);
   }
 
   @Public()
@@ -162,7 +164,7 @@ export class AuthController {
   @ApiOperation({ summary: 'Set a new password with the token from the email; ends every session' })
   @ApiNoContentResponse()
   reset(@Body() body: ResetPasswordDto): Promise<void> {
-    return this.auth.resetPassword(body.token, body.password);
+    return this.links.resetPassword(body.token, body.password);
   }
 
   private cookieOptions(): CookieOptions {

@@ -9,6 +9,7 @@ import { AuthRateLimiter } from './auth-rate-limiter.js';
 import { AuthTokenRepository } from './auth-token.repository.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
+import { EmailLinksService } from './email-links.service.js';
 import { AuthTokenEntity } from './infrastructure/persistence/typeorm/auth-token.entity.js';
 import { SessionEntity } from './infrastructure/persistence/typeorm/session.entity.js';
 import { IpRateLimitGuard } from './ip-rate-limit.guard.js';
@@ -27,6 +28,7 @@ import { TokenService } from './token.service.js';
   controllers: [AuthController],
   providers: [
     AuthService,
+    EmailLinksService,
     TokenService,
     PasswordHasher,
     SessionRepository,

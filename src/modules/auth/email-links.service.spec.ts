@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { RateLimitedError } from '../../common/errors/domain-error.js';
-import { AuthService } from './auth.service.js';
+import { EmailLinksService } from './email-links.service.js';
 import type { PasswordResetRequestedEvent } from './events/password-reset-requested.event.js';
 
 interface Deferred<T> {
@@ -19,18 +19,14 @@ function deferred<T>(): Deferred<T> {
 
 const ada = { id: 'user-ada', email: 'ada@example.com', name: 'Ada' };
 
-/** AuthService over fakes whose account lookups wait until the test answers them. */
+/** EmailLinksService over fakes whose account lookups wait until the test answers them. */
 function setUp() {
   const lookups: Array<{ email: string } & Deferred<typeof ada | undefined>> = [];
   const steps: string[] = [];
   const published: PasswordResetRequestedEvent[] = [];
   const limiter = { consumePasswordReset: jest.fn(async (_email: string) => undefined) };
-  const service = new AuthService(
-    { isEnabled: () => true } as never,
-    {
-      transaction: async (work: (tx: unknown) => Promise<void>) =>
-        work({ query: async (sql: string, params: unknown[]) => void steps.push(`${sql.split(' ')[0]} ${String(params[0])}`) }),
-    } as never,
+  const service = new EmailLinksService(
+    { transaction: async (work: (tx: unknown) => Promise<void>) => work({}) } as never,
     {
       findByEmail: (email: string) => {
         const lookup = Object.assign(deferred<typeof ada | undefined>(), { email });
@@ -41,10 +37,10 @@ function setUp() {
     } as never,
     {} as never,
     {
+      lockLinksOf: async (userId: string) => void steps.push(`lock ${userId}`),
       invalidateUnused: async (userId: string) => void steps.push(`invalidate ${userId}`),
       create: async (userId: string) => void steps.push(`create ${userId}`),
     } as never,
-    {} as never,
     {} as never,
     limiter as never,
     { publish: (event: PasswordResetRequestedEvent) => void published.push(event) } as never,
@@ -56,7 +52,7 @@ function setUp() {
   return { service, lookups, steps, published, limiter };
 }
 
-describe('AuthService.forgotPassword', () => {
+describe('EmailLinksService.forgotPassword', () => {
   it('answers once the rate limit has counted the request, before the account is even looked up', async () => {
     const { service, lookups, steps, published } = setUp();
     await service.forgotPassword(ada.email);
@@ -68,7 +64,7 @@ describe('AuthService.forgotPassword', () => {
     await settled;
     expect(steps).toEqual([
       `lookup ${ada.email}`,
-      `SELECT ${ada.id}`,
+      `lock ${ada.id}`,
       `invalidate ${ada.id}`,
       `create ${ada.id}`,
       `queue mail ${ada.id}`,
