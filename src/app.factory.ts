@@ -94,7 +94,7 @@ export async function createApp(
     early?.release();
   }
   if (early?.received) {
-    await app.close();
+    await app.close().catch(() => undefined); // the signal is what to report
     throw new StartInterrupted(early.received);
   }
   // Before the start-up hooks run, so that a SIGTERM during them closes what is open (the
@@ -241,7 +241,8 @@ export class StartInterrupted extends Error {
 /**
  * Keeps SIGTERM and SIGINT from killing the process while the app is being made, so that what is
  * opening (the embedded database, whose lock a kill would leave behind) is closed in order once it
- * is open. A second signal meanwhile stops at once, as it would have.
+ * is open. A second signal meanwhile stops at once, as it would have. Should the start fail anyway,
+ * that failure is what is reported (exit 1), not the signal.
  */
 function holdStopSignals(signals: NodeJS.EventEmitter, logger: AppLogger): { received?: NodeJS.Signals; release(): void } {
   const held: { received?: NodeJS.Signals; release(): void } = {
@@ -256,7 +257,7 @@ function holdStopSignals(signals: NodeJS.EventEmitter, logger: AppLogger): { rec
       return;
     }
     held.received = signal;
-    logger.log(`${signal} received while starting: stopping once what is opening is open (again to stop at once)`, 'Parley');
+    logger.warn(`${signal} received while starting: stopping once what is opening is open (again to stop at once)`, 'Parley');
   }
   for (const name of STOP_SIGNALS) signals.on(name, onSignal);
   return held;

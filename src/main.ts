@@ -2,14 +2,14 @@
 import './v8-flags.js';
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
+import { constants } from 'node:os';
 import { ShutdownSignal } from '@nestjs/common';
 import { config as loadDotEnv } from 'dotenv';
-import { constants } from 'node:os';
 import { StartInterrupted, createApp } from './app.factory.js';
 import { ConfigError } from './config/env-reader.js';
 import { loadConfig } from './config/app-config.js';
 import { AppLogger } from './common/logging/app-logger.js';
-import { SetupError } from './common/errors/setup-error.js';
+import { SetupError, failureText } from './common/errors/setup-error.js';
 
 loadDotEnv({ quiet: true });
 
@@ -80,7 +80,6 @@ main().catch((error: unknown) => {
     process.exit(128 + constants.signals[error.signal]); // as if the signal had ended it
   }
   // A bug's stack is worth printing; a SetupError's sentence is the whole story.
-  const detail = error instanceof SetupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
-  process.stderr.write(`Parley failed to start: ${detail}\n`);
+  process.stderr.write(`Parley failed to start: ${failureText(error)}\n`);
   process.exit(1);
 });

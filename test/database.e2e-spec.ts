@@ -242,7 +242,7 @@ describe('the encoding of the database', () => {
       const logs: string[] = [];
       const app = await createApp(loadConfig({ ...env, MODULES: 'health' }), new AppLogger('warn', 'json', (line) => logs.push(line)));
       await app.close();
-      expect(logs.filter((line) => line.includes('LC_CTYPE C'))).toEqual([expect.stringMatching(/lower\(\) folds only A–Z/)]);
+      expect(logs.filter((line) => line.includes('lower() folds only A–Z'))).toHaveLength(1);
     });
   });
 });

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { pathToFileURL } from 'node:url';
 import { config as loadDotEnv } from 'dotenv';
 import { ConfigError } from '../config/env-reader.js';
-import { SetupError } from '../common/errors/setup-error.js';
+import { SetupError, failureText } from '../common/errors/setup-error.js';
 
 /** A failure the CLI explains in one sentence, without a stack trace. */
 export class CliError extends SetupError {}
@@ -22,8 +22,7 @@ export function runCli(name: string, command: () => Promise<void>): void {
         process.stderr.write(`${name} failed, the configuration is invalid:\n${error.problems.map((p) => `  - ${p}`).join('\n')}\n`);
         process.exit(78); // EX_CONFIG
       }
-      const detail = error instanceof SetupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
-      process.stderr.write(`${name} failed: ${detail}\n`);
+      process.stderr.write(`${name} failed: ${failureText(error)}\n`);
       process.exit(1);
     },
   );

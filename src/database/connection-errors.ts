@@ -17,7 +17,10 @@ export function explainConnectionError(error: unknown, url: string): Error {
   if (code === '28P01' || code === '28000') {
     return new SetupError(`DATABASE_URL was refused by the server: ${detail} (${where}). Check the user name and password.`);
   }
-  return new SetupError(
+  // Not recognised: perhaps the server, perhaps a bug (TypeORM builds its entity metadata in the
+  // same call), so the original goes along with its stack.
+  return new Error(
     `DATABASE_URL could not be used: ${detail} (${where}). Check that PostgreSQL answers there, fix DATABASE_URL, or unset it to use the embedded database.`,
+    { cause: error },
   );
 }

@@ -105,7 +105,9 @@ export class EmbeddedPostgres {
       await db.close().catch(() => undefined);
       removeSocketDir(socketDir, socketDirRecord);
       lock.release();
-      throw new SetupError(`The embedded database could not be served (${String(error)}); set DATABASE_URL to use PostgreSQL.`);
+      throw new Error(`The embedded database could not be served (${String(error)}); set DATABASE_URL to use PostgreSQL.`, {
+        cause: error,
+      });
     }
     const url = socketDir
       ? `postgres://postgres@localhost/postgres?host=${encodeURIComponent(socketDir)}`

@@ -35,24 +35,29 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
 /**
  * Names, titles and messages are Unicode, and the schema leans on lower() and length() (unique
  * group titles in any case, the name search): in a database not encoded UTF8 (SQL_ASCII, say,
- * what a cluster made without a locale gets) they work on bytes, so that is refused. Under the
- * C or POSIX character type lower() folds A–Z only: that starts, with a warning.
+ * what a cluster made without a locale gets) they work on bytes, so that is refused. Where
+ * lower() folds A–Z only (the C or POSIX character type of libc), it starts with a warning: asked
+ * of lower() itself, since under ICU or PostgreSQL 17's builtin provider the type can read C and
+ * fold everything.
  */
 async function checkEncoding(client: pg.Client, url: string, logger: Logger): Promise<void> {
-  const { rows } = await client.query<{ name: string; encoding: string; ctype: string }>(
-    `SELECT datname AS name, pg_encoding_to_char(encoding) AS encoding, datctype AS ctype FROM pg_database WHERE datname = current_database()`,
+  const { rows } = await client.query<{ name: string; encoding: string; folds: boolean | null }>(
+    `SELECT datname AS name, pg_encoding_to_char(encoding) AS encoding,
+            CASE WHEN pg_encoding_to_char(encoding) = 'UTF8' THEN lower(chr(196)) = chr(228) END AS folds
+       FROM pg_database WHERE datname = current_database()`,
   );
   const [database] = rows;
   if (!database) return;
-  const remake = `CREATE DATABASE "${database.name}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'`;
+  // C.UTF-8 is on Debian and most Linux; elsewhere any UTF-8 locale the server has (en_US.UTF-8, say).
+  const remake = `CREATE DATABASE "${database.name}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8' (or another UTF-8 locale the server has)`;
   if (database.encoding !== 'UTF8') {
     throw new SetupError(
       `DATABASE_URL names database "${database.name}", encoded ${database.encoding} (${redact(url)}); Parley needs UTF8, since it stores Unicode text and compares it case-insensitively. Create the database again (while it is empty) with: ${remake}`,
     );
   }
-  if (database.ctype === 'C' || database.ctype === 'POSIX') {
+  if (database.folds === false) {
     logger.warn(
-      `Database "${database.name}" has LC_CTYPE ${database.ctype}: lower() folds only A–Z there, so group titles that differ only in the case of other letters (Ä, ä) count as different, and the user search is case-sensitive for them. A database made with: ${remake} folds them all.`,
+      `In database "${database.name}" lower() folds only A–Z (LC_CTYPE C or POSIX), so group titles that differ only in the case of other letters (Ä, ä) count as different, and the user search is case-sensitive for them. A database made with: ${remake} folds them all.`,
     );
   }
 }

@@ -162,7 +162,7 @@ export class S3ObjectStorage extends ObjectStorage {
         `S3_BUCKET ${JSON.stringify(this.bucket)} is not a valid bucket name; use 3-63 lowercase letters, digits, dots and hyphens.`,
       );
     }
-    return new SetupError(`Could not prepare the S3 bucket ${this.bucket} at ${this.endpoint}: ${detail}`);
+    return new Error(`Could not prepare the S3 bucket ${this.bucket} at ${this.endpoint}: ${detail}`, { cause: error });
   }
 }
 

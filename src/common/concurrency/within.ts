@@ -12,9 +12,15 @@ export async function within(promise: Promise<unknown>, ms: number): Promise<boo
   return settled;
 }
 
-/** `promise`, or the error `late` makes when it has not settled after `ms` (the wait keeps no process alive). */
-export function withTimeout<T>(promise: Promise<T>, ms: number, late: () => Error): Promise<T> {
+/**
+ * `promise`, or the error `late` makes when it has not settled after `ms`. `unref`: the wait keeps
+ * no process alive (a health check's); a start-up check's does, so that it ends in its error.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, late: () => Error, { unref = false } = {}): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(late()), ms).unref()));
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late()), ms);
+    if (unref) timer.unref();
+  });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

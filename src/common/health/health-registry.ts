@@ -108,7 +108,7 @@ class SharedCheck {
   private async measure(): Promise<DependencyState> {
     const started = Date.now();
     try {
-      await withTimeout(this.check(), CHECK_TIMEOUT_MS, () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`));
+      await withTimeout(this.check(), CHECK_TIMEOUT_MS, () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`), { unref: true });
       return { status: 'up', mode: this.mode, latencyMs: Date.now() - started };
     } catch (error) {
       return {

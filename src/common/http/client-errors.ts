@@ -1,12 +1,12 @@
-import { STATUS_CODES, type Server } from 'node:http';
+import { maxHeaderSize, STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { reasonPhrase } from '../errors/error-body.js';
 
 /**
- * Node answers a request it cannot read (headers past its 16 KiB limit, broken framing, one that
- * took too long to arrive) by itself, before Express sees it, with a bare status line. This answers
- * in the contract's error shape instead, then closes the connection: after such a request there is
- * no telling where the next one would start.
+ * Node answers a request it cannot read (headers past its limit, broken framing, one that took
+ * too long to arrive) by itself, before Express sees it, with a bare status line. This answers in
+ * the contract's error shape instead, then closes the connection as Node would: after such a
+ * request there is no telling where the next one would start.
  */
 export function answerClientErrorsInShape(server: Server): void {
   server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
@@ -15,22 +15,26 @@ export function answerClientErrorsInShape(server: Server): void {
       socket.destroy();
       return;
     }
-    const [statusCode, code, message] = describe(error.code);
+    const [statusCode, code, message] = classify(error.code);
     const body = JSON.stringify({ statusCode, error: reasonPhrase(statusCode), code, message });
+    // Destroyed once written: the server allows half-open sockets, so end() alone would leave
+    // this one open for as long as the client keeps its side.
     socket.end(
       `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
     );
   });
 }
 
-function describe(code: string | undefined): [number, string, string] {
+function classify(code: string | undefined): [number, string, string] {
   if (code === 'HPE_HEADER_OVERFLOW')
     return [
       431,
       'HEADERS_TOO_LARGE',
-      'The request line and headers are larger than 16 KiB: a very long URL, cookie or Authorization header.',
+      `The request line and headers are larger than ${maxHeaderSize / 1024} KiB: a very long URL, cookie or Authorization header.`,
     ];
+  if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return [413, 'PAYLOAD_TOO_LARGE', 'The chunk extensions of the body are too large.'];
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'REQUEST_TIMEOUT', 'The request took too long to arrive.'];
   return [400, 'MALFORMED_REQUEST', 'The request is not well-formed HTTP/1.1.'];
 }

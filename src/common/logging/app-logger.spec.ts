@@ -14,7 +14,11 @@ describe('AppLogger', () => {
     expect(line).not.toHaveProperty('stack');
   });
 
-  it('keeps the stack of any other error, a bug to find', () => {
+  it("keeps the stack of any other error, a bug to find, and its cause's", () => {
     expect(logged(new Error('boom')).stack).toMatch(/^Error: boom\n\s+at /);
+    const wrapped = new Error('DATABASE_URL could not be used: …', { cause: new Error('Entity metadata for X#y was not found') });
+    expect(logged(wrapped).stack).toMatch(
+      /^Error: DATABASE_URL could not be used[^]*\nCaused by: Error: Entity metadata for X#y was not found\n\s+at /,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import type { LoggerService, LogLevel as NestLogLevel } from '@nestjs/common';
 import type { LogFormat, LogLevel } from '../../config/app-config.js';
-import { SetupError } from '../errors/setup-error.js';
+import { SetupError, failureText } from '../errors/setup-error.js';
 
 const ORDER: Record<LogLevel | 'fatal', number> = { fatal: 0, error: 1, warn: 2, log: 3, debug: 4, verbose: 5 };
 const COLOURS: Record<string, string> = {
@@ -58,7 +58,10 @@ export class AppLogger implements LoggerService {
     else if (typeof message === 'object' && message !== null) Object.assign(fields, message);
     else fields.msg = String(message);
     // A SetupError's sentence is the whole story (the start's own failures): no stack under it.
-    if (!(error instanceof SetupError) && (error?.stack ?? stack)) fields.stack = error?.stack ?? stack;
+    // Any other error's stack comes with its causes'.
+    if (error instanceof SetupError) delete fields.stack;
+    else if (error) fields.stack = failureText(error);
+    else if (stack) fields.stack = stack;
 
     if (this.format === 'json') {
       this.out(JSON.stringify(fields));

@@ -153,7 +153,9 @@ export function documentErrors(document: OpenAPIObject): void {
         const retryAfter = { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } };
         operation.responses[status] = Object.assign({}, existing, {
           description,
-          content: { 'application/json': { schema: errorSchema, example: exampleError(Number(status), codes![0]) } },
+          content: {
+            'application/json': { schema: errorSchema, example: exampleError(Number(status), codes![0], firstInput(document, operation)) },
+          },
           ...(status === '429' || status === '503' ? { headers: retryAfter } : {}),
         });
       }
@@ -166,22 +168,37 @@ export function documentErrors(document: OpenAPIObject): void {
 
 /** A sentence for the examples of the codes most routes share; any other gets a placeholder. */
 const EXAMPLE_MESSAGES: Record<string, string> = {
-  VALIDATION_FAILED: 'name must be shorter than or equal to 64 characters',
   UNAUTHENTICATED: 'Authentication is required.',
   TOKEN_EXPIRED: 'The access token has expired; refresh it or sign in again.',
   CHAT_NOT_FOUND: 'No such chat.',
   UNSUPPORTED_MEDIA_TYPE: 'The body is text/plain; send it as JSON, with Content-Type: application/json.',
-  RATE_LIMITED: 'Too many searches; wait a moment.',
+  RATE_LIMITED: 'Too many requests; wait a moment.',
   SERVICE_UNAVAILABLE: 'The server cannot reach its database (or another service it needs) just now; try again shortly.',
 };
 
-/** The example shown under an error status: the status's first code, in the one error shape. */
-function exampleError(status: number, code: string): Record<string, unknown> {
+/**
+ * The example shown under an error status: the status's first code, in the one error shape. A
+ * validation failure names the route's own first input (`input` when it has none of its own).
+ */
+function exampleError(status: number, code: string, field = 'input'): Record<string, unknown> {
+  if (code === 'VALIDATION_FAILED') {
+    const message = `${field} is required`;
+    return { statusCode: status, error: reasonPhrase(status), code, message, details: [{ field, message }] };
+  }
   return {
     statusCode: status,
     error: reasonPhrase(status),
     code,
     message: EXAMPLE_MESSAGES[code] ?? 'A sentence saying what went wrong and what to do about it.',
-    ...(code === 'VALIDATION_FAILED' ? { details: [{ field: 'name', message: EXAMPLE_MESSAGES[code] }] } : {}),
   };
+}
+
+/** The first field of the route's JSON body, or else its first parameter. */
+function firstInput(document: OpenAPIObject, operation: Operation): string | undefined {
+  const ref = (operation.requestBody as { content?: Record<string, { schema?: { $ref?: string } }> } | undefined)?.content?.[
+    'application/json'
+  ]?.schema?.$ref;
+  const schema = ref ? document.components?.schemas?.[ref.split('/').pop()!] : undefined;
+  const property = schema && 'properties' in schema ? Object.keys(schema.properties ?? {})[0] : undefined;
+  return property ?? (operation.parameters?.[0] as { name?: string } | undefined)?.name;
 }

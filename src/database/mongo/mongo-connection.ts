@@ -58,7 +58,7 @@ export function explainMongoConnectionError(error: unknown, uri: string): Error 
   if (name === 'MongoParseError' || name === 'MongoAPIError') {
     return new MongoSetupError(`MONGODB_URI is not a connection string the MongoDB driver accepts: ${detail} (${where}). Fix MONGODB_URI.`);
   }
-  return new MongoSetupError(`Could not connect to MongoDB at ${where} (MONGODB_URI): ${detail}`);
+  return new Error(`Could not connect to MongoDB at ${where} (MONGODB_URI): ${detail}`, { cause: error });
 }
 
 /**

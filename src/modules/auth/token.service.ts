@@ -80,8 +80,9 @@ export class TokenService {
     const claims = this.verify<RefreshClaims & { typ?: string; exp?: unknown }>(token, this.keys.refresh, () => {
       throw new UnauthenticatedError('REFRESH_EXPIRED', 'The refresh token has expired; sign in again.');
     });
-    if (claims.typ !== 'refresh' || !claims.jti || typeof claims.exp !== 'number')
-      throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not a refresh token.');
+    if (claims.typ !== 'refresh' || !claims.jti) throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not a refresh token.');
+    // Every token Parley issues expires; one that does not was not made by it.
+    if (typeof claims.exp !== 'number') throw new UnauthenticatedError('TOKEN_INVALID', 'The token has no expiry.');
     return { sub: claims.sub, sid: claims.sid, jti: claims.jti, jtiHash: sha256(claims.jti) };
   }
 
