@@ -27,6 +27,10 @@ export interface ClientInfo {
   userAgent: string | null;
 }
 
+/**
+ * Accounts and sessions: sign-up (with its first confirmation email), sign-in, refresh, sign-out
+ * and the session list. The emailed links after that are EmailLinksService's.
+ */
 @Injectable()
 export class AuthService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Auth');
