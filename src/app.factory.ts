@@ -99,7 +99,7 @@ export async function createApp(
   }
   // Before the start-up hooks run, so that a SIGTERM during them closes what is open (the
   // embedded database's lock among it) rather than kill the process outright.
-  if (options.shutdownHooks) app.enableShutdownHooks();
+  if (options.shutdownHooks) app.enableShutdownHooks(STOP_SIGNALS);
   try {
     return await initApp(configureApp(app, config, logger));
   } catch (error) {
@@ -263,4 +263,9 @@ function holdStopSignals(signals: NodeJS.EventEmitter, logger: AppLogger): { rec
   return held;
 }
 
-const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+/**
+ * The signals that stop the server, gracefully. Not Nest's whole list: SIGUSR2 is how a heap
+ * snapshot is asked for (`node --heapsnapshot-signal=SIGUSR2`), and SIGQUIT, SIGABRT and the
+ * fault signals keep their own meaning.
+ */
+export const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];

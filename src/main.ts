@@ -3,9 +3,8 @@ import './v8-flags.js';
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { constants } from 'node:os';
-import { ShutdownSignal } from '@nestjs/common';
 import { config as loadDotEnv } from 'dotenv';
-import { StartInterrupted, createApp } from './app.factory.js';
+import { STOP_SIGNALS, StartInterrupted, createApp } from './app.factory.js';
 import { ConfigError } from './config/env-reader.js';
 import { loadConfig } from './config/app-config.js';
 import { AppLogger } from './common/logging/app-logger.js';
@@ -35,7 +34,7 @@ async function main(): Promise<void> {
   const app = await createApp(config, logger, { shutdownHooks: true });
   // Nest closes the app on these (shutdownHooks); the log says why it stops, once.
   let stopping = false;
-  for (const signal of Object.values(ShutdownSignal)) {
+  for (const signal of STOP_SIGNALS) {
     process.once(signal, () => {
       logger.log(stopping ? `${signal} received (already stopping)` : `${signal} received: closing connections, then stopping`, 'Parley');
       stopping = true;

@@ -187,6 +187,26 @@ describe('a stop signal while the embedded database is first starting', () => {
   });
 });
 
+describe('the signals that stop the server', () => {
+  it('are SIGTERM, SIGINT and SIGHUP; SIGUSR2 (heap snapshots) and the fault signals keep their meaning', async () => {
+    const db = await createTestDatabase('postgres');
+    const watched = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2', 'SIGQUIT', 'SIGABRT'] as const;
+    const count = () => Object.fromEntries(watched.map((s) => [s, process.listenerCount(s)]));
+    const before = count();
+    const app = await createApp(loadConfig({ ...db.env, MODULES: 'health' }), new AppLogger('error', 'json', () => undefined), {
+      shutdownHooks: true,
+      signals: new EventEmitter(),
+    });
+    try {
+      const during = count();
+      expect(watched.filter((s) => during[s] > before[s])).toEqual(['SIGTERM', 'SIGINT', 'SIGHUP']);
+    } finally {
+      await app.close();
+      await db.dispose();
+    }
+  });
+});
+
 describe('a start that fails after the database is up', () => {
   it('closes what it opened: the embedded database is unlocked, and this same process starts on it at once', async () => {
     const db = await createTestDatabase('embedded');
