@@ -8,6 +8,7 @@ import { MailLogByUser1795600000000 } from './1795600000000-mail-log-by-user.js'
 import { EmailsInOneForm1795700000000 } from './1795700000000-emails-in-one-form.js';
 import { MembersJoinedSeq1795800000000 } from './1795800000000-members-joined-seq.js';
 import { NamesAndTitlesInNfc1795900000000 } from './1795900000000-names-and-titles-in-nfc.js';
+import { ExpiryIndexes1796000000000 } from './1796000000000-expiry-indexes.js';
 
 /**
  * Every migration, oldest first. Listed by hand rather than found by a glob so the same list
@@ -23,4 +24,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   EmailsInOneForm1795700000000,
   MembersJoinedSeq1795800000000,
   NamesAndTitlesInNfc1795900000000,
+  ExpiryIndexes1796000000000,
 ];

@@ -14,9 +14,10 @@ import { PasswordResetRequestedEvent } from '../src/modules/auth/events/password
 import { DEV_ACCESS_SECRET, DEV_REFRESH_SECRET } from '../src/config/app-config.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient } from './support/http.js';
-import { signUpAndIn, uniqueEmail } from './support/accounts.js';
+import { type SignedIn, signUpAndIn, uniqueEmail } from './support/accounts.js';
 import { tcpProxy } from './support/proxy.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { AuthHousekeeping } from '../src/modules/auth/auth-housekeeping.js';
 
 describe('auth', () => {
   let db: TestDatabase;
@@ -268,6 +269,29 @@ describe('auth', () => {
   });
 
   describe('sessions', () => {
+    it('removes sessions and email links a day past their expiry, revoked ones too, and keeps the rest', async () => {
+      const db = app.app.get(DataSource);
+      const [old, revoked, live] = [await signUpAndIn(request), await signUpAndIn(request), await signUpAndIn(request)];
+      const sessionOf = async (account: SignedIn) =>
+        ((await db.query('SELECT id FROM sessions WHERE user_id = $1', [account.user.id])) as Array<{ id: string }>).map((r) => r.id);
+      await db.query(`UPDATE sessions SET expires_at = now() - interval '25 hours' WHERE user_id = $1`, [old.user.id]);
+      // Revoked, still within its lifetime: kept, so that its refresh token is still recognised.
+      await request('POST', '/api/v1/auth/sign-out', { token: revoked.accessToken });
+      await db.query(`UPDATE auth_tokens SET expires_at = now() - interval '25 hours' WHERE user_id = $1`, [old.user.id]);
+      await db.query(`UPDATE auth_tokens SET expires_at = now() - interval '23 hours' WHERE user_id = $1`, [live.user.id]);
+      const [revokedSession, liveSession] = [await sessionOf(revoked), await sessionOf(live)];
+
+      const removed = await app.app.get(AuthHousekeeping).run();
+      expect(removed.sessions).toBeGreaterThanOrEqual(1);
+      expect(removed.links).toBeGreaterThanOrEqual(1);
+      expect(await sessionOf(old)).toEqual([]);
+      expect([await sessionOf(revoked), await sessionOf(live)]).toEqual([revokedSession, liveSession]);
+      const links = async (account: SignedIn) =>
+        (await db.query('SELECT id FROM auth_tokens WHERE user_id = $1', [account.user.id])).length;
+      expect([await links(old), await links(live)]).toEqual([0, 1]);
+      expect((await request('GET', '/api/v1/users/me', { token: live.accessToken })).status).toBe(200);
+    });
+
     it('sign-out ends the session at once and clears the cookies', async () => {
       const { accessToken, refreshToken } = await signUpAndIn(request);
       const out = await request('POST', '/api/v1/auth/sign-out', { token: accessToken });

@@ -8,6 +8,7 @@ import { AccessTokenVerifier } from './access-token.verifier.js';
 import { AuthRateLimiter } from './auth-rate-limiter.js';
 import { AuthTokenRepository } from './auth-token.repository.js';
 import { AuthController } from './auth.controller.js';
+import { AuthHousekeeping } from './auth-housekeeping.js';
 import { AuthService } from './auth.service.js';
 import { EmailLinksService } from './email-links.service.js';
 import { AuthTokenEntity } from './infrastructure/persistence/typeorm/auth-token.entity.js';
@@ -28,6 +29,7 @@ import { TokenService } from './token.service.js';
   controllers: [AuthController],
   providers: [
     AuthService,
+    AuthHousekeeping,
     EmailLinksService,
     TokenService,
     PasswordHasher,
