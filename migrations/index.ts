@@ -9,6 +9,7 @@ import { EmailsInOneForm1795700000000 } from './1795700000000-emails-in-one-form
 import { MembersJoinedSeq1795800000000 } from './1795800000000-members-joined-seq.js';
 import { NamesAndTitlesInNfc1795900000000 } from './1795900000000-names-and-titles-in-nfc.js';
 import { ExpiryIndexes1796000000000 } from './1796000000000-expiry-indexes.js';
+import { MailLogByAge1796100000000 } from './1796100000000-mail-log-by-age.js';
 
 /**
  * Every migration, oldest first. Listed by hand rather than found by a glob so the same list
@@ -25,4 +26,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   MembersJoinedSeq1795800000000,
   NamesAndTitlesInNfc1795900000000,
   ExpiryIndexes1796000000000,
+  MailLogByAge1796100000000,
 ];

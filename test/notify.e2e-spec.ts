@@ -18,6 +18,7 @@ import type { MailTemplateName } from '../src/modules/notify/domain/mail.js';
 import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from './support/databases.js';
 import { startSmtpSink, type SmtpSink } from './support/smtp-sink.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { MAIL_KEPT_DAYS, MailHousekeeping } from '../src/modules/notify/mail-housekeeping.js';
 
 const PUBLIC_URL = 'https://chat.example.com';
 const MAIL_FROM = 'Parley Test <robot@parley.test>';
@@ -239,6 +240,35 @@ describe('notify over SMTP', () => {
     for (let i = 0; i < 5; i++) answers.push(await fetch(`${app.url}/health/ready`));
     expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200));
     expect(sink.connections() - before).toBeLessThanOrEqual(1);
+  });
+
+  it(`removes sent and failed messages from the mail log after ${MAIL_KEPT_DAYS} days, and never a pending one`, async () => {
+    const [sent, failed, recent, pending] = [
+      uniqueEmail('old-sent'),
+      uniqueEmail('old-failed'),
+      uniqueEmail('recent'),
+      uniqueEmail('pending'),
+    ];
+    for (const email of [sent, failed, recent]) {
+      await queueMail(app.app, 'confirm-email', email, 'Old', 'token');
+      await settledRow(app.app, email);
+    }
+    const dataSource = app.app.get(DataSource);
+    await dataSource.query(`UPDATE mail_log SET status = 'failed' WHERE recipient = $1`, [failed]);
+    await dataSource.query(
+      `INSERT INTO mail_log (id, template, recipient, recipient_name, sender, subject, text_body, html_body, next_attempt_at, created_at)
+       VALUES (gen_random_uuid(), 'confirm-email', $1, '', 'robot@parley.test', 'Pending', 't', 'h', now() + interval '1 hour', now() - interval '60 days')`,
+      [pending],
+    );
+    await dataSource.query(`UPDATE mail_log SET created_at = now() - interval '${MAIL_KEPT_DAYS + 1} days' WHERE recipient = ANY ($1)`, [
+      [sent, failed],
+    ]);
+
+    expect(await app.app.get(MailHousekeeping).run()).toBeGreaterThanOrEqual(2);
+    const left = (await dataSource.query(`SELECT recipient FROM mail_log WHERE recipient = ANY ($1) ORDER BY recipient`, [
+      [sent, failed, recent, pending],
+    ])) as Array<{ recipient: string }>;
+    expect(left.map((r) => r.recipient)).toEqual([pending, recent].sort());
   });
 
   it('reports mail up in smtp mode on /health/ready', async () => {

@@ -1,10 +1,8 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Periodic } from '../../common/concurrency/periodic.js';
 import { returnedRows } from '../../database/sql.js';
 
-/** How often, and how soon after the start the first time. */
-const EVERY_MS = 60 * 60 * 1000;
-const FIRST_AFTER_MS = 60 * 1000;
 /** Rows removed per statement, and statements per run: a backlog goes over several runs. */
 const BATCH = 1000;
 const MAX_BATCHES = 100;
@@ -13,24 +11,22 @@ const MAX_BATCHES = 100;
  * Removes sessions and emailed links a day past their expiry, which nothing reads any more: a
  * session's rows would otherwise stay for ever, one per sign-in. A revoked session stays until its
  * expiry too, so that its refresh token, presented again while it could still be valid, is still
- * recognised. Every instance runs it; two at once only share the work.
+ * recognised. Every instance runs it, hourly; two at once only share the work.
  */
 @Injectable()
 export class AuthHousekeeping implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Auth');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
+  private readonly periodic = new Periodic('remove expired sessions and links', 60 * 60_000, () => this.run(), this.logger);
 
   constructor(private readonly dataSource: DataSource) {}
 
   onApplicationBootstrap(): void {
-    this.schedule(FIRST_AFTER_MS);
+    this.periodic.start(60_000);
   }
 
-  async onModuleDestroy(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running; // before the database closes
+  /** Before the database closes. */
+  onModuleDestroy(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One pass; says how many rows of each kind went. */
@@ -39,21 +35,6 @@ export class AuthHousekeeping implements OnApplicationBootstrap, OnModuleDestroy
     const links = await this.removeExpired('auth_tokens');
     if (sessions + links > 0) this.logger.log(`Removed ${sessions} expired session(s) and ${links} expired email link(s).`);
     return { sessions, links };
-  }
-
-  private schedule(ms: number): void {
-    this.timer = setTimeout(() => {
-      this.running = this.run()
-        .catch((error: unknown) =>
-          this.logger.warn(
-            `Could not remove expired sessions and links (${error instanceof Error ? error.message : String(error)}); trying again in an hour.`,
-          ),
-        )
-        .finally(() => {
-          this.running = undefined;
-          if (this.timer) this.schedule(EVERY_MS);
-        });
-    }, ms).unref();
   }
 
   private async removeExpired(table: 'sessions' | 'auth_tokens'): Promise<number> {

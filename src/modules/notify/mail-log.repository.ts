@@ -34,4 +34,7 @@ export abstract class MailLogRepository {
 
   /** Seconds until the earliest pending message is due (negative when overdue), or undefined when none. */
   abstract secondsUntilNextDue(): Promise<number | undefined>;
+
+  /** Removes up to `limit` sent or failed messages made more than `days` ago; returns how many went. */
+  abstract removeFinished(days: number, limit: number): Promise<number>;
 }

@@ -6,6 +6,7 @@ import { OutboxMailTransport } from './infrastructure/transport/outbox-mail-tran
 import { SmtpMailTransport } from './infrastructure/transport/smtp-mail-transport.js';
 import { MailDeliveryWorker } from './mail-delivery.worker.js';
 import { MailLogRepository } from './mail-log.repository.js';
+import { MailHousekeeping } from './mail-housekeeping.js';
 import { MailOutbox } from './mail-outbox.js';
 import { MailOutboxService } from './mail-outbox.service.js';
 import { MailTransport } from './mail-transport.js';
@@ -28,6 +29,7 @@ import { MailTransport } from './mail-transport.js';
     },
     { provide: MailLogRepository, useClass: TypeormMailLogRepository },
     MailDeliveryWorker,
+    MailHousekeeping,
     MailOutboxService,
     { provide: MailOutbox, useExisting: MailOutboxService },
   ],

@@ -4,6 +4,7 @@ import type { ClaimedMail, DroppedMail, NewMail } from '../../../domain/mail-log
 import { SUPERSEDED_BY_NEWER } from '../../../domain/mail.js';
 import { MailLogRepository } from '../../../mail-log.repository.js';
 import { CLAIMED_COLUMNS, type ClaimedMailRow, toClaimedMail } from './mail-log.mapper.js';
+import { returnedRows } from '../../../../../database/sql.js';
 
 /** A settled row drops its rendered content: the token inside must not outlive its use. */
 const SETTLE = 'next_attempt_at = NULL, text_body = NULL, html_body = NULL, action_url = NULL';
@@ -115,6 +116,18 @@ export class TypeormMailLogRepository extends MailLogRepository {
       `SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - now())::float8 AS seconds FROM mail_log WHERE status = 'pending'`,
     )) as Array<{ seconds: number | null }>;
     return row?.seconds ?? undefined;
+  }
+
+  async removeFinished(days: number, limit: number): Promise<number> {
+    const rows = returnedRows(
+      await this.dataSource.query(
+        `DELETE FROM mail_log WHERE id IN (
+           SELECT id FROM mail_log WHERE status <> 'pending' AND created_at < now() - make_interval(days => $1) LIMIT $2
+         ) RETURNING id`,
+        [days, limit],
+      ),
+    );
+    return rows.length;
   }
 
   private async settle(set: string, id: string, attempt: number, params: unknown[]): Promise<boolean> {

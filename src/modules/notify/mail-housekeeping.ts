@@ -1,0 +1,43 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Periodic } from '../../common/concurrency/periodic.js';
+import { MailLogRepository } from './mail-log.repository.js';
+
+/** How long a sent or failed message stays in the mail log, as a record of what was sent to whom. */
+export const MAIL_KEPT_DAYS = 30;
+const BATCH = 1000;
+const MAX_BATCHES = 100;
+
+/**
+ * Removes sent and failed messages from the mail log after MAIL_KEPT_DAYS. Their bodies and links
+ * went when they were settled; what is left (recipient, name, subject, errors) nothing reads, and
+ * would otherwise pile up, a row per email. Pending ones stay, whatever their age. Every instance
+ * runs it, hourly; two at once only share the work.
+ */
+@Injectable()
+export class MailHousekeeping implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Mail');
+  private readonly periodic = new Periodic('remove old messages from the mail log', 60 * 60_000, () => this.run(), this.logger);
+
+  constructor(private readonly log: MailLogRepository) {}
+
+  onApplicationBootstrap(): void {
+    this.periodic.start(60_000);
+  }
+
+  /** Before the database closes. */
+  onModuleDestroy(): Promise<void> {
+    return this.periodic.stop();
+  }
+
+  /** One pass; says how many messages went. */
+  async run(): Promise<number> {
+    let removed = 0;
+    for (let batch = 0; batch < MAX_BATCHES; batch++) {
+      const gone = await this.log.removeFinished(MAIL_KEPT_DAYS, BATCH);
+      removed += gone;
+      if (gone < BATCH) break;
+    }
+    if (removed > 0) this.logger.log(`Removed ${removed} message(s) sent or failed over ${MAIL_KEPT_DAYS} days ago from the mail log.`);
+    return removed;
+  }
+}
