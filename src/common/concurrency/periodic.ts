@@ -47,3 +47,18 @@ export class Periodic {
     }, ms).unref();
   }
 }
+
+/**
+ * Calls `removeBatch(limit)` until it removes fewer than `limit` rows, or `maxBatches` times: a
+ * housekeeping run takes a backlog in bounded bites, and the next run goes on with it. Returns how
+ * many went.
+ */
+export async function removeInBatches(removeBatch: (limit: number) => Promise<number>, limit = 1000, maxBatches = 100): Promise<number> {
+  let removed = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const gone = await removeBatch(limit);
+    removed += gone;
+    if (gone < limit) break;
+  }
+  return removed;
+}

@@ -1,11 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Periodic } from '../../common/concurrency/periodic.js';
+import { Periodic, removeInBatches } from '../../common/concurrency/periodic.js';
 import { returnedRows } from '../../database/sql.js';
-
-/** Rows removed per statement, and statements per run: a backlog goes over several runs. */
-const BATCH = 1000;
-const MAX_BATCHES = 100;
 
 /**
  * Removes sessions and emailed links a day past their expiry, which nothing reads any more: a
@@ -37,17 +33,15 @@ export class AuthHousekeeping implements OnApplicationBootstrap, OnModuleDestroy
     return { sessions, links };
   }
 
-  private async removeExpired(table: 'sessions' | 'auth_tokens'): Promise<number> {
-    let removed = 0;
-    for (let batch = 0; batch < MAX_BATCHES; batch++) {
+  private removeExpired(table: 'sessions' | 'auth_tokens'): Promise<number> {
+    return removeInBatches(async (limit) => {
       const rows = returnedRows(
         await this.dataSource.query(
-          `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE expires_at < now() - interval '1 day' LIMIT ${BATCH}) RETURNING id`,
+          `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE expires_at < now() - interval '1 day' LIMIT $1) RETURNING id`,
+          [limit],
         ),
       );
-      removed += rows.length;
-      if (rows.length < BATCH) break;
-    }
-    return removed;
+      return rows.length;
+    });
   }
 }

@@ -1,11 +1,9 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { Periodic } from '../../common/concurrency/periodic.js';
+import { Periodic, removeInBatches } from '../../common/concurrency/periodic.js';
 import { MailLogRepository } from './mail-log.repository.js';
 
 /** How long a sent or failed message stays in the mail log, as a record of what was sent to whom. */
 export const MAIL_KEPT_DAYS = 30;
-const BATCH = 1000;
-const MAX_BATCHES = 100;
 
 /**
  * Removes sent and failed messages from the mail log after MAIL_KEPT_DAYS. Their bodies and links
@@ -31,12 +29,7 @@ export class MailHousekeeping implements OnApplicationBootstrap, OnModuleDestroy
 
   /** One pass; says how many messages went. */
   async run(): Promise<number> {
-    let removed = 0;
-    for (let batch = 0; batch < MAX_BATCHES; batch++) {
-      const gone = await this.log.removeFinished(MAIL_KEPT_DAYS, BATCH);
-      removed += gone;
-      if (gone < BATCH) break;
-    }
+    const removed = await removeInBatches((limit) => this.log.removeFinished(MAIL_KEPT_DAYS, limit));
     if (removed > 0) this.logger.log(`Removed ${removed} message(s) sent or failed over ${MAIL_KEPT_DAYS} days ago from the mail log.`);
     return removed;
   }
