@@ -797,8 +797,8 @@ function renderChatList() {
   for (const chat of chats) {
     let node = chatNodes.get(chat.id);
     if (!node) {
-      // Focusable, and opened with Enter or Space as with a click (bindPane).
-      node = h('li', { tabindex: 0, dataset: { testid: 'chat-item', chatId: chat.id } });
+      // The item's content is one button: reached with Tab, opened with Enter or Space, announced as a button.
+      node = h('li', { dataset: { testid: 'chat-item', chatId: chat.id } }, h('button', { type: 'button', class: 'chat-open' }));
       chatNodes.set(chat.id, node);
     }
     const preview = previewOf(chat);
@@ -815,26 +815,28 @@ function renderChatList() {
     if (node.dataset.sig !== sig) {
       node.dataset.sig = sig;
       node.className = `chat-item${chat.id === state.openChatId ? ' active' : ''}`;
-      if (chat.id === state.openChatId) node.setAttribute('aria-current', 'true');
-      else node.removeAttribute('aria-current');
-      node.replaceChildren(
+      const button = node.firstChild;
+      if (chat.id === state.openChatId) button.setAttribute('aria-current', 'true');
+      else button.removeAttribute('aria-current');
+      button.replaceChildren(
         // Coloured by the person for a direct chat, as everywhere else they appear.
         avatar(chat.title, other ?? chat.id, {
           group: chat.type === 'group',
           online: isOnline(other),
           url: other && state.avatars.get(other),
         }),
+        // Spans, not divs: a button holds phrasing content only.
         h(
-          'div',
+          'span',
           { class: 'body' },
           h(
-            'div',
+            'span',
             { class: 'line' },
             h('span', { class: 'title', dir: 'auto', text: chat.title }),
             h('span', { class: 'time', text: shortTime(activityOf(chat)) }),
           ),
           h(
-            'div',
+            'span',
             { class: 'line' },
             h('span', {
               class: `preview${preview.typing ? ' is-typing' : ''}`,
@@ -1873,12 +1875,6 @@ function bindPane() {
   $('[data-testid="chat-list"]').addEventListener('click', (event) => {
     const item = event.target.closest('[data-chat-id]');
     if (item) location.hash = `#/chat/${item.dataset.chatId}`;
-  });
-  $('[data-testid="chat-list"]').addEventListener('keydown', (event) => {
-    const item = event.target.closest('[data-chat-id]');
-    if (!item || (event.key !== 'Enter' && event.key !== ' ')) return;
-    event.preventDefault();
-    location.hash = `#/chat/${item.dataset.chatId}`;
   });
   $('[data-action="sign-out"]').addEventListener('click', signOut);
   $('[data-action="resend-confirmation"]').addEventListener('click', resendConfirmation);

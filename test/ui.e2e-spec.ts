@@ -478,8 +478,8 @@ describe('the built-in chat page, in a real browser', () => {
     await signInThroughForm(page, { ...ana.user, password: ana.password });
     await connection(page, 'online').waitFor();
     const directItem = page.locator(`[data-testid="chat-item"][data-chat-id="${direct.body.id}"]`);
-    // By keyboard, as by a click: the list's items are focusable and open with Enter.
-    await directItem.focus();
+    // By keyboard, as by a click: each item of the list is one button (so announced as one), opened with Enter.
+    await directItem.getByRole('button').focus();
     await page.keyboard.press('Enter');
     await message(page, 'Direct 1').waitFor();
     // A chat long enough to scroll, open at its newest message: leaving it scrolls the list.
