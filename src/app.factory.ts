@@ -72,6 +72,20 @@ function refuseInvalidUtf8(_req: unknown, _res: unknown, body: Buffer, encoding:
   if (!isUtf8(body)) throw Object.assign(new Error('The request body is not valid UTF-8.'), { type: INVALID_UTF8 });
 }
 
+/** body-parser's refusals (and ours above, and refuseDeclaredOversize's) all carry a `type`. */
+function isBodyError(error: unknown): boolean {
+  return typeof (error as { type?: unknown } | null)?.type === 'string';
+}
+
+/**
+ * Sign-out (AuthController.signOut) finds the session by token or cookie, and takes a refresh
+ * token from the body only when it can: a body it cannot read (broken JSON, a charset, too large)
+ * must not keep anyone signed in. Matched as Express routes: any case, a trailing slash or not.
+ */
+function ignoresUnreadableBody(req: Request): boolean {
+  return req.method === 'POST' && req.path.toLowerCase().replace(/\/+$/, '') === `/${API_PREFIX}/auth/sign-out`;
+}
+
 /** Builds the whole application (HTTP, WebSocket, docs) without listening: main.ts and tests share it. */
 export async function createApp(
   config: AppConfig,
@@ -154,8 +168,12 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   app.use(refuseDeclaredOversize(config.http.jsonBodyLimit));
   app.use(express.json({ limit: config.http.jsonBodyLimit, verify: refuseInvalidUtf8 }));
   // Errors from the parser above never reach Nest's filters: answer them in the same shape here.
-  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+  app.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
+    if (isBodyError(error) && ignoresUnreadableBody(req)) {
+      req.body = undefined;
+      return next();
+    }
     const resolved = resolveError(error);
     const body = resolved.unexpected ? (unreadableBody(error) ?? resolved.body) : resolved.body;
     res.status(body.statusCode).json(body);

@@ -13,7 +13,7 @@ import { UserSignedUpEvent } from '../src/modules/auth/events/user-signed-up.eve
 import { PasswordResetRequestedEvent } from '../src/modules/auth/events/password-reset-requested.event.js';
 import { DEV_ACCESS_SECRET, DEV_REFRESH_SECRET } from '../src/config/app-config.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
-import { expectErrorShape, httpClient } from './support/http.js';
+import { expectErrorShape, httpClient, type RequestOptions } from './support/http.js';
 import { type SignedIn, signUpAndIn, uniqueEmail } from './support/accounts.js';
 import { tcpProxy } from './support/proxy.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -326,6 +326,21 @@ describe('auth', () => {
         204,
       );
       expectErrorShape(await me(stray.accessToken), 401, 'SESSION_REVOKED');
+
+      // A body it cannot read is left aside, not refused: the session still ends.
+      const unreadable: Array<[string, RequestOptions]> = [
+        ['broken JSON', { raw: '{bad' }],
+        ['UTF-16', { raw: '{}', headers: { 'content-type': 'application/json; charset=utf-16' } }],
+        ['over the size limit', { raw: JSON.stringify({ pad: 'x'.repeat(1_100_000) }) }],
+      ];
+      for (const [what, options] of unreadable) {
+        const session = await signUpAndIn(request);
+        const out = await request('POST', '/API/v1/auth/sign-out/', { ...options, token: session.accessToken });
+        expect({ what, status: out.status, cookies: out.headers.getSetCookie().length }).toEqual({ what, status: 204, cookies: 2 });
+        expectErrorShape(await me(session.accessToken), 401, 'SESSION_REVOKED');
+      }
+      // Elsewhere such a body is still refused.
+      expectErrorShape(await request('POST', '/api/v1/auth/refresh', { raw: '{bad' }), 400, 'MALFORMED_JSON');
 
       const nothing = await request('POST', '/api/v1/auth/sign-out', { token: expired });
       expectErrorShape(nothing, 401, 'UNAUTHENTICATED');
