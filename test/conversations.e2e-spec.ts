@@ -154,6 +154,8 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
     it.each([
       ['a blank title', { title: '   ', memberIds: [] }],
       ['a title of invisible characters only', { title: '\u200b\u2060', memberIds: [] }],
+      // Letters and marks that draw as nothing: Hangul fillers, the grapheme joiner, blank Braille.
+      ['a title of blank letters only', { title: '\u3164\u115f \u034f\u2800', memberIds: [] }],
       ['a title over 255 characters', { title: 'x'.repeat(256), memberIds: [] }],
       ['a member id that is not a UUID', { title: 'T', memberIds: ['nope'] }],
       ['a missing title', { memberIds: [] }],
@@ -364,6 +366,7 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       ['empty text', { text: '' }],
       ['white space only', { text: ' \n\t ' }],
       ['zero-width characters only', { text: '\u200b \ufeff\u200d' }],
+      ['blank letters only', { text: '\u2800\u3164\uffa0\ufe0f' }],
       ['text over 4096 characters', { text: 'x'.repeat(4097) }],
       ['a clientId that is not a UUID', { text: 'hi', clientId: '123' }],
       ['an unknown field', { text: 'hi', pinned: true }],
@@ -581,7 +584,7 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
         expectErrorShape(await as(alice).get(`/users?query=a&cursor=${cursorOf(shaped)}`), 400, 'INVALID_CURSOR');
       const chatCursor = { activityAt: new Date().toISOString(), id: randomUUID(), more: true };
       expectErrorShape(await as(alice).get(`/chats?cursor=${cursorOf(chatCursor)}`), 400, 'INVALID_CURSOR');
-      for (const blank of ['\u0007\u0008', '\u202e\u200e', '\u00ad'])
+      for (const blank of ['\u0007\u0008', '\u202e\u200e', '\u00ad', '\u2800', '\u3164', '\u115f\u1160', '\u034f'])
         expectErrorShape(await as(alice).patch('/users/me', { name: blank }), 400, 'VALIDATION_FAILED');
       expectErrorShape(await send(alice, chat.id, '\u0007'), 400, 'VALIDATION_FAILED');
 

@@ -2,11 +2,14 @@ import { ValidateBy, type ValidationOptions } from 'class-validator';
 
 /**
  * Matches a string with at least one visible character: not white space, not a control
- * character (\p{Cc}: NUL, BEL, backspace, …) and not an invisible format character (\p{Cf}:
- * zero-width space and joiners, direction marks and overrides, soft hyphen, BOM, …), all of
- * which `\S` lets through. A message, name or title made only of those would show as nothing.
+ * character (\p{Cc}: NUL, BEL, backspace, …), not an invisible format character (\p{Cf}:
+ * zero-width space and joiners, direction marks and overrides, soft hyphen, BOM, …), not one
+ * Unicode says to draw as nothing when unsupported (Default_Ignorable_Code_Point: the Hangul
+ * fillers, which are letters, the combining grapheme joiner, variation selectors, …), and not
+ * the blank Braille pattern U+2800; `\S` lets all of them through. A message, name or title made
+ * only of those would show as nothing.
  */
-export const HAS_VISIBLE_TEXT = /[^\s\p{Cc}\p{Cf}]/u;
+export const HAS_VISIBLE_TEXT = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u;
 
 /**
  * What a one-line name or title may not hold: control characters other than white space (which
