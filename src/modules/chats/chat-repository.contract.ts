@@ -315,7 +315,7 @@ export function messageRepositoryContract(stores: () => ConversationStores): voi
     });
 
     it('stores a clientId once per sender, returning the original on repeats, even concurrent ones', async () => {
-      const { a, b, append, chats, messages } = await setup();
+      const { a, b, chat, append, chats, messages, newUser } = await setup();
       const clientId = randomUUID();
       const results = await Promise.all(Array.from({ length: 6 }, () => append(a, 'once', clientId)));
       expect(results.filter((r) => r.created)).toHaveLength(1);
@@ -326,6 +326,19 @@ export function messageRepositoryContract(stores: () => ConversationStores): voi
       expect(await codeOf(messages.append({ id: randomUUID(), chatId: elsewhere.id, senderId: a, clientId, text: 'x' }))).toBe(
         'CLIENT_ID_REUSED',
       );
+      // Not a member: CHAT_NOT_FOUND, as for any chat one is not in, unless it repeats a send to
+      // that chat stored while they were (a retry that outlived their leaving gets its answer).
+      const outsider = await newUser();
+      const theirs = await chats.createGroup({ id: randomUUID(), title: `O ${randomUUID()}`, ownerId: outsider }, []);
+      expect(await codeOf(messages.append({ id: randomUUID(), chatId: theirs.id, senderId: a, clientId, text: 'x' }))).toBe(
+        'CHAT_NOT_FOUND',
+      );
+      const leaversClientId = randomUUID();
+      expect((await append(b, 'before leaving', leaversClientId)).created).toBe(true);
+      await chats.removeMember(chat.id, b, keepChat);
+      const retried = await append(b, 'before leaving', leaversClientId);
+      expect({ created: retried.created, text: retried.message.text }).toEqual({ created: false, text: 'before leaving' });
+      expect(await codeOf(append(b, 'after leaving', randomUUID()))).toBe('CHAT_NOT_FOUND');
     });
 
     it('pages history and keeps deleted messages as tombstones', async () => {

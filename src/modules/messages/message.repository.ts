@@ -1,4 +1,5 @@
 import { ConflictError } from '../../common/errors/domain-error.js';
+import { chatNotFound } from '../chats/chat-access.js';
 import type { Message } from './domain/message.js';
 
 export interface AppendInput {
@@ -76,4 +77,22 @@ export abstract class MessageRepository {
     }
     return { message: original, created: false, memberIds: await this.memberIds(input.chatId) };
   }
+
+  /**
+   * The answer to a send the store left out: its sender is not a member (any more), or its
+   * clientId is stored. A repeat of a send to this chat gets the original, even once its sender
+   * has left (a retry that outlived the leaving); a member reusing a clientId of another chat gets
+   * CLIENT_ID_REUSED (repeat); anyone else CHAT_NOT_FOUND, as for any chat they are not in.
+   * Shared by every adapter.
+   */
+  protected async notStored(input: AppendInput): Promise<AppendResult> {
+    const original = input.clientId ? await this.findByClientId(input.senderId, input.clientId) : undefined;
+    if (original && (original.chatId === input.chatId || (await this.memberIds(input.chatId)).includes(input.senderId))) {
+      return this.repeat(original, input);
+    }
+    throw chatNotFound();
+  }
+
+  /** The sender's message stored with this clientId, in whichever chat. */
+  protected abstract findByClientId(senderId: string, clientId: string): Promise<Message | undefined>;
 }

@@ -4,7 +4,6 @@ import { ConflictError } from '../../../../../common/errors/domain-error.js';
 import { createIndexes } from '../../../../../database/mongo/models.js';
 import { isDuplicateKey } from '../../../../../database/mongo/mongo-errors.js';
 import { inTransaction } from '../../../../../database/mongo/transactions.js';
-import { chatNotFound } from '../../../../chats/chat-access.js';
 import {
   type ChatRecord,
   chatModels,
@@ -96,11 +95,7 @@ export class MongoMessageRepository extends MessageRepository {
       }
       throw error;
     }
-    if (stored) return stored;
-    // Not a member (any more). A retry of a message that did get stored still gets its answer.
-    const original = input.clientId ? await this.findByClientId(input.senderId, input.clientId) : undefined;
-    if (original) return this.repeat(original, input);
-    throw chatNotFound();
+    return stored ?? this.notStored(input);
   }
 
   async findById(chatId: string, id: string): Promise<Message | undefined> {
@@ -217,7 +212,7 @@ export class MongoMessageRepository extends MessageRepository {
     return chat?.memberIds ?? [];
   }
 
-  private async findByClientId(senderId: string, clientId: string): Promise<Message | undefined> {
+  protected async findByClientId(senderId: string, clientId: string): Promise<Message | undefined> {
     // `$type` repeats the unique index's partial filter, without which MongoDB does not use that
     // index and reads every message (an equality on a string does not imply `$type: 'string'`).
     const row = await this.messages.findOne({ senderId, clientId: { $eq: clientId, $type: 'string' } }).lean<MessageRecord>();

@@ -3,7 +3,6 @@ import { DataSource } from 'typeorm';
 import { ConflictError } from '../../../../../common/errors/domain-error.js';
 import { EMBEDDED_APPLICATION_NAME } from '../../../../../database/data-source-options.js';
 import { isUniqueViolation, returnedRows, runHot } from '../../../../../database/sql.js';
-import { chatNotFound } from '../../../../chats/chat-access.js';
 import type { Message } from '../../../domain/message.js';
 import { AppendBatcher } from './append-batcher.js';
 import {
@@ -218,12 +217,7 @@ export class TypeormMessageRepository extends MessageRepository {
       }
       throw error;
     }
-    if (rows.length === 0) {
-      // Not a member (any more). A retry of a message that did get stored still gets its answer.
-      const original = input.clientId ? await this.findByClientId(input.senderId, input.clientId) : undefined;
-      if (original) return this.repeat(original, input);
-      throw chatNotFound();
-    }
+    if (rows.length === 0) return this.notStored(input);
     return {
       message: toMessage(rows[0]),
       created: true,
@@ -347,7 +341,7 @@ export class TypeormMessageRepository extends MessageRepository {
     return rows.map((r) => r.user_id);
   }
 
-  private async findByClientId(senderId: string, clientId: string): Promise<Message | undefined> {
+  protected async findByClientId(senderId: string, clientId: string): Promise<Message | undefined> {
     const [row] = await this.db.query(`SELECT * FROM messages WHERE sender_id = $1 AND client_id = $2`, [senderId, clientId]);
     return row ? toMessage(row) : undefined;
   }
