@@ -491,6 +491,25 @@ describe('messaging over the WebSocket gateway', () => {
     expect(carolWs.seen('new_message')).toEqual([]);
   });
 
+  it('tells the members of a new owner when the owner leaves, as a role change is told', async () => {
+    const chat = await newGroup(alice, [bob, carol]);
+    const [bobWs, carolWs] = [await connect(bob), await connect(carol)];
+    expect((await request('DELETE', `/api/v1/chats/${chat.id}/members/${alice.user.id}`, { token: alice.accessToken })).status).toBe(204);
+    for (const socket of [bobWs, carolWs]) {
+      expect(await socket.nextOfType('member_removed')).toEqual({ type: 'member_removed', chatId: chat.id, userId: alice.user.id });
+      expect((await socket.nextOfType('chat_updated')).chat).toMatchObject({ id: chat.id, memberCount: 2 });
+    }
+    const { body } = await request('GET', `/api/v1/chats/${chat.id}`, { token: carol.accessToken });
+    const owners = body.members.filter((m: { role: string }) => m.role === 'owner');
+    expect(owners).toHaveLength(1);
+    // A member who is not the owner leaving changes no role: no chat_updated.
+    const [stays, leaves] = owners[0].userId === bob.user.id ? [bobWs, carol] : [carolWs, bob];
+    expect((await request('DELETE', `/api/v1/chats/${chat.id}/members/${leaves.user.id}`, { token: leaves.accessToken })).status).toBe(204);
+    await stays.nextOfType('member_removed');
+    await stays.settle();
+    expect(stays.seen('chat_updated')).toHaveLength(1);
+  });
+
   it('announces chat creation, renames and new members to the members', async () => {
     const [bobWs, carolWs] = [await connect(bob), await connect(carol)];
     const chat = await newGroup(alice, [bob]);

@@ -3,7 +3,7 @@ import { ForbiddenError } from '../../../common/errors/domain-error.js';
 import { ChatAccess, chatNotFound, memberNotFound } from '../chat-access.js';
 import { ChatRepository } from '../chat.repository.js';
 import { canRemove } from '../domain/chat.js';
-import { ChatDeletedEvent, MemberRemovedEvent } from '../events/chat.events.js';
+import { ChatDeletedEvent, ChatUpdatedEvent, MemberRemovedEvent } from '../events/chat.events.js';
 import { RemoveMemberCommand } from './remove-member.command.js';
 
 @CommandHandler(RemoveMemberCommand)
@@ -16,13 +16,15 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
 
   /**
    * Removing yourself is leaving. An owner who leaves hands the chat to the senior admin or member
-   * (the senior one who does not already own a group with this title); the last one out deletes it.
+   * (the senior one who does not already own a group with this title), and the members hear of it
+   * as of a role change; the last one out deletes it.
    * Decided on the members as they are once the chat is locked, so two people leaving at once
    * never leave a group without an owner, or without members yet not deleted.
    */
   async execute({ actorId, chatId, userId }: RemoveMemberCommand): Promise<void> {
     await this.access.requireGroup(chatId, actorId);
     let removedReadSeq = 0;
+    let ownerLeft = false;
     const outcome = await this.chats.removeMember(chatId, userId, (members) => {
       const actor = members.find((m) => m.userId === actorId);
       if (!actor) throw chatNotFound(); // left or removed since the access check
@@ -30,12 +32,22 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
       if (!target) throw memberNotFound();
       if (!canRemove(actor, target)) throw new ForbiddenError('CHAT_ADMIN_REQUIRED', 'You cannot remove this member.');
       removedReadSeq = target.lastReadSeq;
+      ownerLeft = target.role === 'owner';
       const remaining = members.filter((m) => m.userId !== userId);
       if (remaining.length === 0) return { deleteChat: true };
       // members() lists admins before members, oldest first: the senior one takes over.
       return { deleteChat: false, successors: target.role === 'owner' ? remaining.map((m) => m.userId) : [] };
     });
-    if (outcome.deleted) this.events.publish(new ChatDeletedEvent(chatId, [userId], actorId));
-    else this.events.publish(new MemberRemovedEvent(chatId, userId, outcome.remaining, actorId, removedReadSeq, outcome.lastSeq));
+    if (outcome.deleted) {
+      this.events.publish(new ChatDeletedEvent(chatId, [userId], actorId));
+      return;
+    }
+    this.events.publish(new MemberRemovedEvent(chatId, userId, outcome.remaining, actorId, removedReadSeq, outcome.lastSeq));
+    // The group has a new owner: said as a role change says it (chat_updated), so that clients
+    // showing roles fetch them again.
+    if (ownerLeft) {
+      const updated = await this.chats.findById(chatId);
+      if (updated) this.events.publish(new ChatUpdatedEvent(updated, outcome.remaining, actorId));
+    }
   }
 }
