@@ -1922,7 +1922,15 @@ function applyMessage(m) {
     chat.unreadCount = (chat.unreadCount ?? 0) + 1;
     state.typing.get(m.chatId)?.delete(m.senderId);
   }
-  if (m.senderId === state.me?.id && thread) thread.myReadSeq = Math.max(thread.myReadSeq, m.seq);
+  // Sending moves the sender's read pointer, and no read frame says so (README): a message of mine
+  // (from another device, say) means I have read the chat up to it, one of theirs that they have.
+  if (m.senderId === state.me?.id) {
+    if (thread) thread.myReadSeq = Math.max(thread.myReadSeq, m.seq);
+    if (m.seq >= lastSeqOf(chat)) chat.unreadCount = 0;
+  } else {
+    const member = state.details.get(m.chatId)?.members.get(m.senderId);
+    if (member) member.lastReadSeq = Math.max(member.lastReadSeq ?? 0, m.seq);
+  }
   if (m.chatId === state.openChatId) {
     renderThread({ stick: m.senderId === state.me?.id });
     renderTyping();

@@ -440,6 +440,33 @@ describe('the built-in chat page, in a real browser', () => {
     expect(pageErrors()).toEqual([]);
   });
 
+  it('takes a message as its sender having read the chat up to it: no unread badge for my own, a read tick for theirs', async () => {
+    const request = httpClient(app.url);
+    const [ida, jon] = [await signUpAndIn(request, 'Ida Moss'), await signUpAndIn(request, 'Jon Reyes')];
+    const direct = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: jon.user.id }, token: ida.accessToken });
+    const send = (who: SignedIn, text: string) =>
+      request('POST', `/api/v1/chats/${direct.body.id}/messages`, { body: { text }, token: who.accessToken });
+    const page = await openPage('ida');
+    await signInThroughForm(page, { ...ida.user, password: ida.password });
+    await connection(page, 'online').waitFor();
+    const item = page.getByTestId('chat-item').filter({ hasText: 'Jon Reyes' });
+    expect((await send(jon, 'Are you coming?')).status).toBe(201);
+    await expectText(item.getByTestId('unread-badge'), '1');
+    // Ida answers from her phone, without opening the chat there: she has read it.
+    expect((await send(ida, 'Yes, on my way')).status).toBe(201);
+    await expectText(item.getByTestId('chat-preview'), 'You: Yes, on my way');
+    await item.getByTestId('unread-badge').waitFor({ state: 'detached' });
+
+    await item.click();
+    await page.getByTestId('composer-input').fill('Bring the map');
+    await page.getByTestId('composer-input').press('Enter');
+    await message(page, 'Bring the map').locator('[data-testid="tick"][data-status="sent"]').waitFor();
+    // Jon replies without marking anything read: his reply says he read up to it.
+    expect((await send(jon, 'Will do')).status).toBe(201);
+    await message(page, 'Bring the map').locator('[data-testid="tick"][data-status="seen"]').waitFor();
+    expect(pageErrors()).toEqual([]);
+  });
+
   it("shows a direct chat's other person online, with their photo, in the list before the chat is opened", async () => {
     const request = httpClient(app.url);
     const [lee, max] = [await signUpAndIn(request, 'Lee Park'), await signUpAndIn(request, 'Max Ono')];
