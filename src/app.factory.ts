@@ -183,6 +183,9 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   const http = app.getHttpAdapter().getInstance();
+  // No ETag of Express's own: API answers say Cache-Control: no-store, and a conditional GET of
+  // one (304) would still run the whole handler. An avatar sets its own, and answers 304 to it.
+  http.set('etag', false);
   if (config.isEnabled('auth')) {
     app.useWebSocketAdapter(new RealtimeWsAdapter(app));
     // The gateway takes only upgrade requests; a plain GET (a browser tab, curl) learns what to do.

@@ -206,7 +206,12 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       const added = await as(bob).post(`/chats/${chat.id}/members`, { userIds: [dave.user.id, dave.user.id] });
       expect(added.status).toBe(201);
       expect(added.body.memberCount).toBe(4);
-      expectErrorShape(await as(bob).del(`/chats/${chat.id}/members/${alice.user.id}`), 403, 'CHAT_ADMIN_REQUIRED');
+      // Removing: a plain member nobody, an admin plain members, the owner admins too; the owner no one.
+      expectErrorShape(await as(carol).del(`/chats/${chat.id}/members/${dave.user.id}`), 403, 'CHAT_ADMIN_REQUIRED');
+      expectErrorShape(await as(bob).del(`/chats/${chat.id}/members/${alice.user.id}`), 403, 'CHAT_OWNER_REQUIRED');
+      expect((await as(alice).patch(`/chats/${chat.id}/members/${carol.user.id}`, { role: 'admin' })).status).toBe(200);
+      expectErrorShape(await as(bob).del(`/chats/${chat.id}/members/${carol.user.id}`), 403, 'CHAT_OWNER_REQUIRED');
+      expect((await as(alice).patch(`/chats/${chat.id}/members/${carol.user.id}`, { role: 'member' })).status).toBe(200);
       expect((await as(bob).del(`/chats/${chat.id}/members/${dave.user.id}`)).status).toBe(204);
       expectErrorShape(await as(dave).get(`/chats/${chat.id}`), 404, 'CHAT_NOT_FOUND');
       expectErrorShape(await as(bob).del(`/chats/${chat.id}`), 403, 'CHAT_OWNER_REQUIRED');
@@ -425,9 +430,18 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       const after = await as(bob).get(`/chats/${chat.id}/messages?after=4`);
       expect(after.body.items.map((m: { seq: number }) => m.seq)).toEqual([5, 6, 7]);
       expect(after.body.nextCursor).toBeNull();
+      // A page that ends exactly at the first message is the last: no cursor to an empty page.
+      const exact = await as(bob).get(`/chats/${chat.id}/messages?limit=3&before=4`);
+      expect(exact.body).toEqual({ items: [3, 2, 1].map((seq) => expect.objectContaining({ seq })), nextCursor: null });
+      expect((await as(bob).get(`/chats/${chat.id}/messages?limit=3&after=4`)).body.nextCursor).toBeNull();
       const offset = await as(bob).get(`/chats/${chat.id}/messages?limit=2&offset=2`);
       expect(offset.body.items.map((m: { seq: number }) => m.seq)).toEqual([5, 4]);
-      expect(offset.body.total).toBe(7);
+      expect(offset.body).toMatchObject({ total: 7, nextCursor: '4' });
+      const lastByOffset = await as(bob).get(`/chats/${chat.id}/messages?limit=2&offset=5`);
+      expect(lastByOffset.body).toMatchObject({ items: [{ seq: 2 }, { seq: 1 }], total: 7, nextCursor: null });
+      // An empty parameter is no parameter (a client writing limit=${x ?? ''}).
+      const blank = await as(bob).get(`/chats/${chat.id}/messages?limit=&before=`);
+      expect(blank.body.items.map((m: { seq: number }) => m.seq)).toEqual([7, 6, 5, 4, 3, 2, 1]);
       for (const bad of ['limit=0', 'limit=101', 'limit=abc', 'before=0', 'after=-1', 'before=3&after=1', 'offset=1&before=3', 'page=2']) {
         expectErrorShape(await as(bob).get(`/chats/${chat.id}/messages?${bad}`), 400, 'VALIDATION_FAILED');
       }
@@ -506,6 +520,13 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
         ]),
       );
       expect(readers).toHaveLength(2);
+
+      // A deleted message is nothing left to read: Carol (read up to 4) has two, then one.
+      for (const text of ['soon gone', 'stays']) await send(alice, chat.id, text);
+      expect((await summary(carol)).unreadCount).toBe(2);
+      const gone = (await as(carol).get(`/chats/${chat.id}/messages?after=4`)).body.items[0];
+      expect((await as(alice).del(`/chats/${chat.id}/messages/${gone.id}`)).status).toBe(204);
+      expect((await summary(carol)).unreadCount).toBe(1);
     });
 
     it('tells a sender once when every other member has read up to their message', async () => {
@@ -643,8 +664,11 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       let cursor: string | null = null;
       for (let page = 0; page < 5; page++) {
         const query = encodeURIComponent(`ΟΔΥΣΣΕΥΣ ${tag}`);
-        const result = await as(alice).get(`/users?query=${query}&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+        // The first page's cursor parameter is empty: the same as none.
+        const result = await as(alice).get(`/users?query=${query}&limit=1&cursor=${cursor ?? ''}`);
         expect(result.status).toBe(200);
+        // Every page holds one: the last full page already says there is no next one.
+        expect(result.body.items).toHaveLength(1);
         seen.push(...result.body.items.map((u: { id: string }) => u.id));
         cursor = result.body.nextCursor;
         if (!cursor) break;
@@ -729,7 +753,8 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       let cursor: string | null = null;
       do {
         const page = await as(me).get(`/chats?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
-        expect(page.body.items.length).toBeLessThanOrEqual(2);
+        // Six chats, two a page: three full pages, the last saying there is no next one.
+        expect(page.body.items).toHaveLength(2);
         all.push(...page.body.items);
         cursor = page.body.nextCursor;
       } while (cursor);

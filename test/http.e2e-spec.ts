@@ -59,6 +59,8 @@ describe('the HTTP foundation', () => {
     const shouted = await request('GET', '/API/V1/USERS/ME', { token: accessToken });
     expect(shouted.status).toBe(200); // Express routes paths in any case
     expect([me, refused, shouted].map((a) => a.headers.get('cache-control'))).toEqual(['no-store', 'no-store', 'no-store']);
+    // Not cached, so no ETag: a conditional GET gets the answer again, not a 304.
+    expect(me.headers.get('etag')).toBeNull();
     expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
   });
 

@@ -159,6 +159,12 @@ describe('messaging over the WebSocket gateway', () => {
     await carolWs.settle();
     expect(aliceWs.seen('typing')).toEqual([]);
     expect(carolWs.seen('typing')).toEqual([]);
+    // From someone not in the chat: refused as for any chat they are not in, and relayed to no one.
+    carolWs.send({ type: 'typing', chatId: chat.id, isTyping: true, id: 'outsider' });
+    await carolWs.settle();
+    expect(carolWs.seen('error')).toEqual([expect.objectContaining({ id: 'outsider', statusCode: 404, code: 'CHAT_NOT_FOUND' })]);
+    await bobWs.settle();
+    expect(bobWs.seen('typing')).toHaveLength(1);
     for (let i = 0; i < 8; i++) aliceWs.send({ type: 'typing', chatId: chat.id, isTyping: true, id: `t${i}` });
     await aliceWs.settle();
     const limited = aliceWs.seen('error').filter((f) => f.code === 'RATE_LIMITED');
@@ -483,12 +489,15 @@ describe('messaging over the WebSocket gateway', () => {
   it('stops delivering to a member the moment they are removed, and tells them', async () => {
     const chat = await newGroup(alice, [bob, carol]);
     const [aliceWs, carolWs] = [await connect(alice), await connect(carol)];
+    // A message first: the chat has been delivered to carol before she goes.
+    await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'before carol left', clientId: randomUUID() });
+    await carolWs.nextOfType('new_message');
     await request('DELETE', `/api/v1/chats/${chat.id}/members/${carol.user.id}`, { token: alice.accessToken });
     expect(await carolWs.nextOfType('member_removed')).toEqual({ type: 'member_removed', chatId: chat.id, userId: carol.user.id });
     await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'after carol left', clientId: randomUUID() });
-    await aliceWs.nextOfType('new_message');
+    await aliceWs.next((f) => f.type === 'new_message' && f.message.text === 'after carol left');
     await carolWs.settle();
-    expect(carolWs.seen('new_message')).toEqual([]);
+    expect(carolWs.seen('new_message').map((f) => f.message.text)).toEqual(['before carol left']);
   });
 
   it('tells the members of a new owner when the owner leaves, as a role change is told', async () => {

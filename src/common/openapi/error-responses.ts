@@ -66,7 +66,7 @@ const ROUTE_ERRORS: Record<string, Errors> = {
     ...RATE_LIMITED,
   },
   'DELETE /api/v1/chats/{id}/members/{userId}': {
-    403: ['CHAT_ADMIN_REQUIRED'],
+    403: ['CHAT_ADMIN_REQUIRED', 'CHAT_OWNER_REQUIRED'],
     404: ['CHAT_NOT_FOUND', 'MEMBER_NOT_FOUND'],
     409: ['DIRECT_CHAT_FIXED'],
   },

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { ToInt } from '../validation/transforms.js';
+import { EmptyAsAbsent, ToInt } from '../validation/transforms.js';
 
 /** `?limit=&cursor=` of every cursor-paginated list; the default limit is each list's own. */
 export class PageQuery {
@@ -12,8 +12,9 @@ export class PageQuery {
   @Max(100)
   limit?: number;
 
-  @ApiProperty({ required: false, description: 'nextCursor of the previous page' })
+  @ApiProperty({ required: false, description: 'nextCursor of the previous page (none, or empty, for the first)' })
   @IsOptional()
+  @EmptyAsAbsent()
   @IsString()
   cursor?: string;
 }

@@ -25,9 +25,17 @@ export function normaliseEmail(email: string): string {
 export const EmailForm = (): PropertyDecorator =>
   Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normaliseEmail(value) : value));
 
-/** Query-string numbers: "20" → 20; anything else is left for @IsInt to reject. */
+/**
+ * Query-string numbers: "20" → 20; an empty one (`?limit=`) is left out, as a client building
+ * `limit=${x ?? ''}` means; anything else is left for @IsInt to reject.
+ */
 export const ToInt = (): PropertyDecorator =>
-  Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value));
+  Transform(({ value }: { value: unknown }) =>
+    value === '' ? undefined : typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value,
+  );
+
+/** An empty query parameter (`?cursor=`, the first page's) is left out. */
+export const EmptyAsAbsent = (): PropertyDecorator => Transform(({ value }: { value: unknown }) => (value === '' ? undefined : value));
 
 /**
  * UUIDs, one or a list, lower-cased (a client may write either case): ids are compared as

@@ -61,7 +61,7 @@ export class AvatarUploadInterceptor extends MultipartAvatar {
 const MULTIPART_OVERHEAD = 64 * 1024;
 
 const tooLarge = () =>
-  new TooLargeError('FILE_TOO_LARGE', `The avatar is larger than ${AVATAR_MAX_BYTES / (1024 * 1024)} MB; send a smaller image.`);
+  new TooLargeError('FILE_TOO_LARGE', `The avatar is larger than ${AVATAR_MAX_BYTES / (1024 * 1024)} MiB; send a smaller image.`);
 
 /** multer codes for a body that has something besides the one image. */
 const ONE_PART_ONLY = new Set(['LIMIT_UNEXPECTED_FILE', 'LIMIT_FILE_COUNT', 'LIMIT_FIELD_COUNT', 'LIMIT_PART_COUNT']);

@@ -61,7 +61,7 @@ export class UsersController {
   @ApiBody({ type: AvatarUploadDto })
   @ApiOkResponse({ type: MeDto, description: 'The updated profile; avatarUrl points at the new image' })
   @ApiBadRequestResponse({ description: 'No file, or parts besides "file"' })
-  @ApiPayloadTooLargeResponse({ description: 'FILE_TOO_LARGE: over 5 MB, or over 8192 pixels a side or 40 megapixels' })
+  @ApiPayloadTooLargeResponse({ description: 'FILE_TOO_LARGE: over 5 MiB, or over 8192 pixels a side or 40 megapixels' })
   @ApiUnsupportedMediaTypeResponse({
     description: 'UNSUPPORTED_MEDIA_TYPE: the content is not PNG, JPEG, WebP or GIF, or its header is cut short',
   })

@@ -2,7 +2,7 @@ import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
 import { ForbiddenError } from '../../../common/errors/domain-error.js';
 import { ChatAccess, chatNotFound, memberNotFound } from '../chat-access.js';
 import { ChatRepository } from '../chat.repository.js';
-import { canRemove } from '../domain/chat.js';
+import { canRemove, type Member } from '../domain/chat.js';
 import { ChatDeletedEvent, ChatUpdatedEvent, MemberRemovedEvent } from '../events/chat.events.js';
 import { RemoveMemberCommand } from './remove-member.command.js';
 
@@ -30,7 +30,7 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
       if (!actor) throw chatNotFound(); // left or removed since the access check
       const target = members.find((m) => m.userId === userId);
       if (!target) throw memberNotFound();
-      if (!canRemove(actor, target)) throw new ForbiddenError('CHAT_ADMIN_REQUIRED', 'You cannot remove this member.');
+      if (!canRemove(actor, target)) throw removalRefused(target);
       removedReadSeq = target.lastReadSeq;
       ownerLeft = target.role === 'owner';
       const remaining = members.filter((m) => m.userId !== userId);
@@ -50,4 +50,16 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
       if (updated) this.events.publish(new ChatUpdatedEvent(updated, outcome.remaining, actorId));
     }
   }
+}
+
+/** Why a member may not remove `target` (canRemove said no), in the code of the role it would take. */
+function removalRefused(target: Member): ForbiddenError {
+  if (target.role === 'owner') {
+    return new ForbiddenError(
+      'CHAT_OWNER_REQUIRED',
+      'The owner cannot be removed; the owner can leave, or give the role to someone else first.',
+    );
+  }
+  if (target.role === 'admin') return new ForbiddenError('CHAT_OWNER_REQUIRED', 'Only the owner can remove an admin.');
+  return new ForbiddenError('CHAT_ADMIN_REQUIRED', 'Only the owner or an admin can remove members.');
 }

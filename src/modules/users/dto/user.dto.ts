@@ -55,7 +55,7 @@ export class AvatarUploadDto {
   @ApiProperty({
     type: 'string',
     format: 'binary',
-    description: 'A PNG, JPEG, WebP or GIF image of at most 5 MB, judged by its content, not by its filename or declared type',
+    description: 'A PNG, JPEG, WebP or GIF image of at most 5 MiB, judged by its content, not by its filename or declared type',
   })
   file: unknown;
 }
