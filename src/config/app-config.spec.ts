@@ -166,13 +166,20 @@ describe('loadConfig', () => {
   });
 
   it('refuses a module whose requirement is switched off, naming both', () => {
-    expect(problemsOf({ MODULES: 'auth,users,messages' })).toEqual([expect.stringMatching(/"messages" module needs the "chats" module/)]);
+    expect(problemsOf({ MODULES: 'auth,users,messages' })).toEqual([expect.stringMatching(/"messages" module needs the "chats" module, /)]);
+    // Everything at once: what messages needs through chats too, so that one fix is enough.
+    expect(problemsOf({ MODULES: 'messages' })).toEqual([
+      'MODULES: the "messages" module needs the "auth", "users" and "chats" modules, which are switched off; add auth,users,chats to MODULES or remove messages.',
+    ]);
+    expect(loadConfig({ MODULES: 'messages,auth,users,chats' }).modules.size).toBe(4);
     expect(problemsOf({ MODULES: 'health,nonsense' })).toEqual([expect.stringMatching(/unknown module "nonsense"/)]);
     expect(problemsOf({ MODULES: ' , ' })).toEqual([expect.stringMatching(/^MODULES lists no module; /)]);
     expect(problemsOf({ MODULES: 'all,all' })).toHaveLength(1);
-    expect(problemsOf({ MODULES: 'all,health' })).toEqual([
-      expect.stringMatching(/^MODULES lists "all" among other modules; write "all" alone/),
-    ]);
+    // Only that: not what the other names would need on their own.
+    for (const modules of ['all,health', 'all,auth', 'seeding,all'])
+      expect(problemsOf({ MODULES: modules })).toEqual([
+        expect.stringMatching(/^MODULES lists "all" among other modules; write "all" alone/),
+      ]);
     expect([...loadConfig({ MODULES: 'health' }).modules]).toEqual(['health']);
   });
 

@@ -21,11 +21,15 @@ export function readModules(env: EnvReader): ReadonlySet<FeatureModuleName> {
   const listed = env.list('MODULES');
   if (!listed || (listed.length === 1 && listed[0].toLowerCase() === 'all')) return new Set(FEATURE_MODULES);
 
+  const names = listed.map((n) => n.toLowerCase());
+  if (names.includes('all')) {
+    // Every module, as meant: what the others would need is beside the point.
+    env.problem(`MODULES lists "all" among other modules; write "all" alone for every module, or name only the modules you want.`);
+    return new Set(FEATURE_MODULES);
+  }
   const enabled = new Set<FeatureModuleName>();
-  for (const name of listed.map((n) => n.toLowerCase())) {
+  for (const name of names) {
     if ((FEATURE_MODULES as readonly string[]).includes(name)) enabled.add(name as FeatureModuleName);
-    else if (name === 'all')
-      env.problem(`MODULES lists "all" among other modules; write "all" alone for every module, or name only the modules you want.`);
     else env.problem(`MODULES names an unknown module ${JSON.stringify(name)}; the modules are ${FEATURE_MODULES.join(', ')} (or "all").`);
   }
   if (listed.length === 0)
@@ -33,18 +37,36 @@ export function readModules(env: EnvReader): ReadonlySet<FeatureModuleName> {
   return enabled;
 }
 
-/** Sentences for every enabled module whose requirement is switched off; empty when consistent. */
+/**
+ * One sentence per enabled module that needs a module switched off, naming everything it needs
+ * at once (what it needs, and what those need in turn), so that one fix is enough; empty when
+ * consistent.
+ */
 export function missingRequirements(enabled: ReadonlySet<FeatureModuleName>): string[] {
   const problems: string[] = [];
   for (const name of FEATURE_MODULES) {
     if (!enabled.has(name)) continue;
-    for (const needed of MODULE_REQUIREMENTS[name]) {
-      if (!enabled.has(needed)) {
-        problems.push(
-          `MODULES: the "${name}" module needs the "${needed}" module, which is switched off; add ${needed} to MODULES or remove ${name}.`,
-        );
-      }
-    }
+    const missing = FEATURE_MODULES.filter((other) => other !== name && !enabled.has(other) && needsOf(name).has(other));
+    if (missing.length === 0) continue;
+    const quoted = missing.map((m) => `"${m}"`);
+    const list =
+      quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} and ${quoted.at(-1)} modules, which are` : `${quoted[0]} module, which is`;
+    problems.push(`MODULES: the "${name}" module needs the ${list} switched off; add ${missing.join(',')} to MODULES or remove ${name}.`);
   }
   return problems;
+}
+
+/** Everything a module needs, directly or through what it needs. */
+function needsOf(name: FeatureModuleName): Set<FeatureModuleName> {
+  const needs = new Set<FeatureModuleName>();
+  const visit = (module: FeatureModuleName) => {
+    for (const needed of MODULE_REQUIREMENTS[module]) {
+      if (!needs.has(needed)) {
+        needs.add(needed);
+        visit(needed);
+      }
+    }
+  };
+  visit(name);
+  return needs;
 }
