@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 
 # ---- deps: every dependency, with the tools argon2 needs to build from source -----------------
-# Never --ignore-scripts: argon2's install script rebuilds it, its prebuilt binary is not trusted.
+# Never --ignore-scripts: argon2's install script (node-gyp-build) uses its prebuilt binary when that
+# loads, and builds from source when it does not (it crashes under some Node builds); hence the
+# compilers here.
 FROM node:22-bookworm-slim AS deps
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
