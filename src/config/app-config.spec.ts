@@ -151,6 +151,10 @@ describe('loadConfig', () => {
       expect.stringMatching(/^ACCESS_TOKEN_TTL="0s" is too short; it must be at least 1 s/),
     ]);
     expect(loadConfig({ ACCESS_TOKEN_TTL: '2s' }).auth.accessTtlSeconds).toBe(2);
+    expect(problemsOf({ ACCESS_TOKEN_TTL: '2h', REFRESH_TOKEN_TTL: '1h' })).toEqual([
+      expect.stringMatching(/^ACCESS_TOKEN_TTL \(7200 s\) is longer than REFRESH_TOKEN_TTL \(3600 s\)/),
+    ]);
+    expect(loadConfig({ ACCESS_TOKEN_TTL: '1h', REFRESH_TOKEN_TTL: '1h' }).auth.refreshTtlSeconds).toBe(3600);
     // Tokens carry whole seconds, and their expiry must be a date: these started, then every sign-in failed with 500.
     expect(problemsOf({ ACCESS_TOKEN_TTL: '1500ms' })).toEqual([
       expect.stringMatching(/^ACCESS_TOKEN_TTL="1500ms" is not a whole number of seconds/),

@@ -227,6 +227,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     rateLimitPerIp: read.int('RATE_LIMIT_AUTH_PER_IP', 60, { min: 1, max: 1_000_000 }),
     rateLimitPerAccount: read.int('RATE_LIMIT_AUTH_PER_ACCOUNT', 10, { min: 1, max: 1_000_000 }),
   };
+  if (auth.accessTtlSeconds > auth.refreshTtlSeconds)
+    read.problem(
+      `ACCESS_TOKEN_TTL (${auth.accessTtlSeconds} s) is longer than REFRESH_TOKEN_TTL (${auth.refreshTtlSeconds} s): an access token would outlive the sign-in it came from. Make the access token the short-lived one (minutes), and the refresh token the long one (days).`,
+    );
   const limits: UserLimitsConfig = {
     messagesPerUser: read.int('RATE_LIMIT_MESSAGES_PER_USER', 120, { min: 1, max: 1_000_000 }),
     chatsPerUser: read.int('RATE_LIMIT_CHATS_PER_USER', 30, { min: 1, max: 1_000_000 }),
