@@ -322,6 +322,30 @@ describe('the HTTP foundation', () => {
     expect(result.body.details).toEqual([{ field: 'isAdmin', message: 'property isAdmin should not exist' }]);
   });
 
+  it('refuses query parameters a route does not take (400, naming them), as unknown body fields are', async () => {
+    const account = await signUpAndIn(request, 'No Query');
+    const me = await request('GET', '/api/v1/users/me?limit=5&x=1', { token: account.accessToken });
+    expectErrorShape(me, 400, 'VALIDATION_FAILED');
+    expect(me.body.message).toBe('GET /api/v1/users/me takes no query parameters; leave out "limit", "x".');
+    expect(me.body.details).toEqual([
+      { field: 'limit', message: 'property limit should not exist' },
+      { field: 'x', message: 'property x should not exist' },
+    ]);
+    // Named parameters are taken (an avatar's version), others not.
+    const avatar = await request('GET', `/api/v1/users/${account.user.id}/avatar?v=1&size=64`, { token: account.accessToken });
+    expectErrorShape(avatar, 400, 'VALIDATION_FAILED');
+    expect(avatar.body.details).toEqual([{ field: 'size', message: 'property size should not exist' }]);
+    expectErrorShape(
+      await request('GET', `/api/v1/users/${account.user.id}/avatar?v=1`, { token: account.accessToken }),
+      404,
+      'AVATAR_NOT_FOUND',
+    );
+    // A query DTO refuses what it does not have, as before; nothing else changes.
+    expectErrorShape(await request('GET', '/api/v1/chats?limt=5', { token: account.accessToken }), 400, 'VALIDATION_FAILED');
+    expect((await request('GET', '/api/v1/chats?limit=5', { token: account.accessToken })).status).toBe(200);
+    expect((await request('GET', '/health?probe=1')).status).toBe(400);
+  });
+
   it('refuses a JSON body with fields on a route that takes none (400, naming them), changing nothing; {} passes, and sign-out takes anything', async () => {
     const account = await signUpAndIn(request, 'No Body');
     const group = await request('POST', '/api/v1/chats', { token: account.accessToken, body: { type: 'group', title: `G ${Date.now()}` } });
