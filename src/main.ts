@@ -54,7 +54,8 @@ async function main(): Promise<void> {
     [
       `Parley is up (${config.appEnv}) on port ${port}`,
       // Only what this MODULES serves: the page and the socket need auth, the health routes health.
-      `  API            ${base}/api/v1`,
+      // The REST routes all need auth; /api/v1 itself is only their prefix.
+      ...(config.isEnabled('auth') ? [`  REST API       ${base}/api/v1/… (every route in the docs below)`] : []),
       `  Docs           ${base}/api/docs`,
       ...(config.isEnabled('auth') ? [`  Test chat page ${base}/ui`, `  WebSocket      ${base.replace(/^http/, 'ws')}/ws`] : []),
       ...(config.isEnabled('health') ? [`  Health         ${base}/health/ready`] : []),

@@ -448,6 +448,16 @@ describe('the HTTP foundation', () => {
     expect(errorCodes('patch', '/api/v1/users/me', 415)).toMatch(/UNSUPPORTED_MEDIA_TYPE/);
     expect(errorCodes('post', '/api/v1/chats/{chatId}/messages', 415)).toMatch(/UNSUPPORTED_MEDIA_TYPE/);
     expect(op('get', '/api/v1/users/me').responses[415]).toBeUndefined();
+    // What the JSON parser refuses, on every route that reads a JSON body.
+    expect(errorCodes('patch', '/api/v1/users/me', 400)).toMatch(/VALIDATION_FAILED, MALFORMED_JSON/);
+    expect(errorCodes('patch', '/api/v1/users/me', 413)).toMatch(/PAYLOAD_TOO_LARGE/);
+    expect(errorCodes('patch', '/api/v1/users/me', 415)).toMatch(/UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_ENCODING/);
+    expect(op('get', '/api/v1/users/me').responses[413]).toBeUndefined();
+    // Ids are UUIDs, counts and seqs integers, and sign-in sets the cookies.
+    expect(op('get', '/api/v1/chats/{id}').parameters[0]).toMatchObject({ in: 'path', name: 'id', schema: { format: 'uuid' } });
+    expect(doc.components.schemas.ChatDto.properties.unreadCount.type).toBe('integer');
+    expect(doc.components.schemas.AuthResultDto.properties.expiresIn.type).toBe('integer');
+    expect(op('post', '/api/v1/auth/sign-in').responses[200].headers['Set-Cookie']).toBeDefined();
     // Sign-out reads what body it can by hand, validating nothing; with nothing to sign out of it is a 401.
     expect(op('post', '/api/v1/auth/sign-out').responses[415]).toBeUndefined();
     expect(op('post', '/api/v1/auth/sign-out').responses[400]).toBeUndefined();

@@ -138,7 +138,15 @@ export function documentErrors(document: OpenAPIObject): void {
       // A write without a body of its own refuses one with fields (JsonBodyGuard).
       const takesInput = operation.requestBody !== undefined || operation.parameters?.length || !['get', 'head'].includes(method);
       if (takesInput && !byHand) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
-      if (readsJsonBody(operation) && !byHand) errors[415] = ['UNSUPPORTED_MEDIA_TYPE', ...(errors[415] ?? [])];
+      if (readsJsonBody(operation) && !byHand) {
+        // What the JSON parser refuses before the route is reached (app.factory.ts).
+        errors[400] = [...(errors[400] ?? []), 'MALFORMED_JSON'];
+        errors[413] = [...(errors[413] ?? []), 'PAYLOAD_TOO_LARGE'];
+        errors[415] = ['UNSUPPORTED_MEDIA_TYPE', ...(errors[415] ?? []), 'UNSUPPORTED_ENCODING'];
+      }
+      // Every path parameter of this API is an id: a UUID, in either case (uuid.pipe.ts).
+      for (const parameter of (operation.parameters ?? []) as Array<{ in?: string; schema?: Record<string, unknown> }>)
+        if (parameter.in === 'path' && parameter.schema) parameter.schema.format = 'uuid';
       if (!isPublic) errors[401] = ['UNAUTHENTICATED', 'TOKEN_EXPIRED', 'TOKEN_INVALID', 'SESSION_REVOKED', ...(errors[401] ?? [])];
       // Any route that reaches the database, while it cannot be reached (error-body.ts).
       if (!path.startsWith('/health')) errors[503] = [...(errors[503] ?? []), 'SERVICE_UNAVAILABLE'];

@@ -37,6 +37,14 @@ import { bearerToken } from '../../common/auth/bearer.js';
 /** The refresh cookie goes only to the auth routes (the global prefix plus this controller's path). */
 const REFRESH_COOKIE_PATH = '/api/v1/auth';
 
+/** Sign-in and refresh answer with the pair in the body and set it as httpOnly cookies too. */
+const SETS_AUTH_COOKIES = {
+  'Set-Cookie': {
+    description: `${ACCESS_COOKIE} (path /) and ${REFRESH_COOKIE} (path ${REFRESH_COOKIE_PATH}): httpOnly, SameSite=Lax, Secure outside LOCAL`,
+    schema: { type: 'string' },
+  },
+};
+
 @ApiTags('auth')
 @Controller('auth')
 export class AuthController {
@@ -60,7 +68,7 @@ export class AuthController {
   @Post('sign-in')
   @HttpCode(200)
   @ApiOperation({ summary: 'Sign in; returns tokens and sets the access_token and refresh_token cookies' })
-  @ApiOkResponse({ type: AuthResultDto })
+  @ApiOkResponse({ type: AuthResultDto, headers: SETS_AUTH_COOKIES })
   @ApiTooManyRequestsResponse({ description: 'Too many attempts (Retry-After says when to retry)' })
   async signIn(@Body() body: SignInDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<AuthResultDto> {
     const result = await this.auth.signIn(body, clientInfo(req));
@@ -73,7 +81,7 @@ export class AuthController {
   @Post('refresh')
   @HttpCode(200)
   @ApiOperation({ summary: 'Trade a refresh token (body or cookie) for a new pair; each refresh token works once' })
-  @ApiOkResponse({ type: AuthResultDto })
+  @ApiOkResponse({ type: AuthResultDto, headers: SETS_AUTH_COOKIES })
   @ApiBody({ type: RefreshDto, required: false, description: 'Leave out to use the refresh_token cookie' })
   async refresh(@Body() body: RefreshDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<AuthResultDto> {
     const token = body.refreshToken ?? (req.cookies as Record<string, string> | undefined)?.[REFRESH_COOKIE];

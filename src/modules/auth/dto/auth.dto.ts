@@ -96,7 +96,7 @@ export class ResetPasswordDto {
 export class AuthResultDto {
   @ApiProperty() accessToken: string;
   @ApiProperty() refreshToken: string;
-  @ApiProperty({ description: 'Seconds until the access token expires' }) expiresIn: number;
+  @ApiProperty({ type: 'integer', description: 'Seconds until the access token expires' }) expiresIn: number;
   @ApiProperty({ type: MeDto }) user: MeDto;
 }
 

@@ -76,9 +76,10 @@ export class ChatDto {
     description: "For a direct chat, the other person's public profile (as GET /users/:id: avatar, online, last seen); null for a group",
   })
   peer: PublicUserDto | null;
-  @ApiProperty() memberCount: number;
+  @ApiProperty({ type: 'integer' }) memberCount: number;
   @ApiProperty({ type: MessageDto, nullable: true }) lastMessage: MessageDto | null;
-  @ApiProperty({ description: 'Messages from others after your read pointer' }) unreadCount: number;
+  @ApiProperty({ type: 'integer', description: 'Messages from others after your read pointer, deleted ones not counted' })
+  unreadCount: number;
   @ApiProperty({ format: 'date-time' }) updatedAt: string;
 }
 
@@ -91,8 +92,9 @@ export class MemberDto {
   @ApiProperty({ format: 'uuid' }) userId: string;
   @ApiProperty() name: string;
   @ApiProperty({ enum: ['owner', 'admin', 'member'] }) role: MemberRole;
-  @ApiProperty() lastReadSeq: number;
+  @ApiProperty({ type: 'integer' }) lastReadSeq: number;
   @ApiProperty({
+    type: 'integer',
     description:
       "The chat's last seq when this member was added (0: from the start). Their read pointer starts there; they are no reader of the messages up to it.",
   })
@@ -102,5 +104,5 @@ export class MemberDto {
 export class ChatDetailDto extends ChatDto {
   @ApiProperty({ type: [MemberDto] }) members: MemberDto[];
   @ApiProperty({ format: 'date-time' }) createdAt: string;
-  @ApiProperty() lastSeq: number;
+  @ApiProperty({ type: 'integer', description: "The chat's newest seq (0 before its first message)" }) lastSeq: number;
 }

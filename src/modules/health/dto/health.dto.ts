@@ -13,7 +13,7 @@ export class DependencyStateDto {
     description: 'How the dependency is provided (postgres, embedded, s3, local-files, smtp, outbox, redis, in-process, …)',
   })
   mode: string;
-  @ApiProperty()
+  @ApiProperty({ type: 'integer' })
   latencyMs: number;
   @ApiProperty({
     required: false,
