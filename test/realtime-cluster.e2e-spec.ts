@@ -145,7 +145,8 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
 
     const onB = await on(b, account.accessToken);
     expect(await presenceA.onlineAmong([account.user.id, viewer.user.id])).toEqual(new Set([account.user.id]));
-    expect(await profileOnA()).toMatchObject({ online: true, lastSeenAt: null });
+    // Seen now: the moment it came online, as the presence frame says.
+    expect(await profileOnA()).toMatchObject({ online: true, lastSeenAt: expect.any(String) });
 
     const onA = await on(a, account.accessToken);
     await onB.close();
@@ -156,9 +157,11 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     expect(await presenceB.onlineAmong([account.user.id])).toEqual(new Set([account.user.id]));
     expect(await profileOnA()).toMatchObject({ online: true });
 
+    const cameOnline = (await profileOnA()).lastSeenAt as string;
     await onA.close();
-    await eventually(async () => (await profileOnA()).lastSeenAt !== null);
-    expect(await profileOnA()).toMatchObject({ online: false, lastSeenAt: expect.any(String) });
+    await eventually(async () => (await profileOnA()).online === false);
+    const offline = await profileOnA();
+    expect(Date.parse(offline.lastSeenAt)).toBeGreaterThan(Date.parse(cameOnline));
     expect(await presenceA.onlineAmong([account.user.id])).toEqual(new Set());
     expect(await presenceB.onlineAmong([account.user.id])).toEqual(new Set());
   });

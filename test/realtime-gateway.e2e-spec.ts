@@ -290,12 +290,11 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
     const notWatching = await ready(stranger.accessToken);
 
     const subject = await connectReady(wsUrl, account.accessToken);
-    expect(await watching.nextOfType('presence')).toEqual({
-      type: 'presence',
-      userId: account.user.id,
-      online: true,
-      lastSeenAt: expect.any(String),
-    });
+    const online = await watching.nextOfType('presence');
+    expect(online).toEqual({ type: 'presence', userId: account.user.id, online: true, lastSeenAt: expect.any(String) });
+    // The profile says what the frame said, online as offline.
+    const whileOnline = (await request('GET', `/api/v1/users/${account.user.id}`, { token: watcher.accessToken })).body;
+    expect(whileOnline).toMatchObject({ online: true, lastSeenAt: online.lastSeenAt });
     await subject.close();
     const offline = await watching.nextOfType('presence');
     expect(offline).toEqual({ type: 'presence', userId: account.user.id, online: false, lastSeenAt: expect.any(String) });

@@ -12,9 +12,11 @@ function twoInstances() {
   const announced: Array<{ userId: string; online: boolean }> = [];
   let releaseStamp: () => void = () => undefined;
   const stamping = new Promise<void>((resolve) => (releaseStamp = resolve));
+  /** From when it is set, A's stamps of last seen wait for releaseStamp. */
+  const slow = { stamps: false };
   const audience = { contactsOf: async () => ['contact'] } as unknown as PresenceAudience;
   const make = (slowStamp: boolean) => {
-    const users = { update: async () => (slowStamp ? stamping : undefined) } as unknown as UserRepository;
+    const users = { update: async () => (slowStamp && slow.stamps ? stamping : undefined) } as unknown as UserRepository;
     const realtime = {
       send: async (_to: string[], event: { userId: string; online: boolean }) =>
         void announced.push({ userId: event.userId, online: event.online }),
@@ -23,16 +25,17 @@ function twoInstances() {
     service.onApplicationBootstrap();
     return service;
   };
-  return { a: make(true), b: make(false), announced, releaseStamp };
+  return { a: make(true), b: make(false), announced, releaseStamp, slow };
 }
 
 describe('PresenceService', () => {
   it('does not announce a user offline who came back online on another instance while the last-seen time was being stored', async () => {
-    const { a, b, announced, releaseStamp } = twoInstances();
+    const { a, b, announced, releaseStamp, slow } = twoInstances();
     await a.connected({ userId: 'u', connectionId: 'c1' });
     await a.drain(1_000);
     expect(announced).toEqual([{ userId: 'u', online: true }]);
 
+    slow.stamps = true;
     a.disconnected({ userId: 'u', connectionId: 'c1' }); // went offline: A stores last seen (slowly)
     await new Promise((resolve) => setImmediate(resolve));
     await b.connected({ userId: 'u', connectionId: 'c2' }); // and is back, through B

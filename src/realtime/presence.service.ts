@@ -13,8 +13,10 @@ const REFRESH_BATCH = 500;
 
 /**
  * Turns connections opening and closing into presence: online while a user has a connection on
- * any instance. Going offline stamps users.last_seen_at; both transitions are announced as
- * `presence` frames to the user's contacts, when a PresenceAudience says who they are.
+ * any instance. Both transitions stamp users.last_seen_at (coming online: now; going offline: the
+ * moment it happened), so that GET /users/:id and the `presence` frame always carry the same
+ * time, and both are announced as `presence` frames to the user's contacts, when a
+ * PresenceAudience says who they are.
  */
 @Injectable()
 export class PresenceService implements OnApplicationBootstrap {
@@ -100,7 +102,7 @@ export class PresenceService implements OnApplicationBootstrap {
 
   /** `at`: when the change happened, if not now (a user whose instance died was last seen at its last heartbeat). */
   private async announce(userId: string, online: boolean, at = new Date()): Promise<void> {
-    if (!online) await this.users.update(userId, { lastSeenAt: at });
+    await this.users.update(userId, { lastSeenAt: at });
     const contacts = this.audience ? await this.audience.contactsOf(userId) : [];
     if (contacts.length === 0) return;
     // Back online on another instance meanwhile (its announcement, without the write above, may
