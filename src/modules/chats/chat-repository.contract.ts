@@ -339,6 +339,21 @@ export function messageRepositoryContract(stores: () => ConversationStores): voi
       const retried = await append(b, 'before leaving', leaversClientId);
       expect({ created: retried.created, text: retried.message.text }).toEqual({ created: false, text: 'before leaving' });
       expect(await codeOf(append(b, 'after leaving', randomUUID()))).toBe('CHAT_NOT_FOUND');
+
+      // The same at once: each send gets its own answer, not the other's.
+      const answer = async (send: Promise<unknown>) => (await codeOf(send)) ?? 'stored';
+      for (let round = 0; round < 3; round++) {
+        const shared = randomUUID();
+        const toTheirs = { id: randomUUID(), chatId: theirs.id, senderId: a, clientId: shared, text: 'to theirs' };
+        expect(await Promise.all([answer(append(a, 'to my chat', shared)), answer(messages.append(toTheirs))])).toEqual([
+          'stored',
+          'CHAT_NOT_FOUND',
+        ]);
+        const again = randomUUID();
+        const toOther = { id: randomUUID(), chatId: elsewhere.id, senderId: a, clientId: again, text: 'to my other chat' };
+        const answers = await Promise.all([answer(append(a, 'to my chat', again)), answer(messages.append(toOther))]);
+        expect(answers.sort()).toEqual(['CLIENT_ID_REUSED', 'stored']);
+      }
     });
 
     it('pages history and keeps deleted messages as tombstones', async () => {

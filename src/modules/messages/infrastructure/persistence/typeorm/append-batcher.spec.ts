@@ -166,6 +166,18 @@ describe('AppendBatcher', () => {
     await expect(bob).resolves.toBe('stored from bob');
   });
 
+  it('does not take the same clientId to another chat for a repeat: the store answers that send', async () => {
+    const { batches, send } = setup({ maxInFlight: 1, maxBatch: 100, extraBatchAt: 1 });
+    const here = send('here', 'chat-1', 'client-1');
+    const there = send('there', 'chat-2', 'client-1');
+    batches[0].finish();
+    await expect(here).resolves.toBe('stored here');
+    await settle();
+    expect(batches.map((b) => b.texts)).toEqual([['here'], ['there']]);
+    batches[1].finish();
+    await expect(there).resolves.toBe('stored there');
+  });
+
   it('fails every send of a batch whose store failed, and goes on with the next', async () => {
     const { batches, send } = setup({ maxInFlight: 1, maxBatch: 100, extraBatchAt: 1 });
     const a = send('a');

@@ -1,8 +1,8 @@
 /**
  * Group commit for sends: while batches are being stored, new sends queue up, and the next batch
  * takes all of them in one statement and one commit. Under low load every send goes alone and at
- * once; under high load the per-commit cost is shared. Sends with the same (sender, clientId)
- * that are queued or in flight together share one attempt.
+ * once; under high load the per-commit cost is shared. Sends with the same (sender, clientId,
+ * chat) that are queued or in flight together share one attempt.
  *
  * One batch in flight is the rule; a second (up to `maxInFlight`) starts only while at least
  * `extraBatchAt` sends wait that it could take (sends to a chat in flight wait for that batch
@@ -139,6 +139,11 @@ interface Batch<In, Out> {
   byKey: Map<string, Promise<Out>>;
 }
 
-function sameSendKey(input: { senderId: string; clientId: string | null }): string {
-  return `${input.senderId}:${input.clientId}`;
+/**
+ * One send: the same sender, clientId and chat. The same clientId to another chat is not a
+ * repeat: the store answers it (CLIENT_ID_REUSED, or CHAT_NOT_FOUND to a chat its sender is not
+ * in), rather than it taking the first one's answer.
+ */
+function sameSendKey(input: { chatId: string; senderId: string; clientId: string | null }): string {
+  return `${input.senderId}:${input.clientId}:${input.chatId}`;
 }
