@@ -343,7 +343,10 @@ describe('the HTTP foundation', () => {
     // A query DTO refuses what it does not have, as before; nothing else changes.
     expectErrorShape(await request('GET', '/api/v1/chats?limt=5', { token: account.accessToken }), 400, 'VALIDATION_FAILED');
     expect((await request('GET', '/api/v1/chats?limit=5', { token: account.accessToken })).status).toBe(200);
-    expect((await request('GET', '/health?probe=1')).status).toBe(400);
+    // What takes any: health probes (a monitor's cache-buster), and sign-out (nothing keeps anyone signed in).
+    expect((await request('GET', '/health?probe=1')).status).toBe(200);
+    expect((await request('POST', '/api/v1/auth/sign-out?_=1', { token: account.accessToken })).status).toBe(204);
+    expectErrorShape(await request('GET', '/api/v1/users/me', { token: account.accessToken }), 401, 'SESSION_REVOKED');
   });
 
   it('refuses a JSON body with fields on a route that takes none (400, naming them), changing nothing; {} passes, and sign-out takes anything', async () => {
@@ -453,6 +456,9 @@ describe('the HTTP foundation', () => {
     expect(errorCodes('patch', '/api/v1/users/me', 413)).toMatch(/PAYLOAD_TOO_LARGE/);
     expect(errorCodes('patch', '/api/v1/users/me', 415)).toMatch(/UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_ENCODING/);
     expect(op('get', '/api/v1/users/me').responses[413]).toBeUndefined();
+    // A query parameter a route does not take is a 400 everywhere but on health and sign-out.
+    expect(errorCodes('get', '/api/v1/auth/sessions', 400)).toMatch(/VALIDATION_FAILED/);
+    expect(op('get', '/health').responses[400]).toBeUndefined();
     // Ids are UUIDs, counts and seqs integers, and sign-in sets the cookies.
     expect(op('get', '/api/v1/chats/{id}').parameters[0]).toMatchObject({ in: 'path', name: 'id', schema: { format: 'uuid' } });
     expect(doc.components.schemas.ChatDto.properties.unreadCount.type).toBe('integer');

@@ -1,10 +1,10 @@
 import { applyDecorators, type CanActivate, type ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
-import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ApiExtension } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { HttpOnlyGuard } from '../auth/http-only-guard.js';
 import { UnsupportedMediaError, ValidationError } from '../errors/domain-error.js';
+import { type RouteParam, RouteParams } from './route-params.js';
 
 const BODY_BY_HAND = 'parley:bodyByHand';
 /** Tells the OpenAPI post-processing (common/openapi/error-responses.ts) the body is not validated. */
@@ -39,12 +39,13 @@ export const ReadsBodyByHand = (): MethodDecorator =>
 @Injectable()
 @HttpOnlyGuard()
 export class JsonBodyGuard implements CanActivate {
-  private readonly takes = new WeakMap<object, TakesBody>();
+  /** What each route takes: anything (@ReadsBodyByHand), a JSON body (`@Body()`), a file (`@UploadedFile()`, multipart), or nothing. */
+  private readonly takes = new RouteParams<TakesBody>(takenBy);
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
     const request = context.switchToHttp().getRequest<Request>();
-    const takes = this.bodyOf(context);
+    const takes = this.takes.of(context);
     if (takes === 'anything') return true; // read by hand (sign-out)
     if (takes === 'file') return true; // the upload checks its own body's type
     if (takes === 'nothing') {
@@ -60,31 +61,21 @@ export class JsonBodyGuard implements CanActivate {
         : 'The body has no Content-Type; send it as JSON, with Content-Type: application/json.',
     );
   }
-
-  /**
-   * What the route takes, worked out once per handler: anything (@ReadsBodyByHand), a JSON body
-   * (`@Body()`), a file (`@UploadedFile()`, multipart), or nothing.
-   */
-  private bodyOf(context: ExecutionContext): TakesBody {
-    const handler = context.getHandler();
-    let takes = this.takes.get(handler);
-    if (takes === undefined) {
-      takes = takenBy(handler, (Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), handler.name) ?? {}) as object);
-      this.takes.set(handler, takes);
-    }
-    return takes;
-  }
 }
 
 type TakesBody = 'anything' | 'json' | 'file' | 'nothing';
 
-function takenBy(handler: object, params: object): TakesBody {
-  if (Reflect.getMetadata(BODY_BY_HAND, handler) === true) return 'anything';
-  // Nest keys the parameters `${paramtype}:${index}`.
-  const types = new Set(Object.keys(params).map((key) => key.split(':')[0]));
-  if (types.has(String(RouteParamtypes.BODY))) return 'json';
-  if (types.has(String(RouteParamtypes.FILE)) || types.has(String(RouteParamtypes.FILES))) return 'file';
+function takenBy(params: RouteParam[], handler: object): TakesBody {
+  if (readsBodyByHand(handler)) return 'anything';
+  const types = new Set(params.map((p) => p.type));
+  if (types.has(RouteParamtypes.BODY)) return 'json';
+  if (types.has(RouteParamtypes.FILE) || types.has(RouteParamtypes.FILES)) return 'file';
   return 'nothing';
+}
+
+/** Whether a handler is marked @ReadsBodyByHand(). */
+export function readsBodyByHand(handler: object): boolean {
+  return Reflect.getMetadata(BODY_BY_HAND, handler) === true;
 }
 
 /** A JSON body with something in it, to a route that takes none. */

@@ -1,32 +1,49 @@
-import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
-import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
+import { applyDecorators, type CanActivate, type ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
+import { ApiExtension } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { HttpOnlyGuard } from '../auth/http-only-guard.js';
 import { ValidationError } from '../errors/domain-error.js';
+import { readsBodyByHand } from './json-body.guard.js';
+import { type RouteParam, RouteParams } from './route-params.js';
 
-/** A route's query DTO validates its own parameters (unknown ones included). */
-const BY_DTO = 'dto';
+const ANY_QUERY = 'parley:anyQuery';
+/** Tells the OpenAPI post-processing (common/openapi/error-responses.ts) the route refuses no query parameter. */
+export const ANY_QUERY_EXTENSION = 'x-parley-any-query';
+
+/**
+ * Marks a controller or route that takes whatever query parameters come: health probes (a
+ * monitor's cache-buster must not fail a liveness check). Sign-out, marked @ReadsBodyByHand(),
+ * takes any too: nothing may keep anyone signed in.
+ */
+export const TakesAnyQuery = (): ClassDecorator & MethodDecorator =>
+  applyDecorators(SetMetadata(ANY_QUERY, true), ApiExtension(ANY_QUERY_EXTENSION, true)) as ClassDecorator & MethodDecorator;
+
+/** A route's query DTO validates its own parameters (unknown ones included), or the route takes any. */
+const NOT_CHECKED = 'not checked';
 
 /**
  * A query parameter a route does not take is refused, 400 VALIDATION_FAILED naming it, as an
  * unknown body field is: `?limt=10` is a mistake to hear about, not a parameter to ignore. A
  * route with a query DTO (`@Query() query: Dto`) leaves that to the DTO's validation, which
- * refuses unknown ones the same way; one with named parameters (`@Query('v')`) takes those; any
- * other takes none.
+ * refuses unknown ones the same way; one with named parameters (`@Query('v')`) takes those; one
+ * marked @TakesAnyQuery() or @ReadsBodyByHand() takes any; any other takes none.
+ *
+ * Like JsonBodyGuard it runs before the authentication guard: a request with a stray parameter
+ * and no token is told about the parameter (400), not the token (401).
  */
 @Injectable()
 @HttpOnlyGuard()
 export class QueryParamsGuard implements CanActivate {
-  private readonly taken = new WeakMap<object, ReadonlySet<string> | typeof BY_DTO>();
+  private readonly taken = new RouteParams<ReadonlySet<string> | typeof NOT_CHECKED>(takenBy);
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
     const request = context.switchToHttp().getRequest<Request>();
     const names = Object.keys(request.query ?? {});
     if (names.length === 0) return true;
-    const takes = this.takenBy(context);
-    if (takes === BY_DTO) return true;
+    const takes = this.taken.of(context);
+    if (takes === NOT_CHECKED) return true;
     const unknown = names.filter((name) => !takes.has(name));
     if (unknown.length === 0) return true;
     const listed = unknown.map((name) => JSON.stringify(name)).join(', ');
@@ -37,23 +54,12 @@ export class QueryParamsGuard implements CanActivate {
       unknown.map((field) => ({ field, message: `property ${field} should not exist` })),
     );
   }
+}
 
-  /** Worked out once per handler from its parameters: a query DTO, or the names it reads. */
-  private takenBy(context: ExecutionContext): ReadonlySet<string> | typeof BY_DTO {
-    const handler = context.getHandler();
-    let takes = this.taken.get(handler);
-    if (takes === undefined) {
-      // Nest keys a handler's parameters `${paramtype}:${index}`, each with the name it reads (data).
-      const params = (Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), handler.name) ?? {}) as Record<
-        string,
-        { data?: unknown }
-      >;
-      const queries = Object.entries(params)
-        .filter(([key]) => key.split(':')[0] === String(RouteParamtypes.QUERY))
-        .map(([, param]) => param.data);
-      takes = queries.some((data) => data === undefined) ? BY_DTO : new Set(queries.filter((data) => typeof data === 'string'));
-      this.taken.set(handler, takes);
-    }
-    return takes;
-  }
+function takenBy(params: RouteParam[], handler: object, controller: object): ReadonlySet<string> | typeof NOT_CHECKED {
+  if (Reflect.getMetadata(ANY_QUERY, handler) === true || Reflect.getMetadata(ANY_QUERY, controller) === true) return NOT_CHECKED;
+  if (readsBodyByHand(handler)) return NOT_CHECKED;
+  const queries = params.filter((p) => p.type === RouteParamtypes.QUERY).map((p) => p.data);
+  if (queries.some((data) => data === undefined)) return NOT_CHECKED; // a DTO
+  return new Set(queries.filter((data): data is string => typeof data === 'string'));
 }

@@ -2,6 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { PUBLIC_EXTENSION } from '../auth/public.decorator.js';
 import { BODY_BY_HAND_EXTENSION } from '../http/json-body.guard.js';
+import { ANY_QUERY_EXTENSION } from '../http/query-params.guard.js';
 import { reasonPhrase } from '../errors/error-body.js';
 
 /** The one error shape of every REST and WebSocket error, for the OpenAPI document. */
@@ -115,7 +116,8 @@ type Operation = {
 
 /**
  * Writes the error responses into the document: every route's contract codes (ROUTE_ERRORS),
- * 400 for a route that takes input, 415 for one that takes a JSON body (JsonBodyGuard), 401 for
+ * 400 for a route that takes input or refuses query parameters it does not take
+ * (QueryParamsGuard), 415 for one that takes a JSON body (JsonBodyGuard), 401 for
  * one that needs a session, each with the error
  * schema and its codes. A public route (@Public()) gets `security: []`, so Swagger UI shows no
  * lock on it, unless it names optional schemes of its own (sign-out).
@@ -135,9 +137,12 @@ export function documentErrors(document: OpenAPIObject): void {
       // body through, and nothing validates it, so neither 415 nor VALIDATION_FAILED applies.
       const byHand = operation[BODY_BY_HAND_EXTENSION] === true;
       delete operation[BODY_BY_HAND_EXTENSION];
-      // A write without a body of its own refuses one with fields (JsonBodyGuard).
+      const anyQuery = operation[ANY_QUERY_EXTENSION] === true;
+      delete operation[ANY_QUERY_EXTENSION];
+      // Input of its own is validated; a write without a body of its own refuses one with fields
+      // (JsonBodyGuard); a query parameter a route does not take is refused (QueryParamsGuard).
       const takesInput = operation.requestBody !== undefined || operation.parameters?.length || !['get', 'head'].includes(method);
-      if (takesInput && !byHand) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
+      if (!byHand && (takesInput || !anyQuery)) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
       if (readsJsonBody(operation) && !byHand) {
         // What the JSON parser refuses before the route is reached (app.factory.ts).
         errors[400] = [...(errors[400] ?? []), 'MALFORMED_JSON'];

@@ -3,10 +3,12 @@ import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } f
 import type { Response } from 'express';
 import { Public } from '../../common/auth/public.decorator.js';
 import { HealthRegistry } from '../../common/health/health-registry.js';
+import { TakesAnyQuery } from '../../common/http/query-params.guard.js';
 import { LivenessDto, ReadinessDto } from './dto/health.dto.js';
 
 @ApiTags('health')
 @Public()
+@TakesAnyQuery()
 @Controller('health')
 export class HealthController {
   constructor(private readonly registry: HealthRegistry) {}
