@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { UserRepository } from '../src/modules/users/user.repository.js';
 import { PresenceQuery } from '../src/realtime/presence-query.js';
 import { PresenceService } from '../src/realtime/presence.service.js';
 import { RealtimeService } from '../src/realtime/realtime.service.js';
@@ -369,11 +370,14 @@ describe('realtime (one instance)', () => {
       await eventually(() => app.app.get(SocketRegistry).countFor(account.user.id) === 1);
       await app.app.get(PresenceService).drain(5_000);
       expect(await presence.onlineAmong([account.user.id])).toEqual(new Set([account.user.id]));
+      const cameOnline = (await profile()).lastSeenAt as string;
       const before = Date.now();
       await second.close();
-      await eventually(async () => (await profile()).online === false);
+      // Going offline stamps the moment it happened, after the close was asked for.
+      await eventually(async () => (await profile()).lastSeenAt !== cameOnline);
       const seen = await profile();
-      expect(new Date(seen.lastSeenAt).getTime()).toBeGreaterThanOrEqual(before - 1000);
+      expect(seen.online).toBe(false);
+      expect(new Date(seen.lastSeenAt).getTime()).toBeGreaterThanOrEqual(before);
       expect(await presence.onlineAmong([account.user.id])).toEqual(new Set());
 
       const client = new pg.Client({ connectionString: db.env.DATABASE_URL });
@@ -381,6 +385,10 @@ describe('realtime (one instance)', () => {
       const { rows } = await client.query('SELECT last_seen_at FROM users WHERE id = $1', [account.user.id]);
       await client.end();
       expect(rows[0].last_seen_at).toBeInstanceOf(Date);
+
+      // A stamp that lands late (another instance's, of an earlier moment) never moves it back.
+      await app.app.get(UserRepository).stampLastSeen(account.user.id, new Date(Date.parse(seen.lastSeenAt) - 60_000));
+      expect((await profile()).lastSeenAt).toBe(seen.lastSeenAt);
     });
   });
 

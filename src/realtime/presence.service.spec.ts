@@ -16,7 +16,7 @@ function twoInstances() {
   const slow = { stamps: false };
   const audience = { contactsOf: async () => ['contact'] } as unknown as PresenceAudience;
   const make = (slowStamp: boolean) => {
-    const users = { update: async () => (slowStamp && slow.stamps ? stamping : undefined) } as unknown as UserRepository;
+    const users = { stampLastSeen: async () => (slowStamp && slow.stamps ? stamping : undefined) } as unknown as UserRepository;
     const realtime = {
       send: async (_to: string[], event: { userId: string; online: boolean }) =>
         void announced.push({ userId: event.userId, online: event.online }),
@@ -79,14 +79,14 @@ describe('PresenceService', () => {
     const sent: unknown[] = [];
     const service = new PresenceService(
       store,
-      { update: async (_id: string, patch: unknown) => void stamped.push(patch) } as unknown as UserRepository,
+      { stampLastSeen: async (_id: string, at: Date) => void stamped.push(at) } as unknown as UserRepository,
       { send: async (_to: string[], event: unknown) => void sent.push(event) } as unknown as RealtimeService,
       { get: () => ({ contactsOf: async () => ['contact'] }) } as unknown as ModuleRef,
     );
     service.onApplicationBootstrap();
     await service.heartbeat([], true);
     await service.drain(1_000);
-    expect(stamped).toEqual([{ lastSeenAt: lastRefresh }]);
+    expect(stamped).toEqual([lastRefresh]);
     expect(sent).toEqual([{ type: 'presence', userId: 'u', online: false, lastSeenAt: lastRefresh.toISOString() }]);
   });
 

@@ -62,11 +62,19 @@ export class UserRepository {
 
   async update(
     id: string,
-    changes: Partial<Pick<User, 'name' | 'passwordHash' | 'emailConfirmedAt' | 'avatarKey' | 'lastSeenAt'>>,
+    changes: Partial<Pick<User, 'name' | 'passwordHash' | 'emailConfirmedAt' | 'avatarKey'>>,
     manager?: EntityManager,
   ): Promise<void> {
     const repo = manager ? manager.getRepository(UserEntity) : this.users;
     await repo.update({ id }, Object.assign({}, changes, { updatedAt: new Date() }));
+  }
+
+  /**
+   * Stamps when the user was last seen (came online or went offline), never moving it back: two
+   * instances' stamps of one user may land in either order, and the later moment is the one to keep.
+   */
+  async stampLastSeen(id: string, at: Date): Promise<void> {
+    await this.users.query(`UPDATE users SET last_seen_at = greatest(last_seen_at, $2) WHERE id = $1`, [id, at]);
   }
 
   /**
