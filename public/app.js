@@ -798,7 +798,7 @@ function renderChatList() {
     let node = chatNodes.get(chat.id);
     if (!node) {
       // The item's content is one button: reached with Tab, opened with Enter or Space, announced as a button.
-      node = h('li', { dataset: { testid: 'chat-item', chatId: chat.id } }, h('button', { type: 'button', class: 'chat-open' }));
+      node = h('li', { dataset: { testid: 'chat-item', chatId: chat.id } }, h('button', { type: 'button', class: 'chat-item-button' }));
       chatNodes.set(chat.id, node);
     }
     const preview = previewOf(chat);
@@ -1665,7 +1665,7 @@ function editForm(chatId, m) {
   area.value = m.text ?? '';
   const save = async () => {
     const text = area.value;
-    if (!text.trim()) return toast('A message cannot be empty: delete it instead.', 'error');
+    if (!hasVisibleText(text)) return toast('A message cannot be empty: delete it instead.', 'error');
     if (tooLong(text)) return toast(`A message holds at most ${MESSAGE_MAX} characters; this one has ${Array.from(text).length}.`, 'error');
     try {
       const updated = await api('PATCH', `/chats/${chatId}/messages/${m.id}`, { text });
@@ -1720,9 +1720,14 @@ async function deleteMessage(chatId, m) {
 
 // ---------------------------------------------------------------- sending, typing, reading
 
+/** The server's rule (visible-text.ts): something a font draws, not only spaces, controls or invisible marks. */
+function hasVisibleText(text) {
+  return /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u.test(text);
+}
+
 function sendText(text) {
   const chatId = state.openChatId;
-  if (!chatId || !text.trim()) return;
+  if (!chatId || !hasVisibleText(text)) return;
   const pending = { clientId: uuid(), chatId, text, createdAt: new Date().toISOString(), failed: false };
   threadOf(chatId).pending.set(pending.clientId, pending);
   // The message itself clears the indicator on the other side: no "stopped typing" frame for it,

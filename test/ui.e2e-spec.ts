@@ -464,6 +464,21 @@ describe('the built-in chat page, in a real browser', () => {
     // Jon replies without marking anything read: his reply says he read up to it.
     expect((await send(jon, 'Will do')).status).toBe(201);
     await message(page, 'Bring the map').locator('[data-testid="tick"][data-status="seen"]').waitFor();
+
+    // In a group, a reply from one member turns the tick to read (by some), not seen (by all).
+    const kim = await signUpAndIn(request, 'Kim Lau');
+    const trip = await request('POST', '/api/v1/chats', {
+      body: { type: 'group', title: 'Trip planning', memberIds: [jon.user.id, kim.user.id] },
+      token: ida.accessToken,
+    });
+    await page.getByTestId('chat-item').filter({ hasText: 'Trip planning' }).click();
+    await page.getByTestId('composer-input').fill('Who is in?');
+    await page.getByTestId('composer-input').press('Enter');
+    await message(page, 'Who is in?').locator('[data-testid="tick"][data-status="sent"]').waitFor();
+    const reply = await request('POST', `/api/v1/chats/${trip.body.id}/messages`, { body: { text: 'Me!' }, token: jon.accessToken });
+    expect(reply.status).toBe(201);
+    await message(page, 'Me!').waitFor();
+    await message(page, 'Who is in?').locator('[data-testid="tick"][data-status="read"]').waitFor();
     expect(pageErrors()).toEqual([]);
   });
 
