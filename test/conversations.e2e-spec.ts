@@ -8,6 +8,7 @@ import { expectErrorShape, httpClient, type HttpResult } from './support/http.js
 import { type SignedIn, signUpAndIn } from './support/accounts.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { connectReady, eventually, pause } from './support/ws.js';
+import { IMAGES } from './support/images.js';
 
 describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
   let db: TestDatabase;
@@ -145,7 +146,7 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expect(chat.title).toBe('Team Rocket');
       const detail = await as(bob).get(`/chats/${chat.id}`);
       expect(detail.body.members).toEqual([
-        { userId: alice.user.id, name: 'Alice', role: 'owner', lastReadSeq: 0, joinedSeq: 0 },
+        { userId: alice.user.id, name: 'Alice', avatarUrl: null, role: 'owner', lastReadSeq: 0, joinedSeq: 0 },
         expect.objectContaining({ role: 'member' }),
         expect.objectContaining({ role: 'member' }),
       ]);
@@ -162,6 +163,20 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       ['a userId on a group', { title: 'T', memberIds: [], userId: randomUUID() }],
     ])('refuses %s with 400', async (_label, body) => {
       expectErrorShape(await as(alice).post('/chats', { type: 'group', ...body }), 400, 'VALIDATION_FAILED');
+    });
+
+    it("shows each member's avatar in the member list, as their profile has it", async () => {
+      const pia = await signUpAndIn(request, 'Pia');
+      const form = new FormData();
+      form.append('file', new Blob([new Uint8Array(IMAGES.png)], { type: 'image/png' }), 'me.png');
+      const uploaded = await request('PUT', '/api/v1/users/me/avatar', { raw: form, token: pia.accessToken });
+      expect(uploaded.status).toBe(200);
+      const chat = await group(alice, [pia]);
+      const members = (await as(alice).get(`/chats/${chat.id}`)).body.members as Array<{ userId: string; avatarUrl: string | null }>;
+      expect(Object.fromEntries(members.map((m) => [m.userId, m.avatarUrl]))).toEqual({
+        [alice.user.id]: null,
+        [pia.user.id]: uploaded.body.avatarUrl,
+      });
     });
 
     it('creates a group of one when memberIds is left out', async () => {

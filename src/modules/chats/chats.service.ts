@@ -1,7 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { decodeCursor, encodeCursor, type Page } from '../../common/pagination/cursor.js';
 import { PresenceQuery } from '../../realtime/presence-query.js';
-import type { User } from '../users/domain/user.js';
+import { avatarUrlOf, type User } from '../users/domain/user.js';
 import type { PublicUserDto } from '../users/dto/user.dto.js';
 import { UserRepository } from '../users/user.repository.js';
 import { toPublic } from '../users/users.service.js';
@@ -66,17 +66,15 @@ export class ChatsService {
       users.filter((u) => peerIds.includes(u.id)),
       online,
     );
-    const names = new Map(users.map((u) => [u.id, u.name]));
+    const byId = new Map(users.map((u) => [u.id, u]));
     return Object.assign(toChatDto(summary, peers), {
       createdAt: summary.chat.createdAt.toISOString(),
       lastSeq: summary.chat.lastSeq,
-      members: members.map((m) => ({
-        userId: m.userId,
-        name: names.get(m.userId) ?? '',
-        role: m.role,
-        lastReadSeq: m.lastReadSeq,
-        joinedSeq: m.joinedSeq,
-      })),
+      members: members.map((m) => {
+        const user = byId.get(m.userId);
+        const avatarUrl = user ? avatarUrlOf(user) : null;
+        return { userId: m.userId, name: user?.name ?? '', avatarUrl, role: m.role, lastReadSeq: m.lastReadSeq, joinedSeq: m.joinedSeq };
+      }),
     });
   }
 

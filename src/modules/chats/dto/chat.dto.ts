@@ -91,6 +91,7 @@ export class ChatPageDto {
 export class MemberDto {
   @ApiProperty({ format: 'uuid' }) userId: string;
   @ApiProperty() name: string;
+  @ApiProperty({ type: String, nullable: true, description: 'As in the public profile (GET /users/:id)' }) avatarUrl: string | null;
   @ApiProperty({ enum: ['owner', 'admin', 'member'] }) role: MemberRole;
   @ApiProperty({ type: 'integer' }) lastReadSeq: number;
   @ApiProperty({
