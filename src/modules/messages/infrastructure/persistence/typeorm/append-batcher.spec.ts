@@ -178,6 +178,21 @@ describe('AppendBatcher', () => {
     await expect(there).resolves.toBe('stored there');
   });
 
+  it("never puts one sender's clientId to two chats in one batch, nor lets that chat's later sends overtake", async () => {
+    const { batches, send } = setup({ maxInFlight: 1, maxBatch: 100, extraBatchAt: 1 });
+    void send('first', 'chat-0');
+    void send('one', 'chat-1', 'client-1');
+    void send('two', 'chat-2', 'client-1');
+    void send('after two', 'chat-2');
+    void send('elsewhere', 'chat-3');
+    batches[0].finish();
+    await settle();
+    expect(batches.map((b) => b.texts)).toEqual([['first'], ['one', 'elsewhere']]);
+    batches[1].finish();
+    await settle();
+    expect(batches.map((b) => b.texts)).toEqual([['first'], ['one', 'elsewhere'], ['two', 'after two']]);
+  });
+
   it('fails every send of a batch whose store failed, and goes on with the next', async () => {
     const { batches, send } = setup({ maxInFlight: 1, maxBatch: 100, extraBatchAt: 1 });
     const a = send('a');

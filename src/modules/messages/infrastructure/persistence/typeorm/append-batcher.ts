@@ -101,16 +101,26 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
     return ready;
   }
 
-  /** Up to maxBatch queued sends, oldest first, leaving (in order) those whose chat is busy. */
+  /**
+   * Up to maxBatch queued sends, oldest first, leaving (in order) those whose chat is busy, and
+   * one that shares its sender and clientId with a send already taken (to another chat: the
+   * statement would break the unique key, and the whole batch go one by one) together with the
+   * rest of its chat's, which may not overtake it.
+   */
   private takeBatch(): Batch<In, Out> {
     const batch: Batch<In, Out> = { sends: [], chats: new Set(), byKey: new Map() };
     const rest: Array<Waiting<In, Out>> = [];
     const restByKey = new Map<string, Promise<Out>>();
+    const clientIds = new Set<string>();
+    const held = new Set<string>();
     for (const waiting of this.queue) {
-      const { chatId } = waiting.input;
-      if (batch.sends.length < this.limits.maxBatch && !this.isBusy(chatId)) {
+      const { chatId, senderId, clientId } = waiting.input;
+      const clientKey = clientId === null ? undefined : `${senderId}:${clientId}`;
+      if (clientKey !== undefined && clientIds.has(clientKey)) held.add(chatId);
+      if (batch.sends.length < this.limits.maxBatch && !held.has(chatId) && !this.isBusy(chatId)) {
         batch.sends.push(waiting);
         batch.chats.add(chatId);
+        if (clientKey !== undefined) clientIds.add(clientKey);
         if (waiting.key !== undefined) batch.byKey.set(waiting.key, waiting.result);
       } else {
         rest.push(waiting);
