@@ -79,7 +79,7 @@ describe('PresenceService', () => {
     const sent: unknown[] = [];
     const service = new PresenceService(
       store,
-      { stampLastSeen: async (_id: string, at: Date) => void stamped.push(at) } as unknown as UserRepository,
+      { stampLastSeen: async (_id: string, at: Date) => (stamped.push(at), at) } as unknown as UserRepository,
       { send: async (_to: string[], event: unknown) => void sent.push(event) } as unknown as RealtimeService,
       { get: () => ({ contactsOf: async () => ['contact'] }) } as unknown as ModuleRef,
     );
@@ -88,6 +88,26 @@ describe('PresenceService', () => {
     await service.drain(1_000);
     expect(stamped).toEqual([lastRefresh]);
     expect(sent).toEqual([{ type: 'presence', userId: 'u', online: false, lastSeenAt: lastRefresh.toISOString() }]);
+  });
+
+  it('announces the time the profile keeps, when a later stamp of the user came first', async () => {
+    const store = new InProcessPresenceStore();
+    const lastRefresh = new Date('2026-12-06T10:00:00.000Z');
+    store.sweep = async () => [{ userId: 'u', lastSeenAt: lastRefresh }];
+    const stamped: unknown[] = [];
+    const kept = new Date('2026-12-06T10:00:05.000Z');
+    const sent: unknown[] = [];
+    const service = new PresenceService(
+      store,
+      { stampLastSeen: async (_id: string, at: Date) => (stamped.push(at), kept) } as unknown as UserRepository,
+      { send: async (_to: string[], event: unknown) => void sent.push(event) } as unknown as RealtimeService,
+      { get: () => ({ contactsOf: async () => ['contact'] }) } as unknown as ModuleRef,
+    );
+    service.onApplicationBootstrap();
+    await service.heartbeat([], true);
+    await service.drain(1_000);
+    expect(stamped).toEqual([lastRefresh]);
+    expect(sent).toEqual([{ type: 'presence', userId: 'u', online: false, lastSeenAt: kept.toISOString() }]);
   });
 
   it('announces offline when the user stays away', async () => {

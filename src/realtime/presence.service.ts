@@ -102,14 +102,15 @@ export class PresenceService implements OnApplicationBootstrap {
 
   /** `at`: when the change happened, if not now (a user whose instance died was last seen at its last heartbeat). */
   private async announce(userId: string, online: boolean, at = new Date()): Promise<void> {
-    await this.users.stampLastSeen(userId, at);
+    // The frame says what the profile says: the stored time, should a later stamp have come first.
+    const seen = (await this.users.stampLastSeen(userId, at)) ?? at;
     const contacts = this.audience ? await this.audience.contactsOf(userId) : [];
     if (contacts.length === 0) return;
     // Back online on another instance meanwhile (its announcement may already be out): saying
     // "offline" now would leave contacts with the wrong state. Checked
     // last, just before sending; a return in the moment between the two can still lose the race.
     if (!online && (await this.store.onlineAmong([userId])).has(userId)) return;
-    await this.realtime.send(contacts, { type: 'presence', userId, online, lastSeenAt: at.toISOString() });
+    await this.realtime.send(contacts, { type: 'presence', userId, online, lastSeenAt: seen.toISOString() });
   }
 }
 

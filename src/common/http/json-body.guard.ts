@@ -66,16 +66,11 @@ export class JsonBodyGuard implements CanActivate {
 type TakesBody = 'anything' | 'json' | 'file' | 'nothing';
 
 function takenBy(params: RouteParam[], handler: object): TakesBody {
-  if (readsBodyByHand(handler)) return 'anything';
+  if (Reflect.getMetadata(BODY_BY_HAND, handler) === true) return 'anything';
   const types = new Set(params.map((p) => p.type));
   if (types.has(RouteParamtypes.BODY)) return 'json';
   if (types.has(RouteParamtypes.FILE) || types.has(RouteParamtypes.FILES)) return 'file';
   return 'nothing';
-}
-
-/** Whether a handler is marked @ReadsBodyByHand(). */
-export function readsBodyByHand(handler: object): boolean {
-  return Reflect.getMetadata(BODY_BY_HAND, handler) === true;
 }
 
 /** A JSON body with something in it, to a route that takes none. */

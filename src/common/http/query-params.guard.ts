@@ -4,7 +4,6 @@ import { ApiExtension } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { HttpOnlyGuard } from '../auth/http-only-guard.js';
 import { ValidationError } from '../errors/domain-error.js';
-import { readsBodyByHand } from './json-body.guard.js';
 import { type RouteParam, RouteParams } from './route-params.js';
 
 const ANY_QUERY = 'parley:anyQuery';
@@ -13,8 +12,8 @@ export const ANY_QUERY_EXTENSION = 'x-parley-any-query';
 
 /**
  * Marks a controller or route that takes whatever query parameters come: health probes (a
- * monitor's cache-buster must not fail a liveness check). Sign-out, marked @ReadsBodyByHand(),
- * takes any too: nothing may keep anyone signed in.
+ * monitor's cache-buster must not fail a liveness check), and sign-out (nothing may keep anyone
+ * signed in).
  */
 export const TakesAnyQuery = (): ClassDecorator & MethodDecorator =>
   applyDecorators(SetMetadata(ANY_QUERY, true), ApiExtension(ANY_QUERY_EXTENSION, true)) as ClassDecorator & MethodDecorator;
@@ -27,10 +26,10 @@ const NOT_CHECKED = 'not checked';
  * unknown body field is: `?limt=10` is a mistake to hear about, not a parameter to ignore. A
  * route with a query DTO (`@Query() query: Dto`) leaves that to the DTO's validation, which
  * refuses unknown ones the same way; one with named parameters (`@Query('v')`) takes those; one
- * marked @TakesAnyQuery() or @ReadsBodyByHand() takes any; any other takes none.
+ * marked @TakesAnyQuery() takes any; any other takes none.
  *
- * Like JsonBodyGuard it runs before the authentication guard: a request with a stray parameter
- * and no token is told about the parameter (400), not the token (401).
+ * Like JsonBodyGuard it runs before the authentication guard: on a route without a query DTO a
+ * stray parameter is told (400) before a missing token (401). A DTO's are checked after it.
  */
 @Injectable()
 @HttpOnlyGuard()
@@ -58,7 +57,6 @@ export class QueryParamsGuard implements CanActivate {
 
 function takenBy(params: RouteParam[], handler: object, controller: object): ReadonlySet<string> | typeof NOT_CHECKED {
   if (Reflect.getMetadata(ANY_QUERY, handler) === true || Reflect.getMetadata(ANY_QUERY, controller) === true) return NOT_CHECKED;
-  if (readsBodyByHand(handler)) return NOT_CHECKED;
   const queries = params.filter((p) => p.type === RouteParamtypes.QUERY).map((p) => p.data);
   if (queries.some((data) => data === undefined)) return NOT_CHECKED; // a DTO
   return new Set(queries.filter((data): data is string => typeof data === 'string'));

@@ -15,6 +15,7 @@ import type { CookieOptions, Request, Response } from 'express';
 import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
 import { Public } from '../../common/auth/public.decorator.js';
 import { ReadsBodyByHand } from '../../common/http/json-body.guard.js';
+import { TakesAnyQuery } from '../../common/http/query-params.guard.js';
 import { uuidParam } from '../../common/pipes/uuid.pipe.js';
 import { AppConfig } from '../../config/app-config.js';
 import { MeDto } from '../users/dto/user.dto.js';
@@ -94,6 +95,7 @@ export class AuthController {
   @Post('sign-out')
   @HttpCode(204)
   @ReadsBodyByHand()
+  @TakesAnyQuery()
   @ApiBearerAuth('bearer')
   @ApiCookieAuth('cookie')
   @ApiOperation({

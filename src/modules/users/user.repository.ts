@@ -71,10 +71,15 @@ export class UserRepository {
 
   /**
    * Stamps when the user was last seen (came online or went offline), never moving it back: two
-   * instances' stamps of one user may land in either order, and the later moment is the one to keep.
+   * instances' stamps of one user may land in either order, and the later moment is the one to
+   * keep. Returns the time stored (later than `at` when a later stamp came first), or undefined
+   * for no such user.
    */
-  async stampLastSeen(id: string, at: Date): Promise<void> {
-    await this.users.query(`UPDATE users SET last_seen_at = greatest(last_seen_at, $2) WHERE id = $1`, [id, at]);
+  async stampLastSeen(id: string, at: Date): Promise<Date | undefined> {
+    const [row] = returnedRows<{ last_seen_at: Date }>(
+      await this.users.query(`UPDATE users SET last_seen_at = greatest(last_seen_at, $2) WHERE id = $1 RETURNING last_seen_at`, [id, at]),
+    );
+    return row?.last_seen_at;
   }
 
   /**
