@@ -106,7 +106,9 @@ function initials(name) {
 
 /** The server counts a message's length in code points; a textarea's maxlength counts UTF-16 units, half as many emoji. */
 const MESSAGE_MAX = 4096;
-const tooLong = (text) => text.length > MESSAGE_MAX && Array.from(text).length > MESSAGE_MAX;
+/** Counted as the server counts: code points, the variation selectors U+FE0E and U+FE0F left out. */
+const lengthOf = (text) => Array.from(text.replace(/[\uFE0E\uFE0F]/g, '')).length;
+const tooLong = (text) => text.length > MESSAGE_MAX && lengthOf(text) > MESSAGE_MAX;
 
 function hue(text) {
   let hash = 0;
@@ -845,7 +847,12 @@ function renderChatList() {
               text: preview.text,
             }),
             chat.unreadCount > 0 &&
-              h('span', { class: 'badge', dataset: { testid: 'unread-badge' }, text: chat.unreadCount > 99 ? '99+' : chat.unreadCount }),
+              h('span', {
+                class: 'badge',
+                'aria-label': `${chat.unreadCount} unread`,
+                dataset: { testid: 'unread-badge' },
+                text: chat.unreadCount > 99 ? '99+' : chat.unreadCount,
+              }),
           ),
         ),
       );
@@ -865,7 +872,10 @@ function rememberMembers(chatId, members) {
   detail.members = new Map(
     members.map((m) => [m.userId, { ...m, lastReadSeq: Math.max(m.lastReadSeq ?? 0, detail.members.get(m.userId)?.lastReadSeq ?? 0) }]),
   );
-  for (const m of members) state.names.set(m.userId, m.name);
+  for (const m of members) {
+    state.names.set(m.userId, m.name);
+    if (m.avatarUrl !== undefined) state.avatars.set(m.userId, m.avatarUrl);
+  }
   state.details.set(chatId, detail);
   return detail;
 }
@@ -1434,11 +1444,15 @@ async function openChat(chatId) {
 
 function closeChat() {
   stopTyping();
+  const was = state.openChatId;
+  // Focus in the pane about to hide (Back, on a narrow screen) goes to the chat it left, not to the page.
+  const hadFocus = slot('pane-chat').contains(document.activeElement);
   state.openChatId = null;
   document.getElementById('chat-view').classList.remove('chat-open');
   show(slot('pane-empty'));
   show(slot('pane-chat'), false);
   renderChatList();
+  if (hadFocus && was) chatNodes.get(was)?.firstChild?.focus();
 }
 
 const memberCount = (n) => `${n} ${n === 1 ? 'member' : 'members'}`;
@@ -1666,7 +1680,7 @@ function editForm(chatId, m) {
   const save = async () => {
     const text = area.value;
     if (!hasVisibleText(text)) return toast('A message cannot be empty: delete it instead.', 'error');
-    if (tooLong(text)) return toast(`A message holds at most ${MESSAGE_MAX} characters; this one has ${Array.from(text).length}.`, 'error');
+    if (tooLong(text)) return toast(`A message holds at most ${MESSAGE_MAX} characters; this one has ${lengthOf(text)}.`, 'error');
     try {
       const updated = await api('PATCH', `/chats/${chatId}/messages/${m.id}`, { text });
       applyUpdated(updated);
@@ -1847,10 +1861,13 @@ function bindPane() {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     if (tooLong(input.value)) {
-      toast(
-        `A message holds at most ${MESSAGE_MAX} characters; this one has ${Array.from(input.value).length}. Nothing was sent.`,
-        'error',
-      );
+      toast(`A message holds at most ${MESSAGE_MAX} characters; this one has ${lengthOf(input.value)}. Nothing was sent.`, 'error');
+      return;
+    }
+    // Only white space: nothing to send, and nothing to say. Something that draws as nothing is
+    // kept, with the reason, as the edit form does.
+    if (!hasVisibleText(input.value)) {
+      if (input.value.trim()) toast('A message needs something visible: these characters show as nothing.', 'error');
       return;
     }
     sendText(input.value);
@@ -1865,7 +1882,7 @@ function bindPane() {
   });
   input.addEventListener('input', () => {
     grow();
-    if (input.value.trim()) noteTyping();
+    if (hasVisibleText(input.value)) noteTyping();
     else stopTyping();
   });
   input.addEventListener('blur', stopTyping);

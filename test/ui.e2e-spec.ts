@@ -92,8 +92,8 @@ describe('the built-in chat page, in a real browser', () => {
     }
   }
 
-  async function openPage(label: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1200, height: 760 }, colorScheme: 'light' });
+  async function openPage(label: string, viewport = { width: 1200, height: 760 }): Promise<Page> {
+    const context = await browser.newContext({ viewport, colorScheme: 'light' });
     context.setDefaultTimeout(STEP_TIMEOUT_MS);
     const page = await context.newPage();
     opened.push({ label, context, page, problems: watchPage(page, label) });
@@ -479,6 +479,45 @@ describe('the built-in chat page, in a real browser', () => {
     expect(reply.status).toBe(201);
     await message(page, 'Me!').waitFor();
     await message(page, 'Who is in?').locator('[data-testid="tick"][data-status="read"]').waitFor();
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it('fits a phone: one pane at a time, Back returns to the chat left, a wide message keeps its actions on screen', async () => {
+    const request = httpClient(app.url);
+    const [nell, otto] = [await signUpAndIn(request, 'Nell Park'), await signUpAndIn(request, 'Otto Berg')];
+    const direct = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: otto.user.id }, token: nell.accessToken });
+    const fromOtto = await request('POST', `/api/v1/chats/${direct.body.id}/messages`, { body: { text: 'Hi' }, token: otto.accessToken });
+    expect(fromOtto.status).toBe(201);
+    const page = await openPage('nell', { width: 390, height: 844 });
+    await signInThroughForm(page, { ...nell.user, password: nell.password });
+    const item = page.getByTestId('chat-item').filter({ hasText: 'Otto Berg' });
+    // The badge says what its number is.
+    expect(await item.getByTestId('unread-badge').getAttribute('aria-label')).toBe('1 unread');
+
+    await item.getByRole('button').focus();
+    await page.keyboard.press('Enter');
+    await message(page, 'Hi').waitFor();
+    expect(await page.getByTestId('chat-list').isVisible()).toBe(false);
+    const composer = page.getByTestId('composer-input');
+    // Text that draws as nothing stays in the box, with the reason, and says nobody is typing.
+    await composer.fill('\u2800\u3164');
+    await composer.press('Enter');
+    await expectText(page.getByTestId('toast'), 'something visible');
+    expect(await composer.inputValue()).toBe('\u2800\u3164');
+
+    const wide = 'A message long enough to fill the bubble from one side of a phone screen to the other, twice over.';
+    await composer.fill(wide);
+    await composer.press('Enter');
+    await message(page, wide).locator('[data-testid="tick"][data-status="sent"]').waitFor();
+    await message(page, wide).click();
+    const edit = message(page, wide).getByTestId('message-edit');
+    await edit.waitFor();
+    const box = await edit.boundingBox();
+    expect(box && box.x >= 0 && box.x + box.width <= 390).toBe(true);
+
+    await page.locator('[data-action="back"]').click();
+    await item.waitFor();
+    expect(await item.getByRole('button').evaluate((button) => button === document.activeElement)).toBe(true);
     expect(pageErrors()).toEqual([]);
   });
 
