@@ -517,7 +517,7 @@ describe('the built-in chat page, in a real browser', () => {
 
     await page.locator('[data-action="back"]').click();
     await item.waitFor();
-    expect(await item.getByRole('button').evaluate((button) => button === document.activeElement)).toBe(true);
+    expect(await item.getByRole('button').evaluate((button) => button.matches(':focus'))).toBe(true);
     expect(pageErrors()).toEqual([]);
   });
 

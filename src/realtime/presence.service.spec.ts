@@ -71,43 +71,42 @@ describe('PresenceService', () => {
     expect(refreshed.flat()).not.toContain('c700');
   });
 
-  it('stamps a user whose instance died as last seen when their lease was last refreshed, not when the sweep found it', async () => {
+  /**
+   * A sweep that finds user u's instance dead, its lease last refreshed at `lastRefresh`; the store
+   * keeps `kept` as last seen (a later stamp may have come first). What was stamped and announced.
+   */
+  async function sweepOfDeadInstance(lastRefresh: Date, kept?: Date): Promise<{ stamped: Date[]; sent: unknown[] }> {
     const store = new InProcessPresenceStore();
-    const lastRefresh = new Date('2026-12-06T10:00:00.000Z');
     store.sweep = async () => [{ userId: 'u', lastSeenAt: lastRefresh }];
-    const stamped: unknown[] = [];
+    const stamped: Date[] = [];
     const sent: unknown[] = [];
     const service = new PresenceService(
       store,
-      { stampLastSeen: async (_id: string, at: Date) => (stamped.push(at), at) } as unknown as UserRepository,
+      { stampLastSeen: async (_id: string, at: Date) => (stamped.push(at), kept ?? at) } as unknown as UserRepository,
       { send: async (_to: string[], event: unknown) => void sent.push(event) } as unknown as RealtimeService,
       { get: () => ({ contactsOf: async () => ['contact'] }) } as unknown as ModuleRef,
     );
     service.onApplicationBootstrap();
     await service.heartbeat([], true);
     await service.drain(1_000);
-    expect(stamped).toEqual([lastRefresh]);
-    expect(sent).toEqual([{ type: 'presence', userId: 'u', online: false, lastSeenAt: lastRefresh.toISOString() }]);
+    return { stamped, sent };
+  }
+
+  it('stamps a user whose instance died as last seen when their lease was last refreshed, not when the sweep found it', async () => {
+    const lastRefresh = new Date('2026-12-06T10:00:00.000Z');
+    expect(await sweepOfDeadInstance(lastRefresh)).toEqual({
+      stamped: [lastRefresh],
+      sent: [{ type: 'presence', userId: 'u', online: false, lastSeenAt: lastRefresh.toISOString() }],
+    });
   });
 
   it('announces the time the profile keeps, when a later stamp of the user came first', async () => {
-    const store = new InProcessPresenceStore();
     const lastRefresh = new Date('2026-12-06T10:00:00.000Z');
-    store.sweep = async () => [{ userId: 'u', lastSeenAt: lastRefresh }];
-    const stamped: unknown[] = [];
     const kept = new Date('2026-12-06T10:00:05.000Z');
-    const sent: unknown[] = [];
-    const service = new PresenceService(
-      store,
-      { stampLastSeen: async (_id: string, at: Date) => (stamped.push(at), kept) } as unknown as UserRepository,
-      { send: async (_to: string[], event: unknown) => void sent.push(event) } as unknown as RealtimeService,
-      { get: () => ({ contactsOf: async () => ['contact'] }) } as unknown as ModuleRef,
-    );
-    service.onApplicationBootstrap();
-    await service.heartbeat([], true);
-    await service.drain(1_000);
-    expect(stamped).toEqual([lastRefresh]);
-    expect(sent).toEqual([{ type: 'presence', userId: 'u', online: false, lastSeenAt: kept.toISOString() }]);
+    expect(await sweepOfDeadInstance(lastRefresh, kept)).toEqual({
+      stamped: [lastRefresh],
+      sent: [{ type: 'presence', userId: 'u', online: false, lastSeenAt: kept.toISOString() }],
+    });
   });
 
   it('announces offline when the user stays away', async () => {
