@@ -193,6 +193,19 @@ describe('AppendBatcher', () => {
     expect(batches.map((b) => b.texts)).toEqual([['first'], ['one', 'elsewhere'], ['two', 'after two']]);
   });
 
+  it('keeps a clientId out of a second batch while the first one holding it is in flight', async () => {
+    const { batches, send } = setup({ maxInFlight: 2, maxBatch: 100, extraBatchAt: 1 });
+    void send('one', 'chat-1', 'client-1');
+    void send('two', 'chat-2', 'client-1');
+    void send('other', 'chat-3');
+    await settle();
+    // A second batch starts at once, without 'two', whose clientId the first holds.
+    expect(batches.map((b) => b.texts)).toEqual([['one'], ['other']]);
+    batches[0].finish();
+    await settle();
+    expect(batches.map((b) => b.texts)).toEqual([['one'], ['other'], ['two']]);
+  });
+
   it('fails every send of a batch whose store failed, and goes on with the next', async () => {
     const { batches, send } = setup({ maxInFlight: 1, maxBatch: 100, extraBatchAt: 1 });
     const a = send('a');

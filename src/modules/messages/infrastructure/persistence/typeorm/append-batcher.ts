@@ -101,26 +101,33 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
     return ready;
   }
 
+  /** Whether a send of this sender with this clientId is in the batch being made, or in one in flight. */
+  private clientIdTaken(clientKey: string, batch: Batch<In, Out>): boolean {
+    if (batch.clientIds.has(clientKey)) return true;
+    for (const other of this.inFlight) if (other.clientIds.has(clientKey)) return true;
+    return false;
+  }
+
   /**
    * Up to maxBatch queued sends, oldest first, leaving (in order) those whose chat is busy, and
-   * one that shares its sender and clientId with a send already taken (to another chat: the
-   * statement would break the unique key, and the whole batch go one by one) together with the
-   * rest of its chat's, which may not overtake it.
+   * one that shares its sender and clientId with a send taken already, here or in a batch in
+   * flight (to another chat: the statement would break the unique key, or wait on the other's,
+   * and the whole batch go one by one), together with the rest of its chat's, which may not
+   * overtake it.
    */
   private takeBatch(): Batch<In, Out> {
-    const batch: Batch<In, Out> = { sends: [], chats: new Set(), byKey: new Map() };
+    const batch: Batch<In, Out> = { sends: [], chats: new Set(), byKey: new Map(), clientIds: new Set() };
     const rest: Array<Waiting<In, Out>> = [];
     const restByKey = new Map<string, Promise<Out>>();
-    const clientIds = new Set<string>();
     const held = new Set<string>();
     for (const waiting of this.queue) {
       const { chatId, senderId, clientId } = waiting.input;
       const clientKey = clientId === null ? undefined : `${senderId}:${clientId}`;
-      if (clientKey !== undefined && clientIds.has(clientKey)) held.add(chatId);
+      if (clientKey !== undefined && this.clientIdTaken(clientKey, batch)) held.add(chatId);
       if (batch.sends.length < this.limits.maxBatch && !held.has(chatId) && !this.isBusy(chatId)) {
         batch.sends.push(waiting);
         batch.chats.add(chatId);
-        if (clientKey !== undefined) clientIds.add(clientKey);
+        if (clientKey !== undefined) batch.clientIds.add(clientKey);
         if (waiting.key !== undefined) batch.byKey.set(waiting.key, waiting.result);
       } else {
         rest.push(waiting);
@@ -142,11 +149,15 @@ interface Waiting<In, Out> {
   reject: (error: unknown) => void;
 }
 
-/** A batch: its sends, their chats (busy while it is in flight) and its sends by `sameSendKey`. */
+/**
+ * A batch: its sends, their chats (busy while it is in flight), its sends by `sameSendKey`, and
+ * their senders' clientIds (`sender:clientId`), which no other batch may take meanwhile.
+ */
 interface Batch<In, Out> {
   sends: Array<Waiting<In, Out>>;
   chats: Set<string>;
   byKey: Map<string, Promise<Out>>;
+  clientIds: Set<string>;
 }
 
 /**
