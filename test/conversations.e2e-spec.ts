@@ -146,7 +146,7 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expect(chat.title).toBe('Team Rocket');
       const detail = await as(bob).get(`/chats/${chat.id}`);
       expect(detail.body.members).toEqual([
-        { userId: alice.user.id, name: 'Alice', avatarUrl: null, role: 'owner', lastReadSeq: 0, joinedSeq: 0 },
+        { userId: alice.user.id, name: 'Alice', avatarUrl: null, online: false, role: 'owner', lastReadSeq: 0, joinedSeq: 0 },
         expect.objectContaining({ role: 'member' }),
         expect.objectContaining({ role: 'member' }),
       ]);
@@ -165,18 +165,24 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expectErrorShape(await as(alice).post('/chats', { type: 'group', ...body }), 400, 'VALIDATION_FAILED');
     });
 
-    it("shows each member's avatar in the member list, as their profile has it", async () => {
+    it("shows each member's avatar and whether they are online in the member list, as their profile has them", async () => {
       const pia = await signUpAndIn(request, 'Pia');
       const form = new FormData();
       form.append('file', new Blob([new Uint8Array(IMAGES.png)], { type: 'image/png' }), 'me.png');
       const uploaded = await request('PUT', '/api/v1/users/me/avatar', { raw: form, token: pia.accessToken });
       expect(uploaded.status).toBe(200);
       const chat = await group(alice, [pia]);
-      const members = (await as(alice).get(`/chats/${chat.id}`)).body.members as Array<{ userId: string; avatarUrl: string | null }>;
-      expect(Object.fromEntries(members.map((m) => [m.userId, m.avatarUrl]))).toEqual({
-        [alice.user.id]: null,
-        [pia.user.id]: uploaded.body.avatarUrl,
-      });
+      type Member = { userId: string; avatarUrl: string | null; online: boolean };
+      const members = async () => (await as(alice).get(`/chats/${chat.id}`)).body.members as Member[];
+      const socket = await connectReady(app.wsUrl, pia.accessToken);
+      try {
+        expect(Object.fromEntries((await members()).map((m) => [m.userId, [m.avatarUrl, m.online]]))).toEqual({
+          [alice.user.id]: [null, false],
+          [pia.user.id]: [uploaded.body.avatarUrl, true],
+        });
+      } finally {
+        await socket.close();
+      }
     });
 
     it('creates a group of one when memberIds is left out', async () => {

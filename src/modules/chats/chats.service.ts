@@ -59,9 +59,10 @@ export class ChatsService {
   async detail(chatId: string, userId: string): Promise<ChatDetailDto> {
     const [summary, members] = await Promise.all([this.chats.summary(chatId, userId), this.chats.members(chatId)]);
     if (!summary) throw chatNotFound();
-    // The peer is among the members: their user row is loaded once, with the others'.
+    // The peer is among the members: their user row and presence are read once, with the others'.
     const peerIds = summary.peerId ? [summary.peerId] : [];
-    const [users, online] = await Promise.all([this.users.findByIds(members.map((m) => m.userId)), this.onlineAmong(peerIds)]);
+    const memberIds = members.map((m) => m.userId);
+    const [users, online] = await Promise.all([this.users.findByIds(memberIds), this.onlineAmong(memberIds)]);
     const peers = profilesOf(
       users.filter((u) => peerIds.includes(u.id)),
       online,
@@ -73,7 +74,15 @@ export class ChatsService {
       members: members.map((m) => {
         const user = byId.get(m.userId);
         const avatarUrl = user ? avatarUrlOf(user) : null;
-        return { userId: m.userId, name: user?.name ?? '', avatarUrl, role: m.role, lastReadSeq: m.lastReadSeq, joinedSeq: m.joinedSeq };
+        return {
+          userId: m.userId,
+          name: user?.name ?? '',
+          avatarUrl,
+          online: online.has(m.userId),
+          role: m.role,
+          lastReadSeq: m.lastReadSeq,
+          joinedSeq: m.joinedSeq,
+        };
       }),
     });
   }

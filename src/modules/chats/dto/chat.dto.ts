@@ -92,6 +92,7 @@ export class MemberDto {
   @ApiProperty({ format: 'uuid' }) userId: string;
   @ApiProperty() name: string;
   @ApiProperty({ type: String, nullable: true, description: 'As in the public profile (GET /users/:id)' }) avatarUrl: string | null;
+  @ApiProperty({ description: 'Connected right now (as in the public profile)' }) online: boolean;
   @ApiProperty({ enum: ['owner', 'admin', 'member'] }) role: MemberRole;
   @ApiProperty({ type: 'integer' }) lastReadSeq: number;
   @ApiProperty({
