@@ -1741,7 +1741,7 @@ function hasVisibleText(text) {
 
 function sendText(text) {
   const chatId = state.openChatId;
-  if (!chatId || !hasVisibleText(text)) return;
+  if (!chatId) return; // the composer has checked the text
   const pending = { clientId: uuid(), chatId, text, createdAt: new Date().toISOString(), failed: false };
   threadOf(chatId).pending.set(pending.clientId, pending);
   // The message itself clears the indicator on the other side: no "stopped typing" frame for it,

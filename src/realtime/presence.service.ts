@@ -107,8 +107,8 @@ export class PresenceService implements OnApplicationBootstrap {
     const contacts = this.audience ? await this.audience.contactsOf(userId) : [];
     if (contacts.length === 0) return;
     // Back online on another instance meanwhile (its announcement may already be out): saying
-    // "offline" now would leave contacts with the wrong state. Checked
-    // last, just before sending; a return in the moment between the two can still lose the race.
+    // "offline" now would leave contacts with the wrong state. Checked last, just before sending;
+    // a return in the moment between the two can still lose the race.
     if (!online && (await this.store.onlineAmong([userId])).has(userId)) return;
     await this.realtime.send(contacts, { type: 'presence', userId, online, lastSeenAt: seen.toISOString() });
   }

@@ -36,7 +36,7 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
       const remaining = members.filter((m) => m.userId !== userId);
       if (remaining.length === 0) return { deleteChat: true };
       // members() lists admins before members, oldest first: the senior one takes over.
-      return { deleteChat: false, successors: target.role === 'owner' ? remaining.map((m) => m.userId) : [] };
+      return { deleteChat: false, successors: ownerLeft ? remaining.map((m) => m.userId) : [] };
     });
     if (outcome.deleted) {
       this.events.publish(new ChatDeletedEvent(chatId, [userId], actorId));
