@@ -80,15 +80,16 @@ export abstract class MessageRepository {
 
   /**
    * The answer to a send the store left out: its sender is not a member (any more), or its
-   * clientId is stored. A repeat of a send to this chat gets the original, even once its sender
-   * has left (a retry that outlived the leaving); a member reusing a clientId of another chat gets
-   * CLIENT_ID_REUSED (repeat); anyone else CHAT_NOT_FOUND, as for any chat they are not in.
-   * Shared by every adapter.
+   * clientId is stored. A member gets the original for a repeat, or CLIENT_ID_REUSED for a
+   * clientId of another chat (repeat); anyone else CHAT_NOT_FOUND, as for any chat they are not
+   * in, whatever the clientId: even a retry of their own send from before they left learns
+   * nothing of the chat since (whether it still exists, or what became of the message). Shared
+   * by every adapter.
    */
   protected async notStored(input: AppendInput): Promise<AppendResult> {
-    const original = input.clientId ? await this.findByClientId(input.senderId, input.clientId) : undefined;
-    if (original && (original.chatId === input.chatId || (await this.memberIds(input.chatId)).includes(input.senderId))) {
-      return this.repeat(original, input);
+    if (input.clientId && (await this.memberIds(input.chatId)).includes(input.senderId)) {
+      const original = await this.findByClientId(input.senderId, input.clientId);
+      if (original) return this.repeat(original, input);
     }
     throw chatNotFound();
   }
