@@ -363,6 +363,9 @@ export function messageRepositoryContract(stores: () => ConversationStores): voi
       expect((await messages.history(chat.id, { limit: 10, after: 3 })).map((m) => m.seq)).toEqual([4, 5]);
       const page = await messages.page(chat.id, 2, 1);
       expect({ seqs: page.items.map((m) => m.seq), total: page.total }).toEqual({ seqs: [4, 3], total: 5 });
+      const seqsAt = async (offset: number) => (await messages.page(chat.id, 2, offset)).items.map((m) => m.seq);
+      expect([await seqsAt(4), await seqsAt(5), await seqsAt(9)]).toEqual([[1], [], []]);
+      expect((await messages.page(chat.id, 2, 9)).total).toBe(5);
       const [third] = await messages.history(chat.id, { limit: 1, after: 2 });
       expect((await messages.editText(chat.id, third.id, 'edited')).editedAt).toBeInstanceOf(Date);
       const deleted = await messages.tombstone(chat.id, third.id);
@@ -370,6 +373,13 @@ export function messageRepositoryContract(stores: () => ConversationStores): voi
       expect(await messages.tombstone(chat.id, third.id)).toBeUndefined();
       expect(await codeOf(messages.editText(chat.id, third.id, 'again'))).toBe('MESSAGE_DELETED');
       expect((await messages.findById(chat.id, third.id))?.seq).toBe(3);
+      const withTombstone = await messages.page(chat.id, 10, 1);
+      expect(withTombstone.items.map((m) => [m.seq, m.text])).toEqual([
+        [4, 'm4'],
+        [3, null],
+        [2, 'm2'],
+        [1, 'm1'],
+      ]);
     });
 
     it('moves editedAt forward by at least a millisecond per edit, so the later of two edits is recognisable', async () => {

@@ -142,12 +142,17 @@ export class MongoMessageRepository extends MessageRepository {
   }
 
   async page(chatId: string, limit: number, offset: number): Promise<{ items: Message[]; total: number }> {
-    const [rows, chat] = await Promise.all([
-      this.messages.find({ chatId }).sort({ seq: -1 }).skip(offset).limit(limit).lean<MessageRecord[]>(),
-      // seq has no gaps, so the newest seq is the count.
-      this.chats.findById(chatId, { lastSeq: 1 }).lean<ChatRecord>(),
-    ]);
-    return { items: rows.map(toMessage), total: chat?.lastSeq ?? 0 };
+    // seq has no gaps, so the newest seq is the count, and the message `offset` places below the
+    // newest has seq total - offset: an index range, where skip() would walk every entry above it.
+    const chat = await this.chats.findById(chatId, { lastSeq: 1 }).lean<ChatRecord>();
+    const total = chat?.lastSeq ?? 0;
+    if (offset >= total) return { items: [], total };
+    const rows = await this.messages
+      .find({ chatId, seq: { $lte: total - offset } })
+      .sort({ seq: -1 })
+      .limit(limit)
+      .lean<MessageRecord[]>();
+    return { items: rows.map(toMessage), total };
   }
 
   async moveReadPointer(chatId: string, userId: string, seq: number): Promise<ReadPointerMove | undefined> {

@@ -270,12 +270,18 @@ export class TypeormMessageRepository extends MessageRepository {
   }
 
   async page(chatId: string, limit: number, offset: number): Promise<{ items: Message[]; total: number }> {
-    const [rows, [chat]] = await Promise.all([
-      this.db.query(`SELECT * FROM messages WHERE chat_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3`, [chatId, limit, offset]),
-      // seq has no gaps, so the newest seq is the count.
-      this.db.query(`SELECT last_seq FROM chats WHERE id = $1`, [chatId]),
+    // seq has no gaps, so the newest seq is the count, and the message `offset` places below the
+    // newest has seq total - offset: an index range, where OFFSET would read and drop every row
+    // above it. total is read first: the rows up to it are committed with it.
+    const [chat] = await this.db.query(`SELECT last_seq FROM chats WHERE id = $1`, [chatId]);
+    const total = Number(chat?.last_seq ?? 0);
+    if (offset >= total) return { items: [], total };
+    const rows: MessageRow[] = await this.db.query(`SELECT * FROM messages WHERE chat_id = $1 AND seq <= $2 ORDER BY seq DESC LIMIT $3`, [
+      chatId,
+      total - offset,
+      limit,
     ]);
-    return { items: (rows as MessageRow[]).map(toMessage), total: Number(chat?.last_seq ?? 0) };
+    return { items: rows.map(toMessage), total };
   }
 
   async moveReadPointer(chatId: string, userId: string, seq: number): Promise<ReadPointerMove | undefined> {
