@@ -60,6 +60,23 @@ const UI_CSP = [
 ].join('; ');
 
 /**
+ * Swagger UI's: its scripts are files, but its page has inline styles. It shares the chat page's
+ * origin (and so the sessions the page keeps in IndexedDB), so nothing from elsewhere may run or
+ * load in it either.
+ */
+const DOCS_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join('; ');
+
+/**
  * JSON bodies are UTF-8 (RFC 8259). The parser takes any `charset=utf-*` it is told (UTF-16 too):
  * another one is refused as latin1 is (415 UNSUPPORTED_ENCODING). And it decodes with
  * replacement: bytes that are not UTF-8 would reach the handlers, and the database, as U+FFFD.
@@ -210,6 +227,10 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   if (existsSync(PUBLIC_DIR)) http.use('/ui', express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
   http.get('/', (_req: Request, res: Response) => res.redirect(302, '/ui/'));
 
+  http.use('/api/docs', (_req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('Content-Security-Policy', DOCS_CSP);
+    next();
+  });
   setupSwagger(app);
   return app;
 }

@@ -153,6 +153,23 @@ describe('the built-in chat page, in a real browser', () => {
     expect(PUBLIC_DIR.endsWith('public')).toBe(true);
   });
 
+  it('serves Swagger UI under a content security policy of its own, and works under it', async () => {
+    const page = await openPage('docs');
+    const answer = await page.goto(`${app.url}/api/docs`);
+    const policy = answer?.headers()['content-security-policy'] ?? '';
+    expect(policy).toContain("script-src 'self';");
+    expect(policy).toContain("frame-ancestors 'none'");
+    // The operations render, and a call made from the page goes through.
+    await page.locator('.opblock').first().waitFor();
+    const health = page.locator('.opblock').filter({ hasText: '/health/ready' }).first();
+    await health.locator('.opblock-summary').click();
+    await health.getByRole('button', { name: 'Try it out' }).click();
+    await health.getByRole('button', { name: 'Execute' }).click();
+    await health.locator('.live-responses-table .response-col_status').filter({ hasText: '200' }).first().waitFor();
+    const problems = opened.find((o) => o.page === page)?.problems ?? [];
+    expect(problems.filter((line) => /Content Security Policy|Refused to/i.test(line))).toEqual([]);
+  });
+
   it('lets two people chat live: delivery, typing, read ticks, and catch-up after a server restart', async () => {
     const request = httpClient(app.url);
     const alice: SignedIn = await signUpAndIn(request, 'Alice Moreau');
