@@ -10,6 +10,7 @@ import { MembersJoinedSeq1795800000000 } from './1795800000000-members-joined-se
 import { NamesAndTitlesInNfc1795900000000 } from './1795900000000-names-and-titles-in-nfc.js';
 import { ExpiryIndexes1796000000000 } from './1796000000000-expiry-indexes.js';
 import { MailLogByAge1796100000000 } from './1796100000000-mail-log-by-age.js';
+import { ReadsAtScale1796200000000 } from './1796200000000-reads-at-scale.js';
 
 /**
  * Every migration, oldest first. Listed by hand rather than found by a glob so the same list
@@ -27,4 +28,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   NamesAndTitlesInNfc1795900000000,
   ExpiryIndexes1796000000000,
   MailLogByAge1796100000000,
+  ReadsAtScale1796200000000,
 ];

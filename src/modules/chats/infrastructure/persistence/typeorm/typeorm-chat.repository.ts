@@ -114,24 +114,37 @@ export class TypeormChatRepository extends ChatRepository {
   }
 
   private async summaries(userId: string, limit: number, after?: ChatListCursor, chatId?: string): Promise<ChatSummary[]> {
-    // One query: the caller's memberships joined to their chats, with the newest message,
-    // the unread count and the member count as correlated sub-selects on indexed columns.
+    // One query: the caller's page of chats, then for those only the newest message, the unread
+    // count and the member count, each a lookup on an index.
+    // - The page reaches each chat from the caller's membership by its key (LATERAL ... LIMIT 1
+    //   keeps the planner from joining all chats to all memberships by hash, reading the whole
+    //   chats table on every page).
+    // - Unread: seq has no gaps, so the messages after the read pointer number last_seq -
+    //   last_read_seq; less the reader's own among them and the deleted ones of others, both
+    //   found by index (counting the unread themselves took as long as the backlog was long).
     const rows = await this.db.query(
-      `SELECT c.*, me.last_read_seq AS my_last_read_seq,
+      `WITH page AS (
+         SELECT c.*, me.last_read_seq AS my_last_read_seq
+           FROM chat_members me
+           CROSS JOIN LATERAL (SELECT * FROM chats c0 WHERE c0.id = me.chat_id LIMIT 1) c
+          WHERE me.user_id = $1
+            AND ($3::timestamptz IS NULL OR (date_trunc('milliseconds', c.last_activity_at), c.id) < ($3::timestamptz, $4::uuid))
+            AND ($5::uuid IS NULL OR me.chat_id = $5::uuid)
+          ORDER BY date_trunc('milliseconds', c.last_activity_at) DESC, c.id DESC
+          LIMIT $2
+       )
+       SELECT c.*,
               (SELECT count(*) FROM chat_members x WHERE x.chat_id = c.id)::int AS member_count,
-              (SELECT count(*) FROM messages u
-                 WHERE u.chat_id = c.id AND u.seq > me.last_read_seq AND u.sender_id <> $1 AND u.deleted_at IS NULL)::int AS unread_count,
+              (c.last_seq - c.my_last_read_seq
+                 - (SELECT count(*) FROM messages o WHERE o.chat_id = c.id AND o.sender_id = $1 AND o.seq > c.my_last_read_seq)
+                 - (SELECT count(*) FROM messages d
+                     WHERE d.chat_id = c.id AND d.seq > c.my_last_read_seq AND d.deleted_at IS NOT NULL AND d.sender_id <> $1))::int AS unread_count,
               (SELECT x.user_id FROM chat_members x WHERE c.type = 'direct' AND x.chat_id = c.id AND x.user_id <> $1 LIMIT 1) AS peer_id,
               lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id, lm.client_id AS lm_client_id, lm.text AS lm_text,
               lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at, lm.deleted_at AS lm_deleted_at
-         FROM chat_members me
-         JOIN chats c ON c.id = me.chat_id
+         FROM page c
          LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq AND c.last_seq > 0
-        WHERE me.user_id = $1
-          AND ($3::timestamptz IS NULL OR (date_trunc('milliseconds', c.last_activity_at), c.id) < ($3::timestamptz, $4::uuid))
-          AND ($5::uuid IS NULL OR c.id = $5::uuid)
-        ORDER BY date_trunc('milliseconds', c.last_activity_at) DESC, c.id DESC
-        LIMIT $2`,
+        ORDER BY date_trunc('milliseconds', c.last_activity_at) DESC, c.id DESC`,
       [userId, limit, after?.activityAt ?? null, after?.id ?? null, chatId ?? null],
     );
     return rows.map((r: ChatRow & Record<string, unknown>): ChatSummary => ({

@@ -110,6 +110,12 @@ const APPEND_ONE = `
          (SELECT last_read_seq FROM chat_members WHERE chat_id = $2 AND user_id = $3) AS previous_read_seq
     FROM inserted`;
 
+/**
+ * A read of at most this many messages finds their senders among the messages themselves; a
+ * longer one asks each member instead (an index probe each).
+ */
+const SHORT_READ_RANGE = 2000;
+
 /** Messages in PostgreSQL (real or embedded), through TypeORM's connection. */
 @Injectable()
 export class TypeormMessageRepository extends MessageRepository {
@@ -316,12 +322,25 @@ export class TypeormMessageRepository extends MessageRepository {
     // Member rows are locked in user_id order first, as every statement that locks several of a
     // chat's member rows does; in whatever order the update met them, two claims (or a claim and
     // a batch moving senders' read pointers) could deadlock.
+    // What it reads stays small however far the pointer moved and however large the group:
+    // - the senders: the range's messages when it is short, else each member (other than the
+    //   reader) asked by index whether they sent one in it (a sender no longer a member has no
+    //   row to claim on);
+    // - "every other member has read up to": the lowest read pointer not their own, so the two
+    //   lowest pointers of the chat, read once, answer it for every sender.
     const rows = returnedRows<{ user_id: string; top: string }>(
       await this.db.query(
         `WITH senders AS (
-           SELECT DISTINCT sender_id FROM messages WHERE chat_id = $1 AND seq > $3 AND seq <= $4 AND sender_id <> $2
-         ), reach AS (
-           SELECT s.sender_id, (SELECT min(o.last_read_seq) FROM chat_members o WHERE o.chat_id = $1 AND o.user_id <> s.sender_id) AS upto
+           SELECT DISTINCT sender_id FROM messages
+            WHERE chat_id = $1 AND seq > $3 AND seq <= $4 AND sender_id <> $2 AND $4 - $3 <= ${SHORT_READ_RANGE}
+           UNION
+           SELECT m.user_id FROM chat_members m
+            WHERE m.chat_id = $1 AND m.user_id <> $2 AND $4 - $3 > ${SHORT_READ_RANGE}
+              AND EXISTS (SELECT 1 FROM messages x WHERE x.chat_id = $1 AND x.sender_id = m.user_id AND x.seq > $3 AND x.seq <= $4)
+         ), lowest AS MATERIALIZED (
+           SELECT l.user_id, l.last_read_seq FROM chat_members l WHERE l.chat_id = $1 ORDER BY l.last_read_seq, l.user_id LIMIT 2
+         ), reach AS MATERIALIZED (
+           SELECT s.sender_id, (SELECT min(o.last_read_seq) FROM lowest o WHERE o.user_id <> s.sender_id) AS upto
              FROM senders s
          ), tops AS (
            SELECT r.sender_id, (SELECT max(m.seq) FROM messages m WHERE m.chat_id = $1 AND m.sender_id = r.sender_id AND m.seq <= r.upto) AS top
