@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, 
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SetupError } from '../src/common/errors/setup-error.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { LocalFileStorage } from '../src/storage/local-file.storage.js';
 import { ObjectStorage } from '../src/storage/object-storage.js';
@@ -96,9 +97,12 @@ describe('local file storage', () => {
     const notADirectory = join(base, 'plain-file');
     writeFileSync(notADirectory, 'x');
 
-    await expect(new LocalFileStorage(join(notADirectory, 'files')).init()).rejects.toThrow(
+    const failure = new LocalFileStorage(join(notADirectory, 'files')).init();
+    await expect(failure).rejects.toThrow(
       /^The object storage directory .* is not usable: .*set DATA_DIR to one, or configure the S3_\* variables\.$/,
     );
+    // A SetupError: printed as that sentence alone, without a stack trace.
+    await expect(failure).rejects.toBeInstanceOf(SetupError);
   });
 });
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { SetupError } from '../common/errors/setup-error.js';
 import { assertValidObjectKey, InvalidObjectKeyError } from './object-key.js';
 import { ObjectStorage, type StoredObject } from './object-storage.js';
 
@@ -42,7 +43,7 @@ export class LocalFileStorage extends ObjectStorage {
       for (const dir of [this.root, this.metaDir, this.tempDir]) await mkdir(dir, { recursive: true });
       await this.check();
     } catch (error) {
-      throw new Error(
+      throw new SetupError(
         `The object storage directory ${this.root} is not usable: ${messageOf(error)}; make it a writable directory, set DATA_DIR to one, or configure the S3_* variables.`,
       );
     }
