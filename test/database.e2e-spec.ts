@@ -296,6 +296,48 @@ describe('a database that cannot be reached', () => {
     }
   });
 
+  it('lives through PostgreSQL ending its sessions while sends are under way, answering each send or 503', async () => {
+    const db = await createTestDatabase('postgres');
+    const app = await startTestApp({ ...db.env, RATE_LIMIT_MESSAGES_PER_USER: '100000' });
+    const name = new URL(db.env.DATABASE_URL).pathname.slice(1);
+    try {
+      // Every connection has an error listener also while handed out (pg-pool drops its own then).
+      const pool = (app.app.get(DataSource).driver as unknown as { master: pg.Pool }).master;
+      const handedOut = await pool.connect();
+      try {
+        expect(handedOut.listenerCount('error')).toBeGreaterThan(0);
+      } finally {
+        handedOut.release();
+      }
+      // As a PostgreSQL restart or failover does: its sessions are ended, again and again, while
+      // connections are being handed to waiting sends. Such an error landing in between killed the process.
+      const request = httpClient(app.url);
+      const account = await signUpAndIn(request);
+      const chat = await request('POST', '/api/v1/chats', {
+        token: account.accessToken,
+        body: { type: 'group', title: 'Failover', memberIds: [] },
+      });
+      const statuses = new Set<number>();
+      for (let round = 0; round < 8; round++) {
+        const sends = Array.from({ length: 30 }, (_, i) =>
+          request('POST', `/api/v1/chats/${chat.body.id}/messages`, { token: account.accessToken, body: { text: `r${round} m${i}` } }),
+        );
+        await sleep(round % 3);
+        await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
+        for (const answer of await Promise.all(sends)) statuses.add(answer.status);
+      }
+      expect([...statuses].filter((status) => status !== 201 && status !== 503)).toEqual([]);
+      const after = await request('POST', `/api/v1/chats/${chat.body.id}/messages`, {
+        token: account.accessToken,
+        body: { text: 'after' },
+      });
+      expect(after.status).toBe(201);
+    } finally {
+      await app.close();
+      await db.dispose();
+    }
+  });
+
   it('turns /health/ready to 503 when the database goes away', async () => {
     const db = await createTestDatabase('postgres');
     const app = await startTestApp({ ...db.env, MODULES: 'health' });
