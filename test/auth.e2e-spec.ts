@@ -763,6 +763,24 @@ describe('auth while Redis stalls (connected, but answering nothing)', () => {
     }
   });
 
+  it('refuses to start against a REDIS_URL where nothing listens, or naming a database Redis does not have, saying why', async () => {
+    const nobody = createServer();
+    await new Promise<void>((resolve) => nobody.listen(0, '127.0.0.1', resolve));
+    const { port } = nobody.address() as AddressInfo;
+    await new Promise<void>((resolve) => nobody.close(() => resolve()));
+    const db = await createTestDatabase('postgres');
+    try {
+      await expect(startTestApp({ ...db.env, REDIS_URL: `redis://127.0.0.1:${port}` })).rejects.toThrow(
+        /^REDIS_URL is unreachable: connect ECONNREFUSED 127\.0\.0\.1:\d+ /,
+      );
+      await expect(startTestApp({ ...db.env, REDIS_URL: 'redis://127.0.0.1:6379/99' })).rejects.toThrow(
+        /^REDIS_URL names a database this Redis does not have: .*DB index is out of range/,
+      );
+    } finally {
+      await db.dispose();
+    }
+  });
+
   it('refuses to start against a REDIS_URL that accepts connections and never answers, naming it', async () => {
     const held = new Set<Socket>();
     const silent = createServer((socket) => held.add(socket));

@@ -87,6 +87,13 @@ async function openRedis(url: string, name: string): Promise<Redis> {
     connectTimeout: 5_000,
   });
   client.on('error', quietly(name));
+  // What went wrong while connecting: ioredis reports a refused connection as an 'error' event,
+  // and the connect call then fails with only "Connection is closed."; and a database number the
+  // server does not have (redis://…/99) is an 'error' event too, after which ioredis carries on
+  // in database 0, where other deployments' keys may be.
+  const seen: Error[] = [];
+  const note = (error: Error) => seen.push(error);
+  client.on('error', note);
   try {
     // The connection is ready only once Redis answers (ioredis asks it INFO first), which a
     // listener that never answers would put off for ever: the whole start-up check is bounded.
@@ -95,11 +102,22 @@ async function openRedis(url: string, name: string): Promise<Redis> {
       START_TIMEOUT_MS,
       () => new Error(`no answer within ${START_TIMEOUT_MS / 1000} s`),
     );
+    const refused = seen.find((error) => error.message.includes('DB index is out of range'));
+    if (refused) {
+      client.disconnect();
+      throw new SetupError(
+        `REDIS_URL names a database this Redis does not have: ${refused.message} (${redact(url)}). Use a database number below its "databases" setting (16 unless changed), or another REDIS_PREFIX to keep deployments apart.`,
+      );
+    }
   } catch (error) {
+    if (error instanceof SetupError) throw error;
     client.disconnect();
+    const cause = seen.find((e) => e.message !== 'Connection is closed.') ?? error;
     throw new SetupError(
-      `REDIS_URL is unreachable: ${error instanceof Error ? error.message : String(error)} (${redact(url)}). Start Redis there, fix REDIS_URL, or unset it to run on one instance.`,
+      `REDIS_URL is unreachable: ${(cause instanceof Error ? cause.message : String(cause)).replace(/^Error: /, '')} (${redact(url)}). Start Redis there, fix REDIS_URL, or unset it to run on one instance.`,
     );
+  } finally {
+    client.off('error', note);
   }
   return client;
 }
