@@ -221,6 +221,15 @@ export class TypeormMessageRepository extends MessageRepository {
         const original = await this.findByClientId(input.senderId, input.clientId);
         if (original) return this.repeat(original, input);
       }
+      if (isUniqueViolation(error, 'messages_pkey')) {
+        // This very send (its id is made once, per send) is stored: by its batch, whose answer was
+        // lost when the connection ended after the commit (a PostgreSQL restart, a failover). So
+        // it is answered as stored, and fanned out, which that batch never got to do.
+        const [row] = (await this.db.query(`SELECT * FROM messages WHERE id = $1`, [input.id])) as MessageRow[];
+        if (row && row.chat_id === input.chatId && row.sender_id === input.senderId) {
+          return { message: toMessage(row), created: true, memberIds: await this.memberIds(input.chatId) };
+        }
+      }
       throw error;
     }
     if (rows.length === 0) return this.notStored(input);
