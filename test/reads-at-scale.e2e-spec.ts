@@ -6,6 +6,9 @@ import { MessageRepository } from '../src/modules/messages/message.repository.js
 import { UserRepository } from '../src/modules/users/user.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { signUpAndIn } from './support/accounts.js';
+import { httpClient } from './support/http.js';
+import { connectReady } from './support/ws.js';
 
 /**
  * Reads that must not grow with the data: each is run on tables filled well past a page, and the
@@ -113,8 +116,12 @@ describe('reads stay within a page as the data grows (postgres)', () => {
     await db?.dispose();
   });
 
-  /** Runs `read` and returns its result with the rows each statement it sent read (EXPLAIN ANALYZE, rolled back). */
-  async function measured<T>(read: () => Promise<T>): Promise<{ result: T; reads: RowsRead[] }> {
+  /**
+   * Runs `read` and returns its result with the rows each statement it sent read (EXPLAIN
+   * ANALYZE, rolled back). Statements of the app's own (a worker polling) can come meanwhile:
+   * `pick` names the ones to measure by their text, and there must be one at least.
+   */
+  async function measured<T>(read: () => Promise<T>, pick: RegExp = /./): Promise<{ result: T; reads: RowsRead[]; statements: string[] }> {
     sent = [];
     pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
       const [text, values] = args;
@@ -127,7 +134,7 @@ describe('reads stay within a page as the data grows (postgres)', () => {
     } finally {
       pg.Client.prototype.query = originalQuery;
     }
-    const statements = sent;
+    const statements = sent.filter(({ text }) => pick.test(text));
     sent = undefined;
     expect(statements.length).toBeGreaterThan(0);
     const reads: RowsRead[] = [];
@@ -140,12 +147,12 @@ describe('reads stay within a page as the data grows (postgres)', () => {
         await sql.query('ROLLBACK');
       }
     }
-    return { result, reads };
+    return { result, reads, statements: statements.map((s) => s.text) };
   }
 
   it('pages history by offset deep into a long chat reading about a page', async () => {
     const messages = app.app.get(MessageRepository);
-    const { result, reads } = await measured(() => messages.page(bigChat, 50, 15_000));
+    const { result, reads } = await measured(() => messages.page(bigChat, 50, 15_000), /FROM (messages|chats) WHERE/);
     expect(result.total).toBe(MESSAGES);
     expect(result.items.map((m) => m.seq)).toEqual(Array.from({ length: 50 }, (_, i) => MESSAGES - 15_000 - i));
     for (const read of reads) expect(total(read)).toBeLessThan(200);
@@ -153,11 +160,12 @@ describe('reads stay within a page as the data grows (postgres)', () => {
 
   it("counts unread in the chat list by the read pointer, not by reading the backlog, and reaches chats from the reader's memberships", async () => {
     const chats = app.app.get(ChatRepository);
-    const { result, reads } = await measured(() => chats.listForUser(reader, 50));
+    const { result, reads } = await measured(() => chats.listForUser(reader, 50), /FROM chat_members me/);
     const big = result.find((s) => s.chat.id === bigChat);
     const deleted = Math.floor(MESSAGES / DELETED_EVERY);
     expect(big?.unreadCount).toBe(MESSAGES - deleted);
     expect(result).toHaveLength(50);
+    expect(reads).toHaveLength(1);
     const [list] = reads;
     // Read: the reader's chats (not every chat), and of the backlog only its deleted messages
     // (and, per listed chat, its newest). How it finds the reader's memberships is the planner's
@@ -192,24 +200,56 @@ describe('reads stay within a page as the data grows (postgres)', () => {
     const messages = app.app.get(MessageRepository);
     // As mark_read does: the pointer moves, then the claim for the range it moved over.
     await sql.query(`UPDATE chat_members SET last_read_seq = $3 WHERE chat_id = $1 AND user_id = $2`, [bigChat, reader, MESSAGES]);
-    const { result, reads } = await measured(() => messages.claimSeenNotices(bigChat, reader, 0, MESSAGES));
+    const { result, reads } = await measured(() => messages.claimSeenNotices(bigChat, reader, 0, MESSAGES), /WITH senders/);
     // Everyone but the reader had read everything; now the reader has too: each sender hears of their newest.
     const newest: Array<{ sender_id: string; top: string }> = (
       await sql.query(`SELECT sender_id, max(seq) AS top FROM messages WHERE chat_id = $1 GROUP BY sender_id`, [bigChat])
     ).rows;
     expect(result.map((n) => [n.senderId, n.seq]).sort()).toEqual(newest.map((r) => [r.sender_id, Number(r.top)]).sort());
+    expect(reads).toHaveLength(1);
     const [claim] = reads;
     expect(total(claim)).toBeLessThan(10 * MEMBERS);
   });
 
+  it('syncs a reconnect naming hundreds of chats with one query for those with nothing new', async () => {
+    const me = await signUpAndIn(httpClient(app.url), 'Syncer');
+    await sql.query(`INSERT INTO chat_members (chat_id, user_id, role) SELECT chat_id, $2, 'member' FROM chat_members WHERE user_id = $1`, [
+      reader,
+      me.user.id,
+    ]);
+    const mine: Array<{ id: string; last_seq: string }> = (
+      await sql.query(`SELECT c.id, c.last_seq FROM chat_members m JOIN chats c ON c.id = m.chat_id WHERE m.user_id = $1`, [me.user.id])
+    ).rows;
+    expect(mine).toHaveLength(OTHER_CHATS + 1);
+    const socket = await connectReady(app.wsUrl, me.accessToken);
+    try {
+      // Every chat as the client last saw it (up to date), but three new in the big one.
+      const asked = Object.fromEntries(mine.map((c) => [c.id, c.id === bigChat ? MESSAGES - 3 : Number(c.last_seq)]));
+      const stranger = (await sql.query(`SELECT id FROM chats WHERE title = $1`, [`G${OTHER_CHATS + 1}`])).rows[0].id as string;
+      const { result, statements } = await measured(() => {
+        // The chat it is not in answers an error frame under the sync's id first, then `synced`.
+        socket.send({ type: 'sync', id: 'catch-up', chats: { ...asked, [stranger]: 0 } });
+        return socket.nextOfType('synced');
+      }, /\b(chats|chat_members|messages)\b/);
+      expect(result).toMatchObject({ type: 'synced', chats: { ...asked, [bigChat]: MESSAGES } });
+      expect(result.chats[stranger]).toBeUndefined();
+      expect(socket.seen('new_message').map((f) => f.message.seq)).toEqual([MESSAGES - 2, MESSAGES - 1, MESSAGES]);
+      expect(socket.seen('error')).toEqual([expect.objectContaining({ id: 'catch-up', code: 'CHAT_NOT_FOUND', chatId: stranger })]);
+      // One for all the chats, and for the big one its membership and its page of history.
+      expect(statements.length).toBeLessThanOrEqual(4);
+    } finally {
+      await socket.close();
+    }
+  });
+
   it('lists users in name order reading about a page, whatever the number of users', async () => {
     const users = app.app.get(UserRepository);
-    const { result, reads } = await measured(() => users.search('', 20));
+    const { result, reads } = await measured(() => users.search('', 20), /FROM "users"/);
     expect(result).toHaveLength(20);
     const first: Array<{ id: string }> = (await sql.query(`SELECT id FROM users ORDER BY lower(name), id LIMIT 20`)).rows;
     expect(result.map((r) => r.user.id)).toEqual(first.map((r) => r.id));
     for (const read of reads) expect(read.users ?? 0).toBeLessThan(200);
-    const { reads: prefixed } = await measured(() => users.search('User 1', 20));
+    const { reads: prefixed } = await measured(() => users.search('User 1', 20), /FROM "users"/);
     for (const read of prefixed) expect(read.users ?? 0).toBeLessThan(1_200);
   });
 });

@@ -262,6 +262,24 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       expect(page.map((s) => s.chat.id)).toEqual([direct.id]);
       expect(await chats.summary(busy.id, me)).toMatchObject({ unreadCount: 1 });
       expect(await chats.summary(busy.id, await newUser())).toBeUndefined();
+      // A deleted message is not unread; nor is one's own sent from elsewhere after the pointer.
+      const [, , , three] = await messages.history(busy.id, { limit: 10, after: 0 });
+      await messages.tombstone(busy.id, three.id);
+      expect(await chats.summary(busy.id, me)).toMatchObject({ unreadCount: 0 });
+      await messages.append({ id: randomUUID(), chatId: busy.id, senderId: peer, clientId: null, text: 'four' });
+      expect(await chats.summary(busy.id, me)).toMatchObject({ unreadCount: 1 });
+    });
+
+    it("says, of the chats named, those a user is in and each one's last seq, in one call", async () => {
+      const { chats, messages, newUser } = stores();
+      const [me, other] = [await newUser(), await newUser()];
+      const mine = await chats.createGroup({ id: randomUUID(), title: `Mine ${randomUUID()}`, ownerId: me }, []);
+      const theirs = await chats.createGroup({ id: randomUUID(), title: `Theirs ${randomUUID()}`, ownerId: other }, []);
+      const { chat: direct } = await chats.findOrCreateDirect(randomUUID(), me, other);
+      for (const text of ['a', 'b']) await messages.append({ id: randomUUID(), chatId: mine.id, senderId: me, clientId: null, text });
+      const found = await chats.lastSeqsOfMember(me, [mine.id, theirs.id, direct.id, randomUUID()]);
+      expect(Object.fromEntries(found)).toEqual({ [mine.id]: 2, [direct.id]: 0 });
+      expect((await chats.lastSeqsOfMember(me, [])).size).toBe(0);
     });
   });
 }

@@ -39,6 +39,8 @@ export abstract class ChatRepository {
   abstract createGroup(chat: { id: string; title: string; ownerId: string }, memberIds: string[]): Promise<Chat>;
   abstract findById(id: string): Promise<Chat | undefined>;
   abstract membership(chatId: string, userId: string): Promise<Member | undefined>;
+  /** Of these chats, those the user is a member of, each with its last seq: one query, for `sync`. */
+  abstract lastSeqsOfMember(userId: string, chatIds: string[]): Promise<Map<string, number>>;
   abstract members(chatId: string): Promise<Member[]>;
   /** The caller's view of one chat (as in the list), or undefined when not a member. */
   abstract summary(chatId: string, userId: string): Promise<ChatSummary | undefined>;

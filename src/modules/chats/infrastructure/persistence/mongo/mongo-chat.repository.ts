@@ -141,6 +141,15 @@ export class MongoChatRepository extends ChatRepository {
     return row ? toMember(row) : undefined;
   }
 
+  async lastSeqsOfMember(userId: string, chatIds: string[]): Promise<Map<string, number>> {
+    if (chatIds.length === 0) return new Map();
+    const mine = await this.memberships
+      .find({ _id: { $in: chatIds.map((chatId) => memberKey(chatId, userId)) } }, { chatId: 1 })
+      .lean<MemberRecord[]>();
+    const chats = await this.chats.find({ _id: { $in: mine.map((m) => m.chatId) } }, { lastSeq: 1 }).lean<ChatRecord[]>();
+    return new Map(chats.map((c) => [c._id, c.lastSeq]));
+  }
+
   async members(chatId: string, session?: ClientSession): Promise<Member[]> {
     const rows = await this.memberships.find({ chatId }, null, { session }).lean<MemberRecord[]>();
     return rows.map(toMember).sort(byRoleThenSeniority);

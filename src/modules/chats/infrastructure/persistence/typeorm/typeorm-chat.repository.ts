@@ -96,6 +96,15 @@ export class TypeormChatRepository extends ChatRepository {
     return row ? toMember(row) : undefined;
   }
 
+  async lastSeqsOfMember(userId: string, chatIds: string[]): Promise<Map<string, number>> {
+    if (chatIds.length === 0) return new Map();
+    const rows: Array<{ id: string; last_seq: string }> = await this.db.query(
+      `SELECT c.id, c.last_seq FROM chat_members m JOIN chats c ON c.id = m.chat_id WHERE m.chat_id = ANY ($2::uuid[]) AND m.user_id = $1`,
+      [userId, chatIds],
+    );
+    return new Map(rows.map((r) => [r.id, Number(r.last_seq)]));
+  }
+
   async members(chatId: string, tx: EntityManager = this.db.manager): Promise<Member[]> {
     const rows: MemberRow[] = await tx.query(
       `SELECT * FROM chat_members WHERE chat_id = $1 ORDER BY CASE role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, joined_at, user_id`,
@@ -135,7 +144,7 @@ export class TypeormChatRepository extends ChatRepository {
        )
        SELECT c.*,
               (SELECT count(*) FROM chat_members x WHERE x.chat_id = c.id)::int AS member_count,
-              (c.last_seq - c.my_last_read_seq
+              greatest(0, c.last_seq - c.my_last_read_seq
                  - (SELECT count(*) FROM messages o WHERE o.chat_id = c.id AND o.sender_id = $1 AND o.seq > c.my_last_read_seq)
                  - (SELECT count(*) FROM messages d
                      WHERE d.chat_id = c.id AND d.seq > c.my_last_read_seq AND d.deleted_at IS NOT NULL AND d.sender_id <> $1))::int AS unread_count,
