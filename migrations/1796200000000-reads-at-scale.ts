@@ -9,13 +9,17 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * - `users_name_order`: user search lists by lower(name), id. `users_name_prefix`
  *   (text_pattern_ops) serves the prefix match but not that order, so every page sorted every
  *   match: all users, for an empty query.
+ *
+ * Building an index holds off writes to its table until it is built: on a large deployment,
+ * build them beforehand with CREATE INDEX CONCURRENTLY (the same statements, which the README's
+ * upgrade notes give), and this migration finds them there.
  */
 export class ReadsAtScale1796200000000 implements MigrationInterface {
   name = 'ReadsAtScale1796200000000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`CREATE INDEX messages_chat_deleted ON messages (chat_id, seq) WHERE deleted_at IS NOT NULL`);
-    await q.query(`CREATE INDEX users_name_order ON users (lower(name), id)`);
+    await q.query(`CREATE INDEX IF NOT EXISTS messages_chat_deleted ON messages (chat_id, seq) WHERE deleted_at IS NOT NULL`);
+    await q.query(`CREATE INDEX IF NOT EXISTS users_name_order ON users (lower(name), id)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
