@@ -109,8 +109,10 @@ export async function createApp(
   logger = new AppLogger(config.log.level, config.log.format),
   options: { shutdownHooks?: boolean; signals?: NodeJS.EventEmitter } = {},
 ): Promise<NestExpressApplication> {
-  // Nest's shutdown hooks exist only once the app does, after the providers are made (the
-  // embedded database's first start, seconds): a stop signal before that is kept till then.
+  // A stop signal while starting is kept until the start is through: the providers are made (the
+  // embedded database's first start, seconds) and the start-up hooks have run (migrations done,
+  // the LOCAL seed whole). Then what is open is closed in order and the start reports it stopped.
+  // Nest's own shutdown hooks take over only once the app is up.
   const early = options.shutdownHooks ? holdStopSignals(options.signals ?? process, logger) : undefined;
   let app: NestExpressApplication;
   try {
@@ -121,6 +123,14 @@ export async function createApp(
         abortOnError: false,
       }),
     );
+    if (!early?.received) {
+      try {
+        await initApp(configureApp(app, config, logger));
+      } catch (error) {
+        await app.close().catch(() => undefined); // the start's own error is the one to report
+        throw error;
+      }
+    }
   } finally {
     early?.release();
   }
@@ -128,15 +138,8 @@ export async function createApp(
     await app.close().catch(() => undefined); // the signal is what to report
     throw new StartInterrupted(early.received);
   }
-  // Before the start-up hooks run, so that a SIGTERM during them closes what is open (the
-  // embedded database's lock among it) rather than kill the process outright.
   if (options.shutdownHooks) app.enableShutdownHooks(STOP_SIGNALS);
-  try {
-    return await initApp(configureApp(app, config, logger));
-  } catch (error) {
-    await app.close().catch(() => undefined); // the start's own error is the one to report
-    throw error;
-  }
+  return app;
 }
 
 /**
@@ -281,9 +284,9 @@ export class StartInterrupted extends Error {
 }
 
 /**
- * Keeps SIGTERM and SIGINT from killing the process while the app is being made, so that what is
- * opening (the embedded database, whose lock a kill would leave behind) is closed in order once it
- * is open. A second signal meanwhile stops at once, as it would have. Should the start fail anyway,
+ * Keeps SIGTERM and SIGINT from killing the process while the app is being made and started, so
+ * that what is opening (the embedded database, whose lock a kill would leave behind; the seed) is
+ * closed in order once it is open. A second signal meanwhile stops at once, as it would have. Should the start fail anyway,
  * that failure is what is reported (exit 1), not the signal.
  */
 function holdStopSignals(signals: NodeJS.EventEmitter, logger: AppLogger): { received?: NodeJS.Signals; release(): void } {

@@ -187,6 +187,31 @@ describe('a stop signal while the embedded database is first starting', () => {
   });
 });
 
+describe('a stop signal while the start-up hooks run (the LOCAL seed)', () => {
+  it('lets the seed finish, then closes in order and reports the start stopped', async () => {
+    const db = await createTestDatabase('postgres');
+    const signals = new EventEmitter();
+    const logs: string[] = [];
+    const hooks = () => process.listenerCount('SIGTERM');
+    const before = hooks();
+    try {
+      const logger = new AppLogger('log', 'json', (line) => {
+        logs.push(line);
+        if (line.includes('Seeding the LOCAL data')) signals.emit('SIGTERM', 'SIGTERM');
+      });
+      const config = loadConfig({ ...db.env, APP_ENV: 'LOCAL', MODULES: 'auth,users,chats,messages,seeding' });
+      await expect(createApp(config, logger, { shutdownHooks: true, signals })).rejects.toBeInstanceOf(StartInterrupted);
+      const said = (text: string) => logs.findIndex((line) => line.includes(text));
+      expect(said('SIGTERM received while starting')).toBeGreaterThan(said('Seeding the LOCAL data'));
+      expect(said('Seeding done')).toBeGreaterThan(said('SIGTERM received while starting'));
+      expect(signals.listenerCount('SIGTERM') + signals.listenerCount('SIGINT')).toBe(0);
+      expect(hooks()).toBe(before); // Nest's process-wide hooks were never installed
+    } finally {
+      await db.dispose();
+    }
+  });
+});
+
 describe('the signals that stop the server', () => {
   it('are SIGTERM, SIGINT and SIGHUP; SIGUSR2 (heap snapshots) and the fault signals keep their meaning', async () => {
     const db = await createTestDatabase('postgres');
