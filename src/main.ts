@@ -8,7 +8,8 @@ import { STOP_SIGNALS, StartInterrupted, createApp } from './app.factory.js';
 import { ConfigError } from './config/env-reader.js';
 import { loadConfig } from './config/app-config.js';
 import { AppLogger } from './common/logging/app-logger.js';
-import { SetupError, failureText } from './common/errors/setup-error.js';
+import { failureText } from './common/errors/setup-error.js';
+import { checkPortFree, explainListenError } from './common/http/listen-errors.js';
 
 loadDotEnv({ quiet: true });
 
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
     );
     process.exit(78);
   }
+  // A port that is taken is told at once, not after the database, the migrations and the seed.
+  await checkPortFree(config.http.port);
   const logger = new AppLogger(config.log.level, config.log.format);
   const app = await createApp(config, logger, { shutdownHooks: true });
   // Nest closes the app on these (shutdownHooks); the log says why it stops, once.
@@ -64,14 +67,6 @@ async function main(): Promise<void> {
     ].join('\n'),
     'Parley',
   );
-}
-
-function explainListenError(error: unknown, port: number): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE')
-    return new SetupError(`PORT ${port} is already in use by another program; stop that program or set PORT to a free port.`);
-  if (code === 'EACCES') return new SetupError(`PORT ${port} needs privileges this process does not have; set PORT to 1024 or above.`);
-  return error;
 }
 
 main().catch((error: unknown) => {
