@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { EventBus, ofType } from '@nestjs/cqrs';
 import { JwtService } from '@nestjs/jwt';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { firstValueFrom } from 'rxjs';
@@ -773,7 +774,10 @@ describe('auth while Redis stalls (connected, but answering nothing)', () => {
       await expect(startTestApp({ ...db.env, REDIS_URL: `redis://127.0.0.1:${port}` })).rejects.toThrow(
         /^REDIS_URL is unreachable: connect ECONNREFUSED 127\.0\.0\.1:\d+ /,
       );
-      await expect(startTestApp({ ...db.env, REDIS_URL: 'redis://127.0.0.1:6379/99' })).rejects.toThrow(
+      const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+      const redis = new Redis(redisUrl);
+      const [, databases] = (await redis.config('GET', 'databases').finally(() => redis.quit())) as [string, string];
+      await expect(startTestApp({ ...db.env, REDIS_URL: `${redisUrl}/${Number(databases)}` })).rejects.toThrow(
         /^REDIS_URL names a database this Redis does not have: .*DB index is out of range/,
       );
     } finally {

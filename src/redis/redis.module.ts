@@ -102,7 +102,10 @@ async function openRedis(url: string, name: string): Promise<Redis> {
       START_TIMEOUT_MS,
       () => new Error(`no answer within ${START_TIMEOUT_MS / 1000} s`),
     );
-    const refused = seen.find((error) => error.message.includes('DB index is out of range'));
+    const refused = seen.find(
+      (error) =>
+        error.message.includes('DB index is out of range') || (error as { command?: { name?: string } }).command?.name === 'select',
+    );
     if (refused) {
       client.disconnect();
       throw new SetupError(
