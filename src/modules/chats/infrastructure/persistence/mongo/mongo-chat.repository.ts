@@ -143,10 +143,8 @@ export class MongoChatRepository extends ChatRepository {
 
   async lastSeqsOfMember(userId: string, chatIds: string[]): Promise<Map<string, number>> {
     if (chatIds.length === 0) return new Map();
-    const mine = await this.memberships
-      .find({ _id: { $in: chatIds.map((chatId) => memberKey(chatId, userId)) } }, { chatId: 1 })
-      .lean<MemberRecord[]>();
-    const chats = await this.chats.find({ _id: { $in: mine.map((m) => m.chatId) } }, { lastSeq: 1 }).lean<ChatRecord[]>();
+    // The chat record lists its members (memberIds, kept with the memberships in one transaction).
+    const chats = await this.chats.find({ _id: { $in: chatIds }, memberIds: userId }, { lastSeq: 1 }).lean<ChatRecord[]>();
     return new Map(chats.map((c) => [c._id, c.lastSeq]));
   }
 
