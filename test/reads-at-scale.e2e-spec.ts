@@ -242,6 +242,30 @@ describe('reads stay within a page as the data grows (postgres)', () => {
     }
   });
 
+  it('sends typing in a large group after one read of its member ids', async () => {
+    const typist = await signUpAndIn(httpClient(app.url), 'Typist');
+    await sql.query(`INSERT INTO chat_members (chat_id, user_id, role, last_read_seq) VALUES ($1, $2, 'member', $3)`, [
+      bigChat,
+      typist.user.id,
+      MESSAGES,
+    ]);
+    const socket = await connectReady(app.wsUrl, typist.accessToken);
+    try {
+      // Typing has no answer; frames are handled in order, so the pong after it says it is done.
+      // (Coming online looks up the typist's contacts, for presence, at about the same time: not
+      // typing's, so left out.)
+      const { statements, reads } = await measured(async () => {
+        socket.send({ type: 'typing', chatId: bigChat, isTyping: true });
+        await socket.settle();
+      }, /^(?![\s\S]*me\.user_id)[\s\S]*\b(chats|chat_members|messages)\b/);
+      expect(socket.seen('error')).toEqual([]);
+      expect(statements).toHaveLength(1);
+      expect(reads[0].chat_members).toBeLessThanOrEqual(MEMBERS + 1);
+    } finally {
+      await socket.close();
+    }
+  });
+
   it('lists users in name order reading about a page, whatever the number of users', async () => {
     const users = app.app.get(UserRepository);
     const { result, reads } = await measured(() => users.search('', 20), /FROM "users"/);
