@@ -1,4 +1,6 @@
 import { createServer as createHttpServer } from 'node:http';
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -160,37 +162,44 @@ describe('an S3 endpoint that is unreachable', () => {
 });
 
 describe('an S3 endpoint that goes away or stops answering after the start', () => {
-  it('fails reads and writes with 503 STORAGE_UNAVAILABLE naming S3_ENDPOINT, rather than hanging or a bare 500', async () => {
+  it('fails reads and writes with 503 STORAGE_UNAVAILABLE, logging S3_ENDPOINT and why, rather than hanging or a bare 500', async () => {
     // A server that takes connections and never answers.
     const sockets = new Set<Socket>();
     const silent = createServer((socket) => sockets.add(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     try {
       const storage = new S3ObjectStorage(s3ConfigAt((silent.address() as AddressInfo).port), { socketTimeoutMs: 300 });
       const unavailable = {
         kind: 'unavailable',
         code: 'STORAGE_UNAVAILABLE',
-        message: expect.stringMatching(/S3_ENDPOINT.*no answer within 0.3 s.*try again later/),
+        message: 'Object storage did not answer; try again later.',
         // Sent as Retry-After, as for the database.
         retryAfterSeconds: 5,
       };
       await expect(storage.put('avatars/u/a.png', Buffer.from('x'), 'image/png')).rejects.toMatchObject(unavailable);
       await expect(storage.get('avatars/u/a.png')).rejects.toMatchObject(unavailable);
       await expect(storage.delete('avatars/u/a.png')).rejects.toMatchObject(unavailable);
+      // The log says where and why, once for the three.
+      expect(warn.mock.calls.map(([line]) => line)).toEqual([
+        expect.stringMatching(
+          /^Object storage at http:\/\/127\.0\.0\.1:\d+ \(S3_ENDPOINT\) did not answer: no answer within 0\.3 s; answering 503/,
+        ),
+      ]);
+
+      warn.mockClear();
+      const going = await startFakeS3();
+      const again = new S3ObjectStorage(going.config('parley-going'));
+      await again.init();
+      await again.put('avatars/u/b.png', Buffer.from('y'), 'image/png');
+      await going.close();
+      await expect(again.get('avatars/u/b.png')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+      expect(warn.mock.calls.map(([line]) => line)).toEqual([expect.stringMatching(/ECONNREFUSED|socket hang up|ECONNRESET/)]);
     } finally {
+      warn.mockRestore();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
-
-    const going = await startFakeS3();
-    const storage = new S3ObjectStorage(going.config('parley-going'));
-    await storage.init();
-    await storage.put('avatars/u/b.png', Buffer.from('y'), 'image/png');
-    await going.close();
-    await expect(storage.get('avatars/u/b.png')).rejects.toMatchObject({
-      code: 'STORAGE_UNAVAILABLE',
-      message: expect.stringMatching(/ECONNREFUSED|socket hang up|ECONNRESET/),
-    });
   });
 });
 
@@ -207,7 +216,36 @@ describe('an S3 endpoint that stops answering on a connection already in use', (
     try {
       const storage = new S3ObjectStorage(s3ConfigAt((server.address() as AddressInfo).port), { socketTimeoutMs: 300 });
       for (let i = 0; i < 2; i++) expect((await storage.get('avatars/u/a.png'))?.body.toString()).toBe('ok');
-      await expect(storage.get('avatars/u/a.png')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+      const failure = storage.get('avatars/u/a.png');
+      await expect(failure).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+      // What a client reads names no host or port (the log does).
+      await expect(failure).rejects.toMatchObject({ message: 'Object storage did not answer; try again later.' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("gives a request on a reused socket the whole timeout, not what is left of the server's keep-alive hint", async () => {
+    // The server asks for 2 s of keep-alive (Node's agent then times the idle socket out at 1 s)
+    // and answers the second request, on the same socket, after 1.5 s: within the 3 s allowed.
+    const sockets = new Set<unknown>();
+    const server = createHttpServer((req, res) => {
+      sockets.add(req.socket);
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'image/png', 'content-length': '2', 'keep-alive': 'timeout=2' });
+        res.end('ok');
+      };
+      if (sockets.size === 1 && (req.socket as unknown as { served?: boolean }).served) setTimeout(answer, 1_500);
+      else answer();
+      (req.socket as unknown as { served?: boolean }).served = true;
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const storage = new S3ObjectStorage(s3ConfigAt((server.address() as AddressInfo).port), { socketTimeoutMs: 3_000 });
+      expect((await storage.get('avatars/u/a.png'))?.body.toString()).toBe('ok');
+      expect((await storage.get('avatars/u/a.png'))?.body.toString()).toBe('ok');
+      expect(sockets.size).toBe(1);
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

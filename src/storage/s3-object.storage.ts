@@ -2,6 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { Logger } from '@nestjs/common';
 import { Client } from 'minio';
 import { UnavailableError } from '../common/errors/domain-error.js';
 import { withTimeout } from '../common/concurrency/within.js';
@@ -15,6 +16,8 @@ const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const START_TIMEOUT_MS = 10_000;
 /** A socket to S3 silent this long is cut, so a request to an endpoint that stopped answering fails rather than hangs. */
 const SOCKET_TIMEOUT_MS = 15_000;
+/** While storage keeps failing, one log line per this long. */
+const OUTAGE_LOG_MS = 10_000;
 /** What a 503 STORAGE_UNAVAILABLE asks the client to wait (Retry-After), as for the database. */
 const STORAGE_RETRY_AFTER_SECONDS = 5;
 const NETWORK_ERRORS = new Set([
@@ -37,6 +40,9 @@ export class S3ObjectStorage extends ObjectStorage {
   private readonly region: string;
   /** Where S3_ENDPOINT points, for messages; never includes the keys. */
   readonly endpoint: string;
+  private readonly logger = new Logger('ObjectStorage');
+  /** The last outage logged, and how many failures since: an outage is one line per 10 s, not one per request. */
+  private outage?: { at: number; since: number };
 
   constructor(config: S3Config, options: { socketTimeoutMs?: number } = {}) {
     super();
@@ -123,14 +129,24 @@ export class S3ObjectStorage extends ObjectStorage {
         ['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout'].includes(codeOf(error)) ||
         /Retryable HTTP status|Retries exhausted/.test(messageOf(error));
       if (NETWORK_ERRORS.has(codeOf(error)) || busy) {
-        throw new UnavailableError(
-          'STORAGE_UNAVAILABLE',
-          `Object storage at ${this.endpoint} (S3_ENDPOINT) did not answer (${messageOf(error)}); try again later.`,
-          STORAGE_RETRY_AFTER_SECONDS,
-        );
+        // The client learns to try again; where storage is and what it said is for the log (as
+        // on /health/ready): it names hosts and ports.
+        this.outages(`Object storage at ${this.endpoint} (S3_ENDPOINT) did not answer: ${messageOf(error)}`);
+        throw new UnavailableError('STORAGE_UNAVAILABLE', 'Object storage did not answer; try again later.', STORAGE_RETRY_AFTER_SECONDS);
       }
       throw error;
     }
+  }
+
+  private outages(what: string): void {
+    const now = Date.now();
+    if (this.outage && now - this.outage.at < OUTAGE_LOG_MS) {
+      this.outage.since++;
+      return;
+    }
+    const more = this.outage?.since ? ` (${this.outage.since} more failed since the last such line)` : '';
+    this.logger.warn(`${what}; answering 503 STORAGE_UNAVAILABLE${more}`);
+    this.outage = { at: now, since: 0 };
   }
 
   private async ensureBucket(): Promise<void> {
@@ -172,14 +188,26 @@ class StartTimeoutError extends Error {}
 function timingOutAgent(useSSL: boolean, ms: number): http.Agent {
   const Base = useSSL ? https.Agent : http.Agent;
   // `timeout` on the agent too: it sets each socket's timeout again whenever the socket goes back
-  // to the pool or is reused (Node turns it off otherwise), so every request is covered, not only
-  // a socket's first, and idle pooled sockets are closed rather than kept forever.
+  // to the pool (Node turns it off otherwise), and idle pooled sockets are closed rather than
+  // kept forever.
   const agent = new Base({ keepAlive: true, timeout: ms });
-  const create = (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection.bind(agent);
-  (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection = (...args: unknown[]) => {
+  const pooled = agent as unknown as {
+    createConnection: (...args: unknown[]) => Socket;
+    reuseSocket: (socket: Socket, req: unknown) => void;
+  };
+  const create = pooled.createConnection.bind(agent);
+  pooled.createConnection = (...args: unknown[]) => {
     const socket = create(...args);
     socket.setTimeout(ms, () => socket.destroy(Object.assign(new Error(`no answer within ${ms / 1000} s`), { code: 'ETIMEDOUT' })));
     return socket;
+  };
+  // A server's `Keep-Alive: timeout=N` shortens an idle pooled socket's timeout to N - 1 s, and
+  // Node leaves it so when the socket is taken for the next request (s3rver says 5: a reused
+  // socket was cut after 4 s). Each request gets the whole `ms` again.
+  const reuse = pooled.reuseSocket.bind(agent);
+  pooled.reuseSocket = (socket: Socket, req: unknown) => {
+    reuse(socket, req);
+    socket.setTimeout(ms);
   };
   return agent;
 }

@@ -110,6 +110,40 @@ describe('AvatarsService', () => {
     }
   });
 
+  it('serves the newest avatar however many uploads replace it while it is read; answers 503, not 404, when they never stop', async () => {
+    const { service, storage, user } = setUp();
+    await service.upload(user.id, PNG);
+    const get = storage.get.bind(storage);
+    let replacements = 2;
+    const replacing = jest.spyOn(storage, 'get').mockImplementation(async (key) => {
+      if (replacements-- > 0) await service.upload(user.id, PNG); // deletes `key`
+      return get(key);
+    });
+    try {
+      expect((await service.read(user.id)).etag).toBe(`"${user.avatarKey!.split('/').pop()}"`);
+      replacements = Infinity;
+      await expect(service.read(user.id)).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryAfterSeconds: 1 });
+    } finally {
+      replacing.mockRestore();
+    }
+  });
+
+  it('removes the new object again when storing it failed as far as it knows (the answer lost), and says so if it cannot', async () => {
+    const { service, storage, user } = setUp();
+    const put = storage.put.bind(storage);
+    const lost = jest.spyOn(storage, 'put').mockImplementationOnce(async (key, body, type) => {
+      await put(key, body, type); // stored, but the answer never comes
+      throw new Error('socket hang up');
+    });
+    try {
+      await expect(service.upload(user.id, PNG)).rejects.toThrow('socket hang up');
+      expect(storage.objects.size).toBe(0);
+      expect(user.avatarKey).toBeNull();
+    } finally {
+      lost.mockRestore();
+    }
+  });
+
   it('still succeeds when the old object cannot be deleted, and says which object is orphaned', async () => {
     const { service, storage, user } = setUp();
     await service.upload(user.id, PNG);

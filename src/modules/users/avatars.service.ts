@@ -1,12 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { NotFoundError, TooLargeError, UnsupportedMediaError, ValidationError } from '../../common/errors/domain-error.js';
+import {
+  NotFoundError,
+  TooLargeError,
+  UnavailableError,
+  UnsupportedMediaError,
+  ValidationError,
+} from '../../common/errors/domain-error.js';
 import { detectImageType, type ImageMime, imageSize } from '../../storage/image-type.js';
 import { ObjectStorage } from '../../storage/object-storage.js';
 import { AVATAR_MAX_PIXELS, AVATAR_MAX_SIDE, avatarObjectKey, avatarVersionOf } from './domain/avatar.js';
 import type { MeDto } from './dto/user.dto.js';
 import { UserRepository } from './user.repository.js';
 import { UsersService } from './users.service.js';
+
+/** Fetches of a user's avatar tried in one read while uploads keep replacing it. */
+const MAX_REPLACED_READS = 5;
 
 export interface AvatarImage {
   body: Buffer;
@@ -63,7 +72,14 @@ export class AvatarsService {
     await this.users.getOrFail(userId);
 
     const key = avatarObjectKey(userId, randomUUID(), type.ext);
-    await this.storage.put(key, bytes, type.mime);
+    try {
+      await this.storage.put(key, bytes, type.mime);
+    } catch (error) {
+      // Storage may have kept it although its answer never came (a reset, a timeout): nothing
+      // refers to it, so it goes (or is named in the log, if storage cannot take that either).
+      await this.discard(key, 'storing it failed');
+      throw error;
+    }
     let previous: string | null;
     try {
       previous = await this.repository.replaceAvatarKey(userId, key);
@@ -92,17 +108,25 @@ export class AvatarsService {
     let user = await this.users.getOrFail(userId);
     if (!user.avatarKey) throw avatarNotFound();
     let stored = await this.storage.get(user.avatarKey);
-    if (!stored) {
-      // Replaced (its object deleted) between reading the user and fetching it: serve the new one.
+    // Replaced (its object deleted) between reading the user and fetching it: serve the new one,
+    // however many times that happens in a row (each time, someone uploaded again).
+    for (let tries = 1; !stored; tries++) {
       const again = await this.users.getOrFail(userId);
       if (!again.avatarKey) throw avatarNotFound();
       if (again.avatarKey === user.avatarKey) {
         this.logger.warn(`User ${userId} has avatar ${user.avatarKey}, but object storage has no such object; answering 404.`);
         throw avatarNotFound();
       }
+      if (tries >= MAX_REPLACED_READS) {
+        // Not "no avatar" (a 404 would show a broken image): the one it has is hard to catch.
+        throw new UnavailableError(
+          'STORAGE_UNAVAILABLE',
+          'This avatar is being replaced again and again right now; ask again in a moment.',
+          1,
+        );
+      }
       user = again;
       stored = await this.storage.get(again.avatarKey!);
-      if (!stored) throw avatarNotFound(); // replaced once more meanwhile: the client can ask again
     }
     const avatarKey = user.avatarKey!;
     const version = avatarVersionOf(avatarKey);
@@ -121,7 +145,7 @@ export class AvatarsService {
       await this.storage.delete(key);
     } catch (error) {
       this.logger.warn(
-        `Could not delete avatar object ${key} after ${why}: ${error instanceof Error ? error.message : String(error)}; it is orphaned and may be removed by hand.`,
+        `Could not delete avatar object ${key} after ${why}: ${error instanceof Error ? error.message : String(error)}; if storage holds it, it is orphaned and may be removed by hand.`,
       );
     }
   }
