@@ -92,7 +92,7 @@ export class TypeormMailLogRepository extends MailLogRepository {
     // Only rows not leased right now: one being sent this moment is left to its attempt.
     const [rows] = (await this.dataSource.query(
       `UPDATE mail_log
-          SET status = 'failed', last_error = concat_ws('; ', last_error, $1::text), ${SETTLE}
+          SET status = 'failed', last_error = concat_ws('; ', rtrim(last_error, '.'), $1::text), ${SETTLE}
         WHERE status = 'pending' AND expires_at <= now() AND next_attempt_at <= now()
     RETURNING id, template, recipient`,
       [reason],
@@ -103,7 +103,7 @@ export class TypeormMailLogRepository extends MailLogRepository {
   async failSuperseded(reason: string): Promise<DroppedMail[]> {
     const [rows] = (await this.dataSource.query(
       `UPDATE mail_log
-          SET status = 'failed', last_error = concat_ws('; ', last_error, $1::text), ${SETTLE}
+          SET status = 'failed', last_error = concat_ws('; ', rtrim(last_error, '.'), $1::text), ${SETTLE}
         WHERE status = 'pending' AND next_attempt_at <= now() AND ${SUPERSEDED}
     RETURNING id, template, recipient`,
       [reason],
