@@ -148,22 +148,34 @@ export class UserRepository {
    * is matched in NFC, as names are stored; the email in normaliseEmail's form.
    */
   async search(query: string, limit: number, after?: UserSearchCursor): Promise<Array<{ user: User; sortName: string }>> {
-    const prefix = escapeLike(query.normalize('NFC'));
-    const email = normaliseEmail(query);
-    const qb = this.users
-      .createQueryBuilder('u')
-      .addSelect('lower(u.name)', 'sort_name')
-      .where(`(lower(u.name) LIKE lower(:prefix) || '%' OR (u.email = :email AND u.email_confirmed_at IS NOT NULL))`, {
-        prefix,
-        email,
-      })
-      .orderBy('sort_name', 'ASC')
-      .addOrderBy('u.id', 'ASC')
-      .limit(limit);
-    if (after) qb.andWhere('(lower(u.name), u.id) > (:name, :id)', { name: after.name, id: after.id });
-    const { entities, raw } = await qb.getRawAndEntities<{ u_id: string; sort_name: string }>();
-    const sortNames = new Map(raw.map((r) => [r.u_id, r.sort_name]));
-    return entities.map((row) => ({ user: toUser(row), sortName: sortNames.get(row.id) ?? row.name.toLowerCase() }));
+    const raw = query.normalize('NFC');
+    const params: unknown[] = [raw, escapeLike(raw), normaliseEmail(query), limit];
+    let cursor = '';
+    if (after) {
+      params.push(after.name, after.id);
+      cursor = 'AND (lower(u.name), u.id) > ($5, $6::uuid)';
+    }
+    // The names from the prefix on, walked in order on users_name_order (lower(name), id) and cut
+    // at the limit: where the prefix sorts no longer matters (ORed with the email in one WHERE,
+    // the walk began at the start of the alphabet, and "zoe" read nearly every user). Every name
+    // that starts with the prefix sorts at or after it. The email's one match joins them; then
+    // the page is read by primary key.
+    const page: Array<{ id: string; sort_name: string }> = await this.users.query(
+      `SELECT s.id, s.sort_name FROM (
+         (SELECT u.id, lower(u.name) AS sort_name FROM users u
+           WHERE lower(u.name) >= lower($1) AND lower(u.name) LIKE lower($2) || '%' ${cursor}
+           ORDER BY lower(u.name), u.id LIMIT $4)
+         UNION
+         (SELECT u.id, lower(u.name) FROM users u WHERE u.email = $3 AND u.email_confirmed_at IS NOT NULL ${cursor})
+       ) s
+       ORDER BY s.sort_name, s.id LIMIT $4`,
+      params,
+    );
+    const users = new Map((await this.findByIds(page.map((r) => r.id))).map((u) => [u.id, u]));
+    return page.flatMap((r) => {
+      const user = users.get(r.id);
+      return user ? [{ user, sortName: r.sort_name }] : []; // deleted in between
+    });
   }
 }
 
