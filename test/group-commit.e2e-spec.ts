@@ -324,6 +324,41 @@ describe('concurrency on member rows (postgres)', () => {
     return rows.map((r) => r.text);
   }
 
+  it('lets sends to other chats through while a batch waits for a chat held locked (as deleting a long chat holds it)', async () => {
+    const locked = await groupWithSenders();
+    const other = await groupWithSenders();
+    const messages = app.app.get(MessageRepository);
+    const holder = app.app.get(DataSource).createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    try {
+      await holder.query(`SELECT 1 FROM chats WHERE id = $1 FOR UPDATE`, [locked.chatId]);
+      const blocked = messages.append({
+        id: randomUUID(),
+        chatId: locked.chatId,
+        senderId: locked.senderIds[0],
+        clientId: null,
+        text: 'waits',
+      });
+      blocked.catch(() => undefined); // awaited below
+      await untilWaitingForLock('', 'the send never waited for the locked chat');
+      const elsewhere = messages.append({
+        id: randomUUID(),
+        chatId: other.chatId,
+        senderId: other.senderIds[0],
+        clientId: null,
+        text: 'goes',
+      });
+      const timeout = new Promise<'still waiting'>((resolve) => setTimeout(() => resolve('still waiting'), 5_000));
+      expect(await Promise.race([elsewhere.then((r) => r.message.text), timeout])).toBe('goes');
+      await holder.commitTransaction();
+      expect((await blocked).message.text).toBe('waits');
+    } finally {
+      if (holder.isTransactionActive) await holder.rollbackTransaction();
+      await holder.release();
+    }
+  });
+
   it('refuses a lone send whose sender was removed while it waited for the chat', async () => {
     const { chatId, senderIds } = await groupWithSenders();
     const repository = app.app.get(MessageRepository);

@@ -7,11 +7,12 @@ interface Send {
   text: string;
 }
 
-/** A batcher over a fake store whose batches finish only when the test says so. */
-function setup(limits: { maxInFlight: number; maxBatch: number; extraBatchAt: number }) {
+/** A batcher over a fake store whose batches finish only when the test says so, on a clock the test moves. */
+function setup(limits: { maxInFlight: number; maxBatch: number; extraBatchAt: number; stuckAfterMs?: number }) {
   const batches: Array<{ texts: string[]; finish: () => void; fail: (error: Error) => void }> = [];
+  const clock = { now: 0 };
   const batcher = new AppendBatcher<Send, string>(
-    limits,
+    { stuckAfterMs: 60_000, ...limits },
     (inputs) =>
       new Promise((resolve, reject) =>
         batches.push({
@@ -21,10 +22,11 @@ function setup(limits: { maxInFlight: number; maxBatch: number; extraBatchAt: nu
         }),
       ),
     async (first, input) => `${first} (repeated as ${input.text})`,
+    () => clock.now,
   );
   const send = (text: string, chatId = `chat-${text}`, clientId: string | null = null) =>
     batcher.submit({ chatId, senderId: 'alice', clientId, text });
-  return { batches, send, batcher };
+  return { batches, send, batcher, clock };
 }
 
 /** Lets the batcher's promise callbacks (a finished batch starting the next) run. */
@@ -43,6 +45,27 @@ describe('AppendBatcher', () => {
     expect(batches.map((b) => b.texts)).toEqual([['a'], ['b', 'c', 'd']]);
     batches[1].finish();
     await expect(Promise.all(rest)).resolves.toEqual(['stored b', 'stored c', 'stored d']);
+  });
+
+  it('lets the sends a stuck batch does not concern go in a second one, when the next comes or by itself', async () => {
+    // The batch in flight waits for a chat's lock (a chat being deleted holds it for seconds).
+    const { batches, send, clock } = setup({ maxInFlight: 2, maxBatch: 100, extraBatchAt: 16, stuckAfterMs: 40 });
+    void send('stuck', 'deleted-chat');
+    clock.now = 10;
+    void send('early');
+    void send('behind', 'deleted-chat');
+    expect(batches.map((b) => b.texts)).toEqual([['stuck']]); // not stuck yet: the rule stands
+    clock.now = 50;
+    void send('late');
+    // Stuck: a second batch takes what waits, but not the stuck batch's own chat, which keeps its order.
+    expect(batches.map((b) => b.texts)).toEqual([['stuck'], ['early', 'late']]);
+
+    const again = setup({ maxInFlight: 2, maxBatch: 100, extraBatchAt: 16, stuckAfterMs: 20 });
+    void again.send('stuck', 'deleted-chat');
+    void again.send('waiting');
+    again.clock.now = 25; // and no further send comes: the batcher looks again by itself
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(again.batches.map((b) => b.texts)).toEqual([['stuck'], ['waiting']]);
   });
 
   it('starts the next batch before it answers the sends of the one that finished', async () => {

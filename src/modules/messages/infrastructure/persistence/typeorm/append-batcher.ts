@@ -8,7 +8,9 @@
  * `extraBatchAt` sends wait that it could take (sends to a chat in flight wait for that batch
  * anyway). A batch costs the database about the same for one send as for a dozen, so at moderate
  * load a second statement in flight would mostly split the same sends over twice the statements;
- * under heavy load the queue passes the mark and both run.
+ * under heavy load the queue passes the mark and both run. Nor does a stuck batch hold the rest:
+ * once the oldest in flight has run `stuckAfterMs` (it waits for a chat's lock, which deleting a
+ * chat of a million messages holds for seconds), the sends it does not concern go in another.
  *
  * Order: sends to one chat are stored in the order they were submitted. A batch never takes a
  * send whose chat is in a batch still in flight (two concurrent batches would number that chat
@@ -28,13 +30,16 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
   /** The queued sends that have a clientId, by `sameSendKey`. Replaced with the queue. */
   private queuedByKey = new Map<string, Promise<Out>>();
   private readonly inFlight: Array<Batch<In, Out>> = [];
+  /** Set while sends wait behind a batch in flight: pumps again when that batch counts as stuck. */
+  private stuckCheck: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly limits: { maxInFlight: number; maxBatch: number; extraBatchAt: number },
+    private readonly limits: { maxInFlight: number; maxBatch: number; extraBatchAt: number; stuckAfterMs: number },
     /** Stores a batch; returns one settled result per input, in order. */
     private readonly store: (inputs: In[]) => Promise<Array<PromiseSettledResult<Out>>>,
     /** The answer for a send that repeats one already queued or in flight. */
     private readonly repeat: (first: Out, input: In) => Promise<Out>,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   submit(input: In): Promise<Out> {
@@ -62,7 +67,10 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
 
   private pump(): void {
     while (this.inFlight.length < this.limits.maxInFlight && this.queue.length > 0) {
-      if (this.inFlight.length > 0 && this.readyToGo() < this.limits.extraBatchAt) return; // they wait for the batch in flight
+      if (this.inFlight.length > 0 && this.readyToGo() < this.limits.extraBatchAt && !this.stuck()) {
+        this.checkWhenStuck();
+        return; // they wait for the batch in flight
+      }
       const batch = this.takeBatch();
       if (batch.sends.length === 0) return; // every queued send waits for its chat's batch in flight
       this.inFlight.push(batch);
@@ -87,6 +95,21 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
   private finished(batch: Batch<In, Out>): void {
     this.inFlight.splice(this.inFlight.indexOf(batch), 1);
     this.pump();
+  }
+
+  /** Whether the oldest batch in flight has run long enough to count as stuck. */
+  private stuck(): boolean {
+    return this.inFlight.length > 0 && this.now() - this.inFlight[0].startedAt >= this.limits.stuckAfterMs;
+  }
+
+  private checkWhenStuck(): void {
+    if (this.stuckCheck) return;
+    const wait = Math.max(0, this.inFlight[0].startedAt + this.limits.stuckAfterMs - this.now());
+    this.stuckCheck = setTimeout(() => {
+      this.stuckCheck = undefined;
+      this.pump();
+    }, wait);
+    this.stuckCheck.unref();
   }
 
   private isBusy(chatId: string): boolean {
@@ -116,7 +139,7 @@ export class AppendBatcher<In extends { chatId: string; senderId: string; client
    * overtake it.
    */
   private takeBatch(): Batch<In, Out> {
-    const batch: Batch<In, Out> = { sends: [], chats: new Set(), byKey: new Map(), clientIds: new Set() };
+    const batch: Batch<In, Out> = { sends: [], chats: new Set(), byKey: new Map(), clientIds: new Set(), startedAt: this.now() };
     const rest: Array<Waiting<In, Out>> = [];
     const restByKey = new Map<string, Promise<Out>>();
     const held = new Set<string>();
@@ -158,6 +181,8 @@ interface Batch<In, Out> {
   chats: Set<string>;
   byKey: Map<string, Promise<Out>>;
   clientIds: Set<string>;
+  /** When it was taken (the batcher's clock): a batch in flight this long is stuck. */
+  startedAt: number;
 }
 
 /**
