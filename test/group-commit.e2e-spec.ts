@@ -72,23 +72,8 @@ describe.each(DATABASE_KINDS)('group commit of sends (%s)', (kind) => {
     );
     expect(pointers[0].ok).toBe(true);
   });
-});
 
-describe.each(DATABASE_KINDS)('a send whose answer was lost after its commit (%s)', (kind) => {
-  let db: TestDatabase;
-  let app: TestApp;
-
-  beforeAll(async () => {
-    db = await createTestDatabase(kind);
-    app = await startTestApp(db.env);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await db?.dispose();
-  });
-
-  it('is answered as stored when stored again one by one (its batch failed as a whole), and stays stored once', async () => {
+  it('answers a send whose batch committed but whose answer was lost as stored, when stored again one by one, and stores it once', async () => {
     // A batch whose connection ends after its commit fails as a whole, and its sends are stored
     // one by one: a send without a clientId then meets its own id, already stored.
     const request = httpClient(app.url);
