@@ -313,27 +313,17 @@ describe('concurrency on member rows (postgres)', () => {
     const locked = await groupWithSenders();
     const other = await groupWithSenders();
     const messages = app.app.get(MessageRepository);
+    const sendTo = ({ chatId, senderIds }: { chatId: string; senderIds: string[] }, text: string) =>
+      messages.append({ id: randomUUID(), chatId, senderId: senderIds[0], clientId: null, text });
     const holder = app.app.get(DataSource).createQueryRunner();
     await holder.connect();
     await holder.startTransaction();
     try {
       await holder.query(`SELECT 1 FROM chats WHERE id = $1 FOR UPDATE`, [locked.chatId]);
-      const blocked = messages.append({
-        id: randomUUID(),
-        chatId: locked.chatId,
-        senderId: locked.senderIds[0],
-        clientId: null,
-        text: 'waits',
-      });
+      const blocked = sendTo(locked, 'waits');
       blocked.catch(() => undefined); // awaited below
       await untilWaitingForLock('', 'the send never waited for the locked chat');
-      const elsewhere = messages.append({
-        id: randomUUID(),
-        chatId: other.chatId,
-        senderId: other.senderIds[0],
-        clientId: null,
-        text: 'goes',
-      });
+      const elsewhere = sendTo(other, 'goes');
       const timeout = new Promise<'still waiting'>((resolve) => setTimeout(() => resolve('still waiting'), 5_000));
       expect(await Promise.race([elsewhere.then((r) => r.message.text), timeout])).toBe('goes');
       await holder.commitTransaction();
