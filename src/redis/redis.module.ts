@@ -102,18 +102,7 @@ async function openRedis(url: string, name: string): Promise<Redis> {
       START_TIMEOUT_MS,
       () => new Error(`no answer within ${START_TIMEOUT_MS / 1000} s`),
     );
-    const refused = seen.find(
-      (error) =>
-        error.message.includes('DB index is out of range') || (error as { command?: { name?: string } }).command?.name === 'select',
-    );
-    if (refused) {
-      client.disconnect();
-      throw new SetupError(
-        `REDIS_URL names a database this Redis does not have: ${refused.message} (${redact(url)}). Use a database number below its "databases" setting (16 unless changed), or another REDIS_PREFIX to keep deployments apart.`,
-      );
-    }
   } catch (error) {
-    if (error instanceof SetupError) throw error;
     client.disconnect();
     const cause = seen.find((e) => e.message !== 'Connection is closed.') ?? error;
     throw new SetupError(
@@ -121,6 +110,15 @@ async function openRedis(url: string, name: string): Promise<Redis> {
     );
   } finally {
     client.off('error', note);
+  }
+  const refused = seen.find(
+    (error) => error.message.includes('DB index is out of range') || (error as { command?: { name?: string } }).command?.name === 'select',
+  );
+  if (refused) {
+    client.disconnect();
+    throw new SetupError(
+      `REDIS_URL names a database this Redis does not have: ${refused.message} (${redact(url)}). Use a database number below its "databases" setting (16 unless changed), or another REDIS_PREFIX to keep deployments apart.`,
+    );
   }
   return client;
 }

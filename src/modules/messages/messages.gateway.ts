@@ -118,34 +118,30 @@ export class MessagesGateway implements OnModuleDestroy {
       throw refused;
     }
     const chats = [...asked].map(([chatId, lastSeq]) => ({ chatId, lastSeq, catchUp: connection.streams.begin(chatId) }));
-    // One query says which chats the caller is in and where each stands, so a chat with nothing
-    // new costs nothing more (a reconnect names every chat: one by one, that was three queries
-    // each). Read after the holds began: a message stored after it comes live, held till its turn.
-    let newest: Map<string, number>;
+    // Cut short (the socket went, or an unexpected error), the chats not reached stop holding:
+    // from the first (-1) until the loop starts.
+    let next = -1;
     try {
-      newest = await this.chats.lastSeqsOfMember(
+      // One query says which chats the caller is in and where each stands, so a chat with nothing
+      // new costs nothing more (a reconnect names every chat: one by one, that was three queries
+      // each). Read after the holds began: a message stored after it comes live, held till its turn.
+      const newest = await this.chats.lastSeqsOfMember(
         user.userId,
         chats.map((c) => c.chatId),
       );
-    } catch (error) {
-      for (const { catchUp } of chats) catchUp.end();
-      throw error;
-    }
-    let next = 0;
-    try {
-      for (; next < chats.length; next++) {
+      for (next = 0; next < chats.length; next++) {
         const { chatId, lastSeq, catchUp } = chats[next];
         try {
           const last = newest.get(chatId);
           if (last === undefined) throw chatNotFound();
           if (last <= lastSeq) {
-            // Nothing new: up to the chat's last seq at most, whatever a confused client claims.
+            // Nothing new: up to the chat's last seq at most, whatever a confused client claims,
+            // so its live messages are not taken for ones it has; `synced` tells it so.
             catchUp.through(last);
             synced[chatId] = last;
             continue;
           }
           let upTo = lastSeq;
-          let wrote = false;
           for await (const page of this.messages.since(user.userId, chatId, lastSeq, SYNC_PAGE)) {
             for (const message of page) {
               // Everything asked for, even what this connection had live before: the client says
@@ -154,15 +150,11 @@ export class MessagesGateway implements OnModuleDestroy {
               connection.sendRaw(JSON.stringify({ type: 'new_message', message: toMessageDto(message) }));
             }
             upTo = page[page.length - 1].seq;
-            wrote = true;
             if (!(await connection.drained(SYNC_HIGH_WATER, SYNC_DRAIN_TIMEOUT_MS))) return { type: 'synced', chats: synced }; // gone or closed as slow
           }
           // The client has everything up to here: it said so up to lastSeq, and this wrote the rest.
-          // (Nothing written: up to the chat's last seq at most, whatever a confused client claims,
-          // so its live messages are not taken for ones it has; `synced` tells it so.)
-          const through = wrote ? upTo : Math.min(upTo, (await this.chats.findById(chatId))?.lastSeq ?? 0);
-          catchUp.through(through);
-          synced[chatId] = through;
+          catchUp.through(upTo);
+          synced[chatId] = upTo;
         } catch (error) {
           if (!(error instanceof DomainError)) throw error;
           connection.send(Object.assign(errorFrame(error), { chatId }), context.id);
@@ -171,7 +163,6 @@ export class MessagesGateway implements OnModuleDestroy {
         }
       }
     } finally {
-      // Cut short (the socket went, or an unexpected error): the chats not reached stop holding.
       for (const { catchUp } of chats.slice(next + 1)) catchUp.end();
     }
     connection.releaseStreams();

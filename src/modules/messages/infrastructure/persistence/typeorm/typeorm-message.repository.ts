@@ -231,9 +231,9 @@ export class TypeormMessageRepository extends MessageRepository {
         // This very send (its id is made once, per send) is stored: by its batch, whose answer was
         // lost when the connection ended after the commit (a PostgreSQL restart, a failover). So
         // it is answered as stored, and fanned out, which that batch never got to do.
-        const [row] = (await this.db.query(`SELECT * FROM messages WHERE id = $1`, [input.id])) as MessageRow[];
-        if (row && row.chat_id === input.chatId && row.sender_id === input.senderId) {
-          return { message: toMessage(row), created: true, memberIds: await this.memberIds(input.chatId) };
+        const stored = await this.findById(input.chatId, input.id);
+        if (stored && stored.senderId === input.senderId) {
+          return { message: stored, created: true, memberIds: await this.memberIds(input.chatId) };
         }
       }
       throw error;
