@@ -11,6 +11,7 @@ import { NamesAndTitlesInNfc1795900000000 } from './1795900000000-names-and-titl
 import { ExpiryIndexes1796000000000 } from './1796000000000-expiry-indexes.js';
 import { MailLogByAge1796100000000 } from './1796100000000-mail-log-by-age.js';
 import { ReadsAtScale1796200000000 } from './1796200000000-reads-at-scale.js';
+import { ChatPurges1796300000000 } from './1796300000000-chat-purges.js';
 
 /**
  * Every migration, oldest first. Listed by hand rather than found by a glob so the same list
@@ -29,4 +30,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   ExpiryIndexes1796000000000,
   MailLogByAge1796100000000,
   ReadsAtScale1796200000000,
+  ChatPurges1796300000000,
 ];

@@ -18,6 +18,19 @@ const anyone: ActorCheck = { actorId: randomUUID(), allow: () => undefined };
 /** A removal that keeps the chat and hands nothing over. */
 const keepChat = (): RemovalPlan => ({ deleteChat: false, successors: [] });
 
+/** Retries `check` until it passes, for work a store may finish after the call that started it. */
+const eventually = async (check: () => Promise<void>, timeoutMs = 10_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+};
+
 const codeOf = async (promise: Promise<unknown>): Promise<string | undefined> => {
   try {
     await promise;
@@ -122,6 +135,27 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       expect((await chats.delete(chat.id, anyone)).sort()).toEqual([owner, x].sort());
       expect(await chats.findById(chat.id)).toBeUndefined();
       expect(await chats.membership(chat.id, x)).toBeUndefined();
+    });
+
+    it("removes the messages of a deleted chat, also one its last member left, and no other chat's", async () => {
+      const { chats, messages, newUser } = stores();
+      const [owner, other] = [await newUser(), await newUser()];
+      const send = async (chatId: string, n: number) => {
+        for (let i = 0; i < n; i++)
+          await messages.append({ id: randomUUID(), chatId, senderId: owner, clientId: randomUUID(), text: `m${i}` });
+      };
+      const deleted = await chats.createGroup({ id: randomUUID(), title: `Gone ${randomUUID()}`, ownerId: owner }, [other]);
+      const left = await chats.createGroup({ id: randomUUID(), title: `Left ${randomUUID()}`, ownerId: owner }, []);
+      const kept = await chats.createGroup({ id: randomUUID(), title: `Kept ${randomUUID()}`, ownerId: owner }, [other]);
+      await send(deleted.id, 12);
+      await send(left.id, 3);
+      await send(kept.id, 2);
+      expect((await chats.delete(deleted.id, anyone)).sort()).toEqual([owner, other].sort());
+      expect(await chats.removeMember(left.id, owner, () => ({ deleteChat: true }))).toMatchObject({ deleted: true });
+      for (const chatId of [deleted.id, left.id]) {
+        await eventually(async () => expect(await messages.history(chatId, { limit: 100 })).toEqual([]));
+      }
+      expect((await messages.history(kept.id, { limit: 100 })).map((m) => m.text)).toEqual(['m1', 'm0']);
     });
 
     it("says the chat's last seq at a removal and at an addition, where the member's messages stop and start", async () => {

@@ -47,7 +47,11 @@ export abstract class ChatRepository {
   abstract listForUser(userId: string, limit: number, after?: ChatListCursor): Promise<ChatSummary[]>;
   /** Throws ConflictError CHAT_TITLE_TAKEN, CHAT_NOT_FOUND when the chat is gone. */
   abstract rename(chatId: string, title: string, check: ActorCheck): Promise<Chat>;
-  /** Deletes the chat, its members and its messages. Returns the member ids it had. */
+  /**
+   * Deletes the chat and its members, and its messages: at once, or (a long history) right after
+   * the commit, in the background; unreachable either way, since every read goes through a
+   * membership. Returns the member ids it had.
+   */
   abstract delete(chatId: string, check: ActorCheck): Promise<string[]>;
   /**
    * Adds those not yet members (as `member`), under the chat's lock: returns the ids actually

@@ -12,6 +12,7 @@ import {
 } from '../../../chat-access.js';
 import { type ActorCheck, ChatRepository, type ChatListCursor, type RemovalOutcome, type RemovalPlan } from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
+import { ChatHistoryPurge } from './chat-history-purge.js';
 
 interface ChatRow {
   id: string;
@@ -37,8 +38,21 @@ interface MemberRow {
 /** Chats in PostgreSQL (real or embedded), through TypeORM's connection. */
 @Injectable()
 export class TypeormChatRepository extends ChatRepository {
+  private readonly purges: ChatHistoryPurge;
+
   constructor(private readonly db: DataSource) {
     super();
+    this.purges = new ChatHistoryPurge(db);
+  }
+
+  /** Nest calls this once the app is up: purges an earlier process left are finished. */
+  onApplicationBootstrap(): void {
+    this.purges.resumeLeft();
+  }
+
+  /** Nest calls this on shutdown, before the database closes: a purge's batch in flight commits, the rest is the next start's. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.purges.stop();
   }
 
   async findOrCreateDirect(id: string, userA: string, userB: string): Promise<{ chat: Chat; created: boolean }> {
@@ -197,11 +211,13 @@ export class TypeormChatRepository extends ChatRepository {
   }
 
   async delete(chatId: string, check: ActorCheck): Promise<string[]> {
-    return this.db.transaction(async (tx) => {
+    const memberIds = await this.db.transaction(async (tx) => {
       if ((await lockChat(tx, chatId)) === undefined) throw chatNotFound();
       await checkActor(tx, chatId, check);
       return deleteLockedChat(tx, chatId);
     });
+    this.purges.start(chatId);
+    return memberIds;
   }
 
   async addMembers(
@@ -236,7 +252,7 @@ export class TypeormChatRepository extends ChatRepository {
   }
 
   async removeMember(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
-    return this.db.transaction(async (tx) => {
+    const outcome = await this.db.transaction(async (tx): Promise<RemovalOutcome> => {
       // Sends wait for the lock, so lastSeq is the last message the leaving member was in the chat for.
       const lastSeq = await lockChat(tx, chatId);
       if (lastSeq === undefined) throw chatNotFound();
@@ -254,6 +270,8 @@ export class TypeormChatRepository extends ChatRepository {
       await touchChat(tx, chatId);
       return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId), lastSeq };
     });
+    if (outcome.deleted) this.purges.start(chatId);
+    return outcome;
   }
 
   async setRole(chatId: string, userId: string, role: MemberRole, check: ActorCheck): Promise<void> {
@@ -331,18 +349,20 @@ async function lockChat(tx: EntityManager, chatId: string): Promise<number | und
 }
 
 /**
- * Deletes a chat whose row lock the transaction holds, with its members and messages (they
- * cascade), and returns who its members were. The member rows are locked first, in user_id order,
- * the one order for several of a chat's member rows: the cascade alone would lock them in the
- * order it finds them, and deadlock with a statement that locked some in user_id order without the
- * chat's lock (claimSeenNotices, run as members read).
+ * Deletes a chat whose row lock the transaction holds, with its members (they cascade), notes its
+ * messages for removal after the commit (ChatHistoryPurge: a long history would hold the lock
+ * for seconds), and returns who its members were. The member rows are locked first, in user_id
+ * order, the one order for several of a chat's member rows: the cascade alone would lock them in
+ * the order it finds them, and deadlock with a statement that locked some in user_id order without
+ * the chat's lock (claimSeenNotices, run as members read).
  */
 async function deleteLockedChat(tx: EntityManager, chatId: string): Promise<string[]> {
   const members: Array<{ user_id: string }> = await tx.query(
     `SELECT user_id FROM chat_members WHERE chat_id = $1 ORDER BY user_id FOR UPDATE`,
     [chatId],
   );
-  await tx.query(`DELETE FROM chats WHERE id = $1`, [chatId]);
+  const [chat] = returnedRows<{ last_seq: string }>(await tx.query(`DELETE FROM chats WHERE id = $1 RETURNING last_seq`, [chatId]));
+  await ChatHistoryPurge.note(tx, chatId, Number(chat.last_seq));
   return members.map((m) => m.user_id);
 }
 

@@ -1,0 +1,143 @@
+import { Logger } from '@nestjs/common';
+import type { DataSource, EntityManager } from 'typeorm';
+
+export interface ChatHistoryPurgeOptions {
+  /** Messages removed per transaction. */
+  batchSize: number;
+  /** After a failure, the purges left are tried again this much later. */
+  retryAfterMs: number;
+  /** A long purge logs how far it got this often. */
+  progressEveryMs: number;
+}
+
+const DEFAULTS: ChatHistoryPurgeOptions = { batchSize: 5_000, retryAfterMs: 60_000, progressEveryMs: 10_000 };
+
+/**
+ * Removes the messages of deleted chats after the delete has committed, a batch of seqs per
+ * short transaction (see migration 1796300000000): the delete itself takes milliseconds however
+ * long the chat's history, and holds nothing while the history goes.
+ *
+ * Each batch locks the chat's purge record (SKIP LOCKED), removes the next range of seqs and
+ * records how far it got, so two instances never remove the same range, and a purge cut short by
+ * a stop or a failure goes on from there: a minute later, and at every start.
+ */
+export class ChatHistoryPurge {
+  private readonly logger = new Logger('ChatHistoryPurge');
+  private readonly options: ChatHistoryPurgeOptions;
+  /** The purges this instance is running, by chat, so one chat is never purged twice at once here. */
+  private readonly running = new Map<string, Promise<boolean>>();
+  private leftovers?: Promise<void>;
+  private retry?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly db: DataSource,
+    options: Partial<ChatHistoryPurgeOptions> = {},
+  ) {
+    this.options = Object.assign({}, DEFAULTS, options);
+  }
+
+  /** In the deleting transaction, once the chat row is gone: its messages up to `lastSeq` are owed a removal. */
+  static async note(tx: EntityManager, chatId: string, lastSeq: number): Promise<void> {
+    if (lastSeq > 0) await tx.query(`INSERT INTO chat_purges (chat_id, last_seq) VALUES ($1, $2)`, [chatId, lastSeq]);
+  }
+
+  /** Starts removing a deleted chat's messages, once its delete has committed; does not wait. */
+  start(chatId: string): void {
+    if (this.stopped || this.running.has(chatId)) return;
+    const purge = this.purge(chatId).finally(() => this.running.delete(chatId));
+    this.running.set(chatId, purge);
+  }
+
+  /** Starts on the purges an earlier process (or a failed attempt) left, one chat after another. */
+  resumeLeft(): void {
+    if (this.stopped || this.leftovers) return;
+    this.leftovers = this.purgeLeft().finally(() => (this.leftovers = undefined));
+  }
+
+  /** Resolves once every purge started here has finished or stopped. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0 || this.leftovers) await Promise.allSettled([...this.running.values(), this.leftovers]);
+  }
+
+  /** Shutdown: no new batch starts; resolves when the batches in flight have committed. What is left is the next start's. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    await this.idle();
+  }
+
+  private async purgeLeft(): Promise<void> {
+    let left: Array<{ chat_id: string }>;
+    try {
+      left = await this.db.query(`SELECT chat_id FROM chat_purges ORDER BY deleted_at, chat_id`);
+    } catch (error) {
+      this.failed('Could not list the deleted chats whose messages are left', error);
+      return;
+    }
+    if (left.length === 0) return;
+    this.logger.log(`Removing the messages of ${left.length} deleted chat(s) left from before…`);
+    for (const { chat_id: chatId } of left) {
+      if (this.stopped) return;
+      this.start(chatId);
+      if (!(await this.running.get(chatId))) return; // it stopped, or scheduled a retry of them all
+    }
+  }
+
+  /** True when the chat's purge is done (here, or by another instance now holding it). */
+  private async purge(chatId: string): Promise<boolean> {
+    const began = Date.now();
+    let reported = began;
+    try {
+      for (;;) {
+        if (this.stopped) return false;
+        const step = await this.removeNextBatch(chatId);
+        if (!step || step.to >= step.last) {
+          if (step && Date.now() - began >= this.options.progressEveryMs) {
+            this.logger.log(`Removed the ${step.last.toLocaleString('en')} messages of deleted chat ${chatId}.`);
+          }
+          return true;
+        }
+        if (Date.now() - reported >= this.options.progressEveryMs) {
+          reported = Date.now();
+          this.logger.log(
+            `Removing the messages of deleted chat ${chatId}: ${step.to.toLocaleString('en')} of ${step.last.toLocaleString('en')} so far…`,
+          );
+        }
+      }
+    } catch (error) {
+      this.failed(`The messages of deleted chat ${chatId} could not all be removed yet`, error);
+      return false;
+    }
+  }
+
+  /** One transaction: the next range of seqs. Undefined when nothing is left, or another instance holds the purge. */
+  private async removeNextBatch(chatId: string): Promise<{ to: number; last: number } | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = (await tx.query(`SELECT last_seq, purged_to FROM chat_purges WHERE chat_id = $1 FOR UPDATE SKIP LOCKED`, [
+        chatId,
+      ])) as Array<{ last_seq: string; purged_to: string }>;
+      if (!row) return undefined;
+      const last = Number(row.last_seq);
+      const to = Math.min(Number(row.purged_to) + this.options.batchSize, last);
+      await tx.query(`DELETE FROM messages WHERE chat_id = $1 AND seq > $2 AND seq <= $3`, [chatId, Number(row.purged_to), to]);
+      if (to >= last) await tx.query(`DELETE FROM chat_purges WHERE chat_id = $1`, [chatId]);
+      else await tx.query(`UPDATE chat_purges SET purged_to = $2 WHERE chat_id = $1`, [chatId, to]);
+      return { to, last };
+    });
+  }
+
+  private failed(what: string, error: unknown): void {
+    if (this.stopped) return; // the connection closing under a batch: the next start goes on
+    this.logger.warn(
+      `${what} (${error instanceof Error ? error.message : String(error)}); trying again in ${this.options.retryAfterMs / 1000} s.`,
+    );
+    if (this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.resumeLeft();
+    }, this.options.retryAfterMs);
+    this.retry.unref();
+  }
+}
