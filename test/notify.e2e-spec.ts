@@ -430,6 +430,70 @@ describe('notify with an unreachable SMTP_URL', () => {
   });
 });
 
+describe('notify when the mail server comes back after an outage', () => {
+  let db: TestDatabase;
+  let port: number;
+  let started: Awaited<ReturnType<typeof startAppWithLogs>>;
+  let sink: SmtpSink | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    port = await closedPort();
+    // A retry would be 10 minutes away: only the server's return can send the emails in time.
+    started = await startAppWithLogs({ ...db.env, SMTP_URL: `smtp://127.0.0.1:${port}`, MAIL_RETRY_BASE_SECONDS: '600' });
+  });
+
+  afterAll(async () => {
+    await started?.app.close();
+    await sink?.close();
+    await db?.dispose();
+  });
+
+  const waiting = async (email: string) => {
+    const row = await firstAttempt(started.app.get(DataSource), email);
+    const [{ waits, seconds }] = (await started.app
+      .get(DataSource)
+      .query(
+        `SELECT waits_for_server AS waits, EXTRACT(EPOCH FROM next_attempt_at - now())::float8 AS seconds FROM mail_log WHERE id = $1`,
+        [row.id],
+      )) as Array<{ waits: boolean; seconds: number }>;
+    expect(row.last_error).toMatch(/^SMTP_URL is unreachable/);
+    expect(waits).toBe(true);
+    expect(seconds).toBeGreaterThan(500);
+  };
+  const logged = (text: string) => started.logs.some((line) => line.includes(text));
+
+  it('sends what waited for it within a check of its return, not at the next backoff', async () => {
+    started.app.get(MailDeliveryWorker).probeEveryMs = 300;
+    const email = uniqueEmail('outage');
+    await queueMail(started.app, 'confirm-email', email, 'Outage', 'token-outage');
+    await waiting(email);
+
+    sink = await startSmtpSink({ port });
+    await sink.waitFor((mail) => recipientsOf(mail).includes(email), 10_000);
+    expect(await settledRow(started.app, email)).toMatchObject({ status: 'sent', attempts: 2 });
+    expect(logged('The mail server answers again: 1 email(s) that waited for it are due now.')).toBe(true);
+    expect(sink.messages.filter((mail) => recipientsOf(mail).includes(email))).toHaveLength(1);
+  });
+
+  it('sends what waited for it as soon as it takes another email, checks or not', async () => {
+    await sink?.close();
+    sink = undefined;
+    started.app.get(MailDeliveryWorker).probeEveryMs = 3_600_000;
+    const first = uniqueEmail('first');
+    await queueMail(started.app, 'confirm-email', first, 'First', 'token-first');
+    await waiting(first);
+
+    sink = await startSmtpSink({ port });
+    const second = uniqueEmail('second');
+    await queueMail(started.app, 'reset-password', second, 'Second', 'token-second');
+    await sink.waitFor((mail) => recipientsOf(mail).includes(first), 10_000);
+    expect(await settledRow(started.app, first)).toMatchObject({ status: 'sent', attempts: 2 });
+    expect(await settledRow(started.app, second)).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(logged('The mail server took an email: 1 email(s) that waited for it are due now.')).toBe(true);
+  });
+});
+
 describe('notify with a mail server that wants a login SMTP_URL does not give', () => {
   it('keeps the message and retries it, reports mail down, and delivers it once SMTP_URL has the login', async () => {
     const db = await createTestDatabase('postgres');

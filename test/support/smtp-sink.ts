@@ -28,6 +28,8 @@ export interface SmtpSinkOptions {
   refuseRecipient?: (address: string) => (Error & { responseCode?: number }) | undefined;
   /** Require AUTH (over plain TCP) with this user and password before MAIL FROM, as submission servers do. */
   login?: { user: string; pass: string };
+  /** Listen on this port instead of a random one: a mail server coming back where it was. */
+  port?: number;
 }
 
 /** A real SMTP server on a random loopback port, without TLS (and AUTH only when asked for), collecting what it receives. */
@@ -76,7 +78,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.server.address() as AddressInfo;
 

@@ -5,7 +5,7 @@ import type { ClaimedMail } from './domain/mail-log.js';
 import { messageIdFor } from './domain/mail.js';
 import { MAX_SEND_ATTEMPTS, retryDelaySeconds } from './domain/retry-policy.js';
 import { MailLogRepository } from './mail-log.repository.js';
-import { MailRefusedError, MailSendInterruptedError, MailTransport } from './mail-transport.js';
+import { MailRefusedError, MailSendInterruptedError, MailServerUnreachableError, MailTransport } from './mail-transport.js';
 
 /**
  * How long a claim lasts: well beyond the SMTP adapter's own timeouts for one send. A row is
@@ -16,6 +16,11 @@ const LEASE_SECONDS = 300;
 const MAX_IDLE_MS = 30_000;
 /** Floor between cycles, so rows another instance holds this instant cannot make us spin. */
 const MIN_PAUSE_MS = 200;
+/**
+ * While emails wait for an unreachable server, it is checked this often (a connection and EHLO,
+ * no mail), so that its return sends them within this time rather than at their next backoff.
+ */
+const PROBE_EVERY_MS = 30_000;
 /**
  * How long a shutdown waits for the send under way. A server that stopped answering would
  * otherwise hold it for the transport's socket timeout (60 s), past any orchestrator's patience.
@@ -39,6 +44,11 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
   private current: Promise<void> = Promise.resolve();
   /** A setting, not state: tests shorten it to see what happens when a send outlasts it. */
   leaseSeconds = LEASE_SECONDS;
+  /** A setting, not state: tests shorten it to see an outage end. */
+  probeEveryMs = PROBE_EVERY_MS;
+  private lastProbeAt = 0;
+  /** As far as this instance knows, emails wait for the server (see probe). */
+  private waitingForServer = false;
 
   constructor(
     private readonly config: AppConfig,
@@ -109,17 +119,48 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
     }
   }
 
-  /** Drains, then returns how long to sleep. */
+  /** Drains (again if the server was found back), then returns how long to sleep. */
   private async cycle(): Promise<number> {
     try {
       await this.drain();
+      if (await this.probe()) await this.drain();
       const seconds = await this.log.secondsUntilNextDue();
-      if (seconds === undefined) return MAX_IDLE_MS;
-      return Math.min(MAX_IDLE_MS, Math.max(MIN_PAUSE_MS, Math.ceil(seconds * 1000)));
+      const pause = seconds === undefined ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(MIN_PAUSE_MS, Math.ceil(seconds * 1000)));
+      if (!this.waitingForServer) return pause;
+      return Math.min(pause, Math.max(MIN_PAUSE_MS, this.lastProbeAt + this.probeEveryMs - Date.now()));
     } catch (error) {
       this.logger.error(`The mail worker could not read the mail log, trying again in ${MAX_IDLE_MS / 1000} s: ${String(error)}`);
       return MAX_IDLE_MS;
     }
+  }
+
+  /**
+   * When emails wait for an unreachable server and the last check is probeEveryMs old, checks the
+   * server; true when it answered and made them due. A server that answers a check but refuses
+   * mail costs each of them one attempt, no more: the refusal is not an outage, so they do not
+   * wait for the server again.
+   */
+  private async probe(): Promise<boolean> {
+    if (Date.now() - this.lastProbeAt < this.probeEveryMs) return false;
+    this.waitingForServer = await this.log.anyWaitingForServer();
+    if (!this.waitingForServer) return false;
+    this.lastProbeAt = Date.now();
+    try {
+      await this.transport.check();
+    } catch {
+      return false; // still down: the retries keep their times
+    }
+    return (await this.hastenWaiting('answers again')) > 0;
+  }
+
+  /** The server took an email or answered a check: what waited for it is due now. */
+  private async hastenWaiting(how: string): Promise<number> {
+    const due = await this.log.hastenWaitingForServer();
+    if (due > 0) {
+      this.waitingForServer = false;
+      this.logger.log(`The mail server ${how}: ${due} email(s) that waited for it are due now.`);
+    }
+    return due;
   }
 
   private async deliver(mail: ClaimedMail): Promise<void> {
@@ -135,7 +176,7 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
           );
         return;
       }
-      await this.recordFailure(mail, error instanceof Error ? error.message : String(error), error instanceof MailRefusedError);
+      await this.recordFailure(mail, error);
       return;
     }
     if (!(await this.log.markSent(mail.id, mail.attempts))) {
@@ -143,9 +184,12 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
         `${mail.template} email ${mail.id} was sent, but its claim had lapsed meanwhile (the send outlasted the lease): it may be sent twice.`,
       );
     }
+    await this.hastenWaiting('took an email');
   }
 
-  private async recordFailure(mail: ClaimedMail, reason: string, refused: boolean): Promise<void> {
+  private async recordFailure(mail: ClaimedMail, error: unknown): Promise<void> {
+    const reason = error instanceof Error ? error.message : String(error);
+    const refused = error instanceof MailRefusedError;
     const delay = refused ? undefined : retryDelaySeconds(mail.attempts, this.config.mail.retryBaseSeconds);
     const what = `${mail.template} email ${mail.id} to ${mail.to.address}`;
     if (delay === undefined) {
@@ -154,7 +198,9 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
       this.logger.error(`Gave up on ${what} after ${after}: ${reason}`);
       return;
     }
-    if (!(await this.log.markRetry(mail.id, mail.attempts, reason, delay))) return this.lostClaim(what, reason);
+    const unreachable = error instanceof MailServerUnreachableError;
+    if (!(await this.log.markRetry(mail.id, mail.attempts, reason, delay, unreachable))) return this.lostClaim(what, reason);
+    if (unreachable) this.waitingForServer = true;
     this.logger.warn(`Could not send ${what} (attempt ${mail.attempts} of ${MAX_SEND_ATTEMPTS}); retrying in ${delay} s. ${reason}`);
   }
 

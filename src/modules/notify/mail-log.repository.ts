@@ -18,13 +18,23 @@ export abstract class MailLogRepository {
 
   /** Each returns false when the claim was lost (the row moved on without us). */
   abstract markSent(id: string, attempt: number): Promise<boolean>;
-  abstract markRetry(id: string, attempt: number, error: string, delaySeconds: number): Promise<boolean>;
+  /** `waitsForServer`: the server was unreachable, so hastenWaitingForServer may bring the retry forward. */
+  abstract markRetry(id: string, attempt: number, error: string, delaySeconds: number, waitsForServer: boolean): Promise<boolean>;
   abstract markFailed(id: string, attempt: number, error: string): Promise<boolean>;
   /**
    * Makes the message due again at once, not failed: its attempt was cut short (by a shutdown).
    * The attempt still counts: attempts only ever grow, since every write is fenced by them.
    */
   abstract release(id: string, attempt: number, reason: string): Promise<boolean>;
+
+  /**
+   * Makes due at once the retries of messages that failed because the server was unreachable
+   * (markRetry's `waitsForServer`), none of them claimed right now; returns how many.
+   */
+  abstract hastenWaitingForServer(): Promise<number>;
+
+  /** Whether a pending message's retry waits for the server to be reachable again. */
+  abstract anyWaitingForServer(): Promise<boolean>;
 
   /** Fails pending messages whose link has expired; returns them for the log. */
   abstract failExpired(reason: string): Promise<DroppedMail[]>;

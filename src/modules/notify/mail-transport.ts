@@ -24,6 +24,14 @@ export abstract class MailTransport {
 export class MailRefusedError extends Error {}
 
 /**
+ * The mail server could not be reached, or the connection to it broke: an outage. Retried with
+ * backoff like any failure, and at once when the server is seen answering again (it took another
+ * email, or answered a check), so that a short outage does not hold mail for the hours its
+ * backoff has grown to.
+ */
+export class MailServerUnreachableError extends Error {}
+
+/**
  * The send was cut short (the process is shutting down) before the server answered: not a
  * failure, so the message stays due rather than being retried later or given up on. The server
  * may have taken it.

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import nodemailer from 'nodemailer';
 import { redact } from '../../../../config/env-reader.js';
 import type { OutgoingMail } from '../../domain/mail.js';
-import { MailRefusedError, MailSendInterruptedError, MailTransport } from '../../mail-transport.js';
+import { MailRefusedError, MailSendInterruptedError, MailServerUnreachableError, MailTransport } from '../../mail-transport.js';
 
 /** Nodemailer's defaults (2 min to connect, 10 min of socket silence) would hold a worker for ages. */
 const TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000 };
@@ -117,7 +117,7 @@ export class SmtpMailTransport extends MailTransport {
       );
     }
     if (code && UNREACHABLE_CODES.has(code)) {
-      return new Error(
+      return new MailServerUnreachableError(
         `SMTP_URL is unreachable: ${detail} (${this.where}); start the mail server there, fix SMTP_URL, or unset it to write .eml files to ${this.outboxDir}.`,
       );
     }

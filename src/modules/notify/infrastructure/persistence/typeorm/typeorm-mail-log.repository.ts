@@ -53,11 +53,13 @@ export class TypeormMailLogRepository extends MailLogRepository {
   async claimDue(limit: number, leaseSeconds: number): Promise<ClaimedMail[]> {
     // One statement is one transaction: the row locks taken by FOR UPDATE are held until the
     // lease is written, and SKIP LOCKED lets a concurrent instance take the other due rows
-    // instead of waiting for these.
+    // instead of waiting for these. A claimed row no longer waits for the server: hastening
+    // (which makes it due) must not hand it to another instance while this one sends it.
     const [rows] = (await this.dataSource.query(
       `UPDATE mail_log m
           SET attempts = m.attempts + 1,
-              next_attempt_at = now() + make_interval(secs => $2::float8)
+              next_attempt_at = now() + make_interval(secs => $2::float8),
+              waits_for_server = false
          FROM (SELECT id FROM mail_log
                 WHERE status = 'pending' AND next_attempt_at <= now() AND NOT (${SUPERSEDED})
                 ORDER BY next_attempt_at
@@ -76,8 +78,30 @@ export class TypeormMailLogRepository extends MailLogRepository {
     return this.settle(`status = 'sent', sent_at = now(), ${SETTLE}`, id, attempt, []);
   }
 
-  async markRetry(id: string, attempt: number, error: string, delaySeconds: number): Promise<boolean> {
-    return this.settle(`last_error = $3, next_attempt_at = now() + make_interval(secs => $4::float8)`, id, attempt, [error, delaySeconds]);
+  async markRetry(id: string, attempt: number, error: string, delaySeconds: number, waitsForServer: boolean): Promise<boolean> {
+    return this.settle(`last_error = $3, next_attempt_at = now() + make_interval(secs => $4::float8), waits_for_server = $5`, id, attempt, [
+      error,
+      delaySeconds,
+      waitsForServer,
+    ]);
+  }
+
+  async hastenWaitingForServer(): Promise<number> {
+    const rows = returnedRows(
+      await this.dataSource.query(
+        `UPDATE mail_log SET next_attempt_at = now(), waits_for_server = false
+          WHERE status = 'pending' AND waits_for_server AND next_attempt_at > now()
+      RETURNING id`,
+      ),
+    );
+    return rows.length;
+  }
+
+  async anyWaitingForServer(): Promise<boolean> {
+    const [row] = (await this.dataSource.query(
+      `SELECT EXISTS (SELECT 1 FROM mail_log WHERE status = 'pending' AND waits_for_server AND next_attempt_at > now()) AS waiting`,
+    )) as Array<{ waiting: boolean }>;
+    return row.waiting;
   }
 
   async release(id: string, attempt: number, reason: string): Promise<boolean> {
