@@ -463,22 +463,17 @@ describe('notify when the mail server comes back after an outage', () => {
   };
   const logged = (text: string) => started.logs.some((line) => line.includes(text));
 
-  it('sends what waited for it within a check of its return, not at the next backoff', async () => {
-    started.app.get(MailDeliveryWorker).probeEveryMs = 300;
-    const email = uniqueEmail('outage');
-    await queueMail(started.app, 'confirm-email', email, 'Outage', 'token-outage');
-    await waiting(email);
-
-    sink = await startSmtpSink({ port });
-    await sink.waitFor((mail) => recipientsOf(mail).includes(email), 10_000);
-    expect(await settledRow(started.app, email)).toMatchObject({ status: 'sent', attempts: 2 });
-    expect(logged('The mail server answers again: 1 email(s) that waited for it are due now.')).toBe(true);
-    expect(sink.messages.filter((mail) => recipientsOf(mail).includes(email))).toHaveLength(1);
-  });
+  const rowOf = async (email: string) =>
+    (
+      (await started.app
+        .get(DataSource)
+        .query(
+          `SELECT status, attempts, free_attempts, waits_for_server, EXTRACT(EPOCH FROM next_attempt_at - now())::float8 AS seconds FROM mail_log WHERE recipient = $1`,
+          [email],
+        )) as Array<{ status: string; attempts: number; free_attempts: number; waits_for_server: boolean; seconds: number }>
+    )[0];
 
   it('sends what waited for it as soon as it takes another email, checks or not', async () => {
-    await sink?.close();
-    sink = undefined;
     started.app.get(MailDeliveryWorker).probeEveryMs = 3_600_000;
     const first = uniqueEmail('first');
     await queueMail(started.app, 'confirm-email', first, 'First', 'token-first');
@@ -491,6 +486,85 @@ describe('notify when the mail server comes back after an outage', () => {
     expect(await settledRow(started.app, first)).toMatchObject({ status: 'sent', attempts: 2 });
     expect(await settledRow(started.app, second)).toMatchObject({ status: 'sent', attempts: 1 });
     expect(logged('The mail server took an email: 1 email(s) that waited for it are due now.')).toBe(true);
+    await sink.close();
+    sink = undefined;
+  });
+
+  it('spends no attempt on a server that answers checks but drops every send, and keeps the backoff', async () => {
+    started.app.get(MailDeliveryWorker).probeEveryMs = 200;
+    const email = uniqueEmail('flaky');
+    await queueMail(started.app, 'confirm-email', email, 'Flaky', 'token-flaky');
+    await waiting(email);
+    const dueIn = (await rowOf(email)).seconds;
+
+    // Greets, answers EHLO and QUIT (a check passes), and hangs up at MAIL FROM (every send fails as unreachable).
+    const flaky = createServer((socket) => {
+      socket.write('220 flaky.test ESMTP\r\n');
+      socket.on('data', (chunk) => {
+        const line = chunk.toString();
+        if (/^(EHLO|HELO)/i.test(line)) socket.write('250 flaky.test\r\n');
+        else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
+        else socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => flaky.listen(port, '127.0.0.1', resolve));
+    try {
+      const deadline = Date.now() + 15_000;
+      while ((await rowOf(email)).free_attempts < 3 && Date.now() < deadline) await sleep(100);
+    } finally {
+      await new Promise<void>((resolve) => flaky.close(() => resolve()));
+    }
+    const row = await rowOf(email);
+    expect(row.free_attempts).toBeGreaterThanOrEqual(3);
+    expect(row).toMatchObject({ status: 'pending', waits_for_server: true });
+    expect(row.attempts - row.free_attempts).toBe(1); // only the first attempt counts
+    expect(Math.abs(row.seconds - dueIn)).toBeLessThan(60); // still due when the backoff said
+    expect(logged('This early attempt does not count')).toBe(true);
+
+    // And once the server really takes mail, it goes.
+    sink = await startSmtpSink({ port });
+    await sink.waitFor((mail) => recipientsOf(mail).includes(email), 10_000);
+    expect(await settledRow(started.app, email)).toMatchObject({ status: 'sent' });
+  });
+
+  it('sends what waited for it within a check of its return, not at the next backoff', async () => {
+    await sink?.close();
+    sink = undefined;
+    started.app.get(MailDeliveryWorker).probeEveryMs = 300;
+    const email = uniqueEmail('outage');
+    await queueMail(started.app, 'confirm-email', email, 'Outage', 'token-outage');
+    await waiting(email);
+
+    sink = await startSmtpSink({ port });
+    await sink.waitFor((mail) => recipientsOf(mail).includes(email), 10_000);
+    expect(await settledRow(started.app, email)).toMatchObject({ status: 'sent', attempts: 2 });
+    expect(logged('The mail server answers again: 1 email(s) that waited for it are due now.')).toBe(true);
+    expect(sink.messages.filter((mail) => recipientsOf(mail).includes(email))).toHaveLength(1);
+  });
+
+  it('does not wait, at shutdown, for a check of a server that accepts the connection and says nothing', async () => {
+    await sink?.close();
+    sink = undefined;
+    const email = uniqueEmail('mute');
+    started.app.get(MailDeliveryWorker).probeEveryMs = 3_600_000;
+    await queueMail(started.app, 'confirm-email', email, 'Mute', 'token-mute');
+    await waiting(email);
+    const sockets = new Set<import('node:net').Socket>();
+    const mute = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => mute.listen(port, '127.0.0.1', resolve));
+    try {
+      started.app.get(MailDeliveryWorker).probeEveryMs = 100;
+      started.app.get(MailDeliveryWorker).wake();
+      const deadline = Date.now() + 5_000;
+      while (sockets.size === 0 && Date.now() < deadline) await sleep(20);
+      expect(sockets.size).toBeGreaterThan(0); // the check is under way
+      const began = Date.now();
+      await started.app.close();
+      expect(Date.now() - began).toBeLessThan(5_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => mute.close(() => resolve()));
+    }
   });
 });
 

@@ -38,11 +38,16 @@ export class MessagesService {
     return { items: page.map(toMessageDto), nextCursor: rows.length > limit && last ? String(last.seq) : null };
   }
 
-  /** Everything after `seq`, oldest first, in pages: for WebSocket `sync`. */
+  /**
+   * Everything after `seq`, oldest first, in pages: for WebSocket `sync`. Membership is checked
+   * before every page, not only the first: a catch-up of a long history takes a while, and a
+   * member removed meanwhile (or a chat deleted, whose messages go after the delete) gets no page
+   * read after that (CHAT_NOT_FOUND instead).
+   */
   async *since(userId: string, chatId: string, seq: number, pageSize = 200): AsyncGenerator<Message[]> {
-    await this.access.member(chatId, userId);
     let after = seq;
     for (;;) {
+      await this.access.member(chatId, userId);
       const page = await this.messages.history(chatId, { limit: pageSize, after });
       if (page.length > 0) yield page;
       if (page.length < pageSize) return;

@@ -47,6 +47,10 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
   /** A setting, not state: tests shorten it to see an outage end. */
   probeEveryMs = PROBE_EVERY_MS;
   private lastProbeAt = 0;
+  private lastHastenAt = 0;
+  /** Resolves when the shutdown begins: a check of the server under way is not waited for. */
+  private readonly stopping: Promise<void>;
+  private stop!: () => void;
   /** As far as this instance knows, emails wait for the server (see probe). */
   private waitingForServer = false;
 
@@ -54,7 +58,9 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
     private readonly config: AppConfig,
     private readonly log: MailLogRepository,
     private readonly transport: MailTransport,
-  ) {}
+  ) {
+    this.stopping = new Promise((resolve) => (this.stop = resolve));
+  }
 
   onApplicationBootstrap(): void {
     this.stopped = false;
@@ -68,6 +74,7 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
    */
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
+    this.stop();
     clearTimeout(this.timer);
     this.timer = undefined;
     if (!(await within(this.current, SHUTDOWN_GRACE_MS)))
@@ -136,25 +143,36 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
 
   /**
    * When emails wait for an unreachable server and the last check is probeEveryMs old, checks the
-   * server; true when it answered and made them due. A server that answers a check but refuses
-   * mail costs each of them one attempt, no more: the refusal is not an outage, so they do not
-   * wait for the server again.
+   * server; true when it answered and made them due. An attempt made due this way that finds the
+   * server unreachable again is free (see recordFailure), so a server that answers checks but
+   * drops sends costs no attempts; one that refuses mail costs each email one attempt, after which
+   * it no longer waits for the server (a refusal is not an outage). A shutdown does not wait for
+   * the check (a server that accepts the connection and then says nothing would hold it for the
+   * transport's socket timeout).
    */
   private async probe(): Promise<boolean> {
     if (Date.now() - this.lastProbeAt < this.probeEveryMs) return false;
     this.waitingForServer = await this.log.anyWaitingForServer();
     if (!this.waitingForServer) return false;
     this.lastProbeAt = Date.now();
-    try {
-      await this.transport.check();
-    } catch {
-      return false; // still down: the retries keep their times
-    }
-    return (await this.hastenWaiting('answers again')) > 0;
+    const answered = await Promise.race([
+      this.transport.check().then(
+        () => true,
+        () => false, // still down: the retries keep their times
+      ),
+      this.stopping.then(() => false),
+    ]);
+    return answered && (await this.hastenWaiting('answers again')) > 0;
   }
 
-  /** The server took an email or answered a check: what waited for it is due now. */
+  /**
+   * The server took an email or answered a check: what waited for it is due now. At most once per
+   * probeEveryMs, so that a server that takes some emails and drops others is not sent every
+   * waiting email again after each one it takes.
+   */
   private async hastenWaiting(how: string): Promise<number> {
+    if (this.stopped || Date.now() - this.lastHastenAt < this.probeEveryMs) return 0;
+    this.lastHastenAt = Date.now();
     const due = await this.log.hastenWaitingForServer();
     if (due > 0) {
       this.waitingForServer = false;
@@ -189,19 +207,30 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
 
   private async recordFailure(mail: ClaimedMail, error: unknown): Promise<void> {
     const reason = error instanceof Error ? error.message : String(error);
-    const refused = error instanceof MailRefusedError;
-    const delay = refused ? undefined : retryDelaySeconds(mail.attempts, this.config.mail.retryBaseSeconds);
     const what = `${mail.template} email ${mail.id} to ${mail.to.address}`;
+    const unreachable = error instanceof MailServerUnreachableError;
+    if (unreachable && mail.hastenedFrom) {
+      // Brought forward because the server seemed back, and it is not: a free attempt, and the
+      // retry stays where the backoff had put it.
+      if (!(await this.log.markStillWaiting(mail.id, mail.attempts, reason, mail.hastenedFrom))) return this.lostClaim(what, reason);
+      this.waitingForServer = true;
+      this.logger.warn(
+        `Could not send ${what}: the server is still unreachable. This early attempt does not count; the next is due at ${mail.hastenedFrom.toISOString()} as before. ${reason}`,
+      );
+      return;
+    }
+    const refused = error instanceof MailRefusedError;
+    const counted = mail.attempts - mail.freeAttempts;
+    const delay = refused ? undefined : retryDelaySeconds(counted, this.config.mail.retryBaseSeconds);
     if (delay === undefined) {
       if (!(await this.log.markFailed(mail.id, mail.attempts, reason))) return this.lostClaim(what, reason);
-      const after = refused ? 'the server refused it for good' : `${mail.attempts} attempts`;
+      const after = refused ? 'the server refused it for good' : `${counted} attempts`;
       this.logger.error(`Gave up on ${what} after ${after}: ${reason}`);
       return;
     }
-    const unreachable = error instanceof MailServerUnreachableError;
     if (!(await this.log.markRetry(mail.id, mail.attempts, reason, delay, unreachable))) return this.lostClaim(what, reason);
     if (unreachable) this.waitingForServer = true;
-    this.logger.warn(`Could not send ${what} (attempt ${mail.attempts} of ${MAX_SEND_ATTEMPTS}); retrying in ${delay} s. ${reason}`);
+    this.logger.warn(`Could not send ${what} (attempt ${counted} of ${MAX_SEND_ATTEMPTS}); retrying in ${delay} s. ${reason}`);
   }
 
   /** The claim lapsed while we sent (the send outlasted the lease): the row's new owner decides. */

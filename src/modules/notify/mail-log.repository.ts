@@ -28,8 +28,16 @@ export abstract class MailLogRepository {
   abstract release(id: string, attempt: number, reason: string): Promise<boolean>;
 
   /**
+   * An attempt brought forward (hastenWaitingForServer) found the server unreachable again: the
+   * message is due again when it was before, still waiting for the server, and the attempt is
+   * counted as free.
+   */
+  abstract markStillWaiting(id: string, attempt: number, error: string, dueAt: Date): Promise<boolean>;
+
+  /**
    * Makes due at once the retries of messages that failed because the server was unreachable
-   * (markRetry's `waitsForServer`), none of them claimed right now; returns how many.
+   * (markRetry's `waitsForServer`), none of them claimed right now, keeping when each was due
+   * (`hastenedFrom`); returns how many.
    */
   abstract hastenWaitingForServer(): Promise<number>;
 

@@ -18,6 +18,10 @@ export interface ClaimedMail extends RenderedMail {
   from: string;
   to: MailRecipient;
   attempts: number;
+  /** Of `attempts`, those that do not count: brought forward, they found the server still unreachable. */
+  freeAttempts: number;
+  /** When this attempt was brought forward (the server answered again), the time it had been due. */
+  hastenedFrom: Date | null;
 }
 
 /** A pending message given up on before delivery: its link expired, or a newer message replaced it. */

@@ -13,9 +13,12 @@ export interface ClaimedMailRow {
   html_body: string;
   action_url: string;
   attempts: number;
+  free_attempts: number;
+  hastened_from: Date | null;
 }
 
-export const CLAIMED_COLUMNS = 'id, template, recipient, recipient_name, sender, subject, text_body, html_body, action_url, attempts';
+export const CLAIMED_COLUMNS =
+  'id, template, recipient, recipient_name, sender, subject, text_body, html_body, action_url, attempts, free_attempts, hastened_from';
 
 export function toClaimedMail(row: ClaimedMailRow): ClaimedMail {
   return {
@@ -28,5 +31,7 @@ export function toClaimedMail(row: ClaimedMailRow): ClaimedMail {
     html: row.html_body,
     actionUrl: row.action_url,
     attempts: row.attempts,
+    freeAttempts: row.free_attempts,
+    hastenedFrom: row.hastened_from,
   };
 }

@@ -79,17 +79,27 @@ export class TypeormMailLogRepository extends MailLogRepository {
   }
 
   async markRetry(id: string, attempt: number, error: string, delaySeconds: number, waitsForServer: boolean): Promise<boolean> {
-    return this.settle(`last_error = $3, next_attempt_at = now() + make_interval(secs => $4::float8), waits_for_server = $5`, id, attempt, [
-      error,
-      delaySeconds,
-      waitsForServer,
-    ]);
+    return this.settle(
+      `last_error = $3, next_attempt_at = now() + make_interval(secs => $4::float8), waits_for_server = $5, hastened_from = NULL`,
+      id,
+      attempt,
+      [error, delaySeconds, waitsForServer],
+    );
+  }
+
+  async markStillWaiting(id: string, attempt: number, error: string, dueAt: Date): Promise<boolean> {
+    return this.settle(
+      `last_error = $3, next_attempt_at = greatest($4, now()), waits_for_server = true, hastened_from = NULL, free_attempts = free_attempts + 1`,
+      id,
+      attempt,
+      [error, dueAt],
+    );
   }
 
   async hastenWaitingForServer(): Promise<number> {
     const rows = returnedRows(
       await this.dataSource.query(
-        `UPDATE mail_log SET next_attempt_at = now(), waits_for_server = false
+        `UPDATE mail_log SET hastened_from = next_attempt_at, next_attempt_at = now(), waits_for_server = false
           WHERE status = 'pending' AND waits_for_server AND next_attempt_at > now()
       RETURNING id`,
       ),
