@@ -3,6 +3,7 @@ import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ChatRepository } from '../src/modules/chats/chat.repository.js';
+import { MessageRepository } from '../src/modules/messages/message.repository.js';
 import { ChatHistoryPurge } from '../src/modules/chats/infrastructure/persistence/typeorm/chat-history-purge.js';
 import { UserRepository } from '../src/modules/users/user.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
@@ -104,7 +105,7 @@ describe('the messages of a deleted chat (postgres)', () => {
     expect(await purgeRecord(empty.id)).toBeUndefined();
   });
 
-  it('stopped part-way, go on from where the removal got; two instances at once remove each range once', async () => {
+  it('stopped part-way, go on from where the removal got, also with two instances at once', async () => {
     const chatId = await chatWithHistory();
     await deleteWithoutPurging(chatId);
     const first = new ChatHistoryPurge(dataSource, { batchSize: 1_000 });
@@ -145,16 +146,45 @@ describe('the messages of a deleted chat (postgres)', () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const purge = new ChatHistoryPurge(flaky, { retryAfterMs: 100 });
+    const purge = new ChatHistoryPurge(flaky, { sweepEveryMs: 100 });
     purge.start(chatId);
     await purge.idle();
     expect(warn).toHaveBeenCalledWith(
-      `The messages of deleted chat ${chatId} could not all be removed yet (Connection terminated unexpectedly); trying again in 0.1 s.`,
+      `The messages of deleted chat ${chatId} could not all be removed yet (Connection terminated unexpectedly); trying again within 0.1 s.`,
     );
     expect(await count(chatId)).toBe(HISTORY);
+    purge.startSweeping();
     await eventually(async () => expect(await count(chatId)).toBe(0));
     expect(await purgeRecord(chatId)).toBeUndefined();
     await purge.stop();
+  });
+
+  it('left by another instance are found by the next sweep, without a restart', async () => {
+    const sweeping = new ChatHistoryPurge(dataSource, { sweepEveryMs: 100 });
+    sweeping.startSweeping(); // finds nothing yet
+    try {
+      const chatId = await chatWithHistory();
+      await deleteWithoutPurging(chatId); // as if the instance that deleted it had stopped
+      await eventually(async () => expect(await purgeRecord(chatId)).toBeUndefined(), 5_000);
+      expect(await count(chatId)).toBe(0);
+    } finally {
+      await sweeping.stop();
+    }
+  });
+
+  it('still owed when a chat of the same id is made again (the LOCAL seed group), go before it takes messages', async () => {
+    const chats = app.app.get(ChatRepository);
+    const chatId = await chatWithHistory();
+    const { ownerId } = (await chats.findById(chatId))!;
+    await deleteWithoutPurging(chatId);
+    const again = await chats.createGroup({ id: chatId, title: `Again ${randomUUID()}`, ownerId: ownerId! }, []);
+    expect(again.lastSeq).toBe(0);
+    expect(await count(chatId)).toBe(0);
+    expect(await purgeRecord(chatId)).toBeUndefined();
+    const sent = await app.app
+      .get(MessageRepository)
+      .append({ id: randomUUID(), chatId, senderId: ownerId!, clientId: null, text: 'first again' });
+    expect(sent.message.seq).toBe(1);
   });
 
   it('left by a stopped process are removed when the app next starts', async () => {

@@ -48,9 +48,9 @@ export abstract class ChatRepository {
   /** Throws ConflictError CHAT_TITLE_TAKEN, CHAT_NOT_FOUND when the chat is gone. */
   abstract rename(chatId: string, title: string, check: ActorCheck): Promise<Chat>;
   /**
-   * Deletes the chat and its members, and its messages: at once, or (a long history) right after
-   * the commit, in the background; unreachable either way, since every read goes through a
-   * membership. Returns the member ids it had.
+   * Deletes the chat and its members, and its messages: these right after the commit, in the
+   * background (a long history would outgrow a transaction), and unreachable meanwhile, since
+   * every read goes through a membership. Returns the member ids it had.
    */
   abstract delete(chatId: string, check: ActorCheck): Promise<string[]>;
   /**

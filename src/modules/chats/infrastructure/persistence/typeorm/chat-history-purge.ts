@@ -4,13 +4,13 @@ import type { DataSource, EntityManager } from 'typeorm';
 export interface ChatHistoryPurgeOptions {
   /** Messages removed per transaction. */
   batchSize: number;
-  /** After a failure, the purges left are tried again this much later. */
-  retryAfterMs: number;
+  /** How often the purges left (by a failure, a stop, another instance) are looked for. */
+  sweepEveryMs: number;
   /** A long purge logs how far it got this often. */
   progressEveryMs: number;
 }
 
-const DEFAULTS: ChatHistoryPurgeOptions = { batchSize: 5_000, retryAfterMs: 60_000, progressEveryMs: 10_000 };
+const DEFAULTS: ChatHistoryPurgeOptions = { batchSize: 5_000, sweepEveryMs: 60_000, progressEveryMs: 10_000 };
 
 /**
  * Removes the messages of deleted chats after the delete has committed, a batch of seqs per
@@ -19,7 +19,8 @@ const DEFAULTS: ChatHistoryPurgeOptions = { batchSize: 5_000, retryAfterMs: 60_0
  *
  * Each batch locks the chat's purge record (SKIP LOCKED), removes the next range of seqs and
  * records how far it got, so two instances never remove the same range, and a purge cut short by
- * a stop or a failure goes on from there: a minute later, and at every start.
+ * a stop or a failure goes on from there: every instance sweeps for purges left at its start and
+ * then every minute, so one left by an instance that stopped or failed is taken up by another.
  */
 export class ChatHistoryPurge {
   private readonly logger = new Logger('ChatHistoryPurge');
@@ -27,7 +28,8 @@ export class ChatHistoryPurge {
   /** The purges this instance is running, by chat, so one chat is never purged twice at once here. */
   private readonly running = new Map<string, Promise<boolean>>();
   private leftovers?: Promise<void>;
-  private retry?: NodeJS.Timeout;
+  private sweeper?: NodeJS.Timeout;
+  private swept = false;
   private stopped = false;
 
   constructor(
@@ -42,6 +44,21 @@ export class ChatHistoryPurge {
     if (lastSeq > 0) await tx.query(`INSERT INTO chat_purges (chat_id, last_seq) VALUES ($1, $2)`, [chatId, lastSeq]);
   }
 
+  /**
+   * In the transaction that creates a chat, once the chat row is in: the messages of an earlier
+   * chat of the same id that are still to be removed go now, or its seqs would collide with the
+   * new chat's. Chat ids are fresh UUIDs, except the LOCAL seed group's fixed one, which comes back
+   * at the next start after someone deletes it; so this is a lookup that finds nothing, or a few
+   * seed messages.
+   */
+  static async finishBeforeReuse(tx: EntityManager, chatId: string): Promise<void> {
+    await tx.query(
+      `WITH owed AS (DELETE FROM chat_purges WHERE chat_id = $1 RETURNING chat_id)
+       DELETE FROM messages WHERE chat_id IN (SELECT chat_id FROM owed)`,
+      [chatId],
+    );
+  }
+
   /** Starts removing a deleted chat's messages, once its delete has committed; does not wait. */
   start(chatId: string): void {
     if (this.stopped || this.running.has(chatId)) return;
@@ -49,7 +66,14 @@ export class ChatHistoryPurge {
     this.running.set(chatId, purge);
   }
 
-  /** Starts on the purges an earlier process (or a failed attempt) left, one chat after another. */
+  /** Sweeps for purges left (resumeLeft) now, and every sweepEveryMs until stop(). */
+  startSweeping(): void {
+    if (this.stopped || this.sweeper) return;
+    this.resumeLeft();
+    this.sweeper = setInterval(() => this.resumeLeft(), this.options.sweepEveryMs).unref();
+  }
+
+  /** Starts on the purges left (by an earlier process, a failure, another instance), one chat after another. */
   resumeLeft(): void {
     if (this.stopped || this.leftovers) return;
     this.leftovers = this.purgeLeft().finally(() => (this.leftovers = undefined));
@@ -63,8 +87,8 @@ export class ChatHistoryPurge {
   /** Shutdown: no new batch starts; resolves when the batches in flight have committed. What is left is the next start's. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.retry);
-    this.retry = undefined;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
     await this.idle();
   }
 
@@ -76,12 +100,15 @@ export class ChatHistoryPurge {
       this.failed('Could not list the deleted chats whose messages are left', error);
       return;
     }
+    const first = !this.swept;
+    this.swept = true;
     if (left.length === 0) return;
-    this.logger.log(`Removing the messages of ${left.length} deleted chat(s) left from before…`);
+    // At the start, what an earlier process left; later, mostly chats being purged right now.
+    if (first) this.logger.log(`Removing the messages of ${left.length} deleted chat(s) left from before…`);
     for (const { chat_id: chatId } of left) {
       if (this.stopped) return;
       this.start(chatId);
-      if (!(await this.running.get(chatId))) return; // it stopped, or scheduled a retry of them all
+      if (!(await this.running.get(chatId))) return; // it stopped, or failed: the next sweep goes on
     }
   }
 
@@ -131,13 +158,7 @@ export class ChatHistoryPurge {
   private failed(what: string, error: unknown): void {
     if (this.stopped) return; // the connection closing under a batch: the next start goes on
     this.logger.warn(
-      `${what} (${error instanceof Error ? error.message : String(error)}); trying again in ${this.options.retryAfterMs / 1000} s.`,
+      `${what} (${error instanceof Error ? error.message : String(error)}); trying again within ${this.options.sweepEveryMs / 1000} s.`,
     );
-    if (this.retry) return;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      this.resumeLeft();
-    }, this.options.retryAfterMs);
-    this.retry.unref();
   }
 }

@@ -45,9 +45,9 @@ export class TypeormChatRepository extends ChatRepository {
     this.purges = new ChatHistoryPurge(db);
   }
 
-  /** Nest calls this once the app is up: purges an earlier process left are finished. */
+  /** Nest calls this once the app is up: purges an earlier process (or another instance) left are finished. */
   onApplicationBootstrap(): void {
-    this.purges.resumeLeft();
+    this.purges.startSweeping();
   }
 
   /** Nest calls this on shutdown, before the database closes: a purge's batch in flight commits, the rest is the next start's. */
@@ -84,6 +84,7 @@ export class TypeormChatRepository extends ChatRepository {
           chat.title,
           chat.ownerId,
         ]);
+        await ChatHistoryPurge.finishBeforeReuse(tx, chat.id);
         await tx.query(`INSERT INTO chat_members (chat_id, user_id, role) VALUES ($1, $2, 'owner')`, [chat.id, chat.ownerId]);
         const others = memberIds.filter((m) => m !== chat.ownerId);
         if (others.length > 0) {

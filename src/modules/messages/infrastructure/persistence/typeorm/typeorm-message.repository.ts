@@ -38,8 +38,8 @@ const MAX_BATCH = 256;
  */
 const EXTRA_BATCH_AT = 16;
 /**
- * A batch in flight this long is taken as stuck (waiting for a chat's lock, such as a chat being
- * deleted holds), and the sends it does not concern go in a second one. Far above a batch's time
+ * A batch in flight this long is taken as stuck (waiting for a chat's lock, which a long change
+ * to the chat could hold), and the sends it does not concern go in a second one. Far above a batch's time
  * under load (a few ms at 25% of the bench's saturation, ~170 ms at p99 at saturation).
  */
 const STUCK_BATCH_MS = 250;
