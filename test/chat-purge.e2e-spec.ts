@@ -86,7 +86,7 @@ describe('the messages of a deleted chat (postgres)', () => {
     expect(log.mock.calls.map(([line]) => line)).toEqual([
       `Removing the messages of deleted chat ${chatId}: 5,000 of 12,000 so far…`,
       `Removing the messages of deleted chat ${chatId}: 10,000 of 12,000 so far…`,
-      `Removed the 12,000 messages of deleted chat ${chatId}.`,
+      expect.stringMatching(new RegExp(`^Removed the messages of deleted chat ${chatId} \\(12,000 in all\\) in \\d+\\.\\d s\\.$`)),
     ]);
   });
 
@@ -128,7 +128,35 @@ describe('the messages of a deleted chat (postgres)', () => {
     await eventually(async () => expect(await purgeRecord(chatId)).toBeUndefined());
     expect(await count(chatId)).toBe(0);
     expect(warn).not.toHaveBeenCalled();
-    expect(log).toHaveBeenCalledWith('Removing the messages of 1 deleted chat(s) left from before…');
+    expect(log).toHaveBeenCalledWith('Found 1 deleted chat(s) whose messages are still to be removed; removing them…');
+  });
+
+  it('of several chats deleted at once are removed one chat after another on an instance', async () => {
+    const [first, second] = [await chatWithHistory(), await chatWithHistory()];
+    await deleteWithoutPurging(first);
+    await deleteWithoutPurging(second);
+    let inFlight = 0;
+    let most = 0;
+    const counting = new Proxy(dataSource, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (key !== 'transaction') return typeof value === 'function' ? value.bind(target) : value;
+        return async (work: (tx: unknown) => Promise<unknown>) => {
+          most = Math.max(most, ++inFlight);
+          try {
+            return await target.transaction(work as never);
+          } finally {
+            inFlight--;
+          }
+        };
+      },
+    });
+    const purge = new ChatHistoryPurge(counting, { batchSize: 2_000 });
+    purge.start(first);
+    purge.start(second);
+    await purge.idle();
+    expect([await count(first), await count(second)]).toEqual([0, 0]);
+    expect(most).toBe(1);
   });
 
   it('when a batch fails, are tried again later, the failure logged', async () => {

@@ -25,8 +25,14 @@ const DEFAULTS: ChatHistoryPurgeOptions = { batchSize: 5_000, sweepEveryMs: 60_0
 export class ChatHistoryPurge {
   private readonly logger = new Logger('ChatHistoryPurge');
   private readonly options: ChatHistoryPurgeOptions;
-  /** The purges this instance is running, by chat, so one chat is never purged twice at once here. */
+  /** The purges this instance has started or queued, by chat, so one chat is never purged twice at once here. */
   private readonly running = new Map<string, Promise<boolean>>();
+  /**
+   * Purges run one after another on an instance: twelve chats of 250k messages deleted at once,
+   * purged together, held seven connections and delayed other requests by up to 0.7 s; one at a
+   * time, by 0.2 s at most, and all were gone a second and a half later.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
   private leftovers?: Promise<void>;
   private sweeper?: NodeJS.Timeout;
   private swept = false;
@@ -59,10 +65,14 @@ export class ChatHistoryPurge {
     );
   }
 
-  /** Starts removing a deleted chat's messages, once its delete has committed; does not wait. */
+  /** Starts removing a deleted chat's messages (after the purges before it), once its delete has committed; does not wait. */
   start(chatId: string): void {
     if (this.stopped || this.running.has(chatId)) return;
-    const purge = this.purge(chatId).finally(() => this.running.delete(chatId));
+    // With none under way it begins at once (its first batch is in flight when this returns).
+    const purge = (this.running.size === 0 ? this.purge(chatId) : this.queue.then(() => this.purge(chatId))).finally(() =>
+      this.running.delete(chatId),
+    );
+    this.queue = purge;
     this.running.set(chatId, purge);
   }
 
@@ -104,7 +114,7 @@ export class ChatHistoryPurge {
     this.swept = true;
     if (left.length === 0) return;
     // At the start, what an earlier process left; later, mostly chats being purged right now.
-    if (first) this.logger.log(`Removing the messages of ${left.length} deleted chat(s) left from before…`);
+    if (first) this.logger.log(`Found ${left.length} deleted chat(s) whose messages are still to be removed; removing them…`);
     for (const { chat_id: chatId } of left) {
       if (this.stopped) return;
       this.start(chatId);
@@ -121,8 +131,10 @@ export class ChatHistoryPurge {
         if (this.stopped) return false;
         const step = await this.removeNextBatch(chatId);
         if (!step || step.to >= step.last) {
-          if (step && Date.now() - began >= this.options.progressEveryMs) {
-            this.logger.log(`Removed the ${step.last.toLocaleString('en')} messages of deleted chat ${chatId}.`);
+          // Said of any history longer than one batch; a short one goes unremarked.
+          if (step && step.last > this.options.batchSize) {
+            const seconds = ((Date.now() - began) / 1000).toFixed(1);
+            this.logger.log(`Removed the messages of deleted chat ${chatId} (${step.last.toLocaleString('en')} in all) in ${seconds} s.`);
           }
           return true;
         }
