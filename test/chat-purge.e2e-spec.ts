@@ -8,6 +8,7 @@ import { ChatHistoryPurge } from '../src/modules/chats/infrastructure/persistenc
 import { UserRepository } from '../src/modules/users/user.repository.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { eventually } from './support/ws.js';
 
 const HISTORY = 12_000;
 const anyone = { actorId: randomUUID(), allow: () => undefined };
@@ -93,8 +94,8 @@ describe('the messages of a deleted chat (postgres)', () => {
   it('are removed by the app itself after a delete, and a chat without messages owes nothing', async () => {
     const chatId = await chatWithHistory();
     expect((await app.app.get(ChatRepository).delete(chatId, anyone)).length).toBe(2);
-    await eventually(async () => expect(await count(chatId)).toBe(0));
-    await eventually(async () => expect(await purgeRecord(chatId)).toBeUndefined());
+    await eventually(async () => (await count(chatId)) === 0);
+    await eventually(async () => (await purgeRecord(chatId)) === undefined);
 
     const owner = randomUUID();
     await app.app
@@ -125,7 +126,7 @@ describe('the messages of a deleted chat (postgres)', () => {
     b.resumeLeft();
     await Promise.all([a.idle(), b.idle()]);
     // One of them may have found the record held by the other and left it to it; together they finish.
-    await eventually(async () => expect(await purgeRecord(chatId)).toBeUndefined());
+    await eventually(async () => (await purgeRecord(chatId)) === undefined);
     expect(await count(chatId)).toBe(0);
     expect(warn).not.toHaveBeenCalled();
     expect(log).toHaveBeenCalledWith('Found 1 deleted chat(s) whose messages are still to be removed; removing them…');
@@ -182,7 +183,7 @@ describe('the messages of a deleted chat (postgres)', () => {
     );
     expect(await count(chatId)).toBe(HISTORY);
     purge.startSweeping();
-    await eventually(async () => expect(await count(chatId)).toBe(0));
+    await eventually(async () => (await count(chatId)) === 0);
     expect(await purgeRecord(chatId)).toBeUndefined();
     await purge.stop();
   });
@@ -193,7 +194,7 @@ describe('the messages of a deleted chat (postgres)', () => {
     try {
       const chatId = await chatWithHistory();
       await deleteWithoutPurging(chatId); // as if the instance that deleted it had stopped
-      await eventually(async () => expect(await purgeRecord(chatId)).toBeUndefined(), 5_000);
+      await eventually(async () => (await purgeRecord(chatId)) === undefined, 5_000);
       expect(await count(chatId)).toBe(0);
     } finally {
       await sweeping.stop();
@@ -221,19 +222,7 @@ describe('the messages of a deleted chat (postgres)', () => {
     await app.close();
     app = await startTestApp({ ...db.env, MODULES: 'auth,users,chats,messages' });
     dataSource = app.app.get(DataSource);
-    await eventually(async () => expect(await count(chatId)).toBe(0));
+    await eventually(async () => (await count(chatId)) === 0);
     expect(await purgeRecord(chatId)).toBeUndefined();
   });
 });
-
-async function eventually(check: () => Promise<void>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
