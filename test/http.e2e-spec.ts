@@ -114,6 +114,38 @@ describe('the HTTP foundation', () => {
     expectErrorShape(await request('POST', '/ws', { body: {} }), 405, 'METHOD_NOT_ALLOWED');
   });
 
+  it('answers a WebSocket upgrade to any other path (a trailing slash) with 404 naming /ws, and takes /ws whatever the Host', async () => {
+    const { port } = new URL(app.url);
+    const upgrade = (path: string, host = 'x') =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () =>
+          socket.write(
+            `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+              `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+          ),
+        );
+        let received = '';
+        socket.on('data', (chunk: Buffer) => {
+          received += chunk.toString();
+          if (received.startsWith('HTTP/1.1 101')) socket.destroy(); // upgraded: enough
+        });
+        socket.on('close', () => resolve(received));
+        socket.on('error', reject);
+      });
+    for (const path of ['/ws/', '/WS', '/api/v1/users/me']) {
+      const answer = await upgrade(path);
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
+      expect(JSON.parse(answer.split('\r\n\r\n')[1])).toEqual({
+        statusCode: 404,
+        error: 'Not Found',
+        code: 'NOT_FOUND',
+        message: `There is no WebSocket endpoint at ${path}; connect to /ws.`,
+      });
+    }
+    expect((await upgrade('/ws', 'a b')).split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+    expect((await upgrade('/ws?x=1')).split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+  });
+
   it('answers malformed JSON with 400 MALFORMED_JSON', async () => {
     expectErrorShape(await request('POST', '/api/v1/auth/sign-in', { raw: '{"email": ' }), 400, 'MALFORMED_JSON');
   });

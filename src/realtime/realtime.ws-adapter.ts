@@ -1,9 +1,11 @@
 import { type INestApplication, type INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import proxyAddr from 'proxy-addr';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { answerOnSocket } from '../common/http/client-errors.js';
 import { type BoundHandler, connectionOf } from './connection.js';
 import { ConnectionManager } from './connection-manager.js';
 import { RealtimeSettings, WS_PATH } from './realtime-settings.js';
@@ -68,7 +70,41 @@ export class RealtimeWsAdapter extends WsAdapter {
    * so none is kept: with several gateways that would be several closures per socket.
    */
   override bindClientDisconnect(): void {}
+
+  /**
+   * Nest's upgrade listener drops an upgrade to any other path without a word, and answers one
+   * whose URL or Host it cannot read with a malformed status line. Parley's answers those in the
+   * contract's shape (a 404 that names the path to use, a trailing slash being a common slip, or a
+   * 400) and hands the rest to the WebSocket server at that path, as Nest's does.
+   */
+  protected override ensureHttpServerExists(port: number, httpServer?: Server): Server | undefined {
+    const listeners = (this as unknown as { upgradeListenersRegistry: Map<number, UpgradeListener> }).upgradeListenersRegistry;
+    const known = listeners.has(port);
+    const server = super.ensureHttpServerExists(port, httpServer);
+    const nests = listeners.get(port);
+    const http = this.httpServersRegistry.get(port) as Server | undefined;
+    if (known || !nests || !http) return server;
+    const upgrade: UpgradeListener = (request, socket, head) => {
+      let pathname: string;
+      try {
+        pathname = new URL(request.url ?? '', 'ws://localhost').pathname;
+      } catch {
+        return answerOnSocket(socket, 400, 'MALFORMED_REQUEST', 'The request URL cannot be read.');
+      }
+      const target = ((this.wsServersRegistry.get(port) ?? []) as Array<WebSocketServer & { path: string }>).find(
+        (s) => s.path === pathname,
+      );
+      if (!target) return answerOnSocket(socket, 404, 'NOT_FOUND', `There is no WebSocket endpoint at ${pathname}; connect to ${WS_PATH}.`);
+      target.handleUpgrade(request, socket, head, (ws) => target.emit('connection', ws, request));
+    };
+    http.off('upgrade', nests);
+    http.on('upgrade', upgrade);
+    listeners.set(port, upgrade); // so that dispose() takes this one off
+    return server;
+  }
 }
+
+type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /** Express's compiled `trust proxy` setting (configureApp sets it from TRUST_PROXY); none trusted without an Express app. */
 function trustProxyOf(app: INestApplicationContext): (address: string, hop: number) => boolean {

@@ -1,5 +1,6 @@
 import { maxHeaderSize, STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { reasonPhrase } from '../errors/error-body.js';
 
 /**
@@ -15,16 +16,23 @@ export function answerClientErrorsInShape(server: Server): void {
       socket.destroy();
       return;
     }
-    const [statusCode, code, message] = classify(error.code);
-    const body = JSON.stringify({ statusCode, error: reasonPhrase(statusCode), code, message });
-    // Destroyed once written: the server allows half-open sockets, so end() alone would leave
-    // this one open for as long as the client keeps its side.
-    socket.end(
-      `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      () => socket.destroy(),
-    );
+    answerOnSocket(socket, ...classify(error.code));
   });
+}
+
+/**
+ * Writes an HTTP answer in the contract's error shape straight to a socket Node's HTTP server
+ * has left to us (a client error, an upgrade), then closes it.
+ */
+export function answerOnSocket(socket: Duplex, statusCode: number, code: string, message: string): void {
+  const body = JSON.stringify({ statusCode, error: reasonPhrase(statusCode), code, message });
+  // Destroyed once written: the server allows half-open sockets, so end() alone would leave
+  // this one open for as long as the client keeps its side.
+  socket.end(
+    `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }
 
 function classify(code: string | undefined): [number, string, string] {
