@@ -275,6 +275,19 @@ describe('StreamTracker', () => {
       expect(written.slice(-3)).toEqual(['removed-again', 'added-again', 'f16']);
     });
 
+    it("keeps a re-added member's message that waited for a gap waiting when the removal comes, until the addition says where", () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 4 }, 'f4');
+      // Removed at 4 (through another instance), added back at 6; 8 comes first, and waits for 5–7.
+      expect(streams.admitLive({ id: 'c', seq: 8 }, 'f8')).toBe(false);
+      streams.admitBehind('c', 'removed', { afterSeq: 4, ends: true });
+      expect(written).toEqual(['f4', 'removed']);
+      streams.admitBehind('c', 'added', { afterSeq: 6, starts: true });
+      streams.admitLive({ id: 'c', seq: 7 }, 'f7');
+      expect(written).toEqual(['f4', 'removed', 'added', 'f7', 'f8']);
+    });
+
     it('tells of a removal and an addition back in that order when the addition comes first (through another instance)', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200);

@@ -386,6 +386,8 @@ export class StreamTracker {
         continue;
       } else if (!force && last !== undefined && seq !== last + 1) {
         break;
+      } else if (!force && last === undefined && this.ends?.has(state.id)) {
+        break; // the user left here and is not yet told where they came back (member_added): as in offer()
       } else {
         state.delivered.add(seq);
       }
