@@ -78,6 +78,23 @@ describe('Redis fan-out when messages are lost on the way', () => {
     expect(missed).toHaveLength(1);
   });
 
+  it('delivers once a message its instance published again (a command resent after a reconnect)', async () => {
+    const { channel, observed, missed } = await receiver();
+    const raw = pool.connect();
+    const origin = randomUUID();
+    for (const n of [1, 2, 3, 2, 3, 4]) await raw.publish(channel, encode(origin, deliver(`m${n}`), n));
+    await raw.publish(channel, encode(randomUUID(), deliver('other'), 1)); // the last, so all the above have arrived
+    await eventually(() => observed.received.some((m) => m.kind === 'deliver' && m.frame === '{"tag":"other"}'));
+    expect(observed.received.map((m) => (m.kind === 'deliver' ? m.frame : m.kind))).toEqual([
+      '{"tag":"m1"}',
+      '{"tag":"m2"}',
+      '{"tag":"m3"}',
+      '{"tag":"m4"}',
+      '{"tag":"other"}',
+    ]);
+    expect(missed).toEqual([]);
+  });
+
   it('ignores malformed messages on the channel, whatever they hold, and keeps receiving', async () => {
     const { channel, observed } = await receiver();
     const raw = pool.connect();

@@ -88,6 +88,10 @@ export class RedisFanOut extends FanOut {
       return;
     }
     if (!received) return;
+    // A number at or below the last one from that instance is one it published again: ioredis
+    // sends the commands a dropped connection left unanswered once more when it reconnects, and
+    // Redis may have taken the first already. Delivered once is enough.
+    if (received.n !== undefined && !this.interrupted && received.n <= (this.lastReceived.get(received.origin) ?? 0)) return;
     try {
       this.listener(received.message);
     } catch (error) {
