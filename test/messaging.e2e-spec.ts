@@ -328,6 +328,50 @@ describe('messaging over the WebSocket gateway', () => {
     expect(seqsOf(small.id)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it("writes a chat's live frames held during a sync before the error that ends its part (the member removed meanwhile), none after", async () => {
+    const first = await newGroup(alice, [bob]);
+    const left = await newGroup(alice, [bob]);
+    const aliceWs = await connect(alice);
+    await aliceWs.request({ type: 'send_message', chatId: first.id, text: 'f1', clientId: randomUUID() });
+    for (let i = 1; i <= 2; i++) await aliceWs.request({ type: 'send_message', chatId: left.id, text: `l${i}`, clientId: randomUUID() });
+    const bobWs = await connect(bob);
+    expect(await bobWs.request({ type: 'sync', chats: {} })).toMatchObject({ type: 'synced' });
+
+    // The sync reaches `left` only once the first chat's page is let through: meanwhile `left`
+    // gets two messages (held for the sync) and bob is removed from it.
+    const service = app.app.get(MessagesService);
+    const since = service.since.bind(service);
+    let firstPaging!: () => void;
+    const paging = new Promise<void>((resolve) => (firstPaging = resolve));
+    let letThrough!: () => void;
+    const gate = new Promise<void>((resolve) => (letThrough = resolve));
+    const held = jest.spyOn(service, 'since').mockImplementation(async function* (userId, chatId, seq, pageSize) {
+      if (chatId === first.id) {
+        firstPaging();
+        await gate;
+      }
+      yield* since(userId, chatId, seq, pageSize);
+    });
+    try {
+      // The chat that fails answers with an error frame carrying the sync's id too: wait for `synced`.
+      bobWs.send({ type: 'sync', chats: { [first.id]: 0, [left.id]: 0 }, id: 'sync-left' });
+      const syncing = bobWs.next((f) => f.type === 'synced' && f.id === 'sync-left');
+      await paging;
+      for (let i = 3; i <= 4; i++) await aliceWs.request({ type: 'send_message', chatId: left.id, text: `l${i}`, clientId: randomUUID() });
+      expect((await request('DELETE', `/api/v1/chats/${left.id}/members/${bob.user.id}`, { token: alice.accessToken })).status).toBe(204);
+      letThrough();
+      expect(await syncing).toEqual({ type: 'synced', id: expect.any(String), chats: { [first.id]: 1 } });
+    } finally {
+      held.mockRestore();
+    }
+    await bobWs.settle();
+    const frames = bobWs.history.filter((f) => f?.chatId === left.id || f?.message?.chatId === left.id);
+    const errorAt = frames.findIndex((f) => f.type === 'error');
+    expect(frames[errorAt]).toMatchObject({ type: 'error', code: 'CHAT_NOT_FOUND', chatId: left.id });
+    expect(frames.slice(errorAt + 1).filter((f) => f.type === 'new_message')).toEqual([]);
+    expect(frames.slice(0, errorAt).map((f) => f.message?.seq)).toEqual([3, 4]);
+  });
+
   it('answers a send holding U+0000 with VALIDATION_FAILED naming text, and stores nothing', async () => {
     const chat = await newGroup(alice, [bob]);
     const aliceWs = await connect(alice);

@@ -157,6 +157,9 @@ export class MessagesGateway implements OnModuleDestroy {
           synced[chatId] = upTo;
         } catch (error) {
           if (!(error instanceof DomainError)) throw error;
+          // What the chat held back (live frames from while the user was still in it) goes first:
+          // the error ends the chat's part of the sync, and the client drops the chat on it.
+          catchUp.end();
           connection.send(Object.assign(errorFrame(error), { chatId }), context.id);
         } finally {
           catchUp.end();
