@@ -52,9 +52,14 @@ export interface SendOptions {
  * device) of the given users on every instance. Features call it from their event handlers;
  * none of them touches sockets or knows how many instances there are.
  */
+/** A failing fan-out is logged at most this often (every event fails while Redis is away: ~100 a second). */
+const FAILURE_LOG_EVERY_MS = 10_000;
+
 @Injectable()
 export class RealtimeService {
   private readonly logger = new Logger('Realtime');
+  private lastFailureLoggedAt = -Infinity;
+  private failuresNotLogged = 0;
 
   constructor(private readonly fanOut: FanOut) {}
 
@@ -93,8 +98,17 @@ export class RealtimeService {
     try {
       await this.fanOut.publish(message);
     } catch (error) {
+      const now = Date.now();
+      if (now - this.lastFailureLoggedAt < FAILURE_LOG_EVERY_MS) {
+        this.failuresNotLogged += 1;
+        return;
+      }
+      const more = this.failuresNotLogged > 0 ? ` (and ${this.failuresNotLogged} more since the last such line)` : '';
+      this.lastFailureLoggedAt = now;
+      this.failuresNotLogged = 0;
+      // A timed-out publish may still go through late; a refused one is lost to the other instances.
       this.logger.warn(
-        `Fan-out (${this.fanOut.mode}) failed: ${error instanceof Error ? error.message : String(error)}; sockets on other instances miss this ${message.kind}. Check REDIS_URL and that Redis is up.`,
+        `Fan-out (${this.fanOut.mode}) failed${more}: ${error instanceof Error ? error.message : String(error)}; sockets on other instances may miss this ${message.kind}, or get it late. Check REDIS_URL and that Redis is up.`,
       );
     }
   }
