@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { LogThrottle } from '../common/logging/log-throttle.js';
 import { CloseCode } from './connection.js';
 import { FanOut, type FanOutMessage } from './fan-out.js';
 import type { ServerEvent } from './server-events.js';
@@ -58,8 +59,7 @@ const FAILURE_LOG_EVERY_MS = 10_000;
 @Injectable()
 export class RealtimeService {
   private readonly logger = new Logger('Realtime');
-  private lastFailureLoggedAt = -Infinity;
-  private failuresNotLogged = 0;
+  private readonly failureLog = new LogThrottle(FAILURE_LOG_EVERY_MS);
 
   constructor(private readonly fanOut: FanOut) {}
 
@@ -98,14 +98,9 @@ export class RealtimeService {
     try {
       await this.fanOut.publish(message);
     } catch (error) {
-      const now = Date.now();
-      if (now - this.lastFailureLoggedAt < FAILURE_LOG_EVERY_MS) {
-        this.failuresNotLogged += 1;
-        return;
-      }
-      const more = this.failuresNotLogged > 0 ? ` (and ${this.failuresNotLogged} more since the last such line)` : '';
-      this.lastFailureLoggedAt = now;
-      this.failuresNotLogged = 0;
+      const held = this.failureLog.pass();
+      if (held === undefined) return;
+      const more = held > 0 ? ` (and ${held} more since the last such line)` : '';
       // A timed-out publish may still go through late; a refused one is lost to the other instances.
       this.logger.warn(
         `Fan-out (${this.fanOut.mode}) failed${more}: ${error instanceof Error ? error.message : String(error)}; sockets on other instances may miss this ${message.kind}, or get it late. Check REDIS_URL and that Redis is up.`,

@@ -6,6 +6,7 @@ import { opening } from '../common/startup-scope.js';
 import { withTimeout } from '../common/concurrency/within.js';
 import { HealthRegistry } from '../common/health/health-registry.js';
 import { SetupError } from '../common/errors/setup-error.js';
+import { LogThrottle } from '../common/logging/log-throttle.js';
 
 /**
  * The Redis connection when REDIS_URL is set (rate limits and cross-instance fan-out share it),
@@ -56,19 +57,15 @@ const REPEAT_LOG_MS = 30_000;
 export function quietly(name: string): (error: Error) => void {
   const logger = new Logger('Redis');
   let last = '';
-  let loggedAt = 0;
-  let repeats = 0;
+  let repeats = new LogThrottle(REPEAT_LOG_MS);
   return (error) => {
-    const now = Date.now();
-    if (error.message === last && now - loggedAt < REPEAT_LOG_MS) {
-      repeats++;
-      return;
+    if (error.message !== last) {
+      last = error.message;
+      repeats = new LogThrottle(REPEAT_LOG_MS);
     }
-    const again = error.message === last && repeats > 0 ? ` (${repeats} more times since)` : '';
-    logger.warn(`Redis (${name}) error: ${error.message}${again}`);
-    last = error.message;
-    loggedAt = now;
-    repeats = 0;
+    const held = repeats.pass();
+    if (held === undefined) return;
+    logger.warn(`Redis (${name}) error: ${error.message}${held > 0 ? ` (${held} more times since)` : ''}`);
   };
 }
 

@@ -7,6 +7,7 @@ import { Client } from 'minio';
 import { UnavailableError } from '../common/errors/domain-error.js';
 import { withTimeout } from '../common/concurrency/within.js';
 import { SetupError } from '../common/errors/setup-error.js';
+import { LogThrottle } from '../common/logging/log-throttle.js';
 import type { S3Config } from '../config/app-config.js';
 import { assertValidObjectKey } from './object-key.js';
 import { ObjectStorage, type StoredObject } from './object-storage.js';
@@ -41,8 +42,8 @@ export class S3ObjectStorage extends ObjectStorage {
   /** Where S3_ENDPOINT points, for messages; never includes the keys. */
   readonly endpoint: string;
   private readonly logger = new Logger('ObjectStorage');
-  /** The last outage logged, and how many failures since: an outage is one line per 10 s, not one per request. */
-  private outage?: { at: number; since: number };
+  /** An outage is one line per 10 s, not one per request. */
+  private readonly outageLog = new LogThrottle(OUTAGE_LOG_MS);
 
   constructor(config: S3Config, options: { socketTimeoutMs?: number } = {}) {
     super();
@@ -139,14 +140,10 @@ export class S3ObjectStorage extends ObjectStorage {
   }
 
   private outages(what: string): void {
-    const now = Date.now();
-    if (this.outage && now - this.outage.at < OUTAGE_LOG_MS) {
-      this.outage.since++;
-      return;
-    }
-    const more = this.outage?.since ? ` (${this.outage.since} more failed since the last such line)` : '';
+    const held = this.outageLog.pass();
+    if (held === undefined) return;
+    const more = held > 0 ? ` (${held} more failed since the last such line)` : '';
     this.logger.warn(`${what}; answering 503 STORAGE_UNAVAILABLE${more}`);
-    this.outage = { at: now, since: 0 };
   }
 
   private async ensureBucket(): Promise<void> {

@@ -17,8 +17,9 @@ const MAX_IDLE_MS = 30_000;
 /** Floor between cycles, so rows another instance holds this instant cannot make us spin. */
 const MIN_PAUSE_MS = 200;
 /**
- * While emails wait for an unreachable server, it is checked this often (a connection and EHLO,
- * no mail), so that its return sends them within this time rather than at their next backoff.
+ * While emails wait for an unreachable server, it is checked this often (a connection, EHLO and
+ * the login if any; no mail), so that its return sends them within this time rather than at their
+ * next backoff.
  */
 const PROBE_EVERY_MS = 30_000;
 /**

@@ -17,6 +17,9 @@ const SUPERSEDED = `(mail_log.template = ANY ('{${SUPERSEDED_BY_NEWER.join(',')}
   SELECT 1 FROM mail_log newer
    WHERE newer.user_id = mail_log.user_id AND newer.template = mail_log.template AND newer.created_at > mail_log.created_at))`;
 
+/** A pending row whose retry waits for the mail server to be reachable again, and is not claimed right now. */
+const WAITING_FOR_SERVER = `status = 'pending' AND waits_for_server AND next_attempt_at > now()`;
+
 /**
  * Plain SQL over the table migrations/…-create-mail-log.ts defines. Times come from the database clock (now()), never from this process, so instances with
  * skewed clocks still agree on what is due.
@@ -100,7 +103,7 @@ export class TypeormMailLogRepository extends MailLogRepository {
     const rows = returnedRows(
       await this.dataSource.query(
         `UPDATE mail_log SET hastened_from = next_attempt_at, next_attempt_at = now(), waits_for_server = false
-          WHERE status = 'pending' AND waits_for_server AND next_attempt_at > now()
+          WHERE ${WAITING_FOR_SERVER}
       RETURNING id`,
       ),
     );
@@ -108,9 +111,9 @@ export class TypeormMailLogRepository extends MailLogRepository {
   }
 
   async anyWaitingForServer(): Promise<boolean> {
-    const [row] = (await this.dataSource.query(
-      `SELECT EXISTS (SELECT 1 FROM mail_log WHERE status = 'pending' AND waits_for_server AND next_attempt_at > now()) AS waiting`,
-    )) as Array<{ waiting: boolean }>;
+    const [row] = (await this.dataSource.query(`SELECT EXISTS (SELECT 1 FROM mail_log WHERE ${WAITING_FOR_SERVER}) AS waiting`)) as Array<{
+      waiting: boolean;
+    }>;
     return row.waiting;
   }
 
