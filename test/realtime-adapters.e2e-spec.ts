@@ -107,6 +107,8 @@ describe('Redis fan-out when messages are lost on the way', () => {
       `${origin}\n{"kind":"deliver","target":{"userIds":[1]}}\n{}`,
       `${origin}\n{"kind":"deliver","target":{"userIds":["u"]},"stream":{"id":3}}\n{}`,
       `${origin}\n{"kind":"deliver","target":{"userIds":["u"]},"behind":"c","ends":"yes"}\n{}`,
+      `${origin}\n{"kind":"deliver","target":{"userIds":["u"]},"behind":"c","version":{"of":"u","n":"4"}}\n{}`,
+      `${origin}\n{"kind":"deliver","target":{"userIds":["u"]},"behind":"c","version":4}\n{}`,
       `${origin}\n{"kind":"close","target":{"userIds":["u"]}}\n`,
       `${origin}\n{"kind":"launch","target":{}}\n`,
     ];

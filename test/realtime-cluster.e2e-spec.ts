@@ -380,6 +380,44 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     expect(types.indexOf('two') === -1 || types.indexOf('two') < types.indexOf('member_removed')).toBe(true);
   });
 
+  it('leaves the other members knowing a member removed and added back is in, when the removal crosses Redis after the addition', async () => {
+    const [alice, bob, carol] = await threePeople();
+    const chatId = await groupOf(carol, [alice, bob]);
+    const [aliceOnA, aliceOnB] = [await flowing(a, alice), await flowing(b, alice)];
+    await sendOn(aliceOnA, chatId, 'one');
+    await aliceOnB.nextOfType('new_message');
+
+    const restore = slowRedisOnB(400);
+    try {
+      // Removed through A (its frames reach B late), added back through B (at once).
+      expect((await requestA('DELETE', `/api/v1/chats/${chatId}/members/${bob.user.id}`, { token: carol.accessToken })).status).toBe(204);
+      const added = await httpClient(b.url)('POST', `/api/v1/chats/${chatId}/members`, {
+        token: carol.accessToken,
+        body: { userIds: [bob.user.id] },
+      });
+      expect(added.status).toBe(201);
+      await aliceOnB.next((f) => f.type === 'member_added' && f.userId === bob.user.id);
+      await new Promise((resolve) => setTimeout(resolve, 600)); // the removal has crossed by now
+      await aliceOnB.settle();
+    } finally {
+      restore();
+    }
+    const aboutBob = (socket: TestSocket) =>
+      socket.history
+        .filter((f) => (f.type === 'member_removed' || f.type === 'member_added') && f.userId === bob.user.id)
+        .map((f) => f.type);
+    // Bob is in: the removal, late, is dropped rather than told last.
+    expect(aboutBob(aliceOnB)).toEqual(['member_added']);
+    // On A the two came in order, each told.
+    await eventually(() => aboutBob(aliceOnA).length === 2);
+    expect(aboutBob(aliceOnA)).toEqual(['member_removed', 'member_added']);
+    expect(
+      (await requestA('GET', `/api/v1/chats/${chatId}`, { token: alice.accessToken })).body.members.map(
+        (m: { userId: string }) => m.userId,
+      ),
+    ).toContain(bob.user.id);
+  });
+
   it("writes a new chat's first messages in seq order when a later one reaches the instance first", async () => {
     const [alice, bob, carol] = await threePeople();
     const [aliceOnA, carolOnB, bobOnB] = [await on(a, alice.accessToken), await flowing(b, carol), await flowing(b, bob)];

@@ -366,7 +366,13 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     // An edit or delete travels as `after` and waits in its stream like the message it is about.
     const position = message.stream ?? (message.after && { id: message.after.id, seq: message.after.seq, about: true as const });
     const place: BehindPlace | undefined = message.behind
-      ? { afterSeq: message.behindSeq, ends: message.ends === true, gone: message.gone === true, starts: message.starts === true }
+      ? {
+          afterSeq: message.behindSeq,
+          ends: message.ends === true,
+          gone: message.gone === true,
+          starts: message.starts === true,
+          version: message.version,
+        }
       : undefined;
     for (const connection of targets) {
       if (position) connection.sendInStream(position, frame);

@@ -1,5 +1,5 @@
 import type { DeliveryTarget } from './socket-registry.js';
-import type { StreamPosition } from './stream-tracker.js';
+import type { StateVersion, StreamPosition } from './stream-tracker.js';
 
 /**
  * What one instance asks all of them (itself included) to do with their local sockets. `frame`
@@ -28,6 +28,8 @@ export type FanOutMessage =
       gone?: true;
       /** With `behindSeq`: the recipients come into the stream there (see SendOptions.startsStream). Instances that predate it ignore it. */
       starts?: true;
+      /** With `behind`: what the frame tells, as of when (see SendOptions.version). Instances that predate it ignore it. */
+      version?: StateVersion;
       /**
        * A message published again (`stream.repair`) goes to these users; `target.userIds` is then
        * empty, so an instance that predates repairs, which would write it to every connection

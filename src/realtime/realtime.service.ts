@@ -3,7 +3,7 @@ import { LogThrottle } from '../common/logging/log-throttle.js';
 import { CloseCode } from './connection.js';
 import { FanOut, type FanOutMessage } from './fan-out.js';
 import type { ServerEvent } from './server-events.js';
-import type { StreamPosition } from './stream-tracker.js';
+import type { StateVersion, StreamPosition } from './stream-tracker.js';
 
 export interface SendOptions {
   /** Leave out this connection (typically the one whose frame caused the event). */
@@ -46,6 +46,13 @@ export interface SendOptions {
    * chat they were added back to wait for this frame rather than overtake it.
    */
   startsStream?: boolean;
+  /**
+   * With `behind`: the frame tells where `of` stands in the chat (a member added or removed) as
+   * of `n`, the chat's members version. A connection already told of a later version about `of`
+   * drops it: it came late, through another instance, and would leave the client believing what
+   * is no longer so (removed and added back at once: member_removed last).
+   */
+  version?: StateVersion;
 }
 
 /**
@@ -71,7 +78,7 @@ export class RealtimeService {
   async send(userIds: Iterable<string>, event: ServerEvent, options: SendOptions = {}): Promise<void> {
     const users = [...new Set(userIds)];
     if (users.length === 0) return;
-    const { stream, after, behind, behindSeq, endsStream, streamGone, startsStream, ...target } = options;
+    const { stream, after, behind, behindSeq, endsStream, streamGone, startsStream, version, ...target } = options;
     const repair = stream?.repair === true;
     await this.publish({
       kind: 'deliver',
@@ -85,6 +92,7 @@ export class RealtimeService {
       ...(behind && endsStream ? { ends: true as const } : {}),
       ...(behind && endsStream && streamGone ? { gone: true as const } : {}),
       ...(behind && behindSeq !== undefined && startsStream && !endsStream ? { starts: true as const } : {}),
+      ...(behind && version ? { version } : {}),
     });
   }
 

@@ -310,6 +310,47 @@ describe('StreamTracker', () => {
       expect(jest.getTimerCount()).toBe(0);
     });
 
+    it('drops what it is told of another member after a later change to that member: removed and added back, the removal last', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 10 }, 'f10');
+      // x removed (version 4) and added back (5) through two instances, with nothing sent between:
+      // the addition crossed first. The removal, written last, would leave x out for this client.
+      streams.admitBehind('c', 'x-added', { afterSeq: 10, version: { of: 'x', n: 5 } });
+      streams.admitBehind('c', 'x-removed', { afterSeq: 10, version: { of: 'x', n: 4 } });
+      // A change to another member, older still, is news about them: written.
+      streams.admitBehind('c', 'y-added', { afterSeq: 10, version: { of: 'y', n: 3 } });
+      // The same frame twice (published again) is written once.
+      streams.admitBehind('c', 'y-added', { afterSeq: 10, version: { of: 'y', n: 3 } });
+      // And in order, each is written.
+      streams.admitBehind('c', 'x-removed-again', { afterSeq: 10, version: { of: 'x', n: 6 } });
+      expect(written).toEqual(['f10', 'x-added', 'y-added', 'x-removed-again']);
+      // Versions are per chat: the same member in another chat is another thing.
+      streams.admitBehind('d', 'd-x-added', { version: { of: 'x', n: 1 } });
+      expect(written.slice(-1)).toEqual(['d-x-added']);
+    });
+
+    it('drops a stale change to a member that comes while the newer one is still held behind a catch-up', () => {
+      const { streams, written } = tracker();
+      const catchUp = streams.begin('c');
+      streams.admitBehind('c', 'x-added', { afterSeq: 3, version: { of: 'x', n: 2 } });
+      streams.admitBehind('c', 'x-removed', { afterSeq: 3, version: { of: 'x', n: 1 } });
+      catchUp.through(3);
+      catchUp.end();
+      expect(written).toEqual(['x-added']);
+    });
+
+    it('remembers the last version of the latest members it was told of, forgetting the oldest first', () => {
+      const { streams, written } = tracker();
+      streams.admitBehind('c', 'old-added', { version: { of: 'old', n: 9 } });
+      for (let i = 0; i < 64; i++) streams.admitBehind('c', `u${i}`, { version: { of: `u${i}`, n: 10 + i } });
+      streams.admitBehind('c', 'u63-stale', { version: { of: 'u63', n: 1 } });
+      expect(written).not.toContain('u63-stale');
+      // Forgotten: a stale frame about it, long after, is written (it no longer waits on anything).
+      streams.admitBehind('c', 'old-stale', { version: { of: 'old', n: 8 } });
+      expect(written.slice(-1)).toEqual(['old-stale']);
+    });
+
     it('writes at once a start that finds the stream already past its place (a message of the chat overtook it)', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200);

@@ -31,6 +31,12 @@ export type ReadMissed = (
   upToSeq: number,
 ) => Promise<Array<{ seq: number; frame: WireFrame }>>;
 
+/** What a frame tells about one thing in a stream (`of`: a member of the chat), as of when (`n`: higher is later). */
+export interface StateVersion {
+  of: string;
+  n: number;
+}
+
 /** Where a frame with no position of its own goes in a stream, and what it does to it (StreamTracker.admitBehind). */
 export interface BehindPlace {
   /** Right after this seq of the stream (a member removed or added: the chat's last seq then). Without it, after everything kept back. */
@@ -46,6 +52,13 @@ export interface BehindPlace {
    * for it, as in a stream the connection has had all along.
    */
   starts?: boolean;
+  /**
+   * The frame tells where `of` stands as of `n` (a member added or removed: the chat's members
+   * version). One that comes after a frame about the same `of` with the same or a higher `n` is
+   * dropped: it is a repeat, or it crossed from another instance more slowly than a later change,
+   * and written last it would leave the client believing what is no longer so.
+   */
+  version?: StateVersion;
 }
 
 /** Where the tracker writes the frames it lets through (the connection). */
@@ -57,6 +70,11 @@ export interface StreamSink {
 const REMEMBERED_RUNS_PER_STREAM = 64;
 /** How many ended streams a connection remembers where they ended, to drop their stragglers. */
 const REMEMBERED_ENDS = 64;
+/**
+ * How many things (a member of a chat) a connection remembers the last version it was told of, to
+ * drop a stale one. Stale frames trail the later one by the time a frame takes between instances.
+ */
+const REMEMBERED_VERSIONS = 64;
 /**
  * Messages read back for one gap at a time (as a `sync` page): a larger gap is read in steps, a
  * wait apart, so that the socket drains in between and a healthy client is never closed as slow.
@@ -123,6 +141,8 @@ export class StreamTracker {
    * stream up to there that was still on its way is dropped, never written after the end.
    */
   private ends?: Map<string, number>;
+  /** The last version of each thing the connection was told of (BehindPlace.version), by stream and thing; the oldest forgotten first. */
+  private versions?: Map<string, number>;
   /** Set from a connection's start until its first catch-up (or a short timeout): see holdAll. */
   private holdingAll = false;
   /** The connection closed: nothing more is waited for, read or written. */
@@ -190,6 +210,7 @@ export class StreamTracker {
    * is on its way: added back through one instance, removed through another.
    */
   admitBehind(streamId: string, frame: WireFrame, place: BehindPlace = {}): void {
+    if (place.version && this.outdated(streamId, place.version)) return;
     const { afterSeq, ends = false, gone = false } = place;
     const starts = place.starts === true && afterSeq !== undefined && !ends;
     const state = starts ? this.state(streamId) : this.streams?.get(streamId);
@@ -431,6 +452,18 @@ export class StreamTracker {
     state.delivered = new SeqRanges(REMEMBERED_RUNS_PER_STREAM);
     state.readThrough = undefined;
     if (endSeq !== undefined) this.rememberEnd(state.id, endSeq);
+  }
+
+  /** Whether the connection was told of this version or a later one (then the frame is dropped); otherwise it is remembered as the last. */
+  private outdated(streamId: string, { of, n }: StateVersion): boolean {
+    const key = `${streamId} ${of}`;
+    const told = this.versions?.get(key);
+    if (told !== undefined && told >= n) return true;
+    this.versions ??= new Map();
+    this.versions.delete(key); // re-inserted last: the oldest is forgotten first
+    this.versions.set(key, n);
+    if (this.versions.size > REMEMBERED_VERSIONS) this.versions.delete(this.versions.keys().next().value as string);
+    return false;
   }
 
   private rememberEnd(streamId: string, endSeq: number): void {

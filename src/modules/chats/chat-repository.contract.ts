@@ -121,14 +121,20 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const { chats, newUser } = stores();
       const [owner, x, y] = [await newUser(), await newUser(), await newUser()];
       const chat = await chats.createGroup({ id: randomUUID(), title: `G ${randomUUID()}`, ownerId: owner }, [x]);
-      const { added, memberIds } = await chats.addMembers(chat.id, [x, y, y], 10, anyone);
+      const { added, memberIds, membersVersion } = await chats.addMembers(chat.id, [x, y, y], 10, anyone);
       expect(added).toEqual([y]);
+      expect(membersVersion).toBe(1);
       expect([...memberIds].sort()).toEqual([owner, x, y].sort());
       expect(await chats.membership(chat.id, y)).toMatchObject({ role: 'member', lastReadSeq: 0 });
       await chats.setRole(chat.id, x, 'owner', anyone);
       expect((await chats.findById(chat.id))?.ownerId).toBe(x);
       expect((await chats.membership(chat.id, owner))?.role).toBe('admin');
-      expect(await chats.removeMember(chat.id, y, keepChat)).toEqual({ deleted: false, remaining: [x, owner], lastSeq: 0 });
+      expect(await chats.removeMember(chat.id, y, keepChat)).toEqual({
+        deleted: false,
+        remaining: [x, owner],
+        lastSeq: 0,
+        membersVersion: 2,
+      });
       expect(await codeOf(chats.removeMember(chat.id, y, keepChat))).toBe('MEMBER_NOT_FOUND');
       expect(await chats.membership(chat.id, y)).toBeUndefined();
       expect((await chats.contactsOf(owner)).sort()).toEqual([x]);
@@ -164,11 +170,22 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const chat = await chats.createGroup({ id: randomUUID(), title: `Seq ${randomUUID()}`, ownerId: owner }, [leaver]);
       for (const text of ['one', 'two', 'three'])
         await messages.append({ id: randomUUID(), chatId: chat.id, senderId: owner, clientId: null, text });
-      expect(await chats.removeMember(chat.id, leaver, keepChat)).toEqual({ deleted: false, remaining: [owner], lastSeq: 3 });
+      expect(await chats.removeMember(chat.id, leaver, keepChat)).toEqual({
+        deleted: false,
+        remaining: [owner],
+        lastSeq: 3,
+        membersVersion: 1,
+      });
       // Added back: the chat's last seq then, after which their messages start again.
       await messages.append({ id: randomUUID(), chatId: chat.id, senderId: owner, clientId: null, text: 'four' });
-      expect(await chats.addMembers(chat.id, [leaver], 10, anyone)).toEqual({ added: [leaver], memberIds: [owner, leaver], lastSeq: 4 });
-      expect((await chats.addMembers(chat.id, [leaver], 10, anyone)).lastSeq).toBe(4);
+      expect(await chats.addMembers(chat.id, [leaver], 10, anyone)).toEqual({
+        added: [leaver],
+        memberIds: [owner, leaver],
+        lastSeq: 4,
+        membersVersion: 2,
+      });
+      // Nobody added: nothing changed, the version included.
+      expect(await chats.addMembers(chat.id, [leaver], 10, anyone)).toMatchObject({ added: [], lastSeq: 4, membersVersion: 2 });
     });
 
     it('removes a member as one step decided on the members once the chat is locked, handing over or deleting', async () => {
@@ -209,12 +226,18 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
         deleted: false,
         remaining: before.map(([id]) => id).filter((id) => id !== owner),
         lastSeq: 0,
+        membersVersion: 1,
       });
       expect((await chats.findById(chat.id))?.ownerId).toBe(member);
       expect(await chats.membership(chat.id, member)).toMatchObject({ role: 'owner' });
       expect(await chats.membership(chat.id, owner)).toBeUndefined();
 
-      expect(await chats.removeMember(chat.id, clash, () => ({ deleteChat: true }))).toEqual({ deleted: true, remaining: [], lastSeq: 0 });
+      expect(await chats.removeMember(chat.id, clash, () => ({ deleteChat: true }))).toEqual({
+        deleted: true,
+        remaining: [],
+        lastSeq: 0,
+        membersVersion: 0,
+      });
       expect(await chats.findById(chat.id)).toBeUndefined();
       expect(await chats.members(chat.id)).toEqual([]);
       expect(await codeOf(chats.removeMember(chat.id, admin, keepChat))).toBe('CHAT_NOT_FOUND');
@@ -257,6 +280,9 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const newcomers = [await newUser(), await newUser(), await newUser()];
       const raced = await Promise.allSettled(newcomers.map((u) => chats.addMembers(chat.id, [u], 5, anyone)));
       expect(raced.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+      // Each change its own version, in the order they took the chat: the first addition was 1.
+      const versions = raced.flatMap((r) => (r.status === 'fulfilled' ? [r.value.membersVersion] : [])).sort();
+      expect(versions).toEqual([2, 3]);
       expect(await chats.members(chat.id)).toHaveLength(5);
       expect(await codeOf(chats.addMembers(randomUUID(), [z], 5, anyone))).toBe('CHAT_NOT_FOUND');
     });

@@ -21,6 +21,24 @@ export interface RemovalOutcome {
   remaining: string[];
   /** The chat's last seq when the member left: the messages up to it were theirs (0 when deleted). */
   lastSeq: number;
+  /** The chat's members version after the removal (0 when deleted): see MembersAdded.membersVersion. */
+  membersVersion: number;
+}
+
+/** What adding members did (see ChatRepository.addMembers). */
+export interface MembersAdded {
+  /** Those actually added (not members before). */
+  added: string[];
+  /** Everyone who is a member afterwards. */
+  memberIds: string[];
+  /** The chat's last seq then: the joiners' first message is the next. */
+  lastSeq: number;
+  /**
+   * How many times the chat's members have changed, this change included (unchanged when nobody
+   * was added). Bumped under the chat's lock, so it orders the changes to one chat: frames about a
+   * member carry it, and a connection drops one older than what it was already told.
+   */
+  membersVersion: number;
 }
 
 export interface ChatListCursor {
@@ -54,17 +72,10 @@ export abstract class ChatRepository {
    */
   abstract delete(chatId: string, check: ActorCheck): Promise<string[]>;
   /**
-   * Adds those not yet members (as `member`), under the chat's lock: returns the ids actually
-   * added, everyone who is a member afterwards, and the chat's last seq then (the joiners' first
-   * message is the next). Throws CHAT_FULL (nothing added) when that would make more than
+   * Adds those not yet members (as `member`), under the chat's lock (see MembersAdded). Throws CHAT_FULL (nothing added) when that would make more than
    * `maxMembers`, CHAT_NOT_FOUND when the chat is gone.
    */
-  abstract addMembers(
-    chatId: string,
-    userIds: string[],
-    maxMembers: number,
-    check: ActorCheck,
-  ): Promise<{ added: string[]; memberIds: string[]; lastSeq: number }>;
+  abstract addMembers(chatId: string, userIds: string[], maxMembers: number, check: ActorCheck): Promise<MembersAdded>;
   /**
    * Takes `userId` out of the chat in one atomic step, decided on the members as they are once
    * the chat is locked against every other change to it (concurrent leaves and removals each see

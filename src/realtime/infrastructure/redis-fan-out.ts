@@ -161,6 +161,7 @@ export function decode(payload: string, ownOrigin: string): Received | undefined
     if (header.starts !== undefined && header.starts !== true) throw new Error('starts is not true');
     if (!isIdList(header.repairUserIds)) throw new Error('repairUserIds is not a list of ids');
     if (header.behindSeq !== undefined && !Number.isSafeInteger(header.behindSeq)) throw new Error('behindSeq is not a seq');
+    if (!isVersion(header.version)) throw new Error('version is not { of, n }');
     return { origin, n: number, message: Object.assign(header, { frame: payload.slice(second + 1) }) };
   }
   if (header.kind === 'close') {
@@ -168,6 +169,13 @@ export function decode(payload: string, ownOrigin: string): Received | undefined
     return { origin, n: number, message: header };
   }
   throw new Error(`unknown kind ${JSON.stringify((header as { kind?: unknown }).kind)}`);
+}
+
+function isVersion(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const { of, n } = value as Record<string, unknown>;
+  return typeof of === 'string' && Number.isSafeInteger(n);
 }
 
 const isIdList = (value: unknown): boolean => value === undefined || (Array.isArray(value) && value.every((v) => typeof v === 'string'));

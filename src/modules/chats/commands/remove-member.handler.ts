@@ -42,7 +42,9 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
       this.events.publish(new ChatDeletedEvent(chatId, [userId], actorId));
       return;
     }
-    this.events.publish(new MemberRemovedEvent(chatId, userId, outcome.remaining, actorId, removedReadSeq, outcome.lastSeq));
+    this.events.publish(
+      new MemberRemovedEvent(chatId, userId, outcome.remaining, actorId, removedReadSeq, outcome.lastSeq, outcome.membersVersion),
+    );
     // The group has a new owner: said as a role change says it (chat_updated), so that clients
     // showing roles fetch them again.
     if (ownerLeft) {

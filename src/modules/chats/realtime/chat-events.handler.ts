@@ -35,6 +35,8 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
       // The one added comes into the chat's stream there: its next messages reach them in order,
       // and wait for this frame rather than overtake it (on a connection that had left the chat).
       // Each joiner's own frame goes first, so that none waits behind the others' announcements.
+      // The others' frames carry the members version: one about a member that comes after a later
+      // one about them (removed again meanwhile, through another instance) is dropped.
       const place = { behind: event.chatId, behindSeq: event.lastSeq };
       const frame = (userId: string) => ({ type: 'member_added', chatId: event.chatId, userId, role: 'member' }) as const;
       for (const userId of event.addedIds) await this.realtime.send([userId], frame(userId), Object.assign({ startsStream: true }, place));
@@ -42,13 +44,13 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
         await this.realtime.send(
           event.memberIds.filter((id) => id !== userId),
           frame(userId),
-          place,
+          Object.assign({ version: { of: userId, n: event.membersVersion } }, place),
         );
       }
     } else {
       const frame = { type: 'member_removed', chatId: event.chatId, userId: event.removedId } as const;
       const place = { behind: event.chatId, behindSeq: event.lastSeq };
-      await this.realtime.send(event.memberIds, frame, place);
+      await this.realtime.send(event.memberIds, frame, Object.assign({ version: { of: event.removedId, n: event.membersVersion } }, place));
       // For the one removed the chat's stream ends here: added back later, its messages wait for
       // their member_added, and then go on from where they came back, with no gap awaited.
       await this.realtime.send([event.removedId], frame, Object.assign({ endsStream: true }, place));

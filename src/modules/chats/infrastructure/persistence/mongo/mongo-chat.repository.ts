@@ -17,7 +17,14 @@ import {
   ownerTitleTaken,
   titleTaken,
 } from '../../../chat-access.js';
-import { type ActorCheck, ChatRepository, type ChatListCursor, type RemovalOutcome, type RemovalPlan } from '../../../chat.repository.js';
+import {
+  type ActorCheck,
+  ChatRepository,
+  type ChatListCursor,
+  type MembersAdded,
+  type RemovalOutcome,
+  type RemovalPlan,
+} from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
 import { byRoleThenSeniority, type SummaryRow, toChat, toChatSummary, toMember } from './chat.mapper.js';
 import {
@@ -324,26 +331,22 @@ export class MongoChatRepository extends ChatRepository {
     this.purgeRetry.unref();
   }
 
-  async addMembers(
-    chatId: string,
-    userIds: string[],
-    maxMembers: number,
-    check: ActorCheck,
-  ): Promise<{ added: string[]; memberIds: string[]; lastSeq: number }> {
+  async addMembers(chatId: string, userIds: string[], maxMembers: number, check: ActorCheck): Promise<MembersAdded> {
     return inTransaction(this.connection, async (session) => {
-      const chat = await this.chats.findById(chatId, { lastSeq: 1, memberIds: 1 }, { session }).lean<ChatRecord>();
+      const chat = await this.chats.findById(chatId, { lastSeq: 1, memberIds: 1, membersVersion: 1 }, { session }).lean<ChatRecord>();
       if (!chat) throw chatNotFound();
       await this.checkActor(chatId, check, session);
       const present = new Set(chat.memberIds);
       const added = [...new Set(userIds)].filter((u) => !present.has(u));
       if (present.size + added.length > maxMembers) throw chatFull(maxMembers);
-      if (added.length === 0) return { added, memberIds: chat.memberIds, lastSeq: chat.lastSeq };
+      const version = chat.membersVersion ?? 0;
+      if (added.length === 0) return { added, memberIds: chat.memberIds, lastSeq: chat.lastSeq, membersVersion: version };
       const now = new Date();
       // This write conflicts with any send committed since the read above, so the transaction is
       // retried and lastSeq below is the chat's last seq when the joiners arrive.
       await this.chats.updateOne(
         { _id: chatId },
-        { $push: { memberIds: { $each: added } }, $set: { updatedAt: now }, $max: { lastActivityAt: now } },
+        { $push: { memberIds: { $each: added } }, $set: { updatedAt: now }, $max: { lastActivityAt: now }, $inc: { membersVersion: 1 } },
         { session },
       );
       // Joiners start with everything so far read: history is there to scroll, not unread.
@@ -353,7 +356,7 @@ export class MongoChatRepository extends ChatRepository {
         ),
         { session },
       );
-      return { added, memberIds: [...chat.memberIds, ...added], lastSeq: chat.lastSeq };
+      return { added, memberIds: [...chat.memberIds, ...added], lastSeq: chat.lastSeq, membersVersion: version + 1 };
     });
   }
 
@@ -381,7 +384,7 @@ export class MongoChatRepository extends ChatRepository {
 
   private removing(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
     return inTransaction(this.connection, async (session) => {
-      const chat = await this.chats.findById(chatId, { titleLower: 1, lastSeq: 1 }, { session }).lean<ChatRecord>();
+      const chat = await this.chats.findById(chatId, { titleLower: 1, lastSeq: 1, membersVersion: 1 }, { session }).lean<ChatRecord>();
       if (!chat) throw chatNotFound();
       const members = await this.members(chatId, session);
       const plan = decide(members);
@@ -389,7 +392,7 @@ export class MongoChatRepository extends ChatRepository {
         await this.chats.deleteOne({ _id: chatId }, { session });
         await this.memberships.deleteMany({ chatId }, { session });
         await this.notePurge(chatId, session);
-        return { deleted: true, remaining: [], lastSeq: 0 };
+        return { deleted: true, remaining: [], lastSeq: 0, membersVersion: 0 };
       }
       const now = new Date();
       if (plan.successors.length > 0) {
@@ -412,13 +415,19 @@ export class MongoChatRepository extends ChatRepository {
       }
       const { modifiedCount } = await this.chats.updateOne(
         { _id: chatId, memberIds: userId },
-        { $pull: { memberIds: userId }, $set: { updatedAt: now }, $max: { lastActivityAt: now } },
+        { $pull: { memberIds: userId }, $set: { updatedAt: now }, $max: { lastActivityAt: now }, $inc: { membersVersion: 1 } },
         { session },
       );
       if (modifiedCount !== 1) throw memberNotFound();
       await this.memberships.deleteOne({ _id: memberKey(chatId, userId) }, { session });
-      // A send in between would write the chat record too and conflict: lastSeq is as of the removal.
-      return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId), lastSeq: chat.lastSeq };
+      // A send in between would write the chat record too and conflict: lastSeq (and the members
+      // version) are as of the removal.
+      return {
+        deleted: false,
+        remaining: members.map((m) => m.userId).filter((id) => id !== userId),
+        lastSeq: chat.lastSeq,
+        membersVersion: (chat.membersVersion ?? 0) + 1,
+      };
     });
   }
 

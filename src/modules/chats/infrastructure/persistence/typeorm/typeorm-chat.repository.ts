@@ -10,7 +10,14 @@ import {
   ownerTitleTaken,
   titleTaken,
 } from '../../../chat-access.js';
-import { type ActorCheck, ChatRepository, type ChatListCursor, type RemovalOutcome, type RemovalPlan } from '../../../chat.repository.js';
+import {
+  type ActorCheck,
+  ChatRepository,
+  type ChatListCursor,
+  type MembersAdded,
+  type RemovalOutcome,
+  type RemovalPlan,
+} from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
 import { ChatHistoryPurge } from './chat-history-purge.js';
 
@@ -221,12 +228,7 @@ export class TypeormChatRepository extends ChatRepository {
     return memberIds;
   }
 
-  async addMembers(
-    chatId: string,
-    userIds: string[],
-    maxMembers: number,
-    check: ActorCheck,
-  ): Promise<{ added: string[]; memberIds: string[]; lastSeq: number }> {
+  async addMembers(chatId: string, userIds: string[], maxMembers: number, check: ActorCheck): Promise<MembersAdded> {
     return this.db.transaction(async (tx) => {
       // Sends wait for the lock, so the joiners' first message is the one after lastSeq.
       const lastSeq = await lockChat(tx, chatId);
@@ -239,7 +241,7 @@ export class TypeormChatRepository extends ChatRepository {
       );
       const joining = [...new Set(userIds)].filter((id) => !current.has(id));
       if (current.size + joining.length > maxMembers) throw chatFull(maxMembers);
-      if (joining.length === 0) return { added: [], memberIds: [...current], lastSeq };
+      if (joining.length === 0) return { added: [], memberIds: [...current], lastSeq, membersVersion: await membersVersion(tx, chatId) };
       // Joiners start with everything so far read: history is there to scroll, not unread. Where
       // they came in (joined_seq) keeps them off the readers of what was sent before.
       await tx.query(
@@ -247,8 +249,7 @@ export class TypeormChatRepository extends ChatRepository {
          SELECT $1, u, 'member', $3, now(), $3 FROM unnest($2::uuid[]) AS u`,
         [chatId, joining, lastSeq],
       );
-      await touchChat(tx, chatId);
-      return { added: joining, memberIds: [...current, ...joining], lastSeq };
+      return { added: joining, memberIds: [...current, ...joining], lastSeq, membersVersion: await touchMembers(tx, chatId) };
     });
   }
 
@@ -261,15 +262,15 @@ export class TypeormChatRepository extends ChatRepository {
       const plan = decide(members);
       if (plan.deleteChat) {
         await deleteLockedChat(tx, chatId);
-        return { deleted: true, remaining: [], lastSeq: 0 };
+        return { deleted: true, remaining: [], lastSeq: 0, membersVersion: 0 };
       }
       if (plan.successors.length > 0) await this.handOver(tx, chatId, plan.successors);
       const removed = returnedRows(
         await tx.query(`DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2 RETURNING user_id`, [chatId, userId]),
       );
       if (removed.length === 0) throw memberNotFound();
-      await touchChat(tx, chatId);
-      return { deleted: false, remaining: members.map((m) => m.userId).filter((id) => id !== userId), lastSeq };
+      const remaining = members.map((m) => m.userId).filter((id) => id !== userId);
+      return { deleted: false, remaining, lastSeq, membersVersion: await touchMembers(tx, chatId) };
     });
     if (outcome.deleted) this.purges.start(chatId);
     return outcome;
@@ -376,6 +377,22 @@ async function checkActor(tx: EntityManager, chatId: string, check: ActorCheck):
 /** A change to the chat's members or roles: it counts as activity, as a message does. */
 async function touchChat(tx: EntityManager, chatId: string): Promise<void> {
   await tx.query(`UPDATE chats SET updated_at = now(), last_activity_at = now() WHERE id = $1`, [chatId]);
+}
+
+/** A change to the chat's members, under its lock: touchChat, and one more members version, returned. */
+async function touchMembers(tx: EntityManager, chatId: string): Promise<number> {
+  const [row] = returnedRows<{ members_version: string }>(
+    await tx.query(
+      `UPDATE chats SET updated_at = now(), last_activity_at = now(), members_version = members_version + 1 WHERE id = $1 RETURNING members_version`,
+      [chatId],
+    ),
+  );
+  return Number(row.members_version);
+}
+
+async function membersVersion(tx: EntityManager, chatId: string): Promise<number> {
+  const [row] = (await tx.query(`SELECT members_version FROM chats WHERE id = $1`, [chatId])) as Array<{ members_version: string }>;
+  return Number(row.members_version);
 }
 
 function toChat(r: ChatRow): Chat {
