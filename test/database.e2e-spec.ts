@@ -321,6 +321,27 @@ describe('a database that cannot be reached', () => {
     }
   });
 
+  it('answers 503 SERVICE_UNAVAILABLE while the database refuses connections (ALLOW_CONNECTIONS false), and serves again after', async () => {
+    const db = await createTestDatabase('postgres');
+    const app = await startTestApp(db.env);
+    const name = new URL(db.env.DATABASE_URL).pathname.slice(1);
+    try {
+      const request = httpClient(app.url);
+      const account = await signUpAndIn(request);
+      await adminQuery(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
+      await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
+      const refused = await request('GET', '/api/v1/chats', { token: account.accessToken });
+      expectErrorShape(refused, 503, 'SERVICE_UNAVAILABLE');
+      expect(refused.headers.get('retry-after')).toBe('5');
+      await adminQuery(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS true`);
+      expect((await request('GET', '/api/v1/chats', { token: account.accessToken })).status).toBe(200);
+    } finally {
+      await adminQuery(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS true`);
+      await app.close();
+      await db.dispose();
+    }
+  });
+
   it('lives through PostgreSQL ending its sessions while sends are under way, answering each send or 503', async () => {
     const db = await createTestDatabase('postgres');
     const app = await startTestApp({ ...db.env, RATE_LIMIT_MESSAGES_PER_USER: '100000' });

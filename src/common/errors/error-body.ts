@@ -110,8 +110,15 @@ const UNREACHABLE_CODES = new Set([
   '08001', // sqlclient_unable_to_establish_sqlconnection
   '08003', // connection_does_not_exist
   '08006', // connection_failure
+  '53300', // too_many_connections: the server's connection slots are all taken
 ]);
-const UNREACHABLE_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+/**
+ * The drivers' own connection failures, and PostgreSQL refusing connections to the database for a
+ * while (`ALTER DATABASE … ALLOW_CONNECTIONS false`, as in maintenance: 55000, a code it shares
+ * with failures that are not outages, hence the message).
+ */
+const UNREACHABLE_MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|database ".*" is not currently accepting connections$)/;
 const UNREACHABLE_NAMES = new Set([
   'MongoServerSelectionError',
   'MongooseServerSelectionError',
