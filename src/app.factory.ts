@@ -247,6 +247,7 @@ function setupSwagger(app: NestExpressApplication): void {
         'A modular messenger backend: REST under /api/v1 and a WebSocket gateway at /ws. Every error has the shape { statusCode, error, code, message, details? }.',
       )
       .setVersion('1')
+      .addServer('/')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
       .addCookieAuth(ACCESS_COOKIE, { type: 'apiKey', in: 'cookie', name: ACCESS_COOKIE }, 'cookie')
       .addSecurityRequirements('bearer')

@@ -367,6 +367,9 @@ describe('avatar requests that go wrong', () => {
     });
 
     expect({ status: again.status, length: again.body.length }).toEqual({ status: 304, length: 0 });
+    // The headers the document names on the 304 too.
+    expect(again.headers.get('etag')).toBe(etag);
+    expect(again.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
   });
 
   it('answers 404 for a user without an avatar or an unknown user, and 400 for an id that is not a UUID', async () => {
@@ -385,5 +388,26 @@ describe('avatar requests that go wrong', () => {
     expect(schema).toMatchObject({ required: ['file'], properties: { file: { type: 'string', format: 'binary' } } });
     expect(Object.keys(put.responses)).toEqual(expect.arrayContaining(['200', '400', '413', '415']));
     expect(Object.keys(doc.paths['/api/v1/users/{id}/avatar'].get.responses['200'].content)).toContain('image/png');
+
+    // The upload's 415 example is the upload's own answer (multipart), not the JSON routes'.
+    const example = put.responses['415'].content['application/json'].example;
+    expect(example.message).toContain('multipart/form-data');
+    const plain = await s.request('PUT', '/api/v1/users/me/avatar', {
+      token: alice.accessToken,
+      raw: 'not an image',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(plain.body).toEqual(example);
+    const empty = await s.request('PUT', '/api/v1/users/me/avatar', { token: alice.accessToken });
+    expect(empty.body).toEqual(put.responses['400'].content['application/json'].example);
+
+    // Both image GETs: v is a string, the caching headers are named, and a cache's revalidation answers 304.
+    for (const path of ['/api/v1/users/me/avatar', '/api/v1/users/{id}/avatar']) {
+      const get = doc.paths[path].get;
+      expect(get.parameters.find((p: { name: string }) => p.name === 'v').schema).toEqual({ type: 'string' });
+      expect(Object.keys(get.responses['200'].headers)).toEqual(expect.arrayContaining(['ETag', 'Cache-Control']));
+      expect(get.responses['304'].description).toMatch(/If-None-Match/);
+      expect(get.parameters).toContainEqual(expect.objectContaining({ in: 'header', name: 'If-None-Match' }));
+    }
   });
 });

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
-import { signUpAndIn } from './support/accounts.js';
-import { expectErrorShape, httpClient } from './support/http.js';
+import { signUpAndIn, uniqueEmail } from './support/accounts.js';
+import { expectErrorShape, httpClient, type HttpResult } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 describe('the HTTP foundation', () => {
@@ -439,7 +440,10 @@ describe('the HTTP foundation', () => {
     for (const path of ['/api/v1/auth/sign-up', '/api/v1/auth/sign-in', '/api/v1/auth/refresh', '/api/v1/auth/password/reset'])
       expect(op('post', path).security).toEqual([]);
     expect(op('get', '/health').security).toEqual([]);
-    expect(op('post', '/api/v1/auth/sign-out').security).toEqual(expect.arrayContaining([{ bearer: [] }]));
+    // Sign-out uses a session when it is sent one, yet works with only a refresh token: its schemes are optional.
+    expect(op('post', '/api/v1/auth/sign-out').security).toEqual(expect.arrayContaining([{ bearer: [] }, { cookie: [] }, {}]));
+    expect(op('post', '/api/v1/auth/sign-out').description).toContain('refresh_token cookie');
+    expect(op('get', '/api/v1/users/me').security).not.toContainEqual({});
     expect(op('get', '/api/v1/users/me').security).toEqual(expect.arrayContaining([{ bearer: [] }, { cookie: [] }]));
     expect(JSON.stringify(doc)).not.toContain('x-parley-public');
 
@@ -482,15 +486,26 @@ describe('the HTTP foundation', () => {
     expect(op('get', '/api/v1/users/me').responses[403]).toBeUndefined();
     expect(errorCodes('patch', '/api/v1/users/me', 415)).toMatch(/UNSUPPORTED_MEDIA_TYPE/);
     expect(errorCodes('post', '/api/v1/chats/{chatId}/messages', 415)).toMatch(/UNSUPPORTED_MEDIA_TYPE/);
-    expect(op('get', '/api/v1/users/me').responses[415]).toBeUndefined();
-    // What the JSON parser refuses, on every route that reads a JSON body.
+    // A route without a JSON body of its own is not judged for its type, only for its charset by the parser.
+    expect(errorCodes('get', '/api/v1/users/me', 415)).toMatch(/Codes: UNSUPPORTED_ENCODING$/);
+    // What the JSON parser refuses, on every route: those that read a JSON body and those that take none.
     expect(errorCodes('patch', '/api/v1/users/me', 400)).toMatch(/VALIDATION_FAILED, MALFORMED_JSON/);
     expect(errorCodes('patch', '/api/v1/users/me', 413)).toMatch(/PAYLOAD_TOO_LARGE/);
     expect(errorCodes('patch', '/api/v1/users/me', 415)).toMatch(/UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_ENCODING/);
-    expect(op('get', '/api/v1/users/me').responses[413]).toBeUndefined();
+    for (const [method, path] of [
+      ['get', '/api/v1/users/me'],
+      ['delete', '/api/v1/users/me/avatar'],
+      ['post', '/api/v1/auth/confirm-email/resend'],
+      ['get', '/health'],
+    ]) {
+      expect(errorCodes(method, path, 400)).toMatch(/MALFORMED_JSON/);
+      expect(errorCodes(method, path, 413)).toMatch(/PAYLOAD_TOO_LARGE/);
+      expect(errorCodes(method, path, 415)).toMatch(/UNSUPPORTED_ENCODING/);
+    }
     // A query parameter a route does not take is a 400 everywhere but on health and sign-out.
     expect(errorCodes('get', '/api/v1/auth/sessions', 400)).toMatch(/VALIDATION_FAILED/);
-    expect(op('get', '/health').responses[400]).toBeUndefined();
+    // Health takes any query: its only validation failure is a JSON body that is not an object.
+    expect(example('get', '/health', 400).message).toBe('The request body must be a JSON object.');
     // Ids are UUIDs, counts and seqs integers, and sign-in sets the cookies.
     expect(op('get', '/api/v1/chats/{id}').parameters[0]).toMatchObject({ in: 'path', name: 'id', schema: { format: 'uuid' } });
     expect(doc.components.schemas.ChatDto.properties.unreadCount.type).toBe('integer');
@@ -504,9 +519,147 @@ describe('the HTTP foundation', () => {
     expect(errorCodes('get', '/api/v1/chats', 503)).toMatch(/SERVICE_UNAVAILABLE/);
     expect(op('get', '/api/v1/chats').responses[503].headers['Retry-After']).toBeDefined();
 
+    // Anything else (500) comes in the same shape.
+    for (const [method, path] of [
+      ['get', '/health'],
+      ['post', '/api/v1/auth/sign-out'],
+      ['patch', '/api/v1/chats/{id}'],
+    ])
+      expect(op(method, path).responses.default.content['application/json']).toMatchObject({
+        schema: { $ref: '#/components/schemas/ErrorDto' },
+        example: { statusCode: 500, code: 'INTERNAL_ERROR' },
+      });
+    expect(doc.components.schemas.ErrorDto.properties.statusCode.type).toBe('integer');
+    expect(doc.components.schemas.ErrorDto.properties.details.items.required).toEqual(['field', 'message']);
+
     const page = doc.components.schemas.MessagePageDto.properties.items;
     expect(page).toEqual({ type: 'array', items: { $ref: '#/components/schemas/MessageDto' } });
     expect(op('post', '/api/v1/auth/refresh').requestBody.required).toBe(false);
+  });
+
+  it('documents the length and size limits the server enforces: at the limit passes, one past it is refused', async () => {
+    const { body: doc } = await request('GET', '/api/docs-json');
+    const account = await signUpAndIn(request);
+    const schemas = doc.components.schemas;
+    const queryParam = (path: string, name: string) =>
+      doc.paths[path].get.parameters.find((p: { name: string }) => p.name === name).schema as Record<string, number>;
+    const uuids = (n: number) => Array.from({ length: n }, () => randomUUID());
+    // Each case: the documented limit, and a request carrying a value of a given size in that field alone.
+    const cases: Array<{ field: string; limit: number; send: (size: number) => Promise<HttpResult> }> = [
+      {
+        field: 'email',
+        limit: schemas.SignInDto.properties.email.maxLength,
+        send: (n) => request('POST', '/api/v1/auth/sign-in', { body: { email: 'a'.repeat(n), password: 'whatever1' } }),
+      },
+      {
+        field: 'password',
+        limit: schemas.SignInDto.properties.password.maxLength,
+        send: (n) => request('POST', '/api/v1/auth/sign-in', { body: { email: uniqueEmail(), password: 'p'.repeat(n) } }),
+      },
+      {
+        field: 'refreshToken',
+        limit: schemas.RefreshDto.properties.refreshToken.maxLength,
+        send: (n) => request('POST', '/api/v1/auth/refresh', { body: { refreshToken: 't'.repeat(n) } }),
+      },
+      {
+        field: 'token',
+        limit: schemas.TokenDto.properties.token.maxLength,
+        send: (n) => request('POST', '/api/v1/auth/confirm-email', { body: { token: 't'.repeat(n) } }),
+      },
+      {
+        field: 'query',
+        limit: queryParam('/api/v1/users', 'query').maxLength,
+        send: (n) => request('GET', `/api/v1/users?query=${'q'.repeat(n)}`, { token: account.accessToken }),
+      },
+      {
+        field: 'memberIds',
+        limit: schemas.CreateChatDto.properties.memberIds.maxItems,
+        send: (n) =>
+          request('POST', '/api/v1/chats', { token: account.accessToken, body: { type: 'group', title: 'Big', memberIds: uuids(n) } }),
+      },
+    ];
+    for (const { field, limit, send } of cases) {
+      expect({ field, limit }).toEqual({ field, limit: expect.any(Number) });
+      const at = await send(limit);
+      expect({ field, code: at.body?.code }).not.toEqual({ field, code: 'VALIDATION_FAILED' });
+      const past = await send(limit + 1);
+      expect({
+        field,
+        status: past.status,
+        code: past.body.code,
+        fields: past.body.details?.map((d: { field: string }) => d.field),
+      }).toEqual({
+        field,
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        fields: [field],
+      });
+    }
+    expect(schemas.TokenDto.properties.token.minLength).toBe(1);
+    expectErrorShape(await request('POST', '/api/v1/auth/confirm-email', { body: { token: '' } }), 400, 'VALIDATION_FAILED');
+    expect(schemas.SignUpDto.properties.email).toMatchObject({ format: 'email', maxLength: 320 });
+    expect(schemas.AddMembersDto.properties.userIds).toMatchObject({ minItems: 1, maxItems: 100, items: { format: 'uuid' } });
+    expect(queryParam('/api/v1/users', 'limit').default).toBe(20);
+    expect(queryParam('/api/v1/chats', 'limit').default).toBe(50);
+    expect(queryParam('/api/v1/chats/{chatId}/messages', 'before').minimum).toBe(1);
+    expect(doc.servers).toEqual([{ url: '/' }]);
+  });
+
+  it("shows as each route's 400 what the server answers there, and what the JSON parser refuses on routes that take no body", async () => {
+    const { body: doc } = await request('GET', '/api/docs-json');
+    const account = await signUpAndIn(request);
+    const example = (method: string, path: string, status: number) =>
+      doc.paths[path][method].responses[status].content['application/json'].example;
+    const codes = (method: string, path: string, status: number) => doc.paths[path][method].responses[status].description as string;
+    // Routes with no input of their own: a stray query parameter, a body sent to a write that takes none.
+    expect((await request('GET', '/api/v1/users/me?x=1', { token: account.accessToken })).body).toEqual(
+      example('get', '/api/v1/users/me', 400),
+    );
+    expect((await request('GET', '/api/v1/auth/sessions?x=1', { token: account.accessToken })).body).toEqual(
+      example('get', '/api/v1/auth/sessions', 400),
+    );
+    expect((await request('DELETE', '/api/v1/users/me/avatar', { token: account.accessToken, body: { x: 1 } })).body).toEqual(
+      example('delete', '/api/v1/users/me/avatar', 400),
+    );
+    expect((await request('GET', '/api/v1/users/me/avatar?x=1', { token: account.accessToken })).body).toEqual(
+      example('get', '/api/v1/users/me/avatar', 400),
+    );
+
+    const auth = { authorization: `Bearer ${account.accessToken}` };
+    const json = { ...auth, 'content-type': 'application/json' };
+    const oversized = `{"x":"${'x'.repeat(app.config.http.jsonBodyLimit)}"}`;
+    for (const [method, path] of [
+      ['GET', '/api/v1/users/me'],
+      ['DELETE', '/api/v1/users/me/avatar'],
+      ['POST', '/api/v1/auth/confirm-email/resend'],
+      ['GET', '/health'],
+    ]) {
+      const documented = (status: number) => codes(method.toLowerCase(), path, status);
+      const broken = await rawRequest(app.url, method, path, json, '{"x":');
+      expect({ path, code: broken.body.code, documented: documented(400) }).toEqual({
+        path,
+        code: 'MALFORMED_JSON',
+        documented: expect.stringContaining('MALFORMED_JSON'),
+      });
+      const large = await rawRequest(app.url, method, path, json, oversized);
+      expect({ path, code: large.body.code, documented: documented(413) }).toEqual({
+        path,
+        code: 'PAYLOAD_TOO_LARGE',
+        documented: expect.stringContaining('PAYLOAD_TOO_LARGE'),
+      });
+      const latin1 = await rawRequest(app.url, method, path, { ...auth, 'content-type': 'application/json; charset=latin1' }, '{}');
+      expect({ path, code: latin1.body.code, documented: documented(415) }).toEqual({
+        path,
+        code: 'UNSUPPORTED_ENCODING',
+        documented: expect.stringContaining('UNSUPPORTED_ENCODING'),
+      });
+    }
+    // Health validates nothing of its own, but JSON that is not an object is refused before any route.
+    const notAnObject = await rawRequest(app.url, 'GET', '/health', json, 'null');
+    expect(notAnObject.body).toEqual(example('get', '/health', 400));
+    // Sign-out leaves aside a body it cannot read, and says so by listing none of it.
+    expect((await rawRequest(app.url, 'POST', '/api/v1/auth/sign-out', json, '{"x":')).status).toBe(204);
+    expect(doc.paths['/api/v1/auth/sign-out'].post.responses[400]).toBeUndefined();
   });
 
   it('redirects / to the test chat page', async () => {

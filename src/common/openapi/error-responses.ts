@@ -7,14 +7,18 @@ import { reasonPhrase } from '../errors/error-body.js';
 
 /** The one error shape of every REST and WebSocket error, for the OpenAPI document. */
 export class ErrorDto {
-  @ApiProperty({ example: 409 }) statusCode: number;
+  @ApiProperty({ type: 'integer', example: 409 }) statusCode: number;
   @ApiProperty({ example: 'Conflict' }) error: string;
   @ApiProperty({ example: 'CHAT_TITLE_TAKEN', description: 'Stable UPPER_SNAKE machine code' }) code: string;
   @ApiProperty({ example: 'You already own a group with this title.' }) message: string;
   @ApiProperty({
     required: false,
     type: 'array',
-    items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+    items: {
+      type: 'object',
+      required: ['field', 'message'],
+      properties: { field: { type: 'string' }, message: { type: 'string' } },
+    },
     description: 'Per field, for validation errors',
   })
   details?: Array<{ field: string; message: string }>;
@@ -107,20 +111,32 @@ const TITLES: Record<number, string> = {
 };
 
 type Operation = {
-  security?: unknown[];
+  security?: Array<Record<string, string[]>>;
   requestBody?: unknown;
   parameters?: unknown[];
   responses: Record<string, { description?: string; content?: unknown; headers?: unknown }>;
   [extension: `x-${string}`]: unknown;
 };
 
+type Parameter = { in?: string; name?: string; schema?: Record<string, unknown> };
+
+/** What a route is, as far as its examples need to know. */
+interface Route {
+  method: string;
+  path: string;
+  operation: Operation;
+  /** It takes any query parameter (@TakesAnyQuery()): none is refused. */
+  anyQuery: boolean;
+}
+
 /**
  * Writes the error responses into the document: every route's contract codes (ROUTE_ERRORS),
  * 400 for a route that takes input or refuses query parameters it does not take
  * (QueryParamsGuard), 415 for one that takes a JSON body (JsonBodyGuard), 401 for
- * one that needs a session, each with the error
- * schema and its codes. A public route (@Public()) gets `security: []`, so Swagger UI shows no
- * lock on it, unless it names optional schemes of its own (sign-out).
+ * one that needs a session, what the JSON parser refuses wherever it runs, each with the error
+ * schema, its codes and an example that fits the route, and a `default` for any other error.
+ * A public route (@Public()) gets `security: []`, so Swagger UI shows no lock on it; one that
+ * names optional schemes of its own (sign-out) gets the empty requirement `{}` among them.
  */
 export function documentErrors(document: OpenAPIObject): void {
   const errorSchema = { $ref: '#/components/schemas/ErrorDto' };
@@ -130,7 +146,7 @@ export function documentErrors(document: OpenAPIObject): void {
       const operation = value as Operation;
       const isPublic = operation[PUBLIC_EXTENSION] === true;
       delete operation[PUBLIC_EXTENSION];
-      if (isPublic && !operation.security) operation.security = [];
+      if (isPublic) operation.security = optionalSecurity(operation.security);
 
       const errors: Errors = { ...ROUTE_ERRORS[`${method.toUpperCase()} ${path}`] };
       // Routes that document a JSON body but read it by hand (sign-out): JsonBodyGuard lets any
@@ -139,24 +155,27 @@ export function documentErrors(document: OpenAPIObject): void {
       delete operation[BODY_BY_HAND_EXTENSION];
       const anyQuery = operation[ANY_QUERY_EXTENSION] === true;
       delete operation[ANY_QUERY_EXTENSION];
-      // Input of its own is validated; a write without a body of its own refuses one with fields
-      // (JsonBodyGuard); a query parameter a route does not take is refused (QueryParamsGuard).
-      const takesInput = operation.requestBody !== undefined || operation.parameters?.length || !['get', 'head'].includes(method);
-      if (!byHand && (takesInput || !anyQuery)) errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? [])];
-      if (readsJsonBody(operation) && !byHand) {
-        // What the JSON parser refuses before the route is reached (app.factory.ts).
-        errors[400] = [...(errors[400] ?? []), 'MALFORMED_JSON'];
+      if (!byHand) {
+        // Input of its own is validated; a write without a body of its own refuses one with
+        // fields (JsonBodyGuard); a query parameter a route does not take is refused
+        // (QueryParamsGuard). Then what the JSON parser refuses (app.factory.ts): it reads a body
+        // sent as application/json to any route at all, to one that takes no body (a GET, a
+        // DELETE, the avatar upload) too, and refuses JSON that is not an object as a validation
+        // failure. Only sign-out leaves aside a body the parser cannot read.
+        errors[400] = ['VALIDATION_FAILED', ...(errors[400] ?? []), 'MALFORMED_JSON'];
         errors[413] = [...(errors[413] ?? []), 'PAYLOAD_TOO_LARGE'];
-        errors[415] = ['UNSUPPORTED_MEDIA_TYPE', ...(errors[415] ?? []), 'UNSUPPORTED_ENCODING'];
+        errors[415] = [...(errors[415] ?? []), 'UNSUPPORTED_ENCODING'];
       }
+      if (readsJsonBody(operation) && !byHand) errors[415] = ['UNSUPPORTED_MEDIA_TYPE', ...(errors[415] ?? [])];
       // Every path parameter of this API is an id: a UUID, in either case (uuid.pipe.ts).
-      for (const parameter of (operation.parameters ?? []) as Array<{ in?: string; schema?: Record<string, unknown> }>)
+      for (const parameter of (operation.parameters ?? []) as Parameter[])
         if (parameter.in === 'path' && parameter.schema) parameter.schema.format = 'uuid';
       if (!isPublic) errors[401] = ['UNAUTHENTICATED', 'TOKEN_EXPIRED', 'TOKEN_INVALID', 'SESSION_REVOKED', ...(errors[401] ?? [])];
       // Any route that reaches the database, while it cannot be reached (error-body.ts).
       if (!path.startsWith('/health')) errors[503] = [...(errors[503] ?? []), 'SERVICE_UNAVAILABLE'];
       // Any write carrying the auth cookies from a page of another origin (origin-policy.ts).
       if (!['get', 'head', 'options'].includes(method)) errors[403] = [...(errors[403] ?? []), 'ORIGIN_NOT_ALLOWED'];
+      const route: Route = { method: method.toUpperCase(), path, operation, anyQuery };
       for (const [status, codes] of Object.entries(errors)) {
         const existing = operation.responses[status];
         const title = existing?.description || TITLES[Number(status)] || 'Error';
@@ -167,16 +186,33 @@ export function documentErrors(document: OpenAPIObject): void {
         operation.responses[status] = Object.assign({}, existing, {
           description,
           content: {
-            'application/json': { schema: errorSchema, example: exampleError(Number(status), codes![0], firstInput(document, operation)) },
+            'application/json': { schema: errorSchema, example: exampleError(Number(status), codes![0], document, route) },
           },
           ...(status === '429' || status === '503' ? { headers: retryAfter } : {}),
         });
       }
+      // Whatever else may come (500 INTERNAL_ERROR above all) has the same shape: a client can
+      // read `code` from any error without a case for each status.
+      operation.responses.default ??= {
+        description: 'Any other error, in the same shape: 500 INTERNAL_ERROR when something fails on the server',
+        content: { 'application/json': { schema: errorSchema, example: exampleError(500, 'INTERNAL_ERROR', document, route) } },
+      };
       // What Nest leaves blank for a success (`@ApiOkResponse({ type })`): the status's name.
       for (const [status, response] of Object.entries(operation.responses))
         if (/^2\d\d$/.test(status) && !response.description) response.description = reasonPhrase(Number(status));
     }
   }
+}
+
+/**
+ * A public route's requirements: none (`[]`, no lock in Swagger UI), or, for one that names
+ * schemes of its own because it uses a session when one is sent (sign-out), those schemes and the
+ * empty requirement `{}`, which makes them optional: without it Swagger UI shows a lock and a
+ * client generated from the document will not call the route without a token.
+ */
+function optionalSecurity(security: Operation['security']): Operation['security'] {
+  if (!security?.length) return [];
+  return security.some((requirement) => Object.keys(requirement).length === 0) ? security : [...security, {}];
 }
 
 /** A sentence for the examples of the codes most routes share; any other gets a placeholder. */
@@ -185,33 +221,72 @@ const EXAMPLE_MESSAGES: Record<string, string> = {
   TOKEN_EXPIRED: 'The access token has expired; refresh it or sign in again.',
   CHAT_NOT_FOUND: 'No such chat.',
   UNSUPPORTED_MEDIA_TYPE: 'The body is text/plain; send it as JSON, with Content-Type: application/json.',
+  UNSUPPORTED_ENCODING: 'The request body charset is not supported: send JSON in UTF-8 (charset=utf-8, or no charset).',
+  MALFORMED_JSON: 'The request body is not valid JSON.',
+  PAYLOAD_TOO_LARGE: 'The request body is too large.',
   RATE_LIMITED: 'Too many requests; wait a moment.',
   SERVICE_UNAVAILABLE: 'The server cannot reach its database (or another service it needs) just now; try again shortly.',
+  INTERNAL_ERROR: 'Something went wrong on our side.',
 };
 
+type Example = { message: string; details?: Array<{ field: string; message: string }> };
+
 /**
- * The example shown under an error status: the status's first code, in the one error shape. A
- * validation failure names the route's own first input (`input` when it has none of its own).
+ * What a route says in its own words, where the code's usual sentence would mislead: the avatar
+ * upload takes multipart, not JSON (avatar-upload.interceptor.ts, avatars.service.ts).
  */
-function exampleError(status: number, code: string, field = 'input'): Record<string, unknown> {
-  if (code === 'VALIDATION_FAILED') {
-    const message = `${field} is required`;
-    return { statusCode: status, error: reasonPhrase(status), code, message, details: [{ field, message }] };
-  }
-  return {
-    statusCode: status,
-    error: reasonPhrase(status),
-    code,
-    message: EXAMPLE_MESSAGES[code] ?? 'A sentence saying what went wrong and what to do about it.',
-  };
+const ROUTE_EXAMPLES: Record<string, Record<string, Example>> = {
+  'PUT /api/v1/users/me/avatar': {
+    VALIDATION_FAILED: {
+      message: 'Send the image as multipart/form-data in the field "file".',
+      details: [{ field: 'file', message: 'file is required' }],
+    },
+    UNSUPPORTED_MEDIA_TYPE: { message: 'Send the avatar as multipart/form-data with the image in the field "file", not as text/plain.' },
+    FILE_TOO_LARGE: { message: 'The avatar is larger than 5 MiB; send a smaller image.' },
+  },
+};
+
+/** The example shown under an error status: the status's first code, in the one error shape. */
+function exampleError(status: number, code: string, document: OpenAPIObject, route: Route): Record<string, unknown> {
+  const shape = { statusCode: status, error: reasonPhrase(status), code };
+  const own = ROUTE_EXAMPLES[`${route.method} ${route.path}`]?.[code];
+  if (own) return Object.assign(shape, own);
+  if (code === 'VALIDATION_FAILED') return Object.assign(shape, validationExample(document, route));
+  return Object.assign(shape, { message: EXAMPLE_MESSAGES[code] ?? 'A sentence saying what went wrong and what to do about it.' });
 }
 
-/** The first field of the route's JSON body, or else its first parameter. */
-function firstInput(document: OpenAPIObject, operation: Operation): string | undefined {
+/**
+ * A validation failure this route can really answer, in the words the server uses: a required
+ * body field left out (validation.pipe.ts), an id that is not a UUID (uuid.pipe.ts), a query
+ * parameter out of range or not taken (QueryParamsGuard), a body sent to a route that takes none
+ * (JsonBodyGuard), or, on a route that takes anything, JSON that is not an object (error-body.ts).
+ */
+function validationExample(document: OpenAPIObject, route: Route): Example {
+  const detail = (field: string, message: string) => ({ message, details: [{ field, message }] });
+  const unknown = (message: string) => ({ message, details: [{ field: 'x', message: 'property x should not exist' }] });
+  const body = bodySchema(document, route.operation);
+  const required = body?.required?.[0];
+  if (required) return detail(required, `${required} is required`);
+  // A body whose fields are all optional (refresh): an unknown one is refused (whitelist).
+  if (body) return unknown('property x should not exist');
+  const parameters = (route.operation.parameters ?? []) as Parameter[];
+  const id = parameters.find((p) => p.in === 'path')?.name;
+  if (id) return detail(id, `${id} must be a UUID`);
+  const queries = parameters.filter((p) => p.in === 'query');
+  const bounded = queries.find((p) => typeof p.schema?.maximum === 'number');
+  if (bounded) return detail(bounded.name!, `${bounded.name} must not be greater than ${bounded.schema!.maximum as number}`);
+  if (route.anyQuery) return { message: 'The request body must be a JSON object.' };
+  const where = `${route.method} ${route.path}`;
+  if (queries.length > 0)
+    return unknown(`${where} takes only ${queries.map((p) => p.name).join(', ')} as query parameters; leave out "x".`);
+  if (['GET', 'HEAD'].includes(route.method)) return unknown(`${where} takes no query parameters; leave out "x".`);
+  return unknown(`${where} takes no body; leave it out.`);
+}
+
+/** The schema of the route's JSON body, when it has one. */
+function bodySchema(document: OpenAPIObject, operation: Operation): { required?: string[] } | undefined {
   const ref = (operation.requestBody as { content?: Record<string, { schema?: { $ref?: string } }> } | undefined)?.content?.[
     'application/json'
   ]?.schema?.$ref;
-  const schema = ref ? document.components?.schemas?.[ref.split('/').pop()!] : undefined;
-  const property = schema && 'properties' in schema ? Object.keys(schema.properties ?? {})[0] : undefined;
-  return property ?? (operation.parameters?.[0] as { name?: string } | undefined)?.name;
+  return ref ? (document.components?.schemas?.[ref.split('/').pop()!] as { required?: string[] } | undefined) : undefined;
 }

@@ -100,7 +100,8 @@ export class AuthController {
   @ApiCookieAuth('cookie')
   @ApiOperation({
     summary: 'End the current session and clear the cookies',
-    description: 'Identifies the session by the access token, or, once that has expired, by the refresh token (body or cookie).',
+    description:
+      'Works without a valid access token: identifies the session by the access token (bearer or access_token cookie), or, once that has expired, by the refresh token (refreshToken in the body, or the refresh_token cookie).',
   })
   @ApiBody({ type: RefreshDto, required: false })
   @ApiNoContentResponse()

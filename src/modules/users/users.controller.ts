@@ -1,10 +1,25 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Put, Query, Res, UploadedFile, UseInterceptors } from '@nestjs/common';
+import {
+  applyDecorators,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Put,
+  Query,
+  Res,
+  UploadedFile,
+  UseInterceptors,
+} from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
   ApiBody,
   ApiConsumes,
   ApiCookieAuth,
+  ApiHeader,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -12,6 +27,7 @@ import {
   ApiPayloadTooLargeResponse,
   ApiProduces,
   ApiQuery,
+  ApiResponse,
   ApiTags,
   ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
@@ -28,6 +44,24 @@ import { UsersService } from './users.service.js';
 const VERSIONED_CACHE = 'private, max-age=31536000, immutable';
 /** Without the current `v` the URL may show another image tomorrow: cache, but ask every time. */
 const UNVERSIONED_CACHE = 'private, no-cache';
+
+/** What both avatar GETs answer: the image, with its caching, or 304 to a cache that holds it. */
+function AvatarImageResponses(): MethodDecorator {
+  const headers = {
+    ETag: { description: 'Names this image: send it back in If-None-Match', schema: { type: 'string' } },
+    'Cache-Control': {
+      description: `"${VERSIONED_CACHE}" when v is the current version, else "${UNVERSIONED_CACHE}"`,
+      schema: { type: 'string' },
+    },
+  };
+  return applyDecorators(
+    ApiQuery({ name: 'v', required: false, type: String, description: 'The version from avatarUrl' }),
+    ApiHeader({ name: 'If-None-Match', required: false, description: 'The ETag of the image a cache holds' }),
+    ApiProduces('image/png', 'image/jpeg', 'image/webp', 'image/gif'),
+    ApiOkResponse({ schema: { type: 'string', format: 'binary' }, headers }),
+    ApiResponse({ status: 304, description: 'Not Modified: If-None-Match names the current image; no body', headers }),
+  );
+}
 
 @ApiTags('users')
 @ApiBearerAuth('bearer')
@@ -87,9 +121,7 @@ export class UsersController {
 
   @Get('me/avatar')
   @ApiOperation({ summary: 'Your avatar image', description: 'As GET /users/{id}/avatar with your own id.' })
-  @ApiQuery({ name: 'v', required: false, description: 'The version from avatarUrl' })
-  @ApiProduces('image/png', 'image/jpeg', 'image/webp', 'image/gif')
-  @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
+  @AvatarImageResponses()
   @ApiNotFoundResponse({ description: 'AVATAR_NOT_FOUND: you have no avatar' })
   myAvatar(@CurrentUser() caller: AuthUser, @Query('v') version: string | undefined, @Res() res: Response): Promise<void> {
     return this.avatar(caller.userId, version, res);
@@ -102,9 +134,7 @@ export class UsersController {
     description:
       'Use the avatarUrl of a profile: its `v` names the image, and such a response may be cached for a year. Browsers send the access_token cookie with <img src>.',
   })
-  @ApiQuery({ name: 'v', required: false, description: 'The version from avatarUrl' })
-  @ApiProduces('image/png', 'image/jpeg', 'image/webp', 'image/gif')
-  @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
+  @AvatarImageResponses()
   @ApiNotFoundResponse({ description: 'AVATAR_NOT_FOUND: the user has no avatar' })
   async avatar(@Param('id', uuidParam('id')) id: string, @Query('v') version: string | undefined, @Res() res: Response): Promise<void> {
     const image = await this.avatars.read(id);

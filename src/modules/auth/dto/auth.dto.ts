@@ -15,15 +15,22 @@ function PasswordRules(): PropertyDecorator {
   };
 }
 
+// Each limit is named once so that the OpenAPI document states what the validators enforce.
+/** 64 for the local part, the @, 255 for the domain (RFC 3696). */
+const EMAIL_MAX_LENGTH = 320;
+const REFRESH_TOKEN_MAX_LENGTH = 4096;
+/** The confirmation and password reset tokens of the email links. */
+const EMAIL_TOKEN_MAX_LENGTH = 512;
+
 export class SignUpDto {
-  @ApiProperty({ example: 'ada@example.com' })
+  @ApiProperty({ format: 'email', maxLength: EMAIL_MAX_LENGTH, example: 'ada@example.com' })
   @EmailForm()
   @IsString()
   @IsEmail({}, { message: 'email must be a valid email address' })
   @Matches(/^[^\p{Cc}\p{Cf}\s]*$/u, {
     message: 'email must not contain spaces, control or invisible characters (soft hyphens, direction marks, zero-width spaces)',
   })
-  @MaxLength(320)
+  @MaxLength(EMAIL_MAX_LENGTH)
   email: string;
 
   @ApiProperty({
@@ -45,47 +52,48 @@ export class SignUpDto {
 }
 
 export class SignInDto {
-  @ApiProperty({ example: 'admin@admin.ru' })
+  // No `format: email`: sign-in does not check the address's form; one that is no address matches no account (401).
+  @ApiProperty({ maxLength: EMAIL_MAX_LENGTH, example: 'admin@admin.ru' })
   @EmailForm()
   @IsString()
-  @MaxLength(320)
+  @MaxLength(EMAIL_MAX_LENGTH)
   email: string;
 
   // Not checked against the password rules: seeded accounts and older passwords must still work.
-  @ApiProperty({ example: 'admin' })
+  @ApiProperty({ maxLength: PASSWORD_MAX, example: 'admin' })
   @IsString()
   @MaxLength(PASSWORD_MAX)
   password: string;
 }
 
 export class RefreshDto {
-  @ApiProperty({ required: false, description: 'Omit to use the refresh_token cookie' })
+  @ApiProperty({ required: false, maxLength: REFRESH_TOKEN_MAX_LENGTH, description: 'Omit to use the refresh_token cookie' })
   @IsOptional()
   @IsString()
-  @MaxLength(4096)
+  @MaxLength(REFRESH_TOKEN_MAX_LENGTH)
   refreshToken?: string;
 }
 
 export class TokenDto {
-  @ApiProperty({ description: 'The token from the email link' })
+  @ApiProperty({ minLength: 1, maxLength: EMAIL_TOKEN_MAX_LENGTH, description: 'The token from the email link' })
   @IsString()
-  @Length(1, 512)
+  @Length(1, EMAIL_TOKEN_MAX_LENGTH)
   token: string;
 }
 
 export class ForgotPasswordDto {
-  @ApiProperty({ example: 'ada@example.com' })
+  @ApiProperty({ format: 'email', maxLength: EMAIL_MAX_LENGTH, example: 'ada@example.com' })
   @EmailForm()
   @IsString()
   @IsEmail({}, { message: 'email must be a valid email address' })
-  @MaxLength(320)
+  @MaxLength(EMAIL_MAX_LENGTH)
   email: string;
 }
 
 export class ResetPasswordDto {
-  @ApiProperty()
+  @ApiProperty({ minLength: 1, maxLength: EMAIL_TOKEN_MAX_LENGTH, description: 'The token from the email link' })
   @IsString()
-  @Length(1, 512)
+  @Length(1, EMAIL_TOKEN_MAX_LENGTH)
   token: string;
 
   @ApiProperty({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX })

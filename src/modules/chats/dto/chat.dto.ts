@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateIf } from 'class-validator';
-import { PageQuery } from '../../../common/pagination/page-query.dto.js';
+import { DefaultLimit, PageQuery } from '../../../common/pagination/page-query.dto.js';
 import { LabelForm, LowerCaseIds } from '../../../common/validation/transforms.js';
 import { MessageDto } from '../../messages/dto/message.dto.js';
 import { PublicUserDto } from '../../users/dto/user.dto.js';
@@ -9,17 +9,29 @@ import { MAX_GROUP_MEMBERS, type MemberRole, TITLE_MAX_LENGTH } from '../domain/
 import { HAS_VISIBLE_TEXT as NOT_BLANK, NoHiddenCharacters } from '../../../common/validation/visible-text.js';
 
 export class CreateChatDto {
-  @ApiProperty({ enum: ['direct', 'group'] })
+  @ApiProperty({
+    enum: ['direct', 'group'],
+    description: 'direct: takes userId and nothing else; group: takes title, and memberIds if any, but no userId',
+  })
   @IsIn(['direct', 'group'])
   type: 'direct' | 'group';
 
-  @ApiProperty({ required: false, format: 'uuid', description: 'direct only: the other person' })
+  @ApiProperty({
+    required: false,
+    format: 'uuid',
+    description: 'The other person: required for a direct chat (not your own id), refused for a group',
+  })
   @ValidateIf((o: CreateChatDto) => o.type === 'direct' || o.userId !== undefined)
   @IsUUID('all', { message: 'userId must be a UUID' })
   @LowerCaseIds()
   userId?: string;
 
-  @ApiProperty({ required: false, minLength: 1, maxLength: TITLE_MAX_LENGTH, description: 'group only' })
+  @ApiProperty({
+    required: false,
+    minLength: 1,
+    maxLength: TITLE_MAX_LENGTH,
+    description: "Required for a group, refused for a direct chat (whose title is the other person's name)",
+  })
   @ValidateIf((o: CreateChatDto) => o.type === 'group' || o.title !== undefined)
   @LabelForm()
   @IsString()
@@ -28,7 +40,13 @@ export class CreateChatDto {
   @NoHiddenCharacters()
   title?: string;
 
-  @ApiProperty({ required: false, type: [String], description: 'group only: members besides you (none when left out)' })
+  @ApiProperty({
+    required: false,
+    type: 'array',
+    items: { type: 'string', format: 'uuid' },
+    maxItems: MAX_GROUP_MEMBERS - 1,
+    description: 'Group only (refused for a direct chat): members besides you; none when left out',
+  })
   @ValidateIf((o: CreateChatDto) => o.memberIds !== undefined)
   @IsArray()
   @ArrayMaxSize(MAX_GROUP_MEMBERS - 1)
@@ -47,11 +65,14 @@ export class UpdateChatDto {
   title: string;
 }
 
+/** Users added by one request (the group's own limit, MAX_GROUP_MEMBERS, still applies). */
+const ADD_MEMBERS_MAX = 100;
+
 export class AddMembersDto {
-  @ApiProperty({ type: [String] })
+  @ApiProperty({ type: 'array', items: { type: 'string', format: 'uuid' }, minItems: 1, maxItems: ADD_MEMBERS_MAX })
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(100)
+  @ArrayMaxSize(ADD_MEMBERS_MAX)
   @IsUUID('all', { each: true, message: 'each userIds entry must be a UUID' })
   @LowerCaseIds()
   userIds: string[];
@@ -64,6 +85,7 @@ export class ChangeRoleDto {
 }
 
 /** `?limit=` (default 50) and `?cursor=`. */
+@DefaultLimit(50)
 export class ListChatsQuery extends PageQuery {}
 
 export class ChatDto {

@@ -46,7 +46,12 @@ export class HistoryQueryDto {
   @Max(100)
   limit?: number;
 
-  @ApiProperty({ type: 'integer', required: false, description: 'Page back: messages with seq below this, newest first' })
+  @ApiProperty({
+    type: 'integer',
+    required: false,
+    minimum: 1,
+    description: 'Page back: messages with seq below this, newest first. Not with after or offset.',
+  })
   @IsOptional()
   @ToInt()
   @IsInt()
@@ -54,7 +59,12 @@ export class HistoryQueryDto {
   @Max(Number.MAX_SAFE_INTEGER)
   before?: number;
 
-  @ApiProperty({ type: 'integer', required: false, description: 'Catch up: messages with seq above this, oldest first' })
+  @ApiProperty({
+    type: 'integer',
+    required: false,
+    minimum: 0,
+    description: 'Catch up: messages with seq above this, oldest first. Not with before or offset.',
+  })
   @IsOptional()
   @ToInt()
   @IsInt()
@@ -62,7 +72,12 @@ export class HistoryQueryDto {
   @Max(Number.MAX_SAFE_INTEGER)
   after?: number;
 
-  @ApiProperty({ type: 'integer', required: false, description: 'Offset mode: skip this many, newest first; adds `total`' })
+  @ApiProperty({
+    type: 'integer',
+    required: false,
+    minimum: 0,
+    description: 'Offset mode: skip this many, newest first; adds `total`. Not with before or after.',
+  })
   @IsOptional()
   @ToInt()
   @IsInt()

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsOptional, IsString, Length, Matches } from 'class-validator';
-import { PageQuery } from '../../../common/pagination/page-query.dto.js';
+import { DefaultLimit, PageQuery } from '../../../common/pagination/page-query.dto.js';
 import { LabelForm } from '../../../common/validation/transforms.js';
 import { NAME_MAX_LENGTH } from '../domain/user.js';
 
@@ -41,12 +41,20 @@ export class UpdateMeDto {
   name: string;
 }
 
+/** As long as an email address may be, so that a whole one can be searched for. */
+const SEARCH_QUERY_MAX_LENGTH = 320;
+
 /** `?query=` plus `?limit=` (default 20) and `?cursor=`. */
+@DefaultLimit(20)
 export class SearchUsersQuery extends PageQuery {
-  @ApiProperty({ required: false, description: 'The start of a name, or a whole email (any case); empty lists everyone' })
+  @ApiProperty({
+    required: false,
+    maxLength: SEARCH_QUERY_MAX_LENGTH,
+    description: 'The start of a name, or a whole email (any case); empty lists everyone',
+  })
   @IsOptional()
   @IsString()
-  @Length(0, 320)
+  @Length(0, SEARCH_QUERY_MAX_LENGTH)
   query?: string;
 }
 
