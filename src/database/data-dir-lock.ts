@@ -166,6 +166,8 @@ export function fsFix(code: string | undefined): string {
       return 'a file is where a directory should be: move that file away';
     case 'EROFS':
       return 'it is on a read-only file system: mount it writable';
+    case 'ENOENT':
+      return 'no directory can be made there (a special file system such as /proc, or a parent that went away): use a directory on a disk';
     case 'ENOSPC':
     case 'EDQUOT':
       return 'the disk (or quota) is full: free some space';

@@ -19,6 +19,12 @@ describe('EmbeddedPostgres start-up errors', () => {
     );
   });
 
+  it('refuses a DATA_DIR where no directory can be made (under /proc), at once, rather than hanging the start', async () => {
+    await expect(EmbeddedPostgres.start('/proc/parley-data/pgdata')).rejects.toThrow(
+      /^DATA_DIR cannot hold the database in \/proc\/parley-data\/pgdata \(ENOENT\): no directory can be made there/,
+    );
+  });
+
   it("words PGlite's file system errors, which are plain objects (String() made them [object Object]), with a fix that fits", () => {
     expect(describeOpenError({ name: 'ErrnoError', errno: 2 })).toEqual({
       reason: 'EACCES, errno 2',

@@ -1,15 +1,4 @@
-import {
-  accessSync,
-  constants,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { inspect } from 'node:util';
 import { basename, dirname, join } from 'node:path';
@@ -18,6 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { DataDirLock, fsFix } from './data-dir-lock.js';
 import { SetupError } from '../common/errors/setup-error.js';
+import { makeDirectorySync } from '../common/fs/make-directory.js';
 
 /**
  * The in-process database used when DATABASE_URL is unset: PGlite (PostgreSQL compiled to
@@ -63,7 +53,7 @@ export class EmbeddedPostgres {
     const logger = new Logger('EmbeddedPostgres');
     try {
       // Only the server's user may read the database's files (a new directory; an existing one is left as it is).
-      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      makeDirectorySync(dataDir, 0o700);
       // PGlite reports a directory it may not enter only as an emscripten error number, later.
       accessSync(dataDir, constants.R_OK | constants.W_OK | constants.X_OK);
     } catch (error) {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { access, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { SetupError } from '../common/errors/setup-error.js';
+import { makeDirectory } from '../common/fs/make-directory.js';
 import { assertValidObjectKey, InvalidObjectKeyError } from './object-key.js';
 import { ObjectStorage, type StoredObject } from './object-storage.js';
 
@@ -40,7 +41,7 @@ export class LocalFileStorage extends ObjectStorage {
   /** Creates the folders and proves they are writable, so a bad DATA_DIR stops the start rather than the first upload. */
   async init(): Promise<void> {
     try {
-      for (const dir of [this.root, this.metaDir, this.tempDir]) await mkdir(dir, { recursive: true });
+      for (const dir of [this.root, this.metaDir, this.tempDir]) await makeDirectory(dir);
       await this.check();
     } catch (error) {
       throw new SetupError(
@@ -61,8 +62,8 @@ export class LocalFileStorage extends ObjectStorage {
     const metaFile = this.metaPath(key);
     const meta: ObjectMeta = { contentType };
     try {
-      await mkdir(dirname(metaFile), { recursive: true });
-      await mkdir(dirname(file), { recursive: true });
+      await makeDirectory(dirname(metaFile));
+      await makeDirectory(dirname(file));
       await this.writeAtomically(metaFile, Buffer.from(JSON.stringify(meta)));
       await this.writeAtomically(file, body);
     } catch (error) {

@@ -1,8 +1,9 @@
 import { constants } from 'node:fs';
-import { access, mkdir, rename, writeFile } from 'node:fs/promises';
+import { access, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { makeDirectory } from '../../../../common/fs/make-directory.js';
 import type { OutgoingMail } from '../../domain/mail.js';
 import { MailTransport } from '../../mail-transport.js';
 
@@ -37,7 +38,7 @@ export class OutboxMailTransport extends MailTransport {
     const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.template}-${mail.id}.eml`;
     const path = join(this.dir, name);
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await makeDirectory(this.dir, 0o700);
       // Written aside and renamed, so a watcher of the directory never reads half a message. Only
       // the server's user may read it: it holds live confirmation and reset links.
       await writeFile(`${path}.part`, message, { mode: 0o600 });
@@ -54,7 +55,7 @@ export class OutboxMailTransport extends MailTransport {
 
   async check(): Promise<void> {
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await makeDirectory(this.dir, 0o700);
       await access(this.dir, constants.W_OK);
     } catch (error) {
       throw new Error(
