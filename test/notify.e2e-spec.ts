@@ -430,6 +430,31 @@ describe('notify with an unreachable SMTP_URL', () => {
   });
 });
 
+describe('notify with a mail server that takes the connection and never speaks', () => {
+  it('reports mail down on /health/ready naming SMTP_URL and the fix, not a bare "no answer"', async () => {
+    const db = await createTestDatabase('postgres');
+    const sockets = new Set<import('node:net').Socket>();
+    const mute = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    const started = await startAppWithLogs({ ...db.env, SMTP_URL: `smtp://127.0.0.1:${(mute.address() as AddressInfo).port}` });
+    try {
+      const response = await fetch(`${started.url}/health/ready`);
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as any).dependencies.mail).toMatchObject({
+        status: 'down',
+        error: expect.stringMatching(
+          /^SMTP_URL is unreachable: no answer within 2\.5 s \(smtp:\/\/127\.0\.0\.1:\d+\); start the mail server there/,
+        ),
+      });
+    } finally {
+      await started.app.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => mute.close(() => resolve()));
+      await db.dispose();
+    }
+  });
+});
+
 describe('notify when the mail server comes back after an outage', () => {
   let db: TestDatabase;
   let port: number;

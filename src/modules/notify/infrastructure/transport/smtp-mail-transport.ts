@@ -1,11 +1,19 @@
 import { Logger } from '@nestjs/common';
 import nodemailer from 'nodemailer';
+import { withTimeout } from '../../../../common/concurrency/within.js';
 import { redact } from '../../../../config/env-reader.js';
 import type { OutgoingMail } from '../../domain/mail.js';
 import { MailRefusedError, MailSendInterruptedError, MailServerUnreachableError, MailTransport } from '../../mail-transport.js';
 
 /** Nodemailer's defaults (2 min to connect, 10 min of socket silence) would hold a worker for ages. */
 const TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000 };
+
+/**
+ * How long check() waits for the server's greeting: under the health check's own 3 s, so that a
+ * server that takes the connection and never speaks is reported in this transport's words (naming
+ * SMTP_URL and the fix), not as a bare "no answer".
+ */
+const CHECK_ANSWER_MS = 2_500;
 
 /** How long a setup problem a send found stands in for the health check (then the server is asked again). */
 const SETUP_PROBLEM_MS = 5 * 60_000;
@@ -79,7 +87,9 @@ export class SmtpMailTransport extends MailTransport {
     if (this.setupProblem && Date.now() - this.setupProblem.at < SETUP_PROBLEM_MS) throw this.setupProblem.error;
     this.setupProblem = undefined;
     try {
-      await this.transporter.verify();
+      await withTimeout(this.transporter.verify(), CHECK_ANSWER_MS, () =>
+        Object.assign(new Error(`no answer within ${CHECK_ANSWER_MS / 1000} s`), { code: 'ETIMEDOUT' }),
+      );
     } catch (error) {
       throw this.explain(error);
     }
