@@ -187,13 +187,17 @@ describe('loadConfig', () => {
     expect([...loadConfig({ MODULES: 'health' }).modules]).toEqual(['health']);
   });
 
-  it('refuses an S3_BUCKET that S3 would refuse, and a secret left as a placeholder', () => {
+  it('refuses an S3_BUCKET or S3_REGION that S3 would refuse, and a secret left as a placeholder', () => {
     const s3 = { S3_ENDPOINT: 'http://127.0.0.1:9000', S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's' };
     expect(problemsOf({ ...s3, S3_BUCKET: 'Under_Score' })).toEqual([
       expect.stringMatching(/^S3_BUCKET="Under_Score" is not a valid bucket name/),
     ]);
     expect(problemsOf({ ...s3, S3_BUCKET: 'parley-avatars.1' })).toEqual([]);
     expect(problemsOf({ ...s3, S3_BUCKET: '192.168.1.10' })).toEqual([expect.stringMatching(/is not a valid bucket name/)]);
+    expect(problemsOf({ ...s3, S3_BUCKET: 'parley', S3_REGION: 'bad region!' })).toEqual([
+      expect.stringMatching(/^S3_REGION="bad region!" is not a region name; use letters, digits/),
+    ]);
+    expect(problemsOf({ ...s3, S3_BUCKET: 'parley', S3_REGION: 'eu-central-1' })).toEqual([]);
     expect(problemsOf({ JWT_ACCESS_SECRET: 'a-generated<secret>with>symbols!' })).toEqual([]);
     expect(problemsOf({ JWT_ACCESS_SECRET: '<64 hex characters>' })).toEqual([
       expect.stringMatching(/^JWT_ACCESS_SECRET looks like a placeholder/),
