@@ -53,9 +53,12 @@ describe('the message store', () => {
       MESSAGE_STORE: 'mongo',
       MONGODB_URI: listeningUri.replace('mongodb://', 'mongodb://parley:hunter2@'),
     });
-    const start = createApp(config, new AppLogger('error', 'json', () => undefined));
+    const lines: string[] = [];
+    const start = createApp(config, new AppLogger('error', 'json', (line) => lines.push(line)));
     await expect(start).rejects.toThrow(/^MONGODB_URI is unreachable: .*--replSet rs0.*or unset MESSAGE_STORE/);
     await expect(start).rejects.not.toThrow(/hunter2/);
+    // Said once, in those words: not first by @nestjs/mongoose, with the driver's stack.
+    expect(lines.filter((line) => line.includes('MongooseModule'))).toEqual([]);
     expect(knocks).toBeGreaterThan(before); // it did try the listener, which hangs up on everyone
   });
 

@@ -13,6 +13,15 @@ const COLOURS: Record<string, string> = {
 };
 
 /**
+ * A library's line that Parley says better itself right after. @nestjs/mongoose logs "Unable to
+ * connect to the database." with the driver's stack (retryAttempts 0: once) before the start fails
+ * with the error mongo-connection.ts makes of it, which names MONGODB_URI and the fix.
+ */
+function supersededByParley(context: string | undefined, message: unknown): boolean {
+  return context === 'MongooseModule' && typeof message === 'string' && message.startsWith('Unable to connect to the database.');
+}
+
+/**
  * Structured logs: one JSON object per line (LOG_FORMAT=json, the default outside LOCAL), or the
  * same fields on one readable line. Every line carries the request id when there is one.
  */
@@ -47,6 +56,7 @@ export class AppLogger implements LoggerService {
     if (ORDER[level] > ORDER[this.level]) return;
     // Nest passes (message, context) or, for errors, (message, stack, context).
     const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
+    if (supersededByParley(context, message)) return;
     const stack = rest.find((r) => typeof r === 'string') as string | undefined;
     const error = rest.find((r): r is Error => r instanceof Error) ?? (message instanceof Error ? message : undefined);
     const fields: Record<string, unknown> = {
