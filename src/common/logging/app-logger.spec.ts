@@ -14,6 +14,19 @@ describe('AppLogger', () => {
     expect(line).not.toHaveProperty('stack');
   });
 
+  it('leaves a failed start to the one line main.ts prints on a terminal (pretty), and keeps it in JSON lines', () => {
+    const lines = (format: 'json' | 'pretty') => {
+      const out: string[] = [];
+      const logger = new AppLogger('error', format, (line) => out.push(line));
+      logger.error(new SetupError('DATABASE_URL is unreachable: …'), 'ExceptionHandler'); // as Nest's ExceptionHandler logs
+      logger.error(new Error('a bug'), 'ExceptionHandler');
+      logger.error(new SetupError('said elsewhere'), 'Other');
+      return out;
+    };
+    expect(lines('json')).toHaveLength(3);
+    expect(lines('pretty')).toEqual([expect.stringContaining('a bug'), expect.stringContaining('said elsewhere')]);
+  });
+
   it("keeps the stack of any other error, a bug to find, and its cause's", () => {
     expect(logged(new Error('boom')).stack).toMatch(/^Error: boom\n\s+at /);
     const wrapped = new Error('DATABASE_URL could not be used: …', { cause: new Error('Entity metadata for X#y was not found') });

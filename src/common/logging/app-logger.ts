@@ -57,6 +57,10 @@ export class AppLogger implements LoggerService {
     // Nest passes (message, context) or, for errors, (message, stack, context).
     const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
     if (supersededByParley(context, message)) return;
+    // Nest's ExceptionHandler logs a failed start, and main.ts (or the CLI) then prints the same
+    // sentence on stderr as the process ends: on a terminal (pretty) once is enough. JSON lines keep
+    // it, for collectors that read only stdout.
+    if (this.format === 'pretty' && context === 'ExceptionHandler' && message instanceof SetupError) return;
     const stack = rest.find((r) => typeof r === 'string') as string | undefined;
     const error = rest.find((r): r is Error => r instanceof Error) ?? (message instanceof Error ? message : undefined);
     const fields: Record<string, unknown> = {
