@@ -145,7 +145,9 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
 
     const onB = await on(b, account.accessToken);
     expect(await presenceA.onlineAmong([account.user.id, viewer.user.id])).toEqual(new Set([account.user.id]));
-    // Seen now: the moment it came online, as the presence frame says.
+    // Seen now: the moment it came online, as the presence frame says (stamped in the database
+    // just after the socket is ready: once B has written it).
+    await b.app.get(PresenceService).drain(5_000);
     expect(await profileOnA()).toMatchObject({ online: true, lastSeenAt: expect.any(String) });
 
     const onA = await on(a, account.accessToken);
