@@ -58,8 +58,28 @@ describe('DataDirLock', () => {
     const pid = child.pid!;
     await new Promise((resolve) => child.on('exit', resolve));
     writeFileSync(file, JSON.stringify({ host: hostname(), pid, token: 'old' }));
-    claim();
+    expect(claim().leftBy).toBe(`pid ${pid} on ${hostname()}`);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ host: hostname(), pid: process.pid });
+    // A lock given up on release leaves nothing to say next time.
+    held.pop()!.release();
+    expect(claim().leftBy).toBeUndefined();
+  });
+
+  it('takes over at once a lock whose process was killed but never reaped (a zombie), and says whose it was', async () => {
+    // `sleep 30` is the shell's child; the shell becomes `sleep 60`, which never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 30 & echo $!; exec sleep 60']);
+    try {
+      const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString()))));
+      process.kill(pid, 'SIGKILL');
+      const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].charAt(0);
+      for (let i = 0; i < 100 && state() !== 'Z'; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(state()).toBe('Z'); // still answers kill(pid, 0)
+      writeFileSync(file, JSON.stringify({ host: hostname(), pid, token: 'old' }));
+      expect(claim().leftBy).toBe(`pid ${pid} on ${hostname()}`);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ pid: process.pid });
+    } finally {
+      parent.kill();
+    }
   });
 
   it('takes over at once a lock from this host written before the machine restarted, though its pid is alive (reused)', async () => {

@@ -42,6 +42,8 @@ export class DataDirLock {
     readonly file: string,
     private readonly token: string,
     heartbeatMs: number,
+    /** Who held the lock before and left it behind (did not stop cleanly: killed, or its machine stopped), as "pid 12 on host". */
+    readonly leftBy?: string,
   ) {
     this.timer = setInterval(() => this.beat(), heartbeatMs);
     this.timer.unref();
@@ -51,10 +53,11 @@ export class DataDirLock {
   static claim(file: string, what: string, options: LockOptions = {}): DataDirLock {
     const me = { host: options.host ?? hostname(), pid: options.pid ?? process.pid, token: randomUUID(), boot: options.boot ?? bootId() };
     const content = JSON.stringify(me);
+    let left: string | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         writeFileSync(file, content, { flag: 'wx' }); // exclusive: of two racing starts, one wins
-        return new DataDirLock(file, me.token, options.heartbeatMs ?? HEARTBEAT_MS);
+        return new DataDirLock(file, me.token, options.heartbeatMs ?? HEARTBEAT_MS, left);
       } catch (error) {
         const { code, message } = error as NodeJS.ErrnoException;
         if (code !== 'EEXIST') {
@@ -73,13 +76,13 @@ export class DataDirLock {
           ? !isAlive(owner.pid) || (owner.boot !== undefined && me.boot !== undefined && owner.boot !== me.boot)
           : ageMs > LOCK_STALE_MS;
       if (!gone) {
-        const who = `${owner.pid ? `pid ${owner.pid}` : 'a process'}${owner.host ? ` on ${owner.host}` : ''}`;
         throw new SetupError(
-          `Another Parley process (${who}) is using ${what} (its lock ${file} was renewed ${Math.round(ageMs / 1000)} s ago); ` +
+          `Another Parley process (${who(owner)}) is using ${what} (its lock ${file} was renewed ${Math.round(ageMs / 1000)} s ago); ` +
             `stop it (a server applies migrations, and under LOCAL seeds, at its start by itself), set DATA_DIR to another directory, or set DATABASE_URL to share a PostgreSQL server between instances. ` +
             `A lock left by a process that died is taken over at once when another process on this host wrote it; otherwise (another host, or a container restarted with the same pid) once it is ${LOCK_STALE_MS / 1000} s old: wait, or let a restart policy retry.`,
         );
       }
+      left = who(owner);
       // Left behind. Move it aside rather than delete it: of two processes taking it over at once,
       // only one rename succeeds, and one that finds a different owner inside puts it back.
       const aside = `${file}.${me.token}.stale`;
@@ -111,6 +114,11 @@ export class DataDirLock {
       // Deleted from under us: the next start elsewhere may take the directory; nothing to do here.
     }
   }
+}
+
+/** "pid 12 on host", as far as the lock says. */
+function who(owner: Owner): string {
+  return `${owner.pid ? `pid ${owner.pid}` : 'a process'}${owner.host ? ` on ${owner.host}` : ''}`;
 }
 
 function readOwner(file: string): { owner: Owner; raw: string; ageMs: number } | undefined {
@@ -149,9 +157,25 @@ function isAlive(pid: number | undefined): boolean {
   if (!pid) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * A process killed but not yet reaped by its parent (Linux state Z: started with `&` from a
+ * script whose parent never waits, or as pid 1's child in a container without an init) still
+ * answers kill(pid, 0), though it holds nothing any more.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "<pid> (<command, which may hold spaces and parentheses>) <state> …"
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false; // no /proc (not Linux), or gone meanwhile: kill(pid, 0) has the say
   }
 }
 

@@ -60,6 +60,10 @@ export class EmbeddedPostgres {
       throw new SetupError(unusableDataDir(dataDir, error));
     }
     const lock = DataDirLock.claim(join(dataDir, '..', `${basename(dataDir)}.lock`), `the embedded database in ${dataDir}`);
+    if (lock.leftBy)
+      logger.warn(
+        `The last process on ${dataDir} (${lock.leftBy}) did not stop cleanly (killed, or its machine stopped): the database recovers as it opens. What that process had committed survives it; a machine crash or power loss can lose the last writes (the embedded database does not flush to disk; see DATABASE_URL for that).`,
+      );
     // Holding the lock, this is the only process serving this data directory: a socket directory
     // recorded for it belongs to one that is gone.
     const socketDirRecord = join(dataDir, '..', `${basename(dataDir)}.socket-dir`);
