@@ -594,6 +594,9 @@ async function showConfirmEmail(token) {
     }
     tokenResult(status, 'Your email is confirmed. Thank you!', true);
   } catch (error) {
+    // Opened in a page not drawn yet (a new tab, or a reload): who is signed in, if anyone, is not
+    // known yet, and decides the advice.
+    if (!state.me && (state.session || (await tryCookieSession()))) state.me = await api('GET', '/users/me').catch(() => undefined);
     const again = !state.session
       ? 'sign in to get a new one'
       : state.me?.emailConfirmed
@@ -1326,6 +1329,8 @@ function threadOf(chatId) {
       /** Loaded before a reconnect: edits and deletes made meanwhile are read again when it is next opened. */
       stale: false,
       editing: null,
+      /** What the user has typed into the open editor ({ id, text, start, end }): a redraw of the message (a tick, an edit from elsewhere) refills it from here. */
+      editDraft: null,
       nodes: new Map(),
     };
     state.threads.set(chatId, thread);
@@ -1586,6 +1591,12 @@ function renderThread({ stick = false, keepPosition = false } = {}) {
       !previous || previous.senderId !== item.m.senderId || Date.parse(item.m.createdAt) - Date.parse(previous.createdAt) > GROUP_GAP_MS;
     previous = item.m;
     const status = item.pending ? (item.pending.failed ? 'failed' : 'pending') : item.own ? tickStatus(chatId, item.m) : null;
+    if (thread.editing === item.m.id && item.m.deletedAt) {
+      // Deleted (on another device, or by a reload) while it was being edited: nothing to save.
+      thread.editing = null;
+      thread.editDraft = null;
+      toast('The message you were editing was deleted.', 'error');
+    }
     const editing = thread.editing !== null && thread.editing === item.m.id;
     const showSender = first && !item.own && chat?.type === 'group';
     const sig = JSON.stringify([
@@ -1665,7 +1676,14 @@ function messageNode(chatId, { m, own, pending }, { first, status, editing, show
     'li',
     {
       class: classes,
-      dataset: { testid: 'message', seq: Number.isFinite(m.seq) ? m.seq : '', own: own ? 'true' : 'false', clientId: m.clientId ?? '' },
+      dataset: {
+        testid: 'message',
+        seq: Number.isFinite(m.seq) ? m.seq : '',
+        own: own ? 'true' : 'false',
+        clientId: m.clientId ?? '',
+        // The tick's state, also while the editor stands in for the bubble and its tick.
+        status: status ?? '',
+      },
       onclick: pending?.failed ? () => retrySend(chatId, pending.clientId) : undefined,
     },
     showSender && h('span', { class: 'sender', text: nameOf(m.senderId) }),
@@ -1676,7 +1694,14 @@ function messageNode(chatId, { m, own, pending }, { first, status, editing, show
 
 function editForm(chatId, m) {
   const area = h('textarea', { rows: 2, 'aria-label': 'Edit message', dataset: { testid: 'message-edit-input' } });
-  area.value = m.text ?? '';
+  const thread = threadOf(chatId);
+  const draft = thread.editDraft?.id === m.id ? thread.editDraft : null;
+  area.value = draft ? draft.text : (m.text ?? '');
+  const keepDraft = () => (thread.editDraft = { id: m.id, text: area.value, start: area.selectionStart, end: area.selectionEnd });
+  area.addEventListener('input', keepDraft);
+  area.addEventListener('select', keepDraft);
+  area.addEventListener('keyup', keepDraft);
+  area.addEventListener('click', keepDraft);
   const save = async () => {
     const text = area.value;
     if (!hasVisibleText(text)) return toast('A message cannot be empty: delete it instead.', 'error');
@@ -1687,11 +1712,13 @@ function editForm(chatId, m) {
     } catch (error) {
       toast(errorText(error), 'error');
     }
-    threadOf(chatId).editing = null;
+    thread.editing = null;
+    thread.editDraft = null;
     renderThread();
   };
   const cancel = () => {
-    threadOf(chatId).editing = null;
+    thread.editing = null;
+    thread.editDraft = null;
     renderThread();
   };
   area.addEventListener('keydown', (event) => {
@@ -1702,7 +1729,8 @@ function editForm(chatId, m) {
   });
   requestAnimationFrame(() => {
     area.focus();
-    area.setSelectionRange(area.value.length, area.value.length);
+    if (draft) area.setSelectionRange(draft.start, draft.end);
+    else area.setSelectionRange(area.value.length, area.value.length);
   });
   return h(
     'div',
@@ -1719,6 +1747,7 @@ function editForm(chatId, m) {
 
 function startEdit(chatId, id) {
   threadOf(chatId).editing = id;
+  threadOf(chatId).editDraft = null;
   renderThread();
 }
 

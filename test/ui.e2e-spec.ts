@@ -699,6 +699,61 @@ describe('the built-in chat page, in a real browser', () => {
     expect(pageErrors()).toEqual([]);
   });
 
+  it('keeps what is typed in the editor while the message is redrawn (its tick turns), and closes the editor when it is deleted elsewhere', async () => {
+    const request = httpClient(app.url);
+    const faye = await signUpAndIn(request, 'Faye Draft');
+    const gus = await signUpAndIn(request, 'Gus Reader');
+    const chat = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: gus.user.id }, token: faye.accessToken });
+    const messages = `/api/v1/chats/${chat.body.id}/messages`;
+    const page = await openPage('faye');
+    await signInThroughForm(page, { ...faye.user, password: faye.password });
+    await page.getByTestId('chat-item').filter({ hasText: 'Gus Reader' }).click();
+    await page.getByTestId('composer-input').fill('typo mesage');
+    await page.getByTestId('composer-input').press('Enter');
+    const typo = message(page, 'typo mesage');
+    await typo.locator('[data-testid="tick"][data-status="sent"]').waitFor();
+    const seq = Number(await typo.getAttribute('data-seq'));
+    const mine = page.locator(`[data-testid="message"][data-seq="${seq}"]`); // its text is in the editor while editing
+
+    await typo.hover();
+    await typo.getByTestId('message-edit').click();
+    const editor = page.getByTestId('message-edit-input');
+    await editor.fill('typo message, fixed and a long careful rewrite');
+    // Gus reads it: the tick turns to seen, and the message is drawn again.
+    expect((await request('POST', `/api/v1/chats/${chat.body.id}/read`, { body: { seq }, token: gus.accessToken })).status).toBeLessThan(
+      300,
+    );
+    await page.locator(`[data-testid="message"][data-seq="${seq}"][data-status="seen"]`).waitFor();
+    expect(await editor.inputValue()).toBe('typo message, fixed and a long careful rewrite');
+    await editor.press('Enter');
+    await message(page, 'typo message, fixed and a long careful rewrite').filter({ hasText: 'edited' }).waitFor();
+
+    // Deleted from another device while being edited: the editor closes, saying so.
+    await mine.hover();
+    await mine.getByTestId('message-edit').click();
+    await editor.fill('never saved');
+    const id = (await request('GET', messages, { token: faye.accessToken })).body.items[0].id as string;
+    expect((await request('DELETE', `${messages}/${id}`, { token: faye.accessToken })).status).toBe(204);
+    await expectText(page.getByTestId('toast'), 'The message you were editing was deleted.');
+    await editor.waitFor({ state: 'detached' });
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it('says, for a confirm link opened again in a new page, that the email is confirmed already', async () => {
+    const request = httpClient(app.url);
+    const ivy = await signUpAndIn(request, 'Ivy Twice');
+    const mail = await sink.waitFor(
+      (m) => m.text?.includes('/ui/#/confirm-email?token=') === true && JSON.stringify(m.to).includes(ivy.user.email),
+    );
+    const link = linkIn(mail.text ?? '', 'confirm-email', app.url);
+    const page = await openPage('ivy');
+    await signInThroughForm(page, { ...ivy.user, password: ivy.password });
+    await page.goto(link);
+    await expectText(page.getByTestId('token-status'), 'Your email is confirmed');
+    await page.reload(); // the same link again, in a page not drawn yet
+    await expectText(page.getByTestId('token-status'), 'your own email is confirmed already');
+  });
+
   it("keeps this account's confirm banner after confirming another account's email in the same tab", async () => {
     const request = httpClient(app.url);
     const [dan, eve] = [await signUpAndIn(request, 'Dan Unconfirmed'), await signUpAndIn(request, 'Eve Elsewhere')];
