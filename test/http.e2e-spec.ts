@@ -446,6 +446,14 @@ describe('the HTTP foundation', () => {
     expect(op('get', '/api/v1/users/me').security).not.toContainEqual({});
     expect(op('get', '/api/v1/users/me').security).toEqual(expect.arrayContaining([{ bearer: [] }, { cookie: [] }]));
     expect(JSON.stringify(doc)).not.toContain('x-parley-public');
+    // Every error example is a sentence the server says, none a placeholder.
+    const examples = Object.values(doc.paths as Record<string, Record<string, { responses: Record<string, any> }>>).flatMap((item) =>
+      Object.values(item).flatMap((operation) =>
+        Object.values(operation.responses).flatMap((response) => response.content?.['application/json']?.example ?? []),
+      ),
+    );
+    expect(examples.length).toBeGreaterThan(100);
+    expect(examples.filter((example) => /A sentence saying what went wrong/.test(example.message)).map((e) => e.code)).toEqual([]);
 
     expect(errorCodes('post', '/api/v1/auth/sign-up', 409)).toMatch(/EMAIL_TAKEN/);
     expect(errorCodes('post', '/api/v1/auth/sign-in', 401)).toMatch(/INVALID_CREDENTIALS/);

@@ -227,9 +227,54 @@ const EXAMPLE_MESSAGES: Record<string, string> = {
   RATE_LIMITED: 'Too many requests; wait a moment.',
   SERVICE_UNAVAILABLE: 'The server cannot reach its database (or another service it needs) just now; try again shortly.',
   INTERNAL_ERROR: 'Something went wrong on our side.',
+  // The routes' own codes, in the server's words (the sentence of the first place that throws each).
+  AVATAR_NOT_FOUND: 'This user has no avatar.',
+  CHAT_ADMIN_REQUIRED: 'Only the owner or an admin can add members.',
+  CHAT_FULL: 'A group holds at most 1000 members.',
+  CHAT_OWNER_REQUIRED: 'Only the owner can change roles.',
+  CHAT_TITLE_TAKEN: 'You already own a group with this title.',
+  CLIENT_ID_REUSED: 'You already used this clientId for a message in another chat; use a new UUID per message.',
+  DIRECT_CHAT_FIXED: 'A direct chat always has exactly its two people; this does not apply to it.',
+  EMAIL_ALREADY_CONFIRMED: 'This email address is already confirmed.',
+  EMAIL_TAKEN: 'An account with this email already exists.',
+  FILE_TOO_LARGE: 'The avatar is larger than 5 MiB; send a smaller image.',
+  INVALID_CREDENTIALS: 'The email or password is wrong.',
+  MAIL_DISABLED: 'Password reset needs email, and the notify module is switched off on this server.',
+  MEMBER_NOT_FOUND: 'That user is not a member of this chat.',
+  MESSAGE_DELETED: 'This message was deleted.',
+  MESSAGE_NOT_FOUND: 'No such message in this chat.',
+  NOT_MESSAGE_SENDER: 'Only the sender can edit a message.',
+  ORIGIN_NOT_ALLOWED:
+    "A page at https://elsewhere.example may not act with this site's cookies; list it in CORS_ORIGINS, or send a bearer token.",
+  OWNER_MUST_TRANSFER: 'Give the owner role to someone else instead of demoting yourself.',
+  REFRESH_EXPIRED: 'The refresh token has expired; sign in again.',
+  REFRESH_REUSED: 'This refresh token was already used; the session has been revoked for safety. Sign in again.',
+  SESSION_NOT_FOUND: 'No such session.',
+  SESSION_REVOKED: 'This session has ended; sign in again.',
+  STORAGE_UNAVAILABLE: 'Object storage did not answer; try again later.',
+  TOKEN_INVALID: 'The access token is invalid.',
+  TOO_MANY_ATTEMPTS: 'Too many failed sign-ins for this account; try again later or reset the password.',
+  USER_NOT_FOUND: 'No such user.',
 };
 
 type Example = { message: string; details?: Array<{ field: string; message: string }> };
+
+/** The validation failures with codes of their own, with the field they name. */
+const CODE_EXAMPLES: Record<string, Example> = {
+  DIRECT_CHAT_WITH_SELF: {
+    message: 'A direct chat needs another person.',
+    details: [{ field: 'userId', message: 'userId must not be your own id' }],
+  },
+  INVALID_CURSOR: {
+    message: 'The cursor is not valid; pass back a nextCursor from a previous page.',
+    details: [{ field: 'cursor', message: 'cursor is malformed' }],
+  },
+  INVALID_SEQ: { message: 'seq 12 is beyond the newest message (9).', details: [{ field: 'seq', message: 'seq must be at most 9' }] },
+  INVALID_TOKEN: {
+    message: 'The link is invalid, already used or expired; ask for a new one.',
+    details: [{ field: 'token', message: 'token is invalid or expired' }],
+  },
+};
 
 /**
  * What a route says in its own words, where the code's usual sentence would mislead: the avatar
@@ -249,7 +294,7 @@ const ROUTE_EXAMPLES: Record<string, Record<string, Example>> = {
 /** The example shown under an error status: the status's first code, in the one error shape. */
 function exampleError(status: number, code: string, document: OpenAPIObject, route: Route): Record<string, unknown> {
   const shape = { statusCode: status, error: reasonPhrase(status), code };
-  const own = ROUTE_EXAMPLES[`${route.method} ${route.path}`]?.[code];
+  const own = ROUTE_EXAMPLES[`${route.method} ${route.path}`]?.[code] ?? CODE_EXAMPLES[code];
   if (own) return Object.assign(shape, own);
   if (code === 'VALIDATION_FAILED') return Object.assign(shape, validationExample(document, route));
   return Object.assign(shape, { message: EXAMPLE_MESSAGES[code] ?? 'A sentence saying what went wrong and what to do about it.' });
