@@ -389,9 +389,15 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     await sendOn(aliceOnA, chatId, 'one');
     await aliceOnB.nextOfType('new_message');
 
-    const restore = slowRedisOnB(400);
+    // What crosses Redis to B is held until the addition through B has been told there.
+    const held: string[] = [];
+    let pass: ((payload: string) => void) | undefined;
+    const restore = interceptRedisOnB((payload, through) => {
+      pass = through;
+      held.push(payload);
+    });
     try {
-      // Removed through A (its frames reach B late), added back through B (at once).
+      // Removed through A (its frames wait on the way to B), added back through B (at once).
       expect((await requestA('DELETE', `/api/v1/chats/${chatId}/members/${bob.user.id}`, { token: carol.accessToken })).status).toBe(204);
       const added = await httpClient(b.url)('POST', `/api/v1/chats/${chatId}/members`, {
         token: carol.accessToken,
@@ -399,11 +405,13 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
       });
       expect(added.status).toBe(201);
       await aliceOnB.next((f) => f.type === 'member_added' && f.userId === bob.user.id);
-      await new Promise((resolve) => setTimeout(resolve, 600)); // the removal has crossed by now
-      await aliceOnB.settle();
+      await eventually(() => held.some((payload) => payload.includes('"member_removed"')));
     } finally {
       restore();
     }
+    for (const payload of held.splice(0)) pass!(payload); // the removal reaches B now, after the addition
+    await aliceOnB.request({ type: 'ping' });
+    await aliceOnB.settle();
     const aboutBob = (socket: TestSocket) =>
       socket.history
         .filter((f) => (f.type === 'member_removed' || f.type === 'member_added') && f.userId === bob.user.id)

@@ -340,15 +340,26 @@ describe('StreamTracker', () => {
       expect(written).toEqual(['x-added']);
     });
 
-    it('remembers the last version of the latest members it was told of, forgetting the oldest first', () => {
+    it('remembers every member it was told of in a chat, a bulk addition of 100 included, for a minute after the last', () => {
+      jest.useFakeTimers();
       const { streams, written } = tracker();
-      streams.admitBehind('c', 'old-added', { version: { of: 'old', n: 9 } });
-      for (let i = 0; i < 64; i++) streams.admitBehind('c', `u${i}`, { version: { of: `u${i}`, n: 10 + i } });
-      streams.admitBehind('c', 'u63-stale', { version: { of: 'u63', n: 1 } });
-      expect(written).not.toContain('u63-stale');
-      // Forgotten: a stale frame about it, long after, is written (it no longer waits on anything).
-      streams.admitBehind('c', 'old-stale', { version: { of: 'old', n: 8 } });
-      expect(written.slice(-1)).toEqual(['old-stale']);
+      // x removed (4), then added back with 99 others in one request (5): 100 frames at once.
+      streams.admitBehind('c', 'x-added', { version: { of: 'x', n: 5 } });
+      for (let i = 0; i < 99; i++) streams.admitBehind('c', `u${i}-added`, { version: { of: `u${i}`, n: 5 } });
+      streams.admitBehind('c', 'x-removed-stale', { version: { of: 'x', n: 4 } });
+      expect(written).not.toContain('x-removed-stale');
+      // Quiet for over a minute: forgotten, long past any straggler.
+      jest.advanceTimersByTime(61_000);
+      streams.admitBehind('c', 'x-old', { version: { of: 'x', n: 3 } });
+      expect(written.slice(-1)).toEqual(['x-old']);
+    });
+
+    it('forgets the versions of a chat deleted (its id may come back, counting from 0)', () => {
+      const { streams, written } = tracker();
+      streams.admitBehind('c', 'x-added', { version: { of: 'x', n: 7 } });
+      streams.admitBehind('c', 'deleted', { ends: true, gone: true });
+      streams.admitBehind('c', 'x-added-anew', { version: { of: 'x', n: 1 } });
+      expect(written).toEqual(['x-added', 'deleted', 'x-added-anew']);
     });
 
     it('writes at once a start that finds the stream already past its place (a message of the chat overtook it)', () => {

@@ -71,10 +71,13 @@ const REMEMBERED_RUNS_PER_STREAM = 64;
 /** How many ended streams a connection remembers where they ended, to drop their stragglers. */
 const REMEMBERED_ENDS = 64;
 /**
- * How many things (a member of a chat) a connection remembers the last version it was told of, to
- * drop a stale one. Stale frames trail the later one by the time a frame takes between instances.
+ * How long a connection remembers the versions it was told of in a stream (BehindPlace.version)
+ * after the last of them, to drop a stale one: a stale frame trails the later one only by the time
+ * a frame takes between instances. By time, not by count: one request adds up to 100 members.
  */
-const REMEMBERED_VERSIONS = 64;
+const VERSION_MEMORY_MS = 60_000;
+/** Streams whose versions a connection keeps at most (the oldest told forgotten first), whatever their age. */
+const REMEMBERED_VERSION_STREAMS = 64;
 /**
  * Messages read back for one gap at a time (as a `sync` page): a larger gap is read in steps, a
  * wait apart, so that the socket drains in between and a healthy client is never closed as slow.
@@ -141,8 +144,12 @@ export class StreamTracker {
    * stream up to there that was still on its way is dropped, never written after the end.
    */
   private ends?: Map<string, number>;
-  /** The last version of each thing the connection was told of (BehindPlace.version), by stream and thing; the oldest forgotten first. */
-  private versions?: Map<string, number>;
+  /**
+   * The last version of each thing the connection was told of (BehindPlace.version), by stream,
+   * with when the stream's last came; a stream quiet for VERSION_MEMORY_MS is forgotten. Keyed by
+   * the strings of the fan-out message, which all its connections share.
+   */
+  private versions?: Map<string, { told: Map<string, number>; at: number }>;
   /** Set from a connection's start until its first catch-up (or a short timeout): see holdAll. */
   private holdingAll = false;
   /** The connection closed: nothing more is waited for, read or written. */
@@ -236,6 +243,7 @@ export class StreamTracker {
       this.sink.sendRaw(frame);
       // Nothing of it sent here yet, but some may be on its way.
       if (ends && (gone || afterSeq !== undefined)) this.rememberEnd(streamId, gone ? Number.POSITIVE_INFINITY : (afterSeq as number));
+      if (gone) this.versions?.delete(streamId);
     }
   }
 
@@ -448,6 +456,8 @@ export class StreamTracker {
    * chat was deleted) drops every frame of it still on its way.
    */
   private end(state: StreamState, place: number, gone?: boolean): void {
+    // A chat deleted: its versions go with it (its id may come back, the LOCAL seed group's does, counting from 0).
+    if (gone) this.versions?.delete(state.id);
     const endSeq = gone ? Number.POSITIVE_INFINITY : Number.isFinite(place) ? place - 0.5 : state.delivered.last;
     state.delivered = new SeqRanges(REMEMBERED_RUNS_PER_STREAM);
     state.readThrough = undefined;
@@ -456,13 +466,21 @@ export class StreamTracker {
 
   /** Whether the connection was told of this version or a later one (then the frame is dropped); otherwise it is remembered as the last. */
   private outdated(streamId: string, { of, n }: StateVersion): boolean {
-    const key = `${streamId} ${of}`;
-    const told = this.versions?.get(key);
-    if (told !== undefined && told >= n) return true;
+    const now = Date.now();
     this.versions ??= new Map();
-    this.versions.delete(key); // re-inserted last: the oldest is forgotten first
-    this.versions.set(key, n);
-    if (this.versions.size > REMEMBERED_VERSIONS) this.versions.delete(this.versions.keys().next().value as string);
+    let stream = this.versions.get(streamId);
+    if (stream && now - stream.at > VERSION_MEMORY_MS) stream = undefined; // forgotten: long past any straggler
+    const told = stream?.told.get(of);
+    if (told !== undefined && told >= n) return true;
+    if (!stream) stream = { told: new Map(), at: now };
+    stream.told.set(of, n);
+    stream.at = now;
+    this.versions.delete(streamId); // re-inserted last: the stream told longest ago is forgotten first
+    this.versions.set(streamId, stream);
+    for (const [id, { at }] of this.versions) {
+      if (this.versions.size <= REMEMBERED_VERSION_STREAMS && now - at <= VERSION_MEMORY_MS) break;
+      this.versions.delete(id);
+    }
     return false;
   }
 
