@@ -1,6 +1,5 @@
 import { Logger } from '@nestjs/common';
 import nodemailer from 'nodemailer';
-import { withTimeout } from '../../../../common/concurrency/within.js';
 import { redact } from '../../../../config/env-reader.js';
 import type { OutgoingMail } from '../../domain/mail.js';
 import { MailRefusedError, MailSendInterruptedError, MailServerUnreachableError, MailTransport } from '../../mail-transport.js';
@@ -9,11 +8,11 @@ import { MailRefusedError, MailSendInterruptedError, MailServerUnreachableError,
 const TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000 };
 
 /**
- * How long check() waits for the server's greeting: under the health check's own 3 s, so that a
- * server that takes the connection and never speaks is reported in this transport's words (naming
- * SMTP_URL and the fix), not as a bare "no answer".
+ * check()'s own connection and greeting timeouts: under the health check's 3 s, so that a server
+ * that takes the connection and never speaks is reported in this transport's words (naming
+ * SMTP_URL and the fix), not as a bare "no answer". Each later step (TLS, login) has as long.
  */
-const CHECK_ANSWER_MS = 2_500;
+const CHECK_TIMEOUTS = { connectionTimeout: 2_500, greetingTimeout: 2_500, socketTimeout: 2_500 };
 
 /** How long a setup problem a send found stands in for the health check (then the server is asked again). */
 const SETUP_PROBLEM_MS = 5 * 60_000;
@@ -32,6 +31,8 @@ export class SmtpMailTransport extends MailTransport {
   readonly mode = 'smtp';
   private readonly logger = new Logger('Mail');
   private readonly transporter: Transporter;
+  /** The same server with CHECK_TIMEOUTS, for check(): a send may wait longer than a check. */
+  private readonly checker: Transporter;
   private readonly where: string;
   /**
    * What a send found wrong with the setup and a connection check cannot see (a login the
@@ -52,6 +53,7 @@ export class SmtpMailTransport extends MailTransport {
     this.where = redact(smtpUrl);
     this.hasLogin = URL.canParse(smtpUrl) && new URL(smtpUrl).username !== '';
     this.transporter = nodemailer.createTransport({ url: smtpUrl, ...TIMEOUTS });
+    this.checker = nodemailer.createTransport({ url: smtpUrl, ...CHECK_TIMEOUTS });
   }
 
   async send(mail: OutgoingMail): Promise<void> {
@@ -87,9 +89,7 @@ export class SmtpMailTransport extends MailTransport {
     if (this.setupProblem && Date.now() - this.setupProblem.at < SETUP_PROBLEM_MS) throw this.setupProblem.error;
     this.setupProblem = undefined;
     try {
-      await withTimeout(this.transporter.verify(), CHECK_ANSWER_MS, () =>
-        Object.assign(new Error(`no answer within ${CHECK_ANSWER_MS / 1000} s`), { code: 'ETIMEDOUT' }),
-      );
+      await this.checker.verify();
     } catch (error) {
       throw this.explain(error);
     }
@@ -99,6 +99,7 @@ export class SmtpMailTransport extends MailTransport {
   async close(): Promise<void> {
     for (const abort of this.sending) abort.abort();
     this.transporter.close();
+    this.checker.close();
   }
 
   /**
