@@ -596,7 +596,7 @@ async function showConfirmEmail(token) {
   } catch (error) {
     // Opened in a page not drawn yet (a new tab, or a reload): who is signed in, if anyone, is not
     // known yet, and decides the advice.
-    if (!state.me && (state.session || (await tryCookieSession()))) state.me = await api('GET', '/users/me').catch(() => undefined);
+    if (!state.me && (state.session || (await tryCookieSession()))) state.me ??= await api('GET', '/users/me').catch(() => undefined);
     const again = !state.session
       ? 'sign in to get a new one'
       : state.me?.emailConfirmed

@@ -158,7 +158,8 @@ function isAlive(pid: number | undefined): boolean {
   try {
     process.kill(pid, 0);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    // EPERM: another user's process, alive unless a zombie (its /proc entry is readable to all).
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   return !isZombie(pid);
 }
@@ -191,7 +192,7 @@ export function fsFix(code: string | undefined): string {
     case 'EROFS':
       return 'it is on a read-only file system: mount it writable';
     case 'ENOENT':
-      return 'no directory can be made there (a special file system such as /proc, or a parent that went away): use a directory on a disk';
+      return 'no directory can be made there (a special file system such as /proc, a symbolic link that points nowhere, or a parent that went away): use a directory on a disk';
     case 'ENOSPC':
     case 'EDQUOT':
       return 'the disk (or quota) is full: free some space';

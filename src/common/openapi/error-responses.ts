@@ -224,7 +224,7 @@ const EXAMPLE_MESSAGES: Record<string, string> = {
   UNSUPPORTED_ENCODING: 'The request body charset is not supported: send JSON in UTF-8 (charset=utf-8, or no charset).',
   MALFORMED_JSON: 'The request body is not valid JSON.',
   PAYLOAD_TOO_LARGE: 'The request body is too large.',
-  RATE_LIMITED: 'Too many requests; wait a moment.',
+  RATE_LIMITED: 'You are sending or editing messages too fast; wait a moment.',
   SERVICE_UNAVAILABLE: 'The server cannot reach its database (or another service it needs) just now; try again shortly.',
   INTERNAL_ERROR: 'Something went wrong on our side.',
   // The routes' own codes, in the server's words (the sentence of the first place that throws each).
