@@ -202,7 +202,7 @@ export class TypeormChatRepository extends ChatRepository {
   async rename(chatId: string, title: string, check: ActorCheck): Promise<Chat> {
     try {
       return await this.db.transaction(async (tx) => {
-        if ((await lockChat(tx, chatId)) === undefined) throw chatNotFound();
+        if (!(await lockChat(tx, chatId))) throw chatNotFound();
         await checkActor(tx, chatId, check);
         const [row] = returnedRows<ChatRow>(
           await tx.query(`UPDATE chats SET title = $2, updated_at = now(), last_activity_at = now() WHERE id = $1 RETURNING *`, [
@@ -220,7 +220,7 @@ export class TypeormChatRepository extends ChatRepository {
 
   async delete(chatId: string, check: ActorCheck): Promise<string[]> {
     const memberIds = await this.db.transaction(async (tx) => {
-      if ((await lockChat(tx, chatId)) === undefined) throw chatNotFound();
+      if (!(await lockChat(tx, chatId))) throw chatNotFound();
       await checkActor(tx, chatId, check);
       return deleteLockedChat(tx, chatId);
     });
@@ -231,8 +231,9 @@ export class TypeormChatRepository extends ChatRepository {
   async addMembers(chatId: string, userIds: string[], maxMembers: number, check: ActorCheck): Promise<MembersAdded> {
     return this.db.transaction(async (tx) => {
       // Sends wait for the lock, so the joiners' first message is the one after lastSeq.
-      const lastSeq = await lockChat(tx, chatId);
-      if (lastSeq === undefined) throw chatNotFound();
+      const locked = await lockChat(tx, chatId);
+      if (!locked) throw chatNotFound();
+      const { lastSeq } = locked;
       await checkActor(tx, chatId, check);
       const current = new Set(
         ((await tx.query(`SELECT user_id FROM chat_members WHERE chat_id = $1`, [chatId])) as Array<{ user_id: string }>).map(
@@ -241,7 +242,7 @@ export class TypeormChatRepository extends ChatRepository {
       );
       const joining = [...new Set(userIds)].filter((id) => !current.has(id));
       if (current.size + joining.length > maxMembers) throw chatFull(maxMembers);
-      if (joining.length === 0) return { added: [], memberIds: [...current], lastSeq, membersVersion: await membersVersion(tx, chatId) };
+      if (joining.length === 0) return { added: [], memberIds: [...current], lastSeq, membersVersion: locked.membersVersion };
       // Joiners start with everything so far read: history is there to scroll, not unread. Where
       // they came in (joined_seq) keeps them off the readers of what was sent before.
       await tx.query(
@@ -256,8 +257,9 @@ export class TypeormChatRepository extends ChatRepository {
   async removeMember(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
     const outcome = await this.db.transaction(async (tx): Promise<RemovalOutcome> => {
       // Sends wait for the lock, so lastSeq is the last message the leaving member was in the chat for.
-      const lastSeq = await lockChat(tx, chatId);
-      if (lastSeq === undefined) throw chatNotFound();
+      const locked = await lockChat(tx, chatId);
+      if (!locked) throw chatNotFound();
+      const { lastSeq } = locked;
       const members = await this.members(chatId, tx);
       const plan = decide(members);
       if (plan.deleteChat) {
@@ -279,7 +281,7 @@ export class TypeormChatRepository extends ChatRepository {
   async setRole(chatId: string, userId: string, role: MemberRole, check: ActorCheck): Promise<void> {
     try {
       await this.db.transaction(async (tx) => {
-        if ((await lockChat(tx, chatId)) === undefined) throw chatNotFound();
+        if (!(await lockChat(tx, chatId))) throw chatNotFound();
         await checkActor(tx, chatId, check);
         if (role === 'owner') await this.transferOwnership(tx, chatId, userId);
         else {
@@ -343,11 +345,15 @@ export class TypeormChatRepository extends ChatRepository {
 /**
  * Every change to a chat's membership or existence takes the chat row's lock first, as sending
  * does (it bumps last_seq): one lock order, so these never deadlock with each other. Returns
- * the chat's last seq, stable while the lock is held; undefined when the chat is gone.
+ * the chat's last seq and members version, stable while the lock is held; undefined when the
+ * chat is gone.
  */
-async function lockChat(tx: EntityManager, chatId: string): Promise<number | undefined> {
-  const [row] = (await tx.query(`SELECT last_seq FROM chats WHERE id = $1 FOR UPDATE`, [chatId])) as Array<{ last_seq: string }>;
-  return row ? Number(row.last_seq) : undefined;
+async function lockChat(tx: EntityManager, chatId: string): Promise<{ lastSeq: number; membersVersion: number } | undefined> {
+  const [row] = (await tx.query(`SELECT last_seq, members_version FROM chats WHERE id = $1 FOR UPDATE`, [chatId])) as Array<{
+    last_seq: string;
+    members_version: string;
+  }>;
+  return row ? { lastSeq: Number(row.last_seq), membersVersion: Number(row.members_version) } : undefined;
 }
 
 /**
@@ -387,11 +393,6 @@ async function touchMembers(tx: EntityManager, chatId: string): Promise<number> 
       [chatId],
     ),
   );
-  return Number(row.members_version);
-}
-
-async function membersVersion(tx: EntityManager, chatId: string): Promise<number> {
-  const [row] = (await tx.query(`SELECT members_version FROM chats WHERE id = $1`, [chatId])) as Array<{ members_version: string }>;
   return Number(row.members_version);
 }
 
