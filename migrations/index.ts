@@ -14,6 +14,7 @@ import { ReadsAtScale1796200000000 } from './1796200000000-reads-at-scale.js';
 import { ChatPurges1796300000000 } from './1796300000000-chat-purges.js';
 import { MailWaitsForServer1796400000000 } from './1796400000000-mail-waits-for-server.js';
 import { ChatMembersVersion1796500000000 } from './1796500000000-chat-members-version.js';
+import { ChatVersion1796600000000 } from './1796600000000-chat-version.js';
 
 /**
  * Every migration, oldest first. Listed by hand rather than found by a glob so the same list
@@ -35,4 +36,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   ChatPurges1796300000000,
   MailWaitsForServer1796400000000,
   ChatMembersVersion1796500000000,
+  ChatVersion1796600000000,
 ];

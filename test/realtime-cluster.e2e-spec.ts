@@ -428,6 +428,46 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     ).toContain(bob.user.id);
   });
 
+  it('leaves the members on the later title when an earlier rename crosses Redis after it, and on the latest role change', async () => {
+    const [alice, bob, carol] = await threePeople();
+    const chatId = await groupOf(carol, [alice, bob]);
+    const aliceOnB = await flowing(b, alice);
+    const requestB = httpClient(b.url);
+
+    const held: string[] = [];
+    let pass: ((payload: string) => void) | undefined;
+    const restore = interceptRedisOnB((payload, through) => {
+      pass = through;
+      held.push(payload);
+    });
+    try {
+      // Renamed through A (its frame waits on the way to B), then again through B (told at once).
+      const rename = (request: typeof requestA, title: string) =>
+        request('PATCH', `/api/v1/chats/${chatId}`, { token: carol.accessToken, body: { title } });
+      expect((await rename(requestA, 'First title')).status).toBe(200);
+      expect((await rename(requestB, 'Second title')).status).toBe(200);
+      await aliceOnB.next((f) => f.type === 'chat_updated' && f.chat.title === 'Second title');
+      await eventually(() => held.some((payload) => payload.includes('First title')));
+      // A role change through A, held too, is not older than anything told: it comes through.
+      expect(
+        (await requestA('PATCH', `/api/v1/chats/${chatId}/members/${bob.user.id}`, { token: carol.accessToken, body: { role: 'admin' } }))
+          .status,
+      ).toBe(200);
+      // Both of A's chat_updated held (a payload's first line is its instance's id; B hears its own too).
+      const fromA = held.find((payload) => payload.includes('First title'))!.split('\n')[0];
+      await eventually(() => held.filter((payload) => payload.startsWith(`${fromA}\n`) && payload.includes('chat_updated')).length === 2);
+    } finally {
+      restore();
+    }
+    for (const payload of held.splice(0)) pass!(payload); // the first rename reaches B now, after the second
+    await aliceOnB.request({ type: 'ping' });
+    await aliceOnB.settle();
+    const titles = aliceOnB.history.filter((f) => f.type === 'chat_updated').map((f) => f.chat.title);
+    // The first rename, late, is dropped; the role change after both is told (with the latest title).
+    expect(titles).toEqual(['Second title', 'Second title']);
+    expect((await requestA('GET', `/api/v1/chats/${chatId}`, { token: alice.accessToken })).body.title).toBe('Second title');
+  });
+
   it("writes a new chat's first messages in seq order when a later one reaches the instance first", async () => {
     const [alice, bob, carol] = await threePeople();
     const [aliceOnA, carolOnB, bobOnB] = [await on(a, alice.accessToken), await flowing(b, carol), await flowing(b, bob)];

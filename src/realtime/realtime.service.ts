@@ -47,10 +47,11 @@ export interface SendOptions {
    */
   startsStream?: boolean;
   /**
-   * With `behind`: the frame tells where `of` stands in the chat (a member added or removed) as
-   * of `n`, the chat's members version. A connection already told of a later version about `of`
-   * drops it: it came late, through another instance, and would leave the client believing what
-   * is no longer so (removed and added back at once: member_removed last).
+   * With `behind`: the frame tells where `of` stands in the chat (a member added or removed, the
+   * chat itself renamed) as of `n`, the chat's version (Chat.version). A connection already told
+   * of a later version about `of` drops it: it came late, through another instance, and would
+   * leave the client believing what is no longer so (removed and added back at once:
+   * member_removed last).
    */
   version?: StateVersion;
 }

@@ -31,7 +31,7 @@ export type ReadMissed = (
   upToSeq: number,
 ) => Promise<Array<{ seq: number; frame: WireFrame }>>;
 
-/** What a frame tells about one thing in a stream (`of`: a member of the chat), as of when (`n`: higher is later). */
+/** What a frame tells about one thing in a stream (`of`: a member of the chat, or the chat itself), as of when (`n`: higher is later). */
 export interface StateVersion {
   of: string;
   n: number;
@@ -53,8 +53,8 @@ export interface BehindPlace {
    */
   starts?: boolean;
   /**
-   * The frame tells where `of` stands as of `n` (a member added or removed: the chat's members
-   * version). One that comes after a frame about the same `of` with the same or a higher `n` is
+   * The frame tells where `of` stands as of `n` (a member added or removed, the chat renamed: the
+   * chat's version). One that comes after a frame about the same `of` with the same or a higher `n` is
    * dropped: it is a repeat, or it crossed from another instance more slowly than a later change,
    * and written last it would leave the client believing what is no longer so.
    */

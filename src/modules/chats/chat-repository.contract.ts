@@ -61,7 +61,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const { chats, newUser } = stores();
       const [owner, other, member] = [await newUser(), await newUser(), await newUser()];
       const chat = await chats.createGroup({ id: randomUUID(), title: 'Readers', ownerId: owner }, [member, owner]);
-      expect(chat).toMatchObject({ type: 'group', title: 'Readers', ownerId: owner, lastSeq: 0 });
+      expect(chat).toMatchObject({ type: 'group', title: 'Readers', ownerId: owner, lastSeq: 0, version: 0 });
       expect((await chats.members(chat.id)).map((m) => [m.userId, m.role])).toEqual([
         [owner, 'owner'],
         [member, 'member'],
@@ -71,6 +71,38 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const second = await chats.createGroup({ id: randomUUID(), title: 'Writers', ownerId: owner }, []);
       expect(await codeOf(chats.rename(second.id, 'readers', anyone))).toBe('CHAT_TITLE_TAKEN');
       expect((await chats.rename(second.id, 'Editors', anyone)).title).toBe('Editors');
+    });
+
+    it("counts each change a frame tells of in the chat's version (title, roles, members), and nothing a refusal or a no-op did", async () => {
+      const { chats, newUser } = stores();
+      const [owner, x, y] = [await newUser(), await newUser(), await newUser()];
+      const chat = await chats.createGroup({ id: randomUUID(), title: `V ${randomUUID()}`, ownerId: owner }, [x]);
+      const version = async () => (await chats.findById(chat.id))?.version;
+      expect(await version()).toBe(0);
+      // A rename answers the chat as it left it, version included.
+      expect(await chats.rename(chat.id, `Renamed ${randomUUID()}`, anyone)).toMatchObject({ version: 1 });
+      await chats.setRole(chat.id, x, 'admin', anyone);
+      expect(await version()).toBe(2);
+      expect((await chats.addMembers(chat.id, [y], 10, anyone)).version).toBe(3);
+      expect((await chats.removeMember(chat.id, y, keepChat)).version).toBe(4);
+      await chats.setRole(chat.id, x, 'owner', anyone);
+      expect(await version()).toBe(5);
+      // Refused, or nobody new: the version stays.
+      const no: ActorCheck = {
+        actorId: owner,
+        allow: () => {
+          throw new ForbiddenError('CHAT_ADMIN_REQUIRED', 'no');
+        },
+      };
+      expect(await codeOf(chats.rename(chat.id, 'Refused', no))).toBe('CHAT_ADMIN_REQUIRED');
+      expect(await codeOf(chats.setRole(chat.id, owner, 'member', no))).toBe('CHAT_ADMIN_REQUIRED');
+      expect((await chats.addMembers(chat.id, [x], 10, anyone)).version).toBe(5);
+      expect(await version()).toBe(5);
+      // Renames racing each other take one version each.
+      const raced = await Promise.all([1, 2, 3].map((i) => chats.rename(chat.id, `Race ${i} ${randomUUID()}`, anyone)));
+      expect(raced.map((c) => c.version).sort()).toEqual([6, 7, 8]);
+      const last = raced.find((c) => c.version === 8)!;
+      expect(await chats.findById(chat.id)).toMatchObject({ title: last.title, version: 8 });
     });
 
     it('runs the actor check in the change, on the role as it is then, and changes nothing when it refuses', async () => {
@@ -121,9 +153,9 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const { chats, newUser } = stores();
       const [owner, x, y] = [await newUser(), await newUser(), await newUser()];
       const chat = await chats.createGroup({ id: randomUUID(), title: `G ${randomUUID()}`, ownerId: owner }, [x]);
-      const { added, memberIds, membersVersion } = await chats.addMembers(chat.id, [x, y, y], 10, anyone);
+      const { added, memberIds, version } = await chats.addMembers(chat.id, [x, y, y], 10, anyone);
       expect(added).toEqual([y]);
-      expect(membersVersion).toBe(1);
+      expect(version).toBe(1);
       expect([...memberIds].sort()).toEqual([owner, x, y].sort());
       expect(await chats.membership(chat.id, y)).toMatchObject({ role: 'member', lastReadSeq: 0 });
       await chats.setRole(chat.id, x, 'owner', anyone);
@@ -133,7 +165,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
         deleted: false,
         remaining: [x, owner],
         lastSeq: 0,
-        membersVersion: 2,
+        version: 3,
       });
       expect(await codeOf(chats.removeMember(chat.id, y, keepChat))).toBe('MEMBER_NOT_FOUND');
       expect(await chats.membership(chat.id, y)).toBeUndefined();
@@ -174,7 +206,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
         deleted: false,
         remaining: [owner],
         lastSeq: 3,
-        membersVersion: 1,
+        version: 1,
       });
       // Added back: the chat's last seq then, after which their messages start again.
       await messages.append({ id: randomUUID(), chatId: chat.id, senderId: owner, clientId: null, text: 'four' });
@@ -182,10 +214,10 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
         added: [leaver],
         memberIds: [owner, leaver],
         lastSeq: 4,
-        membersVersion: 2,
+        version: 2,
       });
       // Nobody added: nothing changed, the version included.
-      expect(await chats.addMembers(chat.id, [leaver], 10, anyone)).toMatchObject({ added: [], lastSeq: 4, membersVersion: 2 });
+      expect(await chats.addMembers(chat.id, [leaver], 10, anyone)).toMatchObject({ added: [], lastSeq: 4, version: 2 });
     });
 
     it('removes a member as one step decided on the members once the chat is locked, handing over or deleting', async () => {
@@ -226,7 +258,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
         deleted: false,
         remaining: before.map(([id]) => id).filter((id) => id !== owner),
         lastSeq: 0,
-        membersVersion: 1,
+        version: 2,
       });
       expect((await chats.findById(chat.id))?.ownerId).toBe(member);
       expect(await chats.membership(chat.id, member)).toMatchObject({ role: 'owner' });
@@ -236,7 +268,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
         deleted: true,
         remaining: [],
         lastSeq: 0,
-        membersVersion: 0,
+        version: 0,
       });
       expect(await chats.findById(chat.id)).toBeUndefined();
       expect(await chats.members(chat.id)).toEqual([]);
@@ -281,7 +313,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const raced = await Promise.allSettled(newcomers.map((u) => chats.addMembers(chat.id, [u], 5, anyone)));
       expect(raced.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
       // Each change its own version, in the order they took the chat: the first addition was 1.
-      const versions = raced.flatMap((r) => (r.status === 'fulfilled' ? [r.value.membersVersion] : [])).sort();
+      const versions = raced.flatMap((r) => (r.status === 'fulfilled' ? [r.value.version] : [])).sort();
       expect(versions).toEqual([2, 3]);
       expect(await chats.members(chat.id)).toHaveLength(5);
       expect(await codeOf(chats.addMembers(randomUUID(), [z], 5, anyone))).toBe('CHAT_NOT_FOUND');

@@ -21,8 +21,8 @@ export interface RemovalOutcome {
   remaining: string[];
   /** The chat's last seq when the member left: the messages up to it were theirs (0 when deleted). */
   lastSeq: number;
-  /** The chat's members version after the removal (0 when deleted): see MembersAdded.membersVersion. */
-  membersVersion: number;
+  /** The chat's version after the removal (0 when deleted): see Chat.version. */
+  version: number;
 }
 
 /** What adding members did (see ChatRepository.addMembers). */
@@ -33,12 +33,8 @@ export interface MembersAdded {
   memberIds: string[];
   /** The chat's last seq then: the joiners' first message is the next. */
   lastSeq: number;
-  /**
-   * How many times the chat's members have changed, this change included (unchanged when nobody
-   * was added). Bumped under the chat's lock, so it orders the changes to one chat: frames about a
-   * member carry it, and a connection drops one older than what it was already told.
-   */
-  membersVersion: number;
+  /** The chat's version after the addition (unchanged when nobody was added): see Chat.version. */
+  version: number;
 }
 
 export interface ChatListCursor {

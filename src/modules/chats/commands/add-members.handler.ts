@@ -28,13 +28,13 @@ export class AddMembersHandler implements ICommandHandler<AddMembersCommand, Cha
     if (missing.length > 0) throw new NotFoundError('USER_NOT_FOUND', `No such user: ${missing.join(', ')}.`);
     // The members as the addition left them, from its own transaction: no query in between for
     // a send that waited on the chat to overtake (a joiner hears of the chat before its messages).
-    const { added, memberIds, lastSeq, membersVersion } = await this.chats.addMembers(
+    const { added, memberIds, lastSeq, version } = await this.chats.addMembers(
       chatId,
       wanted,
       MAX_GROUP_MEMBERS,
       this.access.lockedCheck(actorId, canManageMembers, ...refusal),
     );
-    if (added.length > 0) this.events.publish(new MembersAddedEvent(chatId, added, memberIds, actorId, lastSeq, membersVersion));
+    if (added.length > 0) this.events.publish(new MembersAddedEvent(chatId, added, memberIds, actorId, lastSeq, version));
     return this.reads.detail(chatId, actorId);
   }
 }

@@ -43,7 +43,7 @@ export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand,
       return;
     }
     this.events.publish(
-      new MemberRemovedEvent(chatId, userId, outcome.remaining, actorId, removedReadSeq, outcome.lastSeq, outcome.membersVersion),
+      new MemberRemovedEvent(chatId, userId, outcome.remaining, actorId, removedReadSeq, outcome.lastSeq, outcome.version),
     );
     // The group has a new owner: said as a role change says it (chat_updated), so that clients
     // showing roles fetch them again.

@@ -12,6 +12,12 @@ export interface Chat {
   title: string | null;
   ownerId: string | null;
   lastSeq: number;
+  /**
+   * How many times its members, their roles or its title have changed. Bumped under the chat's
+   * lock, so it orders the changes to one chat: frames telling of one carry it, and a connection
+   * drops a frame older than what it was already told (it came late, through another instance).
+   */
+  version: number;
   lastActivityAt: Date;
   createdAt: Date;
   updatedAt: Date;

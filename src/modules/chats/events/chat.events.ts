@@ -37,8 +37,8 @@ export class MembersAddedEvent {
     readonly actorId: string,
     /** The chat's last seq at the addition: the joiners' first message is the next. */
     readonly lastSeq: number,
-    /** The chat's members version after the addition (ChatRepository's MembersAdded.membersVersion). */
-    readonly membersVersion: number,
+    /** The chat's version after the addition (Chat.version). */
+    readonly version: number,
   ) {}
 }
 
@@ -53,7 +53,7 @@ export class MemberRemovedEvent {
     readonly removedReadSeq: number,
     /** The chat's last seq at the removal: the messages up to it go to the removed member before the frame that says they left. */
     readonly lastSeq: number,
-    /** The chat's members version after the removal. */
-    readonly membersVersion: number,
+    /** The chat's version after the removal (Chat.version). */
+    readonly version: number,
   ) {}
 }

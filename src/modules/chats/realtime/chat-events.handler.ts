@@ -5,6 +5,9 @@ import { UserRepository } from '../../users/user.repository.js';
 import type { Chat } from '../domain/chat.js';
 import { ChatCreatedEvent, ChatDeletedEvent, ChatUpdatedEvent, MemberRemovedEvent, MembersAddedEvent } from '../events/chat.events.js';
 
+/** What chat_updated frames tell of, in their version (members' frames tell of the member: their user id). */
+const CHAT_ITSELF = 'chat';
+
 type ChatEvent = ChatCreatedEvent | ChatUpdatedEvent | ChatDeletedEvent | MembersAddedEvent | MemberRemovedEvent;
 
 /**
@@ -22,7 +25,13 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
     if (event instanceof ChatCreatedEvent) {
       await this.announce(event.chat, event.memberIds, event.memberIds);
     } else if (event instanceof ChatUpdatedEvent) {
-      await this.realtime.send(event.memberIds, { type: 'chat_updated', chat: groupFrame(event.chat, event.memberIds.length) });
+      // With the chat's version: a connection drops one that comes after a later one (two renames
+      // through two instances, the first one's frame crossing Redis last).
+      await this.realtime.send(
+        event.memberIds,
+        { type: 'chat_updated', chat: groupFrame(event.chat, event.memberIds.length) },
+        { behind: event.chat.id, version: { of: CHAT_ITSELF, n: event.chat.version } },
+      );
     } else if (event instanceof ChatDeletedEvent) {
       await this.realtime.send(
         event.memberIds,
@@ -35,7 +44,7 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
       // The one added comes into the chat's stream there: its next messages reach them in order,
       // and wait for this frame rather than overtake it (on a connection that had left the chat).
       // Each joiner's own frame goes first, so that none waits behind the others' announcements.
-      // The others' frames carry the members version: one about a member that comes after a later
+      // The others' frames carry the chat's version: one about a member that comes after a later
       // one about them (removed again meanwhile, through another instance) is dropped.
       const place = { behind: event.chatId, behindSeq: event.lastSeq };
       const frame = (userId: string) => ({ type: 'member_added', chatId: event.chatId, userId, role: 'member' }) as const;
@@ -44,13 +53,13 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
         await this.realtime.send(
           event.memberIds.filter((id) => id !== userId),
           frame(userId),
-          Object.assign({ version: { of: userId, n: event.membersVersion } }, place),
+          Object.assign({ version: { of: userId, n: event.version } }, place),
         );
       }
     } else {
       const frame = { type: 'member_removed', chatId: event.chatId, userId: event.removedId } as const;
       const place = { behind: event.chatId, behindSeq: event.lastSeq };
-      await this.realtime.send(event.memberIds, frame, Object.assign({ version: { of: event.removedId, n: event.membersVersion } }, place));
+      await this.realtime.send(event.memberIds, frame, Object.assign({ version: { of: event.removedId, n: event.version } }, place));
       // For the one removed the chat's stream ends here: added back later, its messages wait for
       // their member_added, and then go on from where they came back, with no gap awaited.
       await this.realtime.send([event.removedId], frame, Object.assign({ endsStream: true }, place));

@@ -45,7 +45,17 @@ describe('toChatSummary', () => {
   it('reads a chat with nothing sent as no last message, nothing unread and no peer', () => {
     const r = row({});
     expect(toChatSummary(r)).toEqual({
-      chat: { id: r._id, type: 'group', title: 'Readers', ownerId: 'o', lastSeq: 0, lastActivityAt: at, createdAt: at, updatedAt: at },
+      chat: {
+        id: r._id,
+        type: 'group',
+        title: 'Readers',
+        ownerId: 'o',
+        lastSeq: 0,
+        version: 0,
+        lastActivityAt: at,
+        createdAt: at,
+        updatedAt: at,
+      },
       memberCount: 3,
       unreadCount: 0,
       lastMessage: null,

@@ -10,6 +10,7 @@ export function toChat(r: Omit<ChatRecord, 'memberIds'>): Chat {
     title: r.title ?? null,
     ownerId: r.ownerId ?? null,
     lastSeq: r.lastSeq,
+    version: r.version ?? 0,
     lastActivityAt: r.lastActivityAt,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,

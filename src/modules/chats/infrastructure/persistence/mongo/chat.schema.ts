@@ -23,8 +23,8 @@ export interface ChatRecord {
   createdAt: Date;
   updatedAt: Date;
   memberIds: string[];
-  /** How many times memberIds has changed (ChatRepository's MembersAdded.membersVersion); missing on records from before it was kept: 0. */
-  membersVersion?: number;
+  /** Chat.version: one more with every change to the members, their roles or the title. Missing on records from before it was kept: 0. */
+  version?: number;
 }
 
 /** One member of one chat. */
@@ -64,7 +64,7 @@ export const chatSchema = new Schema<ChatRecord>(
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
     memberIds: { type: [String], default: [] },
-    membersVersion: { type: Number },
+    version: { type: Number },
   },
   { collection: CHATS_COLLECTION, versionKey: false, autoIndex: false, autoCreate: false },
 );

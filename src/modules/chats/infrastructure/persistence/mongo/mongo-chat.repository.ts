@@ -247,7 +247,7 @@ export class MongoChatRepository extends ChatRepository {
         const row = await this.chats
           .findOneAndUpdate(
             { _id: chatId },
-            { $set: { title, titleLower: title.toLowerCase(), updatedAt: now }, $max: { lastActivityAt: now } },
+            { $set: { title, titleLower: title.toLowerCase(), updatedAt: now }, $max: { lastActivityAt: now }, $inc: { version: 1 } },
             { returnDocument: 'after', session },
           )
           .lean<ChatRecord>();
@@ -333,20 +333,20 @@ export class MongoChatRepository extends ChatRepository {
 
   async addMembers(chatId: string, userIds: string[], maxMembers: number, check: ActorCheck): Promise<MembersAdded> {
     return inTransaction(this.connection, async (session) => {
-      const chat = await this.chats.findById(chatId, { lastSeq: 1, memberIds: 1, membersVersion: 1 }, { session }).lean<ChatRecord>();
+      const chat = await this.chats.findById(chatId, { lastSeq: 1, memberIds: 1, version: 1 }, { session }).lean<ChatRecord>();
       if (!chat) throw chatNotFound();
       await this.checkActor(chatId, check, session);
       const present = new Set(chat.memberIds);
       const added = [...new Set(userIds)].filter((u) => !present.has(u));
       if (present.size + added.length > maxMembers) throw chatFull(maxMembers);
-      const version = chat.membersVersion ?? 0;
-      if (added.length === 0) return { added, memberIds: chat.memberIds, lastSeq: chat.lastSeq, membersVersion: version };
+      const version = chat.version ?? 0;
+      if (added.length === 0) return { added, memberIds: chat.memberIds, lastSeq: chat.lastSeq, version };
       const now = new Date();
       // This write conflicts with any send committed since the read above, so the transaction is
       // retried and lastSeq below is the chat's last seq when the joiners arrive.
       await this.chats.updateOne(
         { _id: chatId },
-        { $push: { memberIds: { $each: added } }, $set: { updatedAt: now }, $max: { lastActivityAt: now }, $inc: { membersVersion: 1 } },
+        { $push: { memberIds: { $each: added } }, $set: { updatedAt: now }, $max: { lastActivityAt: now }, $inc: { version: 1 } },
         { session },
       );
       // Joiners start with everything so far read: history is there to scroll, not unread.
@@ -356,7 +356,7 @@ export class MongoChatRepository extends ChatRepository {
         ),
         { session },
       );
-      return { added, memberIds: [...chat.memberIds, ...added], lastSeq: chat.lastSeq, membersVersion: version + 1 };
+      return { added, memberIds: [...chat.memberIds, ...added], lastSeq: chat.lastSeq, version: version + 1 };
     });
   }
 
@@ -384,7 +384,7 @@ export class MongoChatRepository extends ChatRepository {
 
   private removing(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
     return inTransaction(this.connection, async (session) => {
-      const chat = await this.chats.findById(chatId, { titleLower: 1, lastSeq: 1, membersVersion: 1 }, { session }).lean<ChatRecord>();
+      const chat = await this.chats.findById(chatId, { titleLower: 1, lastSeq: 1, version: 1 }, { session }).lean<ChatRecord>();
       if (!chat) throw chatNotFound();
       const members = await this.members(chatId, session);
       const plan = decide(members);
@@ -392,7 +392,7 @@ export class MongoChatRepository extends ChatRepository {
         await this.chats.deleteOne({ _id: chatId }, { session });
         await this.memberships.deleteMany({ chatId }, { session });
         await this.notePurge(chatId, session);
-        return { deleted: true, remaining: [], lastSeq: 0, membersVersion: 0 };
+        return { deleted: true, remaining: [], lastSeq: 0, version: 0 };
       }
       const now = new Date();
       if (plan.successors.length > 0) {
@@ -415,18 +415,18 @@ export class MongoChatRepository extends ChatRepository {
       }
       const { modifiedCount } = await this.chats.updateOne(
         { _id: chatId, memberIds: userId },
-        { $pull: { memberIds: userId }, $set: { updatedAt: now }, $max: { lastActivityAt: now }, $inc: { membersVersion: 1 } },
+        { $pull: { memberIds: userId }, $set: { updatedAt: now }, $max: { lastActivityAt: now }, $inc: { version: 1 } },
         { session },
       );
       if (modifiedCount !== 1) throw memberNotFound();
       await this.memberships.deleteOne({ _id: memberKey(chatId, userId) }, { session });
-      // A send in between would write the chat record too and conflict: lastSeq (and the members
+      // A send in between would write the chat record too and conflict: lastSeq (and the chat's
       // version) are as of the removal.
       return {
         deleted: false,
         remaining: members.map((m) => m.userId).filter((id) => id !== userId),
         lastSeq: chat.lastSeq,
-        membersVersion: (chat.membersVersion ?? 0) + 1,
+        version: (chat.version ?? 0) + 1,
       };
     });
   }
@@ -445,12 +445,16 @@ export class MongoChatRepository extends ChatRepository {
           // First, so a clash with a group the new owner already owns aborts before anything else.
           await this.chats.updateOne(
             { _id: chatId },
-            { $set: { ownerId: userId, updatedAt: now }, $max: { lastActivityAt: now } },
+            { $set: { ownerId: userId, updatedAt: now }, $max: { lastActivityAt: now }, $inc: { version: 1 } },
             { session },
           );
           await this.memberships.updateMany({ chatId, role: 'owner' }, { $set: { role: 'admin' } }, { session });
         } else {
-          await this.chats.updateOne({ _id: chatId }, { $set: { updatedAt: now }, $max: { lastActivityAt: now } }, { session });
+          await this.chats.updateOne(
+            { _id: chatId },
+            { $set: { updatedAt: now }, $max: { lastActivityAt: now }, $inc: { version: 1 } },
+            { session },
+          );
         }
         await this.memberships.updateOne({ _id: memberKey(chatId, userId) }, { $set: { role } }, { session });
       });

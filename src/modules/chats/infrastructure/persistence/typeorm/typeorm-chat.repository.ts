@@ -27,6 +27,7 @@ interface ChatRow {
   title: string | null;
   owner_id: string | null;
   last_seq: string;
+  version: string;
   last_activity_at: Date;
   created_at: Date;
   updated_at: Date;
@@ -205,10 +206,10 @@ export class TypeormChatRepository extends ChatRepository {
         if (!(await lockChat(tx, chatId))) throw chatNotFound();
         await checkActor(tx, chatId, check);
         const [row] = returnedRows<ChatRow>(
-          await tx.query(`UPDATE chats SET title = $2, updated_at = now(), last_activity_at = now() WHERE id = $1 RETURNING *`, [
-            chatId,
-            title,
-          ]),
+          await tx.query(
+            `UPDATE chats SET title = $2, updated_at = now(), last_activity_at = now(), version = version + 1 WHERE id = $1 RETURNING *`,
+            [chatId, title],
+          ),
         );
         return toChat(row);
       });
@@ -242,7 +243,7 @@ export class TypeormChatRepository extends ChatRepository {
       );
       const joining = [...new Set(userIds)].filter((id) => !current.has(id));
       if (current.size + joining.length > maxMembers) throw chatFull(maxMembers);
-      if (joining.length === 0) return { added: [], memberIds: [...current], lastSeq, membersVersion: locked.membersVersion };
+      if (joining.length === 0) return { added: [], memberIds: [...current], lastSeq, version: locked.version };
       // Joiners start with everything so far read: history is there to scroll, not unread. Where
       // they came in (joined_seq) keeps them off the readers of what was sent before.
       await tx.query(
@@ -250,7 +251,7 @@ export class TypeormChatRepository extends ChatRepository {
          SELECT $1, u, 'member', $3, now(), $3 FROM unnest($2::uuid[]) AS u`,
         [chatId, joining, lastSeq],
       );
-      return { added: joining, memberIds: [...current, ...joining], lastSeq, membersVersion: await touchMembers(tx, chatId) };
+      return { added: joining, memberIds: [...current, ...joining], lastSeq, version: await touchChat(tx, chatId) };
     });
   }
 
@@ -264,7 +265,7 @@ export class TypeormChatRepository extends ChatRepository {
       const plan = decide(members);
       if (plan.deleteChat) {
         await deleteLockedChat(tx, chatId);
-        return { deleted: true, remaining: [], lastSeq: 0, membersVersion: 0 };
+        return { deleted: true, remaining: [], lastSeq: 0, version: 0 };
       }
       if (plan.successors.length > 0) await this.handOver(tx, chatId, plan.successors);
       const removed = returnedRows(
@@ -272,7 +273,7 @@ export class TypeormChatRepository extends ChatRepository {
       );
       if (removed.length === 0) throw memberNotFound();
       const remaining = members.map((m) => m.userId).filter((id) => id !== userId);
-      return { deleted: false, remaining, lastSeq, membersVersion: await touchMembers(tx, chatId) };
+      return { deleted: false, remaining, lastSeq, version: await touchChat(tx, chatId) };
     });
     if (outcome.deleted) this.purges.start(chatId);
     return outcome;
@@ -345,15 +346,15 @@ export class TypeormChatRepository extends ChatRepository {
 /**
  * Every change to a chat's membership or existence takes the chat row's lock first, as sending
  * does (it bumps last_seq): one lock order, so these never deadlock with each other. Returns
- * the chat's last seq and members version, stable while the lock is held; undefined when the
+ * the chat's last seq and version, stable while the lock is held; undefined when the
  * chat is gone.
  */
-async function lockChat(tx: EntityManager, chatId: string): Promise<{ lastSeq: number; membersVersion: number } | undefined> {
-  const [row] = (await tx.query(`SELECT last_seq, members_version FROM chats WHERE id = $1 FOR UPDATE`, [chatId])) as Array<{
+async function lockChat(tx: EntityManager, chatId: string): Promise<{ lastSeq: number; version: number } | undefined> {
+  const [row] = (await tx.query(`SELECT last_seq, version FROM chats WHERE id = $1 FOR UPDATE`, [chatId])) as Array<{
     last_seq: string;
-    members_version: string;
+    version: string;
   }>;
-  return row ? { lastSeq: Number(row.last_seq), membersVersion: Number(row.members_version) } : undefined;
+  return row ? { lastSeq: Number(row.last_seq), version: Number(row.version) } : undefined;
 }
 
 /**
@@ -380,20 +381,17 @@ async function checkActor(tx: EntityManager, chatId: string, check: ActorCheck):
   check.allow(row ? toMember(row) : undefined);
 }
 
-/** A change to the chat's members or roles: it counts as activity, as a message does. */
-async function touchChat(tx: EntityManager, chatId: string): Promise<void> {
-  await tx.query(`UPDATE chats SET updated_at = now(), last_activity_at = now() WHERE id = $1`, [chatId]);
-}
-
-/** A change to the chat's members, under its lock: touchChat, and one more members version, returned. */
-async function touchMembers(tx: EntityManager, chatId: string): Promise<number> {
-  const [row] = returnedRows<{ members_version: string }>(
-    await tx.query(
-      `UPDATE chats SET updated_at = now(), last_activity_at = now(), members_version = members_version + 1 WHERE id = $1 RETURNING members_version`,
-      [chatId],
-    ),
+/**
+ * A change to the chat's members or roles, under its lock: it counts as activity, as a message
+ * does, and makes the chat's next version (Chat.version), returned.
+ */
+async function touchChat(tx: EntityManager, chatId: string): Promise<number> {
+  const [row] = returnedRows<{ version: string }>(
+    await tx.query(`UPDATE chats SET updated_at = now(), last_activity_at = now(), version = version + 1 WHERE id = $1 RETURNING version`, [
+      chatId,
+    ]),
   );
-  return Number(row.members_version);
+  return Number(row.version);
 }
 
 function toChat(r: ChatRow): Chat {
@@ -403,6 +401,7 @@ function toChat(r: ChatRow): Chat {
     title: r.title,
     ownerId: r.owner_id,
     lastSeq: Number(r.last_seq),
+    version: Number(r.version),
     lastActivityAt: r.last_activity_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
