@@ -355,6 +355,36 @@ describe('the HTTP foundation', () => {
     expect(result.body.details).toEqual([{ field: 'isAdmin', message: 'property isAdmin should not exist' }]);
   });
 
+  it('refuses a body of more than a thousand field names before validating it, and lists at most twenty problems', async () => {
+    const fields = (n: number, prefix = 'f') => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 0]));
+    const account = await signUpAndIn(request, 'Many Fields');
+    // 80,000 unknown keys, under 1 MiB: once the work of seconds for class-transformer, the event loop held.
+    const flood = await request('POST', '/api/v1/auth/sign-in', {
+      body: { email: account.user.email, password: account.password, ...fields(80_000) },
+    });
+    expectErrorShape(flood, 400, 'VALIDATION_FAILED');
+    expect(flood.body.message).toBe('The body holds more than 1000 field names in all; no request takes that many');
+    expect(flood.body.details).toEqual([{ field: 'body', message: flood.body.message }]);
+    // Counted in every object of the body, nested ones too.
+    const nested = await request('PATCH', '/api/v1/users/me', {
+      token: account.accessToken,
+      body: { name: { a: fields(600), b: fields(600) } },
+    });
+    expectErrorShape(nested, 400, 'VALIDATION_FAILED');
+    expect(nested.body.message).toMatch(/more than 1000 field names/);
+    // Under the bound, every unknown field is refused, twenty of them named.
+    const many = await request('PATCH', '/api/v1/users/me', { token: account.accessToken, body: { name: 'Still Me', ...fields(500) } });
+    expectErrorShape(many, 400, 'VALIDATION_FAILED');
+    expect(many.body.details).toHaveLength(20);
+    expect(many.body.details[0]).toEqual({ field: 'f0', message: 'property f0 should not exist' });
+    expect(many.body.message).toMatch(/^500 fields are invalid: property f0 should not exist; .*; and 480 more$/);
+    const stray = await request('POST', '/api/v1/auth/confirm-email/resend', { token: account.accessToken, body: fields(900) });
+    expectErrorShape(stray, 400, 'VALIDATION_FAILED');
+    expect(stray.body.details).toHaveLength(20);
+    // Nothing changed.
+    expect((await request('GET', '/api/v1/users/me', { token: account.accessToken })).body.name).toBe('Many Fields');
+  });
+
   it('refuses query parameters a route does not take (400, naming them), as unknown body fields are', async () => {
     const account = await signUpAndIn(request, 'No Query');
     const me = await request('GET', '/api/v1/users/me?limit=5&x=1', { token: account.accessToken });

@@ -251,6 +251,22 @@ describe('realtime (one instance)', () => {
       expect(socket.isOpen).toBe(true);
     });
 
+    it('answers a frame of thousands of field names with VALIDATION_FAILED before validating it, and stays open', async () => {
+      const fields = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 0]));
+      const flat = await socket.request({ type: 'typing', chatId: crypto.randomUUID(), isTyping: true, ...fields(5000) }, 'k1');
+      expect(flat).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED', id: 'k1', details: [{ field: 'body' }] });
+      expect(flat.message).toMatch(/more than 1000 field names/);
+      const ping = await socket.request({ type: 'ping', ...fields(300) }, 'k2');
+      expect(ping).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED', id: 'k2' });
+      expect(ping.details).toHaveLength(20);
+      expect(ping.message).toMatch(/; and 280 more$/);
+      // A sync of 500 chats, the most a frame may name, is still read (and refused for chats not the user's).
+      const chats = Object.fromEntries(Array.from({ length: 500 }, () => [crypto.randomUUID(), 0]));
+      const sync = await socket.request({ type: 'sync', chats }, 'k3');
+      expect(sync.code).not.toBe('VALIDATION_FAILED');
+      expect(socket.isOpen).toBe(true);
+    });
+
     it('answers a frame nested thousands deep with VALIDATION_FAILED, not a 500, and stays open', async () => {
       const deep = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
       socket.ws.send(`{"type":"ping","id":"d1","x":${deep(20_000)}}`);

@@ -1,5 +1,5 @@
 import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import { ValidationError } from '../common/errors/domain-error.js';
+import { unknownFields, ValidationError } from '../common/errors/domain-error.js';
 import { RealtimeGateway } from './realtime-gateway.decorator.js';
 import type { ServerEvent } from './server-events.js';
 
@@ -15,8 +15,8 @@ export class RealtimeCoreGateway {
   ping(@MessageBody() frame: Record<string, unknown>): ServerEvent<'pong'> {
     const unknown = Object.keys(frame);
     if (unknown.length > 0) {
-      const details = unknown.map((field) => ({ field, message: `property ${field} should not exist` }));
-      throw new ValidationError(details.map((d) => d.message).join('; '), details);
+      const { details, more } = unknownFields(unknown);
+      throw new ValidationError(details.map((d) => d.message).join('; ') + more, details);
     }
     return { type: 'pong' };
   }

@@ -43,6 +43,16 @@ export class ValidationError extends DomainError {
   }
 }
 
+/** An error lists at most this many details: a body of a thousand unknown fields gets twenty, and a count in the message. */
+export const MAX_LISTED_DETAILS = 20;
+
+/** Fields a request may not have, as details (the first MAX_LISTED_DETAILS), with what a message adds for the rest. */
+export function unknownFields(fields: string[]): { details: ErrorDetail[]; more: string } {
+  const details = fields.slice(0, MAX_LISTED_DETAILS).map((field) => ({ field, message: `property ${field} should not exist` }));
+  const more = fields.length - details.length;
+  return { details, more: more > 0 ? `; and ${more} more` : '' };
+}
+
 export class UnauthenticatedError extends DomainError {
   constructor(code = 'UNAUTHENTICATED', message = 'Authentication is required.') {
     super('unauthenticated', code, message);

@@ -3,7 +3,7 @@ import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ApiExtension } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { HttpOnlyGuard } from '../auth/http-only-guard.js';
-import { UnsupportedMediaError, ValidationError } from '../errors/domain-error.js';
+import { UnsupportedMediaError, unknownFields, ValidationError } from '../errors/domain-error.js';
 import { type RouteParam, RouteParams } from './route-params.js';
 
 const BODY_BY_HAND = 'parley:bodyByHand';
@@ -79,10 +79,7 @@ function refuseStrayBody(request: Request): void {
   if (body === undefined || !request.is('application/json')) return;
   const fields = typeof body === 'object' && body !== null && !Array.isArray(body) ? Object.keys(body) : undefined;
   if (fields?.length === 0) return;
-  throw new ValidationError(
-    `${request.method} ${request.path} takes no body; leave it out.`,
-    fields?.map((field) => ({ field, message: `property ${field} should not exist` })),
-  );
+  throw new ValidationError(`${request.method} ${request.path} takes no body; leave it out.`, fields && unknownFields(fields).details);
 }
 
 function hasTypedBody(request: Request): boolean {

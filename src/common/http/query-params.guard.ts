@@ -3,7 +3,7 @@ import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ApiExtension } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { HttpOnlyGuard } from '../auth/http-only-guard.js';
-import { ValidationError } from '../errors/domain-error.js';
+import { unknownFields, ValidationError } from '../errors/domain-error.js';
 import { type RouteParam, RouteParams } from './route-params.js';
 
 const ANY_QUERY = 'parley:anyQuery';
@@ -45,12 +45,13 @@ export class QueryParamsGuard implements CanActivate {
     if (takes === NOT_CHECKED) return true;
     const unknown = names.filter((name) => !takes.has(name));
     if (unknown.length === 0) return true;
-    const listed = unknown.map((name) => JSON.stringify(name)).join(', ');
+    const { details, more } = unknownFields(unknown);
+    const listed = details.map((d) => JSON.stringify(d.field)).join(', ') + more;
     throw new ValidationError(
       takes.size === 0
         ? `${request.method} ${request.path} takes no query parameters; leave out ${listed}.`
         : `${request.method} ${request.path} takes only ${[...takes].join(', ')} as query parameters; leave out ${listed}.`,
-      unknown.map((field) => ({ field, message: `property ${field} should not exist` })),
+      details,
     );
   }
 }

@@ -5,8 +5,8 @@ import {
   type ValidationPipeOptions,
 } from '@nestjs/common';
 import { validateSync, type ValidatorOptions } from 'class-validator';
-import { type ErrorDetail, ValidationError } from '../errors/domain-error.js';
-import { MAX_BODY_DEPTH, stringProblem } from '../validation/no-nul.js';
+import { type ErrorDetail, MAX_LISTED_DETAILS, ValidationError } from '../errors/domain-error.js';
+import { MAX_BODY_DEPTH, MAX_BODY_KEYS, stringProblem } from '../validation/no-nul.js';
 import { fastAccept } from './fast-accept.js';
 
 /**
@@ -37,8 +37,10 @@ export function validationDetails(errors: ClassValidatorError[], parent = ''): E
 export function validationFailed(errors: ClassValidatorError[]): ValidationError {
   const details = validationDetails(errors);
   const fields = new Set(details.map((d) => d.field)).size;
-  const messages = details.map((d) => d.message).join('; ');
-  return new ValidationError(fields > 1 ? `${fields} fields are invalid: ${messages}` : messages, details);
+  const listed = details.slice(0, MAX_LISTED_DETAILS);
+  const more = details.length - listed.length;
+  const messages = listed.map((d) => d.message).join('; ') + (more > 0 ? `; and ${more} more` : '');
+  return new ValidationError(fields > 1 ? `${fields} fields are invalid: ${messages}` : messages, listed);
 }
 
 /**
@@ -56,6 +58,7 @@ class SyncValidationPipe extends ValidationPipe {
         surrogate: `${found.field} holds half of a UTF-16 surrogate pair, which is no character`,
         depth: `${found.field} is nested more than ${MAX_BODY_DEPTH} levels deep`,
         reserved: `${found.field} is not an accepted field name`,
+        keys: `The body holds more than ${MAX_BODY_KEYS} field names in all; no request takes that many`,
       }[found.problem];
       throw new ValidationError(message, [{ field: found.field, message }]);
     }
