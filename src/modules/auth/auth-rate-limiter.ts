@@ -14,6 +14,12 @@ import { RedisConnection } from '../../redis/redis.module.js';
 const ACCOUNT_WINDOW_SECONDS = 15 * 60;
 /** Failed sign-ins to one account from all addresses together, as a multiple of the per-address limit. */
 const ALL_ADDRESSES_FACTOR = 10;
+/**
+ * How long an address stays known to an account after a sign-in from it succeeded (it may still
+ * sign in once guesses from everywhere have reached their bound). Under the 2^31 ms a timer of
+ * the in-memory store can wait.
+ */
+const KNOWN_ADDRESS_SECONDS = 14 * 24 * 60 * 60;
 
 /**
  * Auth rate limits: every auth call per IP per minute, and per account the sign-in attempts (a
@@ -28,6 +34,8 @@ export class AuthRateLimiter {
   private readonly failedSignIns: RateLimiterAbstract;
   /** Per account, every address together: what bounds guessing spread over many addresses. */
   private readonly failedSignInsAll: RateLimiterAbstract;
+  /** Per account, the addresses it was signed in from lately: the overall bound does not lock them out. */
+  private readonly knownAddresses: RateLimiterAbstract;
   private readonly passwordResets: RateLimiterAbstract;
   private readonly confirmationResends: RateLimiterAbstract;
 
@@ -50,6 +58,7 @@ export class AuthRateLimiter {
       make({ keyPrefix: redis.key(`rl:auth:${name}`), points, duration: ACCOUNT_WINDOW_SECONDS });
     this.failedSignIns = perAccount('fail');
     this.failedSignInsAll = perAccount('fail-all', config.auth.rateLimitPerAccount * ALL_ADDRESSES_FACTOR);
+    this.knownAddresses = make({ keyPrefix: redis.key('rl:auth:known'), points: 1, duration: KNOWN_ADDRESS_SECONDS });
     this.confirmationResends = perAccount('confirm');
     this.passwordResets = perAccount('reset');
   }
@@ -66,12 +75,18 @@ export class AuthRateLimiter {
    * Counted per account and address, and per account from all addresses at ten times that: one
    * guesser can lock an account only for the address it guesses from (before, ten wrong passwords
    * from anywhere locked the owner out for 15 minutes), and guessing spread over many addresses
-   * still meets a bound.
+   * still meets a bound. That bound does not hold back an address the account was signed in
+   * from in the last two weeks (its own limit still does): guessers on ten addresses could
+   * otherwise lock the owner out everywhere, for as long as they kept at it.
    */
   async countSignInAttempt(email: string, ip: string | null, generation: string): Promise<void> {
     try {
       await this.failedSignIns.consume(fromAddress(email, ip, generation));
-      await this.failedSignInsAll.consume(email);
+      try {
+        await this.failedSignInsAll.consume(email);
+      } catch (rejection) {
+        if (!(rejection instanceof RateLimiterRes) || (await this.knownAddresses.get(knownKey(email, ip))) === null) throw rejection;
+      }
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
       throw new RateLimitedError(
@@ -82,9 +97,18 @@ export class AuthRateLimiter {
     }
   }
 
-  /** A success from `ip` clears that address's count and the account's overall one. */
-  async clearFailedSignIns(email: string, ip: string | null, generation: string): Promise<void> {
-    await Promise.all([this.failedSignIns.delete(fromAddress(email, ip, generation)), this.failedSignInsAll.delete(email)]);
+  /**
+   * A success from `ip` clears that address's count, takes its own attempt back from the overall
+   * one, and makes the address known to the account. The overall count's failures stay: an owner
+   * signing in (from a known address, while guessers are at it) must not hand the guessers a new
+   * allowance.
+   */
+  async signedIn(email: string, ip: string | null, generation: string): Promise<void> {
+    await Promise.all([
+      this.failedSignIns.delete(fromAddress(email, ip, generation)),
+      this.failedSignInsAll.reward(email, 1),
+      this.knownAddresses.set(knownKey(email, ip), 1, KNOWN_ADDRESS_SECONDS),
+    ]);
   }
 
   /** A reset clears the overall count; the per-address ones belonged to the old password (see countSignInAttempt's keys). */
@@ -99,6 +123,11 @@ export class AuthRateLimiter {
   async consumePasswordReset(email: string): Promise<void> {
     await consume(this.passwordResets, email, 'Too many password reset requests for this account; try again later.');
   }
+}
+
+/** An address known to the account: the account and the client's network (an IPv6 client's /64). */
+function knownKey(email: string, ip: string | null): string {
+  return `${email}|${clientNetwork(ip)}`;
 }
 
 /** The per-address key: the account, the client's network (an IPv6 client's /64) and the password it guesses against. */

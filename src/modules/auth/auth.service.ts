@@ -112,7 +112,7 @@ export class AuthService implements OnApplicationBootstrap {
         opened = await this.sessions.createForPassword(session, now.passwordHash);
     }
     if (!opened) throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
-    await this.limiter.clearFailedSignIns(input.email, client.ip, generation);
+    await this.limiter.signedIn(input.email, client.ip, generation);
     if (check.outdated) await this.rehashPassword(user.id, user.passwordHash, input.password);
     return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };
   }
