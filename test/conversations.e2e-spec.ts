@@ -705,6 +705,8 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       const ids = async (query: string) =>
         (await as(alice).get(`/users?query=${encodeURIComponent(query)}&limit=100`)).body.items.map((u: { id: string }) => u.id);
       expect(await ids(`zed ${tag}`)).toEqual([zed.user.id]);
+      // White space in the query as in names: each run one space (a name is stored so).
+      expect(await ids(`  Zed \t  ${tag.slice(0, 4)}`)).toEqual([zed.user.id]);
       // Not confirmed yet: anyone can sign up as anyone@example.com, so the address proves nothing.
       expect(await ids(`hidden-${tag}@example.com`)).toEqual([]);
       await app.app.get(DataSource).query(`UPDATE users SET email_confirmed_at = now() WHERE id = $1`, [zed.user.id]);

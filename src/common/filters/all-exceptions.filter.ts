@@ -2,7 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, Logger, NotFoundExcept
 import type { Request, Response } from 'express';
 import type { MethodNotAllowedError } from '../errors/domain-error.js';
 import { resolveError } from '../errors/error-body.js';
-import { methodNotAllowed } from '../http/allowed-methods.js';
+import { isCatchAll, methodNotAllowed } from '../http/allowed-methods.js';
 
 /** Every HTTP failure leaves in the contract's one error shape; unexpected ones are logged. */
 @Catch()
@@ -36,10 +36,10 @@ function notAllowedHere(exception: unknown, request: Request): MethodNotAllowedE
 }
 
 /**
- * Nest's not-found handler is itself a route, for every method (`router.all('*path')` in the prefix
- * router), so `req.route` is that catch-all there; any other route means a handler took the request.
+ * Nest's not-found handler is itself a route, for every method (see isCatchAll), so `req.route` is
+ * that catch-all there; any other route means a handler took the request.
  */
 function reachedNoRoute(request: Request): boolean {
   const route = (request as Request & { route?: { methods?: Record<string, boolean> } }).route;
-  return !route || route.methods?._all === true;
+  return !route || (route.methods !== undefined && isCatchAll(route.methods));
 }

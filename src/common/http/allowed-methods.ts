@@ -1,3 +1,4 @@
+import { METHODS } from 'node:http';
 import type { Request } from 'express';
 import { MethodNotAllowedError } from '../errors/domain-error.js';
 
@@ -21,7 +22,7 @@ export function allowedMethods(req: Request): string[] {
   const path = (req.originalUrl ?? req.url).split('?')[0];
   const methods = new Set<string>();
   for (const layer of stack) {
-    if (!layer.route?.methods || !safeMatch(layer, path)) continue;
+    if (!layer.route?.methods || isCatchAll(layer.route.methods) || !safeMatch(layer, path)) continue;
     for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') methods.add(method.toUpperCase());
   }
   if (methods.has('GET')) methods.add('HEAD');
@@ -39,6 +40,15 @@ export function methodNotAllowed(req: Request): MethodNotAllowedError | undefine
   const allowed = allowedMethods(req);
   if (allowed.length === 0 || allowed.includes(req.method)) return undefined;
   return new MethodNotAllowedError(req.method, [...allowed, 'OPTIONS']);
+}
+
+/**
+ * A route for every method: Nest's not-found handler. In the prefix router it is one `all` route
+ * (`_all`); on each path excluded from the prefix (`/health`, `/health/ready`) Express's `app.all`
+ * mounts it as a route with every method listed. It answers no method, so it allows none.
+ */
+export function isCatchAll(methods: Record<string, boolean>): boolean {
+  return methods._all === true || METHODS.every((method) => methods[method.toLowerCase()] === true);
 }
 
 /** `match` decodes the path's parameters and throws on a malformed escape (`%zz`): no route then. */

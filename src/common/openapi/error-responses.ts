@@ -73,7 +73,8 @@ const ROUTE_ERRORS: Record<string, Errors> = {
   'DELETE /api/v1/chats/{id}/members/{userId}': {
     403: ['CHAT_ADMIN_REQUIRED', 'CHAT_OWNER_REQUIRED'],
     404: ['CHAT_NOT_FOUND', 'MEMBER_NOT_FOUND'],
-    409: ['DIRECT_CHAT_FIXED'],
+    // The owner leaving, when everyone who could take the group over owns one with its title.
+    409: ['CHAT_TITLE_TAKEN', 'DIRECT_CHAT_FIXED'],
   },
   'PATCH /api/v1/chats/{id}/members/{userId}': {
     403: ['CHAT_OWNER_REQUIRED'],

@@ -49,7 +49,8 @@ export class UsersService {
 
   async search(query: string | undefined, limit = 20, cursor?: string): Promise<Page<PublicUserDto>> {
     const after = decodeCursor(cursor, isSearchCursor);
-    const found = await this.users.search((query ?? '').trim(), limit + 1, after);
+    // As names are stored (NFC, trimmed, each run of white space one space), so that what a name shows finds it.
+    const found = await this.users.search(normaliseName(query ?? ''), limit + 1, after);
     const page = found.slice(0, limit);
     const online = await this.onlineAmong(page.map(({ user }) => user.id));
     const last = page[page.length - 1];
