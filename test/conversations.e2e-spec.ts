@@ -227,6 +227,10 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       const added = await as(bob).post(`/chats/${chat.id}/members`, { userIds: [dave.user.id, dave.user.id] });
       expect(added.status).toBe(201);
       expect(added.body.memberCount).toBe(4);
+      // Everyone named a member already: 200, nothing changed.
+      const again = await as(bob).post(`/chats/${chat.id}/members`, { userIds: [dave.user.id, carol.user.id] });
+      expect(again.status).toBe(200);
+      expect(again.body.memberCount).toBe(4);
       // Removing: a plain member nobody, an admin plain members, the owner admins too; the owner no one.
       expectErrorShape(await as(carol).del(`/chats/${chat.id}/members/${dave.user.id}`), 403, 'CHAT_ADMIN_REQUIRED');
       expectErrorShape(await as(bob).del(`/chats/${chat.id}/members/${alice.user.id}`), 403, 'CHAT_OWNER_REQUIRED');

@@ -15,7 +15,7 @@ import { uuidParam } from '../../common/pipes/uuid.pipe.js';
 import { UserRateLimit } from '../../common/rate-limit/user-rate-limit.guard.js';
 import { UserRateLimiter } from '../../common/rate-limit/user-rate-limiter.js';
 import { ChatsService } from './chats.service.js';
-import { AddMembersCommand } from './commands/add-members.command.js';
+import { AddMembersCommand, type AddMembersResult } from './commands/add-members.command.js';
 import { ChangeRoleCommand } from './commands/change-role.command.js';
 import { CreateChatCommand, type CreateChatResult } from './commands/create-chat.command.js';
 import { DeleteChatCommand } from './commands/delete-chat.command.js';
@@ -83,14 +83,20 @@ export class ChatsController {
 
   @Post(':id/members')
   @UserRateLimit('chats')
-  @ApiOperation({ summary: 'Add members to a group (owner or admin)' })
+  @ApiOperation({ summary: 'Add members to a group (owner or admin): 201 when someone came in, 200 when all were members already' })
   @ApiCreatedResponse({ type: ChatDetailDto })
-  addMembers(
+  @ApiOkResponse({ type: ChatDetailDto, description: 'Everyone named was a member already: nothing changed' })
+  async addMembers(
     @CurrentUser() caller: AuthUser,
     @Param('id', uuidParam('id')) id: string,
     @Body() body: AddMembersDto,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<ChatDetailDto> {
-    return this.commands.execute(new AddMembersCommand(caller.userId, id, body.userIds));
+    const result = await this.commands.execute<AddMembersCommand, AddMembersResult>(new AddMembersCommand(caller.userId, id, body.userIds));
+    // As a direct chat that existed: nothing new in front of anyone, no token spent.
+    if (result.added.length === 0) this.limits.giveBack('chats', caller.userId);
+    res.status(result.added.length > 0 ? 201 : 200);
+    return result.chat;
   }
 
   @Delete(':id/members/:userId')

@@ -5,12 +5,11 @@ import { ChatAccess } from '../chat-access.js';
 import { ChatRepository } from '../chat.repository.js';
 import { ChatsService } from '../chats.service.js';
 import { canManageMembers, MAX_GROUP_MEMBERS } from '../domain/chat.js';
-import type { ChatDetailDto } from '../dto/chat.dto.js';
 import { MembersAddedEvent } from '../events/chat.events.js';
-import { AddMembersCommand } from './add-members.command.js';
+import { AddMembersCommand, type AddMembersResult } from './add-members.command.js';
 
 @CommandHandler(AddMembersCommand)
-export class AddMembersHandler implements ICommandHandler<AddMembersCommand, ChatDetailDto> {
+export class AddMembersHandler implements ICommandHandler<AddMembersCommand, AddMembersResult> {
   constructor(
     private readonly access: ChatAccess,
     private readonly chats: ChatRepository,
@@ -19,7 +18,7 @@ export class AddMembersHandler implements ICommandHandler<AddMembersCommand, Cha
     private readonly events: EventBus,
   ) {}
 
-  async execute({ actorId, chatId, userIds }: AddMembersCommand): Promise<ChatDetailDto> {
+  async execute({ actorId, chatId, userIds }: AddMembersCommand): Promise<AddMembersResult> {
     const refusal = ['CHAT_ADMIN_REQUIRED', 'Only the owner or an admin can add members.'] as const;
     await this.access.requireGroupRole(chatId, actorId, canManageMembers, ...refusal);
     const wanted = [...new Set(userIds)];
@@ -35,6 +34,6 @@ export class AddMembersHandler implements ICommandHandler<AddMembersCommand, Cha
       this.access.lockedCheck(actorId, canManageMembers, ...refusal),
     );
     if (added.length > 0) this.events.publish(new MembersAddedEvent(chatId, added, memberIds, actorId, lastSeq, version));
-    return this.reads.detail(chatId, actorId);
+    return { chat: await this.reads.detail(chatId, actorId), added };
   }
 }
