@@ -15,7 +15,12 @@ describe('isStoreUnreachable', () => {
         Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
       ),
       new Error('Connection terminated unexpectedly'),
-      Object.assign(new Error('database "parley" is not currently accepting connections'), { code: '55000' }),
+      Object.assign(new Error('database "parley" is not currently accepting connections'), { code: '55000', routine: 'CheckMyDatabase' }),
+      // The same under lc_messages = 'de_DE': told by the routine, not the words.
+      Object.assign(new Error('Datenbank »parley« akzeptiert gegenwärtig keine Verbindungen'), {
+        code: '55000',
+        routine: 'CheckMyDatabase',
+      }),
       Object.assign(new Error('sorry, too many clients already'), { code: '53300' }),
       new mongo.MongoNetworkError('socket closed'),
       new mongo.MongoNotConnectedError('not connected'),
@@ -32,7 +37,8 @@ describe('isStoreUnreachable', () => {
       new Error('boom'),
       Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' }),
       // The same code as a database refusing connections, for a failure that is not an outage.
-      Object.assign(new Error('cannot drop the currently open database'), { code: '55000' }),
+      Object.assign(new Error('cannot drop the currently open database'), { code: '55000', routine: 'dropdb' }),
+      Object.assign(new Error('database "parley" is not currently accepting connections'), { code: '55000' }),
       new mongo.MongoServerError({ message: 'E11000 duplicate key error', code: 11000 }),
       new mongo.MongoInvalidArgumentError('bad argument'),
     ];

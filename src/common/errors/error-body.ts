@@ -112,13 +112,14 @@ const UNREACHABLE_CODES = new Set([
   '08006', // connection_failure
   '53300', // too_many_connections: the server's connection slots are all taken
 ]);
+/** The drivers' own connection failures (node-postgres's and the pool's own words, not the server's). */
+const UNREACHABLE_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
 /**
- * The drivers' own connection failures, and PostgreSQL refusing connections to the database for a
- * while (`ALTER DATABASE … ALLOW_CONNECTIONS false`, as in maintenance: 55000, a code it shares
- * with failures that are not outages, hence the message).
+ * PostgreSQL refusing connections to the database for a while (`ALTER DATABASE … ALLOW_CONNECTIONS
+ * false`, as in maintenance): 55000, a code it shares with failures that are not outages, told
+ * apart by the server function that refused (the error's `routine`, which no locale translates).
  */
-const UNREACHABLE_MESSAGES =
-  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|database ".*" is not currently accepting connections$)/;
+const REFUSING_CONNECTIONS = { code: '55000', routine: 'CheckMyDatabase' };
 const UNREACHABLE_NAMES = new Set([
   'MongoServerSelectionError',
   'MongooseServerSelectionError',
@@ -133,8 +134,9 @@ const UNREACHABLE_NAMES = new Set([
 /** Whether `error` (or the driver error a QueryFailedError wraps) says the database could not be reached. */
 export function isStoreUnreachable(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 3; depth++) {
-    const { code, name, message } = e as { code?: unknown; name?: unknown; message?: unknown };
+    const { code, name, message, routine } = e as { code?: unknown; name?: unknown; message?: unknown; routine?: unknown };
     if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;
+    if (code === REFUSING_CONNECTIONS.code && routine === REFUSING_CONNECTIONS.routine) return true;
     if (typeof name === 'string' && UNREACHABLE_NAMES.has(name)) return true;
     if (typeof message === 'string' && UNREACHABLE_MESSAGES.test(message)) return true;
     e = (e as { driverError?: unknown; cause?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
