@@ -109,6 +109,7 @@ describe('Redis fan-out when messages are lost on the way', () => {
       `${origin}\n{"kind":"deliver","target":{"userIds":["u"]},"behind":"c","ends":"yes"}\n{}`,
       `${origin}\n{"kind":"deliver","target":{"userIds":["u"]},"behind":"c","version":{"of":"u","n":"4"}}\n{}`,
       `${origin}\n{"kind":"deliver","target":{"userIds":["u"]},"behind":"c","version":4}\n{}`,
+      `${origin}\n{"kind":"deliver","target":{"userIds":["u"]},"behind":"c","whileIn":1}\n{}`,
       `${origin}\n{"kind":"close","target":{"userIds":["u"]}}\n`,
       `${origin}\n{"kind":"launch","target":{}}\n`,
     ];

@@ -10,7 +10,7 @@ import { signUpAndIn, type SignedIn } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { httpClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
-import { connectReady, eventually, type TestSocket } from './support/ws.js';
+import { connectReady, eventually, pause, type TestSocket } from './support/ws.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -380,6 +380,88 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     // Back in the chat, Bob may read "two" again: it came before the removal frame, or not at all, never after it.
     const types = bobOnB.history.map((f) => (f.type === 'new_message' ? f.message.text : f.type)).filter((t) => t !== 'pong');
     expect(types.indexOf('two') === -1 || types.indexOf('two') < types.indexOf('member_removed')).toBe(true);
+  });
+
+  it('leaves a member removed and added back knowing they are in, when their removal crosses Redis after the addition and a message', async () => {
+    const [alice, bob, carol] = await threePeople();
+    const chatId = await groupOf(carol, [alice, bob]);
+    const bobOnB = await flowing(b, bob);
+    const carolOnB = await flowing(b, carol);
+    await sendOn(carolOnB, chatId, 'one');
+    await bobOnB.next((f) => f.type === 'new_message' && f.message.text === 'one');
+
+    const held: string[] = [];
+    let pass: ((payload: string) => void) | undefined;
+    const restore = interceptRedisOnB((payload, through) => {
+      pass = through;
+      held.push(payload);
+    });
+    try {
+      // Removed through A (the frames wait on the way to B), added back and written to through B.
+      expect((await requestA('DELETE', `/api/v1/chats/${chatId}/members/${bob.user.id}`, { token: carol.accessToken })).status).toBe(204);
+      const requestB = httpClient(b.url);
+      const added = await requestB('POST', `/api/v1/chats/${chatId}/members`, {
+        token: carol.accessToken,
+        body: { userIds: [bob.user.id] },
+      });
+      expect(added.status).toBe(201);
+      await sendOn(carolOnB, chatId, 'two');
+      await bobOnB.next((f) => f.type === 'new_message' && f.message.text === 'two');
+      await bobOnB.next((f) => f.type === 'member_added' && f.userId === bob.user.id);
+      await eventually(() => held.some((payload) => payload.includes('member_removed')));
+    } finally {
+      restore();
+    }
+    for (const payload of held.splice(0)) pass!(payload); // the removal reaches B now, after all that
+    await sendOn(carolOnB, chatId, 'three');
+    await bobOnB.next((f) => f.type === 'new_message' && f.message.text === 'three');
+    await bobOnB.settle();
+    const aboutBob = bobOnB.history.filter((f) => (f.type === 'member_removed' || f.type === 'member_added') && f.userId === bob.user.id);
+    // The removal, older than the addition, is dropped: Bob is told last that he is in, as he is.
+    expect(aboutBob.map((f) => f.type)).toEqual(['member_added']);
+    const texts = bobOnB.history.filter((f) => f.type === 'new_message').map((f) => f.message.text);
+    expect(texts).toEqual(['one', 'two', 'three']);
+  });
+
+  it('drops typing, read and seen frames about a chat that reach a member after they were told they left', async () => {
+    const [alice, bob, carol] = await threePeople();
+    const chatId = await groupOf(carol, [alice, bob]);
+    const aliceOnA = await flowing(a, alice);
+    const bobOnB = await flowing(b, bob);
+    const carolOnB = await flowing(b, carol);
+    const sent = await sendOn(bobOnB, chatId, 'from Bob');
+    await aliceOnA.next((f) => f.type === 'new_message' && f.message.text === 'from Bob');
+    carolOnB.send({ type: 'mark_read', chatId, seq: sent.message.seq });
+    await carolOnB.settle();
+
+    const held: string[] = [];
+    let pass: ((payload: string) => void) | undefined;
+    const restore = interceptRedisOnB((payload, through) => {
+      pass = through;
+      held.push(payload);
+    });
+    try {
+      // Through A, held on the way to B: Alice typing, and reading Bob's message, the last to (message_seen to Bob).
+      aliceOnA.send({ type: 'typing', chatId, isTyping: true });
+      aliceOnA.send({ type: 'mark_read', chatId, seq: sent.message.seq });
+      await aliceOnA.settle();
+      await eventually(() => ['"typing"', '"read"', '"message_seen"'].every((type) => held.some((payload) => payload.includes(type))));
+      // Bob is removed through B: told at once.
+      const requestB = httpClient(b.url);
+      expect((await requestB('DELETE', `/api/v1/chats/${chatId}/members/${bob.user.id}`, { token: carol.accessToken })).status).toBe(204);
+      await bobOnB.next((f) => f.type === 'member_removed' && f.userId === bob.user.id);
+    } finally {
+      restore();
+    }
+    for (const payload of held.splice(0)) pass!(payload); // Alice's typing and read reach B now
+    await bobOnB.request({ type: 'ping' });
+    await pause(300);
+    await bobOnB.settle();
+    const after = bobOnB.history.slice(bobOnB.history.findIndex((f) => f.type === 'member_removed'));
+    expect(after.filter((f) => ['typing', 'read', 'message_seen'].includes(f.type as string))).toEqual([]);
+    // Carol, still in, got Alice's typing and read.
+    await carolOnB.next((f) => f.type === 'typing' && f.userId === alice.user.id);
+    await carolOnB.next((f) => f.type === 'read' && f.userId === alice.user.id);
   });
 
   it('leaves the other members knowing a member removed and added back is in, when the removal crosses Redis after the addition', async () => {

@@ -372,6 +372,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
           gone: message.gone === true,
           starts: message.starts === true,
           version: message.version,
+          whileIn: message.whileIn === true,
         }
       : undefined;
     for (const connection of targets) {

@@ -56,7 +56,7 @@ export function fanOutContract(instances: () => Promise<ObservedFanOut[]>): void
       for (const instance of all) expect(instance.received.filter((m) => mine(m, tag) && !mine(m, `${tag}-after`))).toEqual([message]);
     });
 
-    it('carries every ordering field of a delivery: stream (with repair and its users), after, behind with its place, ends, gone, starts, version', async () => {
+    it('carries every ordering field of a delivery: stream (with repair and its users), after, behind with its place, ends, gone, starts, version, whileIn', async () => {
       const tag = randomUUID();
       const messages: FanOutMessage[] = [
         {
@@ -71,6 +71,7 @@ export function fanOutContract(instances: () => Promise<ObservedFanOut[]>): void
         { kind: 'deliver', target: { userIds: ['u1'] }, frame: `{"m":"${tag}-4"}`, behind: 'c', ends: true, gone: true },
         { kind: 'deliver', target: { userIds: ['u1'] }, frame: `{"m":"${tag}-5"}`, behind: 'c', behindSeq: 9, starts: true },
         { kind: 'deliver', target: { userIds: ['u1'] }, frame: `{"m":"${tag}-6"}`, behind: 'c', behindSeq: 9, version: { of: 'u2', n: 4 } },
+        { kind: 'deliver', target: { userIds: ['u1'] }, frame: `{"m":"${tag}-7"}`, behind: 'c', whileIn: true },
       ];
       for (const message of messages) await all[0].fanOut.publish(message);
       await until(() => all.every((instance) => instance.received.filter((m) => mine(m, tag)).length === messages.length));

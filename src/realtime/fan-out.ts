@@ -30,6 +30,8 @@ export type FanOutMessage =
       starts?: true;
       /** With `behind`: what the frame tells, as of when (see SendOptions.version). Instances that predate it ignore it. */
       version?: StateVersion;
+      /** With `behind`: only while the recipient is in the stream (see SendOptions.whileIn). Instances that predate it ignore it. */
+      whileIn?: true;
       /**
        * A message published again (`stream.repair`) goes to these users; `target.userIds` is then
        * empty, so an instance that predates repairs, which would write it to every connection

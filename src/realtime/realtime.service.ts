@@ -54,6 +54,12 @@ export interface SendOptions {
    * member_removed last).
    */
   version?: StateVersion;
+  /**
+   * With `behind`: the frame is for members only (someone typing, a read pointer, a message seen).
+   * A connection whose user it told they left the chat drops it: it was on its way from another
+   * instance when they left.
+   */
+  whileIn?: boolean;
 }
 
 /**
@@ -79,7 +85,7 @@ export class RealtimeService {
   async send(userIds: Iterable<string>, event: ServerEvent, options: SendOptions = {}): Promise<void> {
     const users = [...new Set(userIds)];
     if (users.length === 0) return;
-    const { stream, after, behind, behindSeq, endsStream, streamGone, startsStream, version, ...target } = options;
+    const { stream, after, behind, behindSeq, endsStream, streamGone, startsStream, version, whileIn, ...target } = options;
     const repair = stream?.repair === true;
     await this.publish({
       kind: 'deliver',
@@ -94,6 +100,7 @@ export class RealtimeService {
       ...(behind && endsStream && streamGone ? { gone: true as const } : {}),
       ...(behind && behindSeq !== undefined && startsStream && !endsStream ? { starts: true as const } : {}),
       ...(behind && version ? { version } : {}),
+      ...(behind && whileIn ? { whileIn: true as const } : {}),
     });
   }
 

@@ -354,6 +354,24 @@ describe('StreamTracker', () => {
       expect(written.slice(-1)).toEqual(['x-old']);
     });
 
+    it('drops a frame for members only (typing, a read) once its user left the chat, and writes it again once they are back', () => {
+      const { streams, written } = tracker();
+      streams.admitLive({ id: 'c', seq: 4 }, 'f4');
+      streams.admitBehind('c', 'typing-1', { whileIn: true });
+      streams.admitBehind('c', 'removed', { afterSeq: 4, ends: true });
+      streams.admitBehind('c', 'typing-2', { whileIn: true });
+      streams.admitBehind('c', 'read-2', { whileIn: true });
+      // Other chats are not touched, nor frames for anyone (the chat's title, say).
+      streams.admitBehind('d', 'typing-d', { whileIn: true });
+      streams.admitBehind('c', 'anyone', {});
+      streams.admitBehind('c', 'added', { afterSeq: 6, starts: true });
+      streams.admitBehind('c', 'typing-3', { whileIn: true });
+      // A chat deleted: nothing of it for members any more.
+      streams.admitBehind('c', 'deleted', { ends: true, gone: true });
+      streams.admitBehind('c', 'typing-4', { whileIn: true });
+      expect(written).toEqual(['f4', 'typing-1', 'removed', 'typing-d', 'anyone', 'added', 'typing-3', 'deleted']);
+    });
+
     it('forgets the versions of a chat deleted (its id may come back, counting from 0)', () => {
       const { streams, written } = tracker();
       streams.admitBehind('c', 'x-added', { version: { of: 'x', n: 7 } });

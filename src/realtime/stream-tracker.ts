@@ -59,6 +59,8 @@ export interface BehindPlace {
    * and written last it would leave the client believing what is no longer so.
    */
   version?: StateVersion;
+  /** The frame is for members only: dropped when the stream ended on this connection (its user left) and has not started again. */
+  whileIn?: boolean;
 }
 
 /** Where the tracker writes the frames it lets through (the connection). */
@@ -218,6 +220,7 @@ export class StreamTracker {
    */
   admitBehind(streamId: string, frame: WireFrame, place: BehindPlace = {}): void {
     if (place.version && this.outdated(streamId, place.version)) return;
+    if (place.whileIn && this.left(streamId)) return;
     const { afterSeq, ends = false, gone = false } = place;
     const starts = place.starts === true && afterSeq !== undefined && !ends;
     const state = starts ? this.state(streamId) : this.streams?.get(streamId);
@@ -482,6 +485,11 @@ export class StreamTracker {
       this.versions.delete(id);
     }
     return false;
+  }
+
+  /** Whether the stream ended here (the user left, or the chat is gone) and nothing has started it again since (added back). */
+  private left(streamId: string): boolean {
+    return this.ends?.has(streamId) === true && this.streams?.get(streamId)?.delivered.last === undefined;
   }
 
   private rememberEnd(streamId: string, endSeq: number): void {

@@ -76,7 +76,12 @@ export class MessagesGateway implements OnModuleDestroy {
     const memberIds = await this.store.memberIds(chatId);
     if (!memberIds.includes(user.userId)) throw chatNotFound();
     const others = memberIds.filter((id) => id !== user.userId);
-    await this.realtime.send(others, { type: 'typing', chatId, userId: user.userId, isTyping: frame.isTyping });
+    // For members only: one that reaches someone after they were told they left is dropped.
+    await this.realtime.send(
+      others,
+      { type: 'typing', chatId, userId: user.userId, isTyping: frame.isTyping },
+      { behind: chatId, whileIn: true },
+    );
   }
 
   @SubscribeMessage('mark_read')

@@ -159,6 +159,7 @@ export function decode(payload: string, ownOrigin: string): Received | undefined
     if (header.ends !== undefined && header.ends !== true) throw new Error('ends is not true');
     if (header.gone !== undefined && header.gone !== true) throw new Error('gone is not true');
     if (header.starts !== undefined && header.starts !== true) throw new Error('starts is not true');
+    if (header.whileIn !== undefined && header.whileIn !== true) throw new Error('whileIn is not true');
     if (!isIdList(header.repairUserIds)) throw new Error('repairUserIds is not a list of ids');
     if (header.behindSeq !== undefined && !Number.isSafeInteger(header.behindSeq)) throw new Error('behindSeq is not a seq');
     if (!isVersion(header.version)) throw new Error('version is not { of, n }');

@@ -48,7 +48,15 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
       // one about them (removed again meanwhile, through another instance) is dropped.
       const place = { behind: event.chatId, behindSeq: event.lastSeq };
       const frame = (userId: string) => ({ type: 'member_added', chatId: event.chatId, userId, role: 'member' }) as const;
-      for (const userId of event.addedIds) await this.realtime.send([userId], frame(userId), Object.assign({ startsStream: true }, place));
+      // Each joiner's own frame carries the version too: a removal of theirs that comes later,
+      // through another instance, is older than it and dropped (they would believe they had left).
+      for (const userId of event.addedIds) {
+        await this.realtime.send(
+          [userId],
+          frame(userId),
+          Object.assign({ startsStream: true, version: { of: userId, n: event.version } }, place),
+        );
+      }
       for (const userId of event.addedIds) {
         await this.realtime.send(
           event.memberIds.filter((id) => id !== userId),
@@ -62,7 +70,11 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
       await this.realtime.send(event.memberIds, frame, Object.assign({ version: { of: event.removedId, n: event.version } }, place));
       // For the one removed the chat's stream ends here: added back later, its messages wait for
       // their member_added, and then go on from where they came back, with no gap awaited.
-      await this.realtime.send([event.removedId], frame, Object.assign({ endsStream: true }, place));
+      await this.realtime.send(
+        [event.removedId],
+        frame,
+        Object.assign({ endsStream: true, version: { of: event.removedId, n: event.version } }, place),
+      );
     }
   }
 

@@ -54,10 +54,14 @@ export class MessageEventsToSockets implements IEventHandler<MessageEvent> {
       await this.realtime.send(
         event.memberIds,
         { type: 'read', chatId: event.chatId, userId: event.userId, seq: event.seq },
-        { behind: event.chatId },
+        { behind: event.chatId, whileIn: true },
       );
     } else {
-      await this.realtime.send([event.senderId], { type: 'message_seen', chatId: event.chatId, seq: event.seq });
+      await this.realtime.send(
+        [event.senderId],
+        { type: 'message_seen', chatId: event.chatId, seq: event.seq },
+        { behind: event.chatId, whileIn: true },
+      );
     }
   }
 }
