@@ -13,11 +13,13 @@ import { SessionRepository } from '../src/modules/auth/session.repository.js';
 import { UserSignedUpEvent } from '../src/modules/auth/events/user-signed-up.event.js';
 import { PasswordResetRequestedEvent } from '../src/modules/auth/events/password-reset-requested.event.js';
 import { DEV_ACCESS_SECRET, DEV_REFRESH_SECRET } from '../src/config/app-config.js';
+import { AppLogger } from '../src/common/logging/app-logger.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient, type RequestOptions } from './support/http.js';
 import { type SignedIn, signUpAndIn, uniqueEmail } from './support/accounts.js';
 import { tcpProxy } from './support/proxy.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { eventually as eventuallyTrue } from './support/ws.js';
 import { AuthHousekeeping } from '../src/modules/auth/auth-housekeeping.js';
 
 describe('auth', () => {
@@ -843,12 +845,22 @@ describe('auth with the notify module switched off', () => {
     expectErrorShape(await resend(), 503, 'MAIL_DISABLED');
   });
 
-  it('answers forgot-password with 503 MAIL_DISABLED', async () => {
-    expectErrorShape(
-      await httpClient(app.url)('POST', '/api/v1/auth/password/forgot', { body: { email: uniqueEmail() } }),
-      503,
-      'MAIL_DISABLED',
-    );
+  it('answers forgot-password with 503 MAIL_DISABLED, logged as a warning (a refusal by configuration, which anyone can ask for)', async () => {
+    const error = jest.spyOn(AppLogger.prototype, 'error');
+    const warn = jest.spyOn(AppLogger.prototype, 'warn');
+    try {
+      expectErrorShape(
+        await httpClient(app.url)('POST', '/api/v1/auth/password/forgot', { body: { email: uniqueEmail() } }),
+        503,
+        'MAIL_DISABLED',
+      );
+      const about = (calls: unknown[][]) => calls.filter(([line]) => (line as { path?: string })?.path === '/api/v1/auth/password/forgot');
+      await eventuallyTrue(() => about(warn.mock.calls).length === 1);
+      expect(about(error.mock.calls)).toEqual([]);
+    } finally {
+      error.mockRestore();
+      warn.mockRestore();
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import { DatabaseEndpoint } from '../src/database/database.module.js';
 import { StartInterrupted, createApp } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { AppLogger } from '../src/common/logging/app-logger.js';
+import { SetupError } from '../src/common/errors/setup-error.js';
 import { signUpAndIn } from './support/accounts.js';
 import { ADMIN_URL, DATABASE_KINDS, adminQuery, createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient } from './support/http.js';
@@ -298,6 +299,23 @@ describe('a database that cannot be reached', () => {
     await expect(createApp(config, new AppLogger('error', 'json', () => undefined))).rejects.toThrow(
       /^DATABASE_URL is unreachable: .*Start PostgreSQL there, fix DATABASE_URL, or unset it/,
     );
+  });
+
+  it('stops the start with one sentence when what answers there drops the connection (not PostgreSQL)', async () => {
+    const dropper = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = dropper.address() as AddressInfo;
+      const config = loadConfig({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/nowhere`, MODULES: 'health' });
+      const failure = await createApp(config, new AppLogger('error', 'json', () => undefined)).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(SetupError); // said as one sentence, without a stack
+      expect((failure as Error).message).toMatch(/^DATABASE_URL is unreachable: .*fix DATABASE_URL, or unset it/);
+    } finally {
+      dropper.close();
+    }
   });
 
   it('answers 503 SERVICE_UNAVAILABLE with Retry-After, not 500, while PostgreSQL cannot be reached', async () => {

@@ -39,6 +39,9 @@ describe('loadConfig', () => {
       expect.stringMatching(/^PUBLIC_URL must be an origin .*"https:\/\/example.com\/parley\/".* not under a path/),
     ]);
     expect(loadConfig({ PUBLIC_URL: 'https://example.com/' }).http.publicUrl).toBe('https://example.com');
+    expect(problemsOf({ PUBLIC_URL: 'https://user:pw@example.com' })).toEqual([
+      expect.stringMatching(/^PUBLIC_URL holds a user name or password.*https:\/\/example\.com\.$/),
+    ]);
     expect(loadConfig({ PUBLIC_URL: 'http://127.0.0.1:8080' }).http.publicUrl).toBe('http://127.0.0.1:8080');
   });
 
@@ -117,9 +120,18 @@ describe('loadConfig', () => {
       'https://a.example.com',
       'http://localhost:5173',
     ]);
-    for (const bad of ['localhost:3000', 'ftp://files.example.com', 'not an origin']) {
+    expect(loadConfig({ CORS_ORIGINS: 'http://[::1]:3000,http://127.0.0.1:3000' }).http.corsOrigins).toEqual([
+      'http://[::1]:3000',
+      'http://127.0.0.1:3000',
+    ]);
+    // Two origins run together (the URL parser takes "a.example.com;https" for a host): refused, saying how to list them.
+    for (const bad of ['localhost:3000', 'ftp://files.example.com', 'not an origin', 'https://a.example.com;https://b.example.com']) {
       expect(problemsOf({ CORS_ORIGINS: bad })).toEqual([
-        expect.stringContaining(`CORS_ORIGINS contains ${JSON.stringify(bad)}, which is not an origin`),
+        expect.stringMatching(
+          new RegExp(
+            `^CORS_ORIGINS contains ${JSON.stringify(bad).replace(/[.?*+()[\]]/g, '\\$&')}, which is not an origin.*separated by commas`,
+          ),
+        ),
       ]);
     }
     // More than an origin is refused, not cut down without a word.

@@ -146,6 +146,9 @@ function readMailFrom(read: EnvReader): string {
 }
 
 /** Builds the configuration from the environment, or throws a ConfigError naming every bad variable. */
+/** A host name (letters, digits, hyphens, dots; IDNs arrive as punycode) or an IP address: what a browser sends in Origin. */
+const HOST_NAME = /^(\[[0-9a-f:.]+\]|[a-z0-9-]+(\.[a-z0-9-]+)*\.?)$/i;
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const read = new EnvReader(env);
 
@@ -159,11 +162,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
     read.problem(
       `PUBLIC_URL must be an origin (scheme, host and port if any), got ${JSON.stringify(redact(publicUrlRaw.href))}: Parley serves its pages, API and emails' links from the root of it, so serve it at the root of a host (e.g. https://chat.example.com), not under a path.`,
     );
+  else if (publicUrlRaw && (publicUrlRaw.username || publicUrlRaw.password))
+    read.problem(`PUBLIC_URL holds a user name or password, which no link may carry; give only the origin, e.g. ${publicUrlRaw.origin}.`);
   const corsOrigins: string[] = [];
   for (const origin of read.list('CORS_ORIGINS') ?? []) {
     // new URL('localhost:3000') parses, as the origin "null": only http(s) origins are origins here.
     const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
-    const isOrigin = parsed && (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.origin !== 'null';
+    const isOrigin =
+      parsed &&
+      (parsed.protocol === 'http:' || parsed.protocol === 'https:') &&
+      parsed.origin !== 'null' &&
+      HOST_NAME.test(parsed.hostname);
     // A path, query or credentials would be dropped without a word (a browser's Origin has none): said instead.
     if (isOrigin && (parsed.pathname !== '/' || parsed.search || parsed.hash || parsed.username || parsed.password))
       read.problem(

@@ -14,11 +14,20 @@ describe('explainConnectionError', () => {
         /^DATABASE_URL names a database that does not exist/,
       ],
       [Object.assign(new Error('password authentication failed'), { code: '28P01' }), /^DATABASE_URL was refused by the server/],
-      // Anything else (seen: a host that drops the connection) still says which setting to look at.
+      // A host that drops the connection, or resets it (not PostgreSQL there).
       [
         new Error('Connection terminated unexpectedly'),
-        /^DATABASE_URL could not be used: Connection terminated unexpectedly .*fix DATABASE_URL/,
+        /^DATABASE_URL is unreachable: Connection terminated unexpectedly .*fix DATABASE_URL/,
       ],
+      [Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), /^DATABASE_URL is unreachable: read ECONNRESET/],
+      // sslmode asking for TLS of a server without it, or a certificate that does not verify.
+      [new Error('The server does not support SSL connections'), /^DATABASE_URL's TLS connection failed: .*sslmode=disable/],
+      [
+        Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }),
+        /^DATABASE_URL's TLS connection failed/,
+      ],
+      // Anything else still says which setting to look at.
+      [new Error('something new'), /^DATABASE_URL could not be used: something new .*fix DATABASE_URL/],
     ];
     for (const [error, expected] of cases) {
       const message = explainConnectionError(error, url).message;
