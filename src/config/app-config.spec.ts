@@ -120,9 +120,10 @@ describe('loadConfig', () => {
       'https://a.example.com',
       'http://localhost:5173',
     ]);
-    expect(loadConfig({ CORS_ORIGINS: 'http://[::1]:3000,http://127.0.0.1:3000' }).http.corsOrigins).toEqual([
+    expect(loadConfig({ CORS_ORIGINS: 'http://[::1]:3000,http://127.0.0.1:3000,http://web_app:5173' }).http.corsOrigins).toEqual([
       'http://[::1]:3000',
       'http://127.0.0.1:3000',
+      'http://web_app:5173',
     ]);
     // Two origins run together (the URL parser takes "a.example.com;https" for a host): refused, saying how to list them.
     for (const bad of ['localhost:3000', 'ftp://files.example.com', 'not an origin', 'https://a.example.com;https://b.example.com']) {

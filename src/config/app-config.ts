@@ -145,10 +145,10 @@ function readMailFrom(read: EnvReader): string {
   return raw;
 }
 
-/** Builds the configuration from the environment, or throws a ConfigError naming every bad variable. */
-/** A host name (letters, digits, hyphens, dots; IDNs arrive as punycode) or an IP address: what a browser sends in Origin. */
-const HOST_NAME = /^(\[[0-9a-f:.]+\]|[a-z0-9-]+(\.[a-z0-9-]+)*\.?)$/i;
+/** A host name (letters, digits, hyphens, underscores as in Docker service names, dots; IDNs arrive as punycode) or an IP address: what a browser sends in Origin. */
+const HOST_NAME = /^(\[[0-9a-f:.]+\]|[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?)$/i;
 
+/** Builds the configuration from the environment, or throws a ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const read = new EnvReader(env);
 

@@ -14,6 +14,11 @@ describe('explainConnectionError', () => {
         /^DATABASE_URL names a database that does not exist/,
       ],
       [Object.assign(new Error('password authentication failed'), { code: '28P01' }), /^DATABASE_URL was refused by the server/],
+      // pg_hba.conf's refusal names SSL, and is about the user and address, not TLS.
+      [
+        Object.assign(new Error('no pg_hba.conf entry for host "10.0.0.5", user "parley", database "parley", SSL off'), { code: '28000' }),
+        /^DATABASE_URL was refused by the server/,
+      ],
       // A host that drops the connection, or resets it (not PostgreSQL there).
       [
         new Error('Connection terminated unexpectedly'),

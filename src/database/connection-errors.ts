@@ -19,13 +19,13 @@ export function explainConnectionError(error: unknown, url: string): Error {
   if (code === '3D000') {
     return new SetupError(`DATABASE_URL names a database that does not exist: ${detail} (${where}). Create it (createdb) or fix the name.`);
   }
+  if (code === '28P01' || code === '28000') {
+    return new SetupError(`DATABASE_URL was refused by the server: ${detail} (${where}). Check the user name and password.`);
+  }
   if (TLS_TROUBLE.test(detail) || (code !== undefined && TLS_TROUBLE.test(code))) {
     return new SetupError(
       `DATABASE_URL's TLS connection failed: ${detail} (${where}). Match sslmode in DATABASE_URL to the server: leave it out (or sslmode=disable) for one without TLS, or give the server's CA (sslrootcert) to verify its certificate.`,
     );
-  }
-  if (code === '28P01' || code === '28000') {
-    return new SetupError(`DATABASE_URL was refused by the server: ${detail} (${where}). Check the user name and password.`);
   }
   // Not recognised: perhaps the server, perhaps a bug (TypeORM builds its entity metadata in the
   // same call), so the original goes along with its stack.

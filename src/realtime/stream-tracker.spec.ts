@@ -372,6 +372,39 @@ describe('StreamTracker', () => {
       expect(written).toEqual(['f4', 'typing-1', 'removed', 'typing-d', 'anyone', 'added', 'typing-3', 'deleted']);
     });
 
+    it('drops a frame for members only kept back behind a removal that waited (for a message before it, or a catch-up)', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 4 }, 'm4');
+      streams.admitBehind('c', 'removed', { afterSeq: 5, ends: true }); // waits for m5
+      streams.admitBehind('c', 'typing', { whileIn: true });
+      streams.admitLive({ id: 'c', seq: 5 }, 'm5');
+      expect(written).toEqual(['m4', 'm5', 'removed']);
+
+      const { streams: other, written: out } = tracker(200);
+      const catchUp = other.begin('d');
+      other.admitBehind('d', 'removed', { afterSeq: 0, ends: true });
+      other.admitBehind('d', 'read', { whileIn: true });
+      catchUp.through(0);
+      catchUp.end();
+      expect(out).toEqual(['removed']);
+    });
+
+    it('tells a member removed and added back of both, in order, when their addition comes first and their removal within the wait', () => {
+      jest.useFakeTimers();
+      const { streams, written } = tracker(200);
+      streams.admitLive({ id: 'c', seq: 8 }, 'm8');
+      // Added back (version 5) at 9, through one instance; removed (4) at 8, through another, 20 ms later.
+      streams.admitBehind('c', 'added', { afterSeq: 9, starts: true, version: { of: 'x', n: 5 } });
+      jest.advanceTimersByTime(20);
+      streams.admitBehind('c', 'removed', { afterSeq: 8, ends: true, version: { of: 'x', n: 4 } });
+      expect(written).toEqual(['m8', 'removed', 'added']);
+      // Once told of the addition, the same removal again is stale.
+      streams.admitBehind('c', 'removed', { afterSeq: 8, ends: true, version: { of: 'x', n: 4 } });
+      expect(written).toEqual(['m8', 'removed', 'added']);
+      expect(jest.getTimerCount()).toBe(0);
+    });
+
     it('forgets the versions of a chat deleted (its id may come back, counting from 0)', () => {
       const { streams, written } = tracker();
       streams.admitBehind('c', 'x-added', { version: { of: 'x', n: 7 } });

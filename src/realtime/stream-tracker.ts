@@ -100,6 +100,10 @@ interface Waiting {
   gone?: true;
   /** With `behind`: once written, the stream stands at its place if it stood nowhere (admitBehind). */
   starts?: true;
+  /** With `starts`: what it tells, remembered once it is written (admitBehind). */
+  version?: StateVersion;
+  /** With `behind`: dropped rather than written should the stream have ended by then (BehindPlace.whileIn). */
+  whileIn?: true;
 }
 
 interface StreamState {
@@ -219,16 +223,21 @@ export class StreamTracker {
    * is on its way: added back through one instance, removed through another.
    */
   admitBehind(streamId: string, frame: WireFrame, place: BehindPlace = {}): void {
-    if (place.version && this.outdated(streamId, place.version)) return;
-    if (place.whileIn && this.left(streamId)) return;
     const { afterSeq, ends = false, gone = false } = place;
     const starts = place.starts === true && afterSeq !== undefined && !ends;
+    // A start is remembered once written, not when it comes: it may wait for the end before it
+    // (added back through one instance, removed through another), which must not then count as
+    // older than it and be dropped.
+    if (place.version && this.outdated(streamId, place.version, !starts)) return;
+    if (place.whileIn && this.left(streamId)) return;
     const state = starts ? this.state(streamId) : this.streams?.get(streamId);
     const seq = afterSeq === undefined ? Number.POSITIVE_INFINITY : afterSeq + 0.5;
     const waiting: Waiting = { seq, frame, behind: true };
     if (ends) waiting.ends = true;
     if (ends && gone) waiting.gone = true;
     if (starts) waiting.starts = true;
+    if (starts && place.version) waiting.version = place.version;
+    if (place.whileIn) waiting.whileIn = true;
     const last = state?.delivered.last;
     if (state?.held) {
       this.keep(state.held, waiting);
@@ -444,8 +453,11 @@ export class StreamTracker {
   }
 
   /** Writes a frame that has no position of its own, and ends or starts the stream as it says. */
-  private writeBehind(state: StreamState, { seq, frame, ends, gone, starts }: Waiting): void {
+  private writeBehind(state: StreamState, { seq, frame, ends, gone, starts, version, whileIn }: Waiting): void {
+    // Kept back behind the end of the stream (its user left meanwhile): not for them any more.
+    if (whileIn && this.left(state.id)) return;
     this.sink.sendRaw(frame);
+    if (version) this.outdated(state.id, version, true);
     if (ends) this.end(state, seq, gone);
     // The user came into the stream at the frame's place: with no position here, it stands there.
     else if (starts && state.delivered.last === undefined) state.delivered.addRun(0, seq - 0.5);
@@ -467,14 +479,18 @@ export class StreamTracker {
     if (endSeq !== undefined) this.rememberEnd(state.id, endSeq);
   }
 
-  /** Whether the connection was told of this version or a later one (then the frame is dropped); otherwise it is remembered as the last. */
-  private outdated(streamId: string, { of, n }: StateVersion): boolean {
+  /**
+   * Whether the connection was told of this version or a later one (then the frame is dropped);
+   * otherwise, with `remember`, it is remembered as the last.
+   */
+  private outdated(streamId: string, { of, n }: StateVersion, remember: boolean): boolean {
     const now = Date.now();
     this.versions ??= new Map();
     let stream = this.versions.get(streamId);
     if (stream && now - stream.at > VERSION_MEMORY_MS) stream = undefined; // forgotten: long past any straggler
     const told = stream?.told.get(of);
     if (told !== undefined && told >= n) return true;
+    if (!remember) return false;
     if (!stream) stream = { told: new Map(), at: now };
     stream.told.set(of, n);
     stream.at = now;

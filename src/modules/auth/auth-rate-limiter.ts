@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import {
   type IRateLimiterOptions,
   RateLimiterMemory,
@@ -16,16 +17,21 @@ const ACCOUNT_WINDOW_SECONDS = 15 * 60;
 const ALL_ADDRESSES_FACTOR = 10;
 /**
  * How long an address stays known to an account after a sign-in from it succeeded (it may still
- * sign in once guesses from everywhere have reached their bound). Under the 2^31 ms a timer of
- * the in-memory store can wait.
+ * sign in once guesses from everywhere have reached their bound).
  */
 const KNOWN_ADDRESS_SECONDS = 14 * 24 * 60 * 60;
+/**
+ * Without Redis, the known addresses of all accounts kept in memory at most (~2 MB), the longest
+ * unused forgotten first: one account signing in from ever new networks must not grow the heap
+ * for two weeks.
+ */
+const KNOWN_ADDRESSES_IN_MEMORY = 10_000;
 
 /**
- * Auth rate limits: every auth call per IP per minute, and per account the sign-in attempts (a
- * success clears them), forgot-password requests and confirmation emails asked for again, per 15
- * minutes. In Redis when REDIS_URL is
- * set, so instances share the counts.
+ * Auth rate limits: every auth call per IP per minute, and per account the sign-in attempts (per
+ * address and from all; a success clears its address's), forgot-password requests and
+ * confirmation emails asked for again, per 15 minutes. In Redis when REDIS_URL is set, so
+ * instances share the counts.
  */
 @Injectable()
 export class AuthRateLimiter {
@@ -35,7 +41,7 @@ export class AuthRateLimiter {
   /** Per account, every address together: what bounds guessing spread over many addresses. */
   private readonly failedSignInsAll: RateLimiterAbstract;
   /** Per account, the addresses it was signed in from lately: the overall bound does not lock them out. */
-  private readonly knownAddresses: RateLimiterAbstract;
+  private readonly knownAddresses: KnownAddresses;
   private readonly passwordResets: RateLimiterAbstract;
   private readonly confirmationResends: RateLimiterAbstract;
 
@@ -58,7 +64,9 @@ export class AuthRateLimiter {
       make({ keyPrefix: redis.key(`rl:auth:${name}`), points, duration: ACCOUNT_WINDOW_SECONDS });
     this.failedSignIns = perAccount('fail');
     this.failedSignInsAll = perAccount('fail-all', config.auth.rateLimitPerAccount * ALL_ADDRESSES_FACTOR);
-    this.knownAddresses = make({ keyPrefix: redis.key('rl:auth:known'), points: 1, duration: KNOWN_ADDRESS_SECONDS });
+    this.knownAddresses = redis.client
+      ? new KnownAddressesInRedis(redis.client, redis.key('rl:auth:known:'))
+      : new KnownAddressesInMemory();
     this.confirmationResends = perAccount('confirm');
     this.passwordResets = perAccount('reset');
   }
@@ -70,7 +78,8 @@ export class AuthRateLimiter {
 
   /**
    * Counts a sign-in attempt for the account before the password is checked, atomically, so a
-   * burst of parallel guesses cannot all slip under the limit. A success clears the count.
+   * burst of parallel guesses cannot all slip under the limit. A success clears its address's count
+   * (see signedIn).
    *
    * Counted per account and address, and per account from all addresses at ten times that: one
    * guesser can lock an account only for the address it guesses from (before, ten wrong passwords
@@ -85,7 +94,7 @@ export class AuthRateLimiter {
       try {
         await this.failedSignInsAll.consume(email);
       } catch (rejection) {
-        if (!(rejection instanceof RateLimiterRes) || (await this.knownAddresses.get(knownKey(email, ip))) === null) throw rejection;
+        if (!(rejection instanceof RateLimiterRes) || !(await this.knownAddresses.has(knownKey(email, ip)))) throw rejection;
       }
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
@@ -107,7 +116,7 @@ export class AuthRateLimiter {
     await Promise.all([
       this.failedSignIns.delete(fromAddress(email, ip, generation)),
       this.failedSignInsAll.reward(email, 1),
-      this.knownAddresses.set(knownKey(email, ip), 1, KNOWN_ADDRESS_SECONDS),
+      this.knownAddresses.add(knownKey(email, ip)),
     ]);
   }
 
@@ -122,6 +131,56 @@ export class AuthRateLimiter {
 
   async consumePasswordReset(email: string): Promise<void> {
     await consume(this.passwordResets, email, 'Too many password reset requests for this account; try again later.');
+  }
+}
+
+/** Where the addresses known to accounts are kept (see AuthRateLimiter.knownAddresses). */
+interface KnownAddresses {
+  has(key: string): Promise<boolean>;
+  add(key: string): Promise<void>;
+}
+
+/**
+ * Keys that expire, shared by the instances. While Redis is away, no address is known (the
+ * overall bound applies to all, as before there were known addresses) and none is remembered.
+ */
+class KnownAddressesInRedis implements KnownAddresses {
+  constructor(
+    private readonly client: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  async has(key: string): Promise<boolean> {
+    return (await this.client.exists(this.prefix + key).catch(() => 0)) === 1;
+  }
+
+  async add(key: string): Promise<void> {
+    await this.client.set(this.prefix + key, '1', 'EX', KNOWN_ADDRESS_SECONDS).catch(() => undefined);
+  }
+}
+
+/** One process's memory: a map in the order of last use, bounded (KNOWN_ADDRESSES_IN_MEMORY), with no timer per entry. */
+export class KnownAddressesInMemory implements KnownAddresses {
+  private readonly until = new Map<string, number>();
+
+  constructor(
+    private readonly capacity = KNOWN_ADDRESSES_IN_MEMORY,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  has(key: string): Promise<boolean> {
+    const until = this.until.get(key);
+    if (until === undefined) return Promise.resolve(false);
+    if (until > this.now()) return Promise.resolve(true);
+    this.until.delete(key);
+    return Promise.resolve(false);
+  }
+
+  add(key: string): Promise<void> {
+    this.until.delete(key); // re-inserted last: the longest unused is forgotten first
+    this.until.set(key, this.now() + KNOWN_ADDRESS_SECONDS * 1000);
+    if (this.until.size > this.capacity) this.until.delete(this.until.keys().next().value as string);
+    return Promise.resolve();
   }
 }
 

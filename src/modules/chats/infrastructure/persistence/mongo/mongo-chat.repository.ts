@@ -217,6 +217,7 @@ export class MongoChatRepository extends ChatRepository {
           title: 1,
           ownerId: 1,
           lastSeq: 1,
+          version: 1,
           lastActivityAt: 1,
           createdAt: 1,
           updatedAt: 1,
