@@ -634,6 +634,13 @@ describe('auth rate limits', () => {
     // A known address keeps its own limit.
     for (let i = 0; i < 2; i++) expect((await signIn('wrong-guess-3')).status).toBe(401);
     expectErrorShape(await signIn(owner.password), 429, 'TOO_MANY_ATTEMPTS');
+    // A session refreshed somewhere makes that address known too (a device that stays signed in).
+    const refreshed = await request('POST', '/api/v1/auth/refresh', {
+      body: { refreshToken: owner.refreshToken },
+      headers: { 'x-forwarded-for': '192.0.2.99' },
+    });
+    expect(refreshed.status).toBe(200);
+    expect((await signIn(owner.password, '192.0.2.99')).status).toBe(200);
 
     // A reset, from yet another address (the phone that opened the email), lifts every lockout.
     const reset = firstValueFrom(

@@ -116,8 +116,13 @@ export class AuthRateLimiter {
     await Promise.all([
       this.failedSignIns.delete(fromAddress(email, ip, generation)),
       this.failedSignInsAll.reward(email, 1),
-      this.knownAddresses.add(knownKey(email, ip)),
+      this.usedFrom(email, ip),
     ]);
+  }
+
+  /** The account was used from `ip` (signed in, or a session of it refreshed there): the address is known to it for two weeks. */
+  async usedFrom(email: string, ip: string | null): Promise<void> {
+    await this.knownAddresses.add(knownKey(email, ip));
   }
 
   /** A reset clears the overall count; the per-address ones belonged to the old password (see countSignInAttempt's keys). */

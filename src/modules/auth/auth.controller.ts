@@ -86,7 +86,7 @@ export class AuthController {
   @ApiBody({ type: RefreshDto, required: false, description: 'Leave out to use the refresh_token cookie' })
   async refresh(@Body() body: RefreshDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<AuthResultDto> {
     const token = body.refreshToken ?? (req.cookies as Record<string, string> | undefined)?.[REFRESH_COOKIE];
-    const result = await this.auth.refresh(token);
+    const result = await this.auth.refresh(token, clientInfo(req));
     this.setCookies(res, result);
     return result;
   }

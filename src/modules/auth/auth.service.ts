@@ -163,9 +163,11 @@ export class AuthService implements OnApplicationBootstrap {
 
   /**
    * Rotates the refresh token. Each one works once: presenting a used one means it leaked (or a
-   * client is confused), so the whole session is revoked.
+   * client is confused), so the whole session is revoked. The address it comes from is one the
+   * account is used from (see AuthRateLimiter.knownAddresses): a device that stays signed in for
+   * weeks refreshes, and signs in with a password only when it has to.
    */
-  async refresh(refreshToken: string | undefined): Promise<AuthResultDto> {
+  async refresh(refreshToken: string | undefined, client: ClientInfo): Promise<AuthResultDto> {
     if (!refreshToken)
       throw new UnauthenticatedError('UNAUTHENTICATED', 'No refresh token: send { refreshToken } or the refresh_token cookie.');
     const claims = this.tokens.verifyRefresh(refreshToken);
@@ -185,6 +187,7 @@ export class AuthService implements OnApplicationBootstrap {
     }
     const user = await this.users.findById(claims.sub);
     if (!user) throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
+    await this.limiter.usedFrom(user.email, client.ip);
     return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };
   }
 
