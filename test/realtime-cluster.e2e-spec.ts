@@ -72,6 +72,16 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     const spy = jest.spyOn(fanOut, 'receive').mockImplementation((payload) => intercept(payload, pass));
     return () => spy.mockRestore();
   };
+  /** Holds what crosses Redis to B (in `held`) until `stop`; `release` then hands it to B, in order. */
+  const holdRedisOnB = () => {
+    const held: string[] = [];
+    let pass: ((payload: string) => void) | undefined;
+    const stop = interceptRedisOnB((payload, through) => {
+      pass = through;
+      held.push(payload);
+    });
+    return { held, stop, release: () => held.splice(0).forEach((payload) => pass!(payload)) };
+  };
   const slowRedisOnB = (ms: number) => interceptRedisOnB((payload, pass) => void setTimeout(() => pass(payload), ms));
   /** Instance A publishes nothing whose frame contains `marker` (as if it died between commit and publish) until restored. */
   const losePublicationsOnA = (marker: string): (() => void) => {
@@ -390,12 +400,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     await sendOn(carolOnB, chatId, 'one');
     await bobOnB.next((f) => f.type === 'new_message' && f.message.text === 'one');
 
-    const held: string[] = [];
-    let pass: ((payload: string) => void) | undefined;
-    const restore = interceptRedisOnB((payload, through) => {
-      pass = through;
-      held.push(payload);
-    });
+    const { held, stop: restore, release } = holdRedisOnB();
     try {
       // Removed through A (the frames wait on the way to B), added back and written to through B.
       expect((await requestA('DELETE', `/api/v1/chats/${chatId}/members/${bob.user.id}`, { token: carol.accessToken })).status).toBe(204);
@@ -412,7 +417,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     } finally {
       restore();
     }
-    for (const payload of held.splice(0)) pass!(payload); // the removal reaches B now, after all that
+    release(); // the removal reaches B now, after all that
     await sendOn(carolOnB, chatId, 'three');
     await bobOnB.next((f) => f.type === 'new_message' && f.message.text === 'three');
     await bobOnB.settle();
@@ -434,12 +439,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     carolOnB.send({ type: 'mark_read', chatId, seq: sent.message.seq });
     await carolOnB.settle();
 
-    const held: string[] = [];
-    let pass: ((payload: string) => void) | undefined;
-    const restore = interceptRedisOnB((payload, through) => {
-      pass = through;
-      held.push(payload);
-    });
+    const { held, stop: restore, release } = holdRedisOnB();
     try {
       // Through A, held on the way to B: Alice typing, and reading Bob's message, the last to (message_seen to Bob).
       aliceOnA.send({ type: 'typing', chatId, isTyping: true });
@@ -453,7 +453,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     } finally {
       restore();
     }
-    for (const payload of held.splice(0)) pass!(payload); // Alice's typing and read reach B now
+    release(); // Alice's typing and read reach B now
     await bobOnB.request({ type: 'ping' });
     await pause(300);
     await bobOnB.settle();
@@ -472,12 +472,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     await aliceOnB.nextOfType('new_message');
 
     // What crosses Redis to B is held until the addition through B has been told there.
-    const held: string[] = [];
-    let pass: ((payload: string) => void) | undefined;
-    const restore = interceptRedisOnB((payload, through) => {
-      pass = through;
-      held.push(payload);
-    });
+    const { held, stop: restore, release } = holdRedisOnB();
     try {
       // Removed through A (its frames wait on the way to B), added back through B (at once).
       expect((await requestA('DELETE', `/api/v1/chats/${chatId}/members/${bob.user.id}`, { token: carol.accessToken })).status).toBe(204);
@@ -491,7 +486,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     } finally {
       restore();
     }
-    for (const payload of held.splice(0)) pass!(payload); // the removal reaches B now, after the addition
+    release(); // the removal reaches B now, after the addition
     await aliceOnB.request({ type: 'ping' });
     await aliceOnB.settle();
     const aboutBob = (socket: TestSocket) =>
@@ -516,12 +511,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     const aliceOnB = await flowing(b, alice);
     const requestB = httpClient(b.url);
 
-    const held: string[] = [];
-    let pass: ((payload: string) => void) | undefined;
-    const restore = interceptRedisOnB((payload, through) => {
-      pass = through;
-      held.push(payload);
-    });
+    const { held, stop: restore, release } = holdRedisOnB();
     try {
       // Renamed through A (its frame waits on the way to B), then again through B (told at once).
       const rename = (request: typeof requestA, title: string) =>
@@ -541,7 +531,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     } finally {
       restore();
     }
-    for (const payload of held.splice(0)) pass!(payload); // the first rename reaches B now, after the second
+    release(); // the first rename reaches B now, after the second
     await aliceOnB.request({ type: 'ping' });
     await aliceOnB.settle();
     const titles = aliceOnB.history.filter((f) => f.type === 'chat_updated').map((f) => f.chat.title);
