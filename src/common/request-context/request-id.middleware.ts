@@ -38,7 +38,7 @@ export function requestIdMiddleware(logger: LoggerService) {
       // A 503 from the readiness check is its answer, not a failure: the Health line says what is
       // down. Nor is one this server gives by its configuration (mail with notify switched off):
       // anyone could otherwise write ERROR lines at will.
-      if (res.statusCode === 503 && (line.path.toLowerCase() === '/health/ready' || BY_CONFIGURATION.has(res.locals.errorCode as string)))
+      if (res.statusCode === 503 && (line.path.toLowerCase() === '/health/ready' || BY_CONFIGURATION.has(String(res.locals?.errorCode))))
         logger.warn(line, 'HTTP');
       else if (res.statusCode >= 500) logger.error(line, undefined, 'HTTP');
       else logger.log(line, 'HTTP');
