@@ -3,17 +3,21 @@ import './v8-flags.js';
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { constants } from 'node:os';
-import { config as loadDotEnv } from 'dotenv';
 import { STOP_SIGNALS, StartInterrupted, createApp } from './app.factory.js';
 import { ConfigError } from './config/env-reader.js';
 import { loadConfig } from './config/app-config.js';
+import { readDotEnv } from './config/dot-env.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { failureText } from './common/errors/setup-error.js';
 import { checkPortFree, explainListenError } from './common/http/listen-errors.js';
 
-loadDotEnv({ quiet: true });
+const dotEnvProblems = readDotEnv();
 
 async function main(): Promise<void> {
+  if (dotEnvProblems.length > 0) {
+    process.stderr.write(dotEnvProblems.join('\n') + '\n');
+    process.exit(78); // EX_CONFIG
+  }
   let config;
   try {
     config = loadConfig();

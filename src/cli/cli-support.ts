@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { pathToFileURL } from 'node:url';
-import { config as loadDotEnv } from 'dotenv';
 import { ConfigError } from '../config/env-reader.js';
+import { readDotEnv } from '../config/dot-env.js';
 import { SetupError, failureText } from '../common/errors/setup-error.js';
 
 /** A failure the CLI explains in one sentence, without a stack trace. */
@@ -14,7 +14,11 @@ export function isMain(moduleUrl: string): boolean {
 
 /** Reads .env, runs the command, and exits with 0, 78 (bad configuration) or 1. */
 export function runCli(name: string, command: () => Promise<void>): void {
-  loadDotEnv({ quiet: true });
+  const dotEnvProblems = readDotEnv();
+  if (dotEnvProblems.length > 0) {
+    process.stderr.write(`${name} failed, the configuration is invalid:\n${dotEnvProblems.map((p) => `  - ${p}`).join('\n')}\n`);
+    process.exit(78); // EX_CONFIG
+  }
   command().then(
     () => process.exit(0),
     (error: unknown) => {
