@@ -228,7 +228,8 @@ export class StreamTracker {
     // A start is remembered once written, not when it comes: it may wait for the end before it
     // (added back through one instance, removed through another), which must not then count as
     // older than it and be dropped.
-    if (place.version && this.outdated(streamId, place.version, !starts)) return;
+    if (place.version && this.outdated(streamId, place.version)) return;
+    if (place.version && !starts) this.remember(streamId, place.version);
     if (place.whileIn && this.left(streamId)) return;
     const state = starts ? this.state(streamId) : this.streams?.get(streamId);
     const seq = afterSeq === undefined ? Number.POSITIVE_INFINITY : afterSeq + 0.5;
@@ -457,7 +458,7 @@ export class StreamTracker {
     // Kept back behind the end of the stream (its user left meanwhile): not for them any more.
     if (whileIn && this.left(state.id)) return;
     this.sink.sendRaw(frame);
-    if (version) this.outdated(state.id, version, true);
+    if (version) this.remember(state.id, version);
     if (ends) this.end(state, seq, gone);
     // The user came into the stream at the frame's place: with no position here, it stands there.
     else if (starts && state.delivered.last === undefined) state.delivered.addRun(0, seq - 0.5);
@@ -479,20 +480,19 @@ export class StreamTracker {
     if (endSeq !== undefined) this.rememberEnd(state.id, endSeq);
   }
 
-  /**
-   * Whether the connection was told of this version or a later one (then the frame is dropped);
-   * otherwise, with `remember`, it is remembered as the last.
-   */
-  private outdated(streamId: string, { of, n }: StateVersion, remember: boolean): boolean {
+  /** Whether the connection was told of this version, or a later one, of the same thing: then the frame is dropped. */
+  private outdated(streamId: string, { of, n }: StateVersion): boolean {
+    const told = this.toldIn(streamId, Date.now())?.told.get(of);
+    return told !== undefined && told >= n;
+  }
+
+  /** Remembers the version as the last the connection was told of its thing (unless it was told of a later one). */
+  private remember(streamId: string, { of, n }: StateVersion): void {
     const now = Date.now();
     this.versions ??= new Map();
-    let stream = this.versions.get(streamId);
-    if (stream && now - stream.at > VERSION_MEMORY_MS) stream = undefined; // forgotten: long past any straggler
-    const told = stream?.told.get(of);
-    if (told !== undefined && told >= n) return true;
-    if (!remember) return false;
-    if (!stream) stream = { told: new Map(), at: now };
-    stream.told.set(of, n);
+    const stream = this.toldIn(streamId, now) ?? { told: new Map<string, number>(), at: now };
+    const told = stream.told.get(of);
+    if (told === undefined || told < n) stream.told.set(of, n);
     stream.at = now;
     this.versions.delete(streamId); // re-inserted last: the stream told longest ago is forgotten first
     this.versions.set(streamId, stream);
@@ -500,7 +500,12 @@ export class StreamTracker {
       if (this.versions.size <= REMEMBERED_VERSION_STREAMS && now - at <= VERSION_MEMORY_MS) break;
       this.versions.delete(id);
     }
-    return false;
+  }
+
+  /** What the connection remembers it was told in the stream; nothing once it has been quiet for VERSION_MEMORY_MS (long past any straggler). */
+  private toldIn(streamId: string, now: number): { told: Map<string, number>; at: number } | undefined {
+    const stream = this.versions?.get(streamId);
+    return stream && now - stream.at <= VERSION_MEMORY_MS ? stream : undefined;
   }
 
   /** Whether the stream ended here (the user left, or the chat is gone) and nothing has started it again since (added back). */

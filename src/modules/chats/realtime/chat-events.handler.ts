@@ -44,37 +44,27 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
       // The one added comes into the chat's stream there: its next messages reach them in order,
       // and wait for this frame rather than overtake it (on a connection that had left the chat).
       // Each joiner's own frame goes first, so that none waits behind the others' announcements.
-      // The others' frames carry the chat's version: one about a member that comes after a later
-      // one about them (removed again meanwhile, through another instance) is dropped.
-      const place = { behind: event.chatId, behindSeq: event.lastSeq };
+      // Every frame about a member carries the chat's version: one that comes after a later one
+      // about them (removed again meanwhile, through another instance) is dropped, for the others
+      // and for the member themself (who would believe they had left).
+      const place = (userId: string) => ({ behind: event.chatId, behindSeq: event.lastSeq, version: { of: userId, n: event.version } });
       const frame = (userId: string) => ({ type: 'member_added', chatId: event.chatId, userId, role: 'member' }) as const;
-      // Each joiner's own frame carries the version too: a removal of theirs that comes later,
-      // through another instance, is older than it and dropped (they would believe they had left).
-      for (const userId of event.addedIds) {
-        await this.realtime.send(
-          [userId],
-          frame(userId),
-          Object.assign({ startsStream: true, version: { of: userId, n: event.version } }, place),
-        );
-      }
+      for (const userId of event.addedIds)
+        await this.realtime.send([userId], frame(userId), Object.assign({ startsStream: true }, place(userId)));
       for (const userId of event.addedIds) {
         await this.realtime.send(
           event.memberIds.filter((id) => id !== userId),
           frame(userId),
-          Object.assign({ version: { of: userId, n: event.version } }, place),
+          place(userId),
         );
       }
     } else {
       const frame = { type: 'member_removed', chatId: event.chatId, userId: event.removedId } as const;
-      const place = { behind: event.chatId, behindSeq: event.lastSeq };
-      await this.realtime.send(event.memberIds, frame, Object.assign({ version: { of: event.removedId, n: event.version } }, place));
+      const place = { behind: event.chatId, behindSeq: event.lastSeq, version: { of: event.removedId, n: event.version } };
+      await this.realtime.send(event.memberIds, frame, place);
       // For the one removed the chat's stream ends here: added back later, its messages wait for
       // their member_added, and then go on from where they came back, with no gap awaited.
-      await this.realtime.send(
-        [event.removedId],
-        frame,
-        Object.assign({ endsStream: true, version: { of: event.removedId, n: event.version } }, place),
-      );
+      await this.realtime.send([event.removedId], frame, Object.assign({ endsStream: true }, place));
     }
   }
 
