@@ -226,6 +226,26 @@ describe('loadConfig', () => {
     expect(s3).toMatchObject({ endPoint: 's3.example.com', port: 9443, useSSL: true, bucket: 'bkt' });
   });
 
+  it('refuses an S3_ENDPOINT with more than scheme, host and port, which the client would drop', () => {
+    const s3 = { S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's', S3_BUCKET: 'bkt' };
+    expect(problemsOf({ ...s3, S3_ENDPOINT: 'http://127.0.0.1:9000/' })).toEqual([]);
+    for (const endpoint of ['http://127.0.0.1:9000/s3', 'http://127.0.0.1:9000/bkt/', 'http://host?x=1', 'http://key:hunter2@host'])
+      expect(problemsOf({ ...s3, S3_ENDPOINT: endpoint })).toEqual([
+        expect.stringMatching(/^S3_ENDPOINT=.* has more than a scheme, host and port; give only those/),
+      ]);
+    expect(problemsOf({ ...s3, S3_ENDPOINT: 'http://key:hunter2@host' })[0]).not.toContain('hunter2');
+  });
+
+  it('refuses a REDIS_URL or SMTP_URL without a host, whose client would quietly use localhost', () => {
+    expect(problemsOf({ REDIS_URL: 'redis://', SMTP_URL: 'smtp:///' })).toEqual([
+      'REDIS_URL="redis://" names no host; write it as redis://host:port….',
+      'SMTP_URL="smtp:///" names no host; write it as smtp://host:port….',
+    ]);
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/2', SMTP_URL: 'smtp://mail:1025' }).redis.url).toBe('redis://127.0.0.1:6379/2');
+    // PostgreSQL's own URLs may leave the host to a query parameter (a Unix socket).
+    expect(problemsOf({ DATABASE_URL: 'postgres:///parley?host=/var/run/postgresql' })).toEqual([]);
+  });
+
   it('reads the mail retry base delay, 30 seconds unless MAIL_RETRY_BASE_SECONDS says otherwise', () => {
     expect(loadConfig({}).mail.retryBaseSeconds).toBe(30);
     expect(loadConfig({ MAIL_RETRY_BASE_SECONDS: '0' }).mail.retryBaseSeconds).toBe(0);
@@ -259,7 +279,11 @@ describe('loadConfig', () => {
   it('keeps chats and messages in PostgreSQL unless MESSAGE_STORE says mongo', () => {
     expect(loadConfig({}).database.messageStore).toBe('postgres');
     // docker compose sets MONGODB_URI for everyone; on its own it changes nothing.
-    expect(loadConfig({ MONGODB_URI: 'mongodb://mongo:27017/parley' }).database.messageStore).toBe('postgres');
+    const ignoring = loadConfig({ MONGODB_URI: 'mongodb://mongo:27017/parley' });
+    expect(ignoring.database.messageStore).toBe('postgres');
+    // ... which the start banner says, in case someone expected it to.
+    expect(ignoring.describeBackends().messageStore).toBe('the database above (MONGODB_URI is ignored: set MESSAGE_STORE=mongo to use it)');
+    expect(loadConfig({}).describeBackends().messageStore).toBe('the database above');
     expect(problemsOf({ MESSAGE_STORE: 'sqlite' })).toEqual([
       expect.stringMatching(/^MESSAGE_STORE="sqlite" is not one of postgres, mongo/),
     ]);

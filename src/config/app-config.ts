@@ -117,7 +117,9 @@ export class AppConfig {
         ? 'not used (MODULES leaves out chats and messages)'
         : this.database.messageStore === 'mongo'
           ? `MongoDB ${redact(this.database.mongodbUri ?? '')}`
-          : 'the database above',
+          : this.database.mongodbUri
+            ? 'the database above (MONGODB_URI is ignored: set MESSAGE_STORE=mongo to use it)'
+            : 'the database above',
       fanOut: this.redis.url ? `Redis ${redact(this.redis.url)} (keys ${this.redis.prefix}…)` : 'in-process (single instance)',
       objectStorage: this.storage.s3
         ? `S3 ${this.storage.s3.endPoint} bucket ${this.storage.s3.bucket}`
@@ -210,7 +212,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
 
   const redis = {
-    url: read.url('REDIS_URL', ['redis', 'rediss'])?.toString(),
+    url: read.url('REDIS_URL', ['redis', 'rediss'], { needsHost: true })?.toString(),
     prefix: read.string('REDIS_PREFIX', 'parley:'),
   };
   if (!/^[A-Za-z0-9:._-]{0,63}:$/.test(redis.prefix))
@@ -220,7 +222,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   const storage: StorageConfig = { s3: readS3(read), localDir: resolve(dataDir, 'files') };
 
-  const smtpUrl = read.url('SMTP_URL', ['smtp', 'smtps'])?.toString();
+  const smtpUrl = read.url('SMTP_URL', ['smtp', 'smtps'], { needsHost: true })?.toString();
   const mail: MailConfig = {
     smtpUrl,
     from: readMailFrom(read),
@@ -315,6 +317,13 @@ function readS3(read: EnvReader): S3Config | undefined {
     return undefined;
   }
   const endpoint = read.url('S3_ENDPOINT', ['http', 'https']);
+  // The client signs requests for host and port alone: a path (a proxy's prefix) would be dropped.
+  if (endpoint && (endpoint.pathname !== '/' || endpoint.search || endpoint.hash || endpoint.username)) {
+    read.problem(
+      `S3_ENDPOINT=${JSON.stringify(redact(endpoint.toString()))} has more than a scheme, host and port; give only those (e.g. http://127.0.0.1:9000): the bucket is S3_BUCKET, the keys S3_ACCESS_KEY and S3_SECRET_KEY, and a path prefix is not supported.`,
+    );
+    return undefined;
+  }
   const bucket = read.string('S3_BUCKET', '');
   // S3's rule for bucket names, checked with the other settings rather than at the first call.
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(bucket))

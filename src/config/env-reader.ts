@@ -85,13 +85,21 @@ export class EnvReader {
     return seconds;
   }
 
-  url(name: string, protocols: readonly string[]): URL | undefined {
+  /**
+   * A URL of one of `protocols`. `needsHost`: one without a host (smtp://, whose client would
+   * quietly use localhost) is a problem; PostgreSQL's URLs may leave it out for a Unix socket.
+   */
+  url(name: string, protocols: readonly string[], { needsHost = false } = {}): URL | undefined {
     const raw = this.raw(name);
     if (raw === undefined) return undefined;
     try {
       const url = new URL(raw);
       if (!protocols.includes(url.protocol.replace(/:$/, ''))) {
         this.problems.push(`${name} must be a ${protocols.join(' or ')}:// URL, got ${JSON.stringify(redact(raw))}.`);
+        return undefined;
+      }
+      if (needsHost && url.hostname === '') {
+        this.problems.push(`${name}=${JSON.stringify(redact(raw))} names no host; write it as ${protocols[0]}://host:port….`);
         return undefined;
       }
       return url;
