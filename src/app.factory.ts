@@ -12,7 +12,8 @@ import type { AppConfig } from './config/app-config.js';
 import { UpgradeRequiredError } from './common/errors/domain-error.js';
 import { INVALID_UTF8, resolveError, unreadableBody } from './common/errors/error-body.js';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter.js';
-import { methodNotAllowed } from './common/http/allowed-methods.js';
+import { switchedOffModule } from './common/http/switched-off.js';
+import { methodNotAllowed, pathOf } from './common/http/allowed-methods.js';
 import { answerClientErrorsInShape } from './common/http/client-errors.js';
 import { cookieWritesFromAllowedOrigins, OriginPolicy, refusePreflightsFromOtherOrigins } from './common/http/origin-policy.js';
 import { AppLogger } from './common/logging/app-logger.js';
@@ -125,7 +126,7 @@ export async function createApp(
     );
     if (!early?.received) {
       try {
-        await initApp(configureApp(app, config, logger));
+        await initApp(configureApp(app, config, logger), config);
       } catch (error) {
         await app.close().catch(() => undefined); // the start's own error is the one to report
         throw error;
@@ -149,7 +150,7 @@ export async function createApp(
  * with auth off, /anything) Express answered in HTML.
  * Routes added to the app after this are never reached: add them in configureApp.
  */
-export async function initApp(app: NestExpressApplication): Promise<NestExpressApplication> {
+export async function initApp(app: NestExpressApplication, config: AppConfig): Promise<NestExpressApplication> {
   await app.init();
   answerClientErrorsInShape(app.getHttpServer());
   app
@@ -157,7 +158,8 @@ export async function initApp(app: NestExpressApplication): Promise<NestExpressA
     .getInstance()
     .use((req: Request, res: Response) => {
       const notAllowed = methodNotAllowed(req); // POST /ui/config.json, DELETE /api/docs, …
-      const { body } = resolveError(notAllowed ?? new NotFoundException(`Cannot ${req.method} ${req.path}`));
+      const switchedOff = notAllowed ? undefined : switchedOffModule(pathOf(req), config.modules); // /health without health
+      const { body } = resolveError(notAllowed ?? switchedOff ?? new NotFoundException(`Cannot ${req.method} ${req.path}`));
       if (notAllowed) res.setHeader('Allow', notAllowed.allowed.join(', '));
       res.status(body.statusCode).json(body);
     });
@@ -201,7 +203,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
 
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health', 'health/ready'] });
   app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new AllExceptionsFilter());
+  app.useGlobalFilters(new AllExceptionsFilter(config.modules));
   const http = app.getHttpAdapter().getInstance();
   // No ETag of Express's own: API answers say Cache-Control: no-store, and a conditional GET of
   // one (304) would still run the whole handler. An avatar sets its own, and answers 304 to it.

@@ -834,6 +834,47 @@ describe('auth with the notify module switched off', () => {
     await db?.dispose();
   });
 
+  it('answers a path of a module it runs without with a 404 that names the module, and other unknown paths as before', async () => {
+    const request = httpClient(app.url);
+    const { accessToken: token } = await signUpAndIn(request);
+    const chatId = '0190a6b2-0000-7000-8000-000000000000';
+    for (const [method, path, module] of [
+      ['GET', '/api/v1/chats', 'chats'],
+      ['POST', '/api/v1/chats', 'chats'],
+      ['PATCH', `/api/v1/chats/${chatId}/members/${chatId}`, 'chats'],
+      ['GET', `/api/v1/chats/${chatId}/messages?limit=1`, 'messages'],
+      ['POST', `/api/v1/chats/${chatId}/read`, 'messages'],
+    ] as const) {
+      const response = await request(method, path, { token });
+      expectErrorShape(response, 404, 'NOT_FOUND');
+      expect(response.body.message).toBe(
+        `${path.split('?')[0]} is served by the ${module} module, which this server runs without (MODULES).`,
+      );
+    }
+    const unknown = await request('GET', '/api/v1/chatroom', { token });
+    expectErrorShape(unknown, 404, 'NOT_FOUND');
+    expect(unknown.body.message).toBe('Cannot GET /api/v1/chatroom');
+    // A module that runs answers its own paths: a 405 for a method it does not take, not the module.
+    expectErrorShape(await request('DELETE', '/api/v1/users/me', { token }), 405, 'METHOD_NOT_ALLOWED');
+
+    // Outside the API's prefix too: the socket needs auth, /health the health module.
+    const healthOnly = await startTestApp({ ...db.env, MODULES: 'health' });
+    const noAuth = await startTestApp({ ...db.env, MODULES: 'auth,users' });
+    try {
+      for (const [url, path, module] of [
+        [healthOnly.url, '/ws', 'auth'],
+        [noAuth.url, '/health/ready', 'health'],
+      ] as const) {
+        const response = await httpClient(url)('GET', path);
+        expectErrorShape(response, 404, 'NOT_FOUND');
+        expect(response.body.message).toBe(`${path} is served by the ${module} module, which this server runs without (MODULES).`);
+      }
+    } finally {
+      await healthOnly.close();
+      await noAuth.close();
+    }
+  });
+
   it('creates accounts already confirmed', async () => {
     const result = await httpClient(app.url)('POST', '/api/v1/auth/sign-up', {
       body: { email: uniqueEmail(), password: 'secret123', name: 'No Mail' },

@@ -155,7 +155,7 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
       .compile();
     const nest = configureApp(moduleRef.createNestApplication<NestExpressApplication>({ logger, bodyParser: false }), config, logger);
     prepare?.(nest);
-    await initApp(nest);
+    await initApp(nest, config);
     await nest.listen(0, '127.0.0.1');
     return nest;
   }

@@ -70,5 +70,8 @@ async function withRealtimeSettings(
     .overrideProvider(RealtimeSettings)
     .useValue(new RealtimeSettings(settings))
     .compile();
-  return initApp(configureApp(moduleRef.createNestApplication<NestExpressApplication>({ logger, bodyParser: false }), config, logger));
+  return initApp(
+    configureApp(moduleRef.createNestApplication<NestExpressApplication>({ logger, bodyParser: false }), config, logger),
+    config,
+  );
 }

@@ -1,21 +1,27 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger, NotFoundException } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { MethodNotAllowedError } from '../errors/domain-error.js';
+import type { FeatureModuleName } from '../../config/modules.config.js';
 import { resolveError } from '../errors/error-body.js';
-import { isCatchAll, methodNotAllowed } from '../http/allowed-methods.js';
+import { isCatchAll, methodNotAllowed, pathOf } from '../http/allowed-methods.js';
+import { switchedOffModule } from '../http/switched-off.js';
 
 /** Every HTTP failure leaves in the contract's one error shape; unexpected ones are logged. */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
 
+  /** `modules`: the ones this server runs (MODULES), to tell a switched-off module's path from a typo. */
+  constructor(private readonly modules: ReadonlySet<FeatureModuleName>) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
     const http = host.switchToHttp();
     const response = http.getResponse<Response>();
     const request = http.getRequest<Request>();
-    const notAllowed = notAllowedHere(exception, request);
-    const { body, retryAfterSeconds, unexpected } = resolveError(notAllowed ?? exception);
+    const noRoute = exception instanceof NotFoundException && reachedNoRoute(request);
+    const notAllowed = noRoute ? methodNotAllowed(request) : undefined;
+    const switchedOff = noRoute && !notAllowed ? switchedOffModule(pathOf(request), this.modules) : undefined;
+    const { body, retryAfterSeconds, unexpected } = resolveError(notAllowed ?? switchedOff ?? exception);
     if (unexpected) {
       this.logger.error(
         { msg: 'Unhandled error', requestId: request.id, method: request.method, path: request.originalUrl, error: String(exception) },
@@ -29,12 +35,6 @@ export class AllExceptionsFilter implements ExceptionFilter {
     response.locals.errorCode = body.code;
     response.status(body.statusCode).json(body);
   }
-}
-
-/** Nest's not-found handler threw, on a path that routes take under other methods: see methodNotAllowed. */
-function notAllowedHere(exception: unknown, request: Request): MethodNotAllowedError | undefined {
-  if (!(exception instanceof NotFoundException) || !reachedNoRoute(request)) return undefined;
-  return methodNotAllowed(request);
 }
 
 /**

@@ -19,7 +19,7 @@ interface RouteLayer {
 export function allowedMethods(req: Request): string[] {
   const stack = (req.app as unknown as { router?: { stack?: RouteLayer[] } }).router?.stack;
   if (!stack) return [];
-  const path = (req.originalUrl ?? req.url).split('?')[0];
+  const path = pathOf(req);
   const methods = new Set<string>();
   for (const layer of stack) {
     if (!layer.route?.methods || isCatchAll(layer.route.methods) || !safeMatch(layer, path)) continue;
@@ -58,4 +58,9 @@ function safeMatch(layer: RouteLayer, path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The request's path as the client sent it, without the query (`req.path` is relative to the router that has it). */
+export function pathOf(req: Request): string {
+  return (req.originalUrl ?? req.url).split('?')[0];
 }
