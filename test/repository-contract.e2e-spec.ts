@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { getConnectionToken } from '@nestjs/mongoose';
+import type { Connection } from 'mongoose';
 import { ChatRepository } from '../src/modules/chats/chat.repository.js';
 import {
   chatRepositoryContract,
@@ -6,6 +8,7 @@ import {
   messageRepositoryContract,
 } from '../src/modules/chats/chat-repository.contract.js';
 import { MessageRepository } from '../src/modules/messages/message.repository.js';
+import { MongoChatRepository } from '../src/modules/chats/infrastructure/persistence/mongo/mongo-chat.repository.js';
 import { UserRepository } from '../src/modules/users/user.repository.js';
 import { STORE_KINDS, createTestDatabase, type StoreKind, type TestDatabase } from './support/databases.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -48,6 +51,44 @@ describe.each(STORE_KINDS.map((kind) => [ADAPTERS[kind], kind] as const))('repos
   chatRepositoryContract(() => stores);
   messageRepositoryContract(() => stores);
 });
+
+if (STORE_KINDS.includes('mongo')) {
+  describe('the MongoDB store opening records of an earlier release', () => {
+    let db: TestDatabase;
+    let app: TestApp;
+
+    beforeAll(async () => {
+      db = await createTestDatabase('mongo');
+      app = await startTestApp({ ...db.env, MODULES: 'auth,users,chats,messages' });
+    });
+
+    afterAll(async () => {
+      await app?.close();
+      await db?.dispose();
+    });
+
+    it('carries a chat record’s membersVersion on as its version, never lowering a version counted since', async () => {
+      const connection = app.app.get<Connection>(getConnectionToken());
+      const chats = app.app.get(ChatRepository);
+      const ownerId = randomUUID();
+      await app.app
+        .get(UserRepository)
+        .create({ id: ownerId, email: `${ownerId}@example.com`, name: 'Owner', passwordHash: 'x', emailConfirmedAt: null });
+      const [old, both] = await Promise.all(
+        ['Old', 'Both'].map((title) => chats.createGroup({ id: randomUUID(), title: `${title} ${randomUUID()}`, ownerId }, [])),
+      );
+      const records = connection.collection('chats');
+      await records.updateOne({ _id: old.id as never }, { $set: { membersVersion: 7 }, $unset: { version: '' } });
+      await records.updateOne({ _id: both.id as never }, { $set: { membersVersion: 2, version: 5 } });
+
+      await MongoChatRepository.open(connection);
+
+      expect(await chats.findById(old.id)).toMatchObject({ version: 7 });
+      expect(await chats.findById(both.id)).toMatchObject({ version: 5 });
+      expect(await records.countDocuments({ membersVersion: { $exists: true } })).toBe(0);
+    });
+  });
+}
 
 if (!STORE_KINDS.includes('mongo')) {
   describe('repository contracts: mongoose on MongoDB', () => {

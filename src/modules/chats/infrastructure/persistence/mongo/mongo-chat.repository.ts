@@ -40,6 +40,20 @@ import {
 } from './chat.schema.js';
 
 /**
+ * Chat records written before the version counted renames and role changes too kept it as
+ * `membersVersion`: it carries on as `version`, never lower than a count kept since. One update,
+ * a no-op once no record has the old field. Through the driver: an update pipeline is not
+ * Mongoose's to cast.
+ */
+async function renameMembersVersion(chats: Pick<Model<ChatRecord>, 'collection'>): Promise<void> {
+  const { modifiedCount } = await chats.collection.updateMany({ membersVersion: { $exists: true } }, [
+    { $set: { version: { $max: [{ $ifNull: ['$version', 0] }, '$membersVersion'] } } },
+    { $unset: 'membersVersion' },
+  ]);
+  if (modifiedCount > 0) new Logger('MongoChatRepository').log(`Renamed membersVersion to version on ${modifiedCount} chat record(s).`);
+}
+
+/**
  * Chats in MongoDB. Whatever must be atomic runs in one transaction; every change to who is in a
  * chat also writes the chat record (memberIds, updatedAt), so it conflicts with a concurrent send,
  * which writes that record too (lastSeq): one of the two is retried on the other's result.
@@ -68,6 +82,7 @@ export class MongoChatRepository extends ChatRepository {
   static async open(connection: Connection): Promise<MongoChatRepository> {
     const { chats, members, purges } = chatModels(connection);
     await createIndexes(chats, members);
+    await renameMembersVersion(chats);
     // Made here, not by the first delete's transaction: older servers create no collection inside one.
     await purges.createCollection();
     const repository = new MongoChatRepository(connection, chats, members, messageModel(connection), purges);
