@@ -589,6 +589,43 @@ describe('messaging over the WebSocket gateway', () => {
       expect(await socket.nextOfType('chat_deleted')).toEqual({ type: 'chat_deleted', chatId: chat.id });
   });
 
+  it('tells every device of the people one has direct chats with when one renames oneself: their chat is titled anew', async () => {
+    const [dana, erin, finn] = await Promise.all([
+      signUpAndIn(request, 'Dana'),
+      signUpAndIn(request, 'Erin'),
+      signUpAndIn(request, 'Finn'),
+    ]);
+    const direct = async (who: SignedIn, other: SignedIn) =>
+      (await request('POST', '/api/v1/chats', { token: who.accessToken, body: { type: 'direct', userId: other.user.id } })).body as {
+        id: string;
+      };
+    const [withErin, withFinn] = [await direct(dana, erin), await direct(finn, dana)];
+    await newGroup(dana, [erin, finn]);
+    const [danaWs, erinPhone, erinLaptop, finnWs] = [await connect(dana), await connect(erin), await connect(erin), await connect(finn)];
+
+    const renamed = await request('PATCH', '/api/v1/users/me', { token: dana.accessToken, body: { name: '  Dana   Scully ' } });
+    expect(renamed.body.name).toBe('Dana Scully');
+    for (const [socket, chatId] of [
+      [erinPhone, withErin.id],
+      [erinLaptop, withErin.id],
+      [finnWs, withFinn.id],
+    ] as const)
+      expect(await socket.nextOfType('chat_updated')).toEqual({
+        type: 'chat_updated',
+        chat: { id: chatId, type: 'direct', title: 'Dana Scully', memberCount: 2, updatedAt: expect.any(String) },
+      });
+    // As GET /chats titles it.
+    const listed = await request('GET', '/api/v1/chats', { token: erin.accessToken });
+    expect(listed.body.items.find((c: { id: string }) => c.id === withErin.id).title).toBe('Dana Scully');
+
+    // The same name again changes nothing and tells no one; the renamed user's own chats keep their titles.
+    expect((await request('PATCH', '/api/v1/users/me', { token: dana.accessToken, body: { name: 'Dana Scully' } })).status).toBe(200);
+    await Promise.all([danaWs.settle(), erinPhone.settle(), finnWs.settle()]);
+    expect(danaWs.seen('chat_updated')).toEqual([]);
+    expect(erinPhone.seen('chat_updated')).toHaveLength(1);
+    expect(finnWs.seen('chat_updated')).toHaveLength(1);
+  });
+
   it('never tells of a message after telling its reader they left: member_removed waits behind held messages', async () => {
     const chat = await newGroup(alice, [bob]);
     const bobWs = await connect(bob); // holds live messages until its sync, or for a second

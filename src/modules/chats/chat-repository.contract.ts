@@ -57,6 +57,23 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       expect((await chats.members(results[0].chat.id)).map((m) => m.userId).sort()).toEqual([a, b].sort());
     });
 
+    it("lists a user's direct chats with the other person in each, and no group", async () => {
+      const { chats, newUser } = stores();
+      const [me, x, y, loner] = [await newUser(), await newUser(), await newUser(), await newUser()];
+      const { chat: withX } = await chats.findOrCreateDirect(randomUUID(), me, x);
+      const { chat: withY } = await chats.findOrCreateDirect(randomUUID(), y, me);
+      await chats.findOrCreateDirect(randomUUID(), x, y);
+      await chats.createGroup({ id: randomUUID(), title: `Group ${randomUUID()}`, ownerId: me }, [x]);
+      const mine = await chats.directChatsOf(me);
+      expect(mine.map(({ chat, peerId }) => [chat.id, chat.type, peerId]).sort()).toEqual(
+        [
+          [withX.id, 'direct', x],
+          [withY.id, 'direct', y],
+        ].sort(),
+      );
+      expect(await chats.directChatsOf(loner)).toEqual([]);
+    });
+
     it('creates groups with an owner, refusing a title the owner already uses in any case', async () => {
       const { chats, newUser } = stores();
       const [owner, other, member] = [await newUser(), await newUser(), await newUser()];

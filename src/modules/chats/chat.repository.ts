@@ -88,4 +88,6 @@ export abstract class ChatRepository {
   abstract setRole(chatId: string, userId: string, role: MemberRole, check: ActorCheck): Promise<void>;
   /** Everyone who shares at least one chat with the user (for presence). */
   abstract contactsOf(userId: string): Promise<string[]>;
+  /** The user's direct chats, each with the other person in it (whose title it is). */
+  abstract directChatsOf(userId: string): Promise<Array<{ chat: Chat; peerId: string }>>;
 }

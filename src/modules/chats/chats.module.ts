@@ -5,6 +5,7 @@ import { PresenceAudience } from '../../realtime/presence-audience.js';
 import { ChatAccess } from './chat-access.js';
 import { ChatPresenceAudience } from './chat-presence-audience.js';
 import { ChatEventsToSockets } from './realtime/chat-events.handler.js';
+import { DirectTitlesToSockets } from './realtime/direct-titles.handler.js';
 import { ChatRepository } from './chat.repository.js';
 import { ChatsController } from './chats.controller.js';
 import { ChatsService } from './chats.service.js';
@@ -35,6 +36,7 @@ import { TypeormChatRepository } from './infrastructure/persistence/typeorm/type
     RemoveMemberHandler,
     ChangeRoleHandler,
     ChatEventsToSockets,
+    DirectTitlesToSockets,
     { provide: PresenceAudience, useClass: ChatPresenceAudience },
   ],
   exports: [ChatRepository, ChatAccess, ChatsService],

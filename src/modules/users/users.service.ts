@@ -1,9 +1,11 @@
 import { Injectable, Optional } from '@nestjs/common';
+import { EventBus } from '@nestjs/cqrs';
 import { NotFoundError } from '../../common/errors/domain-error.js';
 import { decodeCursor, encodeCursor, type Page } from '../../common/pagination/cursor.js';
 import { PresenceQuery } from '../../realtime/presence-query.js';
 import { avatarUrlOf, NAME_MAX_LENGTH, normaliseName, type User } from './domain/user.js';
 import type { MeDto, PublicUserDto } from './dto/user.dto.js';
+import { UserRenamedEvent } from './events/user-renamed.event.js';
 import { UserRepository, type UserSearchCursor } from './user.repository.js';
 
 /** Exactly what nextCursor holds: a lower-cased name no longer than a name can get (lower-casing may lengthen it), and an id. */
@@ -22,6 +24,7 @@ const isSearchCursor = (v: unknown): v is UserSearchCursor => {
 export class UsersService {
   constructor(
     private readonly users: UserRepository,
+    private readonly events: EventBus,
     @Optional() private readonly presence?: PresenceQuery,
   ) {}
 
@@ -35,9 +38,13 @@ export class UsersService {
     return toMe(await this.getOrFail(id));
   }
 
+  /** Stores the new name; a changed one is told to the people whose direct chats are titled with it. */
   async rename(id: string, name: string): Promise<MeDto> {
-    await this.getOrFail(id);
-    await this.users.update(id, { name: normaliseName(name) });
+    const before = await this.getOrFail(id);
+    const normalised = normaliseName(name);
+    if (normalised === before.name) return toMe(before);
+    await this.users.update(id, { name: normalised });
+    this.events.publish(new UserRenamedEvent(id, normalised));
     return this.me(id);
   }
 

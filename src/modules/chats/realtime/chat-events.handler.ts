@@ -83,20 +83,16 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
       const peer = memberIds.find((id) => id !== recipient);
       await this.realtime.send(
         [recipient],
-        {
-          type: 'chat_created',
-          chat: {
-            id: chat.id,
-            type: 'direct',
-            title: (peer && names.get(peer)) ?? '',
-            memberCount: 2,
-            updatedAt: chat.updatedAt.toISOString(),
-          },
-        },
+        { type: 'chat_created', chat: directFrame(chat, (peer && names.get(peer)) ?? '') },
         place,
       );
     }
   }
+}
+
+/** A direct chat as one of its two people sees it: titled with the other's name. */
+export function directFrame(chat: Chat, title: string): ChatFrame {
+  return { id: chat.id, type: 'direct', title, memberCount: 2, updatedAt: chat.updatedAt.toISOString() };
 }
 
 function groupFrame(chat: Chat, memberCount: number): ChatFrame {

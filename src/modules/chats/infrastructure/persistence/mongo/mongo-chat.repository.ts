@@ -494,6 +494,14 @@ export class MongoChatRepository extends ChatRepository {
     const ids = (await this.chats.distinct('memberIds', { memberIds: userId })) as string[];
     return ids.filter((id) => id !== userId);
   }
+
+  async directChatsOf(userId: string): Promise<Array<{ chat: Chat; peerId: string }>> {
+    const rows = await this.chats.find({ memberIds: userId, type: 'direct' }).lean<ChatRecord[]>();
+    return rows.flatMap((row) => {
+      const peerId = row.memberIds.find((id) => id !== userId);
+      return peerId ? [{ chat: toChat(row), peerId }] : [];
+    });
+  }
 }
 
 /**

@@ -311,6 +311,17 @@ export class TypeormChatRepository extends ChatRepository {
     return rows.map((r) => r.user_id);
   }
 
+  async directChatsOf(userId: string): Promise<Array<{ chat: Chat; peerId: string }>> {
+    const rows: Array<ChatRow & { peer_id: string }> = await this.db.query(
+      `SELECT c.*, o.user_id AS peer_id FROM chat_members me
+         JOIN chats c ON c.id = me.chat_id AND c.type = 'direct'
+         JOIN chat_members o ON o.chat_id = me.chat_id AND o.user_id <> me.user_id
+        WHERE me.user_id = $1`,
+      [userId],
+    );
+    return rows.map((row) => ({ chat: toChat(row), peerId: row.peer_id }));
+  }
+
   /**
    * Gives the group to the first successor who does not already own a group with its title, each
    * try in a savepoint so that a refused one leaves nothing behind.
