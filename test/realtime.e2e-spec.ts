@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { DataSource } from 'typeorm';
 import { UserRepository } from '../src/modules/users/user.repository.js';
 import { PresenceQuery } from '../src/realtime/presence-query.js';
 import { PresenceService } from '../src/realtime/presence.service.js';
@@ -173,6 +174,33 @@ describe('realtime (one instance)', () => {
         id: 'x',
       });
       expect(socket.isOpen).toBe(true);
+    });
+
+    it("closes a socket at once when an auth frame's token shows its own session ended, a revocation this instance missed", async () => {
+      // Heartbeats far apart: their check of the sessions must not be what closes it.
+      const quiet = await startTestApp(db.env, { realtime: { heartbeatMs: 600_000 } });
+      try {
+        const account = await signUpAndIn(httpClient(quiet.url));
+        const other = await signInAgain(account);
+        const socket = track(await connectReady(quiet.wsUrl, account.accessToken));
+        // Revoked behind the server's back: no close through fan-out, as when Redis lost the message.
+        const revokeQuietly = (token: string) =>
+          quiet.app
+            .get(DataSource)
+            .query(`UPDATE sessions SET revoked_at = now() WHERE id = $1`, [
+              JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sid,
+            ]);
+        await revokeQuietly(other.accessToken);
+        // Another session's: refused, and this socket's own session is live, so it stays.
+        expect(await socket.request({ type: 'auth', token: other.accessToken }, 'a')).toMatchObject({ code: 'SESSION_REVOKED', id: 'a' });
+        expect(await socket.request({ type: 'ping' }, 'p')).toEqual({ type: 'pong', id: 'p' });
+        await revokeQuietly(account.accessToken);
+        expect(await socket.request({ type: 'auth', token: account.accessToken }, 'b')).toMatchObject({ code: 'SESSION_REVOKED', id: 'b' });
+        const later = new Promise((resolve) => setTimeout(() => resolve('still open after 3 s'), 3_000).unref());
+        expect(await Promise.race([socket.closed, later])).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+      } finally {
+        await quiet.close();
+      }
     });
 
     it('takes a fresh token of the same session on an authenticated socket', async () => {

@@ -312,6 +312,10 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       identity = await this.authenticator.verify(token);
     } catch (error) {
       connection.sendError(error, replyTo);
+      // The token may be of this very session, whose revocation this instance missed (fan-out is
+      // at most once): it was just read as ended, so the socket is checked now, not at a heartbeat.
+      if (error instanceof UnauthenticatedError && error.code === 'SESSION_REVOKED' && connection.sessionId)
+        await this.closeEndedSessions([connection.sessionId]);
       return;
     }
     // Closed (or expired) while the token was checked: nothing to extend.

@@ -1,4 +1,14 @@
-import { clientNetwork } from './client-network.js';
+import { clientNetwork, displayAddress } from './client-network.js';
+
+describe('displayAddress', () => {
+  it('shows an IPv4-mapped address as IPv4, and any other as it is', () => {
+    expect(displayAddress('::ffff:127.0.0.1')).toBe('127.0.0.1');
+    expect(displayAddress('::FFFF:10.1.2.3')).toBe('10.1.2.3');
+    expect(displayAddress('10.1.2.3')).toBe('10.1.2.3');
+    expect(displayAddress('2001:db8::1')).toBe('2001:db8::1');
+    expect(displayAddress('::ffff:7f00:1')).toBe('::ffff:7f00:1');
+  });
+});
 
 describe('clientNetwork (what a per-address limit counts by)', () => {
   it('keeps an IPv4 address, also when written IPv4-mapped', () => {

@@ -1,5 +1,15 @@
 import { isIPv6 } from 'node:net';
 
+const IPV4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
+
+/**
+ * A client's address as people write it: an IPv4 client of a dual-stack listener arrives as
+ * `::ffff:1.2.3.4`, shown as 1.2.3.4. Others as they are.
+ */
+export function displayAddress(ip: string): string {
+  return IPV4_MAPPED.exec(ip)?.[1] ?? ip;
+}
+
 /**
  * What a per-address limit counts by: an IPv4 address as is (also when written IPv4-mapped,
  * `::ffff:1.2.3.4`); an IPv6 address as its /64, which one client holds whole: counting its
@@ -7,7 +17,7 @@ import { isIPv6 } from 'node:net';
  */
 export function clientNetwork(ip: string | null | undefined): string {
   if (!ip) return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  const mapped = IPV4_MAPPED.exec(ip);
   if (mapped) return mapped[1];
   const bare = ip.split('%')[0]; // a zone (fe80::1%eth0) names the interface, not the host
   if (!isIPv6(bare)) return ip;

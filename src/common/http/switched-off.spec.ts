@@ -26,7 +26,17 @@ describe('switchedOffModule', () => {
 
   it('leaves paths that are no module’s alone, however alike', () => {
     const none = new Set<FeatureModuleName>();
-    for (const path of ['/api/v1/chatroom', '/api/v1/authors', '/healthz', '/health/ready/x', '/api/v2/chats', '/ui/', '/wsx', '/', '/api/docs'])
+    for (const path of [
+      '/api/v1/chatroom',
+      '/api/v1/authors',
+      '/healthz',
+      '/health/ready/x',
+      '/api/v2/chats',
+      '/ui/',
+      '/wsx',
+      '/',
+      '/api/docs',
+    ])
       expect(switchedOffModule(path, none)).toBeUndefined();
   });
 });
