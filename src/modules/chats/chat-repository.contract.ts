@@ -536,5 +536,25 @@ export function messageRepositoryContract(stores: () => ConversationStores): voi
       expect(claims.flat()).toEqual([{ senderId: a, seq: 2 }]);
       expect((await messages.readers(two)).map((r) => r.userId).sort()).toEqual([b, c].sort());
     });
+
+    it('counts as readers of a message, for its seen notice as for its readers, only members who were there when it was sent', async () => {
+      const { a, b, c, chat, chats, messages, newUser, append } = await setup();
+      const { message: one } = await append(a, 'before anyone new');
+      await messages.moveReadPointer(chat.id, b, 1);
+      const late = await newUser();
+      await chats.addMembers(chat.id, [late], 10, anyone); // comes in at seq 1: their pointer stands there
+      // b read it; c, there when it was sent, did not: no notice, whoever else stands past it.
+      expect(await messages.claimSeenNotices(chat.id, late, 0, 1)).toEqual([]);
+      // c and b leave without c reading: only the newcomer is left, who was never sent it.
+      await chats.removeMember(chat.id, c, keepChat);
+      await chats.removeMember(chat.id, b, keepChat);
+      expect(await messages.claimSeenNotices(chat.id, c, 0, Number.MAX_SAFE_INTEGER)).toEqual([]);
+      expect(await messages.readers(one)).toEqual([]);
+      // What is sent after they came in, they can read, and that is told.
+      const { message: two } = await append(a, 'after');
+      await messages.moveReadPointer(chat.id, late, 2);
+      expect(await messages.claimSeenNotices(chat.id, late, 1, 2)).toEqual([{ senderId: a, seq: 2 }]);
+      expect((await messages.readers(two)).map((r) => r.userId)).toEqual([late]);
+    });
   });
 }

@@ -202,6 +202,13 @@ export class MongoMessageRepository extends MessageRepository {
         .sort({ seq: -1 })
         .lean<MessageRecord>();
       if (!top) continue;
+      // Someone who was there before it (readers() leaves out those who came in after it).
+      const witness = await this.memberships.exists({
+        chatId,
+        userId: { $ne: senderId },
+        $or: [{ joinedSeq: { $lt: top.seq } }, { joinedSeq: { $exists: false } }],
+      });
+      if (!witness) continue;
       // The claim: only the update that raises seenNotifiedSeq reports it, so each notice goes out once.
       const { modifiedCount } = await this.memberships.updateOne(
         { _id: memberKey(chatId, senderId), seenNotifiedSeq: { $lt: top.seq } },

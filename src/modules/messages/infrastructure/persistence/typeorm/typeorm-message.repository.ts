@@ -342,7 +342,9 @@ export class TypeormMessageRepository extends MessageRepository {
     //   reader) asked by index whether they sent one in it (a sender no longer a member has no
     //   row to claim on);
     // - "every other member has read up to": the lowest read pointer not their own, so the two
-    //   lowest pointers of the chat, read once, answer it for every sender.
+    //   lowest pointers of the chat, read once, answer it for every sender;
+    // - and someone has: a member who came in after a message stands past it without having been
+    //   sent it, as readers() says, so a notice needs another member who was there before it.
     const rows = returnedRows<{ user_id: string; top: string }>(
       await this.db.query(
         `WITH senders AS (
@@ -368,6 +370,7 @@ export class TypeormMessageRepository extends MessageRepository {
          UPDATE chat_members cm SET seen_notified_seq = tops.top
            FROM tops
           WHERE cm.chat_id = $1 AND cm.user_id = tops.sender_id AND tops.top IS NOT NULL AND cm.seen_notified_seq < tops.top
+            AND EXISTS (SELECT 1 FROM chat_members w WHERE w.chat_id = $1 AND w.user_id <> tops.sender_id AND w.joined_seq < tops.top)
             AND (SELECT count(*) FROM locked) >= 0
          RETURNING cm.user_id, tops.top`,
         [chatId, readerId, from, to],
