@@ -626,6 +626,34 @@ describe('messaging over the WebSocket gateway', () => {
     expect(finnWs.seen('chat_updated')).toHaveLength(1);
   });
 
+  it('takes an edit to the text a message has, or a rename to the title a chat has, as no change: nothing stored, nobody told', async () => {
+    const title = `Same ${randomUUID()}`;
+    const chat = (
+      await request('POST', '/api/v1/chats', { token: alice.accessToken, body: { type: 'group', title, memberIds: [bob.user.id] } })
+    ).body as { id: string; updatedAt: string };
+    const sent = (await request('POST', `/api/v1/chats/${chat.id}/messages`, { token: alice.accessToken, body: { text: 'as is' } })).body;
+    const bobWs = await connect(bob);
+    await bobWs.settle();
+    const before = (await request('GET', `/api/v1/chats/${chat.id}`, { token: alice.accessToken })).body;
+
+    const edit = await request('PATCH', `/api/v1/chats/${chat.id}/messages/${sent.id}`, {
+      token: alice.accessToken,
+      body: { text: 'as is' },
+    });
+    expect(edit.status).toBe(200);
+    expect(edit.body).toEqual(sent);
+    const rename = await request('PATCH', `/api/v1/chats/${chat.id}`, { token: alice.accessToken, body: { title: `  ${title} ` } });
+    expect(rename.status).toBe(200);
+    expect(rename.body).toEqual(before);
+    // A rename in another case is a change, and is told: so the socket would have heard the others.
+    await request('PATCH', `/api/v1/chats/${chat.id}`, { token: alice.accessToken, body: { title: title.toUpperCase() } });
+    expect((await bobWs.nextOfType('chat_updated')).chat.title).toBe(title.toUpperCase());
+    expect(bobWs.seen('message_updated')).toEqual([]);
+    expect(bobWs.seen('chat_updated')).toHaveLength(1);
+    const history = await request('GET', `/api/v1/chats/${chat.id}/messages`, { token: bob.accessToken });
+    expect(history.body.items).toEqual([sent]);
+  });
+
   it('never tells of a message after telling its reader they left: member_removed waits behind held messages', async () => {
     const chat = await newGroup(alice, [bob]);
     const bobWs = await connect(bob); // holds live messages until its sync, or for a second

@@ -87,7 +87,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       expect((await chats.createGroup({ id: randomUUID(), title: 'Readers', ownerId: other }, [])).ownerId).toBe(other);
       const second = await chats.createGroup({ id: randomUUID(), title: 'Writers', ownerId: owner }, []);
       expect(await codeOf(chats.rename(second.id, 'readers', anyone))).toBe('CHAT_TITLE_TAKEN');
-      expect((await chats.rename(second.id, 'Editors', anyone)).title).toBe('Editors');
+      expect((await chats.rename(second.id, 'Editors', anyone)).chat.title).toBe('Editors');
     });
 
     it("counts each change a frame tells of in the chat's version (title, roles, members), and nothing a refusal or a no-op did", async () => {
@@ -97,7 +97,8 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       const version = async () => (await chats.findById(chat.id))?.version;
       expect(await version()).toBe(0);
       // A rename answers the chat as it left it, version included.
-      expect(await chats.rename(chat.id, `Renamed ${randomUUID()}`, anyone)).toMatchObject({ version: 1 });
+      const renamed = await chats.rename(chat.id, `Renamed ${randomUUID()}`, anyone);
+      expect(renamed).toMatchObject({ chat: { version: 1 }, changed: true });
       await chats.setRole(chat.id, x, 'admin', anyone);
       expect(await version()).toBe(2);
       expect((await chats.addMembers(chat.id, [y], 10, anyone)).version).toBe(3);
@@ -114,11 +115,14 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       expect(await codeOf(chats.rename(chat.id, 'Refused', no))).toBe('CHAT_ADMIN_REQUIRED');
       expect(await codeOf(chats.setRole(chat.id, owner, 'member', no))).toBe('CHAT_ADMIN_REQUIRED');
       expect((await chats.addMembers(chat.id, [x], 10, anyone)).version).toBe(5);
+      // The title it has already (in the same case): nothing written, not even its activity.
+      const same = await chats.rename(chat.id, renamed.chat.title!, anyone);
+      expect(same).toEqual({ chat: await chats.findById(chat.id), changed: false });
       expect(await version()).toBe(5);
       // Renames racing each other take one version each.
       const raced = await Promise.all([1, 2, 3].map((i) => chats.rename(chat.id, `Race ${i} ${randomUUID()}`, anyone)));
-      expect(raced.map((c) => c.version).sort()).toEqual([6, 7, 8]);
-      const last = raced.find((c) => c.version === 8)!;
+      expect(raced.map((r) => r.chat.version).sort()).toEqual([6, 7, 8]);
+      const last = raced.find((r) => r.chat.version === 8)!.chat;
       expect(await chats.findById(chat.id)).toMatchObject({ title: last.title, version: 8 });
     });
 
@@ -147,7 +151,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
         [admin, 'member'],
       ]);
       const gone = { actorId: x, allow: (actor: Member | undefined) => expect(actor).toBeUndefined() };
-      expect((await chats.rename(chat.id, 'Renamed by a check that saw a non-member', gone)).title).toBe(
+      expect((await chats.rename(chat.id, 'Renamed by a check that saw a non-member', gone)).chat.title).toBe(
         'Renamed by a check that saw a non-member',
       );
     });

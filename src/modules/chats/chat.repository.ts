@@ -59,8 +59,11 @@ export abstract class ChatRepository {
   /** The caller's view of one chat (as in the list), or undefined when not a member. */
   abstract summary(chatId: string, userId: string): Promise<ChatSummary | undefined>;
   abstract listForUser(userId: string, limit: number, after?: ChatListCursor): Promise<ChatSummary[]>;
-  /** Throws ConflictError CHAT_TITLE_TAKEN, CHAT_NOT_FOUND when the chat is gone. */
-  abstract rename(chatId: string, title: string, check: ActorCheck): Promise<Chat>;
+  /**
+   * The chat as the rename left it; `changed` false (and nothing written: no version, no activity)
+   * when it had that title already. Throws ConflictError CHAT_TITLE_TAKEN, CHAT_NOT_FOUND when the chat is gone.
+   */
+  abstract rename(chatId: string, title: string, check: ActorCheck): Promise<{ chat: Chat; changed: boolean }>;
   /**
    * Deletes the chat and its members, and its messages: these right after the commit, in the
    * background (a long history would outgrow a transaction), and unreachable meanwhile, since

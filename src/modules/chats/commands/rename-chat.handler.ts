@@ -20,8 +20,11 @@ export class RenameChatHandler implements ICommandHandler<RenameChatCommand, Cha
     const refusal = ['CHAT_ADMIN_REQUIRED', 'Only the owner or an admin can rename this chat.'] as const;
     await this.access.requireGroupRole(chatId, actorId, canRename, ...refusal);
     const renamed = await this.chats.rename(chatId, normaliseTitle(title), this.access.lockedCheck(actorId, canRename, ...refusal));
-    const memberIds = (await this.chats.members(chatId)).map((m) => m.userId);
-    this.events.publish(new ChatUpdatedEvent(renamed, memberIds, actorId));
+    // The title it had already: nothing changed, so nothing to tell (nor a chat to move up the lists).
+    if (renamed.changed) {
+      const memberIds = (await this.chats.members(chatId)).map((m) => m.userId);
+      this.events.publish(new ChatUpdatedEvent(renamed.chat, memberIds, actorId));
+    }
     return this.reads.detail(chatId, actorId);
   }
 }

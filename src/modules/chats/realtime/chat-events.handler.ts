@@ -81,11 +81,7 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
     const names = new Map((await this.users.findByIds(memberIds)).map((u) => [u.id, u.name]));
     for (const recipient of recipients) {
       const peer = memberIds.find((id) => id !== recipient);
-      await this.realtime.send(
-        [recipient],
-        { type: 'chat_created', chat: directFrame(chat, (peer && names.get(peer)) ?? '') },
-        place,
-      );
+      await this.realtime.send([recipient], { type: 'chat_created', chat: directFrame(chat, (peer && names.get(peer)) ?? '') }, place);
     }
   }
 }

@@ -23,6 +23,8 @@ export class EditMessageHandler implements ICommandHandler<EditMessageCommand, M
       const message = await this.messages.findById(chatId, messageId);
       if (!message) throw messageNotFound();
       if (message.senderId !== actorId) throw new ForbiddenError('NOT_MESSAGE_SENDER', 'Only the sender can edit a message.');
+      // The text it has already: not an edit (no editedAt, no event). A deleted one is refused below.
+      if (message.deletedAt === null && message.text === text) return message;
       const edited = await this.messages.editText(chatId, messageId, text);
       this.events.publish(new MessageEditedEvent(edited, await this.messages.memberIds(chatId)));
       return edited;

@@ -253,11 +253,13 @@ export class MongoChatRepository extends ChatRepository {
     return rows.map(toChatSummary);
   }
 
-  async rename(chatId: string, title: string, check: ActorCheck): Promise<Chat> {
+  async rename(chatId: string, title: string, check: ActorCheck): Promise<{ chat: Chat; changed: boolean }> {
     try {
       return await inTransaction(this.connection, async (session) => {
-        if (!(await this.chats.exists({ _id: chatId }).session(session))) throw chatNotFound();
+        const before = await this.chats.findById(chatId).session(session).lean<ChatRecord>();
+        if (!before) throw chatNotFound();
         await this.checkActor(chatId, check, session);
+        if (before.title === title) return { chat: toChat(before), changed: false };
         const now = new Date();
         // Writes the chat record, as every change to the chat does: a concurrent one conflicts and runs again.
         const row = await this.chats
@@ -268,7 +270,7 @@ export class MongoChatRepository extends ChatRepository {
           )
           .lean<ChatRecord>();
         if (!row) throw chatNotFound();
-        return toChat(row);
+        return { chat: toChat(row), changed: true };
       });
     } catch (error) {
       if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw ownerTitleTaken();

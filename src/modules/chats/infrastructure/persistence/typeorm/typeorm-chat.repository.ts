@@ -200,18 +200,21 @@ export class TypeormChatRepository extends ChatRepository {
     }));
   }
 
-  async rename(chatId: string, title: string, check: ActorCheck): Promise<Chat> {
+  async rename(chatId: string, title: string, check: ActorCheck): Promise<{ chat: Chat; changed: boolean }> {
     try {
       return await this.db.transaction(async (tx) => {
         if (!(await lockChat(tx, chatId))) throw chatNotFound();
         await checkActor(tx, chatId, check);
         const [row] = returnedRows<ChatRow>(
           await tx.query(
-            `UPDATE chats SET title = $2, updated_at = now(), last_activity_at = now(), version = version + 1 WHERE id = $1 RETURNING *`,
+            `UPDATE chats SET title = $2, updated_at = now(), last_activity_at = now(), version = version + 1
+              WHERE id = $1 AND title IS DISTINCT FROM $2 RETURNING *`,
             [chatId, title],
           ),
         );
-        return toChat(row);
+        if (row) return { chat: toChat(row), changed: true };
+        const [same] = (await tx.query(`SELECT * FROM chats WHERE id = $1`, [chatId])) as ChatRow[];
+        return { chat: toChat(same), changed: false };
       });
     } catch (error) {
       if (isUniqueViolation(error, 'chats_owner_title')) throw ownerTitleTaken();
