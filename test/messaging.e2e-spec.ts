@@ -566,24 +566,27 @@ describe('messaging over the WebSocket gateway', () => {
   it('announces chat creation, renames and new members to the members', async () => {
     const [bobWs, carolWs] = [await connect(bob), await connect(carol)];
     const chat = await newGroup(alice, [bob]);
-    expect(await bobWs.next((f) => f.type === 'chat_created' && f.chat.id === chat.id)).toMatchObject({
-      chat: { id: chat.id, type: 'group' },
-    });
+    const bobsView = (await bobWs.next((f) => f.type === 'chat_created' && f.chat.id === chat.id)).chat;
+    expect(bobsView).toMatchObject({ id: chat.id, type: 'group', peer: null, lastMessage: null, unreadCount: 0 });
     const direct = await request('POST', '/api/v1/chats', { token: alice.accessToken, body: { type: 'direct', userId: carol.user.id } });
-    expect((await carolWs.next((f) => f.type === 'chat_created' && f.chat.id === direct.body.id)).chat).toEqual({
-      id: direct.body.id,
-      type: 'direct',
-      title: 'Alice',
-      memberCount: 2,
-      updatedAt: expect.any(String),
-    });
+    // The chat as each one's list shows it: titled with the other's name, with their profile.
+    const listed = async (who: SignedIn, id: string) =>
+      (await request('GET', '/api/v1/chats', { token: who.accessToken })).body.items.find((c: { id: string }) => c.id === id);
+    const carolsView = (await carolWs.next((f) => f.type === 'chat_created' && f.chat.id === direct.body.id)).chat;
+    expect(carolsView).toMatchObject({ title: 'Alice', type: 'direct', memberCount: 2, lastMessage: null, unreadCount: 0 });
+    expect(carolsView).toEqual(await listed(carol, direct.body.id));
+    expect(bobsView).toEqual(await listed(bob, chat.id));
     await request('PATCH', `/api/v1/chats/${chat.id}`, { token: alice.accessToken, body: { title: 'Renamed' } });
     expect((await bobWs.nextOfType('chat_updated')).chat).toMatchObject({ id: chat.id, title: 'Renamed' });
     await request('PATCH', `/api/v1/chats/${chat.id}/members/${bob.user.id}`, { token: alice.accessToken, body: { role: 'admin' } });
     expect((await bobWs.next((f) => f.type === 'chat_updated' && f.chat.title === 'Renamed')).chat.id).toBe(chat.id);
     await request('POST', `/api/v1/chats/${chat.id}/members`, { token: alice.accessToken, body: { userIds: [carol.user.id] } });
-    expect(await bobWs.nextOfType('member_added')).toMatchObject({ chatId: chat.id, userId: carol.user.id });
-    expect(await carolWs.next((f) => f.type === 'member_added' && f.chatId === chat.id)).toMatchObject({ userId: carol.user.id });
+    const told = await bobWs.nextOfType('member_added');
+    expect(told).toEqual({ type: 'member_added', chatId: chat.id, userId: carol.user.id, role: 'member' });
+    // The one added gets the chat too, as their list now shows it.
+    const joined = await carolWs.next((f) => f.type === 'member_added' && f.chatId === chat.id);
+    expect(joined).toMatchObject({ userId: carol.user.id, role: 'member', chat: { id: chat.id, title: 'Renamed', memberCount: 3 } });
+    expect(joined.chat).toEqual(await listed(carol, chat.id));
     expect((await request('DELETE', `/api/v1/chats/${chat.id}`, { token: alice.accessToken })).status).toBe(204);
     for (const socket of [bobWs, carolWs])
       expect(await socket.nextOfType('chat_deleted')).toEqual({ type: 'chat_deleted', chatId: chat.id });

@@ -140,7 +140,13 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     const socket = await on(b, account.accessToken);
     const event = {
       type: 'chat_updated',
-      chat: { id: crypto.randomUUID(), type: 'group', title: 'Line one\nline two — “quoted” 🎉 \\ backslash', memberCount: 3 },
+      chat: {
+        id: crypto.randomUUID(),
+        type: 'group',
+        title: 'Line one\nline two — “quoted” 🎉 \\ backslash',
+        memberCount: 3,
+        updatedAt: new Date().toISOString(),
+      },
     } as const;
     await a.app.get(RealtimeService).send([account.user.id], event);
     expect(await socket.nextOfType('chat_updated')).toEqual(event);

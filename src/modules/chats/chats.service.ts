@@ -8,7 +8,7 @@ import { toPublic } from '../users/users.service.js';
 import { toMessageDto } from '../messages/dto/message.dto.js';
 import { chatNotFound } from './chat-access.js';
 import { ChatRepository, type ChatListCursor } from './chat.repository.js';
-import type { ChatSummary } from './domain/chat.js';
+import type { Chat, ChatSummary } from './domain/chat.js';
 import type { ChatDetailDto, ChatDto } from './dto/chat.dto.js';
 
 /** Cursors are made from stored ids, which are lower case. */
@@ -54,6 +54,28 @@ export class ChatsService {
       nextCursor:
         rows.length > limit && last ? encodeCursor({ activityAt: last.chat.lastActivityAt.toISOString(), id: last.chat.id }) : null,
     };
+  }
+
+  /** One chat as `list` shows it to the user, or undefined when they are not a member. */
+  async item(chatId: string, userId: string): Promise<ChatDto | undefined> {
+    const summary = await this.chats.summary(chatId, userId);
+    return summary && toChatDto(summary, await this.peersOf(summary.peerId ? [summary.peerId] : []));
+  }
+
+  /**
+   * A chat just created, as `list` shows it to each of `recipients` (no message, nothing unread),
+   * with no query per recipient: a group's is the same for all, a direct chat's is titled with the
+   * other person's name and carries their profile.
+   */
+  async newItems(chat: Chat, memberIds: string[], recipients: string[]): Promise<Map<string, ChatDto>> {
+    const item = (peerId: string | null, peers: Map<string, PublicUserDto>) =>
+      toChatDto({ chat, memberCount: memberIds.length, unreadCount: 0, lastMessage: null, peerId }, peers);
+    if (chat.type === 'group') {
+      const shared = item(null, new Map());
+      return new Map(recipients.map((id) => [id, shared]));
+    }
+    const peers = await this.peersOf(memberIds);
+    return new Map(recipients.map((id) => [id, item(memberIds.find((m) => m !== id) ?? null, peers)]));
   }
 
   async detail(chatId: string, userId: string): Promise<ChatDetailDto> {

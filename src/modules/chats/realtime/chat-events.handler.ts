@@ -1,7 +1,7 @@
 import { EventsHandler, type IEventHandler } from '@nestjs/cqrs';
 import { RealtimeService } from '../../../realtime/realtime.service.js';
 import type { ChatFrame } from '../../../realtime/server-events.js';
-import { UserRepository } from '../../users/user.repository.js';
+import { ChatsService } from '../chats.service.js';
 import type { Chat } from '../domain/chat.js';
 import { ChatCreatedEvent, ChatDeletedEvent, ChatUpdatedEvent, MemberRemovedEvent, MembersAddedEvent } from '../events/chat.events.js';
 
@@ -18,7 +18,7 @@ type ChatEvent = ChatCreatedEvent | ChatUpdatedEvent | ChatDeletedEvent | Member
 export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
   constructor(
     private readonly realtime: RealtimeService,
-    private readonly users: UserRepository,
+    private readonly reads: ChatsService,
   ) {}
 
   async handle(event: ChatEvent): Promise<void> {
@@ -49,8 +49,15 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
       // and for the member themself (who would believe they had left).
       const place = (userId: string) => ({ behind: event.chatId, behindSeq: event.lastSeq, version: { of: userId, n: event.version } });
       const frame = (userId: string) => ({ type: 'member_added', chatId: event.chatId, userId, role: 'member' }) as const;
-      for (const userId of event.addedIds)
-        await this.realtime.send([userId], frame(userId), Object.assign({ startsStream: true }, place(userId)));
+      // The one added also gets the chat as their list shows it now, to show it without a fetch.
+      for (const userId of event.addedIds) {
+        const chat = await this.reads.item(event.chatId, userId);
+        await this.realtime.send(
+          [userId],
+          Object.assign(frame(userId), chat && { chat }),
+          Object.assign({ startsStream: true }, place(userId)),
+        );
+      }
       for (const userId of event.addedIds) {
         await this.realtime.send(
           event.memberIds.filter((id) => id !== userId),
@@ -69,20 +76,18 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
   }
 
   /**
-   * chat_created: a direct chat is titled, for each of its two people, with the other's name. Its
-   * members come into its stream at its start, so its first messages reach them in seq order.
+   * chat_created, with the chat as each member's list shows it (a direct chat is titled, for each
+   * of its two people, with the other's name). Its members come into its stream at its start, so
+   * its first messages reach them in seq order.
    */
   private async announce(chat: Chat, memberIds: string[], recipients: string[]): Promise<void> {
     const place = { behind: chat.id, behindSeq: 0, startsStream: true };
+    const items = await this.reads.newItems(chat, memberIds, recipients);
     if (chat.type === 'group') {
-      await this.realtime.send(recipients, { type: 'chat_created', chat: groupFrame(chat, memberIds.length) }, place);
+      await this.realtime.send(recipients, { type: 'chat_created', chat: items.get(recipients[0])! }, place);
       return;
     }
-    const names = new Map((await this.users.findByIds(memberIds)).map((u) => [u.id, u.name]));
-    for (const recipient of recipients) {
-      const peer = memberIds.find((id) => id !== recipient);
-      await this.realtime.send([recipient], { type: 'chat_created', chat: directFrame(chat, (peer && names.get(peer)) ?? '') }, place);
-    }
+    for (const recipient of recipients) await this.realtime.send([recipient], { type: 'chat_created', chat: items.get(recipient)! }, place);
   }
 }
 
