@@ -106,6 +106,16 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       expectErrorShape(await as(alice).post('/chats', { type: 'direct', userId: alice.user.id }), 400, 'DIRECT_CHAT_WITH_SELF');
       expectErrorShape(await as(alice).post('/chats', { type: 'direct', userId: randomUUID() }), 404, 'USER_NOT_FOUND');
       expectErrorShape(await as(alice).post('/chats', { type: 'direct', userId: bob.user.id, title: 'x' }), 400, 'VALIDATION_FAILED');
+      // Each field the other type takes is named, not only the first.
+      const both = await as(alice).post('/chats', { type: 'direct', userId: bob.user.id, title: 'x', memberIds: [] });
+      expectErrorShape(both, 400, 'VALIDATION_FAILED');
+      expect(both.body).toMatchObject({
+        message: 'title and memberIds do not apply to a direct chat.',
+        details: [
+          { field: 'title', message: 'title does not apply to a direct chat' },
+          { field: 'memberIds', message: 'memberIds does not apply to a direct chat' },
+        ],
+      });
       expectErrorShape(await as(alice).post('/chats', { type: 'direct' }), 400, 'VALIDATION_FAILED');
       expectErrorShape(await as(alice).post('/chats', { type: 'channel' }), 400, 'VALIDATION_FAILED');
     });

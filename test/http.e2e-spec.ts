@@ -458,6 +458,27 @@ describe('the HTTP foundation', () => {
     expect(String(ui.body)).toContain('swagger-ui');
   });
 
+  it('offers request examples in Swagger UI that the server takes as they are, again and again', async () => {
+    const { body: doc } = await request('GET', '/api/docs-json');
+    const examples = (path: string) => doc.paths[path].post.requestBody.content['application/json'].examples;
+    const [me, other] = [await signUpAndIn(request), await signUpAndIn(request)];
+    const create = examples('/api/v1/chats');
+    expect(Object.keys(create)).toEqual(['direct', 'group']);
+    // The direct one names a user by a placeholder id: the field to fill in, not one to drop.
+    const direct = await request('POST', '/api/v1/chats', {
+      token: me.accessToken,
+      body: Object.assign({}, create.direct.value, { userId: other.user.id }),
+    });
+    expect(direct.status).toBe(201);
+    const group = await request('POST', '/api/v1/chats', { token: me.accessToken, body: create.group.value });
+    expect(group.status).toBe(201);
+    const send = examples('/api/v1/chats/{chatId}/messages');
+    for (const seq of [1, 2]) {
+      const sent = await request('POST', `/api/v1/chats/${group.body.id}/messages`, { token: me.accessToken, body: send.plain.value });
+      expect({ status: sent.status, seq: sent.body.seq }).toEqual({ status: 201, seq });
+    }
+  });
+
   it("documents the error shape and each route's errors, and marks public routes as needing no session", async () => {
     const { body: doc } = await request('GET', '/api/docs-json');
     expect(doc.components.schemas.ErrorDto.required).toEqual(expect.arrayContaining(['statusCode', 'error', 'code', 'message']));

@@ -211,6 +211,8 @@ describe('loadConfig', () => {
       expect.stringMatching(/^S3_REGION="bad region!" is not a region name; use letters, digits/),
     ]);
     expect(problemsOf({ ...s3, S3_BUCKET: 'parley', S3_REGION: 'eu-central-1' })).toEqual([]);
+    // With object storage off too: every variable set is checked.
+    expect(problemsOf({ S3_REGION: 'us/east' })).toEqual([expect.stringMatching(/^S3_REGION="us\/east" is not a region name/)]);
     expect(problemsOf({ JWT_ACCESS_SECRET: 'a-generated<secret>with>symbols!' })).toEqual([]);
     expect(problemsOf({ JWT_ACCESS_SECRET: '<64 hex characters>' })).toEqual([
       expect.stringMatching(/^JWT_ACCESS_SECRET looks like a placeholder/),

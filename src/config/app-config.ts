@@ -306,6 +306,13 @@ function readMongodbUri(read: EnvReader): string | undefined {
 }
 
 function readS3(read: EnvReader): S3Config | undefined {
+  const region = read.string('S3_REGION', 'us-east-1');
+  // It goes into every request's signature: a malformed one fails each call, never the start.
+  // Checked with S3 off too, as every other variable set is: a bad value stops the start.
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(region))
+    read.problem(
+      `S3_REGION=${JSON.stringify(region)} is not a region name; use letters, digits, hyphens and underscores, as in us-east-1 (the default, which MinIO takes).`,
+    );
   const names = ['S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'S3_BUCKET'];
   const present = names.filter((n) => read.has(n));
   if (present.length === 0) return undefined;
@@ -328,12 +335,6 @@ function readS3(read: EnvReader): S3Config | undefined {
   // S3's rule for bucket names, checked with the other settings rather than at the first call.
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(bucket))
     read.problem(`S3_BUCKET=${JSON.stringify(bucket)} is not a valid bucket name; use 3-63 lowercase letters, digits, dots and hyphens.`);
-  const region = read.string('S3_REGION', 'us-east-1');
-  // It goes into every request's signature: a malformed one fails each call, never the start.
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(region))
-    read.problem(
-      `S3_REGION=${JSON.stringify(region)} is not a region name; use letters, digits, hyphens and underscores, as in us-east-1 (the default, which MinIO takes).`,
-    );
   if (!endpoint) return undefined;
   return {
     endPoint: endpoint.hostname,

@@ -63,7 +63,7 @@ export class EnvReader {
     const match = DURATION.exec(raw);
     if (!match) {
       this.problems.push(
-        `${name}=${JSON.stringify(raw)} is not a duration; use a number of seconds or a number with s, m, h or d (e.g. ${fallback}).`,
+        `${name}=${JSON.stringify(raw)} is not a duration; use a number of seconds or a number with ms, s, m, h or d (e.g. ${fallback}).`,
       );
       return parseSimpleDuration(fallback);
     }

@@ -27,6 +27,15 @@ describe('AppLogger', () => {
     expect(lines('pretty')).toEqual([expect.stringContaining('a bug'), expect.stringContaining('said elsewhere')]);
   });
 
+  it('writes the whole request id on a pretty line, as a client quotes it from X-Request-Id', () => {
+    const out: string[] = [];
+    new AppLogger('log', 'pretty', (line) => out.push(line)).log(
+      { msg: 'GET /api/v1/users/me 200', requestId: 'my-req-123456789' },
+      'HTTP',
+    );
+    expect(out).toEqual([expect.stringContaining('[HTTP] [my-req-123456789] GET /api/v1/users/me 200')]);
+  });
+
   it("keeps the stack of any other error, a bug to find, and its cause's", () => {
     expect(logged(new Error('boom')).stack).toMatch(/^Error: boom\n\s+at /);
     const wrapped = new Error('DATABASE_URL could not be used: …', { cause: new Error('Entity metadata for X#y was not found') });

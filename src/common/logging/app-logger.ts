@@ -83,7 +83,7 @@ export class AppLogger implements LoggerService {
     }
     const { time, level: l, context: c, requestId, msg, stack: s, ...extra } = fields;
     const tail = Object.keys(extra).length > 0 ? ' ' + JSON.stringify(extra) : '';
-    const rid = requestId ? ` [${String(requestId).slice(0, 8)}]` : '';
+    const rid = requestId ? ` [${String(requestId)}]` : ''; // whole: what a client quotes from X-Request-Id is grepped for
     const colour = process.stdout.isTTY ? COLOURS[level] : '';
     const reset = colour ? '\x1b[0m' : '';
     this.out(

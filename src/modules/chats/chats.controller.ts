@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import {
+  ApiBody,
   ApiBearerAuth,
   ApiCookieAuth,
   ApiCreatedResponse,
@@ -37,6 +38,14 @@ export class ChatsController {
   @Post()
   @UserRateLimit('chats')
   @ApiOperation({ summary: 'Start a direct chat (201 created, 200 when it already existed) or create a group (201)' })
+  @ApiBody({
+    type: CreateChatDto,
+    // Swagger UI's own sample would mix the two shapes, which is refused: one example of each.
+    examples: {
+      direct: { summary: 'A direct chat with another user', value: { type: 'direct', userId: '3fa85f64-5717-4562-b3fc-2c963f66afa6' } },
+      group: { summary: 'A group, with members besides you', value: { type: 'group', title: 'Team', memberIds: [] } },
+    },
+  })
   @ApiCreatedResponse({ type: ChatDetailDto })
   @ApiOkResponse({ type: ChatDetailDto, description: 'The direct chat already existed' })
   async create(

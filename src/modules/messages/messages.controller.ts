@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import {
+  ApiBody,
   ApiBearerAuth,
   ApiCookieAuth,
   ApiCreatedResponse,
@@ -44,6 +45,14 @@ export class MessagesController {
   @Post('messages')
   @UserRateLimit('messages')
   @ApiOperation({ summary: 'Send a message (201); repeating a clientId returns the original (200) and stores nothing' })
+  @ApiBody({
+    type: SendMessageDto,
+    // Not Swagger UI's own sample, whose clientId is the same fixed UUID each time: a second send
+    // of it would store nothing (the first answered again), and in another chat be refused.
+    examples: {
+      plain: { summary: 'A message (add a clientId, a fresh UUID per message, to make retries safe)', value: { text: 'Hello!' } },
+    },
+  })
   @ApiCreatedResponse({ type: MessageDto })
   @ApiOkResponse({ type: MessageDto, description: 'The clientId was already used: the original message' })
   async send(

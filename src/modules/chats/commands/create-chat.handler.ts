@@ -19,8 +19,8 @@ export class CreateChatHandler implements ICommandHandler<CreateChatCommand, Cre
 
   async execute({ actorId, input }: CreateChatCommand): Promise<CreateChatResult> {
     if (input.type === 'direct') {
-      if (input.title !== undefined || input.memberIds !== undefined)
-        throw fieldNotForType('direct', input.title !== undefined ? 'title' : 'memberIds');
+      const stray = (['title', 'memberIds'] as const).filter((field) => input[field] !== undefined);
+      if (stray.length > 0) throw fieldsNotForType('direct', stray);
       const peerId = input.userId!;
       if (peerId === actorId)
         throw new ValidationError(
@@ -34,7 +34,7 @@ export class CreateChatHandler implements ICommandHandler<CreateChatCommand, Cre
       return { chat: await this.reads.detail(chat.id, actorId), created };
     }
 
-    if (input.userId !== undefined) throw fieldNotForType('group', 'userId');
+    if (input.userId !== undefined) throw fieldsNotForType('group', ['userId']);
     const memberIds = [...new Set(input.memberIds ?? [])].filter((id) => id !== actorId);
     await this.requireUsers(memberIds);
     const chat = await this.chats.createGroup({ id: randomUUID(), title: normaliseTitle(input.title!), ownerId: actorId }, memberIds);
@@ -50,8 +50,10 @@ export class CreateChatHandler implements ICommandHandler<CreateChatCommand, Cre
   }
 }
 
-function fieldNotForType(type: string, field: string): ValidationError {
-  return new ValidationError(`${field} does not apply to a ${type} chat.`, [
-    { field, message: `${field} does not apply to a ${type} chat` },
-  ]);
+/** Every field of the body that the other type of chat takes, each named. */
+function fieldsNotForType(type: string, fields: readonly string[]): ValidationError {
+  return new ValidationError(
+    `${fields.join(' and ')} ${fields.length > 1 ? 'do' : 'does'} not apply to a ${type} chat.`,
+    fields.map((field) => ({ field, message: `${field} does not apply to a ${type} chat` })),
+  );
 }
