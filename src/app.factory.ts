@@ -13,6 +13,7 @@ import { UpgradeRequiredError } from './common/errors/domain-error.js';
 import { INVALID_UTF8, resolveError, unreadableBody } from './common/errors/error-body.js';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter.js';
 import { switchedOffModule } from './common/http/switched-off.js';
+import { API_PREFIX, UNPREFIXED_PATHS } from './common/http/route-prefix.js';
 import { methodNotAllowed, pathOf } from './common/http/allowed-methods.js';
 import { answerClientErrorsInShape } from './common/http/client-errors.js';
 import { cookieWritesFromAllowedOrigins, OriginPolicy, refusePreflightsFromOtherOrigins } from './common/http/origin-policy.js';
@@ -27,7 +28,6 @@ import { RealtimeWsAdapter } from './realtime/realtime.ws-adapter.js';
 import { WS_PATH } from './realtime/realtime-settings.js';
 import { securityHeaders } from './common/http/security-headers.js';
 
-export const API_PREFIX = 'api/v1';
 /**
  * The test chat page's files. This module runs from src/ under ts-jest and from dist/src/ when
  * compiled, so the project root is found by walking up to package.json rather than by a fixed depth.
@@ -201,7 +201,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
     res.status(body.statusCode).json(body);
   });
 
-  app.setGlobalPrefix(API_PREFIX, { exclude: ['health', 'health/ready'] });
+  app.setGlobalPrefix(API_PREFIX, { exclude: [...UNPREFIXED_PATHS] });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter(config.modules));
   const http = app.getHttpAdapter().getInstance();

@@ -1,6 +1,7 @@
 import type { LoggerService, LogLevel as NestLogLevel } from '@nestjs/common';
 import type { LogFormat, LogLevel } from '../../config/app-config.js';
 import { SetupError, failureText } from '../errors/setup-error.js';
+import { asServed } from '../http/route-prefix.js';
 
 const ORDER: Record<LogLevel | 'fatal', number> = { fatal: 0, error: 1, warn: 2, log: 3, debug: 4, verbose: 5 };
 const COLOURS: Record<string, string> = {
@@ -57,6 +58,7 @@ export class AppLogger implements LoggerService {
     // Nest passes (message, context) or, for errors, (message, stack, context).
     const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
     if (supersededByParley(context, message)) return;
+    if ((context === 'RoutesResolver' || context === 'RouterExplorer') && typeof message === 'string') message = asServed(message);
     // Nest's ExceptionHandler logs a failed start, and main.ts (or the CLI) then prints the same
     // sentence on stderr as the process ends: on a terminal (pretty) once is enough. JSON lines keep
     // it, for collectors that read only stdout.
