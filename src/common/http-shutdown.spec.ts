@@ -1,5 +1,5 @@
 import http, { type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { HttpAdapterHost } from '@nestjs/core';
 import { HttpShutdown } from './http-shutdown.js';
 
@@ -9,7 +9,8 @@ describe('HttpShutdown', () => {
   const agent = new http.Agent({ keepAlive: true });
 
   beforeEach(async () => {
-    server = http.createServer((_req, res) => res.end('ok'));
+    // /slow answers after 1.5 s: a request in flight when the shutdown starts.
+    server = http.createServer((req, res) => (req.url === '/slow' ? setTimeout(() => res.end('late'), 1_500) : res.end('ok')));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     shutdown = new HttpShutdown({ httpAdapter: { getHttpServer: () => server } } as unknown as HttpAdapterHost);
     shutdown.onApplicationBootstrap();
@@ -29,6 +30,27 @@ describe('HttpShutdown', () => {
         })
         .on('error', reject);
     });
+
+  it('once the server stops listening, drops a connection that never carried a request, and gives requests in flight the rest of the grace period', async () => {
+    const port = (server.address() as AddressInfo).port;
+    const unused = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => unused.once('connect', resolve));
+    // A request whose answer takes a while: it finishes, within the grace period.
+    const answer = new Promise<string>((resolve, reject) =>
+      http.get({ port, host: '127.0.0.1', path: '/slow' }, (res) => res.setEncoding('utf8').on('data', resolve)).on('error', reject),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const since = Date.now();
+    shutdown.onModuleDestroy();
+    shutdown.beforeApplicationShutdown();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const unusedClosed = new Promise<number>((resolve) => unused.once('close', () => resolve(Date.now() - since)));
+    // Opened well over a second ago and never used: gone within a sweep, not at the end of the grace period.
+    expect(await unusedClosed).toBeLessThan(1_000);
+    expect(await answer).toBe('late');
+    await closed;
+    expect(Date.now() - since).toBeLessThan(3_000);
+  });
 
   it('answers with Connection: close once the shutdown has started, so no client reuses a socket about to close', async () => {
     expect(await connectionHeader()).toBe('keep-alive');

@@ -1,15 +1,24 @@
 import { type BeforeApplicationShutdown, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
-/** How long requests in flight may take to finish once the server stops listening. */
+/** How long requests in flight may take to finish, from the start of the shutdown. */
 const GRACE_MS = 5_000;
+/**
+ * A connection that has carried no request this long after it was opened is dropped once the
+ * server stops listening: a request it was about to send would have arrived by then.
+ */
+const UNUSED_MS = 1_000;
 
 /**
  * Node's server.close() waits for every open connection, and counts a socket that never carried
- * a request (browsers open such sockets ahead of need) as busy until headersTimeout, 60 s or more.
- * Once the server has stopped listening this drops idle connections at once and the rest after a
- * grace period, so a restart takes seconds, not a minute.
+ * a request (browsers open such sockets ahead of need) as busy until headersTimeout, 60 s or more;
+ * closeIdleConnections() does not count it idle either. Once the server has stopped listening this
+ * drops idle connections and those that never carried a request at once, and the rest when the
+ * grace period is over, so a restart takes seconds, not a minute. The grace period runs from the
+ * start of the shutdown, alongside the WebSocket drain that comes before the server stops
+ * listening, not after it.
  *
  * From the moment the shutdown starts, every answer says `Connection: close`: a client keeping the
  * connection would send its next request down a socket about to be closed, and get a reset where
@@ -18,12 +27,22 @@ const GRACE_MS = 5_000;
 @Injectable()
 export class HttpShutdown implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown {
   private stopping = false;
+  private stoppingSince = 0;
+  /** Open connections that have carried no request yet, with when they opened. */
+  private readonly unused = new Map<Socket, number>();
 
   constructor(private readonly adapterHost: HttpAdapterHost) {}
 
   onApplicationBootstrap(): void {
+    const server = this.server();
+    if (!server) return;
+    server.on('connection', (socket: Socket) => {
+      this.unused.set(socket, Date.now());
+      socket.once('close', () => this.unused.delete(socket));
+    });
     // Before Express's own listener, which may answer within the same call.
-    this.server()?.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.unused.delete(req.socket);
       if (this.stopping) res.setHeader('Connection', 'close');
     });
   }
@@ -31,6 +50,7 @@ export class HttpShutdown implements OnApplicationBootstrap, OnModuleDestroy, Be
   /** Destroy hooks run first at shutdown; requests keep coming during the later ones (the WebSocket drain). */
   onModuleDestroy(): void {
     this.stopping = true;
+    this.stoppingSince = Date.now();
   }
 
   private server(): Server | undefined {
@@ -40,11 +60,13 @@ export class HttpShutdown implements OnApplicationBootstrap, OnModuleDestroy, Be
   beforeApplicationShutdown(): void {
     const server = this.server();
     if (!server) return;
-    const started = Date.now();
+    const started = this.stoppingSince || Date.now();
     const sweep = setInterval(() => {
       if (server.listening) return;
+      const now = Date.now();
       server.closeIdleConnections();
-      if (Date.now() - started >= GRACE_MS) {
+      for (const [socket, openedAt] of this.unused) if (now - openedAt >= UNUSED_MS) socket.destroy();
+      if (now - started >= GRACE_MS) {
         server.closeAllConnections();
         clearInterval(sweep);
       }
