@@ -593,6 +593,66 @@ describe('notify when the mail server comes back after an outage', () => {
   });
 });
 
+describe('notify with a mail server that takes a message and loses its answer', () => {
+  it('counts the attempt and keeps the backoff, not retrying every check: the message may have been delivered', async () => {
+    // Speaks SMTP (a check passes), reads each message whole, then hangs up without answering it.
+    let bodies = 0;
+    const server = createServer((socket) => {
+      let inData = false;
+      let data = '';
+      socket.write('220 lossy.test ESMTP\r\n');
+      socket.on('data', (chunk) => {
+        if (inData) {
+          data += chunk.toString();
+          if (data.includes('\r\n.\r\n')) {
+            bodies += 1;
+            socket.destroy();
+          }
+          return;
+        }
+        for (const line of chunk.toString().split('\r\n').filter(Boolean)) {
+          if (/^(EHLO|HELO)/i.test(line)) socket.write('250 lossy.test\r\n');
+          else if (/^(MAIL FROM|RCPT TO)/i.test(line)) socket.write('250 ok\r\n');
+          else if (/^DATA/i.test(line)) {
+            inData = true;
+            socket.write('354 go ahead\r\n');
+          } else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
+          else socket.write('502 not here\r\n');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const db = await createTestDatabase('postgres');
+    const started = await startAppWithLogs({
+      ...db.env,
+      SMTP_URL: `smtp://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      MAIL_RETRY_BASE_SECONDS: '600',
+    });
+    try {
+      // Checks every 200 ms would bring a message waiting for the server forward each time.
+      started.app.get(MailDeliveryWorker).probeEveryMs = 200;
+      const email = uniqueEmail('lossy');
+      await queueMail(started.app, 'confirm-email', email, 'Lossy', 'token-lossy');
+      const row = await firstAttempt(started.app.get(DataSource), email);
+      expect(row.last_error).toMatch(/took the whole message but its answer never came .*: it may have been delivered/);
+      await sleep(2_000);
+      expect(bodies).toBe(1);
+      const [after] = (await started.app
+        .get(DataSource)
+        .query(
+          `SELECT status, attempts, free_attempts, waits_for_server, EXTRACT(EPOCH FROM next_attempt_at - now())::float8 AS seconds FROM mail_log WHERE recipient = $1`,
+          [email],
+        )) as Array<{ status: string; attempts: number; free_attempts: number; waits_for_server: boolean; seconds: number }>;
+      expect(after).toMatchObject({ status: 'pending', attempts: 1, free_attempts: 0, waits_for_server: false });
+      expect(after.seconds).toBeGreaterThan(500);
+    } finally {
+      await started.app.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await db.dispose();
+    }
+  });
+});
+
 describe('notify with a mail server that wants a login SMTP_URL does not give', () => {
   it('keeps the message and retries it, reports mail down, and delivers it once SMTP_URL has the login', async () => {
     const db = await createTestDatabase('postgres');

@@ -2,7 +2,13 @@ import { Logger } from '@nestjs/common';
 import nodemailer from 'nodemailer';
 import { redact } from '../../../../config/env-reader.js';
 import type { OutgoingMail } from '../../domain/mail.js';
-import { MailRefusedError, MailSendInterruptedError, MailServerUnreachableError, MailTransport } from '../../mail-transport.js';
+import {
+  MailOutcomeUnknownError,
+  MailRefusedError,
+  MailSendInterruptedError,
+  MailServerUnreachableError,
+  MailTransport,
+} from '../../mail-transport.js';
 
 /** Nodemailer's defaults (2 min to connect, 10 min of socket silence) would hold a worker for ages. */
 const TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000 };
@@ -44,6 +50,10 @@ export class SmtpMailTransport extends MailTransport {
   private readonly hasLogin: boolean;
   /** Sends under way, which close() cuts short. */
   private readonly sending = new Set<AbortController>();
+  /** Sends run one at a time (the worker sends one message at a time anyway), so that `bodySent` is the current one's. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The current send has written the whole message: a broken connection now leaves its fate unknown. */
+  private bodySent = false;
 
   constructor(
     smtpUrl: string,
@@ -52,13 +62,28 @@ export class SmtpMailTransport extends MailTransport {
     super();
     this.where = redact(smtpUrl);
     this.hasLogin = URL.canParse(smtpUrl) && new URL(smtpUrl).username !== '';
-    this.transporter = nodemailer.createTransport({ url: smtpUrl, ...TIMEOUTS });
+    // Nodemailer says, on its log, when a message's last byte has gone to the server (before the
+    // server's answer to it): the only sign of how far a send got that it gives.
+    const sentWhole = (entry: unknown) => {
+      const { tnx, outByteCount } = (entry ?? {}) as { tnx?: string; outByteCount?: unknown };
+      if (tnx === 'message' && typeof outByteCount === 'number') this.bodySent = true;
+    };
+    const quiet = () => undefined;
+    const logger = { trace: quiet, debug: quiet, info: sentWhole, warn: quiet, error: quiet, fatal: quiet };
+    this.transporter = nodemailer.createTransport({ url: smtpUrl, ...TIMEOUTS, logger });
     this.checker = nodemailer.createTransport({ url: smtpUrl, ...CHECK_TIMEOUTS });
   }
 
-  async send(mail: OutgoingMail): Promise<void> {
+  send(mail: OutgoingMail): Promise<void> {
+    const sent = this.queue.then(() => this.sendNow(mail));
+    this.queue = sent.catch(() => undefined);
+    return sent;
+  }
+
+  private async sendNow(mail: OutgoingMail): Promise<void> {
     const abort = new AbortController();
     this.sending.add(abort);
+    this.bodySent = false;
     try {
       const info = await this.transporter.sendMail({
         signal: abort.signal,
@@ -77,6 +102,13 @@ export class SmtpMailTransport extends MailTransport {
         throw new MailSendInterruptedError(
           `Sending through SMTP_URL (${this.where}) was cut short by the shutdown; the server may or may not have taken it.`,
         );
+      const { code } = error as { code?: string };
+      if (this.bodySent && code && UNREACHABLE_CODES.has(code)) {
+        const detail = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
+        throw new MailOutcomeUnknownError(
+          `The mail server at SMTP_URL (${this.where}) took the whole message but its answer never came (${detail}): it may have been delivered, and a retry may deliver it twice.`,
+        );
+      }
       const explained = this.explain(error);
       if (this.isSetupRefusal(error)) this.setupProblem = { error: explained, at: Date.now() };
       throw explained;
