@@ -45,6 +45,12 @@ export class HttpShutdown implements OnApplicationBootstrap, OnModuleDestroy, Be
       this.unused.delete(req.socket);
       if (this.stopping) res.setHeader('Connection', 'close');
     });
+    // A WebSocket is the gateway's to close (with its handshake). Only beside the gateway's own
+    // listener: with none, Node answers an upgrade as a plain request, which one here would stop.
+    if (server.listenerCount('upgrade') > 0)
+      server.prependListener('upgrade', (req: IncomingMessage) => {
+        this.unused.delete(req.socket);
+      });
   }
 
   /** Destroy hooks run first at shutdown; requests keep coming during the later ones (the WebSocket drain). */
