@@ -109,6 +109,50 @@ describe('PresenceService', () => {
     });
   });
 
+  it('announces where users stand at the next beat after the store did not answer their connect or disconnect, which it may still have done', async () => {
+    const store = new InProcessPresenceStore();
+    const announced: Array<{ userId: string; online: boolean }> = [];
+    const service = new PresenceService(
+      store,
+      { stampLastSeen: async () => undefined } as unknown as UserRepository,
+      {
+        send: async (_to: string[], e: { userId: string; online: boolean }) => void announced.push({ userId: e.userId, online: e.online }),
+      } as unknown as RealtimeService,
+      { get: () => ({ contactsOf: async () => ['contact'] }) } as unknown as ModuleRef,
+    );
+    service.onApplicationBootstrap();
+    await service.connected({ userId: 'gone', connectionId: 'g1' });
+    await service.drain(1_000);
+    // Redis stalls: each command times out here, and runs there when the link comes back.
+    const late = (run: () => Promise<boolean>) => async () => {
+      await run();
+      throw new Error('Command timed out');
+    };
+    const { connected, disconnected } = { connected: store.connected.bind(store), disconnected: store.disconnected.bind(store) };
+    store.connected = (entry) => late(() => connected(entry))();
+    store.disconnected = (entry) => late(() => disconnected(entry))();
+    await service.connected({ userId: 'came', connectionId: 'c1' });
+    service.disconnected({ userId: 'gone', connectionId: 'g1' });
+    await service.drain(1_000);
+    expect(announced).toEqual([{ userId: 'gone', online: true }]); // neither change told
+
+    store.connected = connected;
+    store.disconnected = disconnected;
+    await service.heartbeat([{ userId: 'came', connectionId: 'c1' }], false);
+    await service.drain(1_000);
+    expect(announced).toHaveLength(1); // only a beat that sweeps settles them
+    await service.heartbeat([{ userId: 'came', connectionId: 'c1' }], true);
+    await service.drain(1_000);
+    expect(announced.slice(1).sort((x, y) => x.userId.localeCompare(y.userId))).toEqual([
+      { userId: 'came', online: true },
+      { userId: 'gone', online: false },
+    ]);
+    // Once: the next beat tells nothing more.
+    await service.heartbeat([{ userId: 'came', connectionId: 'c1' }], true);
+    await service.drain(1_000);
+    expect(announced).toHaveLength(3);
+  });
+
   it('announces offline when the user stays away', async () => {
     const { a, announced, releaseStamp } = twoInstances();
     releaseStamp();

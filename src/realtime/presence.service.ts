@@ -25,6 +25,12 @@ export class PresenceService implements OnApplicationBootstrap {
   /** Per user, the tail of their presence work: a quick reconnect never overtakes the disconnect before it. */
   private readonly chains = new KeyedSequencer();
   private readonly pending = new BackgroundWork();
+  /**
+   * Users whose connect or disconnect the store did not answer (Redis timed out): it may still
+   * have done it, later, so whether they came or went is unknown and was not announced. The next
+   * heartbeat that reaches the store reads where they stand and announces that.
+   */
+  private readonly uncertain = new Set<string>();
 
   constructor(
     private readonly store: PresenceStore,
@@ -51,7 +57,7 @@ export class PresenceService implements OnApplicationBootstrap {
       this.forUser(entry.userId, async () => {
         let cameOnline = false;
         try {
-          cameOnline = await this.store.connected(entry);
+          cameOnline = await this.uncertainOnFailure(entry.userId, this.store.connected(entry));
         } finally {
           counted();
         }
@@ -62,8 +68,32 @@ export class PresenceService implements OnApplicationBootstrap {
 
   disconnected(entry: PresenceEntry): void {
     this.forUser(entry.userId, async () => {
-      if (await this.store.disconnected(entry)) await this.announce(entry.userId, false);
+      if (await this.uncertainOnFailure(entry.userId, this.store.disconnected(entry))) await this.announce(entry.userId, false);
     });
+  }
+
+  private async uncertainOnFailure<T>(userId: string, change: Promise<T>): Promise<T> {
+    try {
+      return await change;
+    } catch (error) {
+      this.uncertain.add(userId);
+      throw error;
+    }
+  }
+
+  /** Announces where the users left uncertain stand now, each in its turn with their other presence work. */
+  private settleUncertain(): void {
+    for (const userId of this.uncertain) {
+      this.uncertain.delete(userId);
+      this.forUser(userId, async () => {
+        try {
+          await this.announce(userId, (await this.store.onlineAmong([userId])).has(userId));
+        } catch (error) {
+          this.uncertain.add(userId); // the next heartbeat tries again
+          throw error;
+        }
+      });
+    }
   }
 
   /**
@@ -82,6 +112,8 @@ export class PresenceService implements OnApplicationBootstrap {
       }
       if (!sweep) return;
       for (const { userId, lastSeenAt } of await this.store.sweep()) this.forUser(userId, () => this.announce(userId, false, lastSeenAt));
+      // The store answers again: once a beat, whether this instance has sockets left or not.
+      this.settleUncertain();
     } catch (error) {
       this.logger.warn(`Presence heartbeat failed: ${describe(error)}`);
     }

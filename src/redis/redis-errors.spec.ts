@@ -27,4 +27,24 @@ describe('the Redis error log', () => {
       warn.mockRestore();
     }
   });
+
+  it('counts each error apart when several come in turn, as an outage brings them', () => {
+    jest.useFakeTimers();
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const onError = quietly('main');
+      const turns = ['read ECONNRESET', 'write EPIPE', 'Command timed out'].map((m) => new Error(m));
+      for (let i = 0; i < 60; i++) {
+        onError(turns[i % 3]);
+        jest.advanceTimersByTime(300);
+      }
+      expect(warn.mock.calls.map((c) => c[0])).toEqual([
+        'Redis (main) error: read ECONNRESET',
+        'Redis (main) error: write EPIPE',
+        'Redis (main) error: Command timed out',
+      ]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
 });

@@ -56,14 +56,17 @@ const REPEAT_LOG_MS = 30_000;
 /** A connection's error listener: each error is logged once, and again at most every REPEAT_LOG_MS while it repeats, with how often. */
 export function quietly(name: string): (error: Error) => void {
   const logger = new Logger('Redis');
-  let last = '';
-  let repeats = new LogThrottle(REPEAT_LOG_MS);
+  // By message: an outage brings several in turn (ECONNRESET, EPIPE, timed out), each of which
+  // would otherwise start the count afresh and be logged every time.
+  const repeats = new Map<string, LogThrottle>();
   return (error) => {
-    if (error.message !== last) {
-      last = error.message;
-      repeats = new LogThrottle(REPEAT_LOG_MS);
+    let throttle = repeats.get(error.message);
+    if (!throttle) {
+      // A handful of distinct messages in an outage; should a library put changing details in them, forget the oldest.
+      if (repeats.size >= 20) repeats.delete(repeats.keys().next().value as string);
+      repeats.set(error.message, (throttle = new LogThrottle(REPEAT_LOG_MS)));
     }
-    const held = repeats.pass();
+    const held = throttle.pass();
     if (held === undefined) return;
     logger.warn(`Redis (${name}) error: ${error.message}${held > 0 ? ` (${held} more times since)` : ''}`);
   };
