@@ -3,8 +3,10 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-/** How long requests in flight may take to finish, from the start of the shutdown. */
+/** How long requests in flight may take to finish, from the start of the shutdown... */
 const GRACE_MS = 5_000;
+/** ...and at least this long after the server stops listening (it takes requests until then: the WebSocket drain may take long). */
+const AFTER_CLOSE_MS = 2_000;
 /**
  * A connection that has carried no request this long after it was opened is dropped once the
  * server stops listening: a request it was about to send would have arrived by then.
@@ -18,7 +20,7 @@ const UNUSED_MS = 1_000;
  * drops idle connections and those that never carried a request at once, and the rest when the
  * grace period is over, so a restart takes seconds, not a minute. The grace period runs from the
  * start of the shutdown, alongside the WebSocket drain that comes before the server stops
- * listening, not after it.
+ * listening, not after it; a request that came during a long drain still gets AFTER_CLOSE_MS.
  *
  * From the moment the shutdown starts, every answer says `Connection: close`: a client keeping the
  * connection would send its next request down a socket about to be closed, and get a reset where
@@ -67,12 +69,14 @@ export class HttpShutdown implements OnApplicationBootstrap, OnModuleDestroy, Be
     const server = this.server();
     if (!server) return;
     const started = this.stoppingSince || Date.now();
+    let closedAt: number | undefined;
     const sweep = setInterval(() => {
       if (server.listening) return;
       const now = Date.now();
+      closedAt ??= now;
       server.closeIdleConnections();
       for (const [socket, openedAt] of this.unused) if (now - openedAt >= UNUSED_MS) socket.destroy();
-      if (now - started >= GRACE_MS) {
+      if (now - started >= GRACE_MS && now - closedAt >= AFTER_CLOSE_MS) {
         server.closeAllConnections();
         clearInterval(sweep);
       }
