@@ -176,4 +176,15 @@ describe('per-user rate limits', () => {
     expect(Number(limited.headers.get('retry-after'))).toBe(60);
     expect((await request('GET', '/api/v1/users/me', { token: erin.accessToken })).body.avatarUrl).toBe(first.body.avatarUrl);
   });
+
+  it('limits name changes per user with avatar uploads (each tells the people one has direct chats with), and takes nothing for the same name', async () => {
+    const fred = await signUpAndIn(request, 'Fred');
+    const rename = (name: string) => request('PATCH', '/api/v1/users/me', { token: fred.accessToken, body: { name } });
+    expect((await rename('Fred')).status).toBe(200); // no change: no token taken
+    expect((await rename('Frederick')).status).toBe(200);
+    const limited = await rename('Freddie');
+    expectErrorShape(limited, 429, 'RATE_LIMITED');
+    expect(limited.body.message).toBe('Too many profile changes (avatar uploads, name changes); wait a moment.');
+    expect((await request('GET', '/api/v1/users/me', { token: fred.accessToken })).body.name).toBe('Frederick');
+  });
 });

@@ -20,11 +20,10 @@ export interface MessageFrame {
 }
 
 /**
- * A chat in chat_created / chat_updated. The contract leaves its fields open; the chats module
- * sends `{ id, type, title, memberCount, updatedAt }`, with a direct chat's title per member (the
- * other person's name, as in GET /chats). The unread count and the last message come from GET /chats.
+ * A chat in chat_created / chat_updated. The contract leaves its fields open: every one has
+ * `{ id, type, title, memberCount, updatedAt }`, with a direct chat's title per member (the other
+ * person's name, as in GET /chats); chat_created has the rest of a GET /chats item too.
  */
-/** A chat in a frame: what every chat frame has, and (chat_created, a joiner's member_added) the rest of a GET /chats item. */
 export interface ChatFrame {
   id: string;
   type: 'direct' | 'group';
@@ -56,7 +55,7 @@ export interface ServerEvents {
   chat_created: { chat: ChatFrame };
   chat_updated: { chat: ChatFrame };
   chat_deleted: { chatId: string };
-  member_added: { chatId: string; userId: string; role?: string; chat?: ChatFrame };
+  member_added: { chatId: string; userId: string; role?: string };
   member_removed: { chatId: string; userId: string };
   presence: { userId: string; online: boolean; lastSeenAt: string | null };
   synced: { chats: Record<string, number> };

@@ -10,7 +10,7 @@ const MESSAGES: Record<UserLimit, string> = {
   chats: 'You are creating chats or adding members too fast; wait a moment.',
   sync: 'Too many chats synced; wait a moment before syncing again.',
   search: 'Too many searches; wait a moment.',
-  uploads: 'Too many uploads; wait a moment.',
+  uploads: 'Too many profile changes (avatar uploads, name changes); wait a moment.',
 };
 
 /**
@@ -18,7 +18,8 @@ const MESSAGES: Record<UserLimit, string> = {
  * REST and WebSocket alike; a repeated clientId, answered from what is stored, costs nothing),
  * creating chats and adding members (each puts chats and events in front of other people, who
  * did not ask), chats named in `sync` frames (each costs the store a membership check and a
- * history read), user searches and avatar uploads. Each is a token bucket of
+ * history read), user searches, and profile changes (avatar uploads and name changes, one bucket:
+ * a new name is told to everyone one has a direct chat with). Each is a token bucket of
  * RATE_LIMIT_<NAME>_PER_USER tokens refilled at that many per minute, so a user can burst up to
  * the limit and then go on at its pace. Counted in this instance's memory, not in Redis: a
  * message send must not wait for another round trip. With several instances a user whose devices

@@ -35,6 +35,7 @@ import type { Response } from 'express';
 import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
 import { uuidParam } from '../../common/pipes/uuid.pipe.js';
 import { UserRateLimit } from '../../common/rate-limit/user-rate-limit.guard.js';
+import { UserRateLimiter } from '../../common/rate-limit/user-rate-limiter.js';
 import { AvatarUploadInterceptor, type UploadedImage } from './avatar-upload.interceptor.js';
 import { AvatarsService } from './avatars.service.js';
 import { AvatarUploadDto, MeDto, PublicUserDto, PublicUserPageDto, SearchUsersQuery, UpdateMeDto } from './dto/user.dto.js';
@@ -71,6 +72,7 @@ export class UsersController {
   constructor(
     private readonly users: UsersService,
     private readonly avatars: AvatarsService,
+    private readonly limits: UserRateLimiter,
   ) {}
 
   @Get('me')
@@ -81,10 +83,14 @@ export class UsersController {
   }
 
   @Patch('me')
-  @ApiOperation({ summary: 'Change your display name' })
+  @UserRateLimit('uploads')
+  @ApiOperation({ summary: 'Change your display name (the people you have direct chats with are told)' })
   @ApiOkResponse({ type: MeDto })
-  update(@CurrentUser() caller: AuthUser, @Body() body: UpdateMeDto): Promise<MeDto> {
-    return this.users.rename(caller.userId, body.name);
+  async update(@CurrentUser() caller: AuthUser, @Body() body: UpdateMeDto): Promise<MeDto> {
+    const { me, changed } = await this.users.rename(caller.userId, body.name);
+    // The name it was already: nothing stored or told, so no token spent.
+    if (!changed) this.limits.giveBack('uploads', caller.userId);
+    return me;
   }
 
   @Put('me/avatar')

@@ -38,14 +38,14 @@ export class UsersService {
     return toMe(await this.getOrFail(id));
   }
 
-  /** Stores the new name; a changed one is told to the people whose direct chats are titled with it. */
-  async rename(id: string, name: string): Promise<MeDto> {
+  /** Stores the new name; a changed one is told to the people whose direct chats are titled with it. `changed` false: it was the name already. */
+  async rename(id: string, name: string): Promise<{ me: MeDto; changed: boolean }> {
     const before = await this.getOrFail(id);
     const normalised = normaliseName(name);
-    if (normalised === before.name) return toMe(before);
+    if (normalised === before.name) return { me: toMe(before), changed: false };
     await this.users.update(id, { name: normalised });
     this.events.publish(new UserRenamedEvent(id, normalised));
-    return this.me(id);
+    return { me: await this.me(id), changed: true };
   }
 
   async publicProfile(id: string): Promise<PublicUserDto> {

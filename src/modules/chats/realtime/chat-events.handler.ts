@@ -11,8 +11,9 @@ const CHAT_ITSELF = 'chat';
 type ChatEvent = ChatCreatedEvent | ChatUpdatedEvent | ChatDeletedEvent | MembersAddedEvent | MemberRemovedEvent;
 
 /**
- * Turns committed chat events into frames for every connection of every member. Frames carry
- * the chat's identity and title; clients fetch GET /chats/:id for the rest (members, unread).
+ * Turns committed chat events into frames for every connection of every member. chat_created
+ * carries the chat as each member's list shows it; the others carry what changed, and clients
+ * fetch GET /chats/:id for the rest (members, roles).
  */
 @EventsHandler(ChatCreatedEvent, ChatUpdatedEvent, ChatDeletedEvent, MembersAddedEvent, MemberRemovedEvent)
 export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
@@ -49,15 +50,8 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
       // and for the member themself (who would believe they had left).
       const place = (userId: string) => ({ behind: event.chatId, behindSeq: event.lastSeq, version: { of: userId, n: event.version } });
       const frame = (userId: string) => ({ type: 'member_added', chatId: event.chatId, userId, role: 'member' }) as const;
-      // The one added also gets the chat as their list shows it now, to show it without a fetch.
-      for (const userId of event.addedIds) {
-        const chat = await this.reads.item(event.chatId, userId);
-        await this.realtime.send(
-          [userId],
-          Object.assign(frame(userId), chat && { chat }),
-          Object.assign({ startsStream: true }, place(userId)),
-        );
-      }
+      for (const userId of event.addedIds)
+        await this.realtime.send([userId], frame(userId), Object.assign({ startsStream: true }, place(userId)));
       for (const userId of event.addedIds) {
         await this.realtime.send(
           event.memberIds.filter((id) => id !== userId),
@@ -89,11 +83,6 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
     }
     for (const recipient of recipients) await this.realtime.send([recipient], { type: 'chat_created', chat: items.get(recipient)! }, place);
   }
-}
-
-/** A direct chat as one of its two people sees it: titled with the other's name. */
-export function directFrame(chat: Chat, title: string): ChatFrame {
-  return { id: chat.id, type: 'direct', title, memberCount: 2, updatedAt: chat.updatedAt.toISOString() };
 }
 
 function groupFrame(chat: Chat, memberCount: number): ChatFrame {

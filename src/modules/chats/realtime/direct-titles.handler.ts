@@ -2,7 +2,7 @@ import { EventsHandler, type IEventHandler } from '@nestjs/cqrs';
 import { RealtimeService } from '../../../realtime/realtime.service.js';
 import { UserRenamedEvent } from '../../users/events/user-renamed.event.js';
 import { ChatRepository } from '../chat.repository.js';
-import { directFrame } from './chat-events.handler.js';
+import { ChatsService } from '../chats.service.js';
 
 /**
  * A direct chat is titled with the other person's name: when someone renames themself, the people
@@ -14,13 +14,24 @@ export class DirectTitlesToSockets implements IEventHandler<UserRenamedEvent> {
   constructor(
     private readonly realtime: RealtimeService,
     private readonly chats: ChatRepository,
+    private readonly reads: ChatsService,
   ) {}
 
-  async handle({ userId, name }: UserRenamedEvent): Promise<void> {
+  async handle({ userId }: UserRenamedEvent): Promise<void> {
     for (const { chat, peerId } of await this.chats.directChatsOf(userId)) {
-      // Behind the chat's held messages, like every frame about a chat; no version: a direct
-      // chat's never changes, and only the newest name is read back by GET /chats anyway.
-      await this.realtime.send([peerId], { type: 'chat_updated', chat: directFrame(chat, name) }, { behind: chat.id });
+      // As the peer's list shows it now (the name read now: of two quick renames, the last one),
+      // but only what changed and what every chat frame has: the count of unread messages and
+      // the last one are for new_message to move.
+      const item = await this.reads.item(chat.id, peerId);
+      if (!item) continue;
+      const { id, type, title, memberCount, updatedAt, peer } = item;
+      // Behind the chat's held messages, like every frame about a chat. No version: a direct
+      // chat's never changes.
+      await this.realtime.send(
+        [peerId],
+        { type: 'chat_updated', chat: { id, type, title, memberCount, updatedAt, peer } },
+        { behind: chat.id },
+      );
     }
   }
 }
