@@ -236,6 +236,7 @@ describe('loadConfig', () => {
         expect.stringMatching(/^S3_ENDPOINT=.* has more than a scheme, host and port; give only those/),
       ]);
     expect(problemsOf({ ...s3, S3_ENDPOINT: 'http://key:hunter2@host' })[0]).not.toContain('hunter2');
+    expect(problemsOf({ ...s3, S3_ENDPOINT: 'http://:hunter2@host' })).toEqual([expect.stringMatching(/^S3_ENDPOINT=.* has more than/)]);
   });
 
   it('refuses a REDIS_URL or SMTP_URL without a host, whose client would quietly use localhost', () => {
@@ -244,6 +245,7 @@ describe('loadConfig', () => {
       'SMTP_URL="smtp:///" names no host; write it as smtp://host:port….',
     ]);
     expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/2', SMTP_URL: 'smtp://mail:1025' }).redis.url).toBe('redis://127.0.0.1:6379/2');
+    expect(problemsOf({ SMTP_URL: 'smtp://mail:25?pool=true' })).toEqual([expect.stringMatching(/^SMTP_URL asks for a connection pool/)]);
     // PostgreSQL's own URLs may leave the host to a query parameter (a Unix socket).
     expect(problemsOf({ DATABASE_URL: 'postgres:///parley?host=/var/run/postgresql' })).toEqual([]);
   });

@@ -222,7 +222,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   const storage: StorageConfig = { s3: readS3(read), localDir: resolve(dataDir, 'files') };
 
-  const smtpUrl = read.url('SMTP_URL', ['smtp', 'smtps'], { needsHost: true })?.toString();
+  const smtpParsed = read.url('SMTP_URL', ['smtp', 'smtps'], { needsHost: true });
+  // A pool resends a message whose connection broke mid-send by itself, which the mail log does
+  // with backoff and a count of attempts (and never early, when the server may have taken it).
+  if (smtpParsed?.searchParams.has('pool'))
+    read.problem(
+      'SMTP_URL asks for a connection pool (?pool=…), which Parley does not use: it sends one email at a time and retries on its own; leave pool out.',
+    );
+  const smtpUrl = smtpParsed?.toString();
   const mail: MailConfig = {
     smtpUrl,
     from: readMailFrom(read),
@@ -325,7 +332,7 @@ function readS3(read: EnvReader): S3Config | undefined {
   }
   const endpoint = read.url('S3_ENDPOINT', ['http', 'https']);
   // The client signs requests for host and port alone: a path (a proxy's prefix) would be dropped.
-  if (endpoint && (endpoint.pathname !== '/' || endpoint.search || endpoint.hash || endpoint.username)) {
+  if (endpoint && (endpoint.pathname !== '/' || endpoint.search || endpoint.hash || endpoint.username || endpoint.password)) {
     read.problem(
       `S3_ENDPOINT=${JSON.stringify(redact(endpoint.toString()))} has more than a scheme, host and port; give only those (e.g. http://127.0.0.1:9000): the bucket is S3_BUCKET, the keys S3_ACCESS_KEY and S3_SECRET_KEY, and a path prefix is not supported.`,
     );

@@ -1,12 +1,19 @@
 import type { FeatureModuleName } from '../../config/modules.config.js';
 import { NotFoundError } from '../errors/domain-error.js';
+import { API_PREFIX } from './route-prefix.js';
 
-/** Which module serves a path of the contract, most specific first (messages live under /chats). */
+const API = `/${API_PREFIX}`; // letters and slashes: nothing to escape in a pattern
+
+/**
+ * Which module serves a path of the contract (API.md's paths, fixed), most specific first
+ * (messages live under /chats). Only for naming the module in a 404: a route that moved would
+ * still answer, this only words the refusal of a path no route took.
+ */
 const MODULE_PATHS: readonly (readonly [RegExp, FeatureModuleName])[] = [
-  [/^\/api\/v1\/chats\/[^/]+\/(messages|read)(\/|$)/, 'messages'],
-  [/^\/api\/v1\/chats(\/|$)/, 'chats'],
-  [/^\/api\/v1\/users(\/|$)/, 'users'],
-  [/^\/api\/v1\/auth(\/|$)/, 'auth'],
+  [new RegExp(`^${API}/chats/[^/]+/(messages|read)(/|$)`), 'messages'],
+  [new RegExp(`^${API}/chats(/|$)`), 'chats'],
+  [new RegExp(`^${API}/users(/|$)`), 'users'],
+  [new RegExp(`^${API}/auth(/|$)`), 'auth'],
   [/^\/health(\/ready)?\/?$/, 'health'],
   // The socket needs a signed-in user. (The page is always there, and says what it misses.)
   [/^\/ws\/?$/, 'auth'],

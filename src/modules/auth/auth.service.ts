@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth/auth-user.js';
 import { NotFoundError, UnauthenticatedError } from '../../common/errors/domain-error.js';
 import { normaliseName } from '../users/domain/user.js';
+import { displayAddress } from '../../common/http/client-network.js';
 import { UserRepository } from '../users/user.repository.js';
 import { toMe } from '../users/users.service.js';
 import { AuthRateLimiter } from './auth-rate-limiter.js';
@@ -225,7 +226,7 @@ export class AuthService implements OnApplicationBootstrap {
     return sessions.map((s) => ({
       id: s.id,
       userAgent: s.userAgent,
-      ip: s.ip,
+      ip: s.ip && displayAddress(s.ip), // also sessions stored before addresses were kept so
       createdAt: s.createdAt.toISOString(),
       lastUsedAt: s.lastUsedAt.toISOString(),
       current: s.id === caller.sessionId,

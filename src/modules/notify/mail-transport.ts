@@ -39,8 +39,8 @@ export class MailServerUnreachableError extends Error {}
 export class MailSendInterruptedError extends Error {}
 
 /**
- * The connection broke, or the server fell silent, after the whole message had been sent and
- * before the server answered it: it may well have taken it. Not an outage (the server may have
+ * The connection broke, or the server fell silent, after the whole message had been written to
+ * it and before it answered: it may well have taken it. Not an outage (the server may have
  * been seen answering all along): retried with the normal backoff, counted, and never brought
  * forward, so a server that keeps losing its answer gets the message a few times over hours,
  * not every few seconds.

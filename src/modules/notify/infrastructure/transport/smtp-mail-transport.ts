@@ -54,6 +54,7 @@ export class SmtpMailTransport extends MailTransport {
   private queue: Promise<unknown> = Promise.resolve();
   /** The current send has written the whole message: a broken connection now leaves its fate unknown. */
   private bodySent = false;
+  private closed = false;
 
   constructor(
     smtpUrl: string,
@@ -75,7 +76,10 @@ export class SmtpMailTransport extends MailTransport {
   }
 
   send(mail: OutgoingMail): Promise<void> {
-    const sent = this.queue.then(() => this.sendNow(mail));
+    const sent = this.queue.then(() => {
+      if (this.closed) throw new MailSendInterruptedError('The mail transport closed (shutdown) before this email was sent; it stays due.');
+      return this.sendNow(mail);
+    });
     this.queue = sent.catch(() => undefined);
     return sent;
   }
@@ -106,7 +110,7 @@ export class SmtpMailTransport extends MailTransport {
       if (this.bodySent && code && UNREACHABLE_CODES.has(code)) {
         const detail = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
         throw new MailOutcomeUnknownError(
-          `The mail server at SMTP_URL (${this.where}) took the whole message but its answer never came (${detail}): it may have been delivered, and a retry may deliver it twice.`,
+          `The whole message was written to the mail server at SMTP_URL (${this.where}), but its answer never came (${detail}): it may have been delivered, and a retry may deliver it twice.`,
         );
       }
       const explained = this.explain(error);
@@ -127,8 +131,9 @@ export class SmtpMailTransport extends MailTransport {
     }
   }
 
-  /** Cuts short any send still under way, then closes the transport. */
+  /** Cuts short any send still under way (one queued behind it is not started), then closes the transport. */
   async close(): Promise<void> {
+    this.closed = true;
     for (const abort of this.sending) abort.abort();
     this.transporter.close();
     this.checker.close();

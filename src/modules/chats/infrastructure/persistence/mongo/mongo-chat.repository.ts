@@ -39,17 +39,24 @@ import {
   newMember,
 } from './chat.schema.js';
 
+/** Where the store notes the data steps it has taken, so that each runs once, not at every start. */
+const UPGRADES_COLLECTION = 'parley_upgrades';
+
 /**
  * Chat records written before the version counted renames and role changes too kept it as
- * `membersVersion`: it carries on as `version`, never lower than a count kept since. One update,
- * a no-op once no record has the old field. Through the driver: an update pipeline is not
- * Mongoose's to cast.
+ * `membersVersion`: it carries on as `version`, never lower than a count kept since. Runs until
+ * it is noted done (a scan of the chats: once, not at every start); concurrent starts may both
+ * run it, harmlessly. Stop instances of the earlier release first: one still running would go on
+ * counting in the old field. Through the driver: an update pipeline is not Mongoose's to cast.
  */
-async function renameMembersVersion(chats: Pick<Model<ChatRecord>, 'collection'>): Promise<void> {
+async function renameMembersVersion(connection: Connection, chats: Pick<Model<ChatRecord>, 'collection'>): Promise<void> {
+  const upgrades = connection.collection<{ _id: string; at: Date }>(UPGRADES_COLLECTION);
+  if (await upgrades.findOne({ _id: 'chats.version' })) return;
   const { modifiedCount } = await chats.collection.updateMany({ membersVersion: { $exists: true } }, [
     { $set: { version: { $max: [{ $ifNull: ['$version', 0] }, '$membersVersion'] } } },
     { $unset: 'membersVersion' },
   ]);
+  await upgrades.updateOne({ _id: 'chats.version' }, { $setOnInsert: { at: new Date() } }, { upsert: true });
   if (modifiedCount > 0) new Logger('MongoChatRepository').log(`Renamed membersVersion to version on ${modifiedCount} chat record(s).`);
 }
 
@@ -82,7 +89,7 @@ export class MongoChatRepository extends ChatRepository {
   static async open(connection: Connection): Promise<MongoChatRepository> {
     const { chats, members, purges } = chatModels(connection);
     await createIndexes(chats, members);
-    await renameMembersVersion(chats);
+    await renameMembersVersion(connection, chats);
     // Made here, not by the first delete's transaction: older servers create no collection inside one.
     await purges.createCollection();
     const repository = new MongoChatRepository(connection, chats, members, messageModel(connection), purges);
