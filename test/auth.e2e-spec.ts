@@ -770,10 +770,15 @@ describe('auth while Redis stalls (connected, but answering nothing)', () => {
       const request = httpClient(app.url);
       const account = await signUpAndIn(request);
       redis.stall();
-      const started = Date.now();
-      const signIn = await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } });
-      expect(signIn.status).toBe(200);
-      expect(Date.now() - started).toBeLessThan(10_000);
+      const signIn = () => request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } });
+      const timed = async () => {
+        const started = Date.now();
+        expect((await signIn()).status).toBe(200);
+        return Date.now() - started;
+      };
+      expect(await timed()).toBeLessThan(10_000);
+      // Found stalled once, Redis is left alone for a while: a command would wait out its 1 s timeout.
+      for (let i = 0; i < 3; i++) expect(await timed()).toBeLessThan(1_000);
     } finally {
       await app.close();
       await redis.cut();

@@ -1,12 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import {
-  type IRateLimiterOptions,
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
+import { type IRateLimiterOptions, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppConfig } from '../../config/app-config.js';
 import { RateLimitedError } from '../../common/errors/domain-error.js';
 import { clientNetwork } from '../../common/http/client-network.js';
@@ -26,6 +20,64 @@ const KNOWN_ADDRESS_SECONDS = 14 * 24 * 60 * 60;
  * for two weeks.
  */
 const KNOWN_ADDRESSES_IN_MEMORY = 10_000;
+/**
+ * After a Redis call of the auth limits fails (down, or a command timed out: a stall), how long
+ * they count in memory without asking Redis. Each of a sign-in's few calls would otherwise wait
+ * out the command timeout, one after another, on every request while the stall lasts.
+ */
+const REDIS_RETRY_MS = 5_000;
+
+/** What the limits here use of a limiter. */
+interface Limiter {
+  consume(key: string, points?: number): Promise<RateLimiterRes>;
+  delete(key: string): Promise<boolean>;
+  reward(key: string, points?: number): Promise<RateLimiterRes>;
+}
+
+/** Whether Redis is being left alone for now (see REDIS_RETRY_MS): one for all the auth limits, as they share the connection. */
+class RedisBreaker {
+  private until = 0;
+
+  get open(): boolean {
+    return Date.now() < this.until;
+  }
+
+  trip(): void {
+    this.until = Date.now() + REDIS_RETRY_MS;
+  }
+}
+
+/** Counts in Redis, or in this instance's memory while Redis fails (the counts are shared again once it answers). */
+class RedisOrMemory implements Limiter {
+  constructor(
+    private readonly redis: Limiter,
+    private readonly memory: Limiter,
+    private readonly breaker: RedisBreaker,
+  ) {}
+
+  consume(key: string, points?: number): Promise<RateLimiterRes> {
+    return this.run((limiter) => limiter.consume(key, points));
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.run((limiter) => limiter.delete(key));
+  }
+
+  reward(key: string, points?: number): Promise<RateLimiterRes> {
+    return this.run((limiter) => limiter.reward(key, points));
+  }
+
+  private async run<T>(call: (limiter: Limiter) => Promise<T>): Promise<T> {
+    if (this.breaker.open) return call(this.memory);
+    try {
+      return await call(this.redis);
+    } catch (error) {
+      if (error instanceof RateLimiterRes) throw error; // a refusal, not a failure
+      this.breaker.trip();
+      return call(this.memory);
+    }
+  }
+}
 
 /**
  * Auth rate limits: every auth call per IP per minute, and per account the sign-in attempts (per
@@ -35,27 +87,27 @@ const KNOWN_ADDRESSES_IN_MEMORY = 10_000;
  */
 @Injectable()
 export class AuthRateLimiter {
-  private readonly perIp: RateLimiterAbstract;
+  private readonly perIp: Limiter;
   /** Per account and address: a guesser locks the account only for the address it guesses from. */
-  private readonly failedSignIns: RateLimiterAbstract;
+  private readonly failedSignIns: Limiter;
   /** Per account, every address together: what bounds guessing spread over many addresses. */
-  private readonly failedSignInsAll: RateLimiterAbstract;
+  private readonly failedSignInsAll: Limiter;
   /** Per account, the addresses it was signed in from lately: the overall bound does not lock them out. */
   private readonly knownAddresses: KnownAddresses;
-  private readonly passwordResets: RateLimiterAbstract;
-  private readonly confirmationResends: RateLimiterAbstract;
+  private readonly passwordResets: Limiter;
+  private readonly confirmationResends: Limiter;
 
   constructor(config: AppConfig, redis: RedisConnection) {
-    // While Redis is unreachable, each instance counts in memory (insuranceLimiter) rather than
-    // failing every sign-in and refresh with a 500; the counts are shared again once it is back.
-    const make = (options: IRateLimiterOptions): RateLimiterAbstract =>
+    // While Redis is unreachable or stalls, each instance counts in memory rather than failing
+    // every sign-in and refresh with a 500, or holding each for seconds; the counts are shared
+    // again once it answers.
+    const breaker = new RedisBreaker();
+    const make = (options: IRateLimiterOptions): Limiter =>
       redis.client
-        ? new RateLimiterRedis(
-            Object.assign({}, options, {
-              storeClient: redis.client,
-              rejectIfRedisNotReady: true,
-              insuranceLimiter: new RateLimiterMemory(options),
-            }),
+        ? new RedisOrMemory(
+            new RateLimiterRedis(Object.assign({}, options, { storeClient: redis.client, rejectIfRedisNotReady: true })),
+            new RateLimiterMemory(options),
+            breaker,
           )
         : new RateLimiterMemory(options);
     this.perIp = make({ keyPrefix: redis.key('rl:auth:ip'), points: config.auth.rateLimitPerIp, duration: 60 });
@@ -65,7 +117,7 @@ export class AuthRateLimiter {
     this.failedSignIns = perAccount('fail');
     this.failedSignInsAll = perAccount('fail-all', config.auth.rateLimitPerAccount * ALL_ADDRESSES_FACTOR);
     this.knownAddresses = redis.client
-      ? new KnownAddressesInRedis(redis.client, redis.key('rl:auth:known:'))
+      ? new KnownAddressesInRedis(redis.client, redis.key('rl:auth:known:'), breaker)
       : new KnownAddressesInMemory();
     this.confirmationResends = perAccount('confirm');
     this.passwordResets = perAccount('reset');
@@ -153,14 +205,17 @@ class KnownAddressesInRedis implements KnownAddresses {
   constructor(
     private readonly client: Redis,
     private readonly prefix: string,
+    private readonly breaker: RedisBreaker,
   ) {}
 
   async has(key: string): Promise<boolean> {
-    return (await this.client.exists(this.prefix + key).catch(() => 0)) === 1;
+    if (this.breaker.open) return false;
+    return (await this.client.exists(this.prefix + key).catch(() => (this.breaker.trip(), 0))) === 1;
   }
 
   async add(key: string): Promise<void> {
-    await this.client.set(this.prefix + key, '1', 'EX', KNOWN_ADDRESS_SECONDS).catch(() => undefined);
+    if (this.breaker.open) return;
+    await this.client.set(this.prefix + key, '1', 'EX', KNOWN_ADDRESS_SECONDS).catch(() => this.breaker.trip());
   }
 }
 
@@ -199,7 +254,7 @@ function fromAddress(email: string, ip: string | null, generation: string): stri
   return `${email}|${clientNetwork(ip)}|${generation}`;
 }
 
-async function consume(limiter: RateLimiterAbstract, key: string, message: string): Promise<void> {
+async function consume(limiter: Limiter, key: string, message: string): Promise<void> {
   try {
     await limiter.consume(key);
   } catch (rejection) {
