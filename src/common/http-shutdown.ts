@@ -38,21 +38,28 @@ export class HttpShutdown implements OnApplicationBootstrap, OnModuleDestroy, Be
   onApplicationBootstrap(): void {
     const server = this.server();
     if (!server) return;
+    // One listener function for every socket (Node calls it with the socket as `this`), taken off
+    // again at the socket's first request or upgrade: a WebSocket, open for hours, keeps nothing
+    // of this (a closure each would cost every idle connection).
+    const unused = this.unused;
+    function forget(this: Socket): void {
+      unused.delete(this);
+    }
+    const used = (socket: Socket) => {
+      if (unused.delete(socket)) socket.removeListener('close', forget);
+    };
     server.on('connection', (socket: Socket) => {
-      this.unused.set(socket, Date.now());
-      socket.once('close', () => this.unused.delete(socket));
+      unused.set(socket, Date.now());
+      socket.on('close', forget);
     });
     // Before Express's own listener, which may answer within the same call.
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-      this.unused.delete(req.socket);
+      used(req.socket);
       if (this.stopping) res.setHeader('Connection', 'close');
     });
     // A WebSocket is the gateway's to close (with its handshake). Only beside the gateway's own
     // listener: with none, Node answers an upgrade as a plain request, which one here would stop.
-    if (server.listenerCount('upgrade') > 0)
-      server.prependListener('upgrade', (req: IncomingMessage) => {
-        this.unused.delete(req.socket);
-      });
+    if (server.listenerCount('upgrade') > 0) server.prependListener('upgrade', (req: IncomingMessage) => used(req.socket));
   }
 
   /** Destroy hooks run first at shutdown; requests keep coming during the later ones (the WebSocket drain). */
