@@ -34,7 +34,6 @@ import {
 import { IpRateLimitGuard } from './ip-rate-limit.guard.js';
 import { ACCESS_COOKIE, REFRESH_COOKIE } from './jwt.strategy.js';
 import { bearerToken } from '../../common/auth/bearer.js';
-import { displayAddress } from '../../common/http/client-network.js';
 
 /** The refresh cookie goes only to the auth routes (the global prefix plus this controller's path). */
 const REFRESH_COOKIE_PATH = '/api/v1/auth';
@@ -201,5 +200,5 @@ export class AuthController {
 }
 
 function clientInfo(req: Request): ClientInfo {
-  return { ip: req.ip ? displayAddress(req.ip) : null, userAgent: req.headers['user-agent'] ?? null };
+  return { ip: req.ip ?? null, userAgent: req.headers['user-agent'] ?? null };
 }

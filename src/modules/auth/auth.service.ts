@@ -226,7 +226,7 @@ export class AuthService implements OnApplicationBootstrap {
     return sessions.map((s) => ({
       id: s.id,
       userAgent: s.userAgent,
-      ip: s.ip && displayAddress(s.ip), // also sessions stored before addresses were kept so
+      ip: s.ip && displayAddress(s.ip), // stored as the socket gave it (::ffff:1.2.3.4), shown as written
       createdAt: s.createdAt.toISOString(),
       lastUsedAt: s.lastUsedAt.toISOString(),
       current: s.id === caller.sessionId,

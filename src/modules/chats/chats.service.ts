@@ -56,12 +56,6 @@ export class ChatsService {
     };
   }
 
-  /** One chat as `list` shows it to the user, or undefined when they are not a member. */
-  async item(chatId: string, userId: string): Promise<ChatDto | undefined> {
-    const summary = await this.chats.summary(chatId, userId);
-    return summary && toChatDto(summary, await this.peersOf(summary.peerId ? [summary.peerId] : []));
-  }
-
   /**
    * A chat just created, as `list` shows it to each of `recipients` (no message, nothing unread),
    * with no query per recipient: a group's is the same for all, a direct chat's is titled with the
@@ -76,6 +70,18 @@ export class ChatsService {
     }
     const peers = await this.peersOf(memberIds);
     return new Map(recipients.map((id) => [id, item(memberIds.find((m) => m !== id) ?? null, peers)]));
+  }
+
+  /**
+   * The direct chats titled with this user's name, each as the other person's list shows it (the
+   * name and profile as they are now): two reads, however many chats.
+   */
+  async directItemsTitledBy(userId: string): Promise<Array<{ recipient: string; item: ChatDto }>> {
+    const [direct, peers] = await Promise.all([this.chats.directChatsOf(userId), this.peersOf([userId])]);
+    return direct.map(({ chat, peerId }) => ({
+      recipient: peerId,
+      item: toChatDto({ chat, memberCount: 2, unreadCount: 0, lastMessage: null, peerId: userId }, peers),
+    }));
   }
 
   async detail(chatId: string, userId: string): Promise<ChatDetailDto> {

@@ -44,7 +44,7 @@ export class UsersService {
     const normalised = normaliseName(name);
     if (normalised === before.name) return { me: toMe(before), changed: false };
     await this.users.update(id, { name: normalised });
-    this.events.publish(new UserRenamedEvent(id, normalised));
+    this.events.publish(new UserRenamedEvent(id));
     return { me: await this.me(id), changed: true };
   }
 

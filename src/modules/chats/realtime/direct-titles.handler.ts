@@ -1,7 +1,6 @@
 import { EventsHandler, type IEventHandler } from '@nestjs/cqrs';
 import { RealtimeService } from '../../../realtime/realtime.service.js';
 import { UserRenamedEvent } from '../../users/events/user-renamed.event.js';
-import { ChatRepository } from '../chat.repository.js';
 import { ChatsService } from '../chats.service.js';
 
 /**
@@ -13,24 +12,20 @@ import { ChatsService } from '../chats.service.js';
 export class DirectTitlesToSockets implements IEventHandler<UserRenamedEvent> {
   constructor(
     private readonly realtime: RealtimeService,
-    private readonly chats: ChatRepository,
     private readonly reads: ChatsService,
   ) {}
 
   async handle({ userId }: UserRenamedEvent): Promise<void> {
-    for (const { chat, peerId } of await this.chats.directChatsOf(userId)) {
-      // As the peer's list shows it now (the name read now: of two quick renames, the last one),
-      // but only what changed and what every chat frame has: the count of unread messages and
-      // the last one are for new_message to move.
-      const item = await this.reads.item(chat.id, peerId);
-      if (!item) continue;
+    // The name read now (of two quick renames, the last one). Only what changed and what every
+    // chat frame has: the count of unread messages and the last one are for new_message to move.
+    for (const { recipient, item } of await this.reads.directItemsTitledBy(userId)) {
       const { id, type, title, memberCount, updatedAt, peer } = item;
       // Behind the chat's held messages, like every frame about a chat. No version: a direct
       // chat's never changes.
       await this.realtime.send(
-        [peerId],
+        [recipient],
         { type: 'chat_updated', chat: { id, type, title, memberCount, updatedAt, peer } },
-        { behind: chat.id },
+        { behind: id },
       );
     }
   }
