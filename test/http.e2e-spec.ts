@@ -404,8 +404,23 @@ describe('the HTTP foundation', () => {
       404,
       'AVATAR_NOT_FOUND',
     );
-    // A query DTO refuses what it does not have, as before; nothing else changes.
-    expectErrorShape(await request('GET', '/api/v1/chats?limt=5', { token: account.accessToken }), 400, 'VALIDATION_FAILED');
+    // A query DTO's routes take its properties, and say which when refusing another, token or not.
+    const misspelt = await request('GET', '/api/v1/chats?limt=5', { token: account.accessToken });
+    expectErrorShape(misspelt, 400, 'VALIDATION_FAILED');
+    expect(misspelt.body.message).toBe('GET /api/v1/chats takes only limit, cursor as query parameters; leave out "limt".');
+    expect(misspelt.body.details).toEqual([{ field: 'limt', message: 'property limt should not exist' }]);
+    const chatId = '00000000-0000-4000-8000-000000000000';
+    const history = await request('GET', `/api/v1/chats/${chatId}/messages?limit=5&since=3`);
+    expectErrorShape(history, 400, 'VALIDATION_FAILED');
+    expect(history.body.message).toMatch(
+      /^GET \/api\/v1\/chats\/[-0-9a-f]+\/messages takes only .*\bafter\b.* as query parameters; leave out "since"\.$/,
+    );
+    expectErrorShape(
+      await request('GET', `/api/v1/users?query=a&limit=5&sort=name`, { token: account.accessToken }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expect((await request('GET', `/api/v1/users?query=a&limit=5`, { token: account.accessToken })).status).toBe(200);
     expect((await request('GET', '/api/v1/chats?limit=5', { token: account.accessToken })).status).toBe(200);
     // What takes any: health probes (a monitor's cache-buster), and sign-out (nothing keeps anyone signed in).
     expect((await request('GET', '/health?probe=1')).status).toBe(200);

@@ -1,6 +1,7 @@
 import { applyDecorators, type CanActivate, type ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ApiExtension } from '@nestjs/swagger';
+import { getMetadataStorage } from 'class-validator';
 import type { Request } from 'express';
 import { HttpOnlyGuard } from '../auth/http-only-guard.js';
 import { unknownFields, ValidationError } from '../errors/domain-error.js';
@@ -18,18 +19,19 @@ export const ANY_QUERY_EXTENSION = 'x-parley-any-query';
 export const TakesAnyQuery = (): ClassDecorator & MethodDecorator =>
   applyDecorators(SetMetadata(ANY_QUERY, true), ApiExtension(ANY_QUERY_EXTENSION, true)) as ClassDecorator & MethodDecorator;
 
-/** A route's query DTO validates its own parameters (unknown ones included), or the route takes any. */
+/** The route takes any query parameter. */
 const NOT_CHECKED = 'not checked';
 
 /**
  * A query parameter a route does not take is refused, 400 VALIDATION_FAILED naming it, as an
  * unknown body field is: `?limt=10` is a mistake to hear about, not a parameter to ignore. A
- * route with a query DTO (`@Query() query: Dto`) leaves that to the DTO's validation, which
- * refuses unknown ones the same way; one with named parameters (`@Query('v')`) takes those; one
- * marked @TakesAnyQuery() takes any; any other takes none.
+ * route with a query DTO (`@Query() query: Dto`) takes the DTO's validated properties (their
+ * values are the DTO's to judge); one with named parameters (`@Query('v')`) takes those; one
+ * marked @TakesAnyQuery() takes any; any other takes none. The message names what the route
+ * takes, which the DTO's own "property x should not exist" would not.
  *
- * Like JsonBodyGuard it runs before the authentication guard: on a route without a query DTO a
- * stray parameter is told (400) before a missing token (401). A DTO's are checked after it.
+ * Like JsonBodyGuard it runs before the authentication guard: a stray parameter is told (400)
+ * before a missing token (401).
  */
 @Injectable()
 @HttpOnlyGuard()
@@ -58,7 +60,22 @@ export class QueryParamsGuard implements CanActivate {
 
 function takenBy(params: RouteParam[], handler: object, controller: object): ReadonlySet<string> | typeof NOT_CHECKED {
   if (Reflect.getMetadata(ANY_QUERY, handler) === true || Reflect.getMetadata(ANY_QUERY, controller) === true) return NOT_CHECKED;
-  const queries = params.filter((p) => p.type === RouteParamtypes.QUERY).map((p) => p.data);
-  if (queries.some((data) => data === undefined)) return NOT_CHECKED; // a DTO
-  return new Set(queries.filter((data): data is string => typeof data === 'string'));
+  const taken = new Set<string>();
+  for (const param of params.filter((p) => p.type === RouteParamtypes.QUERY)) {
+    if (typeof param.data === 'string') taken.add(param.data);
+    else if (param.data === undefined) {
+      const properties = validatedProperties(param.metatype);
+      if (properties.length === 0) return NOT_CHECKED; // not a class-validator DTO: its own pipe judges
+      for (const name of properties) taken.add(name);
+    }
+  }
+  return taken;
+}
+
+/** The properties a DTO class validates (inherited ones included): what the global ValidationPipe's whitelist keeps. */
+function validatedProperties(metatype: unknown): string[] {
+  if (typeof metatype !== 'function') return [];
+  return getMetadataStorage()
+    .getTargetValidationMetadatas(metatype, '', true, false)
+    .map((rule) => rule.propertyName);
 }

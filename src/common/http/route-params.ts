@@ -7,6 +7,8 @@ export interface RouteParam {
   type: RouteParamtypes;
   /** The name it reads (`@Query('v')`: 'v'), or undefined for the whole (a DTO). */
   data: unknown;
+  /** The parameter's declared type (a DTO's class), when TypeScript recorded one. */
+  metatype?: unknown;
 }
 
 /**
@@ -27,10 +29,11 @@ export class RouteParams<T> {
         string,
         { data?: unknown }
       >;
-      const params = Object.entries(declared).map(([key, param]) => ({
-        type: Number(key.split(':')[0]) as RouteParamtypes,
-        data: param.data,
-      }));
+      const types = (Reflect.getMetadata('design:paramtypes', context.getClass().prototype as object, handler.name) ?? []) as unknown[];
+      const params = Object.entries(declared).map(([key, param]) => {
+        const [type, index] = key.split(':');
+        return { type: Number(type) as RouteParamtypes, data: param.data, metatype: types[Number(index)] };
+      });
       value = this.judge(params, handler, context.getClass());
       this.cache.set(handler, value);
     }
