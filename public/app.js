@@ -1765,7 +1765,7 @@ async function deleteMessage(chatId, m) {
 
 /** The server's rule (visible-text.ts): something a font draws, not only spaces, controls or invisible marks. */
 function hasVisibleText(text) {
-  return /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u.test(text);
+  return /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{M}\p{Noncharacter_Code_Point}\u2800\uFFFC]/u.test(text);
 }
 
 function sendText(text) {

@@ -75,6 +75,7 @@ describe('auth', () => {
       ['a password over 128 characters', { email: uniqueEmail(), password: 'a1'.repeat(65), name: 'A' }, 'password'],
       ['a blank name', { email: uniqueEmail(), password: 'secret123', name: '   ' }, 'name'],
       ['a name that draws as nothing', { email: uniqueEmail(), password: 'secret123', name: '\u3164 \u2800' }, 'name'],
+      ['a name of accents with no letter', { email: uniqueEmail(), password: 'secret123', name: '\u0301\u0308' }, 'name'],
       ['a name over 64 characters', { email: uniqueEmail(), password: 'secret123', name: 'x'.repeat(65) }, 'name'],
       ['a missing name', { email: uniqueEmail(), password: 'secret123' }, 'name'],
     ])('rejects %s with 400 and creates nothing', async (_label, body, field) => {

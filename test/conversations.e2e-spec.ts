@@ -167,6 +167,8 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       ['a title of invisible characters only', { title: '\u200b\u2060', memberIds: [] }],
       // Letters and marks that draw as nothing: Hangul fillers, the grapheme joiner, blank Braille.
       ['a title of blank letters only', { title: '\u3164\u115f \u034f\u2800', memberIds: [] }],
+      // Accents with no letter, noncharacters, the stand-in for a missing image.
+      ['a title of marks and non-text only', { title: '\u0301\u0301 \uffff\ufdd0 \ufffc', memberIds: [] }],
       ['a title over 255 characters', { title: 'x'.repeat(256), memberIds: [] }],
       ['a member id that is not a UUID', { title: 'T', memberIds: ['nope'] }],
       ['a missing title', { memberIds: [] }],
@@ -216,11 +218,9 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
     it('keeps titles unique among the groups one user owns, ignoring case', async () => {
       const title = `Book Club ${randomUUID().slice(0, 6)}`;
       await group(alice, [], title);
-      expectErrorShape(
-        await as(alice).post('/chats', { type: 'group', title: title.toUpperCase(), memberIds: [] }),
-        409,
-        'CHAT_TITLE_TAKEN',
-      );
+      const shouted = await as(alice).post('/chats', { type: 'group', title: title.toUpperCase(), memberIds: [] });
+      expectErrorShape(shouted, 409, 'CHAT_TITLE_TAKEN');
+      expect(shouted.body.message).toMatch(/ignoring case/);
       expect((await as(bob).post('/chats', { type: 'group', title, memberIds: [] })).status).toBe(201);
       const other = await group(alice, []);
       expectErrorShape(await as(alice).patch(`/chats/${other.id}`, { title }), 409, 'CHAT_TITLE_TAKEN');
@@ -407,6 +407,7 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
       ['white space only', { text: ' \n\t ' }],
       ['zero-width characters only', { text: '\u200b \ufeff\u200d' }],
       ['blank letters only', { text: '\u2800\u3164\uffa0\ufe0f' }],
+      ['combining marks and noncharacters only', { text: '\u0301\u20dd\uffff\u{10ffff}\ufffc' }],
       ['text over 4096 characters', { text: 'x'.repeat(4097) }],
       ['a clientId that is not a UUID', { text: 'hi', clientId: '123' }],
       ['an unknown field', { text: 'hi', pinned: true }],

@@ -10,7 +10,7 @@ export class ErrorDto {
   @ApiProperty({ type: 'integer', example: 409 }) statusCode: number;
   @ApiProperty({ example: 'Conflict' }) error: string;
   @ApiProperty({ example: 'CHAT_TITLE_TAKEN', description: 'Stable UPPER_SNAKE machine code' }) code: string;
-  @ApiProperty({ example: 'You already own a group with this title.' }) message: string;
+  @ApiProperty({ example: 'You already own a group with this title (titles are compared ignoring case).' }) message: string;
   @ApiProperty({
     required: false,
     type: 'array',
@@ -233,7 +233,7 @@ const EXAMPLE_MESSAGES: Record<string, string> = {
   CHAT_ADMIN_REQUIRED: 'Only the owner or an admin can add members.',
   CHAT_FULL: 'A group holds at most 1000 members.',
   CHAT_OWNER_REQUIRED: 'Only the owner can change roles.',
-  CHAT_TITLE_TAKEN: 'You already own a group with this title.',
+  CHAT_TITLE_TAKEN: 'You already own a group with this title (titles are compared ignoring case).',
   CLIENT_ID_REUSED: 'You already used this clientId for a message in another chat; use a new UUID per message.',
   DIRECT_CHAT_FIXED: 'A direct chat always has exactly its two people; this does not apply to it.',
   EMAIL_ALREADY_CONFIRMED: 'This email address is already confirmed.',

@@ -5,11 +5,13 @@ import { ValidateBy, type ValidationOptions } from 'class-validator';
  * character (\p{Cc}: NUL, BEL, backspace, …), not an invisible format character (\p{Cf}:
  * zero-width space and joiners, direction marks and overrides, soft hyphen, BOM, …), not one
  * Unicode says to draw as nothing when unsupported (Default_Ignorable_Code_Point: the Hangul
- * fillers, which are letters, the combining grapheme joiner, variation selectors, …), and not
- * the blank Braille pattern U+2800; `\S` lets all of them through. A message, name or title made
- * only of those would show as nothing.
+ * fillers, which are letters, the combining grapheme joiner, variation selectors, …), not a
+ * combining mark (\p{M}: an accent has nothing to sit on without a letter), not a noncharacter
+ * (U+FFFF, U+FDD0…: never text), and not the blank Braille pattern U+2800 or the object
+ * replacement character U+FFFC (a stand-in for an image that is not there); `\S` lets all of
+ * them through. A message, name or title made only of those would show as nothing, or as boxes.
  */
-export const HAS_VISIBLE_TEXT = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u;
+export const HAS_VISIBLE_TEXT = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{M}\p{Noncharacter_Code_Point}\u2800\uFFFC]/u;
 
 /**
  * What a one-line name or title may not hold: control characters other than white space (which

@@ -5,7 +5,8 @@ import type { Chat, Member, MemberRole } from './domain/chat.js';
 
 export const chatNotFound = () => new NotFoundError('CHAT_NOT_FOUND', 'No such chat.');
 /** A group title the owner already uses (titles are unique among the groups one user owns). */
-export const titleTaken = () => new ConflictError('CHAT_TITLE_TAKEN', 'You already own a group with this title.');
+export const titleTaken = () =>
+  new ConflictError('CHAT_TITLE_TAKEN', 'You already own a group with this title (titles are compared ignoring case).');
 /** Renaming a group to a title its owner (who may not be the one renaming) already uses. */
 export const ownerTitleTaken = () => new ConflictError('CHAT_TITLE_TAKEN', "The group's owner already owns a group with this title.");
 /** Handing a group to someone who already owns a group with its title. */
