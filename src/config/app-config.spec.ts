@@ -312,4 +312,13 @@ describe('loadConfig', () => {
     expect(problem).not.toContain('hunter2');
     expect(problemsOf({ MONGODB_URI: 'mongodb://' })).toEqual([expect.stringMatching(/^MONGODB_URI must be/)]);
   });
+
+  it('refuses a MONGODB_URI that reads from secondaries, saying why', () => {
+    const secondary = 'mongodb://db1:27017,db2:27017/parley?replicaSet=rs0&readPreference=secondaryPreferred';
+    expect(problemsOf({ MESSAGE_STORE: 'mongo', MONGODB_URI: secondary })).toEqual([
+      expect.stringMatching(/^MONGODB_URI asks for readPreference=secondaryPreferred: .*leave readPreference out, or set it to primary\.$/),
+    ]);
+    const primary = 'mongodb://db1:27017/parley?replicaSet=rs0&readPreference=primary';
+    expect(loadConfig({ MESSAGE_STORE: 'mongo', MONGODB_URI: primary }).database.mongodbUri).toBe(primary);
+  });
 });

@@ -309,6 +309,15 @@ function readMongodbUri(read: EnvReader): string | undefined {
     );
     return undefined;
   }
+  // Parley reads back what it has just written (a chat's members, a message's seq): a secondary
+  // answers with what it has replicated so far.
+  const preference = /[?&]readPreference=([^&#]*)/i.exec(raw)?.[1];
+  if (preference !== undefined && preference.toLowerCase() !== 'primary') {
+    read.problem(
+      `MONGODB_URI asks for readPreference=${preference}: Parley reads what it has just written (a chat's members, its last seq), which a secondary may not have yet; leave readPreference out, or set it to primary.`,
+    );
+    return undefined;
+  }
   return raw;
 }
 

@@ -9,7 +9,9 @@ import type { ClientSession, Connection } from 'mongoose';
 export async function inTransaction<T>(connection: Connection, work: (session: ClientSession) => Promise<T>): Promise<T> {
   const session = await connection.startSession();
   try {
+    // On the primary whatever MONGODB_URI's readPreference says: a transaction reads nowhere else.
     return await session.withTransaction(() => work(session), {
+      readPreference: 'primary',
       readConcern: { level: 'snapshot' },
       writeConcern: { w: 'majority' },
     });

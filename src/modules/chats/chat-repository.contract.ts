@@ -217,6 +217,25 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       expect((await messages.history(kept.id, { limit: 100 })).map((m) => m.text)).toEqual(['m1', 'm0']);
     });
 
+    it('gives a chat made again with a deleted one’s id (the LOCAL seed group) none of the old messages, and keeps its own from the purge', async () => {
+      const { chats, messages, newUser } = stores();
+      const owner = await newUser();
+      const id = randomUUID();
+      await chats.createGroup({ id, title: `Seed ${randomUUID()}`, ownerId: owner }, []);
+      for (let i = 0; i < 30; i++)
+        await messages.append({ id: randomUUID(), chatId: id, senderId: owner, clientId: null, text: `old ${i}` });
+      await chats.delete(id, anyone);
+      // Made again at once, while the old history may still be on its way out.
+      await chats.createGroup({ id, title: `Seed ${randomUUID()}`, ownerId: owner }, []);
+      const fresh = await messages.append({ id: randomUUID(), chatId: id, senderId: owner, clientId: null, text: 'new' });
+      expect(fresh.message).toMatchObject({ seq: 1 });
+      // However the purge ends, the new chat keeps its message and none of the old.
+      for (let i = 0; i < 5; i++) {
+        expect((await messages.history(id, { limit: 100 })).map((m) => m.text)).toEqual(['new']);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    });
+
     it("says the chat's last seq at a removal and at an addition, where the member's messages stop and start", async () => {
       const { chats, messages, newUser } = stores();
       const [owner, leaver] = [await newUser(), await newUser()];

@@ -25,6 +25,8 @@ export interface ChatRecord {
   memberIds: string[];
   /** Chat.version: one more with every change to the members, their roles or the title. Missing on records from before it was kept: 0. */
   version?: number;
+  /** Written first by every change to the chat, to hold the record from there to its commit (MongoChatRepository.claim); means nothing else. */
+  claims?: number;
 }
 
 /** One member of one chat. */
@@ -65,6 +67,7 @@ export const chatSchema = new Schema<ChatRecord>(
     updatedAt: { type: Date, required: true },
     memberIds: { type: [String], default: [] },
     version: { type: Number },
+    claims: { type: Number },
   },
   { collection: CHATS_COLLECTION, versionKey: false, autoIndex: false, autoCreate: false },
 );
@@ -97,19 +100,26 @@ memberSchema.index({ chatId: 1, lastReadSeq: 1 }, { name: 'chat_members_chat_rea
 
 /**
  * A deleted chat whose messages may still be stored: written in the transaction that deletes the
- * chat, removed once its messages are. The messages go after the commit (a long history could
- * outgrow a transaction's limits), so a failure there leaves this record to finish the job.
+ * chat, removed once its messages are (MongoChatHistoryPurge). The messages go after the commit, a
+ * range at a time (a long history could outgrow a transaction's limits), so a stop or a failure
+ * leaves this record to finish the job from where it got.
  */
 export interface ChatPurgeRecord {
   /** The deleted chat's id. */
   _id: string;
   deletedAt: Date;
+  /** The chat's last seq when it was deleted: messages up to it go. Missing on records written before ranges were kept. */
+  lastSeq?: number;
+  /** Messages up to this seq are gone. */
+  purgedTo?: number;
 }
 
 export const chatPurgeSchema = new Schema<ChatPurgeRecord>(
   {
     _id: { type: String, required: true },
     deletedAt: { type: Date, required: true },
+    lastSeq: { type: Number },
+    purgedTo: { type: Number },
   },
   { collection: CHAT_PURGES_COLLECTION, versionKey: false, autoIndex: false, autoCreate: false },
 );

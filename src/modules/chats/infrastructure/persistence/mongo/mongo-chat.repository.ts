@@ -3,11 +3,7 @@ import type { ClientSession, Connection, Model, PipelineStage } from 'mongoose';
 import { createIndexes } from '../../../../../database/mongo/models.js';
 import { isDuplicateKey } from '../../../../../database/mongo/mongo-errors.js';
 import { inTransaction } from '../../../../../database/mongo/transactions.js';
-import {
-  MESSAGES_COLLECTION,
-  type MessageRecord,
-  messageModel,
-} from '../../../../messages/infrastructure/persistence/mongo/message.schema.js';
+import { MESSAGES_COLLECTION, messageModel } from '../../../../messages/infrastructure/persistence/mongo/message.schema.js';
 import {
   chatFull,
   chatNotFound,
@@ -26,11 +22,11 @@ import {
   type RemovalPlan,
 } from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
+import { MongoChatHistoryPurge } from './chat-history-purge.js';
 import { byRoleThenSeniority, type SummaryRow, toChat, toChatSummary, toMember } from './chat.mapper.js';
 import {
   CHATS_DIRECT_KEY,
   CHATS_OWNER_TITLE,
-  type ChatPurgeRecord,
   type ChatRecord,
   chatModels,
   MEMBERS_COLLECTION,
@@ -70,21 +66,15 @@ export class MongoChatRepository extends ChatRepository {
     private readonly connection: Connection,
     private readonly chats: Model<ChatRecord>,
     private readonly memberships: Model<MemberRecord>,
-    private readonly messages: Model<MessageRecord>,
-    private readonly purges: Model<ChatPurgeRecord>,
+    private readonly purges: MongoChatHistoryPurge,
   ) {
     super();
   }
 
-  private readonly logger = new Logger('MongoChatRepository');
-  private purgeRetry?: NodeJS.Timeout;
-  /** Shutting down: purges stop being retried (the next start finishes them). */
-  private closed = false;
-
   /**
    * Registers the models and creates their indexes, awaited: the unique keys exist before the
    * first write. Then, in the background, removes the messages of chats deleted while a previous
-   * process could not finish that.
+   * process could not finish that, and looks for such chats every minute.
    */
   static async open(connection: Connection): Promise<MongoChatRepository> {
     const { chats, members, purges } = chatModels(connection);
@@ -92,9 +82,14 @@ export class MongoChatRepository extends ChatRepository {
     await renameMembersVersion(connection, chats);
     // Made here, not by the first delete's transaction: older servers create no collection inside one.
     await purges.createCollection();
-    const repository = new MongoChatRepository(connection, chats, members, messageModel(connection), purges);
-    void repository.purgeLeftHistories();
-    return repository;
+    const purge = new MongoChatHistoryPurge(connection, messageModel(connection), purges);
+    purge.startSweeping();
+    return new MongoChatRepository(connection, chats, members, purge);
+  }
+
+  /** Resolves once the purges this instance has started have finished or stopped (tests). */
+  purgesIdle(): Promise<void> {
+    return this.purges.idle();
   }
 
   async findOrCreateDirect(id: string, userA: string, userB: string): Promise<{ chat: Chat; created: boolean }> {
@@ -148,6 +143,7 @@ export class MongoChatRepository extends ChatRepository {
     try {
       await inTransaction(this.connection, async (session) => {
         await this.chats.insertMany([record], { session });
+        await this.purges.finishBeforeReuse(chat.id, session);
         await this.memberships.insertMany(
           [newMember(chat.id, chat.ownerId, 'owner', now), ...others.map((m) => newMember(chat.id, m, 'member', now))],
           { session },
@@ -263,7 +259,7 @@ export class MongoChatRepository extends ChatRepository {
   async rename(chatId: string, title: string, check: ActorCheck): Promise<{ chat: Chat; changed: boolean }> {
     try {
       return await inTransaction(this.connection, async (session) => {
-        const before = await this.chats.findById(chatId).session(session).lean<ChatRecord>();
+        const before = await this.claim(chatId, session);
         if (!before) throw chatNotFound();
         await this.checkActor(chatId, check, session);
         if (before.title === title) return { chat: toChat(before), changed: false };
@@ -287,78 +283,31 @@ export class MongoChatRepository extends ChatRepository {
 
   async delete(chatId: string, check: ActorCheck): Promise<string[]> {
     const memberIds = await inTransaction(this.connection, async (session) => {
-      if (!(await this.chats.exists({ _id: chatId }).session(session))) throw chatNotFound(); // as on PostgreSQL
+      if (!(await this.claim(chatId, session, { _id: 1 }))) throw chatNotFound(); // as on PostgreSQL
       await this.checkActor(chatId, check, session);
-      const chat = await this.chats.findOneAndDelete({ _id: chatId }, { session, projection: { memberIds: 1 } }).lean<ChatRecord>();
+      const chat = await this.chats
+        .findOneAndDelete({ _id: chatId }, { session, projection: { memberIds: 1, lastSeq: 1 } })
+        .lean<ChatRecord>();
       if (!chat) return [];
       await this.memberships.deleteMany({ chatId }, { session });
-      await this.notePurge(chatId, session);
+      await this.purges.note(chatId, chat.lastSeq, session);
       return chat.memberIds;
     });
-    await this.purgeHistory(chatId);
+    // The history goes after the commit, in the background: once the chat record is gone no send
+    // can add to it (a send writes that record) and no read reaches it (every read checks
+    // membership first).
+    this.purges.start(chatId);
     return memberIds;
-  }
-
-  /** In the deleting transaction: the chat's messages are owed a removal, whatever happens after the commit. */
-  private async notePurge(chatId: string, session: ClientSession): Promise<void> {
-    await this.purges.updateOne({ _id: chatId }, { $setOnInsert: { deletedAt: new Date() } }, { session, upsert: true });
-  }
-
-  /**
-   * A deleted chat's history goes after the commit, outside the transaction: a long one could
-   * outgrow a transaction's time and size limits, and once the chat record is gone no send can add
-   * to it (a send writes that record) and no read reaches it (every read checks membership first).
-   * The chat is deleted whatever happens here: a failure is logged, and the purge record makes a
-   * later attempt (in a minute, and at the next start) finish it.
-   */
-  private async purgeHistory(chatId: string): Promise<boolean> {
-    try {
-      await this.messages.deleteMany({ chatId });
-      await this.purges.deleteOne({ _id: chatId });
-      return true;
-    } catch (error) {
-      if (this.closed) return false;
-      this.logger.warn(
-        `The messages of deleted chat ${chatId} could not be removed yet (${error instanceof Error ? error.message : String(error)}); trying again in a minute.`,
-      );
-      this.retryPurgesSoon();
-      return false;
-    }
-  }
-
-  private async purgeLeftHistories(): Promise<void> {
-    try {
-      const left = await this.purges.find({}, { _id: 1 }).lean<ChatPurgeRecord[]>();
-      if (left.length > 0) this.logger.log(`Removing the messages of ${left.length} deleted chat(s) left from before…`);
-      for (const { _id } of left) if (!(await this.purgeHistory(_id))) return; // it scheduled a retry
-    } catch (error) {
-      if (this.closed) return;
-      this.logger.warn(
-        `Could not list the deleted chats whose messages are left (${error instanceof Error ? error.message : String(error)}); trying again in a minute.`,
-      );
-      this.retryPurgesSoon();
-    }
   }
 
   /** Nest calls this on shutdown, before the connection closes: a purge left over is the next start's. */
   onModuleDestroy(): void {
-    this.closed = true;
-    clearTimeout(this.purgeRetry);
-    this.purgeRetry = undefined;
-  }
-
-  private retryPurgesSoon(): void {
-    if (this.purgeRetry || this.closed) return;
-    this.purgeRetry = setTimeout(() => {
-      this.purgeRetry = undefined;
-      void this.purgeLeftHistories();
-    }, 60_000);
-    this.purgeRetry.unref();
+    this.purges.stop();
   }
 
   async addMembers(chatId: string, userIds: string[], maxMembers: number, check: ActorCheck): Promise<MembersAdded> {
     return inTransaction(this.connection, async (session) => {
-      const chat = await this.chats.findById(chatId, { lastSeq: 1, memberIds: 1, version: 1 }, { session }).lean<ChatRecord>();
+      const chat = await this.claim(chatId, session, { lastSeq: 1, memberIds: 1, version: 1 });
       if (!chat) throw chatNotFound();
       await this.checkActor(chatId, check, session);
       const present = new Set(chat.memberIds);
@@ -403,20 +352,20 @@ export class MongoChatRepository extends ChatRepository {
         throw error;
       });
     // As in delete: the history goes after the commit.
-    if (outcome.deleted) await this.purgeHistory(chatId);
+    if (outcome.deleted) this.purges.start(chatId);
     return outcome;
   }
 
   private removing(chatId: string, userId: string, decide: (members: Member[]) => RemovalPlan): Promise<RemovalOutcome> {
     return inTransaction(this.connection, async (session) => {
-      const chat = await this.chats.findById(chatId, { titleLower: 1, lastSeq: 1, version: 1 }, { session }).lean<ChatRecord>();
+      const chat = await this.claim(chatId, session, { title: 1, titleLower: 1, lastSeq: 1, version: 1 });
       if (!chat) throw chatNotFound();
       const members = await this.members(chatId, session);
       const plan = decide(members);
       if (plan.deleteChat) {
         await this.chats.deleteOne({ _id: chatId }, { session });
         await this.memberships.deleteMany({ chatId }, { session });
-        await this.notePurge(chatId, session);
+        await this.purges.note(chatId, chat.lastSeq, session);
         return { deleted: true, remaining: [], lastSeq: 0, version: 0 };
       }
       const now = new Date();
@@ -426,7 +375,12 @@ export class MongoChatRepository extends ChatRepository {
         for (const successor of plan.successors) {
           if (!members.some((m) => m.userId === successor)) throw memberNotFound();
           const clash = await this.chats
-            .exists({ ownerId: successor, titleLower: chat.titleLower, type: 'group', _id: { $ne: chatId } })
+            .exists({
+              ownerId: successor,
+              titleLower: { $eq: chat.titleLower ?? (chat.title ?? '').toLowerCase() },
+              type: 'group',
+              _id: { $ne: chatId },
+            })
             .session(session);
           if (!clash) {
             heir = successor;
@@ -462,7 +416,7 @@ export class MongoChatRepository extends ChatRepository {
         const now = new Date();
         // The member, in the chat record that every membership change writes: a concurrent
         // removal conflicts with the writes below, and the retry finds them gone.
-        const chat = await this.chats.findById(chatId, { memberIds: 1 }, { session }).lean<ChatRecord>();
+        const chat = await this.claim(chatId, session, { memberIds: 1 });
         if (!chat) throw chatNotFound();
         await this.checkActor(chatId, check, session);
         if (!chat.memberIds.includes(userId)) throw memberNotFound();
@@ -487,6 +441,22 @@ export class MongoChatRepository extends ChatRepository {
       if (isDuplicateKey(error, CHATS_OWNER_TITLE)) throw newOwnerTitleTaken();
       throw error;
     }
+  }
+
+  /**
+   * The first step of every change to a chat: reads its record and writes it (`claims`, counted
+   * for nothing else), so that from here to the commit the record is this transaction's. A
+   * transaction that read first and wrote several round trips later would find the record changed
+   * by a send in between and run again, and in a chat busy with sends it could run again and
+   * again until the driver gives up (120 s); this way the sends are the ones that wait and retry,
+   * a few milliseconds, as they queue behind the chat's row lock on PostgreSQL. Undefined when the
+   * chat is gone.
+   */
+  private async claim(chatId: string, session: ClientSession, projection?: Record<string, 1>): Promise<ChatRecord | undefined> {
+    const record = await this.chats
+      .findOneAndUpdate({ _id: chatId }, { $inc: { claims: 1 } }, { session, projection, returnDocument: 'after' })
+      .lean<ChatRecord>();
+    return record ?? undefined;
   }
 
   /**
