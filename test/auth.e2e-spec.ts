@@ -188,6 +188,28 @@ describe('auth', () => {
       expect((await me(accessToken)).status).toBe(200);
     });
 
+    it('refuses a token signed with the secret whose ids are not ids (401 TOKEN_INVALID, never a 500), on every path that reads one', async () => {
+      const { user, accessToken, refreshToken } = await signUpAndIn(request);
+      const claims = JSON.parse(Buffer.from(accessToken.split('.')[1], 'base64url').toString());
+      const refresh = JSON.parse(Buffer.from(refreshToken.split('.')[1], 'base64url').toString());
+      for (const bad of ["x' OR 1=1--", ['a'], { a: 1 }, 7, user.id.toUpperCase()]) {
+        const sign = (payload: object, secret: string) => new JwtService().sign(payload, { secret, expiresIn: 600 });
+        const access = [
+          sign({ sub: user.id, sid: bad, typ: 'access' }, DEV_ACCESS_SECRET),
+          sign({ sub: bad, sid: claims.sid, typ: 'access' }, DEV_ACCESS_SECRET),
+        ];
+        for (const token of access) expectErrorShape(await me(token), 401, 'TOKEN_INVALID');
+        const forged = sign({ sub: user.id, sid: bad, jti: refresh.jti, typ: 'refresh' }, DEV_REFRESH_SECRET);
+        expectErrorShape(await request('POST', '/api/v1/auth/refresh', { body: { refreshToken: forged } }), 401, 'TOKEN_INVALID');
+        const badJti = sign({ sub: user.id, sid: refresh.sid, jti: bad, typ: 'refresh' }, DEV_REFRESH_SECRET);
+        expectErrorShape(await request('POST', '/api/v1/auth/refresh', { body: { refreshToken: badJti } }), 401, 'TOKEN_INVALID');
+        const out = await request('POST', '/api/v1/auth/sign-out', { headers: { cookie: `refresh_token=${forged}` } });
+        expect(out.status).toBeLessThan(500);
+      }
+      // The real ones still work: nothing was revoked by the forgeries.
+      expect((await me(accessToken)).status).toBe(200);
+    });
+
     it('keeps checking tokens after another application in the same process started and closed', async () => {
       const { accessToken } = await signUpAndIn(request);
       const otherDb = await createTestDatabase('postgres');

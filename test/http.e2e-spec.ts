@@ -148,6 +148,15 @@ describe('the HTTP foundation', () => {
     expect((await upgrade('/ws?x=1')).split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
   });
 
+  it('answers a path parameter with a broken percent-encoding with 400 VALIDATION_FAILED saying so', async () => {
+    const account = await signUpAndIn(request, 'Percent');
+    const broken = await request('GET', '/api/v1/users/%E0%A4%A', { token: account.accessToken });
+    expectErrorShape(broken, 400, 'VALIDATION_FAILED');
+    expect(broken.body.message).toBe(
+      'The path holds a malformed percent-encoding ("%E0%A4%A"): each % must start two hex digits, together UTF-8.',
+    );
+  });
+
   it('answers malformed JSON with 400 MALFORMED_JSON', async () => {
     expectErrorShape(await request('POST', '/api/v1/auth/sign-in', { raw: '{"email": ' }), 400, 'MALFORMED_JSON');
   });

@@ -78,6 +78,19 @@ export function resolveError(error: unknown): ResolvedError {
       unexpected: true,
     };
   }
+  if (error instanceof HttpException && error.cause instanceof URIError) {
+    // Express could not decode a path parameter (`/users/%E0%A4%A`); the platform wraps that in a 400.
+    const raw = /'(.*)'$/.exec(error.cause.message)?.[1]?.slice(0, 64);
+    return {
+      body: {
+        statusCode: 400,
+        error: 'Bad Request',
+        code: 'VALIDATION_FAILED',
+        message: `The path holds a malformed percent-encoding${raw ? ` (${JSON.stringify(raw)})` : ''}: each % must start two hex digits, together UTF-8.`,
+      },
+      unexpected: false,
+    };
+  }
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const response = error.getResponse();

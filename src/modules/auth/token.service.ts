@@ -83,7 +83,9 @@ export class TokenService {
     if (claims.typ !== 'refresh' || !claims.jti) throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not a refresh token.');
     // Every token Parley issues expires; one that does not was not made by it.
     if (typeof claims.exp !== 'number') throw new UnauthenticatedError('TOKEN_INVALID', 'The token has no expiry.');
-    return { sub: claims.sub, sid: claims.sid, jti: claims.jti, jtiHash: sha256(claims.jti) };
+    const { sub, sid, jti } = claims;
+    if (!isId(sub) || !isId(sid) || !isId(jti)) throw notIssuedHere();
+    return { sub, sid, jti, jtiHash: sha256(jti) };
   }
 
   /** `expired` answers a token past its time (a refresh token's is not the access token's answer). */
@@ -108,7 +110,25 @@ export function accessClaimsOf(claims: AccessClaims & { typ?: string; exp?: unkn
   if (claims.typ !== 'access') throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not an access token.');
   // Every token Parley issues expires; one that does not was not made by it.
   if (typeof claims.exp !== 'number') throw new UnauthenticatedError('TOKEN_INVALID', 'The token has no expiry.');
-  return { sub: claims.sub, sid: claims.sid };
+  const { sub, sid } = claims;
+  if (!isId(sub) || !isId(sid)) throw notIssuedHere();
+  return { sub, sid };
+}
+
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The ids Parley puts in a token (user, session, refresh token) are lower-case UUIDs (randomUUID). */
+function isId(value: unknown): value is string {
+  return typeof value === 'string' && ID.test(value);
+}
+
+/**
+ * A token signed with Parley's secret whose ids are not ids: not one it issued (a secret that
+ * leaked, or a token made by hand with the dev secret). Refused as any invalid token is, before
+ * its ids reach a query.
+ */
+function notIssuedHere(): UnauthenticatedError {
+  return new UnauthenticatedError('TOKEN_INVALID', 'The token is invalid.');
 }
 
 function accessExpired(): never {
