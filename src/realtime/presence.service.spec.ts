@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import type { ModuleRef } from '@nestjs/core';
 import type { UserRepository } from '../modules/users/user.repository.js';
 import { InProcessPresenceStore } from './infrastructure/in-process-presence.store.js';
@@ -151,6 +153,56 @@ describe('PresenceService', () => {
     await service.heartbeat([{ userId: 'came', connectionId: 'c1' }], true);
     await service.drain(1_000);
     expect(announced).toHaveLength(3);
+  });
+
+  it('after the store failed a connect, counts the next connects without asking it (no wait for ready) until a heartbeat reaches it, logging one line for all', async () => {
+    const store = new InProcessPresenceStore();
+    const announced: Array<{ userId: string; online: boolean }> = [];
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const service = new PresenceService(
+      store,
+      { stampLastSeen: async () => undefined } as unknown as UserRepository,
+      {
+        send: async (_to: string[], e: { userId: string; online: boolean }) => void announced.push({ userId: e.userId, online: e.online }),
+      } as unknown as RealtimeService,
+      { get: () => ({ contactsOf: async () => ['contact'] }) } as unknown as ModuleRef,
+    );
+    service.onApplicationBootstrap();
+    const connected = store.connected.bind(store);
+    let asked = 0;
+    store.connected = async (entry) => {
+      asked++;
+      if (asked === 1) throw new Error('Command timed out');
+      return connected(entry);
+    };
+    // As the Redis store's refresh does: a connection it does not hold is added, its user told back if it came online.
+    (store as { refresh: (entries: PresenceEntry[]) => Promise<string[]> }).refresh = async (entries) => {
+      const back: string[] = [];
+      for (const entry of entries) if (await connected(entry)) back.push(entry.userId);
+      return back;
+    };
+    try {
+      await service.connected({ userId: 'u0', connectionId: 'c0' });
+      for (let i = 1; i <= 20; i++) await service.connected({ userId: `u${i}`, connectionId: `c${i}` });
+      await service.drain(1_000);
+      expect(asked).toBe(1); // the twenty after the failure did not wait on the store
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0][0]).toMatch(/^Presence store failed a connect or disconnect: Command timed out; .*Check REDIS_URL/);
+      expect(announced).toEqual([]);
+
+      // The heartbeat counts the connections, and settles the users as they stand: online.
+      const entries = Array.from({ length: 21 }, (_, i) => ({ userId: `u${i}`, connectionId: `c${i}` }));
+      await service.heartbeat(entries, true);
+      await service.drain(1_000);
+      expect(new Set(announced.map((a) => a.userId)).size).toBe(21);
+      expect(announced.every((a) => a.online)).toBe(true);
+      expect((await store.onlineAmong(['u7'])).has('u7')).toBe(true);
+      // The store answered the heartbeat: connects ask it again.
+      await service.connected({ userId: 'u21', connectionId: 'c21' });
+      expect(asked).toBe(2);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('announces offline when the user stays away', async () => {

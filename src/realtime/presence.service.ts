@@ -2,6 +2,7 @@ import { within } from '../common/concurrency/within.js';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { BackgroundWork } from '../common/concurrency/background-work.js';
+import { LogThrottle } from '../common/logging/log-throttle.js';
 import { KeyedSequencer } from '../common/concurrency/keyed-sequencer.js';
 import { UserRepository } from '../modules/users/user.repository.js';
 import { PresenceAudience } from './presence-audience.js';
@@ -10,6 +11,17 @@ import { RealtimeService } from './realtime.service.js';
 
 /** Connections refreshed in one store call (one Redis command). */
 const REFRESH_BATCH = 500;
+/**
+ * After the store fails a connect or disconnect (Redis down or stalled: each call waits out the
+ * command timeout), the next connects leave it alone this long, and a heartbeat that reaches it
+ * ends that sooner: a socket gets `ready` at once rather than a second later, the heartbeat counts
+ * the connection, and the user is settled at the next sweeping one as after a failure
+ * (`uncertain`). Disconnects still ask (nobody waits for them): one left out would keep its user
+ * online until the connection's lease ran out.
+ */
+const STORE_AWAY_MS = 5_000;
+/** A failing store or database fails every connect and disconnect: one line this often, with a count. */
+const FAILURE_LOG_EVERY_MS = 10_000;
 
 /**
  * Turns connections opening and closing into presence: online while a user has a connection on
@@ -31,6 +43,10 @@ export class PresenceService implements OnApplicationBootstrap {
    * heartbeat that reaches the store reads where they stand and announces that.
    */
   private readonly uncertain = new Set<string>();
+  /** Until when connects and disconnects leave the store alone (STORE_AWAY_MS). */
+  private storeAwayUntil = 0;
+  private readonly storeFailures = new LogThrottle(FAILURE_LOG_EVERY_MS);
+  private readonly updateFailures = new LogThrottle(FAILURE_LOG_EVERY_MS);
 
   constructor(
     private readonly store: PresenceStore,
@@ -55,9 +71,9 @@ export class PresenceService implements OnApplicationBootstrap {
   connected(entry: PresenceEntry): Promise<void> {
     return new Promise((counted) => {
       this.forUser(entry.userId, async () => {
-        let cameOnline = false;
+        let cameOnline: boolean | undefined;
         try {
-          cameOnline = await this.uncertainOnFailure(entry.userId, this.store.connected(entry));
+          cameOnline = await this.uncertainOnFailure(entry.userId, () => this.store.connected(entry), true);
         } finally {
           counted();
         }
@@ -68,16 +84,32 @@ export class PresenceService implements OnApplicationBootstrap {
 
   disconnected(entry: PresenceEntry): void {
     this.forUser(entry.userId, async () => {
-      if (await this.uncertainOnFailure(entry.userId, this.store.disconnected(entry))) await this.announce(entry.userId, false);
+      if (await this.uncertainOnFailure(entry.userId, () => this.store.disconnected(entry))) await this.announce(entry.userId, false);
     });
   }
 
-  private async uncertainOnFailure<T>(userId: string, change: Promise<T>): Promise<T> {
+  /**
+   * The store's answer; undefined when it failed, or (`skipWhileAway`) was left alone after a
+   * failure: the user is then settled at the next sweeping heartbeat.
+   */
+  private async uncertainOnFailure<T>(userId: string, change: () => Promise<T>, skipWhileAway = false): Promise<T | undefined> {
+    if (skipWhileAway && Date.now() < this.storeAwayUntil) {
+      this.uncertain.add(userId);
+      return undefined;
+    }
     try {
-      return await change;
+      return await change();
     } catch (error) {
       this.uncertain.add(userId);
-      throw error;
+      this.storeAwayUntil = Date.now() + STORE_AWAY_MS;
+      const held = this.storeFailures.pass();
+      if (held !== undefined) {
+        const more = held > 0 ? ` (and ${held} more since the last such line)` : '';
+        this.logger.warn(
+          `Presence store failed a connect or disconnect${more}: ${describe(error)}; those users are settled at the next heartbeat, and connects leave the store alone for ${STORE_AWAY_MS / 1000} s. Check REDIS_URL and that Redis is up.`,
+        );
+      }
+      return undefined;
     }
   }
 
@@ -109,9 +141,11 @@ export class PresenceService implements OnApplicationBootstrap {
         if (batch.length === 0) continue;
         // Users the store had lost track of (and may have announced offline) are online after all.
         for (const userId of await this.store.refresh(batch)) this.forUser(userId, () => this.announce(userId, true));
+        this.storeAwayUntil = 0; // it answers again
       }
       if (!sweep) return;
       for (const { userId, lastSeenAt } of await this.store.sweep()) this.forUser(userId, () => this.announce(userId, false, lastSeenAt));
+      this.storeAwayUntil = 0;
       // The store answers again: once a beat, whether this instance has sockets left or not.
       this.settleUncertain();
     } catch (error) {
@@ -126,9 +160,12 @@ export class PresenceService implements OnApplicationBootstrap {
 
   private forUser(userId: string, work: () => Promise<void>): void {
     void this.pending.track(
-      this.chains
-        .run(userId, work)
-        .catch((error: unknown) => this.logger.warn(`Presence update for user ${userId} failed: ${describe(error)}`)),
+      this.chains.run(userId, work).catch((error: unknown) => {
+        const held = this.updateFailures.pass();
+        if (held === undefined) return;
+        const more = held > 0 ? ` (and ${held} more since the last such line)` : '';
+        this.logger.warn(`Presence update for user ${userId} failed${more}: ${describe(error)}`);
+      }),
     );
   }
 
