@@ -17,6 +17,10 @@ const TYPING_PER_SECOND = 1;
 const RECHECK_MAX = 500;
 /** The id typing frames carry, so that a refusal of one is recognised. */
 const TYPING_FRAME_ID = 'typing';
+/** The id of the auth frame that renews an open socket's token (its refusal is answered by the close that follows). */
+const AUTH_FRAME_ID = 'auth';
+/** An open socket is renewed this long before its token expires, or a fifth of the token's lifetime if that is longer. */
+const RENEW_BEFORE_MS = 5000;
 const TYPING_SHOW_MS = 6000;
 const PING_EVERY_MS = 25000;
 const PONG_WITHIN_MS = 10000;
@@ -659,7 +663,20 @@ function renderMe() {
   show(slot('email-banner'), state.me.emailConfirmed === false);
 }
 
+/** Messages written here that the server has not taken yet (waiting, or refused and kept to retry). */
+function unsentCount() {
+  let count = 0;
+  for (const thread of state.threads.values()) count += thread.pending.size;
+  return count;
+}
+
 async function signOut() {
+  const unsent = unsentCount();
+  if (
+    unsent > 0 &&
+    !window.confirm(`${unsent === 1 ? 'A message is' : `${unsent} messages are`} not sent yet, and will be lost. Sign out anyway?`)
+  )
+    return;
   // The socket goes first: the server closes a signed-out session's socket with 4401, which the
   // page would take for an expired token, refresh, fail, and report as a session that ended.
   socket.stop();
@@ -1404,17 +1421,25 @@ function hasGap(thread) {
   return false;
 }
 
+/**
+ * Makes `chatId` the open chat at once: the composer belongs to it from here, so what is typed
+ * next goes there (a click on the list switches here, before the hash change opens it).
+ */
+function switchChat(chatId) {
+  if (state.openChatId === chatId) return;
+  closeChatInfo();
+  stopTyping();
+  state.openChatId = chatId;
+  const thread = threadOf(chatId);
+  thread.nodes = new Map();
+  slot('message-list').replaceChildren();
+  slot('history-edge').textContent = '';
+  $('[data-testid="composer-input"]').value = '';
+}
+
 async function openChat(chatId) {
   const view = document.getElementById('chat-view');
-  if (state.openChatId !== chatId) {
-    stopTyping();
-    state.openChatId = chatId;
-    const thread = threadOf(chatId);
-    thread.nodes = new Map();
-    slot('message-list').replaceChildren();
-    slot('history-edge').textContent = '';
-    $('[data-testid="composer-input"]').value = '';
-  }
+  switchChat(chatId);
   view.classList.add('chat-open');
   show(slot('pane-empty'), false);
   show(slot('pane-chat'));
@@ -1447,7 +1472,14 @@ async function openChat(chatId) {
   requestAnimationFrame(() => $('[data-testid="composer-input"]').focus());
 }
 
+/** The chat info dialog is about the open chat: it closes when another opens, or none. */
+function closeChatInfo() {
+  const dialog = document.getElementById('chat-info-dialog');
+  if (dialog.open) dialog.close();
+}
+
 function closeChat() {
+  closeChatInfo();
   stopTyping();
   const was = state.openChatId;
   // Focus in the pane about to hide (Back, on a narrow screen) goes to the chat it left, not to the page.
@@ -1925,7 +1957,9 @@ function bindPane() {
   $('[data-action="back"]').addEventListener('click', () => (location.hash = '#/'));
   $('[data-testid="chat-list"]').addEventListener('click', (event) => {
     const item = event.target.closest('[data-chat-id]');
-    if (item) location.hash = `#/chat/${item.dataset.chatId}`;
+    if (!item) return;
+    switchChat(item.dataset.chatId);
+    location.hash = `#/chat/${item.dataset.chatId}`;
   });
   $('[data-action="sign-out"]').addEventListener('click', signOut);
   $('[data-action="resend-confirmation"]').addEventListener('click', resendConfirmation);
@@ -2103,6 +2137,8 @@ function handleFrame(frame) {
       return refreshChat(frame.chatId);
     case 'presence':
       state.presence.set(frame.userId, { online: frame.online, lastSeenAt: frame.lastSeenAt });
+      // Gone from every device: nobody is left typing (the indicator would otherwise wait out its timer).
+      if (!frame.online) for (const [chatId, people] of state.typing) if (people.has(frame.userId)) setTyping(chatId, frame.userId, false);
       renderPaneHead();
       return renderChatList();
     case 'error':
@@ -2118,7 +2154,11 @@ function isTryAgain(frame) {
   return frame.code === 'SERVER_RESTARTING' || frame.code === 'RATE_LIMITED' || frame.statusCode === 429 || frame.statusCode === 503;
 }
 
+let lastSlowDownToast = 0;
+
 function onErrorFrame(frame) {
+  // The token of an auth frame renewing the socket was refused: the close at expiry (4401) takes it from there.
+  if (frame.id === AUTH_FRAME_ID) return;
   // A typing frame refused (too many, from several tabs together): the indicator is not worth a word.
   if (frame.id === TYPING_FRAME_ID) return;
   for (const [chatId, thread] of state.threads) {
@@ -2128,6 +2168,11 @@ function onErrorFrame(frame) {
       // the same clientId makes a second copy harmless.
       pending.tries = (pending.tries ?? 0) + 1;
       const seconds = Number(frame.retryAfter) || Math.min(30, 2 ** (pending.tries - 1));
+      // Said once a burst, not for each message the limit holds back.
+      if (frame.statusCode === 429 && Date.now() - lastSlowDownToast > seconds * 1000) {
+        lastSlowDownToast = Date.now();
+        toast(`Sending too fast: the server takes the rest in ${seconds} s. They are kept, and go out in order.`, 'info');
+      }
       clearTimeout(pending.retryTimer);
       pending.retryTimer = setTimeout(() => {
         if (state.threads.get(chatId)?.pending.get(pending.clientId) === pending && !pending.failed) transmit(pending);
@@ -2157,6 +2202,9 @@ const socket = {
   countdown: null,
   pingTimer: null,
   pongTimer: null,
+  /** The access token this socket went by (null: the cookie), and the timer that renews it before it expires. */
+  token: null,
+  renewTimer: null,
 
   start() {
     this.wanted = true;
@@ -2167,6 +2215,7 @@ const socket = {
   stop() {
     this.wanted = false;
     this.ready = false;
+    clearTimeout(this.renewTimer);
     clearTimeout(this.retryTimer);
     clearInterval(this.countdown);
     this.stopHeartbeat();
@@ -2192,7 +2241,9 @@ const socket = {
     this.ready = false;
     ws.addEventListener('open', () => {
       // Browsers cannot set headers on a WebSocket: the token goes in the first frame (the cookie is the fallback).
-      if (ws === this.ws && state.session?.accessToken) ws.send(JSON.stringify({ type: 'auth', token: state.session.accessToken }));
+      if (ws !== this.ws) return;
+      this.token = state.session?.accessToken ?? null;
+      if (this.token) ws.send(JSON.stringify({ type: 'auth', token: this.token }));
     });
     ws.addEventListener('message', (event) => {
       if (ws !== this.ws) return;
@@ -2213,6 +2264,7 @@ const socket = {
   async closed(code) {
     this.ws = null;
     this.ready = false;
+    clearTimeout(this.renewTimer);
     this.stopHeartbeat();
     if (!this.wanted) return;
     if (code === 4401) {
@@ -2236,6 +2288,7 @@ const socket = {
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
+    clearTimeout(this.renewTimer);
     this.stopHeartbeat();
     ws?.close(1000, 'another session');
     if (!state.session?.refreshToken) return signedOut('Someone else signed in in this browser. Please sign in again.');
@@ -2284,7 +2337,37 @@ const socket = {
     this.authFailures = 0;
     this.badge('online', 'Online');
     this.startHeartbeat();
+    this.scheduleRenewal();
     resumeAfterConnect().catch((error) => toast(errorText(error), 'error'));
+  },
+
+  /**
+   * The server closes a socket when the token it went by expires (4401), and contacts would see
+   * the user leave and come back. So shortly before, the page renews its tokens and sends the new
+   * access token on the open socket (the server answers with a second `ready`, ignored). A socket
+   * the cookie authenticated has no token to read the time from: it reconnects at the 4401.
+   */
+  scheduleRenewal() {
+    clearTimeout(this.renewTimer);
+    const claims = claimsOf(this.token);
+    if (typeof claims?.exp !== 'number') return;
+    const lifetimeMs = typeof claims.iat === 'number' ? (claims.exp - claims.iat) * 1000 : 0;
+    const dueIn = claims.exp * 1000 - Date.now() - Math.max(RENEW_BEFORE_MS, lifetimeMs / 5);
+    this.renewTimer = setTimeout(() => this.renew(), Math.max(1000, dueIn));
+  },
+
+  async renew() {
+    const ws = this.ws;
+    if (!ws || !this.ready) return;
+    const socketExp = claimsOf(this.token)?.exp ?? 0;
+    // Another request or tab may have renewed the pair already; else renew it (one tab at a time).
+    const fresher = (claimsOf(state.session?.accessToken)?.exp ?? 0) > socketExp;
+    if (!fresher && !(await refreshSession())) return; // the 4401 at expiry tells whether the session ended
+    if (ws !== this.ws || !this.ready || !state.session?.accessToken) return;
+    if ((claimsOf(state.session.accessToken)?.exp ?? 0) <= socketExp) return;
+    this.token = state.session.accessToken;
+    ws.send(JSON.stringify({ type: 'auth', id: AUTH_FRAME_ID, token: this.token }));
+    this.scheduleRenewal();
   },
 
   startHeartbeat() {

@@ -535,6 +535,23 @@ describe('the built-in chat page, in a real browser', () => {
     await page.locator('[data-action="back"]').click();
     await item.waitFor();
     expect(await item.getByRole('button').evaluate((button) => button.matches(':focus'))).toBe(true);
+
+    // A name of 64 letters with no space, over a message and in the header, does not widen the page.
+    const long = 'W'.repeat(64);
+    const wes = await signUpAndIn(request, long);
+    const group = await request('POST', '/api/v1/chats', {
+      body: { type: 'group', title: 'Wide names', memberIds: [nell.user.id] },
+      token: wes.accessToken,
+    });
+    await request('POST', `/api/v1/chats/${group.body.id}/messages`, { body: { text: 'Wide hello' }, token: wes.accessToken });
+    await page.getByTestId('chat-item').filter({ hasText: 'Wide names' }).click();
+    await message(page, 'Wide hello').waitFor();
+    const widths = {
+      page: await page.locator('html').evaluate((html) => html.scrollWidth),
+      messages: await page.getByTestId('messages').evaluate((box) => box.scrollWidth),
+    };
+    expect(widths).toEqual({ page: 390, messages: expect.any(Number) });
+    expect(widths.messages).toBeLessThanOrEqual(390);
     expect(pageErrors()).toEqual([]);
   });
 
@@ -1041,6 +1058,93 @@ describe('the built-in chat page, in a real browser', () => {
       expect(socket.sent.filter((frame) => frame.type !== 'auth')).toEqual([]);
     }
     expect(pageErrors()).toEqual([]);
+  });
+
+  it('renews its socket before the access token expires, on the open socket: no reconnect, so contacts see no flicker', async () => {
+    const shortLived = await startTestApp({ ...env, ACCESS_TOKEN_TTL: '6s' });
+    try {
+      const request = httpClient(shortLived.url);
+      const ines = await signUpAndIn(request, 'Ines Moro');
+      const page = await openPage('ines');
+      const sockets: string[] = [];
+      const closes: number[] = [];
+      page.on('websocket', (ws) => {
+        sockets.push(ws.url());
+        ws.on('close', () => closes.push(Date.now()));
+      });
+      const refreshes: number[] = [];
+      page.on('response', (response) => {
+        if (response.url().endsWith('/api/v1/auth/refresh')) refreshes.push(response.status());
+      });
+      await signInThroughForm(page, { ...ines.user, password: ines.password }, shortLived.url);
+      await connection(page, 'online').waitFor();
+      // Three lifetimes of the token: each would have closed the socket with 4401 at its end.
+      await delay(18_000);
+      expect(refreshes.length).toBeGreaterThanOrEqual(2);
+      expect(refreshes.filter((status) => status !== 200)).toEqual([]);
+      expect({ sockets: sockets.length, closes: closes.length }).toEqual({ sockets: 1, closes: 0 });
+      await connection(page, 'online').waitFor();
+      // And the socket still carries what it must: a message sent over REST arrives on it.
+      const lou = await signUpAndIn(request, 'Lou Moro');
+      const chat = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: ines.user.id }, token: lou.accessToken });
+      await request('POST', `/api/v1/chats/${chat.body.id}/messages`, { body: { text: 'Still here?' }, token: lou.accessToken });
+      await expectText(page.getByTestId('chat-item'), 'Still here?');
+      expect(pageErrors()).toEqual([]);
+    } finally {
+      await closeApp(shortLived);
+    }
+  });
+
+  it('warns before signing out with messages not sent yet, and says when sends are held by the rate limit', async () => {
+    const limited = await startTestApp({ ...env, RATE_LIMIT_MESSAGES_PER_USER: '2' });
+    try {
+      const request = httpClient(limited.url);
+      const ada = await signUpAndIn(request, 'Ada Quist');
+      const bo = await signUpAndIn(request, 'Bo Quist');
+      const direct = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: bo.user.id }, token: ada.accessToken });
+      const group = await request('POST', '/api/v1/chats', {
+        body: { type: 'group', title: 'Quists', memberIds: [bo.user.id] },
+        token: ada.accessToken,
+      });
+      const page = await openPage('ada');
+      await signInThroughForm(page, { ...ada.user, password: ada.password }, limited.url);
+      await connection(page, 'online').waitFor();
+      await page.getByTestId('chat-item').filter({ hasText: 'Bo Quist' }).click();
+      await page.waitForURL(/#\/chat\//);
+      // Typed at once after a click on another chat: it goes to the chat clicked, not the one open before.
+      await page.getByTestId('chat-item').filter({ hasText: 'Quists' }).click();
+      await page.getByTestId('composer-input').fill('Right after the click');
+      await page.getByTestId('composer-input').press('Enter');
+      await message(page, 'Right after the click').locator('[data-testid="tick"][data-status="sent"]').waitFor();
+      const inGroup = await request('GET', `/api/v1/chats/${group.body.id}/messages`, { token: ada.accessToken });
+      expect(inGroup.body.items.map((m: any) => m.text)).toEqual(['Right after the click']);
+      const inDirect = await request('GET', `/api/v1/chats/${direct.body.id}/messages`, { token: ada.accessToken });
+      expect(inDirect.body.items).toEqual([]);
+
+      for (const text of ['Second', 'Third, held']) {
+        await page.getByTestId('composer-input').fill(text);
+        await page.getByTestId('composer-input').press('Enter');
+      }
+      await expectText(page.getByTestId('toast'), 'Sending too fast');
+      await message(page, 'Third, held').locator('[data-testid="tick"][data-status="pending"]').waitFor();
+
+      const asked: string[] = [];
+      page.once('dialog', (dialog) => {
+        asked.push(dialog.message());
+        void dialog.dismiss();
+      });
+      await page.locator('[data-action="sign-out"]').click();
+      await delay(300);
+      expect(asked).toEqual([expect.stringMatching(/^A message is not sent yet, and will be lost\. Sign out anyway\?$/)]);
+      expect(await page.getByTestId('sign-in-form').isVisible()).toBe(false);
+      await connection(page, 'online').waitFor();
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.locator('[data-action="sign-out"]').click();
+      await page.getByTestId('sign-in-form').waitFor();
+      expect(pageErrors()).toEqual([]);
+    } finally {
+      await closeApp(limited);
+    }
   });
 
   it('keeps two tabs of one session signed in through access-token expiries', async () => {
