@@ -10,6 +10,7 @@ import { filter } from 'rxjs/operators';
 import { EmailLinksService } from '../src/modules/auth/email-links.service.js';
 import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
 import { SessionRepository } from '../src/modules/auth/session.repository.js';
+import { MAX_LIVE_SESSIONS } from '../src/modules/auth/auth.service.js';
 import { UserSignedUpEvent } from '../src/modules/auth/events/user-signed-up.event.js';
 import { PasswordResetRequestedEvent } from '../src/modules/auth/events/password-reset-requested.event.js';
 import { DEV_ACCESS_SECRET, DEV_REFRESH_SECRET } from '../src/config/app-config.js';
@@ -19,7 +20,7 @@ import { expectErrorShape, httpClient, type RequestOptions } from './support/htt
 import { type SignedIn, signUpAndIn, uniqueEmail } from './support/accounts.js';
 import { tcpProxy } from './support/proxy.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
-import { eventually as eventuallyTrue } from './support/ws.js';
+import { connectReady, eventually as eventuallyTrue } from './support/ws.js';
 import { AuthHousekeeping } from '../src/modules/auth/auth-housekeeping.js';
 
 describe('auth', () => {
@@ -398,6 +399,44 @@ describe('auth', () => {
       expectErrorShape(await me(laptop.body.accessToken), 401, 'SESSION_REVOKED');
       expect((await me(phone.accessToken)).status).toBe(200);
       expect((await request('GET', '/api/v1/auth/sessions', { token: phone.accessToken })).body).toHaveLength(1);
+    });
+
+    it('keeps at most MAX_LIVE_SESSIONS live sessions a user: a sign-in beyond ends the least recently used, and its socket', async () => {
+      const account = await signUpAndIn(request, 'Many Devices');
+      const db = app.app.get(DataSource);
+      // Sessions of earlier sign-ins, the first used longest ago; the account's own is the most recent.
+      await db.query(
+        `INSERT INTO sessions (id, user_id, refresh_token_hash, expires_at, created_at, last_used_at)
+         SELECT gen_random_uuid(), $1, md5(random()::text), now() + interval '30 days', now() - interval '2 days', now() - (interval '1 minute' * (200 - n))
+           FROM generate_series(1, $2::int - 1) n`,
+        [account.user.id, MAX_LIVE_SESSIONS],
+      );
+      const oldest = (await db.query(`SELECT id FROM sessions WHERE user_id = $1 ORDER BY last_used_at LIMIT 2`, [account.user.id])).map(
+        (r: { id: string }) => r.id,
+      );
+      const socket = await connectReady(app.wsUrl, account.accessToken);
+
+      const again = await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } });
+      expect(again.status).toBe(200);
+      const live = async () =>
+        (await db.query(`SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()`, [account.user.id])).map(
+          (r: { id: string }) => r.id,
+        );
+      expect((await live()).length).toBe(MAX_LIVE_SESSIONS);
+      expect(await live()).not.toContain(oldest[0]);
+      expect(await live()).toContain(oldest[1]);
+      expect((await request('GET', '/api/v1/auth/sessions', { token: again.body.accessToken })).body).toHaveLength(MAX_LIVE_SESSIONS);
+
+      // Made the least recently used, the account's first session is the one the next sign-in ends, and its socket closes.
+      await db.query(`UPDATE sessions SET last_used_at = now() - interval '1 day' WHERE id = $1`, [
+        JSON.parse(Buffer.from(account.accessToken.split('.')[1], 'base64url').toString()).sid,
+      ]);
+      expect(
+        (await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } })).status,
+      ).toBe(200);
+      expect(await socket.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
+      expectErrorShape(await me(account.accessToken), 401, 'SESSION_REVOKED');
+      expect((await me(again.body.accessToken)).status).toBe(200);
     });
 
     it("answers 404 for someone else's session and leaves it alone", async () => {

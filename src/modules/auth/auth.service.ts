@@ -29,6 +29,13 @@ export interface ClientInfo {
 }
 
 /**
+ * Live sessions one user keeps: a sign-in beyond it ends the least recently used. Each device
+ * signed in is one, and a script that signs in on every run instead of refreshing would otherwise
+ * pile up a session a run for 30 days (and the session list, and a password reset, with them).
+ */
+export const MAX_LIVE_SESSIONS = 100;
+
+/**
  * Accounts and sessions: sign-up (with its first confirmation email), sign-in, refresh, sign-out
  * and the session list. The emailed links after that are EmailLinksService's.
  */
@@ -113,6 +120,8 @@ export class AuthService implements OnApplicationBootstrap {
         opened = await this.sessions.createForPassword(session, now.passwordHash);
     }
     if (!opened) throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
+    const displaced = await this.sessions.revokeBeyond(user.id, MAX_LIVE_SESSIONS, 'session_limit');
+    if (displaced.length > 0) this.events.publish(new SessionsRevokedEvent(user.id, displaced, false));
     await this.limiter.signedIn(input.email, client.ip, generation);
     if (check.outdated) await this.rehashPassword(user.id, user.passwordHash, input.password);
     return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };

@@ -95,6 +95,24 @@ export class SessionRepository {
     return rows.map((r) => r.id);
   }
 
+  /**
+   * Revokes the user's live sessions beyond the `keep` most recently used (the newest first when
+   * two were last used at once) and returns their ids.
+   */
+  async revokeBeyond(userId: string, keep: number, reason: string): Promise<string[]> {
+    const rows = returnedRows<{ id: string }>(
+      await this.sessions.query(
+        `UPDATE sessions SET revoked_at = now(), revoked_reason = $3
+          WHERE id IN (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+                        ORDER BY last_used_at DESC, created_at DESC, id OFFSET $2)
+            AND revoked_at IS NULL
+         RETURNING id`,
+        [userId, keep, reason],
+      ),
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** Records use at most once a minute per session, to keep writes off the hot path. */
   async touch(id: string): Promise<void> {
     await this.sessions.query(`UPDATE sessions SET last_used_at = now() WHERE id = $1 AND last_used_at < now() - interval '1 minute'`, [
