@@ -135,6 +135,42 @@ describe('Connection', () => {
     catchUp.end();
   });
 
+  it('lets frames kept back behind a catch-up out together without counting them as a slow client, and bounds what comes after', async () => {
+    const socket = fakeSocket();
+    // A transport that leaves unread whatever the test says (bufferedAmount as set).
+    const transport = { cork() {}, uncork() {}, write() {} };
+    const slow: Connection[] = [];
+    const connection = new Connection(
+      'c3',
+      socket as unknown as WebSocket,
+      { ...limits, maxKeptBytes: 1_000 },
+      (c) => slow.push(c),
+      transport as unknown as Socket,
+    );
+    connection.holdStreams(60_000); // until the first sync ends, as after every connect
+    for (let seq = 1; seq <= 10; seq++) connection.sendInStream({ id: 'chat', seq }, 'x'.repeat(50)); // 500 bytes, bound 100
+    expect(socket.sent).toHaveLength(0);
+    connection.releaseStreams();
+    await nextTick();
+    expect(socket.sent).toHaveLength(10);
+    expect(socket.bufferedAmount).toBe(500);
+    expect(slow).toEqual([]);
+    expect(socket.closedWith).toBeUndefined();
+
+    // The client reads part of it; new frames have the usual room on top of what was let out.
+    socket.bufferedAmount = 300;
+    expect(connection.sendRaw('y'.repeat(90))).toBe(true);
+    await nextTick();
+    expect(socket.closedWith).toBeUndefined();
+    // Once it has read down to the bound, the bound is the usual one again.
+    socket.bufferedAmount = 80;
+    expect(connection.sendRaw('z'.repeat(10))).toBe(true);
+    await nextTick();
+    expect(connection.sendRaw('z'.repeat(20))).toBe(false);
+    expect(slow).toEqual([connection]);
+    expect(socket.closedWith).toEqual([1013, 'SLOW_CONSUMER']);
+  });
+
   it('keeps frames that come before ready until ready has gone out, then writes them in order', () => {
     const { socket, connection } = setup(undefined);
     connection.deferUntilReady();

@@ -112,6 +112,8 @@ export class Connection {
   private corked = false;
   /** Frames that came between registration and `ready` (see deferUntilReady). */
   private beforeReady?: WireFrame[];
+  /** Bytes the send buffer may hold beyond maxBufferedBytes: frames kept back and released at once (see releasing). */
+  private backlog = 0;
 
   /**
    * `transport` is the TCP socket under `socket` (the upgrade request's socket): frames sent in
@@ -182,7 +184,7 @@ export class Connection {
     if (typeof frame === 'string') this.socket.send(frame);
     else if (this.transport) this.transport.write(frame.bytes);
     else this.socket.send(frame.text);
-    if (this.socket.bufferedAmount <= this.limits.maxBufferedBytes) return true;
+    if (this.socket.bufferedAmount <= this.limits.maxBufferedBytes + this.backlog) return true;
     // Over the bound, but while corked that counts this tick's frames too: write them now (and
     // keep gathering for the rest of the tick), then judge what the kernel did not take.
     if (this.corked && this.transport) {
@@ -209,9 +211,25 @@ export class Connection {
     return this.isOpen && this.socket.readyState === this.socket.OPEN;
   }
 
+  /**
+   * Live frames kept back (behind the first catch-up, or a `sync`) are written together when they
+   * are let out: they were bounded as kept bytes (maxKeptBytes) while the client could not read
+   * them, and may now fill the send buffer beyond maxBufferedBytes without the client being slow.
+   * The bound grows by them until the buffer is back under maxBufferedBytes; meanwhile new frames
+   * still have maxBufferedBytes of room on top.
+   */
+  releasing(bytes: number): void {
+    this.backlog += bytes;
+  }
+
   /** Closes the socket with 1013 when the client has left too much unread. */
   private checkBuffer(): boolean {
-    if (this.socket.bufferedAmount <= this.limits.maxBufferedBytes) return true;
+    const buffered = this.socket.bufferedAmount;
+    if (buffered <= this.limits.maxBufferedBytes) {
+      this.backlog = 0; // read up to the usual bound: what was released is out
+      return true;
+    }
+    if (buffered <= this.limits.maxBufferedBytes + this.backlog) return true;
     this.closeAsSlow();
     return false;
   }

@@ -66,6 +66,12 @@ export interface BehindPlace {
 /** Where the tracker writes the frames it lets through (the connection). */
 export interface StreamSink {
   sendRaw(frame: WireFrame): boolean;
+  /**
+   * Frames of this many bytes, kept back and counted as kept until now, are about to be written at
+   * once: the sink lets its send buffer hold them on top of its usual bound, since the client could
+   * not read them while they were kept.
+   */
+  releasing?(bytes: number): void;
 }
 
 /** How many separate runs of delivered positions a connection remembers per stream, to recognise repeats. */
@@ -316,7 +322,12 @@ export class StreamTracker {
   private flushHeld(state: StreamState): void {
     const held = (state.held ?? []).sort(bySeq);
     state.held = undefined;
-    for (const waiting of held) this.release(waiting);
+    let bytes = 0;
+    for (const waiting of held) {
+      this.release(waiting);
+      bytes += sizeOf(waiting.frame);
+    }
+    if (bytes > 0) this.sink.releasing?.(bytes);
     for (const waiting of held) {
       const { seq, frame, about, behind } = waiting;
       if (behind) {
