@@ -360,6 +360,24 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
     expect(socket.received).toEqual([{ type: 'slowed', ms: 500, id: 'inflight' }]);
   });
 
+  it('closes each socket with 1012 on shutdown once its own frames are done, not when the busiest is', async () => {
+    const other = await start();
+    const { port } = other.getHttpServer().address() as AddressInfo;
+    const http = httpClient(`http://127.0.0.1:${port}`);
+    const [busyAccount, idleAccount] = [await signUpAndIn(http), await signUpAndIn(http)];
+    const busy = await connectReady(`ws://127.0.0.1:${port}/ws`, busyAccount.accessToken);
+    const idle = await connectReady(`ws://127.0.0.1:${port}/ws`, idleAccount.accessToken);
+    busy.send({ type: 'slow', ms: 1_500, id: 'busy' });
+    await pause(100);
+    const closing = other.close();
+    expect(await idle.closed).toEqual({ code: 1012, reason: 'SERVER_RESTARTING' });
+    // Before the busy socket's frame was answered: the idle one did not wait for it.
+    expect(busy.received).toEqual([]);
+    expect(await busy.closed).toEqual({ code: 1012, reason: 'SERVER_RESTARTING' });
+    expect(busy.received).toEqual([{ type: 'slowed', ms: 1_500, id: 'busy' }]);
+    await closing;
+  });
+
   it('still handles events while shutdown drains: a session revoked meanwhile is closed as revoked, not as restarting', async () => {
     const other = await start();
     const { port } = other.getHttpServer().address() as AddressInfo;
@@ -370,9 +388,10 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
     const revoked = await connectReady(`ws://127.0.0.1:${port}/ws`, second.body.accessToken);
     const sessionId: string = revoked.history.find((f) => f.type === 'ready').sessionId;
     busy.send({ type: 'slow', ms: 800, id: 'holds-the-drain' });
+    revoked.send({ type: 'slow', ms: 800, id: 'holds-its-socket' });
     await pause(100);
     const closing = other.close();
-    await pause(200); // the drain waits for the slow frame; the event handlers must still be there
+    await pause(200); // the drain waits for the slow frames; the event handlers must still be there
     other.get(EventBus).publish(new SessionsRevokedEvent(account.user.id, [sessionId], false));
     expect(await revoked.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
     await closing;

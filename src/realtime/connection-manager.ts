@@ -151,14 +151,22 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
-  /** Stops taking sockets, lets queued frames finish, then closes every socket with 1012. */
+  /**
+   * Stops taking sockets, and closes each with 1012 once its frames in flight are done (or the
+   * grace is over): one socket busy with a long `sync` does not keep the others open, answering
+   * SERVER_RESTARTING to everything, when they could be reconnecting elsewhere.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.draining = true;
     clearInterval(this.ticker);
     clearInterval(this.expiryTicker);
     const connections = this.registry.all();
-    await within(Promise.all(connections.map((c) => c.idle())), this.settings.shutdownGraceMs);
-    for (const connection of connections) connection.close(CloseCode.RESTARTING, 'SERVER_RESTARTING');
+    await Promise.all(
+      connections.map(async (connection) => {
+        await within(connection.idle(), this.settings.shutdownGraceMs);
+        connection.close(CloseCode.RESTARTING, 'SERVER_RESTARTING');
+      }),
+    );
     const closedInTime = await within(Promise.all(connections.map((c) => c.whenClosed())), 3_000);
     if (!closedInTime) {
       for (const connection of connections) connection.terminate();

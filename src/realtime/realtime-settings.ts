@@ -46,8 +46,12 @@ export class RealtimeSettings {
    * thousands of tokenless sockets open for authTimeoutMs each.
    */
   readonly maxPendingPerAddress: number = 256;
-  /** On shutdown, how long in-flight frames may take before sockets are closed regardless. */
-  readonly shutdownGraceMs: number = 10_000;
+  /**
+   * On shutdown, how long a socket's frames in flight may take before it is closed regardless
+   * (each socket is closed as soon as its own are done). With the 3 s close handshake after it, a
+   * stop stays within the 5 s REST requests get.
+   */
+  readonly shutdownGraceMs: number = 2_000;
 
   constructor(overrides: Partial<RealtimeSettings> = {}) {
     Object.assign(this, overrides);
