@@ -6,21 +6,22 @@ import { constants } from 'node:os';
 import { STOP_SIGNALS, StartInterrupted, createApp } from './app.factory.js';
 import { ConfigError } from './config/env-reader.js';
 import { loadConfig } from './config/app-config.js';
-import { readDotEnv } from './config/dot-env.js';
+import { readDotEnv, unreadDotEnvNames } from './config/dot-env.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { failureText } from './common/errors/setup-error.js';
 import { checkPortFree, explainListenError } from './common/http/listen-errors.js';
 
-const dotEnvProblems = readDotEnv();
+const dotEnv = readDotEnv();
 
 async function main(): Promise<void> {
-  if (dotEnvProblems.length > 0) {
-    process.stderr.write(dotEnvProblems.join('\n') + '\n');
+  if (dotEnv.problems.length > 0) {
+    process.stderr.write(dotEnv.problems.join('\n') + '\n');
     process.exit(78); // EX_CONFIG
   }
   let config;
+  const asked = new Set<string>();
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, asked);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(error.message + '\n');
@@ -38,6 +39,12 @@ async function main(): Promise<void> {
   // A port that is taken is told at once, not after the database, the migrations and the seed.
   await checkPortFree(config.http.port);
   const logger = new AppLogger(config.log.level, config.log.format);
+  const unread = unreadDotEnvNames(dotEnv.names, asked);
+  if (unread.length > 0)
+    logger.warn(
+      `.env sets ${unread.join(', ')}, which Parley does not read: a misspelt name? (The configuration table in the README lists every name.)`,
+      'Parley',
+    );
   const app = await createApp(config, logger, { shutdownHooks: true });
   // Nest closes the app on these (shutdownHooks); the log says why it stops, once.
   let stopping = false;

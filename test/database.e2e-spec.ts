@@ -283,6 +283,26 @@ describe('the encoding of the database', () => {
     });
   });
 
+  it('warns, and still starts, when the database has migrations of a newer release', async () => {
+    await withDatabase(`ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'`, async (env) => {
+      const first = await createApp(loadConfig({ ...env, MODULES: 'health' }), new AppLogger('error', 'json', () => undefined));
+      await first.close();
+      const client = new pg.Client({ connectionString: env.DATABASE_URL });
+      await client.connect();
+      try {
+        await client.query(`INSERT INTO migrations (timestamp, name) VALUES (1899999999999, 'FromTheFuture1899999999999')`);
+      } finally {
+        await client.end();
+      }
+      const logs: string[] = [];
+      const again = await createApp(loadConfig({ ...env, MODULES: 'health' }), new AppLogger('warn', 'json', (line) => logs.push(line)));
+      await again.close();
+      expect(logs.filter((line) => line.includes('1 migration(s) this release does not know (FromTheFuture1899999999999)'))).toHaveLength(
+        1,
+      );
+    });
+  });
+
   it('starts on UTF8 under LC_CTYPE C, warning that only A–Z fold', async () => {
     await withDatabase(`ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`, async (env) => {
       const logs: string[] = [];

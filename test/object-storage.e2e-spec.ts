@@ -161,6 +161,26 @@ describe('an S3 endpoint that is unreachable', () => {
   });
 });
 
+describe('an S3 endpoint where a web server that is not S3 answers', () => {
+  it('stops the adapter start with a sentence (a SetupError, no stack) saying to point S3_ENDPOINT at the S3 API', async () => {
+    // As MinIO's console port, or any web server: 404 to a bucket's HEAD, 501 to its PUT, plain text.
+    const web = createHttpServer((request, response) => {
+      response.writeHead(request.method === 'PUT' ? 501 : 404, { 'content-type': 'text/html' });
+      response.end(request.method === 'HEAD' ? undefined : '<h1>Not here</h1>');
+    });
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    try {
+      const failure = new S3ObjectStorage(s3ConfigAt((web.address() as AddressInfo).port)).init();
+      await expect(failure).rejects.toBeInstanceOf(SetupError);
+      await expect(failure).rejects.toThrow(
+        /^Could not prepare the S3 bucket parley at http:\/\/127\.0\.0\.1:\d+ \(.+\): point S3_ENDPOINT at the S3 API \(MinIO: port 9000, not the console's 9001\)/,
+      );
+    } finally {
+      await new Promise<void>((resolve) => web.close(() => resolve()));
+    }
+  });
+});
+
 describe('an S3 endpoint that goes away or stops answering after the start', () => {
   it('fails reads and writes with 503 STORAGE_UNAVAILABLE, logging S3_ENDPOINT and why, rather than hanging or a bare 500', async () => {
     // A server that takes connections and never answers.

@@ -14,9 +14,9 @@ export function isMain(moduleUrl: string): boolean {
 
 /** Reads .env, runs the command, and exits with 0, 78 (bad configuration) or 1. */
 export function runCli(name: string, command: () => Promise<void>): void {
-  const dotEnvProblems = readDotEnv();
-  if (dotEnvProblems.length > 0) {
-    process.stderr.write(`${name} failed, the configuration is invalid:\n${dotEnvProblems.map((p) => `  - ${p}`).join('\n')}\n`);
+  const { problems } = readDotEnv();
+  if (problems.length > 0) {
+    process.stderr.write(`${name} failed, the configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
     process.exit(78); // EX_CONFIG
   }
   command().then(

@@ -313,6 +313,20 @@ describe('loadConfig', () => {
     expect(problemsOf({ MONGODB_URI: 'mongodb://' })).toEqual([expect.stringMatching(/^MONGODB_URI must be/)]);
   });
 
+  it('refuses a REDIS_URL whose database is not a whole number, in the path or as db=', () => {
+    for (const url of [
+      'redis://127.0.0.1:6379/abc',
+      'redis://127.0.0.1:6379/1.5',
+      'redis://127.0.0.1:6379/?db=abc',
+      'redis://127.0.0.1:6379/-1',
+    ])
+      expect(problemsOf({ REDIS_URL: url })).toEqual([
+        expect.stringMatching(/^REDIS_URL names the database ".*", which is not a database number; /),
+      ]);
+    for (const url of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379/', 'redis://127.0.0.1:6379/3', 'redis://127.0.0.1:6379?db=2'])
+      expect(loadConfig({ REDIS_URL: url }).redis.url).toBe(new URL(url).toString());
+  });
+
   it('refuses a MONGODB_URI that reads from secondaries, saying why', () => {
     const secondary = 'mongodb://db1:27017,db2:27017/parley?replicaSet=rs0&readPreference=secondaryPreferred';
     expect(problemsOf({ MESSAGE_STORE: 'mongo', MONGODB_URI: secondary })).toEqual([

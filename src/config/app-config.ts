@@ -150,9 +150,12 @@ function readMailFrom(read: EnvReader): string {
 /** A host name (letters, digits, hyphens, underscores as in Docker service names, dots; IDNs arrive as punycode) or an IP address: what a browser sends in Origin. */
 const HOST_NAME = /^(\[[0-9a-f:.]+\]|[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?)$/i;
 
-/** Builds the configuration from the environment, or throws a ConfigError naming every bad variable. */
-export function loadConfig(env: Env = process.env): AppConfig {
-  const read = new EnvReader(env);
+/**
+ * Builds the configuration from the environment, or throws a ConfigError naming every bad
+ * variable. `asked` collects the names it read.
+ */
+export function loadConfig(env: Env = process.env, asked?: Set<string>): AppConfig {
+  const read = new EnvReader(env, asked);
 
   const appEnv = read.oneOf('APP_ENV', ['LOCAL', 'PRODUCTION'] as const, 'LOCAL', (s) => s.toUpperCase());
   const modules = readModules(read);
@@ -211,8 +214,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
     mongodbUri,
   };
 
+  const redisUrl = read.url('REDIS_URL', ['redis', 'rediss'], { needsHost: true });
+  // The database number, in the path or as ?db=: ioredis takes anything there (`/abc` as NaN,
+  // which Redis refuses in a way ioredis does not catch; `/1.5` as 1).
+  const redisDb = redisUrl && [redisUrl.pathname.replace(/^\//, ''), redisUrl.searchParams.get('db')].find((part) => part);
+  if (redisDb && !/^\d{1,5}$/.test(redisDb))
+    read.problem(
+      `REDIS_URL names the database ${JSON.stringify(redisDb)}, which is not a database number; write it as a whole number (redis://host:6379/2), or leave it out for database 0.`,
+    );
   const redis = {
-    url: read.url('REDIS_URL', ['redis', 'rediss'], { needsHost: true })?.toString(),
+    url: redisUrl?.toString(),
     prefix: read.string('REDIS_PREFIX', 'parley:'),
   };
   if (!/^[A-Za-z0-9:._-]{0,63}:$/.test(redis.prefix))

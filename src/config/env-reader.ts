@@ -21,7 +21,11 @@ const MAX_DURATION_SECONDS = MAX_DURATION_DAYS * 86_400;
 export class EnvReader {
   readonly problems: string[] = [];
 
-  constructor(private readonly env: Env) {}
+  /** `asked` collects every name read (a `.env` name that nothing reads is worth a warning). */
+  constructor(
+    private readonly env: Env,
+    private readonly asked?: Set<string>,
+  ) {}
 
   has(name: string): boolean {
     return this.raw(name) !== undefined;
@@ -123,6 +127,7 @@ export class EnvReader {
   }
 
   private raw(name: string): string | undefined {
+    this.asked?.add(name);
     const value = this.env[name]?.trim();
     return value === undefined || value === '' ? undefined : value;
   }

@@ -19,6 +19,7 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
   try {
     await checkEncoding(lock, url, logger);
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    await warnOfNewerMigrations(dataSource, logger);
     if (!(await dataSource.showMigrations())) {
       logger.log('Schema is up to date');
       return [];
@@ -30,6 +31,24 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
   } finally {
     await lock.end().catch(() => undefined);
   }
+}
+
+/**
+ * Migrations the database has that this release does not: a newer release ran against it (a
+ * rollback, or two releases side by side). Its schema may not be what this code expects; said at
+ * once rather than found out from a failing query.
+ */
+async function warnOfNewerMigrations(dataSource: DataSource, logger: Logger): Promise<void> {
+  const table = dataSource.options.migrationsTableName ?? 'migrations';
+  const [{ present }] = (await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [table])) as Array<{ present: boolean }>;
+  if (!present) return;
+  const known = new Set(dataSource.migrations.map((m) => m.name ?? m.constructor.name));
+  const applied = (await dataSource.query(`SELECT name FROM "${table}" ORDER BY timestamp, id`)) as Array<{ name: string }>;
+  const unknown = applied.map((row) => row.name).filter((name) => !known.has(name));
+  if (unknown.length > 0)
+    logger.warn(
+      `The database has ${unknown.length} migration(s) this release does not know (${unknown.join(', ')}): a newer Parley ran against it, and its schema may not be what this release expects. Run the newer release, or restore a backup taken before it.`,
+    );
 }
 
 /**

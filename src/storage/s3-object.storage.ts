@@ -175,7 +175,12 @@ export class S3ObjectStorage extends ObjectStorage {
         `S3_BUCKET ${JSON.stringify(this.bucket)} is not a valid bucket name; use 3-63 lowercase letters, digits, dots and hyphens.`,
       );
     }
-    return new Error(`Could not prepare the S3 bucket ${this.bucket} at ${this.endpoint}: ${detail}`, { cause: error });
+    // Anything else: a server that answered, though not as S3 does (a web server, MinIO's console
+    // port), or an S3 refusing the bucket for a reason of its own. Said in a sentence, not a stack.
+    const said = [detail, code].filter((part, i, all) => part && all.indexOf(part) === i).join(', ');
+    return new SetupError(
+      `Could not prepare the S3 bucket ${this.bucket} at ${this.endpoint} (${said || 'no reason given'}): point S3_ENDPOINT at the S3 API (MinIO: port 9000, not the console's 9001), and check that the bucket can be made there with these keys.`,
+    );
   }
 }
 
