@@ -13,11 +13,10 @@ import { RealtimeService } from './realtime.service.js';
 const REFRESH_BATCH = 500;
 /**
  * After the store fails a connect or disconnect (Redis down or stalled: each call waits out the
- * command timeout), the next connects leave it alone this long, and a heartbeat that reaches it
- * ends that sooner: a socket gets `ready` at once rather than a second later, the heartbeat counts
- * the connection, and the user is settled at the next sweeping one as after a failure
- * (`uncertain`). Disconnects still ask (nobody waits for them): one left out would keep its user
- * online until the connection's lease ran out.
+ * command timeout), `ready` does not wait for the store's answer to the next connects for this
+ * long (a heartbeat that reaches the store ends it sooner): a socket is ready at once rather than
+ * a second later. The store is still asked, in the background, in the user's turn; what it does
+ * not answer is settled at the next sweeping heartbeat, as after any failure (`uncertain`).
  */
 const STORE_AWAY_MS = 5_000;
 /** A failing store or database fails every connect and disconnect: one line this often, with a count. */
@@ -67,13 +66,17 @@ export class PresenceService implements OnApplicationBootstrap {
     }
   }
 
-  /** Resolves once the connection counts (so `ready` means "online"); the announcement follows in the background. */
+  /**
+   * Resolves once the connection counts (so `ready` means "online"), or at once while the store
+   * is failing (STORE_AWAY_MS); the announcement follows in the background.
+   */
   connected(entry: PresenceEntry): Promise<void> {
     return new Promise((counted) => {
+      if (Date.now() < this.storeAwayUntil) counted();
       this.forUser(entry.userId, async () => {
         let cameOnline: boolean | undefined;
         try {
-          cameOnline = await this.uncertainOnFailure(entry.userId, () => this.store.connected(entry), true);
+          cameOnline = await this.uncertainOnFailure(entry.userId, () => this.store.connected(entry));
         } finally {
           counted();
         }
@@ -88,15 +91,8 @@ export class PresenceService implements OnApplicationBootstrap {
     });
   }
 
-  /**
-   * The store's answer; undefined when it failed, or (`skipWhileAway`) was left alone after a
-   * failure: the user is then settled at the next sweeping heartbeat.
-   */
-  private async uncertainOnFailure<T>(userId: string, change: () => Promise<T>, skipWhileAway = false): Promise<T | undefined> {
-    if (skipWhileAway && Date.now() < this.storeAwayUntil) {
-      this.uncertain.add(userId);
-      return undefined;
-    }
+  /** The store's answer; undefined when it failed: the user is then settled at the next sweeping heartbeat. */
+  private async uncertainOnFailure<T>(userId: string, change: () => Promise<T>): Promise<T | undefined> {
     try {
       return await change();
     } catch (error) {
@@ -106,7 +102,7 @@ export class PresenceService implements OnApplicationBootstrap {
       if (held !== undefined) {
         const more = held > 0 ? ` (and ${held} more since the last such line)` : '';
         this.logger.warn(
-          `Presence store failed a connect or disconnect${more}: ${describe(error)}; those users are settled at the next heartbeat, and connects leave the store alone for ${STORE_AWAY_MS / 1000} s. Check REDIS_URL and that Redis is up.`,
+          `Presence store failed a connect or disconnect${more}: ${describe(error)}; those users are settled at the next heartbeat, and sockets are ready without waiting for the store for ${STORE_AWAY_MS / 1000} s. Check REDIS_URL and that Redis is up.`,
         );
       }
       return undefined;
