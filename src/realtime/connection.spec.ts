@@ -171,6 +171,31 @@ describe('Connection', () => {
     expect(socket.closedWith).toEqual([1013, 'SLOW_CONSUMER']);
   });
 
+  it('forgives only released frames it wrote: held copies of what the catch-up already sent widen nothing', async () => {
+    const socket = fakeSocket();
+    const transport = { cork() {}, uncork() {}, write() {} };
+    const slow: Connection[] = [];
+    const connection = new Connection(
+      'c4',
+      socket as unknown as WebSocket,
+      { ...limits, maxKeptBytes: 1_000 },
+      (c) => slow.push(c),
+      transport as unknown as Socket,
+    );
+    const catchUp = connection.streams.begin('chat'); // a sync of this chat
+    for (let seq = 1; seq <= 10; seq++) connection.sendInStream({ id: 'chat', seq }, 'x'.repeat(50)); // live copies, held
+    for (let seq = 1; seq <= 10; seq++) catchUp.sent(seq); // the history page wrote them all
+    socket.bufferedAmount = 90; // the client has not read the page yet
+    catchUp.end(); // nothing to write: all ten are repeats
+    expect(socket.sent).toHaveLength(0);
+    await nextTick();
+    // A client that then stops reading: 590 bytes waiting, against a bound of 100.
+    connection.sendRaw('y'.repeat(500));
+    await nextTick();
+    expect(slow).toEqual([connection]);
+    expect(socket.closedWith).toEqual([1013, 'SLOW_CONSUMER']);
+  });
+
   it('keeps frames that come before ready until ready has gone out, then writes them in order', () => {
     const { socket, connection } = setup(undefined);
     connection.deferUntilReady();

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { errorFrame, withId } from './frames.js';
 import type { WireFrame } from './prepared-frame.js';
+import { ReleasedBacklog } from './released-backlog.js';
 import type { MissedMessages } from './missed-messages.js';
 import { type BehindPlace, type ReadMissed, StreamTracker, type StreamPosition } from './stream-tracker.js';
 import type { FrameId, ServerEvent } from './server-events.js';
@@ -112,8 +113,10 @@ export class Connection {
   private corked = false;
   /** Frames that came between registration and `ready` (see deferUntilReady). */
   private beforeReady?: WireFrame[];
-  /** Bytes the send buffer may hold beyond maxBufferedBytes: frames kept back and released at once (see releasing). */
-  private backlog = 0;
+  /** Frames kept back and let out at once, while the client has not read them all (see releasing). */
+  private backlog?: ReleasedBacklog;
+  /** True while a release writes: the bound is judged once it is all written. */
+  private inRelease = false;
 
   /**
    * `transport` is the TCP socket under `socket` (the upgrade request's socket): frames sent in
@@ -184,7 +187,8 @@ export class Connection {
     if (typeof frame === 'string') this.socket.send(frame);
     else if (this.transport) this.transport.write(frame.bytes);
     else this.socket.send(frame.text);
-    if (this.socket.bufferedAmount <= this.limits.maxBufferedBytes + this.backlog) return true;
+    this.backlog?.wrote(typeof frame === 'string' ? frame.length : frame.bytes.length, this.inRelease);
+    if (this.inRelease || this.withinBound()) return true;
     // Over the bound, but while corked that counts this tick's frames too: write them now (and
     // keep gathering for the rest of the tick), then judge what the kernel did not take.
     if (this.corked && this.transport) {
@@ -212,24 +216,35 @@ export class Connection {
   }
 
   /**
-   * Live frames kept back (behind the first catch-up, or a `sync`) are written together when they
-   * are let out: they were bounded as kept bytes (maxKeptBytes) while the client could not read
-   * them, and may now fill the send buffer beyond maxBufferedBytes without the client being slow.
-   * The bound grows by them until the buffer is back under maxBufferedBytes; meanwhile new frames
-   * still have maxBufferedBytes of room on top.
+   * Writes live frames kept back (behind the first catch-up, or a `sync`) as they are let out,
+   * together: they were bounded as kept bytes (maxKeptBytes) while the client could not read
+   * them, so what it has not read of them yet does not count against maxBufferedBytes
+   * (ReleasedBacklog); the bound applies to the rest, new frames included.
    */
-  releasing(bytes: number): void {
-    this.backlog += bytes;
+  releasing(write: () => void): void {
+    if (this.inRelease) return write();
+    (this.backlog ??= new ReleasedBacklog()).begin(this.socket.bufferedAmount);
+    this.inRelease = true;
+    try {
+      write();
+    } finally {
+      this.inRelease = false;
+    }
+    if (this.isOpen && !this.withinBound()) this.checkBuffer();
+  }
+
+  /** Whether what waits to be sent is within the bound: maxBufferedBytes beyond the released frames not read yet. */
+  private withinBound(): boolean {
+    const buffered = this.socket.bufferedAmount;
+    if (!this.backlog) return buffered <= this.limits.maxBufferedBytes;
+    const unread = this.backlog.unread(buffered);
+    if (unread === 0) this.backlog = undefined; // all read: the usual bound again
+    return buffered <= this.limits.maxBufferedBytes + unread;
   }
 
   /** Closes the socket with 1013 when the client has left too much unread. */
   private checkBuffer(): boolean {
-    const buffered = this.socket.bufferedAmount;
-    if (buffered <= this.limits.maxBufferedBytes) {
-      this.backlog = 0; // read up to the usual bound: what was released is out
-      return true;
-    }
-    if (buffered <= this.limits.maxBufferedBytes + this.backlog) return true;
+    if (this.withinBound()) return true;
     this.closeAsSlow();
     return false;
   }

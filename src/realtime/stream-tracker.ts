@@ -67,11 +67,11 @@ export interface BehindPlace {
 export interface StreamSink {
   sendRaw(frame: WireFrame): boolean;
   /**
-   * Frames of this many bytes, kept back and counted as kept until now, are about to be written at
-   * once: the sink lets its send buffer hold them on top of its usual bound, since the client could
-   * not read them while they were kept.
+   * Runs `write`, which writes frames kept back until now (counted as kept meanwhile): the sink
+   * lets its send buffer hold what of them the client has not read on top of its usual bound,
+   * since the client could not read them while they were kept.
    */
-  releasing?(bytes: number): void;
+  releasing?(write: () => void): void;
 }
 
 /** How many separate runs of delivered positions a connection remembers per stream, to recognise repeats. */
@@ -322,12 +322,14 @@ export class StreamTracker {
   private flushHeld(state: StreamState): void {
     const held = (state.held ?? []).sort(bySeq);
     state.held = undefined;
-    let bytes = 0;
-    for (const waiting of held) {
-      this.release(waiting);
-      bytes += sizeOf(waiting.frame);
-    }
-    if (bytes > 0) this.sink.releasing?.(bytes);
+    for (const waiting of held) this.release(waiting);
+    if (held.length === 0) return this.forgetIfEmpty(state);
+    if (this.sink.releasing) this.sink.releasing(() => this.writeHeld(state, held));
+    else this.writeHeld(state, held);
+    this.forgetIfEmpty(state);
+  }
+
+  private writeHeld(state: StreamState, held: Waiting[]): void {
     for (const waiting of held) {
       const { seq, frame, about, behind } = waiting;
       if (behind) {
@@ -340,7 +342,6 @@ export class StreamTracker {
         this.offer(state, seq, frame, about);
       }
     }
-    this.forgetIfEmpty(state);
   }
 
   /**
