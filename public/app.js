@@ -222,9 +222,18 @@ async function request(method, path, body, { auth = true } = {}) {
     body: body === undefined ? undefined : form ? body : JSON.stringify(body),
     credentials: 'same-origin',
   });
+  noteServerClock(response);
   const text = await response.text();
   const data = text && (response.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : undefined;
   return { response, data };
+}
+
+/** How far the server's clock is ahead of this browser's (ms, to the second): token times are the server's. */
+let serverClockOffset = 0;
+
+function noteServerClock(response) {
+  const date = Date.parse(response.headers.get('date') ?? '');
+  if (!Number.isNaN(date)) serverClockOffset = date - Date.now();
 }
 
 /** A REST call; an expired access token is refreshed once and the call repeated. */
@@ -2205,6 +2214,8 @@ const socket = {
   /** The access token this socket went by (null: the cookie), and the timer that renews it before it expires. */
   token: null,
   renewTimer: null,
+  /** When the last renewal was made: one at most every RENEW_GAP (a wrong clock must not make it loop). */
+  renewedAt: 0,
 
   start() {
     this.wanted = true;
@@ -2352,8 +2363,10 @@ const socket = {
     const claims = claimsOf(this.token);
     if (typeof claims?.exp !== 'number') return;
     const lifetimeMs = typeof claims.iat === 'number' ? (claims.exp - claims.iat) * 1000 : 0;
-    const dueIn = claims.exp * 1000 - Date.now() - Math.max(RENEW_BEFORE_MS, lifetimeMs / 5);
-    this.renewTimer = setTimeout(() => this.renew(), Math.max(1000, dueIn));
+    // In the server's time, as the token's are.
+    const dueIn = claims.exp * 1000 - (Date.now() + serverClockOffset) - Math.max(RENEW_BEFORE_MS, lifetimeMs / 5);
+    const gap = Math.min(Math.max(lifetimeMs / 2, 1000), 30_000);
+    this.renewTimer = setTimeout(() => this.renew(), Math.max(dueIn, this.renewedAt + gap - Date.now(), 0));
   },
 
   async renew() {
@@ -2362,6 +2375,7 @@ const socket = {
     const socketExp = claimsOf(this.token)?.exp ?? 0;
     // Another request or tab may have renewed the pair already; else renew it (one tab at a time).
     const fresher = (claimsOf(state.session?.accessToken)?.exp ?? 0) > socketExp;
+    this.renewedAt = Date.now();
     if (!fresher && !(await refreshSession())) return; // the 4401 at expiry tells whether the session ended
     if (ws !== this.ws || !this.ready || !state.session?.accessToken) return;
     if ((claimsOf(state.session.accessToken)?.exp ?? 0) <= socketExp) return;

@@ -1095,6 +1095,37 @@ describe('the built-in chat page, in a real browser', () => {
     }
   });
 
+  it('renews by the server clock: a browser clock ten minutes ahead neither loops refreshes nor drops the socket', async () => {
+    const shortLived = await startTestApp({ ...env, ACCESS_TOKEN_TTL: '6s' });
+    try {
+      const request = httpClient(shortLived.url);
+      const ahead = await signUpAndIn(request, 'Tess Ahead');
+      const page = await openPage('tess');
+      await page.context().addInitScript(() => {
+        const real = Date.now.bind(Date);
+        Date.now = () => real() + 10 * 60 * 1000;
+      });
+      let sockets = 0;
+      page.on('websocket', () => sockets++);
+      const refreshes: number[] = [];
+      page.on('response', (response) => {
+        if (response.url().endsWith('/api/v1/auth/refresh')) refreshes.push(response.status());
+      });
+      await signInThroughForm(page, { ...ahead.user, password: ahead.password }, shortLived.url);
+      await connection(page, 'online').waitFor();
+      await delay(12_000);
+      // Two lifetimes: a renewal every ~3 s (half a lifetime at the least), not one a second.
+      expect(refreshes.filter((status) => status !== 200)).toEqual([]);
+      expect(refreshes.length).toBeGreaterThanOrEqual(2);
+      expect(refreshes.length).toBeLessThanOrEqual(6);
+      expect(sockets).toBe(1);
+      await connection(page, 'online').waitFor();
+      expect(pageErrors()).toEqual([]);
+    } finally {
+      await closeApp(shortLived);
+    }
+  });
+
   it('warns before signing out with messages not sent yet, and says when sends are held by the rate limit', async () => {
     const limited = await startTestApp({ ...env, RATE_LIMIT_MESSAGES_PER_USER: '2' });
     try {
