@@ -437,6 +437,14 @@ describe('auth', () => {
       expect(await socket.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
       expectErrorShape(await me(account.accessToken), 401, 'SESSION_REVOKED');
       expect((await me(again.body.accessToken)).status).toBe(200);
+
+      // A sign-in never ends its own session, even when every other was used after it.
+      await db.query(`UPDATE sessions SET last_used_at = now() + interval '1 hour' WHERE user_id = $1 AND revoked_at IS NULL`, [
+        account.user.id,
+      ]);
+      const latest = await request('POST', '/api/v1/auth/sign-in', { body: { email: account.user.email, password: account.password } });
+      expect((await me(latest.body.accessToken)).status).toBe(200);
+      expect((await live()).length).toBe(MAX_LIVE_SESSIONS);
     });
 
     it("answers 404 for someone else's session and leaves it alone", async () => {

@@ -92,6 +92,21 @@ export class AuthService implements OnApplicationBootstrap {
     return toMe(user);
   }
 
+  /**
+   * Ends the user's least recently used sessions beyond MAX_LIVE_SESSIONS, the one just opened
+   * aside. The sign-in stands if this fails (it is logged): the next one tries again.
+   */
+  private async endSessionsBeyondLimit(userId: string, opened: string): Promise<void> {
+    try {
+      const displaced = await this.sessions.revokeBeyond(userId, MAX_LIVE_SESSIONS, opened, 'session_limit');
+      if (displaced.length > 0) this.events.publish(new SessionsRevokedEvent(userId, displaced, false));
+    } catch (error) {
+      this.logger.warn(
+        `Could not end the sessions of user ${userId} beyond ${MAX_LIVE_SESSIONS}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+
   async signIn(input: SignInDto, client: ClientInfo): Promise<AuthResultDto> {
     const user = await this.users.findByEmail(input.email);
     const generation = passwordGeneration(user?.passwordHash);
@@ -120,8 +135,7 @@ export class AuthService implements OnApplicationBootstrap {
         opened = await this.sessions.createForPassword(session, now.passwordHash);
     }
     if (!opened) throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
-    const displaced = await this.sessions.revokeBeyond(user.id, MAX_LIVE_SESSIONS, 'session_limit');
-    if (displaced.length > 0) this.events.publish(new SessionsRevokedEvent(user.id, displaced, false));
+    await this.endSessionsBeyondLimit(user.id, sessionId);
     await this.limiter.signedIn(input.email, client.ip, generation);
     if (check.outdated) await this.rehashPassword(user.id, user.passwordHash, input.password);
     return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };

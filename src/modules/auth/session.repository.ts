@@ -97,17 +97,17 @@ export class SessionRepository {
 
   /**
    * Revokes the user's live sessions beyond the `keep` most recently used (the newest first when
-   * two were last used at once) and returns their ids.
+   * two were last used at once), never `spare` (the session just opened), and returns their ids.
    */
-  async revokeBeyond(userId: string, keep: number, reason: string): Promise<string[]> {
+  async revokeBeyond(userId: string, keep: number, spare: string, reason: string): Promise<string[]> {
     const rows = returnedRows<{ id: string }>(
       await this.sessions.query(
-        `UPDATE sessions SET revoked_at = now(), revoked_reason = $3
-          WHERE id IN (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+        `UPDATE sessions SET revoked_at = now(), revoked_reason = $4
+          WHERE id IN (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() AND id <> $3
                         ORDER BY last_used_at DESC, created_at DESC, id OFFSET $2)
             AND revoked_at IS NULL
          RETURNING id`,
-        [userId, keep, reason],
+        [userId, keep - 1, spare, reason],
       ),
     );
     return rows.map((r) => r.id);
