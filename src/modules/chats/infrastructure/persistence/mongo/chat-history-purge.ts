@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { ClientSession, Connection, Model } from 'mongoose';
 import { inTransaction } from '../../../../../database/mongo/transactions.js';
 import type { MessageRecord } from '../../../../messages/infrastructure/persistence/mongo/message.schema.js';
-import type { ChatPurgeRecord } from './chat.schema.js';
+import type { ChatPurgeRecord, ChatRecord } from './chat.schema.js';
 
 export interface MongoChatHistoryPurgeOptions {
   /** Messages removed per transaction. */
@@ -39,6 +39,7 @@ export class MongoChatHistoryPurge {
 
   constructor(
     private readonly connection: Connection,
+    private readonly chats: Pick<Model<ChatRecord>, 'exists'>,
     private readonly messages: Model<MessageRecord>,
     private readonly purges: Model<ChatPurgeRecord>,
     options: Partial<MongoChatHistoryPurgeOptions> = {},
@@ -133,11 +134,23 @@ export class MongoChatHistoryPurge {
     }
   }
 
-  /** One transaction: the next range of seqs. Undefined when nothing is owed any more. */
+  /**
+   * One transaction: the next range of seqs. Undefined when nothing is owed any more. Its first
+   * step writes the purge record (`claims`), so that another instance purging the same chat, or a
+   * chat made again with its id, conflicts there, before the deletes rather than after them.
+   */
   private removeNextBatch(chatId: string): Promise<{ to: number; last: number } | undefined> {
     return inTransaction(this.connection, async (session) => {
-      const owed = await this.purges.findById(chatId, null, { session }).lean<ChatPurgeRecord>();
+      const owed = await this.purges
+        .findOneAndUpdate({ _id: chatId }, { $inc: { claims: 1 } }, { session, returnDocument: 'after' })
+        .lean<ChatPurgeRecord>();
       if (!owed) return undefined;
+      if (owed.lastSeq === undefined && (await this.chats.exists({ _id: chatId }).session(session))) {
+        // A record from before ranges were kept, beside a chat made again with the id by a release
+        // that did not clear it first: the messages there are the new chat's. Nothing to remove.
+        await this.purges.deleteOne({ _id: chatId }, { session });
+        return undefined;
+      }
       // A record from before ranges were kept says no last seq: the highest stored is the last.
       const last =
         owed.lastSeq ??

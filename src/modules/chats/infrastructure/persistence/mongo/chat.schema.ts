@@ -112,6 +112,8 @@ export interface ChatPurgeRecord {
   lastSeq?: number;
   /** Messages up to this seq are gone. */
   purgedTo?: number;
+  /** Written first by each batch of the purge, to hold the record to its commit; means nothing else. */
+  claims?: number;
 }
 
 export const chatPurgeSchema = new Schema<ChatPurgeRecord>(
@@ -120,6 +122,7 @@ export const chatPurgeSchema = new Schema<ChatPurgeRecord>(
     deletedAt: { type: Date, required: true },
     lastSeq: { type: Number },
     purgedTo: { type: Number },
+    claims: { type: Number },
   },
   { collection: CHAT_PURGES_COLLECTION, versionKey: false, autoIndex: false, autoCreate: false },
 );

@@ -198,6 +198,15 @@ describe('MongoChatRepository: the messages of a deleted chat', () => {
     expect(purges.ids()).toEqual([]);
   });
 
+  it('owed by a record of an earlier release beside a chat made again with its id are the new chat’s: kept, and the record dropped', async () => {
+    purges = new FakeCollection([{ _id: 'c2' }]); // chat c2 exists: made again by a release that did not clear the record
+    const repository = await open();
+    await jest.advanceTimersByTimeAsync(0);
+    await repository.purgesIdle();
+    expect(remainingOf('c2')).toBe(2);
+    expect(purges.ids()).toEqual([]);
+  });
+
   it('still owed when a chat of the same id is made again (the LOCAL seed group) go before it takes messages', async () => {
     const repository = await open();
     repository.onModuleDestroy(); // the purge does not run: as when it failed

@@ -82,7 +82,7 @@ export class MongoChatRepository extends ChatRepository {
     await renameMembersVersion(connection, chats);
     // Made here, not by the first delete's transaction: older servers create no collection inside one.
     await purges.createCollection();
-    const purge = new MongoChatHistoryPurge(connection, messageModel(connection), purges);
+    const purge = new MongoChatHistoryPurge(connection, chats, messageModel(connection), purges);
     purge.startSweeping();
     return new MongoChatRepository(connection, chats, members, purge);
   }
