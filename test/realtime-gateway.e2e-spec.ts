@@ -367,14 +367,14 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
     const [busyAccount, idleAccount] = [await signUpAndIn(http), await signUpAndIn(http)];
     const busy = await connectReady(`ws://127.0.0.1:${port}/ws`, busyAccount.accessToken);
     const idle = await connectReady(`ws://127.0.0.1:${port}/ws`, idleAccount.accessToken);
-    busy.send({ type: 'slow', ms: 1_500, id: 'busy' });
+    busy.send({ type: 'slow', ms: 1_000, id: 'busy' });
     await pause(100);
     const closing = other.close();
     expect(await idle.closed).toEqual({ code: 1012, reason: 'SERVER_RESTARTING' });
     // Before the busy socket's frame was answered: the idle one did not wait for it.
     expect(busy.received).toEqual([]);
     expect(await busy.closed).toEqual({ code: 1012, reason: 'SERVER_RESTARTING' });
-    expect(busy.received).toEqual([{ type: 'slowed', ms: 1_500, id: 'busy' }]);
+    expect(busy.received).toEqual([{ type: 'slowed', ms: 1_000, id: 'busy' }]);
     await closing;
   });
 
