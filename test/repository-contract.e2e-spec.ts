@@ -83,14 +83,14 @@ if (STORE_KINDS.includes('mongo')) {
 
       // As an earlier release left it: the step not yet noted as done.
       await connection.collection('parley_upgrades').deleteOne({ _id: 'chats.version' as never });
-      (await MongoChatRepository.open(connection)).onModuleDestroy();
+      await (await MongoChatRepository.open(connection)).onModuleDestroy();
 
       expect(await chats.findById(old.id)).toMatchObject({ version: 7 });
       expect(await chats.findById(both.id)).toMatchObject({ version: 5 });
       expect(await records.countDocuments({ membersVersion: { $exists: true } })).toBe(0);
       // Noted as done: the next start leaves the chats alone.
       await records.updateOne({ _id: old.id as never }, { $set: { membersVersion: 99 } });
-      (await MongoChatRepository.open(connection)).onModuleDestroy();
+      await (await MongoChatRepository.open(connection)).onModuleDestroy();
       expect(await chats.findById(old.id)).toMatchObject({ version: 7 });
     });
   });

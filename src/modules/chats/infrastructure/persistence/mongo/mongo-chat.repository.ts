@@ -300,9 +300,9 @@ export class MongoChatRepository extends ChatRepository {
     return memberIds;
   }
 
-  /** Nest calls this on shutdown, before the connection closes: a purge left over is the next start's. */
-  onModuleDestroy(): void {
-    this.purges.stop();
+  /** Nest calls this on shutdown, before the connection closes: the batch in flight commits, and what is left is the next start's. */
+  async onModuleDestroy(): Promise<void> {
+    await this.purges.stop();
   }
 
   async addMembers(chatId: string, userIds: string[], maxMembers: number, check: ActorCheck): Promise<MembersAdded> {
