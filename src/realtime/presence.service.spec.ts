@@ -30,6 +30,22 @@ function twoInstances() {
   return { a: make(true), b: make(false), announced, releaseStamp, slow };
 }
 
+/** One instance's presence service over an in-process store, announcing to one contact into a list. */
+function announcingService() {
+  const store = new InProcessPresenceStore();
+  const announced: Array<{ userId: string; online: boolean }> = [];
+  const service = new PresenceService(
+    store,
+    { stampLastSeen: async () => undefined } as unknown as UserRepository,
+    {
+      send: async (_to: string[], e: { userId: string; online: boolean }) => void announced.push({ userId: e.userId, online: e.online }),
+    } as unknown as RealtimeService,
+    { get: () => ({ contactsOf: async () => ['contact'] }) } as unknown as ModuleRef,
+  );
+  service.onApplicationBootstrap();
+  return { store, announced, service };
+}
+
 describe('PresenceService', () => {
   it('does not announce a user offline who came back online on another instance while the last-seen time was being stored', async () => {
     const { a, b, announced, releaseStamp, slow } = twoInstances();
@@ -112,17 +128,7 @@ describe('PresenceService', () => {
   });
 
   it('announces where users stand at the next beat after the store did not answer their connect or disconnect, which it may still have done', async () => {
-    const store = new InProcessPresenceStore();
-    const announced: Array<{ userId: string; online: boolean }> = [];
-    const service = new PresenceService(
-      store,
-      { stampLastSeen: async () => undefined } as unknown as UserRepository,
-      {
-        send: async (_to: string[], e: { userId: string; online: boolean }) => void announced.push({ userId: e.userId, online: e.online }),
-      } as unknown as RealtimeService,
-      { get: () => ({ contactsOf: async () => ['contact'] }) } as unknown as ModuleRef,
-    );
-    service.onApplicationBootstrap();
+    const { store, announced, service } = announcingService();
     await service.connected({ userId: 'gone', connectionId: 'g1' });
     await service.drain(1_000);
     // Redis stalls: each command times out here, and runs there when the link comes back.
@@ -156,18 +162,8 @@ describe('PresenceService', () => {
   });
 
   it('after the store failed a connect, lets the next connects be ready without waiting for its answer, still asking it, and logs one line for all', async () => {
-    const store = new InProcessPresenceStore();
-    const announced: Array<{ userId: string; online: boolean }> = [];
+    const { store, announced, service } = announcingService();
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    const service = new PresenceService(
-      store,
-      { stampLastSeen: async () => undefined } as unknown as UserRepository,
-      {
-        send: async (_to: string[], e: { userId: string; online: boolean }) => void announced.push({ userId: e.userId, online: e.online }),
-      } as unknown as RealtimeService,
-      { get: () => ({ contactsOf: async () => ['contact'] }) } as unknown as ModuleRef,
-    );
-    service.onApplicationBootstrap();
     const connected = store.connected.bind(store);
     // Redis stalls: the first connect times out; the next ones are answered, but only once let go.
     let release!: () => void;
