@@ -105,6 +105,22 @@ function ignoresUnreadableBody(req: Request): boolean {
 }
 
 /** Builds the whole application (HTTP, WebSocket, docs) without listening: main.ts and tests share it. */
+/**
+ * The OpenAPI document's description: REST is the document itself; the WebSocket gateway, which
+ * OpenAPI cannot describe, in brief (the README's "WebSocket protocol in brief" has the rest).
+ */
+const API_DESCRIPTION = [
+  'A modular messenger backend: REST under /api/v1 and a WebSocket gateway at /ws. Every error has the shape { statusCode, error, code, message, details? }.',
+  '',
+  '## WebSocket: `GET /ws` (upgrade)',
+  'One connection per device carries all of the user\'s chats. Frames are JSON text `{ "type": ..., ... }`; frames over 64 KiB close the connection with 1009.',
+  '',
+  '- **Authenticate** with `Authorization: Bearer <accessToken>` on the upgrade, the `access_token` cookie (from this origin), or a first frame `{ "type": "auth", "token" }` within 5 s (`/ws?auth=frame` ignores the cookie). The server answers `{ "type": "ready", "userId", "sessionId" }`.',
+  '- **Client → server** (each may carry an `id`, echoed in the reply or error): `send_message { chatId, text, clientId }` → `message_ack { clientId, message }`; `typing { chatId, isTyping }`; `mark_read { chatId, seq }`; `sync { chats: { <chatId>: <lastSeq> } }` → every later message as `new_message`, then `synced`; `ping` → `pong`; `auth { token }` renews the token of an open socket.',
+  '- **Server → client**: `new_message`, `message_updated`, `message_deleted`, `typing`, `read`, `message_seen`, `chat_created`, `chat_updated`, `chat_deleted`, `member_added`, `member_removed`, `presence`, `synced`, `pong`, `error { code, message, statusCode, id? }`.',
+  '- **Close codes**: 4401 (no, invalid or expired token, or session ended: refresh, reconnect), 4403 (cookie from another origin), 1012 (server restarting or events missed: reconnect, then `sync`), 1013 (read too slowly, or too many pending sockets), 1008 (too many sockets for the user), 1009 (frame too large).',
+].join('\n');
+
 export async function createApp(
   config: AppConfig,
   logger = new AppLogger(config.log.level, config.log.format),
@@ -245,11 +261,10 @@ function setupSwagger(app: NestExpressApplication): void {
     app,
     new DocumentBuilder()
       .setTitle('Parley')
-      .setDescription(
-        'A modular messenger backend: REST under /api/v1 and a WebSocket gateway at /ws. Every error has the shape { statusCode, error, code, message, details? }.',
-      )
+      .setDescription(API_DESCRIPTION)
       .setVersion('1')
-      .addServer('/')
+      // No servers entry: the default is this origin. An explicit "/" made generated clients
+      // join it to the paths as "//api/v1/…", which a browser reads as the host "api".
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
       .addCookieAuth(ACCESS_COOKIE, { type: 'apiKey', in: 'cookie', name: ACCESS_COOKIE }, 'cookie')
       .addSecurityRequirements('bearer')
@@ -257,6 +272,7 @@ function setupSwagger(app: NestExpressApplication): void {
       .build(),
     { extraModels: [DependencyStateDto, ErrorDto] },
   );
+  if (document.servers?.length === 0) delete document.servers; // the builder's empty list: no entry at all
   documentErrors(document);
   SwaggerModule.setup('api/docs', app, document, {
     jsonDocumentUrl: 'api/docs-json',

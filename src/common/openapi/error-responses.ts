@@ -55,6 +55,8 @@ const ROUTE_ERRORS: Record<string, Errors> = {
     503: ['STORAGE_UNAVAILABLE'],
   },
   'DELETE /api/v1/users/me/avatar': { 503: ['STORAGE_UNAVAILABLE'] },
+  // A name change tells everyone one has a direct chat with: it shares the uploads' limit.
+  'PATCH /api/v1/users/me': { ...RATE_LIMITED },
   'GET /api/v1/users': { 400: ['INVALID_CURSOR'], ...RATE_LIMITED },
   'GET /api/v1/users/{id}': { 404: ['USER_NOT_FOUND'] },
   'GET /api/v1/users/me/avatar': { 404: ['AVATAR_NOT_FOUND'], 503: ['STORAGE_UNAVAILABLE'] },

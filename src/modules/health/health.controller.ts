@@ -24,7 +24,7 @@ export class HealthController {
   @Get('ready')
   @ApiOperation({ summary: "Readiness: each configured dependency's state; 503 when one is down" })
   @ApiOkResponse({ type: ReadinessDto })
-  @ApiServiceUnavailableResponse({ type: ReadinessDto })
+  @ApiServiceUnavailableResponse({ type: ReadinessDto, description: 'A configured dependency is down (see its status)' })
   async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessDto> {
     const dependencies = await this.registry.report();
     const down = Object.values(dependencies).some((d) => d.status === 'down');

@@ -1,9 +1,10 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateIf } from 'class-validator';
 import { DefaultLimit, PageQuery } from '../../../common/pagination/page-query.dto.js';
 import { LabelForm, LowerCaseIds } from '../../../common/validation/transforms.js';
 import { MessageDto } from '../../messages/dto/message.dto.js';
 import { PublicUserDto } from '../../users/dto/user.dto.js';
+import { nullableRef } from '../../../common/openapi/nullable-ref.js';
 import { MAX_GROUP_MEMBERS, type MemberRole, TITLE_MAX_LENGTH } from '../domain/chat.js';
 
 import { HAS_VISIBLE_TEXT as NOT_BLANK, NoHiddenCharacters } from '../../../common/validation/visible-text.js';
@@ -88,18 +89,20 @@ export class ChangeRoleDto {
 @DefaultLimit(50)
 export class ListChatsQuery extends PageQuery {}
 
+@ApiExtraModels(PublicUserDto, MessageDto)
 export class ChatDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ enum: ['direct', 'group'] }) type: 'direct' | 'group';
   @ApiProperty({ description: "For a direct chat, the other person's name" }) title: string;
-  @ApiProperty({
-    type: PublicUserDto,
-    nullable: true,
-    description: "For a direct chat, the other person's public profile (as GET /users/:id: avatar, online, last seen); null for a group",
-  })
+  @ApiProperty(
+    nullableRef(
+      PublicUserDto,
+      "For a direct chat, the other person's public profile (as GET /users/:id: avatar, online, last seen); null for a group",
+    ),
+  )
   peer: PublicUserDto | null;
   @ApiProperty({ type: 'integer' }) memberCount: number;
-  @ApiProperty({ type: MessageDto, nullable: true }) lastMessage: MessageDto | null;
+  @ApiProperty(nullableRef(MessageDto, 'The newest message; null while the chat has none')) lastMessage: MessageDto | null;
   @ApiProperty({ type: 'integer', description: 'Messages from others after your read pointer, deleted ones not counted' })
   unreadCount: number;
   @ApiProperty({ format: 'date-time' }) updatedAt: string;
