@@ -9,7 +9,7 @@ import { SetupError } from '../src/common/errors/setup-error.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { LocalFileStorage } from '../src/storage/local-file.storage.js';
 import { ObjectStorage } from '../src/storage/object-storage.js';
-import { objectStorageContract } from '../src/storage/object-storage.contract.js';
+import { objectStorageContract } from './contracts/object-storage.contract.js';
 import { S3ObjectStorage } from '../src/storage/s3-object.storage.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { type FakeS3, S3RVER_KEY, startFakeS3 } from './support/fake-s3.js';

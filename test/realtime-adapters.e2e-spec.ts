@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { fanOutContract, observe } from '../src/realtime/fan-out.contract.js';
+import { fanOutContract, observe } from './contracts/fan-out.contract.js';
 import { InProcessFanOut } from '../src/realtime/infrastructure/in-process-fan-out.js';
 import { InProcessPresenceStore } from '../src/realtime/infrastructure/in-process-presence.store.js';
 import type { FanOutMessage } from '../src/realtime/fan-out.js';
 import { encode, RedisFanOut } from '../src/realtime/infrastructure/redis-fan-out.js';
 import { RedisPresenceStore } from '../src/realtime/infrastructure/redis-presence.store.js';
-import { presenceStoreContract } from '../src/realtime/presence-store.contract.js';
+import { presenceStoreContract } from './contracts/presence-store.contract.js';
 import type { Lapsed } from '../src/realtime/presence-store.js';
 import { eventually, pause } from './support/ws.js';
 

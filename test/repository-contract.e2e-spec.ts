@@ -2,11 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { getConnectionToken } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
 import { ChatRepository } from '../src/modules/chats/chat.repository.js';
-import {
-  chatRepositoryContract,
-  type ConversationStores,
-  messageRepositoryContract,
-} from '../src/modules/chats/chat-repository.contract.js';
+import { chatRepositoryContract } from './contracts/chat-repository.contract.js';
+import type { ConversationStores } from './contracts/conversation-stores.js';
+import { messageRepositoryContract } from './contracts/message-repository.contract.js';
 import { MessageRepository } from '../src/modules/messages/message.repository.js';
 import { MongoChatRepository } from '../src/modules/chats/infrastructure/persistence/mongo/mongo-chat.repository.js';
 import { UserRepository } from '../src/modules/users/user.repository.js';

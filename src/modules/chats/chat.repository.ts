@@ -44,7 +44,7 @@ export interface ChatListCursor {
 
 /**
  * Where chats and their members live. One adapter per store (TypeORM/PostgreSQL, Mongo); every
- * adapter passes chat-repository.contract.ts. Operations that must be atomic are single calls.
+ * adapter passes test/contracts/chat-repository.contract.ts. Operations that must be atomic are single calls.
  */
 export abstract class ChatRepository {
   /** The one direct chat of the pair, created if missing; `created` tells which. Safe under races. */

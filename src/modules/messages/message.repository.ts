@@ -35,7 +35,7 @@ export type HistoryQuery = { limit: number; before?: number; after?: number };
 
 /**
  * Where messages and read pointers live. One adapter per store; every adapter passes
- * messageRepositoryContract (chats/chat-repository.contract.ts). Each method is atomic on its own.
+ * messageRepositoryContract (test/contracts/message-repository.contract.ts). Each method is atomic on its own.
  */
 export abstract class MessageRepository {
   /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import type { FanOut, FanOutMessage } from './fan-out.js';
+import type { FanOut, FanOutMessage } from '../../src/realtime/fan-out.js';
 
 /** A FanOut with what its listener has received so far. */
 export interface ObservedFanOut {

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { InvalidObjectKeyError } from './object-key.js';
-import type { ObjectStorage } from './object-storage.js';
+import { InvalidObjectKeyError } from '../../src/storage/object-key.js';
+import type { ObjectStorage } from '../../src/storage/object-storage.js';
 
 /** Keys the adapters must refuse before touching storage: escapes, absolute paths, odd characters. */
 export const BAD_OBJECT_KEYS = [

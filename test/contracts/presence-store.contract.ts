@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import type { PresenceStore } from './presence-store.js';
+import type { PresenceStore } from '../../src/realtime/presence-store.js';
 
 /**
  * What every PresenceStore adapter promises, registered in the caller's describe. `stores`
