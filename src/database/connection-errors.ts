@@ -1,5 +1,6 @@
 import { redact } from '../config/env-reader.js';
 import { SetupError } from '../common/errors/setup-error.js';
+import { errorMessage } from '../common/errors/error-message.js';
 
 /** Socket failures: nothing answers there, or something that drops the connection (not PostgreSQL, or a firewall). */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN']);
@@ -9,7 +10,7 @@ const TLS_TROUBLE = /SSL|TLS|certificate|CERT_|self[- ]signed/i;
 /** Turns a driver error into a sentence that names the setting to fix. */
 export function explainConnectionError(error: unknown, url: string): Error {
   const code = (error as { code?: string }).code;
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = errorMessage(error);
   const where = redact(url);
   if ((code !== undefined && UNREACHABLE.has(code)) || /timeout|^Connection terminated/i.test(detail)) {
     return new SetupError(

@@ -27,6 +27,7 @@ import { SocketRegistry } from './socket-registry.js';
 import type { ReadMissed } from './stream-tracker.js';
 import { validateFrame } from './validate-frame.js';
 import { answerFrameError } from './ws-error.filter.js';
+import { errorMessage } from '../common/errors/error-message.js';
 
 /** How long a revoked session is remembered, to catch a socket whose authentication was in flight when the revocation arrived. */
 const REVOKED_MEMORY_MS = 60_000;
@@ -443,7 +444,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     } catch (error) {
       if (this.draining) return; // the database may be closing with the app
       this.logger.warn(
-        `Could not check ${sessionIds.length} sessions for revocation (${error instanceof Error ? error.message : String(error)}); their sockets stay open until a check succeeds. Check that the database (DATABASE_URL) is reachable.`,
+        `Could not check ${sessionIds.length} sessions for revocation (${errorMessage(error)}); their sockets stay open until a check succeeds. Check that the database (DATABASE_URL) is reachable.`,
       );
       return;
     }

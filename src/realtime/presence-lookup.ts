@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { PresenceQuery } from './presence-query.js';
 import { PresenceStore } from './presence-store.js';
 import { SocketRegistry } from './socket-registry.js';
+import { errorMessage } from '../common/errors/error-message.js';
 
 /** After the store failed to answer, how long to answer from this instance alone before asking it again. */
 export const PRESENCE_RETRY_MS = 5_000;
@@ -49,7 +50,7 @@ export class PresenceLookup extends PresenceQuery {
     } catch (error) {
       if (this.retryAt === undefined) {
         this.logger.warn(
-          `Presence cannot be read (${error instanceof Error ? error.message : String(error)}): until Redis answers, profiles and chat lists show online only the users connected to this instance.`,
+          `Presence cannot be read (${errorMessage(error)}): until Redis answers, profiles and chat lists show online only the users connected to this instance.`,
         );
       }
       this.failures++;

@@ -8,6 +8,7 @@ import { UserRepository } from '../modules/users/user.repository.js';
 import { PresenceAudience } from './presence-audience.js';
 import { type PresenceEntry, PresenceStore } from './presence-store.js';
 import { RealtimeService } from './realtime.service.js';
+import { errorMessage } from '../common/errors/error-message.js';
 
 /** Connections refreshed in one store call (one Redis command). */
 const REFRESH_BATCH = 500;
@@ -102,7 +103,7 @@ export class PresenceService implements OnApplicationBootstrap {
       if (held !== undefined) {
         const more = held > 0 ? ` (and ${held} more since the last such line)` : '';
         this.logger.warn(
-          `Presence store failed a connect or disconnect${more}: ${describe(error)}; those users are settled at the next heartbeat, and sockets are ready without waiting for the store for ${STORE_AWAY_MS / 1000} s. Check REDIS_URL and that Redis is up.`,
+          `Presence store failed a connect or disconnect${more}: ${errorMessage(error)}; those users are settled at the next heartbeat, and sockets are ready without waiting for the store for ${STORE_AWAY_MS / 1000} s. Check REDIS_URL and that Redis is up.`,
         );
       }
       return undefined;
@@ -145,7 +146,7 @@ export class PresenceService implements OnApplicationBootstrap {
       // The store answers again: once a beat, whether this instance has sockets left or not.
       this.settleUncertain();
     } catch (error) {
-      this.logger.warn(`Presence heartbeat failed: ${describe(error)}`);
+      this.logger.warn(`Presence heartbeat failed: ${errorMessage(error)}`);
     }
   }
 
@@ -160,7 +161,7 @@ export class PresenceService implements OnApplicationBootstrap {
         const held = this.updateFailures.pass();
         if (held === undefined) return;
         const more = held > 0 ? ` (and ${held} more since the last such line)` : '';
-        this.logger.warn(`Presence update for user ${userId} failed${more}: ${describe(error)}`);
+        this.logger.warn(`Presence update for user ${userId} failed${more}: ${errorMessage(error)}`);
       }),
     );
   }
@@ -177,8 +178,4 @@ export class PresenceService implements OnApplicationBootstrap {
     if (!online && (await this.store.onlineAmong([userId])).has(userId)) return;
     await this.realtime.send(contacts, { type: 'presence', userId, online, lastSeenAt: seen.toISOString() });
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

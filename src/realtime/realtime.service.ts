@@ -4,6 +4,7 @@ import { CloseCode } from './connection.js';
 import { FanOut, type FanOutMessage } from './fan-out.js';
 import type { ServerEvent } from './server-events.js';
 import type { StateVersion, StreamPosition } from './stream-tracker.js';
+import { errorMessage } from '../common/errors/error-message.js';
 
 export interface SendOptions {
   /** Leave out this connection (typically the one whose frame caused the event). */
@@ -119,7 +120,7 @@ export class RealtimeService {
       const more = held > 0 ? ` (and ${held} more since the last such line)` : '';
       // A timed-out publish may still go through late; a refused one is lost to the other instances.
       this.logger.warn(
-        `Fan-out (${this.fanOut.mode}) failed${more}: ${error instanceof Error ? error.message : String(error)}; sockets on other instances may miss this ${message.kind}, or get it late. Check REDIS_URL and that Redis is up.`,
+        `Fan-out (${this.fanOut.mode}) failed${more}: ${errorMessage(error)}; sockets on other instances may miss this ${message.kind}, or get it late. Check REDIS_URL and that Redis is up.`,
       );
     }
   }

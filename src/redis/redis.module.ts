@@ -7,6 +7,7 @@ import { withTimeout } from '../common/concurrency/within.js';
 import { HealthRegistry } from '../common/health/health-registry.js';
 import { SetupError } from '../common/errors/setup-error.js';
 import { LogThrottle } from '../common/logging/log-throttle.js';
+import { errorMessage } from '../common/errors/error-message.js';
 
 /**
  * The Redis connection when REDIS_URL is set (rate limits and cross-instance fan-out share it),
@@ -106,7 +107,7 @@ async function openRedis(url: string, name: string): Promise<Redis> {
     client.disconnect();
     const cause = seen.find((e) => e.message !== 'Connection is closed.') ?? error;
     throw new SetupError(
-      `REDIS_URL is unreachable: ${(cause instanceof Error ? cause.message : String(cause)).replace(/^Error: /, '')} (${redact(url)}). Start Redis there, fix REDIS_URL, or unset it to run on one instance.`,
+      `REDIS_URL is unreachable: ${errorMessage(cause).replace(/^Error: /, '')} (${redact(url)}). Start Redis there, fix REDIS_URL, or unset it to run on one instance.`,
     );
   } finally {
     client.off('error', note);

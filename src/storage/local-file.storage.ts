@@ -6,6 +6,7 @@ import { SetupError } from '../common/errors/setup-error.js';
 import { makeDirectory } from '../common/fs/make-directory.js';
 import { assertValidObjectKey, InvalidObjectKeyError } from './object-key.js';
 import { ObjectStorage, type StoredObject } from './object-storage.js';
+import { errorMessage } from '../common/errors/error-message.js';
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 /** Temp files older than this are leftovers of a crash; younger ones may belong to a write in flight. */
@@ -45,7 +46,7 @@ export class LocalFileStorage extends ObjectStorage {
       await this.check();
     } catch (error) {
       throw new SetupError(
-        `The object storage directory ${this.root} is not usable: ${messageOf(error)}; make it a writable directory, set DATA_DIR to one, or configure the S3_* variables.`,
+        `The object storage directory ${this.root} is not usable: ${errorMessage(error)}; make it a writable directory, set DATA_DIR to one, or configure the S3_* variables.`,
       );
     }
     await this.removeStaleTempFiles();
@@ -69,7 +70,7 @@ export class LocalFileStorage extends ObjectStorage {
     } catch (error) {
       if (isErrno(error, 'EISDIR', 'ENOTDIR', 'EEXIST')) {
         throw new Error(
-          `Cannot store ${JSON.stringify(key)}: in local-files storage a key cannot also be the folder of another key (${messageOf(error)}).`,
+          `Cannot store ${JSON.stringify(key)}: in local-files storage a key cannot also be the folder of another key (${errorMessage(error)}).`,
         );
       }
       throw error;
@@ -157,8 +158,4 @@ async function unlinkIfPresent(path: string): Promise<void> {
 
 function isErrno(error: unknown, ...codes: string[]): boolean {
   return codes.includes((error as NodeJS.ErrnoException)?.code ?? '');
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -11,6 +11,7 @@ import { LogThrottle } from '../common/logging/log-throttle.js';
 import type { S3Config } from '../config/app-config.js';
 import { assertValidObjectKey } from './object-key.js';
 import { ObjectStorage, type StoredObject } from './object-storage.js';
+import { errorMessage } from '../common/errors/error-message.js';
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 /** The minio client has no request timeout of its own; without this a silent endpoint hangs the start. */
@@ -128,11 +129,11 @@ export class S3ObjectStorage extends ObjectStorage {
       // The minio client retries a 5xx answer once, then throws a plain Error saying so.
       const busy =
         ['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout'].includes(codeOf(error)) ||
-        /Retryable HTTP status|Retries exhausted/.test(messageOf(error));
+        /Retryable HTTP status|Retries exhausted/.test(errorMessage(error));
       if (NETWORK_ERRORS.has(codeOf(error)) || busy) {
         // The client learns to try again; where storage is and what it said is for the log (as
         // on /health/ready): it names hosts and ports.
-        this.outages(`Object storage at ${this.endpoint} (S3_ENDPOINT) did not answer: ${messageOf(error)}`);
+        this.outages(`Object storage at ${this.endpoint} (S3_ENDPOINT) did not answer: ${errorMessage(error)}`);
         throw new UnavailableError('STORAGE_UNAVAILABLE', 'Object storage did not answer; try again later.', STORAGE_RETRY_AFTER_SECONDS);
       }
       throw error;
@@ -158,7 +159,7 @@ export class S3ObjectStorage extends ObjectStorage {
 
   private explainStartError(error: unknown): Error {
     const code = codeOf(error);
-    const detail = messageOf(error);
+    const detail = errorMessage(error);
     if (NETWORK_ERRORS.has(code) || error instanceof StartTimeoutError) {
       return new SetupError(`S3_ENDPOINT is unreachable: ${detail} (${this.endpoint}); start the S3/MinIO server or fix S3_ENDPOINT.`);
     }
@@ -220,10 +221,4 @@ function codeOf(error: unknown): string {
   // Node reports a refused dual-stack connect (localhost → ::1 and 127.0.0.1) as an AggregateError.
   if (error instanceof AggregateError) return error.errors.map(codeOf).find(Boolean) ?? '';
   return '';
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof AggregateError && !error.message) return error.errors.map(messageOf).join('; ');
-  if (error instanceof Error) return error.message || error.name;
-  return String(error);
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { errorMessage } from '../errors/error-message.js';
 
 /**
  * A background task run now and then (housekeeping): first `firstAfterMs` after start(), then
@@ -36,9 +37,7 @@ export class Periodic {
         .then(
           () => undefined,
           (error: unknown) =>
-            this.logger.warn(
-              `Could not ${this.what} (${error instanceof Error ? error.message : String(error)}); trying again in ${Math.round(this.everyMs / 60_000)} min.`,
-            ),
+            this.logger.warn(`Could not ${this.what} (${errorMessage(error)}); trying again in ${Math.round(this.everyMs / 60_000)} min.`),
         )
         .finally(() => {
           this.running = undefined;

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import { withTimeout } from '../concurrency/within.js';
+import { errorMessage } from '../errors/error-message.js';
 
 export type DependencyName = 'database' | 'messageStore' | 'redis' | 'objectStorage' | 'mail';
 
@@ -115,7 +116,7 @@ class SharedCheck {
         status: 'down',
         mode: this.mode,
         latencyMs: Date.now() - started,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       };
     }
   }

@@ -1,5 +1,6 @@
 import type { Connection, Model, Schema } from 'mongoose';
 import { SetupError } from '../../common/errors/setup-error.js';
+import { errorMessage } from '../../common/errors/error-message.js';
 
 /** The connection's model of that name, registered on first use: two adapters may share a collection. */
 export function modelOn<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
@@ -14,7 +15,7 @@ export async function createIndexes(...models: Array<Pick<Model<unknown>, 'creat
   try {
     await Promise.all(models.map((model) => model.createIndexes()));
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     const collections = models.map((m) => m.collection.collectionName).join(', ');
     throw new SetupError(
       `Could not create the indexes of the MongoDB collections ${collections} (MONGODB_URI): ${detail}. ` +

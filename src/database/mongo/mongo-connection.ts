@@ -3,6 +3,7 @@ import type { Connection } from 'mongoose';
 import { opening } from '../../common/startup-scope.js';
 import { redact } from '../../config/env-reader.js';
 import { SetupError } from '../../common/errors/setup-error.js';
+import { errorMessage } from '../../common/errors/error-message.js';
 
 /** The database used when MONGODB_URI names none in its path. */
 export const DEFAULT_MONGO_DATABASE = 'parley';
@@ -41,7 +42,7 @@ export function transactionSupportProblem(hello: HelloReply, uri: string): strin
 export function explainMongoConnectionError(error: unknown, uri: string): Error {
   if (error instanceof MongoSetupError) return error;
   const { name, code } = error as { name?: string; code?: unknown };
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = errorMessage(error);
   const where = redact(uri);
   if (code === 18 || /authentication failed|auth failed/i.test(detail)) {
     return new MongoSetupError(

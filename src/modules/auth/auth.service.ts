@@ -22,6 +22,7 @@ import type { MeDto } from '../users/dto/user.dto.js';
 import { AppConfig } from '../../config/app-config.js';
 import { MailOutbox } from '../notify/mail-outbox.js';
 import { SEED_PASSWORD, SEED_USERS } from '../seeding/seed-data.js';
+import { errorMessage } from '../../common/errors/error-message.js';
 
 export interface ClientInfo {
   ip: string | null;
@@ -101,9 +102,7 @@ export class AuthService implements OnApplicationBootstrap {
       const displaced = await this.sessions.revokeBeyond(userId, MAX_LIVE_SESSIONS, opened, 'session_limit');
       if (displaced.length > 0) this.events.publish(new SessionsRevokedEvent(userId, displaced, false));
     } catch (error) {
-      this.logger.warn(
-        `Could not end the sessions of user ${userId} beyond ${MAX_LIVE_SESSIONS}: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      this.logger.warn(`Could not end the sessions of user ${userId} beyond ${MAX_LIVE_SESSIONS}: ${errorMessage(error)}`);
     }
   }
 

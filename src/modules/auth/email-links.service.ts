@@ -14,6 +14,7 @@ import { SessionsRevokedEvent } from './events/session-revoked.event.js';
 import { PasswordHasher } from './password-hasher.js';
 import { SessionRepository } from './session.repository.js';
 import { newEmailToken, sha256 } from './token.service.js';
+import { errorMessage } from '../../common/errors/error-message.js';
 
 const invalidToken = () =>
   new ValidationError(
@@ -115,7 +116,7 @@ export class EmailLinksService implements BeforeApplicationShutdown {
         .run(email, () => this.sendResetLink(email, mail))
         .catch((error: unknown) =>
           this.logger.error(
-            `Could not make a password reset link for a reset request (${error instanceof Error ? error.message : String(error)}); the request was answered 202 and sends no email: the user can ask again.`,
+            `Could not make a password reset link for a reset request (${errorMessage(error)}); the request was answered 202 and sends no email: the user can ask again.`,
           ),
         ),
     );

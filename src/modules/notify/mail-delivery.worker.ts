@@ -6,6 +6,7 @@ import { messageIdFor } from './domain/mail.js';
 import { MAX_SEND_ATTEMPTS, retryDelaySeconds } from './domain/retry-policy.js';
 import { MailLogRepository } from './mail-log.repository.js';
 import { MailRefusedError, MailSendInterruptedError, MailServerUnreachableError, MailTransport } from './mail-transport.js';
+import { errorMessage } from '../../common/errors/error-message.js';
 
 /**
  * How long a claim lasts: well beyond the SMTP adapter's own timeouts for one send. A row is
@@ -207,7 +208,7 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
   }
 
   private async recordFailure(mail: ClaimedMail, error: unknown): Promise<void> {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     const what = `${mail.template} email ${mail.id} to ${mail.to.address}`;
     const unreachable = error instanceof MailServerUnreachableError;
     if (unreachable && mail.hastenedFrom) {

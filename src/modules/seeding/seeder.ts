@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { AppConfig } from '../../config/app-config.js';
 import { SeedContext, type SeedStep, type SeedStepReport } from './seed-step.js';
+import { errorMessage } from '../../common/errors/error-message.js';
 
 export type SeedReport = Record<string, SeedStepReport>;
 
@@ -34,7 +35,7 @@ export class Seeder {
         result = await step.run(context);
       } catch (error) {
         throw new Error(
-          `Seeding step "${step.name}" failed: ${error instanceof Error ? error.message : String(error)}; fix the cause, or remove seeding from MODULES to start without it.`,
+          `Seeding step "${step.name}" failed: ${errorMessage(error)}; fix the cause, or remove seeding from MODULES to start without it.`,
           { cause: error },
         );
       }

@@ -13,6 +13,7 @@ import { AVATAR_MAX_PIXELS, AVATAR_MAX_SIDE, avatarObjectKey, avatarVersionOf } 
 import type { MeDto } from './dto/user.dto.js';
 import { UserRepository } from './user.repository.js';
 import { UsersService } from './users.service.js';
+import { errorMessage } from '../../common/errors/error-message.js';
 
 /** Fetches of a user's avatar tried in one read while uploads keep replacing it. */
 const MAX_REPLACED_READS = 5;
@@ -145,7 +146,7 @@ export class AvatarsService {
       await this.storage.delete(key);
     } catch (error) {
       this.logger.warn(
-        `Could not delete avatar object ${key} after ${why}: ${error instanceof Error ? error.message : String(error)}; if storage holds it, it is orphaned and may be removed by hand.`,
+        `Could not delete avatar object ${key} after ${why}: ${errorMessage(error)}; if storage holds it, it is orphaned and may be removed by hand.`,
       );
     }
   }

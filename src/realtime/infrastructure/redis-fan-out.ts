@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { FanOut, type FanOutListener, type FanOutMessage, type MissedListener } from '../fan-out.js';
+import { errorMessage } from '../../common/errors/error-message.js';
 
 /** The channel's name after REDIS_PREFIX. */
 export const FAN_OUT_CHANNEL = 'realtime:fan-out';
@@ -58,7 +59,7 @@ export class RedisFanOut extends FanOut {
         () => this.resubscribed(),
         (error: unknown) =>
           // Dropped again (the next `ready` tries again), or refused: then nothing arrives at all.
-          this.logger.warn(`Could not subscribe to ${this.channel} again: ${error instanceof Error ? error.message : String(error)}.`),
+          this.logger.warn(`Could not subscribe to ${this.channel} again: ${errorMessage(error)}.`),
       );
     });
     await this.subscriber.subscribe(this.channel);
@@ -84,7 +85,7 @@ export class RedisFanOut extends FanOut {
     try {
       received = decode(payload, this.origin);
     } catch (error) {
-      this.logger.warn(`Ignored a malformed fan-out message: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.warn(`Ignored a malformed fan-out message: ${errorMessage(error)}`);
       return;
     }
     if (!received) return;

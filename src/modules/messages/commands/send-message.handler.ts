@@ -5,6 +5,7 @@ import { uuidV7 } from '../../../common/ids/uuid-v7.js';
 import { MessageRepeatedEvent, MessageSeenEvent, MessageSentEvent } from '../events/message.events.js';
 import { MessageRepository } from '../message.repository.js';
 import { SendMessageCommand, type SendMessageResult } from './send-message.command.js';
+import { errorMessage } from '../../../common/errors/error-message.js';
 
 /** The one way a message is sent, for REST and WebSocket alike. Acknowledged only once committed. */
 @CommandHandler(SendMessageCommand)
@@ -48,7 +49,7 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
       }
     } catch (error) {
       this.logger.error(
-        `Could not work out the message_seen notices after a send to chat ${chatId} (${error instanceof Error ? error.message : String(error)}); those senders miss this notice (their messages still show as read in GET …/reads).`,
+        `Could not work out the message_seen notices after a send to chat ${chatId} (${errorMessage(error)}); those senders miss this notice (their messages still show as read in GET …/reads).`,
       );
     }
   }

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { errorMessage } from '../../../../common/errors/error-message.js';
 
 export interface HistoryPurgeOptions {
   /** Messages removed per transaction. */
@@ -141,8 +142,6 @@ export abstract class HistoryPurges {
 
   private failed(what: string, error: unknown): void {
     if (this.stopped) return; // the connection closing under a batch: the next start goes on
-    this.logger.warn(
-      `${what} (${error instanceof Error ? error.message : String(error)}); trying again within ${this.options.sweepEveryMs / 1000} s.`,
-    );
+    this.logger.warn(`${what} (${errorMessage(error)}); trying again within ${this.options.sweepEveryMs / 1000} s.`);
   }
 }

@@ -9,6 +9,7 @@ import {
   MailServerUnreachableError,
   MailTransport,
 } from '../../mail-transport.js';
+import { errorMessage } from '../../../../common/errors/error-message.js';
 
 /** Nodemailer's defaults (2 min to connect, 10 min of socket silence) would hold a worker for ages. */
 const TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000 };
@@ -108,7 +109,7 @@ export class SmtpMailTransport extends MailTransport {
         );
       const { code } = error as { code?: string };
       if (this.bodySent && code && UNREACHABLE_CODES.has(code)) {
-        const detail = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
+        const detail = errorMessage(error).replace(/\s+/g, ' ').trim();
         throw new MailOutcomeUnknownError(
           `The whole message was written to the mail server at SMTP_URL (${this.where}), but its answer never came (${detail}): it may have been delivered, and a retry may deliver it twice.`,
         );
@@ -155,7 +156,7 @@ export class SmtpMailTransport extends MailTransport {
   /** Turns a nodemailer error into a sentence that names SMTP_URL and what to check. */
   private explain(error: unknown): Error {
     const { code, responseCode } = error as { code?: string; responseCode?: number };
-    const detail = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
+    const detail = errorMessage(error).replace(/\s+/g, ' ').trim();
     if (code === 'EAUTH') {
       return new Error(`SMTP_URL (${this.where}) refused the login: ${detail}; check the user name and password in SMTP_URL.`);
     }

@@ -13,6 +13,7 @@ import {
   type ReadPointerMove,
   type SeenNotice,
 } from '../../../message.repository.js';
+import { errorMessage } from '../../../../../common/errors/error-message.js';
 
 interface MessageRow {
   id: string;
@@ -170,9 +171,7 @@ export class TypeormMessageRepository extends MessageRepository {
     } catch (error) {
       // Expected now and then (a clientId stored by another instance a moment ago); each send
       // is then stored on its own. Often would mean the batch statement itself is broken.
-      this.logger.warn(
-        `A batch of ${inputs.length} sends failed as a whole (${error instanceof Error ? error.message : String(error)}); storing them one by one.`,
-      );
+      this.logger.warn(`A batch of ${inputs.length} sends failed as a whole (${errorMessage(error)}); storing them one by one.`);
       rows = [];
     }
     const stored = new Map(rows.map((r) => [r.id, r]));
