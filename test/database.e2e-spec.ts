@@ -16,8 +16,7 @@ import { ADMIN_URL, DATABASE_KINDS, adminQuery, createTestDatabase, type TestDat
 import { expectErrorShape, httpClient } from './support/http.js';
 import { tcpProxy } from './support/proxy.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { pause } from './support/ws.js';
 
 describe.each(DATABASE_KINDS)('the database (%s)', (kind) => {
   let db: TestDatabase;
@@ -43,11 +42,11 @@ describe.each(DATABASE_KINDS)('the database (%s)', (kind) => {
     const doomed = dataSource.transaction(async (tx) => {
       await tx.query('INSERT INTO probe (id) VALUES ($1)', ['rolled-back']);
       events.push('doomed inserted');
-      await sleep(150);
+      await pause(150);
       throw new Error('abort on purpose');
     });
     const kept = (async () => {
-      await sleep(30);
+      await pause(30);
       await dataSource.transaction(async (tx) => {
         await tx.query('INSERT INTO probe (id) VALUES ($1)', ['committed']);
         events.push('kept inserted');
@@ -172,7 +171,7 @@ describe('a stop signal while the embedded database is first starting', () => {
         signals,
       });
       // A first start makes the database's files, which takes seconds: the signal comes meanwhile.
-      while (!existsSync(join(db.env.DATA_DIR, 'pgdata.lock'))) await sleep(20);
+      while (!existsSync(join(db.env.DATA_DIR, 'pgdata.lock'))) await pause(20);
       signals.emit('SIGTERM', 'SIGTERM');
       await expect(starting).rejects.toBeInstanceOf(StartInterrupted);
       expect(logs.some((line) => line.includes('SIGTERM received while starting'))).toBe(true);
@@ -410,7 +409,7 @@ describe('a database that cannot be reached', () => {
         const sends = Array.from({ length: 30 }, (_, i) =>
           request('POST', `/api/v1/chats/${chat.body.id}/messages`, { token: account.accessToken, body: { text: `r${round} m${i}` } }),
         );
-        await sleep(round % 3);
+        await pause(round % 3);
         await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
         for (const answer of await Promise.all(sends)) statuses.add(answer.status);
       }

@@ -9,8 +9,6 @@ import { type SignedIn, signUpAndIn } from './support/accounts.js';
 import { connectReady, eventually, openSocket, pause, type TestSocket } from './support/ws.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('messaging over the WebSocket gateway', () => {
   let db: TestDatabase;
   let app: TestApp;
@@ -130,7 +128,7 @@ describe('messaging over the WebSocket gateway', () => {
     const again = await aliceWs.request({ type: 'send_message', chatId: chat.id, text: 'once', clientId });
     expect(again.message).toEqual(first.message);
     await bobWs.nextOfType('new_message');
-    await sleep(100);
+    await pause(100);
     await bobWs.settle();
     expect(bobWs.seen('new_message')).toHaveLength(1);
   });
@@ -303,7 +301,7 @@ describe('messaging over the WebSocket gateway', () => {
       for await (const page of since(userId, chatId, seq, pageSize)) {
         if (chatId === big.id) {
           bigStarted();
-          await sleep(100);
+          await pause(100);
         }
         yield page;
       }
@@ -401,7 +399,7 @@ describe('messaging over the WebSocket gateway', () => {
     const slowed = jest.spyOn(service, 'since').mockImplementation(async function* (userId, chatId, seq, pageSize) {
       for await (const page of since(userId, chatId, seq, pageSize)) {
         paging();
-        await sleep(100);
+        await pause(100);
         yield page;
       }
     });
@@ -478,7 +476,7 @@ describe('messaging over the WebSocket gateway', () => {
     const slowed = jest.spyOn(repository, 'memberIds').mockImplementation(async (chatId) => {
       if (++calls === 1) {
         editStored();
-        await sleep(300);
+        await pause(300);
       }
       return memberIds(chatId);
     });

@@ -19,6 +19,8 @@ import { DATABASE_KINDS, createTestDatabase, type TestDatabase } from './support
 import { startSmtpSink, type SmtpSink } from './support/smtp-sink.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { MAIL_KEPT_DAYS, MailHousekeeping } from '../src/modules/notify/mail-housekeeping.js';
+import { closedPort } from './support/net.js';
+import { pause } from './support/ws.js';
 
 const PUBLIC_URL = 'https://chat.example.com';
 const MAIL_FROM = 'Parley Test <robot@parley.test>';
@@ -41,7 +43,6 @@ const smtpEnv = (db: TestDatabase, sink: SmtpSink, extra: Record<string, string>
 /** What APP_ENV=PRODUCTION needs besides the database: a public origin and secrets of its own. */
 const PRODUCTION = { APP_ENV: 'PRODUCTION', PUBLIC_URL, JWT_ACCESS_SECRET: 'a'.repeat(40), JWT_REFRESH_SECRET: 'r'.repeat(40) };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const uniqueEmail = (who: string) => `${who}-${randomUUID().slice(0, 8)}@example.com`;
 
 /** Queues an email as auth does, in a transaction of its own, and wakes the sender. */
@@ -66,7 +67,7 @@ async function settledRow(app: NestExpressApplication, recipient: string, timeou
     if (rows.length > 1) throw new Error(`expected one mail_log row for ${recipient}, found ${rows.length}`);
     if (rows[0] && rows[0].status !== 'pending') return rows[0];
     if (Date.now() > deadline) throw new Error(`mail to ${recipient} still ${rows[0]?.status ?? 'absent'} after ${timeoutMs} ms`);
-    await sleep(50);
+    await pause(50);
   }
 }
 
@@ -77,7 +78,7 @@ async function firstAttempt(dataSource: DataSource, recipient: string): Promise<
     const [row] = (await dataSource.query('SELECT * FROM mail_log WHERE recipient = $1', [recipient])) as MailLogRow[];
     if (row && row.attempts >= 1 && row.last_error) return row;
     if (Date.now() > deadline) throw new Error(`mail to ${recipient} not tried within 15 s`);
-    await sleep(50);
+    await pause(50);
   }
 }
 
@@ -89,14 +90,6 @@ async function startAppWithLogs(env: Record<string, string>): Promise<{ app: Nes
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { app, url: `http://127.0.0.1:${port}`, logs };
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const recipientsOf = (mail: { to?: unknown }) =>
@@ -312,7 +305,7 @@ describe('notify with a slow mail server', () => {
 
       const rows = await Promise.all(emails.map((email) => settledRow(first.app, email)));
       expect(rows.map((r) => r.status)).toEqual(emails.map(() => 'sent'));
-      await sleep(1_000); // a second copy, if one were on its way, would arrive by now
+      await pause(1_000); // a second copy, if one were on its way, would arrive by now
       for (const email of emails) expect(sink.messages.filter((m) => recipientsOf(m).includes(email))).toHaveLength(1);
     } finally {
       await first.close();
@@ -326,7 +319,7 @@ describe('notify with a slow mail server', () => {
     try {
       for (const email of emails) await queueMail(app.app, 'confirm-email', email, 'Stop', `t-${email}`);
       const deadline = Date.now() + 10_000;
-      while ((await rowsFor(app.app, emails)).every((r) => r.attempts === 0) && Date.now() < deadline) await sleep(20);
+      while ((await rowsFor(app.app, emails)).every((r) => r.attempts === 0) && Date.now() < deadline) await pause(20);
     } finally {
       await app.close();
     }
@@ -356,8 +349,8 @@ describe('notify with a mail server that stops answering', () => {
         const deadline = Date.now() + 10_000;
         const attempts = async () =>
           ((await dataSource.query('SELECT attempts FROM mail_log WHERE recipient = $1', [email])) as MailLogRow[])[0]?.attempts ?? 0;
-        while ((await attempts()) === 0 && Date.now() < deadline) await sleep(20);
-        await sleep(300); // into the DATA phase
+        while ((await attempts()) === 0 && Date.now() < deadline) await pause(20);
+        await pause(300); // into the DATA phase
       } finally {
         await started.app.close();
       }
@@ -535,7 +528,7 @@ describe('notify when the mail server comes back after an outage', () => {
     await new Promise<void>((resolve) => flaky.listen(port, '127.0.0.1', resolve));
     try {
       const deadline = Date.now() + 15_000;
-      while ((await rowOf(email)).free_attempts < 3 && Date.now() < deadline) await sleep(100);
+      while ((await rowOf(email)).free_attempts < 3 && Date.now() < deadline) await pause(100);
     } finally {
       await new Promise<void>((resolve) => flaky.close(() => resolve()));
     }
@@ -581,7 +574,7 @@ describe('notify when the mail server comes back after an outage', () => {
       started.app.get(MailDeliveryWorker).probeEveryMs = 100;
       started.app.get(MailDeliveryWorker).wake();
       const deadline = Date.now() + 5_000;
-      while (sockets.size === 0 && Date.now() < deadline) await sleep(20);
+      while (sockets.size === 0 && Date.now() < deadline) await pause(20);
       expect(sockets.size).toBeGreaterThan(0); // the check is under way
       const began = Date.now();
       await started.app.close();
@@ -637,7 +630,7 @@ describe('notify with a mail server that takes a message and loses its answer', 
       expect(row.last_error).toMatch(
         /^The whole message was written to the mail server .*, but its answer never came .*: it may have been delivered/,
       );
-      await sleep(2_000);
+      await pause(2_000);
       expect(bodies).toBe(1);
       const [after] = (await started.app
         .get(DataSource)
@@ -772,7 +765,7 @@ describe('notify when the outbox cannot take mail', () => {
     const started = await startAppWithLogs({ ...db.env, DATA_DIR: dataDir });
     try {
       const down = async () => started.logs.filter((line) => line.includes('mail (outbox) is down'));
-      for (let i = 0; i < 100 && (await down()).length === 0; i++) await sleep(50);
+      for (let i = 0; i < 100 && (await down()).length === 0; i++) await pause(50);
       expect(await down()).toEqual([expect.stringMatching(/The mail outbox .*outbox is not writable: .*or set SMTP_URL/)]);
       expect((await fetch(`${started.url}/health`)).status).toBe(200);
     } finally {
@@ -885,7 +878,7 @@ describe.each(DATABASE_KINDS)('notify at shutdown (%s database)', (kind) => {
     try {
       await queueMail(first.app, 'confirm-email', email, 'Shut Down', 'token-1');
       const deadline = Date.now() + 10_000;
-      while (!first.logs.some((line) => line.includes(email) && line.includes('retrying')) && Date.now() < deadline) await sleep(20);
+      while (!first.logs.some((line) => line.includes(email) && line.includes('retrying')) && Date.now() < deadline) await pause(20);
     } finally {
       await first.app.close();
     }

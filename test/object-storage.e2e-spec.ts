@@ -14,15 +14,7 @@ import { S3ObjectStorage } from '../src/storage/s3-object.storage.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { type FakeS3, S3RVER_KEY, startFakeS3 } from './support/fake-s3.js';
 import { startTestApp } from './support/test-app.js';
-
-/** A loopback port nothing listens on: bound by the OS, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { closedPort } from './support/net.js';
 
 /** The adapter's configuration for an S3 endpoint on this loopback port (with s3rver's keys). */
 function s3ConfigAt(port: number) {

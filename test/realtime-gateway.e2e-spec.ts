@@ -392,7 +392,7 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
     await pause(100);
     const closing = other.close();
     await pause(200); // the drain waits for the slow frames; the event handlers must still be there
-    other.get(EventBus).publish(new SessionsRevokedEvent(account.user.id, [sessionId], false));
+    other.get(EventBus).publish(new SessionsRevokedEvent(account.user.id, [sessionId]));
     expect(await revoked.closed).toEqual({ code: 4401, reason: 'SESSION_REVOKED' });
     await closing;
     expect(await busy.closed).toEqual({ code: 1012, reason: 'SERVER_RESTARTING' });

@@ -63,13 +63,14 @@ export interface SendOptions {
   whileIn?: boolean;
 }
 
+/** A failing fan-out is logged at most this often (every event fails while Redis is away: ~100 a second). */
+const FAILURE_LOG_EVERY_MS = 10_000;
+
 /**
  * How features talk to connected clients: one typed `send` that reaches every socket (every
  * device) of the given users on every instance. Features call it from their event handlers;
  * none of them touches sockets or knows how many instances there are.
  */
-/** A failing fan-out is logged at most this often (every event fails while Redis is away: ~100 a second). */
-const FAILURE_LOG_EVERY_MS = 10_000;
 
 @Injectable()
 export class RealtimeService {

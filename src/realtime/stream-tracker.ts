@@ -287,10 +287,6 @@ export class StreamTracker {
         state.catchUps -= 1;
         if (state.catchUps > 0) return;
         this.flushHeld(state);
-        // A stream that never had a frame here (a chat the client is not in, say) leaves nothing
-        // behind: a client naming chats at random must not grow the connection's memory.
-        if (state.delivered.last === undefined && !state.held && !state.early && this.streams?.get(streamId) === state)
-          this.streams.delete(streamId);
       },
     };
   }
@@ -543,7 +539,7 @@ export class StreamTracker {
     return endSeq !== undefined && position.seq <= endSeq;
   }
 
-  /** Drops a stream that keeps nothing: nothing sent, held, waiting or being caught up. */
+  /** Keeps a frame back in `list`, counting its bytes (keptBytes). */
   private keep(list: Waiting[], waiting: Waiting): void {
     list.push(waiting);
     this.kept += sizeOf(waiting.frame);
@@ -554,6 +550,11 @@ export class StreamTracker {
     this.kept = Math.max(0, this.kept - sizeOf(waiting.frame));
   }
 
+  /**
+   * Drops a stream that keeps nothing: nothing sent, held, waiting or being caught up. A stream
+   * that never had a frame here (a chat the client is not in, named in a sync) leaves nothing
+   * behind: a client naming chats at random must not grow the connection's memory.
+   */
   private forgetIfEmpty(state: StreamState): void {
     if (state.catchUps > 0 || state.held || state.early || state.delivered.last !== undefined) return;
     if (this.streams?.get(state.id) === state) this.streams.delete(state.id);

@@ -1,5 +1,5 @@
 /**
- * The kinds of failure a client can tell apart. Each maps to one HTTP status (error-table.ts);
+ * The kinds of failure a client can tell apart. Each maps to one HTTP status (ERROR_TABLE in error-body.ts);
  * the same table shapes WebSocket `error` frames, so REST and WebSocket clients see one format.
  */
 export type ErrorKind =

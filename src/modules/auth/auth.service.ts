@@ -100,7 +100,7 @@ export class AuthService implements OnApplicationBootstrap {
   private async endSessionsBeyondLimit(userId: string, opened: string): Promise<void> {
     try {
       const displaced = await this.sessions.revokeBeyond(userId, MAX_LIVE_SESSIONS, opened, 'session_limit');
-      if (displaced.length > 0) this.events.publish(new SessionsRevokedEvent(userId, displaced, false));
+      if (displaced.length > 0) this.events.publish(new SessionsRevokedEvent(userId, displaced));
     } catch (error) {
       this.logger.warn(`Could not end the sessions of user ${userId} beyond ${MAX_LIVE_SESSIONS}: ${errorMessage(error)}`);
     }
@@ -156,7 +156,7 @@ export class AuthService implements OnApplicationBootstrap {
       const user = await this.users.findByEmail(email);
       if (!user || !(await this.hasher.verify(user.passwordHash, SEED_PASSWORD)).matches) continue;
       const ended = await this.sessions.revokeAllOf(user.id, 'seed_password');
-      if (ended.length > 0) this.events.publish(new SessionsRevokedEvent(user.id, ended, false));
+      if (ended.length > 0) this.events.publish(new SessionsRevokedEvent(user.id, ended));
       this.logger.warn(
         `${email} is a seed account from a start under LOCAL, still with the public password "${SEED_PASSWORD}": under ${this.config.appEnv} that password signs nobody in${ended.length ? `, and its ${ended.length} session(s) were ended` : ''}. A password reset gives it one of its own.`,
       );
@@ -263,7 +263,7 @@ export class AuthService implements OnApplicationBootstrap {
 
   private async revokeSessions(userId: string, sessionIds: string[], reason: string): Promise<void> {
     for (const id of sessionIds) await this.sessions.revoke(id, reason);
-    this.events.publish(new SessionsRevokedEvent(userId, sessionIds, false));
+    this.events.publish(new SessionsRevokedEvent(userId, sessionIds));
   }
 }
 

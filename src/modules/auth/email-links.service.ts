@@ -171,6 +171,6 @@ export class EmailLinksService implements BeforeApplicationShutdown {
     });
     if (!result) throw invalidToken();
     await this.limiter.clearFailedSignInsAfterReset(result.email);
-    this.events.publish(new SessionsRevokedEvent(result.userId, result.revoked, true));
+    this.events.publish(new SessionsRevokedEvent(result.userId, result.revoked));
   }
 }

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { AppConfig } from '../../config/app-config.js';
 import { UnauthenticatedError } from '../../common/errors/domain-error.js';
+import { isLowerCaseUuid } from '../../common/ids/uuid.js';
 
 export interface AccessClaims {
   sub: string;
@@ -115,12 +116,8 @@ export function accessClaimsOf(claims: AccessClaims & { typ?: string; exp?: unkn
   return { sub, sid };
 }
 
-const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /** The ids Parley puts in a token (user, session, refresh token) are lower-case UUIDs (randomUUID). */
-function isId(value: unknown): value is string {
-  return typeof value === 'string' && ID.test(value);
-}
+const isId = isLowerCaseUuid;
 
 /**
  * A token signed with Parley's secret whose ids are not ids: not one it issued (a secret that

@@ -10,18 +10,12 @@ import { chatNotFound } from './chat-access.js';
 import { ChatRepository, type ChatListCursor } from './chat.repository.js';
 import type { Chat, ChatSummary } from './domain/chat.js';
 import type { ChatDetailDto, ChatDto } from './dto/chat.dto.js';
+import { isLowerCaseUuid } from '../../common/ids/uuid.js';
 
 /** Cursors are made from stored ids, which are lower case. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const isListCursor = (v: unknown): v is ChatListCursor => {
   const c = v as Partial<ChatListCursor> | null;
-  return (
-    typeof c?.activityAt === 'string' &&
-    isInstant(c.activityAt) &&
-    typeof c.id === 'string' &&
-    UUID.test(c.id) &&
-    Object.keys(c).length === 2
-  );
+  return typeof c?.activityAt === 'string' && isInstant(c.activityAt) && isLowerCaseUuid(c.id) && Object.keys(c).length === 2;
 };
 
 /**
@@ -57,19 +51,19 @@ export class ChatsService {
   }
 
   /**
-   * A chat just created, as `list` shows it to each of `recipients` (no message, nothing unread),
+   * A chat just created, as `list` shows it to each of its members (no message, nothing unread),
    * with no query per recipient: a group's is the same for all, a direct chat's is titled with the
    * other person's name and carries their profile.
    */
-  async newItems(chat: Chat, memberIds: string[], recipients: string[]): Promise<Map<string, ChatDto>> {
+  async newItems(chat: Chat, memberIds: string[]): Promise<Map<string, ChatDto>> {
     const item = (peerId: string | null, peers: Map<string, PublicUserDto>) =>
       toChatDto({ chat, memberCount: memberIds.length, unreadCount: 0, lastMessage: null, peerId }, peers);
     if (chat.type === 'group') {
       const shared = item(null, new Map());
-      return new Map(recipients.map((id) => [id, shared]));
+      return new Map(memberIds.map((id) => [id, shared]));
     }
     const peers = await this.peersOf(memberIds);
-    return new Map(recipients.map((id) => [id, item(memberIds.find((m) => m !== id) ?? null, peers)]));
+    return new Map(memberIds.map((id) => [id, item(memberIds.find((m) => m !== id) ?? null, peers)]));
   }
 
   /**

@@ -7,17 +7,12 @@ import { avatarUrlOf, NAME_MAX_LENGTH, normaliseName, type User } from './domain
 import type { MeDto, PublicUserDto } from './dto/user.dto.js';
 import { UserRenamedEvent } from './events/user-renamed.event.js';
 import { UserRepository, type UserSearchCursor } from './user.repository.js';
+import { isUuid } from '../../common/ids/uuid.js';
 
 /** Exactly what nextCursor holds: a lower-cased name no longer than a name can get (lower-casing may lengthen it), and an id. */
 const isSearchCursor = (v: unknown): v is UserSearchCursor => {
   const c = v as Partial<UserSearchCursor> | null;
-  return (
-    typeof c?.name === 'string' &&
-    c.name.length <= 3 * NAME_MAX_LENGTH &&
-    typeof c.id === 'string' &&
-    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(c.id) &&
-    Object.keys(c).length === 2
-  );
+  return typeof c?.name === 'string' && c.name.length <= 3 * NAME_MAX_LENGTH && isUuid(c.id) && Object.keys(c).length === 2;
 };
 
 @Injectable()

@@ -1,9 +1,8 @@
-/** Published when sessions stop being valid (sign-out, revoke, reset, refresh reuse). Realtime closes their sockets. */
+/** Published when sessions stop being valid (sign-out, revoke, reset, refresh reuse, the session cap). Realtime closes their sockets. */
 export class SessionsRevokedEvent {
   constructor(
     readonly userId: string,
-    /** The revoked sessions; every session of the user when `all` is true. */
+    /** The revoked sessions. */
     readonly sessionIds: string[],
-    readonly all: boolean,
   ) {}
 }

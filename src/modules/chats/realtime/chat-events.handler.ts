@@ -24,7 +24,7 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
 
   async handle(event: ChatEvent): Promise<void> {
     if (event instanceof ChatCreatedEvent) {
-      await this.announce(event.chat, event.memberIds, event.memberIds);
+      await this.announce(event.chat, event.memberIds);
     } else if (event instanceof ChatUpdatedEvent) {
       // With the chat's version: a connection drops one that comes after a later one (two renames
       // through two instances, the first one's frame crossing Redis last).
@@ -74,14 +74,14 @@ export class ChatEventsToSockets implements IEventHandler<ChatEvent> {
    * of its two people, with the other's name). Its members come into its stream at its start, so
    * its first messages reach them in seq order.
    */
-  private async announce(chat: Chat, memberIds: string[], recipients: string[]): Promise<void> {
+  private async announce(chat: Chat, memberIds: string[]): Promise<void> {
     const place = { behind: chat.id, behindSeq: 0, startsStream: true };
-    const items = await this.reads.newItems(chat, memberIds, recipients);
+    const items = await this.reads.newItems(chat, memberIds);
     if (chat.type === 'group') {
-      await this.realtime.send(recipients, { type: 'chat_created', chat: items.get(recipients[0])! }, place);
+      await this.realtime.send(memberIds, { type: 'chat_created', chat: items.get(memberIds[0])! }, place);
       return;
     }
-    for (const recipient of recipients) await this.realtime.send([recipient], { type: 'chat_created', chat: items.get(recipient)! }, place);
+    for (const member of memberIds) await this.realtime.send([member], { type: 'chat_created', chat: items.get(member)! }, place);
   }
 }
 

@@ -14,6 +14,7 @@ import {
   type ValidatorConstraintInterface,
 } from 'class-validator';
 import { HAS_VISIBLE_TEXT, TEXT_MAX_LENGTH } from '../domain/message.js';
+import { isUuid } from '../../../common/ids/uuid.js';
 
 /** WebSocket frames, validated by the same rules as their REST twins. */
 export class SendMessageFrame {
@@ -48,7 +49,6 @@ export class MarkReadFrame {
 }
 
 export const SYNC_MAX_CHATS = 500;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 @ValidatorConstraint({ name: 'syncChats' })
 class SyncChatsConstraint implements ValidatorConstraintInterface {
@@ -57,7 +57,7 @@ class SyncChatsConstraint implements ValidatorConstraintInterface {
     const entries = Object.entries(value);
     return (
       entries.length <= SYNC_MAX_CHATS &&
-      entries.every(([chatId, seq]) => UUID.test(chatId) && Number.isSafeInteger(seq) && (seq as number) >= 0)
+      entries.every(([chatId, seq]) => isUuid(chatId) && Number.isSafeInteger(seq) && (seq as number) >= 0)
     );
   }
 
@@ -68,10 +68,10 @@ class SyncChatsConstraint implements ValidatorConstraintInterface {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return rule;
     const entries = Object.entries(value);
     if (entries.length > SYNC_MAX_CHATS) return `${rule}; this one names ${entries.length}`;
-    const bad = entries.find(([chatId, seq]) => !UUID.test(chatId) || !Number.isSafeInteger(seq) || (seq as number) < 0);
+    const bad = entries.find(([chatId, seq]) => !isUuid(chatId) || !Number.isSafeInteger(seq) || (seq as number) < 0);
     if (!bad) return rule;
     const [chatId, seq] = bad;
-    return UUID.test(chatId)
+    return isUuid(chatId)
       ? `${rule}; the seq of ${chatId} is ${shortened(JSON.stringify(seq) ?? String(seq))}`
       : `${rule}; ${shortened(JSON.stringify(chatId))} is not a UUID`;
   }

@@ -1,2 +1,0 @@
-export * from './domain-error.js';
-export * from './error-body.js';
