@@ -1,4 +1,6 @@
-import { ValidateBy, type ValidationOptions } from 'class-validator';
+import { applyDecorators } from '@nestjs/common';
+import { IsString, Length, Matches, ValidateBy, type ValidationOptions } from 'class-validator';
+import { LabelForm } from './transforms.js';
 
 /**
  * Matches a string with at least one visible character: not white space, not a control
@@ -34,4 +36,26 @@ export function NoHiddenCharacters(options?: ValidationOptions): PropertyDecorat
     },
     options,
   );
+}
+
+/**
+ * A one-line name or title (a user's name, a group's title): folded to its stored form
+ * (LabelForm: trimmed, runs of white space one space, NFC), then 1–`maxLength` characters of it,
+ * something visible, no hidden characters. One definition, so that sign-up and a rename take the
+ * same names, and a create and a rename the same titles.
+ */
+export function LabelField(field: string, maxLength: number): PropertyDecorator {
+  // In the order stacked decorators would apply (the last written first).
+  return applyDecorators(
+    NoHiddenCharacters(),
+    Matches(HAS_VISIBLE_TEXT, { message: `${field} must not be blank` }),
+    Length(1, maxLength),
+    IsString(),
+    LabelForm(),
+  );
+}
+
+/** A message's text, kept as written: 1–`maxLength` characters with something visible. The same over REST and the WebSocket. */
+export function MessageText(field: string, maxLength: number): PropertyDecorator {
+  return applyDecorators(Matches(HAS_VISIBLE_TEXT, { message: `${field} must not be only white space` }), Length(1, maxLength), IsString());
 }

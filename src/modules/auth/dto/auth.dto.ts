@@ -1,9 +1,9 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { EmailForm, LabelForm } from '../../../common/validation/transforms.js';
-import { NoHiddenCharacters } from '../../../common/validation/visible-text.js';
+import { EmailForm } from '../../../common/validation/transforms.js';
+import { LabelField } from '../../../common/validation/visible-text.js';
 import { NAME_MAX_LENGTH } from '../../users/domain/user.js';
-import { MeDto, NOT_BLANK } from '../../users/dto/user.dto.js';
+import { MeDto } from '../../users/dto/user.dto.js';
 import { HAS_DIGIT, HAS_LETTER, PASSWORD_MAX, PASSWORD_MIN } from '../domain/password-rules.js';
 
 function PasswordRules(): PropertyDecorator {
@@ -43,11 +43,7 @@ export class SignUpDto {
   password: string;
 
   @ApiProperty({ minLength: 1, maxLength: NAME_MAX_LENGTH, example: 'Ada Lovelace' })
-  @LabelForm()
-  @IsString()
-  @Length(1, NAME_MAX_LENGTH)
-  @Matches(NOT_BLANK, { message: 'name must not be blank' })
-  @NoHiddenCharacters()
+  @LabelField('name', NAME_MAX_LENGTH)
   name: string;
 }
 

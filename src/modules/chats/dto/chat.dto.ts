@@ -1,13 +1,13 @@
 import { ApiExtraModels, ApiProperty } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateIf } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsUUID, ValidateIf } from 'class-validator';
 import { DefaultLimit, PageQuery } from '../../../common/pagination/page-query.dto.js';
-import { LabelForm, LowerCaseIds } from '../../../common/validation/transforms.js';
+import { LowerCaseIds } from '../../../common/validation/transforms.js';
 import { MessageDto } from '../../messages/dto/message.dto.js';
 import { PublicUserDto } from '../../users/dto/user.dto.js';
 import { nullableRef } from '../../../common/openapi/nullable-ref.js';
 import { MAX_GROUP_MEMBERS, type MemberRole, TITLE_MAX_LENGTH } from '../domain/chat.js';
 
-import { HAS_VISIBLE_TEXT as NOT_BLANK, NoHiddenCharacters } from '../../../common/validation/visible-text.js';
+import { LabelField } from '../../../common/validation/visible-text.js';
 
 export class CreateChatDto {
   @ApiProperty({
@@ -34,11 +34,7 @@ export class CreateChatDto {
     description: "Required for a group, refused for a direct chat (whose title is the other person's name)",
   })
   @ValidateIf((o: CreateChatDto) => o.type === 'group' || o.title !== undefined)
-  @LabelForm()
-  @IsString()
-  @Length(1, TITLE_MAX_LENGTH)
-  @Matches(NOT_BLANK, { message: 'title must not be blank' })
-  @NoHiddenCharacters()
+  @LabelField('title', TITLE_MAX_LENGTH)
   title?: string;
 
   @ApiProperty({
@@ -58,11 +54,7 @@ export class CreateChatDto {
 
 export class UpdateChatDto {
   @ApiProperty({ minLength: 1, maxLength: TITLE_MAX_LENGTH })
-  @LabelForm()
-  @IsString()
-  @Length(1, TITLE_MAX_LENGTH)
-  @Matches(NOT_BLANK, { message: 'title must not be blank' })
-  @NoHiddenCharacters()
+  @LabelField('title', TITLE_MAX_LENGTH)
   title: string;
 }
 

@@ -13,4 +13,3 @@ export interface Message {
 }
 
 export const TEXT_MAX_LENGTH = 4096;
-export { HAS_VISIBLE_TEXT } from '../../../common/validation/visible-text.js';

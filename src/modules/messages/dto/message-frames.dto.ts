@@ -3,17 +3,15 @@ import {
   IsBoolean,
   IsInt,
   IsObject,
-  IsString,
   IsUUID,
-  Length,
-  Matches,
   Min,
   Validate,
   type ValidationArguments,
   ValidatorConstraint,
   type ValidatorConstraintInterface,
 } from 'class-validator';
-import { HAS_VISIBLE_TEXT, TEXT_MAX_LENGTH } from '../domain/message.js';
+import { TEXT_MAX_LENGTH } from '../domain/message.js';
+import { MessageText } from '../../../common/validation/visible-text.js';
 import { isUuid } from '../../../common/ids/uuid.js';
 
 /** WebSocket frames, validated by the same rules as their REST twins. */
@@ -21,9 +19,7 @@ export class SendMessageFrame {
   @IsUUID('all', { message: 'chatId must be a UUID' })
   chatId: string;
 
-  @IsString()
-  @Length(1, TEXT_MAX_LENGTH)
-  @Matches(HAS_VISIBLE_TEXT, { message: 'text must not be only white space' })
+  @MessageText('text', TEXT_MAX_LENGTH)
   text: string;
 
   @IsUUID('all', { message: 'clientId must be a UUID' })

@@ -1,14 +1,13 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
 import { ToInt } from '../../../common/validation/transforms.js';
 import { MessageDto } from './message.dto.js';
-import { HAS_VISIBLE_TEXT, TEXT_MAX_LENGTH } from '../domain/message.js';
+import { TEXT_MAX_LENGTH } from '../domain/message.js';
+import { MessageText } from '../../../common/validation/visible-text.js';
 
 export class SendMessageDto {
   @ApiProperty({ minLength: 1, maxLength: TEXT_MAX_LENGTH })
-  @IsString()
-  @Length(1, TEXT_MAX_LENGTH)
-  @Matches(HAS_VISIBLE_TEXT, { message: 'text must not be only white space' })
+  @MessageText('text', TEXT_MAX_LENGTH)
   text: string;
 
   @ApiProperty({
@@ -23,9 +22,7 @@ export class SendMessageDto {
 
 export class EditMessageDto {
   @ApiProperty({ minLength: 1, maxLength: TEXT_MAX_LENGTH })
-  @IsString()
-  @Length(1, TEXT_MAX_LENGTH)
-  @Matches(HAS_VISIBLE_TEXT, { message: 'text must not be only white space' })
+  @MessageText('text', TEXT_MAX_LENGTH)
   text: string;
 }
 

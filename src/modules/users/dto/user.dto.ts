@@ -1,12 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsOptional, IsString, Length } from 'class-validator';
 import { DefaultLimit, PageQuery } from '../../../common/pagination/page-query.dto.js';
-import { LabelForm } from '../../../common/validation/transforms.js';
+
 import { NAME_MAX_LENGTH } from '../domain/user.js';
 
-import { HAS_VISIBLE_TEXT as NOT_BLANK, NoHiddenCharacters } from '../../../common/validation/visible-text.js';
-
-export { NOT_BLANK };
+import { LabelField } from '../../../common/validation/visible-text.js';
 
 export class MeDto {
   @ApiProperty({ format: 'uuid' }) id: string;
@@ -33,11 +31,7 @@ export class PublicUserPageDto {
 
 export class UpdateMeDto {
   @ApiProperty({ minLength: 1, maxLength: NAME_MAX_LENGTH, example: 'Ada' })
-  @LabelForm()
-  @IsString()
-  @Length(1, NAME_MAX_LENGTH)
-  @Matches(NOT_BLANK, { message: 'name must not be blank' })
-  @NoHiddenCharacters()
+  @LabelField('name', NAME_MAX_LENGTH)
   name: string;
 }
 
