@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import type { ModuleRef } from '@nestjs/core';
-import type { UserRepository } from '../modules/users/user.repository.js';
+import type { LastSeenRecorder } from './last-seen-recorder.js';
 import { InProcessPresenceStore } from './infrastructure/in-process-presence.store.js';
 import { PresenceAudience } from './presence-audience.js';
 import { PresenceService } from './presence.service.js';
@@ -18,7 +18,7 @@ function twoInstances() {
   const slow = { stamps: false };
   const audience = { contactsOf: async () => ['contact'] } as unknown as PresenceAudience;
   const make = (slowStamp: boolean) => {
-    const users = { stampLastSeen: async () => (slowStamp && slow.stamps ? stamping : undefined) } as unknown as UserRepository;
+    const users = { stampLastSeen: async () => (slowStamp && slow.stamps ? stamping : undefined) } as unknown as LastSeenRecorder;
     const realtime = {
       send: async (_to: string[], event: { userId: string; online: boolean }) =>
         void announced.push({ userId: event.userId, online: event.online }),
@@ -36,7 +36,7 @@ function announcingService() {
   const announced: Array<{ userId: string; online: boolean }> = [];
   const service = new PresenceService(
     store,
-    { stampLastSeen: async () => undefined } as unknown as UserRepository,
+    { stampLastSeen: async () => undefined } as unknown as LastSeenRecorder,
     {
       send: async (_to: string[], e: { userId: string; online: boolean }) => void announced.push({ userId: e.userId, online: e.online }),
     } as unknown as RealtimeService,
@@ -78,7 +78,7 @@ describe('PresenceService', () => {
     };
     const service = new PresenceService(
       store,
-      {} as unknown as UserRepository,
+      {} as unknown as LastSeenRecorder,
       {} as unknown as RealtimeService,
       { get: () => ({}) } as unknown as ModuleRef,
     );
@@ -100,7 +100,7 @@ describe('PresenceService', () => {
     const sent: unknown[] = [];
     const service = new PresenceService(
       store,
-      { stampLastSeen: async (_id: string, at: Date) => (stamped.push(at), kept ?? at) } as unknown as UserRepository,
+      { stampLastSeen: async (_id: string, at: Date) => (stamped.push(at), kept ?? at) } as unknown as LastSeenRecorder,
       { send: async (_to: string[], event: unknown) => void sent.push(event) } as unknown as RealtimeService,
       { get: () => ({ contactsOf: async () => ['contact'] }) } as unknown as ModuleRef,
     );

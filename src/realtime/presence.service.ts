@@ -4,7 +4,7 @@ import { ModuleRef } from '@nestjs/core';
 import { BackgroundWork } from '../common/concurrency/background-work.js';
 import { LogThrottle } from '../common/logging/log-throttle.js';
 import { KeyedSequencer } from '../common/concurrency/keyed-sequencer.js';
-import { UserRepository } from '../modules/users/user.repository.js';
+import { LastSeenRecorder } from './last-seen-recorder.js';
 import { PresenceAudience } from './presence-audience.js';
 import { type PresenceEntry, PresenceStore } from './presence-store.js';
 import { RealtimeService } from './realtime.service.js';
@@ -50,7 +50,7 @@ export class PresenceService implements OnApplicationBootstrap {
 
   constructor(
     private readonly store: PresenceStore,
-    private readonly users: UserRepository,
+    private readonly lastSeen: LastSeenRecorder,
     private readonly realtime: RealtimeService,
     private readonly moduleRef: ModuleRef,
   ) {}
@@ -169,7 +169,7 @@ export class PresenceService implements OnApplicationBootstrap {
   /** `at`: when the change happened, if not now (a user whose instance died was last seen at its last heartbeat). */
   private async announce(userId: string, online: boolean, at = new Date()): Promise<void> {
     // The frame says what the profile says: the stored time, should a later stamp have come first.
-    const seen = (await this.users.stampLastSeen(userId, at)) ?? at;
+    const seen = (await this.lastSeen.stampLastSeen(userId, at)) ?? at;
     const contacts = this.audience ? await this.audience.contactsOf(userId) : [];
     if (contacts.length === 0) return;
     // Back online on another instance meanwhile (its announcement may already be out): saying

@@ -3,13 +3,15 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AvatarsService } from './avatars.service.js';
 import { UserEntity } from './infrastructure/persistence/typeorm/user.entity.js';
 import { UserRepository } from './user.repository.js';
+import { LastSeenRecorder } from '../../realtime/last-seen-recorder.js';
 import { UsersController } from './users.controller.js';
 import { UsersService } from './users.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([UserEntity])],
   controllers: [UsersController],
-  providers: [UserRepository, UsersService, AvatarsService],
-  exports: [UserRepository, UsersService],
+  // Presence keeps users' last-seen times through realtime's port.
+  providers: [UserRepository, UsersService, AvatarsService, { provide: LastSeenRecorder, useExisting: UserRepository }],
+  exports: [UserRepository, UsersService, LastSeenRecorder],
 })
 export class UsersModule {}
