@@ -16,6 +16,7 @@ import { SeenAfterRemovalHandler } from './handlers/seen-after-removal.handler.j
 import { MessageEventsToSockets } from './realtime/message-events.handler.js';
 import { MissedMessages } from '../../realtime/missed-messages.js';
 import { MissedMessagesReader } from './realtime/missed-messages.reader.js';
+import { SeenNotices } from './seen-notices.js';
 
 @Module({
   imports: [ChatsModule],
@@ -33,6 +34,7 @@ import { MissedMessagesReader } from './realtime/missed-messages.reader.js';
     DeleteMessageHandler,
     MarkReadHandler,
     SeenAfterRemovalHandler,
+    SeenNotices,
     MessageEventsToSockets,
     { provide: MissedMessages, useClass: MissedMessagesReader },
     MessagesGateway,

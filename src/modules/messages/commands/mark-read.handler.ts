@@ -1,7 +1,8 @@
 import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
 import { ValidationError } from '../../../common/errors/domain-error.js';
 import { ChatAccess } from '../../chats/chat-access.js';
-import { ChatReadEvent, MessageSeenEvent } from '../events/message.events.js';
+import { ChatReadEvent } from '../events/message.events.js';
+import { SeenNotices } from '../seen-notices.js';
 import { MessageRepository } from '../message.repository.js';
 import { MarkReadCommand } from './mark-read.command.js';
 
@@ -12,6 +13,7 @@ export class MarkReadHandler implements ICommandHandler<MarkReadCommand, void> {
     private readonly access: ChatAccess,
     private readonly messages: MessageRepository,
     private readonly events: EventBus,
+    private readonly seen: SeenNotices,
   ) {}
 
   async execute({ userId, chatId, seq }: MarkReadCommand): Promise<void> {
@@ -26,8 +28,6 @@ export class MarkReadHandler implements ICommandHandler<MarkReadCommand, void> {
     const moved = await this.messages.moveReadPointer(chatId, userId, seq);
     if (!moved) return;
     this.events.publish(new ChatReadEvent(chatId, userId, moved.to, moved.memberIds));
-    for (const notice of await this.messages.claimSeenNotices(chatId, userId, moved.from, moved.to)) {
-      this.events.publish(new MessageSeenEvent(chatId, notice.senderId, notice.seq));
-    }
+    await this.seen.announce(chatId, userId, moved.from, moved.to, 'a read');
   }
 }
