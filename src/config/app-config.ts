@@ -160,7 +160,28 @@ export function loadConfig(env: Env = process.env, asked?: Set<string>): AppConf
   const appEnv = read.oneOf('APP_ENV', ['LOCAL', 'PRODUCTION'] as const, 'LOCAL', (s) => s.toUpperCase());
   const modules = readModules(read);
   const dataDir = resolve(read.string('DATA_DIR', './data'));
+  // Each area in turn: the problems are listed in this order.
+  const { http, publicUrlGiven } = readHttp(read);
+  const database = readDatabase(read, modules, dataDir);
+  const redis = readRedis(read);
+  const storage: StorageConfig = { s3: readS3(read), localDir: resolve(dataDir, 'files') };
+  const mail = readMail(read, dataDir);
+  const auth = readAuth(read);
+  const limits = readLimits(read);
+  checkSecrets(read, auth, { production: appEnv === 'PRODUCTION', modules, publicUrlGiven, port: http.port });
+  const log = {
+    level: read.oneOf('LOG_LEVEL', ['error', 'warn', 'log', 'debug', 'verbose'] as const, 'log', (s) => s.toLowerCase()),
+    format: read.oneOf('LOG_FORMAT', ['pretty', 'json'] as const, appEnv === 'LOCAL' ? 'pretty' : 'json', (s) => s.toLowerCase()),
+  };
 
+  const problems = [...read.problems, ...missingRequirements(modules)];
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return new AppConfig(appEnv, modules, dataDir, http, database, redis, storage, mail, auth, limits, log);
+}
+
+/** PORT, PUBLIC_URL, CORS_ORIGINS, TRUST_PROXY; and whether PUBLIC_URL was given (PRODUCTION needs it). */
+function readHttp(read: EnvReader): { http: HttpConfig; publicUrlGiven: boolean } {
   const port = read.int('PORT', 3000, { min: 0, max: 65535 });
   const publicUrlRaw = read.url('PUBLIC_URL', ['http', 'https']);
   if (publicUrlRaw && (publicUrlRaw.pathname !== '/' || publicUrlRaw.search || publicUrlRaw.hash))
@@ -196,7 +217,11 @@ export function loadConfig(env: Env = process.env, asked?: Set<string>): AppConf
     jsonBodyLimit: 1024 * 1024,
     trustProxy: readTrustProxy(read),
   };
+  return { http, publicUrlGiven: publicUrlRaw !== undefined };
+}
 
+/** DATABASE_URL, DATABASE_POOL_SIZE, MESSAGE_STORE and MONGODB_URI. */
+function readDatabase(read: EnvReader, modules: ReadonlySet<FeatureModuleName>, dataDir: string): DatabaseConfig {
   const databaseUrl = read.url('DATABASE_URL', ['postgres', 'postgresql']);
   const messageStore = read.oneOf('MESSAGE_STORE', ['postgres', 'mongo'] as const, 'postgres', (s) => s.toLowerCase());
   const mongodbUri = readMongodbUri(read);
@@ -206,14 +231,17 @@ export function loadConfig(env: Env = process.env, asked?: Set<string>): AppConf
       'MESSAGE_STORE=mongo needs MONGODB_URI: set it to a MongoDB replica set (the store uses transactions, which need one; a single node is fine), e.g. mongodb://127.0.0.1:27017/parley?replicaSet=rs0, or unset MESSAGE_STORE to keep chats and messages in PostgreSQL.',
     );
   }
-  const database: DatabaseConfig = {
+  return {
     url: databaseUrl?.toString(),
     embeddedDir: resolve(dataDir, 'pgdata'),
     poolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }),
     messageStore,
     mongodbUri,
   };
+}
 
+/** REDIS_URL and REDIS_PREFIX. */
+function readRedis(read: EnvReader): { url: string | undefined; prefix: string } {
   const redisUrl = read.url('REDIS_URL', ['redis', 'rediss'], { needsHost: true });
   // The database number, in the path or as ?db=: ioredis takes anything there (`/abc` as NaN,
   // which Redis refuses in a way ioredis does not catch; `/1.5` as 1).
@@ -230,9 +258,11 @@ export function loadConfig(env: Env = process.env, asked?: Set<string>): AppConf
     read.problem(
       `REDIS_PREFIX=${JSON.stringify(redis.prefix)} is not up to 64 letters, digits or ":._-" ending in ":"; use e.g. "parley-staging:" (it starts every Redis key and the fan-out channel, so deployments sharing one Redis stay apart).`,
     );
+  return redis;
+}
 
-  const storage: StorageConfig = { s3: readS3(read), localDir: resolve(dataDir, 'files') };
-
+/** SMTP_URL, MAIL_FROM and MAIL_RETRY_BASE_SECONDS. */
+function readMail(read: EnvReader, dataDir: string): MailConfig {
   const smtpParsed = read.url('SMTP_URL', ['smtp', 'smtps'], { needsHost: true });
   // A pool resends a message whose connection broke mid-send by itself, which the mail log does
   // with backoff and a count of attempts (and never early, when the server may have taken it).
@@ -240,14 +270,16 @@ export function loadConfig(env: Env = process.env, asked?: Set<string>): AppConf
     read.problem(
       'SMTP_URL asks for a connection pool (?pool=…), which Parley does not use: it sends one email at a time and retries on its own; leave pool out.',
     );
-  const smtpUrl = smtpParsed?.toString();
-  const mail: MailConfig = {
-    smtpUrl,
+  return {
+    smtpUrl: smtpParsed?.toString(),
     from: readMailFrom(read),
     outboxDir: resolve(dataDir, 'outbox'),
     retryBaseSeconds: read.int('MAIL_RETRY_BASE_SECONDS', 30, { min: 0, max: 3600 }),
   };
+}
 
+/** The token secrets and lifetimes, and the auth rate limits. */
+function readAuth(read: EnvReader): AuthConfig {
   const auth: AuthConfig = {
     accessSecret: read.string('JWT_ACCESS_SECRET', DEV_ACCESS_SECRET),
     refreshSecret: read.string('JWT_REFRESH_SECRET', DEV_REFRESH_SECRET),
@@ -260,33 +292,50 @@ export function loadConfig(env: Env = process.env, asked?: Set<string>): AppConf
     read.problem(
       `ACCESS_TOKEN_TTL (${auth.accessTtlSeconds} s) is longer than REFRESH_TOKEN_TTL (${auth.refreshTtlSeconds} s): an access token would outlive the sign-in it came from. Make the access token the short-lived one (minutes), and the refresh token the long one (days).`,
     );
-  const limits: UserLimitsConfig = {
+  return auth;
+}
+
+/** The per-user limits (RATE_LIMIT_*_PER_USER). */
+function readLimits(read: EnvReader): UserLimitsConfig {
+  return {
     messagesPerUser: read.int('RATE_LIMIT_MESSAGES_PER_USER', 120, { min: 1, max: 1_000_000 }),
     chatsPerUser: read.int('RATE_LIMIT_CHATS_PER_USER', 30, { min: 1, max: 1_000_000 }),
     syncChatsPerUser: read.int('RATE_LIMIT_SYNC_CHATS_PER_USER', 3000, { min: 1, max: 10_000_000 }),
     searchPerUser: read.int('RATE_LIMIT_SEARCH_PER_USER', 60, { min: 1, max: 1_000_000 }),
     uploadsPerUser: read.int('RATE_LIMIT_UPLOADS_PER_USER', 10, { min: 1, max: 1_000_000 }),
   };
-  // What PRODUCTION asks for, only where a module running uses it: the public origin (email links,
-  // the WebSocket cookie check) and the token secrets.
-  if (appEnv === 'PRODUCTION') {
-    if (!publicUrlRaw && (modules.has('auth') || modules.has('notify')))
+}
+
+/**
+ * What PRODUCTION asks for, only where a module running uses it: the public origin (email links,
+ * the WebSocket cookie check) and secrets of its own; and, anywhere, secrets that are secrets.
+ */
+function checkSecrets(
+  read: EnvReader,
+  auth: AuthConfig,
+  {
+    production,
+    modules,
+    publicUrlGiven,
+    port,
+  }: { production: boolean; modules: ReadonlySet<FeatureModuleName>; publicUrlGiven: boolean; port: number },
+): void {
+  const secrets = [
+    ['JWT_ACCESS_SECRET', auth.accessSecret],
+    ['JWT_REFRESH_SECRET', auth.refreshSecret],
+  ] as const;
+  if (production) {
+    if (!publicUrlGiven && (modules.has('auth') || modules.has('notify')))
       read.problem(
         `APP_ENV=PRODUCTION needs PUBLIC_URL, the origin users reach this server at (e.g. https://chat.example.com): links in emails are built from it, and without it they would point at http://localhost:${port}.`,
       );
     // Either default, in either variable: both are public.
-    for (const [name, secret] of [
-      ['JWT_ACCESS_SECRET', auth.accessSecret],
-      ['JWT_REFRESH_SECRET', auth.refreshSecret],
-    ] as const) {
+    for (const [name, secret] of secrets) {
       if (modules.has('auth') && (secret === DEV_ACCESS_SECRET || secret === DEV_REFRESH_SECRET))
         read.problem(`APP_ENV=PRODUCTION refuses the default ${name}; set it to a long random string (e.g. \`openssl rand -hex 32\`).`);
     }
   }
-  for (const [name, secret] of [
-    ['JWT_ACCESS_SECRET', auth.accessSecret],
-    ['JWT_REFRESH_SECRET', auth.refreshSecret],
-  ] as const) {
+  for (const [name, secret] of secrets) {
     if (secret.length < 16)
       read.problem(`${name} is ${secret.length} characters long; use at least 16 (32+ random characters recommended).`);
     else if (/^<.*>$/.test(secret))
@@ -294,16 +343,6 @@ export function loadConfig(env: Env = process.env, asked?: Set<string>): AppConf
   }
   if (auth.accessSecret === auth.refreshSecret)
     read.problem('JWT_ACCESS_SECRET and JWT_REFRESH_SECRET are the same; give each its own secret.');
-
-  const log = {
-    level: read.oneOf('LOG_LEVEL', ['error', 'warn', 'log', 'debug', 'verbose'] as const, 'log', (s) => s.toLowerCase()),
-    format: read.oneOf('LOG_FORMAT', ['pretty', 'json'] as const, appEnv === 'LOCAL' ? 'pretty' : 'json', (s) => s.toLowerCase()),
-  };
-
-  const problems = [...read.problems, ...missingRequirements(modules)];
-  if (problems.length > 0) throw new ConfigError(problems);
-
-  return new AppConfig(appEnv, modules, dataDir, http, database, redis, storage, mail, auth, limits, log);
 }
 
 /**
