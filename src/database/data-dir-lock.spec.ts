@@ -70,6 +70,10 @@ describe('DataDirLock', () => {
     const parent = spawn('sh', ['-c', 'sleep 30 & echo $!; exec sleep 60']);
     try {
       const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString()))));
+      // Only once the shell is `sleep 60`: killed while the shell still runs, the child is reaped by it.
+      const parentIs = () => readFileSync(`/proc/${parent.pid}/comm`, 'utf8').trim();
+      for (let i = 0; i < 100 && parentIs() !== 'sleep'; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(parentIs()).toBe('sleep');
       process.kill(pid, 'SIGKILL');
       const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].charAt(0);
       for (let i = 0; i < 100 && state() !== 'Z'; i++) await new Promise((resolve) => setTimeout(resolve, 10));

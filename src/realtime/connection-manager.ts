@@ -186,7 +186,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     void connection.enqueue(
       (admitNext) =>
         this.handle(connection, parsed, arrivedWhileDraining, admitNext).catch((error: unknown) =>
-          this.fail(connection, error, parsed.ok ? parsed.frame.id : parsed.id),
+          answerFrameError(error, connection, parsed.ok ? parsed.frame : { id: parsed.id }),
         ),
       byteLength(data),
     );
@@ -242,7 +242,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     } catch (error) {
       // Direct handlers answer as WsErrorFilter would; for Nest's, this catches what it let through.
       if (direct) answerFrameError(error, connection, context);
-      else this.fail(connection, error, frame.id);
+      else answerFrameError(error, connection, frame);
     }
   }
 
@@ -253,16 +253,6 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       return;
     }
     connection.send(reply as { type: string }, frame.id);
-  }
-
-  private fail(connection: Connection, error: unknown, id: FrameId | undefined): void {
-    if (resolveError(error).unexpected) {
-      this.logger.error(
-        { msg: 'Unhandled error in a WebSocket handler', connectionId: connection.id, error: String(error) },
-        error instanceof Error ? error.stack : undefined,
-      );
-    }
-    connection.sendError(error, id);
   }
 
   private async onAuthFrame(connection: Connection, frame: ClientFrame): Promise<void> {
@@ -285,7 +275,10 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     } catch (error) {
       const { body, unexpected } = resolveError(error);
       if (unexpected) {
-        this.logger.error(`Could not authenticate socket ${connection.id}: ${String(error)}`);
+        this.logger.error(
+          `Could not authenticate socket ${connection.id}: ${errorMessage(error)}`,
+          error instanceof Error ? error.stack : undefined,
+        );
         connection.close(CloseCode.INTERNAL, 'INTERNAL_ERROR');
       } else {
         connection.close(CloseCode.UNAUTHENTICATED, body.code);

@@ -2,6 +2,7 @@ import { type ArgumentsHost, Catch, Logger, type WsExceptionFilter } from '@nest
 import { WsException } from '@nestjs/websockets';
 import { ForbiddenError, ValidationError } from '../common/errors/domain-error.js';
 import { resolveError } from '../common/errors/error-body.js';
+import { errorMessage } from '../common/errors/error-message.js';
 import { type Connection, connectionOf, type FrameContext } from './connection.js';
 
 /**
@@ -18,12 +19,19 @@ export class WsErrorFilter implements WsExceptionFilter {
 
 const logger = new Logger('Errors');
 
-/** What WsErrorFilter does, for handlers that DirectHandlers calls without Nest's pipeline. */
-export function answerFrameError(exception: unknown, connection: Connection | undefined, frame: FrameContext | undefined): void {
+/**
+ * What WsErrorFilter does, for handlers that DirectHandlers calls without Nest's pipeline, and for
+ * what the connection's own handling of a frame throws.
+ */
+export function answerFrameError(
+  exception: unknown,
+  connection: Connection | undefined,
+  frame: { type?: string; id?: FrameContext['id'] } | undefined,
+): void {
   const error = exception instanceof WsException ? fromWsException(exception) : exception;
   if (resolveError(error).unexpected) {
     logger.error(
-      { msg: 'Unhandled error in a WebSocket handler', frame: frame?.type, connectionId: connection?.id, error: String(exception) },
+      { msg: 'Unhandled error in a WebSocket handler', frame: frame?.type, connectionId: connection?.id, error: errorMessage(exception) },
       exception instanceof Error ? exception.stack : undefined,
     );
   }
