@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { PUBLIC_DIR } from '../src/app.factory.js';
+import { PUBLIC_DIR } from '../src/ui/chat-page.js';
 import { type SignedIn, signUpAndIn, uniqueEmail } from './support/accounts.js';
 import { launchBrowser, watchPage } from './support/browser.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';

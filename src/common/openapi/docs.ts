@@ -1,0 +1,72 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
+import { ACCESS_COOKIE } from '../../modules/auth/jwt.strategy.js';
+import { DependencyStateDto } from '../../modules/health/dto/health.dto.js';
+import { documentErrors, ErrorDto } from './error-responses.js';
+
+/**
+ * Swagger UI's: its scripts are files, but its page has inline styles. It shares the chat page's
+ * origin (and so the sessions the page keeps in IndexedDB), so nothing from elsewhere may run or
+ * load in it either.
+ */
+const DOCS_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join('; ');
+
+/**
+ * The OpenAPI document's description: REST is the document itself; the WebSocket gateway, which
+ * OpenAPI cannot describe, in brief (the README's "WebSocket protocol in brief" has the rest).
+ */
+const API_DESCRIPTION = [
+  'A modular messenger backend: REST under /api/v1 and a WebSocket gateway at /ws. Every error has the shape { statusCode, error, code, message, details? }.',
+  '',
+  '## WebSocket: `GET /ws` (upgrade)',
+  'One connection per device carries all of the user\'s chats. Frames are JSON text `{ "type": ..., ... }`; frames over 64 KiB close the connection with 1009.',
+  '',
+  '- **Authenticate** with `Authorization: Bearer <accessToken>` on the upgrade, the `access_token` cookie (from this origin), or a first frame `{ "type": "auth", "token" }` within 5 s (`/ws?auth=frame` ignores the cookie). The server answers `{ "type": "ready", "userId", "sessionId" }`.',
+  '- **Client → server** (each may carry an `id`, echoed in the reply or error): `send_message { chatId, text, clientId }` → `message_ack { clientId, message }`; `typing { chatId, isTyping }`; `mark_read { chatId, seq }`; `sync { chats: { <chatId>: <lastSeq> } }` → every later message as `new_message`, then `synced`; `ping` → `pong`; `auth { token }` renews the token of an open socket.',
+  '- **Server → client**: `new_message`, `message_updated`, `message_deleted`, `typing`, `read`, `message_seen`, `chat_created`, `chat_updated`, `chat_deleted`, `member_added`, `member_removed`, `presence`, `synced`, `pong`, `error { code, message, statusCode, id? }`.',
+  '- **Close codes**: 4401 (no, invalid or expired token, or session ended: refresh, reconnect), 4403 (cookie from another origin), 1012 (server restarting or events missed: reconnect, then `sync`), 1013 (read too slowly, or too many pending sockets), 1008 (too many sockets for the user), 1009 (frame too large).',
+].join('\n');
+
+/** The OpenAPI document (/api/docs-json) and Swagger UI (/api/docs, under DOCS_CSP). */
+export function setupDocs(app: NestExpressApplication): void {
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .use('/api/docs', (_req: Request, res: Response, next: NextFunction) => {
+      res.setHeader('Content-Security-Policy', DOCS_CSP);
+      next();
+    });
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Parley')
+      .setDescription(API_DESCRIPTION)
+      .setVersion('1')
+      // No servers entry: the default is this origin. An explicit "/" made generated clients
+      // join it to the paths as "//api/v1/…", which a browser reads as the host "api".
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+      .addCookieAuth(ACCESS_COOKIE, { type: 'apiKey', in: 'cookie', name: ACCESS_COOKIE }, 'cookie')
+      .addSecurityRequirements('bearer')
+      .addSecurityRequirements('cookie')
+      .build(),
+    { extraModels: [DependencyStateDto, ErrorDto] },
+  );
+  if (document.servers?.length === 0) delete document.servers; // the builder's empty list: no entry at all
+  documentErrors(document);
+  SwaggerModule.setup('api/docs', app, document, {
+    jsonDocumentUrl: 'api/docs-json',
+    customSiteTitle: 'Parley API',
+    swaggerOptions: { persistAuthorization: true },
+  });
+}

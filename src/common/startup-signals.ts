@@ -1,0 +1,40 @@
+import type { AppLogger } from './logging/app-logger.js';
+
+/** The start was asked to stop (SIGTERM, SIGINT) before it was up; what it had opened is closed. */
+export class StartInterrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`${signal} received while starting; stopped.`);
+  }
+}
+
+/**
+ * Keeps SIGTERM and SIGINT from killing the process while the app is being made and started, so
+ * that what is opening (the embedded database, whose lock a kill would leave behind; the seed) is
+ * closed in order once it is open. A second signal meanwhile stops at once, as it would have.
+ * Should the start fail anyway, that failure is what is reported (exit 1), not the signal.
+ */
+export function holdStopSignals(signals: NodeJS.EventEmitter, logger: AppLogger): { received?: NodeJS.Signals; release(): void } {
+  const held: { received?: NodeJS.Signals; release(): void } = {
+    release: () => {
+      for (const name of STOP_SIGNALS) signals.off(name, onSignal);
+    },
+  };
+  function onSignal(signal: NodeJS.Signals): void {
+    if (held.received) {
+      held.release();
+      if (signals === process) process.kill(process.pid, signal);
+      return;
+    }
+    held.received = signal;
+    logger.warn(`${signal} received while starting: stopping once what is opening is open (again to stop at once)`, 'Parley');
+  }
+  for (const name of STOP_SIGNALS) signals.on(name, onSignal);
+  return held;
+}
+
+/**
+ * The signals that stop the server, gracefully. Not Nest's whole list: SIGUSR2 is how a heap
+ * snapshot is asked for (`node --heapsnapshot-signal=SIGUSR2`), and SIGQUIT, SIGABRT and the
+ * fault signals keep their own meaning.
+ */
+export const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
