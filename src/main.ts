@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const unread = unreadDotEnvNames(dotEnv.names, asked);
   if (unread.length > 0)
     logger.warn(
-      `.env sets ${unread.join(', ')}, which Parley does not read: a misspelt name? (The configuration table in the README lists every name.)`,
+      `.env sets ${unread.join(', ')}, which ${unread.length === 1 ? 'is' : 'are'} not a Parley setting: a misspelt name? (The configuration table in the README lists every name.)`,
       'Parley',
     );
   const app = await createApp(config, logger, { shutdownHooks: true });

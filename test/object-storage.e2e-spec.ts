@@ -165,7 +165,7 @@ describe('an S3 endpoint where a web server that is not S3 answers', () => {
       const failure = new S3ObjectStorage(s3ConfigAt((web.address() as AddressInfo).port)).init();
       await expect(failure).rejects.toBeInstanceOf(SetupError);
       await expect(failure).rejects.toThrow(
-        /^Could not prepare the S3 bucket parley at http:\/\/127\.0\.0\.1:\d+ \(.+\): point S3_ENDPOINT at the S3 API \(MinIO: port 9000, not the console's 9001\)/,
+        /^S3_ENDPOINT http:\/\/127\.0\.0\.1:\d+ answered, but not as an S3 API does \(.+\); point it at the S3 API \(MinIO: port 9000, not the console's 9001\)\.$/,
       );
     } finally {
       await new Promise<void>((resolve) => web.close(() => resolve()));

@@ -1,62 +1,68 @@
 import { readFileSync } from 'node:fs';
 import { config as loadDotEnv, parse } from 'dotenv';
 
-/** A `.env` line dotenv reads: a name, `=` (or `: `), a value (optionally after `export`). */
+/** A `.env` line that sets something: a name, `=` (or `: `), a value (optionally after `export`). */
 const ASSIGNMENT = /^\s*(export\s+)?[\w.-]+(\s*=|:\s)/;
-/** Its value opens a quote it does not close on the line (perhaps on a later one). */
-const OPENS_QUOTE = /^\s*(export\s+)?[\w.-]+(?:\s*=|:\s)\s*(["'`])(?!.*\2\s*(#.*)?$)/;
 
 /**
- * The lines of a `.env` text that dotenv would skip without a word (no `NAME=`, as in
- * `MODULES auth,users`), and values that open a quote dotenv does not close, as "line N: …":
- * blank lines, comments and the lines of a quoted value that runs over several lines are fine.
- *
- * dotenv runs a quoted value over several lines up to the first unescaped closing quote, when
- * only white space or a comment follows it on its line; otherwise the value is the rest of the
- * first line, quote and all, and the lines after are read as lines of their own. So does this.
+ * dotenv's own pattern for one setting (dotenv 18, its default parser), quoted values over several
+ * lines included: what it reads is what this checks, rather than a second reading of the rules.
+ */
+const DOTENV_LINE =
+  /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/gm;
+
+/**
+ * What dotenv would misread in a `.env` text without a word, as "line N: …" with the fix:
+ * - a line it skips (no `NAME=`, as in `MODULES auth,users`); blank lines and comments are fine;
+ * - a value that starts with a quote but does not end with one, which dotenv keeps in the value;
+ * - a quoted value that runs on over lines that look like settings of their own (a quote closed
+ *   too late, or escaped at the end of a line: `"C:\\data\\"`), which dotenv takes into the value.
  */
 export function dotEnvProblems(text: string): string[] {
-  const problems: string[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let index = 0; index < lines.length; index++) {
-    const trimmed = lines[index].replace(/^\uFEFF/, '').trim();
-    if (trimmed === '' || trimmed.startsWith('#')) continue;
-    if (!ASSIGNMENT.test(trimmed)) {
-      problems.push(
-        `line ${index + 1}: ${JSON.stringify(trimmed.slice(0, 60))} is not NAME=value; write it as NAME=value, or start it with # to keep it as a comment.`,
-      );
-      continue;
+  const normal = text.replace(/\r\n?/g, '\n');
+  const lines = normal.split('\n');
+  const starts: number[] = [];
+  for (let at = 0, i = 0; i < lines.length; at += lines[i].length + 1, i++) starts.push(at);
+  const lineOf = (offset: number) => {
+    let i = 0;
+    while (i + 1 < starts.length && starts[i + 1] <= offset) i++;
+    return i;
+  };
+  const covered = new Set<number>();
+  const problems: Array<{ line: number; text: string }> = [];
+  for (const match of normal.matchAll(DOTENV_LINE)) {
+    const [whole, name, raw = ''] = match;
+    // The match may begin with blank lines before the name: the setting starts at its name.
+    const first = lineOf(match.index + whole.search(/\S/));
+    const last = lineOf(match.index + whole.length - 1);
+    for (let i = first; i <= last; i++) covered.add(i);
+    const value = raw.trim();
+    const quote = value[0];
+    if (quote === '"' || quote === "'" || quote === '`') {
+      if (value.replace(/^(['"`])([\s\S]*)\1$/gm, '$2') === value) {
+        problems.push({
+          line: first,
+          text: `the value of ${name} starts with ${quote} but does not end with one, so dotenv keeps the ${quote} in the value; close it at the end of the value, or leave it out.`,
+        });
+        continue;
+      }
+      const swallowed = lines.slice(first + 1, last + 1).findIndex((line) => ASSIGNMENT.test(line));
+      if (swallowed >= 0)
+        problems.push({
+          line: first,
+          text: `the quoted value of ${name} runs on to line ${last + 1}, taking in line ${first + swallowed + 2}, which looks like a setting of its own; close the quote where the value ends (a \\${quote} does not close it).`,
+        });
     }
-    const opening = OPENS_QUOTE.exec(trimmed);
-    if (!opening) continue;
-    const quote = opening[2];
-    // Closed later on its own line, with more after it: dotenv keeps the line as it is.
-    if (unescapedIndexOf(trimmed, quote, opening[0].length) >= 0) continue;
-    const end = closingLine(lines, index + 1, quote);
-    if (end === undefined) {
-      problems.push(
-        `line ${index + 1}: the value opens a ${quote} that no later line closes (dotenv would keep the ${quote} in the value); close it at the end of the value, or leave it out.`,
-      );
-      continue;
-    }
-    index = end;
   }
-  return problems;
-}
-
-/** The line that ends a value opened with `quote` before line `from`, as dotenv reads it; undefined when none does. */
-function closingLine(lines: string[], from: number, quote: string): number | undefined {
-  for (let index = from; index < lines.length; index++) {
-    const at = unescapedIndexOf(lines[index], quote);
-    if (at < 0) continue;
-    return /^\s*(#.*)?$/.test(lines[index].slice(at + 1)) ? index : undefined;
-  }
-  return undefined;
-}
-
-function unescapedIndexOf(line: string, quote: string, from = 0): number {
-  for (let at = line.indexOf(quote, from); at >= 0; at = line.indexOf(quote, at + 1)) if (line[at - 1] !== '\\') return at;
-  return -1;
+  lines.forEach((line, i) => {
+    const trimmed = line.replace(/^\uFEFF/, '').trim();
+    if (covered.has(i) || trimmed === '' || trimmed.startsWith('#')) return;
+    problems.push({
+      line: i,
+      text: `${JSON.stringify(trimmed.slice(0, 60))} is not NAME=value; write it as NAME=value, or start it with # to keep it as a comment.`,
+    });
+  });
+  return problems.sort((a, b) => a.line - b.line).map((p) => `line ${p.line + 1}: ${p.text}`);
 }
 
 /** What readDotEnv found. */
@@ -85,8 +91,12 @@ export function readDotEnv(path = '.env'): DotEnv {
   return { problems: [], names: Object.keys(parse(text)) };
 }
 
-/** Names a `.env` may set for others than Parley: docker compose's services, Node, the PostgreSQL client. */
-const OTHERS_NAMES = /^(POSTGRES_|MINIO_|PG|NODE_|NPM_|COMPOSE_|DOCKER_)/;
+/**
+ * Names a `.env` may set for others than Parley: docker compose's services, Node and libuv, the
+ * PostgreSQL client, proxies, the locale and time zone, debug switches.
+ */
+const OTHERS_NAMES =
+  /^(POSTGRES_|MINIO_|PG|NODE_|NPM_|COMPOSE_|DOCKER_|UV_|LC_|DOTENV_)|^(TZ|LANG|LANGUAGE|DEBUG|HOME|PATH|HOSTNAME|HTTPS?_PROXY|NO_PROXY|ALL_PROXY)$/i;
 
 /**
  * The names a `.env` sets that nothing reads (those of `others` aside): a misspelt name

@@ -71,7 +71,6 @@ const FAILURE_LOG_EVERY_MS = 10_000;
  * device) of the given users on every instance. Features call it from their event handlers;
  * none of them touches sockets or knows how many instances there are.
  */
-
 @Injectable()
 export class RealtimeService {
   private readonly logger = new Logger('Realtime');

@@ -176,12 +176,22 @@ export class S3ObjectStorage extends ObjectStorage {
         `S3_BUCKET ${JSON.stringify(this.bucket)} is not a valid bucket name; use 3-63 lowercase letters, digits, dots and hyphens.`,
       );
     }
-    // Anything else: a server that answered, though not as S3 does (a web server, MinIO's console
-    // port), or an S3 refusing the bucket for a reason of its own. Said in a sentence, not a stack.
-    const said = [detail, code].filter((part, i, all) => part && all.indexOf(part) === i).join(', ');
-    return new SetupError(
-      `Could not prepare the S3 bucket ${this.bucket} at ${this.endpoint} (${said || 'no reason given'}): point S3_ENDPOINT at the S3 API (MinIO: port 9000, not the console's 9001), and check that the bucket can be made there with these keys.`,
-    );
+    const said = [detail, code].filter((part, i, all) => part && all.indexOf(part) === i).join(', ') || 'no reason given';
+    // An answer without the request id every S3 answer carries: a web server, MinIO's console port.
+    const s3Answer = error as { name?: unknown; amzRequestid?: unknown } | null;
+    if (s3Answer?.name === 'S3Error' && !s3Answer.amzRequestid) {
+      return new SetupError(
+        `S3_ENDPOINT ${this.endpoint} answered, but not as an S3 API does (${said}); point it at the S3 API (MinIO: port 9000, not the console's 9001).`,
+      );
+    }
+    if (
+      ['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout'].includes(code) ||
+      /Retryable HTTP status|Retries exhausted/.test(detail)
+    ) {
+      return new SetupError(`S3 at ${this.endpoint} is not taking requests just now (${said}); start again once it is.`);
+    }
+    // Anything else is not known here: its stack and cause are kept for the report.
+    return new Error(`Could not prepare the S3 bucket ${this.bucket} at ${this.endpoint}: ${said}`, { cause: error });
   }
 }
 

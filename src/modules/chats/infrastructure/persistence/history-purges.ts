@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { within } from '../../../../common/concurrency/within.js';
 import { errorMessage } from '../../../../common/errors/error-message.js';
 
 export interface HistoryPurgeOptions {
@@ -9,6 +10,9 @@ export interface HistoryPurgeOptions {
   /** A long purge logs how far it got this often. */
   progressEveryMs: number;
 }
+
+/** How long a stop waits for the batch in flight. */
+const STOP_WAIT_MS = 5_000;
 
 const DEFAULTS: HistoryPurgeOptions = { batchSize: 5_000, sweepEveryMs: 60_000, progressEveryMs: 10_000 };
 
@@ -83,12 +87,16 @@ export abstract class HistoryPurges {
     while (this.running.size > 0 || this.leftovers) await Promise.allSettled([...this.running.values(), this.leftovers]);
   }
 
-  /** Shutdown: no new batch starts; resolves when the batches in flight have committed. What is left is the next start's. */
+  /**
+   * Shutdown: no new batch starts; resolves when the batch in flight has committed, or after
+   * STOP_WAIT_MS (a store gone away mid-batch may keep retrying it: MongoDB's driver, for two
+   * minutes). What is left is the next start's.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.sweeper);
     this.sweeper = undefined;
-    await this.idle();
+    await within(this.idle(), STOP_WAIT_MS);
   }
 
   private async purgeLeft(): Promise<void> {

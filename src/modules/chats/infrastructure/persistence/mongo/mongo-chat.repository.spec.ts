@@ -167,7 +167,7 @@ describe('MongoChatRepository: the messages of a deleted chat', () => {
 
   it('are not tried again after shutdown: what is left is the next start’s', async () => {
     const repository = await open();
-    repository.onModuleDestroy();
+    await repository.onModuleDestroy();
     await repository.delete('c2', owner);
     await jest.advanceTimersByTimeAsync(120_000);
     expect(remainingOf('c2')).toBe(2);
@@ -209,7 +209,7 @@ describe('MongoChatRepository: the messages of a deleted chat', () => {
 
   it('still owed when a chat of the same id is made again (the LOCAL seed group) go before it takes messages', async () => {
     const repository = await open();
-    repository.onModuleDestroy(); // the purge does not run: as when it failed
+    await repository.onModuleDestroy(); // the purge does not run: as when it failed
     await repository.delete('c2', owner);
     expect(purges.ids()).toEqual(['c2']);
     await repository.createGroup({ id: 'c2', title: 'Again', ownerId: 'u1' }, []);
