@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { signUpAndIn, uniqueEmail } from './support/accounts.js';
 import { expectErrorShape, httpClient, type HttpResult } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { routesWithErrorCodes } from '../src/common/openapi/error-responses.js';
 
 describe('the HTTP foundation', () => {
   let db: TestDatabase;
@@ -513,6 +514,11 @@ describe('the HTTP foundation', () => {
       return response.description as string;
     };
 
+    // Every route the error codes are written down for is still a route (a renamed one would lose them without a word).
+    const routes = new Set(
+      Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item as object).map((method) => `${method.toUpperCase()} ${path}`)),
+    );
+    expect(routesWithErrorCodes().filter((route) => !routes.has(route))).toEqual([]);
     for (const path of ['/api/v1/auth/sign-up', '/api/v1/auth/sign-in', '/api/v1/auth/refresh', '/api/v1/auth/password/reset'])
       expect(op('post', path).security).toEqual([]);
     expect(op('get', '/health').security).toEqual([]);
