@@ -519,6 +519,12 @@ describe('the HTTP foundation', () => {
       Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item as object).map((method) => `${method.toUpperCase()} ${path}`)),
     );
     expect(routesWithErrorCodes().filter((route) => !routes.has(route))).toEqual([]);
+    // A 429's example says what that route's limit says.
+    const tooMany = (method: string, path: string) => op(method, path).responses[429].content['application/json'].example.message;
+    expect(tooMany('patch', '/api/v1/users/me')).toBe('Too many profile changes (avatar uploads, name changes); wait a moment.');
+    expect(tooMany('get', '/api/v1/users')).toBe('Too many searches; wait a moment.');
+    expect(tooMany('post', '/api/v1/chats/{chatId}/messages')).toBe('You are sending or editing messages too fast; wait a moment.');
+    expect(tooMany('post', '/api/v1/auth/sign-up')).toBe('Too many authentication requests from this address; try again later.');
     for (const path of ['/api/v1/auth/sign-up', '/api/v1/auth/sign-in', '/api/v1/auth/refresh', '/api/v1/auth/password/reset'])
       expect(op('post', path).security).toEqual([]);
     expect(op('get', '/health').security).toEqual([]);

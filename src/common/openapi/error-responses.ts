@@ -4,6 +4,7 @@ import { PUBLIC_EXTENSION } from '../auth/public.decorator.js';
 import { BODY_BY_HAND_EXTENSION } from '../http/json-body.guard.js';
 import { ANY_QUERY_EXTENSION } from '../http/query-params.guard.js';
 import { reasonPhrase } from '../errors/error-body.js';
+import { USER_LIMIT_MESSAGES } from '../rate-limit/user-rate-limiter.js';
 
 /** The one error shape of every REST and WebSocket error, for the OpenAPI document. */
 export class ErrorDto {
@@ -299,12 +300,36 @@ const ROUTE_EXAMPLES: Record<string, Record<string, Example>> = {
   },
 };
 
+/**
+ * The words a 429 RATE_LIMITED says on each route: its limit's own (a rename is refused as a
+ * profile change, not as messages sent too fast); the auth routes' per-address limit elsewhere
+ * under /auth.
+ */
+const RATE_LIMIT_WORDS: Record<string, string> = {
+  'PUT /api/v1/users/me/avatar': USER_LIMIT_MESSAGES.uploads,
+  'PATCH /api/v1/users/me': USER_LIMIT_MESSAGES.uploads,
+  'GET /api/v1/users': USER_LIMIT_MESSAGES.search,
+  'POST /api/v1/chats': USER_LIMIT_MESSAGES.chats,
+  'POST /api/v1/chats/{id}/members': USER_LIMIT_MESSAGES.chats,
+  'POST /api/v1/chats/{chatId}/messages': USER_LIMIT_MESSAGES.messages,
+  'PATCH /api/v1/chats/{chatId}/messages/{id}': USER_LIMIT_MESSAGES.messages,
+};
+
+function rateLimitWords(route: Route): string {
+  const own = RATE_LIMIT_WORDS[`${route.method} ${route.path}`];
+  if (own) return own;
+  return route.path.startsWith('/api/v1/auth/')
+    ? 'Too many authentication requests from this address; try again later.'
+    : (EXAMPLE_MESSAGES.RATE_LIMITED ?? 'Too many requests; wait a moment.');
+}
+
 /** The example shown under an error status: the status's first code, in the one error shape. */
 function exampleError(status: number, code: string, document: OpenAPIObject, route: Route): Record<string, unknown> {
   const shape = { statusCode: status, error: reasonPhrase(status), code };
   const own = ROUTE_EXAMPLES[`${route.method} ${route.path}`]?.[code] ?? CODE_EXAMPLES[code];
   if (own) return Object.assign(shape, own);
   if (code === 'VALIDATION_FAILED') return Object.assign(shape, validationExample(document, route));
+  if (code === 'RATE_LIMITED') return Object.assign(shape, { message: rateLimitWords(route) });
   return Object.assign(shape, { message: EXAMPLE_MESSAGES[code] ?? 'A sentence saying what went wrong and what to do about it.' });
 }
 

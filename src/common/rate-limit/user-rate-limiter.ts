@@ -5,7 +5,8 @@ import { TokenBuckets } from './token-buckets.js';
 
 export type UserLimit = 'messages' | 'chats' | 'sync' | 'search' | 'uploads';
 
-const MESSAGES: Record<UserLimit, string> = {
+/** What a refusal says, per limit (the OpenAPI document's examples say the same). */
+export const USER_LIMIT_MESSAGES: Record<UserLimit, string> = {
   messages: 'You are sending or editing messages too fast; wait a moment.',
   chats: 'You are creating chats or adding members too fast; wait a moment.',
   sync: 'Too many chats synced; wait a moment before syncing again.',
@@ -49,7 +50,7 @@ export class UserRateLimiter implements OnModuleDestroy {
   /** Takes `cost` (one request, or for `sync` one per chat) from the user's `limit`, or throws 429 RATE_LIMITED with the seconds to wait. */
   consume(limit: UserLimit, userId: string, cost = 1): void {
     const wait = this.buckets[limit].take(userId, Date.now(), cost);
-    if (wait !== undefined) throw new RateLimitedError(wait, 'RATE_LIMITED', MESSAGES[limit]);
+    if (wait !== undefined) throw new RateLimitedError(wait, 'RATE_LIMITED', USER_LIMIT_MESSAGES[limit]);
   }
 
   /**
