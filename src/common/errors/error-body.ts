@@ -157,7 +157,7 @@ export function isStoreUnreachable(error: unknown): boolean {
   return false;
 }
 
-/** The `type` of the error app.factory.ts's JSON parser throws for a body that is not UTF-8. */
+/** The `type` of the error the JSON parser (common/http/json-body.ts) throws for a body that is not UTF-8. */
 export const INVALID_UTF8 = 'parley.body.invalid-utf8';
 
 /** body-parser signals bad JSON and oversized bodies with `type` and `status` on a plain error. */

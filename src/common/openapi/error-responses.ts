@@ -167,7 +167,7 @@ export function documentErrors(document: OpenAPIObject): void {
       if (!byHand) {
         // Input of its own is validated; a write without a body of its own refuses one with
         // fields (JsonBodyGuard); a query parameter a route does not take is refused
-        // (QueryParamsGuard). Then what the JSON parser refuses (app.factory.ts): it reads a body
+        // (QueryParamsGuard). Then what the JSON parser refuses (common/http/json-body.ts): it reads a body
         // sent as application/json to any route at all, to one that takes no body (a GET, a
         // DELETE, the avatar upload) too, and refuses JSON that is not an object as a validation
         // failure. Only sign-out leaves aside a body the parser cannot read.
