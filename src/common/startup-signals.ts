@@ -8,7 +8,7 @@ export class StartInterrupted extends Error {
 }
 
 /**
- * Keeps SIGTERM and SIGINT from killing the process while the app is being made and started, so
+ * Keeps the stop signals (SIGTERM, SIGINT, SIGHUP) from killing the process while the app is being made and started, so
  * that what is opening (the embedded database, whose lock a kill would leave behind; the seed) is
  * closed in order once it is open. A second signal meanwhile stops at once, as it would have.
  * Should the start fail anyway, that failure is what is reported (exit 1), not the signal.
