@@ -121,6 +121,15 @@ describe('the built-in chat page, in a real browser', () => {
     await locator.filter({ hasText: text }).first().waitFor();
   }
 
+  /** The statuses of the page's POST /auth/refresh answers, as they come. */
+  function refreshesOf(page: Page): number[] {
+    const statuses: number[] = [];
+    page.on('response', (response) => {
+      if (response.url().endsWith('/api/v1/auth/refresh')) statuses.push(response.status());
+    });
+    return statuses;
+  }
+
   function connection(page: Page, state: 'online' | 'reconnecting'): Locator {
     return page.locator(`[data-testid="connection-state"][data-state="${state}"]`);
   }
@@ -1072,10 +1081,7 @@ describe('the built-in chat page, in a real browser', () => {
         sockets.push(ws.url());
         ws.on('close', () => closes.push(Date.now()));
       });
-      const refreshes: number[] = [];
-      page.on('response', (response) => {
-        if (response.url().endsWith('/api/v1/auth/refresh')) refreshes.push(response.status());
-      });
+      const refreshes = refreshesOf(page);
       await signInThroughForm(page, { ...ines.user, password: ines.password }, shortLived.url);
       await connection(page, 'online').waitFor();
       // Three lifetimes of the token: each would have closed the socket with 4401 at its end.
@@ -1107,10 +1113,7 @@ describe('the built-in chat page, in a real browser', () => {
       });
       let sockets = 0;
       page.on('websocket', () => sockets++);
-      const refreshes: number[] = [];
-      page.on('response', (response) => {
-        if (response.url().endsWith('/api/v1/auth/refresh')) refreshes.push(response.status());
-      });
+      const refreshes = refreshesOf(page);
       await signInThroughForm(page, { ...ahead.user, password: ahead.password }, shortLived.url);
       await connection(page, 'online').waitFor();
       await delay(12_000);
