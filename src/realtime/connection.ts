@@ -230,7 +230,7 @@ export class Connection {
     } finally {
       this.inRelease = false;
     }
-    if (this.isOpen && !this.withinBound()) this.checkBuffer();
+    if (this.isOpen) this.checkBuffer();
   }
 
   /** Whether what waits to be sent is within the bound: maxBufferedBytes beyond the released frames not read yet. */

@@ -3,6 +3,7 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import { ModuleRef } from '@nestjs/core';
 import { BackgroundWork } from '../common/concurrency/background-work.js';
 import { LogThrottle } from '../common/logging/log-throttle.js';
+import { FailureWindow } from '../common/concurrency/failure-window.js';
 import { KeyedSequencer } from '../common/concurrency/keyed-sequencer.js';
 import { LastSeenRecorder } from './last-seen-recorder.js';
 import { PresenceAudience } from './presence-audience.js';
@@ -43,8 +44,8 @@ export class PresenceService implements OnApplicationBootstrap {
    * heartbeat that reaches the store reads where they stand and announces that.
    */
   private readonly uncertain = new Set<string>();
-  /** Until when connects and disconnects leave the store alone (STORE_AWAY_MS). */
-  private storeAwayUntil = 0;
+  /** A store failure a moment ago: connects do not wait for the store's answer (STORE_AWAY_MS). */
+  private readonly storeAway = new FailureWindow(STORE_AWAY_MS);
   private readonly storeFailures = new LogThrottle(FAILURE_LOG_EVERY_MS);
   private readonly updateFailures = new LogThrottle(FAILURE_LOG_EVERY_MS);
 
@@ -73,7 +74,7 @@ export class PresenceService implements OnApplicationBootstrap {
    */
   connected(entry: PresenceEntry): Promise<void> {
     return new Promise((counted) => {
-      if (Date.now() < this.storeAwayUntil) counted();
+      if (this.storeAway.open) counted();
       this.forUser(entry.userId, async () => {
         let cameOnline: boolean | undefined;
         try {
@@ -98,7 +99,7 @@ export class PresenceService implements OnApplicationBootstrap {
       return await change();
     } catch (error) {
       this.uncertain.add(userId);
-      this.storeAwayUntil = Date.now() + STORE_AWAY_MS;
+      this.storeAway.failed();
       const held = this.storeFailures.pass();
       if (held !== undefined) {
         const more = held > 0 ? ` (and ${held} more since the last such line)` : '';
@@ -138,11 +139,11 @@ export class PresenceService implements OnApplicationBootstrap {
         if (batch.length === 0) continue;
         // Users the store had lost track of (and may have announced offline) are online after all.
         for (const userId of await this.store.refresh(batch)) this.forUser(userId, () => this.announce(userId, true));
-        this.storeAwayUntil = 0; // it answers again
+        this.storeAway.succeeded(); // it answers again
       }
       if (!sweep) return;
       for (const { userId, lastSeenAt } of await this.store.sweep()) this.forUser(userId, () => this.announce(userId, false, lastSeenAt));
-      this.storeAwayUntil = 0;
+      this.storeAway.succeeded();
       // The store answers again: once a beat, whether this instance has sockets left or not.
       this.settleUncertain();
     } catch (error) {

@@ -319,8 +319,7 @@ export class StreamTracker {
     const held = (state.held ?? []).sort(bySeq);
     state.held = undefined;
     for (const waiting of held) this.release(waiting);
-    if (held.length === 0) return this.forgetIfEmpty(state);
-    if (this.sink.releasing) this.sink.releasing(() => this.writeHeld(state, held));
+    if (held.length > 0 && this.sink.releasing) this.sink.releasing(() => this.writeHeld(state, held));
     else this.writeHeld(state, held);
     this.forgetIfEmpty(state);
   }

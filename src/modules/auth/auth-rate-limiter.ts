@@ -4,6 +4,7 @@ import { type IRateLimiterOptions, RateLimiterMemory, RateLimiterRedis, RateLimi
 import { AppConfig } from '../../config/app-config.js';
 import { RateLimitedError } from '../../common/errors/domain-error.js';
 import { clientNetwork } from '../../common/http/client-network.js';
+import { FailureWindow } from '../../common/concurrency/failure-window.js';
 import { RedisConnection } from '../../redis/redis.module.js';
 
 const ACCOUNT_WINDOW_SECONDS = 15 * 60;
@@ -34,25 +35,13 @@ interface Limiter {
   reward(key: string, points?: number): Promise<RateLimiterRes>;
 }
 
-/** Whether Redis is being left alone for now (see REDIS_RETRY_MS): one for all the auth limits, as they share the connection. */
-class RedisBreaker {
-  private until = 0;
-
-  get open(): boolean {
-    return Date.now() < this.until;
-  }
-
-  trip(): void {
-    this.until = Date.now() + REDIS_RETRY_MS;
-  }
-}
-
 /** Counts in Redis, or in this instance's memory while Redis fails (the counts are shared again once it answers). */
 class RedisOrMemory implements Limiter {
   constructor(
     private readonly redis: Limiter,
     private readonly memory: Limiter,
-    private readonly breaker: RedisBreaker,
+    /** Whether Redis is being left alone for now: one for all the auth limits, as they share the connection. */
+    private readonly breaker: FailureWindow,
   ) {}
 
   consume(key: string, points?: number): Promise<RateLimiterRes> {
@@ -73,7 +62,7 @@ class RedisOrMemory implements Limiter {
       return await call(this.redis);
     } catch (error) {
       if (error instanceof RateLimiterRes) throw error; // a refusal, not a failure
-      this.breaker.trip();
+      this.breaker.failed();
       return call(this.memory);
     }
   }
@@ -101,7 +90,7 @@ export class AuthRateLimiter {
     // While Redis is unreachable or stalls, each instance counts in memory rather than failing
     // every sign-in and refresh with a 500, or holding each for seconds; the counts are shared
     // again once it answers.
-    const breaker = new RedisBreaker();
+    const breaker = new FailureWindow(REDIS_RETRY_MS);
     const make = (options: IRateLimiterOptions): Limiter =>
       redis.client
         ? new RedisOrMemory(
@@ -205,17 +194,17 @@ class KnownAddressesInRedis implements KnownAddresses {
   constructor(
     private readonly client: Redis,
     private readonly prefix: string,
-    private readonly breaker: RedisBreaker,
+    private readonly breaker: FailureWindow,
   ) {}
 
   async has(key: string): Promise<boolean> {
     if (this.breaker.open) return false;
-    return (await this.client.exists(this.prefix + key).catch(() => (this.breaker.trip(), 0))) === 1;
+    return (await this.client.exists(this.prefix + key).catch(() => (this.breaker.failed(), 0))) === 1;
   }
 
   async add(key: string): Promise<void> {
     if (this.breaker.open) return;
-    await this.client.set(this.prefix + key, '1', 'EX', KNOWN_ADDRESS_SECONDS).catch(() => this.breaker.trip());
+    await this.client.set(this.prefix + key, '1', 'EX', KNOWN_ADDRESS_SECONDS).catch(() => this.breaker.failed());
   }
 }
 
