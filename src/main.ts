@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const base = config.http.publicUrl;
   const { port } = app.getHttpServer().address() as AddressInfo;
   const backends = Object.entries(config.describeBackends()).map(([k, v]) => `  ${k.padEnd(14)} ${v}`);
-  logger.log(
+  logger.announce(
     [
       `Parley is up (${config.appEnv}) on port ${port}`,
       // Only what this MODULES serves: the page and the socket need auth, the health routes health.

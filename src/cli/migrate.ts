@@ -38,7 +38,7 @@ if (isMain(import.meta.url)) {
     const applied = await migrate();
     process.stdout.write(
       applied.length
-        ? `Applied ${applied.length} migration(s):\n${applied.map((m) => `  ${m}`).join('\n')}\n`
+        ? `Applied ${applied.length} migration(s); the schema is up to date.\n`
         : 'Nothing to apply: the schema is up to date.\n',
     );
   });

@@ -16,7 +16,7 @@ describe('asServed', () => {
 
   it("is what the log shows of Nest's route lines", () => {
     const out: string[] = [];
-    const logger = new AppLogger('log', 'json', (line) => out.push(line));
+    const logger = new AppLogger('debug', 'json', (line) => out.push(line));
     logger.log('Mapped {/api/v1/health/ready, GET} route', 'RouterExplorer');
     logger.log('Mapped {/api/v1/health/ready, GET} route', 'Elsewhere');
     expect(out.map((line) => JSON.parse(line).msg)).toEqual([

@@ -36,6 +36,29 @@ describe('AppLogger', () => {
     expect(out).toEqual([expect.stringContaining('[HTTP] [my-req-123456789] GET /api/v1/users/me 200')]);
   });
 
+  it("writes Nest's start-up narration (modules, routes, handlers) at debug, and the rest of its lines as they come", () => {
+    const levels = (level: 'log' | 'debug') => {
+      const out: string[] = [];
+      const logger = new AppLogger(level, 'json', (line) => out.push(line));
+      logger.log('AuthModule dependencies initialized', 'InstanceLoader');
+      logger.log('Mapped {/api/v1/users/me, GET} route', 'RouterExplorer');
+      logger.log('MessagesGateway subscribed to the "sync" message', 'WebSocketsController');
+      logger.warn('a warning of Nest', 'RouterExplorer');
+      logger.log('Applied 1795300000000', 'Migrations');
+      return out.map((line) => (JSON.parse(line) as { level: string; context: string }).level);
+    };
+    expect(levels('log')).toEqual(['warn', 'log']);
+    expect(levels('debug')).toEqual(['debug', 'debug', 'debug', 'warn', 'log']);
+  });
+
+  it('announces that the server is up whatever LOG_LEVEL says', () => {
+    const out: string[] = [];
+    const logger = new AppLogger('error', 'pretty', (line) => out.push(line));
+    logger.log('not this', 'Parley');
+    logger.announce('Parley is up (LOCAL) on port 3000', 'Parley');
+    expect(out).toEqual([expect.stringMatching(/LOG +\[Parley\] Parley is up \(LOCAL\) on port 3000$/)]);
+  });
+
   it("keeps the stack of any other error, a bug to find, and its cause's", () => {
     expect(logged(new Error('boom')).stack).toMatch(/^Error: boom\n\s+at /);
     const wrapped = new Error('DATABASE_URL could not be used: …', { cause: new Error('Entity metadata for X#y was not found') });

@@ -23,6 +23,13 @@ function supersededByParley(context: string | undefined, message: unknown): bool
 }
 
 /**
+ * Nest's start-up narration: a line per module, route and gateway handler (some 60 on every start)
+ * ahead of the one that says the server is up. Written at debug: `LOG_LEVEL=debug` shows them, and
+ * the routes are all in the API docs.
+ */
+const NARRATION = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'WebSocketsController', 'NestFactory', 'NestApplication']);
+
+/**
  * Structured logs: one JSON object per line (LOG_FORMAT=json, the default outside LOCAL), or the
  * same fields on one readable line. Every line carries the request id when there is one.
  */
@@ -51,12 +58,17 @@ export class AppLogger implements LoggerService {
   fatal(message: unknown, ...rest: unknown[]): void {
     this.write('fatal', message, rest);
   }
+  /** A log line written whatever LOG_LEVEL says: the one that says the server is up, and where. */
+  announce(message: string, context: string): void {
+    this.write('log', message, [context], true);
+  }
   setLogLevels?(_levels: NestLogLevel[]): void {}
 
-  private write(level: LogLevel | 'fatal', message: unknown, rest: unknown[]): void {
-    if (ORDER[level] > ORDER[this.level]) return;
+  private write(level: LogLevel | 'fatal', message: unknown, rest: unknown[], always = false): void {
     // Nest passes (message, context) or, for errors, (message, stack, context).
     const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
+    if (level === 'log' && context !== undefined && NARRATION.has(context)) level = 'debug';
+    if (!always && ORDER[level] > ORDER[this.level]) return;
     if (supersededByParley(context, message)) return;
     if ((context === 'RoutesResolver' || context === 'RouterExplorer') && typeof message === 'string') message = asServed(message);
     // Nest's ExceptionHandler logs a failed start, and main.ts (or the CLI) then prints the same

@@ -12,6 +12,7 @@ function recordingLogger() {
     log: (message, ...rest) => void lines.push({ level: 'log', message, rest }),
     error: (message, ...rest) => void lines.push({ level: 'error', message, rest }),
     warn: (message, ...rest) => void lines.push({ level: 'warn', message, rest }),
+    debug: (message, ...rest) => void lines.push({ level: 'debug', message, rest }),
   };
   return { logger, lines };
 }
@@ -60,6 +61,26 @@ describe('requestIdMiddleware', () => {
     expect(lines).toEqual([
       expect.objectContaining({ level: 'warn', message: expect.objectContaining({ path: '/health/ready', status: 503 }) }),
     ]);
+  });
+
+  it("logs the chat page's and the docs' files at debug while they succeed, the API's requests and failures as before", () => {
+    const levelOf = (method: string, url: string, status: number) => {
+      const { logger, lines } = recordingLogger();
+      const { req, res } = fakeExchange();
+      Object.assign(req, { method, originalUrl: url });
+      requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
+      res.statusCode = status;
+      res.emit('finish');
+      return lines[0].level;
+    };
+    expect(levelOf('GET', '/ui/app.js?v=1', 200)).toBe('debug');
+    expect(levelOf('HEAD', '/ui', 304)).toBe('debug');
+    expect(levelOf('GET', '/api/docs/swagger-ui.css', 200)).toBe('debug');
+    expect(levelOf('GET', '/api/docs-json', 200)).toBe('log');
+    expect(levelOf('GET', '/ui/missing.js', 404)).toBe('log');
+    expect(levelOf('POST', '/ui/config.json', 405)).toBe('log');
+    expect(levelOf('GET', '/api/v1/users/me', 200)).toBe('log');
+    expect(levelOf('GET', '/uix', 200)).toBe('log');
   });
 
   it('makes an id when the one sent is malformed', () => {

@@ -12,6 +12,14 @@ declare module 'express' {
 const BY_CONFIGURATION = new Set(['MAIL_DISABLED']);
 
 /**
+ * The chat page's and the API docs' files: a page load fetches several, and a line each would bury
+ * the API's own lines. Logged at debug while they succeed.
+ */
+function isStaticFile(method: string, path: string): boolean {
+  return (method === 'GET' || method === 'HEAD') && /^\/(ui|api\/docs)(\/|$)/i.test(path);
+}
+
+/**
  * Gives every request an id (X-Request-Id in and out, and `req.id` for whoever logs about the
  * request), and logs one line per finished request, with that id.
  *
@@ -41,6 +49,7 @@ export function requestIdMiddleware(logger: LoggerService) {
       if (res.statusCode === 503 && (line.path.toLowerCase() === '/health/ready' || BY_CONFIGURATION.has(String(res.locals?.errorCode))))
         logger.warn(line, 'HTTP');
       else if (res.statusCode >= 500) logger.error(line, undefined, 'HTTP');
+      else if (res.statusCode < 400 && isStaticFile(req.method, line.path)) logger.debug?.(line, 'HTTP');
       else logger.log(line, 'HTTP');
     });
     next();
