@@ -15,6 +15,7 @@ import { ChatPurges1796300000000 } from './1796300000000-chat-purges.js';
 import { MailWaitsForServer1796400000000 } from './1796400000000-mail-waits-for-server.js';
 import { ChatMembersVersion1796500000000 } from './1796500000000-chat-members-version.js';
 import { ChatVersion1796600000000 } from './1796600000000-chat-version.js';
+import { AvatarDiscards1796700000000 } from './1796700000000-avatar-discards.js';
 
 /**
  * Every migration, oldest first. Listed by hand rather than found by a glob so the same list
@@ -37,4 +38,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   MailWaitsForServer1796400000000,
   ChatMembersVersion1796500000000,
   ChatVersion1796600000000,
+  AvatarDiscards1796700000000,
 ];

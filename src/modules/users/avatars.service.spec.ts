@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { jest } from '@jest/globals';
 import { UnsupportedMediaError, ValidationError } from '../../common/errors/domain-error.js';
 import { ObjectStorage, type StoredObject } from '../../storage/object-storage.js';
+import type { AvatarDiscards } from './avatar-discards.js';
 import { AvatarsService } from './avatars.service.js';
 import type { User } from './domain/user.js';
 import type { UserRepository } from './user.repository.js';
@@ -39,6 +40,25 @@ function setUp() {
     createdAt: new Date('2026-01-01T00:00:00Z'),
   };
   const storage = new MemoryStorage();
+  /** AvatarDiscards as the service sees it: planned files, queued ones, and deletes done at once. */
+  const discards = {
+    planned: new Set<string>(),
+    queued: new Set<string>(),
+    abandoned: [] as string[],
+    async plan(_userId: string, key: string) {
+      this.planned.add(key);
+    },
+    abandon(key: string) {
+      this.abandoned.push(key);
+    },
+    async deleteNow(key: string) {
+      await storage.delete(key).then(
+        () => this.queued.delete(key),
+        () => undefined, // stays queued
+      );
+    },
+  };
+  // What UserRepository.replaceAvatarKey does in one statement.
   const repository = {
     failNextReplace: false,
     /** The update commits, then the connection is lost before its answer arrives. */
@@ -48,18 +68,25 @@ function setUp() {
         this.failNextReplace = false;
         throw new Error('connection lost');
       }
+      if (key !== null && !discards.planned.delete(key)) return 'unchanged' as const;
       const previous = user.avatarKey;
+      if (previous) discards.queued.add(previous);
       user.avatarKey = key;
       if (this.failAfterCommit) {
         this.failAfterCommit = false;
         throw new Error('connection lost after commit');
       }
-      return previous;
+      return { previous };
     },
   };
-  const users = { getOrFail: async () => ({ ...user }), me: async () => toMe(user) };
-  const service = new AvatarsService(users as unknown as UsersService, repository as unknown as UserRepository, storage);
-  return { user, storage, repository, service };
+  const users = { getOrFail: async () => Object.assign({}, user), me: async () => toMe(user) };
+  const service = new AvatarsService(
+    users as unknown as UsersService,
+    repository as unknown as UserRepository,
+    storage,
+    discards as unknown as AvatarDiscards,
+  );
+  return { user, storage, repository, discards, service };
 }
 
 describe('AvatarsService', () => {
@@ -70,25 +97,50 @@ describe('AvatarsService', () => {
     expect(storage.objects.size).toBe(0);
   });
 
-  it('removes the new object again when the database does not take its key', async () => {
-    const { service, storage, repository, user } = setUp();
+  it('leaves the new file to be deleted when the database does not take its key, the old avatar kept', async () => {
+    const { service, storage, repository, discards, user } = setUp();
     await service.upload(user.id, PNG);
     const kept = user.avatarKey;
     repository.failNextReplace = true;
 
     await expect(service.upload(user.id, PNG)).rejects.toThrow('connection lost');
 
-    expect([...storage.objects.keys()]).toEqual([kept]);
+    const [stored] = [...storage.objects.keys()].filter((key) => key !== kept);
+    expect(discards.abandoned).toEqual([stored]);
+    expect(discards.planned).toEqual(new Set([stored])); // so it goes even if abandoning it fails
     expect(user.avatarKey).toBe(kept);
   });
 
-  it('keeps the new object when the database took its key but the answer was lost', async () => {
-    const { service, storage, repository, user } = setUp();
+  it('keeps the new file when the database took its key but the answer was lost: its plan went with the swap', async () => {
+    const { service, storage, repository, discards, user } = setUp();
     repository.failAfterCommit = true;
 
     await expect(service.upload(user.id, PNG)).rejects.toThrow('connection lost after commit');
 
     expect([...storage.objects.keys()]).toEqual([user.avatarKey]);
+    expect(discards.planned.size).toBe(0); // abandoning it finds no plan to make due
+  });
+
+  it('answers a failed store at once, leaving the file (if storage kept it) to be deleted in the background', async () => {
+    const { service, storage, discards, user } = setUp();
+    jest.spyOn(storage, 'put').mockRejectedValueOnce(new Error('socket hang up'));
+    const deleting = jest.spyOn(storage, 'delete').mockImplementation(() => new Promise<void>(() => undefined)); // storage gone silent
+
+    await expect(service.upload(user.id, PNG)).rejects.toThrow('socket hang up');
+
+    expect(deleting).not.toHaveBeenCalled();
+    expect(discards.abandoned).toHaveLength(1);
+    expect(user.avatarKey).toBeNull();
+  });
+
+  it('answers 503 and abandons the file when its plan was gone (the upload took longer than its grace)', async () => {
+    const { service, discards, user } = setUp();
+    jest.spyOn(discards, 'plan').mockResolvedValueOnce(undefined);
+
+    await expect(service.upload(user.id, PNG)).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+
+    expect(discards.abandoned).toHaveLength(1);
+    expect(user.avatarKey).toBeNull();
   });
 
   it('serves the new avatar when the one it read was replaced before its object could be fetched', async () => {
@@ -128,37 +180,33 @@ describe('AvatarsService', () => {
     }
   });
 
-  it('removes the new object again when storing it failed as far as it knows (the answer lost), and says so if it cannot', async () => {
-    const { service, storage, user } = setUp();
-    const put = storage.put.bind(storage);
-    const lost = jest.spyOn(storage, 'put').mockImplementationOnce(async (key, body, type) => {
-      await put(key, body, type); // stored, but the answer never comes
-      throw new Error('socket hang up');
-    });
-    try {
-      await expect(service.upload(user.id, PNG)).rejects.toThrow('socket hang up');
-      expect(storage.objects.size).toBe(0);
-      expect(user.avatarKey).toBeNull();
-    } finally {
-      lost.mockRestore();
-    }
-  });
-
-  it('still succeeds when the old object cannot be deleted, and says which object is orphaned', async () => {
-    const { service, storage, user } = setUp();
+  it('still succeeds when the old file cannot be deleted now, which stays queued', async () => {
+    const { service, storage, discards, user } = setUp();
     await service.upload(user.id, PNG);
     const old = user.avatarKey!;
     storage.failDeletes = true;
-    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    try {
-      const me = await service.upload(user.id, PNG);
 
-      expect(me.avatarUrl).toContain(`/api/v1/users/${user.id}/avatar?v=`);
-      expect(user.avatarKey).not.toBe(old);
-      expect(warn).toHaveBeenCalledWith(expect.stringContaining(`Could not delete avatar object ${old}`));
-    } finally {
-      warn.mockRestore();
-    }
+    const me = await service.upload(user.id, PNG);
+
+    expect(me.avatarUrl).toContain(`/api/v1/users/${user.id}/avatar?v=`);
+    expect(user.avatarKey).not.toBe(old);
+    expect(discards.queued).toEqual(new Set([old]));
+    expect(storage.objects.has(old)).toBe(true);
+  });
+
+  it("deletes the removed avatar's file, or leaves it queued while storage fails", async () => {
+    const { service, storage, discards, user } = setUp();
+    await service.upload(user.id, PNG);
+    const first = user.avatarKey!;
+    storage.failDeletes = true;
+    await service.remove(user.id);
+    expect(user.avatarKey).toBeNull();
+    expect(discards.queued).toEqual(new Set([first]));
+
+    storage.failDeletes = false;
+    await service.upload(user.id, PNG);
+    await service.remove(user.id);
+    expect([...storage.objects.keys()]).toEqual([first]); // the second went at once; the first waits for its retry
   });
 
   it('serves stored bytes with the type their content shows, whatever type the store recorded', async () => {

@@ -13,7 +13,7 @@ import { AVATAR_MAX_PIXELS, AVATAR_MAX_SIDE, avatarObjectKey, avatarVersionOf } 
 import type { MeDto } from './dto/user.dto.js';
 import { UserRepository } from './user.repository.js';
 import { UsersService } from './users.service.js';
-import { errorMessage } from '../../common/errors/error-message.js';
+import { AvatarDiscards } from './avatar-discards.js';
 
 /** Fetches of a user's avatar tried in one read while uploads keep replacing it. */
 const MAX_REPLACED_READS = 5;
@@ -39,11 +39,14 @@ export class AvatarsService {
     private readonly users: UsersService,
     private readonly repository: UserRepository,
     private readonly storage: ObjectStorage,
+    private readonly discards: AvatarDiscards,
   ) {}
 
   /**
-   * Stores the new image, then points the user at it, then deletes the old one: a failure at any
-   * step leaves the user with a working avatar (old or new), at worst with an orphaned object.
+   * Plans the new file's deletion, stores it, then points the user at it (dropping the plan) and
+   * queues the old one's deletion in the same statement, then deletes the old one: a failure at any
+   * step leaves the user with a working avatar (old or new), and every file no one points at is
+   * deleted, now or, while storage fails, later (AvatarDiscards).
    */
   async upload(userId: string, bytes: Buffer | undefined): Promise<MeDto> {
     if (!bytes) {
@@ -73,36 +76,36 @@ export class AvatarsService {
     await this.users.getOrFail(userId);
 
     const key = avatarObjectKey(userId, randomUUID(), type.ext);
+    await this.discards.plan(userId, key);
+    let swapped: Awaited<ReturnType<UserRepository['replaceAvatarKey']>>;
     try {
       await this.storage.put(key, bytes, type.mime);
+      swapped = await this.repository.replaceAvatarKey(userId, key);
     } catch (error) {
-      // Storage may have kept it although its answer never came (a reset, a timeout): nothing
-      // refers to it, so it goes (or is named in the log, if storage cannot take that either).
-      await this.discard(key, 'storing it failed');
+      // Storage may have kept the file although its answer never came (a reset, a timeout), and the
+      // swap may have committed although its answer never came (a connection lost after the commit):
+      // then the plan went with it, and this finds nothing to do.
+      this.discards.abandon(key);
       throw error;
     }
-    let previous: string | null;
-    try {
-      previous = await this.repository.replaceAvatarKey(userId, key);
-    } catch (error) {
-      // The update may have committed before the error reached us (a connection lost after the
-      // commit): then the user points at the new object, and deleting it would break their avatar.
-      const current = await this.users.getOrFail(userId).then(
-        (user) => user.avatarKey,
-        () => undefined,
-      );
-      if (current !== key) await this.discard(key, 'the upload failed');
-      throw error;
+    if (swapped === 'unchanged') {
+      // Its file was deleted as abandoned meanwhile (the upload took over a day), or the user went.
+      this.discards.abandon(key);
+      await this.users.getOrFail(userId);
+      throw new UnavailableError('STORAGE_UNAVAILABLE', 'Storing the avatar took too long; send it again.', 1);
     }
-    if (previous && previous !== key) await this.discard(previous, 'it was replaced');
+    if (swapped.previous) await this.discards.deleteNow(swapped.previous);
     return this.users.me(userId);
   }
 
-  /** Clears the avatar and deletes its object; removing an avatar that is not there is not an error. */
+  /**
+   * Clears the avatar; its file is deleted now or, while storage fails, later (AvatarDiscards), but
+   * is not served from the moment this returns. Removing an avatar that is not there is not an error.
+   */
   async remove(userId: string): Promise<void> {
     await this.users.getOrFail(userId);
-    const previous = await this.repository.replaceAvatarKey(userId, null);
-    if (previous) await this.discard(previous, 'it was removed');
+    const swapped = await this.repository.replaceAvatarKey(userId, null);
+    if (swapped !== 'unchanged' && swapped.previous) await this.discards.deleteNow(swapped.previous);
   }
 
   async read(userId: string): Promise<AvatarImage> {
@@ -138,17 +141,6 @@ export class AvatarsService {
       version,
       etag: `"${avatarKey.split('/').pop()}"`,
     };
-  }
-
-  /** The key is already unreferenced; failing to delete it must not fail the request that made it so. */
-  private async discard(key: string, why: string): Promise<void> {
-    try {
-      await this.storage.delete(key);
-    } catch (error) {
-      this.logger.warn(
-        `Could not delete avatar object ${key} after ${why}: ${errorMessage(error)}; if storage holds it, it is orphaned and may be removed by hand.`,
-      );
-    }
   }
 }
 

@@ -126,16 +126,35 @@ export class UserRepository {
     return user;
   }
 
-  /** Swaps the avatar key and returns the previous one, atomically. */
-  async replaceAvatarKey(id: string, key: string | null): Promise<string | null> {
+  /**
+   * Points the user at the avatar file `key` (null: none) and queues the file it pointed at for
+   * deletion (avatar_discards, due now), in one statement: no failure between the database and
+   * object storage can leave that file behind. A new key's planned deletion
+   * (AvatarDiscards.plan) is dropped, since the file is now in use; without that plan (its upload
+   * took over a day, and the file went as abandoned) nothing changes. Returns the previous key, or
+   * `'unchanged'` when nothing changed (that, or no such user).
+   */
+  async replaceAvatarKey(id: string, key: string | null): Promise<{ previous: string | null } | 'unchanged'> {
     const rows = returnedRows<{ previous: string | null }>(
       await this.users.query(
-        `UPDATE users u SET avatar_key = $2, updated_at = now() FROM (SELECT id, avatar_key AS previous FROM users WHERE id = $1 FOR UPDATE) old
-       WHERE u.id = old.id RETURNING old.previous`,
+        `WITH kept AS (
+           DELETE FROM avatar_discards WHERE key = $2 AND EXISTS (SELECT 1 FROM users WHERE id = $1) RETURNING key
+         ), old AS (
+           SELECT id, avatar_key AS previous FROM users
+            WHERE id = $1 AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM kept))
+              FOR UPDATE
+         ), swapped AS (
+           UPDATE users u SET avatar_key = $2, updated_at = now() FROM old WHERE u.id = old.id RETURNING old.previous
+         ), queued AS (
+           INSERT INTO avatar_discards (key, user_id, due_at)
+           SELECT previous, $1, now() FROM swapped WHERE previous IS NOT NULL
+           ON CONFLICT (key) DO UPDATE SET due_at = now()
+         )
+         SELECT previous FROM swapped`,
         [id, key],
       ),
     );
-    return rows[0]?.previous ?? null;
+    return rows.length === 0 ? 'unchanged' : { previous: rows[0].previous };
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AvatarDiscards } from './avatar-discards.js';
 import { AvatarsService } from './avatars.service.js';
 import { UserEntity } from './infrastructure/persistence/typeorm/user.entity.js';
 import { UserRepository } from './user.repository.js';
@@ -11,7 +12,7 @@ import { UsersService } from './users.service.js';
   imports: [TypeOrmModule.forFeature([UserEntity])],
   controllers: [UsersController],
   // Presence keeps users' last-seen times through realtime's port.
-  providers: [UserRepository, UsersService, AvatarsService, { provide: LastSeenRecorder, useExisting: UserRepository }],
+  providers: [UserRepository, UsersService, AvatarsService, AvatarDiscards, { provide: LastSeenRecorder, useExisting: UserRepository }],
   exports: [UserRepository, UsersService, LastSeenRecorder],
 })
 export class UsersModule {}
