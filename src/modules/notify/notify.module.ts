@@ -1,4 +1,4 @@
-import { Global, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Global, Logger, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config.js';
 import { HealthRegistry } from '../../common/health/health-registry.js';
 import { TypeormMailLogRepository } from './infrastructure/persistence/typeorm/typeorm-mail-log.repository.js';
@@ -24,8 +24,14 @@ import { MailTransport } from './mail-transport.js';
     {
       provide: MailTransport,
       inject: [AppConfig],
-      useFactory: ({ mail, isLocal }: AppConfig): MailTransport =>
-        mail.smtpUrl ? new SmtpMailTransport(mail.smtpUrl, mail.outboxDir) : new OutboxMailTransport(mail.outboxDir, isLocal),
+      useFactory: ({ mail, isLocal }: AppConfig): MailTransport => {
+        if (mail.smtpUrl) return new SmtpMailTransport(mail.smtpUrl, mail.outboxDir);
+        if (!isLocal)
+          new Logger('Mail').warn(
+            `SMTP_URL is unset: confirmation and password-reset emails are written to ${mail.outboxDir} and reach no one. Set SMTP_URL to send them, or MODULES without notify to run without email.`,
+          );
+        return new OutboxMailTransport(mail.outboxDir, isLocal);
+      },
     },
     { provide: MailLogRepository, useClass: TypeormMailLogRepository },
     MailDeliveryWorker,

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, rename, writeFile } from 'node:fs/promises';
+import { access, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import MailComposer from 'nodemailer/lib/mail-composer';
@@ -65,4 +65,29 @@ export class OutboxMailTransport extends MailTransport {
   }
 
   async close(): Promise<void> {}
+
+  /**
+   * The outbox is a record of what was sent, kept as long as the mail log keeps its rows: files
+   * older than that go (and any half-written `.part` a crash left), or the directory would grow by
+   * a file per email for as long as the server runs.
+   */
+  override async prune(days: number): Promise<number> {
+    const names = await readdir(this.dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [] as string[];
+      throw error;
+    });
+    const cutoff = Date.now() - days * 24 * 60 * 60_000;
+    let removed = 0;
+    for (const name of names) {
+      if (!name.endsWith('.eml') && !name.endsWith('.eml.part')) continue;
+      const path = join(this.dir, name);
+      const stats = await stat(path).catch(() => undefined);
+      if (!stats?.isFile() || stats.mtimeMs >= cutoff) continue;
+      await unlink(path).then(
+        () => removed++,
+        () => undefined, // gone meanwhile (another instance sharing DATA_DIR), or not ours to remove: the next pass says so if it lasts
+      );
+    }
+    return removed;
+  }
 }

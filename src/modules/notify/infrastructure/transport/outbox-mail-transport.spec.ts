@@ -1,0 +1,33 @@
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OutboxMailTransport } from './outbox-mail-transport.js';
+
+describe('OutboxMailTransport.prune', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'parley-outbox-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const file = (name: string, ageDays: number) => {
+    writeFileSync(join(dir, name), 'x');
+    const when = new Date(Date.now() - ageDays * 24 * 60 * 60_000);
+    utimesSync(join(dir, name), when, when);
+  };
+
+  it('removes the messages (and half-written ones) older than the days it is given, and nothing else', async () => {
+    file('2026-01-01T00-00-00-000Z-confirm-email-a.eml', 31);
+    file('2026-01-01T00-00-00-000Z-reset-password-b.eml.part', 40);
+    file('2026-02-01T00-00-00-000Z-confirm-email-c.eml', 29);
+    file('notes.txt', 400);
+
+    expect(await new OutboxMailTransport(dir).prune(30)).toBe(2);
+
+    expect(readdirSync(dir).sort()).toEqual(['2026-02-01T00-00-00-000Z-confirm-email-c.eml', 'notes.txt']);
+  });
+
+  it('has nothing to remove before the first message made the directory', async () => {
+    expect(await new OutboxMailTransport(join(dir, 'not-yet')).prune(30)).toBe(0);
+  });
+});
