@@ -359,6 +359,73 @@ describe('a database that cannot be reached', () => {
     }
   });
 
+  it('answers 503 when a statement waits past DATABASE_QUERY_TIMEOUT on a lock held elsewhere; the send, repeated after, is stored once', async () => {
+    const db = await createTestDatabase('postgres');
+    const app = await startTestApp({ ...db.env, DATABASE_QUERY_TIMEOUT: '3' }); // PostgreSQL cancels at 2 s
+    const locker = new pg.Client({ connectionString: db.env.DATABASE_URL });
+    await locker.connect();
+    try {
+      const request = httpClient(app.url);
+      const account = await signUpAndIn(request);
+      const chat = await request('POST', '/api/v1/chats', {
+        token: account.accessToken,
+        body: { type: 'group', title: 'Locked', memberIds: [] },
+      });
+      const send = () =>
+        request('POST', `/api/v1/chats/${chat.body.id}/messages`, {
+          token: account.accessToken,
+          body: { text: 'through the lock', clientId: '00000000-0000-4000-8000-00000000c10c' },
+        });
+      // Someone else holds the chat's row (a long transaction, a stuck session): the send waited for as long as that lasted.
+      await locker.query('BEGIN');
+      await locker.query('SELECT id FROM chats WHERE id = $1 FOR UPDATE', [chat.body.id]);
+      const refused = await send();
+      expectErrorShape(refused, 503, 'SERVICE_UNAVAILABLE');
+      expect(refused.headers.get('retry-after')).toBe('5');
+      await locker.query('ROLLBACK');
+
+      expect((await send()).status).toBe(201);
+      expect((await send()).status).toBe(200); // the same clientId: the stored one
+      const stored = (await app.app
+        .get(DataSource)
+        .query('SELECT count(*)::int AS n FROM messages WHERE chat_id = $1', [chat.body.id])) as Array<{
+        n: number;
+      }>;
+      expect(stored[0].n).toBe(1);
+    } finally {
+      await locker.end();
+      await app.close();
+      await db.dispose();
+    }
+  });
+
+  it('answers 503 when the database falls silent mid-statement (its host hung, the network dropping everything), and drops that connection', async () => {
+    const db = await createTestDatabase('postgres');
+    const postgres = await tcpProxy(5432);
+    const app = await startTestApp({
+      ...db.env,
+      DATABASE_URL: db.env.DATABASE_URL.replace(':5432/', `:${postgres.port}/`),
+      DATABASE_QUERY_TIMEOUT: '2',
+    });
+    try {
+      const request = httpClient(app.url);
+      const account = await signUpAndIn(request);
+      const pool = (app.app.get(DataSource).driver as unknown as { master: pg.Pool }).master;
+      postgres.stall(); // nothing more goes either way, and no connection closes
+      const before = pool.totalCount;
+
+      const answer = await request('GET', '/api/v1/chats', { token: account.accessToken });
+
+      expectErrorShape(answer, 503, 'SERVICE_UNAVAILABLE');
+      // The connection that never got its answer is ended, not handed to the next request to wait behind it.
+      expect(pool.totalCount).toBeLessThan(before);
+    } finally {
+      await postgres.cut();
+      await app.close();
+      await db.dispose();
+    }
+  });
+
   it('answers 503 SERVICE_UNAVAILABLE while the database refuses connections (ALLOW_CONNECTIONS false), and serves again after', async () => {
     const db = await createTestDatabase('postgres');
     const app = await startTestApp(db.env);

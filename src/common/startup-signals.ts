@@ -38,3 +38,27 @@ export function holdStopSignals(signals: NodeJS.EventEmitter, logger: AppLogger)
  * fault signals keep their own meaning.
  */
 export const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/**
+ * How long a stop may take before the process exits anyway. A stop normally takes about 5 s
+ * (connections answered and closed, the database and Redis closed); something that never ends (a
+ * database that stopped answering mid-statement, say) must not keep a stopped server alive until
+ * someone kills it. Exiting then loses nothing a crash would not: what was acknowledged is stored.
+ */
+export const STOP_DEADLINE_MS = 30_000;
+
+/** After a stop signal: exits with 1 if the process is still there `ms` later, saying so. The timer keeps nothing alive. */
+export function exitIfStopOverruns(
+  signal: NodeJS.Signals,
+  logger: Pick<AppLogger, 'error'>,
+  ms = STOP_DEADLINE_MS,
+  exit: (code: number) => void = (code) => process.exit(code),
+): NodeJS.Timeout {
+  return setTimeout(() => {
+    logger.error(
+      `Still stopping ${ms / 1000} s after ${signal} (a connection or a database statement that does not end); exiting now. What was acknowledged is stored.`,
+      'Parley',
+    );
+    exit(1);
+  }, ms).unref();
+}

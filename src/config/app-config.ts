@@ -26,6 +26,8 @@ export interface DatabaseConfig {
   /** Directory of the embedded database, used when url is undefined. */
   embeddedDir: string;
   poolSize: number;
+  /** DATABASE_QUERY_TIMEOUT in seconds: how long one statement may take before it fails (503 to the client). */
+  queryTimeoutSeconds: number;
   /** Where chats and messages live; users and sessions stay in the database above either way. */
   messageStore: 'postgres' | 'mongo';
   /** MONGODB_URI as given (a replica set: the Mongo store uses transactions); required when messageStore is mongo. */
@@ -220,7 +222,7 @@ function readHttp(read: EnvReader): { http: HttpConfig; publicUrlGiven: boolean 
   return { http, publicUrlGiven: publicUrlRaw !== undefined };
 }
 
-/** DATABASE_URL, DATABASE_POOL_SIZE, MESSAGE_STORE and MONGODB_URI. */
+/** DATABASE_URL, DATABASE_POOL_SIZE, DATABASE_QUERY_TIMEOUT, MESSAGE_STORE and MONGODB_URI. */
 function readDatabase(read: EnvReader, modules: ReadonlySet<FeatureModuleName>, dataDir: string): DatabaseConfig {
   const databaseUrl = read.url('DATABASE_URL', ['postgres', 'postgresql']);
   const messageStore = read.oneOf('MESSAGE_STORE', ['postgres', 'mongo'] as const, 'postgres', (s) => s.toLowerCase());
@@ -235,6 +237,7 @@ function readDatabase(read: EnvReader, modules: ReadonlySet<FeatureModuleName>, 
     url: databaseUrl?.toString(),
     embeddedDir: resolve(dataDir, 'pgdata'),
     poolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }),
+    queryTimeoutSeconds: read.duration('DATABASE_QUERY_TIMEOUT', '15s', 2),
     messageStore,
     mongodbUri,
   };

@@ -1,11 +1,32 @@
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
+import { DeadlineClient } from './deadline-client.js';
 
 /** The application_name of the embedded database's connections, by which code can tell it apart. */
 export const EMBEDDED_APPLICATION_NAME = 'parley-embedded';
 
-/** TypeORM options shared by the app and the migration CLI. */
-export function dataSourceOptions(url: string, embedded: boolean, poolSize: number): DataSourceOptions {
+/**
+ * How long a statement may take (DATABASE_QUERY_TIMEOUT). PostgreSQL cancels it after two thirds
+ * of that (statement_timeout: a lock held elsewhere, say), which leaves the connection usable; the
+ * driver gives up on the whole of it (query_timeout: the database's host or the network went
+ * silent, and nothing would ever answer), and DeadlineClient then ends the connection.
+ */
+export interface QueryDeadline {
+  seconds: number;
+}
+
+/**
+ * TypeORM options shared by the app and the migration CLI. Without a deadline (migrations, which
+ * may rightly take long on a big table), statements run as long as they take.
+ */
+export function dataSourceOptions(url: string, embedded: boolean, poolSize: number, deadline?: QueryDeadline): DataSourceOptions {
+  const bounds = deadline
+    ? {
+        statement_timeout: Math.max(1, Math.round((deadline.seconds * 1000 * 2) / 3)),
+        query_timeout: deadline.seconds * 1000,
+        Client: DeadlineClient,
+      }
+    : {};
   return {
     type: 'postgres',
     url,
@@ -17,7 +38,12 @@ export function dataSourceOptions(url: string, embedded: boolean, poolSize: numb
     logging: false,
     applicationName: embedded ? EMBEDDED_APPLICATION_NAME : 'parley',
     // The embedded database has one backend session: see embedded-postgres.ts.
-    extra: { max: embedded ? 1 : poolSize, connectionTimeoutMillis: 10_000, onConnect: keepErrorsHandled },
+    // keepAlive: a connection whose peer vanished (a host gone without closing its sockets) is
+    // found dead by the kernel's probes rather than kept for ever by the pool.
+    extra: Object.assign(
+      { max: embedded ? 1 : poolSize, connectionTimeoutMillis: 10_000, keepAlive: true, onConnect: keepErrorsHandled },
+      bounds,
+    ),
   };
 }
 

@@ -3,28 +3,36 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { HealthRegistry } from '../common/health/health-registry.js';
-import { dataSourceOptions } from './data-source-options.js';
+import { EMBEDDED_APPLICATION_NAME, dataSourceOptions } from './data-source-options.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
 import { runMigrations } from './run-migrations.js';
 import { explainConnectionError } from './connection-errors.js';
 import { opening } from '../common/startup-scope.js';
 
-/** Connects, then migrates; a migration that fails closes the connections it opened. */
-async function openDataSource(options: DataSourceOptions): Promise<DataSource> {
+/** Connects with `options`, or says why it cannot. */
+async function connect(options: DataSourceOptions): Promise<DataSource> {
   const dataSource = new DataSource(options);
-  const url = (options as { url: string }).url;
   try {
     await dataSource.initialize();
   } catch (error) {
-    throw explainConnectionError(error, url);
-  }
-  try {
-    await runMigrations(dataSource, url);
-  } catch (error) {
-    await dataSource.destroy().catch(() => undefined);
-    throw error;
+    throw explainConnectionError(error, (options as { url: string }).url);
   }
   return dataSource;
+}
+
+/**
+ * Migrates on a connection of its own, without the app's statement deadline (a migration may
+ * rightly take long on a big table), then opens the app's connections.
+ */
+async function openDataSource(options: DataSourceOptions): Promise<DataSource> {
+  const { url, applicationName } = options as { url: string; applicationName?: string };
+  const migrating = await connect(dataSourceOptions(url, applicationName === EMBEDDED_APPLICATION_NAME, 1));
+  try {
+    await runMigrations(migrating, url);
+  } finally {
+    await migrating.destroy().catch(() => undefined);
+  }
+  return connect(options);
 }
 
 /** Where the database lives: a real server, or the embedded one this process started. */
@@ -65,12 +73,15 @@ class DatabaseEndpointModule implements OnApplicationShutdown {
     TypeOrmModule.forRootAsync({
       inject: [AppConfig, DatabaseEndpoint],
       useFactory: (config: AppConfig, endpoint: DatabaseEndpoint) =>
-        Object.assign(dataSourceOptions(endpoint.url, !!endpoint.embedded, config.database.poolSize), {
-          autoLoadEntities: true,
-          retryAttempts: 0,
-          // No retry, and no "Retrying (1)..." line before the start fails with the explained error.
-          toRetry: () => false,
-        }),
+        Object.assign(
+          dataSourceOptions(endpoint.url, !!endpoint.embedded, config.database.poolSize, { seconds: config.database.queryTimeoutSeconds }),
+          {
+            autoLoadEntities: true,
+            retryAttempts: 0,
+            // No retry, and no "Retrying (1)..." line before the start fails with the explained error.
+            toRetry: () => false,
+          },
+        ),
       dataSourceFactory: (options) => opening(openDataSource(options!), (dataSource) => dataSource.destroy()),
     }),
   ],

@@ -1,3 +1,4 @@
+import { BadRequestException, NotFoundException } from '@nestjs/common';
 import mongoose from 'mongoose';
 import { QueryFailedError } from 'typeorm';
 import { isStoreUnreachable, resolveError } from './error-body.js';
@@ -22,6 +23,10 @@ describe('isStoreUnreachable', () => {
         routine: 'CheckMyDatabase',
       }),
       Object.assign(new Error('sorry, too many clients already'), { code: '53300' }),
+      // Past DATABASE_QUERY_TIMEOUT: PostgreSQL's statement_timeout, the driver's query_timeout, and the queries behind it.
+      new QueryFailedError('SELECT 1', [], Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' })),
+      new Error('Query read timeout'),
+      new Error('Client was closed and is not queryable'),
       new mongo.MongoNetworkError('socket closed'),
       new mongo.MongoNotConnectedError('not connected'),
       new mongo.MongoTopologyClosedError('topology closed'),
@@ -49,5 +54,18 @@ describe('isStoreUnreachable', () => {
     const resolved = resolveError(new mongo.MongoNotConnectedError('not connected'));
     expect(resolved.body).toMatchObject({ statusCode: 503, code: 'SERVICE_UNAVAILABLE' });
     expect(resolved.retryAfterSeconds).toBeGreaterThan(0);
+  });
+});
+
+describe('resolveError', () => {
+  it('says where the routes are listed when no route takes the path, and leaves other 404s as they are', () => {
+    expect(resolveError(new NotFoundException('Cannot GET /api/v1')).body).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      code: 'NOT_FOUND',
+      message: 'Cannot GET /api/v1: no such route (the routes are listed at /api/docs)',
+    });
+    expect(resolveError(new NotFoundException('No such thing here')).body.message).toBe('No such thing here');
+    expect(resolveError(new BadRequestException('Cannot GET /x')).body.message).toBe('Cannot GET /x');
   });
 });

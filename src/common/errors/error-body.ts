@@ -72,7 +72,8 @@ export function resolveError(error: unknown): ResolvedError {
         statusCode: 503,
         error: 'Service Unavailable',
         code: 'SERVICE_UNAVAILABLE',
-        message: 'The server cannot reach its database (or another service it needs) just now; try again shortly.',
+        message:
+          'The server cannot reach its database (or another service it needs) just now, or it did not answer in time; try again shortly.',
       },
       retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
       unexpected: true,
@@ -94,7 +95,9 @@ export function resolveError(error: unknown): ResolvedError {
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const response = error.getResponse();
-    const message = typeof response === 'string' ? response : (messageOf(response) ?? error.message);
+    let message = typeof response === 'string' ? response : (messageOf(response) ?? error.message);
+    // Express's and Nest's words for a path no route takes; a newcomer trying /api/v1 learns where the routes are.
+    if (status === 404 && /^Cannot [A-Z]+ \/\S*$/.test(message)) message += ': no such route (the routes are listed at /api/docs)';
     return {
       body: { statusCode: status, error: reasonPhrase(status), code: CODES_BY_STATUS[status] ?? `HTTP_${status}`, message },
       unexpected: status >= 500,
@@ -124,9 +127,11 @@ const UNREACHABLE_CODES = new Set([
   '08003', // connection_does_not_exist
   '08006', // connection_failure
   '53300', // too_many_connections: the server's connection slots are all taken
+  '57014', // query_canceled: past statement_timeout (DATABASE_QUERY_TIMEOUT), e.g. waiting on a lock held elsewhere
 ]);
 /** The drivers' own connection failures (node-postgres's and the pool's own words, not the server's). */
-const UNREACHABLE_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+const UNREACHABLE_MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Client was closed and is not queryable)/;
 /**
  * PostgreSQL refusing connections to the database for a while (`ALTER DATABASE … ALLOW_CONNECTIONS
  * false`, as in maintenance): 55000, a code it shares with failures that are not outages, told

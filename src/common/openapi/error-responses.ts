@@ -234,7 +234,8 @@ const EXAMPLE_MESSAGES: Record<string, string> = {
   MALFORMED_JSON: 'The request body is not valid JSON.',
   PAYLOAD_TOO_LARGE: 'The request body is too large.',
   RATE_LIMITED: 'You are sending or editing messages too fast; wait a moment.',
-  SERVICE_UNAVAILABLE: 'The server cannot reach its database (or another service it needs) just now; try again shortly.',
+  SERVICE_UNAVAILABLE:
+    'The server cannot reach its database (or another service it needs) just now, or it did not answer in time; try again shortly.',
   INTERNAL_ERROR: 'Something went wrong on our side.',
   // The routes' own codes, in the server's words (the sentence of the first place that throws each).
   AVATAR_NOT_FOUND: 'This user has no avatar.',
