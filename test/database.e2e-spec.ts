@@ -2,11 +2,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { jest } from '@jest/globals';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { DatabaseEndpoint } from '../src/database/database.module.js';
+import { TypeormMessageRepository } from '../src/modules/messages/infrastructure/persistence/typeorm/typeorm-message.repository.js';
+import { MessageRepository } from '../src/modules/messages/message.repository.js';
 import { createApp } from '../src/app.factory.js';
 import { StartInterrupted } from '../src/common/startup-signals.js';
 import { loadConfig } from '../src/config/app-config.js';
@@ -393,6 +396,48 @@ describe('a database that cannot be reached', () => {
       }>;
       expect(stored[0].n).toBe(1);
     } finally {
+      await locker.end();
+      await app.close();
+      await db.dispose();
+    }
+  });
+
+  it("gives up on the sends of a batch waiting on a locked chat after one more try, not one per send, and stores the other chats' sends", async () => {
+    const db = await createTestDatabase('postgres');
+    const app = await startTestApp({ ...db.env, DATABASE_QUERY_TIMEOUT: '3' });
+    const locker = new pg.Client({ connectionString: db.env.DATABASE_URL });
+    await locker.connect();
+    const repository = app.app.get(MessageRepository) as TypeormMessageRepository;
+    const alone = jest.spyOn(repository as unknown as { appendOne(input: { chatId: string }): Promise<unknown> }, 'appendOne');
+    try {
+      const request = httpClient(app.url);
+      const account = await signUpAndIn(request);
+      const [locked, free] = await Promise.all(
+        ['Locked', 'Free'].map(async (title) => {
+          const chat = await request('POST', '/api/v1/chats', {
+            token: account.accessToken,
+            body: { type: 'group', title, memberIds: [] },
+          });
+          return chat.body.id as string;
+        }),
+      );
+      await locker.query('BEGIN');
+      await locker.query('SELECT id FROM chats WHERE id = $1 FOR UPDATE', [locked]);
+      const send = (chatId: string, i: number) =>
+        repository.append({ id: randomUUID(), chatId, senderId: account.user.id, clientId: null, text: `m${i}` });
+
+      const results = await Promise.allSettled([...Array.from({ length: 8 }, (_, i) => send(locked, i)), send(free, 8), send(free, 9)]);
+
+      expect(results.slice(0, 8).map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'stored'))).toEqual(
+        Array(8).fill('57014'),
+      );
+      expect(results.slice(8).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+      // Each alone would have waited the whole deadline again: one try per batch, the rest refused with it.
+      const triedAlone = alone.mock.calls.filter(([input]) => input.chatId === locked).length;
+      expect(triedAlone).toBeLessThan(8);
+      await locker.query('ROLLBACK');
+    } finally {
+      alone.mockRestore();
       await locker.end();
       await app.close();
       await db.dispose();

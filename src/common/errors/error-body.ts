@@ -162,6 +162,15 @@ export function isStoreUnreachable(error: unknown): boolean {
   return false;
 }
 
+/**
+ * Whether `error` is PostgreSQL cancelling a statement past its statement_timeout: the database
+ * is there, but this statement waited too long, often on a lock only some rows are under.
+ */
+export function isStatementTimeout(error: unknown): boolean {
+  const driverError = (error as { driverError?: unknown } | undefined)?.driverError ?? error;
+  return (driverError as { code?: unknown } | undefined)?.code === '57014';
+}
+
 /** The `type` of the error the JSON parser (common/http/json-body.ts) throws for a body that is not UTF-8. */
 export const INVALID_UTF8 = 'parley.body.invalid-utf8';
 

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { ConflictError } from '../../../../../common/errors/domain-error.js';
 import { EMBEDDED_APPLICATION_NAME } from '../../../../../database/data-source-options.js';
 import { isUniqueViolation, returnedRows, runHot } from '../../../../../database/sql.js';
+import { isStatementTimeout, isStoreUnreachable } from '../../../../../common/errors/error-body.js';
 import type { Message } from '../../../domain/message.js';
 import { AppendBatcher } from './append-batcher.js';
 import {
@@ -154,7 +155,8 @@ export class TypeormMessageRepository extends MessageRepository {
    * read pointers moved (their member rows locked in (chat_id, user_id) order, as seen-notice
    * claims lock them). Sends the statement left out (not a member, a clientId already stored)
    * and every send of a batch that failed as a whole go through appendOne, which answers each
-   * precisely; one after another, so that those stored keep their order too.
+   * precisely; one after another, so that those stored keep their order too (until one meets an
+   * outage, below).
    */
   private async storeBatch(inputs: AppendInput[]): Promise<Array<PromiseSettledResult<AppendResult>>> {
     if (inputs.length === 1) return Promise.allSettled([this.appendOne(inputs[0])]);
@@ -185,9 +187,18 @@ export class TypeormMessageRepository extends MessageRepository {
       lastOwn.set(key, Number(row.seq));
     }
     const results: Array<PromiseSettledResult<AppendResult>> = [];
+    // Once a send on its own meets the database away, so would the rest, each after as long again
+    // (DATABASE_QUERY_TIMEOUT, or the connect timeout): they are answered with that at once; and once
+    // one waited past the deadline (its chat's row locked elsewhere), so do the rest of that chat's.
+    // A batch cut by a one-off failure (its session ended) still goes through one by one.
+    let outage: unknown;
+    const timedOut = new Map<string, unknown>();
     for (const input of inputs) {
       const row = stored.get(input.id);
-      if (row) {
+      const refused = row ? undefined : (outage ?? timedOut.get(input.chatId));
+      if (refused !== undefined) {
+        results.push({ status: 'rejected', reason: refused });
+      } else if (row) {
         const value = {
           message: toMessage(row),
           created: true,
@@ -196,7 +207,10 @@ export class TypeormMessageRepository extends MessageRepository {
         };
         results.push({ status: 'fulfilled', value });
       } else {
-        results.push(...(await Promise.allSettled([this.appendOne(input)])));
+        const [result] = await Promise.allSettled([this.appendOne(input)]);
+        if (result.status === 'rejected' && isStatementTimeout(result.reason)) timedOut.set(input.chatId, result.reason);
+        else if (result.status === 'rejected' && isStoreUnreachable(result.reason)) outage = result.reason;
+        results.push(result);
       }
     }
     return results;
