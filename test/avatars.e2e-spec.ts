@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { connect } from 'node:net';
+import type { Server } from 'node:http';
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
@@ -12,6 +12,8 @@ import { type FakeS3, startFakeS3 } from './support/fake-s3.js';
 import { expectErrorShape, httpClient, type HttpResult } from './support/http.js';
 import { IMAGES, MIME } from './support/images.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { eventually } from './support/ws.js';
+import { closedSocket, openConnection } from './support/net.js';
 
 type Backend = 'local-files' | 's3';
 const BUCKET = 'parley-avatars';
@@ -161,9 +163,8 @@ describe.each<Backend>(['local-files', 's3'])('avatars on %s storage', (backend)
       const boundary = 'cut-off-boundary';
       const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`;
       const { port } = new URL(s.app.url);
-      const socket = connect(Number(port), '127.0.0.1');
-      await new Promise<void>((resolve) => socket.once('connect', resolve));
-      socket.write(
+      const { client: socket, accepted: serverSide } = await openConnection(s.app.app.getHttpServer() as Server);
+      const request = Buffer.from(
         [
           'PUT /api/v1/users/me/avatar HTTP/1.1',
           `Host: 127.0.0.1:${port}`,
@@ -174,11 +175,14 @@ describe.each<Backend>(['local-files', 's3'])('avatars on %s storage', (backend)
           '',
         ].join('\r\n'),
       );
-      socket.write(Buffer.concat([Buffer.from(head), IMAGES.png, Buffer.alloc(256 * 1024)]));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const body = Buffer.concat([Buffer.from(head), IMAGES.png, Buffer.alloc(256 * 1024)]);
+      socket.write(request);
+      socket.write(body);
+      // The server has read all of it and waits for the rest of the upload: the client hangs up mid-upload.
+      await eventually(() => serverSide.bytesRead === request.length + body.length);
       socket.destroy();
       // The server notices the hang-up and answers (to no one); a later request sees the outcome.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await closedSocket(serverSide);
       expect((await s.request('GET', '/api/v1/users/me', { token: alice.accessToken })).status).toBe(200);
       expect(errors.mock.calls.map(([first]) => first)).toEqual([]);
       expect(await s.storedKeys(alice.user.id)).toEqual([]);

@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { signUpAndIn, uniqueEmail } from './support/accounts.js';
 import { expectErrorShape, httpClient, type HttpResult } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { closedSocket, openConnection } from './support/net.js';
 import { routesWithErrorCodes } from '../src/common/openapi/error-responses.js';
 
 describe('the HTTP foundation', () => {
@@ -163,23 +164,30 @@ describe('the HTTP foundation', () => {
   });
 
   it("answers what Node's HTTP parser refuses (headers over 16 KiB, broken framing) in the error shape too", async () => {
-    const { port } = new URL(app.url);
     const server = app.app.getHttpServer() as http.Server;
-    const connections = () => new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
     const raw = async (text: string) => {
-      const before = await connections();
-      const answer = await new Promise<string>((resolve, reject) => {
-        // Written, not ended, and left half-open when the server ends its side.
-        const socket = net.connect({ port: Number(port), host: '127.0.0.1', allowHalfOpen: true }, () => socket.write(text));
-        let received = '';
-        socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
-        socket.on('end', () => resolve(received));
-        socket.on('error', reject);
-      });
-      // The server closes the connection itself, rather than keep it for as long as the client does.
-      for (let i = 0; i < 50 && (await connections()) > before; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(await connections()).toBeLessThanOrEqual(before);
-      return answer;
+      // Written, not ended, and left half-open when the server ends its side.
+      const { client, accepted } = await openConnection(server, { allowHalfOpen: true });
+      try {
+        const answer = await new Promise<string>((resolve, reject) => {
+          let received = '';
+          client.on('data', (chunk: Buffer) => (received += chunk.toString()));
+          client.on('end', () => resolve(received));
+          client.on('error', reject);
+          client.write(text);
+        });
+        // The server closes the connection itself, rather than keep it for as long as the client
+        // does (the bound only keeps a server that never does from holding the test until its timeout).
+        let bound: NodeJS.Timeout | undefined;
+        const closed = await Promise.race([
+          closedSocket(accepted).then(() => true),
+          new Promise<boolean>((resolve) => (bound = setTimeout(() => resolve(false), 10_000))),
+        ]).finally(() => clearTimeout(bound));
+        expect(closed).toBe(true);
+        return answer;
+      } finally {
+        client.destroy();
+      }
     };
     const parse = (answer: string) => ({ status: answer.split(' ')[1], body: JSON.parse(answer.split('\r\n\r\n')[1]) });
     const big = parse(await raw(`GET /api/v1/users/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${'a'.repeat(20_000)}\r\n\r\n`));

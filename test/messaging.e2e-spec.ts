@@ -8,6 +8,7 @@ import { httpClient } from './support/http.js';
 import { type SignedIn, signUpAndIn } from './support/accounts.js';
 import { connectReady, eventually, openSocket, pause, type TestSocket } from './support/ws.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { deleteRedisKeys, TEST_REDIS_URL, uniqueRedisPrefix } from './support/redis.js';
 
 describe('messaging over the WebSocket gateway', () => {
   let db: TestDatabase;
@@ -696,15 +697,18 @@ describe('messaging across two instances', () => {
   let db: TestDatabase;
   let one: TestApp;
   let two: TestApp;
+  /** One deployment of two instances: they share a prefix, their own. */
+  const prefix = uniqueRedisPrefix();
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
-    const env = { ...db.env, REDIS_URL: 'redis://127.0.0.1:6379' };
+    const env = { ...db.env, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix };
     [one, two] = await Promise.all([startTestApp(env), startTestApp(env)]);
   });
 
   afterAll(async () => {
     await Promise.all([one?.close(), two?.close()]);
+    await deleteRedisKeys(prefix);
     await db?.dispose();
   });
 

@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -450,19 +450,62 @@ describe('notify with a mail server that takes the connection and never speaks',
 
 describe('notify when the mail server comes back after an outage', () => {
   let db: TestDatabase;
-  let port: number;
   let started: Awaited<ReturnType<typeof startAppWithLogs>>;
   let sink: SmtpSink | undefined;
+  /**
+   * SMTP_URL's address, bound for the whole block (a port given back and bound again later could
+   * be taken meanwhile by some outgoing connection): what answers there changes.
+   */
+  let front: Server;
+  const accepted = new Set<Socket>();
+  let answer: (socket: Socket) => void;
+  /** Nothing there: each connection is cut as it comes. */
+  const down = (socket: Socket) => socket.destroy();
+  /** The mail server is back: each connection goes through to `target`. */
+  const forwardTo = (target: SmtpSink) => (socket: Socket) => {
+    const upstream = connect(Number(new URL(target.url).port), '127.0.0.1');
+    upstream.on('error', () => socket.destroy());
+    upstream.on('close', () => socket.destroy());
+    socket.on('close', () => upstream.destroy());
+    socket.pipe(upstream).pipe(socket);
+  };
+  /** What answers from now on; the connections of what answered before are cut, as when a server stops. */
+  const serve = (next: (socket: Socket) => void) => {
+    answer = next;
+    for (const socket of accepted) socket.destroy();
+  };
+  /** A sink of its own, and the front forwarding to it. */
+  const back = async () => {
+    sink = await startSmtpSink();
+    serve(forwardTo(sink));
+    return sink;
+  };
+  /** The front cuts every connection again, and the sink goes. */
+  const away = async () => {
+    serve(down);
+    await sink?.close();
+    sink = undefined;
+  };
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
-    port = await closedPort();
+    answer = down;
+    front = createServer((socket) => {
+      accepted.add(socket);
+      socket.on('close', () => accepted.delete(socket));
+      socket.on('error', () => undefined);
+      answer(socket);
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const { port } = front.address() as AddressInfo;
     // A retry would be 10 minutes away: only the server's return can send the emails in time.
     started = await startAppWithLogs({ ...db.env, SMTP_URL: `smtp://127.0.0.1:${port}`, MAIL_RETRY_BASE_SECONDS: '600' });
   });
 
   afterAll(async () => {
     await started?.app.close();
+    serve(down);
+    await new Promise<void>((resolve) => (front ? front.close(() => resolve()) : resolve()));
     await sink?.close();
     await db?.dispose();
   });
@@ -497,15 +540,14 @@ describe('notify when the mail server comes back after an outage', () => {
     await queueMail(started.app, 'confirm-email', first, 'First', 'token-first');
     await waiting(first);
 
-    sink = await startSmtpSink({ port });
+    sink = await back();
     const second = uniqueEmail('second');
     await queueMail(started.app, 'reset-password', second, 'Second', 'token-second');
     await sink.waitFor((mail) => recipientsOf(mail).includes(first), 10_000);
     expect(await settledRow(started.app, first)).toMatchObject({ status: 'sent', attempts: 2 });
     expect(await settledRow(started.app, second)).toMatchObject({ status: 'sent', attempts: 1 });
     expect(logged('The mail server took an email: 1 email(s) that waited for it are due now.')).toBe(true);
-    await sink.close();
-    sink = undefined;
+    await away();
   });
 
   it('spends no attempt on a server that answers checks but drops every send, and keeps the backoff', async () => {
@@ -516,7 +558,7 @@ describe('notify when the mail server comes back after an outage', () => {
     const dueIn = (await rowOf(email)).seconds;
 
     // Greets, answers EHLO and QUIT (a check passes), and hangs up at MAIL FROM (every send fails as unreachable).
-    const flaky = createServer((socket) => {
+    serve((socket) => {
       socket.write('220 flaky.test ESMTP\r\n');
       socket.on('data', (chunk) => {
         const line = chunk.toString();
@@ -525,12 +567,11 @@ describe('notify when the mail server comes back after an outage', () => {
         else socket.destroy();
       });
     });
-    await new Promise<void>((resolve) => flaky.listen(port, '127.0.0.1', resolve));
     try {
       const deadline = Date.now() + 15_000;
       while ((await rowOf(email)).free_attempts < 3 && Date.now() < deadline) await pause(100);
     } finally {
-      await new Promise<void>((resolve) => flaky.close(() => resolve()));
+      serve(down);
     }
     const row = await rowOf(email);
     expect(row.free_attempts).toBeGreaterThanOrEqual(3);
@@ -540,20 +581,19 @@ describe('notify when the mail server comes back after an outage', () => {
     expect(logged('This early attempt does not count')).toBe(true);
 
     // And once the server really takes mail, it goes.
-    sink = await startSmtpSink({ port });
+    sink = await back();
     await sink.waitFor((mail) => recipientsOf(mail).includes(email), 10_000);
     expect(await settledRow(started.app, email)).toMatchObject({ status: 'sent' });
   });
 
   it('sends what waited for it within a check of its return, not at the next backoff', async () => {
-    await sink?.close();
-    sink = undefined;
+    await away();
     started.app.get(MailDeliveryWorker).probeEveryMs = 300;
     const email = uniqueEmail('outage');
     await queueMail(started.app, 'confirm-email', email, 'Outage', 'token-outage');
     await waiting(email);
 
-    sink = await startSmtpSink({ port });
+    sink = await back();
     await sink.waitFor((mail) => recipientsOf(mail).includes(email), 10_000);
     expect(await settledRow(started.app, email)).toMatchObject({ status: 'sent', attempts: 2 });
     expect(logged('The mail server answers again: 1 email(s) that waited for it are due now.')).toBe(true);
@@ -561,15 +601,13 @@ describe('notify when the mail server comes back after an outage', () => {
   });
 
   it('does not wait, at shutdown, for a check of a server that accepts the connection and says nothing', async () => {
-    await sink?.close();
-    sink = undefined;
+    await away();
     const email = uniqueEmail('mute');
     started.app.get(MailDeliveryWorker).probeEveryMs = 3_600_000;
     await queueMail(started.app, 'confirm-email', email, 'Mute', 'token-mute');
     await waiting(email);
-    const sockets = new Set<import('node:net').Socket>();
-    const mute = createServer((socket) => void sockets.add(socket));
-    await new Promise<void>((resolve) => mute.listen(port, '127.0.0.1', resolve));
+    const sockets = new Set<Socket>();
+    serve((socket) => void sockets.add(socket));
     try {
       started.app.get(MailDeliveryWorker).probeEveryMs = 100;
       started.app.get(MailDeliveryWorker).wake();
@@ -580,8 +618,7 @@ describe('notify when the mail server comes back after an outage', () => {
       await started.app.close();
       expect(Date.now() - began).toBeLessThan(5_000);
     } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => mute.close(() => resolve()));
+      serve(down);
     }
   });
 });

@@ -125,7 +125,8 @@ describe('reads stay within a page as the data grows (postgres)', () => {
     sent = [];
     pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
       const [text, values] = args;
-      if (sent && this !== sql && typeof text === 'string' && Array.isArray(values)) sent.push({ text, values });
+      // A statement without parameters counts as well (values left out); a callback in their place is no parameters either.
+      if (sent && this !== sql && typeof text === 'string') sent.push({ text, values: Array.isArray(values) ? values : [] });
       return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
     } as typeof originalQuery;
     let result: T;

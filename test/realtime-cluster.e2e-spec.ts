@@ -10,9 +10,8 @@ import { signUpAndIn, type SignedIn } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { httpClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { deleteRedisKeys, TEST_REDIS_URL, uniqueRedisPrefix } from './support/redis.js';
 import { connectReady, eventually, pause, type TestSocket } from './support/ws.js';
-
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
   let db: TestDatabase;
@@ -20,11 +19,13 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
   let b: TestApp;
   let requestA: ReturnType<typeof httpClient>;
   const sockets: TestSocket[] = [];
+  /** The two instances are one deployment: one prefix, their own. */
+  const prefix = uniqueRedisPrefix();
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
-    a = await startTestApp({ ...db.env, REDIS_URL });
-    b = await startTestApp({ ...db.env, REDIS_URL });
+    a = await startTestApp({ ...db.env, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix });
+    b = await startTestApp({ ...db.env, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix });
     requestA = httpClient(a.url);
   });
 
@@ -35,6 +36,7 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
   afterAll(async () => {
     await a?.close();
     await b?.close();
+    await deleteRedisKeys(prefix);
     await db?.dispose();
   });
 
@@ -188,10 +190,11 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
 
   /** What a Redis restart does to presence (it keeps nothing on disk), for this user's keys alone. */
   const losePresenceKeys = async (userId: string) => {
-    const redis = new Redis(REDIS_URL);
+    const redis = new Redis(TEST_REDIS_URL);
+    const { prefix } = a.config.redis;
     try {
-      await redis.del(`parley:presence:user:${userId}`);
-      await redis.zrem('parley:presence:online', userId);
+      await redis.del(`${prefix}presence:user:${userId}`);
+      await redis.zrem(`${prefix}presence:online`, userId);
     } finally {
       redis.disconnect();
     }
@@ -232,7 +235,10 @@ describe('realtime across two instances (shared PostgreSQL and Redis)', () => {
     // Once counted again, the next heartbeat announces nothing.
     await b.app.get(PresenceService).heartbeat([{ userId: x.user.id, connectionId: connection.id }], false);
     await b.app.get(PresenceService).drain(5_000);
-    await yOnA.request({ type: 'ping' });
+    // A frame B sends after it, on the same path through Redis, proves an announcement had its chance to arrive.
+    const marker = { type: 'chat_deleted', chatId: crypto.randomUUID() } as const;
+    await b.app.get(RealtimeService).send([y.user.id], marker);
+    expect(await yOnA.nextOfType('chat_deleted')).toEqual(marker);
     expect(frames()).toHaveLength(2);
   });
 
@@ -663,11 +669,12 @@ describe('two deployments sharing one Redis (REDIS_PREFIX)', () => {
   afterAll(async () => {
     await Promise.all(sockets.map((s) => s.close()));
     await Promise.all(apps.map((app) => app.close()));
+    await Promise.all([blue, green].map((prefix) => deleteRedisKeys(prefix)));
     await db?.dispose();
   });
 
   const start = async (prefix: string) => {
-    const app = await startTestApp({ ...db.env, REDIS_URL, REDIS_PREFIX: prefix });
+    const app = await startTestApp({ ...db.env, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix });
     apps.push(app);
     return app;
   };
@@ -691,7 +698,7 @@ describe('two deployments sharing one Redis (REDIS_PREFIX)', () => {
     await bobOnGreen.settle();
     expect(bobOnGreen.seen('new_message')).toEqual([]);
 
-    const redis = new Redis(REDIS_URL);
+    const redis = new Redis(TEST_REDIS_URL);
     try {
       const keys = async (prefix: string) => (await redis.keys(`${prefix}*`)).map((k) => k.slice(prefix.length).split(':')[0]);
       expect(new Set(await keys(blue))).toEqual(new Set(['presence', 'rl'])); // the sign-ups went through blue

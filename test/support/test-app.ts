@@ -6,6 +6,7 @@ import { configureApp, createApp, initApp } from '../../src/app.factory.js';
 import { RealtimeSettings } from '../../src/realtime/realtime-settings.js';
 import { type AppConfig, loadConfig } from '../../src/config/app-config.js';
 import { AppLogger } from '../../src/common/logging/app-logger.js';
+import { deleteRedisKeys, uniqueRedisPrefix } from './redis.js';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -30,8 +31,24 @@ export interface TestAppOptions {
 /**
  * Boots the real application on a loopback port (random unless given). Logs are quiet unless
  * TEST_LOG_LEVEL says otherwise.
+ *
+ * With REDIS_URL and no REDIS_PREFIX, the app gets a prefix of its own (never `parley:`, where a
+ * developer's server keeps its rate limits and presence), whose keys go when it closes; the test
+ * Redis (test/support/redis.ts) is where they are, directly or through a proxy. Apps meant to share
+ * Redis state are given one prefix from uniqueRedisPrefix, whose keys the suite deletes.
  */
 export async function startTestApp(env: Record<string, string>, options: TestAppOptions = {}): Promise<TestApp> {
+  const ownPrefix = env.REDIS_URL !== undefined && env.REDIS_PREFIX === undefined ? uniqueRedisPrefix() : undefined;
+  try {
+    return await boot(ownPrefix ? Object.assign({}, env, { REDIS_PREFIX: ownPrefix }) : env, options, ownPrefix);
+  } catch (error) {
+    // Whatever it wrote before it failed; the reason it failed is what the caller hears.
+    if (ownPrefix) await deleteRedisKeys(ownPrefix).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function boot(env: Record<string, string>, options: TestAppOptions, ownPrefix: string | undefined): Promise<TestApp> {
   const listenPort = options.port ?? 0;
   // Every test request comes from 127.0.0.1, and tests send as fast as they can: only the
   // rate-limit tests want the real limits (they set their own).
@@ -56,7 +73,13 @@ export async function startTestApp(env: Record<string, string>, options: TestApp
     config,
     url: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
-    close: () => app.close(),
+    close: async () => {
+      try {
+        await app.close();
+      } finally {
+        if (ownPrefix) await deleteRedisKeys(ownPrefix);
+      }
+    },
   };
 }
 
