@@ -4,7 +4,7 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { constants } from 'node:os';
 import { createApp } from './app.factory.js';
-import { STOP_SIGNALS, StartInterrupted, exitIfStopOverruns } from './common/startup-signals.js';
+import { STOP_SIGNALS, StartInterrupted, exitIfStopOverruns, stopDeadlineMs } from './common/startup-signals.js';
 import { ConfigError } from './config/env-reader.js';
 import { loadConfig } from './config/app-config.js';
 import { readDotEnv, unreadDotEnvNames } from './config/dot-env.js';
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   for (const signal of STOP_SIGNALS) {
     process.once(signal, () => {
       logger.log(stopping ? `${signal} received (already stopping)` : `${signal} received: closing connections, then stopping`, 'Parley');
-      if (!stopping) exitIfStopOverruns(signal, logger);
+      if (!stopping) exitIfStopOverruns(signal, logger, stopDeadlineMs(config.database.queryTimeoutSeconds));
       stopping = true;
     });
   }

@@ -1,4 +1,4 @@
-import { exitIfStopOverruns } from './startup-signals.js';
+import { exitIfStopOverruns, stopDeadlineMs } from './startup-signals.js';
 
 describe('exitIfStopOverruns', () => {
   it('exits with 1 once the stop has taken longer than it may, saying why, and keeps no process alive meanwhile', async () => {
@@ -14,5 +14,10 @@ describe('exitIfStopOverruns', () => {
 
     expect(exits).toEqual([1]);
     expect(said).toEqual([expect.stringMatching(/^Still stopping 0.02 s after SIGTERM .*; exiting now\./)]);
+  });
+
+  it('gives a stop 30 s, or a long DATABASE_QUERY_TIMEOUT with the time to open a connection and a margin', () => {
+    expect(stopDeadlineMs(15)).toBe(30_000);
+    expect(stopDeadlineMs(60)).toBe(75_000);
   });
 });

@@ -40,18 +40,21 @@ export function holdStopSignals(signals: NodeJS.EventEmitter, logger: AppLogger)
 export const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 /**
- * How long a stop may take before the process exits anyway. A stop normally takes about 5 s
- * (connections answered and closed, the database and Redis closed); something that never ends (a
- * database that stopped answering mid-statement, say) must not keep a stopped server alive until
- * someone kills it. Exiting then loses nothing a crash would not: what was acknowledged is stored.
+ * How long a stop may take before the process exits anyway: 30 s, or longer with a long
+ * DATABASE_QUERY_TIMEOUT (a statement under way, plus a connection's 10 s to open, and a margin).
+ * A stop normally takes about 5 s (connections answered and closed, the database and Redis
+ * closed); something that never ends must not keep a stopped server alive until someone kills it.
+ * Exiting then loses nothing a crash would not: what was acknowledged is stored.
  */
-export const STOP_DEADLINE_MS = 30_000;
+export function stopDeadlineMs(queryTimeoutSeconds: number): number {
+  return Math.max(30, queryTimeoutSeconds + 15) * 1000;
+}
 
 /** After a stop signal: exits with 1 if the process is still there `ms` later, saying so. The timer keeps nothing alive. */
 export function exitIfStopOverruns(
   signal: NodeJS.Signals,
   logger: Pick<AppLogger, 'error'>,
-  ms = STOP_DEADLINE_MS,
+  ms: number,
   exit: (code: number) => void = (code) => process.exit(code),
 ): NodeJS.Timeout {
   return setTimeout(() => {

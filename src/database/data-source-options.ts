@@ -7,9 +7,10 @@ export const EMBEDDED_APPLICATION_NAME = 'parley-embedded';
 
 /**
  * How long a statement may take (DATABASE_QUERY_TIMEOUT). PostgreSQL cancels it after two thirds
- * of that (statement_timeout: a lock held elsewhere, say), which leaves the connection usable; the
- * driver gives up on the whole of it (query_timeout: the database's host or the network went
- * silent, and nothing would ever answer), and DeadlineClient then ends the connection.
+ * of that (statement_timeout: a lock held elsewhere, say); the driver gives up on the whole of it
+ * (query_timeout: the database's host or the network went silent, and nothing would ever answer),
+ * and DeadlineClient then ends the connection. The embedded database (PGlite) takes no
+ * statement_timeout: there only the driver's limit applies.
  */
 export interface QueryDeadline {
   seconds: number;

@@ -15,11 +15,6 @@ export abstract class MailTransport {
   abstract check(): Promise<void>;
 
   abstract close(): Promise<void>;
-
-  /** Removes what the transport itself keeps of messages older than `days` (the outbox's files); says how many. */
-  prune(_days: number): Promise<number> {
-    return Promise.resolve(0);
-  }
 }
 
 /**

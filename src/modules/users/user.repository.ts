@@ -130,15 +130,15 @@ export class UserRepository {
    * Points the user at the avatar file `key` (null: none) and queues the file it pointed at for
    * deletion (avatar_discards, due now), in one statement: no failure between the database and
    * object storage can leave that file behind. A new key's planned deletion
-   * (AvatarDiscards.plan) is dropped, since the file is now in use; without that plan (its upload
-   * took over a day, and the file went as abandoned) nothing changes. Returns the previous key, or
+   * (AvatarDiscards.plan) is dropped, since the file is now in use; when a deletion has claimed
+   * that plan (the upload failed as far as the server knew, or took over a day) nothing changes. Returns the previous key, or
    * `'unchanged'` when nothing changed (that, or no such user).
    */
   async replaceAvatarKey(id: string, key: string | null): Promise<{ previous: string | null } | 'unchanged'> {
     const rows = returnedRows<{ previous: string | null }>(
       await this.users.query(
         `WITH kept AS (
-           DELETE FROM avatar_discards WHERE key = $2 AND EXISTS (SELECT 1 FROM users WHERE id = $1) RETURNING key
+           DELETE FROM avatar_discards WHERE key = $2 AND attempts = 0 AND EXISTS (SELECT 1 FROM users WHERE id = $1) RETURNING key
          ), old AS (
            SELECT id, avatar_key AS previous FROM users
             WHERE id = $1 AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM kept))

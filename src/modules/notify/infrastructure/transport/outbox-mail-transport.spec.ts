@@ -1,9 +1,9 @@
 import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OutboxMailTransport } from './outbox-mail-transport.js';
+import { pruneOutbox } from './outbox-mail-transport.js';
 
-describe('OutboxMailTransport.prune', () => {
+describe('pruneOutbox', () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'parley-outbox-'));
@@ -22,12 +22,12 @@ describe('OutboxMailTransport.prune', () => {
     file('2026-02-01T00-00-00-000Z-confirm-email-c.eml', 29);
     file('notes.txt', 400);
 
-    expect(await new OutboxMailTransport(dir).prune(30)).toBe(2);
+    expect(await pruneOutbox(dir, 30)).toBe(2);
 
     expect(readdirSync(dir).sort()).toEqual(['2026-02-01T00-00-00-000Z-confirm-email-c.eml', 'notes.txt']);
   });
 
   it('has nothing to remove before the first message made the directory', async () => {
-    expect(await new OutboxMailTransport(join(dir, 'not-yet')).prune(30)).toBe(0);
+    expect(await pruneOutbox(join(dir, 'not-yet'), 30)).toBe(0);
   });
 });

@@ -65,29 +65,30 @@ export class OutboxMailTransport extends MailTransport {
   }
 
   async close(): Promise<void> {}
+}
 
-  /**
-   * The outbox is a record of what was sent, kept as long as the mail log keeps its rows: files
-   * older than that go (and any half-written `.part` a crash left), or the directory would grow by
-   * a file per email for as long as the server runs.
-   */
-  override async prune(days: number): Promise<number> {
-    const names = await readdir(this.dir).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return [] as string[];
-      throw error;
-    });
-    const cutoff = Date.now() - days * 24 * 60 * 60_000;
-    let removed = 0;
-    for (const name of names) {
-      if (!name.endsWith('.eml') && !name.endsWith('.eml.part')) continue;
-      const path = join(this.dir, name);
-      const stats = await stat(path).catch(() => undefined);
-      if (!stats?.isFile() || stats.mtimeMs >= cutoff) continue;
-      await unlink(path).then(
-        () => removed++,
-        () => undefined, // gone meanwhile (another instance sharing DATA_DIR), or not ours to remove: the next pass says so if it lasts
-      );
-    }
-    return removed;
+/**
+ * The outbox (`dir`) is a record of what was sent, kept as long as the mail log keeps its rows:
+ * files older than `days` go (and any half-written `.part` a crash left), or the directory would
+ * grow by a file per email for as long as the server runs. Also once SMTP_URL is set: what the
+ * outbox got before stays no longer. Says how many went.
+ */
+export async function pruneOutbox(dir: string, days: number): Promise<number> {
+  const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [] as string[];
+    throw error;
+  });
+  const cutoff = Date.now() - days * 24 * 60 * 60_000;
+  let removed = 0;
+  for (const name of names) {
+    if (!name.endsWith('.eml') && !name.endsWith('.eml.part')) continue;
+    const path = join(dir, name);
+    const stats = await stat(path).catch(() => undefined);
+    if (!stats?.isFile() || stats.mtimeMs >= cutoff) continue;
+    await unlink(path).then(
+      () => removed++,
+      () => undefined, // gone meanwhile (another instance sharing DATA_DIR), or not ours to remove: the next pass says so if it lasts
+    );
   }
+  return removed;
 }
