@@ -143,8 +143,15 @@ export function redact(raw: string): string {
   try {
     const url = new URL(raw);
     if (url.password) url.password = '***';
+    // The drivers take a password in the query too (`?password=` for PostgreSQL and Redis, `?pass=` for SMTP).
+    for (const name of [...url.searchParams.keys()]) if (SECRET_PARAMETER.test(name)) url.searchParams.set(name, '***');
     return url.toString();
   } catch {
-    return raw.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+    return raw
+      .replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')
+      .replace(/([?&](?:pass|passwd|password|pwd|sslpassword|[^=&#]*(?:secret|token|api_?key)[^=&#]*)=)[^&#]*/gi, '$1***');
   }
 }
+
+/** Query parameters that hold a secret: a password by any of its names, or anything named a secret, token or API key. */
+const SECRET_PARAMETER = /^(pass|passwd|password|pwd|sslpassword)$|secret|token|api_?key/i;
