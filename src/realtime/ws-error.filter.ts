@@ -2,6 +2,7 @@ import { type ArgumentsHost, Catch, Logger, type WsExceptionFilter } from '@nest
 import { WsException } from '@nestjs/websockets';
 import { ForbiddenError, ValidationError } from '../common/errors/domain-error.js';
 import { resolveError } from '../common/errors/error-body.js';
+import { logOutage } from '../common/errors/outage-log.js';
 import { errorMessage } from '../common/errors/error-message.js';
 import { type Connection, connectionOf, type FrameContext } from './connection.js';
 
@@ -29,7 +30,9 @@ export function answerFrameError(
   frame: { type?: string; id?: FrameContext['id'] } | undefined,
 ): void {
   const error = exception instanceof WsException ? fromWsException(exception) : exception;
-  if (resolveError(error).unexpected) {
+  const { unexpected, outage } = resolveError(error);
+  if (outage) logOutage(logger, error, `A ${frame?.type ?? 'WebSocket'} frame was answered SERVICE_UNAVAILABLE`);
+  else if (unexpected) {
     logger.error(
       { msg: 'Unhandled error in a WebSocket handler', frame: frame?.type, connectionId: connection?.id, error: errorMessage(exception) },
       exception instanceof Error ? exception.stack : undefined,

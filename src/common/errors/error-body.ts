@@ -45,6 +45,8 @@ export interface ResolvedError {
   retryAfterSeconds?: number;
   /** True when the failure is a bug or an outage rather than the client's doing. */
   unexpected: boolean;
+  /** True when it is an outage (a store away or too slow): logged as one, not as a bug (outage-log.ts). */
+  outage?: boolean;
 }
 
 /** Turns anything thrown into the contract's error shape. */
@@ -77,6 +79,7 @@ export function resolveError(error: unknown): ResolvedError {
       },
       retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
       unexpected: true,
+      outage: true,
     };
   }
   if (error instanceof HttpException && error.cause instanceof URIError) {

@@ -8,7 +8,7 @@ export class LogThrottle {
 
   constructor(
     private readonly everyMs: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => Date.now(),
   ) {}
 
   /** Undefined when this one is held back; else how many were held back since the last one let through. */

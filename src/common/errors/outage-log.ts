@@ -1,0 +1,23 @@
+import type { LoggerService } from '@nestjs/common';
+import { LogThrottle } from '../logging/log-throttle.js';
+import { errorMessage } from './error-message.js';
+
+const EVERY_MS = 10_000;
+/** One for the whole process: an outage fails REST requests and WebSocket frames alike. */
+const throttle = new LogThrottle(EVERY_MS);
+
+/**
+ * Logs a request or frame answered 503 because the database (or another store) was away or too
+ * slow: a warning with the cause, no stack (the failure is the outage, not this code), and one line
+ * per 10 s while it lasts, with a count, rather than a stack per request and per frame. The access
+ * line still records each request.
+ */
+/** `what`: what failed, and how it was answered ("GET /api/v1/chats was answered 503"). */
+export function logOutage(logger: Pick<LoggerService, 'warn'>, error: unknown, what: string): void {
+  const held = throttle.pass();
+  if (held === undefined) return;
+  const more = held > 0 ? `; ${held} more since the last such line` : '';
+  logger.warn(
+    `${what}: the database (or another service it needs) is unreachable or did not answer in time (${errorMessage(error)})${more}. One line per ${EVERY_MS / 1000} s while it lasts.`,
+  );
+}
