@@ -6,7 +6,7 @@ import { constants } from 'node:os';
 import { createApp } from './app.factory.js';
 import { STOP_SIGNALS, StartInterrupted, exitIfStopOverruns, stopDeadlineMs } from './common/startup-signals.js';
 import { ConfigError } from './config/env-reader.js';
-import { loadConfig } from './config/app-config.js';
+import { loadConfig, localUnderProductionWarning } from './config/app-config.js';
 import { readDotEnv, unreadDotEnvNames } from './config/dot-env.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { failureText } from './common/errors/setup-error.js';
@@ -40,6 +40,8 @@ async function main(): Promise<void> {
   // A port that is taken is told at once, not after the database, the migrations and the seed.
   await checkPortFree(config.http.port);
   const logger = new AppLogger(config.log.level, config.log.format);
+  const localUnderProduction = localUnderProductionWarning(process.env);
+  if (localUnderProduction) logger.warn(localUnderProduction, 'Parley');
   const unread = unreadDotEnvNames(dotEnv.names, asked);
   if (unread.length > 0)
     logger.warn(

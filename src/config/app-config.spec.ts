@@ -1,5 +1,5 @@
 import { ConfigError } from './env-reader.js';
-import { DEV_ACCESS_SECRET, DEV_REFRESH_SECRET, loadConfig } from './app-config.js';
+import { DEV_ACCESS_SECRET, DEV_REFRESH_SECRET, loadConfig, localUnderProductionWarning } from './app-config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -334,5 +334,17 @@ describe('loadConfig', () => {
     ]);
     const primary = 'mongodb://db1:27017/parley?replicaSet=rs0&readPreference=primary';
     expect(loadConfig({ MESSAGE_STORE: 'mongo', MONGODB_URI: primary }).database.mongodbUri).toBe(primary);
+  });
+});
+
+describe('localUnderProductionWarning', () => {
+  it('warns when NODE_ENV=production runs as LOCAL because APP_ENV is unset, and only then', () => {
+    expect(localUnderProductionWarning({ NODE_ENV: 'production' })).toMatch(
+      /^APP_ENV is unset, so this server runs as LOCAL although NODE_ENV=production/,
+    );
+    expect(localUnderProductionWarning({ NODE_ENV: 'Production', APP_ENV: ' ' })).toEqual(expect.any(String));
+    expect(localUnderProductionWarning({ NODE_ENV: 'production', APP_ENV: 'LOCAL' })).toBeUndefined();
+    expect(localUnderProductionWarning({ NODE_ENV: 'production', APP_ENV: 'PRODUCTION' })).toBeUndefined();
+    expect(localUnderProductionWarning({})).toBeUndefined();
   });
 });

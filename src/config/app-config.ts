@@ -153,6 +153,17 @@ function readMailFrom(read: EnvReader): string {
 const HOST_NAME = /^(\[[0-9a-f:.]+\]|[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?)$/i;
 
 /**
+ * A warning for a deployment that meant production and runs as LOCAL: NODE_ENV=production (as the
+ * Docker image sets it) with APP_ENV unset. LOCAL seeds accounts with the password "admin", signs
+ * tokens with development secrets anyone can read in this repository, and sends cookies without
+ * Secure; it is what the image runs unless told otherwise, so this is said, not refused.
+ */
+export function localUnderProductionWarning(env: Env): string | undefined {
+  if (env.NODE_ENV?.trim().toLowerCase() !== 'production' || env.APP_ENV?.trim()) return undefined;
+  return 'APP_ENV is unset, so this server runs as LOCAL although NODE_ENV=production: it seeds accounts with the password "admin" (when seeding runs), signs tokens with the development secrets (anyone can forge them) unless JWT_* are set, and sends cookies without Secure. Set APP_ENV=PRODUCTION (with PUBLIC_URL and the JWT_* secrets) to deploy, or APP_ENV=LOCAL to say this is a trial.';
+}
+
+/**
  * Builds the configuration from the environment, or throws a ConfigError naming every bad
  * variable. `asked` collects the names it read.
  */
