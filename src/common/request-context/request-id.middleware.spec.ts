@@ -21,6 +21,8 @@ function fakeExchange(headers: Record<string, string> = {}) {
   const req = { headers, method: 'GET', originalUrl: '/chats?limit=5' } as unknown as Request;
   const res = Object.assign(new EventEmitter(), {
     statusCode: 200,
+    writableFinished: true,
+    locals: {} as Record<string, unknown>,
     headers: {} as Record<string, string>,
     setHeader(name: string, value: string) {
       this.headers[name.toLowerCase()] = value;
@@ -41,7 +43,7 @@ describe('requestIdMiddleware', () => {
     expect(lines).toEqual([]);
 
     res.statusCode = 503;
-    res.emit('finish');
+    res.emit('close');
     expect(lines).toEqual([
       {
         level: 'error',
@@ -57,7 +59,7 @@ describe('requestIdMiddleware', () => {
     Object.assign(req, { originalUrl: '/health/ready' });
     requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
     res.statusCode = 503;
-    res.emit('finish');
+    res.emit('close');
     expect(lines).toEqual([
       expect.objectContaining({ level: 'warn', message: expect.objectContaining({ path: '/health/ready', status: 503 }) }),
     ]);
@@ -70,7 +72,7 @@ describe('requestIdMiddleware', () => {
       Object.assign(req, { method, originalUrl: url });
       requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
       res.statusCode = status;
-      res.emit('finish');
+      res.emit('close');
       return lines[0].level;
     };
     expect(levelOf('GET', '/ui/app.js?v=1', 200)).toBe('debug');
@@ -81,6 +83,27 @@ describe('requestIdMiddleware', () => {
     expect(levelOf('POST', '/ui/config.json', 405)).toBe('log');
     expect(levelOf('GET', '/api/v1/users/me', 200)).toBe('log');
     expect(levelOf('GET', '/uix', 200)).toBe('log');
+    expect(levelOf('GET', '/health', 200)).toBe('debug');
+    expect(levelOf('GET', '/health/ready', 200)).toBe('debug');
+    expect(levelOf('GET', '/health/ready', 503)).toBe('warn');
+  });
+
+  it("says who asked, from where, and a refusal's code; a request its client hung up on is logged too, as 499", () => {
+    const { logger, lines } = recordingLogger();
+    const { req, res } = fakeExchange();
+    Object.assign(req, { ip: '203.0.113.7', user: { userId: 'u-1', sessionId: 's-1' } });
+    requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
+    res.statusCode = 401;
+    res.locals.errorCode = 'TOKEN_EXPIRED';
+    res.emit('close');
+    expect(lines[0].message).toMatchObject({ status: 401, ip: '203.0.113.7', userId: 'u-1', code: 'TOKEN_EXPIRED' });
+
+    const gone = fakeExchange();
+    requestIdMiddleware(logger)(gone.req, gone.res, (() => undefined) as NextFunction);
+    Object.assign(gone.res, { writableFinished: false });
+    gone.res.emit('close');
+    expect(lines[1]).toMatchObject({ level: 'log', message: { status: 499 } });
+    expect(lines[1].message).not.toHaveProperty('code');
   });
 
   it('makes an id when the one sent is malformed', () => {
@@ -88,7 +111,7 @@ describe('requestIdMiddleware', () => {
     const { req, res } = fakeExchange({ 'x-request-id': 'bad id with spaces' });
     requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
     expect(req.id).toMatch(/^[0-9a-f-]{36}$/);
-    res.emit('finish');
+    res.emit('close');
     expect(lines[0]).toMatchObject({ level: 'log', message: { requestId: req.id, status: 200 } });
   });
 
@@ -99,7 +122,7 @@ describe('requestIdMiddleware', () => {
       const { logger } = recordingLogger();
       const { req, res } = fakeExchange();
       requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
-      res.emit('finish');
+      res.emit('close');
       expect(run).not.toHaveBeenCalled();
       expect(enterWith).not.toHaveBeenCalled();
     } finally {

@@ -12,12 +12,16 @@ declare module 'express' {
 const BY_CONFIGURATION = new Set(['MAIL_DISABLED']);
 
 /**
- * The chat page's and the API docs' files: a page load fetches several, and a line each would bury
- * the API's own lines. Logged at debug while they succeed.
+ * The chat page's and the API docs' files (a page load fetches several) and the health checks (a
+ * probe every few seconds): a line each would bury the API's own lines. Logged at debug while they
+ * succeed.
  */
-function isStaticFile(method: string, path: string): boolean {
-  return (method === 'GET' || method === 'HEAD') && /^\/(ui|api\/docs)(\/|$)/i.test(path);
+function isQuietPath(method: string, path: string): boolean {
+  return (method === 'GET' || method === 'HEAD') && /^\/(ui|api\/docs|health)(\/|$)/i.test(path);
 }
+
+/** nginx's status for a request whose client closed the connection before the answer. */
+const CLIENT_CLOSED = 499;
 
 /**
  * Gives every request an id (X-Request-Id in and out, and `req.id` for whoever logs about the
@@ -34,24 +38,33 @@ export function requestIdMiddleware(logger: LoggerService) {
     req.id = requestId;
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
-    res.on('finish', () => {
+    // A request the client gave up on (it hung up before the answer) is logged too, as 499.
+    const logLine = () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      const line = {
-        requestId,
-        method: req.method,
-        path: req.originalUrl.split('?')[0],
-        status: res.statusCode,
-        durationMs: Math.round(durationMs * 10) / 10,
-      };
+      const userId = (req as Request & { user?: { userId?: string } }).user?.userId;
+      const code = res.locals?.errorCode as string | undefined;
+      const line = Object.assign(
+        {
+          requestId,
+          method: req.method,
+          path: req.originalUrl.split('?')[0],
+          status: res.writableFinished ? res.statusCode : CLIENT_CLOSED,
+          durationMs: Math.round(durationMs * 10) / 10,
+          ip: req.ip,
+        },
+        userId ? { userId } : {},
+        code && res.statusCode >= 400 ? { code } : {},
+      );
       // A 503 from the readiness check is its answer, not a failure: the Health line says what is
       // down. Nor is one this server gives by its configuration (mail with notify switched off):
       // anyone could otherwise write ERROR lines at will.
-      if (res.statusCode === 503 && (line.path.toLowerCase() === '/health/ready' || BY_CONFIGURATION.has(String(res.locals?.errorCode))))
+      if (line.status === 503 && (line.path.toLowerCase() === '/health/ready' || BY_CONFIGURATION.has(String(res.locals?.errorCode))))
         logger.warn(line, 'HTTP');
-      else if (res.statusCode >= 500) logger.error(line, undefined, 'HTTP');
-      else if (res.statusCode < 400 && isStaticFile(req.method, line.path)) logger.debug?.(line, 'HTTP');
+      else if (line.status >= 500) logger.error(line, undefined, 'HTTP');
+      else if (line.status < 400 && isQuietPath(req.method, line.path)) logger.debug?.(line, 'HTTP');
       else logger.log(line, 'HTTP');
-    });
+    };
+    res.on('close', logLine);
     next();
   };
 }
