@@ -9,6 +9,7 @@ import { ConfigError } from './config/env-reader.js';
 import { loadConfig, localUnderProductionWarning } from './config/app-config.js';
 import { readDotEnv, unreadDotEnvNames } from './config/dot-env.js';
 import { AppLogger } from './common/logging/app-logger.js';
+import { releaseVersion } from './common/project-root.js';
 import { failureText } from './common/errors/setup-error.js';
 import { checkPortFree, explainListenError } from './common/http/listen-errors.js';
 
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
   const backends = Object.entries(config.describeBackends()).map(([k, v]) => `  ${k.padEnd(14)} ${v}`);
   logger.announce(
     [
-      `Parley is up (${config.appEnv}) on port ${port}`,
+      `Parley ${releaseVersion() ?? ''} is up (${config.appEnv}, Node ${process.versions.node}) on port ${port}`.replace('  ', ' '),
       // Only what this MODULES serves: the page and the socket need auth, the health routes health.
       // The REST routes all need auth; /api/v1 itself is only their prefix.
       ...(config.isEnabled('auth') ? [`  REST API       ${base}/api/v1/… (every route in the docs below)`] : []),

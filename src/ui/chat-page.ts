@@ -1,20 +1,11 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { AppConfig } from '../config/app-config.js';
+import { PROJECT_ROOT } from '../common/project-root.js';
 
-/**
- * The test chat page's files. This module runs from src/ under ts-jest and from dist/src/ when
- * compiled, so the project root is found by walking up to package.json rather than by a fixed depth.
- */
-export const PUBLIC_DIR = join(findProjectRoot(import.meta.dirname), 'public');
-
-function findProjectRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return resolve(from, '..', '..');
-  }
-}
+/** The test chat page's files. */
+export const PUBLIC_DIR = join(PROJECT_ROOT, 'public');
 
 /** What the test chat page cannot work without (notify is optional: it says when mail is off). */
 const PAGE_MODULES = ['auth', 'users', 'chats', 'messages'] as const;
