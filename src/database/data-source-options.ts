@@ -5,6 +5,9 @@ import { DeadlineClient } from './deadline-client.js';
 /** The application_name of the embedded database's connections, by which code can tell it apart. */
 export const EMBEDDED_APPLICATION_NAME = 'parley-embedded';
 
+/** How long opening a connection may take; less when DATABASE_QUERY_TIMEOUT is shorter. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 /**
  * How long a statement may take (DATABASE_QUERY_TIMEOUT). PostgreSQL cancels it after two thirds
  * of that (statement_timeout: a lock held elsewhere, say); the driver gives up on the whole of it
@@ -21,10 +24,18 @@ export interface QueryDeadline {
  * may rightly take long on a big table), statements run as long as they take.
  */
 export function dataSourceOptions(url: string, embedded: boolean, poolSize: number, deadline?: QueryDeadline): DataSourceOptions {
-  const bounds = deadline
+  const ms = deadline ? deadline.seconds * 1000 : undefined;
+  const bounds = ms
     ? {
-        statement_timeout: Math.max(1, Math.round((deadline.seconds * 1000 * 2) / 3)),
-        query_timeout: deadline.seconds * 1000,
+        statement_timeout: Math.max(1, Math.round((ms * 2) / 3)),
+        // A row lock held elsewhere is given up on sooner, so a batch of sends learns which chat is
+        // held, and the others in it are stored, well within the deadline.
+        lock_timeout: Math.max(1, Math.round(ms / 3)),
+        // A session the network cut mid-transaction (PostgreSQL never heard the close) would keep its
+        // row locks until TCP keepalive notices, two hours by default.
+        idle_in_transaction_session_timeout: ms,
+        query_timeout: ms,
+        connectionTimeoutMillis: Math.min(CONNECT_TIMEOUT_MS, ms),
         Client: DeadlineClient,
       }
     : {};
@@ -42,7 +53,7 @@ export function dataSourceOptions(url: string, embedded: boolean, poolSize: numb
     // keepAlive: a connection whose peer vanished (a host gone without closing its sockets) is
     // found dead by the kernel's probes rather than kept for ever by the pool.
     extra: Object.assign(
-      { max: embedded ? 1 : poolSize, connectionTimeoutMillis: 10_000, keepAlive: true, onConnect: keepErrorsHandled },
+      { max: embedded ? 1 : poolSize, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, onConnect: keepErrorsHandled },
       bounds,
     ),
   };

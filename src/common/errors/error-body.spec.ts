@@ -1,7 +1,7 @@
 import { BadRequestException, NotFoundException } from '@nestjs/common';
 import mongoose from 'mongoose';
 import { QueryFailedError } from 'typeorm';
-import { isStoreUnreachable, resolveError } from './error-body.js';
+import { isOutageBeforeAnswer, isStatementTimeout, isStoreUnreachable, resolveError } from './error-body.js';
 
 describe('isStoreUnreachable', () => {
   const { mongo } = mongoose;
@@ -67,5 +67,34 @@ describe('resolveError', () => {
     });
     expect(resolveError(new NotFoundException('No such thing here')).body.message).toBe('No such thing here');
     expect(resolveError(new BadRequestException('Cannot GET /x')).body.message).toBe('Cannot GET /x');
+  });
+});
+
+describe('isOutageBeforeAnswer and isStatementTimeout', () => {
+  const failed = (code: string, message = 'x') => new QueryFailedError('SELECT 1', [], Object.assign(new Error(message), { code }));
+
+  it('tells an outage the same statement would meet again from a session ended under it, and from a wait on a lock', () => {
+    const outages = [
+      new Error('timeout exceeded when trying to connect'),
+      new Error('Query read timeout'),
+      failed('53300'),
+      Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }),
+    ];
+    const ended = [
+      failed('57P01'),
+      new Error('Connection terminated unexpectedly'),
+      Object.assign(new Error('reset'), { code: 'ECONNRESET' }),
+      failed('25P03'),
+    ];
+    const waited = [
+      failed('57014', 'canceling statement due to statement timeout'),
+      failed('55P03', 'canceling statement due to lock timeout'),
+    ];
+    expect(outages.map(isOutageBeforeAnswer)).toEqual([true, true, true, true]);
+    expect(ended.map(isOutageBeforeAnswer)).toEqual([false, false, false, false]);
+    expect(waited.map(isOutageBeforeAnswer)).toEqual([false, false]);
+    expect(waited.map(isStatementTimeout)).toEqual([true, true]);
+    expect([...outages, ...ended].map(isStatementTimeout)).toEqual(Array(8).fill(false));
+    expect([...outages, ...ended, ...waited].every(isStoreUnreachable)).toBe(true);
   });
 });

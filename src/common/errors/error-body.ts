@@ -131,6 +131,8 @@ const UNREACHABLE_CODES = new Set([
   '08006', // connection_failure
   '53300', // too_many_connections: the server's connection slots are all taken
   '57014', // query_canceled: past statement_timeout (DATABASE_QUERY_TIMEOUT), e.g. waiting on a lock held elsewhere
+  '55P03', // lock_not_available: past lock_timeout (a third of DATABASE_QUERY_TIMEOUT), a row held elsewhere
+  '25P03', // idle_in_transaction_session_timeout: the session was ended
 ]);
 /** The drivers' own connection failures (node-postgres's and the pool's own words, not the server's). */
 const UNREACHABLE_MESSAGES =
@@ -166,13 +168,32 @@ export function isStoreUnreachable(error: unknown): boolean {
 }
 
 /**
- * Whether `error` is PostgreSQL cancelling a statement past its statement_timeout: the database
- * is there, but this statement waited too long, often on a lock only some rows are under.
+ * Whether `error` is PostgreSQL giving up on a statement past its statement_timeout or
+ * lock_timeout: the database is there, but this statement waited too long, often on a lock only
+ * some rows are under.
  */
 export function isStatementTimeout(error: unknown): boolean {
   const driverError = (error as { driverError?: unknown } | undefined)?.driverError ?? error;
-  return (driverError as { code?: unknown } | undefined)?.code === '57014';
+  const code = (driverError as { code?: unknown } | undefined)?.code;
+  return code === '57014' || code === '55P03';
 }
+
+/**
+ * Whether `error` says the database never ran the statement or never answered it in time (no
+ * connection to be had, or none answering): an outage that the same statement, tried again at
+ * once, would meet again. Not a session ended under a statement (a restart, a failover,
+ * pg_terminate_backend), after which a new connection often works.
+ */
+export function isOutageBeforeAnswer(error: unknown): boolean {
+  if (!isStoreUnreachable(error) || isStatementTimeout(error)) return false;
+  const driverError = (error as { driverError?: unknown } | undefined)?.driverError ?? error;
+  const { code, message } = driverError as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && SESSION_ENDED_CODES.has(code)) return false;
+  return !(typeof message === 'string' && message.startsWith('Connection terminated'));
+}
+
+/** The drivers' and PostgreSQL's words for a session ended under a statement. */
+const SESSION_ENDED_CODES = new Set(['57P01', '57P02', '08000', '08003', '08006', '25P03', 'ECONNRESET', 'EPIPE']);
 
 /** The `type` of the error the JSON parser (common/http/json-body.ts) throws for a body that is not UTF-8. */
 export const INVALID_UTF8 = 'parley.body.invalid-utf8';

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { ConflictError } from '../../../../../common/errors/domain-error.js';
 import { EMBEDDED_APPLICATION_NAME } from '../../../../../database/data-source-options.js';
 import { isUniqueViolation, returnedRows, runHot } from '../../../../../database/sql.js';
-import { isStatementTimeout, isStoreUnreachable } from '../../../../../common/errors/error-body.js';
+import { isOutageBeforeAnswer, isStatementTimeout, isStoreUnreachable } from '../../../../../common/errors/error-body.js';
 import type { Message } from '../../../domain/message.js';
 import { AppendBatcher } from './append-batcher.js';
 import {
@@ -171,6 +171,10 @@ export class TypeormMessageRepository extends MessageRepository {
         inputs.map((_, i) => i),
       ]);
     } catch (error) {
+      // No connection to be had, or none answering in time: each send alone would wait as long
+      // again. They are refused at once (503; a repeat with the same clientId is safe, should the
+      // statement have committed after all).
+      if (isOutageBeforeAnswer(error)) return inputs.map(() => ({ status: 'rejected', reason: error }));
       // Expected now and then (a clientId stored by another instance a moment ago); each send
       // is then stored on its own. Often would mean the batch statement itself is broken.
       this.logger.warn(`A batch of ${inputs.length} sends failed as a whole (${errorMessage(error)}); storing them one by one.`);
