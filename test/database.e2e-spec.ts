@@ -318,6 +318,21 @@ describe('the encoding of the database', () => {
 });
 
 describe('a database that cannot be reached', () => {
+  /** An app on a database of its own, reached through a proxy the test can stall or cut. */
+  async function behindProxy(env: Record<string, string> = {}) {
+    const db = await createTestDatabase('postgres');
+    const postgres = await tcpProxy(5432); // to the real server
+    const app = await startTestApp(
+      Object.assign({}, db.env, { DATABASE_URL: db.env.DATABASE_URL.replace(':5432/', `:${postgres.port}/`) }, env),
+    );
+    const close = async () => {
+      await postgres.cut();
+      await app.close();
+      await db.dispose();
+    };
+    return { postgres, app, close };
+  }
+
   it('stops the start with a sentence naming DATABASE_URL and the fix', async () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', MODULES: 'health' });
     await expect(createApp(config, new AppLogger('error', 'json', () => undefined))).rejects.toThrow(
@@ -472,13 +487,7 @@ describe('a database that cannot be reached', () => {
   });
 
   it('refuses a whole batch of sends at once when the database falls silent under it, trying none alone again', async () => {
-    const db = await createTestDatabase('postgres');
-    const postgres = await tcpProxy(5432);
-    const app = await startTestApp({
-      ...db.env,
-      DATABASE_URL: db.env.DATABASE_URL.replace(':5432/', `:${postgres.port}/`),
-      DATABASE_QUERY_TIMEOUT: '2',
-    });
+    const { postgres, app, close } = await behindProxy({ DATABASE_QUERY_TIMEOUT: '2' });
     const repository = app.app.get(MessageRepository) as TypeormMessageRepository;
     const alone = jest.spyOn(repository as unknown as { appendOne(input: unknown): Promise<unknown> }, 'appendOne');
     try {
@@ -505,20 +514,12 @@ describe('a database that cannot be reached', () => {
       expect(alone.mock.calls.length).toBeLessThanOrEqual(1);
     } finally {
       alone.mockRestore();
-      await postgres.cut();
-      await app.close();
-      await db.dispose();
+      await close();
     }
   });
 
   it('answers 503 when the database falls silent mid-statement (its host hung, the network dropping everything), and drops that connection', async () => {
-    const db = await createTestDatabase('postgres');
-    const postgres = await tcpProxy(5432);
-    const app = await startTestApp({
-      ...db.env,
-      DATABASE_URL: db.env.DATABASE_URL.replace(':5432/', `:${postgres.port}/`),
-      DATABASE_QUERY_TIMEOUT: '2',
-    });
+    const { postgres, app, close } = await behindProxy({ DATABASE_QUERY_TIMEOUT: '2' });
     try {
       const request = httpClient(app.url);
       const account = await signUpAndIn(request);
@@ -532,9 +533,7 @@ describe('a database that cannot be reached', () => {
       // The connection that never got its answer is ended, not handed to the next request to wait behind it.
       expect(pool.totalCount).toBeLessThan(before);
     } finally {
-      await postgres.cut();
-      await app.close();
-      await db.dispose();
+      await close();
     }
   });
 
