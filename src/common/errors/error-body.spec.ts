@@ -27,6 +27,8 @@ describe('isStoreUnreachable', () => {
       new QueryFailedError('SELECT 1', [], Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' })),
       new Error('Query read timeout'),
       new Error('Client was closed and is not queryable'),
+      // A statement still queued when a stop closed the pool: the client may send it again.
+      new Error('Cannot use a pool after calling end on the pool'),
       new mongo.MongoNetworkError('socket closed'),
       new mongo.MongoNotConnectedError('not connected'),
       new mongo.MongoTopologyClosedError('topology closed'),

@@ -136,7 +136,7 @@ const UNREACHABLE_CODES = new Set([
 ]);
 /** The drivers' own connection failures (node-postgres's and the pool's own words, not the server's). */
 const UNREACHABLE_MESSAGES =
-  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Client was closed and is not queryable)/;
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Client was closed and is not queryable|Cannot use a pool after calling end on the pool)/;
 /**
  * PostgreSQL refusing connections to the database for a while (`ALTER DATABASE … ALLOW_CONNECTIONS
  * false`, as in maintenance): 55000, a code it shares with failures that are not outages, told
