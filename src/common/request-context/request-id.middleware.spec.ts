@@ -86,6 +86,19 @@ describe('requestIdMiddleware', () => {
     expect(levelOf('GET', '/health', 200)).toBe('debug');
     expect(levelOf('GET', '/health/ready', 200)).toBe('debug');
     expect(levelOf('GET', '/health/ready', 503)).toBe('warn');
+    expect(levelOf('GET', '/api/v1/chats', 500)).toBe('error');
+  });
+
+  it('logs a 503 for an outage (SERVICE_UNAVAILABLE, STORAGE_UNAVAILABLE) as a warning: the outage is told once per 10 s, not as an error per request', () => {
+    for (const code of ['SERVICE_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'SOMETHING_ELSE']) {
+      const { logger, lines } = recordingLogger();
+      const { req, res } = fakeExchange();
+      requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
+      res.statusCode = 503;
+      res.locals.errorCode = code;
+      res.emit('close');
+      expect([code, lines[0].level]).toEqual([code, code === 'SOMETHING_ELSE' ? 'error' : 'warn']);
+    }
   });
 
   it("says who asked, from where, and a refusal's code; a request its client hung up on is logged too, as 499", () => {

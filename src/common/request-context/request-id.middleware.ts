@@ -8,8 +8,12 @@ declare module 'express' {
   }
 }
 
-/** Error codes of a 503 that this server answers by its configuration, not for a failure. */
-const BY_CONFIGURATION = new Set(['MAIL_DISABLED']);
+/**
+ * Error codes of a 503 that is no bug of this server's: one it answers by its configuration
+ * (mail with notify switched off), or for a store away or too slow (outage-log.ts says so, once
+ * per 10 s; an error line per request would bury the real errors).
+ */
+const NOT_A_FAILURE_HERE = new Set(['MAIL_DISABLED', 'SERVICE_UNAVAILABLE', 'STORAGE_UNAVAILABLE']);
 
 /**
  * The chat page's and the API docs' files (a page load fetches several) and the health checks (a
@@ -56,9 +60,9 @@ export function requestIdMiddleware(logger: LoggerService) {
         code && res.statusCode >= 400 ? { code } : {},
       );
       // A 503 from the readiness check is its answer, not a failure: the Health line says what is
-      // down. Nor is one this server gives by its configuration (mail with notify switched off):
-      // anyone could otherwise write ERROR lines at will.
-      if (line.status === 503 && (line.path.toLowerCase() === '/health/ready' || BY_CONFIGURATION.has(String(res.locals?.errorCode))))
+      // down. Nor is one for configuration or an outage (above): anyone could otherwise write ERROR
+      // lines at will, or an outage one per request.
+      if (line.status === 503 && (line.path.toLowerCase() === '/health/ready' || NOT_A_FAILURE_HERE.has(String(res.locals?.errorCode))))
         logger.warn(line, 'HTTP');
       else if (line.status >= 500) logger.error(line, undefined, 'HTTP');
       else if (line.status < 400 && isQuietPath(req.method, line.path)) logger.debug?.(line, 'HTTP');
