@@ -8,6 +8,7 @@ import {
   type CanActivate,
   type ExecutionContext,
   type NestInterceptor,
+  Logger,
   UseGuards,
   UseInterceptors,
 } from '@nestjs/common';
@@ -214,6 +215,36 @@ describe('realtime gateways (a feature gateway plugged into /ws)', () => {
       message: 'Unknown frame type "no_such_frame".',
     });
     expect(await socket.request({ type: 'ping' }, 'p')).toEqual({ type: 'pong', id: 'p' });
+  });
+
+  it('writes one line per socket as it closes: who, how it ended, how long it lasted; a refused token too', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = jest.spyOn(Logger.prototype, 'log').mockImplementation((message: unknown) => {
+      if (typeof message === 'object' && message !== null && (message as { msg?: string }).msg === 'WebSocket closed')
+        lines.push(message as Record<string, unknown>);
+    });
+    try {
+      const account = await signUpAndIn(request);
+      const socket = await connectReady(wsUrl, account.accessToken);
+      socket.ws.close(1000, 'bye');
+      await socket.closed;
+      const refused = await openSocket(wsUrl, { headers: { authorization: 'Bearer not-a-token' } });
+      await refused.closed;
+      await eventually(() => lines.length === 2);
+
+      expect(lines).toEqual([
+        expect.objectContaining({
+          userId: account.user.id,
+          sessionId: expect.any(String),
+          code: 1000,
+          reason: 'bye',
+          durationMs: expect.any(Number),
+        }),
+        expect.objectContaining({ userId: undefined, code: 4401, reason: 'TOKEN_INVALID' }),
+      ]);
+    } finally {
+      log.mockRestore();
+    }
   });
 
   it('answers a body that fails its DTO with VALIDATION_FAILED and details, without calling the handler', async () => {

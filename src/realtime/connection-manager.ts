@@ -63,7 +63,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   // socket: ws calls listeners with the socket as `this`.
   private readonly onSocketMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
   private readonly onSocketPong: (this: WebSocket) => void;
-  private readonly onSocketClose: (this: WebSocket) => void;
+  private readonly onSocketClose: (this: WebSocket, code: number, reason: Buffer) => void;
   private readonly onSlowConsumer = (slow: Connection) =>
     this.logger.warn(
       `Closing socket ${slow.id} of user ${slow.userId ?? '-'} with 1013: over ${this.settings.maxBufferedBytes} bytes waiting to be sent, or ${this.settings.maxKeptBytes} kept back behind a catch-up (client reads too slowly).`,
@@ -91,9 +91,9 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
       const connection = connectionOf(this);
       if (connection) connection.awaitingPong = false;
     };
-    this.onSocketClose = function () {
+    this.onSocketClose = function (code, reason) {
       const connection = connectionOf(this);
-      if (connection) manager.onClose(connection);
+      if (connection) manager.onClose(connection, code, reason);
     };
   }
 
@@ -348,7 +348,18 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     connection.pendingAddress = undefined;
   }
 
-  private onClose(connection: Connection): void {
+  private onClose(connection: Connection, code: number, reason: Buffer): void {
+    // One line per socket, as a request has its access line: who, how it ended, how long it lasted
+    // (closes for a bad or missing token among them).
+    this.logger.log({
+      msg: 'WebSocket closed',
+      connectionId: connection.id,
+      userId: connection.userId,
+      sessionId: connection.sessionId,
+      code,
+      reason: reason.toString('utf8').slice(0, 123),
+      durationMs: Date.now() - connection.openedAt,
+    });
     this.noLongerPending(connection);
     connection.socketClosed();
     this.expiries.cancel(connection);

@@ -88,6 +88,8 @@ export class Connection {
   state: ConnectionState = 'pending';
   userId?: string;
   sessionId?: string;
+  /** When the socket was accepted (Date.now()), for the line its close writes. */
+  readonly openedAt = Date.now();
   /** True from a protocol ping until its pong (or any frame) arrives. */
   awaitingPong = false;
   /** Which slice of each heartbeat interval pings this connection (set by ConnectionManager). */
