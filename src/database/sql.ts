@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
+import { driverErrorOf } from '../common/errors/error-body.js';
 
 /** True when a PostgreSQL error is a unique-key violation, optionally of one named constraint. */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
-  const e = (error as { driverError?: unknown }).driverError ?? error;
-  const { code, constraint: name } = e as { code?: string; constraint?: string };
+  const { code, constraint: name } = driverErrorOf(error);
   return code === '23505' && (constraint === undefined || name === constraint);
 }
 

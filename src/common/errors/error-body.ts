@@ -167,14 +167,18 @@ export function isStoreUnreachable(error: unknown): boolean {
   return false;
 }
 
+/** The driver's own error: what a TypeORM QueryFailedError wraps, or the error itself. */
+export function driverErrorOf(error: unknown): { code?: unknown; message?: unknown; constraint?: unknown } {
+  return ((error as { driverError?: unknown } | undefined)?.driverError ?? error ?? {}) as { code?: unknown };
+}
+
 /**
  * Whether `error` is PostgreSQL giving up on a statement past its statement_timeout or
  * lock_timeout: the database is there, but this statement waited too long, often on a lock only
  * some rows are under.
  */
 export function isStatementTimeout(error: unknown): boolean {
-  const driverError = (error as { driverError?: unknown } | undefined)?.driverError ?? error;
-  const code = (driverError as { code?: unknown } | undefined)?.code;
+  const { code } = driverErrorOf(error);
   return code === '57014' || code === '55P03';
 }
 
@@ -186,8 +190,7 @@ export function isStatementTimeout(error: unknown): boolean {
  */
 export function isOutageBeforeAnswer(error: unknown): boolean {
   if (!isStoreUnreachable(error) || isStatementTimeout(error)) return false;
-  const driverError = (error as { driverError?: unknown } | undefined)?.driverError ?? error;
-  const { code, message } = driverError as { code?: unknown; message?: unknown };
+  const { code, message } = driverErrorOf(error);
   if (typeof code === 'string' && SESSION_ENDED_CODES.has(code)) return false;
   return !(typeof message === 'string' && message.startsWith('Connection terminated'));
 }

@@ -65,16 +65,19 @@ describe('requestIdMiddleware', () => {
     ]);
   });
 
+  /** The level of the line a request answered so is logged at. */
+  const levelOf = (method: string, url: string, status: number, errorCode?: string) => {
+    const { logger, lines } = recordingLogger();
+    const { req, res } = fakeExchange();
+    Object.assign(req, { method, originalUrl: url });
+    requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
+    res.statusCode = status;
+    if (errorCode) res.locals.errorCode = errorCode;
+    res.emit('close');
+    return lines[0].level;
+  };
+
   it("logs the chat page's and the docs' files at debug while they succeed, the API's requests and failures as before", () => {
-    const levelOf = (method: string, url: string, status: number) => {
-      const { logger, lines } = recordingLogger();
-      const { req, res } = fakeExchange();
-      Object.assign(req, { method, originalUrl: url });
-      requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
-      res.statusCode = status;
-      res.emit('close');
-      return lines[0].level;
-    };
     expect(levelOf('GET', '/ui/app.js?v=1', 200)).toBe('debug');
     expect(levelOf('HEAD', '/ui', 304)).toBe('debug');
     expect(levelOf('GET', '/api/docs/swagger-ui.css', 200)).toBe('debug');
@@ -90,15 +93,8 @@ describe('requestIdMiddleware', () => {
   });
 
   it('logs a 503 for an outage (SERVICE_UNAVAILABLE, STORAGE_UNAVAILABLE) as a warning: the outage is told once per 10 s, not as an error per request', () => {
-    for (const code of ['SERVICE_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'SOMETHING_ELSE']) {
-      const { logger, lines } = recordingLogger();
-      const { req, res } = fakeExchange();
-      requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
-      res.statusCode = 503;
-      res.locals.errorCode = code;
-      res.emit('close');
-      expect([code, lines[0].level]).toEqual([code, code === 'SOMETHING_ELSE' ? 'error' : 'warn']);
-    }
+    for (const code of ['SERVICE_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'SOMETHING_ELSE'])
+      expect([code, levelOf('GET', '/chats', 503, code)]).toEqual([code, code === 'SOMETHING_ELSE' ? 'error' : 'warn']);
   });
 
   it("says who asked, from where, and a refusal's code; a request its client hung up on is logged too, as 499", () => {
