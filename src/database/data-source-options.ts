@@ -1,6 +1,6 @@
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
-import { DeadlineClient } from './deadline-client.js';
+import { deadlineClient } from './deadline-client.js';
 
 /** The application_name of the embedded database's connections, by which code can tell it apart. */
 export const EMBEDDED_APPLICATION_NAME = 'parley-embedded';
@@ -11,8 +11,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /**
  * How long a statement may take (DATABASE_QUERY_TIMEOUT). PostgreSQL cancels it after two thirds
  * of that (statement_timeout: a lock held elsewhere, say); the driver gives up on the whole of it
- * (query_timeout: the database's host or the network went silent, and nothing would ever answer),
- * and DeadlineClient then ends the connection. The embedded database (PGlite) takes no
+ * (the database's host or the network went silent, and nothing would ever answer) and ends the
+ * connection: deadlineClient. The embedded database (PGlite) takes no
  * statement_timeout: there only the driver's limit applies.
  */
 export interface QueryDeadline {
@@ -34,9 +34,10 @@ export function dataSourceOptions(url: string, embedded: boolean, poolSize: numb
         // A session the network cut mid-transaction (PostgreSQL never heard the close) would keep its
         // row locks until TCP keepalive notices, two hours by default.
         idle_in_transaction_session_timeout: ms,
-        query_timeout: ms,
         connectionTimeoutMillis: Math.min(CONNECT_TIMEOUT_MS, ms),
-        Client: DeadlineClient,
+        // The driver's part (the database sent no answer in time) is deadlineClient's rather than
+        // node-postgres's query_timeout, which costs a timer per query.
+        Client: deadlineClient(ms),
       }
     : {};
   return {
