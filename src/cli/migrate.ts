@@ -6,8 +6,8 @@ import type { Env } from '../config/env-reader.js';
 import { explainConnectionError } from '../database/connection-errors.js';
 import { dataSourceOptions } from '../database/data-source-options.js';
 import { EmbeddedPostgres } from '../database/embedded-postgres.js';
-import { runMigrations } from '../database/run-migrations.js';
-import { isMain, runCli } from './cli-support.js';
+import { revertMigrations, runMigrations } from '../database/run-migrations.js';
+import { CliError, isMain, runCli } from './cli-support.js';
 
 /**
  * `npm run migration:run`: applies pending migrations to the configured database (DATABASE_URL,
@@ -15,6 +15,32 @@ import { isMain, runCli } from './cli-support.js';
  * migrates at start anyway; this is for deploys that migrate in a step of their own.
  */
 export async function migrate(env: Env = process.env, logger?: LoggerService): Promise<string[]> {
+  return withMigrationSource(env, logger, (dataSource, url) => runMigrations(dataSource, url));
+}
+
+/**
+ * `npm run migration:revert [-- N]`: undoes the last N migrations (1 by default) the configured
+ * database has applied, newest first, and returns their names. Run it with the release that
+ * brought them, with every server stopped, before starting an earlier release.
+ */
+export async function revert(count: number, env: Env = process.env, logger?: LoggerService): Promise<string[]> {
+  return withMigrationSource(env, logger, (dataSource, url) => revertMigrations(dataSource, url, count));
+}
+
+/** How many migrations `npm run migration:revert -- <argument>` asks for. */
+export function revertCount(argument: string | undefined): number {
+  if (argument === undefined) return 1;
+  if (!/^[1-9]\d{0,3}$/.test(argument))
+    throw new CliError(`npm run migration:revert -- N takes how many migrations to revert, a whole number from 1 (1 when left out); "${argument}" is not one.`);
+  return Number(argument);
+}
+
+/** Opens the configured database (DATABASE_URL, or the embedded one under DATA_DIR) on one connection for `work`, and closes it after. */
+async function withMigrationSource<T>(
+  env: Env,
+  logger: LoggerService | undefined,
+  work: (dataSource: DataSource, url: string) => Promise<T>,
+): Promise<T> {
   const config = loadConfig(env);
   Logger.overrideLogger(logger ?? new AppLogger(config.log.level, config.log.format));
   const embedded = config.database.url ? undefined : await EmbeddedPostgres.start(config.database.embeddedDir);
@@ -26,7 +52,7 @@ export async function migrate(env: Env = process.env, logger?: LoggerService): P
     } catch (error) {
       throw explainConnectionError(error, url);
     }
-    return await runMigrations(dataSource, url);
+    return await work(dataSource, url);
   } finally {
     if (dataSource.isInitialized) await dataSource.destroy();
     await embedded?.stop();
@@ -34,12 +60,23 @@ export async function migrate(env: Env = process.env, logger?: LoggerService): P
 }
 
 if (isMain(import.meta.url)) {
-  runCli('Migration', async () => {
-    const applied = await migrate();
-    process.stdout.write(
-      applied.length
-        ? `Applied ${applied.length} migration(s); the schema is up to date.\n`
-        : 'Nothing to apply: the schema is up to date.\n',
-    );
-  });
+  if (process.argv[2] === 'revert') {
+    runCli('Reverting migrations', async () => {
+      const reverted = await revert(revertCount(process.argv[3]));
+      process.stdout.write(
+        reverted.length
+          ? `Reverted ${reverted.length} migration(s): ${reverted.join(', ')}.\n`
+          : 'Nothing to revert: the database has no migrations applied.\n',
+      );
+    });
+  } else {
+    runCli('Migration', async () => {
+      const applied = await migrate();
+      process.stdout.write(
+        applied.length
+          ? `Applied ${applied.length} migration(s); the schema is up to date.\n`
+          : 'Nothing to apply: the schema is up to date.\n',
+      );
+    });
+  }
 }

@@ -14,9 +14,7 @@ const MIGRATION_LOCK_ID = 7_201_984_113;
  */
 export async function runMigrations(dataSource: DataSource, url: string): Promise<string[]> {
   const logger = new Logger('Migrations');
-  const lock = new pg.Client({ connectionString: url });
-  await lock.connect();
-  try {
+  return underMigrationLock(url, async (lock) => {
     await checkEncoding(lock, url, logger);
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     await warnOfNewerMigrations(dataSource, logger);
@@ -28,9 +26,71 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     for (const migration of applied) logger.log(`Applied ${migration.name}`);
     return applied.map((m) => m.name);
+  });
+}
+
+/**
+ * Undoes the last `count` migrations the database has applied, newest first, one transaction
+ * each, under the lock runMigrations takes; answers their names. For going back to an earlier
+ * release: run it with the release whose migrations are to go (it has their `down`), while no
+ * server is connected, since a server of that release would fail on the older schema.
+ */
+export async function revertMigrations(dataSource: DataSource, url: string, count: number): Promise<string[]> {
+  const logger = new Logger('Migrations');
+  return underMigrationLock(url, async (lock) => {
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    await refuseWhileServersAreConnected(dataSource);
+    const known = new Set(dataSource.migrations.map((m) => m.name ?? m.constructor.name));
+    const reverted: string[] = [];
+    while (reverted.length < count) {
+      const last = (await appliedMigrations(dataSource)).at(-1);
+      if (last === undefined) break;
+      if (!known.has(last))
+        throw new SetupError(
+          `The database's last migration, ${last}, is not in this release: a newer Parley applied it. Revert it with that release (npm run migration:revert there), then run this one again.`,
+        );
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      logger.log(`Reverted ${last}`);
+      reverted.push(last);
+    }
+    return reverted;
+  });
+}
+
+/** Runs `work` with a connection of its own, outside the pool (so it works with a pool of one), for the migration lock. */
+async function underMigrationLock<T>(url: string, work: (lock: pg.Client) => Promise<T>): Promise<T> {
+  const lock = new pg.Client({ connectionString: url });
+  await lock.connect();
+  try {
+    return await work(lock);
   } finally {
     await lock.end().catch(() => undefined);
   }
+}
+
+/** The names of the migrations the database has applied, oldest first; none when it has no migrations table. */
+async function appliedMigrations(dataSource: DataSource): Promise<string[]> {
+  const table = dataSource.options.migrationsTableName ?? 'migrations';
+  const [{ present }] = (await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [table])) as Array<{ present: boolean }>;
+  if (!present) return [];
+  const rows = (await dataSource.query(`SELECT name FROM "${table}" ORDER BY timestamp, id`)) as Array<{ name: string }>;
+  return rows.map((row) => row.name);
+}
+
+/**
+ * Servers hold connections named 'parley' (application_name) to their database; a revert under
+ * them would pull the schema from under their statements. The revert's own connection is left out.
+ */
+async function refuseWhileServersAreConnected(dataSource: DataSource): Promise<void> {
+  const [{ servers }] = (await dataSource.query(
+    `SELECT count(*)::int AS servers FROM pg_stat_activity
+      WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`,
+    [(dataSource.options as { applicationName?: string }).applicationName],
+  )) as Array<{ servers: number }>;
+  if (servers > 0)
+    throw new SetupError(
+      `${servers} connection(s) of a running Parley server are open on this database: stop every server first (a server of this release would fail on the older schema), revert, then start the earlier release.`,
+    );
 }
 
 /**
@@ -39,12 +99,8 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
  * once rather than found out from a failing query.
  */
 async function warnOfNewerMigrations(dataSource: DataSource, logger: Logger): Promise<void> {
-  const table = dataSource.options.migrationsTableName ?? 'migrations';
-  const [{ present }] = (await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [table])) as Array<{ present: boolean }>;
-  if (!present) return;
   const known = new Set(dataSource.migrations.map((m) => m.name ?? m.constructor.name));
-  const applied = (await dataSource.query(`SELECT name FROM "${table}" ORDER BY timestamp, id`)) as Array<{ name: string }>;
-  const unknown = applied.map((row) => row.name).filter((name) => !known.has(name));
+  const unknown = (await appliedMigrations(dataSource)).filter((name) => !known.has(name));
   if (unknown.length > 0)
     logger.warn(
       `The database has ${unknown.length} migration(s) this release does not know (${unknown.join(', ')}): a newer Parley ran against it, and its schema may not be what this release expects. Run the newer release, or restore a backup taken before it.`,
