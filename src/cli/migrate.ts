@@ -31,7 +31,9 @@ export async function revert(count: number, env: Env = process.env, logger?: Log
 export function revertCount(argument: string | undefined): number {
   if (argument === undefined) return 1;
   if (!/^[1-9]\d{0,3}$/.test(argument))
-    throw new CliError(`npm run migration:revert -- N takes how many migrations to revert, a whole number from 1 (1 when left out); "${argument}" is not one.`);
+    throw new CliError(
+      `npm run migration:revert -- N takes how many migrations to revert, a whole number from 1 (1 when left out); "${argument}" is not one.`,
+    );
   return Number(argument);
 }
 
