@@ -6,7 +6,7 @@ import { defaultIfEmpty, isObservable, lastValueFrom, tap } from 'rxjs';
 import type { RawData, WebSocket } from 'ws';
 import { ForbiddenError, UnauthenticatedError, UnavailableError } from '../common/errors/domain-error.js';
 import { resolveError } from '../common/errors/error-body.js';
-import { logOutage } from '../common/errors/outage-log.js';
+import { logFailure } from '../common/errors/outage-log.js';
 import { clientNetwork } from '../common/http/client-network.js';
 import { type BoundHandler, CloseCode, Connection, connectionOf, type FrameContext, readMissedWith } from './connection.js';
 import { DirectHandlers } from './direct-handlers.js';
@@ -276,12 +276,10 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     } catch (error) {
       const { body, unexpected, outage } = resolveError(error);
       if (unexpected) {
-        if (outage) logOutage(this.logger, error, `Socket ${connection.id} could not be authenticated and was closed 1011`);
-        else
-          this.logger.error(
-            `Could not authenticate socket ${connection.id}: ${errorMessage(error)}`,
-            error instanceof Error ? error.stack : undefined,
-          );
+        logFailure(this.logger, error, outage, {
+          answered: `Socket ${connection.id} could not be authenticated and was closed 1011`,
+          entry: `Could not authenticate socket ${connection.id}: ${errorMessage(error)}`,
+        });
         connection.close(CloseCode.INTERNAL, 'INTERNAL_ERROR');
       } else {
         connection.close(CloseCode.UNAUTHENTICATED, body.code);

@@ -2,14 +2,16 @@ import { type ArgumentsHost, Catch, Logger, type WsExceptionFilter } from '@nest
 import { WsException } from '@nestjs/websockets';
 import { ForbiddenError, ValidationError } from '../common/errors/domain-error.js';
 import { resolveError } from '../common/errors/error-body.js';
-import { logOutage } from '../common/errors/outage-log.js';
+import { logFailure } from '../common/errors/outage-log.js';
 import { errorMessage } from '../common/errors/error-message.js';
 import { type Connection, connectionOf, type FrameContext } from './connection.js';
 
 /**
  * Whatever a gateway handler throws becomes an `error` frame on that socket, in the REST error
  * shape, under the id of the frame that failed; the socket stays open. DomainErrors keep their
- * code and status; anything unexpected is logged and answered as a bare 500.
+ * code and status; an outage (a store away or too slow) is answered SERVICE_UNAVAILABLE (503) and
+ * logged as a throttled warning; anything else unexpected is logged with its stack and answered as
+ * a bare 500.
  */
 @Catch()
 export class WsErrorFilter implements WsExceptionFilter {
@@ -31,12 +33,16 @@ export function answerFrameError(
 ): void {
   const error = exception instanceof WsException ? fromWsException(exception) : exception;
   const { unexpected, outage } = resolveError(error);
-  if (outage) logOutage(logger, error, `A ${frame?.type ?? 'WebSocket'} frame was answered SERVICE_UNAVAILABLE`);
-  else if (unexpected) {
-    logger.error(
-      { msg: 'Unhandled error in a WebSocket handler', frame: frame?.type, connectionId: connection?.id, error: errorMessage(exception) },
-      exception instanceof Error ? exception.stack : undefined,
-    );
+  if (unexpected) {
+    logFailure(logger, error, outage, {
+      answered: `A ${frame?.type ?? 'WebSocket'} frame was answered SERVICE_UNAVAILABLE`,
+      entry: {
+        msg: 'Unhandled error in a WebSocket handler',
+        frame: frame?.type,
+        connectionId: connection?.id,
+        error: errorMessage(error),
+      },
+    });
   }
   connection?.sendError(error, frame?.id);
 }

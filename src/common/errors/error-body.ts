@@ -68,7 +68,7 @@ export function resolveError(error: unknown): ResolvedError {
   const bodyParser = bodyParserError(error);
   if (bodyParser) return { body: bodyParser, unexpected: false };
   if (isStoreUnreachable(error)) {
-    // An outage, not the client's doing: logged as unexpected, answered as worth retrying.
+    // An outage, not the client's doing: logged as one (a throttled warning, outage-log.ts), answered as worth retrying.
     return {
       body: {
         statusCode: 503,

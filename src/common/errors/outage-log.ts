@@ -21,3 +21,18 @@ export function logOutage(logger: Pick<LoggerService, 'warn'>, error: unknown, w
     `${what}: the database (or another service it needs) is unreachable or did not answer in time (${errorMessage(error)})${more}. One line per ${EVERY_MS / 1000} s while it lasts.`,
   );
 }
+
+/**
+ * Logs a failure that was not the client's doing (resolveError's `unexpected`): an outage as
+ * logOutage does, with `lines.answered`; anything else, a bug, as an error with `lines.entry` and
+ * the stack.
+ */
+export function logFailure(
+  logger: Pick<LoggerService, 'warn' | 'error'>,
+  error: unknown,
+  outage: boolean | undefined,
+  lines: { answered: string; entry: unknown },
+): void {
+  if (outage) logOutage(logger, error, lines.answered);
+  else logger.error(lines.entry, error instanceof Error ? error.stack : undefined);
+}

@@ -2,7 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, Logger, NotFoundExcept
 import type { Request, Response } from 'express';
 import type { FeatureModuleName } from '../../config/modules.config.js';
 import { resolveError } from '../errors/error-body.js';
-import { logOutage } from '../errors/outage-log.js';
+import { logFailure } from '../errors/outage-log.js';
 import { isCatchAll, methodNotAllowed, pathOf } from '../http/allowed-methods.js';
 import { switchedOffModule } from '../http/switched-off.js';
 
@@ -23,12 +23,17 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const notAllowed = noRoute ? methodNotAllowed(request) : undefined;
     const switchedOff = noRoute && !notAllowed ? switchedOffModule(pathOf(request), this.modules) : undefined;
     const { body, retryAfterSeconds, unexpected, outage } = resolveError(notAllowed ?? switchedOff ?? exception);
-    if (outage) logOutage(this.logger, exception, `${request.method} ${pathOf(request)} was answered 503`);
-    else if (unexpected) {
-      this.logger.error(
-        { msg: 'Unhandled error', requestId: request.id, method: request.method, path: request.originalUrl, error: String(exception) },
-        exception instanceof Error ? exception.stack : undefined,
-      );
+    if (unexpected) {
+      logFailure(this.logger, exception, outage, {
+        answered: `${request.method} ${pathOf(request)} was answered 503`,
+        entry: {
+          msg: 'Unhandled error',
+          requestId: request.id,
+          method: request.method,
+          path: request.originalUrl,
+          error: String(exception),
+        },
+      });
     }
     if (response.headersSent) return;
     if (retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(retryAfterSeconds));
