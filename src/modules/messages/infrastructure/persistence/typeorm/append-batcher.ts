@@ -9,8 +9,8 @@
  * anyway). A batch costs the database about the same for one send as for a dozen, so at moderate
  * load a second statement in flight would mostly split the same sends over twice the statements;
  * under heavy load the queue passes the mark and both run. Nor does a stuck batch hold the rest:
- * once the oldest in flight has run `stuckAfterMs` (it waits for a chat's lock, which deleting a
- * chat of a million messages holds for seconds), the sends it does not concern go in another.
+ * once the oldest in flight has run `stuckAfterMs` (it waits for a chat's row lock, which a long
+ * change to the chat can hold), the sends it does not concern go in another.
  *
  * Order: sends to one chat are stored in the order they were submitted. A batch never takes a
  * send whose chat is in a batch still in flight (two concurrent batches would number that chat
