@@ -15,7 +15,7 @@ import { answerClientErrorsInShape } from './common/http/client-errors.js';
 import { cookieWritesFromAllowedOrigins, OriginPolicy, refusePreflightsFromOtherOrigins } from './common/http/origin-policy.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { createValidationPipe } from './common/pipes/validation.pipe.js';
-import { requestIdMiddleware } from './common/request-context/request-id.middleware.js';
+import { accessLogMiddleware } from './common/logging/access-log.middleware.js';
 import { closingOnFailure } from './common/startup-scope.js';
 import { ACCESS_COOKIE, REFRESH_COOKIE } from './modules/auth/jwt.strategy.js';
 import { RealtimeWsAdapter } from './realtime/realtime.ws-adapter.js';
@@ -96,7 +96,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig, log
   app.set('trust proxy', config.http.trustProxy);
   app.disable('x-powered-by');
 
-  app.use(requestIdMiddleware(logger));
+  app.use(accessLogMiddleware(logger));
   app.use(securityHeaders(config.http.publicUrl));
   // Before the body parser, so that its error answers (400, 413, 415) carry the CORS headers too
   // and a page on an allowed origin can read them.

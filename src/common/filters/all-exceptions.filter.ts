@@ -38,7 +38,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (response.headersSent) return;
     if (retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(retryAfterSeconds));
     if (notAllowed) response.setHeader('Allow', notAllowed.allowed.join(', '));
-    // For the access line (request-id.middleware.ts), which tells a refusal by configuration from a failure.
+    // For the access line (access-log.middleware.ts), which tells a refusal by configuration from a failure.
     response.locals.errorCode = body.code;
     response.status(body.statusCode).json(body);
   }

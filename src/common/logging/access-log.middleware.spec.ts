@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { jest } from '@jest/globals';
 import type { LoggerService } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { requestIdMiddleware } from './request-id.middleware.js';
+import { accessLogMiddleware } from './access-log.middleware.js';
 
 /** A logger that keeps what it was given. */
 function recordingLogger() {
@@ -31,12 +31,12 @@ function fakeExchange(headers: Record<string, string> = {}) {
   return { req, res: res as unknown as Response & { headers: Record<string, string> } };
 }
 
-describe('requestIdMiddleware', () => {
+describe('accessLogMiddleware', () => {
   it('keeps a well-formed id, sets it on the request and the response, and logs the finished request with it', () => {
     const { logger, lines } = recordingLogger();
     const { req, res } = fakeExchange({ 'x-request-id': 'trace-abc.123' });
     let nextCalls = 0;
-    requestIdMiddleware(logger)(req, res, (() => nextCalls++) as NextFunction);
+    accessLogMiddleware(logger)(req, res, (() => nextCalls++) as NextFunction);
     expect(nextCalls).toBe(1);
     expect(req.id).toBe('trace-abc.123');
     expect(res.headers['x-request-id']).toBe('trace-abc.123');
@@ -57,7 +57,7 @@ describe('requestIdMiddleware', () => {
     const { logger, lines } = recordingLogger();
     const { req, res } = fakeExchange();
     Object.assign(req, { originalUrl: '/health/ready' });
-    requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
+    accessLogMiddleware(logger)(req, res, (() => undefined) as NextFunction);
     res.statusCode = 503;
     res.emit('close');
     expect(lines).toEqual([
@@ -70,7 +70,7 @@ describe('requestIdMiddleware', () => {
     const { logger, lines } = recordingLogger();
     const { req, res } = fakeExchange();
     Object.assign(req, { method, originalUrl: url });
-    requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
+    accessLogMiddleware(logger)(req, res, (() => undefined) as NextFunction);
     res.statusCode = status;
     if (errorCode) res.locals.errorCode = errorCode;
     res.emit('close');
@@ -101,14 +101,14 @@ describe('requestIdMiddleware', () => {
     const { logger, lines } = recordingLogger();
     const { req, res } = fakeExchange();
     Object.assign(req, { ip: '203.0.113.7', user: { userId: 'u-1', sessionId: 's-1' } });
-    requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
+    accessLogMiddleware(logger)(req, res, (() => undefined) as NextFunction);
     res.statusCode = 401;
     res.locals.errorCode = 'TOKEN_EXPIRED';
     res.emit('close');
     expect(lines[0].message).toMatchObject({ status: 401, ip: '203.0.113.7', userId: 'u-1', code: 'TOKEN_EXPIRED' });
 
     const gone = fakeExchange();
-    requestIdMiddleware(logger)(gone.req, gone.res, (() => undefined) as NextFunction);
+    accessLogMiddleware(logger)(gone.req, gone.res, (() => undefined) as NextFunction);
     Object.assign(gone.res, { writableFinished: false });
     gone.res.emit('close');
     expect(lines[1]).toMatchObject({ level: 'log', message: { status: 499 } });
@@ -118,7 +118,7 @@ describe('requestIdMiddleware', () => {
   it('makes an id when the one sent is malformed', () => {
     const { logger, lines } = recordingLogger();
     const { req, res } = fakeExchange({ 'x-request-id': 'bad id with spaces' });
-    requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
+    accessLogMiddleware(logger)(req, res, (() => undefined) as NextFunction);
     expect(req.id).toMatch(/^[0-9a-f-]{36}$/);
     res.emit('close');
     expect(lines[0]).toMatchObject({ level: 'log', message: { requestId: req.id, status: 200 } });
@@ -130,7 +130,7 @@ describe('requestIdMiddleware', () => {
     try {
       const { logger } = recordingLogger();
       const { req, res } = fakeExchange();
-      requestIdMiddleware(logger)(req, res, (() => undefined) as NextFunction);
+      accessLogMiddleware(logger)(req, res, (() => undefined) as NextFunction);
       res.emit('close');
       expect(run).not.toHaveBeenCalled();
       expect(enterWith).not.toHaveBeenCalled();
