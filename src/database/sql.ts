@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
-import { driverErrorOf } from '../common/errors/error-body.js';
+import { driverErrorOf } from '../common/errors/store-errors.js';
 
 /** True when a PostgreSQL error is a unique-key violation, optionally of one named constraint. */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { ConflictError } from '../../../../../common/errors/domain-error.js';
 import { EMBEDDED_APPLICATION_NAME } from '../../../../../database/data-source-options.js';
 import { isUniqueViolation, returnedRows, runHot } from '../../../../../database/sql.js';
-import { isOutageBeforeAnswer, isStatementTimeout, isStoreUnreachable } from '../../../../../common/errors/error-body.js';
+import { isOutageBeforeAnswer, isStatementTimeout, isStoreUnreachable } from '../../../../../common/errors/store-errors.js';
 import type { Message } from '../../../domain/message.js';
 import { AppendBatcher } from './append-batcher.js';
 import {
