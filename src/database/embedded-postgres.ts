@@ -6,6 +6,7 @@ import { Logger } from '@nestjs/common';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { DataDirLock, fsFix } from './data-dir-lock.js';
+import { errorMessage } from '../common/errors/error-message.js';
 import { SetupError } from '../common/errors/setup-error.js';
 import { makeDirectorySync } from '../common/fs/make-directory.js';
 
@@ -99,7 +100,7 @@ export class EmbeddedPostgres {
       await db.close().catch(() => undefined);
       removeSocketDir(socketDir, socketDirRecord);
       lock.release();
-      throw new Error(`The embedded database could not be served (${String(error)}); set DATABASE_URL to use PostgreSQL.`, {
+      throw new Error(`The embedded database could not be served (${errorMessage(error)}); set DATABASE_URL to use PostgreSQL.`, {
         cause: error,
       });
     }

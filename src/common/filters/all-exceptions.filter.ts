@@ -2,6 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, Logger, NotFoundExcept
 import type { Request, Response } from 'express';
 import type { FeatureModuleName } from '../../config/modules.config.js';
 import { resolveError } from '../errors/error-body.js';
+import { errorMessage } from '../errors/error-message.js';
 import { logFailure } from '../errors/outage-log.js';
 import { isCatchAll, methodNotAllowed, pathOf } from '../http/allowed-methods.js';
 import { switchedOffModule } from '../http/switched-off.js';
@@ -31,7 +32,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
           requestId: request.id,
           method: request.method,
           path: request.originalUrl,
-          error: String(exception),
+          error: errorMessage(exception),
         },
       });
     }

@@ -180,7 +180,7 @@ export class AuthService implements OnApplicationBootstrap {
     try {
       await this.users.replacePasswordHash(userId, from, await this.hasher.hash(password));
     } catch (error) {
-      this.logger.warn({ msg: 'Could not store a new hash of a password', userId, error: String(error) });
+      this.logger.warn({ msg: 'Could not store a new hash of a password', userId, error: errorMessage(error) });
     }
   }
 

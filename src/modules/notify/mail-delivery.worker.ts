@@ -138,7 +138,7 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
       if (!this.waitingForServer) return pause;
       return Math.min(pause, Math.max(MIN_PAUSE_MS, this.lastProbeAt + this.probeEveryMs - Date.now()));
     } catch (error) {
-      this.logger.error(`The mail worker could not read the mail log, trying again in ${MAX_IDLE_MS / 1000} s: ${String(error)}`);
+      this.logger.error(`The mail worker could not read the mail log, trying again in ${MAX_IDLE_MS / 1000} s: ${errorMessage(error)}`);
       return MAX_IDLE_MS;
     }
   }

@@ -97,7 +97,7 @@ export class RedisFanOut extends FanOut {
       this.listener(received.message);
     } catch (error) {
       // Inside ioredis's event: thrown on, it would take the process down.
-      this.logger.error(`Could not deliver a fan-out message: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      this.logger.error(`Could not deliver a fan-out message: ${errorMessage(error)}`, error instanceof Error ? error.stack : undefined);
     }
     if (received.n !== undefined) this.count(received.origin, received.n);
   }

@@ -3,6 +3,7 @@ import { access, readdir, rename, stat, unlink, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { errorMessage } from '../../../../common/errors/error-message.js';
 import { makeDirectory } from '../../../../common/fs/make-directory.js';
 import type { OutgoingMail } from '../../domain/mail.js';
 import { MailTransport } from '../../mail-transport.js';
@@ -44,9 +45,7 @@ export class OutboxMailTransport extends MailTransport {
       await writeFile(`${path}.part`, message, { mode: 0o600 });
       await rename(`${path}.part`, path);
     } catch (error) {
-      throw new Error(
-        `The mail outbox ${this.dir} is not writable: ${(error as Error).message}; fix its permissions or DATA_DIR, or set SMTP_URL to send real email.`,
-      );
+      throw notWritable(this.dir, error);
     }
     this.logger.log(
       `Wrote ${mail.template} email for ${mail.to.address} to ${path}${this.logLinks ? `; its link: ${mail.actionUrl}` : ''}`,
@@ -58,13 +57,17 @@ export class OutboxMailTransport extends MailTransport {
       await makeDirectory(this.dir, 0o700);
       await access(this.dir, constants.W_OK);
     } catch (error) {
-      throw new Error(
-        `The mail outbox ${this.dir} is not writable: ${(error as Error).message}; fix its permissions or DATA_DIR, or set SMTP_URL.`,
-      );
+      throw notWritable(this.dir, error);
     }
   }
 
   async close(): Promise<void> {}
+}
+
+function notWritable(dir: string, error: unknown): Error {
+  return new Error(
+    `The mail outbox ${dir} is not writable: ${errorMessage(error)}; fix its permissions or DATA_DIR, or set SMTP_URL to send real email.`,
+  );
 }
 
 /**
