@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../../common/auth/auth-user.js';
-import { UnauthenticatedError } from '../../common/errors/domain-error.js';
 import { SessionRepository } from './session.repository.js';
 import { TokenService } from './token.service.js';
+import { sessionEnded } from './auth-errors.js';
 
 /**
  * Turns an access token into the caller, or refuses it. Sessions are checked on every use, so a
@@ -28,7 +28,7 @@ export class AccessTokenVerifier {
 
   async checkSession(userId: string, sessionId: string): Promise<AuthUser> {
     const session = await this.sessions.findLive(sessionId);
-    if (!session || session.userId !== userId) throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
+    if (!session || session.userId !== userId) throw sessionEnded();
     // lastUsedAt is written at most once a minute per session, to keep writes off the hot path.
     if (session.stale) await this.sessions.touch(sessionId);
     return { userId, sessionId };

@@ -23,6 +23,7 @@ import { AppConfig } from '../../config/app-config.js';
 import { MailOutbox } from '../notify/mail-outbox.js';
 import { SEED_PASSWORD, SEED_USERS } from '../seeding/seed-data.js';
 import { errorMessage } from '../../common/errors/error-message.js';
+import { sessionEnded } from './auth-errors.js';
 
 export interface ClientInfo {
   ip: string | null;
@@ -195,13 +196,11 @@ export class AuthService implements OnApplicationBootstrap {
       throw new UnauthenticatedError('UNAUTHENTICATED', 'No refresh token: send { refreshToken } or the refresh_token cookie.');
     const claims = this.tokens.verifyRefresh(refreshToken);
     const session = await this.sessions.findLive(claims.sid);
-    if (!session || session.userId !== claims.sub)
-      throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
+    if (!session || session.userId !== claims.sub) throw sessionEnded();
     const issued = this.tokens.issue(claims.sub, claims.sid);
     if (!(await this.sessions.rotate(claims.sid, claims.jtiHash, issued.refreshTokenHash, issued.refreshExpiresAt))) {
       // Ended meanwhile (a sign-out, a revocation) rather than a token used twice: say so.
-      if (!(await this.sessions.findLive(claims.sid)))
-        throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
+      if (!(await this.sessions.findLive(claims.sid))) throw sessionEnded();
       await this.revokeSessions(claims.sub, [claims.sid], 'refresh_reused');
       throw new UnauthenticatedError(
         'REFRESH_REUSED',
@@ -209,7 +208,7 @@ export class AuthService implements OnApplicationBootstrap {
       );
     }
     const user = await this.users.findById(claims.sub);
-    if (!user) throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
+    if (!user) throw sessionEnded();
     await this.limiter.usedFrom(user.email, client.ip);
     return { accessToken: issued.accessToken, refreshToken: issued.refreshToken, expiresIn: issued.expiresIn, user: toMe(user) };
   }

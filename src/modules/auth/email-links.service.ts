@@ -3,7 +3,7 @@ import { EventBus } from '@nestjs/cqrs';
 import { DataSource } from 'typeorm';
 import { BackgroundWork } from '../../common/concurrency/background-work.js';
 import { KeyedSequencer } from '../../common/concurrency/keyed-sequencer.js';
-import { ConflictError, UnauthenticatedError, UnavailableError, ValidationError } from '../../common/errors/domain-error.js';
+import { ConflictError, UnavailableError, ValidationError } from '../../common/errors/domain-error.js';
 import { UserRepository } from '../users/user.repository.js';
 import { MailOutbox } from '../notify/mail-outbox.js';
 import { AuthRateLimiter } from './auth-rate-limiter.js';
@@ -15,6 +15,7 @@ import { PasswordHasher } from './password-hasher.js';
 import { SessionRepository } from './session.repository.js';
 import { newEmailToken, sha256 } from './token.service.js';
 import { errorMessage } from '../../common/errors/error-message.js';
+import { sessionEnded } from './auth-errors.js';
 
 const invalidToken = () =>
   new ValidationError(
@@ -90,7 +91,7 @@ export class EmailLinksService implements BeforeApplicationShutdown {
       // holds its token row), so the read after it sees that confirmation.
       await this.emailTokens.invalidateUnused(userId, 'confirm_email', tx);
       const user = await this.users.mailContact(userId, tx);
-      if (!user) throw new UnauthenticatedError('SESSION_REVOKED', 'This session has ended; sign in again.');
+      if (!user) throw sessionEnded();
       if (user.confirmed) return false;
       await this.emailTokens.create(userId, 'confirm_email', sha256(token), EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, tx);
       await mail.queue({ template: 'confirm-email', to: addressee(user.email, user.name, false), userId, token }, tx);
