@@ -1,5 +1,4 @@
 import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
-import { NotFoundError } from '../../../common/errors/domain-error.js';
 import { UserRepository } from '../../users/user.repository.js';
 import { ChatAccess } from '../chat-access.js';
 import { ChatRepository } from '../chat.repository.js';
@@ -7,6 +6,7 @@ import { ChatsService } from '../chats.service.js';
 import { canManageMembers, MAX_GROUP_MEMBERS } from '../domain/chat.js';
 import { MembersAddedEvent } from '../events/chat.events.js';
 import { AddMembersCommand, type AddMembersResult } from './add-members.command.js';
+import { requireUsers } from './require-users.js';
 
 @CommandHandler(AddMembersCommand)
 export class AddMembersHandler implements ICommandHandler<AddMembersCommand, AddMembersResult> {
@@ -22,9 +22,7 @@ export class AddMembersHandler implements ICommandHandler<AddMembersCommand, Add
     const refusal = ['CHAT_ADMIN_REQUIRED', 'Only the owner or an admin can add members.'] as const;
     await this.access.requireGroupRole(chatId, actorId, canManageMembers, ...refusal);
     const wanted = [...new Set(userIds)];
-    const found = new Set((await this.users.findByIds(wanted)).map((u) => u.id));
-    const missing = wanted.filter((id) => !found.has(id));
-    if (missing.length > 0) throw new NotFoundError('USER_NOT_FOUND', `No such user: ${missing.join(', ')}.`);
+    await requireUsers(this.users, wanted);
     // The members as the addition left them, from its own transaction: no query in between for
     // a send that waited on the chat to overtake (a joiner hears of the chat before its messages).
     const { added, memberIds, lastSeq, version } = await this.chats.addMembers(

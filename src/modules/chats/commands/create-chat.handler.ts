@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
-import { NotFoundError, ValidationError } from '../../../common/errors/domain-error.js';
+import { ValidationError } from '../../../common/errors/domain-error.js';
 import { UserRepository } from '../../users/user.repository.js';
 import { ChatRepository } from '../chat.repository.js';
 import { ChatsService } from '../chats.service.js';
 import { normaliseTitle } from '../domain/chat.js';
 import { ChatCreatedEvent } from '../events/chat.events.js';
 import { CreateChatCommand, type CreateChatResult } from './create-chat.command.js';
+import { requireUsers } from './require-users.js';
 
 @CommandHandler(CreateChatCommand)
 export class CreateChatHandler implements ICommandHandler<CreateChatCommand, CreateChatResult> {
@@ -28,7 +29,7 @@ export class CreateChatHandler implements ICommandHandler<CreateChatCommand, Cre
           [{ field: 'userId', message: 'userId must not be your own id' }],
           'DIRECT_CHAT_WITH_SELF',
         );
-      await this.requireUsers([peerId]);
+      await requireUsers(this.users, [peerId]);
       const { chat, created } = await this.chats.findOrCreateDirect(randomUUID(), actorId, peerId);
       if (created) this.events.publish(new ChatCreatedEvent(chat, [actorId, peerId], actorId));
       return { chat: await this.reads.detail(chat.id, actorId), created };
@@ -36,17 +37,10 @@ export class CreateChatHandler implements ICommandHandler<CreateChatCommand, Cre
 
     if (input.userId !== undefined) throw fieldsNotForType('group', ['userId']);
     const memberIds = [...new Set(input.memberIds ?? [])].filter((id) => id !== actorId);
-    await this.requireUsers(memberIds);
+    await requireUsers(this.users, memberIds);
     const chat = await this.chats.createGroup({ id: randomUUID(), title: normaliseTitle(input.title!), ownerId: actorId }, memberIds);
     this.events.publish(new ChatCreatedEvent(chat, [actorId, ...memberIds], actorId));
     return { chat: await this.reads.detail(chat.id, actorId), created: true };
-  }
-
-  private async requireUsers(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const found = new Set((await this.users.findByIds(ids)).map((u) => u.id));
-    const missing = ids.filter((id) => !found.has(id));
-    if (missing.length > 0) throw new NotFoundError('USER_NOT_FOUND', `No such user: ${missing.join(', ')}.`);
   }
 }
 
