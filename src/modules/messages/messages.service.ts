@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { NotFoundError, ValidationError } from '../../common/errors/domain-error.js';
+import { ValidationError } from '../../common/errors/domain-error.js';
 import type { Page } from '../../common/pagination/cursor.js';
 import { ChatAccess } from '../chats/chat-access.js';
 import { type MessageDto, toMessageDto } from './dto/message.dto.js';
 import { DEFAULT_PAGE, type HistoryQueryDto, type MessageReaderDto } from './dto/message-requests.dto.js';
+import { messageNotFound } from './message-errors.js';
 import { MessageRepository } from './message.repository.js';
 import type { Message } from './domain/message.js';
 
@@ -58,7 +59,7 @@ export class MessagesService {
   async readers(userId: string, chatId: string, messageId: string): Promise<MessageReaderDto[]> {
     await this.access.member(chatId, userId);
     const message = await this.messages.findById(chatId, messageId);
-    if (!message) throw new NotFoundError('MESSAGE_NOT_FOUND', 'No such message in this chat.');
+    if (!message) throw messageNotFound();
     return (await this.messages.readers(message)).map((r) => ({ userId: r.userId, readAt: r.readAt.toISOString() }));
   }
 }

@@ -5,7 +5,7 @@ import { MessageDeletedEvent } from '../events/message.events.js';
 import { MessageRepository } from '../message.repository.js';
 import { DeleteMessageCommand } from './delete-message.command.js';
 import { MessageChangeQueue } from './message-change-queue.js';
-import { messageNotFound } from './message-not-found.js';
+import { messageNotFound } from '../message-errors.js';
 
 @CommandHandler(DeleteMessageCommand)
 export class DeleteMessageHandler implements ICommandHandler<DeleteMessageCommand, void> {

@@ -6,7 +6,7 @@ import { MessageEditedEvent } from '../events/message.events.js';
 import { MessageRepository } from '../message.repository.js';
 import { EditMessageCommand } from './edit-message.command.js';
 import { MessageChangeQueue } from './message-change-queue.js';
-import { messageNotFound } from './message-not-found.js';
+import { messageNotFound } from '../message-errors.js';
 
 @CommandHandler(EditMessageCommand)
 export class EditMessageHandler implements ICommandHandler<EditMessageCommand, Message> {
