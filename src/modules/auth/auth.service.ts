@@ -7,7 +7,7 @@ import { NotFoundError, UnauthenticatedError } from '../../common/errors/domain-
 import { normaliseName } from '../users/domain/user.js';
 import { displayAddress } from '../../common/http/client-network.js';
 import { UserRepository } from '../users/user.repository.js';
-import { toMe } from '../users/users.service.js';
+import { toMe } from '../users/dto/user.dto.js';
 import { AuthRateLimiter } from './auth-rate-limiter.js';
 import { AuthTokenRepository } from './auth-token.repository.js';
 import { EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS } from './domain/token-lifetimes.js';

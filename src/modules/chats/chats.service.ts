@@ -4,7 +4,7 @@ import { PresenceQuery } from '../../realtime/presence-query.js';
 import { avatarUrlOf, type User } from '../users/domain/user.js';
 import type { PublicUserDto } from '../users/dto/user.dto.js';
 import { UserRepository } from '../users/user.repository.js';
-import { toPublic } from '../users/users.service.js';
+import { toPublic } from '../users/dto/user.dto.js';
 import { toMessageDto } from '../messages/dto/message.dto.js';
 import { chatNotFound } from './chat-access.js';
 import { ChatRepository, type ChatListCursor } from './chat.repository.js';

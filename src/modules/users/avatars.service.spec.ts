@@ -6,7 +6,8 @@ import type { AvatarDiscards } from './avatar-discards.js';
 import { AvatarsService } from './avatars.service.js';
 import type { User } from './domain/user.js';
 import type { UserRepository } from './user.repository.js';
-import { toMe, type UsersService } from './users.service.js';
+import { toMe } from './dto/user.dto.js';
+import type { UsersService } from './users.service.js';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
 

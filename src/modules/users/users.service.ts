@@ -3,8 +3,8 @@ import { EventBus } from '@nestjs/cqrs';
 import { NotFoundError } from '../../common/errors/domain-error.js';
 import { decodeCursor, encodeCursor, type Page } from '../../common/pagination/cursor.js';
 import { PresenceQuery } from '../../realtime/presence-query.js';
-import { avatarUrlOf, NAME_MAX_LENGTH, normaliseName, type User } from './domain/user.js';
-import type { MeDto, PublicUserDto } from './dto/user.dto.js';
+import { NAME_MAX_LENGTH, normaliseName, type User } from './domain/user.js';
+import { type MeDto, type PublicUserDto, toMe, toPublic } from './dto/user.dto.js';
 import { UserRenamedEvent } from './events/user-renamed.event.js';
 import { UserRepository, type UserSearchCursor } from './user.repository.js';
 import { isUuid } from '../../common/ids/uuid.js';
@@ -65,20 +65,4 @@ export class UsersService {
   private async onlineAmong(ids: string[]): Promise<Set<string>> {
     return this.presence ? this.presence.onlineAmong(ids) : new Set();
   }
-}
-
-export function toMe(user: User): MeDto {
-  return {
-    id: user.id,
-    email: user.email,
-    name: user.name,
-    avatarUrl: avatarUrlOf(user),
-    emailConfirmed: user.emailConfirmedAt !== null,
-    lastSeenAt: user.lastSeenAt?.toISOString() ?? null,
-    createdAt: user.createdAt.toISOString(),
-  };
-}
-
-export function toPublic(user: User, online: boolean): PublicUserDto {
-  return { id: user.id, name: user.name, avatarUrl: avatarUrlOf(user), lastSeenAt: user.lastSeenAt?.toISOString() ?? null, online };
 }

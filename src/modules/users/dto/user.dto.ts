@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { IsOptional, IsString, Length } from 'class-validator';
 import { DefaultLimit, PageQuery } from '../../../common/pagination/page-query.dto.js';
 
-import { NAME_MAX_LENGTH } from '../domain/user.js';
+import { avatarUrlOf, NAME_MAX_LENGTH, type User } from '../domain/user.js';
 
 import { LabelField } from '../../../common/validation/visible-text.js';
 
@@ -60,4 +60,20 @@ export class AvatarUploadDto {
     description: 'A PNG, JPEG, WebP or GIF image of at most 5 MiB, judged by its content, not by its filename or declared type',
   })
   file: unknown;
+}
+
+export function toMe(user: User): MeDto {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    avatarUrl: avatarUrlOf(user),
+    emailConfirmed: user.emailConfirmedAt !== null,
+    lastSeenAt: user.lastSeenAt?.toISOString() ?? null,
+    createdAt: user.createdAt.toISOString(),
+  };
+}
+
+export function toPublic(user: User, online: boolean): PublicUserDto {
+  return { id: user.id, name: user.name, avatarUrl: avatarUrlOf(user), lastSeenAt: user.lastSeenAt?.toISOString() ?? null, online };
 }
