@@ -203,13 +203,7 @@ export class TypeormMessageRepository extends MessageRepository {
       if (refused !== undefined) {
         results.push({ status: 'rejected', reason: refused });
       } else if (row) {
-        const value = {
-          message: toMessage(row),
-          created: true,
-          memberIds: row.member_ids.split(','),
-          previousReadSeq: Number(row.previous_read_seq),
-        };
-        results.push({ status: 'fulfilled', value });
+        results.push({ status: 'fulfilled', value: toAppendResult(row) });
       } else {
         const [result] = await Promise.allSettled([this.appendOne(input)]);
         if (result.status === 'rejected' && isStatementTimeout(result.reason)) timedOut.set(input.chatId, result.reason);
@@ -256,12 +250,7 @@ export class TypeormMessageRepository extends MessageRepository {
       throw error;
     }
     if (rows.length === 0) return this.notStored(input);
-    return {
-      message: toMessage(rows[0]),
-      created: true,
-      memberIds: rows[0].member_ids.split(','),
-      previousReadSeq: Number(rows[0].previous_read_seq),
-    };
+    return toAppendResult(rows[0]);
   }
 
   async findById(chatId: string, id: string): Promise<Message | undefined> {
@@ -418,5 +407,15 @@ function toMessage(r: MessageRow): Message {
     createdAt: r.created_at,
     editedAt: r.edited_at,
     deletedAt: r.deleted_at,
+  };
+}
+
+/** A send the append statement stored. */
+function toAppendResult(row: AppendedRow): AppendResult {
+  return {
+    message: toMessage(row),
+    created: true,
+    memberIds: row.member_ids.split(','),
+    previousReadSeq: Number(row.previous_read_seq),
   };
 }
