@@ -193,16 +193,29 @@ export function loadConfig(env: Env = process.env, asked?: Set<string>): AppConf
   return new AppConfig(appEnv, modules, dataDir, http, database, redis, storage, mail, auth, limits, log);
 }
 
+/**
+ * What `url` has beyond its origin (scheme, host and port): a path, query or fragment; else a user
+ * name or password; else nothing.
+ */
+function beyondOrigin(url: URL): 'path' | 'credentials' | undefined {
+  if (url.pathname !== '/' || url.search || url.hash) return 'path';
+  if (url.username || url.password) return 'credentials';
+  return undefined;
+}
+
 /** PORT, PUBLIC_URL, CORS_ORIGINS, TRUST_PROXY; and whether PUBLIC_URL was given (PRODUCTION needs it). */
 function readHttp(read: EnvReader): { http: HttpConfig; publicUrlGiven: boolean } {
   const port = read.int('PORT', 3000, { min: 0, max: 65535 });
   const publicUrlRaw = read.url('PUBLIC_URL', ['http', 'https']);
-  if (publicUrlRaw && (publicUrlRaw.pathname !== '/' || publicUrlRaw.search || publicUrlRaw.hash))
-    read.problem(
-      `PUBLIC_URL must be an origin (scheme, host and port if any), got ${JSON.stringify(redact(publicUrlRaw.href))}: Parley serves its pages, API and emails' links from the root of it, so serve it at the root of a host (e.g. https://chat.example.com), not under a path.`,
-    );
-  else if (publicUrlRaw && (publicUrlRaw.username || publicUrlRaw.password))
-    read.problem(`PUBLIC_URL holds a user name or password, which no link may carry; give only the origin, e.g. ${publicUrlRaw.origin}.`);
+  if (publicUrlRaw) {
+    const beyond = beyondOrigin(publicUrlRaw);
+    if (beyond === 'path')
+      read.problem(
+        `PUBLIC_URL must be an origin (scheme, host and port if any), got ${JSON.stringify(redact(publicUrlRaw.href))}: Parley serves its pages, API and emails' links from the root of it, so serve it at the root of a host (e.g. https://chat.example.com), not under a path.`,
+      );
+    else if (beyond === 'credentials')
+      read.problem(`PUBLIC_URL holds a user name or password, which no link may carry; give only the origin, e.g. ${publicUrlRaw.origin}.`);
+  }
   const corsOrigins: string[] = [];
   for (const origin of read.list('CORS_ORIGINS') ?? []) {
     // new URL('localhost:3000') parses, as the origin "null": only http(s) origins are origins here.
@@ -213,7 +226,7 @@ function readHttp(read: EnvReader): { http: HttpConfig; publicUrlGiven: boolean 
       parsed.origin !== 'null' &&
       HOST_NAME.test(parsed.hostname);
     // A path, query or credentials would be dropped without a word (a browser's Origin has none): said instead.
-    if (isOrigin && (parsed.pathname !== '/' || parsed.search || parsed.hash || parsed.username || parsed.password))
+    if (isOrigin && beyondOrigin(parsed))
       read.problem(
         `CORS_ORIGINS contains ${JSON.stringify(origin)}, which has more than an origin (a path, query or user); list it as ${parsed.origin}.`,
       );
@@ -405,7 +418,7 @@ function readS3(read: EnvReader): S3Config | undefined {
   }
   const endpoint = read.url('S3_ENDPOINT', ['http', 'https']);
   // The client signs requests for host and port alone: a path (a proxy's prefix) would be dropped.
-  if (endpoint && (endpoint.pathname !== '/' || endpoint.search || endpoint.hash || endpoint.username || endpoint.password)) {
+  if (endpoint && beyondOrigin(endpoint)) {
     read.problem(
       `S3_ENDPOINT=${JSON.stringify(redact(endpoint.toString()))} has more than a scheme, host and port; give only those (e.g. http://127.0.0.1:9000): the bucket is S3_BUCKET, the keys S3_ACCESS_KEY and S3_SECRET_KEY, and a path prefix is not supported.`,
     );
