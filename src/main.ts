@@ -6,7 +6,7 @@ import { constants } from 'node:os';
 import { createApp } from './app.factory.js';
 import { STOP_SIGNALS, StartInterrupted, exitIfStopOverruns, stopDeadlineMs } from './common/startup-signals.js';
 import { ConfigError } from './config/env-reader.js';
-import { loadConfig, localUnderProductionWarning } from './config/app-config.js';
+import { type AppConfig, loadConfig, localUnderProductionWarning } from './config/app-config.js';
 import { readDotEnv, unreadDotEnvNames } from './config/dot-env.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { releaseVersion } from './common/project-root.js';
@@ -66,23 +66,25 @@ async function main(): Promise<void> {
     throw explainListenError(error, config.http.port);
   }
 
-  const base = config.http.publicUrl;
   const { port } = app.getHttpServer().address() as AddressInfo;
+  logger.announce(startBanner(config, port), 'Parley');
+}
+
+/** The lines that say the server is up: its version and where each part of it is reached. */
+function startBanner(config: AppConfig, port: number): string {
+  const base = config.http.publicUrl;
   const backends = Object.entries(config.describeBackends()).map(([k, v]) => `  ${k.padEnd(14)} ${v}`);
-  logger.announce(
-    [
-      `Parley ${releaseVersion() ?? ''} is up (${config.appEnv}, Node ${process.versions.node}) on port ${port}`.replace('  ', ' '),
-      // Only what this MODULES serves: the page and the socket need auth, the health routes health.
-      // The REST routes all need auth; /api/v1 itself is only their prefix.
-      ...(config.isEnabled('auth') ? [`  REST API       ${base}/api/v1/… (every route in the docs below)`] : []),
-      `  Docs           ${base}/api/docs`,
-      ...(config.isEnabled('auth') ? [`  Test chat page ${base}/ui`, `  WebSocket      ${base.replace(/^http/, 'ws')}/ws`] : []),
-      ...(config.isEnabled('health') ? [`  Health         ${base}/health/ready`] : []),
-      `  Modules        ${[...config.modules].join(', ')}`,
-      ...backends,
-    ].join('\n'),
-    'Parley',
-  );
+  return [
+    `Parley ${releaseVersion() ?? ''} is up (${config.appEnv}, Node ${process.versions.node}) on port ${port}`.replace('  ', ' '),
+    // Only what this MODULES serves: the page and the socket need auth, the health routes health.
+    // The REST routes all need auth; /api/v1 itself is only their prefix.
+    ...(config.isEnabled('auth') ? [`  REST API       ${base}/api/v1/… (every route in the docs below)`] : []),
+    `  Docs           ${base}/api/docs`,
+    ...(config.isEnabled('auth') ? [`  Test chat page ${base}/ui`, `  WebSocket      ${base.replace(/^http/, 'ws')}/ws`] : []),
+    ...(config.isEnabled('health') ? [`  Health         ${base}/health/ready`] : []),
+    `  Modules        ${[...config.modules].join(', ')}`,
+    ...backends,
+  ].join('\n');
 }
 
 main().catch((error: unknown) => {

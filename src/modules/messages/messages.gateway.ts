@@ -8,10 +8,11 @@ import { UserRateLimiter } from '../../common/rate-limit/user-rate-limiter.js';
 import { chatNotFound } from '../chats/chat-access.js';
 import { ChatRepository } from '../chats/chat.repository.js';
 import { CurrentFrame, CurrentSocketUser, RealtimeGateway, type SocketUser } from '../../realtime/realtime-gateway.decorator.js';
-import { connectionOf, type FrameContext } from '../../realtime/connection.js';
+import { type Connection, connectionOf, type FrameContext } from '../../realtime/connection.js';
 import { errorFrame } from '../../realtime/frames.js';
 import { RealtimeService } from '../../realtime/realtime.service.js';
 import type { ServerEvent } from '../../realtime/server-events.js';
+import type { CatchUp } from '../../realtime/stream-tracker.js';
 import { MarkReadCommand } from './commands/mark-read.command.js';
 import { SendMessageCommand, type SendMessageResult } from './commands/send-message.command.js';
 import { toMessageDto } from './dto/message.dto.js';
@@ -105,16 +106,7 @@ export class MessagesGateway implements OnModuleDestroy {
     const connection = connectionOf(socket);
     const synced: Record<string, number> = {};
     if (!connection) return { type: 'synced', chats: synced };
-    // Every chat of the frame holds its live new_message frames from now until its own history
-    // is out, and a held one the history already wrote is not written again: each seq goes out
-    // once, in order. (Begun one by one, a chat still waiting its turn would let live frames
-    // overtake its history once the connection's first hold ended.)
-    // Keyed by the lower-cased id, as live frames are; a chat written in both cases counts once, from the lower lastSeq.
-    const asked = new Map<string, number>();
-    for (const [id, lastSeq] of Object.entries(frame.chats)) {
-      const chatId = id.toLowerCase();
-      asked.set(chatId, Math.min(lastSeq, asked.get(chatId) ?? lastSeq));
-    }
+    const asked = askedChats(frame);
     // Each chat named costs a membership check and a history read: a user gets so many a minute.
     try {
       this.limits.consume('sync', user.userId, asked.size);
@@ -122,7 +114,11 @@ export class MessagesGateway implements OnModuleDestroy {
       connection.releaseStreams(); // what the connection's first hold kept back goes now
       throw refused;
     }
-    const chats = [...asked].map(([chatId, lastSeq]) => ({ chatId, lastSeq, catchUp: connection.streams.begin(chatId) }));
+    // Every chat of the frame holds its live new_message frames from now until its own history
+    // is out, and a held one the history already wrote is not written again: each seq goes out
+    // once, in order. (Begun one by one, a chat still waiting its turn would let live frames
+    // overtake its history once the connection's first hold ended.)
+    const chats: SyncedChat[] = [...asked].map(([chatId, lastSeq]) => ({ chatId, lastSeq, catchUp: connection.streams.begin(chatId) }));
     // Cut short (the socket went, or an unexpected error), the chats not reached stop holding:
     // from the first (-1) until the loop starts.
     let next = -1;
@@ -135,40 +131,9 @@ export class MessagesGateway implements OnModuleDestroy {
         chats.map((c) => c.chatId),
       );
       for (next = 0; next < chats.length; next++) {
-        const { chatId, lastSeq, catchUp } = chats[next];
-        try {
-          const last = newest.get(chatId);
-          if (last === undefined) throw chatNotFound();
-          if (last <= lastSeq) {
-            // Nothing new: up to the chat's last seq at most, whatever a confused client claims,
-            // so its live messages are not taken for ones it has; `synced` tells it so.
-            catchUp.through(last);
-            synced[chatId] = last;
-            continue;
-          }
-          let upTo = lastSeq;
-          for await (const page of this.messages.since(user.userId, chatId, lastSeq, SYNC_PAGE)) {
-            for (const message of page) {
-              // Everything asked for, even what this connection had live before: the client says
-              // what it has. Live frames of the catch-up's own time wait, and skip what it wrote.
-              catchUp.sent(message.seq);
-              connection.sendRaw(JSON.stringify({ type: 'new_message', message: toMessageDto(message) }));
-            }
-            upTo = page[page.length - 1].seq;
-            if (!(await connection.drained(SYNC_HIGH_WATER, SYNC_DRAIN_TIMEOUT_MS))) return { type: 'synced', chats: synced }; // gone or closed as slow
-          }
-          // The client has everything up to here: it said so up to lastSeq, and this wrote the rest.
-          catchUp.through(upTo);
-          synced[chatId] = upTo;
-        } catch (error) {
-          if (!(error instanceof DomainError)) throw error;
-          // What the chat held back (live frames from while the user was still in it) goes first:
-          // the error ends the chat's part of the sync, and the client drops the chat on it.
-          catchUp.end();
-          connection.send(Object.assign(errorFrame(error), { chatId }), context.id);
-        } finally {
-          catchUp.end();
-        }
+        const chat = chats[next];
+        const open = await this.syncChat(user.userId, connection, chat, newest.get(chat.chatId), synced, context.id);
+        if (!open) return { type: 'synced', chats: synced };
       }
     } finally {
       for (const { catchUp } of chats.slice(next + 1)) catchUp.end();
@@ -177,9 +142,78 @@ export class MessagesGateway implements OnModuleDestroy {
     return { type: 'synced', chats: synced };
   }
 
+  /**
+   * One chat of a sync: every message after `lastSeq` (`last` is the chat's newest seq, undefined
+   * when the caller is not a member), then its entry in `synced`; a refusal becomes an error frame
+   * with its chatId instead. The chat's hold ends either way. False when the connection went (gone,
+   * or closed as slow) before the history was out.
+   */
+  private async syncChat(
+    userId: string,
+    connection: Connection,
+    { chatId, lastSeq, catchUp }: SyncedChat,
+    last: number | undefined,
+    synced: Record<string, number>,
+    replyTo: FrameContext['id'],
+  ): Promise<boolean> {
+    try {
+      if (last === undefined) throw chatNotFound();
+      if (last <= lastSeq) {
+        // Nothing new: up to the chat's last seq at most, whatever a confused client claims,
+        // so its live messages are not taken for ones it has; `synced` tells it so.
+        catchUp.through(last);
+        synced[chatId] = last;
+        return true;
+      }
+      let upTo = lastSeq;
+      for await (const page of this.messages.since(userId, chatId, lastSeq, SYNC_PAGE)) {
+        for (const message of page) {
+          // Everything asked for, even what this connection had live before: the client says
+          // what it has. Live frames of the catch-up's own time wait, and skip what it wrote.
+          catchUp.sent(message.seq);
+          connection.sendRaw(JSON.stringify({ type: 'new_message', message: toMessageDto(message) }));
+        }
+        upTo = page[page.length - 1].seq;
+        if (!(await connection.drained(SYNC_HIGH_WATER, SYNC_DRAIN_TIMEOUT_MS))) return false; // gone or closed as slow
+      }
+      // The client has everything up to here: it said so up to lastSeq, and this wrote the rest.
+      catchUp.through(upTo);
+      synced[chatId] = upTo;
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      // What the chat held back (live frames from while the user was still in it) goes first:
+      // the error ends the chat's part of the sync, and the client drops the chat on it.
+      catchUp.end();
+      connection.send(Object.assign(errorFrame(error), { chatId }), replyTo);
+    } finally {
+      catchUp.end();
+    }
+    return true;
+  }
+
   private takeTypingToken(userId: string): void {
     const wait = this.typingBuckets.take(userId);
     if (wait !== undefined)
       throw new RateLimitedError(wait, 'RATE_LIMITED', 'Too many typing frames; send one when typing starts or stops.');
   }
+}
+
+/** A chat a sync frame names, holding its live frames from the start of the sync until its history is out. */
+interface SyncedChat {
+  chatId: string;
+  lastSeq: number;
+  catchUp: CatchUp;
+}
+
+/**
+ * The chats a sync frame names, with the last seq the client has of each. Keyed by the lower-cased
+ * id, as live frames are; a chat written in both cases counts once, from the lower lastSeq.
+ */
+function askedChats(frame: SyncFrame): Map<string, number> {
+  const asked = new Map<string, number>();
+  for (const [id, lastSeq] of Object.entries(frame.chats)) {
+    const chatId = id.toLowerCase();
+    asked.set(chatId, Math.min(lastSeq, asked.get(chatId) ?? lastSeq));
+  }
+  return asked;
 }
