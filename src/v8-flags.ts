@@ -8,11 +8,10 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
-// Let the old generation double before the next full collection, instead of V8's own choice
-// here, which after a shrinking collection was ~1.15x: with Parley's live heap (~60 MB for 1,000
-// sockets) and ~8 MB/s promoted at the bench's 25% load (before the fifth round), that meant a
-// full collection every ~2 s, and each one set a second's p99 at 55–75 ms. Doubling makes them
-// rarer, for at most about one live heap more of memory. V8 reads it at each full collection.
+// Let the old generation double before the next full collection, rather than grow by V8's own
+// ~1.15x after a shrinking one: full collections, each a spike in p99, come about four times
+// rarer, for at most about one live heap more of memory (docs/bench.md). V8 reads it at each full
+// collection.
 setFlagsFromString('--heap-growing-percent=100');
 
 // No allocation-site pretenuring. During a burst (the bench's saturation phase) a send's objects

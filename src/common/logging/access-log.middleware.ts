@@ -32,9 +32,8 @@ const CLIENT_CLOSED = 499;
  * `req.id` for whoever logs about the request; the line, one per finished request, carries it.
  *
  * The id travels with the request object, not in an AsyncLocalStorage: on Node 20 one of those,
- * once used, turns on a hook for every promise the process makes, WebSocket traffic included.
- * With that hook, at the bench's 25% load: twice the bytes promoted to the old generation, ~60%
- * more time in garbage collection, ~8% more CPU, and a p99 1.5–2.6x as high (docs/bench.md).
+ * once used, turns on a hook for every promise the process makes, WebSocket traffic included,
+ * which costs CPU, garbage collection and p99 (docs/bench.md).
  */
 export function accessLogMiddleware(logger: LoggerService) {
   return (req: Request, res: Response, next: NextFunction): void => {

@@ -124,8 +124,8 @@ export class MessagesGateway implements OnModuleDestroy {
     let next = -1;
     try {
       // One query says which chats the caller is in and where each stands, so a chat with nothing
-      // new costs nothing more (a reconnect names every chat: one by one, that was three queries
-      // each). Read after the holds began: a message stored after it comes live, held till its turn.
+      // new costs nothing more (a reconnect names every chat). Read after the holds began: a
+      // message stored after it comes live, held till its turn.
       const newest = await this.chats.lastSeqsOfMember(
         user.userId,
         chats.map((c) => c.chatId),

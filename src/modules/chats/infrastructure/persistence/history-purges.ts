@@ -29,9 +29,9 @@ export interface PurgeStep {
  * batch (recording how far it got, and refusing a batch another instance holds); this schedules
  * them, the same on every store.
  *
- * Purges run one chat after another on an instance: twelve chats of 250k messages deleted at once
- * and purged together held seven connections and delayed other requests by up to 0.7 s; one at a
- * time, by 0.2 s at most, and all were gone a second and a half later (PostgreSQL). A purge cut
+ * Purges run one chat after another on an instance, which holds one connection and delays other
+ * requests least (twelve chats of 250k messages purged together delayed them by up to 0.7 s, one
+ * at a time by 0.2 s at most, on PostgreSQL). A purge cut
  * short by a stop or a failure goes on from where it got: every instance sweeps for purges left at
  * its start and then every minute, so one left by an instance that stopped or failed is taken up
  * by another.

@@ -18,12 +18,10 @@
  * input order.
  *
  * Memory: the indexes (sends by clientId, chats in flight) belong to the queue and to each batch
- * and are dropped with them, rather than living in maps for the batcher's lifetime. On Node 20 a
+ * and are dropped with them, never kept in maps for the batcher's lifetime: on Node 20 a
  * long-lived Map or Set with an entry added and removed per send keeps its table in V8's old
- * generation, and every send it held when the table was resized then survived the next
- * young-generation collections: the whole send (frame, promise chain, stored row) was promoted,
- * at ~1 KB per send, which made every collection slower and full collections frequent
- * (docs/bench.md, fifth round).
+ * generation, which keeps the sends it held alive through young-generation collections and makes
+ * full collections frequent (docs/bench.md).
  */
 export class AppendBatcher<In extends { chatId: string; senderId: string; clientId: string | null }, Out> {
   private queue: Array<Waiting<In, Out>> = [];

@@ -33,10 +33,8 @@ type AppendedRow = MessageRow & { member_ids: string; previous_read_seq: string 
 
 const MAX_BATCH = 256;
 /**
- * A second batch goes to the database while this many sends wait. Measured with the bench at a
- * fixed 2,000 sends/s: with the second batch always allowed, ~650 batches/s of ~3 sends took
- * 0.43 cores of PostgreSQL; with 16, ~350/s of ~6 took 0.31. With 64, the queue grew under 4,000
- * sends/s and latency ran into seconds.
+ * A second batch goes to the database only while this many sends wait: fewer, fuller batches cost
+ * PostgreSQL less CPU, and a higher mark lets the queue grow under heavy load (docs/bench.md).
  */
 const EXTRA_BATCH_AT = 16;
 /**
@@ -52,9 +50,8 @@ const STUCK_BATCH_MS = 250;
 // that queued behind a membership change sees that change.
 const BATCH_APPEND = 'SELECT * FROM parley_append_messages($1, $2, $3, $4, $5, $6)';
 
-// The function's main statement sent as is, for the embedded database (PGlite). There the
-// function made the bench slower (~3,100 against ~4,500 sends/s at saturation, same day), though
-// it was faster called alone; why is not known. Keep the two in step: this is the function's
+// The function's main statement sent as is, for the embedded database (PGlite), where calling the
+// function makes sends slower (docs/bench.md). Keep the two in step: this is the function's
 // second statement with the parameters named, plus its first (the chat locks) as the `locked`
 // step. That is enough here: the embedded database has one connection, so no membership change
 // can commit between this statement's snapshot and its locks.
