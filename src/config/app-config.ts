@@ -15,8 +15,10 @@ export interface HttpConfig {
   corsOrigins: string[];
   /** Largest JSON body accepted, in bytes. */
   jsonBodyLimit: number;
-  /** Which proxies' X-Forwarded-For to believe (Express `trust proxy`): client IPs feed rate limits and sessions. */
-  /** Express's `trust proxy`: true (every hop), a number of hops, or a list of addresses, subnets and names. */
+  /**
+   * Which proxies' X-Forwarded-For to believe (Express `trust proxy`), since client IPs feed rate
+   * limits and sessions: true (every hop), a number of hops, or a list of addresses, subnets and names.
+   */
   trustProxy: boolean | number | string;
 }
 

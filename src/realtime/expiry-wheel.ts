@@ -1,7 +1,8 @@
 /**
  * Deadlines by the second, for many items at once (token expiry of every socket): one interval
  * for all of them instead of a timer each. An item fires within a second after its deadline,
- * never before. Each item remembers its bucket in `bucketOf`, so moving or cancelling is cheap.
+ * never before. Each item remembers its bucket in its own `expiryBucket`, so moving or
+ * cancelling is cheap.
  */
 export class ExpiryWheel<T extends { expiryBucket?: number }> {
   private readonly buckets = new Map<number, Set<T>>();

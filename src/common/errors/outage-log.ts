@@ -11,8 +11,9 @@ const throttle = new LogThrottle(EVERY_MS);
  * slow: a warning with the cause, no stack (the failure is the outage, not this code), and one line
  * per 10 s while it lasts, with a count, rather than a stack per request and per frame. The access
  * line still records each request.
+ *
+ * `what`: what failed, and how it was answered ("GET /api/v1/chats was answered 503").
  */
-/** `what`: what failed, and how it was answered ("GET /api/v1/chats was answered 503"). */
 export function logOutage(logger: Pick<LoggerService, 'warn'>, error: unknown, what: string): void {
   const held = throttle.pass();
   if (held === undefined) return;
