@@ -13,8 +13,7 @@ export type ErrorKind =
   | 'too_large'
   | 'unsupported_media'
   | 'rate_limited'
-  | 'unavailable'
-  | 'internal';
+  | 'unavailable';
 
 export interface ErrorDetail {
   field?: string;

@@ -24,7 +24,6 @@ export const ERROR_TABLE: Readonly<Record<ErrorKind, { status: number; error: st
   unsupported_media: { status: 415, error: 'Unsupported Media Type' },
   rate_limited: { status: 429, error: 'Too Many Requests' },
   unavailable: { status: 503, error: 'Service Unavailable' },
-  internal: { status: 500, error: 'Internal Server Error' },
 };
 
 /** Codes for failures raised by the framework rather than by Parley's own code. */
@@ -63,7 +62,7 @@ export function resolveError(error: unknown): ResolvedError {
         ...(error.details ? { details: error.details } : {}),
       },
       retryAfterSeconds: error.retryAfterSeconds,
-      unexpected: error.kind === 'internal',
+      unexpected: false,
     };
   }
   const bodyParser = bodyParserError(error);
