@@ -49,10 +49,14 @@ describe('SocketRegistry', () => {
     const local = new SocketRegistry();
     const one = connection('x1', 'carol', 's1');
     const two = connection('x2', 'carol', 's2');
-    expect(local.register(one)).toBe(1);
-    expect(local.register(two)).toBe(2);
-    expect(local.remove(one)).toBe(1);
-    expect(local.remove(two)).toBe(0);
+    local.register(one);
+    expect(local.countFor('carol')).toBe(1);
+    local.register(two);
+    expect(local.countFor('carol')).toBe(2);
+    local.remove(one);
+    expect(local.countFor('carol')).toBe(1);
+    local.remove(two);
+    expect(local.countFor('carol')).toBe(0);
     expect(local.select({ userIds: ['carol'] })).toEqual([]);
     expect(local.all()).toEqual([]);
   });

@@ -23,20 +23,19 @@ export class SocketRegistry {
     this.byId.set(connection.id, connection);
   }
 
-  /** Files an authenticated socket under its user and session. Returns how many sockets the user now has here. */
-  register(connection: Connection): number {
+  /** Files an authenticated socket under its user and session. */
+  register(connection: Connection): void {
     if (!connection.userId || !connection.sessionId) throw new Error('register() needs an authenticated connection');
     this.byId.set(connection.id, connection);
     addTo(this.bySession, connection.sessionId, connection);
-    return addTo(this.byUser, connection.userId, connection);
+    addTo(this.byUser, connection.userId, connection);
   }
 
-  /** Forgets a socket. Returns how many the user still has here, or undefined if it was never registered. */
-  remove(connection: Connection): number | undefined {
+  /** Forgets a socket. */
+  remove(connection: Connection): void {
     this.byId.delete(connection.id);
     if (connection.sessionId) removeFrom(this.bySession, connection.sessionId, connection);
-    if (!connection.userId) return undefined;
-    return removeFrom(this.byUser, connection.userId, connection);
+    if (connection.userId) removeFrom(this.byUser, connection.userId, connection);
   }
 
   get(connectionId: string): Connection | undefined {
@@ -97,17 +96,15 @@ export class SocketRegistry {
   }
 }
 
-function addTo(index: Map<string, Set<Connection>>, key: string, connection: Connection): number {
+function addTo(index: Map<string, Set<Connection>>, key: string, connection: Connection): void {
   let set = index.get(key);
   if (!set) index.set(key, (set = new Set()));
   set.add(connection);
-  return set.size;
 }
 
-function removeFrom(index: Map<string, Set<Connection>>, key: string, connection: Connection): number {
+function removeFrom(index: Map<string, Set<Connection>>, key: string, connection: Connection): void {
   const set = index.get(key);
-  if (!set) return 0;
+  if (!set) return;
   set.delete(connection);
   if (set.size === 0) index.delete(key);
-  return set.size;
 }
