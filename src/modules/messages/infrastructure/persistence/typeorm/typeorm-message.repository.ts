@@ -33,7 +33,8 @@ type AppendedRow = MessageRow & { member_ids: string; previous_read_seq: string 
 
 const MAX_BATCH = 256;
 /**
- * A second batch goes to the database only while this many sends wait: fewer, fuller batches cost
+ * A second batch goes to the database once this many sends it could take wait (their chats have
+ * no batch in flight), or the one in flight is stuck (below): fewer, fuller batches cost
  * PostgreSQL less CPU, and a higher mark lets the queue grow under heavy load (docs/bench.md).
  */
 const EXTRA_BATCH_AT = 16;
