@@ -2,6 +2,7 @@ import pg from 'pg';
 import { QUERY_READ_TIMEOUT, deadlineClient } from '../src/database/deadline-client.js';
 import { ADMIN_URL } from './support/databases.js';
 import { tcpProxy, type TcpProxy } from './support/proxy.js';
+import { eventually } from './support/ws.js';
 
 /** Timers the process holds now (what node-postgres's query_timeout would add one of per query). */
 function timers(): number {
@@ -12,13 +13,15 @@ describe('the database deadline on queries (deadlineClient, against PostgreSQL t
   const DEADLINE_MS = 1000;
   let proxy: TcpProxy;
   let pool: pg.Pool;
+  let Client: ReturnType<typeof deadlineClient>;
 
   beforeEach(async () => {
     proxy = await tcpProxy(Number(new URL(ADMIN_URL).port || 5432), new URL(ADMIN_URL).hostname);
     const url = new URL(ADMIN_URL);
     url.hostname = '127.0.0.1';
     url.port = String(proxy.port);
-    pool = new pg.Pool({ connectionString: url.toString(), max: 10, Client: deadlineClient(DEADLINE_MS) });
+    Client = deadlineClient(DEADLINE_MS);
+    pool = new pg.Pool({ connectionString: url.toString(), max: 10, Client });
   });
 
   afterEach(async () => {
@@ -54,15 +57,25 @@ describe('the database deadline on queries (deadlineClient, against PostgreSQL t
     expect(pool.totalCount).toBe(1);
   });
 
-  it('holds one timer for the pool, not one per query, and none once its connections are gone', async () => {
+  it('arms no timer per query, and lets go of its connections once they end', async () => {
     const before = timers();
     const queries = Array.from({ length: 40 }, () => pool.query('SELECT pg_sleep(0.2)'));
     await new Promise((resolve) => setTimeout(resolve, 50)); // all sent or queued
     const during = timers();
+    expect(Client.watched).toBe(10);
     await Promise.all(queries);
     await pool.end();
 
-    expect(during - before).toBeLessThanOrEqual(2); // the watch's interval (and this test's own timer, gone by now)
-    expect(timers()).toBe(before);
+    expect(during - before).toBeLessThanOrEqual(1); // this test's own timer, if it is still listed (the watch's is unref'd, so never)
+    await eventually(() => Client.watched === 0); // each connection's 'end' (and with none left, the watch's interval is cleared)
+  });
+
+  it('lets go of connections that never opened', async () => {
+    await proxy.cut(); // nothing listens on its port any more
+    await expect(pool.query('SELECT 1')).rejects.toThrow(/ECONNREFUSED/);
+    await expect(pool.query('SELECT 1')).rejects.toThrow(/ECONNREFUSED/);
+
+    expect(pool.totalCount).toBe(0);
+    await eventually(() => Client.watched === 0);
   });
 });

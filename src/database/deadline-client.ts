@@ -29,9 +29,14 @@ interface ClientInternals {
  * times a second instead, and nothing is allocated per query. A query fails between `ms` and
  * `ms` plus two of its ticks (a tick is a tenth of `ms`, 100 ms to 1 s) after it was sent.
  */
-export function deadlineClient(ms: number): typeof pg.Client {
+export function deadlineClient(ms: number): typeof pg.Client & { readonly watched: number } {
   const watch = new QueryWatch(ms);
   return class DeadlineClient extends pg.Client {
+    /** How many connections the watch looks at: those open or opening. */
+    static get watched(): number {
+      return watch.size;
+    }
+
     constructor(config?: string | pg.ClientConfig) {
       super(config);
       watch.add(this);
@@ -53,6 +58,10 @@ class QueryWatch {
 
   constructor(private readonly ms: number) {
     this.tickMs = Math.min(1000, Math.max(100, Math.round(ms / 10)));
+  }
+
+  get size(): number {
+    return this.clients.size;
   }
 
   add(client: pg.Client): void {
