@@ -23,7 +23,7 @@ import { WS_PATH } from './realtime/realtime-settings.js';
 import { securityHeaders } from './common/http/security-headers.js';
 import { jsonBodyParsing } from './common/http/json-body.js';
 import { setupDocs } from './common/openapi/docs.js';
-import { holdStopSignals, StartInterrupted, STOP_SIGNALS } from './common/startup-signals.js';
+import { holdStopSignals, StartInterrupted, stopOnSignals } from './common/startup-signals.js';
 import { serveChatPage } from './ui/chat-page.js';
 
 /** Builds the whole application (HTTP, WebSocket, docs) without listening: main.ts and tests share it. */
@@ -61,7 +61,7 @@ export async function createApp(
     await app.close().catch(() => undefined); // the signal is what to report
     throw new StartInterrupted(early.received);
   }
-  if (options.shutdownHooks) app.enableShutdownHooks(STOP_SIGNALS);
+  if (options.shutdownHooks) stopOnSignals(app, options.signals ?? process, logger);
   return app;
 }
 

@@ -21,7 +21,7 @@ import { ADMIN_URL, DATABASE_KINDS, adminQuery, createTestDatabase, type TestDat
 import { expectErrorShape, httpClient } from './support/http.js';
 import { tcpProxy } from './support/proxy.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
-import { pause } from './support/ws.js';
+import { eventually, pause } from './support/ws.js';
 
 describe.each(DATABASE_KINDS)('the database (%s)', (kind) => {
   let db: TestDatabase;
@@ -221,17 +221,65 @@ describe('the signals that stop the server', () => {
   it('are SIGTERM, SIGINT and SIGHUP; SIGUSR2 (heap snapshots) and the fault signals keep their meaning', async () => {
     const db = await createTestDatabase('postgres');
     const watched = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2', 'SIGQUIT', 'SIGABRT'] as const;
-    const count = () => Object.fromEntries(watched.map((s) => [s, process.listenerCount(s)]));
-    const before = count();
-    const app = await createApp(loadConfig({ ...db.env, MODULES: 'health' }), new AppLogger('error', 'json', () => undefined), {
+    const count = (emitter: NodeJS.EventEmitter) => Object.fromEntries(watched.map((s) => [s, emitter.listenerCount(s)]));
+    const before = count(process);
+    const signals = new EventEmitter();
+    const logs: string[] = [];
+    const app = await createApp(loadConfig({ ...db.env, MODULES: 'health' }), new AppLogger('error', 'json', (line) => logs.push(line)), {
       shutdownHooks: true,
-      signals: new EventEmitter(),
+      signals,
     });
     try {
-      const during = count();
-      expect(watched.filter((s) => during[s] > before[s])).toEqual(['SIGTERM', 'SIGINT', 'SIGHUP']);
+      const during = count(signals);
+      expect(watched.filter((s) => during[s] > 0)).toEqual(['SIGTERM', 'SIGINT', 'SIGHUP']);
+      expect(count(process)).toEqual(before);
     } finally {
       await app.close();
+      await db.dispose();
+    }
+    // Closed from code, not by a signal: no "stopped" line (that is for a stop by signal, below).
+    expect(logs.filter((line) => line.includes('Parley stopped'))).toEqual([]);
+  });
+
+  it('close the server, then write a last line saying it stopped, after what it opened is closed', async () => {
+    const db = await createTestDatabase('embedded');
+    const signals = new EventEmitter();
+    const logs: Array<{ level: string; msg: string }> = [];
+    await createApp(
+      loadConfig({ ...db.env, MODULES: 'auth,users,chats,messages,health' }),
+      new AppLogger('log', 'json', (line) => logs.push(JSON.parse(line) as { level: string; msg: string })),
+      { shutdownHooks: true, signals },
+    );
+    try {
+      signals.emit('SIGTERM', 'SIGTERM');
+      signals.emit('SIGTERM', 'SIGTERM'); // a second one while it stops changes nothing
+      await eventually(() => logs.some((line) => line.msg.startsWith('Parley stopped')));
+      const said = (text: string) => logs.findIndex((line) => line.msg.includes(text));
+      expect(said('Embedded database closed')).toBeGreaterThan(-1);
+      expect(logs.filter((line) => line.msg.startsWith('Parley stopped'))).toEqual([
+        expect.objectContaining({ msg: 'Parley stopped (SIGTERM)' }),
+      ]);
+      expect(said('Parley stopped')).toBe(logs.length - 1);
+      expect(signals.listenerCount('SIGTERM')).toBe(0);
+      expect(existsSync(join(db.env.DATA_DIR, 'pgdata.lock'))).toBe(false);
+    } finally {
+      await db.dispose();
+    }
+  });
+
+  it('say the server stopped at any LOG_LEVEL', async () => {
+    const db = await createTestDatabase('postgres');
+    const signals = new EventEmitter();
+    const logs: string[] = [];
+    await createApp(loadConfig({ ...db.env, MODULES: 'health' }), new AppLogger('error', 'json', (line) => logs.push(line)), {
+      shutdownHooks: true,
+      signals,
+    });
+    try {
+      signals.emit('SIGINT', 'SIGINT');
+      await eventually(() => signals.listenerCount('SIGINT') === 0);
+      expect(logs.map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual(['Parley stopped (SIGINT)']);
+    } finally {
       await db.dispose();
     }
   });

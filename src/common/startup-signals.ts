@@ -1,4 +1,5 @@
 import type { AppLogger } from './logging/app-logger.js';
+import { errorMessage } from './errors/error-message.js';
 
 /** The start was asked to stop (SIGTERM, SIGINT) before it was up; what it had opened is closed. */
 export class StartInterrupted extends Error {
@@ -30,6 +31,34 @@ export function holdStopSignals(signals: NodeJS.EventEmitter, logger: AppLogger)
   }
   for (const name of STOP_SIGNALS) signals.on(name, onSignal);
   return held;
+}
+
+/**
+ * Once the app is up: a stop signal closes it (Nest's shutdown hooks, in order), then a last line
+ * says it stopped, whatever LOG_LEVEL says, as the start banner does, and the signal is raised
+ * again with nothing listening, so the process ends as that signal would have ended it. Nest's
+ * own enableShutdownHooks does the same without the line (an operator reading the log saw only
+ * "SIGTERM received"). A second signal while it stops changes nothing (main.ts's timer bounds the
+ * stop).
+ */
+export function stopOnSignals(app: { close(signal?: string): Promise<void> }, signals: NodeJS.EventEmitter, logger: AppLogger): void {
+  let stopping = false;
+  function onSignal(signal: NodeJS.Signals): void {
+    if (stopping) return;
+    stopping = true;
+    app.close(signal).then(
+      () => {
+        for (const name of STOP_SIGNALS) signals.off(name, onSignal);
+        logger.announce(`Parley stopped (${signal})`, 'Parley');
+        if (signals === process) process.kill(process.pid, signal);
+      },
+      (error: unknown) => {
+        logger.error(`The stop failed: ${errorMessage(error)}`, error instanceof Error ? error.stack : undefined, 'Parley');
+        if (signals === process) process.exit(1);
+      },
+    );
+  }
+  for (const name of STOP_SIGNALS) signals.on(name, onSignal);
 }
 
 /**
