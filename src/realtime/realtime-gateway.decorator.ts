@@ -26,7 +26,7 @@ export function RealtimeGateway(): ClassDecorator {
     for (const hook of ['handleConnection', 'handleDisconnect']) {
       if (typeof prototype[hook] === 'function') {
         throw new Error(
-          `${target.name}.${hook}: Parley's gateways do not get Nest's connection hooks (the ConnectionManager owns each socket's life, and keeping a hook per gateway per socket costs memory on every connection). Use PresenceService or a FanOut listener instead.`,
+          `${target.name}.${hook}: Parley's gateways do not get Nest's connection hooks (the ConnectionManager owns each socket's life, and keeping a hook per gateway per socket costs memory on every connection). Socket lifecycle stays in ConnectionManager; features learn of presence through PresenceAudience/LastSeenRecorder.`,
         );
       }
     }
