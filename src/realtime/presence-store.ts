@@ -1,5 +1,11 @@
 import { PresenceQuery } from './presence-query.js';
 
+/**
+ * Connections refreshed in one store call (one Redis command): PresenceService hands `refresh` no
+ * more at once, and the Redis store splits a longer list by it.
+ */
+export const REFRESH_BATCH = 500;
+
 /** A user the sweep took offline, and when they were last known connected. */
 export interface Lapsed {
   userId: string;

@@ -7,12 +7,10 @@ import { FailureWindow } from '../common/concurrency/failure-window.js';
 import { KeyedSequencer } from '../common/concurrency/keyed-sequencer.js';
 import { LastSeenRecorder } from './last-seen-recorder.js';
 import { PresenceAudience } from './presence-audience.js';
-import { type PresenceEntry, PresenceStore } from './presence-store.js';
+import { type PresenceEntry, PresenceStore, REFRESH_BATCH } from './presence-store.js';
 import { RealtimeService } from './realtime.service.js';
 import { errorMessage } from '../common/errors/error-message.js';
 
-/** Connections refreshed in one store call (one Redis command). */
-const REFRESH_BATCH = 500;
 /**
  * After the store fails a connect or disconnect (Redis down or stalled: each call waits out the
  * command timeout), `ready` does not wait for the store's answer to the next connects for this

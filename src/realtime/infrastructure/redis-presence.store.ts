@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { type Lapsed, type PresenceEntry, PresenceStore } from '../presence-store.js';
+import { type Lapsed, type PresenceEntry, PresenceStore, REFRESH_BATCH } from '../presence-store.js';
 
 const SWEEP_BATCH = 200;
 
@@ -69,7 +69,7 @@ const SCRIPTS = {
       end
       return gone`,
   },
-  // KEYS: user sets. Returns how many live connections each has.
+  // No KEYS. ARGV: user set keys. Returns how many live connections each has.
   parleyPresenceCount: {
     numberOfKeys: 0,
     lua: `${NOW}
@@ -122,8 +122,8 @@ export class RedisPresenceStore extends PresenceStore {
 
   async refresh(entries: PresenceEntry[]): Promise<string[]> {
     const back: string[] = [];
-    for (let i = 0; i < entries.length; i += 500) {
-      const pairs = entries.slice(i, i + 500).flatMap((e) => [e.userId, e.connectionId]);
+    for (let i = 0; i < entries.length; i += REFRESH_BATCH) {
+      const pairs = entries.slice(i, i + REFRESH_BATCH).flatMap((e) => [e.userId, e.connectionId]);
       back.push(...((await this.scripts.parleyPresenceRefresh(this.onlineKey, this.ttlMs, this.userPrefix, ...pairs)) as string[]));
     }
     return back;
