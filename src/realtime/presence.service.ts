@@ -2,7 +2,7 @@ import { within } from '../common/concurrency/within.js';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { BackgroundWork } from '../common/concurrency/background-work.js';
-import { LogThrottle } from '../common/logging/log-throttle.js';
+import { heldBackNote, LogThrottle } from '../common/logging/log-throttle.js';
 import { FailureWindow } from '../common/concurrency/failure-window.js';
 import { KeyedSequencer } from '../common/concurrency/keyed-sequencer.js';
 import { LastSeenRecorder } from './last-seen-recorder.js';
@@ -100,9 +100,8 @@ export class PresenceService implements OnApplicationBootstrap {
       this.storeAway.failed();
       const held = this.storeFailures.pass();
       if (held !== undefined) {
-        const more = held > 0 ? ` (and ${held} more since the last such line)` : '';
         this.logger.warn(
-          `Presence store failed a connect or disconnect${more}: ${errorMessage(error)}; those users are settled at the next heartbeat, and sockets are ready without waiting for the store for ${STORE_AWAY_MS / 1000} s. Check REDIS_URL and that Redis is up.`,
+          `Presence store failed a connect or disconnect${heldBackNote(held)}: ${errorMessage(error)}; those users are settled at the next heartbeat, and sockets are ready without waiting for the store for ${STORE_AWAY_MS / 1000} s. Check REDIS_URL and that Redis is up.`,
         );
       }
       return undefined;
@@ -159,8 +158,7 @@ export class PresenceService implements OnApplicationBootstrap {
       this.chains.run(userId, work).catch((error: unknown) => {
         const held = this.updateFailures.pass();
         if (held === undefined) return;
-        const more = held > 0 ? ` (and ${held} more since the last such line)` : '';
-        this.logger.warn(`Presence update for user ${userId} failed${more}: ${errorMessage(error)}`);
+        this.logger.warn(`Presence update for user ${userId} failed${heldBackNote(held)}: ${errorMessage(error)}`);
       }),
     );
   }

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { LogThrottle } from '../common/logging/log-throttle.js';
+import { heldBackNote, LogThrottle } from '../common/logging/log-throttle.js';
 import { CloseCode } from './connection.js';
 import { FanOut, type FanOutMessage } from './fan-out.js';
 import type { ServerEvent } from './server-events.js';
@@ -117,10 +117,9 @@ export class RealtimeService {
     } catch (error) {
       const held = this.failureLog.pass();
       if (held === undefined) return;
-      const more = held > 0 ? ` (and ${held} more since the last such line)` : '';
       // A timed-out publish may still go through late; a refused one is lost to the other instances.
       this.logger.warn(
-        `Fan-out (${this.fanOut.mode}) failed${more}: ${errorMessage(error)}; sockets on other instances may miss this ${message.kind}, or get it late. Check REDIS_URL and that Redis is up.`,
+        `Fan-out (${this.fanOut.mode}) failed${heldBackNote(held)}: ${errorMessage(error)}; sockets on other instances may miss this ${message.kind}, or get it late. Check REDIS_URL and that Redis is up.`,
       );
     }
   }

@@ -20,7 +20,7 @@ describe('the Redis error log', () => {
       onError(refused);
       onError(new Error('Connection is closed.')); // another error is logged at once
       expect(warn.mock.calls.map((c) => c[0]).slice(1)).toEqual([
-        'Redis (main) error: connect ECONNREFUSED 127.0.0.1:6379 (49 more times since)',
+        'Redis (main) error: connect ECONNREFUSED 127.0.0.1:6379 (and 49 more since the last such line)',
         'Redis (main) error: Connection is closed.',
       ]);
     } finally {

@@ -6,7 +6,7 @@ import { opening } from '../common/startup-scope.js';
 import { withTimeout } from '../common/concurrency/within.js';
 import { HealthRegistry } from '../common/health/health-registry.js';
 import { SetupError } from '../common/errors/setup-error.js';
-import { LogThrottle } from '../common/logging/log-throttle.js';
+import { heldBackNote, LogThrottle } from '../common/logging/log-throttle.js';
 import { errorMessage } from '../common/errors/error-message.js';
 
 /**
@@ -69,7 +69,7 @@ export function quietly(name: string): (error: Error) => void {
     }
     const held = throttle.pass();
     if (held === undefined) return;
-    logger.warn(`Redis (${name}) error: ${error.message}${held > 0 ? ` (${held} more times since)` : ''}`);
+    logger.warn(`Redis (${name}) error: ${error.message}${heldBackNote(held)}`);
   };
 }
 

@@ -7,7 +7,7 @@ import { Client } from 'minio';
 import { UnavailableError } from '../common/errors/domain-error.js';
 import { withTimeout } from '../common/concurrency/within.js';
 import { SetupError } from '../common/errors/setup-error.js';
-import { LogThrottle } from '../common/logging/log-throttle.js';
+import { heldBackNote, LogThrottle } from '../common/logging/log-throttle.js';
 import type { S3Config } from '../config/app-config.js';
 import { assertValidObjectKey } from './object-key.js';
 import { ObjectStorage, type StoredObject } from './object-storage.js';
@@ -143,8 +143,7 @@ export class S3ObjectStorage extends ObjectStorage {
   private outages(what: string): void {
     const held = this.outageLog.pass();
     if (held === undefined) return;
-    const more = held > 0 ? ` (${held} more failed since the last such line)` : '';
-    this.logger.warn(`${what}; answering 503 STORAGE_UNAVAILABLE${more}`);
+    this.logger.warn(`${what}; answering 503 STORAGE_UNAVAILABLE${heldBackNote(held)}`);
   }
 
   private async ensureBucket(): Promise<void> {

@@ -23,7 +23,7 @@ describe('logOutage', () => {
           /^GET \/api\/v1\/chats was answered 503: the database .*\(connect ECONNREFUSED 127\.0\.0\.1:5432\)\. One line per 10 s/,
         ),
       ],
-      [expect.stringMatching(/^A send_message frame was answered SERVICE_UNAVAILABLE: .*; 2 more since the last such line\./)],
+      [expect.stringMatching(/^A send_message frame was answered SERVICE_UNAVAILABLE: .*\(and 2 more since the last such line\)\./)],
     ]);
   });
 });

@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import { LogThrottle } from '../logging/log-throttle.js';
+import { heldBackNote, LogThrottle } from '../logging/log-throttle.js';
 import { errorMessage } from './error-message.js';
 
 const EVERY_MS = 10_000;
@@ -17,9 +17,8 @@ const throttle = new LogThrottle(EVERY_MS);
 export function logOutage(logger: Pick<LoggerService, 'warn'>, error: unknown, what: string): void {
   const held = throttle.pass();
   if (held === undefined) return;
-  const more = held > 0 ? `; ${held} more since the last such line` : '';
   logger.warn(
-    `${what}: the database (or another service it needs) is unreachable or did not answer in time (${errorMessage(error)})${more}. One line per ${EVERY_MS / 1000} s while it lasts.`,
+    `${what}: the database (or another service it needs) is unreachable or did not answer in time (${errorMessage(error)})${heldBackNote(held)}. One line per ${EVERY_MS / 1000} s while it lasts.`,
   );
 }
 

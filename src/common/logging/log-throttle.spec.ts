@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { LogThrottle } from './log-throttle.js';
+import { heldBackNote, LogThrottle } from './log-throttle.js';
 
 describe('LogThrottle', () => {
   it('lets the first through, holds the rest back for the period, then lets one through with their count', () => {
@@ -13,5 +13,12 @@ describe('LogThrottle', () => {
     expect(throttle.pass()).toBe(4);
     now += 10_000;
     expect(throttle.pass()).toBe(0);
+  });
+});
+
+describe('heldBackNote', () => {
+  it('counts the lines held back, and says nothing when none were', () => {
+    expect(heldBackNote(3)).toBe(' (and 3 more since the last such line)');
+    expect(heldBackNote(0)).toBe('');
   });
 });

@@ -24,3 +24,11 @@ export class LogThrottle {
     return held;
   }
 }
+
+/**
+ * What a line let through adds for the `held` ones held back before it (what `pass` returned):
+ * " (and 3 more since the last such line)", or nothing for none.
+ */
+export function heldBackNote(held: number): string {
+  return held > 0 ? ` (and ${held} more since the last such line)` : '';
+}
