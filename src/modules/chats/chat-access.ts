@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../common/errors/domain-error.js';
 import { type ActorCheck, ChatRepository } from './chat.repository.js';
-import type { Chat, Member, MemberRole } from './domain/chat.js';
+import type { Chat, Member, RoleRule } from './domain/chat.js';
 
 export const chatNotFound = () => new NotFoundError('CHAT_NOT_FOUND', 'No such chat.');
 /** A group title the owner already uses (titles are unique among the groups one user owns). */
@@ -55,30 +55,20 @@ export class ChatAccess {
   }
 
   /**
-   * The same role check as requireGroupRole, for the change to run again inside its own
-   * transaction with the chat locked (ChatRepository's ActorCheck): the role seen before may have
-   * been taken away, or the actor removed, by a change that committed meanwhile.
+   * requireGroup, then the rule's role check (403). One lookup of chat and member. Returns the same
+   * check for the change to run again inside its own transaction with the chat locked
+   * (ChatRepository's ActorCheck): the role seen before may have been taken away, or the actor
+   * removed, by a change that committed meanwhile.
    */
-  lockedCheck(actorId: string, allowed: (role: MemberRole) => boolean, code: string, message: string): ActorCheck {
+  async requireGroupRole(chatId: string, userId: string, rule: RoleRule): Promise<ActorCheck> {
+    const found = await this.requireGroup(chatId, userId);
+    if (!rule.allowed(found.member.role)) throw new ForbiddenError(rule.code, rule.message);
     return {
-      actorId,
+      actorId: userId,
       allow: (actor) => {
         if (!actor) throw chatNotFound();
-        if (!allowed(actor.role)) throw new ForbiddenError(code, message);
+        if (!rule.allowed(actor.role)) throw new ForbiddenError(rule.code, rule.message);
       },
     };
-  }
-
-  /** requireGroup, then the role check (403). One lookup of chat and member. */
-  async requireGroupRole(
-    chatId: string,
-    userId: string,
-    allowed: (role: MemberRole) => boolean,
-    code: string,
-    message: string,
-  ): Promise<{ chat: Chat; member: Member }> {
-    const found = await this.requireGroup(chatId, userId);
-    if (!allowed(found.member.role)) throw new ForbiddenError(code, message);
-    return found;
   }
 }

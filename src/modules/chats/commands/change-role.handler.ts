@@ -3,7 +3,7 @@ import { ConflictError } from '../../../common/errors/domain-error.js';
 import { ChatAccess, memberNotFound } from '../chat-access.js';
 import { ChatRepository } from '../chat.repository.js';
 import { ChatsService } from '../chats.service.js';
-import { canChangeRoles } from '../domain/chat.js';
+import { CHANGE_ROLES_RULE } from '../domain/chat.js';
 import type { ChatDetailDto } from '../dto/chat.dto.js';
 import { ChatUpdatedEvent } from '../events/chat.events.js';
 import { ChangeRoleCommand } from './change-role.command.js';
@@ -18,14 +18,13 @@ export class ChangeRoleHandler implements ICommandHandler<ChangeRoleCommand, Cha
   ) {}
 
   async execute({ actorId, chatId, userId, role }: ChangeRoleCommand): Promise<ChatDetailDto> {
-    const refusal = ['CHAT_OWNER_REQUIRED', 'Only the owner can change roles.'] as const;
-    await this.access.requireGroupRole(chatId, actorId, canChangeRoles, ...refusal);
+    const check = await this.access.requireGroupRole(chatId, actorId, CHANGE_ROLES_RULE);
     const target = await this.chats.membership(chatId, userId);
     if (!target) throw memberNotFound();
     if (userId === actorId && role !== 'owner')
       throw new ConflictError('OWNER_MUST_TRANSFER', 'Give the owner role to someone else instead of demoting yourself.');
     if (target.role !== role) {
-      await this.chats.setRole(chatId, userId, role, this.access.lockedCheck(actorId, canChangeRoles, ...refusal));
+      await this.chats.setRole(chatId, userId, role, check);
       const [updated, members] = await Promise.all([this.chats.findById(chatId), this.chats.members(chatId)]);
       if (updated)
         this.events.publish(

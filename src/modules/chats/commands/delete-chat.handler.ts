@@ -1,7 +1,7 @@
 import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
 import { ChatAccess } from '../chat-access.js';
 import { ChatRepository } from '../chat.repository.js';
-import { canDelete } from '../domain/chat.js';
+import { DELETE_RULE } from '../domain/chat.js';
 import { ChatDeletedEvent } from '../events/chat.events.js';
 import { DeleteChatCommand } from './delete-chat.command.js';
 
@@ -14,9 +14,8 @@ export class DeleteChatHandler implements ICommandHandler<DeleteChatCommand, voi
   ) {}
 
   async execute({ actorId, chatId }: DeleteChatCommand): Promise<void> {
-    const refusal = ['CHAT_OWNER_REQUIRED', 'Only the owner can delete this chat.'] as const;
-    await this.access.requireGroupRole(chatId, actorId, canDelete, ...refusal);
-    const memberIds = await this.chats.delete(chatId, this.access.lockedCheck(actorId, canDelete, ...refusal));
+    const check = await this.access.requireGroupRole(chatId, actorId, DELETE_RULE);
+    const memberIds = await this.chats.delete(chatId, check);
     this.events.publish(new ChatDeletedEvent(chatId, memberIds, actorId));
   }
 }

@@ -2,7 +2,7 @@ import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
 import { ChatAccess } from '../chat-access.js';
 import { ChatRepository } from '../chat.repository.js';
 import { ChatsService } from '../chats.service.js';
-import { canRename, normaliseTitle } from '../domain/chat.js';
+import { normaliseTitle, RENAME_RULE } from '../domain/chat.js';
 import type { ChatDetailDto } from '../dto/chat.dto.js';
 import { ChatUpdatedEvent } from '../events/chat.events.js';
 import { RenameChatCommand } from './rename-chat.command.js';
@@ -17,9 +17,8 @@ export class RenameChatHandler implements ICommandHandler<RenameChatCommand, Cha
   ) {}
 
   async execute({ actorId, chatId, title }: RenameChatCommand): Promise<ChatDetailDto> {
-    const refusal = ['CHAT_ADMIN_REQUIRED', 'Only the owner or an admin can rename this chat.'] as const;
-    await this.access.requireGroupRole(chatId, actorId, canRename, ...refusal);
-    const renamed = await this.chats.rename(chatId, normaliseTitle(title), this.access.lockedCheck(actorId, canRename, ...refusal));
+    const check = await this.access.requireGroupRole(chatId, actorId, RENAME_RULE);
+    const renamed = await this.chats.rename(chatId, normaliseTitle(title), check);
     // The title it had already: nothing changed, so nothing to tell (nor a chat to move up the lists).
     if (renamed.changed) {
       const memberIds = (await this.chats.members(chatId)).map((m) => m.userId);

@@ -66,6 +66,30 @@ export const canRename = canManageMembers;
 export const canDelete = (role: MemberRole): boolean => role === 'owner';
 export const canChangeRoles = (role: MemberRole): boolean => role === 'owner';
 
+/** Who may make a change to a group, and the refusal (403) everyone else gets. */
+export interface RoleRule {
+  allowed(role: MemberRole): boolean;
+  code: string;
+  message: string;
+}
+
+export const ADD_MEMBERS_RULE: RoleRule = {
+  allowed: canManageMembers,
+  code: 'CHAT_ADMIN_REQUIRED',
+  message: 'Only the owner or an admin can add members.',
+};
+export const RENAME_RULE: RoleRule = {
+  allowed: canRename,
+  code: 'CHAT_ADMIN_REQUIRED',
+  message: 'Only the owner or an admin can rename this chat.',
+};
+export const DELETE_RULE: RoleRule = { allowed: canDelete, code: 'CHAT_OWNER_REQUIRED', message: 'Only the owner can delete this chat.' };
+export const CHANGE_ROLES_RULE: RoleRule = {
+  allowed: canChangeRoles,
+  code: 'CHAT_OWNER_REQUIRED',
+  message: 'Only the owner can change roles.',
+};
+
 /** Whether `actor` may remove `target` from a group: admins and owners may remove lower ranks; anyone may leave. */
 export function canRemove(actor: Member, target: Member): boolean {
   if (actor.userId === target.userId) return true;
