@@ -10,11 +10,10 @@ import { UserRepository } from '../users/user.repository.js';
 import { toMe } from '../users/dto/user.dto.js';
 import { AuthRateLimiter } from './auth-rate-limiter.js';
 import { AuthTokenRepository } from './auth-token.repository.js';
-import { EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS } from './domain/token-lifetimes.js';
 import type { AuthResultDto, SessionDto, SignInDto, SignUpDto } from './dto/auth.dto.js';
 import { SessionsRevokedEvent } from './events/session-revoked.event.js';
 import { UserSignedUpEvent } from './events/user-signed-up.event.js';
-import { addressee } from './email-links.service.js';
+import { addressee, queueLinkEmail } from './email-links.service.js';
 import { PasswordHasher } from './password-hasher.js';
 import { SessionRepository } from './session.repository.js';
 import { newEmailToken, sha256, TokenService } from './token.service.js';
@@ -82,8 +81,8 @@ export class AuthService implements OnApplicationBootstrap {
         tx,
       );
       if (mail) {
-        await this.emailTokens.create(id, 'confirm_email', sha256(token), EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, tx);
-        await mail.queue({ template: 'confirm-email', to: addressee(created.email, created.name, false), userId: id, token }, tx);
+        const to = addressee(created.email, created.name, false);
+        await queueLinkEmail(this.emailTokens, mail, 'confirm_email', { userId: id, to, token }, tx);
       }
       return created;
     });

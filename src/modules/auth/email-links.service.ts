@@ -1,14 +1,16 @@
 import { type BeforeApplicationShutdown, Injectable, Logger, Optional } from '@nestjs/common';
 import { EventBus } from '@nestjs/cqrs';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { BackgroundWork } from '../../common/concurrency/background-work.js';
 import { KeyedSequencer } from '../../common/concurrency/keyed-sequencer.js';
 import { ConflictError, UnavailableError, ValidationError } from '../../common/errors/domain-error.js';
 import { UserRepository } from '../users/user.repository.js';
-import { MailOutbox } from '../notify/mail-outbox.js';
+import { MailOutbox, type MailRequest } from '../notify/mail-outbox.js';
+import type { MailTemplateName } from '../notify/domain/mail.js';
 import { AuthRateLimiter } from './auth-rate-limiter.js';
 import { AuthTokenRepository } from './auth-token.repository.js';
 import { EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, PASSWORD_RESET_TOKEN_TTL_SECONDS } from './domain/token-lifetimes.js';
+import type { AuthTokenPurpose } from './infrastructure/persistence/typeorm/auth-token.entity.js';
 import { PasswordResetRequestedEvent } from './events/password-reset-requested.event.js';
 import { SessionsRevokedEvent } from './events/session-revoked.event.js';
 import { PasswordHasher } from './password-hasher.js';
@@ -31,6 +33,28 @@ const invalidToken = () =>
  */
 export function addressee(address: string, name: string, confirmed: boolean): { address: string; name: string } {
   return { address, name: confirmed ? name : '' };
+}
+
+/** Each emailed link's template and how long its token stays valid, by what the token is for. */
+const LINK_EMAILS: Record<AuthTokenPurpose, { template: MailTemplateName; ttlSeconds: number }> = {
+  confirm_email: { template: 'confirm-email', ttlSeconds: EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS },
+  reset_password: { template: 'reset-password', ttlSeconds: PASSWORD_RESET_TOKEN_TTL_SECONDS },
+};
+
+/**
+ * Stores the link's token (its hash) and queues the email carrying it, both in `tx`. The caller
+ * wakes the mail sender once `tx` has committed.
+ */
+export async function queueLinkEmail(
+  tokens: AuthTokenRepository,
+  mail: MailOutbox,
+  purpose: AuthTokenPurpose,
+  link: { userId: string; to: MailRequest['to']; token: string },
+  tx: EntityManager,
+): Promise<void> {
+  const { template, ttlSeconds } = LINK_EMAILS[purpose];
+  await tokens.create(link.userId, purpose, sha256(link.token), ttlSeconds, tx);
+  await mail.queue({ template, to: link.to, userId: link.userId, token: link.token }, tx);
 }
 
 /**
@@ -93,8 +117,7 @@ export class EmailLinksService implements BeforeApplicationShutdown {
       const user = await this.users.mailContact(userId, tx);
       if (!user) throw sessionEnded();
       if (user.confirmed) return false;
-      await this.emailTokens.create(userId, 'confirm_email', sha256(token), EMAIL_CONFIRMATION_TOKEN_TTL_SECONDS, tx);
-      await mail.queue({ template: 'confirm-email', to: addressee(user.email, user.name, false), userId, token }, tx);
+      await queueLinkEmail(this.emailTokens, mail, 'confirm_email', { userId, to: addressee(user.email, user.name, false), token }, tx);
       return true;
     });
     if (!queued) throw alreadyConfirmed();
@@ -149,11 +172,8 @@ export class EmailLinksService implements BeforeApplicationShutdown {
       // reference the row) as well.
       await this.emailTokens.lockLinksOf(user.id, 'reset_password', tx);
       await this.emailTokens.invalidateUnused(user.id, 'reset_password', tx);
-      await this.emailTokens.create(user.id, 'reset_password', sha256(token), PASSWORD_RESET_TOKEN_TTL_SECONDS, tx);
-      await mail.queue(
-        { template: 'reset-password', to: addressee(user.email, user.name, user.emailConfirmedAt !== null), userId: user.id, token },
-        tx,
-      );
+      const to = addressee(user.email, user.name, user.emailConfirmedAt !== null);
+      await queueLinkEmail(this.emailTokens, mail, 'reset_password', { userId: user.id, to, token }, tx);
     });
     mail.wake();
     this.events.publish(new PasswordResetRequestedEvent(user.id, user.email, user.name, token));
