@@ -22,7 +22,7 @@ import { AppConfig } from '../../config/app-config.js';
 import { MailOutbox } from '../notify/mail-outbox.js';
 import { SEED_PASSWORD, SEED_USERS } from '../seeding/seed-data.js';
 import { errorMessage } from '../../common/errors/error-message.js';
-import { sessionEnded } from './auth-errors.js';
+import { invalidCredentials, sessionEnded } from './auth-errors.js';
 
 export interface ClientInfo {
   ip: string | null;
@@ -111,9 +111,7 @@ export class AuthService implements OnApplicationBootstrap {
     const generation = passwordGeneration(user?.passwordHash);
     await this.limiter.countSignInAttempt(input.email, client.ip, generation);
     const check = user ? await this.hasher.verify(user.passwordHash, input.password) : await this.hasher.burn(input.password);
-    if (!user || !check.matches || this.isSeedPasswordRefused(input.password)) {
-      throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
-    }
+    if (!user || !check.matches || this.isSeedPasswordRefused(input.password)) throw invalidCredentials();
     const sessionId = randomUUID();
     const issued = this.tokens.issue(user.id, sessionId);
     const session = {
@@ -133,7 +131,7 @@ export class AuthService implements OnApplicationBootstrap {
       if (now && now.passwordHash !== user.passwordHash && (await this.hasher.verify(now.passwordHash, input.password)).matches)
         opened = await this.sessions.createForPassword(session, now.passwordHash);
     }
-    if (!opened) throw new UnauthenticatedError('INVALID_CREDENTIALS', 'The email or password is wrong.');
+    if (!opened) throw invalidCredentials();
     await this.endSessionsBeyondLimit(user.id, sessionId);
     await this.limiter.signedIn(input.email, client.ip, generation);
     if (check.outdated) await this.rehashPassword(user.id, user.passwordHash, input.password);

@@ -6,6 +6,7 @@ import type { AuthUser } from '../../common/auth/auth-user.js';
 import { HttpOnlyGuard } from '../../common/auth/http-only-guard.js';
 import { IS_PUBLIC } from '../../common/auth/public.decorator.js';
 import { UnauthenticatedError } from '../../common/errors/domain-error.js';
+import { tokenExpired, tokenInvalid } from './auth-errors.js';
 import { JwtStrategy } from './jwt.strategy.js';
 
 /**
@@ -53,11 +54,9 @@ export class JwtAuthGuard implements CanActivate {
     if (error) throw error; // a DomainError from the session check, or a failure of passport's own
     if (user) return user;
     const name = (info as Error | undefined)?.name;
-    if (name === 'TokenExpiredError')
-      throw new UnauthenticatedError('TOKEN_EXPIRED', 'The access token has expired; refresh it or sign in again.');
+    if (name === 'TokenExpiredError') throw tokenExpired();
     // NotBeforeError: Parley issues no `nbf`, so a token with one still in the future is not its own.
-    if (name === 'JsonWebTokenError' || name === 'NotBeforeError')
-      throw new UnauthenticatedError('TOKEN_INVALID', 'The access token is invalid.');
+    if (name === 'JsonWebTokenError' || name === 'NotBeforeError') throw tokenInvalid('The access token is invalid.');
     throw new UnauthenticatedError();
   }
 }

@@ -4,6 +4,7 @@ import { JwtService } from '@nestjs/jwt';
 import { AppConfig } from '../../config/app-config.js';
 import { UnauthenticatedError } from '../../common/errors/domain-error.js';
 import { isLowerCaseUuid } from '../../common/ids/uuid.js';
+import { tokenExpired, tokenInvalid } from './auth-errors.js';
 
 export interface AccessClaims {
   sub: string;
@@ -74,30 +75,30 @@ export class TokenService {
 
   /** Checks signature, expiry and type of an access token; says which of them failed. */
   verifyAccess(token: string): AccessClaims {
-    return accessClaimsOf(this.verify<AccessClaims & { typ?: string }>(token, this.keys.access));
+    return accessClaimsOf(this.verify<UncheckedClaims>(token, this.keys.access));
   }
 
   verifyRefresh(token: string): RefreshClaims & { jtiHash: string } {
-    const claims = this.verify<RefreshClaims & { typ?: string; exp?: unknown }>(token, this.keys.refresh, () => {
-      throw new UnauthenticatedError('REFRESH_EXPIRED', 'The refresh token has expired; sign in again.');
-    });
-    if (claims.typ !== 'refresh' || !claims.jti) throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not a refresh token.');
-    // Every token Parley issues expires; one that does not was not made by it.
-    if (typeof claims.exp !== 'number') throw new UnauthenticatedError('TOKEN_INVALID', 'The token has no expiry.');
-    const { sub, sid, jti } = claims;
-    if (!isId(sub) || !isId(sid) || !isId(jti)) throw notIssuedHere();
+    const claims = this.verify<UncheckedClaims>(
+      token,
+      this.keys.refresh,
+      () => new UnauthenticatedError('REFRESH_EXPIRED', 'The refresh token has expired; sign in again.'),
+    );
+    // A refresh token is known by its jti as well as its typ.
+    if (!claims.jti) throw tokenInvalid(NOT_OF_TYPE.refresh);
+    const { sub, sid, jti } = claimsOfType(claims, 'refresh', ['sub', 'sid', 'jti']);
     return { sub, sid, jti, jtiHash: sha256(jti) };
   }
 
   /** `expired` answers a token past its time (a refresh token's is not the access token's answer). */
-  private verify<T extends object>(token: string, key: KeyObject, expired: () => never = accessExpired): T {
+  private verify<T extends object>(token: string, key: KeyObject, expired: () => UnauthenticatedError = tokenExpired): T {
     let claims: T;
     try {
       // Only HS256 is ever issued; naming it refuses tokens that claim another algorithm.
       claims = this.jwt.verify<T>(token, { secret: key as unknown as string, algorithms: ['HS256'] });
     } catch (error) {
-      if ((error as Error).name === 'TokenExpiredError') expired();
-      throw new UnauthenticatedError('TOKEN_INVALID', 'The token is invalid.');
+      if ((error as Error).name === 'TokenExpiredError') throw expired();
+      throw tokenInvalid();
     }
     return claims;
   }
@@ -107,13 +108,31 @@ export class TokenService {
  * The claims of a verified token that was issued as an access token; anything else signed with
  * the access secret is refused. Shared by the WebSocket (verifyAccess) and REST (JwtStrategy).
  */
-export function accessClaimsOf(claims: AccessClaims & { typ?: string; exp?: unknown }): AccessClaims {
-  if (claims.typ !== 'access') throw new UnauthenticatedError('TOKEN_INVALID', 'The token is not an access token.');
+export function accessClaimsOf(claims: UncheckedClaims): AccessClaims {
+  return claimsOfType(claims, 'access', ['sub', 'sid']);
+}
+
+/** A verified token's claims, before claimsOfType has checked what they are. */
+type UncheckedClaims = { typ?: unknown; exp?: unknown } & Partial<Record<keyof RefreshClaims, unknown>>;
+
+const NOT_OF_TYPE = { access: 'The token is not an access token.', refresh: 'The token is not a refresh token.' } as const;
+
+/** The `ids` claims of a verified token issued as `typ`; a token of another type, or not issued by Parley, is refused. */
+function claimsOfType<K extends keyof RefreshClaims>(
+  claims: UncheckedClaims,
+  typ: keyof typeof NOT_OF_TYPE,
+  ids: readonly K[],
+): Record<K, string> {
+  if (claims.typ !== typ) throw tokenInvalid(NOT_OF_TYPE[typ]);
   // Every token Parley issues expires; one that does not was not made by it.
-  if (typeof claims.exp !== 'number') throw new UnauthenticatedError('TOKEN_INVALID', 'The token has no expiry.');
-  const { sub, sid } = claims;
-  if (!isId(sub) || !isId(sid)) throw notIssuedHere();
-  return { sub, sid };
+  if (typeof claims.exp !== 'number') throw tokenInvalid('The token has no expiry.');
+  const checked = {} as Record<K, string>;
+  for (const name of ids) {
+    const id = claims[name];
+    if (!isId(id)) throw notIssuedHere();
+    checked[name] = id;
+  }
+  return checked;
 }
 
 /** The ids Parley puts in a token (user, session, refresh token) are lower-case UUIDs (randomUUID). */
@@ -125,9 +144,5 @@ const isId = isLowerCaseUuid;
  * its ids reach a query.
  */
 function notIssuedHere(): UnauthenticatedError {
-  return new UnauthenticatedError('TOKEN_INVALID', 'The token is invalid.');
-}
-
-function accessExpired(): never {
-  throw new UnauthenticatedError('TOKEN_EXPIRED', 'The token has expired; refresh it or sign in again.');
+  return tokenInvalid();
 }
