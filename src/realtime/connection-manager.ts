@@ -12,11 +12,10 @@ import { type BoundHandler, CloseCode, Connection, connectionOf, type FrameConte
 import { DirectHandlers } from './direct-handlers.js';
 import { ExpiryWheel } from './expiry-wheel.js';
 import { AuthFrameDto } from './dto/auth-frame.dto.js';
-import { FanOut, type FanOutMessage } from './fan-out.js';
+import { behindPlaceOf, FanOut, type FanOutMessage } from './fan-out.js';
 import { MissedMessages } from './missed-messages.js';
 import { type ClientFrame, parseFrame, type ParsedFrame, unknownType } from './frames.js';
 import { PreparedFrame } from './prepared-frame.js';
-import type { BehindPlace } from './stream-tracker.js';
 import { PendingSockets } from './pending-sockets.js';
 import { PresenceService } from './presence.service.js';
 import { within } from '../common/concurrency/within.js';
@@ -383,16 +382,7 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
     const frame = targets.length > 1 ? new PreparedFrame(message.frame) : message.frame;
     // An edit or delete travels as `after` and waits in its stream like the message it is about.
     const position = message.stream ?? (message.after && { id: message.after.id, seq: message.after.seq, about: true as const });
-    const place: BehindPlace | undefined = message.behind
-      ? {
-          afterSeq: message.behindSeq,
-          ends: message.ends === true,
-          gone: message.gone === true,
-          starts: message.starts === true,
-          version: message.version,
-          whileIn: message.whileIn === true,
-        }
-      : undefined;
+    const place = behindPlaceOf(message);
     for (const connection of targets) {
       if (position) connection.sendInStream(position, frame);
       else if (message.behind) connection.sendBehind(message.behind, frame, place);

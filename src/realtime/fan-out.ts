@@ -1,5 +1,5 @@
 import type { DeliveryTarget } from './socket-registry.js';
-import type { StateVersion, StreamPosition } from './stream-tracker.js';
+import type { BehindPlace, StateVersion, StreamPosition } from './stream-tracker.js';
 
 /**
  * What one instance asks all of them (itself included) to do with their local sockets. `frame`
@@ -40,6 +40,23 @@ export type FanOutMessage =
       repairUserIds?: string[];
     }
   | { kind: 'close'; target: DeliveryTarget; code: number; reason: string };
+
+/**
+ * Where a delivered frame with `behind` goes in its stream on each connection, as the message
+ * says (undefined without `behind`). The fields keep their names on the wire, which instances of
+ * other versions read too.
+ */
+export function behindPlaceOf(message: Extract<FanOutMessage, { kind: 'deliver' }>): BehindPlace | undefined {
+  if (!message.behind) return undefined;
+  return {
+    behindSeq: message.behindSeq,
+    ends: message.ends === true,
+    gone: message.gone === true,
+    starts: message.starts === true,
+    version: message.version,
+    whileIn: message.whileIn === true,
+  };
+}
 
 export type FanOutListener = (message: FanOutMessage) => void;
 

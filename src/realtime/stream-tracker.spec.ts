@@ -53,7 +53,7 @@ describe('StreamTracker', () => {
     const catchUp = streams.begin('c');
     streams.admitLive({ id: 'c', seq: 1 }, 'f1');
     streams.admitLive({ id: 'c', seq: 2, about: true }, 'edit2');
-    streams.admitBehind('c', 'removed-x', { afterSeq: 1 });
+    streams.admitBehind('c', 'removed-x', { behindSeq: 1 });
     expect(streams.keptBytes).toBe('f1'.length + 'edit2'.length + 'removed-x'.length);
     catchUp.sent(1); // the history had 1: the held copy is dropped
     catchUp.end();
@@ -245,7 +245,7 @@ describe('StreamTracker', () => {
       // Added back after messages 11–20 went to the others: 21 waits for the frame that says so
       // (it came first, through another instance), and then goes, no gap 11–20 awaited.
       expect(streams.admitLive({ id: 'c', seq: 21 }, 'f21')).toBe(false);
-      streams.admitBehind('c', 'added', { afterSeq: 20, starts: true });
+      streams.admitBehind('c', 'added', { behindSeq: 20, starts: true });
       expect(written).toEqual(['f10', 'removed', 'added', 'f21']);
       // Without `ends` (another member left) the stream goes on, and a gap is still waited for.
       streams.admitBehind('c', 'other-removed');
@@ -258,20 +258,20 @@ describe('StreamTracker', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200);
       streams.admitLive({ id: 'c', seq: 8 }, 'f8');
-      streams.admitBehind('c', 'removed', { afterSeq: 8, ends: true });
+      streams.admitBehind('c', 'removed', { behindSeq: 8, ends: true });
       // Added back when the chat was at 12; 15 and 13 come first, through this instance.
       expect(streams.admitLive({ id: 'c', seq: 15 }, 'f15')).toBe(false);
       expect(streams.admitLive({ id: 'c', seq: 13 }, 'f13')).toBe(false);
       expect(written).toEqual(['f8', 'removed']);
-      streams.admitBehind('c', 'added', { afterSeq: 12, starts: true });
+      streams.admitBehind('c', 'added', { behindSeq: 12, starts: true });
       expect(written).toEqual(['f8', 'removed', 'added', 'f13']);
       streams.admitLive({ id: 'c', seq: 14 }, 'f14');
       expect(written).toEqual(['f8', 'removed', 'added', 'f13', 'f14', 'f15']);
       expect(jest.getTimerCount()).toBe(0);
       // Re-added with no message in between: the next one waits for the frame all the same.
-      streams.admitBehind('c', 'removed-again', { afterSeq: 15, ends: true });
+      streams.admitBehind('c', 'removed-again', { behindSeq: 15, ends: true });
       expect(streams.admitLive({ id: 'c', seq: 16 }, 'f16')).toBe(false);
-      streams.admitBehind('c', 'added-again', { afterSeq: 15, starts: true });
+      streams.admitBehind('c', 'added-again', { behindSeq: 15, starts: true });
       expect(written.slice(-3)).toEqual(['removed-again', 'added-again', 'f16']);
     });
 
@@ -281,9 +281,9 @@ describe('StreamTracker', () => {
       streams.admitLive({ id: 'c', seq: 4 }, 'f4');
       // Removed at 4 (through another instance), added back at 6; 8 comes first, and waits for 5–7.
       expect(streams.admitLive({ id: 'c', seq: 8 }, 'f8')).toBe(false);
-      streams.admitBehind('c', 'removed', { afterSeq: 4, ends: true });
+      streams.admitBehind('c', 'removed', { behindSeq: 4, ends: true });
       expect(written).toEqual(['f4', 'removed']);
-      streams.admitBehind('c', 'added', { afterSeq: 6, starts: true });
+      streams.admitBehind('c', 'added', { behindSeq: 6, starts: true });
       streams.admitLive({ id: 'c', seq: 7 }, 'f7');
       expect(written).toEqual(['f4', 'removed', 'added', 'f7', 'f8']);
     });
@@ -293,16 +293,16 @@ describe('StreamTracker', () => {
       const { streams, written } = tracker(200);
       streams.admitLive({ id: 'c', seq: 10 }, 'f10');
       // Removed and added back with nothing sent in between: both at 10.
-      streams.admitBehind('c', 'added', { afterSeq: 10, starts: true });
+      streams.admitBehind('c', 'added', { behindSeq: 10, starts: true });
       expect(written).toEqual(['f10']);
-      streams.admitBehind('c', 'removed', { afterSeq: 10, ends: true });
+      streams.admitBehind('c', 'removed', { behindSeq: 10, ends: true });
       expect(written).toEqual(['f10', 'removed', 'added']);
       expect(streams.admitLive({ id: 'c', seq: 11 }, 'f11')).toBe(true);
 
       // And with the last message before the removal still on its way too.
       streams.admitLive({ id: 'd', seq: 9 }, 'd9');
-      streams.admitBehind('d', 'd-added', { afterSeq: 12, starts: true });
-      streams.admitBehind('d', 'd-removed', { afterSeq: 10, ends: true });
+      streams.admitBehind('d', 'd-added', { behindSeq: 12, starts: true });
+      streams.admitBehind('d', 'd-removed', { behindSeq: 10, ends: true });
       expect(written.slice(4)).toEqual(['d9']);
       streams.admitLive({ id: 'd', seq: 10 }, 'd10');
       expect(written.slice(4)).toEqual(['d9', 'd10', 'd-removed', 'd-added']);
@@ -316,14 +316,14 @@ describe('StreamTracker', () => {
       streams.admitLive({ id: 'c', seq: 10 }, 'f10');
       // x removed (version 4) and added back (5) through two instances, with nothing sent between:
       // the addition crossed first. The removal, written last, would leave x out for this client.
-      streams.admitBehind('c', 'x-added', { afterSeq: 10, version: { of: 'x', n: 5 } });
-      streams.admitBehind('c', 'x-removed', { afterSeq: 10, version: { of: 'x', n: 4 } });
+      streams.admitBehind('c', 'x-added', { behindSeq: 10, version: { of: 'x', n: 5 } });
+      streams.admitBehind('c', 'x-removed', { behindSeq: 10, version: { of: 'x', n: 4 } });
       // A change to another member, older still, is news about them: written.
-      streams.admitBehind('c', 'y-added', { afterSeq: 10, version: { of: 'y', n: 3 } });
+      streams.admitBehind('c', 'y-added', { behindSeq: 10, version: { of: 'y', n: 3 } });
       // The same frame twice (published again) is written once.
-      streams.admitBehind('c', 'y-added', { afterSeq: 10, version: { of: 'y', n: 3 } });
+      streams.admitBehind('c', 'y-added', { behindSeq: 10, version: { of: 'y', n: 3 } });
       // And in order, each is written.
-      streams.admitBehind('c', 'x-removed-again', { afterSeq: 10, version: { of: 'x', n: 6 } });
+      streams.admitBehind('c', 'x-removed-again', { behindSeq: 10, version: { of: 'x', n: 6 } });
       expect(written).toEqual(['f10', 'x-added', 'y-added', 'x-removed-again']);
       // Versions are per chat: the same member in another chat is another thing.
       streams.admitBehind('d', 'd-x-added', { version: { of: 'x', n: 1 } });
@@ -333,8 +333,8 @@ describe('StreamTracker', () => {
     it('drops a stale change to a member that comes while the newer one is still held behind a catch-up', () => {
       const { streams, written } = tracker();
       const catchUp = streams.begin('c');
-      streams.admitBehind('c', 'x-added', { afterSeq: 3, version: { of: 'x', n: 2 } });
-      streams.admitBehind('c', 'x-removed', { afterSeq: 3, version: { of: 'x', n: 1 } });
+      streams.admitBehind('c', 'x-added', { behindSeq: 3, version: { of: 'x', n: 2 } });
+      streams.admitBehind('c', 'x-removed', { behindSeq: 3, version: { of: 'x', n: 1 } });
       catchUp.through(3);
       catchUp.end();
       expect(written).toEqual(['x-added']);
@@ -358,13 +358,13 @@ describe('StreamTracker', () => {
       const { streams, written } = tracker();
       streams.admitLive({ id: 'c', seq: 4 }, 'f4');
       streams.admitBehind('c', 'typing-1', { whileIn: true });
-      streams.admitBehind('c', 'removed', { afterSeq: 4, ends: true });
+      streams.admitBehind('c', 'removed', { behindSeq: 4, ends: true });
       streams.admitBehind('c', 'typing-2', { whileIn: true });
       streams.admitBehind('c', 'read-2', { whileIn: true });
       // Other chats are not touched, nor frames for anyone (the chat's title, say).
       streams.admitBehind('d', 'typing-d', { whileIn: true });
       streams.admitBehind('c', 'anyone', {});
-      streams.admitBehind('c', 'added', { afterSeq: 6, starts: true });
+      streams.admitBehind('c', 'added', { behindSeq: 6, starts: true });
       streams.admitBehind('c', 'typing-3', { whileIn: true });
       // A chat deleted: nothing of it for members any more.
       streams.admitBehind('c', 'deleted', { ends: true, gone: true });
@@ -376,14 +376,14 @@ describe('StreamTracker', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200);
       streams.admitLive({ id: 'c', seq: 4 }, 'm4');
-      streams.admitBehind('c', 'removed', { afterSeq: 5, ends: true }); // waits for m5
+      streams.admitBehind('c', 'removed', { behindSeq: 5, ends: true }); // waits for m5
       streams.admitBehind('c', 'typing', { whileIn: true });
       streams.admitLive({ id: 'c', seq: 5 }, 'm5');
       expect(written).toEqual(['m4', 'm5', 'removed']);
 
       const { streams: other, written: out } = tracker(200);
       const catchUp = other.begin('d');
-      other.admitBehind('d', 'removed', { afterSeq: 0, ends: true });
+      other.admitBehind('d', 'removed', { behindSeq: 0, ends: true });
       other.admitBehind('d', 'read', { whileIn: true });
       catchUp.through(0);
       catchUp.end();
@@ -395,12 +395,12 @@ describe('StreamTracker', () => {
       const { streams, written } = tracker(200);
       streams.admitLive({ id: 'c', seq: 8 }, 'm8');
       // Added back (version 5) at 9, through one instance; removed (4) at 8, through another, 20 ms later.
-      streams.admitBehind('c', 'added', { afterSeq: 9, starts: true, version: { of: 'x', n: 5 } });
+      streams.admitBehind('c', 'added', { behindSeq: 9, starts: true, version: { of: 'x', n: 5 } });
       jest.advanceTimersByTime(20);
-      streams.admitBehind('c', 'removed', { afterSeq: 8, ends: true, version: { of: 'x', n: 4 } });
+      streams.admitBehind('c', 'removed', { behindSeq: 8, ends: true, version: { of: 'x', n: 4 } });
       expect(written).toEqual(['m8', 'removed', 'added']);
       // Once told of the addition, the same removal again is stale.
-      streams.admitBehind('c', 'removed', { afterSeq: 8, ends: true, version: { of: 'x', n: 4 } });
+      streams.admitBehind('c', 'removed', { behindSeq: 8, ends: true, version: { of: 'x', n: 4 } });
       expect(written).toEqual(['m8', 'removed', 'added']);
       expect(jest.getTimerCount()).toBe(0);
     });
@@ -417,7 +417,7 @@ describe('StreamTracker', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200);
       streams.admitLive({ id: 'c', seq: 12 }, 'f12'); // sent right after the user was added at 11
-      streams.admitBehind('c', 'added', { afterSeq: 11, starts: true });
+      streams.admitBehind('c', 'added', { behindSeq: 11, starts: true });
       expect(written).toEqual(['f12', 'added']);
       expect(jest.getTimerCount()).toBe(0);
     });
@@ -426,7 +426,7 @@ describe('StreamTracker', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200);
       streams.admitLive({ id: 'c', seq: 8 }, 'f8');
-      streams.admitBehind('c', 'removed', { afterSeq: 8, ends: true });
+      streams.admitBehind('c', 'removed', { behindSeq: 8, ends: true });
       expect(streams.admitLive({ id: 'c', seq: 14 }, 'f14')).toBe(false);
       jest.advanceTimersByTime(199);
       expect(written).toEqual(['f8', 'removed']);
@@ -437,13 +437,13 @@ describe('StreamTracker', () => {
     it('starts the stream of a chat created with the user at 0, so its first messages go out in seq order', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200);
-      streams.admitBehind('n', 'created', { afterSeq: 0, starts: true });
+      streams.admitBehind('n', 'created', { behindSeq: 0, starts: true });
       expect(streams.admitLive({ id: 'n', seq: 2 }, 'n2')).toBe(false); // overtook 1 on the way
       expect(streams.admitLive({ id: 'n', seq: 1 }, 'n1')).toBe(true);
       expect(written).toEqual(['created', 'n1', 'n2']);
       // A stream the connection already stands in is not moved by it.
       streams.admitLive({ id: 'c', seq: 5 }, 'c5');
-      streams.admitBehind('c', 'c-added', { afterSeq: 3, starts: true });
+      streams.admitBehind('c', 'c-added', { behindSeq: 3, starts: true });
       expect(streams.admitLive({ id: 'c', seq: 6 }, 'c6')).toBe(true);
       expect(streams.admitLive({ id: 'c', seq: 4 }, 'c4')).toBe(true); // late, as before: not taken for a repeat
       expect(written.slice(3)).toEqual(['c5', 'c-added', 'c6', 'c4']);
@@ -482,15 +482,15 @@ describe('StreamTracker', () => {
       streams.admitLive({ id: 'c', seq: 10 }, 'f10');
       streams.holdAll();
       streams.admitLive({ id: 'c', seq: 21 }, 'f21');
-      streams.admitBehind('c', 'removed', { afterSeq: 10, ends: true });
-      streams.admitBehind('c', 'added', { afterSeq: 20, starts: true });
+      streams.admitBehind('c', 'removed', { behindSeq: 10, ends: true });
+      streams.admitBehind('c', 'added', { behindSeq: 20, starts: true });
       streams.releaseAll();
       expect(written).toEqual(['f10', 'removed', 'added', 'f21']); // and 21 not held for the gap 11–20
 
       // Another member's connection, waiting for 6 when the removal (at seq 6) comes.
       streams.admitLive({ id: 'd', seq: 5 }, 'd5');
       streams.admitLive({ id: 'd', seq: 7 }, 'd7');
-      streams.admitBehind('d', 'd-removed', { afterSeq: 6 });
+      streams.admitBehind('d', 'd-removed', { behindSeq: 6 });
       expect(written.slice(4)).toEqual(['d5']);
       streams.admitLive({ id: 'd', seq: 6 }, 'd6');
       expect(written.slice(4)).toEqual(['d5', 'd6', 'd-removed', 'd7']);
@@ -639,7 +639,7 @@ describe('StreamTracker', () => {
       jest.useFakeTimers();
       const { streams, written } = tracker(200, store(5).readMissed); // the store has up to 5 only, as yet
       streams.admitLive({ id: 'c', seq: 5 }, 'f5');
-      streams.admitBehind('c', 'other-removed', { afterSeq: 8 }); // another member removed when the chat was at 8
+      streams.admitBehind('c', 'other-removed', { behindSeq: 8 }); // another member removed when the chat was at 8
       await jest.advanceTimersByTimeAsync(200);
       expect(written).toEqual(['f5']);
       for (const seq of [6, 7, 8]) streams.admitLive({ id: 'c', seq }, `f${seq}`);
@@ -651,7 +651,7 @@ describe('StreamTracker', () => {
       const { asked, readMissed } = store(20);
       const { streams, written } = tracker(200, readMissed);
       streams.admitLive({ id: 'c', seq: 5 }, 'f5');
-      streams.admitBehind('c', 'removed', { afterSeq: 8, ends: true });
+      streams.admitBehind('c', 'removed', { behindSeq: 8, ends: true });
       streams.admitLive({ id: 'c', seq: 12 }, 'f12'); // added back, and a message since
       await jest.advanceTimersByTimeAsync(400);
       expect(asked).toEqual([]);
@@ -663,13 +663,13 @@ describe('StreamTracker', () => {
       const { readMissed } = store(10, () => false); // the user is no longer a member: nothing to read
       const { streams, written } = tracker(200, readMissed);
       streams.admitLive({ id: 'c', seq: 6 }, 'f6');
-      streams.admitBehind('c', 'removed', { afterSeq: 8, ends: true }); // removed when the chat was at 8; 7 and 8 still on their way
+      streams.admitBehind('c', 'removed', { behindSeq: 8, ends: true }); // removed when the chat was at 8; 7 and 8 still on their way
       streams.admitLive({ id: 'c', seq: 7 }, 'f7');
       expect(written).toEqual(['f6', 'f7']);
       await jest.advanceTimersByTimeAsync(400);
       expect(written).toEqual(['f6', 'f7', 'removed']);
       expect(streams.admitLive({ id: 'c', seq: 8 }, 'f8')).toBe(false); // never after the removal
-      streams.admitBehind('c', 'added', { afterSeq: 11, starts: true }); // added back
+      streams.admitBehind('c', 'added', { behindSeq: 11, starts: true }); // added back
       expect(streams.admitLive({ id: 'c', seq: 12 }, 'f12')).toBe(true);
       expect(streams.admitLive({ id: 'c', seq: 3, about: true }, 'edit3')).toBe(true); // history is theirs again
       expect(written).toEqual(['f6', 'f7', 'removed', 'added', 'f12', 'edit3']);
@@ -677,10 +677,10 @@ describe('StreamTracker', () => {
 
     it('drops the stragglers of a stream that ended before this connection had any of it', () => {
       const { streams, written } = tracker(200);
-      streams.admitBehind('c', 'removed', { afterSeq: 4, ends: true });
+      streams.admitBehind('c', 'removed', { behindSeq: 4, ends: true });
       expect(streams.admitLive({ id: 'c', seq: 4 }, 'f4')).toBe(false);
       expect(streams.admitLive({ id: 'c', seq: 5 }, 'f5')).toBe(false); // added back: waits for the frame that says so
-      streams.admitBehind('c', 'added', { afterSeq: 4, starts: true });
+      streams.admitBehind('c', 'added', { behindSeq: 4, starts: true });
       expect(written).toEqual(['removed', 'added', 'f5']);
     });
 

@@ -40,15 +40,15 @@ export interface StateVersion {
 /** Where a frame with no position of its own goes in a stream, and what it does to it (StreamTracker.admitBehind). */
 export interface BehindPlace {
   /** Right after this seq of the stream (a member removed or added: the chat's last seq then). Without it, after everything kept back. */
-  afterSeq?: number;
+  behindSeq?: number;
   /** Once written, the stream ends on this connection: its user left the chat. */
   ends?: boolean;
   /** With `ends`: for good (the chat was deleted). */
   gone?: boolean;
   /**
-   * With `afterSeq`: the connection's user comes into the stream there (added to the chat, or it
+   * With `behindSeq`: the connection's user comes into the stream there (added to the chat, or it
    * was created with them). A stream with no position on this connection then stands at
-   * `afterSeq`, so the messages after it are written in order, one that overtook another waiting
+   * `behindSeq`, so the messages after it are written in order, one that overtook another waiting
    * for it, as in a stream the connection has had all along.
    */
   starts?: boolean;
@@ -215,7 +215,7 @@ export class StreamTracker {
    * deleted, a read pointer: after the messages of that chat this connection is still to get),
    * but is not a message of it: written now when nothing is kept back.
    *
-   * `afterSeq` is its place when it has one (a member removed or added: the chat's last seq then):
+   * `behindSeq` is its place when it has one (a member removed or added: the chat's last seq then):
    * among the frames kept back it goes after those up to it and before later ones, and when the
    * messages up to it have not all come yet it waits for them like a frame past a gap. Without it,
    * it goes after all of them and never waits.
@@ -229,8 +229,9 @@ export class StreamTracker {
    * is on its way: added back through one instance, removed through another.
    */
   admitBehind(streamId: string, frame: WireFrame, place: BehindPlace = {}): void {
-    const { afterSeq, ends = false, gone = false } = place;
-    const starts = place.starts === true && afterSeq !== undefined && !ends;
+    const { behindSeq, ends = false, gone = false } = place;
+    // RealtimeService.send sets `starts` only so; checked again for messages from other instances.
+    const starts = place.starts === true && behindSeq !== undefined && !ends;
     // A start is remembered once written, not when it comes: it may wait for the end before it
     // (added back through one instance, removed through another), which must not then count as
     // older than it and be dropped.
@@ -238,7 +239,7 @@ export class StreamTracker {
     if (place.version && !starts) this.remember(streamId, place.version);
     if (place.whileIn && this.left(streamId)) return;
     const state = starts ? this.state(streamId) : this.streams?.get(streamId);
-    const seq = afterSeq === undefined ? Number.POSITIVE_INFINITY : afterSeq + 0.5;
+    const seq = behindSeq === undefined ? Number.POSITIVE_INFINITY : behindSeq + 0.5;
     const waiting: Waiting = { seq, frame, behind: true };
     if (ends) waiting.ends = true;
     if (ends && gone) waiting.gone = true;
@@ -261,7 +262,7 @@ export class StreamTracker {
     } else {
       this.sink.sendRaw(frame);
       // Nothing of it sent here yet, but some may be on its way.
-      if (ends && (gone || afterSeq !== undefined)) this.rememberEnd(streamId, gone ? Number.POSITIVE_INFINITY : (afterSeq as number));
+      if (ends && (gone || behindSeq !== undefined)) this.rememberEnd(streamId, gone ? Number.POSITIVE_INFINITY : (behindSeq as number));
       if (gone) this.versions?.delete(streamId);
     }
   }
