@@ -106,10 +106,9 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnModuleDestr
     for (const older of await this.log.failSuperseded('dropped: a newer email of the same kind to the same user replaced it')) {
       this.logger.log(`Dropped ${older.template} email ${older.id} to ${older.recipient}: a newer one replaced it (only its link works).`);
     }
-    // One row per claim: a batch claimed at once would see its last rows' leases run out while
-    // the first ones are still being sent to a slow server, and another instance send them too.
+    // One message per claim (see claimNext).
     while (!this.stopped) {
-      const [mail] = await this.log.claimDue(1, this.leaseSeconds);
+      const mail = await this.log.claimNext(this.leaseSeconds);
       if (!mail) return;
       await this.deliver(mail);
     }

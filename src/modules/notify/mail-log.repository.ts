@@ -11,10 +11,13 @@ export abstract class MailLogRepository {
   abstract add(mail: NewMail, tx?: EntityManager): Promise<void>;
 
   /**
-   * Claims up to `limit` due messages (never one superseded by a newer message, see SUPERSEDED_BY_NEWER) for one attempt each, counting the attempt and leasing them
-   * for `leaseSeconds` (after which an instance that died mid-send no longer holds them).
+   * Claims the next due message (never one superseded by a newer message, see SUPERSEDED_BY_NEWER)
+   * for one attempt, counting the attempt and leasing it for `leaseSeconds` (after which an
+   * instance that died mid-send no longer holds it); undefined when none is due. One at a time: a
+   * batch claimed at once would see its last rows' leases run out while the first ones are still
+   * being sent to a slow server, and another instance send them too.
    */
-  abstract claimDue(limit: number, leaseSeconds: number): Promise<ClaimedMail[]>;
+  abstract claimNext(leaseSeconds: number): Promise<ClaimedMail | undefined>;
 
   /** Each returns false when the claim was lost (the row moved on without us). */
   abstract markSent(id: string, attempt: number): Promise<boolean>;

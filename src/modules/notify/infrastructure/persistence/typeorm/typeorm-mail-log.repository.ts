@@ -53,7 +53,7 @@ export class TypeormMailLogRepository extends MailLogRepository {
     );
   }
 
-  async claimDue(limit: number, leaseSeconds: number): Promise<ClaimedMail[]> {
+  async claimNext(leaseSeconds: number): Promise<ClaimedMail | undefined> {
     // One statement is one transaction: the row locks taken by FOR UPDATE are held until the
     // lease is written, and SKIP LOCKED lets a concurrent instance take the other due rows
     // instead of waiting for these. A claimed row no longer waits for the server: hastening
@@ -61,20 +61,20 @@ export class TypeormMailLogRepository extends MailLogRepository {
     const [rows] = (await this.dataSource.query(
       `UPDATE mail_log m
           SET attempts = m.attempts + 1,
-              next_attempt_at = now() + make_interval(secs => $2::float8),
+              next_attempt_at = now() + make_interval(secs => $1::float8),
               waits_for_server = false
          FROM (SELECT id FROM mail_log
                 WHERE status = 'pending' AND next_attempt_at <= now() AND NOT (${SUPERSEDED})
                 ORDER BY next_attempt_at
-                LIMIT $1
+                LIMIT 1
                 FOR UPDATE SKIP LOCKED) due
         WHERE m.id = due.id
     RETURNING ${CLAIMED_COLUMNS.split(', ')
       .map((c) => `m.${c}`)
       .join(', ')}`,
-      [limit, leaseSeconds],
+      [leaseSeconds],
     )) as [ClaimedMailRow[], number];
-    return rows.map(toClaimedMail);
+    return rows[0] && toClaimedMail(rows[0]);
   }
 
   async markSent(id: string, attempt: number): Promise<boolean> {
