@@ -240,9 +240,9 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
         this.reply(connection, result, frame);
       }
     } catch (error) {
-      // Direct handlers answer as WsErrorFilter would; for Nest's, this catches what it let through.
-      if (direct) answerFrameError(error, connection, context);
-      else answerFrameError(error, connection, frame);
+      // Answered as WsErrorFilter would: all a direct handler throws, and for Nest's handlers what
+      // the filter let through. Only the frame's type and id are read (the context has the same).
+      answerFrameError(error, connection, frame);
     }
   }
 
