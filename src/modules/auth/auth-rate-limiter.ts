@@ -122,12 +122,11 @@ export class AuthRateLimiter {
    * burst of parallel guesses cannot all slip under the limit. A success clears its address's count
    * (see signedIn).
    *
-   * Counted per account and address, and per account from all addresses at ten times that: one
-   * guesser can lock an account only for the address it guesses from (before, ten wrong passwords
-   * from anywhere locked the owner out for 15 minutes), and guessing spread over many addresses
-   * still meets a bound. That bound does not hold back an address the account was signed in
-   * from in the last two weeks (its own limit still does): guessers on ten addresses could
-   * otherwise lock the owner out everywhere, for as long as they kept at it.
+   * Counted per account and address, and per account from all addresses at ALL_ADDRESSES_FACTOR
+   * times that: a guesser locks the account only for its own address, while guessing spread over
+   * many addresses still meets a bound, which does not hold back an address the account used in
+   * the last two weeks (its own limit still does), so guessers on many addresses cannot lock the
+   * owner out everywhere.
    */
   async countSignInAttempt(email: string, ip: string | null, generation: string): Promise<void> {
     try {
@@ -187,8 +186,8 @@ interface KnownAddresses {
 }
 
 /**
- * Keys that expire, shared by the instances. While Redis is away, no address is known (the
- * overall bound applies to all, as before there were known addresses) and none is remembered.
+ * Keys that expire, shared by the instances. While Redis is away no address is known, so the
+ * overall bound applies to every address, and none is remembered.
  */
 class KnownAddressesInRedis implements KnownAddresses {
   constructor(
