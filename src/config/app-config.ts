@@ -106,9 +106,9 @@ export class AppConfig {
     return this.modules.has(module);
   }
 
-  /** Whether the message store (MESSAGE_STORE) is used at all: only chats and messages live there. */
+  /** Whether the message store (MESSAGE_STORE) is used at all (see messageStoreInUse). */
   get usesMessageStore(): boolean {
-    return this.isEnabled('chats') || this.isEnabled('messages');
+    return messageStoreInUse(this.modules);
   }
 
   /** Lines for the start banner: which embedded defaults are in use. */
@@ -183,7 +183,8 @@ export function loadConfig(env: Env = process.env, asked?: Set<string>): AppConf
   const mail = readMail(read, dataDir);
   const auth = readAuth(read);
   const limits = readLimits(read);
-  checkSecrets(read, auth, { production: appEnv === 'PRODUCTION', modules, publicUrlGiven, port: http.port });
+  if (appEnv === 'PRODUCTION') checkProductionNeeds(read, auth, { modules, publicUrlGiven, port: http.port });
+  checkSecrets(read, auth);
   const log = {
     level: read.oneOf('LOG_LEVEL', ['error', 'warn', 'log', 'debug', 'verbose'] as const, 'log', (s) => s.toLowerCase()),
     format: read.oneOf('LOG_FORMAT', ['pretty', 'json'] as const, appEnv === 'LOCAL' ? 'pretty' : 'json', (s) => s.toLowerCase()),
@@ -253,8 +254,8 @@ function readDatabase(read: EnvReader, modules: ReadonlySet<FeatureModuleName>, 
   const databaseUrl = read.url('DATABASE_URL', ['postgres', 'postgresql']);
   const messageStore = read.oneOf('MESSAGE_STORE', ['postgres', 'mongo'] as const, 'postgres', (s) => s.toLowerCase());
   const mongodbUri = readMongodbUri(read);
-  // Only chats and messages live in the message store: without them nothing connects to it.
-  if (messageStore === 'mongo' && !read.has('MONGODB_URI') && (modules.has('chats') || modules.has('messages'))) {
+  // Without the modules that use it, nothing connects to the message store.
+  if (messageStore === 'mongo' && !read.has('MONGODB_URI') && messageStoreInUse(modules)) {
     read.problem(
       'MESSAGE_STORE=mongo needs MONGODB_URI: set it to a MongoDB replica set (the store uses transactions, which need one; a single node is fine), e.g. mongodb://127.0.0.1:27017/parley?replicaSet=rs0, or unset MESSAGE_STORE to keep chats and messages in PostgreSQL.',
     );
@@ -335,36 +336,41 @@ function readLimits(read: EnvReader): UserLimitsConfig {
   };
 }
 
-/**
- * What PRODUCTION asks for, only where a module running uses it: the public origin (email links,
- * the WebSocket cookie check) and secrets of its own; and, anywhere, secrets that are secrets.
- */
-function checkSecrets(
-  read: EnvReader,
-  auth: AuthConfig,
-  {
-    production,
-    modules,
-    publicUrlGiven,
-    port,
-  }: { production: boolean; modules: ReadonlySet<FeatureModuleName>; publicUrlGiven: boolean; port: number },
-): void {
-  const secrets = [
+/** Only chats and messages live in the message store (MESSAGE_STORE): with neither running, nothing uses it. */
+function messageStoreInUse(modules: ReadonlySet<FeatureModuleName>): boolean {
+  return modules.has('chats') || modules.has('messages');
+}
+
+/** The token secrets, by the variables they come from. */
+const secretsOf = (auth: AuthConfig) =>
+  [
     ['JWT_ACCESS_SECRET', auth.accessSecret],
     ['JWT_REFRESH_SECRET', auth.refreshSecret],
   ] as const;
-  if (production) {
-    if (!publicUrlGiven && (modules.has('auth') || modules.has('notify')))
-      read.problem(
-        `APP_ENV=PRODUCTION needs PUBLIC_URL, the origin users reach this server at (e.g. https://chat.example.com): links in emails are built from it, and without it they would point at http://localhost:${port}.`,
-      );
-    // Either default, in either variable: both are public.
-    for (const [name, secret] of secrets) {
-      if (modules.has('auth') && (secret === DEV_ACCESS_SECRET || secret === DEV_REFRESH_SECRET))
-        read.problem(`APP_ENV=PRODUCTION refuses the default ${name}; set it to a long random string (e.g. \`openssl rand -hex 32\`).`);
-    }
+
+/**
+ * What PRODUCTION asks for, only where a module running uses it: the public origin (email links,
+ * the WebSocket cookie check) and secrets of its own.
+ */
+function checkProductionNeeds(
+  read: EnvReader,
+  auth: AuthConfig,
+  { modules, publicUrlGiven, port }: { modules: ReadonlySet<FeatureModuleName>; publicUrlGiven: boolean; port: number },
+): void {
+  if (!publicUrlGiven && (modules.has('auth') || modules.has('notify')))
+    read.problem(
+      `APP_ENV=PRODUCTION needs PUBLIC_URL, the origin users reach this server at (e.g. https://chat.example.com): links in emails are built from it, and without it they would point at http://localhost:${port}.`,
+    );
+  // Either default, in either variable: both are public.
+  for (const [name, secret] of secretsOf(auth)) {
+    if (modules.has('auth') && (secret === DEV_ACCESS_SECRET || secret === DEV_REFRESH_SECRET))
+      read.problem(`APP_ENV=PRODUCTION refuses the default ${name}; set it to a long random string (e.g. \`openssl rand -hex 32\`).`);
   }
-  for (const [name, secret] of secrets) {
+}
+
+/** Anywhere: secrets that are secrets (long enough, not a placeholder, one of each). */
+function checkSecrets(read: EnvReader, auth: AuthConfig): void {
+  for (const [name, secret] of secretsOf(auth)) {
     if (secret.length < 16)
       read.problem(`${name} is ${secret.length} characters long; use at least 16 (32+ random characters recommended).`);
     else if (/^<.*>$/.test(secret))
