@@ -241,7 +241,7 @@ function readHttp(read: EnvReader): { http: HttpConfig; publicUrlGiven: boolean 
   }
   const http: HttpConfig = {
     port,
-    publicUrl: (publicUrlRaw?.origin ?? `http://localhost:${port}`).replace(/\/$/, ''),
+    publicUrl: publicUrlRaw?.origin ?? `http://localhost:${port}`,
     corsOrigins,
     jsonBodyLimit: 1024 * 1024,
     trustProxy: readTrustProxy(read),

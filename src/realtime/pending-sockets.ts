@@ -28,8 +28,4 @@ export class PendingSockets {
     if (count <= 1) this.byAddress.delete(address);
     else this.byAddress.set(address, count - 1);
   }
-
-  countFor(address: string): number {
-    return this.byAddress.get(address) ?? 0;
-  }
 }

@@ -16,7 +16,6 @@ describe('SocketAuthenticator', () => {
       expect(handshake({ authorization: 'Bearer abc.def.ghi', origin: 'https://evil.example' })).toEqual({
         kind: 'token',
         token: 'abc.def.ghi',
-        via: 'bearer',
       });
     });
 
@@ -28,7 +27,6 @@ describe('SocketAuthenticator', () => {
       expect(handshake({ cookie: 'theme=dark; access_token=a%2Eb; refresh_token=r', origin: 'https://parley.example.com' })).toEqual({
         kind: 'token',
         token: 'a.b',
-        via: 'cookie',
       });
     });
 

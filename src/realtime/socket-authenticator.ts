@@ -8,8 +8,7 @@ import { ACCESS_COOKIE } from '../modules/auth/jwt.strategy.js';
 import { bearerToken } from '../common/auth/bearer.js';
 
 /** What the upgrade request brought: a token, nothing (the client must send an `auth` frame), or a refusal. */
-export type HandshakeCredential =
-  { kind: 'token'; token: string; via: 'bearer' | 'cookie' } | { kind: 'none' } | { kind: 'refused'; code: 'ORIGIN_NOT_ALLOWED' };
+export type HandshakeCredential = { kind: 'token'; token: string } | { kind: 'none' } | { kind: 'refused'; code: 'ORIGIN_NOT_ALLOWED' };
 
 export interface SocketIdentity extends AuthUser {
   /** When the access token expires (ms since epoch); the socket closes then. */
@@ -38,7 +37,7 @@ export class SocketAuthenticator {
 
   fromHandshake(request: IncomingMessage): HandshakeCredential {
     const bearer = bearerToken(request.headers.authorization);
-    if (bearer) return { kind: 'token', token: bearer, via: 'bearer' };
+    if (bearer) return { kind: 'token', token: bearer };
     // `/ws?auth=frame`: the page will say who it is in its first frame. A browser sends the cookie
     // with every upgrade, and with two accounts signed in in one browser the cookie may be the
     // other account's (tabs keep their own tokens).
@@ -46,7 +45,7 @@ export class SocketAuthenticator {
     const cookie = readCookie(request.headers.cookie, ACCESS_COOKIE);
     if (cookie) {
       if (!this.isAllowedOrigin(request.headers.origin, request.headers.host)) return { kind: 'refused', code: 'ORIGIN_NOT_ALLOWED' };
-      return { kind: 'token', token: cookie, via: 'cookie' };
+      return { kind: 'token', token: cookie };
     }
     return { kind: 'none' };
   }

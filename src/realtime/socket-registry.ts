@@ -46,6 +46,7 @@ export class SocketRegistry {
     return [...this.byId.values()];
   }
 
+  /** For tests. */
   countFor(userId: string): number {
     return this.byUser.get(userId)?.size ?? 0;
   }
