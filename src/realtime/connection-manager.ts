@@ -8,6 +8,7 @@ import { ForbiddenError, UnauthenticatedError, UnavailableError } from '../commo
 import { resolveError } from '../common/errors/error-body.js';
 import { logFailure } from '../common/errors/outage-log.js';
 import { clientNetwork } from '../common/http/client-network.js';
+import { providedAnywhere } from '../common/provided-anywhere.js';
 import { type BoundHandler, CloseCode, Connection, connectionOf, type FrameContext, readMissedWith } from './connection.js';
 import { DirectHandlers } from './direct-handlers.js';
 import { ExpiryWheel } from './expiry-wheel.js';
@@ -97,12 +98,9 @@ export class ConnectionManager implements OnApplicationBootstrap, BeforeApplicat
   }
 
   onApplicationBootstrap(): void {
-    // From whichever module provides it (messages), looked up across the whole app, as PresenceService does.
-    try {
-      this.readMissed = readMissedWith(this.moduleRef.get(MissedMessages, { strict: false }));
-    } catch {
-      this.readMissed = undefined; // messages switched off: no chat streams to have gaps in
-    }
+    // From the messages module; switched off, there are no chat streams to have gaps in.
+    const missed = providedAnywhere(this.moduleRef, MissedMessages);
+    this.readMissed = missed && readMissedWith(missed);
     this.ticker = setInterval(() => void this.heartbeat(), Math.max(1, Math.round(this.settings.heartbeatMs / HEARTBEAT_SLICES)));
     this.ticker.unref();
     this.expiryTicker = setInterval(() => this.expiries.tick(), 1000);

@@ -10,6 +10,7 @@ import { PresenceAudience } from './presence-audience.js';
 import { type PresenceEntry, PresenceStore, REFRESH_BATCH } from './presence-store.js';
 import { RealtimeService } from './realtime.service.js';
 import { errorMessage } from '../common/errors/error-message.js';
+import { providedAnywhere } from '../common/provided-anywhere.js';
 
 /**
  * After the store fails a connect or disconnect (Redis down or stalled: each call waits out the
@@ -54,16 +55,11 @@ export class PresenceService implements OnApplicationBootstrap {
     private readonly moduleRef: ModuleRef,
   ) {}
 
-  /**
-   * The audience comes from whichever module provides it (chats), looked up across the whole
-   * app: an @Optional() constructor parameter here would only see providers of global modules.
-   */
+  /** The audience comes from the chats module, when it runs. */
   onApplicationBootstrap(): void {
-    try {
-      this.audience = this.moduleRef.get(PresenceAudience, { strict: false });
-    } catch {
+    this.audience = providedAnywhere(this.moduleRef, PresenceAudience);
+    if (!this.audience)
       this.logger.log('No PresenceAudience provided (chats module off): presence changes are recorded but not broadcast.');
-    }
   }
 
   /**
