@@ -1,11 +1,5 @@
 import { mongo } from 'mongoose';
-import {
-  explainMongoConnectionError,
-  mongoDatabaseName,
-  mongooseOptions,
-  MongoSetupError,
-  transactionSupportProblem,
-} from './mongo-connection.js';
+import { explainMongoConnectionError, mongoDatabaseName, MongoSetupError, transactionSupportProblem } from './mongo-connection.js';
 import { isDuplicateKey } from './mongo-errors.js';
 
 describe('mongoDatabaseName', () => {
@@ -15,21 +9,6 @@ describe('mongoDatabaseName', () => {
     expect(mongoDatabaseName('mongodb+srv://cluster0.example.net/app')).toBe('app');
     expect(mongoDatabaseName('mongodb://127.0.0.1:27017/?replicaSet=rs0')).toBe('parley');
     expect(mongoDatabaseName('mongodb://127.0.0.1:27017')).toBe('parley');
-  });
-});
-
-describe('mongooseOptions', () => {
-  it('gives up on an answer after DATABASE_QUERY_TIMEOUT, as an option the MongoDB driver takes', () => {
-    const options = mongooseOptions('mongodb://127.0.0.1:27017/parley?replicaSet=rs0', 15_000);
-    const { socketTimeoutMS, serverSelectionTimeoutMS, appName } = options as {
-      socketTimeoutMS: number;
-      serverSelectionTimeoutMS: number;
-      appName: string;
-    };
-    const client = new mongo.MongoClient(options.uri!, { socketTimeoutMS, serverSelectionTimeoutMS, appName }); // not connected
-    expect(client.options.socketTimeoutMS).toBe(15_000);
-    expect(client.options.serverSelectionTimeoutMS).toBe(5000);
-    expect(options.bufferCommands).toBe(false);
   });
 });
 

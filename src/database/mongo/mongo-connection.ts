@@ -65,11 +65,9 @@ export function explainMongoConnectionError(error: unknown, uri: string): Error 
 /**
  * The options of the store's one Mongoose connection. Indexes are not left to Mongoose's
  * background autoIndex: each adapter creates its own, awaited, before the app serves (so the
- * unique keys exist before the first write). Commands fail instead of queueing while disconnected,
- * and one whose answer has not come in `queryTimeoutMs` (DATABASE_QUERY_TIMEOUT: the server's host
- * or the network gone silent) fails with MongoNetworkTimeoutError, answered 503, as on PostgreSQL.
+ * unique keys exist before the first write). Commands fail instead of queueing while disconnected.
  */
-export function mongooseOptions(uri: string, queryTimeoutMs: number): MongooseModuleFactoryOptions {
+export function mongooseOptions(uri: string): MongooseModuleFactoryOptions {
   return {
     uri,
     dbName: mongoDatabaseName(uri),
@@ -78,7 +76,6 @@ export function mongooseOptions(uri: string, queryTimeoutMs: number): MongooseMo
     autoCreate: false,
     bufferCommands: false,
     serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
-    socketTimeoutMS: queryTimeoutMs,
     // One try: a wrong URI should stop the start with its explanation, not retry for half a minute.
     retryAttempts: 0,
     connectionFactory: async (connection: Connection) => {

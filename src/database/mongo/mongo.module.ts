@@ -23,7 +23,7 @@ export class MongoModule {
           useFactory: (config: AppConfig) => {
             // loadConfig refuses MESSAGE_STORE=mongo without MONGODB_URI; this only satisfies the type.
             if (!config.database.mongodbUri) throw new Error('MESSAGE_STORE=mongo needs MONGODB_URI.');
-            return mongooseOptions(config.database.mongodbUri, config.database.queryTimeoutSeconds * 1000);
+            return mongooseOptions(config.database.mongodbUri);
           },
         }),
       ],
