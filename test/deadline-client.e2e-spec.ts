@@ -47,6 +47,17 @@ describe('the database deadline on queries (deadlineClient, against PostgreSQL t
     expect(pool.totalCount).toBe(0);
   });
 
+  it('fails a query without a callback (a stream, a cursor) through its error event', async () => {
+    const client = await pool.connect();
+    proxy.stall();
+    const query = client.query(new pg.Query('SELECT 2'));
+
+    const failed = await new Promise<Error>((resolve) => query.once('error', resolve));
+
+    expect(failed.message).toBe(QUERY_READ_TIMEOUT);
+    client.release();
+  });
+
   it('gives each query the whole deadline: queries answered in time one after another never fail, however long they take together', async () => {
     const client = await pool.connect();
     try {

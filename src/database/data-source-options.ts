@@ -12,8 +12,9 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * How long a statement may take (DATABASE_QUERY_TIMEOUT). PostgreSQL cancels it after two thirds
  * of that (statement_timeout: a lock held elsewhere, say); the driver gives up on the whole of it
  * (the database's host or the network went silent, and nothing would ever answer) and ends the
- * connection: deadlineClient. The embedded database (PGlite) takes no
- * statement_timeout: there only the driver's limit applies.
+ * connection: deadlineClient. The embedded database (PGlite) honours no statement_timeout, and
+ * runs each statement inside this process, which the watch cannot interrupt: there no limit
+ * applies in effect.
  */
 export interface QueryDeadline {
   seconds: number;

@@ -39,6 +39,12 @@ export function deadlineClient(ms: number): typeof pg.Client & { readonly watche
 
     constructor(config?: string | pg.ClientConfig) {
       super(config);
+      // The watch reads node-postgres's query in flight through a method its typings leave out; a
+      // release without it stops the start here rather than the process at the watch's first tick.
+      if (typeof (this as unknown as Partial<ClientInternals>)._getActiveQuery !== 'function')
+        throw new Error(
+          `This node-postgres (pg) has no _getActiveQuery(), which the DATABASE_QUERY_TIMEOUT watch reads: install the pg version package-lock.json names.`,
+        );
       watch.add(this);
       this.once('end', () => watch.delete(this));
     }
@@ -101,11 +107,12 @@ function giveUp(client: pg.Client, query: QueryInFlight): void {
   const error = new Error(QUERY_READ_TIMEOUT);
   const connection = (client as unknown as ClientInternals).connection;
   const callback = query.callback;
-  // A query with a callback (every promise query) hears of it through it, once; one without (a
-  // stream, a cursor) through its own error handling.
-  query.callback = () => undefined;
+  // A query with a callback (every promise query) hears of it through it; one without (a stream, a
+  // cursor) through its own error handling, which emits 'error'. Either way once: what the ended
+  // connection reports after goes to the no-op callback left in place.
   if (callback) callback(error);
   else query.handleError(error, connection);
+  query.callback = () => undefined;
   // With a query in flight, end() destroys the socket rather than wait for it to finish.
   client.end().catch(() => undefined);
 }

@@ -68,12 +68,13 @@ async function underMigrationLock<T>(url: string, work: (lock: pg.Client) => Pro
   }
 }
 
-/** The names of the migrations the database has applied, oldest first; none when it has no migrations table. */
+/** The names of the migrations the database has applied, first applied first; none when it has no migrations table. */
 async function appliedMigrations(dataSource: DataSource): Promise<string[]> {
   const table = dataSource.options.migrationsTableName ?? 'migrations';
   const [{ present }] = (await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [table])) as Array<{ present: boolean }>;
   if (!present) return [];
-  const rows = (await dataSource.query(`SELECT name FROM "${table}" ORDER BY timestamp, id`)) as Array<{ name: string }>;
+  // In the order they were applied, which is the order TypeORM undoes them in (by id).
+  const rows = (await dataSource.query(`SELECT name FROM "${table}" ORDER BY id`)) as Array<{ name: string }>;
   return rows.map((row) => row.name);
 }
 
