@@ -9,6 +9,7 @@ import { signUpAndIn } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { httpClient } from './support/http.js';
 import { startTestApp } from './support/test-app.js';
+import { eventually } from './support/ws.js';
 
 const quiet = () => new AppLogger('error', 'json', () => undefined);
 const NAMES = MIGRATIONS.map((M) => new M().name!);
@@ -148,15 +149,38 @@ describe('reverting migrations (npm run migration:revert, on PostgreSQL)', () =>
     }
   });
 
-  it('refuses while a server is connected to the database, undoing nothing', async () => {
+  it('refuses while a server runs on the database, idle or not, and after a lost connection of its own, undoing nothing', async () => {
+    const REFUSED = /^A Parley server is running on this database \(each holds a lock on it while it runs\): stop every server first/;
+    const applied = () =>
+      withClient(db.env.DATABASE_URL, async (c) => (await c.query('SELECT count(*)::int AS n FROM migrations')).rows[0].n as number);
+    const terminate = (name: string) =>
+      withClient(db.env.DATABASE_URL, (c) =>
+        c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', [
+          name,
+        ]),
+      );
     const app = await startTestApp(db.env);
     try {
-      await expect(revert(1, db.env, quiet())).rejects.toThrow(
-        /connection\(s\) of a running Parley server are open on this database: stop every server first/,
-      );
-      expect(
-        await withClient(db.env.DATABASE_URL, async (c) => (await c.query('SELECT count(*)::int AS n FROM migrations')).rows[0].n),
-      ).toBe(NAMES.length);
+      await expect(revert(1, db.env, quiet())).rejects.toThrow(REFUSED);
+      // Idle: the pool has let its connections go (here: ended under it), and the server still runs.
+      await terminate('parley');
+      await expect(revert(1, db.env, quiet())).rejects.toThrow(REFUSED);
+      // Its own hold lost (a database restart, say): taken again within seconds.
+      await terminate('parley-presence');
+      await eventually(async () => {
+        const held = await withClient(
+          db.env.DATABASE_URL,
+          async (c) =>
+            (
+              await c.query(
+                `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ShareLock' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+              )
+            ).rows[0].n as number,
+        );
+        return held === 1;
+      }, 15_000);
+      await expect(revert(1, db.env, quiet())).rejects.toThrow(REFUSED);
+      expect(await applied()).toBe(NAMES.length);
     } finally {
       await app.close();
     }

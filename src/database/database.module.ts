@@ -7,6 +7,7 @@ import { EMBEDDED_APPLICATION_NAME, dataSourceOptions } from './data-source-opti
 import { EmbeddedPostgres } from './embedded-postgres.js';
 import { runMigrations } from './run-migrations.js';
 import { explainConnectionError } from './connection-errors.js';
+import { ServerPresence } from './server-presence.js';
 import { opening } from '../common/startup-scope.js';
 
 /** Connects with `options`, or says why it cannot. */
@@ -85,11 +86,32 @@ class DatabaseEndpointModule implements OnApplicationShutdown {
       dataSourceFactory: (options) => opening(openDataSource(options!), (dataSource) => dataSource.destroy()),
     }),
   ],
+  providers: [
+    {
+      // On PostgreSQL only: the embedded database is this process's alone (its directory is locked).
+      provide: ServerPresence,
+      inject: [DatabaseEndpoint, DataSource],
+      useFactory: async (endpoint: DatabaseEndpoint) => {
+        if (endpoint.embedded) return undefined;
+        const presence = new ServerPresence(endpoint.url);
+        return opening(
+          presence.start().then(() => presence),
+          (held) => held.stop(),
+        );
+      },
+    },
+  ],
 })
-export class DatabaseModule {
+export class DatabaseModule implements OnApplicationShutdown {
   private readonly logger = new Logger('Database');
 
-  constructor(registry: HealthRegistry, dataSource: DataSource, endpoint: DatabaseEndpoint, config: AppConfig) {
+  constructor(
+    registry: HealthRegistry,
+    dataSource: DataSource,
+    endpoint: DatabaseEndpoint,
+    config: AppConfig,
+    @Inject(ServerPresence) private readonly presence: ServerPresence | undefined,
+  ) {
     const mode = endpoint.embedded ? 'embedded' : 'postgres';
     const check = async () => {
       await dataSource.query('SELECT 1');
@@ -100,5 +122,9 @@ export class DatabaseModule {
     const messageStoreHere = config.database.messageStore === 'postgres' && config.usesMessageStore;
     if (messageStoreHere) registry.register('messageStore', mode, check);
     this.logger.debug('Database health check registered');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.presence?.stop();
   }
 }

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { redact } from '../config/env-reader.js';
 import { SetupError } from '../common/errors/setup-error.js';
+import { SERVERS_LOCK_ID } from './server-presence.js';
 
 /** Arbitrary but fixed: every Parley instance takes this advisory lock around migrations. */
 const MIGRATION_LOCK_ID = 7_201_984_113;
@@ -39,7 +40,7 @@ export async function revertMigrations(dataSource: DataSource, url: string, coun
   const logger = new Logger('Migrations');
   return underMigrationLock(url, async (lock) => {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-    await refuseWhileServersAreConnected(dataSource);
+    await refuseWhileServersRun(lock, dataSource);
     const known = new Set(dataSource.migrations.map((m) => m.name ?? m.constructor.name));
     const reverted: string[] = [];
     while (reverted.length < count) {
@@ -79,10 +80,18 @@ async function appliedMigrations(dataSource: DataSource): Promise<string[]> {
 }
 
 /**
- * Servers hold connections named 'parley' (application_name) to their database; a revert under
- * them would pull the schema from under their statements. The revert's own connection is left out.
+ * A revert under running servers would pull the schema from under their statements. Each server
+ * holds the servers' lock, shared, while it runs (ServerPresence): taken here alone, on `lock`'s
+ * session until it ends, it also keeps servers from starting meanwhile. Servers of a release
+ * without that lock are still seen by their connections, named 'parley' (application_name; the
+ * revert's own is left out), though an idle one may have none open.
  */
-async function refuseWhileServersAreConnected(dataSource: DataSource): Promise<void> {
+async function refuseWhileServersRun(lock: pg.Client, dataSource: DataSource): Promise<void> {
+  const { rows } = await lock.query<{ free: boolean }>('SELECT pg_try_advisory_lock($1) AS free', [SERVERS_LOCK_ID]);
+  if (!rows[0].free)
+    throw new SetupError(
+      'A Parley server is running on this database (each holds a lock on it while it runs): stop every server first (a server of this release would fail on the older schema), revert, then start the earlier release.',
+    );
   const [{ servers }] = (await dataSource.query(
     `SELECT count(*)::int AS servers FROM pg_stat_activity
       WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`,
