@@ -9,7 +9,8 @@ import { signUpAndIn } from './support/accounts.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { httpClient } from './support/http.js';
 import { startTestApp } from './support/test-app.js';
-import { eventually } from './support/ws.js';
+import { eventually, pause } from './support/ws.js';
+import { closedPort } from './support/net.js';
 
 const quiet = () => new AppLogger('error', 'json', () => undefined);
 const NAMES = MIGRATIONS.map((M) => new M().name!);
@@ -184,6 +185,16 @@ describe('reverting migrations (npm run migration:revert, on PostgreSQL)', () =>
     } finally {
       await app.close();
     }
+    expect(await revert(1, db.env, quiet())).toEqual([NAMES.at(-1)]);
+  });
+
+  it('is not held back by a start that failed part-way: a failed start leaves no lock behind', async () => {
+    const closed = await closedPort(); // nothing listens there: the start fails at Redis
+    await expect(startTestApp(Object.assign({}, db.env, { REDIS_URL: `redis://127.0.0.1:${closed}` }))).rejects.toThrow(
+      /^REDIS_URL is unreachable/,
+    );
+    await pause(1000); // what the failed start was still opening has settled
+
     expect(await revert(1, db.env, quiet())).toEqual([NAMES.at(-1)]);
   });
 

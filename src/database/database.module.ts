@@ -1,4 +1,4 @@
-import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
@@ -86,32 +86,14 @@ class DatabaseEndpointModule implements OnApplicationShutdown {
       dataSourceFactory: (options) => opening(openDataSource(options!), (dataSource) => dataSource.destroy()),
     }),
   ],
-  providers: [
-    {
-      // On PostgreSQL only: the embedded database is this process's alone (its directory is locked).
-      provide: ServerPresence,
-      inject: [DatabaseEndpoint, DataSource],
-      useFactory: async (endpoint: DatabaseEndpoint) => {
-        if (endpoint.embedded) return undefined;
-        const presence = new ServerPresence(endpoint.url);
-        return opening(
-          presence.start().then(() => presence),
-          (held) => held.stop(),
-        );
-      },
-    },
-  ],
 })
-export class DatabaseModule implements OnApplicationShutdown {
+export class DatabaseModule implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Database');
+  private readonly presence: ServerPresence | undefined;
 
-  constructor(
-    registry: HealthRegistry,
-    dataSource: DataSource,
-    endpoint: DatabaseEndpoint,
-    config: AppConfig,
-    @Inject(ServerPresence) private readonly presence: ServerPresence | undefined,
-  ) {
+  constructor(registry: HealthRegistry, dataSource: DataSource, endpoint: DatabaseEndpoint, config: AppConfig) {
+    // On PostgreSQL only: the embedded database is this process's alone (its directory is locked).
+    this.presence = endpoint.embedded ? undefined : new ServerPresence(endpoint.url);
     const mode = endpoint.embedded ? 'embedded' : 'postgres';
     const check = async () => {
       await dataSource.query('SELECT 1');
@@ -122,6 +104,14 @@ export class DatabaseModule implements OnApplicationShutdown {
     const messageStoreHere = config.database.messageStore === 'postgres' && config.usesMessageStore;
     if (messageStoreHere) registry.register('messageStore', mode, check);
     this.logger.debug('Database health check registered');
+  }
+
+  /**
+   * Once the whole app is up, not while its modules are made: a start that fails part-way closes
+   * what it opened, and a hold taken by then would be left behind, retrying for ever.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.presence?.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
