@@ -15,7 +15,7 @@ const MIGRATION_LOCK_ID = 7_201_984_113;
  */
 export async function runMigrations(dataSource: DataSource, url: string): Promise<string[]> {
   const logger = new Logger('Migrations');
-  return underMigrationLock(url, async (lock) => {
+  return onLockConnection(url, async (lock) => {
     await checkEncoding(lock, url, logger);
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     await warnOfNewerMigrations(dataSource, logger);
@@ -38,10 +38,10 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
  */
 export async function revertMigrations(dataSource: DataSource, url: string, count: number): Promise<string[]> {
   const logger = new Logger('Migrations');
-  return underMigrationLock(url, async (lock) => {
+  return onLockConnection(url, async (lock) => {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     await refuseWhileServersRun(lock, dataSource);
-    const known = new Set(dataSource.migrations.map((m) => m.name ?? m.constructor.name));
+    const known = knownMigrations(dataSource);
     const reverted: string[] = [];
     while (reverted.length < count) {
       const last = (await appliedMigrations(dataSource)).at(-1);
@@ -58,8 +58,11 @@ export async function revertMigrations(dataSource: DataSource, url: string, coun
   });
 }
 
-/** Runs `work` with a connection of its own, outside the pool (so it works with a pool of one), for the migration lock. */
-async function underMigrationLock<T>(url: string, work: (lock: pg.Client) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` on a connection of its own, outside the pool (so it works with a pool of one), on
+ * which the caller takes the migration lock; closing it lets go of every lock taken there.
+ */
+async function onLockConnection<T>(url: string, work: (lock: pg.Client) => Promise<T>): Promise<T> {
   const lock = new pg.Client({ connectionString: url });
   await lock.connect();
   try {
@@ -67,6 +70,11 @@ async function underMigrationLock<T>(url: string, work: (lock: pg.Client) => Pro
   } finally {
     await lock.end().catch(() => undefined);
   }
+}
+
+/** The names of the migrations this release has. */
+function knownMigrations(dataSource: DataSource): Set<string> {
+  return new Set(dataSource.migrations.map((m) => m.name ?? m.constructor.name));
 }
 
 /** The names of the migrations the database has applied, first applied first; none when it has no migrations table. */
@@ -109,7 +117,7 @@ async function refuseWhileServersRun(lock: pg.Client, dataSource: DataSource): P
  * once rather than found out from a failing query.
  */
 async function warnOfNewerMigrations(dataSource: DataSource, logger: Logger): Promise<void> {
-  const known = new Set(dataSource.migrations.map((m) => m.name ?? m.constructor.name));
+  const known = knownMigrations(dataSource);
   const unknown = (await appliedMigrations(dataSource)).filter((name) => !known.has(name));
   if (unknown.length > 0)
     logger.warn(
