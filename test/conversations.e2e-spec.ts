@@ -666,6 +666,15 @@ describe.each(STORE_KINDS)('chats and messages (%s)', (kind) => {
         expect({ count: got.body.details.length, field: got.body.details[0].field }).toEqual({ count: 1, field });
         expect(got.body.message).toMatch(/must be an? (integer|string)/);
       }
+      // A blank one is told it is blank, not also that it is too short (it was three spaces).
+      for (const [got, field, message] of [
+        [await as(alice).patch('/users/me', { name: '   ' }), 'name', 'name must not be blank'],
+        [await as(alice).patch(`/chats/${chat.id}`, { title: '' }), 'title', 'title must not be blank'],
+        [await send(alice, chat.id, ''), 'text', 'text must not be empty or only white space'],
+      ] as const) {
+        expectErrorShape(got, 400, 'VALIDATION_FAILED');
+        expect(got.body.details).toEqual([{ field, message }]);
+      }
     });
 
     it('keeps a member added later off the readers of what was sent before they came, though their history is not unread', async () => {

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { IsString, Length, Matches, ValidateBy, type ValidationOptions } from 'class-validator';
+import { IsString, Matches, MaxLength, ValidateBy, type ValidationOptions } from 'class-validator';
 import { LabelForm } from './transforms.js';
 
 /**
@@ -40,8 +40,8 @@ export function NoHiddenCharacters(options?: ValidationOptions): PropertyDecorat
 
 /**
  * A one-line name or title (a user's name, a group's title): folded to its stored form
- * (LabelForm: trimmed, runs of white space one space, NFC), then 1–`maxLength` characters of it,
- * something visible, no hidden characters. One definition, so that sign-up and a rename take the
+ * (LabelForm: trimmed, runs of white space one space, NFC), then at most `maxLength` characters of
+ * it, something visible (which an empty one is told, alone), no hidden characters. One definition, so that sign-up and a rename take the
  * same names, and a create and a rename the same titles.
  */
 export function LabelField(field: string, maxLength: number): PropertyDecorator {
@@ -49,13 +49,17 @@ export function LabelField(field: string, maxLength: number): PropertyDecorator 
   return applyDecorators(
     NoHiddenCharacters(),
     Matches(HAS_VISIBLE_TEXT, { message: `${field} must not be blank` }),
-    Length(1, maxLength),
+    MaxLength(maxLength),
     IsString(),
     LabelForm(),
   );
 }
 
-/** A message's text, kept as written: 1–`maxLength` characters with something visible. The same over REST and the WebSocket. */
+/** A message's text, kept as written: at most `maxLength` characters, something visible. The same over REST and the WebSocket. */
 export function MessageText(field: string, maxLength: number): PropertyDecorator {
-  return applyDecorators(Matches(HAS_VISIBLE_TEXT, { message: `${field} must not be only white space` }), Length(1, maxLength), IsString());
+  return applyDecorators(
+    Matches(HAS_VISIBLE_TEXT, { message: `${field} must not be empty or only white space` }),
+    MaxLength(maxLength),
+    IsString(),
+  );
 }
