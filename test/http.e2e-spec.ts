@@ -159,6 +159,27 @@ describe('the HTTP foundation', () => {
     );
   });
 
+  it('answers a query with a broken percent-encoding the same way, where a well-formed one is searched for', async () => {
+    const account = await signUpAndIn(request, 'Query Percent');
+    for (const [query, shown] of [
+      ['query=%E0%A4%A', 'query=%E0%A4%A'],
+      ['query=%FF', 'query=%FF'],
+      ['limit=5&query=%ED%A0%80', 'query=%ED%A0%80'], // a lone surrogate's bytes
+      ['%zz=1', '%zz=1'],
+    ]) {
+      const broken = await request('GET', `/api/v1/users?${query}`, { token: account.accessToken });
+      expectErrorShape(broken, 400, 'VALIDATION_FAILED');
+      expect(broken.body.message).toBe(
+        `The query holds a malformed percent-encoding ("${shown}"): each % must start two hex digits, together UTF-8.`,
+      );
+    }
+    const found = await request('GET', `/api/v1/users?query=${encodeURIComponent('Query Perc')}+&limit=5`, { token: account.accessToken });
+    expect(found.status).toBe(200);
+    expect(found.body.items.map((u: { id: string }) => u.id)).toContain(account.user.id);
+    // Health probes take any query, as they were.
+    expect((await request('GET', '/health?x=%E0')).status).toBe(200);
+  });
+
   it('answers malformed JSON with 400 MALFORMED_JSON', async () => {
     expectErrorShape(await request('POST', '/api/v1/auth/sign-in', { raw: '{"email": ' }), 400, 'MALFORMED_JSON');
   });

@@ -45,6 +45,7 @@ export class QueryParamsGuard implements CanActivate {
     if (names.length === 0) return true;
     const takes = this.taken.of(context);
     if (takes === NOT_CHECKED) return true;
+    refuseMalformedEncoding(request.url);
     const unknown = names.filter((name) => !takes.has(name));
     if (unknown.length === 0) return true;
     const { details, more } = unknownFields(unknown);
@@ -55,6 +56,25 @@ export class QueryParamsGuard implements CanActivate {
         : `${request.method} ${request.path} takes only ${[...takes].join(', ')} as query parameters; leave out ${listed}.`,
       details,
     );
+  }
+}
+
+/**
+ * A query with a broken percent-encoding (`?query=%E0%A4%A`, a lone surrogate's bytes) is refused
+ * as such a path is (error-body.ts): Express's query parser would decode it leniently, into
+ * U+FFFD or the text as written, and the route would answer a question that was never asked.
+ */
+function refuseMalformedEncoding(url: string): void {
+  const query = url.slice(url.indexOf('?') + 1);
+  for (const part of query.split('&')) {
+    try {
+      decodeURIComponent(part.replace(/\+/g, ' '));
+    } catch {
+      const shown = JSON.stringify(part.length > 64 ? `${part.slice(0, 64)}…` : part);
+      throw new ValidationError(
+        `The query holds a malformed percent-encoding (${shown}): each % must start two hex digits, together UTF-8.`,
+      );
+    }
   }
 }
 
