@@ -261,6 +261,12 @@ describe('realtime (one instance)', () => {
         details: [{ field: 'type', message: '"launch_rockets" is not a frame type' }],
         id: 'u1',
       });
+      // A type no frame type looks like is unknown too, not a frame without a type.
+      expect(await socket.request({ type: 'PING' }, 'u2')).toMatchObject({
+        code: 'UNKNOWN_FRAME_TYPE',
+        message: 'Unknown frame type "PING".',
+        id: 'u2',
+      });
       expect(await socket.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
     });
 

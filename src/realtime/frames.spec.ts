@@ -24,10 +24,15 @@ describe('parseFrame', () => {
     ['null', 'null', 'INVALID_FRAME'],
     ['an array', '[{"type":"ping"}]', 'INVALID_FRAME'],
     ['a missing type', '{"id":"x"}', 'INVALID_FRAME'],
-    ['an empty type', '{"type":""}', 'INVALID_FRAME'],
-    ['a type that is not snake_case', '{"type":"Send Message"}', 'INVALID_FRAME'],
+    ['a type that is not a string', '{"type":["ping"]}', 'INVALID_FRAME'],
+    ['an empty type', '{"type":""}', 'UNKNOWN_FRAME_TYPE'],
+    ['a type that is not snake_case', '{"type":"Send Message"}', 'UNKNOWN_FRAME_TYPE'],
+    ['a type in capitals', '{"type":"PING"}', 'UNKNOWN_FRAME_TYPE'],
+    ["an Object.prototype method's name", '{"type":"toString"}', 'UNKNOWN_FRAME_TYPE'],
     ['an object id', '{"type":"ping","id":{}}', 'INVALID_FRAME'],
     ['an overlong id', `{"type":"ping","id":"${'x'.repeat(129)}"}`, 'INVALID_FRAME'],
+    ['an id with a NUL', '{"type":"ping","id":"a\\u0000b"}', 'INVALID_FRAME'],
+    ['an id with half a surrogate pair', '{"type":"ping","id":"\\udc00x"}', 'INVALID_FRAME'],
     ['an id past 2^53, which JSON numbers cannot hold exactly', '{"type":"ping","id":9007199254740993}', 'INVALID_FRAME'],
   ])('refuses %s', (_label, raw, code) => {
     const parsed = parseFrame(text(raw), false);
@@ -37,6 +42,13 @@ describe('parseFrame', () => {
 
   it('keeps the id of a frame refused for its type, so the error can carry it', () => {
     expect(parseFrame(text('{"type":5,"id":"k"}'), false)).toMatchObject({ ok: false, id: 'k' });
+    expect(parseFrame(text('{"type":"PING","id":"k"}'), false)).toMatchObject({ ok: false, id: 'k' });
+  });
+
+  it('quotes an unknown type as JSON, cut short, whatever it holds', () => {
+    const parsed = parseFrame(text(JSON.stringify({ type: `a\u0000${'b'.repeat(100)}` })), false);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error.message).toBe(`Unknown frame type ${JSON.stringify(`a\u0000${'b'.repeat(62)}…`)}.`);
   });
 
   it('refuses binary frames', () => {

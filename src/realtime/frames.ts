@@ -1,5 +1,6 @@
 import { DomainError, ValidationError } from '../common/errors/domain-error.js';
 import { resolveError } from '../common/errors/error-body.js';
+import { textProblem } from '../common/validation/no-nul.js';
 import type { FrameId, ServerEvent } from './server-events.js';
 
 /** A client frame once parsed: what the handler sees (`payload`) is the frame without `type` and `id`. */
@@ -34,17 +35,23 @@ export function parseFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: bool
   const { type, id, ...payload } = value as Record<string, unknown>;
   const idOk =
     id === undefined ||
-    (typeof id === 'string' && id.length <= MAX_ID_LENGTH) ||
+    // Echoed in every answer: NUL and half a surrogate pair are refused here as anywhere else in a frame.
+    (typeof id === 'string' && id.length <= MAX_ID_LENGTH && textProblem(id) === undefined) ||
     // Past 2^53 JSON numbers lose digits: the answer would carry another id than the one sent.
     (typeof id === 'number' && Number.isFinite(id) && Math.abs(id) <= Number.MAX_SAFE_INTEGER);
   if (!idOk)
     return {
       ok: false,
-      error: invalid(`"id" must be a string of at most ${MAX_ID_LENGTH} characters or a number of at most 2^53 - 1.`, 'id'),
+      error: invalid(
+        `"id" must be a string of at most ${MAX_ID_LENGTH} characters (no NUL, no half of a surrogate pair) or a number of at most 2^53 - 1.`,
+        'id',
+      ),
     };
-  if (typeof type !== 'string' || !TYPE_PATTERN.test(type)) {
+  if (typeof type !== 'string') {
     return { ok: false, error: invalid('A frame needs a "type" such as "ping" or "send_message".', 'type'), id: id as FrameId | undefined };
   }
+  // A string no frame type looks like ("PING", "toString", "") is an unknown type, as "launch" is.
+  if (!TYPE_PATTERN.test(type)) return { ok: false, error: unknownType(type), id: id as FrameId | undefined };
   return { ok: true, frame: { type, id: id as FrameId | undefined, payload } };
 }
 
@@ -63,12 +70,14 @@ const MODULE_FRAMES: Readonly<Record<string, string>> = {
 /** No handler takes this frame: a type that does not exist, or one whose module is switched off here. */
 export function unknownType(type: string): ValidationError {
   const module = Object.hasOwn(MODULE_FRAMES, type) ? MODULE_FRAMES[type] : undefined;
+  // Quoted as JSON, and cut short: the type is the client's, of any length and any characters.
+  const shown = JSON.stringify(type.length > 64 ? `${type.slice(0, 64)}…` : type);
   const message = module
-    ? `"${type}" is served by the ${module} module, which this server runs without (MODULES).`
-    : `Unknown frame type "${type}".`;
+    ? `${shown} is served by the ${module} module, which this server runs without (MODULES).`
+    : `Unknown frame type ${shown}.`;
   return new ValidationError(
     message,
-    [{ field: 'type', message: module ? message : `"${type}" is not a frame type` }],
+    [{ field: 'type', message: module ? message : `${shown} is not a frame type` }],
     'UNKNOWN_FRAME_TYPE',
   );
 }

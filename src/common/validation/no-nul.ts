@@ -60,7 +60,8 @@ function isWalkable(value: unknown): value is object {
 /** In `u` mode a pair is one code point, so \p{Cs} finds only a surrogate without its other half. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
-function textProblem(text: string): 'nul' | 'surrogate' | undefined {
+/** What makes a string no text: a NUL, or half of a surrogate pair. */
+export function textProblem(text: string): 'nul' | 'surrogate' | undefined {
   if (text.includes('\0')) return 'nul';
   return LONE_SURROGATE.test(text) ? 'surrogate' : undefined;
 }
