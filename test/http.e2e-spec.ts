@@ -387,6 +387,63 @@ describe('the HTTP foundation', () => {
     expect(avatar).toEqual({ status: '413', close: 'close', body: expect.objectContaining({ code: 'FILE_TOO_LARGE' }) });
   });
 
+  it('answers a chunked body once it passes the limit, without waiting for its end, and closes the connection', async () => {
+    const { port } = new URL(app.url);
+    const { accessToken } = await signUpAndIn(request);
+    /** Sends the head, then `bytes` of body in chunks, never the last chunk; waits up to 3 s for an answer after that. */
+    const streaming = (head: string, bytes: number) =>
+      new Promise<{ status: string; close: string | undefined; code: string; closed: boolean } | 'no answer'>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1');
+        let answer = '';
+        let timer: NodeJS.Timeout | undefined;
+        const settle = (closed: boolean) => {
+          const [headers, body] = answer.split('\r\n\r\n');
+          clearTimeout(timer);
+          socket.destroy();
+          if (!body) return resolve('no answer');
+          resolve({ status: headers.split(' ')[1], close: /^connection: (.*)$/im.exec(headers)?.[1], code: JSON.parse(body).code, closed });
+        };
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+        socket.on('end', () => settle(true));
+        socket.on('error', reject);
+        socket.on('connect', async () => {
+          socket.write(`${head}Transfer-Encoding: chunked\r\n\r\n`);
+          const chunk = Buffer.alloc(64 * 1024, 'a');
+          for (let sent = 0; sent < bytes && !socket.destroyed; sent += chunk.length) {
+            if (!socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)) await new Promise((r) => socket.once('drain', r));
+          }
+          timer = setTimeout(() => settle(false), 3000);
+        });
+      });
+    const json = await streaming('POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n', 1.5 * 1024 * 1024);
+    expect(json).toEqual({ status: '413', close: 'close', code: 'PAYLOAD_TOO_LARGE', closed: true });
+    const avatar = await streaming(
+      `PUT /api/v1/users/me/avatar HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${accessToken}\r\nContent-Type: multipart/form-data; boundary=b\r\n`,
+      6 * 1024 * 1024,
+    );
+    expect(avatar).toEqual({ status: '413', close: 'close', code: 'FILE_TOO_LARGE', closed: true });
+
+    // A chunked body within the limit is read as ever.
+    const { email, password } = { email: uniqueEmail(), password: 'passw0rd!' };
+    await request('POST', '/api/v1/auth/sign-up', { body: { email, password, name: 'Chunked' } });
+    const signIn = await new Promise<{ status: number; body: { user?: { email: string } } }>((resolve, reject) => {
+      const sent = http.request(
+        `${app.url}/api/v1/auth/sign-in`,
+        { method: 'POST', headers: { 'Content-Type': 'application/json' } },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        },
+      );
+      sent.on('error', reject);
+      const json = JSON.stringify({ email, password });
+      sent.write(json.slice(0, 10));
+      sent.end(json.slice(10));
+    });
+    expect(signIn).toMatchObject({ status: 200, body: { user: { email } } });
+  });
+
   it('rejects unknown body fields with 400 and names them', async () => {
     const result = await request('POST', '/api/v1/auth/sign-up', {
       body: { email: 'someone@example.com', password: 'passw0rd!', name: 'Someone', isAdmin: true },

@@ -40,18 +40,63 @@ function refuseDeclaredOversize(limit: number) {
     const declared = Number(req.headers['content-length']);
     if (!(declared > limit) || !req.is('application/json')) return next();
     res.setHeader('Connection', 'close');
-    next(Object.assign(new Error('request entity too large'), { type: 'entity.too.large', status: 413, limit }));
+    next(tooLarge(limit));
   };
 }
 
 /**
- * The JSON body parser with what it needs around it: an oversized body refused before it is read,
- * UTF-8 only, and its errors answered in the contract's shape (they never reach Nest's filters).
+ * A body sent without a Content-Length (chunked) is counted as it arrives, and refused the moment
+ * it passes the limit, 413, with the connection closed after the answer. The parser refuses it at
+ * the limit too, but answers only once the client has sent the rest (body-parser reads a refused
+ * body to its end), which a client can stretch out for as long as the request timeout lets it.
+ * Counted beside the parser, once it reads: sign-out leaves such a body aside instead (as above),
+ * and a compressed one is judged by the parser, on what it inflates to.
+ */
+function refuseOversizeAsItArrives(limit: number, parser: RequestHandler): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    parser(req, res, next);
+    const counted =
+      req.headers['content-length'] === undefined &&
+      req.readableFlowing === true && // the parser is reading it
+      (req.headers['content-encoding'] ?? 'identity').toLowerCase() === 'identity' &&
+      !ignoresUnreadableBody(req);
+    if (counted) refuseOnceOver(limit, req, res, () => tooLarge(limit));
+  };
+}
+
+/**
+ * Counts `req`'s body as it arrives; past `limit` bytes answers with the error `refusal` makes (413,
+ * `Connection: close`, so the connection ends once it is written), unless an answer has begun.
+ * The answer goes out at once; whoever reads the body learns of it when the connection has ended.
+ */
+export function refuseOnceOver(limit: number, req: Request, res: Response, refusal: () => unknown): void {
+  let received = 0;
+  const count = (chunk: Buffer): void => {
+    received += chunk.length;
+    if (received <= limit) return;
+    req.off('data', count);
+    if (res.headersSent) return;
+    const { body } = resolveError(refusal());
+    res.setHeader('Connection', 'close');
+    res.status(body.statusCode).json(body);
+  };
+  req.on('data', count);
+}
+
+/** body-parser's refusal of a body over the limit, as its own would read. */
+function tooLarge(limit: number): Error {
+  return Object.assign(new Error('request entity too large'), { type: 'entity.too.large', status: 413, limit });
+}
+
+/**
+ * The JSON body parser with what it needs around it: an oversized body refused before it is read
+ * (or as it arrives, when its length is not declared), UTF-8 only, and its errors answered in the
+ * contract's shape (they never reach Nest's filters).
  */
 export function jsonBodyParsing(limit: number): Array<RequestHandler | express.ErrorRequestHandler> {
   return [
     refuseDeclaredOversize(limit),
-    express.json({ limit, verify: refuseInvalidUtf8 }),
+    refuseOversizeAsItArrives(limit, express.json({ limit, verify: refuseInvalidUtf8 })),
     (error: unknown, req: Request, res: Response, next: NextFunction) => {
       if (res.headersSent) return next(error);
       if (isBodyError(error) && ignoresUnreadableBody(req)) {

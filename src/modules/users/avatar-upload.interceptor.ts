@@ -4,6 +4,7 @@ import { memoryStorage } from 'multer';
 import type { Request, Response } from 'express';
 import type { Observable } from 'rxjs';
 import { TooLargeError, UnsupportedMediaError, ValidationError } from '../../common/errors/domain-error.js';
+import { refuseOnceOver } from '../../common/http/json-body.js';
 import { AVATAR_MAX_BYTES } from './domain/avatar.js';
 
 export const AVATAR_FIELD = 'file';
@@ -44,8 +45,15 @@ export class AvatarUploadInterceptor extends MultipartAvatar {
       context.switchToHttp().getResponse<Response>().setHeader('Connection', 'close');
       throw tooLarge();
     }
+    // Sent without a length (chunked): refused the moment it passes that size, not once it ends
+    // (multer reads a refused body to its end before it answers; see refuseOnceOver).
+    const request = context.switchToHttp().getRequest<Request>();
+    const upload = super.intercept(context, next); // multer starts reading here
+    if (request.headers['content-length'] === undefined && request.readableFlowing === true) {
+      refuseOnceOver(AVATAR_MAX_BYTES + MULTIPART_OVERHEAD, request, context.switchToHttp().getResponse<Response>(), tooLarge);
+    }
     try {
-      return await super.intercept(context, next);
+      return await upload;
     } catch (error) {
       // The client hung up mid-upload (multer says "Request aborted"): its doing, not an error of ours.
       if (context.switchToHttp().getRequest<Request>().readableAborted) {
