@@ -77,6 +77,30 @@ describe('Redis fan-out when messages are lost on the way', () => {
     expect(missed).toHaveLength(1);
   });
 
+  it("reports the loss of another instance's first messages since this one subscribed, which no number before them shows", async () => {
+    const { channel, observed, missed } = await receiver();
+    // An instance whose Redis connection is down when it first publishes (just started, say).
+    const cut = new Redis(REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    const publisher = new RedisFanOut(cut, pool.connect(), channel);
+    await publisher.start();
+    try {
+      await pause(1_100); // past the allowance for clocks set apart
+      await expect(publisher.publish(deliver('lost'))).rejects.toThrow();
+      await eventually(() => cut.status === 'ready'); // the refused command set it connecting
+      await publisher.publish(deliver('next'));
+      await eventually(() => observed.received.length === 1);
+      expect(missed).toEqual([expect.stringMatching(/^a message instance [0-9a-f]{8} published after this one subscribed never arrived$/)]);
+    } finally {
+      cut.disconnect();
+    }
+    // Not when the message before was published before this instance subscribed, nor for an instance's first.
+    const raw = pool.connect();
+    await raw.publish(channel, encode(randomUUID(), deliver('older'), 7, Date.now() - 60_000));
+    await raw.publish(channel, encode(randomUUID(), deliver('first'), 1));
+    await eventually(() => observed.received.length === 3);
+    expect(missed).toHaveLength(1);
+  });
+
   it('delivers once a message its instance published again (a command resent after a reconnect)', async () => {
     const { channel, observed, missed } = await receiver();
     const raw = pool.connect();

@@ -10,6 +10,9 @@ export const FAN_OUT_CHANNEL = 'realtime:fan-out';
 /** Instances remembered by their last message number; past this many the longest silent is forgotten. */
 const MAX_ORIGINS = 1_000;
 
+/** How far apart two instances' clocks may be, for judging the first message from one (count). */
+const CLOCK_SKEW_MS = 1_000;
+
 /**
  * Redis pub/sub between instances. Local sockets get the message directly (no round trip, and
  * they still get it while Redis is away); the others get it through the channel and skip what
@@ -17,9 +20,13 @@ const MAX_ORIGINS = 1_000;
  *
  * Pub/sub drops what a subscriber is not connected for, so each instance numbers what it
  * publishes: a receiver that sees a number skipped (a publish that failed, a message lost on the
- * way), or whose subscription was interrupted, reports it through onMissed.
+ * way), or whose subscription was interrupted, reports it through onMissed. The first message it
+ * gets from an instance has no number before it to compare with (that instance, or this one, has
+ * just started or re-subscribed), so each message also says when the one before it was published:
+ * if that was after this instance subscribed, it should have come, and its loss is reported too.
  *
- * Wire format: `<origin>\n<header JSON>\n<frame>`; the header carries the number as `n`. The
+ * Wire format: `<origin>\n<header JSON>\n<frame>`; the header carries the number as `n` and the
+ * time of the one before (ms since the epoch, by the publisher's clock) as `prevAt`. The
  * frame is appended raw rather than nested in the JSON, so it is neither escaped twice nor parsed
  * again on the receiving side.
  */
@@ -31,6 +38,10 @@ export class RedisFanOut extends FanOut {
   private missedListener: MissedListener = () => undefined;
   /** Numbers this instance's messages. */
   private published = 0;
+  /** When the last of them was published (or tried). */
+  private lastPublishedAt: number | undefined;
+  /** When the subscription (the last one, after an interruption) took effect; until then, never. */
+  private subscribedAt = Infinity;
   /** Per other instance, the number of the last message received from it. */
   private readonly lastReceived = new Map<string, number>();
   private interrupted = false;
@@ -63,6 +74,7 @@ export class RedisFanOut extends FanOut {
       );
     });
     await this.subscriber.subscribe(this.channel);
+    this.subscribedAt = Date.now();
   }
 
   listen(listener: FanOutListener): void {
@@ -77,7 +89,9 @@ export class RedisFanOut extends FanOut {
     this.listener(message);
     // Numbered even if the publish fails: the hole tells the others they missed something.
     const n = ++this.published;
-    await this.publisher.publish(this.channel, encode(this.origin, message, n));
+    const previousAt = this.lastPublishedAt;
+    this.lastPublishedAt = Date.now();
+    await this.publisher.publish(this.channel, encode(this.origin, message, n, previousAt));
   }
 
   private receive(payload: string): void {
@@ -99,7 +113,7 @@ export class RedisFanOut extends FanOut {
       // Inside ioredis's event: thrown on, it would take the process down.
       this.logger.error(`Could not deliver a fan-out message: ${errorMessage(error)}`, error instanceof Error ? error.stack : undefined);
     }
-    if (received.n !== undefined) this.count(received.origin, received.n);
+    if (received.n !== undefined) this.count(received.origin, received.n, received.previousAt);
   }
 
   private resubscribed(): void {
@@ -107,16 +121,22 @@ export class RedisFanOut extends FanOut {
     this.interrupted = false;
     // Counting starts afresh: the numbers skipped during the outage are covered by this report.
     this.lastReceived.clear();
+    this.subscribedAt = Date.now();
     this.missed('the subscription to Redis was interrupted');
   }
 
-  private count(origin: string, n: number): void {
+  private count(origin: string, n: number, previousAt: number | undefined): void {
     if (this.interrupted) return; // reported as a whole once the subscription is back
     const last = this.lastReceived.get(origin);
     this.lastReceived.delete(origin); // re-inserted last: the map stays ordered by recency
     this.lastReceived.set(origin, n);
     if (this.lastReceived.size > MAX_ORIGINS) this.lastReceived.delete(this.lastReceived.keys().next().value as string);
     if (last !== undefined && n > last + 1) this.missed(`${n - last - 1} message(s) from instance ${origin.slice(0, 8)} never arrived`);
+    // The first from that instance since this one subscribed: the one before it should have come
+    // too if it was published after that (by more than the clocks may differ).
+    if (last === undefined && n > 1 && previousAt !== undefined && previousAt > this.subscribedAt + CLOCK_SKEW_MS) {
+      this.missed(`a message instance ${origin.slice(0, 8)} published after this one subscribed never arrived`);
+    }
   }
 
   private missed(why: string): void {
@@ -129,15 +149,18 @@ export interface Received {
   origin: string;
   /** The sender's number for it; absent from instances that predate numbering. */
   n?: number;
+  /** When the sender published its message before this one, by its clock; absent for its first, and from older instances. */
+  previousAt?: number;
   message: FanOutMessage;
 }
 
-export function encode(origin: string, message: FanOutMessage, n: number): string {
+export function encode(origin: string, message: FanOutMessage, n: number, previousAt?: number): string {
+  const numbering = previousAt === undefined ? { n } : { n, prevAt: previousAt };
   if (message.kind === 'deliver') {
     const { frame, ...header } = message;
-    return `${origin}\n${JSON.stringify(Object.assign(header, { n }))}\n${frame}`;
+    return `${origin}\n${JSON.stringify(Object.assign(header, numbering))}\n${frame}`;
   }
-  return `${origin}\n${JSON.stringify(Object.assign({}, message, { n }))}\n`;
+  return `${origin}\n${JSON.stringify(Object.assign({}, message, numbering))}\n`;
 }
 
 /** The message, or undefined when this instance published it itself. */
@@ -149,8 +172,9 @@ export function decode(payload: string, ownOrigin: string): Received | undefined
   if (origin === ownOrigin) return undefined;
   const parsed = JSON.parse(payload.slice(first + 1, second)) as unknown;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('header is not an object');
-  const { n, ...header } = parsed as FanOutMessage & { n?: unknown };
+  const { n, prevAt, ...header } = parsed as FanOutMessage & { n?: unknown; prevAt?: unknown };
   const number = typeof n === 'number' ? n : undefined;
+  const previousAt = typeof prevAt === 'number' ? prevAt : undefined;
   // Checked field by field: a message from another version, or another publisher on the channel,
   // must not reach the sockets half-formed.
   if (!isTarget(header.target)) throw new Error('target is not a delivery target');
@@ -164,11 +188,11 @@ export function decode(payload: string, ownOrigin: string): Received | undefined
     if (!isIdList(header.repairUserIds)) throw new Error('repairUserIds is not a list of ids');
     if (header.behindSeq !== undefined && !Number.isSafeInteger(header.behindSeq)) throw new Error('behindSeq is not a seq');
     if (!isVersion(header.version)) throw new Error('version is not { of, n }');
-    return { origin, n: number, message: Object.assign(header, { frame: payload.slice(second + 1) }) };
+    return { origin, n: number, previousAt, message: Object.assign(header, { frame: payload.slice(second + 1) }) };
   }
   if (header.kind === 'close') {
     if (!Number.isInteger(header.code) || typeof header.reason !== 'string') throw new Error('close without a code and reason');
-    return { origin, n: number, message: header };
+    return { origin, n: number, previousAt, message: header };
   }
   throw new Error(`unknown kind ${JSON.stringify((header as { kind?: unknown }).kind)}`);
 }
