@@ -46,7 +46,7 @@ const state = {
   openChatId: null,
   /** chatId → Map<userId, timer> of people typing there */
   typing: new Map(),
-  /** userId → { online, lastSeenAt } */
+  /** userId → { online, lastSeenAt, heardAt } (heardAt: when a presence frame said so) */
   presence: new Map(),
   /** userId → name, from members and searches */
   names: new Map(),
@@ -937,10 +937,20 @@ function otherMember(chatId) {
 }
 
 async function loadDetail(chatId) {
+  const askedAt = Date.now();
   const detail = await api('GET', `/chats/${chatId}`);
   mergeChat(detail);
   const other = detail.type === 'direct' ? detail.members.find((m) => m.userId !== state.me?.id) : null;
-  if (other && !state.presence.has(other.userId)) {
+  // Known before the members below: a server whose chats carry no peer says when they were last seen only there.
+  const unknown = other && !state.presence.has(other.userId);
+  // Who is online, as the answer says: unless a presence frame heard since it was asked says otherwise.
+  for (const m of detail.members) {
+    const known = state.presence.get(m.userId);
+    if (m.online === undefined || known?.heardAt >= askedAt) continue;
+    const lastSeenAt = m.userId === detail.peer?.id ? detail.peer.lastSeenAt : (known?.lastSeenAt ?? null);
+    state.presence.set(m.userId, { online: m.online, lastSeenAt });
+  }
+  if (unknown) {
     api('GET', `/users/${other.userId}`)
       .then((user) => {
         state.presence.set(user.id, { online: user.online, lastSeenAt: user.lastSeenAt });
@@ -2145,10 +2155,11 @@ function handleFrame(frame) {
       }
       return refreshChat(frame.chatId);
     case 'presence':
-      state.presence.set(frame.userId, { online: frame.online, lastSeenAt: frame.lastSeenAt });
+      state.presence.set(frame.userId, { online: frame.online, lastSeenAt: frame.lastSeenAt, heardAt: Date.now() });
       // Gone from every device: nobody is left typing (the indicator would otherwise wait out its timer).
       if (!frame.online) for (const [chatId, people] of state.typing) if (people.has(frame.userId)) setTyping(chatId, frame.userId, false);
       renderPaneHead();
+      renderChatInfo(state.openChatId);
       return renderChatList();
     case 'error':
       return onErrorFrame(frame);
@@ -2423,6 +2434,7 @@ const socket = {
     if ((was === 'online') !== (stateName === 'online') && state.me) {
       renderChatList();
       renderPaneHead();
+      renderChatInfo(state.openChatId);
     }
     slot('conn-text').textContent = text;
     node.title = stateName === 'reconnecting' ? `${text} Click to reconnect now.` : text;

@@ -596,6 +596,43 @@ describe('the built-in chat page, in a real browser', () => {
     }
   });
 
+  it("shows a group's members online in the chat info, as the chat's detail says and then as presence frames say", async () => {
+    const request = httpClient(app.url);
+    const [pia, quin, rex] = [
+      await signUpAndIn(request, 'Pia Moon'),
+      await signUpAndIn(request, 'Quin Early'),
+      await signUpAndIn(request, 'Rex Later'),
+    ];
+    const group = await request('POST', '/api/v1/chats', {
+      body: { type: 'group', title: 'Who is here', memberIds: [quin.user.id, rex.user.id] },
+      token: pia.accessToken,
+    });
+    expect(group.status).toBe(201);
+    // Online before Pia's page connects: no presence frame tells the page, the chat's detail does.
+    const quinOnline = await connectReady(app.wsUrl, quin.accessToken);
+    let rexOnline: Awaited<ReturnType<typeof connectReady>> | undefined;
+    try {
+      const page = await openPage('pia');
+      await signInThroughForm(page, { ...pia.user, password: pia.password });
+      await connection(page, 'online').waitFor();
+      await page.getByTestId('chat-item').filter({ hasText: 'Who is here' }).click();
+      await page.getByTestId('open-chat-info').click();
+      const row = (name: string) => page.getByTestId('chat-info-dialog').getByTestId('info-member').filter({ hasText: name });
+      await row('Quin Early').locator('.avatar.online').waitFor();
+      expect(await row('Rex Later').locator('.avatar.online').count()).toBe(0);
+
+      // Then the presence frames, while the dialog stays open.
+      rexOnline = await connectReady(app.wsUrl, rex.accessToken);
+      await row('Rex Later').locator('.avatar.online').waitFor();
+      await quinOnline.close();
+      await row('Quin Early').locator('.avatar:not(.online)').waitFor();
+      expect(pageErrors()).toEqual([]);
+    } finally {
+      await quinOnline.close();
+      await rexOnline?.close();
+    }
+  });
+
   it('keeps a chat read when an answer about it that left the server before the read arrives after it', async () => {
     const request = httpClient(app.url);
     const [ana, ben] = [await signUpAndIn(request, 'Ana Read'), await signUpAndIn(request, 'Ben Write')];
