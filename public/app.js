@@ -2069,12 +2069,29 @@ function applyUpdated(m) {
 function applyDeleted({ chatId, id, seq }) {
   const gone = (m) => ({ ...m, text: null, deletedAt: m.deletedAt ?? new Date().toISOString() });
   const thread = state.threads.get(chatId);
+  const chat = state.chats.get(chatId);
+  uncountDeleted(chat, thread, { id, seq });
   const m = thread?.messages.get(seq);
   if (m && m.id === id) thread.messages.set(seq, gone(m));
-  const chat = state.chats.get(chatId);
   if (chat?.lastMessage?.id === id) chat.lastMessage = gone(chat.lastMessage);
   if (chatId === state.openChatId) renderThread();
   renderChatList();
+}
+
+/**
+ * A deleted message no longer counts as unread (as `unreadCount` counts), if it did: someone else's,
+ * past my read pointer, not deleted before. A message the page does not hold (a chat not opened, an
+ * older page) may be any of those: the server is asked for the count.
+ */
+function uncountDeleted(chat, thread, { id, seq }) {
+  const myReadSeq = Math.max(thread?.myReadSeq ?? 0, state.details.get(chat?.id)?.members.get(state.me?.id)?.lastReadSeq ?? 0);
+  if (!chat?.unreadCount || seq <= myReadSeq) return;
+  const held = [thread?.messages.get(seq), chat.lastMessage].find((m) => m?.id === id);
+  if (!held)
+    loadDetail(chat.id)
+      .then(() => renderChatList())
+      .catch(() => undefined);
+  else if (held.senderId !== state.me?.id && !held.deletedAt) chat.unreadCount--;
 }
 
 function applyRead({ chatId, userId, seq }) {

@@ -519,6 +519,54 @@ describe('the built-in chat page, in a real browser', () => {
     expect(pageErrors()).toEqual([]);
   });
 
+  it('takes a deleted unread message off the unread badge at once, as the server counts it', async () => {
+    const request = httpClient(app.url);
+    const [uma, vic] = [await signUpAndIn(request, 'Uma Count'), await signUpAndIn(request, 'Vic Count')];
+    const direct = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: vic.user.id }, token: uma.accessToken });
+    const group = await request('POST', '/api/v1/chats', {
+      body: { type: 'group', title: 'Counting group', memberIds: [uma.user.id] },
+      token: vic.accessToken,
+    });
+    const send = async (chatId: string, text: string) =>
+      (await request('POST', `/api/v1/chats/${chatId}/messages`, { body: { text }, token: vic.accessToken })).body as {
+        id: string;
+        chatId: string;
+      };
+    const remove = async (m: { id: string; chatId: string }) =>
+      expect((await request('DELETE', `/api/v1/chats/${m.chatId}/messages/${m.id}`, { token: vic.accessToken })).status).toBe(204);
+    const page = await openPage('uma');
+    /** Waits for the chat's badge to say `count`, and checks that the server counts as many. */
+    const unread = async (chatId: string, count: number) => {
+      await page.locator(`[data-testid="chat-item"][data-chat-id="${chatId}"] [aria-label="${count} unread"]`).waitFor();
+      expect((await request('GET', `/api/v1/chats/${chatId}`, { token: uma.accessToken })).body.unreadCount).toBe(count);
+    };
+
+    const read = await send(direct.body.id, 'Read already');
+    await signInThroughForm(page, { ...uma.user, password: uma.password });
+    await connection(page, 'online').waitFor();
+    // The direct chat is opened and left: the page holds its messages, and those that come later.
+    await page.getByTestId('chat-item').filter({ hasText: 'Vic Count' }).click();
+    await message(page, 'Read already').waitFor();
+    await page.evaluate("location.hash = '#/'");
+    const [one, two] = [await send(direct.body.id, 'One'), await send(direct.body.id, 'Two'), await send(direct.body.id, 'Three')];
+    await unread(direct.body.id, 3);
+    await remove(one);
+    await unread(direct.body.id, 2);
+    // One read before does not count (the next delete's badge shows that its frame was handled).
+    await remove(read);
+    await remove(two);
+    await unread(direct.body.id, 1);
+
+    // A chat never opened: the page holds its newest message only.
+    const [, middle, last] = [await send(group.body.id, 'G1'), await send(group.body.id, 'G2'), await send(group.body.id, 'G3')];
+    await unread(group.body.id, 3);
+    await remove(middle);
+    await unread(group.body.id, 2);
+    await remove(last);
+    await unread(group.body.id, 1);
+    expect(pageErrors()).toEqual([]);
+  });
+
   it('fits a phone: one pane at a time, Back returns to the chat left, a wide message keeps its actions on screen', async () => {
     const request = httpClient(app.url);
     const [nell, otto] = [await signUpAndIn(request, 'Nell Park'), await signUpAndIn(request, 'Otto Berg')];
