@@ -1761,7 +1761,9 @@ function editForm(chatId, m) {
       const updated = await api('PATCH', `/chats/${chatId}/messages/${m.id}`, { text });
       applyUpdated(updated);
     } catch (error) {
+      // The editor stays open with what was typed, to save again or cancel.
       toast(errorText(error), 'error');
+      return;
     }
     thread.editing = null;
     thread.editDraft = null;

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { jest } from '@jest/globals';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page, Route } from 'playwright-core';
 import { PUBLIC_DIR } from '../src/ui/chat-page.js';
 import { type SignedIn, signUpAndIn, uniqueEmail } from './support/accounts.js';
 import { launchBrowser, watchPage } from './support/browser.js';
@@ -853,6 +853,27 @@ describe('the built-in chat page, in a real browser', () => {
     expect(await editor.inputValue()).toBe('typo message, fixed and a long careful rewrite');
     await editor.press('Enter');
     await message(page, 'typo message, fixed and a long careful rewrite').filter({ hasText: 'edited' }).waitFor();
+
+    // A save that fails (the network, then the server) keeps the editor open with what was typed, to try again.
+    await mine.hover();
+    await mine.getByTestId('message-edit').click();
+    await editor.fill('typo message, third try');
+    let failures = 0;
+    const failTwice = async (route: Route) => {
+      if (route.request().method() !== 'PATCH' || failures === 2) return route.continue();
+      if (++failures === 1) return route.abort('internetdisconnected');
+      return route.fulfill({ status: 500, json: { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' } });
+    };
+    await page.route(`**${messages}/*`, failTwice);
+    await editor.press('Enter');
+    await expectText(page.getByTestId('toast'), 'The server could not be reached');
+    expect(await editor.inputValue()).toBe('typo message, third try');
+    await mine.getByRole('button', { name: 'Save' }).click();
+    await expectText(page.getByTestId('toast'), 'Internal server error');
+    expect({ failures, text: await editor.inputValue() }).toEqual({ failures: 2, text: 'typo message, third try' });
+    await editor.press('Enter');
+    await message(page, 'typo message, third try').filter({ hasText: 'edited' }).waitFor();
+    await page.unroute(`**${messages}/*`, failTwice);
 
     // Deleted from another device while being edited: the editor closes, saying so.
     await mine.hover();
