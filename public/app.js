@@ -41,7 +41,7 @@ const state = {
   chats: new Map(),
   /** chatId → { members: Map<userId, {userId, name, role, lastReadSeq}>, seenSeq } */
   details: new Map(),
-  /** chatId → { messages: Map<seq, message>, pending: Map<clientId, pending>, oldest, hasMore, loaded, loading, myReadSeq, editing } */
+  /** chatId → { messages: Map<seq, message>, pending: Map<clientId, pending>, oldest, hasMore, loaded, loading, myReadSeq, editing, draft } */
   threads: new Map(),
   openChatId: null,
   /** chatId → Map<userId, timer> of people typing there */
@@ -1367,6 +1367,8 @@ function threadOf(chatId) {
       editing: null,
       /** What the user has typed into the open editor ({ id, text, start, end }): a redraw of the message (a tick, an edit from elsewhere) refills it from here. */
       editDraft: null,
+      /** What was left typed in the composer when another chat was opened, given back when this one is. */
+      draft: '',
       nodes: new Map(),
     };
     state.threads.set(chatId, thread);
@@ -1448,12 +1450,26 @@ function switchChat(chatId) {
   if (state.openChatId === chatId) return;
   closeChatInfo();
   stopTyping();
+  keepDraft();
   state.openChatId = chatId;
   const thread = threadOf(chatId);
   thread.nodes = new Map();
   slot('message-list').replaceChildren();
   slot('history-edge').textContent = '';
-  $('[data-testid="composer-input"]').value = '';
+  $('[data-testid="composer-input"]').value = thread.draft;
+}
+
+/** What is typed in the composer stays with the open chat (in this page's memory) when it is left. */
+function keepDraft() {
+  const thread = state.threads.get(state.openChatId);
+  if (thread) thread.draft = $('[data-testid="composer-input"]').value;
+}
+
+/** The composer grows with its text, up to a few lines. */
+function fitComposer() {
+  const input = $('[data-testid="composer-input"]');
+  input.style.height = 'auto';
+  input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
 }
 
 async function openChat(chatId) {
@@ -1462,6 +1478,7 @@ async function openChat(chatId) {
   view.classList.add('chat-open');
   show(slot('pane-empty'), false);
   show(slot('pane-chat'));
+  fitComposer(); // to the chat's draft, now that the box is shown
   renderChatList();
   renderPaneHead();
   renderTyping();
@@ -1500,6 +1517,7 @@ function closeChatInfo() {
 function closeChat() {
   closeChatInfo();
   stopTyping();
+  keepDraft();
   const was = state.openChatId;
   // Focus in the pane about to hide (Back, on a narrow screen) goes to the chat it left, not to the page.
   const hadFocus = slot('pane-chat').contains(document.activeElement);
@@ -1936,10 +1954,6 @@ function markReadIfSeen() {
 function bindPane() {
   const input = $('[data-testid="composer-input"]');
   const form = $('[data-testid="composer"]');
-  const grow = () => {
-    input.style.height = 'auto';
-    input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
-  };
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     if (tooLong(input.value)) {
@@ -1954,7 +1968,7 @@ function bindPane() {
     }
     sendText(input.value);
     input.value = '';
-    grow();
+    fitComposer();
   });
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
@@ -1963,7 +1977,7 @@ function bindPane() {
     }
   });
   input.addEventListener('input', () => {
-    grow();
+    fitComposer();
     if (hasVisibleText(input.value)) noteTyping();
     else stopTyping();
   });

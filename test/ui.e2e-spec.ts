@@ -886,6 +886,46 @@ describe('the built-in chat page, in a real browser', () => {
     expect(pageErrors()).toEqual([]);
   });
 
+  it('keeps what is typed in the composer with its chat, and gives it back when that chat is opened again', async () => {
+    const request = httpClient(app.url);
+    const [wyn, xia] = [await signUpAndIn(request, 'Wyn Draft'), await signUpAndIn(request, 'Xia Draft')];
+    expect((await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: xia.user.id }, token: wyn.accessToken })).status).toBe(
+      201,
+    );
+    const group = await request('POST', '/api/v1/chats', {
+      body: { type: 'group', title: 'Plans', memberIds: [xia.user.id] },
+      token: wyn.accessToken,
+    });
+    expect(group.status).toBe(201);
+    const page = await openPage('wyn');
+    await signInThroughForm(page, { ...wyn.user, password: wyn.password });
+    const composer = page.getByTestId('composer-input');
+    const open = async (title: string) => {
+      await page.getByTestId('chat-item').filter({ hasText: title }).click();
+      await expectText(page.getByTestId('chat-title'), title);
+    };
+
+    await open('Xia Draft');
+    await composer.fill('Half a thought\nand a second line');
+    await open('Plans');
+    expect(await composer.inputValue()).toBe('');
+    await composer.fill('For the group');
+    await open('Xia Draft');
+    expect(await composer.inputValue()).toBe('Half a thought\nand a second line');
+    // Left for the list (Back, on a phone) and opened again: still there.
+    await page.evaluate("location.hash = '#/'");
+    await page.locator('[data-slot="pane-chat"]').waitFor({ state: 'hidden' });
+    await open('Plans');
+    expect(await composer.inputValue()).toBe('For the group');
+    // Sent, it is no draft any more.
+    await composer.press('Enter');
+    await message(page, 'For the group').waitFor();
+    await open('Xia Draft');
+    await open('Plans');
+    expect(await composer.inputValue()).toBe('');
+    expect(pageErrors()).toEqual([]);
+  });
+
   it('says, for a confirm link opened again in a new page, that the email is confirmed already', async () => {
     const request = httpClient(app.url);
     const ivy = await signUpAndIn(request, 'Ivy Twice');
