@@ -1075,6 +1075,14 @@ function bindGroupDialog() {
       $('li', results)?.click();
     }
   });
+  // Enter in the title goes on to the people to add while none are picked: a group made then would
+  // have nobody else in it. With people picked it creates the group, as the button does.
+  form.elements.title.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.isComposing && picked.size === 0) {
+      event.preventDefault();
+      search.focus();
+    }
+  });
 
   $('[data-action="new-group"]').addEventListener('click', () => {
     form.reset();

@@ -301,6 +301,9 @@ describe('the built-in chat page, in a real browser', () => {
     // Alice makes a group with Bob through the dialog; it reaches Bob's list live, unread.
     await pageA.getByTestId('new-group').click();
     await pageA.getByTestId('group-title').fill('Weekend hike');
+    // Enter in the title goes on to the people to add, rather than making a group of one.
+    await pageA.getByTestId('group-title').press('Enter');
+    expect(await pageA.getByTestId('group-member-search').evaluate((input) => input.matches(':focus'))).toBe(true);
     await pageA.getByTestId('group-member-search').fill('Bob');
     await pageA.getByTestId('group-dialog').getByTestId('user-result').filter({ hasText: 'Bob Tanaka' }).click();
     await pageA.getByTestId('group-create').click();
