@@ -98,6 +98,23 @@ describe('DataDirLock', () => {
     }
   });
 
+  it('takes over at once a lock from this host whose pid now belongs to a process started since (the pid was reused)', async () => {
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    try {
+      await new Promise((resolve) => other.on('spawn', resolve));
+      const start = readFileSync(`/proc/${other.pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+      // Written by the process that has the pid: it is the owner.
+      writeFileSync(file, JSON.stringify({ host: hostname(), pid: other.pid, token: 'old', start }));
+      expect(() => claim()).toThrow(/Another Parley process/);
+      // Written by one that had the pid before: gone.
+      writeFileSync(file, JSON.stringify({ host: hostname(), pid: other.pid, token: 'old', start: String(Number(start) - 1) }));
+      expect(claim().leftBy).toBe(`pid ${other.pid} on ${hostname()}`);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ pid: process.pid, start: expect.stringMatching(/^\d+$/) });
+    } finally {
+      other.kill();
+    }
+  });
+
   it('takes over a lock from elsewhere once its heartbeat has stopped', () => {
     writeFileSync(file, JSON.stringify({ host: 'gone-container', pid: 1, token: 'old' }));
     age(LOCK_STALE_MS + 1_000);

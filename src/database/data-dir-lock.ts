@@ -14,6 +14,8 @@ interface Owner {
   token?: string;
   /** The machine's boot id when the lock was written (Linux; absent elsewhere and in older locks). */
   boot?: string;
+  /** When its process started, in clock ticks since boot (Linux; absent elsewhere and in older locks). */
+  start?: string;
 }
 
 export interface LockOptions {
@@ -22,6 +24,7 @@ export interface LockOptions {
   pid?: number;
   heartbeatMs?: number;
   boot?: string;
+  start?: string;
 }
 
 /**
@@ -32,8 +35,9 @@ export interface LockOptions {
  * the file every few seconds. A process id alone does not tell owners apart: in containers every
  * process is pid 1, so two containers sharing a volume, or a one-off `migrate` next to the
  * server, each took the other's lock for their own. A lock from this host whose process is gone
- * is taken over at once, as is one written before the machine last started (its pid may belong to
- * another process now); any other is taken over only once its heartbeat has stopped.
+ * is taken over at once, as is one written before the machine last started, or by a process that
+ * started at another time than the one with its pid now (the pid was reused); any other is taken
+ * over only once its heartbeat has stopped.
  */
 export class DataDirLock {
   private readonly timer: NodeJS.Timeout;
@@ -51,7 +55,14 @@ export class DataDirLock {
 
   /** Takes the lock, or throws a sentence naming who holds it and what to do. */
   static claim(file: string, what: string, options: LockOptions = {}): DataDirLock {
-    const me = { host: options.host ?? hostname(), pid: options.pid ?? process.pid, token: randomUUID(), boot: options.boot ?? bootId() };
+    const pid = options.pid ?? process.pid;
+    const me = {
+      host: options.host ?? hostname(),
+      pid,
+      token: randomUUID(),
+      boot: options.boot ?? bootId(),
+      start: options.start ?? startOf(pid),
+    };
     const content = JSON.stringify(me);
     let left: string | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -70,10 +81,10 @@ export class DataDirLock {
       if (seen === undefined) continue; // removed meanwhile: try again
       const { owner, raw, ageMs } = seen;
       // On this host: gone when its process is, or when the machine has restarted since it wrote the
-      // lock (another process may have its pid now).
+      // lock, or when the process with its pid now started at another time (the pid was reused).
       const gone =
         owner.host === me.host && owner.pid !== me.pid
-          ? !isAlive(owner.pid) || (owner.boot !== undefined && me.boot !== undefined && owner.boot !== me.boot)
+          ? !isAlive(owner.pid) || differ(owner.boot, me.boot) || differ(owner.start, startOf(owner.pid))
           : ageMs > LOCK_STALE_MS;
       if (!gone) {
         throw new SetupError(
@@ -142,6 +153,23 @@ function parseOwner(raw: string): Owner {
     // unreadable: an owner we know nothing about, judged by its heartbeat alone
   }
   return {};
+}
+
+/** Both known, and not the same. */
+function differ(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && a !== b;
+}
+
+/** When process `pid` started, in clock ticks since boot (Linux: /proc/<pid>/stat's 22nd field), or undefined. */
+function startOf(pid: number | undefined): string | undefined {
+  if (!pid) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "<pid> (<command, which may hold spaces and parentheses>) <state: field 3> … <starttime: field 22> …"
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** This boot of the machine (Linux), so a lock written before a restart is not taken for a live one whose pid was reused. */
