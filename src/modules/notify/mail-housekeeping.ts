@@ -38,7 +38,8 @@ export class MailHousekeeping implements OnApplicationBootstrap, OnModuleDestroy
     const removed = await removeInBatches((limit) => this.log.removeFinished(MAIL_KEPT_DAYS, limit));
     if (removed > 0) this.logger.log(`Removed ${removed} message(s) sent or failed over ${MAIL_KEPT_DAYS} days ago from the mail log.`);
     const files = await pruneOutbox(this.config.mail.outboxDir, MAIL_KEPT_DAYS);
-    if (files > 0) this.logger.log(`Removed ${files} file(s) over ${MAIL_KEPT_DAYS} days old from the mail outbox.`);
+    if (files > 0)
+      this.logger.log(`Removed ${files} file(s) from the mail outbox (over ${MAIL_KEPT_DAYS} days old, or left half-written).`);
     return removed;
   }
 }

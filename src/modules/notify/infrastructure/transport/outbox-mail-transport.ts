@@ -70,11 +70,15 @@ function notWritable(dir: string, error: unknown): Error {
   );
 }
 
+/** A `.part` is written in one go and renamed at once: one this old was left by a crash. */
+const PART_LEFT_AFTER_MS = 60 * 60_000;
+
 /**
  * The outbox (`dir`) is a record of what was sent, kept as long as the mail log keeps its rows:
- * files older than `days` go (and any half-written `.part` a crash left), or the directory would
- * grow by a file per email for as long as the server runs. Also once SMTP_URL is set: what the
- * outbox got before stays no longer. Says how many went.
+ * files older than `days` go, or the directory would grow by a file per email for as long as the
+ * server runs. Also once SMTP_URL is set: what the outbox got before stays no longer. A half-written
+ * `.part` a crash left goes after an hour (its email is sent again whole; the part holds a live
+ * link, unread by anyone). Says how many went.
  */
 export async function pruneOutbox(dir: string, days: number): Promise<number> {
   const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
@@ -82,12 +86,13 @@ export async function pruneOutbox(dir: string, days: number): Promise<number> {
     throw error;
   });
   const cutoff = Date.now() - days * 24 * 60 * 60_000;
+  const partCutoff = Date.now() - PART_LEFT_AFTER_MS;
   let removed = 0;
   for (const name of names) {
     if (!name.endsWith('.eml') && !name.endsWith('.eml.part')) continue;
     const path = join(dir, name);
     const stats = await stat(path).catch(() => undefined);
-    if (!stats?.isFile() || stats.mtimeMs >= cutoff) continue;
+    if (!stats?.isFile() || stats.mtimeMs >= (name.endsWith('.part') ? partCutoff : cutoff)) continue;
     await unlink(path).then(
       () => removed++,
       () => undefined, // gone meanwhile (another instance sharing DATA_DIR), or not ours to remove: the next pass says so if it lasts
