@@ -1,5 +1,5 @@
 import { ConflictError } from '../common/errors/domain-error.js';
-import { errorFrame, parseFrame } from './frames.js';
+import { errorFrame, parseFrame, unknownType } from './frames.js';
 
 const text = (value: string) => Buffer.from(value);
 
@@ -25,10 +25,6 @@ describe('parseFrame', () => {
     ['an array', '[{"type":"ping"}]', 'INVALID_FRAME'],
     ['a missing type', '{"id":"x"}', 'INVALID_FRAME'],
     ['a type that is not a string', '{"type":["ping"]}', 'INVALID_FRAME'],
-    ['an empty type', '{"type":""}', 'UNKNOWN_FRAME_TYPE'],
-    ['a type that is not snake_case', '{"type":"Send Message"}', 'UNKNOWN_FRAME_TYPE'],
-    ['a type in capitals', '{"type":"PING"}', 'UNKNOWN_FRAME_TYPE'],
-    ["an Object.prototype method's name", '{"type":"toString"}', 'UNKNOWN_FRAME_TYPE'],
     ['an object id', '{"type":"ping","id":{}}', 'INVALID_FRAME'],
     ['an overlong id', `{"type":"ping","id":"${'x'.repeat(129)}"}`, 'INVALID_FRAME'],
     ['an id with a NUL', '{"type":"ping","id":"a\\u0000b"}', 'INVALID_FRAME'],
@@ -42,13 +38,17 @@ describe('parseFrame', () => {
 
   it('keeps the id of a frame refused for its type, so the error can carry it', () => {
     expect(parseFrame(text('{"type":5,"id":"k"}'), false)).toMatchObject({ ok: false, id: 'k' });
-    expect(parseFrame(text('{"type":"PING","id":"k"}'), false)).toMatchObject({ ok: false, id: 'k' });
   });
 
+  it.each(['', 'Send Message', 'PING', 'toString', '__proto__'])(
+    'takes any string type (%j): one no handler takes is answered later',
+    (type) => {
+      expect(parseFrame(text(JSON.stringify({ type, id: 'k' })), false)).toEqual({ ok: true, frame: { type, id: 'k', payload: {} } });
+    },
+  );
+
   it('quotes an unknown type as JSON, cut short, whatever it holds', () => {
-    const parsed = parseFrame(text(JSON.stringify({ type: `a\u0000${'b'.repeat(100)}` })), false);
-    expect(parsed.ok).toBe(false);
-    if (!parsed.ok) expect(parsed.error.message).toBe(`Unknown frame type ${JSON.stringify(`a\u0000${'b'.repeat(62)}…`)}.`);
+    expect(unknownType(`a\u0000${'b'.repeat(100)}`).message).toBe(`Unknown frame type ${JSON.stringify(`a\u0000${'b'.repeat(62)}…`)}.`);
   });
 
   it('refuses binary frames', () => {
