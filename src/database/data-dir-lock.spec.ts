@@ -115,6 +115,14 @@ describe('DataDirLock', () => {
     }
   });
 
+  it('judges a lock from another pid namespace on this host name (a container beside ours) by its heartbeat alone', () => {
+    // Its pid 1 is some process here too, started at another time: that says nothing about it.
+    writeFileSync(file, JSON.stringify({ host: hostname(), pid: 1, token: 'theirs', start: '12345', pidSpace: 'pid:[1]' }));
+    expect(() => claim({ pidSpace: 'pid:[2]' })).toThrow(/Another Parley process \(pid 1 on /);
+    age(LOCK_STALE_MS * 2);
+    expect(claim({ pidSpace: 'pid:[2]' }).leftBy).toBe(`pid 1 on ${hostname()}`);
+  });
+
   it('takes over a lock from elsewhere once its heartbeat has stopped', () => {
     writeFileSync(file, JSON.stringify({ host: 'gone-container', pid: 1, token: 'old' }));
     age(LOCK_STALE_MS + 1_000);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { SetupError } from '../common/errors/setup-error.js';
 
@@ -16,6 +16,8 @@ interface Owner {
   boot?: string;
   /** When its process started, in clock ticks since boot (Linux; absent elsewhere and in older locks). */
   start?: string;
+  /** The pid namespace its pid is in (Linux: two containers may share a host name, not their pids). */
+  pidSpace?: string;
 }
 
 export interface LockOptions {
@@ -25,6 +27,7 @@ export interface LockOptions {
   heartbeatMs?: number;
   boot?: string;
   start?: string;
+  pidSpace?: string;
 }
 
 /**
@@ -36,8 +39,8 @@ export interface LockOptions {
  * process is pid 1, so two containers sharing a volume, or a one-off `migrate` next to the
  * server, each took the other's lock for their own. A lock from this host whose process is gone
  * is taken over at once, as is one written before the machine last started, or by a process that
- * started at another time than the one with its pid now (the pid was reused); any other is taken
- * over only once its heartbeat has stopped.
+ * started at another time than the one with its pid now (the pid was reused); any other (another
+ * host, or another pid namespace on this one) is taken over only once its heartbeat has stopped.
  */
 export class DataDirLock {
   private readonly timer: NodeJS.Timeout;
@@ -62,6 +65,7 @@ export class DataDirLock {
       token: randomUUID(),
       boot: options.boot ?? bootId(),
       start: options.start ?? startOf(pid),
+      pidSpace: options.pidSpace ?? pidSpace(),
     };
     const content = JSON.stringify(me);
     let left: string | undefined;
@@ -80,10 +84,12 @@ export class DataDirLock {
       const seen = readOwner(file);
       if (seen === undefined) continue; // removed meanwhile: try again
       const { owner, raw, ageMs } = seen;
-      // On this host: gone when its process is, or when the machine has restarted since it wrote the
-      // lock, or when the process with its pid now started at another time (the pid was reused).
+      // On this host, among the same pids: gone when its process is, or when the machine has
+      // restarted since it wrote the lock, or when the process with its pid now started at another
+      // time (the pid was reused). Elsewhere, or in another pid namespace (two containers with one
+      // host name: its pid may be any process here), when its heartbeat has stopped.
       const gone =
-        owner.host === me.host && owner.pid !== me.pid
+        owner.host === me.host && owner.pid !== me.pid && !differ(owner.pidSpace, me.pidSpace)
           ? !isAlive(owner.pid) || differ(owner.boot, me.boot) || differ(owner.start, startOf(owner.pid))
           : ageMs > LOCK_STALE_MS;
       if (!gone) {
@@ -167,6 +173,15 @@ function startOf(pid: number | undefined): string | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // "<pid> (<command, which may hold spaces and parentheses>) <state: field 3> … <starttime: field 22> …"
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's pid namespace (Linux: "pid:[4026531836]"), or undefined. */
+function pidSpace(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
   } catch {
     return undefined;
   }
