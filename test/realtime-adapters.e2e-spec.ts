@@ -49,10 +49,11 @@ describe('Redis fan-out when messages are lost on the way', () => {
   afterAll(() => pool.close());
   const deliver = (tag: string): FanOutMessage => ({ kind: 'deliver', target: { userIds: ['u'] }, frame: `{"tag":"${tag}"}` });
 
-  async function receiver() {
+  /** Clocks are taken to differ by at most `clockSkewMs` (a second here, to keep the tests short). */
+  async function receiver(clockSkewMs = 1_000) {
     const channel = `parley:test:fan-out:${randomUUID()}`;
     const subscriber = pool.connect();
-    const fanOut = new RedisFanOut(pool.connect(), subscriber, channel);
+    const fanOut = new RedisFanOut(pool.connect(), subscriber, channel, clockSkewMs);
     await fanOut.start();
     const observed = observe(fanOut);
     const missed: string[] = [];
@@ -84,7 +85,7 @@ describe('Redis fan-out when messages are lost on the way', () => {
     const publisher = new RedisFanOut(cut, pool.connect(), channel);
     await publisher.start();
     try {
-      await pause(1_100); // past the allowance for clocks set apart
+      await pause(1_100); // past the allowance for clocks set apart (receiver's)
       await expect(publisher.publish(deliver('lost'))).rejects.toThrow();
       await eventually(() => cut.status === 'ready'); // the refused command set it connecting
       await publisher.publish(deliver('next'));
@@ -99,6 +100,20 @@ describe('Redis fan-out when messages are lost on the way', () => {
     await raw.publish(channel, encode(randomUUID(), deliver('first'), 1));
     await eventually(() => observed.received.length === 3);
     expect(missed).toHaveLength(1);
+  });
+
+  it('reports nothing for an instance it forgot (more than it keeps count of) when it is heard from again', async () => {
+    const { channel, observed, missed } = await receiver(200);
+    await pause(300);
+    const raw = pool.connect();
+    const origin = randomUUID();
+    for (const n of [1, 2]) await raw.publish(channel, encode(origin, deliver(`a${n}`), n, n === 1 ? undefined : Date.now()));
+    const pipeline = raw.pipeline();
+    for (let i = 0; i < 1_000; i++) pipeline.publish(channel, encode(randomUUID(), deliver(`o${i}`), 1));
+    await pipeline.exec();
+    await raw.publish(channel, encode(origin, deliver('a3'), 3, Date.now()));
+    await eventually(() => observed.received.length === 1_003);
+    expect(missed).toEqual([]);
   });
 
   it('delivers once a message its instance published again (a command resent after a reconnect)', async () => {

@@ -10,8 +10,12 @@ export const FAN_OUT_CHANNEL = 'realtime:fan-out';
 /** Instances remembered by their last message number; past this many the longest silent is forgotten. */
 const MAX_ORIGINS = 1_000;
 
-/** How far apart two instances' clocks may be, for judging the first message from one (count). */
-const CLOCK_SKEW_MS = 1_000;
+/**
+ * The first message heard from an instance is judged by the time of the one before it, by that
+ * instance's clock; one published this long after this instance subscribed should have come. The
+ * margin is for clocks set apart (or stepped), since a false report closes every socket here.
+ */
+const CLOCK_SKEW_MS = 10_000;
 
 /**
  * Redis pub/sub between instances. Local sockets get the message directly (no round trip, and
@@ -42,6 +46,8 @@ export class RedisFanOut extends FanOut {
   private lastPublishedAt: number | undefined;
   /** When the subscription (the last one, after an interruption) took effect; until then, never. */
   private subscribedAt = Infinity;
+  /** When an instance was last forgotten (MAX_ORIGINS): its next message is a first again. */
+  private forgottenAt = -Infinity;
   /** Per other instance, the number of the last message received from it. */
   private readonly lastReceived = new Map<string, number>();
   private interrupted = false;
@@ -51,6 +57,8 @@ export class RedisFanOut extends FanOut {
     private readonly subscriber: Redis,
     /** The full channel name, prefix included. */
     private readonly channel: string,
+    /** CLOCK_SKEW_MS unless told (tests). */
+    private readonly clockSkewMs = CLOCK_SKEW_MS,
   ) {
     super();
   }
@@ -130,11 +138,15 @@ export class RedisFanOut extends FanOut {
     const last = this.lastReceived.get(origin);
     this.lastReceived.delete(origin); // re-inserted last: the map stays ordered by recency
     this.lastReceived.set(origin, n);
-    if (this.lastReceived.size > MAX_ORIGINS) this.lastReceived.delete(this.lastReceived.keys().next().value as string);
+    if (this.lastReceived.size > MAX_ORIGINS) {
+      this.lastReceived.delete(this.lastReceived.keys().next().value as string);
+      this.forgottenAt = Date.now();
+    }
     if (last !== undefined && n > last + 1) this.missed(`${n - last - 1} message(s) from instance ${origin.slice(0, 8)} never arrived`);
-    // The first from that instance since this one subscribed: the one before it should have come
-    // too if it was published after that (by more than the clocks may differ).
-    if (last === undefined && n > 1 && previousAt !== undefined && previousAt > this.subscribedAt + CLOCK_SKEW_MS) {
+    // The first from that instance since this one subscribed (or forgot one): the one before it
+    // should have come too if it was published after that, by more than the clocks may differ.
+    const since = Math.max(this.subscribedAt, this.forgottenAt);
+    if (last === undefined && n > 1 && previousAt !== undefined && previousAt > since + this.clockSkewMs) {
       this.missed(`a message instance ${origin.slice(0, 8)} published after this one subscribed never arrived`);
     }
   }
