@@ -417,6 +417,11 @@ describe('the HTTP foundation', () => {
       });
     const json = await streaming('POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n', 1.5 * 1024 * 1024);
     expect(json).toEqual({ status: '413', close: 'close', code: 'PAYLOAD_TOO_LARGE', closed: true });
+    const compressed = await streaming(
+      'POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n',
+      1.5 * 1024 * 1024,
+    );
+    expect(compressed).toEqual({ status: '413', close: 'close', code: 'PAYLOAD_TOO_LARGE', closed: true });
     const avatar = await streaming(
       `PUT /api/v1/users/me/avatar HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${accessToken}\r\nContent-Type: multipart/form-data; boundary=b\r\n`,
       6 * 1024 * 1024,

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { INVALID_UTF8, resolveError, unreadableBody } from '../errors/error-body.js';
 import { API_PREFIX } from './route-prefix.js';
+import { refuseOnceOver } from './refuse-once-over.js';
 
 /**
  * JSON bodies are UTF-8 (RFC 8259). The parser takes any `charset=utf-*` it is told (UTF-16 too):
@@ -49,38 +50,16 @@ function refuseDeclaredOversize(limit: number) {
  * it passes the limit, 413, with the connection closed after the answer. The parser refuses it at
  * the limit too, but answers only once the client has sent the rest (body-parser reads a refused
  * body to its end), which a client can stretch out for as long as the request timeout lets it.
- * Counted beside the parser, once it reads: sign-out leaves such a body aside instead (as above),
- * and a compressed one is judged by the parser, on what it inflates to.
+ * Counted beside the parser, once it reads (its reading is what sets `readableFlowing`): sign-out
+ * leaves such a body aside instead (as above). A compressed body is counted as it comes too: one
+ * larger than the limit before it is inflated is no JSON body anyone means to send.
  */
 function refuseOversizeAsItArrives(limit: number, parser: RequestHandler): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     parser(req, res, next);
-    const counted =
-      req.headers['content-length'] === undefined &&
-      req.readableFlowing === true && // the parser is reading it
-      (req.headers['content-encoding'] ?? 'identity').toLowerCase() === 'identity' &&
-      !ignoresUnreadableBody(req);
+    const counted = req.headers['content-length'] === undefined && req.readableFlowing === true && !ignoresUnreadableBody(req);
     if (counted) refuseOnceOver(limit, req, res, () => tooLarge(limit));
   };
-}
-
-/**
- * Counts `req`'s body as it arrives; past `limit` bytes answers with the error `refusal` makes (413,
- * `Connection: close`, so the connection ends once it is written), unless an answer has begun.
- * The answer goes out at once; whoever reads the body learns of it when the connection has ended.
- */
-export function refuseOnceOver(limit: number, req: Request, res: Response, refusal: () => unknown): void {
-  let received = 0;
-  const count = (chunk: Buffer): void => {
-    received += chunk.length;
-    if (received <= limit) return;
-    req.off('data', count);
-    if (res.headersSent) return;
-    const { body } = resolveError(refusal());
-    res.setHeader('Connection', 'close');
-    res.status(body.statusCode).json(body);
-  };
-  req.on('data', count);
 }
 
 /** body-parser's refusal of a body over the limit, as its own would read. */

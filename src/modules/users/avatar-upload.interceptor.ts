@@ -4,7 +4,7 @@ import { memoryStorage } from 'multer';
 import type { Request, Response } from 'express';
 import type { Observable } from 'rxjs';
 import { TooLargeError, UnsupportedMediaError, ValidationError } from '../../common/errors/domain-error.js';
-import { refuseOnceOver } from '../../common/http/json-body.js';
+import { refuseOnceOver } from '../../common/http/refuse-once-over.js';
 import { AVATAR_MAX_BYTES } from './domain/avatar.js';
 
 export const AVATAR_FIELD = 'file';
@@ -30,8 +30,10 @@ const MultipartAvatar = FileInterceptor(AVATAR_FIELD, {
 @Injectable()
 export class AvatarUploadInterceptor extends MultipartAvatar {
   override async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    const request = context.switchToHttp().getRequest<Request>();
+    const response = context.switchToHttp().getResponse<Response>();
     // multer passes over a body of any other type, which would then read as "no file": say what is wrong with it.
-    const type = context.switchToHttp().getRequest<Request>().headers['content-type'];
+    const type = request.headers['content-type'];
     if (type && !/^multipart\/form-data\b/i.test(type)) {
       throw new UnsupportedMediaError(
         'UNSUPPORTED_MEDIA_TYPE',
@@ -40,23 +42,22 @@ export class AvatarUploadInterceptor extends MultipartAvatar {
     }
     // Declared larger than any avatar can be (with room for the multipart framing): refused at
     // once, and the connection closed after the answer, rather than after reading it all.
-    const declared = Number(context.switchToHttp().getRequest<Request>().headers['content-length']);
-    if (declared > AVATAR_MAX_BYTES + MULTIPART_OVERHEAD) {
-      context.switchToHttp().getResponse<Response>().setHeader('Connection', 'close');
+    if (Number(request.headers['content-length']) > AVATAR_MAX_BYTES + MULTIPART_OVERHEAD) {
+      response.setHeader('Connection', 'close');
       throw tooLarge();
     }
     // Sent without a length (chunked): refused the moment it passes that size, not once it ends
-    // (multer reads a refused body to its end before it answers; see refuseOnceOver).
-    const request = context.switchToHttp().getRequest<Request>();
+    // (multer reads a refused body to its end before it answers; see refuseOnceOver). Such a body
+    // gets that 413 even when multer has refused it for something else meanwhile (a second part).
     const upload = super.intercept(context, next); // multer starts reading here
     if (request.headers['content-length'] === undefined && request.readableFlowing === true) {
-      refuseOnceOver(AVATAR_MAX_BYTES + MULTIPART_OVERHEAD, request, context.switchToHttp().getResponse<Response>(), tooLarge);
+      refuseOnceOver(AVATAR_MAX_BYTES + MULTIPART_OVERHEAD, request, response, tooLarge);
     }
     try {
       return await upload;
     } catch (error) {
       // The client hung up mid-upload (multer says "Request aborted"): its doing, not an error of ours.
-      if (context.switchToHttp().getRequest<Request>().readableAborted) {
+      if (request.readableAborted) {
         const message = 'The upload ended before the whole body arrived; send it again.';
         throw new ValidationError(message, [{ field: AVATAR_FIELD, message }]);
       }
