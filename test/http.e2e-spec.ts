@@ -155,7 +155,7 @@ describe('the HTTP foundation', () => {
     const broken = await request('GET', '/api/v1/users/%E0%A4%A', { token: account.accessToken });
     expectErrorShape(broken, 400, 'VALIDATION_FAILED');
     expect(broken.body.message).toBe(
-      'The path holds a malformed percent-encoding ("%E0%A4%A"): each % must start two hex digits, together UTF-8.',
+      'The path holds a malformed percent-encoding ("%E0%A4%A"): each % must be followed by two hex digits, and the bytes must form UTF-8.',
     );
   });
 
@@ -170,7 +170,7 @@ describe('the HTTP foundation', () => {
       const broken = await request('GET', `/api/v1/users?${query}`, { token: account.accessToken });
       expectErrorShape(broken, 400, 'VALIDATION_FAILED');
       expect(broken.body.message).toBe(
-        `The query holds a malformed percent-encoding ("${shown}"): each % must start two hex digits, together UTF-8.`,
+        `The query holds a malformed percent-encoding ("${shown}"): each % must be followed by two hex digits, and the bytes must form UTF-8.`,
       );
     }
     const found = await request('GET', `/api/v1/users?query=${encodeURIComponent('Query Perc')}+&limit=5`, { token: account.accessToken });

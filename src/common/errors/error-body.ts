@@ -90,7 +90,7 @@ export function resolveError(error: unknown): ResolvedError {
         statusCode: 400,
         error: 'Bad Request',
         code: 'VALIDATION_FAILED',
-        message: `The path holds a malformed percent-encoding${raw ? ` (${JSON.stringify(raw)})` : ''}: each % must start two hex digits, together UTF-8.`,
+        message: `The path holds a malformed percent-encoding${raw ? ` (${JSON.stringify(raw)})` : ''}: each % must be followed by two hex digits, and the bytes must form UTF-8.`,
       },
       unexpected: false,
     };

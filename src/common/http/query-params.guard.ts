@@ -72,7 +72,7 @@ function refuseMalformedEncoding(url: string): void {
     } catch {
       const shown = JSON.stringify(part.length > 64 ? `${part.slice(0, 64)}…` : part);
       throw new ValidationError(
-        `The query holds a malformed percent-encoding (${shown}): each % must start two hex digits, together UTF-8.`,
+        `The query holds a malformed percent-encoding (${shown}): each % must be followed by two hex digits, and the bytes must form UTF-8.`,
       );
     }
   }

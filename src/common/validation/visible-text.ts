@@ -41,8 +41,8 @@ export function NoHiddenCharacters(options?: ValidationOptions): PropertyDecorat
 /**
  * A one-line name or title (a user's name, a group's title): folded to its stored form
  * (LabelForm: trimmed, runs of white space one space, NFC), then at most `maxLength` characters of
- * it, something visible (which an empty one is told, alone), no hidden characters. One definition, so that sign-up and a rename take the
- * same names, and a create and a rename the same titles.
+ * it, something visible (which an empty one is told, alone), no hidden characters. One definition,
+ * so that sign-up and a rename take the same names, and a create and a rename the same titles.
  */
 export function LabelField(field: string, maxLength: number): PropertyDecorator {
   // In the order stacked decorators would apply (the last written first).

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import MailComposer from 'nodemailer/lib/mail-composer';
@@ -45,6 +45,7 @@ export class OutboxMailTransport extends MailTransport {
       await writeFile(`${path}.part`, message, { mode: 0o600 });
       await rename(`${path}.part`, path);
     } catch (error) {
+      await rm(`${path}.part`, { force: true }).catch(() => undefined); // a part written before the disk filled up
       throw notWritable(this.dir, error);
     }
     this.logger.log(
