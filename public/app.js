@@ -1787,9 +1787,10 @@ function editForm(chatId, m) {
       const updated = await api('PATCH', `/chats/${chatId}/messages/${m.id}`, { text });
       applyUpdated(updated);
     } catch (error) {
-      // The editor stays open with what was typed, to save again or cancel.
       toast(errorText(error), 'error');
-      return;
+      // The editor stays open with what was typed, to save again or cancel; unless saving again
+      // cannot help (the message is gone, or it is no longer mine to edit).
+      if (!(error instanceof ApiError && [403, 404].includes(error.status))) return;
     }
     thread.editing = null;
     thread.editDraft = null;
@@ -2111,11 +2112,24 @@ function uncountDeleted(chat, thread, { id, seq }) {
   const myReadSeq = Math.max(thread?.myReadSeq ?? 0, state.details.get(chat?.id)?.members.get(state.me?.id)?.lastReadSeq ?? 0);
   if (!chat?.unreadCount || seq <= myReadSeq) return;
   const held = [thread?.messages.get(seq), chat.lastMessage].find((m) => m?.id === id);
-  if (!held)
-    loadDetail(chat.id)
-      .then(() => renderChatList())
-      .catch(() => undefined);
+  if (!held) recount(chat.id);
   else if (held.senderId !== state.me?.id && !held.deletedAt) chat.unreadCount--;
+}
+
+/** Chats whose unread count is being asked for: a burst of deletes there asks once more at most. */
+const recounting = new Map();
+
+function recount(chatId) {
+  if (recounting.has(chatId)) return recounting.set(chatId, true);
+  recounting.set(chatId, false);
+  loadDetail(chatId)
+    .then(() => renderChatList())
+    .catch(() => undefined)
+    .finally(() => {
+      const again = recounting.get(chatId);
+      recounting.delete(chatId);
+      if (again) recount(chatId);
+    });
 }
 
 function applyRead({ chatId, userId, seq }) {
@@ -2200,7 +2214,8 @@ function handleFrame(frame) {
       // Gone from every device: nobody is left typing (the indicator would otherwise wait out its timer).
       if (!frame.online) for (const [chatId, people] of state.typing) if (people.has(frame.userId)) setTyping(chatId, frame.userId, false);
       renderPaneHead();
-      renderChatInfo(state.openChatId);
+      // The open info dialog, when it lists them (drawn again: its buttons are rebuilt, so not for anyone else).
+      if (state.details.get(state.openChatId)?.members.has(frame.userId)) renderChatInfo(state.openChatId);
       return renderChatList();
     case 'error':
       return onErrorFrame(frame);
