@@ -569,6 +569,14 @@ describe('the HTTP foundation', () => {
       cookie: expect.objectContaining({ type: 'apiKey', in: 'cookie', name: 'access_token' }),
     });
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/health', '/health/ready']));
+    // Unknown body fields are refused, and every JSON body's schema says so.
+    const bodies = Object.values(doc.body.paths as Record<string, Record<string, { requestBody?: any }>>)
+      .flatMap((item) => Object.values(item))
+      .map((operation) => operation.requestBody?.content?.['application/json']?.schema?.$ref)
+      .filter((ref): ref is string => typeof ref === 'string');
+    expect(bodies.length).toBeGreaterThan(10);
+    for (const ref of bodies)
+      expect({ ref, closed: doc.body.components.schemas[ref.split('/').pop()!].additionalProperties }).toEqual({ ref, closed: false });
     const ui = await request('GET', '/api/docs');
     expect(ui.status).toBe(200);
     expect(String(ui.body)).toContain('swagger-ui');

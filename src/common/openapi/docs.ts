@@ -1,5 +1,5 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { ACCESS_COOKIE } from '../../modules/auth/jwt.strategy.js';
 import { DependencyStateDto } from '../../modules/health/dto/health.dto.js';
@@ -64,9 +64,34 @@ export function setupDocs(app: NestExpressApplication): void {
   );
   if (document.servers?.length === 0) delete document.servers; // the builder's empty list: no entry at all
   documentErrors(document);
+  closeRequestBodies(document);
   SwaggerModule.setup('api/docs', app, document, {
     jsonDocumentUrl: 'api/docs-json',
     customSiteTitle: 'Parley API',
     swaggerOptions: { persistAuthorization: true },
   });
+}
+
+/**
+ * A JSON body with a field its route does not name is refused (400), so the body schemas say so
+ * (`additionalProperties: false`) and a client generated from them refuses it first. Only schemas
+ * no response uses: an answer may grow fields.
+ */
+function closeRequestBodies(document: OpenAPIObject): void {
+  const names = (value: unknown) =>
+    (JSON.stringify(value ?? {}).match(/#\/components\/schemas\/[^"]+/g) ?? []).map((ref) => ref.split('/').pop()!);
+  const requested = new Set<string>();
+  const answered = new Set<string>();
+  for (const item of Object.values(document.paths)) {
+    for (const operation of Object.values(item) as unknown[]) {
+      if (typeof operation !== 'object' || operation === null || !('responses' in operation)) continue;
+      const { requestBody, responses } = operation as { requestBody?: unknown; responses?: unknown };
+      for (const name of names(requestBody)) requested.add(name);
+      for (const name of names(responses)) answered.add(name);
+    }
+  }
+  for (const name of requested) {
+    const schema = document.components?.schemas?.[name] as { properties?: object; additionalProperties?: boolean } | undefined;
+    if (schema?.properties && !answered.has(name)) schema.additionalProperties = false;
+  }
 }
