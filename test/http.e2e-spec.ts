@@ -387,6 +387,30 @@ describe('the HTTP foundation', () => {
     expect(avatar).toEqual({ status: '413', close: 'close', body: expect.objectContaining({ code: 'FILE_TOO_LARGE' }) });
   });
 
+  it('lets a client that sends its whole body before it reads the answer (fetch) see the 413, not a reset', async () => {
+    const { accessToken } = await signUpAndIn(request);
+    const form = new FormData();
+    form.append('file', new Blob([Buffer.alloc(6 * 1024 * 1024, 1)], { type: 'image/png' }), 'big.png');
+    const avatar = await fetch(`${app.url}/api/v1/users/me/avatar`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${accessToken}` },
+      body: form,
+    });
+    expect({ status: avatar.status, code: ((await avatar.json()) as { code: string }).code }).toEqual({
+      status: 413,
+      code: 'FILE_TOO_LARGE',
+    });
+    const json = await fetch(`${app.url}/api/v1/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'x@example.com', password: 'x'.repeat(4 * 1024 * 1024) }),
+    });
+    expect({ status: json.status, code: ((await json.json()) as { code: string }).code }).toEqual({
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+    });
+  });
+
   it('answers a chunked body once it passes the limit, without waiting for its end, and closes the connection', async () => {
     const { port } = new URL(app.url);
     const { accessToken } = await signUpAndIn(request);
