@@ -596,8 +596,18 @@ describe('the HTTP foundation', () => {
     // Unknown body fields are refused, and every JSON body's schema says so.
     const bodies = Object.values(doc.body.paths as Record<string, Record<string, { requestBody?: any }>>)
       .flatMap((item) => Object.values(item))
-      .map((operation) => operation.requestBody?.content?.['application/json']?.schema?.$ref)
+      .map((operation) => operation.requestBody?.content?.['application/json']?.schema)
+      .flatMap((schema) => (schema?.oneOf ?? [schema]).map((one: { $ref?: string } | undefined) => one?.$ref))
       .filter((ref): ref is string => typeof ref === 'string');
+    // A chat's two shapes are told apart by `type`, each with what it requires.
+    const createChat = doc.body.paths['/api/v1/chats'].post.requestBody.content['application/json'].schema;
+    expect(createChat.discriminator).toEqual({
+      propertyName: 'type',
+      mapping: { direct: '#/components/schemas/CreateDirectChatBody', group: '#/components/schemas/CreateGroupChatBody' },
+    });
+    expect(doc.body.components.schemas.CreateDirectChatBody.required).toEqual(['type', 'userId']);
+    expect(doc.body.components.schemas.CreateGroupChatBody.required).toEqual(['type', 'title']);
+    expect(JSON.stringify(doc.body.paths['/api/v1/chats'].post.responses['400'])).toContain('type is required');
     expect(bodies.length).toBeGreaterThan(10);
     for (const ref of bodies)
       expect({ ref, closed: doc.body.components.schemas[ref.split('/').pop()!].additionalProperties }).toEqual({ ref, closed: false });
@@ -794,7 +804,7 @@ describe('the HTTP foundation', () => {
       },
       {
         field: 'memberIds',
-        limit: schemas.CreateChatDto.properties.memberIds.maxItems,
+        limit: schemas.CreateGroupChatBody.properties.memberIds.maxItems,
         send: (n) =>
           request('POST', '/api/v1/chats', { token: account.accessToken, body: { type: 'group', title: 'Big', memberIds: uuids(n) } }),
       },

@@ -362,10 +362,12 @@ function validationExample(document: OpenAPIObject, route: Route): Example {
   return unknown(`${where} takes no body; leave it out.`);
 }
 
-/** The schema of the route's JSON body, when it has one. */
+/** The schema of the route's JSON body, when it has one (the first of several shapes, as for a chat). */
 function bodySchema(document: OpenAPIObject, operation: Operation): { required?: string[] } | undefined {
-  const ref = (operation.requestBody as { content?: Record<string, { schema?: { $ref?: string } }> } | undefined)?.content?.[
+  type Ref = { $ref?: string };
+  const schema = (operation.requestBody as { content?: Record<string, { schema?: Ref & { oneOf?: Ref[] } }> } | undefined)?.content?.[
     'application/json'
-  ]?.schema?.$ref;
+  ]?.schema;
+  const ref = schema?.$ref ?? schema?.oneOf?.[0]?.$ref;
   return ref ? (document.components?.schemas?.[ref.split('/').pop()!] as { required?: string[] } | undefined) : undefined;
 }

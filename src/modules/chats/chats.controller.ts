@@ -5,10 +5,12 @@ import {
   ApiBearerAuth,
   ApiCookieAuth,
   ApiCreatedResponse,
+  ApiExtraModels,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
+  getSchemaPath,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { type AuthUser, CurrentUser } from '../../common/auth/auth-user.js';
@@ -22,7 +24,17 @@ import { CreateChatCommand, type CreateChatResult } from './commands/create-chat
 import { DeleteChatCommand } from './commands/delete-chat.command.js';
 import { RemoveMemberCommand } from './commands/remove-member.command.js';
 import { RenameChatCommand } from './commands/rename-chat.command.js';
-import { AddMembersDto, ChangeRoleDto, ChatDetailDto, ChatPageDto, CreateChatDto, ListChatsQuery, UpdateChatDto } from './dto/chat.dto.js';
+import {
+  AddMembersDto,
+  ChangeRoleDto,
+  ChatDetailDto,
+  ChatPageDto,
+  CreateChatDto,
+  CreateDirectChatBody,
+  CreateGroupChatBody,
+  ListChatsQuery,
+  UpdateChatDto,
+} from './dto/chat.dto.js';
 
 @ApiTags('chats')
 @ApiBearerAuth('bearer')
@@ -38,8 +50,16 @@ export class ChatsController {
   @Post()
   @UserRateLimit('chats')
   @ApiOperation({ summary: 'Start a direct chat (201 created, 200 when it already existed) or create a group (201)' })
+  // Two shapes, told apart by `type`, so that a generated client types each (validation is CreateChatDto's).
+  @ApiExtraModels(CreateDirectChatBody, CreateGroupChatBody)
   @ApiBody({
-    type: CreateChatDto,
+    schema: {
+      oneOf: [{ $ref: getSchemaPath(CreateDirectChatBody) }, { $ref: getSchemaPath(CreateGroupChatBody) }],
+      discriminator: {
+        propertyName: 'type',
+        mapping: { direct: getSchemaPath(CreateDirectChatBody), group: getSchemaPath(CreateGroupChatBody) },
+      },
+    },
     // Swagger UI's own sample would mix the two shapes, which is refused: one example of each.
     examples: {
       direct: { summary: 'A direct chat with another user', value: { type: 'direct', userId: '3fa85f64-5717-4562-b3fc-2c963f66afa6' } },

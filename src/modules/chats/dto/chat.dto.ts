@@ -52,6 +52,33 @@ export class CreateChatDto {
   memberIds?: string[];
 }
 
+/** CreateChatDto as the OpenAPI document shows it for a direct chat (only; validation is CreateChatDto's). */
+export class CreateDirectChatBody {
+  @ApiProperty({ enum: ['direct'] })
+  type: 'direct';
+
+  @ApiProperty({ format: 'uuid', description: 'The other person (not your own id)' })
+  userId: string;
+}
+
+/** CreateChatDto as the OpenAPI document shows it for a group (only; validation is CreateChatDto's). */
+export class CreateGroupChatBody {
+  @ApiProperty({ enum: ['group'] })
+  type: 'group';
+
+  @ApiProperty({ minLength: 1, maxLength: TITLE_MAX_LENGTH, description: 'Unique among the groups you own, ignoring case' })
+  title: string;
+
+  @ApiProperty({
+    required: false,
+    type: 'array',
+    items: { type: 'string', format: 'uuid' },
+    maxItems: MAX_GROUP_MEMBERS - 1,
+    description: 'Members besides you; none when left out',
+  })
+  memberIds?: string[];
+}
+
 export class UpdateChatDto {
   @ApiProperty({ minLength: 1, maxLength: TITLE_MAX_LENGTH })
   @LabelField('title', TITLE_MAX_LENGTH)
