@@ -21,6 +21,7 @@ describe('per-user rate limits', () => {
       RATE_LIMIT_SYNC_CHATS_PER_USER: '5',
       RATE_LIMIT_SEARCH_PER_USER: '2',
       RATE_LIMIT_UPLOADS_PER_USER: '1',
+      RATE_LIMIT_READS_PER_USER: '3',
     });
     request = httpClient(app.url);
   });
@@ -150,6 +151,42 @@ describe('per-user rate limits', () => {
       retryAfter: 12,
     });
     expect(hankWs.isOpen).toBe(true);
+  });
+
+  it('limits read pointer moves per user across REST and WebSocket: 429 or an error frame, the pointer left where it was', async () => {
+    const [lena, mo] = await Promise.all([signUpAndIn(request, 'Lena'), signUpAndIn(request, 'Mo')]);
+    const chat = (await request('POST', '/api/v1/chats', { token: mo.accessToken, body: { type: 'direct', userId: lena.user.id } })).body;
+    for (const text of ['one', 'two', 'three', 'four']) expect((await send(mo, chat.id, text)).status).toBe(201);
+    const lenaWs = await connect(lena);
+    const moWs = await connect(mo);
+    const read = (seq: number) => request('POST', `/api/v1/chats/${chat.id}/read`, { token: lena.accessToken, body: { seq } });
+    const pointer = async () =>
+      (await request('GET', `/api/v1/chats/${chat.id}`, { token: lena.accessToken })).body.members.find(
+        (m: { userId: string }) => m.userId === lena.user.id,
+      ).lastReadSeq;
+
+    // Three tokens: two over REST, one over the WebSocket (Mo hears of each move).
+    expect((await read(1)).status).toBe(204);
+    lenaWs.send({ type: 'mark_read', chatId: chat.id, seq: 2 });
+    expect(await moWs.next((f) => f.type === 'read' && f.seq === 2)).toMatchObject({ userId: lena.user.id });
+    expect((await read(3)).status).toBe(204);
+
+    const limited = await read(4);
+    expectErrorShape(limited, 429, 'RATE_LIMITED');
+    expect(limited.body.message).toMatch(/^Too many read pointer moves/);
+    // 3 per minute: a token comes back every 20 s.
+    expect(Number(limited.headers.get('retry-after'))).toBe(20);
+    expect(await lenaWs.request({ type: 'mark_read', chatId: chat.id, seq: 4 })).toMatchObject({
+      type: 'error',
+      statusCode: 429,
+      code: 'RATE_LIMITED',
+      retryAfter: 20,
+    });
+    expect(lenaWs.isOpen).toBe(true);
+    expect(await pointer()).toBe(3);
+    expect(moWs.seen('read').map((f: { seq: number }) => f.seq)).toEqual([1, 2, 3]);
+    // Mo has his own budget.
+    expect((await request('POST', `/api/v1/chats/${chat.id}/read`, { token: mo.accessToken, body: { seq: 4 } })).status).toBe(204);
   });
 
   it('limits user searches per user', async () => {

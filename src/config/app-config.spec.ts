@@ -264,6 +264,7 @@ describe('loadConfig', () => {
       chatsPerUser: 30,
       syncChatsPerUser: 3000,
       searchPerUser: 60,
+      readsPerUser: 600,
       uploadsPerUser: 10,
     });
     expect(loadConfig({ RATE_LIMIT_MESSAGES_PER_USER: '600' }).limits.messagesPerUser).toBe(600);

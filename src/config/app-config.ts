@@ -76,6 +76,7 @@ export interface UserLimitsConfig {
   chatsPerUser: number;
   syncChatsPerUser: number;
   searchPerUser: number;
+  readsPerUser: number;
   uploadsPerUser: number;
 }
 
@@ -332,6 +333,7 @@ function readLimits(read: EnvReader): UserLimitsConfig {
     chatsPerUser: read.int('RATE_LIMIT_CHATS_PER_USER', 30, { min: 1, max: 1_000_000 }),
     syncChatsPerUser: read.int('RATE_LIMIT_SYNC_CHATS_PER_USER', 3000, { min: 1, max: 10_000_000 }),
     searchPerUser: read.int('RATE_LIMIT_SEARCH_PER_USER', 60, { min: 1, max: 1_000_000 }),
+    readsPerUser: read.int('RATE_LIMIT_READS_PER_USER', 600, { min: 1, max: 1_000_000 }),
     uploadsPerUser: read.int('RATE_LIMIT_UPLOADS_PER_USER', 10, { min: 1, max: 1_000_000 }),
   };
 }

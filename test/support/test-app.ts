@@ -61,6 +61,7 @@ async function boot(env: Record<string, string>, options: TestAppOptions, ownPre
     RATE_LIMIT_CHATS_PER_USER: '1000000',
     RATE_LIMIT_SYNC_CHATS_PER_USER: '1000000',
     RATE_LIMIT_SEARCH_PER_USER: '1000000',
+    RATE_LIMIT_READS_PER_USER: '1000000',
     RATE_LIMIT_UPLOADS_PER_USER: '1000000',
     ...env,
   });

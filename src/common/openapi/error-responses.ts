@@ -94,7 +94,7 @@ const ROUTE_ERRORS: Record<string, Errors> = {
   },
   'DELETE /api/v1/chats/{chatId}/messages/{id}': { 403: ['NOT_MESSAGE_SENDER'], 404: ['CHAT_NOT_FOUND', 'MESSAGE_NOT_FOUND'] },
   'GET /api/v1/chats/{chatId}/messages/{id}/reads': { 404: ['CHAT_NOT_FOUND', 'MESSAGE_NOT_FOUND'] },
-  'POST /api/v1/chats/{chatId}/read': { 400: ['INVALID_SEQ'], 404: ['CHAT_NOT_FOUND'] },
+  'POST /api/v1/chats/{chatId}/read': { 400: ['INVALID_SEQ'], 404: ['CHAT_NOT_FOUND'], ...RATE_LIMITED },
 };
 
 function readsJsonBody(operation: Operation): boolean {
@@ -314,6 +314,7 @@ const RATE_LIMIT_WORDS: Record<string, string> = {
   'POST /api/v1/chats/{id}/members': USER_LIMIT_MESSAGES.chats,
   'POST /api/v1/chats/{chatId}/messages': USER_LIMIT_MESSAGES.messages,
   'PATCH /api/v1/chats/{chatId}/messages/{id}': USER_LIMIT_MESSAGES.messages,
+  'POST /api/v1/chats/{chatId}/read': USER_LIMIT_MESSAGES.reads,
 };
 
 function rateLimitWords(route: Route): string {

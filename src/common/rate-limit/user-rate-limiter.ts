@@ -3,7 +3,7 @@ import { RateLimitedError } from '../errors/domain-error.js';
 import { AppConfig } from '../../config/app-config.js';
 import { TokenBuckets } from './token-buckets.js';
 
-export type UserLimit = 'messages' | 'chats' | 'sync' | 'search' | 'uploads';
+export type UserLimit = 'messages' | 'chats' | 'sync' | 'search' | 'uploads' | 'reads';
 
 /** What a refusal says, per limit (the OpenAPI document's examples say the same). */
 export const USER_LIMIT_MESSAGES: Record<UserLimit, string> = {
@@ -12,6 +12,7 @@ export const USER_LIMIT_MESSAGES: Record<UserLimit, string> = {
   sync: 'Too many chats synced; wait a moment before syncing again.',
   search: 'Too many searches; wait a moment.',
   uploads: 'Too many profile changes (avatar uploads, name changes); wait a moment.',
+  reads: 'Too many read pointer moves (mark_read, POST /read); send one for the newest message seen, not one per message.',
 };
 
 /**
@@ -19,8 +20,10 @@ export const USER_LIMIT_MESSAGES: Record<UserLimit, string> = {
  * REST and WebSocket alike; a repeated clientId, answered from what is stored, costs nothing),
  * creating chats and adding members (each puts chats and events in front of other people, who
  * did not ask), chats named in `sync` frames (each costs the store a membership check and a
- * history read), user searches, and profile changes (avatar uploads and name changes, one bucket:
- * a new name is told to everyone one has a direct chat with). Each is a token bucket of
+ * history read), user searches, profile changes (avatar uploads and name changes, one bucket:
+ * a new name is told to everyone one has a direct chat with), and read pointer moves (`mark_read`
+ * and `POST /read` together: each costs a transaction, and one that moves tells every member).
+ * Each is a token bucket of
  * RATE_LIMIT_<NAME>_PER_USER tokens refilled at that many per minute, so a user can burst up to
  * the limit and then go on at its pace. Counted in this instance's memory, not in Redis: a
  * message send must not wait for another round trip. With several instances a user whose devices
@@ -35,13 +38,14 @@ export class UserRateLimiter implements OnModuleDestroy {
 
   constructor(config: AppConfig) {
     const perMinute = (n: number) => new TokenBuckets(n, n / 60);
-    const { messagesPerUser, chatsPerUser, syncChatsPerUser, searchPerUser, uploadsPerUser } = config.limits;
+    const { messagesPerUser, chatsPerUser, syncChatsPerUser, searchPerUser, uploadsPerUser, readsPerUser } = config.limits;
     const make = (): Record<UserLimit, TokenBuckets> => ({
       messages: perMinute(messagesPerUser),
       chats: perMinute(chatsPerUser),
       sync: perMinute(syncChatsPerUser),
       search: perMinute(searchPerUser),
       uploads: perMinute(uploadsPerUser),
+      reads: perMinute(readsPerUser),
     });
     this.buckets = make();
     this.refunds = make();

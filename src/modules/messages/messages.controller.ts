@@ -117,6 +117,7 @@ export class MessagesController {
   }
 
   @Post('read')
+  @UserRateLimit('reads')
   @HttpCode(204)
   @ApiOperation({ summary: 'Move your read pointer forward to seq (never back)' })
   @ApiNoContentResponse()

@@ -87,6 +87,7 @@ export class MessagesGateway implements OnModuleDestroy {
 
   @SubscribeMessage('mark_read')
   async markRead(@CurrentSocketUser() user: SocketUser, @MessageBody() frame: MarkReadFrame): Promise<void> {
+    this.limits.consume('reads', user.userId);
     await this.commands.execute(new MarkReadCommand(user.userId, frame.chatId.toLowerCase(), frame.seq));
   }
 
