@@ -8,9 +8,9 @@ import { startTestApp, type TestApp } from './support/test-app.js';
 import { eventually } from './support/ws.js';
 
 /**
- * A role is checked again inside the change, with the chat locked: one seen before can be gone
- * by then. Changes are queued behind a lock this test holds on the chat row, so the order in which
- * they reach the chat is certain.
+ * A role, or membership, is checked again inside the change (a chat's or a message's), with the
+ * chat locked: one seen before can be gone by then. Changes are queued behind a lock this test
+ * holds on the chat row, so the order in which they reach the chat is certain.
  */
 describe('chat permissions under concurrent changes (postgres)', () => {
   let db: TestDatabase;
@@ -94,6 +94,46 @@ describe('chat permissions under concurrent changes (postgres)', () => {
     const { body: detail } = await call(owner, 'GET', `/chats/${chat.id}`);
     expect(detail.title).toBe(chat.title);
     expect(detail.members.map((m: { userId: string }) => m.userId).sort()).toEqual([owner.user.id, member.user.id].sort());
+  });
+
+  const message = async (who: SignedIn, chatId: string, text: string) => {
+    const sent = await call(who, 'POST', `/chats/${chatId}/messages`, { text });
+    expect(sent.status).toBe(201);
+    return sent.body as { id: string };
+  };
+  const texts = async (chatId: string) =>
+    (await call(owner, 'GET', `/chats/${chatId}/messages?after=0`)).body.items.map((m: { text: string | null }) => m.text);
+
+  it('refuses an edit of their own message by a member the owner has removed meanwhile', async () => {
+    const chat = await group();
+    const theirs = await message(member, chat.id, 'as sent');
+    const [removal, editing] = await queuedBehindLock(chat.id, [
+      () => call(owner, 'DELETE', `/chats/${chat.id}/members/${member.user.id}`),
+      () => call(member, 'PATCH', `/chats/${chat.id}/messages/${theirs.id}`, { text: 'rewritten after leaving' }),
+    ]);
+    expect(removal.status).toBe(204);
+    expectErrorShape(editing, 404, 'CHAT_NOT_FOUND');
+    expect(await texts(chat.id)).toEqual(['as sent']);
+  });
+
+  it('refuses a delete by a member removed meanwhile, and one of another’s message by an admin demoted meanwhile', async () => {
+    const chat = await group();
+    const own = await message(member, chat.id, 'mine');
+    const [removal, deleting] = await queuedBehindLock(chat.id, [
+      () => call(owner, 'DELETE', `/chats/${chat.id}/members/${member.user.id}`),
+      () => call(member, 'DELETE', `/chats/${chat.id}/messages/${own.id}`),
+    ]);
+    expect(removal.status).toBe(204);
+    expectErrorShape(deleting, 404, 'CHAT_NOT_FOUND');
+
+    const owners = await message(owner, chat.id, 'the owner’s');
+    const [demotion, moderating] = await queuedBehindLock(chat.id, [
+      () => call(owner, 'PATCH', `/chats/${chat.id}/members/${admin.user.id}`, { role: 'member' }),
+      () => call(admin, 'DELETE', `/chats/${chat.id}/messages/${owners.id}`),
+    ]);
+    expect(demotion.status).toBe(200);
+    expectErrorShape(moderating, 403, 'NOT_MESSAGE_SENDER');
+    expect(await texts(chat.id)).toEqual(['mine', 'the owner’s']);
   });
 
   it('refuses the former owner what only the owner may do, once ownership has passed', async () => {

@@ -357,7 +357,7 @@ export function chatRepositoryContract(stores: () => ConversationStores): void {
       expect(await chats.summary(busy.id, await newUser())).toBeUndefined();
       // A deleted message is not unread; nor is one's own sent from elsewhere after the pointer.
       const [, , , three] = await messages.history(busy.id, { limit: 10, after: 0 });
-      await messages.tombstone(busy.id, three.id);
+      await messages.tombstone(busy.id, three.id, anyone);
       expect(await chats.summary(busy.id, me)).toMatchObject({ unreadCount: 0 });
       await messages.append({ id: randomUUID(), chatId: busy.id, senderId: peer, clientId: null, text: 'four' });
       expect(await chats.summary(busy.id, me)).toMatchObject({ unreadCount: 1 });

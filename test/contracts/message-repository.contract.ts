@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
+import { ForbiddenError } from '../../src/common/errors/domain-error.js';
+import { chatNotFound } from '../../src/modules/chats/chat-access.js';
+import type { ActorCheck } from '../../src/modules/chats/chat.repository.js';
 import { type ConversationStores, anyone, keepChat, codeOf } from './conversation-stores.js';
 
 export function messageRepositoryContract(stores: () => ConversationStores): void {
@@ -102,11 +105,11 @@ export function messageRepositoryContract(stores: () => ConversationStores): voi
       expect([await seqsAt(4), await seqsAt(5), await seqsAt(9)]).toEqual([[1], [], []]);
       expect((await messages.page(chat.id, 2, 9)).total).toBe(5);
       const [third] = await messages.history(chat.id, { limit: 1, after: 2 });
-      expect((await messages.editText(chat.id, third.id, 'edited')).editedAt).toBeInstanceOf(Date);
-      const deleted = await messages.tombstone(chat.id, third.id);
+      expect((await messages.editText(chat.id, third.id, 'edited', anyone)).editedAt).toBeInstanceOf(Date);
+      const deleted = await messages.tombstone(chat.id, third.id, anyone);
       expect(deleted).toMatchObject({ seq: 3, text: null, deletedAt: expect.any(Date) });
-      expect(await messages.tombstone(chat.id, third.id)).toBeUndefined();
-      expect(await codeOf(messages.editText(chat.id, third.id, 'again'))).toBe('MESSAGE_DELETED');
+      expect(await messages.tombstone(chat.id, third.id, anyone)).toBeUndefined();
+      expect(await codeOf(messages.editText(chat.id, third.id, 'again', anyone))).toBe('MESSAGE_DELETED');
       expect((await messages.findById(chat.id, third.id))?.seq).toBe(3);
       const withTombstone = await messages.page(chat.id, 10, 1);
       expect(withTombstone.items.map((m) => [m.seq, m.text])).toEqual([
@@ -117,14 +120,43 @@ export function messageRepositoryContract(stores: () => ConversationStores): voi
       ]);
     });
 
+    it('checks an edit or a delete on the actor’s membership as it is when written, and writes nothing when refused', async () => {
+      const { a, b, c, chat, chats, messages, append } = await setup();
+      const { message: bs } = await append(b, 'from b');
+      const { message: as } = await append(a, 'from a');
+      const given: Array<string | undefined> = [];
+      const adminOnly: ActorCheck = {
+        actorId: c,
+        allow: (actor) => {
+          given.push(actor?.role);
+          if (actor?.role !== 'admin') throw new ForbiddenError('NOT_MESSAGE_SENDER', 'admins only');
+        },
+      };
+      expect(await codeOf(messages.tombstone(chat.id, as.id, adminOnly))).toBe('NOT_MESSAGE_SENDER');
+      await chats.setRole(chat.id, c, 'admin', anyone);
+      expect(await messages.tombstone(chat.id, as.id, adminOnly)).toMatchObject({ id: as.id, text: null });
+      expect(given).toEqual(['member', 'admin']);
+
+      await chats.removeMember(chat.id, b, keepChat);
+      const stillMember: ActorCheck = {
+        actorId: b,
+        allow: (actor) => {
+          if (!actor) throw chatNotFound();
+        },
+      };
+      expect(await codeOf(messages.editText(chat.id, bs.id, 'after leaving', stillMember))).toBe('CHAT_NOT_FOUND');
+      expect(await codeOf(messages.tombstone(chat.id, bs.id, stillMember))).toBe('CHAT_NOT_FOUND');
+      expect(await messages.findById(chat.id, bs.id)).toMatchObject({ text: 'from b', editedAt: null, deletedAt: null });
+    });
+
     it('moves editedAt forward by at least a millisecond per edit, so the later of two edits is recognisable', async () => {
       const { a, chat, messages, append } = await setup();
       const { message } = await append(a, 'first');
       // Edits in quick succession, and racing ones: each later stored edit has a later editedAt.
       const times: number[] = [];
-      for (let i = 0; i < 5; i++) times.push((await messages.editText(chat.id, message.id, `edit ${i}`)).editedAt!.getTime());
+      for (let i = 0; i < 5; i++) times.push((await messages.editText(chat.id, message.id, `edit ${i}`, anyone)).editedAt!.getTime());
       for (let i = 1; i < times.length; i++) expect(times[i]).toBeGreaterThan(times[i - 1]);
-      const raced = await Promise.all(Array.from({ length: 6 }, (_, i) => messages.editText(chat.id, message.id, `race ${i}`)));
+      const raced = await Promise.all(Array.from({ length: 6 }, (_, i) => messages.editText(chat.id, message.id, `race ${i}`, anyone)));
       const stored = await messages.findById(chat.id, message.id);
       const latest = raced.reduce((x, y) => (y.editedAt!.getTime() > x.editedAt!.getTime() ? y : x));
       expect(stored).toMatchObject({ text: latest.text, editedAt: latest.editedAt });

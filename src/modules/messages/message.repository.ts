@@ -1,5 +1,6 @@
 import { ConflictError } from '../../common/errors/domain-error.js';
 import { chatNotFound } from '../chats/chat-access.js';
+import type { ActorCheck } from '../chats/chat.repository.js';
 import type { Message } from './domain/message.js';
 
 export interface AppendInput {
@@ -47,9 +48,15 @@ export abstract class MessageRepository {
    */
   abstract append(input: AppendInput): Promise<AppendResult>;
   abstract findById(chatId: string, id: string): Promise<Message | undefined>;
-  abstract editText(chatId: string, id: string, text: string): Promise<Message>;
-  /** Clears the text and sets deletedAt; undefined when it was already deleted. */
-  abstract tombstone(chatId: string, id: string): Promise<Message | undefined>;
+  /**
+   * Sets the text (editedAt moves on); 409 MESSAGE_DELETED when the message is deleted. `check`
+   * runs on the actor's membership as it is when the change is written, as a chat change's does
+   * (ChatRepository's ActorCheck): a removal or demotion that committed after the caller's own
+   * checks refuses the change.
+   */
+  abstract editText(chatId: string, id: string, text: string, check: ActorCheck): Promise<Message>;
+  /** Clears the text and sets deletedAt, once `check` passes (as editText's); undefined when it was already deleted. */
+  abstract tombstone(chatId: string, id: string, check: ActorCheck): Promise<Message | undefined>;
   /** Newest first (or `before` a seq); with `after`, oldest first from that seq on. */
   abstract history(chatId: string, query: HistoryQuery): Promise<Message[]>;
   abstract page(chatId: string, limit: number, offset: number): Promise<{ items: Message[]; total: number }>;

@@ -1,6 +1,6 @@
 import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
 import { ForbiddenError } from '../../../common/errors/domain-error.js';
-import { ChatAccess } from '../../chats/chat-access.js';
+import { ChatAccess, chatNotFound } from '../../chats/chat-access.js';
 import type { Message } from '../domain/message.js';
 import { MessageEditedEvent } from '../events/message.events.js';
 import { MessageRepository } from '../message.repository.js';
@@ -25,7 +25,13 @@ export class EditMessageHandler implements ICommandHandler<EditMessageCommand, M
       if (message.senderId !== actorId) throw new ForbiddenError('NOT_MESSAGE_SENDER', 'Only the sender can edit a message.');
       // The text it has already: not an edit (no editedAt, no event). A deleted one is refused below.
       if (message.deletedAt === null && message.text === text) return message;
-      const edited = await this.messages.editText(chatId, messageId, text);
+      // Still a member when the edit is written: one removed since the check above is refused.
+      const edited = await this.messages.editText(chatId, messageId, text, {
+        actorId,
+        allow: (actor) => {
+          if (!actor) throw chatNotFound();
+        },
+      });
       this.events.publish(new MessageEditedEvent(edited, await this.messages.memberIds(chatId)));
       return edited;
     });

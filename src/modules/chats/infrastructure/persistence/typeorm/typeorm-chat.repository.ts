@@ -20,6 +20,7 @@ import {
 } from '../../../chat.repository.js';
 import { type Chat, type ChatSummary, directKey, type Member, type MemberRole } from '../../../domain/chat.js';
 import { ChatHistoryPurge } from './chat-history-purge.js';
+import { checkActor, type MemberRow, toMember } from './member-rows.js';
 
 interface ChatRow {
   id: string;
@@ -31,16 +32,6 @@ interface ChatRow {
   last_activity_at: Date;
   created_at: Date;
   updated_at: Date;
-}
-
-interface MemberRow {
-  chat_id: string;
-  user_id: string;
-  role: MemberRole;
-  joined_at: Date;
-  last_read_seq: string;
-  last_read_at: Date | null;
-  joined_seq: string;
 }
 
 /** Chats in PostgreSQL (real or embedded), through TypeORM's connection. */
@@ -389,12 +380,6 @@ async function deleteLockedChat(tx: EntityManager, chatId: string): Promise<stri
   return members.map((m) => m.user_id);
 }
 
-/** Runs a change's permission check on the actor's member row as it is under the chat's lock. */
-async function checkActor(tx: EntityManager, chatId: string, check: ActorCheck): Promise<void> {
-  const [row] = (await tx.query(`SELECT * FROM chat_members WHERE chat_id = $1 AND user_id = $2`, [chatId, check.actorId])) as MemberRow[];
-  check.allow(row ? toMember(row) : undefined);
-}
-
 /**
  * A change to the chat's members or roles, under its lock: it counts as activity, as a message
  * does, and makes the chat's next version (Chat.version), returned.
@@ -419,17 +404,5 @@ function toChat(r: ChatRow): Chat {
     lastActivityAt: r.last_activity_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-  };
-}
-
-function toMember(r: MemberRow): Member {
-  return {
-    chatId: r.chat_id,
-    userId: r.user_id,
-    role: r.role,
-    joinedAt: r.joined_at,
-    lastReadSeq: Number(r.last_read_seq),
-    joinedSeq: Number(r.joined_seq),
-    lastReadAt: r.last_read_at,
   };
 }

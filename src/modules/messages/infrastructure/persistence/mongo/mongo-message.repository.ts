@@ -1,4 +1,4 @@
-import type { Connection, Model } from 'mongoose';
+import type { ClientSession, Connection, Model } from 'mongoose';
 import { KeyedSequencer } from '../../../../../common/concurrency/keyed-sequencer.js';
 import { ConflictError } from '../../../../../common/errors/domain-error.js';
 import { createIndexes } from '../../../../../database/mongo/models.js';
@@ -10,6 +10,8 @@ import {
   type MemberRecord,
   memberKey,
 } from '../../../../chats/infrastructure/persistence/mongo/chat.schema.js';
+import { toMember } from '../../../../chats/infrastructure/persistence/mongo/chat.mapper.js';
+import type { ActorCheck } from '../../../../chats/chat.repository.js';
 import type { Message } from '../../../domain/message.js';
 import {
   type AppendInput,
@@ -103,26 +105,47 @@ export class MongoMessageRepository extends MessageRepository {
     return row ? toMessage(row) : undefined;
   }
 
-  async editText(chatId: string, id: string, text: string): Promise<Message> {
-    // editedAt only moves forward, by at least a millisecond per edit, whatever the instances'
-    // clocks say: clients keep the edit with the later editedAt when two arrive out of order.
-    // (An update pipeline, so the text goes in as a $literal: one starting with $ is not a field path.)
-    const row = await this.messages
-      .findOneAndUpdate(
-        { _id: id, chatId, deletedAt: null },
-        [{ $set: { text: { $literal: text }, editedAt: { $max: ['$$NOW', { $add: ['$editedAt', 1] }] } } }],
-        { returnDocument: 'after', updatePipeline: true },
-      )
-      .lean<MessageRecord>();
+  async editText(chatId: string, id: string, text: string, check: ActorCheck): Promise<Message> {
+    const row = await inTransaction(this.connection, async (session) => {
+      await this.holdMembership(chatId, check, session);
+      // editedAt only moves forward, by at least a millisecond per edit, whatever the instances'
+      // clocks say: clients keep the edit with the later editedAt when two arrive out of order.
+      // (An update pipeline, so the text goes in as a $literal: one starting with $ is not a field path.)
+      return this.messages
+        .findOneAndUpdate(
+          { _id: id, chatId, deletedAt: null },
+          [{ $set: { text: { $literal: text }, editedAt: { $max: ['$$NOW', { $add: ['$editedAt', 1] }] } } }],
+          { session, returnDocument: 'after', updatePipeline: true },
+        )
+        .lean<MessageRecord>();
+    });
     if (!row) throw new ConflictError('MESSAGE_DELETED', 'This message was deleted.');
     return toMessage(row);
   }
 
-  async tombstone(chatId: string, id: string): Promise<Message | undefined> {
-    const row = await this.messages
-      .findOneAndUpdate({ _id: id, chatId, deletedAt: null }, { $set: { text: null, deletedAt: new Date() } }, { returnDocument: 'after' })
-      .lean<MessageRecord>();
+  async tombstone(chatId: string, id: string, check: ActorCheck): Promise<Message | undefined> {
+    const row = await inTransaction(this.connection, async (session) => {
+      await this.holdMembership(chatId, check, session);
+      return this.messages
+        .findOneAndUpdate(
+          { _id: id, chatId, deletedAt: null },
+          { $set: { text: null, deletedAt: new Date() } },
+          { session, returnDocument: 'after' },
+        )
+        .lean<MessageRecord>();
+    });
     return row ? toMessage(row) : undefined;
+  }
+
+  /**
+   * A message change's permission check, on the actor's membership in this transaction's snapshot.
+   * It writes the chat record first, as every change to the chat's members and roles does, so one
+   * that commits meanwhile conflicts with this transaction, and the retry checks what it left.
+   */
+  private async holdMembership(chatId: string, check: ActorCheck, session: ClientSession): Promise<void> {
+    await this.chats.updateOne({ _id: chatId }, { $inc: { claims: 1 } }, { session });
+    const record = await this.memberships.findById(memberKey(chatId, check.actorId), null, { session }).lean<MemberRecord>();
+    check.allow(record ? toMember(record) : undefined);
   }
 
   async history(chatId: string, query: HistoryQuery): Promise<Message[]> {

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { ConflictError } from '../../../../../common/errors/domain-error.js';
 import { EMBEDDED_APPLICATION_NAME } from '../../../../../database/data-source-options.js';
 import { isUniqueViolation, returnedRows, runHot } from '../../../../../database/sql.js';
@@ -15,6 +15,8 @@ import {
   type SeenNotice,
 } from '../../../message.repository.js';
 import { errorMessage } from '../../../../../common/errors/error-message.js';
+import type { ActorCheck } from '../../../../chats/chat.repository.js';
+import { checkActor } from '../../../../chats/infrastructure/persistence/typeorm/member-rows.js';
 
 interface MessageRow {
   id: string;
@@ -256,25 +258,33 @@ export class TypeormMessageRepository extends MessageRepository {
     return row ? toMessage(row) : undefined;
   }
 
-  async editText(chatId: string, id: string, text: string): Promise<Message> {
-    const [row] = returnedRows<MessageRow>(
-      await this.db.query(
-        `UPDATE messages SET text = $3, edited_at = greatest(clock_timestamp(), edited_at + interval '1 millisecond')
-          WHERE chat_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING *`,
-        [chatId, id, text],
-      ),
-    );
+  async editText(chatId: string, id: string, text: string, check: ActorCheck): Promise<Message> {
+    const row = await this.db.transaction(async (tx) => {
+      await holdMembership(tx, chatId, check);
+      const [edited] = returnedRows<MessageRow>(
+        await tx.query(
+          `UPDATE messages SET text = $3, edited_at = greatest(clock_timestamp(), edited_at + interval '1 millisecond')
+            WHERE chat_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING *`,
+          [chatId, id, text],
+        ),
+      );
+      return edited;
+    });
     if (!row) throw new ConflictError('MESSAGE_DELETED', 'This message was deleted.');
     return toMessage(row);
   }
 
-  async tombstone(chatId: string, id: string): Promise<Message | undefined> {
-    const [row] = returnedRows<MessageRow>(
-      await this.db.query(
-        `UPDATE messages SET text = NULL, deleted_at = now() WHERE chat_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING *`,
-        [chatId, id],
-      ),
-    );
+  async tombstone(chatId: string, id: string, check: ActorCheck): Promise<Message | undefined> {
+    const row = await this.db.transaction(async (tx) => {
+      await holdMembership(tx, chatId, check);
+      const [deleted] = returnedRows<MessageRow>(
+        await tx.query(
+          `UPDATE messages SET text = NULL, deleted_at = now() WHERE chat_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING *`,
+          [chatId, id],
+        ),
+      );
+      return deleted;
+    });
     return row ? toMessage(row) : undefined;
   }
 
@@ -416,4 +426,14 @@ function toAppendResult(row: AppendedRow): AppendResult {
     memberIds: row.member_ids.split(','),
     previousReadSeq: Number(row.previous_read_seq),
   };
+}
+
+/**
+ * Runs a message change's permission check with the chat's membership held still until the change
+ * commits: a share lock on the chat's row, which every change to its members and roles waits for
+ * (it takes the row's update lock). Changes to messages of one chat do not wait for each other here.
+ */
+async function holdMembership(tx: EntityManager, chatId: string, check: ActorCheck): Promise<void> {
+  await tx.query(`SELECT 1 FROM chats WHERE id = $1 FOR SHARE`, [chatId]);
+  await checkActor(tx, chatId, check);
 }
