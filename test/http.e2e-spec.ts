@@ -616,6 +616,56 @@ describe('the HTTP foundation', () => {
     expect(String(ui.body)).toContain('swagger-ui');
   });
 
+  it('names every operation with a short camelCase operationId of its own, which stays the same', async () => {
+    const { body: doc } = await request('GET', '/api/docs-json');
+    const ids = Object.fromEntries(
+      Object.entries(doc.paths as Record<string, Record<string, { operationId?: string }>>).flatMap(([path, item]) =>
+        Object.entries(item).map(([method, operation]) => [`${method.toUpperCase()} ${path}`, operation.operationId]),
+      ),
+    );
+    // None left as Nest's default (ChatsController_create), none missing, none shared.
+    for (const [route, id] of Object.entries(ids))
+      expect({ route, id }).toEqual({ route, id: expect.stringMatching(/^[a-z][a-zA-Z0-9]*$/) });
+    expect(Object.values(ids).filter((id, i, all) => all.indexOf(id) !== i)).toEqual([]);
+    // A generated client's method names: changing one is an API change, not a refactoring.
+    expect(ids).toEqual({
+      'POST /api/v1/auth/sign-up': 'signUp',
+      'POST /api/v1/auth/sign-in': 'signIn',
+      'POST /api/v1/auth/refresh': 'refreshTokens',
+      'POST /api/v1/auth/sign-out': 'signOut',
+      'GET /api/v1/auth/sessions': 'listSessions',
+      'DELETE /api/v1/auth/sessions/{id}': 'revokeSession',
+      'POST /api/v1/auth/confirm-email': 'confirmEmail',
+      'POST /api/v1/auth/confirm-email/resend': 'resendConfirmationEmail',
+      'POST /api/v1/auth/password/forgot': 'forgotPassword',
+      'POST /api/v1/auth/password/reset': 'resetPassword',
+      'GET /api/v1/users/me': 'getMe',
+      'PATCH /api/v1/users/me': 'updateMe',
+      'PUT /api/v1/users/me/avatar': 'uploadAvatar',
+      'DELETE /api/v1/users/me/avatar': 'deleteAvatar',
+      'GET /api/v1/users/me/avatar': 'getMyAvatar',
+      'GET /api/v1/users': 'searchUsers',
+      'GET /api/v1/users/{id}/avatar': 'getUserAvatar',
+      'GET /api/v1/users/{id}': 'getUser',
+      'POST /api/v1/chats': 'createChat',
+      'GET /api/v1/chats': 'listChats',
+      'GET /api/v1/chats/{id}': 'getChat',
+      'PATCH /api/v1/chats/{id}': 'renameChat',
+      'DELETE /api/v1/chats/{id}': 'deleteChat',
+      'POST /api/v1/chats/{id}/members': 'addChatMembers',
+      'DELETE /api/v1/chats/{id}/members/{userId}': 'removeChatMember',
+      'PATCH /api/v1/chats/{id}/members/{userId}': 'changeMemberRole',
+      'POST /api/v1/chats/{chatId}/messages': 'sendMessage',
+      'GET /api/v1/chats/{chatId}/messages': 'listMessages',
+      'PATCH /api/v1/chats/{chatId}/messages/{id}': 'editMessage',
+      'DELETE /api/v1/chats/{chatId}/messages/{id}': 'deleteMessage',
+      'GET /api/v1/chats/{chatId}/messages/{id}/reads': 'listMessageReaders',
+      'POST /api/v1/chats/{chatId}/read': 'markChatRead',
+      'GET /health': 'checkLiveness',
+      'GET /health/ready': 'checkReadiness',
+    });
+  });
+
   it('offers request examples in Swagger UI that the server takes as they are, again and again', async () => {
     const { body: doc } = await request('GET', '/api/docs-json');
     const examples = (path: string) => doc.paths[path].post.requestBody.content['application/json'].examples;

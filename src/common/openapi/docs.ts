@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { ACCESS_COOKIE } from '../../modules/auth/jwt.strategy.js';
 import { DependencyStateDto } from '../../modules/health/dto/health.dto.js';
 import { documentErrors, ErrorDto } from './error-responses.js';
+import { operationIdProblems } from './operation-ids.js';
 
 /**
  * Swagger UI's: its scripts are files, but its page has inline styles. It shares the chat page's
@@ -63,6 +64,10 @@ export function setupDocs(app: NestExpressApplication): void {
     { extraModels: [DependencyStateDto, ErrorDto] },
   );
   if (document.servers?.length === 0) delete document.servers; // the builder's empty list: no entry at all
+  // A route without an operationId of its own fails the start, as a test would, rather than
+  // reaching generated clients as `SomeController_method`.
+  const problems = operationIdProblems(document);
+  if (problems.length > 0) throw new Error(`The OpenAPI document's operationIds: ${problems.join('; ')}.`);
   documentErrors(document);
   closeRequestBodies(document);
   SwaggerModule.setup('api/docs', app, document, {

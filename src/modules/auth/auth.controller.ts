@@ -58,7 +58,7 @@ export class AuthController {
   @Public()
   @UseGuards(IpRateLimitGuard)
   @Post('sign-up')
-  @ApiOperation({ summary: 'Create an account; sends a confirmation email' })
+  @ApiOperation({ operationId: 'signUp', summary: 'Create an account; sends a confirmation email' })
   @ApiCreatedResponse({ type: MeDto })
   signUp(@Body() body: SignUpDto): Promise<MeDto> {
     return this.auth.signUp(body);
@@ -68,7 +68,7 @@ export class AuthController {
   @UseGuards(IpRateLimitGuard)
   @Post('sign-in')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Sign in; returns tokens and sets the access_token and refresh_token cookies' })
+  @ApiOperation({ operationId: 'signIn', summary: 'Sign in; returns tokens and sets the access_token and refresh_token cookies' })
   @ApiOkResponse({ type: AuthResultDto, headers: SETS_AUTH_COOKIES })
   @ApiTooManyRequestsResponse({ description: 'Too many attempts (Retry-After says when to retry)' })
   async signIn(@Body() body: SignInDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<AuthResultDto> {
@@ -81,7 +81,10 @@ export class AuthController {
   @UseGuards(IpRateLimitGuard)
   @Post('refresh')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Trade a refresh token (body or cookie) for a new pair; each refresh token works once' })
+  @ApiOperation({
+    operationId: 'refreshTokens',
+    summary: 'Trade a refresh token (body or cookie) for a new pair; each refresh token works once',
+  })
   @ApiOkResponse({ type: AuthResultDto, headers: SETS_AUTH_COOKIES })
   @ApiBody({ type: RefreshDto, required: false, description: 'Leave out to use the refresh_token cookie' })
   async refresh(@Body() body: RefreshDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<AuthResultDto> {
@@ -99,6 +102,7 @@ export class AuthController {
   @ApiBearerAuth('bearer')
   @ApiCookieAuth('cookie')
   @ApiOperation({
+    operationId: 'signOut',
     summary: 'End the current session and clear the cookies',
     description:
       'Works without a valid access token: identifies the session by the access token (bearer or access_token cookie), or, once that has expired, by the refresh token (refreshToken in the body, or the refresh_token cookie).',
@@ -121,7 +125,7 @@ export class AuthController {
   @Get('sessions')
   @ApiBearerAuth('bearer')
   @ApiCookieAuth('cookie')
-  @ApiOperation({ summary: 'Your live sessions (devices)' })
+  @ApiOperation({ operationId: 'listSessions', summary: 'Your live sessions (devices)' })
   @ApiOkResponse({ type: [SessionDto] })
   sessions(@CurrentUser() caller: AuthUser): Promise<SessionDto[]> {
     return this.auth.listSessions(caller);
@@ -131,7 +135,7 @@ export class AuthController {
   @HttpCode(204)
   @ApiBearerAuth('bearer')
   @ApiCookieAuth('cookie')
-  @ApiOperation({ summary: 'End one of your sessions; its tokens stop working at once' })
+  @ApiOperation({ operationId: 'revokeSession', summary: 'End one of your sessions; its tokens stop working at once' })
   @ApiNoContentResponse()
   revoke(@CurrentUser() caller: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<void> {
     return this.auth.revokeSession(caller, id);
@@ -141,7 +145,7 @@ export class AuthController {
   @UseGuards(IpRateLimitGuard)
   @Post('confirm-email')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Confirm the email address with the token from the email' })
+  @ApiOperation({ operationId: 'confirmEmail', summary: 'Confirm the email address with the token from the email' })
   @ApiNoContentResponse()
   confirmEmail(@Body() body: TokenDto): Promise<void> {
     return this.links.confirmEmail(body.token);
@@ -152,7 +156,10 @@ export class AuthController {
   @HttpCode(202)
   @ApiBearerAuth('bearer')
   @ApiCookieAuth('cookie')
-  @ApiOperation({ summary: "Email a new confirmation link to the caller's unconfirmed address (older links stop working)" })
+  @ApiOperation({
+    operationId: 'resendConfirmationEmail',
+    summary: "Email a new confirmation link to the caller's unconfirmed address (older links stop working)",
+  })
   @ApiAcceptedResponse()
   resendConfirmation(@CurrentUser() caller: AuthUser): Promise<void> {
     return this.links.resendConfirmation(caller.userId);
@@ -162,7 +169,10 @@ export class AuthController {
   @UseGuards(IpRateLimitGuard)
   @Post('password/forgot')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Email a password reset link; answers 202 whether or not the email has an account' })
+  @ApiOperation({
+    operationId: 'forgotPassword',
+    summary: 'Email a password reset link; answers 202 whether or not the email has an account',
+  })
   @ApiAcceptedResponse()
   forgot(@Body() body: ForgotPasswordDto): Promise<void> {
     return this.links.forgotPassword(body.email);
@@ -172,7 +182,7 @@ export class AuthController {
   @UseGuards(IpRateLimitGuard)
   @Post('password/reset')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Set a new password with the token from the email; ends every session' })
+  @ApiOperation({ operationId: 'resetPassword', summary: 'Set a new password with the token from the email; ends every session' })
   @ApiNoContentResponse()
   reset(@Body() body: ResetPasswordDto): Promise<void> {
     return this.links.resetPassword(body.token, body.password);

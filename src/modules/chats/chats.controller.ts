@@ -49,7 +49,10 @@ export class ChatsController {
 
   @Post()
   @UserRateLimit('chats')
-  @ApiOperation({ summary: 'Start a direct chat (201 created, 200 when it already existed) or create a group (201)' })
+  @ApiOperation({
+    operationId: 'createChat',
+    summary: 'Start a direct chat (201 created, 200 when it already existed) or create a group (201)',
+  })
   // Two shapes, told apart by `type`, so that a generated client types each (validation is CreateChatDto's).
   @ApiExtraModels(CreateDirectChatBody, CreateGroupChatBody)
   @ApiBody({
@@ -82,21 +85,21 @@ export class ChatsController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'Your chats, most recent activity first' })
+  @ApiOperation({ operationId: 'listChats', summary: 'Your chats, most recent activity first' })
   @ApiOkResponse({ type: ChatPageDto })
   list(@CurrentUser() caller: AuthUser, @Query() query: ListChatsQuery): Promise<ChatPageDto> {
     return this.chats.list(caller.userId, query.limit, query.cursor);
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'A chat with its members' })
+  @ApiOperation({ operationId: 'getChat', summary: 'A chat with its members' })
   @ApiOkResponse({ type: ChatDetailDto })
   get(@CurrentUser() caller: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<ChatDetailDto> {
     return this.chats.detail(id, caller.userId);
   }
 
   @Patch(':id')
-  @ApiOperation({ summary: 'Rename a group (owner or admin)' })
+  @ApiOperation({ operationId: 'renameChat', summary: 'Rename a group (owner or admin)' })
   @ApiOkResponse({ type: ChatDetailDto })
   rename(@CurrentUser() caller: AuthUser, @Param('id', uuidParam('id')) id: string, @Body() body: UpdateChatDto): Promise<ChatDetailDto> {
     return this.commands.execute(new RenameChatCommand(caller.userId, id, body.title));
@@ -104,7 +107,7 @@ export class ChatsController {
 
   @Delete(':id')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Delete a group and its messages (owner)' })
+  @ApiOperation({ operationId: 'deleteChat', summary: 'Delete a group and its messages (owner)' })
   @ApiNoContentResponse()
   remove(@CurrentUser() caller: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<void> {
     return this.commands.execute(new DeleteChatCommand(caller.userId, id));
@@ -112,7 +115,10 @@ export class ChatsController {
 
   @Post(':id/members')
   @UserRateLimit('chats')
-  @ApiOperation({ summary: 'Add members to a group (owner or admin): 201 when someone came in, 200 when all were members already' })
+  @ApiOperation({
+    operationId: 'addChatMembers',
+    summary: 'Add members to a group (owner or admin): 201 when someone came in, 200 when all were members already',
+  })
   @ApiCreatedResponse({ type: ChatDetailDto })
   @ApiOkResponse({ type: ChatDetailDto, description: 'Everyone named was a member already: nothing changed' })
   async addMembers(
@@ -130,7 +136,7 @@ export class ChatsController {
 
   @Delete(':id/members/:userId')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Remove a member (owner or admin), or leave (yourself)' })
+  @ApiOperation({ operationId: 'removeChatMember', summary: 'Remove a member (owner or admin), or leave (yourself)' })
   @ApiNoContentResponse()
   removeMember(
     @CurrentUser() caller: AuthUser,
@@ -141,7 +147,7 @@ export class ChatsController {
   }
 
   @Patch(':id/members/:userId')
-  @ApiOperation({ summary: "Change a member's role (owner); giving `owner` hands the group over" })
+  @ApiOperation({ operationId: 'changeMemberRole', summary: "Change a member's role (owner); giving `owner` hands the group over" })
   @ApiOkResponse({ type: ChatDetailDto })
   changeRole(
     @CurrentUser() caller: AuthUser,

@@ -15,14 +15,14 @@ export class HealthController {
 
   @Get()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Liveness: the process is up and serving HTTP' })
+  @ApiOperation({ operationId: 'checkLiveness', summary: 'Liveness: the process is up and serving HTTP' })
   @ApiOkResponse({ type: LivenessDto })
   live(): LivenessDto {
     return { status: 'ok' };
   }
 
   @Get('ready')
-  @ApiOperation({ summary: "Readiness: each configured dependency's state; 503 when one is down" })
+  @ApiOperation({ operationId: 'checkReadiness', summary: "Readiness: each configured dependency's state; 503 when one is down" })
   @ApiOkResponse({ type: ReadinessDto })
   @ApiServiceUnavailableResponse({ type: ReadinessDto, description: 'A configured dependency is down (see its status)' })
   async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessDto> {

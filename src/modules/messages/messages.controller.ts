@@ -44,7 +44,10 @@ export class MessagesController {
 
   @Post('messages')
   @UserRateLimit('messages')
-  @ApiOperation({ summary: 'Send a message (201); repeating a clientId returns the original (200) and stores nothing' })
+  @ApiOperation({
+    operationId: 'sendMessage',
+    summary: 'Send a message (201); repeating a clientId returns the original (200) and stores nothing',
+  })
   @ApiBody({
     type: SendMessageDto,
     // Not Swagger UI's own sample, whose clientId is the same fixed UUID each time: a second send
@@ -72,7 +75,10 @@ export class MessagesController {
   }
 
   @Get('messages')
-  @ApiOperation({ summary: 'History: newest first; `before` pages back, `after` catches up (oldest first); `offset` adds `total`' })
+  @ApiOperation({
+    operationId: 'listMessages',
+    summary: 'History: newest first; `before` pages back, `after` catches up (oldest first); `offset` adds `total`',
+  })
   @ApiOkResponse({ type: MessagePageDto })
   history(@CurrentUser() caller: AuthUser, @Param('chatId', uuidParam('chatId')) chatId: string, @Query() query: HistoryQueryDto) {
     return this.messages.history(caller.userId, chatId, query);
@@ -80,7 +86,7 @@ export class MessagesController {
 
   @Patch('messages/:id')
   @UserRateLimit('messages')
-  @ApiOperation({ summary: 'Edit your message' })
+  @ApiOperation({ operationId: 'editMessage', summary: 'Edit your message' })
   @ApiOkResponse({ type: MessageDto })
   async edit(
     @CurrentUser() caller: AuthUser,
@@ -95,7 +101,10 @@ export class MessagesController {
 
   @Delete('messages/:id')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Delete a message (sender, or group owner/admin): it keeps its seq and loses its text' })
+  @ApiOperation({
+    operationId: 'deleteMessage',
+    summary: 'Delete a message (sender, or group owner/admin): it keeps its seq and loses its text',
+  })
   @ApiNoContentResponse()
   remove(
     @CurrentUser() caller: AuthUser,
@@ -106,7 +115,7 @@ export class MessagesController {
   }
 
   @Get('messages/:id/reads')
-  @ApiOperation({ summary: 'Members other than the sender whose read pointer has reached this message' })
+  @ApiOperation({ operationId: 'listMessageReaders', summary: 'Members other than the sender whose read pointer has reached this message' })
   @ApiOkResponse({ type: [MessageReaderDto] })
   reads(
     @CurrentUser() caller: AuthUser,
@@ -119,7 +128,7 @@ export class MessagesController {
   @Post('read')
   @UserRateLimit('reads')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Move your read pointer forward to seq (never back)' })
+  @ApiOperation({ operationId: 'markChatRead', summary: 'Move your read pointer forward to seq (never back)' })
   @ApiNoContentResponse()
   markRead(
     @CurrentUser() caller: AuthUser,

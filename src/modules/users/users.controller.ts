@@ -76,7 +76,7 @@ export class UsersController {
   ) {}
 
   @Get('me')
-  @ApiOperation({ summary: 'The signed-in user' })
+  @ApiOperation({ operationId: 'getMe', summary: 'The signed-in user' })
   @ApiOkResponse({ type: MeDto })
   me(@CurrentUser() caller: AuthUser): Promise<MeDto> {
     return this.users.me(caller.userId);
@@ -84,7 +84,7 @@ export class UsersController {
 
   @Patch('me')
   @UserRateLimit('uploads')
-  @ApiOperation({ summary: 'Change your display name (the people you have direct chats with are told)' })
+  @ApiOperation({ operationId: 'updateMe', summary: 'Change your display name (the people you have direct chats with are told)' })
   @ApiOkResponse({ type: MeDto })
   async update(@CurrentUser() caller: AuthUser, @Body() body: UpdateMeDto): Promise<MeDto> {
     const { me, changed } = await this.users.rename(caller.userId, body.name);
@@ -96,7 +96,7 @@ export class UsersController {
   @Put('me/avatar')
   @UserRateLimit('uploads')
   @UseInterceptors(AvatarUploadInterceptor)
-  @ApiOperation({ summary: 'Upload your avatar (replaces the previous one)' })
+  @ApiOperation({ operationId: 'uploadAvatar', summary: 'Upload your avatar (replaces the previous one)' })
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: AvatarUploadDto })
   @ApiOkResponse({ type: MeDto, description: 'The updated profile; avatarUrl points at the new image' })
@@ -111,7 +111,7 @@ export class UsersController {
 
   @Delete('me/avatar')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Remove your avatar' })
+  @ApiOperation({ operationId: 'deleteAvatar', summary: 'Remove your avatar' })
   @ApiNoContentResponse()
   removeAvatar(@CurrentUser() caller: AuthUser): Promise<void> {
     return this.avatars.remove(caller.userId);
@@ -119,14 +119,17 @@ export class UsersController {
 
   @Get()
   @UserRateLimit('search')
-  @ApiOperation({ summary: 'Find users whose name starts with `query`, or whose confirmed email is `query` (whole, any case)' })
+  @ApiOperation({
+    operationId: 'searchUsers',
+    summary: 'Find users whose name starts with `query`, or whose confirmed email is `query` (whole, any case)',
+  })
   @ApiOkResponse({ type: PublicUserPageDto })
   search(@Query() query: SearchUsersQuery): Promise<PublicUserPageDto> {
     return this.users.search(query.query, query.limit, query.cursor);
   }
 
   @Get('me/avatar')
-  @ApiOperation({ summary: 'Your avatar image', description: 'As GET /users/{id}/avatar with your own id.' })
+  @ApiOperation({ operationId: 'getMyAvatar', summary: 'Your avatar image', description: 'As GET /users/{id}/avatar with your own id.' })
   @AvatarImageResponses()
   @ApiNotFoundResponse({ description: 'AVATAR_NOT_FOUND: you have no avatar' })
   myAvatar(@CurrentUser() caller: AuthUser, @Query('v') version: string | undefined, @Res() res: Response): Promise<void> {
@@ -136,6 +139,7 @@ export class UsersController {
   // Two path segments, so it never competes with GET :id below. After me/avatar, which it would take.
   @Get(':id/avatar')
   @ApiOperation({
+    operationId: 'getUserAvatar',
     summary: "A user's avatar image",
     description:
       'Use the avatarUrl of a profile: its `v` names the image, and such a response may be cached for a year. Browsers send the access_token cookie with <img src>.',
@@ -157,7 +161,7 @@ export class UsersController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: "A user's public profile" })
+  @ApiOperation({ operationId: 'getUser', summary: "A user's public profile" })
   @ApiOkResponse({ type: PublicUserDto })
   profile(@Param('id', uuidParam('id')) id: string): Promise<PublicUserDto> {
     return this.users.publicProfile(id);
