@@ -958,6 +958,46 @@ describe('the HTTP foundation', () => {
     expect(doc.paths['/api/v1/auth/sign-out'].post.responses[400]).toBeUndefined();
   });
 
+  it('says in the description, and again in each 400, that a query parameter an operation does not list is refused, as the server does', async () => {
+    const { body: doc } = await request('GET', '/api/docs-json');
+    type Operation = { parameters?: Array<{ in: string; name: string }>; responses: Record<string, { description?: string }> };
+    const anyId = '00000000-0000-4000-8000-000000000000';
+    const exempt: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Operation>>)) {
+      for (const [method, operation] of Object.entries(item)) {
+        const route = `${method.toUpperCase()} ${path}`;
+        const listed = (operation.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+        const said = operation.responses[400]?.description ?? '';
+        // No token and no body: the query is judged before either.
+        const answer = await request(method.toUpperCase(), `${path.replace(/\{[^}]+\}/g, anyId)}?zz=1`);
+        const refused = answer.status === 400 && answer.body.details?.some((d: { field: string }) => d.field === 'zz');
+        if (!refused) {
+          exempt.push(route);
+          expect({ route, said }).toEqual({ route, said: expect.not.stringContaining('query parameter') });
+          continue;
+        }
+        // What the server says the operation takes is what the document lists, and its 400 says so.
+        const only = /takes only (.*) as query parameters/.exec(answer.body.message)?.[1];
+        expect({ route, code: answer.body.code, taken: only ? only.split(', ').sort() : [], said }).toEqual({
+          route,
+          code: 'VALIDATION_FAILED',
+          taken: [...listed].sort(),
+          said: expect.stringContaining(
+            listed.length === 0
+              ? '(also VALIDATION_FAILED for any query parameter: this operation takes none)'
+              : `(also VALIDATION_FAILED for a query parameter other than ${listed.join(', ')})`,
+          ),
+        });
+      }
+    }
+    expect(exempt).toEqual(['POST /api/v1/auth/sign-out', 'GET /health', 'GET /health/ready']);
+    // The description says the rule once, and names exactly the operations that take any query.
+    const rule = /## Query parameters\n(.*)/.exec(doc.info.description)?.[1] ?? '';
+    expect(rule).toContain('A query parameter an operation does not list is refused, not ignored');
+    expect(rule).toContain('`400 VALIDATION_FAILED`');
+    expect(rule.match(/`(GET|POST|PUT|PATCH|DELETE) [^`]+`/g)).toEqual(exempt.map((route) => `\`${route}\``));
+  });
+
   it('redirects / to the test chat page', async () => {
     const result = await request('GET', '/');
     expect(result.status).toBe(302);

@@ -4,7 +4,9 @@ import type { NextFunction, Request, Response } from 'express';
 import { ACCESS_COOKIE } from '../../modules/auth/jwt.strategy.js';
 import { DependencyStateDto } from '../../modules/health/dto/health.dto.js';
 import { documentErrors, ErrorDto } from './error-responses.js';
+import { ANY_QUERY_EXTENSION } from '../http/query-params.guard.js';
 import { operationIdProblems } from './operation-ids.js';
+import { operationsOf } from './operations.js';
 
 /**
  * Swagger UI's: its scripts are files, but its page has inline styles. It shares the chat page's
@@ -24,12 +26,14 @@ const DOCS_CSP = [
 ].join('; ');
 
 /**
- * The OpenAPI document's description: REST is the document itself; the WebSocket gateway, which
- * OpenAPI cannot describe, in brief (the README's "WebSocket protocol in brief" has the rest).
+ * The OpenAPI document's description: REST is the document itself, but for the rule on query
+ * parameters (`queryRule`), which no schema can say; the WebSocket gateway, which OpenAPI cannot
+ * describe, in brief (the README's "WebSocket protocol in brief" has the rest).
  */
-const API_DESCRIPTION = [
-  'A modular messenger backend: REST under /api/v1 and a WebSocket gateway at /ws. Every error has the shape { statusCode, error, code, message, details? }.',
-  '',
+const API_INTRO =
+  'A modular messenger backend: REST under /api/v1 and a WebSocket gateway at /ws. Every error has the shape { statusCode, error, code, message, details? }.';
+
+const API_WEBSOCKET = [
   '## WebSocket: `GET /ws` (upgrade)',
   'One connection per device carries all of the user\'s chats. Frames are JSON text `{ "type": ..., ... }`; frames over 64 KiB close the connection with 1009.',
   '',
@@ -52,7 +56,6 @@ export function setupDocs(app: NestExpressApplication): void {
     app,
     new DocumentBuilder()
       .setTitle('Parley')
-      .setDescription(API_DESCRIPTION)
       .setVersion('1')
       // No servers entry: the default is this origin. An explicit "/" made generated clients
       // join it to the paths as "//api/v1/…", which a browser reads as the host "api".
@@ -68,6 +71,7 @@ export function setupDocs(app: NestExpressApplication): void {
   // reaching generated clients as `SomeController_method`.
   const problems = operationIdProblems(document);
   if (problems.length > 0) throw new Error(`The OpenAPI document's operationIds: ${problems.join('; ')}.`);
+  document.info.description = [API_INTRO, queryRule(document), API_WEBSOCKET].join('\n\n');
   documentErrors(document);
   closeRequestBodies(document);
   SwaggerModule.setup('api/docs', app, document, {
@@ -75,6 +79,29 @@ export function setupDocs(app: NestExpressApplication): void {
     customSiteTitle: 'Parley API',
     swaggerOptions: { persistAuthorization: true },
   });
+}
+
+/**
+ * What QueryParamsGuard does, said once where a client's author reads first (each operation's 400
+ * says it again with the parameters that operation takes): a query parameter an operation does not
+ * list is refused, not ignored. The operations that take any (@TakesAnyQuery()) are read from the
+ * document, before documentErrors takes their mark away, so the list stays true as routes come and
+ * go, and with modules switched off.
+ */
+function queryRule(document: OpenAPIObject): string {
+  const anyQuery = operationsOf(document)
+    .filter(({ operation }) => operation[ANY_QUERY_EXTENSION] === true)
+    .map(({ method, path, operation }) => `\`${method.toUpperCase()} ${path}\` (${operation.operationId})`);
+  const exempt = anyQuery.length === 0 ? '' : ` The exceptions, which take any query parameter: ${list(anyQuery)}.`;
+  return [
+    '## Query parameters',
+    `A query parameter an operation does not list is refused, not ignored, as an unknown body field is: \`400 VALIDATION_FAILED\`, naming it in \`details\` (a misspelt \`?limt=5\` is an error, not a page of 5), before the access token is checked. Each operation's 400 response says which parameters it takes.${exempt}`,
+  ].join('\n');
+}
+
+/** "a", "a and b", "a, b and c". */
+function list(items: string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
 }
 
 /**

@@ -190,7 +190,7 @@ export function documentErrors(document: OpenAPIObject): void {
         const title = existing?.description || TITLES[Number(status)] || 'Error';
         // The contract answers 404, never 403, for a chat the caller is not in.
         const notMember = codes!.includes('CHAT_NOT_FOUND') ? ' (also for a chat you are not a member of)' : '';
-        const description = `${title}${notMember}. Codes: ${codes!.join(', ')}`;
+        const description = `${title}${notMember}${status === '400' ? queryNote(route) : ''}. Codes: ${codes!.join(', ')}`;
         const retryAfter = { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } };
         operation.responses[status] = Object.assign({}, existing, {
           description,
@@ -211,6 +211,18 @@ export function documentErrors(document: OpenAPIObject): void {
         if (/^2\d\d$/.test(status) && !response.description) response.description = reasonPhrase(Number(status));
     }
   }
+}
+
+/**
+ * What a 400 says of the query (QueryParamsGuard): a parameter the operation does not list is
+ * refused, not ignored. Nothing on a route that takes any (@TakesAnyQuery()).
+ */
+function queryNote(route: Route): string {
+  if (route.anyQuery) return '';
+  const taken = ((route.operation.parameters ?? []) as Parameter[]).filter((p) => p.in === 'query').map((p) => p.name);
+  return taken.length === 0
+    ? ' (also VALIDATION_FAILED for any query parameter: this operation takes none)'
+    : ` (also VALIDATION_FAILED for a query parameter other than ${taken.join(', ')})`;
 }
 
 /**
