@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from './support/databases.js';
 import { expectErrorShape, httpClient, type HttpResult } from './support/http.js';
 import { type SignedIn, signUpAndIn } from './support/accounts.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
-import { eventually } from './support/ws.js';
+import { eventually, pause } from './support/ws.js';
 
 /**
  * A role, or membership, is checked again inside the change (a chat's or a message's), with the
@@ -104,36 +104,80 @@ describe('chat permissions under concurrent changes (postgres)', () => {
   const texts = async (chatId: string) =>
     (await call(owner, 'GET', `/chats/${chatId}/messages?after=0`)).body.items.map((m: { text: string | null }) => m.text);
 
-  it('refuses an edit of their own message by a member the owner has removed meanwhile', async () => {
+  /**
+   * Runs `request` while this test's transaction holds a change to a member uncommitted, as a
+   * removal or a role change does between its write and its commit (with the chat's row locked
+   * first, as the server's own changes do); once the request waits for it, commits the change.
+   */
+  async function duringMemberChange(chatId: string, change: string, params: unknown[], request: () => Promise<HttpResult>) {
+    await blocker.query('BEGIN');
+    let answer: Promise<HttpResult> | undefined;
+    try {
+      await blocker.query('SELECT 1 FROM chats WHERE id = $1 FOR UPDATE', [chatId]);
+      await blocker.query(change, params);
+      answer = request();
+      await eventually(async () => (await waiting()) === 1);
+    } finally {
+      await blocker.query('COMMIT');
+    }
+    return answer;
+  }
+  const removing = 'DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2';
+
+  it('refuses an edit or a delete of their own message by a member whose removal commits meanwhile, and changes nothing', async () => {
     const chat = await group();
     const theirs = await message(member, chat.id, 'as sent');
-    const [removal, editing] = await queuedBehindLock(chat.id, [
-      () => call(owner, 'DELETE', `/chats/${chat.id}/members/${member.user.id}`),
-      () => call(member, 'PATCH', `/chats/${chat.id}/messages/${theirs.id}`, { text: 'rewritten after leaving' }),
-    ]);
-    expect(removal.status).toBe(204);
+    const editing = await duringMemberChange(chat.id, removing, [chat.id, member.user.id], () =>
+      call(member, 'PATCH', `/chats/${chat.id}/messages/${theirs.id}`, { text: 'rewritten after leaving' }),
+    );
     expectErrorShape(editing, 404, 'CHAT_NOT_FOUND');
-    expect(await texts(chat.id)).toEqual(['as sent']);
+
+    const other = await group();
+    const own = await message(member, other.id, 'mine');
+    const deleting = await duringMemberChange(other.id, removing, [other.id, member.user.id], () =>
+      call(member, 'DELETE', `/chats/${other.id}/messages/${own.id}`),
+    );
+    expectErrorShape(deleting, 404, 'CHAT_NOT_FOUND');
+    expect([await texts(chat.id), await texts(other.id)]).toEqual([['as sent'], ['mine']]);
   });
 
-  it('refuses a delete by a member removed meanwhile, and one of another’s message by an admin demoted meanwhile', async () => {
+  it('refuses a delete of another’s message by an admin whose demotion commits meanwhile', async () => {
     const chat = await group();
-    const own = await message(member, chat.id, 'mine');
-    const [removal, deleting] = await queuedBehindLock(chat.id, [
-      () => call(owner, 'DELETE', `/chats/${chat.id}/members/${member.user.id}`),
-      () => call(member, 'DELETE', `/chats/${chat.id}/messages/${own.id}`),
-    ]);
-    expect(removal.status).toBe(204);
-    expectErrorShape(deleting, 404, 'CHAT_NOT_FOUND');
-
     const owners = await message(owner, chat.id, 'the owner’s');
-    const [demotion, moderating] = await queuedBehindLock(chat.id, [
-      () => call(owner, 'PATCH', `/chats/${chat.id}/members/${admin.user.id}`, { role: 'member' }),
-      () => call(admin, 'DELETE', `/chats/${chat.id}/messages/${owners.id}`),
-    ]);
-    expect(demotion.status).toBe(200);
+    const demoting = `UPDATE chat_members SET role = 'member' WHERE chat_id = $1 AND user_id = $2`;
+    const moderating = await duringMemberChange(chat.id, demoting, [chat.id, admin.user.id], () =>
+      call(admin, 'DELETE', `/chats/${chat.id}/messages/${owners.id}`),
+    );
     expectErrorShape(moderating, 403, 'NOT_MESSAGE_SENDER');
-    expect(await texts(chat.id)).toEqual(['mine', 'the owner’s']);
+    expect(await texts(chat.id)).toEqual(['the owner’s']);
+  });
+
+  it('edits and deletes without waiting for the chat’s own lock, which sends hold (and so sends never wait for them)', async () => {
+    const chat = await group();
+    const [first, second] = [await message(member, chat.id, 'one'), await message(member, chat.id, 'two')];
+    /** The request's status, or 'waited' as soon as it queues for a lock. */
+    const unlessItWaits = async (request: Promise<HttpResult>): Promise<number | 'waited'> => {
+      let status: number | undefined;
+      void request.then((r) => (status = r.status));
+      for (;;) {
+        if (status !== undefined) return status;
+        if ((await waiting()) > 0) return 'waited';
+        await pause(10);
+      }
+    };
+    await blocker.query('BEGIN');
+    const requests: Array<Promise<HttpResult>> = [];
+    try {
+      await blocker.query('SELECT 1 FROM chats WHERE id = $1 FOR UPDATE', [chat.id]);
+      requests.push(call(member, 'PATCH', `/chats/${chat.id}/messages/${first.id}`, { text: 'one, edited' }));
+      expect(await unlessItWaits(requests[0])).toBe(200);
+      requests.push(call(admin, 'DELETE', `/chats/${chat.id}/messages/${second.id}`));
+      expect(await unlessItWaits(requests[1])).toBe(204);
+    } finally {
+      await blocker.query('COMMIT');
+      await Promise.all(requests);
+    }
+    expect(await texts(chat.id)).toEqual(['one, edited', null]);
   });
 
   it('refuses the former owner what only the owner may do, once ownership has passed', async () => {

@@ -170,6 +170,7 @@ describe('per-user rate limits', () => {
     lenaWs.send({ type: 'mark_read', chatId: chat.id, seq: 2 });
     expect(await moWs.next((f) => f.type === 'read' && f.seq === 2)).toMatchObject({ userId: lena.user.id });
     expect((await read(3)).status).toBe(204);
+    await moWs.next((f) => f.type === 'read' && f.seq === 3);
 
     const limited = await read(4);
     expectErrorShape(limited, 429, 'RATE_LIMITED');

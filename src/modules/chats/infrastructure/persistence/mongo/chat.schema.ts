@@ -43,6 +43,8 @@ export interface MemberRecord {
   joinedSeq?: number;
   /** Highest seq of this member's own messages they were told everyone has read (message_seen). */
   seenNotifiedSeq: number;
+  /** Written by a change to one of this member's messages, to hold the record to its commit; means nothing else. */
+  claims?: number;
 }
 
 export const CHATS_COLLECTION = 'chats';
@@ -91,6 +93,7 @@ export const memberSchema = new Schema<MemberRecord>(
     lastReadAt: { type: Date, default: null },
     joinedSeq: { type: Number, default: 0 },
     seenNotifiedSeq: { type: Number, required: true, default: 0 },
+    claims: { type: Number },
   },
   { collection: MEMBERS_COLLECTION, versionKey: false, autoIndex: false, autoCreate: false },
 );

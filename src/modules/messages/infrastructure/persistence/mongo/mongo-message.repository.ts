@@ -138,13 +138,16 @@ export class MongoMessageRepository extends MessageRepository {
   }
 
   /**
-   * A message change's permission check, on the actor's membership in this transaction's snapshot.
-   * It writes the chat record first, as every change to the chat's members and roles does, so one
-   * that commits meanwhile conflicts with this transaction, and the retry checks what it left.
+   * A message change's permission check, on the actor's membership record, which it writes (a
+   * counter that means nothing else): a removal, a role change or the chat's deletion writes that
+   * record too, so one that commits meanwhile conflicts with this transaction, and the retry checks
+   * what it left. Sends to the chat (which write the chat record) do not conflict with it; only the
+   * actor's own (it moves their read pointer).
    */
   private async holdMembership(chatId: string, check: ActorCheck, session: ClientSession): Promise<void> {
-    await this.chats.updateOne({ _id: chatId }, { $inc: { claims: 1 } }, { session });
-    const record = await this.memberships.findById(memberKey(chatId, check.actorId), null, { session }).lean<MemberRecord>();
+    const record = await this.memberships
+      .findOneAndUpdate({ _id: memberKey(chatId, check.actorId) }, { $inc: { claims: 1 } }, { session, returnDocument: 'after' })
+      .lean<MemberRecord>();
     check.allow(record ? toMember(record) : undefined);
   }
 

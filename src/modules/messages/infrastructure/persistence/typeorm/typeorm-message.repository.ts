@@ -16,7 +16,7 @@ import {
 } from '../../../message.repository.js';
 import { errorMessage } from '../../../../../common/errors/error-message.js';
 import type { ActorCheck } from '../../../../chats/chat.repository.js';
-import { checkActor } from '../../../../chats/infrastructure/persistence/typeorm/member-rows.js';
+import { type MemberRow, toMember } from '../../../../chats/infrastructure/persistence/typeorm/member-rows.js';
 
 interface MessageRow {
   id: string;
@@ -429,11 +429,16 @@ function toAppendResult(row: AppendedRow): AppendResult {
 }
 
 /**
- * Runs a message change's permission check with the chat's membership held still until the change
- * commits: a share lock on the chat's row, which every change to its members and roles waits for
- * (it takes the row's update lock). Changes to messages of one chat do not wait for each other here.
+ * Runs a message change's permission check on the actor's member row, share-locked until the change
+ * commits: a removal, a role change or the chat's deletion writes that row, so one in progress is
+ * waited for and its outcome checked, and one that comes later waits for this change. Only that row:
+ * sends to the chat (which lock the chat's row) do not wait for an edit, nor edits for them; only
+ * the actor's own send does (it moves their read pointer), for as long as the edit takes.
  */
 async function holdMembership(tx: EntityManager, chatId: string, check: ActorCheck): Promise<void> {
-  await tx.query(`SELECT 1 FROM chats WHERE id = $1 FOR SHARE`, [chatId]);
-  await checkActor(tx, chatId, check);
+  const [row] = (await tx.query(`SELECT * FROM chat_members WHERE chat_id = $1 AND user_id = $2 FOR SHARE`, [
+    chatId,
+    check.actorId,
+  ])) as MemberRow[];
+  check.allow(row ? toMember(row) : undefined);
 }
