@@ -3,6 +3,12 @@
 
 const API = '/api/v1';
 const SESSION_KEY = 'parley.session';
+/**
+ * localStorage: the session whose httpOnly cookies a sign-in or refresh in this browser left. A tab
+ * with no token of its own asks the server about the cookies only when this is set: asked without
+ * them, the server's 401 would show as an error in the console of every signed-out page.
+ */
+const COOKIE_HINT_KEY = 'parley.cookieSession';
 /** IndexedDB database holding the current token pair of each session, shared by every tab of that session. */
 const PAIR_DB = 'parley';
 const SEED_PASSWORD = 'admin';
@@ -298,6 +304,7 @@ async function renewTokens(force) {
     await forgetSharedPair(state.sessionId);
     return false;
   }
+  noteCookieSession(data.accessToken); // the answer set the browser's cookies to this pair
   if (state.me && claimsOf(data.accessToken)?.sub !== state.me.id) {
     // A cookie-only tab refreshed the cookie of another account signed in since: that account's
     // tabs must get the pair it rotated, and this tab's own session is out of reach.
@@ -370,6 +377,30 @@ function forgetSharedPair(sessionId) {
 async function pruneSharedPairs() {
   const all = await pairStore('readonly', (store) => store.getAll()).catch(() => []);
   for (const pair of all) if (!stillValid(pair.refreshToken)) await forgetSharedPair(pair.sessionId);
+}
+
+function noteCookieSession(accessToken) {
+  try {
+    window.localStorage.setItem(COOKIE_HINT_KEY, claimsOf(accessToken)?.sid ?? 'unknown');
+  } catch {
+    // Storage may be disabled: new tabs then show the sign-in form.
+  }
+}
+
+function cookieSessionHint() {
+  try {
+    return window.localStorage.getItem(COOKIE_HINT_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function forgetCookieSession() {
+  try {
+    window.localStorage.removeItem(COOKIE_HINT_KEY);
+  } catch {
+    // nothing saved
+  }
 }
 
 function loadSession() {
@@ -454,7 +485,10 @@ let cookieChecked = false;
 async function tryCookieSession() {
   if (cookieChecked) return false;
   cookieChecked = true;
+  // Only when a sign-in in this browser may have left its cookies: a signed-out page asks nothing.
+  if (!cookieSessionHint()) return false;
   const { response, data } = await request('GET', '/users/me', undefined, { auth: false }).catch(() => ({ response: { ok: false } }));
+  if (response.status === 401) forgetCookieSession();
   if (!response.ok) return false;
   state.session = { accessToken: null, refreshToken: null };
   state.me = data;
@@ -502,6 +536,7 @@ async function signIn(email, password, form) {
   formError(form, null);
   try {
     const result = await busy(form, () => api('POST', '/auth/sign-in', { email, password }, { auth: false }));
+    noteCookieSession(result.accessToken);
     await saveSession(result);
     form.reset();
     // A chat link opened while signed out is where the user wanted to go; an email link's page is done.
@@ -695,6 +730,7 @@ async function signOut() {
   // refresh token identifies the session should the access token have expired.
   const body = state.session?.refreshToken ? { refreshToken: state.session.refreshToken } : undefined;
   await request('POST', '/auth/sign-out', body).catch(() => undefined);
+  forgetCookieSession(); // the answer cleared the browser's cookies, whoever's they were
   await forgetSharedPair(sessionId);
   signedOut();
 }
@@ -711,6 +747,8 @@ function forgetSession() {
 
 /** Back to the sign-in form, forgetting everything about the previous user. */
 function signedOut(message) {
+  // This session ended: if the browser's cookies are its, a new tab need not ask about them.
+  if (message && state.sessionId && cookieSessionHint() === state.sessionId) forgetCookieSession();
   resetState();
   // On an email-link page (a password reset ends every session, this one too) the page stays.
   if (isTokenRoute()) return;

@@ -103,6 +103,11 @@ describe('the built-in chat page, in a real browser', () => {
     return page;
   }
 
+  /** What the page logged as errors so far (console errors, failed loads, uncaught exceptions). */
+  function problemsOf(page: Page): string[] {
+    return opened.find((o) => o.page === page)?.problems ?? [];
+  }
+
   /** Another tab in the same browser as `beside`: it shares the cookies and localStorage, not sessionStorage. */
   async function openTab(label: string, beside: Page): Promise<Page> {
     const context = beside.context();
@@ -1180,6 +1185,35 @@ describe('the built-in chat page, in a real browser', () => {
     await expectText(page.getByTestId('chat-title'), 'Ned Olsen');
     await message(page, 'Have a look at this').waitFor();
     expect(pageErrors()).toEqual([]);
+  });
+
+  it('loads signed out without a failed request in the console, and a tab opened after a sign-in still joins it by the cookie', async () => {
+    const request = httpClient(app.url);
+    const sam = await signUpAndIn(request, 'Sam Quiet');
+    const first = await openPage('sam-1');
+    await first.goto(`${app.url}/ui/`);
+    await first.getByTestId('sign-in-form').waitFor();
+    await first.waitForLoadState('networkidle');
+    expect(problemsOf(first)).toEqual([]);
+
+    // Signed in here: a tab opened next has no token of its own, and goes by the cookies, reloaded too.
+    await signInThroughForm(first, { ...sam.user, password: sam.password });
+    const second = await openTab('sam-2', first);
+    await second.goto(`${app.url}/ui/`);
+    await expectText(second.getByTestId('me-name'), 'Sam Quiet');
+    await second.reload();
+    await expectText(second.getByTestId('me-name'), 'Sam Quiet');
+    await connection(second, 'online').waitFor();
+    expect(problemsOf(second)).toEqual([]);
+
+    // Signed out (which clears the cookies): the next tab is a signed-out load again, as quiet.
+    await second.getByTestId('sign-out').click();
+    await second.getByTestId('sign-in-form').waitFor();
+    const third = await openTab('sam-3', first);
+    await third.goto(`${app.url}/ui/`);
+    await third.getByTestId('sign-in-form').waitFor();
+    await third.waitForLoadState('networkidle');
+    expect(problemsOf(third)).toEqual([]);
   });
 
   it('never lets a tab act as another account signed in in the same browser', async () => {
