@@ -1323,7 +1323,11 @@ function bindChatInfoDialog() {
           class: 'ghost danger',
           text: 'Remove',
           dataset: { testid: 'info-remove' },
-          onclick: () => act(() => api('DELETE', `/chats/${chatId}/members/${m.userId}`)),
+          onclick: () => {
+            // A click away from "Make admin": asked first, as leaving and deleting are.
+            if (!window.confirm(`Remove ${m.name} from this group? They will no longer see its messages.`)) return;
+            act(() => api('DELETE', `/chats/${chatId}/members/${m.userId}`));
+          },
         }),
       );
     }

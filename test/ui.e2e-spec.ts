@@ -444,6 +444,47 @@ describe('the built-in chat page, in a real browser', () => {
     expect(pageErrors()).toEqual([]);
   });
 
+  it('asks before removing a member from a group, and Cancel leaves the group as it was', async () => {
+    const request = httpClient(app.url);
+    const [tom, uma] = [await signUpAndIn(request, 'Tom Owner'), await signUpAndIn(request, 'Uma Member')];
+    const group = await request('POST', '/api/v1/chats', {
+      body: { type: 'group', title: 'Careful club', memberIds: [uma.user.id] },
+      token: tom.accessToken,
+    });
+    const page = await openPage('tom');
+    const removals: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'DELETE' && r.url().includes('/members/')) removals.push(r.url());
+    });
+    const asked: string[] = [];
+    let answer: 'dismiss' | 'accept' = 'dismiss';
+    page.on('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void dialog[answer]();
+    });
+    await signInThroughForm(page, { ...tom.user, password: tom.password });
+    await page.getByTestId('chat-item').filter({ hasText: 'Careful club' }).click();
+    await page.getByTestId('open-chat-info').click();
+    const umaRow = page.getByTestId('chat-info-dialog').getByTestId('info-member').filter({ hasText: 'Uma Member' });
+
+    await umaRow.getByTestId('info-remove').click();
+    await eventually(() => asked.length === 1, STEP_TIMEOUT_MS);
+    expect(asked[0]).toBe('Remove Uma Member from this group? They will no longer see its messages.');
+    await delay(300); // time for a request, had Cancel let one go
+    expect(removals).toEqual([]);
+    expect(await umaRow.count()).toBe(1);
+    const members = async () =>
+      (await request('GET', `/api/v1/chats/${group.body.id}`, { token: tom.accessToken })).body.members.map((m: any) => m.name).sort();
+    expect(await members()).toEqual(['Tom Owner', 'Uma Member']);
+
+    answer = 'accept';
+    await umaRow.getByTestId('info-remove').click();
+    await umaRow.waitFor({ state: 'detached' });
+    expect(asked).toHaveLength(2);
+    expect(await members()).toEqual(['Tom Owner']);
+    expect(pageErrors()).toEqual([]);
+  });
+
   it('shows long, emoji and right-to-left text as written, and sends as many emoji as the server takes', async () => {
     const request = httpClient(app.url);
     const kim = await signUpAndIn(request, 'Kim Long');
