@@ -33,6 +33,8 @@ const PONG_WITHIN_MS = 10000;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10000;
 const GROUP_GAP_MS = 5 * 60 * 1000;
+/** A touch screen: its keyboard has no Shift+Enter to hold, so Enter there is a new line and the buttons send. */
+const coarsePointer = window.matchMedia('(pointer: coarse)');
 
 // ---------------------------------------------------------------- state
 
@@ -1811,6 +1813,11 @@ function messageNode(chatId, { m, own, pending }, { first, status, editing, show
   );
 }
 
+/** Enter sends (or saves) on a desktop, Shift+Enter being the new line; on a touch screen Enter is the new line. */
+function enterSends(event) {
+  return event.key === 'Enter' && !event.shiftKey && !event.isComposing && !coarsePointer.matches;
+}
+
 function editForm(chatId, m) {
   const area = h('textarea', { rows: 2, 'aria-label': 'Edit message', dataset: { testid: 'message-edit-input' } });
   const thread = threadOf(chatId);
@@ -1844,7 +1851,7 @@ function editForm(chatId, m) {
     renderThread();
   };
   area.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    if (enterSends(event)) {
       event.preventDefault();
       save();
     } else if (event.key === 'Escape') cancel();
@@ -2022,11 +2029,15 @@ function bindPane() {
     fitComposer();
   });
   input.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    if (enterSends(event)) {
       event.preventDefault();
       form.requestSubmit();
     }
   });
+  const hint = () =>
+    (input.title = coarsePointer.matches ? 'Enter starts a new line, Send sends' : 'Enter sends, Shift+Enter starts a new line');
+  hint();
+  coarsePointer.addEventListener('change', hint);
   input.addEventListener('input', () => {
     fitComposer();
     if (hasVisibleText(input.value)) noteTyping();

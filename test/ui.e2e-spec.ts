@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { jest } from '@jest/globals';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Browser, BrowserContext, Locator, Page, Route } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page, Route } from 'playwright-core';
 import { PUBLIC_DIR } from '../src/ui/chat-page.js';
 import { type SignedIn, signUpAndIn, uniqueEmail } from './support/accounts.js';
 import { launchBrowser, watchPage } from './support/browser.js';
@@ -95,8 +95,8 @@ describe('the built-in chat page, in a real browser', () => {
     }
   }
 
-  async function openPage(label: string, viewport = { width: 1200, height: 760 }): Promise<Page> {
-    const context = await browser.newContext({ viewport, colorScheme: 'light' });
+  async function openPage(label: string, viewport = { width: 1200, height: 760 }, options: BrowserContextOptions = {}): Promise<Page> {
+    const context = await browser.newContext({ viewport, colorScheme: 'light', ...options });
     context.setDefaultTimeout(STEP_TIMEOUT_MS);
     const page = await context.newPage();
     opened.push({ label, context, page, problems: watchPage(page, label) });
@@ -669,6 +669,58 @@ describe('the built-in chat page, in a real browser', () => {
     };
     expect(widths).toEqual({ page: 390, messages: expect.any(Number) });
     expect(widths.messages).toBeLessThanOrEqual(390);
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it('on a touch screen, makes Enter a new line and leaves sending to the Send button; on a desktop Enter sends', async () => {
+    const request = httpClient(app.url);
+    const [pam, rui] = [await signUpAndIn(request, 'Pam Touch'), await signUpAndIn(request, 'Rui Desk')];
+    const direct = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: rui.user.id }, token: pam.accessToken });
+    const stored = async () =>
+      (await request('GET', `/api/v1/chats/${direct.body.id}/messages`, { token: pam.accessToken })).body.items.map((m: any) => m.text);
+
+    // A phone: (pointer: coarse), as a touch screen reports it.
+    const phone = await openPage('pam', { width: 390, height: 844 }, { hasTouch: true, isMobile: true });
+    expect(await phone.evaluate(() => window.matchMedia('(pointer: coarse)').matches)).toBe(true);
+    await signInThroughForm(phone, { ...pam.user, password: pam.password });
+    await connection(phone, 'online').waitFor();
+    await phone.getByTestId('chat-item').filter({ hasText: 'Rui Desk' }).tap();
+    const composer = phone.getByTestId('composer-input');
+    await composer.fill('First line');
+    await composer.press('Enter');
+    await composer.pressSequentially('second line');
+    expect(await composer.inputValue()).toBe('First line\nsecond line');
+    expect(await phone.getByTestId('message').count()).toBe(0);
+    await phone.getByTestId('composer-send').tap();
+    await message(phone, 'second line').locator('[data-testid="tick"][data-status="sent"]').waitFor();
+    expect(await stored()).toEqual(['First line\nsecond line']);
+    expect(await composer.inputValue()).toBe('');
+    // The editor too: Enter is a new line, Save saves.
+    const seq = await message(phone, 'second line').getAttribute('data-seq');
+    const mine = phone.locator(`[data-testid="message"][data-seq="${seq}"]`); // its text is in the editor while editing
+    // Its actions show while it holds the focus (or on hover, which a tap gives only until the next redraw).
+    await mine.getByTestId('message-edit').focus();
+    await mine.getByTestId('message-edit').tap();
+    const editor = phone.getByTestId('message-edit-input');
+    await editor.press('Enter');
+    await editor.pressSequentially('third line');
+    expect(await editor.inputValue()).toBe('First line\nsecond line\nthird line');
+    await mine.getByRole('button', { name: 'Save' }).tap();
+    await message(phone, 'third line').filter({ hasText: 'edited' }).waitFor();
+
+    // A desktop: Shift+Enter is the new line, Enter sends.
+    const desk = await openPage('rui');
+    await signInThroughForm(desk, { ...rui.user, password: rui.password });
+    await desk.getByTestId('chat-item').filter({ hasText: 'Pam Touch' }).click();
+    const deskComposer = desk.getByTestId('composer-input');
+    await deskComposer.fill('One');
+    await deskComposer.press('Shift+Enter');
+    await deskComposer.pressSequentially('two');
+    expect(await deskComposer.inputValue()).toBe('One\ntwo');
+    await deskComposer.press('Enter');
+    await message(desk, 'two').locator('[data-testid="tick"][data-status="sent"]').waitFor();
+    expect(await deskComposer.inputValue()).toBe('');
+    expect((await stored())[0]).toBe('One\ntwo');
     expect(pageErrors()).toEqual([]);
   });
 
