@@ -1176,18 +1176,29 @@ function bindProfileDialog() {
   const renderSessions = () =>
     attempt(async () => {
       const sessions = await api('GET', '/auth/sessions');
+      // This tab's first, the others as the server lists them (last used first).
+      sessions.sort((a, b) => Number(b.current) - Number(a.current));
+      const rows = sessions.map((session) => ({
+        session,
+        device: deviceOf(session.userAgent),
+        meta: `${session.ip ?? 'unknown address'} · signed in ${sessionTime.format(new Date(session.createdAt))} · used ${relativeTime(session.lastUsedAt)}`,
+      }));
+      // Two sign-ins from one kind of browser in the same second still read alike: their ids tell them apart.
+      const alike = (row) => rows.filter((other) => other.device === row.device && other.meta === row.meta).length > 1;
+      for (const row of rows.filter(alike)) row.meta += ` · #${row.session.id.slice(0, 8)}`;
       slot('sessions').replaceChildren(
-        ...sessions.map((session) =>
+        ...rows.map(({ session, device, meta }) =>
           h(
             'li',
-            { dataset: { testid: 'session' } },
-            h('span', {
-              class: 'grow',
-              text: `${browserOf(session.userAgent)} · ${session.ip ?? 'unknown address'} · used ${relativeTime(session.lastUsedAt)}`,
-              title: session.userAgent ?? '',
-            }),
+            { dataset: { testid: 'session', current: String(Boolean(session.current)) } },
+            h(
+              'span',
+              { class: 'grow session', title: `${session.userAgent ?? 'No user agent'}\nSession ${session.id}` },
+              h('span', { class: 'session-device' }, device, session.current && h('span', { class: 'tag', text: 'This tab' })),
+              h('span', { class: 'session-meta muted', text: meta }),
+            ),
             session.current
-              ? h('span', { class: 'muted', text: 'this tab' })
+              ? null
               : h('button', {
                   type: 'button',
                   class: 'ghost danger',
@@ -1240,6 +1251,34 @@ function bindProfileDialog() {
       saved(Object.assign({}, state.me, { avatarUrl: null }));
     }),
   );
+}
+
+const sessionTime = new Intl.DateTimeFormat(undefined, {
+  day: 'numeric',
+  month: 'short',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+});
+
+/** "Chrome on Linux", "Node.js": the browser, and the system when the user agent names one. */
+function deviceOf(userAgent) {
+  const system = systemOf(userAgent);
+  return system ? `${browserOf(userAgent)} on ${system}` : browserOf(userAgent);
+}
+
+function systemOf(userAgent) {
+  const ua = String(userAgent ?? '');
+  const known = [
+    [/Android/, 'Android'],
+    [/iPhone|iPad|iPod/, 'iOS'],
+    [/CrOS/, 'ChromeOS'],
+    [/Windows/, 'Windows'],
+    [/Mac OS X|Macintosh/, 'macOS'],
+    [/Linux/, 'Linux'],
+  ];
+  for (const [pattern, name] of known) if (pattern.test(ua)) return name;
+  return null;
 }
 
 /** "Chrome", "Firefox"… from a user agent string; the whole string is the row's tooltip. */

@@ -444,6 +444,41 @@ describe('the built-in chat page, in a real browser', () => {
     expect(pageErrors()).toEqual([]);
   });
 
+  it('tells the signed-in devices apart (system, sign-in time, this tab first), so the right one can be signed out', async () => {
+    const request = httpClient(app.url);
+    const yan = await signUpAndIn(request, 'Yan Devices');
+    // A second sign-in from the same client, then two browsers: pairs that look alike by browser and address.
+    expect((await request('POST', '/api/v1/auth/sign-in', { body: { email: yan.user.email, password: yan.password } })).status).toBe(200);
+    const laptop = await openPage('yan-laptop');
+    await signInThroughForm(laptop, { ...yan.user, password: yan.password });
+    await connection(laptop, 'online').waitFor();
+    const desktop = await openPage('yan-desktop');
+    await signInThroughForm(desktop, { ...yan.user, password: yan.password });
+
+    await desktop.getByTestId('open-profile').click();
+    const rows = desktop.getByTestId('profile-dialog').getByTestId('session');
+    await rows.nth(3).waitFor();
+    const texts = await rows.allTextContents();
+    expect(texts).toHaveLength(4);
+    expect(new Set(texts).size).toBe(4);
+    // This tab's session first, marked, with no button to sign it out from here.
+    expect(await rows.evaluateAll((nodes: any[]) => nodes.map((n) => n.dataset.current))).toEqual(['true', 'false', 'false', 'false']);
+    expect(texts[0]).toContain('This tab');
+    expect(await rows.first().getByTestId('session-revoke').count()).toBe(0);
+    expect(texts.filter((t) => t.includes('Chrome on Linux'))).toHaveLength(2);
+    expect(texts.every((t) => t.includes(' · signed in '))).toBe(true);
+
+    // The other browser's row, by what it says: signing it out ends the laptop's session, and no other.
+    await rows.filter({ hasText: 'Chrome on Linux' }).getByTestId('session-revoke').click();
+    await rows.nth(2).waitFor();
+    await rows.nth(3).waitFor({ state: 'detached' });
+    await laptop.getByTestId('sign-in-form').waitFor();
+    await expectText(desktop.getByTestId('me-name'), 'Yan Devices');
+    const left = await request('GET', '/api/v1/auth/sessions', { token: yan.accessToken });
+    expect(left.body.map((s: any) => s.userAgent.includes('Chrome')).sort()).toEqual([false, false, true]);
+    expect(pageErrors()).toEqual([]);
+  });
+
   it('asks before removing a member from a group, and Cancel leaves the group as it was', async () => {
     const request = httpClient(app.url);
     const [tom, uma] = [await signUpAndIn(request, 'Tom Owner'), await signUpAndIn(request, 'Uma Member')];
