@@ -33,6 +33,10 @@ const PONG_WITHIN_MS = 10000;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10000;
 const GROUP_GAP_MS = 5 * 60 * 1000;
+/** A chat opened with more unread messages than this loads back this far at most to show where they begin; scrolling up loads the rest. */
+const UNREAD_LOAD_MAX = 1000;
+/** Space left above the "New messages" divider when a chat opens at it. */
+const DIVIDER_MARGIN_PX = 8;
 /** A touch screen: its keyboard has no Shift+Enter to hold, so Enter there is a new line and the buttons send. */
 const coarsePointer = window.matchMedia('(pointer: coarse)');
 
@@ -1460,6 +1464,10 @@ function threadOf(chatId) {
       editDraft: null,
       /** What was left typed in the composer when another chat was opened, given back when this one is. */
       draft: '',
+      /** The first seq after my read pointer as the chat was opened with unread messages (null: none): the "New messages" divider goes above the first message from someone else from there. */
+      unreadFrom: null,
+      /** The view is still to be brought to that divider, once drawn; the chat counts as read only after. */
+      toDivider: false,
       nodes: new Map(),
     };
     state.threads.set(chatId, thread);
@@ -1544,10 +1552,41 @@ function switchChat(chatId) {
   keepDraft();
   state.openChatId = chatId;
   const thread = threadOf(chatId);
+  noteUnread(chatId);
   thread.nodes = new Map();
   slot('message-list').replaceChildren();
   slot('history-edge').textContent = '';
   $('[data-testid="composer-input"]').value = thread.draft;
+}
+
+/**
+ * Where the chat's unread messages begin, noted as it opens, before anything marks it read (the
+ * view's first scroll may): the "New messages" divider goes there, and stays while the chat is open.
+ */
+function noteUnread(chatId) {
+  const thread = threadOf(chatId);
+  const unread = (state.chats.get(chatId)?.unreadCount ?? 0) > 0;
+  const pointer = Math.max(thread.myReadSeq, state.details.get(chatId)?.members.get(state.me?.id)?.lastReadSeq ?? 0);
+  thread.unreadFrom = unread ? pointer + 1 : null;
+  thread.toDivider = unread;
+}
+
+/** The chat opened with unread messages older than any loaded yet: pages go back to them (UNREAD_LOAD_MAX at most). */
+function unreadAbove(thread) {
+  return thread.toDivider && thread.oldest !== null && thread.oldest > thread.unreadFrom && thread.top - thread.oldest < UNREAD_LOAD_MAX;
+}
+
+/**
+ * No divider to bring the view to (its messages were deleted, or are further back than
+ * UNREAD_LOAD_MAX): the newest message then, or the oldest loaded when unread ones are further back.
+ */
+function settleUnread(chatId) {
+  const thread = threadOf(chatId);
+  if (state.openChatId !== chatId || !thread.toDivider || thread.loading || unreadAbove(thread)) return;
+  thread.toDivider = false;
+  // Scrolled to the top, not drawn again: at the bottom, that would mark them all read. The scroll loads the next page back.
+  if (thread.hasMore && thread.oldest !== null && thread.oldest > thread.unreadFrom) $('[data-testid="messages"]').scrollTop = 0;
+  else renderThread({ stick: true });
 }
 
 /** What is typed in the composer stays with the open chat (in this page's memory) when it is left. */
@@ -1573,6 +1612,9 @@ async function openChat(chatId) {
   renderChatList();
   renderPaneHead();
   renderTyping();
+  const thread = threadOf(chatId);
+  // A history loaded before shows at once (at its first unread message, or its newest) while the detail is asked again.
+  if (thread.loaded) renderThread({ stick: true });
   try {
     await loadDetail(chatId);
   } catch (error) {
@@ -1588,13 +1630,17 @@ async function openChat(chatId) {
   if (state.openChatId !== chatId) return;
   renderChatList();
   renderPaneHead();
-  const thread = threadOf(chatId);
   // A thread loaded earlier was kept current by live frames (and by sync after a reconnect),
   // except for edits and deletes missed while disconnected (stale): those are read again.
-  if (!thread.loaded) await loadOlder(chatId, { initial: true });
-  else {
-    renderThread({ stick: true });
+  if (!thread.loaded) {
+    // Nothing of it was held to mark read meanwhile, and the detail has just said where my read pointer is.
+    noteUnread(chatId);
+    await loadOlder(chatId, { initial: true });
+  } else {
+    renderThread(); // its ticks, from the read pointers just read
     if (thread.stale) await recheckLoaded(chatId);
+    if (unreadAbove(thread)) await loadOlder(chatId);
+    settleUnread(chatId);
   }
   requestAnimationFrame(() => $('[data-testid="composer-input"]').focus());
 }
@@ -1655,9 +1701,12 @@ async function loadOlder(chatId, { initial = false } = {}) {
   thread.loading = true;
   const edge = slot('history-edge');
   if (state.openChatId === chatId) edge.textContent = 'Loading…';
+  let loaded = false;
   try {
     const before = initial ? '' : `&before=${thread.oldest}`;
-    const page = await api('GET', `/chats/${chatId}/messages?limit=${PAGE_SIZE}${before}`);
+    // Back to the first unread message, in pages as large as the server gives.
+    const limit = !initial && unreadAbove(thread) ? 100 : PAGE_SIZE;
+    const page = await api('GET', `/chats/${chatId}/messages?limit=${limit}${before}`);
     for (const m of page.items) if (!thread.messages.has(m.seq)) thread.messages.set(m.seq, m);
     if (initial) {
       // The newest page is contiguous: it sets where live frames must continue from.
@@ -1670,6 +1719,7 @@ async function loadOlder(chatId, { initial = false } = {}) {
     // range runs unbroken from here up to `top`.
     if (page.items.length) thread.oldest = Math.min(...page.items.map((m) => m.seq));
     thread.loaded = true;
+    loaded = true;
   } catch (error) {
     toast(errorText(error), 'error');
   } finally {
@@ -1677,9 +1727,11 @@ async function loadOlder(chatId, { initial = false } = {}) {
   }
   if (state.openChatId !== chatId) return;
   renderThread(initial ? { stick: true } : { keepPosition: true });
-  // Keep paging while the history does not yet fill the pane (nothing to scroll means no scroll event).
+  // Keep paging while the history does not yet fill the pane (nothing to scroll means no scroll
+  // event), and, as the chat opens, until its first unread message is loaded. Not after a failure.
   const box = $('[data-testid="messages"]');
-  if (thread.hasMore && box.scrollHeight <= box.clientHeight + 10) await loadOlder(chatId);
+  if (loaded && thread.hasMore && (box.scrollHeight <= box.clientHeight + 10 || unreadAbove(thread))) await loadOlder(chatId);
+  settleUnread(chatId);
 }
 
 /** Where one of my messages stands: pending, sent, read by someone, or seen by every other member. */
@@ -1733,10 +1785,17 @@ function renderThread({ stick = false, keepPosition = false } = {}) {
         ? 'This is the beginning of the chat.'
         : 'No messages yet. Say hello!';
 
+  const items = messageItems(chatId);
+  // Once every message from the read pointer on is loaded, the divider goes above the first of them that counts as unread.
+  const from = thread.unreadFrom;
+  const dividerSeq =
+    from !== null && (!thread.hasMore || (thread.oldest !== null && thread.oldest <= from))
+      ? items.find((i) => !i.own && !i.pending && !i.m.deletedAt && i.m.seq >= from)?.m.seq
+      : undefined;
   const wanted = [];
   let previous = null;
   let lastDay = null;
-  for (const item of messageItems(chatId)) {
+  for (const item of items) {
     const day = dayKey(item.m.createdAt);
     if (day !== lastDay) {
       wanted.push({
@@ -1746,6 +1805,14 @@ function renderThread({ stick = false, keepPosition = false } = {}) {
       });
       lastDay = day;
       previous = null;
+    }
+    if (item.m.seq === dividerSeq) {
+      wanted.push({
+        key: 'unread',
+        sig: 'unread',
+        build: () => h('li', { class: 'unread-divider', dataset: { testid: 'unread-divider' } }, h('span', { text: 'New messages' })),
+      });
+      previous = null; // the message below starts a group of its own (in a group chat, with its sender's name)
     }
     const first =
       !previous || previous.senderId !== item.m.senderId || Date.parse(item.m.createdAt) - Date.parse(previous.createdAt) > GROUP_GAP_MS;
@@ -1796,7 +1863,13 @@ function renderThread({ stick = false, keepPosition = false } = {}) {
     else cursor = cursor.nextSibling;
   }
 
-  if (keepPosition) box.scrollTop = topBefore + (box.scrollHeight - heightBefore);
+  const divider = thread.nodes.get('unread');
+  if (thread.toDivider && divider) {
+    // Opened with unread messages: the divider at the top of the view, or the newest message if they all fit below it.
+    thread.toDivider = false;
+    const top = divider.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
+    box.scrollTop = Math.min(box.scrollHeight, top - DIVIDER_MARGIN_PX);
+  } else if (keepPosition) box.scrollTop = topBefore + (box.scrollHeight - heightBefore);
   else if (stick || atBottom) box.scrollTop = box.scrollHeight;
   markReadIfSeen();
 }
@@ -2036,6 +2109,8 @@ function markReadIfSeen() {
   const box = $('[data-testid="messages"]');
   if (box.scrollHeight - box.scrollTop - box.clientHeight > 60) return;
   const thread = threadOf(chatId);
+  // Still on the way to the first unread message: the newest, shown meanwhile, is not read yet.
+  if (thread.toDivider) return;
   const seq = thread.top;
   if (seq <= thread.myReadSeq) return;
   thread.myReadSeq = seq;

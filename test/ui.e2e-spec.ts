@@ -329,6 +329,87 @@ describe('the built-in chat page, in a real browser', () => {
     expect(pageErrors()).toEqual([]);
   });
 
+  it('opens a chat with unread messages at a "New messages" divider above the first, kept while the chat stays open', async () => {
+    const request = httpClient(app.url);
+    const [uli, vera, wim] = [
+      await signUpAndIn(request, 'Uli Reader'),
+      await signUpAndIn(request, 'Vera Writer'),
+      await signUpAndIn(request, 'Wim Other'),
+    ];
+    const direct = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: uli.user.id }, token: vera.accessToken });
+    const other = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: uli.user.id }, token: wim.accessToken });
+    const send = async (text: string) =>
+      (await request('POST', `/api/v1/chats/${direct.body.id}/messages`, { body: { text }, token: vera.accessToken })).body.seq as number;
+    const unreadOnServer = async () =>
+      (await request('GET', `/api/v1/chats/${direct.body.id}`, { token: uli.accessToken })).body.unreadCount as number;
+    expect(await send('Read before')).toBe(1);
+    expect((await request('POST', `/api/v1/chats/${direct.body.id}/read`, { body: { seq: 1 }, token: uli.accessToken })).status).toBe(204);
+    // Longer than the view, and than the page of history a chat opens with.
+    for (let n = 1; n <= 50; n++) await send(`Unread ${n}`);
+    await request('POST', `/api/v1/chats/${other.body.id}/messages`, { body: { text: 'Elsewhere' }, token: wim.accessToken });
+
+    const page = await openPage('uli');
+    await signInThroughForm(page, { ...uli.user, password: uli.password });
+    await connection(page, 'online').waitFor();
+    const box = page.getByTestId('messages');
+    const divider = page.getByTestId('unread-divider');
+    /** The seq of the message right below the divider. */
+    const below = () => divider.evaluate((node) => Number((node.nextElementSibling as HTMLElement).dataset.seq));
+    /** Whether the element lies wholly inside the scrolled view of the messages. */
+    const inView = (locator: Locator) =>
+      locator.evaluate((node) => {
+        const view = document.querySelector('[data-testid="messages"]')!.getBoundingClientRect();
+        const rect = node.getBoundingClientRect();
+        return rect.top >= view.top && rect.bottom <= view.bottom;
+      });
+    const atBottom = () => box.evaluate((node) => node.scrollHeight - node.scrollTop - node.clientHeight < 60);
+    const veraItem = page.getByTestId('chat-item').filter({ hasText: 'Vera Writer' });
+
+    // Opened: the divider is above Unread 1 (seq 2) and in view; the newest is below, out of view, so nothing is read yet.
+    await veraItem.click();
+    await expectText(divider, 'New messages');
+    expect(await below()).toBe(2);
+    expect(await inView(divider)).toBe(true);
+    expect(await atBottom()).toBe(false);
+    expect(await inView(page.locator('[data-testid="message"][data-seq="51"]'))).toBe(false);
+    await delay(300);
+    expect(await unreadOnServer()).toBe(50);
+    await expectText(veraItem.getByTestId('unread-badge'), '50');
+
+    // Scrolled down, it is read; the divider stays where it was, and so it does as more arrives.
+    await box.evaluate((node) => (node.scrollTop = node.scrollHeight));
+    await veraItem.getByTestId('unread-badge').waitFor({ state: 'detached' });
+    await eventually(async () => (await unreadOnServer()) === 0);
+    await send('While open');
+    await message(page, 'While open').waitFor();
+    expect(await divider.count()).toBe(1);
+    expect(await below()).toBe(2);
+
+    // Opened again with everything read: no divider.
+    await page.getByTestId('chat-item').filter({ hasText: 'Wim Other' }).click();
+    await message(page, 'Elsewhere').waitFor();
+    await veraItem.click();
+    await message(page, 'While open').waitFor();
+    expect(await divider.count()).toBe(0);
+    expect(await atBottom()).toBe(true);
+
+    // Two more while another chat is open: opened at the newest (they fit), the divider above them in view, and read.
+    await page.getByTestId('chat-item').filter({ hasText: 'Wim Other' }).click();
+    await message(page, 'Elsewhere').waitFor();
+    const first = await send('Short 1');
+    await send('Short 2');
+    await expectText(veraItem.getByTestId('unread-badge'), '2');
+    await veraItem.click();
+    await message(page, 'Short 2').waitFor();
+    await expectText(divider, 'New messages');
+    expect(await below()).toBe(first);
+    expect(await inView(divider)).toBe(true);
+    expect(await atBottom()).toBe(true);
+    await veraItem.getByTestId('unread-badge').waitFor({ state: 'detached' });
+    await eventually(async () => (await unreadOnServer()) === 0);
+    expect(pageErrors()).toEqual([]);
+  });
+
   it('fetches over REST a message whose live frame never arrived, once a later one shows the hole', async () => {
     const request = httpClient(app.url);
     const dave = await signUpAndIn(request, 'Dave Okafor');
@@ -829,6 +910,8 @@ describe('the built-in chat page, in a real browser', () => {
       request('POST', `/api/v1/chats/${chatId}/messages`, { body: { text }, token: ben.accessToken });
     expect((await send(direct.body.id, 'Direct 1')).status).toBe(201);
     for (let i = 1; i <= 40; i++) expect((await send(group.body.id, `Talk ${i}`)).status).toBe(201);
+    // Read on another device: the group opens at its newest message (not at a "New messages" divider).
+    expect((await request('POST', `/api/v1/chats/${group.body.id}/read`, { body: { seq: 40 }, token: ana.accessToken })).status).toBe(204);
 
     const page = await openPage('ana');
     await signInThroughForm(page, { ...ana.user, password: ana.password });
@@ -1169,6 +1252,8 @@ describe('the built-in chat page, in a real browser', () => {
       expect(sent.body.seq).toBe(n);
       ids.push(sent.body.id);
     }
+    // Read on another device: the chat opens at its newest page (unread, it would load back to the first unread).
+    expect((await request('POST', `/api/v1/chats/${chat.body.id}/read`, { body: { seq: 100 }, token: ivan.accessToken })).status).toBe(204);
 
     const page = await openPage('ivan');
     await signInThroughForm(page, { ...ivan.user, password: ivan.password });
