@@ -25,6 +25,10 @@ const RECHECK_MAX = 500;
 const TYPING_FRAME_ID = 'typing';
 /** The id of the auth frame that renews an open socket's token (its refusal is answered by the close that follows). */
 const AUTH_FRAME_ID = 'auth';
+/** mark_read frames carry this and their chat's id, so that a refusal of one is recognised (`read:<chatId>`). */
+const READ_FRAME_PREFIX = 'read:';
+/** A chat's read pointer is told to the server at most this often (the newest seq read, at the end of the wait): the server limits moves per user. */
+const READ_REPORT_GAP_MS = 1000;
 /** An open socket is renewed this long before its token expires, or a fifth of the token's lifetime if that is longer. */
 const RENEW_BEFORE_MS = 5000;
 const TYPING_SHOW_MS = 6000;
@@ -775,6 +779,8 @@ function resetState() {
   state.chats.clear();
   state.details.clear();
   state.threads.clear();
+  for (const report of readReports.values()) clearTimeout(report.timer);
+  readReports.clear();
   state.typing.clear();
   state.presence.clear();
   state.avatars.clear();
@@ -2119,7 +2125,35 @@ function markReadIfSeen() {
     chat.unreadCount = 0;
     renderChatList();
   }
-  if (socket.ready) socket.send({ type: 'mark_read', chatId, seq });
+  reportRead(chatId);
+}
+
+/** chatId → { sentAt, timer }: when the chat's read pointer was last told to the server, and the report waiting for its turn. */
+const readReports = new Map();
+
+/**
+ * Tells the server how far this page has read the chat (thread.myReadSeq): at once, or at the end of
+ * READ_REPORT_GAP_MS after the last report, then with the newest seq read by then. One message read
+ * after another in a busy chat is one report a second, not one each (the server allows
+ * RATE_LIMIT_READS_PER_USER a minute, 600 unless set).
+ */
+function reportRead(chatId, waitMs = 0) {
+  const report = readReports.get(chatId) ?? { sentAt: 0, timer: undefined };
+  readReports.set(chatId, report);
+  if (report.timer) return;
+  const wait = Math.max(waitMs, report.sentAt + READ_REPORT_GAP_MS - Date.now());
+  if (wait > 0) {
+    report.timer = setTimeout(() => {
+      report.timer = undefined;
+      reportRead(chatId);
+    }, wait);
+    return;
+  }
+  const thread = state.threads.get(chatId);
+  const seq = thread?.myReadSeq ?? 0;
+  if (seq <= 0) return;
+  report.sentAt = Date.now();
+  if (socket.ready) socket.send({ type: 'mark_read', id: READ_FRAME_PREFIX + chatId, chatId, seq });
   else api('POST', `/chats/${chatId}/read`, { seq }).catch(() => (thread.myReadSeq = 0));
 }
 
@@ -2404,6 +2438,12 @@ function onErrorFrame(frame) {
   if (frame.id === AUTH_FRAME_ID) return;
   // A typing frame refused (too many, from several tabs together): the indicator is not worth a word.
   if (frame.id === TYPING_FRAME_ID) return;
+  // A read report refused: too many (several tabs together) goes again once the wait is over, with
+  // the newest seq read by then; any other refusal (the chat is gone) is not worth a word either.
+  if (typeof frame.id === 'string' && frame.id.startsWith(READ_FRAME_PREFIX)) {
+    if (frame.statusCode === 429) reportRead(frame.id.slice(READ_FRAME_PREFIX.length), (Number(frame.retryAfter) || 1) * 1000);
+    return;
+  }
   for (const [chatId, thread] of state.threads) {
     const pending = frame.id !== undefined && thread.pending.get(String(frame.id));
     if (pending && isTryAgain(frame)) {

@@ -354,11 +354,11 @@ describe('the built-in chat page, in a real browser', () => {
     const box = page.getByTestId('messages');
     const divider = page.getByTestId('unread-divider');
     /** The seq of the message right below the divider. */
-    const below = () => divider.evaluate((node) => Number((node.nextElementSibling as HTMLElement).dataset.seq));
+    const below = () => divider.evaluate((node) => Number(node.nextElementSibling!.getAttribute('data-seq')));
     /** Whether the element lies wholly inside the scrolled view of the messages. */
     const inView = (locator: Locator) =>
       locator.evaluate((node) => {
-        const view = document.querySelector('[data-testid="messages"]')!.getBoundingClientRect();
+        const view = node.closest('[data-testid="messages"]')!.getBoundingClientRect();
         const rect = node.getBoundingClientRect();
         return rect.top >= view.top && rect.bottom <= view.bottom;
       });
@@ -797,7 +797,7 @@ describe('the built-in chat page, in a real browser', () => {
 
     // A phone: (pointer: coarse), as a touch screen reports it.
     const phone = await openPage('pam', { width: 390, height: 844 }, { hasTouch: true, isMobile: true });
-    expect(await phone.evaluate(() => window.matchMedia('(pointer: coarse)').matches)).toBe(true);
+    expect(await phone.evaluate("matchMedia('(pointer: coarse)').matches")).toBe(true);
     await signInThroughForm(phone, { ...pam.user, password: pam.password });
     await connection(phone, 'online').waitFor();
     await phone.getByTestId('chat-item').filter({ hasText: 'Rui Desk' }).tap();
@@ -995,6 +995,73 @@ describe('the built-in chat page, in a real browser', () => {
     expect(refused).toEqual([]);
     expect(await page.getByTestId('toast').isHidden()).toBe(true);
     expect(pageErrors()).toEqual([]);
+  });
+
+  it('tells the server how far it has read at most once a second per chat, as a busy chat comes in, and ends at the newest', async () => {
+    const request = httpClient(app.url);
+    const [lia, max] = [await signUpAndIn(request, 'Lia Reads'), await signUpAndIn(request, 'Max Talks')];
+    const chat = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: max.user.id }, token: lia.accessToken });
+    const send = (text: string) => request('POST', `/api/v1/chats/${chat.body.id}/messages`, { body: { text }, token: max.accessToken });
+    expect((await send('first')).status).toBe(201);
+    const page = await openPage('lia');
+    const reports: number[] = [];
+    page.on('websocket', (ws) =>
+      ws.on('framesent', ({ payload }) => {
+        const frame = JSON.parse(String(payload));
+        if (frame.type === 'mark_read') reports.push(frame.seq);
+      }),
+    );
+    await signInThroughForm(page, { ...lia.user, password: lia.password });
+    await connection(page, 'online').waitFor();
+    await page.getByTestId('chat-item').filter({ hasText: 'Max Talks' }).click();
+    await message(page, 'first').waitFor();
+    await eventually(() => reports.length === 1);
+    // 30 messages in about a second, each read as it shows: a report at once, then one a second.
+    const started = Date.now();
+    for (let i = 2; i <= 31; i++) expect((await send(`note ${i}!`)).status).toBe(201);
+    const seconds = (Date.now() - started) / 1000;
+    await message(page, 'note 31!').waitFor();
+    const lastSeqRead = async () =>
+      (await request('GET', `/api/v1/chats/${chat.body.id}`, { token: lia.accessToken })).body.members.find(
+        (m: { userId: string }) => m.userId === lia.user.id,
+      ).lastReadSeq;
+    await eventually(async () => (await lastSeqRead()) === 31);
+    expect(reports.at(-1)).toBe(31);
+    expect(reports.length).toBeLessThanOrEqual(Math.ceil(seconds) + 3);
+    expect(await page.getByTestId('toast').isHidden()).toBe(true);
+    expect(pageErrors()).toEqual([]);
+  });
+
+  it('takes a refused read report (too many, several tabs together) quietly, with no error shown', async () => {
+    const limited = await startTestApp({ ...db.env, RATE_LIMIT_READS_PER_USER: '1' });
+    try {
+      const request = httpClient(limited.url);
+      const [ned, ola] = [await signUpAndIn(request, 'Ned Quiet'), await signUpAndIn(request, 'Ola Loud')];
+      const chat = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: ola.user.id }, token: ned.accessToken });
+      const send = (text: string) => request('POST', `/api/v1/chats/${chat.body.id}/messages`, { body: { text }, token: ola.accessToken });
+      expect((await send('one')).status).toBe(201);
+      const page = await openPage('ned');
+      const refusals: Array<{ id?: string; code: string }> = [];
+      page.on('websocket', (ws) =>
+        ws.on('framereceived', ({ payload }) => {
+          const frame = JSON.parse(String(payload));
+          if (frame.type === 'error') refusals.push(frame);
+        }),
+      );
+      await signInThroughForm(page, { ...ned.user, password: ned.password }, limited.url);
+      await connection(page, 'online').waitFor();
+      await page.getByTestId('chat-item').filter({ hasText: 'Ola Loud' }).click();
+      await message(page, 'one').waitFor(); // read: the one report a minute this server allows
+      expect((await send('two')).status).toBe(201);
+      await message(page, 'two').waitFor();
+      await eventually(() => refusals.length === 1, 5_000);
+      expect(refusals[0]).toMatchObject({ id: `read:${chat.body.id}`, code: 'RATE_LIMITED' });
+      await delay(300);
+      expect(await page.getByTestId('toast').isHidden()).toBe(true);
+      expect(pageErrors()).toEqual([]);
+    } finally {
+      await closeApp(limited);
+    }
   });
 
   it('shows, after a reconnect, the edits and deletes made while it was disconnected', async () => {
