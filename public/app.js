@@ -731,6 +731,8 @@ async function signOut() {
     !window.confirm(`${unsent === 1 ? 'A message is' : `${unsent} messages are`} not sent yet, and will be lost. Sign out anyway?`)
   )
     return;
+  // What was read in the last second is told first, while the session lasts.
+  await flushReads();
   // The socket goes first: the server closes a signed-out session's socket with 4401, which the
   // page would take for an expired token, refresh, fail, and report as a session that ended.
   socket.stop();
@@ -803,8 +805,12 @@ function mergeChat(item) {
   // A REST answer may be older than a frame we already applied.
   if (known?.lastMessage && (!item.lastMessage || item.lastMessage.seq < known.lastMessage.seq)) merged.lastMessage = known.lastMessage;
   merged.lastSeq = Math.max(lastSeqOf(known ?? {}), item.lastSeq ?? 0, item.lastMessage?.seq ?? 0);
-  // Nor may it count as unread what this page has read since it was asked (its mark_read went out).
-  if (merged.unreadCount > 0 && (state.threads.get(item.id)?.myReadSeq ?? 0) >= merged.lastSeq) merged.unreadCount = 0;
+  // Nor may it count as unread what this page has read since it was asked (its mark_read went out,
+  // or was lost with a socket that went down: told again, which costs nothing when it had arrived).
+  if (merged.unreadCount > 0 && (state.threads.get(item.id)?.myReadSeq ?? 0) >= merged.lastSeq) {
+    merged.unreadCount = 0;
+    reportRead(item.id);
+  }
   if (item.members) {
     rememberMembers(item.id, item.members);
     delete merged.members;
@@ -1571,10 +1577,28 @@ function switchChat(chatId) {
  */
 function noteUnread(chatId) {
   const thread = threadOf(chatId);
-  const unread = (state.chats.get(chatId)?.unreadCount ?? 0) > 0;
+  const count = state.chats.get(chatId)?.unreadCount ?? 0;
   const pointer = Math.max(thread.myReadSeq, state.details.get(chatId)?.members.get(state.me?.id)?.lastReadSeq ?? 0);
-  thread.unreadFrom = unread ? pointer + 1 : null;
-  thread.toDivider = unread;
+  // The pointer this page knows can be behind the server's (read on another device while this one
+  // was offline: those read frames are not replayed), so where the server's count begins wins when later.
+  thread.unreadFrom = count > 0 ? Math.max(pointer + 1, countBackUnread(chatId, thread, count)) : null;
+  thread.toDivider = count > 0;
+}
+
+/**
+ * The seq from which `count` messages are unread, counted back from the newest loaded as the server
+ * counts them (from others, not deleted); 0 when the loaded messages do not reach that far back.
+ */
+function countBackUnread(chatId, thread, count) {
+  if (!thread.loaded || thread.oldest === null || thread.top < lastSeqOf(state.chats.get(chatId) ?? {})) return 0;
+  let found = 0;
+  for (let seq = thread.top; seq >= thread.oldest; seq--) {
+    const m = thread.messages.get(seq);
+    if (!m) return 0;
+    if (m.deletedAt || m.senderId === state.me?.id) continue;
+    if (++found === count) return seq;
+  }
+  return 0;
 }
 
 /** The chat opened with unread messages older than any loaded yet: pages go back to them (UNREAD_LOAD_MAX at most). */
@@ -1728,6 +1752,8 @@ async function loadOlder(chatId, { initial = false } = {}) {
     loaded = true;
   } catch (error) {
     toast(errorText(error), 'error');
+    // No further back for now: the view stays where it is, and reading to the bottom marks the chat read.
+    thread.toDivider = false;
   } finally {
     thread.loading = false;
   }
@@ -2154,7 +2180,36 @@ function reportRead(chatId, waitMs = 0) {
   if (seq <= 0) return;
   report.sentAt = Date.now();
   if (socket.ready) socket.send({ type: 'mark_read', id: READ_FRAME_PREFIX + chatId, chatId, seq });
-  else api('POST', `/chats/${chatId}/read`, { seq }).catch(() => (thread.myReadSeq = 0));
+  else
+    api('POST', `/chats/${chatId}/read`, { seq }).catch((error) => {
+      // Too many, or the server busy or restarting: again after the wait, with the newest seq read by then.
+      if (error instanceof ApiError && (error.status === 429 || error.status === 503)) reportRead(chatId, (error.retryAfter || 2) * 1000);
+      else if (thread.myReadSeq === seq) thread.myReadSeq = 0;
+    });
+}
+
+/** Sends every read report still waiting for its turn, now (before signing out, or as the page goes away). */
+function flushReads({ keepalive = false } = {}) {
+  const reports = [];
+  for (const [chatId, report] of readReports) {
+    if (!report.timer) continue;
+    clearTimeout(report.timer);
+    report.timer = undefined;
+    const seq = state.threads.get(chatId)?.myReadSeq ?? 0;
+    if (seq <= 0) continue;
+    report.sentAt = Date.now();
+    if (!keepalive) {
+      reports.push(api('POST', `/chats/${chatId}/read`, { seq }).catch(() => undefined));
+      continue;
+    }
+    // The page is going: a request that outlives it, with this tab's token (or its cookie).
+    const headers = { 'content-type': 'application/json' };
+    if (state.session?.accessToken) headers.authorization = `Bearer ${state.session.accessToken}`;
+    fetch(`${API}/chats/${chatId}/read`, { method: 'POST', headers, body: JSON.stringify({ seq }), keepalive: true }).catch(
+      () => undefined,
+    );
+  }
+  return Promise.all(reports);
 }
 
 function bindPane() {
@@ -2441,7 +2496,7 @@ function onErrorFrame(frame) {
   // A read report refused: too many (several tabs together) goes again once the wait is over, with
   // the newest seq read by then; any other refusal (the chat is gone) is not worth a word either.
   if (typeof frame.id === 'string' && frame.id.startsWith(READ_FRAME_PREFIX)) {
-    if (frame.statusCode === 429) reportRead(frame.id.slice(READ_FRAME_PREFIX.length), (Number(frame.retryAfter) || 1) * 1000);
+    if (isTryAgain(frame)) reportRead(frame.id.slice(READ_FRAME_PREFIX.length), (Number(frame.retryAfter) || 2) * 1000);
     return;
   }
   for (const [chatId, thread] of state.threads) {
@@ -2739,6 +2794,7 @@ async function boot() {
   // "last seen 2 minutes ago" ages while the chat stays open.
   setInterval(() => state.me && renderPaneHead(), 30_000);
   document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && socket.now());
+  window.addEventListener('pagehide', () => flushReads({ keepalive: true }));
   window.addEventListener('hashchange', () => route().catch((error) => toast(errorText(error), 'error')));
 
   try {

@@ -1064,6 +1064,61 @@ describe('the built-in chat page, in a real browser', () => {
     }
   });
 
+  it('tells the server again, after a reconnect, a read report lost with the socket (refused as the server restarted)', async () => {
+    const request = httpClient(app.url);
+    const [pia, rex] = [await signUpAndIn(request, 'Pia Lost'), await signUpAndIn(request, 'Rex Sends')];
+    const chat = await request('POST', '/api/v1/chats', { body: { type: 'direct', userId: rex.user.id }, token: pia.accessToken });
+    const send = (text: string) => request('POST', `/api/v1/chats/${chat.body.id}/messages`, { body: { text }, token: rex.accessToken });
+    const lastSeqRead = async () =>
+      (await request('GET', `/api/v1/chats/${chat.body.id}`, { token: pia.accessToken })).body.members.find(
+        (m: { userId: string }) => m.userId === pia.user.id,
+      ).lastReadSeq;
+    expect((await send('before')).status).toBe(201);
+
+    // A relay refuses the first read report of seq 2 as a restarting server does, and drops the socket.
+    const page = await openPage('pia');
+    let refused = false;
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((frame) => ws.send(frame));
+      ws.onMessage((raw) => {
+        const frame = JSON.parse(String(raw));
+        if (frame.type === 'mark_read' && frame.seq === 2 && !refused) {
+          refused = true;
+          const message = 'The server is restarting; send this again once reconnected.';
+          ws.send(
+            JSON.stringify({
+              type: 'error',
+              statusCode: 503,
+              error: 'Service Unavailable',
+              code: 'SERVER_RESTARTING',
+              message,
+              id: frame.id,
+            }),
+          );
+          void ws.close({ code: 1012, reason: 'SERVER_RESTARTING' });
+          void server.close();
+          return;
+        }
+        server.send(raw);
+      });
+    });
+    await signInThroughForm(page, { ...pia.user, password: pia.password });
+    await connection(page, 'online').waitFor();
+    await page.getByTestId('chat-item').filter({ hasText: 'Rex Sends' }).click();
+    await message(page, 'before').waitFor();
+    await eventually(async () => (await lastSeqRead()) === 1);
+    await delay(1100); // the next report may go at once
+    expect((await send('after')).status).toBe(201);
+    await message(page, 'after').waitFor();
+    await eventually(() => refused);
+    // Told again once the socket is back (the chat list says the server counts it unread), or after the wait.
+    await eventually(async () => (await lastSeqRead()) === 2);
+    await connection(page, 'online').waitFor();
+    expect(await page.getByTestId('toast').isHidden()).toBe(true);
+    expect(pageErrors()).toEqual([]);
+  });
+
   it('shows, after a reconnect, the edits and deletes made while it was disconnected', async () => {
     const request = httpClient(app.url);
     const dave = await signUpAndIn(request, 'Dave Ito');
@@ -1481,6 +1536,9 @@ describe('the built-in chat page, in a real browser', () => {
     const second = await openTab('sam-2', first);
     await second.goto(`${app.url}/ui/`);
     await expectText(second.getByTestId('me-name'), 'Sam Quiet');
+    // Settled first: a reload cuts short what the page still has in flight, and the browser says so in the console.
+    await connection(second, 'online').waitFor();
+    await second.waitForLoadState('networkidle');
     await second.reload();
     await expectText(second.getByTestId('me-name'), 'Sam Quiet');
     await connection(second, 'online').waitFor();
