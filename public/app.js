@@ -2237,8 +2237,11 @@ function bindPane() {
       form.requestSubmit();
     }
   });
-  const hint = () =>
-    (input.title = coarsePointer.matches ? 'Enter starts a new line, Send sends' : 'Enter sends, Shift+Enter starts a new line');
+  // The on-screen keyboard's Enter key says what it does (a title is not seen on a touch screen).
+  const hint = () => {
+    input.title = coarsePointer.matches ? 'Enter starts a new line, Send sends' : 'Enter sends, Shift+Enter starts a new line';
+    input.enterKeyHint = coarsePointer.matches ? 'enter' : 'send';
+  };
   hint();
   coarsePointer.addEventListener('change', hint);
   input.addEventListener('input', () => {

@@ -802,6 +802,8 @@ describe('the built-in chat page, in a real browser', () => {
     await connection(phone, 'online').waitFor();
     await phone.getByTestId('chat-item').filter({ hasText: 'Rui Desk' }).tap();
     const composer = phone.getByTestId('composer-input');
+    // The on-screen keyboard's key reads as a new line, not as Send.
+    expect(await composer.getAttribute('enterkeyhint')).toBe('enter');
     await composer.fill('First line');
     await composer.press('Enter');
     await composer.pressSequentially('second line');
@@ -829,6 +831,7 @@ describe('the built-in chat page, in a real browser', () => {
     await signInThroughForm(desk, { ...rui.user, password: rui.password });
     await desk.getByTestId('chat-item').filter({ hasText: 'Pam Touch' }).click();
     const deskComposer = desk.getByTestId('composer-input');
+    expect(await deskComposer.getAttribute('enterkeyhint')).toBe('send');
     await deskComposer.fill('One');
     await deskComposer.press('Shift+Enter');
     await deskComposer.pressSequentially('two');
