@@ -1383,7 +1383,14 @@ function bindChatInfoDialog() {
           onclick: () => {
             // A click away from "Make admin": asked first, as leaving and deleting are.
             if (!window.confirm(`Remove ${m.name} from this group? They will no longer see its messages.`)) return;
-            act(() => api('DELETE', `/chats/${chatId}/members/${m.userId}`));
+            // The button goes with its row: the keyboard's focus goes to the search for adding people, not to the page.
+            act(
+              () => api('DELETE', `/chats/${chatId}/members/${m.userId}`),
+              async () => {
+                await reload();
+                if (dialog.open && !dialog.contains(document.activeElement)) search.focus();
+              },
+            );
           },
         }),
       );
